@@ -1,0 +1,66 @@
+"""One root exception, grouped by what the caller should do about it.
+
+- ``ConfigError``: the user's configuration or input is wrong; fix it and run again. Lists every
+  problem found at once, each naming its file, line or key.
+- ``ApiError``: a CRM answered with an error. ``RetriableApiError`` (429, 5xx, timeouts, dropped
+  connections) is retried by ``crm_ops.retry``; ``FatalApiError`` (other 4xx) is not.
+- ``BudgetExhaustedError``: a pull stopped on purpose before spending more of the CRM's API allowance than
+  configured; the next run resumes where this one stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class CrmOpsError(Exception):
+    """The root of every error crm_ops raises on purpose."""
+
+
+class ConfigError(CrmOpsError):
+    """The configuration (or another user-provided file) is invalid; ``problems`` lists every issue."""
+
+    def __init__(self, problems: Sequence[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__(
+            "; ".join(self.problems)
+            if len(self.problems) == 1
+            else "configuration problems:\n" + "\n".join(f"- {p}" for p in self.problems)
+        )
+
+
+class ApiError(CrmOpsError):
+    """A CRM API call failed. ``status`` is the HTTP status (0 when no answer came)."""
+
+    def __init__(self, system: str, message: str, *, status: int = 0, code: str | None = None) -> None:
+        self.system = system
+        self.status = status
+        self.code = code
+        super().__init__(f"{system}: {message}")
+
+
+class RetriableApiError(ApiError):
+    """A failure worth retrying: throttling, a server error, a timeout or a dropped connection.
+
+    ``retry_after`` is the delay the server asked for, in seconds, when it said one.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        message: str,
+        *,
+        status: int = 0,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(system, message, status=status, code=code)
+        self.retry_after = retry_after
+
+
+class FatalApiError(ApiError):
+    """A failure that retrying will not fix (bad request, bad credentials, missing resource)."""
+
+
+class BudgetExhaustedError(CrmOpsError):
+    """A pull stopped before spending more than the configured share of the CRM's daily API limit."""

@@ -1,0 +1,46 @@
+"""structlog configured once, at the entry point: readable on a terminal, JSON lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = ("token", "secret", "password", "authorization", "session", "api_key")
+
+
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Blank any value whose key names a secret, so a careless ``log.info(token=...)`` leaks nothing."""
+    for key in list(event):
+        if any(s in key.lower() for s in _SECRET_KEYS):
+            event[key] = "***"
+    return event
+
+
+def configure(*, level: str = "info", json: bool | None = None, **bound: Any) -> None:
+    """Set up logging for a command: ``json`` defaults to True when stderr is not a terminal.
+
+    Extra keyword arguments (a run id, say) are bound to every line.
+    """
+    as_json = not sys.stderr.isatty() if json is None else json
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.clear_contextvars()
+    if bound:
+        structlog.contextvars.bind_contextvars(**bound)

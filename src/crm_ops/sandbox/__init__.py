@@ -1,0 +1,1 @@
+"""Local emulators of the Salesforce and HubSpot APIs, with seeded data, defects and faults."""

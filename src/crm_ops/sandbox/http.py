@@ -1,0 +1,319 @@
+"""A small HTTP/1.1 server for the emulators: routing, JSON helpers, TLS and fault injection.
+
+The emulators need exact control of the wire (status lines, header casing, empty bodies without a
+Content-Type, a connection dropped mid-request), which the standard library's server gives directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import structlog
+
+log = structlog.get_logger("crm_ops.sandbox")
+
+
+@dataclass
+class Request:
+    """One parsed request."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value of a query-string parameter."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises ValueError when it is not."""
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Response:
+    """One response: status, body bytes and headers (written in the casing given)."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(
+        cls, status: int, payload: Any, content_type: str = "application/json;charset=UTF-8"
+    ) -> Response:
+        """A JSON response with the given content type."""
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        return cls(status, body, {"Content-Type": content_type})
+
+
+Handler = Callable[..., Response]
+
+
+class Router:
+    """Maps (method, path pattern) to handlers; ``{name}`` in a pattern captures one path segment."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        """Route ``method`` on paths matching ``pattern`` to ``handler(request, **captures)``."""
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/"))
+        self._routes.append((method, re.compile(f"^{regex}/?$"), handler))
+
+    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | bool | None:
+        """The handler and its captures; False when the path exists under another method; None if not."""
+        path_known = False
+        for route_method, regex, handler in self._routes:
+            m = regex.match(path)
+            if m is None:
+                continue
+            if route_method == method:
+                return handler, m.groupdict()
+            path_known = True
+        return path_known or None
+
+
+@dataclass(frozen=True)
+class FaultProfile:
+    """Rates (0..1) of injected faults per request, drawn from a seeded sequence."""
+
+    name: str = "none"
+    rate_429: float = 0.0
+    rate_503: float = 0.0
+    rate_drop: float = 0.0
+    rate_slow: float = 0.0
+    slow_seconds: float = 1.0
+
+    @property
+    def active(self) -> bool:
+        """True when any fault can happen."""
+        return self.rate_429 + self.rate_503 + self.rate_drop + self.rate_slow > 0
+
+
+FAULT_PROFILES: dict[str, FaultProfile] = {
+    "none": FaultProfile(),
+    "flaky": FaultProfile("flaky", rate_429=0.05, rate_503=0.05, rate_drop=0.02),
+    "hostile": FaultProfile(
+        "hostile", rate_429=0.1, rate_503=0.1, rate_drop=0.05, rate_slow=0.02, slow_seconds=2
+    ),
+    "slow": FaultProfile("slow", rate_slow=0.2, slow_seconds=0.5),
+}
+
+
+def parse_fault_profile(text: str) -> FaultProfile:
+    """A named profile (none, flaky, hostile, slow) or ``key=value`` pairs such as ``429=0.1,drop=0.02``.
+
+    Keys: 429, 503, drop, slow (rates from 0 to 1) and slow_seconds.
+    """
+    if text in FAULT_PROFILES:
+        return FAULT_PROFILES[text]
+    keys = {
+        "429": "rate_429",
+        "503": "rate_503",
+        "drop": "rate_drop",
+        "slow": "rate_slow",
+        "slow_seconds": "slow_seconds",
+    }
+    values: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, raw = part.partition("=")
+        if not sep or key.strip() not in keys:
+            raise ValueError(
+                f"fault profile {text!r}: {part!r} is not one of {', '.join(FAULT_PROFILES)} "
+                f"nor KEY=VALUE with KEY in {', '.join(keys)}"
+            )
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"fault profile {text!r}: {key.strip()} must be a number, got {raw!r}") from None
+        if key.strip() != "slow_seconds" and not 0 <= value <= 1:
+            raise ValueError(
+                f"fault profile {text!r}: rate {key.strip()} must be between 0 and 1, got {value}"
+            )
+        values[keys[key.strip()]] = value
+    return FaultProfile("custom", **values)
+
+
+class FaultInjector:
+    """Decides, per request and deterministically for a seed, whether to inject a fault."""
+
+    def __init__(self, profile: FaultProfile, seed: int) -> None:
+        self.profile = profile
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {"429": 0, "503": 0, "drop": 0, "slow": 0}
+
+    def draw(self) -> str | None:
+        """The fault for the next request: "429", "503", "drop", "slow" or None."""
+        if not self.profile.active:
+            return None
+        p = self.profile
+        with self._lock:
+            x = self._rng.random()
+            for kind, rate in (
+                ("429", p.rate_429),
+                ("503", p.rate_503),
+                ("drop", p.rate_drop),
+                ("slow", p.rate_slow),
+            ):
+                if x < rate:
+                    self.counts[kind] += 1
+                    return kind
+                x -= rate
+        return None
+
+
+class App:
+    """What a served emulator provides: routing plus its CRM's shapes for faults and unknown paths."""
+
+    router: Router
+    faults: FaultInjector
+
+    def fault_response(self, kind: str) -> Response:  # pragma: no cover - overridden
+        """The response for an injected 429 or 503."""
+        raise NotImplementedError
+
+    def not_found(self, request: Request) -> Response:  # pragma: no cover - overridden
+        """The response for a path the emulator does not serve."""
+        raise NotImplementedError
+
+    def method_not_allowed(self, request: Request) -> Response:  # pragma: no cover - overridden
+        """The response for a known path asked with the wrong method."""
+        raise NotImplementedError
+
+    def before(self, request: Request) -> Response | None:
+        """A hook run before routing (authentication, rate limits); a response here ends the request."""
+        return None
+
+    def after(self, request: Request, response: Response) -> None:
+        """A hook run on every response (usage headers)."""
+
+    def internal_error(self, request: Request, error: BaseException) -> Response:  # pragma: no cover
+        """The response for an unexpected error in a handler."""
+        raise NotImplementedError
+
+    def handle(self, request: Request) -> Response | None:
+        """Serve one request; None means drop the connection without answering."""
+        fault = self.faults.draw()
+        if fault == "drop":
+            return None
+        if fault == "slow":
+            time.sleep(self.faults.profile.slow_seconds)
+        elif fault is not None:
+            return self.fault_response(fault)
+        early = self.before(request)
+        if early is not None:
+            return early
+        found = self.router.match(request.method, request.path)
+        if found is None:
+            return self.not_found(request)
+        if found is True:
+            return self.method_not_allowed(request)
+        assert not isinstance(found, bool)
+        handler, captures = found
+        try:
+            response = handler(request, **captures)
+        except Exception as exc:  # a bug in an emulator answers 500, as a real service would; never a hang
+            log.exception("sandbox.handler_error", path=request.path, method=request.method)
+            return self.internal_error(request, exc)
+        self.after(request, response)
+        return response
+
+
+def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "crm-ops-sandbox"
+        sys_version = ""
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            url = urlsplit(self.path)
+            request = Request(
+                self.command, url.path, parse_qs(url.query, keep_blank_values=True), self.headers, body
+            )
+            response = app.handle(request)
+            if response is None:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # requests are not logged one by one: the volume would drown the useful lines
+
+    return _Handler
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that drops its connection or fails the TLS handshake is routine here, not a crash.
+        log.debug("sandbox.connection_error", client=str(client_address), exc_info=True)
+
+
+class Server:
+    """Serves an ``App`` on 127.0.0.1 in a background thread, optionally over TLS."""
+
+    def __init__(self, app: App, *, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
+        self.app = app
+        self._httpd = _HTTPServer(("127.0.0.1", port), _handler_class(app))
+        if tls is not None:
+            # The handshake runs on the connection's own thread (first read), never in the accept loop.
+            self._httpd.socket = tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self._thread: threading.Thread | None = None
+        self.scheme = "https" if tls is not None else "http"
+
+    @property
+    def port(self) -> int:
+        """The port actually bound."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use."""
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start serving in a daemon thread."""
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"sandbox-{self.port}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,291 @@
+"""Salesforce write semantics for the emulator: value coercion, validation and the fields a save sets.
+
+Every write path (sObject PATCH/POST, composite collections, Bulk 2.0 ingest) goes through
+``prepare_update`` / ``prepare_insert`` so that they agree on errors and side effects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from crm_ops.sandbox.objects import (
+    OPPORTUNITY_STAGES,
+    SALESFORCE_OBJECTS,
+    SF_SYSTEM_FIELDS,
+    SfField,
+    SfObject,
+    sf_id,
+    sf_row,
+)
+from crm_ops.sandbox.store import Table
+
+# What Salesforce accepts as an email address (it is stricter than RFC 5322 but looser than a mail server).
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})$")
+BULK_NULL = "#N/A"
+
+
+@dataclass
+class SaveError(Exception):
+    """One Salesforce save error, as composite and Bulk results report it."""
+
+    status_code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``errors[]`` entry of a SaveResult."""
+        return {"statusCode": self.status_code, "message": self.message, "fields": list(self.fields)}
+
+    def as_bulk(self) -> str:
+        """The ``sf__Error`` column of a Bulk 2.0 failed result."""
+        suffix = f":{','.join(self.fields)}" if self.fields else ":--"
+        return f"{self.status_code}:{self.message}{suffix}"
+
+
+def parse_datetime(text: str) -> datetime:
+    """A Salesforce datetime (``2024-01-31T10:00:00.000+0000``, ``...Z``, ``...+02:00``) in UTC."""
+    if not _DATETIME.match(text):
+        raise ValueError(text)
+    value = text.replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", value):
+        value = value[:-2] + ":" + value[-2:]
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def coerce(f: SfField, raw: Any, *, from_csv: bool) -> Any:
+    """Turn a wire value into the store's type for field ``f``; raises SaveError when it does not fit."""
+    if raw is None or (from_csv and raw == BULK_NULL):
+        return None
+    bad_type = SaveError(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        f"{f.label or f.name}: value not of required type: {raw}",
+        (f.name,),
+    )
+    t = f.type
+    if t == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        raise bad_type
+    if t in ("currency", "double", "percent", "int"):
+        if isinstance(raw, bool):
+            raise bad_type
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            raise bad_type from None
+        if t == "int":
+            if not number.is_integer():
+                raise bad_type
+            return int(number)
+        return number
+    if t == "date":
+        try:
+            return (
+                date.fromisoformat(str(raw)[:10])
+                if isinstance(raw, str) and len(raw) == 10
+                else _fail(bad_type)
+            )
+        except ValueError:
+            raise bad_type from None
+    if t == "datetime":
+        try:
+            return parse_datetime(str(raw))
+        except ValueError:
+            raise bad_type from None
+    if not isinstance(raw, str):
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise bad_type
+        raw = str(raw)
+    if from_csv and raw == "":
+        return None
+    if f.length and len(raw) > f.length:
+        raise SaveError(
+            "STRING_TOO_LONG",
+            f"{f.label or f.name}: data value too large: {raw[:50]} (max length={f.length})",
+            (f.name,),
+        )
+    if t == "email" and raw and not _EMAIL.match(raw):
+        raise SaveError(
+            "INVALID_EMAIL_ADDRESS", f"{f.label or f.name}: invalid email address: {raw}", (f.name,)
+        )
+    return raw
+
+
+def _fail(error: SaveError) -> Any:
+    raise error
+
+
+class Writer:
+    """Validates and applies saves to one Salesforce object's table."""
+
+    def __init__(self, obj: SfObject, table: Table, tables: dict[str, Table], user_id: str) -> None:
+        self.obj = obj
+        self.table = table
+        self.tables = tables
+        self.user_id = user_id
+
+    def locate(self, record_id: Any) -> int | SaveError:
+        """The row of a live record, or the error Salesforce gives for that id."""
+        if not isinstance(record_id, str) or sf_row(record_id, self.obj.key_prefix) is None:
+            return SaveError(
+                "MALFORMED_ID", f"{self.obj.name} ID: id value of incorrect type: {record_id}", ("Id",)
+            )
+        row = sf_row(record_id, self.obj.key_prefix)
+        assert row is not None
+        current = self.table.row(row)
+        if current is None:
+            return SaveError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if current.get("IsDeleted"):
+            return SaveError("ENTITY_IS_DELETED", "entity is deleted")
+        return row
+
+    def convert(self, values: dict[str, Any], *, from_csv: bool, creating: bool) -> dict[str, Any]:
+        """Validate field names, writability and values; the typed values, or raise SaveError."""
+        out: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name in ("attributes", "Id", "id") and not creating:
+                continue
+            f = self.obj.field(name)
+            if f is None:
+                raise SaveError(
+                    "INVALID_FIELD", f"No such column '{name}' on sobject of type {self.obj.name}", (name,)
+                )
+            if from_csv and raw == "" and not creating:
+                continue  # Bulk API: a blank cell leaves the value as it is; #N/A clears it
+            writable = f.updateable and f.name not in SF_SYSTEM_FIELDS and f.type != "address"
+            if f.name == "OpportunityId" and creating:
+                writable = True
+            if not writable:
+                raise SaveError(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {f.name}. Please check the security settings of this "
+                    "field and verify that it is read/write for your profile or permission set.",
+                    (f.name,),
+                )
+            value = coerce(f, raw, from_csv=from_csv)
+            if value is None and not f.nillable:
+                raise SaveError(
+                    "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{f.name}]", (f.name,)
+                )
+            if value is not None and f.type == "reference":
+                self._check_reference(f, value)
+            out[f.name] = value
+        return out
+
+    def _check_reference(self, f: SfField, value: str) -> None:
+        for target in f.reference_to:
+            table = self.tables.get(target)
+            prefix = _PREFIXES.get(target)
+            row = sf_row(value, prefix) if prefix else None
+            if table is not None and row is not None:
+                record = table.row(row)
+                if record is not None and not record.get("IsDeleted"):
+                    return
+        raise SaveError(
+            "INVALID_CROSS_REFERENCE_KEY",
+            f"{f.label or f.name}: id value of incorrect type: {value}",
+            (f.name,),
+        )
+
+    def derived(self, row: dict[str, Any], changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The fields a save sets besides those written: audit stamps, Name, IsClosed/IsWon."""
+        extra: dict[str, Any] = {
+            "LastModifiedDate": now,
+            "SystemModstamp": now,
+            "LastModifiedById": self.user_id,
+        }
+        merged = {**row, **changes}
+        if self.obj.field("Name") is not None and self.obj.field("FirstName") is not None:
+            first, last = merged.get("FirstName"), merged.get("LastName")
+            extra["Name"] = " ".join(p for p in (first, last) if p) or None
+        if self.obj.name == "Opportunity" and "StageName" in changes:
+            _, closed, won = OPPORTUNITY_STAGES.get(changes["StageName"], (0, False, False))
+            extra["IsClosed"], extra["IsWon"] = closed, won
+        return extra
+
+    def update(self, record_id: Any, values: dict[str, Any], now: datetime, *, from_csv: bool = False) -> str:
+        """Update one record; its id, or raise SaveError."""
+        located = self.locate(record_id)
+        if isinstance(located, SaveError):
+            raise located
+        changes = self.convert(values, from_csv=from_csv, creating=False)
+        with self.table.lock:
+            current = self.table.row(located)
+            assert current is not None
+            self.table.update(located, {**changes, **self.derived(current, changes, now)})
+            return str(current["Id"])
+
+    def validate_update(
+        self, record_id: Any, values: dict[str, Any], *, from_csv: bool = False
+    ) -> SaveError | None:
+        """The error an update would raise, without writing (for allOrNone)."""
+        located = self.locate(record_id)
+        if isinstance(located, SaveError):
+            return located
+        try:
+            self.convert(values, from_csv=from_csv, creating=False)
+        except SaveError as error:
+            return error
+        return None
+
+    def insert(self, values: dict[str, Any], now: datetime, *, from_csv: bool = False) -> str:
+        """Create a record; its new id, or raise SaveError."""
+        changes = self.convert(
+            {k: v for k, v in values.items() if k not in ("attributes",)}, from_csv=from_csv, creating=True
+        )
+        missing = [
+            f.name
+            for f in self.obj.fields
+            if not f.nillable
+            and f.updateable
+            and f.name not in changes
+            and f.type not in ("boolean",)
+            and f.name not in ("OwnerId",)
+        ]
+        if missing:
+            raise SaveError(
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
+                tuple(missing),
+            )
+        with self.table.lock:
+            row = len(self.table)
+            new_id = sf_id(self.obj.key_prefix, row)
+            record: dict[str, Any] = {f.name: False for f in self.obj.stored_fields if f.type == "boolean"}
+            record.update(changes)
+            record.update(
+                Id=new_id,
+                CreatedDate=now,
+                CreatedById=self.user_id,
+                OwnerId=changes.get("OwnerId", self.user_id),
+            )
+            if self.obj.field("OwnerId") is None:
+                record.pop("OwnerId")
+            record.update(self.derived(record, changes, now))
+            self.table.append(record)
+            return new_id
+
+    def delete(self, record_id: Any, now: datetime) -> str:
+        """Soft-delete a record (to the recycle bin: ``queryAll`` still sees it)."""
+        located = self.locate(record_id)
+        if isinstance(located, SaveError):
+            raise located
+        if self.obj.field("IsDeleted") is None:
+            raise SaveError("DELETE_FAILED", f"{self.obj.name} records cannot be deleted")
+        with self.table.lock:
+            self.table.update(located, {"IsDeleted": True, "SystemModstamp": now, "LastModifiedDate": now})
+        return str(record_id)
+
+
+_PREFIXES = {name: o.key_prefix for name, o in SALESFORCE_OBJECTS.items()}

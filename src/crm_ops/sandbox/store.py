@@ -1,0 +1,139 @@
+"""The sandbox's in-memory store: one polars table per object, updated in place, readable at 1M rows.
+
+Writes are cheap: an update is queued in a per-table overlay and folded into the frame, column by
+column, the next time anyone reads. A row's position never changes (deletes are soft), so a record id
+maps to its row by arithmetic (see ``objects.sf_row``), with no index to keep.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+
+class Table:
+    """One object's records: a polars frame plus the writes not yet folded into it."""
+
+    def __init__(self, name: str, frame: pl.DataFrame) -> None:
+        self.name = name
+        self._frame = frame
+        self._schema = frame.schema
+        self._updates: dict[int, dict[str, Any]] = {}
+        self._appends: list[dict[str, Any]] = []
+        self.lock = threading.RLock()
+
+    @property
+    def schema(self) -> pl.Schema:
+        """The table's column names and types."""
+        return self._schema
+
+    def __len__(self) -> int:
+        with self.lock:
+            return self._frame.height + len(self._appends)
+
+    def frame(self) -> pl.DataFrame:
+        """The current records, every pending write applied."""
+        with self.lock:
+            self._fold()
+            return self._frame
+
+    def row(self, index: int) -> dict[str, Any] | None:
+        """The record at ``index`` as a dict of typed values, or None when out of range."""
+        with self.lock:
+            if index < 0 or index >= len(self):
+                return None
+            self._fold()
+            return self._frame.row(index, named=True)
+
+    def rows(self, indices: Iterable[int]) -> pl.DataFrame:
+        """The records at these positions (which must be valid), in the order given."""
+        with self.lock:
+            self._fold()
+            return self._frame[list(indices)]
+
+    def update(self, index: int, values: Mapping[str, Any]) -> None:
+        """Queue new values for the record at ``index``; unknown columns raise KeyError."""
+        unknown = [k for k in values if k not in self._schema]
+        if unknown:
+            raise KeyError(unknown[0])
+        with self.lock:
+            base = self._frame.height
+            if index >= base:
+                self._appends[index - base].update(values)
+            else:
+                self._updates.setdefault(index, {}).update(values)
+
+    def append(self, values: Mapping[str, Any]) -> int:
+        """Add a record (missing columns are null) and return its row index."""
+        unknown = [k for k in values if k not in self._schema]
+        if unknown:
+            raise KeyError(unknown[0])
+        with self.lock:
+            self._appends.append(dict(values))
+            return len(self) - 1
+
+    def _fold(self) -> None:
+        if self._appends:
+            extra = pl.DataFrame(
+                [{c: r.get(c) for c in self._schema} for r in self._appends],
+                schema=self._schema,
+                orient="row",
+            )
+            self._frame = pl.concat([self._frame, extra], how="vertical")
+            self._appends.clear()
+        if not self._updates:
+            return
+        by_column: dict[str, tuple[list[int], list[Any]]] = {}
+        for index, values in self._updates.items():
+            for column, value in values.items():
+                idx, vals = by_column.setdefault(column, ([], []))
+                idx.append(index)
+                vals.append(value)
+        columns = []
+        for column, (idx, vals) in by_column.items():
+            dtype = self._schema[column]
+            series = self._frame.get_column(column).clone()
+            series.scatter(idx, pl.Series(column, vals, dtype=dtype, strict=False))
+            columns.append(series)
+        self._frame = self._frame.with_columns(columns)
+        self._updates.clear()
+
+    def replace(self, frame: pl.DataFrame) -> None:
+        """Swap in a whole new frame of the same schema (used when a bulk job rewrites many rows)."""
+        if frame.schema != self._schema:
+            raise ValueError(f"{self.name}: schema mismatch")
+        with self.lock:
+            self._updates.clear()
+            self._appends.clear()
+            self._frame = frame
+
+
+class Store:
+    """A named set of tables (one CRM's objects), saved to and loaded from a folder of Parquet files."""
+
+    def __init__(self, tables: Mapping[str, pl.DataFrame]) -> None:
+        self.tables = {name: Table(name, frame) for name, frame in tables.items()}
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tables
+
+    def save(self, directory: Path) -> None:
+        """Write every table as ``<name>.parquet`` (atomically, each through a temporary file)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, table in self.tables.items():
+            target = directory / f"{name}.parquet"
+            tmp = target.with_suffix(".parquet.tmp")
+            table.frame().write_parquet(tmp)
+            tmp.replace(target)
+
+    @classmethod
+    def load(cls, directory: Path) -> Store:
+        """Read a store written by ``save``."""
+        return cls({p.stem: pl.read_parquet(p) for p in sorted(directory.glob("*.parquet"))})
