@@ -180,6 +180,14 @@ class FaultInjector:
         return None
 
 
+class ErrorResponseError(Exception):
+    """Raised by a handler to answer with an error response (the CRM's own error shape)."""
+
+    def response(self) -> Response:  # pragma: no cover - overridden
+        """The response to send."""
+        raise NotImplementedError
+
+
 class App:
     """What a served emulator provides: routing plus its CRM's shapes for faults and unknown paths."""
 
@@ -230,6 +238,8 @@ class App:
         handler, captures = found
         try:
             response = handler(request, **captures)
+        except ErrorResponseError as known:
+            response = known.response()
         except Exception as exc:  # a bug in an emulator answers 500, as a real service would; never a hang
             log.exception("sandbox.handler_error", path=request.path, method=request.method)
             return self.internal_error(request, exc)

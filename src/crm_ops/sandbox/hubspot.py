@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_ops.sandbox.http import App, FaultInjector, Request, Response, Router
+from crm_ops.sandbox.http import App, ErrorResponseError, FaultInjector, Request, Response, Router
 from crm_ops.sandbox.objects import (
     ASSOCIATION_TYPES,
     HUBSPOT_OBJECTS,
@@ -87,7 +87,7 @@ def wire(value: Any) -> str | None:
     return str(value)
 
 
-class HsError(Exception):
+class HsError(ErrorResponseError):
     """A HubSpot error response to send."""
 
     def __init__(self, status: int, category: str, message: str, **extra: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-FIRST_NAMES = [
+_FIRST_NAMES = [
     "James",
     "Mary",
     "Robert",
@@ -161,6 +161,8 @@ FIRST_NAMES = [
     "Declan",
     "Saoirse",
 ]
+# Names are proper-cased single tokens (particles such as "de" or "van" would make casing rules ambiguous).
+FIRST_NAMES = tuple(n for n in _FIRST_NAMES if n[:1].isupper())
 NICKNAMES = {
     "Robert": "Bob",
     "William": "Bill",
@@ -194,7 +196,7 @@ NICKNAMES = {
     "Deborah": "Debbie",
     "Andrew": "Andy",
 }
-LAST_NAMES = [
+_LAST_NAMES = [
     "Smith",
     "Johnson",
     "Williams",
@@ -409,6 +411,7 @@ LAST_NAMES = [
     "Okafor",
     "Mensah",
 ]
+LAST_NAMES = tuple(n for n in _LAST_NAMES if n[:1].isupper())
 COMPANY_PREFIXES = [
     "Blue",
     "Red",
