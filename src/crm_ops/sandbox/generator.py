@@ -13,6 +13,7 @@ names, bare domains, consistent stages), so rule tests can hold precision to 0.9
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections.abc import Sequence
@@ -216,6 +217,7 @@ class SeededData:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
+@functools.lru_cache(maxsize=65536)
 def _ascii(text: str) -> str:
     return "".join(
         c for c in unicodedata.normalize("NFKD", text) if c.isascii() and (c.isalnum() or c in ".-")
@@ -1265,9 +1267,7 @@ class _Generator:
         rng = self.rng
         bad_rows = {d["record_id"] for d in self.defects}
         contacts = sf["Contact"]
-        clean = np.asarray(
-            [i for i in range(contacts.height) if contacts["Id"][i] not in bad_rows][: contacts.height]
-        )
+        clean = np.flatnonzero(~contacts["Id"].is_in(list(bad_rows)).to_numpy())
         k = max(1, int(contacts.height * rate / 2))
         originals = rng.choice(clean, min(k, len(clean)), replace=False)
         kinds = np.asarray(("exact", "fuzzy"), dtype=object)[rng.integers(0, 2, len(originals))]
@@ -1404,7 +1404,9 @@ class _Generator:
             ("MailingCity", "city"),
             ("Phone", "phone"),
         )
-        for pos in chosen.tolist():
+        countries = np.asarray([self.con["country"][pairs[pos][0]] for pos in chosen.tolist()], dtype=object)
+        fresh_phones = _phones(rng, countries) if len(countries) else np.asarray([], dtype=object)
+        for n_pos, pos in enumerate(chosen.tolist()):
             c, h = pairs[pos]
             row = h - base
             sf_field, hs_field = options[int(rng.integers(0, len(options)))]
@@ -1425,7 +1427,7 @@ class _Generator:
                     continue
                 new = cities[int(rng.integers(0, len(cities)))]
             else:
-                new = str(_phones(rng, np.asarray([self.con["country"][c]], dtype=object))[0])
+                new = str(fresh_phones[n_pos])
             updates.setdefault(hs_field, {})[row] = new
             self.drift.append(
                 {
