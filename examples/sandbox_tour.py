@@ -6,10 +6,10 @@ Run: ``.venv/bin/python examples/sandbox_tour.py``. Prints a few records with de
 from __future__ import annotations
 
 import polars as pl
-from crm_ops.sandbox.generator import SeedConfig
 from simple_salesforce.format import format_soql
 
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
+from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 
 
