@@ -42,7 +42,7 @@ def read_salesforce(env: dict[str, str]) -> dict[str, Any]:
     rows = 0
     calls = 0
     bulk: Any = sf.bulk2
-    for chunk in bulk.Contact.query_all(f"SELECT {fields} FROM Contact", max_records=100_000):
+    for chunk in bulk.Contact.query_all(f"SELECT {fields} FROM Contact", max_records=100_000, wait=1):
         rows += sum(1 for _ in csv.reader(io.StringIO(chunk))) - 1
         calls += 1
     return {"rows": rows, "seconds": time.perf_counter() - started, "result_chunks": calls}

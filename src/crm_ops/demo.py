@@ -38,7 +38,7 @@ def run_demo(
         for name in SF_OBJECTS:
             live = sf.query(f"SELECT COUNT() FROM {name}")["totalSize"]
             bulk: Any = sf.bulk2
-            rows = getattr(bulk, name).query_all(f"SELECT Id FROM {name}")
+            rows = getattr(bulk, name).query_all(f"SELECT Id FROM {name}", wait=1)
             counts[f"salesforce.{name}"] = sum(max(0, chunk.count("\n") - 1) for chunk in rows)
             counts[f"salesforce.{name}.live"] = int(live)
         hs = hubspot_client(sandbox.env)

@@ -110,11 +110,13 @@ def test_count_forms(sf: Any, sandbox: Sandbox) -> None:
 
 def test_bulk2_query_streams_every_row_as_csv(sf: Any, sandbox: Sandbox) -> None:
     contacts = _frame(sandbox, "Contact")
-    rows = _csv_rows(sf.bulk2.Contact.query_all("SELECT Id, Email, IsDeleted FROM Contact", max_records=700))
+    rows = _csv_rows(
+        sf.bulk2.Contact.query_all("SELECT Id, Email, IsDeleted FROM Contact", max_records=700, wait=1)
+    )
     assert len(rows) == contacts.height
     assert {r["Id"] for r in rows} == set(contacts["Id"].to_list())
     assert {r["IsDeleted"] for r in rows} <= {"true", "false"}
-    live = _csv_rows(sf.bulk2.Contact.query("SELECT Id FROM Contact", max_records=1000))
+    live = _csv_rows(sf.bulk2.Contact.query("SELECT Id FROM Contact", max_records=1000, wait=1))
     assert len(live) == contacts.filter(~pl.col("IsDeleted")).height
 
 
