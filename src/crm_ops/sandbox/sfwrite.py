@@ -90,12 +90,10 @@ def coerce(f: SfField, raw: Any, *, from_csv: bool) -> Any:
             return int(number)
         return number
     if t == "date":
+        if not isinstance(raw, str) or len(raw) != 10:
+            raise bad_type
         try:
-            return (
-                date.fromisoformat(str(raw)[:10])
-                if isinstance(raw, str) and len(raw) == 10
-                else _fail(bad_type)
-            )
+            return date.fromisoformat(raw)
         except ValueError:
             raise bad_type from None
     if t == "datetime":
@@ -120,10 +118,6 @@ def coerce(f: SfField, raw: Any, *, from_csv: bool) -> Any:
             "INVALID_EMAIL_ADDRESS", f"{f.label or f.name}: invalid email address: {raw}", (f.name,)
         )
     return raw
-
-
-def _fail(error: SaveError) -> Any:
-    raise error
 
 
 class Writer:
