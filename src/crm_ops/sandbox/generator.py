@@ -41,6 +41,7 @@ from crm_ops.sandbox.objects import (
     SALESFORCE_OBJECTS,
     sf_ids,
 )
+from crm_ops.sandbox.store import scatter
 
 Rng = np.random.Generator
 DEFECT_KINDS = (
@@ -1104,13 +1105,13 @@ class _Generator:
                 record = frame.row(row, named=True)
                 for fld, value in self._apply(system, obj, record, kind).items():
                     updates.setdefault(fld, {})[row] = value
-            frame = _scatter(frame, updates)
+            frame = scatter(frame, updates)
             if system == "salesforce":
                 sf[obj] = frame
             else:
                 hs[obj] = frame
         if self.deleted_accounts:
-            sf["Account"] = _scatter(sf["Account"], {"IsDeleted": dict.fromkeys(self.deleted_accounts, True)})
+            sf["Account"] = scatter(sf["Account"], {"IsDeleted": dict.fromkeys(self.deleted_accounts, True)})
         if any(d["kind"] == "opp_no_contact_role" for d in self.defects):
             gone = {d["record_id"] for d in self.defects if d["kind"] == "opp_no_contact_role"}
             sf["OpportunityContactRole"] = sf["OpportunityContactRole"].filter(
@@ -1441,7 +1442,7 @@ class _Generator:
                     "hs_value": new,
                 }
             )
-        hs["contacts"] = _scatter(contacts, updates)
+        hs["contacts"] = scatter(contacts, updates)
 
     # ---------------------------------------------------------------- all together
 
@@ -1481,13 +1482,3 @@ class _Generator:
             config={**asdict(self.cfg), "as_of": self.today.isoformat()},
         )
         return SeededData(self.cfg, sf, hs, hs_owners, associations, manifest)
-
-
-def _scatter(frame: pl.DataFrame, updates: dict[str, dict[int, Any]]) -> pl.DataFrame:
-    columns = []
-    for column, values in updates.items():
-        series = frame.get_column(column).clone()
-        rows = list(values)
-        series.scatter(rows, pl.Series(column, list(values.values()), dtype=series.dtype, strict=False))
-        columns.append(series)
-    return frame.with_columns(columns) if columns else frame

@@ -15,6 +15,18 @@ from typing import Any
 import polars as pl
 
 
+def scatter(frame: pl.DataFrame, updates: Mapping[str, Mapping[int, Any]]) -> pl.DataFrame:
+    """A copy of ``frame`` with ``updates[column][row] = value`` applied; untouched columns are shared."""
+    columns = []
+    for column, values in updates.items():
+        series = frame.get_column(column).clone()
+        series.scatter(
+            list(values), pl.Series(column, list(values.values()), dtype=series.dtype, strict=False)
+        )
+        columns.append(series)
+    return frame.with_columns(columns) if columns else frame
+
+
 class Table:
     """One object's records: a polars frame plus the writes not yet folded into it."""
 
@@ -87,19 +99,11 @@ class Table:
             self._appends.clear()
         if not self._updates:
             return
-        by_column: dict[str, tuple[list[int], list[Any]]] = {}
+        by_column: dict[str, dict[int, Any]] = {}
         for index, values in self._updates.items():
             for column, value in values.items():
-                idx, vals = by_column.setdefault(column, ([], []))
-                idx.append(index)
-                vals.append(value)
-        columns = []
-        for column, (idx, vals) in by_column.items():
-            dtype = self._schema[column]
-            series = self._frame.get_column(column).clone()
-            series.scatter(idx, pl.Series(column, vals, dtype=dtype, strict=False))
-            columns.append(series)
-        self._frame = self._frame.with_columns(columns)
+                by_column.setdefault(column, {})[index] = value
+        self._frame = scatter(self._frame, by_column)
         self._updates.clear()
 
     def replace(self, frame: pl.DataFrame) -> None:
