@@ -358,3 +358,12 @@ def test_datetime_literals_match_store_timestamps(sf: Any, sandbox: Sandbox) -> 
     literal = cutoff.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
     got = sf.query(f"SELECT COUNT() FROM Contact WHERE SystemModstamp > {literal}")["totalSize"]
     assert got == expected
+
+
+def test_get_record_with_a_field_list(sf: Any, sandbox: Sandbox) -> None:
+    contact_id = _frame(sandbox, "Contact")["Id"][7]
+    record = sf.Contact.get(contact_id, params={"fields": "Id,Email, MailingAddress"})
+    assert set(record) == {"attributes", "Id", "Email", "MailingAddress"}
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.Contact.get(contact_id, params={"fields": "Id,Nope"})
+    assert err.value.content[0]["errorCode"] == "INVALID_FIELD"

@@ -296,6 +296,7 @@ class SalesforceApp(App):
         return obj if obj is not None and obj.name in self.store else None
 
     def _bad_object(self, name: str) -> Response:
+        """An sObject type this org does not have: Salesforce answers NOT_FOUND."""
         return error(404, "NOT_FOUND", "The requested resource does not exist")
 
     def describe_global(self, request: Request, version: str) -> Response:
@@ -389,16 +390,20 @@ class SalesforceApp(App):
         record = self.store[obj.name].row(row) if row is not None else None
         if record is None or record.get("IsDeleted"):
             return error(404, "NOT_FOUND", "The requested resource does not exist")
-        wanted = request.arg("fields")
-        fields = [obj.field(f.strip()) for f in wanted.split(",")] if wanted else list(obj.fields)
-        if any(f is None for f in fields):
-            bad = next(
-                f for f, g in zip(wanted.split(",") if wanted else [], fields, strict=False) if g is None
-            )
-            return error(400, "INVALID_FIELD", f"No such column '{bad}' on sobject of type {obj.name}")
-        frame = pl.DataFrame([record], schema=self.store[obj.name].schema, orient="row")
-        names = tuple(f.name for f in fields if f is not None)
-        return Response.json(200, self._records(obj, frame, names, version)[0], JSON)
+        names: list[str] = []
+        for asked in (request.arg("fields") or "").split(","):
+            if not asked.strip():
+                continue
+            f = obj.field(asked.strip())
+            if f is None:
+                return error(
+                    400, "INVALID_FIELD", f"No such column '{asked.strip()}' on sobject of type {obj.name}"
+                )
+            names.append(f.name)
+        assert row is not None
+        frame = self.store[obj.name].rows([row])
+        fields = tuple(names) or tuple(f.name for f in obj.fields)
+        return Response.json(200, self._records(obj, frame, fields, version)[0], JSON)
 
     def create_record(self, request: Request, version: str, name: str) -> Response:
         """POST /sobjects/X: create one record; 201 with its id."""
