@@ -45,6 +45,13 @@ def sandbox_serve(
     hubspot_rate: Annotated[
         int, typer.Option("--hubspot-rate", help="HubSpot requests allowed per 10 s window.")
     ] = 190,
+    accounts: Annotated[
+        int | None, typer.Option("--accounts", help="Accounts (default: records / 4).")
+    ] = None,
+    leads: Annotated[int | None, typer.Option("--leads", help="Leads (default: records / 2).")] = None,
+    opportunities: Annotated[
+        int | None, typer.Option("--opportunities", help="Opportunities (default: records / 2).")
+    ] = None,
 ) -> None:
     """Seed and serve both emulators in the foreground until interrupted."""
     from crm_ops.sandbox.generator import SeedConfig
@@ -54,7 +61,14 @@ def sandbox_serve(
 
     logs.configure()
     try:
-        seed_config = SeedConfig(records=records, seed=seed, defect_rate=defect_rate)
+        seed_config = SeedConfig(
+            records=records,
+            seed=seed,
+            defect_rate=defect_rate,
+            accounts=accounts,
+            leads=leads,
+            opportunities=opportunities,
+        )
         profile = parse_fault_profile(faults)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None

@@ -65,6 +65,18 @@ def test_serve_writes_a_private_env_file_and_stops_on_sigterm(tmp_path: Path) ->
         assert env[key] not in err, "tokens never reach the logs"
 
 
+def test_serve_rejects_bad_sizes_naming_the_option(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "crm-ops"), "sandbox", "serve", "--records", "50", "--env-file", str(tmp_path / "e")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "records must be between 100 and 1,000,000" in result.stderr
+
+
 def test_serve_rejects_a_bad_fault_profile(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(BIN / "crm-ops"), "sandbox", "serve", "--faults", "429=7", "--env-file", str(tmp_path / "e")],

@@ -169,3 +169,27 @@ def test_manifest_round_trips(data: SeededData, tmp_path: Path) -> None:
 def test_bad_config_names_the_field(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SeedConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_sizes_per_object_can_be_chosen() -> None:
+    data = generate(
+        SeedConfig(records=100, accounts=400, leads=30, opportunities=700, seed=2, defect_rate=0.0)
+    )
+    assert data.salesforce["Account"].height == 400
+    assert data.salesforce["Contact"].height == 100
+    assert data.salesforce["Lead"].height == 30
+    assert data.salesforce["Opportunity"].height == 700
+    roles = (
+        data.salesforce["OpportunityContactRole"]
+        .join(data.salesforce["Contact"].select("Id", "AccountId"), left_on="ContactId", right_on="Id")
+        .join(
+            data.salesforce["Opportunity"].select("Id", pl.col("AccountId").alias("OppAccount")),
+            left_on="OpportunityId",
+            right_on="Id",
+        )
+    )
+    assert roles.height == 700
+    assert (roles["AccountId"] == roles["OppAccount"]).all(), (
+        "a contact role is a contact of the same account"
+    )
+    assert data.manifest.defects.height == 0

@@ -630,7 +630,9 @@ class _Generator:
     def opportunities(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         n = self.sizes["opportunities"]
         rng = self.rng
-        account_index = rng.integers(0, self.acc["n"], n)
+        # Opportunities go to accounts that have contacts, so every one can get a contact role.
+        with_contacts = np.unique(self.con["account"])
+        account_index = with_contacts[rng.integers(0, len(with_contacts), n)]
         stages = np.asarray(list(OPPORTUNITY_STAGES), dtype=object)
         stage = stages[
             rng.choice(len(stages), n, p=[0.12, 0.1, 0.1, 0.1, 0.08, 0.08, 0.08, 0.08, 0.14, 0.12])
