@@ -5,11 +5,17 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from crm_ops import logs
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from crm_ops.pull import Puller, PullResult
+    from crm_ops.state import PullJob
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Data-quality operations for Salesforce and HubSpot."
@@ -101,6 +107,112 @@ def demo(
 
     logs.configure(level="warning")
     run_demo(records=records, seed=seed, defect_rate=defect_rate)
+
+
+ConfigPath = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $CRM_OPS_CONFIG or ./crm-ops.toml)."),
+]
+ProfileName = Annotated[
+    str | None,
+    typer.Option("--profile", "-p", help="Profile in the config (default: $CRM_OPS_PROFILE or sandbox)."),
+]
+
+# Exit codes, for cron (docs/architecture.md lists them).
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_API = 3
+EXIT_BUDGET = 4
+
+
+@app.command()
+def pull(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    entity: Annotated[
+        list[str] | None, typer.Option("--entity", "-e", help="Entity to pull (repeatable; default: all).")
+    ] = None,
+    system: Annotated[
+        list[str] | None,
+        typer.Option("--system", "-s", help="salesforce or hubspot (repeatable; default: both configured)."),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Pull everything, not only what changed.")] = False,
+) -> None:
+    """Pull CRM records into Parquet snapshots: incremental from the last watermark unless --full.
+
+    A pull stopped for any reason (a kill, the API budget, an error) resumes where it stopped.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from crm_ops.config import load_profile
+    from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
+    from crm_ops.pull import Puller
+
+    logs.configure()
+    console = Console(stderr=True)
+    try:
+        prof = load_profile(config, profile)
+        systems = system or prof.systems()
+        unknown = [s for s in systems if s not in ("salesforce", "hubspot")]
+        if unknown:
+            raise ConfigError(f"unknown system {', '.join(unknown)}; use salesforce or hubspot")
+        puller = Puller(prof)
+        try:
+            results = _pull_with_progress(puller, systems, entity, full, console)
+        finally:
+            puller.close()
+    except ConfigError as e:
+        console.print(f"[red]configuration error:[/red] {e}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except BudgetExhaustedError as e:
+        console.print(f"[yellow]stopped:[/yellow] {e}", highlight=False)
+        raise typer.Exit(EXIT_BUDGET) from None
+    except ApiError as e:
+        console.print(f"[red]CRM error:[/red] {e}", highlight=False)
+        raise typer.Exit(EXIT_API) from None
+    table = Table(title=f"pulled ({prof.name})")
+    for col in ("system", "entity", "mode", "changed", "deleted", "total", "API calls", "seconds"):
+        table.add_column(col, justify="right" if col not in ("system", "entity", "mode") else "left")
+    for r in results:
+        table.add_row(
+            r.system,
+            r.entity,
+            r.mode + (" (resumed)" if r.resumed else ""),
+            f"{r.changed:,}",
+            f"{r.deleted:,}",
+            f"{r.total:,}",
+            f"{r.api_calls:,}",
+            f"{r.seconds:.1f}",
+        )
+    Console().print(table)
+
+
+def _pull_with_progress(
+    puller: Puller, systems: list[str], entities: list[str] | None, full: bool, console: Console
+) -> list[PullResult]:
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+    if not console.is_terminal:
+        return puller.pull_many(systems, entities, full=full)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_page(job: PullJob, rows: int) -> None:
+            key = f"{job.system} {job.entity}"
+            if key not in tasks:
+                tasks[key] = progress.add_task(key, total=None)
+            progress.advance(tasks[key], rows)
+
+        puller.on_page = on_page
+        return puller.pull_many(systems, entities, full=full)
 
 
 def main() -> None:

@@ -154,9 +154,12 @@ class HubSpotApp(App):
         self._window: deque[float] = deque()
         self._search_window: deque[float] = deque()
         self._lock = threading.Lock()
+        self._create_lock = threading.Lock()
         self.router = Router()
         r, o = self.router.add, "/crm/v3/objects/{object_type}"
         r("GET", o, self.list_objects)
+        r("POST", o, self.create_object)
+        r("POST", f"{o}/batch/create", self.batch_create)
         r("POST", f"{o}/search", self.search)
         r("POST", f"{o}/batch/read", self.batch_read)
         r("POST", f"{o}/batch/update", self.batch_update)
@@ -467,6 +470,40 @@ class HubSpotApp(App):
             return Response(404, b"", {"Content-Type": JSON})
         props = self._props(obj, self._asked(request.query.get("properties")))
         return Response.json(200, self._render(obj, table.rows([row]), props)[0], JSON)
+
+    def _create(self, obj: HsObject, table: Table, properties: Any) -> int:
+        values = self._convert(obj, properties)
+        now = self.now()
+        record = {
+            **values,
+            "id": obj.id_base + len(table),
+            "createdate": now,
+            **self._modified(obj, now),
+            "archived": False,
+            "archivedAt": None,
+        }
+        with self._create_lock:
+            record["id"] = obj.id_base + len(table)
+            return table.append({k: v for k, v in record.items() if k in table.schema})
+
+    def create_object(self, request: Request, object_type: str) -> Response:
+        """POST one object: 201 with the new record."""
+        obj, table = self._object(object_type)
+        row = self._create(obj, table, self._body(request).get("properties", {}))
+        props = self._props(obj, None)
+        return Response.json(201, self._render(obj, table.rows([row]), props)[0], JSON)
+
+    def batch_create(self, request: Request, object_type: str) -> Response:
+        """POST batch/create: up to 100 new objects (all validated before any is written)."""
+        obj, table = self._object(object_type)
+        started = self.now()
+        inputs = self._batch_inputs(self._body(request))
+        for item in inputs:
+            self._convert(obj, item.get("properties", {}))
+        rows = [self._create(obj, table, item.get("properties", {})) for item in inputs]
+        reply = self._batch_reply(self._render(obj, table.rows(rows), self._props(obj, None)), [], started)
+        reply.status = 201
+        return reply
 
     def update_object(self, request: Request, object_type: str, object_id: str) -> Response:
         """PATCH one object's properties."""

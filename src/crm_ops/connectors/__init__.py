@@ -1,0 +1,1 @@
+"""Connectors: Salesforce and HubSpot behind one contract (``crm_ops.connectors.base``)."""

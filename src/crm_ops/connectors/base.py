@@ -1,0 +1,114 @@
+"""The one contract both connectors satisfy.
+
+A connector pulls an entity as a stream of ``Page``s: canonical polars frames, each with the cursor to
+resume from once that page is safely written. The pull engine (``crm_ops.pull``) owns snapshots,
+watermarks and resumption; a connector owns talking to its CRM: paging, retries, rate limits, types.
+
+``push`` writes field changes back (fix plans, issue 6) and ``read`` re-reads current values by id
+(conflict checks before a write); both speak canonical column names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows of one entity in canonical form, and where to resume once they are written.
+
+    ``cursor`` is JSON-serialisable; ``None`` means the pull is complete after this page.
+    """
+
+    frame: pl.DataFrame
+    cursor: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of a CRM object, as the CRM's metadata describes it."""
+
+    name: str
+    type: str
+    label: str = ""
+    custom: bool = False
+    updateable: bool = False
+    canonical: str | None = None  # the canonical column it fills, if mapped
+
+
+@dataclass(frozen=True)
+class Change:
+    """New values for one record, by canonical column."""
+
+    record_id: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What the CRM said about one record of a push."""
+
+    record_id: str
+    ok: bool
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CursorExpiredError(Exception):
+    """A saved cursor can no longer be resumed (say, a Bulk job that the org purged): start the pull over."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What the pull engine and the applier need from a CRM."""
+
+    system: str
+
+    def entities(self) -> tuple[str, ...]:
+        """The canonical entities this CRM can give."""
+        ...
+
+    def describe(self, entity: str) -> list[FieldInfo]:
+        """The CRM's fields of the object behind ``entity``."""
+        ...
+
+    def incremental(self, entity: str) -> bool:
+        """Whether ``entity`` can be pulled since a watermark (else every pull is full)."""
+        ...
+
+    def count(self, entity: str, since: datetime | None) -> int:
+        """How many records (deleted ones included) changed since ``since`` (all when None)."""
+        ...
+
+    def pull(
+        self,
+        entity: str,
+        *,
+        since: datetime | None,
+        until: datetime,
+        cursor: dict[str, Any] | None,
+    ) -> Iterator[Page]:
+        """Records changed in [since, until] (all when since is None), deletions as tombstones."""
+        ...
+
+    def read(self, entity: str, ids: Sequence[str]) -> pl.DataFrame:
+        """Current values of the given records, in canonical form (missing ids are absent)."""
+        ...
+
+    def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
+        """Write field changes; one result per change, in order."""
+        ...
+
+    @property
+    def api_calls(self) -> int:
+        """API calls made so far by this connector."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

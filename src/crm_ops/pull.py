@@ -1,0 +1,308 @@
+"""Pulling: each entity of each CRM into a Parquet snapshot, full or since its watermark, resumable.
+
+For one entity a pull goes:
+
+1. Resume the entity's unfinished pull if there is one (same window, same cursor), else start one:
+   full the first time or when asked, else incremental from the watermark less the overlap.
+2. For each page the connector yields: write it as a part file (temporary name, fsync, rename), then
+   commit the page's cursor with the part count. A kill between the two re-fetches that page on resume,
+   and the extra part file (numbered past the committed count) is overwritten: nothing is lost or doubled.
+3. Build the snapshot: the parts (last version of each id), over the previous snapshot for an
+   incremental pull; write it atomically; then, in one transaction, make it current and move the
+   watermark to the newest change seen. The watermark never passes data not yet in a snapshot.
+
+Layout under the profile's state_dir::
+
+    state.sqlite
+    pulls/<pull id>/part-000001.parquet     the pages of one pull (removed once it is current)
+    snapshots/<system>/<Entity>/<pull id>.parquet   the entity as of that pull (the last 3 are kept)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import structlog
+
+from crm_ops.config import Profile
+from crm_ops.connectors.base import Connector, CursorExpiredError
+from crm_ops.connectors.hubspot import HubSpotConnector
+from crm_ops.connectors.salesforce import SalesforceConnector
+from crm_ops.errors import ConfigError
+from crm_ops.retry import RetryPolicy
+from crm_ops.schema.entities import ENTITY_NAMES, empty
+from crm_ops.schema.fieldmap import load_map
+from crm_ops.state import PullJob, State, now
+
+log = structlog.get_logger("crm_ops.pull")
+KEEP_SNAPSHOTS = 3
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What one entity's pull did."""
+
+    system: str
+    entity: str
+    mode: str
+    changed: int  # rows this pull brought (tombstones included)
+    deleted: int  # tombstones among them
+    total: int  # rows in the snapshot
+    api_calls: int
+    seconds: float
+    snapshot: Path
+    watermark: datetime | None
+    resumed: bool
+
+
+def connect(profile: Profile, system: str) -> Connector:
+    """The connector for ``system`` with the profile's settings and field map (overrides applied)."""
+    overrides = profile.maps.get(system)
+    fmap = load_map(system, overrides=overrides, overrides_origin=profile.source)
+    settings = getattr(profile, system, None) if system in ("salesforce", "hubspot") else None
+    if settings is not None:
+        policy = RetryPolicy(settings.retry_attempts, settings.retry_initial_wait, settings.retry_max_wait)
+    if system == "salesforce" and profile.salesforce is not None:
+        return SalesforceConnector(profile.salesforce, fmap, policy=policy)
+    if system == "hubspot" and profile.hubspot is not None:
+        return HubSpotConnector(profile.hubspot, fmap, policy=policy)
+    raise ConfigError(f"{profile.source}: profile {profile.name!r} has no [{system}] settings")
+
+
+def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.write_parquet(tmp, compression="zstd", statistics=True)
+    with open(tmp, "rb") as handle:  # noqa: PTH123
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def latest_versions(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per id: the newest by ``updated_at``, the later row on a tie (input order kept)."""
+    return (
+        frame.with_row_index("__order")
+        .sort(["updated_at", "__order"], nulls_last=False)
+        .unique(subset="id", keep="last")
+        .sort("__order")
+        .drop("__order")
+    )
+
+
+class Puller:
+    """Pulls entities of one profile into its state directory."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        connectors: dict[str, Connector] | None = None,
+        on_page: Callable[[PullJob, int], None] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.root = profile.state_dir
+        self.state = State(self.root / "state.sqlite")
+        self._connectors = dict(connectors or {})
+        self.on_page = on_page
+
+    def connector(self, system: str) -> Connector:
+        """The (cached) connector of ``system``."""
+        if system not in self._connectors:
+            self._connectors[system] = connect(self.profile, system)
+        return self._connectors[system]
+
+    def close(self) -> None:
+        """Close the connectors this puller opened and the state file."""
+        for c in self._connectors.values():
+            c.close()
+        self.state.close()
+
+    def _overlap(self, system: str) -> int:
+        settings = getattr(self.profile, system)
+        return int(getattr(settings, "overlap_seconds", 300))
+
+    def part_path(self, job: PullJob, seq: int) -> Path:
+        """Where part ``seq`` of ``job`` lives."""
+        return self.root / "pulls" / job.pull_id / f"part-{seq:06d}.parquet"
+
+    def pull(self, system: str, entity: str, *, full: bool = False) -> PullResult:
+        """Pull one entity of one CRM and make its snapshot current."""
+        started = time.monotonic()
+        conn = self.connector(system)
+        if entity not in conn.entities():
+            raise ConfigError(f"{system} has no entity {entity!r}; it has {', '.join(conn.entities())}")
+        calls_before = conn.api_calls
+        job = self.state.open_pull(system, entity)
+        if job is not None and full and job.mode != "full":
+            log.info("pull.abandon", system=system, entity=entity, pull_id=job.pull_id, reason="full asked")
+            self.state.abandon_pull(job)
+            shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
+            job = None
+        resumed = job is not None
+        previous = self.state.current(system, entity)
+        if job is None:
+            incremental = not full and previous is not None and conn.incremental(entity)
+            since = None
+            if incremental and previous is not None and previous.watermark is not None:
+                since = previous.watermark - timedelta(seconds=self._overlap(system))
+            mode = "incremental" if since is not None else "full"
+            job = self.state.start_pull(system, entity, mode, since, now())
+            log.info("pull.start", system=system, entity=entity, pull_id=job.pull_id, mode=mode, since=since)
+        else:
+            self.state.mark_resumed(job)
+            log.info(
+                "pull.resume",
+                system=system,
+                entity=entity,
+                pull_id=job.pull_id,
+                parts=job.parts,
+                rows=job.rows,
+            )
+        self._drop_parts_after(job)
+        while not self.state_complete(job):
+            try:
+                self._fetch(conn, job)
+            except CursorExpiredError as exc:
+                log.warning(
+                    "pull.restart", system=system, entity=entity, pull_id=job.pull_id, reason=str(exc)
+                )
+                self.state.restart_pull(job)
+                self._drop_parts_after(job)
+        snapshot, total, deleted, changed, watermark = self._build_snapshot(job)
+        self.state.finish_pull(job, snapshot, total, watermark)
+        shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
+        self._prune(system, entity)
+        result = PullResult(
+            system=system,
+            entity=entity,
+            mode=job.mode,
+            changed=changed,
+            deleted=deleted,
+            total=total,
+            api_calls=conn.api_calls - calls_before,
+            seconds=time.monotonic() - started,
+            snapshot=snapshot,
+            watermark=watermark,
+            resumed=resumed,
+        )
+        log.info(
+            "pull.done",
+            system=system,
+            entity=entity,
+            mode=job.mode,
+            changed=changed,
+            deleted=deleted,
+            total=total,
+            api_calls=result.api_calls,
+            seconds=round(result.seconds, 2),
+        )
+        return result
+
+    def _drop_parts_after(self, job: PullJob) -> None:
+        folder = self.root / "pulls" / job.pull_id
+        if not folder.exists():
+            return
+        for path in folder.iterdir():
+            stem = path.name.split(".")[0]
+            seq = int(stem.removeprefix("part-")) if stem.startswith("part-") else 0
+            if seq > job.parts or path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+
+    def _fetch(self, conn: Connector, job: PullJob) -> None:
+        calls = conn.api_calls
+        for page in conn.pull(job.entity, since=job.since, until=job.until, cursor=job.cursor):
+            rows = page.frame.height
+            if rows:
+                _write_atomic(page.frame, self.part_path(job, job.parts + 1))
+            used, calls = conn.api_calls - calls, conn.api_calls
+            self.state.record_page(
+                job, part_written=bool(rows), rows=rows, cursor=page.cursor or {"done": True}, calls=used
+            )
+            if self.on_page is not None:
+                self.on_page(job, rows)
+            if page.cursor is None:
+                return
+        if not self.state_complete(job):
+            self.state.record_page(job, part_written=False, rows=0, cursor={"done": True}, calls=0)
+
+    @staticmethod
+    def state_complete(job: PullJob) -> bool:
+        """Whether the pull's cursor says every page is written."""
+        return bool(job.cursor and job.cursor.get("done"))
+
+    def _build_snapshot(self, job: PullJob) -> tuple[Path, int, int, int, datetime | None]:
+        parts = sorted((self.root / "pulls" / job.pull_id).glob("part-*.parquet"))
+        frames = [pl.scan_parquet(p) for p in parts]
+        delta = (
+            latest_versions(pl.concat(frames, how="diagonal_relaxed")).collect() if frames else pl.DataFrame()
+        )
+        current = self.state.current(job.system, job.entity)
+        base: pl.DataFrame | None = None
+        if job.mode == "incremental" and current is not None and current.snapshot.exists():
+            base = pl.read_parquet(current.snapshot)
+        if base is not None and delta.height:
+            merged = pl.concat(
+                [base.filter(~pl.col("id").is_in(delta["id"].implode())), delta], how="diagonal_relaxed"
+            )
+        elif base is not None:
+            merged = base
+        else:
+            merged = delta
+        if not merged.width:
+            merged = empty(job.entity)
+        merged = merged.sort("id")
+        snapshot = self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}.parquet"
+        _write_atomic(merged, snapshot)
+        seen = delta["updated_at"].max() if delta.height else None
+        old = current.watermark if current is not None else None
+        watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)
+        deleted = int(delta["is_deleted"].sum()) if delta.height else 0
+        return snapshot, merged.height, deleted, delta.height, watermark
+
+    def _prune(self, system: str, entity: str) -> None:
+        folder = self.root / "snapshots" / system / entity
+        files = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime)
+        for old in files[:-KEEP_SNAPSHOTS]:
+            old.unlink(missing_ok=True)
+
+    def pull_many(
+        self, systems: Iterable[str], entities: Sequence[str] | None = None, *, full: bool = False
+    ) -> list[PullResult]:
+        """Pull every asked entity of every asked CRM, in the canonical order."""
+        results = []
+        for system in systems:
+            conn = self.connector(system)
+            wanted = [e for e in (entities or ENTITY_NAMES) if e in conn.entities()]
+            if entities:
+                unknown = [e for e in entities if e not in ENTITY_NAMES]
+                if unknown:
+                    raise ConfigError(
+                        f"unknown entity {', '.join(unknown)}; known: {', '.join(ENTITY_NAMES)}"
+                    )
+            for entity in wanted:
+                results.append(self.pull(system, entity, full=full))
+        return results
+
+
+def read_snapshot(state_dir: str | Path, system: str, entity: str) -> pl.DataFrame:
+    """The current snapshot of one entity, or a clear error when none was pulled yet."""
+    state = State(Path(state_dir) / "state.sqlite")
+    try:
+        current = state.current(system, entity)
+    finally:
+        state.close()
+    if current is None:
+        raise ConfigError(f"{state_dir}: no snapshot of {system} {entity} yet; run `crm-ops pull` first")
+    return pl.read_parquet(current.snapshot)

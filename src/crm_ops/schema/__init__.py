@@ -1,0 +1,1 @@
+"""Canonical entities and the per-CRM field maps that fill them."""

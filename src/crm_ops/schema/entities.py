@@ -1,0 +1,146 @@
+"""The canonical entities every connector pulls into: one polars schema per entity, the same for both CRMs.
+
+Ids are strings whatever the CRM (HubSpot's numeric ids included), times are UTC milliseconds, money and
+percentages are floats (a probability is 0-100 in both CRMs once mapped). A column a CRM has no source
+for is present and null, so frames from both CRMs stack. Custom fields ride along as extra ``custom_*``
+string columns after these.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+STR = pl.String()
+BOOL = pl.Boolean()
+FLOAT = pl.Float64()
+INT = pl.Int64()
+DATE = pl.Date()
+TIME = pl.Datetime("ms", "UTC")
+
+# Every entity starts with these; the map of each CRM must give the first three.
+COMMON: dict[str, pl.DataType] = {
+    "id": STR,
+    "updated_at": TIME,
+    "is_deleted": BOOL,
+    "source_system": STR,
+    "created_at": TIME,
+    "owner_id": STR,
+    # the id this record carries of its twin in the other CRM (HubSpot_Contact_Id__c, salesforcecontactid)
+    "linked_id": STR,
+}
+REQUIRED = ("id", "updated_at", "is_deleted")
+CUSTOM_PREFIX = "custom_"
+
+_ADDRESS: dict[str, pl.DataType] = {
+    "street": STR,
+    "city": STR,
+    "state": STR,
+    "postal_code": STR,
+    "country": STR,
+}
+
+ENTITIES: dict[str, dict[str, pl.DataType]] = {
+    "Account": {
+        **COMMON,
+        "name": STR,
+        "website": STR,
+        "domain": STR,
+        "phone": STR,
+        **_ADDRESS,
+        "industry": STR,
+        "type": STR,
+        "employees": INT,
+        "annual_revenue": FLOAT,
+        "parent_id": STR,
+        "lifecycle_stage": STR,
+        "tier": STR,
+        "last_activity_date": DATE,
+    },
+    "Contact": {
+        **COMMON,
+        "first_name": STR,
+        "last_name": STR,
+        "email": STR,
+        "phone": STR,
+        "mobile_phone": STR,
+        "title": STR,
+        "department": STR,
+        **_ADDRESS,
+        "account_id": STR,
+        "company": STR,
+        "website": STR,
+        "lead_source": STR,
+        "lifecycle_stage": STR,
+        "lead_status": STR,
+        "email_opt_out": BOOL,
+        "linked_lead_id": STR,
+        "language": STR,
+        "last_activity_date": DATE,
+    },
+    "Lead": {
+        **COMMON,
+        "first_name": STR,
+        "last_name": STR,
+        "email": STR,
+        "phone": STR,
+        "mobile_phone": STR,
+        "title": STR,
+        "company": STR,
+        "website": STR,
+        **_ADDRESS,
+        "lead_source": STR,
+        "status": STR,
+        "industry": STR,
+        "is_converted": BOOL,
+        "converted_date": DATE,
+        "converted_account_id": STR,
+        "converted_contact_id": STR,
+        "converted_opportunity_id": STR,
+    },
+    "Opportunity": {
+        **COMMON,
+        "name": STR,
+        "account_id": STR,
+        "amount": FLOAT,
+        "close_date": DATE,
+        "stage": STR,
+        "probability": FLOAT,
+        "type": STR,
+        "lead_source": STR,
+        "pipeline": STR,
+        "is_closed": BOOL,
+        "is_won": BOOL,
+    },
+    "Owner": {
+        **COMMON,
+        "email": STR,
+        "first_name": STR,
+        "last_name": STR,
+        "username": STR,
+        "title": STR,
+        "is_active": BOOL,
+    },
+    # The people on a deal: Salesforce's OpportunityContactRole, HubSpot's deal-to-contact associations.
+    "ContactRole": {
+        **COMMON,
+        "opportunity_id": STR,
+        "contact_id": STR,
+        "role": STR,
+        "is_primary": BOOL,
+    },
+}
+
+ENTITY_NAMES = tuple(ENTITIES)
+
+
+def columns(entity: str) -> dict[str, pl.DataType]:
+    """The canonical schema of ``entity`` (without custom columns)."""
+    try:
+        return ENTITIES[entity]
+    except KeyError:
+        raise KeyError(f"unknown entity {entity!r}; known: {', '.join(ENTITY_NAMES)}") from None
+
+
+def empty(entity: str) -> pl.DataFrame:
+    """A frame with ``entity``'s canonical columns and no rows."""
+    return pl.DataFrame(schema=columns(entity))

@@ -1,0 +1,243 @@
+"""The state file (SQLite): watermarks, pulls in progress and done, and the current snapshot of each entity.
+
+Every change is one transaction, written before the step that depends on it is reported done: a part file
+is on disk (fsynced, renamed into place) before the row that counts it is committed, and a snapshot is
+in place before the watermark moves. So a kill at any point leaves either the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pulls (
+    pull_id TEXT PRIMARY KEY,
+    system TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    since TEXT,
+    until TEXT NOT NULL,
+    cursor TEXT,
+    parts INTEGER NOT NULL DEFAULT 0,
+    rows INTEGER NOT NULL DEFAULT 0,
+    api_calls INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    snapshot TEXT,
+    resumes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS pulls_open ON pulls (system, entity, status);
+CREATE TABLE IF NOT EXISTS current (
+    system TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    watermark TEXT,
+    snapshot TEXT NOT NULL,
+    pull_id TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (system, entity)
+);
+"""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def now() -> datetime:
+    """The current time in UTC, to the millisecond."""
+    stamp = datetime.now(UTC)
+    return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
+
+
+@dataclass
+class PullJob:
+    """One pull of one entity, from start to its snapshot."""
+
+    pull_id: str
+    system: str
+    entity: str
+    mode: str
+    since: datetime | None
+    until: datetime
+    cursor: dict[str, Any] | None
+    parts: int
+    rows: int
+    api_calls: int
+    status: str
+    resumes: int = 0
+
+
+@dataclass(frozen=True)
+class Current:
+    """The latest complete snapshot of an entity and its watermark."""
+
+    system: str
+    entity: str
+    watermark: datetime | None
+    snapshot: Path
+    pull_id: str
+    rows: int
+
+
+class State:
+    """The SQLite state file of one profile."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _job(self, row: tuple[Any, ...]) -> PullJob:
+        return PullJob(
+            pull_id=row[0],
+            system=row[1],
+            entity=row[2],
+            mode=row[3],
+            since=_time(row[4]),
+            until=_time(row[5]) or now(),
+            cursor=json.loads(row[6]) if row[6] else None,
+            parts=row[7],
+            rows=row[8],
+            api_calls=row[9],
+            status=row[10],
+            resumes=row[11],
+        )
+
+    _COLUMNS = "pull_id, system, entity, mode, since, until, cursor, parts, rows, api_calls, status, resumes"
+
+    def open_pull(self, system: str, entity: str) -> PullJob | None:
+        """The unfinished pull of this entity, if a previous run stopped in the middle of one."""
+        row = self.db.execute(
+            f"SELECT {self._COLUMNS} FROM pulls WHERE system=? AND entity=? AND status='running' "  # noqa: S608
+            "ORDER BY started_at DESC LIMIT 1",
+            (system, entity),
+        ).fetchone()
+        return self._job(row) if row else None
+
+    def start_pull(
+        self, system: str, entity: str, mode: str, since: datetime | None, until: datetime
+    ) -> PullJob:
+        """Record a new pull."""
+        pull_id = f"{until.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO pulls (pull_id, system, entity, mode, since, until, status, started_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+                (pull_id, system, entity, mode, _iso(since), _iso(until), _iso(now())),
+            )
+        return PullJob(pull_id, system, entity, mode, since, until, None, 0, 0, 0, "running")
+
+    def mark_resumed(self, job: PullJob) -> None:
+        """Count one more resumption of ``job``."""
+        job.resumes += 1
+        with self._tx() as db:
+            db.execute("UPDATE pulls SET resumes=? WHERE pull_id=?", (job.resumes, job.pull_id))
+
+    def record_page(
+        self, job: PullJob, *, part_written: bool, rows: int, cursor: dict[str, Any] | None, calls: int
+    ) -> None:
+        """After a part is on disk (or a page had no rows): count it and move the cursor, atomically."""
+        job.parts += int(part_written)
+        job.rows += rows
+        job.cursor = cursor
+        job.api_calls += calls
+        with self._tx() as db:
+            db.execute(
+                "UPDATE pulls SET parts=?, rows=?, cursor=?, api_calls=? WHERE pull_id=?",
+                (
+                    job.parts,
+                    job.rows,
+                    json.dumps(cursor) if cursor is not None else None,
+                    job.api_calls,
+                    job.pull_id,
+                ),
+            )
+
+    def restart_pull(self, job: PullJob) -> None:
+        """Forget a pull's progress (its cursor could not be resumed): it starts over, same window."""
+        job.parts, job.rows, job.cursor = 0, 0, None
+        with self._tx() as db:
+            db.execute("UPDATE pulls SET parts=0, rows=0, cursor=NULL WHERE pull_id=?", (job.pull_id,))
+
+    def abandon_pull(self, job: PullJob) -> None:
+        """Give up an unfinished pull (a full pull was asked for instead)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE pulls SET status='abandoned', finished_at=? WHERE pull_id=?",
+                (_iso(now()), job.pull_id),
+            )
+
+    def finish_pull(self, job: PullJob, snapshot: Path, rows: int, watermark: datetime | None) -> None:
+        """The snapshot is in place: make it current and move the watermark, in one transaction."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE pulls SET status='done', finished_at=?, snapshot=? WHERE pull_id=?",
+                (_iso(now()), str(snapshot), job.pull_id),
+            )
+            db.execute(
+                "INSERT INTO current (system, entity, watermark, snapshot, pull_id, rows, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (system, entity) DO UPDATE SET "
+                "watermark=excluded.watermark, snapshot=excluded.snapshot, pull_id=excluded.pull_id, "
+                "rows=excluded.rows, updated_at=excluded.updated_at",
+                (job.system, job.entity, _iso(watermark), str(snapshot), job.pull_id, rows, _iso(now())),
+            )
+        job.status = "done"
+
+    def current(self, system: str, entity: str) -> Current | None:
+        """The entity's latest complete snapshot, if any."""
+        row = self.db.execute(
+            "SELECT system, entity, watermark, snapshot, pull_id, rows FROM current "
+            "WHERE system=? AND entity=?",
+            (system, entity),
+        ).fetchone()
+        if row is None:
+            return None
+        return Current(row[0], row[1], _time(row[2]), Path(row[3]), row[4], row[5])
+
+    def all_current(self) -> list[Current]:
+        """Every entity's latest complete snapshot."""
+        rows = self.db.execute(
+            "SELECT system, entity, watermark, snapshot, pull_id, rows FROM current ORDER BY system, entity"
+        ).fetchall()
+        return [Current(r[0], r[1], _time(r[2]), Path(r[3]), r[4], r[5]) for r in rows]
+
+    def pulls(self, system: str | None = None, entity: str | None = None) -> list[PullJob]:
+        """Pull records, newest first."""
+        rows = self.db.execute(
+            f"SELECT {self._COLUMNS} FROM pulls "  # noqa: S608 - a constant column list
+            "WHERE (? IS NULL OR system=?) AND (? IS NULL OR entity=?) "
+            "ORDER BY started_at DESC",
+            (system, system, entity, entity),
+        ).fetchall()
+        return [self._job(r) for r in rows]
