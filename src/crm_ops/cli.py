@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -58,6 +59,12 @@ def sandbox_serve(
     opportunities: Annotated[
         int | None, typer.Option("--opportunities", help="Opportunities (default: records / 2).")
     ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config-file", help="Also write a crm-ops config (profile 'sandbox') for this sandbox."
+        ),
+    ] = None,
 ) -> None:
     """Seed and serve both emulators in the foreground until interrupted."""
     from crm_ops.sandbox.generator import SeedConfig
@@ -92,6 +99,11 @@ def sandbox_serve(
         signal.signal(sig, lambda *_: stop.set())
     with Sandbox(config) as sandbox:
         sandbox.write_env(env_file)
+        if config_file is not None:
+            from crm_ops.config import sandbox_config
+
+            state = config_file.resolve().parent / ".crm-ops" / "sandbox"
+            config_file.write_text(sandbox_config(sandbox.env, state, hubspot_rate=max(1, hubspot_rate - 10)))
         typer.echo(f"sandbox ready; settings in {env_file}", err=True)
         stop.wait()
 
@@ -101,12 +113,15 @@ def demo(
     records: Records = 2000,
     seed: Seed = 42,
     defect_rate: DefectRate = 0.05,
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Where to keep the config, state and snapshots.")
+    ] = None,
 ) -> None:
-    """Seed the sandbox and tour it through the real Salesforce and HubSpot clients."""
+    """Seed the sandbox, pull both CRMs into snapshots, edit a few records, pull the changes."""
     from crm_ops.demo import run_demo
 
     logs.configure(level="warning")
-    run_demo(records=records, seed=seed, defect_rate=defect_rate)
+    run_demo(records=records, seed=seed, defect_rate=defect_rate, workdir=workdir)
 
 
 ConfigPath = Annotated[
@@ -163,13 +178,13 @@ def pull(
         finally:
             puller.close()
     except ConfigError as e:
-        console.print(f"[red]configuration error:[/red] {e}", markup=True, highlight=False)
+        typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
     except BudgetExhaustedError as e:
-        console.print(f"[yellow]stopped:[/yellow] {e}", highlight=False)
+        typer.echo(f"stopped: {e}", err=True)
         raise typer.Exit(EXIT_BUDGET) from None
     except ApiError as e:
-        console.print(f"[red]CRM error:[/red] {e}", highlight=False)
+        typer.echo(f"CRM error: {e}", err=True)
         raise typer.Exit(EXIT_API) from None
     table = Table(title=f"pulled ({prof.name})")
     for col in ("system", "entity", "mode", "changed", "deleted", "total", "API calls", "seconds"):
@@ -185,7 +200,7 @@ def pull(
             f"{r.api_calls:,}",
             f"{r.seconds:.1f}",
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
 
 
 def _pull_with_progress(

@@ -1,32 +1,79 @@
-"""``crm-ops demo``: seed the sandbox and show what it holds, read back through the real CRM clients."""
+"""``crm-ops demo``: seed the sandbox, pull both CRMs into snapshots, change records, pull what changed.
+
+Everything runs through the same code a real org would: the connectors on simple-salesforce and
+hubspot-api-client, the config file with secrets from the environment, the state file and snapshots.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from crm_ops.config import load_profile, sandbox_config
+from crm_ops.pull import Puller, PullResult
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 
-SF_OBJECTS = ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "User")
-HS_OBJECTS = ("companies", "contacts", "deals")
+
+def _table(title: str, results: list[PullResult]) -> Table:
+    table = Table(title=title)
+    for col in ("system", "entity", "mode", "rows pulled", "deleted", "in snapshot", "API calls", "seconds"):
+        table.add_column(col, justify="left" if col in ("system", "entity", "mode") else "right")
+    for r in results:
+        table.add_row(
+            r.system,
+            r.entity,
+            r.mode,
+            f"{r.changed:,}",
+            f"{r.deleted:,}",
+            f"{r.total:,}",
+            f"{r.api_calls:,}",
+            f"{r.seconds:.2f}",
+        )
+    return table
+
+
+def _edit_some_records(sandbox: Sandbox, puller: Puller) -> None:
+    """What a working day does to a CRM: a few updates and a deletion on each side."""
+    sf: Any = salesforce_client(sandbox.env)
+    contacts = sf.query("SELECT Id FROM Contact ORDER BY Id LIMIT 6")["records"]
+    for i, record in enumerate(contacts[:5]):
+        sf.Contact.update(record["Id"], {"Title": f"Revenue Operations {i}"})
+    sf.Contact.delete(contacts[5]["Id"])
+    hs = hubspot_client(sandbox.env)
+    page = hs.crm.contacts.basic_api.get_page(limit=4)
+    for record in page.results[:3]:
+        hs.crm.contacts.basic_api.update(
+            record.id, simple_public_object_input={"properties": {"jobtitle": "CRO"}}
+        )
+    hs.crm.contacts.basic_api.archive(page.results[3].id)
 
 
 def run_demo(
-    *, records: int = 2000, seed: int = 42, defect_rate: float = 0.05, console: Console | None = None
+    *,
+    records: int = 2000,
+    seed: int = 42,
+    defect_rate: float = 0.05,
+    workdir: Path | None = None,
+    console: Console | None = None,
 ) -> dict[str, int]:
-    """Seed and serve the sandbox, read every object through simple-salesforce and hubspot-api-client.
+    """Seed and serve the sandbox, pull it whole, edit it, pull again incrementally.
 
-    Returns the row counts read per object (``salesforce.Contact``, ``hubspot.contacts``...).
+    Returns the rows in each snapshot (``salesforce.Contact``, ``hubspot.Account``...).
     """
-    out = console or Console()
+    out = console or Console(width=None if sys.stdout.isatty() else 110)
     started = time.perf_counter()
-    counts: dict[str, int] = {}
+    work = workdir or Path(tempfile.mkdtemp(prefix="crm-ops-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
     with Sandbox(
         SandboxConfig(seed=SeedConfig(records=records, seed=seed, defect_rate=defect_rate))
     ) as sandbox:
@@ -34,37 +81,20 @@ def run_demo(
             f"[bold]Sandbox[/] Salesforce {sandbox.env['CRM_OPS_SF_INSTANCE_URL']} (TLS, local CA), "
             f"HubSpot {sandbox.env['CRM_OPS_HUBSPOT_BASE_URL']}"
         )
-        sf = salesforce_client(sandbox.env)
-        for name in SF_OBJECTS:
-            live = sf.query(f"SELECT COUNT() FROM {name}")["totalSize"]
-            bulk: Any = sf.bulk2
-            rows = getattr(bulk, name).query_all(f"SELECT Id FROM {name}", wait=1)
-            counts[f"salesforce.{name}"] = sum(max(0, chunk.count("\n") - 1) for chunk in rows)
-            counts[f"salesforce.{name}.live"] = int(live)
-        hs = hubspot_client(sandbox.env)
-        for name in HS_OBJECTS:
-            api = getattr(hs.crm, name).basic_api
-            total, after = 0, None
-            while True:
-                page = api.get_page(limit=100, after=after)
-                total += len(page.results)
-                if page.paging is None or page.paging.next is None:
-                    break
-                after = page.paging.next.after
-            counts[f"hubspot.{name}"] = total
-
-        table = Table(title="Records read back through the real clients")
-        table.add_column("system")
-        table.add_column("object")
-        table.add_column("records", justify="right")
-        table.add_column("not deleted", justify="right")
-        for name in SF_OBJECTS:
-            table.add_row(
-                "salesforce", name, str(counts[f"salesforce.{name}"]), str(counts[f"salesforce.{name}.live"])
-            )
-        for name in HS_OBJECTS:
-            table.add_row("hubspot", name, str(counts[f"hubspot.{name}"]), str(counts[f"hubspot.{name}"]))
-        out.print(table)
+        os.environ.update(sandbox.env)  # the secrets, as a deployment would set them
+        config = work / "crm-ops.toml"
+        config.write_text(sandbox_config(sandbox.env, work / "state"))
+        puller = Puller(load_profile(config, "sandbox"))
+        try:
+            first = puller.pull_many(["salesforce", "hubspot"])
+            out.print(_table("Full pull into snapshots", first))
+            _edit_some_records(sandbox, puller)
+            second = puller.pull_many(["salesforce", "hubspot"], ["Contact"])
+            out.print(_table("Incremental pull after a few edits", second))
+        finally:
+            puller.close()
+        counts = {f"{r.system}.{r.entity}": r.total for r in first}
+        out.print(f"Snapshots and state: {work / 'state'} (config: {config})")
 
         manifest = sandbox.data.manifest
         defects = (

@@ -123,7 +123,8 @@ def test_demo_runs_end_to_end() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "Records read back through the real clients" in result.stdout
+    assert "Full pull into snapshots" in result.stdout
+    assert "Incremental pull after a few edits" in result.stdout
     assert "Injected defects" in result.stdout
 
 

@@ -472,12 +472,18 @@ class HubSpotConnector:
             batch = changes[start : start + UPDATE_BATCH]
             inputs = [{"id": c.record_id, "properties": self._properties_of(emap, c)} for c in batch]
             try:
-                self._call(
+                body = self._call(
                     self.client.crm.objects.batch_api.update,
                     emap.object,
                     batch_input_simple_public_object_batch_input={"inputs": inputs},
                 )
-                results += [PushResult(c.record_id, True) for c in batch]
+                failed: dict[str, str] = {}
+                for error in body.get("errors") or []:
+                    for record_id in (error.get("context") or {}).get("ids") or []:
+                        failed[str(record_id)] = f"{error.get('category')}: {error.get('message')}"
+                results += [
+                    PushResult(c.record_id, c.record_id not in failed, failed.get(c.record_id)) for c in batch
+                ]
             except FatalApiError:
                 for c in batch:
                     try:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import jwt
@@ -141,8 +142,9 @@ class SalesforceConnector:
         if self.used is None or not self.limit:
             return
         if self.used >= self.settings.api_budget_share * self.limit:
+            used, self.used = self.used, None  # the next attempt re-reads the usage from its answer
             raise BudgetExhaustedError(
-                f"salesforce: {self.used:,} of {self.limit:,} daily API requests used, at or past the "
+                f"salesforce: {used:,} of {self.limit:,} daily API requests used, at or past the "
                 f"configured share {self.settings.api_budget_share:.0%}; the pull stopped and resumes "
                 "on the next run"
             )
@@ -194,7 +196,7 @@ class SalesforceConnector:
                 raise ConfigError(f"{s.where}.username: JWT auth needs the user to act as")
             key_file = s.secret("jwt_key_file")
             try:
-                key = open(key_file, encoding="utf-8").read()  # noqa: PTH123, SIM115
+                key = Path(key_file).read_text(encoding="utf-8")
             except OSError as exc:
                 raise ConfigError(f"{s.where}: cannot read the JWT key file: {exc.strerror}") from None
             audience = s.login_url.rstrip("/")

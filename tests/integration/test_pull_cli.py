@@ -1,0 +1,53 @@
+"""`crm-ops pull` as cron runs it: the config file, secrets from the environment, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crm_ops.sandbox.server import Sandbox
+from tests.pulling import profile_for
+
+pytestmark = pytest.mark.integration
+CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CRM_OPS, *args], capture_output=True, text=True, timeout=300, env=env, check=False)
+
+
+def test_pull_command_full_then_incremental(sandbox: Sandbox, tmp_path: Path) -> None:
+    profile_for(sandbox, tmp_path)
+    env = {**os.environ, **sandbox.env}
+    config = str(tmp_path / "crm-ops.toml")
+    first = _run("pull", "--config", config, "--entity", "Contact", "--entity", "Account", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "salesforce" in first.stdout and "hubspot" in first.stdout
+    assert first.stdout.count("full") == 4
+    second = _run("pull", "-c", config, "-e", "Contact", "-s", "salesforce", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "incremental" in second.stdout and "hubspot" not in second.stdout
+    # the log is JSON off a terminal, and never carries the secrets it was given
+    assert '"event": "pull.done"' in first.stderr
+    for secret in ("CRM_OPS_SF_ACCESS_TOKEN", "CRM_OPS_HUBSPOT_TOKEN"):
+        assert sandbox.env[secret] not in first.stderr + first.stdout
+
+
+def test_pull_command_exit_codes_name_the_problem(sandbox: Sandbox, tmp_path: Path) -> None:
+    profile_for(sandbox, tmp_path)
+    config = str(tmp_path / "crm-ops.toml")
+    env = {**os.environ, **sandbox.env}
+    missing = {k: v for k, v in env.items() if k != "CRM_OPS_HUBSPOT_TOKEN"}
+    no_token = _run("pull", "-c", config, "-s", "hubspot", env=missing)
+    assert no_token.returncode == 2
+    assert "set CRM_OPS_HUBSPOT_TOKEN" in no_token.stderr
+    unknown = _run("pull", "-c", config, "-e", "Contacts", env=env)
+    assert unknown.returncode == 2
+    assert "unknown entity Contacts" in unknown.stderr
+    bad_token = _run("pull", "-c", config, "-s", "hubspot", env={**env, "CRM_OPS_HUBSPOT_TOKEN": "nope"})
+    assert bad_token.returncode == 3
+    assert "401" in bad_token.stderr
