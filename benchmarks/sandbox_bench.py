@@ -19,16 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from served import peak_rss_mb, print_machine, served
+
 HERE = Path(__file__).resolve().parent
-CLI = Path(sys.executable).with_name("crm-ops")
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """VmHWM (peak resident set) of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def read_salesforce(env: dict[str, str]) -> dict[str, Any]:
@@ -99,30 +92,7 @@ def bench_size(records: int, readers: list[str]) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="crm-ops-bench-") as tmp:
         env_file = Path(tmp) / "env"
-        started = time.perf_counter()
-        server = subprocess.Popen(
-            [
-                str(CLI),
-                "sandbox",
-                "serve",
-                "--records",
-                str(records),
-                "--seed",
-                "1",
-                "--env-file",
-                str(env_file),
-                "--hubspot-rate",
-                "100000000",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            while not env_file.exists():
-                if server.poll() is not None:
-                    raise SystemExit(f"sandbox serve exited with {server.returncode}")
-                time.sleep(0.2)
-            seed_seconds = time.perf_counter() - started
+        with served(records, Path(tmp)) as (server, seed_seconds):
             seeded_rss = peak_rss_mb(server.pid)
             results.append(
                 {"records": records, "step": "seed+serve", "seconds": seed_seconds, "peak_rss_mb": seeded_rss}
@@ -141,9 +111,6 @@ def bench_size(records: int, readers: list[str]) -> list[dict[str, Any]]:
                 figures["rows_per_second"] = figures["rows"] / figures["seconds"]
                 results.append(figures)
                 print(json.dumps(results[-1]), flush=True)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
     return results
 
 
@@ -157,8 +124,7 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    print(f"machine: {os.cpu_count()} cores, {memory_gib:.0f} GiB")
+    print_machine()
     rows = [r for size in args.sizes for r in bench_size(size, args.readers)]
     header = ("records", "step", "seconds", "rows/s", "calls", "peak MB", "server MB")
     print("\n{:>9} {:<18} {:>8} {:>9} {:>6} {:>8} {:>9}".format(*header))

@@ -243,33 +243,46 @@ class Puller:
         return bool(job.cursor and job.cursor.get("done"))
 
     def _build_snapshot(self, job: PullJob) -> tuple[Path, int, int, int, datetime | None]:
+        """Write the snapshot of a finished pull; return it with its rows, tombstones, delta and watermark.
+
+        Streams through polars' engine (parts and the previous snapshot scanned, the result sunk to
+        Parquet) so memory stays near one sort of the entity, not several copies of it.
+        """
         parts = sorted((self.root / "pulls" / job.pull_id).glob("part-*.parquet"))
-        frames = [pl.scan_parquet(p) for p in parts]
-        delta = (
-            latest_versions(pl.concat(frames, how="diagonal_relaxed")).collect() if frames else pl.DataFrame()
-        )
         current = self.state.current(job.system, job.entity)
-        base: pl.DataFrame | None = None
-        if job.mode == "incremental" and current is not None and current.snapshot.exists():
-            base = pl.read_parquet(current.snapshot)
-        if base is not None and delta.height:
-            merged = pl.concat(
-                [base.filter(~pl.col("id").is_in(delta["id"].implode())), delta], how="diagonal_relaxed"
-            )
-        elif base is not None:
-            merged = base
-        else:
-            merged = delta
-        if not merged.width:
-            merged = empty(job.entity)
-        merged = merged.sort("id")
         snapshot = self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}.parquet"
-        _write_atomic(merged, snapshot)
-        seen = delta["updated_at"].max() if delta.height else None
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        if parts:
+            delta = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+            keys = delta.select("id", "updated_at", "is_deleted").collect()
+            changed = keys["id"].n_unique()
+            if changed != keys.height:  # the same record twice (overlap, or changed during the pull)
+                delta = latest_versions(delta)
+                keys = latest_versions(keys.lazy()).collect()
+            seen = keys["updated_at"].max()
+            deleted = int(keys["is_deleted"].sum())
+        else:
+            delta, keys, changed, seen, deleted = empty(job.entity).lazy(), None, 0, None, 0
+        base = (
+            pl.scan_parquet(current.snapshot)
+            if job.mode == "incremental" and current is not None and current.snapshot.exists()
+            else None
+        )
+        if base is not None and keys is not None:
+            merged = pl.concat(
+                [base.join(keys.select("id").lazy(), on="id", how="anti"), delta], how="diagonal_relaxed"
+            )
+        else:
+            merged = base if base is not None else delta
+        tmp = snapshot.with_name(snapshot.name + ".tmp")
+        merged.sort("id").sink_parquet(tmp, compression="zstd")
+        with open(tmp, "rb") as handle:  # noqa: PTH123
+            os.fsync(handle.fileno())
+        tmp.replace(snapshot)
+        total = pl.scan_parquet(snapshot).select(pl.len()).collect().item()
         old = current.watermark if current is not None else None
         watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)
-        deleted = int(delta["is_deleted"].sum()) if delta.height else 0
-        return snapshot, merged.height, deleted, delta.height, watermark
+        return snapshot, int(total), deleted, changed, watermark
 
     def _prune(self, system: str, entity: str) -> None:
         folder = self.root / "snapshots" / system / entity
