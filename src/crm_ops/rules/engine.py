@@ -1,0 +1,184 @@
+"""Running rules: one pandera schema per (system, entity), failures to findings, fixers on the failures.
+
+For each entity of each CRM, every applicable rule's check becomes a named ``pandera.Check`` of one
+``DataFrameSchema`` (polars backend) validated on the live records, eagerly and with ``lazy=True`` so
+every failure of every check is collected in one pass (a LazyFrame would only have its schema checked).
+Pandera's failure cases give the failing rows; a check that raises comes back as a rule error, not a
+crash. Fixers then run on the failing rows only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+import structlog
+
+from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
+
+log = structlog.get_logger("crm_ops.rules")
+
+
+@dataclass(frozen=True)
+class RuleError:
+    """A rule that raised while running (its other entities and every other rule still ran)."""
+
+    rule: str
+    system: str
+    entity: str
+    error: str
+
+
+@dataclass
+class CheckResult:
+    """Findings of a run, rule errors, and per-rule timings."""
+
+    findings: pl.DataFrame
+    errors: list[RuleError] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _as_expr(result: pl.Series | pl.Expr, height: int, rule: Rule) -> pl.Expr:
+    if isinstance(result, pl.Expr):
+        return result.fill_null(True)
+    if isinstance(result, pl.Series):
+        if result.len() != height:
+            raise ValueError(f"check returned {result.len()} values for {height} rows")
+        return pl.lit(result.cast(pl.Boolean).fill_null(True))
+    raise TypeError(f"check returned {type(result).__name__}, expected a polars Series or expression")
+
+
+def run_entity(
+    rules: Sequence[Rule], frame: pl.DataFrame, ctx: RuleContext, system: str, entity: str
+) -> CheckResult:
+    """Run ``rules`` over one entity's frame (deleted records are not judged)."""
+    live = frame.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in frame.columns else frame
+    applicable = [r for r in rules if r.applies_to(system, entity)]
+    errors: list[RuleError] = []
+    checks: list[pa.Check] = []
+    owners: list[Rule] = []
+    timings: dict[str, float] = {}
+    for r in applicable:
+        started = time.perf_counter()
+        try:
+            expr = _as_expr(r.check(live, ctx, r.params), live.height, r)
+        except Exception as exc:  # noqa: BLE001 - a rule's bug is reported, not fatal
+            errors.append(RuleError(r.id, system, entity, f"{type(exc).__name__}: {exc}"))
+            continue
+        timings[r.id] = time.perf_counter() - started
+        checks.append(pa.Check(lambda data, e=expr: data.lazyframe.select(e), name=r.id, error=r.description))
+        owners.append(r)
+    failing: dict[int, pl.Series] = {}
+    if checks and live.height:
+        started = time.perf_counter()
+        try:
+            pa.DataFrameSchema(checks=checks, name=f"{system}.{entity}").validate(live, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases.select("check_number", "index", "failure_case")
+            for (number,), group in cases.group_by(["check_number"]):
+                rule = owners[int(number)]
+                if group["index"].is_null().all():
+                    errors.append(RuleError(rule.id, system, entity, str(group["failure_case"][0])))
+                    continue
+                failing[int(number)] = group["index"].drop_nulls().cast(pl.UInt32)
+        validate = time.perf_counter() - started
+        timings["(pandera validate)"] = validate
+    frames = []
+    for number, rows_idx in failing.items():
+        rule = owners[number]
+        rows = live[rows_idx.sort()]
+        frames.append(_findings(rule, rows, ctx, system, entity, errors))
+    findings = pl.concat(frames) if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
+    return CheckResult(findings, errors, timings)
+
+
+def _findings(
+    rule: Rule, rows: pl.DataFrame, ctx: RuleContext, system: str, entity: str, errors: list[RuleError]
+) -> pl.DataFrame:
+    column = rule.field if rule.field and rule.field in rows.columns else None
+    current = rows[column].cast(pl.String) if column else pl.Series([None] * rows.height, dtype=pl.String)
+    out = pl.DataFrame(
+        {
+            "rule": rule.id,
+            "entity": entity,
+            "system": system,
+            "record_id": rows["id"],
+            "field": rule.field,
+            "current_value": current,
+            "severity": rule.severity,
+            "message": rule.description,
+        },
+        schema={k: v for k, v in FINDINGS_SCHEMA.items() if k not in ("proposed_value", "confidence")},
+    )
+    proposed = pl.Series("proposed_value", [None] * rows.height, dtype=pl.String)
+    confidence = pl.Series("confidence", [None] * rows.height, dtype=pl.Float64)
+    if rule.fix is not None:
+        try:
+            fixes = rule.fix(rows, ctx, rule.params)
+            fixes = fixes.select(
+                pl.col("record_id").cast(pl.String),
+                pl.col("proposed_value").cast(pl.String),
+                pl.col("confidence").cast(pl.Float64),
+            ).unique("record_id", keep="first")
+            joined = out.select("record_id").join(fixes, on="record_id", how="left", maintain_order="left")
+            keep = joined["confidence"].fill_null(0.0) > 0
+            return out.with_columns(
+                pl.when(keep).then(joined["proposed_value"]).otherwise(None).alias("proposed_value"),
+                pl.when(keep).then(joined["confidence"]).otherwise(None).alias("confidence"),
+            )
+        except Exception as exc:  # noqa: BLE001 - a fixer's bug is reported, not fatal
+            errors.append(RuleError(rule.id, system, entity, f"fixer failed: {type(exc).__name__}: {exc}"))
+    return out.with_columns(proposed, confidence)
+
+
+def run_rules(
+    rules: Sequence[Rule],
+    frames: Mapping[str, Mapping[str, pl.DataFrame]],
+    *,
+    now: datetime | None = None,
+) -> CheckResult:
+    """Run every rule over every entity of every system in ``frames`` ({system: {entity: frame}})."""
+    ctx = RuleContext(frames, now=now)
+    results = []
+    errors: list[RuleError] = []
+    seconds: dict[str, float] = {}
+    for system, entities in frames.items():
+        sctx = ctx.for_system(system)
+        for entity, frame in entities.items():
+            started = time.perf_counter()
+            result = run_entity(rules, frame, sctx, system, entity)
+            results.append(result.findings)
+            errors += result.errors
+            for k, v in result.seconds.items():
+                seconds[k] = seconds.get(k, 0.0) + v
+            log.info(
+                "rules.entity",
+                system=system,
+                entity=entity,
+                records=frame.height,
+                findings=result.findings.height,
+                seconds=round(time.perf_counter() - started, 3),
+            )
+    for e in errors:
+        log.warning("rules.error", rule=e.rule, system=e.system, entity=e.entity, error=e.error)
+    findings = pl.concat(results) if results else pl.DataFrame(schema=FINDINGS_SCHEMA)
+    return CheckResult(findings, errors, seconds)
+
+
+def summary(findings: pl.DataFrame) -> pl.DataFrame:
+    """Findings per rule: count, severity, how many carry a proposed fix."""
+    return (
+        findings.group_by("rule", "system", "entity", "severity")
+        .agg(pl.len().alias("findings"), pl.col("proposed_value").is_not_null().sum().alias("with fix"))
+        .sort(["findings", "rule"], descending=[True, False])
+    )
+
+
+def to_jsonable(value: Any) -> Any:
+    """Example values as YAML gave them, for messages."""
+    return value

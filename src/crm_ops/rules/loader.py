@@ -1,0 +1,382 @@
+"""Loading rules: YAML files (declarative) and Python files (the ``@rule`` decorator), shipped and custom.
+
+Every problem is collected, not raised: a malformed file, an unknown entity or field, a check with the
+wrong parameters each become a ``RuleProblem`` naming the file, the rule and the line, and every
+other rule still loads. ``load_rules`` returns the rules and the problems together.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from crm_ops.rules import library
+from crm_ops.rules.model import SEVERITIES, CheckFn, Example, FixFn, Rule
+from crm_ops.schema.entities import CUSTOM_PREFIX, ENTITIES
+
+RULE_KEYS = {
+    "id",
+    "entity",
+    "field",
+    "severity",
+    "description",
+    "tags",
+    "systems",
+    "check",
+    "params",
+    "fix",
+    "examples",
+}
+SYSTEMS = ("salesforce", "hubspot")
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """A rule (or a rule file) that could not be loaded."""
+
+    source: str  # file:line
+    rule: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {'rule ' + self.rule + ': ' if self.rule else ''}{self.message}"
+
+
+def shipped_rules_dir() -> Path:
+    """The rule sets shipped with crm_ops (the project's top-level rules/ folder, packaged)."""
+    return Path(str(resources.files("crm_ops").joinpath("shipped_rules")))
+
+
+# ------------------------------------------------------------------------------------------ YAML
+
+
+def _python(node: yaml.Node) -> Any:
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _examples(raw: Any, where: str) -> tuple[list[Example], list[str]]:
+    out: list[Example] = []
+    problems: list[str] = []
+    if raw is None:
+        return out, problems
+    if not isinstance(raw, list):
+        return out, [f"{where}: examples must be a list"]
+    for i, ex in enumerate(raw):
+        if not isinstance(ex, dict) or ("pass" in ex) == ("fail" in ex):
+            problems.append(f"{where}: example {i + 1} needs exactly one of 'pass' or 'fail'")
+            continue
+        unknown = set(ex) - {"pass", "fail", "fix", "context", "system"}
+        if unknown:
+            problems.append(f"{where}: example {i + 1} has unknown key(s) {', '.join(sorted(unknown))}")
+            continue
+        row = ex.get("pass", ex.get("fail"))
+        if not isinstance(row, dict):
+            problems.append(f"{where}: example {i + 1}: the row must be a mapping of column to value")
+            continue
+        out.append(
+            Example(
+                row=row,
+                passes="pass" in ex,
+                fix=ex.get("fix"),
+                has_fix="fix" in ex,
+                context=dict(ex.get("context") or {}),
+                system=str(ex.get("system", "salesforce")),
+            )
+        )
+    return out, problems
+
+
+def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list[str]]:
+    problems: list[str] = []
+    unknown = set(spec) - RULE_KEYS
+    if unknown:
+        problems.append(f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(RULE_KEYS))}")
+    for key in ("id", "entity", "severity", "description", "check"):
+        if key not in spec:
+            problems.append(f"missing '{key}'")
+    if problems:
+        return None, problems
+    entities = spec["entity"] if isinstance(spec["entity"], list) else [spec["entity"]]
+    bad = [e for e in entities if e not in ENTITIES]
+    if bad:
+        problems.append(f"unknown entity {', '.join(map(str, bad))}; known: {', '.join(ENTITIES)}")
+    severity = spec["severity"]
+    if severity not in SEVERITIES:
+        problems.append(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+    column = spec.get("field")
+    if column is not None and not bad:
+        for e in entities:
+            if column not in ENTITIES[e] and not str(column).startswith(CUSTOM_PREFIX):
+                problems.append(f"{e} has no field {column!r}")
+    systems = tuple(spec.get("systems") or ())
+    if any(s not in SYSTEMS for s in systems):
+        problems.append(f"systems must be among {', '.join(SYSTEMS)}, got {list(systems)}")
+    params = dict(spec.get("params") or {})
+    if column is not None:
+        params.setdefault("field", column)
+    check_fn: CheckFn | None = None
+    raw_check = spec["check"]
+    if isinstance(raw_check, str):
+        if raw_check in library.GENERIC_CHECKS:
+            raw_check = {raw_check: True}
+        elif raw_check in library.CHECKS:
+            check_fn = library.CHECKS[raw_check]
+        else:
+            problems.append(
+                f"unknown check {raw_check!r}; known: "
+                + ", ".join(sorted([*library.CHECKS, *library.GENERIC_CHECKS]))
+            )
+    if isinstance(raw_check, dict) and check_fn is None:
+        if len(raw_check) != 1:
+            problems.append("a check mapping takes exactly one check, e.g. {matches: '^[A-Z]'}")
+        elif column is None:
+            problems.append("a plain column check needs 'field'")
+        else:
+            kind, arg = next(iter(raw_check.items()))
+            try:
+                check_fn = library.generic_check(str(kind), arg, str(column))
+            except (ValueError, TypeError) as exc:
+                problems.append(f"check {kind}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a bad regular expression, say: reported, not raised
+                problems.append(f"check {kind}: {type(exc).__name__}: {exc}")
+    fix_fn: FixFn | None = None
+    raw_fix = spec.get("fix")
+    if isinstance(raw_fix, str):
+        if raw_fix not in library.FIXES:
+            problems.append(f"unknown fix {raw_fix!r}; known: {', '.join(sorted(library.FIXES))}")
+        else:
+            fix_fn = library.FIXES[raw_fix]
+    elif isinstance(raw_fix, dict):
+        fix_fn, fix_problem = _generic_fix(raw_fix, column)
+        if fix_problem:
+            problems.append(fix_problem)
+    elif raw_fix is not None:
+        problems.append("fix must be a fixer's name or a mapping such as {set: value, confidence: 0.9}")
+    examples, example_problems = _examples(spec.get("examples"), "examples")
+    problems += [p.removeprefix("examples: ") for p in example_problems]
+    if problems or check_fn is None:
+        return None, problems
+    return (
+        Rule(
+            id=str(spec["id"]),
+            entities=tuple(entities),
+            severity=str(severity),
+            description=str(spec["description"]).strip(),
+            check=check_fn,
+            field=str(column) if column is not None else None,
+            fix=fix_fn,
+            params=params,
+            tags=tuple(spec.get("tags") or ()),
+            systems=systems,
+            examples=tuple(examples),
+            source=where,
+        ),
+        [],
+    )
+
+
+def _generic_fix(raw: dict[str, Any], column: Any) -> tuple[FixFn | None, str | None]:
+    if column is None:
+        return None, "a fix mapping needs the rule's 'field'"
+    confidence = float(raw.get("confidence", 0.9))
+    if "set" in raw:
+        value = raw["set"]
+        return (lambda rows, ctx, params: library.proposals(rows, pl.lit(value), confidence)), None
+    if raw.get("set_null"):
+        return (lambda rows, ctx, params: library.proposals(rows, pl.lit(None), confidence)), None
+    if raw.get("strip") or raw.get("lowercase"):
+        expr = pl.col(str(column)).cast(pl.String)
+        expr = expr.str.strip_chars() if raw.get("strip") else expr
+        expr = expr.str.to_lowercase() if raw.get("lowercase") else expr
+        return (lambda rows, ctx, params: library.proposals(rows, expr, confidence)), None
+    return None, "a fix mapping takes set, set_null, strip or lowercase (and confidence)"
+
+
+def load_yaml_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
+    """The rules of one YAML file, and the problems of those that could not be loaded."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return [], [RuleProblem(str(path), None, f"cannot read: {exc.strerror}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return [], [RuleProblem(f"{path}:{line}", None, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    if root is None:
+        return [], []
+    top = {_python(k): v for k, v in root.value} if isinstance(root, yaml.MappingNode) else {}
+    items = top.get("rules")
+    if not isinstance(items, yaml.SequenceNode):
+        return [], [RuleProblem(f"{path}:1", None, "a rule file is a mapping with a 'rules' list")]
+    rules, problems = [], []
+    for node in items.value:
+        where = f"{path}:{node.start_mark.line + 1}"
+        spec = _python(node)
+        if not isinstance(spec, dict):
+            problems.append(RuleProblem(where, None, "each rule is a mapping"))
+            continue
+        rule, rule_problems = _rule_from_spec(spec, where)
+        rid = str(spec.get("id")) if spec.get("id") else None
+        problems += [RuleProblem(where, rid, p) for p in rule_problems]
+        if rule is not None:
+            rules.append(rule)
+    return rules, problems
+
+
+# ------------------------------------------------------------------------------------------ Python
+
+_collecting = threading.local()
+
+
+@dataclass
+class PythonRule:
+    """What ``@rule`` makes of a function; ``@<name>.fixer`` adds its fixer."""
+
+    spec: dict[str, Any]
+    check_fn: Callable[..., Any]
+    fix_fn: Callable[..., Any] | None = None
+    source: str = ""
+    params: dict[str, Any] = dc_field(default_factory=dict)
+
+    def fixer(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Register the function proposing fixes for this rule's failing rows."""
+        self.fix_fn = fn
+        return fn
+
+
+def rule(
+    *,
+    id: str,
+    entity: str | list[str],
+    severity: str,
+    description: str,
+    field: str | None = None,
+    tags: Iterable[str] = (),
+    systems: Iterable[str] = (),
+    params: Mapping[str, Any] | None = None,
+    examples: Iterable[Mapping[str, Any]] = (),
+) -> Callable[[Callable[..., Any]], PythonRule]:
+    """Declare a rule in Python. The function takes (frame, ctx, params) and returns a boolean Series or
+    expression, True where a row passes. Use ``@my_rule.fixer`` on a function of (rows, ctx, params)."""
+
+    def wrap(fn: Callable[..., Any]) -> PythonRule:
+        code = fn.__code__
+        built = PythonRule(
+            spec={
+                "id": id,
+                "entity": entity,
+                "severity": severity,
+                "description": description,
+                "field": field,
+                "tags": list(tags),
+                "systems": list(systems),
+                "params": dict(params or {}),
+                "examples": [dict(e) for e in examples],
+            },
+            check_fn=fn,
+            source=f"{code.co_filename}:{code.co_firstlineno}",
+        )
+        sink = getattr(_collecting, "rules", None)
+        if sink is not None:
+            sink.append(built)
+        return built
+
+    return wrap
+
+
+def load_python_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
+    """The ``@rule`` functions of one Python file."""
+    _collecting.rules = []
+    try:
+        name = f"crm_ops_user_rules_{abs(hash(str(path.resolve())))}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            return [], [RuleProblem(str(path), None, "cannot be imported as a Python module")]
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - a broken rule file is reported; the others still load
+            tb = exc.__traceback__
+            line = 1
+            while tb is not None:
+                if tb.tb_frame.f_code.co_filename == str(path):
+                    line = tb.tb_lineno
+                tb = tb.tb_next
+            return [], [RuleProblem(f"{path}:{line}", None, f"{type(exc).__name__}: {exc}")]
+        collected: list[PythonRule] = _collecting.rules
+    finally:
+        _collecting.rules = None
+    rules, problems = [], []
+    for built in collected:
+        spec_dict = dict(built.spec)
+        spec_dict["check"] = "__python__"
+        checked, rule_problems = _rule_from_spec(
+            {**spec_dict, "check": "not_null", "field": spec_dict["field"] or "id"}, built.source
+        )
+        problems += [RuleProblem(built.source, built.spec["id"], p) for p in rule_problems]
+        if checked is None:
+            continue
+        params = dict(built.spec["params"])
+        if built.spec["field"]:
+            params.setdefault("field", built.spec["field"])
+        rules.append(
+            Rule(
+                id=checked.id,
+                entities=checked.entities,
+                severity=checked.severity,
+                description=checked.description,
+                check=built.check_fn,
+                field=built.spec["field"],
+                fix=built.fix_fn,
+                params=params,
+                tags=checked.tags,
+                systems=checked.systems,
+                examples=checked.examples,
+                source=built.source,
+            )
+        )
+    return rules, problems
+
+
+def load_rules(
+    folders: Iterable[str | Path] = (), *, shipped: bool = True
+) -> tuple[list[Rule], list[RuleProblem]]:
+    """Every rule of the shipped set (unless ``shipped=False``) and of the given folders or files.
+
+    A rule id defined twice is a problem (the first definition is kept).
+    """
+    paths: list[Path] = []
+    sources = ([shipped_rules_dir()] if shipped else []) + [Path(f) for f in folders]
+    problems: list[RuleProblem] = []
+    for source in sources:
+        if source.is_dir():
+            paths += sorted(p for p in source.rglob("*") if p.suffix in (".yaml", ".yml", ".py"))
+        elif source.is_file():
+            paths.append(source)
+        else:
+            problems.append(RuleProblem(str(source), None, "no such rule file or folder"))
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        loaded, found = load_python_rules(path) if path.suffix == ".py" else load_yaml_rules(path)
+        problems += found
+        for r in loaded:
+            if r.id in seen:
+                problems.append(
+                    RuleProblem(r.source, r.id, f"duplicate rule id (first defined at {seen[r.id]})")
+                )
+                continue
+            seen[r.id] = r.source
+            rules.append(r)
+    return rules, problems
