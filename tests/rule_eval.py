@@ -72,8 +72,20 @@ def _same(a: str | None, b: str | None) -> bool:
         return a == b
 
 
-def score(defects: pl.DataFrame, findings: pl.DataFrame) -> list[Score]:
-    """Precision, recall and fix accuracy of the shipped rules, per kind of defect."""
+def score(
+    defects: pl.DataFrame, findings: pl.DataFrame, frames: dict[str, dict[str, pl.DataFrame]]
+) -> list[Score]:
+    """Precision, recall and fix accuracy of the shipped rules, per kind of defect.
+
+    Defects on records that are deleted (tombstones) are left out: rules judge live records only.
+    """
+    deleted = {
+        (system, entity, rid)
+        for system, entities in frames.items()
+        for entity, frame in entities.items()
+        if "is_deleted" in frame.columns
+        for rid in frame.filter(pl.col("is_deleted"))["id"].to_list()
+    }
     maps = {s: load_map(s) for s in ("salesforce", "hubspot")}
     truth = defects.with_columns(
         pl.struct("system", "object")
@@ -83,6 +95,11 @@ def score(defects: pl.DataFrame, findings: pl.DataFrame) -> list[Score]:
     out = []
     for kind, rules in KIND_RULES.items():
         t = truth.filter(pl.col("kind") == kind)
+        t = t.filter(
+            ~pl.struct("system", "entity", "record_id").map_elements(
+                lambda r: (r["system"], r["entity"], r["record_id"]) in deleted, return_dtype=pl.Boolean
+            )
+        )
         f = findings.filter(pl.col("rule").is_in(list(rules)))
         t_keys = set(t.select("system", "entity", "record_id").iter_rows())
         f_keys = set(f.select("system", "entity", "record_id").iter_rows())

@@ -106,6 +106,16 @@ class HubSpotSettings:
 
 
 @dataclass(frozen=True)
+class RuleSettings:
+    """Which rules a profile runs: extra folders; rules (or ``tag:x``) switched off, re-graded, re-tuned."""
+
+    folders: tuple[Path, ...] = ()
+    disabled: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Profile:
     """One named profile: where state lives, the two CRMs, map overrides."""
 
@@ -115,6 +125,7 @@ class Profile:
     hubspot: HubSpotSettings | None = None
     maps: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     entities: tuple[str, ...] | None = None
+    rules: RuleSettings = field(default_factory=RuleSettings)
     production: bool = False
     source: str = "config"
 
@@ -185,6 +196,40 @@ def _section(
     return cls(**values, secret_env=env_names, where=where)
 
 
+def _rule_settings(raw: Any, where: str, base: Path, problems: list[str]) -> RuleSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table with folders, disabled, severity, params")
+        return RuleSettings()
+    unknown = set(raw) - {"folders", "disabled", "severity", "params"}
+    if unknown:
+        problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    folders = raw.get("folders", [])
+    disabled = raw.get("disabled", [])
+    severity = raw.get("severity", {})
+    params = raw.get("params", {})
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        problems.append(f"{where}.folders: expected a list of paths")
+        folders = []
+    if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
+        problems.append(f"{where}.disabled: expected a list of rule ids or tag:<tag>")
+        disabled = []
+    bad = (
+        {k: v for k, v in severity.items() if v not in ("error", "warning", "info")}
+        if isinstance(severity, dict)
+        else {}
+    )
+    if not isinstance(severity, dict) or bad:
+        problems.append(
+            f"{where}.severity: expected rule id = error | warning | info, got {bad or severity!r}"
+        )
+        severity = {}
+    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+        problems.append(f"{where}.params: expected tables of parameters by rule id")
+        params = {}
+    paths = tuple(Path(f) if Path(f).is_absolute() else base / f for f in folders)
+    return RuleSettings(paths, tuple(disabled), dict(severity), {k: dict(v) for k, v in params.items()})
+
+
 def load_profile(path: str | Path | None = None, profile: str | None = None) -> Profile:
     """Read ``profile`` from the config file (``CRM_OPS_CONFIG`` or ./crm-ops.toml by default)."""
     file = Path(path or os.environ.get("CRM_OPS_CONFIG") or DEFAULT_CONFIG)
@@ -201,7 +246,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     problems: list[str] = []
     where = f"{file} profiles.{name}"
     raw = _expand(profiles[name], where, problems)
-    known = {"state_dir", "salesforce", "hubspot", "maps", "entities", "production"}
+    known = {"state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules"}
     for key in raw:
         if key not in known:
             problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
@@ -218,6 +263,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         problems.append(f"{where}.maps: expected tables maps.salesforce.<Entity> / maps.hubspot.<Entity>")
         maps = {}
     entities = raw.get("entities")
+    rules = _rule_settings(raw.get("rules", {}), f"{where}.rules", file.parent, problems)
     if problems:
         raise ConfigError(problems)
     return Profile(
@@ -227,6 +273,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         hubspot=hs,
         maps=maps,
         entities=tuple(entities) if entities else None,
+        rules=rules,
         production=bool(raw.get("production", name == "prod")),
         source=str(file),
     )

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from crm_ops.rules import FINDINGS_SCHEMA
 from crm_ops.sandbox.server import Sandbox
 from tests.pulling import profile_for
 
@@ -51,3 +53,38 @@ def test_pull_command_exit_codes_name_the_problem(sandbox: Sandbox, tmp_path: Pa
     bad_token = _run("pull", "-c", config, "-s", "hubspot", env={**env, "CRM_OPS_HUBSPOT_TOKEN": "nope"})
     assert bad_token.returncode == 3
     assert "401" in bad_token.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_rules_and_check_commands_with_custom_rules(sandbox: Sandbox, tmp_path: Path) -> None:
+    profile_for(sandbox, tmp_path)
+    env = {**os.environ, **sandbox.env}
+    config = str(tmp_path / "crm-ops.toml")
+    custom = str(ROOT / "examples" / "rules")
+    tested = _run("rules", "test", "--rules", custom, env=env)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "examples passed" in tested.stdout
+    listed = _run("rules", "list", "--rules", custom, env=env)
+    assert "acme.person.title.vp_spelled_out" in listed.stdout and "person.email.valid" in listed.stdout
+    assert _run("pull", "-c", config, env=env).returncode == 0
+    out = tmp_path / "findings.parquet"
+    checked = _run("check", "-c", config, "--rules", custom, "--output", str(out), env=env)
+    assert checked.returncode == 0, checked.stderr
+    findings = pl.read_parquet(out)
+    assert set(findings.columns) == set(FINDINGS_SCHEMA)
+    assert {"person.email.valid", "acme.person.title.vp_spelled_out"} <= set(findings["rule"])
+    assert "findings" in checked.stdout
+
+
+def test_rules_test_fails_on_a_broken_rule_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "rules:\n  - id: x.wrong\n    entity: Contact\n    field: email\n    severity: error\n"
+        "    description: expects the wrong thing\n    check: not_null\n    examples:\n"
+        "      - pass: {email: null}\n"
+    )
+    result = _run("rules", "test", "--no-shipped", "--rules", str(bad), env=dict(os.environ))
+    assert result.returncode == 1
+    assert "FAIL x.wrong [Contact] example 1: expected to pass" in result.stdout

@@ -60,37 +60,74 @@ def run_entity(
     live = frame.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in frame.columns else frame
     applicable = [r for r in rules if r.applies_to(system, entity)]
     errors: list[RuleError] = []
-    checks: list[pa.Check] = []
+    # Every rule's expression is evaluated in one polars pass over the live records (shared work,
+    # both cores); pandera then runs one named check per rule, on the rule's field when it has one (so
+    # its failure cases carry the value) or on the frame, over a narrow frame of those masks.
+    exprs: list[pl.Expr] = []
     owners: list[Rule] = []
     timings: dict[str, float] = {}
     for r in applicable:
         started = time.perf_counter()
         try:
-            expr = _as_expr(r.check(live, ctx, r.params), live.height, r)
+            exprs.append(_as_expr(r.check(live, ctx, r.params), live.height, r).alias(f"__ok{len(owners)}"))
         except Exception as exc:  # noqa: BLE001 - a rule's bug is reported, not fatal
             errors.append(RuleError(r.id, system, entity, f"{type(exc).__name__}: {exc}"))
             continue
-        timings[r.id] = time.perf_counter() - started
-        checks.append(pa.Check(lambda data, e=expr: data.lazyframe.select(e), name=r.id, error=r.description))
         owners.append(r)
-    failing: dict[int, pl.Series] = {}
-    if checks and live.height:
+        timings[r.id] = time.perf_counter() - started
+    masks = live.select(pl.lit(True).alias("__all"))
+    if exprs:
         started = time.perf_counter()
         try:
-            pa.DataFrameSchema(checks=checks, name=f"{system}.{entity}").validate(live, lazy=True)
+            masks = live.select(exprs)
+        except Exception:  # noqa: BLE001 - find the rule at fault, run the others
+            good, kept = [], []
+            for e, r in zip(exprs, owners, strict=True):
+                try:
+                    live.select(e)
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(RuleError(r.id, system, entity, f"{type(exc).__name__}: {exc}"))
+                    continue
+                good.append(e)
+                kept.append(r)
+            owners = kept
+            masks = live.select([e.alias(f"__ok{i}") for i, e in enumerate(good)]) if good else masks
+        timings["(rule expressions)"] = time.perf_counter() - started
+    fields = sorted({r.field for r in owners if r.field and r.field in live.columns})
+    narrow = pl.concat([live.select(fields), masks], how="horizontal")
+    by_column: dict[str | None, list[Rule]] = {}
+    checks: dict[str | None, list[pa.Check]] = {}
+    for i, r in enumerate(owners):
+        column = r.field if r.field in fields else None
+        by_column.setdefault(column, []).append(r)
+        checks.setdefault(column, []).append(
+            pa.Check(
+                lambda data, c=f"__ok{i}": data.lazyframe.select(pl.col(c)), name=r.id, error=r.description
+            )
+        )
+    failing: dict[str, tuple[Rule, pl.Series]] = {}
+    if owners and live.height:
+        started = time.perf_counter()
+        schema = pa.DataFrameSchema(
+            {c: pa.Column(None, nullable=True, checks=v) for c, v in checks.items() if c},
+            checks=checks.get(None, []),
+            name=f"{system}.{entity}",
+        )
+        try:
+            schema.validate(narrow, lazy=True)
         except pa.errors.SchemaErrors as exc:
-            cases = exc.failure_cases.select("check_number", "index", "failure_case")
-            for (number,), group in cases.group_by(["check_number"]):
-                rule = owners[int(number)]
+            cases = exc.failure_cases.select("column", "check_number", "index", "failure_case")
+            for (column, number), group in cases.group_by(["column", "check_number"]):
+                if number is None:
+                    continue
+                rule = by_column[column][int(number)]
                 if group["index"].is_null().all():
                     errors.append(RuleError(rule.id, system, entity, str(group["failure_case"][0])))
                     continue
-                failing[int(number)] = group["index"].drop_nulls().cast(pl.UInt32)
-        validate = time.perf_counter() - started
-        timings["(pandera validate)"] = validate
+                failing[rule.id] = (rule, group["index"].drop_nulls().cast(pl.UInt32))
+        timings["(pandera validate)"] = time.perf_counter() - started
     frames = []
-    for number, rows_idx in failing.items():
-        rule = owners[number]
+    for rule, rows_idx in failing.values():
         rows = live[rows_idx.sort()]
         frames.append(_findings(rule, rows, ctx, system, entity, errors))
     findings = pl.concat(frames) if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
@@ -171,10 +208,10 @@ def run_rules(
 
 
 def summary(findings: pl.DataFrame) -> pl.DataFrame:
-    """Findings per rule: count, severity, how many carry a proposed fix."""
+    """Findings per rule: count, severity, how many carry a proposed fix (clearing a value is one)."""
     return (
         findings.group_by("rule", "system", "entity", "severity")
-        .agg(pl.len().alias("findings"), pl.col("proposed_value").is_not_null().sum().alias("with fix"))
+        .agg(pl.len().alias("findings"), pl.col("confidence").is_not_null().sum().alias("with fix"))
         .sort(["findings", "rule"], descending=[True, False])
     )
 

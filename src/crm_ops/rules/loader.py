@@ -380,3 +380,30 @@ def load_rules(
             seen[r.id] = r.source
             rules.append(r)
     return rules, problems
+
+
+def select_rules(
+    rules: Iterable[Rule],
+    *,
+    disabled: Iterable[str] = (),
+    severity: Mapping[str, str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[list[Rule], list[str]]:
+    """Apply a profile's choices: drop disabled rules (by id or ``tag:x``), re-grade, re-parameterise.
+
+    Returns the rules and the names in the settings that match no rule (likely typos).
+    """
+    rules = list(rules)
+    ids = {r.id for r in rules}
+    tags = {t for r in rules for t in r.tags}
+    off = set(disabled)
+    unknown = [
+        d for d in off if (d.removeprefix("tag:") not in tags if d.startswith("tag:") else d not in ids)
+    ]
+    unknown += [k for k in (severity or {}) if k not in ids] + [k for k in (params or {}) if k not in ids]
+    chosen = []
+    for r in rules:
+        if r.id in off or any(f"tag:{t}" in off for t in r.tags):
+            continue
+        chosen.append(r.with_overrides(severity=(severity or {}).get(r.id), params=(params or {}).get(r.id)))
+    return chosen, sorted(set(unknown))

@@ -1,0 +1,293 @@
+"""The shipped rule library over 100k and 1M contacts, and plain column checks engine by engine.
+
+Run: ``.venv/bin/python benchmarks/rules_bench.py [--sizes 100000 1000000] [--plain-rows 1000000]``.
+
+1. Whole library: the generator seeds both CRMs (contacts, plus accounts, leads and opportunities in
+   proportion), the records are mapped to the canonical schema by crm_ops' own field maps and written
+   as Parquet; a child process loads them and runs every shipped rule (pandera validation, fixers on
+   the failing rows) and reports wall seconds and its peak RSS.
+2. Plain checks on one frame of ``--plain-rows`` rows (not-null, e-mail regex, isin, length, unique):
+   through crm_ops' engine (YAML-style plain rules), bare pandera-polars, pandera's pandas backend and,
+   when installed (``pip install '.[bench]'``), Great Expectations. Medians of 3 runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from served import peak_rss_mb, print_machine
+
+EMAIL_RE = r"^[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$"
+COUNTRIES = ["US", "GB", "DE", "FR", "CA", "AU", "ES", "NL"]
+
+
+# ------------------------------------------------------------------------------------------ library
+
+
+def canonical_frames(records: int, folder: Path) -> dict[str, int]:
+    """Seed, map every entity with the shipped field maps, write Parquet; return row counts."""
+    from crm_ops.sandbox.generator import SeedConfig, generate
+    from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, apply, load_map
+
+    data = generate(SeedConfig(records=records, seed=1))
+    counts = {}
+    sf, hs = load_map("salesforce"), load_map("hubspot")
+    for entity, emap in sf.entities.items():
+        frame = apply(emap, data.salesforce[emap.object])
+        frame.write_parquet(folder / f"salesforce.{entity}.parquet")
+        counts[f"salesforce.{entity}"] = frame.height
+    tables = {**data.hubspot, "owners": data.hubspot_owners}
+    for entity, emap in hs.entities.items():
+        if emap.object not in tables:
+            continue
+        raw = tables[emap.object].with_columns(pl.col("id").alias("hs_object_id"))
+        for target in emap.associations():
+            links = data.hubspot_associations.get((emap.object, target))
+            if links is not None:
+                first = links.sort("type_id").group_by("from_id").agg(pl.col("to_id").first().cast(pl.String))
+                raw = raw.join(
+                    first.rename({"to_id": ASSOCIATION_PREFIX + target}),
+                    left_on="id",
+                    right_on="from_id",
+                    how="left",
+                )
+        frame = apply(emap, raw)
+        frame.write_parquet(folder / f"hubspot.{entity}.parquet")
+        counts[f"hubspot.{entity}"] = frame.height
+    return counts
+
+
+def child_library(folder: str) -> None:
+    """Load the frames, run every shipped rule once, print figures as JSON."""
+    from crm_ops.logs import configure
+    from crm_ops.rules import load_rules, run_rules
+
+    configure(level="warning", json=True)
+    frames: dict[str, dict[str, pl.DataFrame]] = {}
+    for path in sorted(Path(folder).glob("*.parquet")):
+        system, entity = path.stem.split(".")
+        frames.setdefault(system, {})[entity] = pl.read_parquet(path)
+    loaded_rss = peak_rss_mb()
+    rules, _ = load_rules()
+    started = time.perf_counter()
+    result = run_rules(rules, frames)
+    seconds = time.perf_counter() - started
+    slowest = sorted(result.seconds.items(), key=lambda kv: -kv[1])[:5]
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "findings": result.findings.height,
+                "rules": len(rules),
+                "errors": len(result.errors),
+                "peak_rss_mb": peak_rss_mb(),
+                "rss_after_load_mb": loaded_rss,
+                "slowest_checks": slowest,
+            }
+        )
+    )
+
+
+def bench_library(records: int) -> dict[str, Any]:
+    """Prepare the frames (in this process), run the library in a child process."""
+    with tempfile.TemporaryDirectory(prefix="crm-ops-rules-bench-") as tmp:
+        counts = canonical_frames(records, Path(tmp))
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", tmp], check=True, capture_output=True, text=True
+        )
+        figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    figures.update(records=records, contacts=counts["salesforce.Contact"] + counts["hubspot.Contact"])
+    figures["rows"] = sum(counts.values())
+    return figures
+
+
+# ------------------------------------------------------------------------------------------ plain checks
+
+
+def plain_frame(rows: int) -> pl.DataFrame:
+    """One frame of contacts-like columns, about 1% of each column failing."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    i = np.arange(rows)
+    email = pl.Series([f"user{n}@example{n % 997}.com" for n in i])
+    bad = rng.random(rows) < 0.01
+    email = pl.Series(np.where(bad, "not-an-email", email.to_numpy()))
+    country = pl.Series(np.array([*COUNTRIES, "Germany"])[rng.integers(0, 9, rows)])
+    name = pl.Series(np.where(rng.random(rows) < 0.01, "", "Smith"))
+    ids = pl.Series([f"id{n}" for n in i]).scatter([0, 1], ["dup", "dup"])
+    return pl.DataFrame({"id": ids, "email": email, "country": country, "last_name": name}).with_columns(
+        pl.when(pl.int_range(pl.len()) % 100 == 5).then(None).otherwise(pl.col("email")).alias("email")
+    )
+
+
+def run_ours(frame: pl.DataFrame) -> int:
+    """Plain rules through crm_ops' engine (as YAML rules would be)."""
+    from crm_ops.rules.engine import run_entity
+    from crm_ops.rules.library import generic_check
+    from crm_ops.rules.model import Rule, RuleContext
+
+    specs = [
+        ("email", "not_null", True),
+        ("email", "matches", EMAIL_RE),
+        ("country", "isin", COUNTRIES),
+        ("last_name", "length", {"min": 1, "max": 80}),
+        ("id", "unique", True),
+    ]
+    rules = [
+        Rule(id=f"plain.{c}.{k}", entities=("Contact",), severity="error", description=k,
+             check=generic_check(k, spec, c), field=c)
+        for c, k, spec in specs
+    ]  # fmt: skip
+    ctx = RuleContext({"salesforce": {"Contact": frame}})
+    return run_entity(rules, frame, ctx, "salesforce", "Contact").findings.height
+
+
+def run_pandera_polars(frame: pl.DataFrame) -> int:
+    """The same checks, bare pandera on polars."""
+    import pandera.polars as pa
+
+    schema = pa.DataFrameSchema(
+        {
+            "id": pa.Column(str, unique=True),
+            "email": pa.Column(str, nullable=False, checks=pa.Check.str_matches(EMAIL_RE)),
+            "country": pa.Column(str, checks=pa.Check.isin(COUNTRIES)),
+            "last_name": pa.Column(str, checks=pa.Check.str_length(1, 80)),
+        }
+    )
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return int(exc.failure_cases.height)
+    return 0
+
+
+def run_pandera_pandas(frame: pl.DataFrame) -> int:
+    """The same checks, pandera's pandas backend (conversion to pandas not timed)."""
+    import pandera.pandas as pa
+
+    pdf = frame.to_pandas()
+    schema = pa.DataFrameSchema(
+        {
+            "id": pa.Column(str, unique=True),
+            "email": pa.Column(str, nullable=False, checks=pa.Check.str_matches(EMAIL_RE)),
+            "country": pa.Column(str, checks=pa.Check.isin(COUNTRIES)),
+            "last_name": pa.Column(str, checks=pa.Check.str_length(1, 80)),
+        }
+    )
+    started = time.perf_counter()
+    try:
+        schema.validate(pdf, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        run_pandera_pandas.seconds = time.perf_counter() - started  # type: ignore[attr-defined]
+        return len(exc.failure_cases)
+    run_pandera_pandas.seconds = time.perf_counter() - started  # type: ignore[attr-defined]
+    return 0
+
+
+def run_great_expectations(frame: pl.DataFrame) -> int:
+    """The same checks through Great Expectations 1.x on pandas (conversion not timed)."""
+    import great_expectations as gx
+
+    pdf = frame.to_pandas()
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_pandas("bench")
+        .add_dataframe_asset("contacts")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": pdf})
+    )
+    suite = gx.ExpectationSuite(name="plain")
+    for expectation in (
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="email"),
+        gx.expectations.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_RE),
+        gx.expectations.ExpectColumnValuesToBeInSet(column="country", value_set=COUNTRIES),
+        gx.expectations.ExpectColumnValueLengthsToBeBetween(column="last_name", min_value=1, max_value=80),
+        gx.expectations.ExpectColumnValuesToBeUnique(column="id"),
+    ):
+        suite.add_expectation(expectation)
+    started = time.perf_counter()
+    result = batch.validate(suite)
+    run_great_expectations.seconds = time.perf_counter() - started  # type: ignore[attr-defined]
+    return int(sum(1 for r in result.results if not r.success))
+
+
+def bench_plain(rows: int) -> list[dict[str, Any]]:
+    """Median of 3 runs of each engine over the same frame."""
+    frame = plain_frame(rows)
+    engines: list[tuple[str, Callable[[pl.DataFrame], int]]] = [
+        ("crm_ops engine", run_ours),
+        ("pandera-polars", run_pandera_polars),
+    ]
+    import importlib.util
+
+    optional: list[tuple[str, str, Callable[[pl.DataFrame], int]]] = [
+        ("pandas", "pandera-pandas", run_pandera_pandas),
+        ("great_expectations", "great_expectations", run_great_expectations),
+    ]
+    for module, name, fn in optional:
+        if importlib.util.find_spec(module) is None:
+            print(f"{module} not installed (pip install -e '.[bench]'): {name} skipped", flush=True)
+        else:
+            engines.append((name, fn))
+    out = []
+    for name, run in engines:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            failures = run(frame)
+            times.append(getattr(run, "seconds", time.perf_counter() - started))
+        out.append(
+            {"engine": name, "rows": rows, "median_seconds": statistics.median(times), "failures": failures}
+        )
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
+def main() -> None:
+    """Parse arguments, run, print tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--plain-rows", type=int, default=1_000_000)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_library(args.child)
+        return
+    print_machine()
+    plain = bench_plain(args.plain_rows) if args.plain_rows else []
+    library = []
+    for size in args.sizes:
+        library.append(bench_library(size))
+        print(json.dumps(library[-1]), flush=True)
+    if plain:
+        base = next(p["median_seconds"] for p in plain if p["engine"] == "pandera-polars")
+        print(f"\nplain checks on {args.plain_rows:,} rows (median of 3)")
+        for p in plain:
+            print(
+                f"  {p['engine']:<20} {p['median_seconds']:>7.2f} s   "
+                f"x{p['median_seconds'] / base:.2f} of pandera-polars"
+            )
+    if library:
+        print("\nwhole shipped library")
+        for r in library:
+            print(
+                f"  {r['records']:>9,} records ({r['contacts']:,} contacts, {r['rows']:,} rows in all): "
+                f"{r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB "
+                f"({r['rss_after_load_mb']:.0f} MB after loading), "
+                f"{r['findings']:,} findings"
+            )
+
+
+if __name__ == "__main__":
+    main()

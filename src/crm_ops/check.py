@@ -1,0 +1,96 @@
+"""Checking: the profile's rules over its current snapshots, findings written as Parquet.
+
+from crm_ops.config import load_profile
+from crm_ops.check import run_check
+
+run = run_check(load_profile("crm-ops.toml", "prod"))
+run.result.findings          # rule, entity, system, record_id, field, current_value, severity,
+                             # message, proposed_value, confidence
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from crm_ops.config import Profile
+from crm_ops.errors import ConfigError
+from crm_ops.rules.engine import CheckResult, run_rules
+from crm_ops.rules.loader import RuleProblem, load_rules, select_rules
+from crm_ops.rules.model import Rule
+from crm_ops.state import State
+
+
+@dataclass
+class CheckRun:
+    """A check's result, where its findings were written, and the rules that could not be loaded."""
+
+    result: CheckResult
+    findings_path: Path | None
+    problems: list[RuleProblem]
+    unknown_settings: list[str]
+    rules: list[Rule]
+
+
+def profile_rules(
+    profile: Profile | None, extra: Iterable[str | Path] = (), *, shipped: bool = True
+) -> tuple[list[Rule], list[RuleProblem], list[str]]:
+    """The rules a profile runs: shipped + its folders + ``extra``, with its switches applied."""
+    folders = [*(profile.rules.folders if profile else ()), *map(Path, extra)]
+    rules, problems = load_rules(folders, shipped=shipped)
+    if profile is None:
+        return rules, problems, []
+    chosen, unknown = select_rules(
+        rules, disabled=profile.rules.disabled, severity=profile.rules.severity, params=profile.rules.params
+    )
+    return chosen, problems, unknown
+
+
+def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
+    """The current snapshot of every pulled entity, by system."""
+    state_file = profile.state_dir / "state.sqlite"
+    if not state_file.exists():
+        raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
+    state = State(state_file)
+    try:
+        current = state.all_current()
+    finally:
+        state.close()
+    frames: dict[str, dict[str, pl.DataFrame]] = {}
+    for c in current:
+        frames.setdefault(c.system, {})[c.entity] = pl.read_parquet(c.snapshot)
+    if not frames:
+        raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
+    return frames
+
+
+def write_findings(findings: pl.DataFrame, path: Path) -> None:
+    """Write findings atomically (temporary name, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    findings.write_parquet(tmp)
+    with open(tmp, "rb") as handle:  # noqa: PTH123
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def run_check(
+    profile: Profile,
+    *,
+    extra_rules: Sequence[str | Path] = (),
+    output: Path | None = None,
+    now: datetime | None = None,
+) -> CheckRun:
+    """Run the profile's rules over its snapshots and write the findings (``findings/<time>.parquet``)."""
+    rules, problems, unknown = profile_rules(profile, extra_rules)
+    frames = snapshot_frames(profile)
+    result = run_rules(rules, frames, now=now)
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    path = output or profile.state_dir / "findings" / f"{stamp}.parquet"
+    write_findings(result.findings, path)
+    return CheckRun(result, path, problems, unknown, rules)
