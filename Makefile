@@ -31,6 +31,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sandbox_bench.py
 	$(BIN)/python benchmarks/pull_bench.py
+	$(BIN)/python benchmarks/rules_bench.py
 
 # Re-pin every dependency to what is installed now (after changing pyproject.toml).
 lock: $(STAMP)

@@ -119,7 +119,7 @@ def demo(
         Path | None, typer.Option("--workdir", help="Where to keep the config, state and snapshots.")
     ] = None,
 ) -> None:
-    """Seed the sandbox, pull both CRMs into snapshots, edit a few records, pull the changes."""
+    """Seed the sandbox, pull both CRMs, edit a few records, pull the changes, run the rules."""
     from crm_ops.demo import run_demo
 
     logs.configure(level="warning")

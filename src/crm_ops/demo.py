@@ -1,4 +1,4 @@
-"""``crm-ops demo``: seed the sandbox, pull both CRMs into snapshots, change records, pull what changed.
+"""``crm-ops demo``: seed the sandbox, pull both CRMs, change records, pull what changed, check the data.
 
 Everything runs through the same code a real org would: the connectors on simple-salesforce and
 hubspot-api-client, the config file with secrets from the environment, the state file and snapshots.
@@ -17,8 +17,10 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from crm_ops.check import run_check
 from crm_ops.config import load_profile, sandbox_config
 from crm_ops.pull import Puller, PullResult
+from crm_ops.rules import summary
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
@@ -95,6 +97,22 @@ def run_demo(
             puller.close()
         counts = {f"{r.system}.{r.entity}": r.total for r in first}
         out.print(f"Snapshots and state: {work / 'state'} (config: {config})")
+        run = run_check(load_profile(config, "sandbox"))
+        found = run.result.findings
+        table = Table(title=f"Data-quality findings: {found.height:,} from {len(run.rules)} rules")
+        for col in ("rule", "system", "entity", "severity", "findings", "with fix"):
+            table.add_column(col, justify="right" if col in ("findings", "with fix") else "left")
+        for row in summary(found).head(15).iter_rows(named=True):
+            table.add_row(
+                row["rule"],
+                row["system"],
+                row["entity"],
+                row["severity"],
+                str(row["findings"]),
+                str(row["with fix"]),
+            )
+        out.print(table)
+        out.print(f"Findings: {run.findings_path}")
 
         manifest = sandbox.data.manifest
         defects = (

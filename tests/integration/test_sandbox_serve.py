@@ -125,6 +125,7 @@ def test_demo_runs_end_to_end() -> None:
     assert result.returncode == 0, result.stderr
     assert "Full pull into snapshots" in result.stdout
     assert "Incremental pull after a few edits" in result.stdout
+    assert "Data-quality findings" in result.stdout
     assert "Injected defects" in result.stdout
 
 

@@ -99,8 +99,12 @@ _JUNK_DIGITS = (
 )
 _JUNK_EMAIL = (
     "@(?:" + "|".join(re.escape(d) for d in sorted(JUNK_EMAIL_DOMAINS)) + ")$"
-    "|^(?:" + "|".join(re.escape(w) for w in sorted(JUNK_EMAIL_LOCALS)) + r")@(?:[^@]*\.)?"
-    + "(?:" + "|".join(re.escape(w) for w in sorted(JUNK_EMAIL_LOCALS)) + r")\.[a-z]+$"
+    "|^(?:"
+    + "|".join(re.escape(w) for w in sorted(JUNK_EMAIL_LOCALS))
+    + r")@(?:[^@]*\.)?"
+    + "(?:"
+    + "|".join(re.escape(w) for w in sorted(JUNK_EMAIL_LOCALS))
+    + r")\.[a-z]+$"
 )
 
 
