@@ -144,6 +144,7 @@ class Puller:
         if entity not in conn.entities():
             raise ConfigError(f"{system} has no entity {entity!r}; it has {', '.join(conn.entities())}")
         calls_before = conn.api_calls
+        self._sweep()
         job = self.state.open_pull(system, entity)
         if job is not None and full and job.mode != "full":
             log.info("pull.abandon", system=system, entity=entity, pull_id=job.pull_id, reason="full asked")
@@ -209,6 +210,16 @@ class Puller:
             seconds=round(result.seconds, 2),
         )
         return result
+
+    def _sweep(self) -> None:
+        """Remove the part folders of pulls that are over (a kill after the commit can leave one)."""
+        folder = self.root / "pulls"
+        if not folder.exists():
+            return
+        running = {j.pull_id for j in self.state.pulls() if j.status == "running"}
+        for path in folder.iterdir():
+            if path.is_dir() and path.name not in running:
+                shutil.rmtree(path, ignore_errors=True)
 
     def _drop_parts_after(self, job: PullJob) -> None:
         folder = self.root / "pulls" / job.pull_id

@@ -161,8 +161,9 @@ def _email_states(frame: pl.DataFrame, column: str, ctx: RuleContext) -> pl.Data
     """Per row: normalised value and whether it is valid; email-validator only on the odd distinct ones."""
     key = ("email_states", id(frame), column)
     cached = ctx.cache.get(key)
-    if isinstance(cached, pl.DataFrame):
-        return cached
+    # keyed by identity, and holding the frame itself so its id cannot be reused by another frame
+    if isinstance(cached, tuple) and cached[0] is frame and isinstance(cached[1], pl.DataFrame):
+        return cached[1]
     raw = frame.get_column(column).cast(pl.String)
     norm = raw.str.strip_chars().str.to_lowercase()
     plain = norm.str.contains(_PLAIN_EMAIL).fill_null(False)
@@ -170,7 +171,7 @@ def _email_states(frame: pl.DataFrame, column: str, ctx: RuleContext) -> pl.Data
     good = [v for v in odd.to_list() if email_ok(v)]
     valid = plain | norm.is_null() | norm.is_in(good)
     out = pl.DataFrame({"raw": raw, "norm": norm, "valid": valid})
-    ctx.cache[key] = out
+    ctx.cache[key] = (frame, out)
     return out
 
 
