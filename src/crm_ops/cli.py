@@ -366,6 +366,58 @@ def check(
     typer.echo(f"findings: {run.findings_path}")
 
 
+@app.command()
+def match(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for findings, pairs, links (Parquet).")
+    ] = None,
+    survivor: Annotated[
+        str, typer.Option("--survivor", help="Who survives a merge: most_complete, oldest, most_recent.")
+    ] = "most_complete",
+) -> None:
+    """Find duplicates in each CRM and link the two CRMs; write merge and sync proposals as findings."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from crm_ops.check import snapshot_frames, write_findings
+    from crm_ops.config import load_profile
+    from crm_ops.errors import ConfigError
+    from crm_ops.match import run_matching
+    from crm_ops.rules.engine import summary
+
+    logs.configure()
+    if survivor not in ("most_complete", "oldest", "most_recent"):
+        raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
+    try:
+        prof = load_profile(config, profile)
+        result = run_matching(snapshot_frames(prof), survivor_rule=survivor)
+    except ConfigError as e:
+        typer.echo(f"configuration error: {e}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    for name in ("findings", "duplicates", "links", "unmatched"):
+        write_findings(getattr(result, name), folder / f"{name}.parquet")
+    table = Table(title="matching")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in result.stats.items():
+        table.add_row(key, f"{value:,}")
+    table.add_row("records on one side only", f"{result.unmatched.height:,}")
+    out = Console(width=None if sys.stdout.isatty() else 120)
+    out.print(table)
+    findings = Table(title=f"{result.findings.height:,} proposals")
+    for col in ("rule", "system", "entity", "findings"):
+        findings.add_column(col)
+    for row in summary(result.findings).iter_rows(named=True):
+        findings.add_row(row["rule"], row["system"], row["entity"], f"{row['findings']:,}")
+    out.print(findings)
+    typer.echo(f"written to {folder}")
+
+
 def main() -> None:
     """Entry point of the ``crm-ops`` console script."""
     app()

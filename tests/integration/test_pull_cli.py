@@ -76,6 +76,11 @@ def test_rules_and_check_commands_with_custom_rules(sandbox: Sandbox, tmp_path: 
     assert set(findings.columns) == set(FINDINGS_SCHEMA)
     assert {"person.email.valid", "acme.person.title.vp_spelled_out"} <= set(findings["rule"])
     assert "findings" in checked.stdout
+    matched = _run("match", "-c", config, "--output", str(tmp_path / "match"), env=env)
+    assert matched.returncode == 0, matched.stderr
+    links = pl.read_parquet(tmp_path / "match" / "links.parquet")
+    assert links.height > 1000 and set(links["entity"]) == {"Contact", "Account", "Opportunity"}
+    assert "match.duplicate" in set(pl.read_parquet(tmp_path / "match" / "findings.parquet")["rule"])
 
 
 def test_rules_test_fails_on_a_broken_rule_naming_it(tmp_path: Path) -> None:

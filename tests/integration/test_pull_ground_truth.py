@@ -7,11 +7,13 @@ from collections.abc import Iterator
 import polars as pl
 import pytest
 
+from crm_ops.match import run_matching
 from crm_ops.pull import Puller, PullResult
 from crm_ops.rules import load_rules, run_rules
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.hubspot import HubSpotLimits
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from tests.match_eval import duplicate_scores, link_scores
 from tests.pulling import assert_same, expected, profile_for
 from tests.rule_eval import score
 
@@ -96,3 +98,22 @@ def test_shipped_rules_find_the_injected_defects_and_their_fixes(
         if s.truth < 20 or min(s.precision, s.recall, s.fix_rate) < 0.99
     ]
     assert weak == []
+
+
+def test_duplicates_and_cross_crm_links_match_the_ground_truth(
+    big: Sandbox, pulled: tuple[Puller, list[PullResult]]
+) -> None:
+    """Duplicate pairs: precision >= 0.98, recall >= 0.95; Salesforce-HubSpot pairs: >= 0.99 and >= 0.97."""
+    puller, _ = pulled
+    frames: dict[str, dict[str, pl.DataFrame]] = {}
+    for current in puller.state.all_current():
+        frames.setdefault(current.system, {})[current.entity] = pl.read_parquet(current.snapshot)
+    result = run_matching(frames)
+    precision, recall, found, truth = duplicate_scores(big.data.manifest.duplicates, result)
+    assert truth > 1000
+    assert precision >= 0.98 and recall >= 0.95, (precision, recall, found, truth)
+    precision, recall, found, truth = link_scores(big.data.manifest.matches, result)
+    assert truth > 50_000
+    assert precision >= 0.99 and recall >= 0.97, (precision, recall, found, truth)
+    merges = result.findings.filter(pl.col("rule") == "match.duplicate")
+    assert merges.height > 0 and merges["proposed_value"].is_not_null().all()

@@ -1,0 +1,279 @@
+"""Scored pairs and clusters: blocking, vectorised comparison (rapidfuzz, polars), transitive closure.
+
+``find_duplicates(frame, config)`` compares records of one frame; ``link_records(left, right, config)``
+compares two frames (Salesforce and HubSpot, leads and contacts). Both return one row per candidate pair
+at or above the threshold: ids, score (0-1) and the reasons (the fields that agreed).
+``clusters(pairs)`` groups matched records by transitive closure (union-find).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+import structlog
+from rapidfuzz import fuzz, process
+
+from crm_ops.match.config import FieldRule, MatchConfig
+from crm_ops.rules.library import FREEMAIL, LEGAL_FORMS, country_code, junk_mask
+
+log = structlog.get_logger("crm_ops.match")
+PAIR_SCHEMA = {"left_id": pl.String, "right_id": pl.String, "score": pl.Float64, "reasons": pl.String}
+_LEGAL = "|".join(re.escape(f.lower()) for f in sorted(LEGAL_FORMS, key=len, reverse=True))
+
+NICKNAMES = {
+    "bob": "robert", "rob": "robert", "bobby": "robert", "bill": "william", "will": "william",
+    "liz": "elizabeth", "beth": "elizabeth", "betty": "elizabeth", "jim": "james", "jimmy": "james",
+    "mike": "michael", "mick": "michael", "dave": "david", "dan": "daniel", "danny": "daniel",
+    "tom": "thomas", "tommy": "thomas", "chris": "christopher", "kate": "katherine", "katie": "katherine",
+    "kathy": "katherine", "jen": "jennifer", "jenny": "jennifer", "joe": "joseph", "joey": "joseph",
+    "matt": "matthew", "nick": "nicholas", "alex": "alexander", "sam": "samuel", "ben": "benjamin",
+    "tony": "anthony", "andy": "andrew", "drew": "andrew", "steve": "steven", "stephen": "steven",
+    "rick": "richard", "rich": "richard", "dick": "richard", "ted": "edward", "ed": "edward",
+    "eddie": "edward", "pat": "patricia", "patty": "patricia", "sue": "susan", "meg": "margaret",
+    "maggie": "margaret", "peggy": "margaret", "greg": "gregory", "jeff": "jeffrey", "jon": "jonathan",
+    "josh": "joshua", "larry": "lawrence", "ron": "ronald", "don": "donald", "ken": "kenneth",
+    "tim": "timothy", "vicky": "victoria", "becky": "rebecca", "abby": "abigail", "fred": "frederick",
+    "hank": "henry", "harry": "henry", "jack": "john", "johnny": "john", "sandy": "sandra",
+    "cathy": "catherine",
+    "max": "maximilian", "hans": "johannes", "sepp": "josef", "pepe": "jose", "paco": "francisco",
+}  # fmt: skip
+
+
+def _fold(expr: pl.Expr) -> pl.Expr:
+    """Casefolded, accents kept out of the way by a cheap ASCII-ish fold, spaces squeezed."""
+    return expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all(r"\s+", " ")
+
+
+def normalise(expr: pl.Expr, kind: str) -> pl.Expr:
+    """The normalised form of a field for comparison and blocking (null when empty or junk)."""
+    if kind == "email":
+        out = _fold(expr)
+        out = pl.when(junk_mask(out)).then(None).otherwise(out)
+    elif kind == "phone":
+        digits = expr.cast(pl.String).str.replace_all(r"\D", "")
+        out = pl.when(digits.str.len_chars() >= 7).then(digits.str.slice(-9)).otherwise(None)
+        out = pl.when(junk_mask(expr)).then(None).otherwise(out)
+    elif kind == "name":
+        out = _fold(expr).str.replace_all(r"[^\p{L}\p{N}]", "")
+    elif kind == "company":
+        out = _fold(expr).str.replace_all(rf"\b(?:{_LEGAL})\b\.?", "").str.replace_all(r"[^\p{L}\p{N}]", "")
+    elif kind == "domain":
+        out = (
+            _fold(expr).str.replace(r"^[a-z][a-z0-9+.-]*://", "").str.replace(r"^www\d?\.", "")
+            .str.replace(r"[/?#:].*$", "")
+        )  # fmt: skip
+        out = pl.when(out.is_in(list(FREEMAIL))).then(None).otherwise(out)
+    elif kind == "country":
+        out = expr.cast(pl.String).map_elements(
+            lambda v: country_code(v) or v, return_dtype=pl.String, skip_nulls=True
+        )
+    else:
+        out = _fold(expr)
+    return pl.when(out == "").then(None).otherwise(out)
+
+
+@lru_cache(maxsize=100_000)
+def soundex(text: str) -> str:
+    """American Soundex of a (normalised) name."""
+    codes = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
+             "l": "4", **dict.fromkeys("mn", "5"), "r": "6"}  # fmt: skip
+    letters = [c for c in unicodedata.normalize("NFKD", text.lower()) if c.isalpha() and c.isascii()]
+    if not letters:
+        return ""
+    out, last = letters[0].upper(), codes.get(letters[0], "")
+    for c in letters[1:]:
+        code = codes.get(c, "")
+        if code and code != last:
+            out += code
+        if c not in "hw":
+            last = code
+    return (out + "000")[:4]
+
+
+def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series) -> np.ndarray:
+    """Per pair similarity 0-1 (NaN where either side is missing)."""
+    missing = (a.is_null() | b.is_null()).to_numpy()
+    av = a.fill_null("").cast(pl.String).to_list()
+    bv = b.fill_null("").cast(pl.String).to_list()
+    if rule.comparator in ("exact", "normalised"):
+        sim = (a == b).fill_null(False).to_numpy().astype(float)
+    elif rule.comparator == "fuzzy":
+        scorer = {"ratio": fuzz.ratio, "token_sort_ratio": fuzz.token_sort_ratio,
+                  "token_set_ratio": fuzz.token_set_ratio, "partial_ratio": fuzz.partial_ratio,
+                  "WRatio": fuzz.WRatio}.get(rule.scorer, fuzz.ratio)  # fmt: skip
+        sim = np.asarray(process.cpdist(av, bv, scorer=scorer, workers=-1), dtype=float) / 100.0
+    elif rule.comparator == "phonetic":
+        sim = np.asarray([float(soundex(x) == soundex(y) and x != "") for x, y in zip(av, bv, strict=True)])
+    elif rule.comparator == "first_name":
+        ratio = np.asarray(process.cpdist(av, bv, scorer=fuzz.ratio, workers=-1), dtype=float) / 100.0
+        same = np.asarray(
+            [
+                x == y or NICKNAMES.get(x, x) == NICKNAMES.get(y, y) or (len(x) == 1 and y.startswith(x))
+                or (len(y) == 1 and x.startswith(y))
+                for x, y in zip(av, bv, strict=True)
+            ]
+        )  # fmt: skip
+        sim = np.where(same, 1.0, ratio)
+    elif rule.comparator == "date":
+        days = (
+            (a.cast(pl.Date).cast(pl.Int32) - b.cast(pl.Date).cast(pl.Int32))
+            .abs()
+            .fill_null(10**6)
+            .to_numpy()
+        )
+        sim = (days <= rule.days).astype(float)
+    else:
+        raise ValueError(f"unknown comparator {rule.comparator!r}")
+    return np.where(missing, np.nan, sim)
+
+
+def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str) -> pl.DataFrame:
+    cols = [pl.col("id").cast(pl.String).alias("id")]
+    for rule in config.fields:
+        name = rule.other_field if side == "right" and rule.other_field else rule.field
+        source = pl.col(name) if name in frame.columns else pl.lit(None, pl.String)
+        if rule.comparator == "date" or (
+            rule.comparator == "exact" and name in frame.columns and frame.schema[name].is_numeric()
+        ):
+            cols.append(source.alias(f"f:{rule.field}"))
+        else:
+            cols.append(normalise(source, rule.normaliser).alias(f"f:{rule.field}"))
+    return frame.select(cols)
+
+
+def _candidates(left: pl.DataFrame, right: pl.DataFrame | None, config: MatchConfig) -> pl.DataFrame:
+    """Candidate pairs from every blocking key, blocks above ``max_block`` skipped."""
+    pairs = []
+    for key in config.blocking:
+        columns = [f"f:{k}" for k in key]
+        if any(c not in left.columns for c in columns):
+            continue
+
+        def keyed(frame: pl.DataFrame, columns: list[str] = columns) -> pl.DataFrame:
+            k = pl.concat_str([pl.col(c).cast(pl.String) for c in columns], separator="\x1f")
+            return frame.select("id", k.alias("key")).filter(pl.col("key").is_not_null())
+
+        lk = keyed(left)
+        rk = keyed(right) if right is not None else lk
+        sizes = pl.concat([lk.select("key"), rk.select("key")] if right is not None else [lk.select("key")])
+        big = sizes.group_by("key").len().filter(pl.col("len") > config.max_block)
+        if big.height:
+            log.info(
+                "match.blocks_skipped",
+                rule=config.name,
+                key="+".join(key),
+                blocks=big.height,
+                records=int(big["len"].sum()),
+            )
+            lk = lk.join(big.select("key"), on="key", how="anti")
+            rk = rk.join(big.select("key"), on="key", how="anti")
+        joined = lk.join(rk, on="key", suffix="_r").select(
+            pl.col("id").alias("left_id"), pl.col("id_r").alias("right_id")
+        )
+        if right is None:
+            joined = joined.filter(pl.col("left_id") < pl.col("right_id"))
+        pairs.append(joined)
+    if not pairs:
+        return pl.DataFrame(schema={"left_id": pl.String, "right_id": pl.String})
+    return pl.concat(pairs).unique()
+
+
+def _score(cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
+    if cands.is_empty():
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    data = cands.join(left, left_on="left_id", right_on="id").join(
+        right, left_on="right_id", right_on="id", suffix=":r"
+    )
+    weights = np.zeros(data.height)
+    total = np.zeros(data.height)
+    present = np.zeros(data.height)
+    agreed: list[np.ndarray] = []
+    for rule in config.fields:
+        sim = _similarity(rule, data[f"f:{rule.field}"], data[f"f:{rule.field}:r"])
+        have = ~np.isnan(sim)
+        weights += np.where(have, rule.weight, 0.0)
+        total += np.where(have, rule.weight * np.nan_to_num(sim), 0.0)
+        present += have
+        agreed.append(np.where(have & (sim >= 0.9), rule.field, ""))
+    score = np.divide(total, weights, out=np.zeros_like(total), where=weights > 0)
+    reasons = (
+        [",".join(r for r in row if r) for row in zip(*agreed, strict=True)] if agreed else [""] * data.height
+    )
+    out = pl.DataFrame(
+        {"left_id": data["left_id"], "right_id": data["right_id"], "score": score, "reasons": reasons},
+        schema=PAIR_SCHEMA,
+    )
+    keep = (score >= config.threshold) & (present >= config.min_fields)
+    return out.filter(pl.Series(keep))
+
+
+def find_duplicates(frame: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
+    """Scored duplicate pairs within one frame (live records only), at or above the threshold."""
+    live = frame.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in frame.columns else frame
+    prepared = _prepared(live, config, "left")
+    cands = _candidates(prepared, None, config)
+    log.info("match.candidates", rule=config.name, records=live.height, candidates=cands.height)
+    return _score(cands, prepared, prepared, config)
+
+
+def link_records(left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
+    """Scored pairs between two frames, at or above the threshold (many-to-many; see ``one_to_one``)."""
+    lp = _prepared(
+        left.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in left.columns else left,
+        config,
+        "left",
+    )
+    rp = _prepared(
+        right.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in right.columns else right,
+        config,
+        "right",
+    )
+    cands = _candidates(lp, rp, config)
+    log.info("match.candidates", rule=config.name, left=lp.height, right=rp.height, candidates=cands.height)
+    return _score(cands, lp, rp, config)
+
+
+def one_to_one(pairs: pl.DataFrame, order: Sequence[str] = ("score",)) -> pl.DataFrame:
+    """Keep each record in at most one pair: best first (by ``order``, descending), greedily."""
+    ranked = pairs.sort([*order, "left_id", "right_id"], descending=[True] * len(order) + [False, False])
+    used_l: set[str] = set()
+    used_r: set[str] = set()
+    keep = []
+    for i, (a, b) in enumerate(ranked.select("left_id", "right_id").iter_rows()):
+        if a in used_l or b in used_r:
+            continue
+        used_l.add(a)
+        used_r.add(b)
+        keep.append(i)
+    return ranked[keep]
+
+
+def clusters(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Transitive closure of matched pairs: one row per record with its cluster id (smallest member id)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in pairs.select("left_id", "right_id").iter_rows():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            parent.setdefault(min(ra, rb), min(ra, rb))
+        else:
+            parent.setdefault(ra, ra)
+    members = list(parent)
+    return pl.DataFrame(
+        {"id": members, "cluster_id": [find(m) for m in members]},
+        schema={"id": pl.String, "cluster_id": pl.String},
+    )

@@ -1,0 +1,133 @@
+"""Duplicates and links: scoring and reasons, blocking that survives pathological data, clusters,
+survivorship, configuration."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from crm_ops.errors import ConfigError
+from crm_ops.match import (
+    DEFAULTS,
+    FieldRule,
+    MatchConfig,
+    clusters,
+    find_duplicates,
+    link_records,
+    one_to_one,
+)
+from crm_ops.match.engine import soundex
+from crm_ops.match.run import survivorship
+from crm_ops.rules.model import example_frame
+
+
+def _contacts(rows: list[dict[str, object]]) -> pl.DataFrame:
+    return example_frame("Contact", [{"id": f"c{i}", **r} for i, r in enumerate(rows)], "salesforce")
+
+
+def _person(first: str, last: str, email: str, phone: str | None) -> dict[str, object]:
+    return {"first_name": first, "last_name": last, "email": email, "phone": phone, "account_id": "a1"}
+
+
+PEOPLE: list[dict[str, object]] = [
+    _person("Robert", "Smith", "robert.smith@acme.com", "+14155550101"),
+    _person("Bob", "Smith", "bob.smith@acme.com", "+1 (415) 555-0101"),
+    _person("Ann", "Smith", "ann.smith@acme.com", "+14155550199"),
+    _person("Robert", "Smith", "Robert.Smith@acme.com ", None),
+]
+
+
+def test_duplicates_are_scored_with_reasons_and_colleagues_are_not_duplicates() -> None:
+    pairs = find_duplicates(_contacts(PEOPLE), DEFAULTS["Contact"])
+    found = {(a, b): r for a, b, r in pairs.select("left_id", "right_id", "reasons").iter_rows()}
+    assert ("c0", "c1") in found  # a nickname, the same phone written differently
+    assert "phone" in found[("c0", "c1")] and "first_name" in found[("c0", "c1")]
+    assert ("c0", "c3") in found  # the same address, written with capitals and a space
+    assert not any("c2" in pair for pair in found)  # Ann Smith, a colleague
+    assert all(score >= DEFAULTS["Contact"].threshold for score in pairs["score"].to_list())
+
+
+def test_clusters_are_transitive() -> None:
+    pairs = pl.DataFrame({"left_id": ["a", "b", "x"], "right_id": ["b", "c", "y"], "score": [1.0, 1.0, 1.0]})
+    groups = dict(clusters(pairs).iter_rows())
+    assert groups["a"] == groups["b"] == groups["c"] == "a"
+    assert groups["x"] == groups["y"] == "x"
+
+
+def test_pathological_inputs_do_not_blow_up() -> None:
+    n = 50_000
+    rows = pl.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "first_name": [None if i % 2 else "" for i in range(n)],
+            "last_name": [None if i % 3 else "x" * 5000 for i in range(n)],
+            # everyone at one domain, half of them with the same placeholder address
+            "email": [("noemail@example.com" if i % 2 else f"p{i}@bigcorp.com") for i in range(n)],
+            "phone": [None] * n,
+            "account_id": ["a1"] * n,
+            "is_deleted": [False] * n,
+        }
+    )
+    pairs = find_duplicates(rows, DEFAULTS["Contact"])
+    assert pairs.height == 0  # junk addresses and oversize blocks are not evidence
+
+
+def test_linking_is_one_to_one_best_first() -> None:
+    left = _contacts(PEOPLE[:1])
+    right = example_frame(
+        "Contact",
+        [
+            {"id": "h1", "first_name": "Robert", "last_name": "Smith", "email": "robert.smith@acme.com"},
+            {"id": "h2", "first_name": "Rob", "last_name": "Smith", "email": "robert.smith@acme.com"},
+        ],
+        "hubspot",
+    )
+    pairs = link_records(left, right, DEFAULTS["cross.Contact"])
+    assert set(pairs["right_id"]) == {"h1", "h2"}
+    best = one_to_one(pairs)
+    assert best.select("left_id", "right_id").rows() == [("c0", "h1")]
+
+
+def test_survivorship_keeps_the_most_complete_and_fills_its_gaps() -> None:
+    ann = {"first_name": "Ann", "last_name": "Lee", "email": "ann@acme.com"}
+    frame = _contacts(
+        [
+            {**ann, "created_at": "2020-01-01T00:00:00Z"},
+            {**ann, "title": "CFO", "phone": "+1415555", "created_at": "2022-01-01T00:00:00Z"},
+        ]
+    )
+    pairs = pl.DataFrame({"left_id": ["c0"], "right_id": ["c1"], "score": [0.95], "reasons": ["email"]})
+    proposals = survivorship(frame, pairs, "salesforce", "Contact")
+    merge = proposals.filter(pl.col("rule") == "match.duplicate").row(0, named=True)
+    assert (merge["record_id"], merge["proposed_value"]) == ("c0", "c1")
+    oldest = survivorship(frame, pairs, "salesforce", "Contact", rule="oldest")
+    merge = oldest.filter(pl.col("rule") == "match.duplicate").row(0, named=True)
+    assert (merge["record_id"], merge["proposed_value"]) == ("c1", "c0")
+    fills = oldest.filter(pl.col("rule") == "match.survivorship")
+    assert dict(fills.select("field", "proposed_value").iter_rows()) == {"title": "CFO", "phone": "+1415555"}
+
+
+def test_users_match_on_their_own_fields_and_bad_settings_are_named() -> None:
+    custom = DEFAULTS["Contact"].with_overrides(
+        {"fields": [{"field": "custom_dob", "comparator": "exact", "weight": 1.0},
+                    {"field": "last_name", "comparator": "phonetic", "normaliser": "name"}],
+         "blocking": [["custom_dob"]], "threshold": 0.9},
+        "crm-ops.toml match.Contact",
+    )  # fmt: skip
+    frame = _contacts(
+        [
+            {"last_name": "Meyer", "custom_dob": "1980-02-03"},
+            {"last_name": "Maier", "custom_dob": "1980-02-03"},
+        ]
+    )
+    assert find_duplicates(frame, custom).select("left_id", "right_id").rows() == [("c0", "c1")]
+    with pytest.raises(ConfigError, match=r"match.Contact.fields\[0\]: comparator must be one of"):
+        DEFAULTS["Contact"].with_overrides(
+            {"fields": [{"field": "email", "comparator": "psychic"}]}, "match.Contact"
+        )
+    assert isinstance(custom, MatchConfig) and isinstance(custom.fields[0], FieldRule)
+
+
+def test_soundex() -> None:
+    assert soundex("Robert") == soundex("Rupert") == "R163"
+    assert soundex("Meyer") == soundex("Maier")
