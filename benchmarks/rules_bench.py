@@ -35,7 +35,8 @@ COUNTRIES = ["US", "GB", "DE", "FR", "CA", "AU", "ES", "NL"]
 
 
 def canonical_frames(records: int, folder: Path) -> dict[str, int]:
-    """Seed, map every entity with the shipped field maps, write Parquet; return row counts."""
+    """Seed, map every entity with the shipped field maps, write Parquet (and the ground truth's duplicates
+    and matches as ``truth.*.parquet``); return row counts."""
     from crm_ops.sandbox.generator import SeedConfig, generate
     from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, apply, load_map
 
@@ -64,6 +65,8 @@ def canonical_frames(records: int, folder: Path) -> dict[str, int]:
         frame = apply(emap, raw)
         frame.write_parquet(folder / f"hubspot.{entity}.parquet")
         counts[f"hubspot.{entity}"] = frame.height
+    data.manifest.duplicates.write_parquet(folder / "truth.duplicates.parquet")
+    data.manifest.matches.write_parquet(folder / "truth.matches.parquet")
     return counts
 
 
@@ -76,7 +79,8 @@ def child_library(folder: str) -> None:
     frames: dict[str, dict[str, pl.DataFrame]] = {}
     for path in sorted(Path(folder).glob("*.parquet")):
         system, entity = path.stem.split(".")
-        frames.setdefault(system, {})[entity] = pl.read_parquet(path)
+        if system != "truth":
+            frames.setdefault(system, {})[entity] = pl.read_parquet(path)
     loaded_rss = peak_rss_mb()
     rules, _ = load_rules()
     started = time.perf_counter()

@@ -17,8 +17,9 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from crm_ops.check import run_check
+from crm_ops.check import run_check, snapshot_frames
 from crm_ops.config import load_profile, sandbox_config
+from crm_ops.match import run_matching
 from crm_ops.pull import Puller, PullResult
 from crm_ops.rules import summary
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
@@ -113,6 +114,13 @@ def run_demo(
             )
         out.print(table)
         out.print(f"Findings: {run.findings_path}")
+        matched = run_matching(snapshot_frames(load_profile(config, "sandbox")))
+        mt = Table(title="Duplicates and Salesforce-HubSpot links")
+        mt.add_column("measure")
+        mt.add_column("value", justify="right")
+        for key, value in matched.stats.items():
+            mt.add_row(key, f"{value:,}")
+        out.print(mt)
 
         manifest = sandbox.data.manifest
         defects = (

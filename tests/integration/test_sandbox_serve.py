@@ -126,6 +126,7 @@ def test_demo_runs_end_to_end() -> None:
     assert "Full pull into snapshots" in result.stdout
     assert "Incremental pull after a few edits" in result.stdout
     assert "Data-quality findings" in result.stdout
+    assert "Duplicates and Salesforce-HubSpot links" in result.stdout
     assert "Injected defects" in result.stdout
 
 

@@ -212,16 +212,25 @@ def _score(cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config:
     return out.filter(pl.Series(keep))
 
 
-def find_duplicates(frame: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
-    """Scored duplicate pairs within one frame (live records only), at or above the threshold."""
+def find_duplicates(
+    frame: pl.DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
+) -> pl.DataFrame:
+    """Scored duplicate pairs within one frame (live records only), at or above the threshold.
+
+    ``stats``, when given, receives the number of candidate pairs compared (``candidates``).
+    """
     live = frame.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in frame.columns else frame
     prepared = _prepared(live, config, "left")
     cands = _candidates(prepared, None, config)
     log.info("match.candidates", rule=config.name, records=live.height, candidates=cands.height)
+    if stats is not None:
+        stats["candidates"] = stats.get("candidates", 0) + cands.height
     return _score(cands, prepared, prepared, config)
 
 
-def link_records(left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
+def link_records(
+    left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
+) -> pl.DataFrame:
     """Scored pairs between two frames, at or above the threshold (many-to-many; see ``one_to_one``)."""
     lp = _prepared(
         left.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in left.columns else left,
@@ -235,6 +244,8 @@ def link_records(left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig) -
     )
     cands = _candidates(lp, rp, config)
     log.info("match.candidates", rule=config.name, left=lp.height, right=rp.height, candidates=cands.height)
+    if stats is not None:
+        stats["candidates"] = stats.get("candidates", 0) + cands.height
     return _score(cands, lp, rp, config)
 
 

@@ -270,7 +270,9 @@ def run_matching(
             if frame is None:
                 continue
             live = _live(frame)
-            pairs = find_duplicates(live, cfg[key])
+            counts: dict[str, int] = {}
+            pairs = find_duplicates(live, cfg[key], stats=counts)
+            stats[f"{system}.{entity}.candidates"] = counts.get("candidates", 0)
             stats[f"{system}.{entity}.duplicate_pairs"] = pairs.height
             if pairs.height:
                 dups.append(
