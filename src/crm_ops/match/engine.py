@@ -19,7 +19,7 @@ import structlog
 from rapidfuzz import fuzz, process
 
 from crm_ops.match.config import FieldRule, MatchConfig
-from crm_ops.rules.library import FREEMAIL, LEGAL_FORMS, country_code, junk_mask
+from crm_ops.rules.library import FREEMAIL, LEGAL_FORMS, country_lookup, junk_mask
 
 log = structlog.get_logger("crm_ops.match")
 PAIR_SCHEMA = {"left_id": pl.String, "right_id": pl.String, "score": pl.Float64, "reasons": pl.String}
@@ -69,8 +69,14 @@ def normalise(expr: pl.Expr, kind: str) -> pl.Expr:
         )  # fmt: skip
         out = pl.when(out.is_in(list(FREEMAIL))).then(None).otherwise(out)
     elif kind == "country":
-        out = expr.cast(pl.String).map_elements(
-            lambda v: country_code(v) or v, return_dtype=pl.String, skip_nulls=True
+        key = (
+            expr.cast(pl.String)
+            .str.normalize("NFKD")
+            .str.replace_all(r"[^\p{L}\p{N}]", "")
+            .str.to_lowercase()
+        )
+        out = key.replace_strict(
+            country_lookup(), default=expr.cast(pl.String).str.strip_chars().str.to_uppercase()
         )
     else:
         out = _fold(expr)
@@ -250,18 +256,29 @@ def link_records(
 
 
 def one_to_one(pairs: pl.DataFrame, order: Sequence[str] = ("score",)) -> pl.DataFrame:
-    """Keep each record in at most one pair: best first (by ``order``, descending), greedily."""
+    """Keep each record in at most one pair, best first (by ``order``, descending).
+
+    Rounds of mutual best choices: a pair is kept when it is the best for both its records; both are
+    then out of the running, and the rest try again. Vectorised; a few rounds settle a million pairs.
+    """
     ranked = pairs.sort([*order, "left_id", "right_id"], descending=[True] * len(order) + [False, False])
-    used_l: set[str] = set()
-    used_r: set[str] = set()
-    keep = []
-    for i, (a, b) in enumerate(ranked.select("left_id", "right_id").iter_rows()):
-        if a in used_l or b in used_r:
-            continue
-        used_l.add(a)
-        used_r.add(b)
-        keep.append(i)
-    return ranked[keep]
+    ranked = ranked.with_row_index("__rank")
+    kept = []
+    while ranked.height:
+        best_left = ranked.group_by("left_id").agg(pl.col("__rank").min())
+        best_right = ranked.group_by("right_id").agg(pl.col("__rank").min())
+        mutual = ranked.join(best_left, on=["left_id", "__rank"], how="semi").join(
+            best_right, on=["right_id", "__rank"], how="semi"
+        )
+        if mutual.is_empty():  # cannot happen (the overall best pair is mutual), but never loop forever
+            break
+        kept.append(mutual)
+        ranked = ranked.join(mutual.select("left_id"), on="left_id", how="anti").join(
+            mutual.select("right_id"), on="right_id", how="anti"
+        )
+    if not kept:
+        return pairs.head(0)
+    return pl.concat(kept).sort("__rank").drop("__rank")
 
 
 def clusters(pairs: pl.DataFrame) -> pl.DataFrame:
