@@ -374,8 +374,9 @@ def match(
         Path | None, typer.Option("--output", "-o", help="Folder for findings, pairs, links (Parquet).")
     ] = None,
     survivor: Annotated[
-        str, typer.Option("--survivor", help="Who survives a merge: most_complete, oldest, most_recent.")
-    ] = "most_complete",
+        str | None,
+        typer.Option("--survivor", help="Who survives a merge: most_complete, oldest, most_recent."),
+    ] = None,
 ) -> None:
     """Find duplicates in each CRM and link the two CRMs; write merge and sync proposals as findings."""
     from datetime import UTC, datetime
@@ -387,14 +388,18 @@ def match(
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.match import run_matching
+    from crm_ops.match.run import settings_from_profile
     from crm_ops.rules.engine import summary
 
     logs.configure()
-    if survivor not in ("most_complete", "oldest", "most_recent"):
+    if survivor not in (None, "most_complete", "oldest", "most_recent"):
         raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
     try:
         prof = load_profile(config, profile)
-        result = run_matching(snapshot_frames(prof), survivor_rule=survivor)
+        settings = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")
+        if survivor:
+            settings["survivor_rule"] = survivor
+        result = run_matching(snapshot_frames(prof), **settings)
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None

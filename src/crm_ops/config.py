@@ -126,6 +126,7 @@ class Profile:
     maps: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     entities: tuple[str, ...] | None = None
     rules: RuleSettings = field(default_factory=RuleSettings)
+    match: dict[str, Any] = field(default_factory=dict)
     production: bool = False
     source: str = "config"
 
@@ -246,7 +247,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     problems: list[str] = []
     where = f"{file} profiles.{name}"
     raw = _expand(profiles[name], where, problems)
-    known = {"state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules"}
+    known = {"state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "match"}
     for key in raw:
         if key not in known:
             problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
@@ -274,6 +275,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         maps=maps,
         entities=tuple(entities) if entities else None,
         rules=rules,
+        match=dict(raw.get("match", {})),
         production=bool(raw.get("production", name == "prod")),
         source=str(file),
     )

@@ -3,9 +3,12 @@ survivorship, configuration."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
+from crm_ops.config import load_profile
 from crm_ops.errors import ConfigError
 from crm_ops.match import (
     DEFAULTS,
@@ -17,7 +20,7 @@ from crm_ops.match import (
     one_to_one,
 )
 from crm_ops.match.engine import soundex
-from crm_ops.match.run import survivorship
+from crm_ops.match.run import settings_from_profile, survivorship
 from crm_ops.rules.model import example_frame
 
 
@@ -131,3 +134,18 @@ def test_users_match_on_their_own_fields_and_bad_settings_are_named() -> None:
 def test_soundex() -> None:
     assert soundex("Robert") == soundex("Rupert") == "R163"
     assert soundex("Meyer") == soundex("Maier")
+
+
+def test_profile_match_settings(tmp_path: Path) -> None:
+    config = tmp_path / "crm-ops.toml"
+    config.write_text(
+        "[profiles.prod.match]\nsurvivor = 'oldest'\n"
+        "source_of_truth = {email = 'salesforce', '*' = 'latest'}\n"
+        "[profiles.prod.match.Contact]\nthreshold = 0.9\n"
+    )
+    settings = settings_from_profile(load_profile(config, "prod").match, "prod.match")
+    assert settings["survivor_rule"] == "oldest"
+    assert settings["configs"]["Contact"].threshold == 0.9
+    assert settings["source_of_truth"] == {"email": "salesforce", "*": "latest"}
+    with pytest.raises(ConfigError, match=r"prod.match.Contakt: unknown setting"):
+        settings_from_profile({"Contakt": {"threshold": 0.5}, "survivor": "loudest"}, "prod.match")

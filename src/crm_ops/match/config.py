@@ -142,7 +142,9 @@ CROSS_CONTACT = MatchConfig(
         F("last_name", "fuzzy", 0.2, "name"),
         F("first_name", "first_name", 0.2, "name"),
     ),
-    blocking=(("email",), ("phone",), ("last_name", "first_name")),
+    # a name alone is a weak key at a million contacts (thousands of John Smiths): names are compared
+    # on pairs that share an address or a phone, not used to find them
+    blocking=(("email",), ("phone",)),
     threshold=0.8,
 )
 CROSS_ACCOUNT = MatchConfig(

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 import structlog
 
+from crm_ops.errors import ConfigError
 from crm_ops.match.config import CONTACT, DEFAULTS, LEAD_CONTACT, MatchConfig
 from crm_ops.match.engine import clusters, find_duplicates, link_records, normalise, one_to_one
 from crm_ops.rules.model import FINDINGS_SCHEMA
@@ -390,4 +391,35 @@ def run_matching(
     )
 
 
-__all__ = ["CONTACT", "MatchResult", "run_matching", "survivorship"]
+def settings_from_profile(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``run_matching`` keyword arguments from a profile's ``[profiles.P.match]`` table.
+
+    Keys: ``survivor`` (most_complete | oldest | most_recent), ``source_of_truth`` (field -> salesforce |
+    hubspot | latest, ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Account,
+    "cross.Contact", "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking.
+    """
+    problems = []
+    survivor = raw.get("survivor", "most_complete")
+    if survivor not in ("most_complete", "oldest", "most_recent"):
+        problems.append(f"{where}.survivor: must be most_complete, oldest or most_recent, got {survivor!r}")
+    truth = dict(raw.get("source_of_truth", {}))
+    bad = {k: v for k, v in truth.items() if v not in ("salesforce", "hubspot", "latest")}
+    if bad:
+        problems.append(f"{where}.source_of_truth: values must be salesforce, hubspot or latest, got {bad}")
+    configs = {}
+    for key, value in raw.items():
+        if key in ("survivor", "source_of_truth"):
+            continue
+        if key not in DEFAULTS or not isinstance(value, Mapping):
+            problems.append(f"{where}.{key}: unknown setting; match rules are {', '.join(DEFAULTS)}")
+            continue
+        try:
+            configs[key] = DEFAULTS[key].with_overrides(value, f"{where}.{key}")
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return {"configs": configs, "source_of_truth": truth, "survivor_rule": survivor}
+
+
+__all__ = ["CONTACT", "MatchResult", "run_matching", "settings_from_profile", "survivorship"]
