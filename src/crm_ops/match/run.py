@@ -179,13 +179,18 @@ def _id_links(sf: pl.DataFrame, hs: pl.DataFrame, sf_link: str, hs_link: str) ->
 
 
 def _link(
-    sf: pl.DataFrame, hs: pl.DataFrame, config: MatchConfig, sf_link: str, hs_link: str
+    sf: pl.DataFrame,
+    hs: pl.DataFrame,
+    config: MatchConfig,
+    sf_link: str,
+    hs_link: str,
+    stats: dict[str, int] | None = None,
 ) -> pl.DataFrame:
     """One-to-one links: ids first, then the match rules on what is left."""
     by_id = one_to_one(_id_links(sf, hs, sf_link, hs_link)).with_columns(pl.lit("id").alias("method"))
     rest_sf = sf.join(by_id.select(pl.col("left_id").alias("id")), on="id", how="anti")
     rest_hs = hs.join(by_id.select(pl.col("right_id").alias("id")), on="id", how="anti")
-    scored = link_records(rest_sf, rest_hs, config)
+    scored = link_records(rest_sf, rest_hs, config, stats=stats)
     # prefer the older record of two equal candidates (a later copy is the duplicate)
     created = rest_sf.select(pl.col("id").alias("left_id"), pl.col("created_at").alias("__created"))
     scored = scored.join(created, on="left_id", how="left").with_columns(
@@ -331,13 +336,14 @@ def run_matching(
             if entity not in sf or entity not in hs:
                 continue
             left, right = _live(sf[entity]), _live(hs[entity])
-            linked = _link(left, right, cfg[key], "linked_id", "linked_id").with_columns(
+            counts = {}
+            linked = _link(left, right, cfg[key], "linked_id", "linked_id", counts).with_columns(
                 pl.lit(entity).alias("sf_entity")
             )
             if entity == "Contact" and "Lead" in sf:
                 rest = right.join(linked.select(pl.col("right_id").alias("id")), on="id", how="anti")
                 leads = _live(sf["Lead"]).filter(~pl.col("is_converted").fill_null(False))
-                lead_links = _link(leads, rest, cfg[key], "linked_id", "linked_lead_id").with_columns(
+                lead_links = _link(leads, rest, cfg[key], "linked_id", "linked_lead_id", counts).with_columns(
                     pl.lit("Lead").alias("sf_entity")
                 )
                 linked = pl.concat([linked, lead_links])
@@ -352,6 +358,7 @@ def run_matching(
             )
             links.append(linked)
             stats[f"cross.{entity}.links"] = linked.height
+            stats[f"cross.{entity}.candidates"] = counts.get("candidates", 0)
             only_sf = left.join(linked.select(pl.col("sf_id").alias("id")), on="id", how="anti").select("id")
             only_hs = right.join(linked.select(pl.col("hs_id").alias("id")), on="id", how="anti").select("id")
             unmatched.append(
