@@ -423,6 +423,79 @@ def match(
     typer.echo(f"written to {folder}")
 
 
+@app.command()
+def plan(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    findings: Annotated[
+        list[Path] | None,
+        typer.Option("--findings", "-f", help="Findings files (default: the latest check and match)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for plan.jsonl and plan.csv.")
+    ] = None,
+) -> None:
+    """Turn findings into a fix plan: plan.jsonl (versioned) and plan.csv (review, approve column)."""
+    import polars as pl
+    from rich.console import Console
+    from rich.table import Table
+
+    from crm_ops.config import load_profile
+    from crm_ops.errors import ConfigError
+    from crm_ops.plan import build_plan, latest_findings, write_plan
+    from crm_ops.plan.format import rule_versions
+    from crm_ops.rules.loader import shipped_rules_dir
+    from crm_ops.state import State
+
+    logs.configure()
+    try:
+        prof = load_profile(config, profile)
+        sources = findings or latest_findings(prof.state_dir)
+        if not sources:
+            raise ConfigError(f"{prof.state_dir}: no findings yet; run `crm-ops check` (and `crm-ops match`)")
+        frames = []
+        for path in sources:
+            try:
+                frames.append(pl.read_parquet(path))
+            except (OSError, pl.exceptions.ComputeError) as exc:
+                raise ConfigError(f"{path}: not a findings file: {exc}") from None
+        state = State(prof.state_dir / "state.sqlite")
+        try:
+            snapshots = {f"{c.system}.{c.entity}": c.pull_id for c in state.all_current()}
+        finally:
+            state.close()
+        rule_files = [
+            p for folder in (shipped_rules_dir(), *prof.rules.folders) for p in Path(folder).glob("*.*")
+        ]
+        built = build_plan(
+            pl.concat(frames, how="diagonal_relaxed"),
+            profile=prof.name,
+            snapshots=snapshots,
+            rules=rule_versions(rule_files),
+        )
+    except (ConfigError, ValueError) as e:
+        typer.echo(f"configuration error: {e}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    folder = output or prof.state_dir / "plans" / built.header.plan_id
+    jsonl, review = write_plan(built, folder)
+    counts = (
+        pl.DataFrame(
+            {"kind": [a.kind for a in built.actions], "rule": [a.rule for a in built.actions]},
+            schema={"kind": pl.String, "rule": pl.String},
+        )
+        .group_by("kind", "rule")
+        .len()
+        .sort("len", descending=True)
+    )
+    table = Table(title=f"plan {built.header.plan_id}: {len(built.actions):,} actions")
+    for col in ("kind", "rule", "actions"):
+        table.add_column(col, justify="right" if col == "actions" else "left")
+    for kind, rule, n in counts.iter_rows():
+        table.add_row(kind, rule, f"{n:,}")
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    typer.echo(f"plan: {jsonl}\nreview: {review} (set approve to no to leave an action out)")
+
+
 def main() -> None:
     """Entry point of the ``crm-ops`` console script."""
     app()

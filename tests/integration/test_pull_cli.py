@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from crm_ops.plan import read_plan
 from crm_ops.rules import FINDINGS_SCHEMA
 from crm_ops.sandbox.server import Sandbox
 from tests.pulling import profile_for
@@ -81,6 +82,14 @@ def test_rules_and_check_commands_with_custom_rules(sandbox: Sandbox, tmp_path: 
     links = pl.read_parquet(tmp_path / "match" / "links.parquet")
     assert links.height > 1000 and set(links["entity"]) == {"Contact", "Account", "Opportunity"}
     assert "match.duplicate" in set(pl.read_parquet(tmp_path / "match" / "findings.parquet")["rule"])
+    planned = _run(
+        "plan", "-c", config, "-f", str(out), "-f", str(tmp_path / "match" / "findings.parquet"),
+        "-o", str(tmp_path / "plan"), env=env,
+    )  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    built = read_plan(tmp_path / "plan" / "plan.jsonl")
+    assert {"update", "merge"} <= {a.kind for a in built.actions}
+    assert (tmp_path / "plan" / "plan.csv").read_text().startswith("approve,action_id,kind")
 
 
 def test_rules_test_fails_on_a_broken_rule_naming_it(tmp_path: Path) -> None:

@@ -1,0 +1,16 @@
+"""Fix plans: reviewable files of proposed changes built from findings (see ``crm_ops.plan.format``)."""
+
+from crm_ops.plan.build import build_plan, latest_findings
+from crm_ops.plan.format import Action, Header, Plan, read_approvals, read_plan, select_actions, write_plan
+
+__all__ = [
+    "Action",
+    "Header",
+    "Plan",
+    "build_plan",
+    "latest_findings",
+    "read_approvals",
+    "read_plan",
+    "select_actions",
+    "write_plan",
+]

@@ -1,0 +1,97 @@
+"""From findings to a plan: the proposals become actions, one per record and field, best first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from crm_ops.plan.format import Action, Header, Plan, new_plan_id
+from crm_ops.rules.model import FINDINGS_SCHEMA
+
+
+def _kind(rule: str, field: str | None, has_proposal: bool) -> str | None:
+    if rule == "match.duplicate":
+        return "merge"
+    if rule == "match.lead_duplicates_contact":
+        return "flag"  # converting a lead is a person's decision
+    if has_proposal and field and field != "id":
+        return "update"
+    return None
+
+
+def build_plan(
+    findings: pl.DataFrame,
+    *,
+    profile: str,
+    snapshots: Mapping[str, str] | None = None,
+    rules: Mapping[str, str] | None = None,
+    flag_errors: bool = True,
+    now: datetime | None = None,
+) -> Plan:
+    """A plan from findings (rules' and matching's, same table).
+
+    A finding with a proposal (a value, or a confidence for clearing one) becomes an ``update``; a
+    duplicate becomes a ``merge`` into its survivor; a lead duplicating a contact, and (when
+    ``flag_errors``) an error-level finding without a fix, become a ``flag`` for a human. Where several
+    findings propose values for the same field of the same record, the most confident wins and the
+    others are named in its reason.
+    """
+    missing = set(FINDINGS_SCHEMA) - set(findings.columns)
+    if missing:
+        raise ValueError(f"not a findings table: missing {', '.join(sorted(missing))}")
+    rows = findings.sort(["confidence", "rule"], descending=[True, False], nulls_last=True).to_dicts()
+    chosen: dict[tuple[str, str, str, str, str], Action] = {}
+    others: dict[tuple[str, str, str, str, str], list[str]] = {}
+    for f in rows:
+        has_proposal = f["confidence"] is not None
+        kind = _kind(f["rule"], f["field"], has_proposal)
+        if kind is None:
+            if not (flag_errors and f["severity"] == "error"):
+                continue
+            kind = "flag"
+        key = (kind, f["system"], f["entity"], f["record_id"], f["field"] or "")
+        if key in chosen:
+            others.setdefault(key, []).append(f["rule"])
+            continue
+        chosen[key] = Action(
+            kind=kind,
+            system=f["system"],
+            entity=f["entity"],
+            record_id=f["record_id"],
+            field=f["field"],
+            seen_value=f["current_value"],
+            proposed_value=f["proposed_value"] if kind != "flag" else None,
+            rule=f["rule"],
+            severity=f["severity"],
+            confidence=f["confidence"],
+            reason=f["message"],
+        )
+    actions = []
+    for slot, action in chosen.items():
+        also = others.get(slot)
+        reason = f"{action.reason} (also proposed by: {', '.join(also)})" if also else action.reason
+        actions.append(Action(**{**action.__dict__, "reason": reason}).with_id())
+    actions.sort(key=lambda a: (a.system, a.entity, a.record_id, a.kind, a.field or "", a.rule))
+    header = Header(
+        plan_id=new_plan_id(now),
+        created_at=(now or datetime.now(UTC)).isoformat(),
+        profile=profile,
+        snapshots=dict(snapshots or {}),
+        rules=dict(rules or {}),
+    )
+    return Plan(header, tuple(actions))
+
+
+def latest_findings(state_dir: Path) -> list[Path]:
+    """The newest rules findings and the newest matching findings under a state dir."""
+    out = []
+    checks = sorted((state_dir / "findings").glob("*.parquet"))
+    if checks:
+        out.append(checks[-1])
+    matches = sorted((state_dir / "match").glob("*/findings.parquet"))
+    if matches:
+        out.append(matches[-1])
+    return out

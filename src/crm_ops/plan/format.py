@@ -1,0 +1,233 @@
+"""The FixPlan format: a reviewable file of proposed changes, versioned.
+
+``plan.jsonl``: the first line is the header, every other line one action::
+
+    {"type": "header", "format": "crm_ops.fixplan", "version": 1, "plan_id": "...",
+     "created_at": "...", "profile": "prod", "snapshots": {"salesforce.Contact": "<pull id>"},
+     "rules": {"<file>": "<sha256>"}}
+    {"type": "action", "action_id": "...", "kind": "update", "system": "salesforce", "entity": "Contact",
+     "record_id": "003...", "field": "email", "seen_value": " Ann@Acme.com", "proposed_value": "ann@acme.com",
+     "rule": "person.email.normalised", "severity": "warning", "confidence": 0.99, "reason": "..."}
+
+Kinds: ``update`` (set a field), ``merge`` (merge ``record_id`` into ``proposed_value``), ``associate``
+(link ``record_id`` to ``proposed_value`` through ``field``), ``flag`` (for a human; nothing is written).
+``plan.csv`` holds the same actions with an ``approve`` column (yes/no) that applying honours, so a plan
+can be reviewed in a spreadsheet. ``seen_value`` is the value at pull time: applying re-reads the record
+and skips it as a conflict when the CRM no longer holds that value.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crm_ops.errors import ConfigError
+
+FORMAT = "crm_ops.fixplan"
+VERSION = 1
+KINDS = ("update", "merge", "associate", "flag")
+ACTION_FIELDS = (
+    "action_id", "kind", "system", "entity", "record_id", "field", "seen_value", "proposed_value",
+    "rule", "severity", "confidence", "reason",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Action:
+    """One proposed change."""
+
+    kind: str
+    system: str
+    entity: str
+    record_id: str
+    field: str | None
+    seen_value: str | None
+    proposed_value: str | None
+    rule: str
+    severity: str
+    confidence: float | None
+    reason: str
+    action_id: str = ""
+
+    def with_id(self) -> Action:
+        """The same action with its stable id (same change, same id, whatever plan it is in)."""
+        key = "\x1f".join(str(x) for x in (self.kind, self.system, self.entity, self.record_id, self.field,
+                                            self.proposed_value, self.rule))  # fmt: skip
+        return Action(**{**asdict(self), "action_id": hashlib.sha256(key.encode()).hexdigest()[:16]})
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a plan was made from."""
+
+    plan_id: str
+    created_at: str
+    profile: str
+    snapshots: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)
+    format: str = FORMAT
+    version: int = VERSION
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A header and its actions."""
+
+    header: Header
+    actions: tuple[Action, ...]
+
+
+def new_plan_id(now: datetime | None = None) -> str:
+    """A sortable plan id: the time, then a random suffix."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{os.urandom(3).hex()}"
+
+
+def rule_versions(paths: Iterable[Path]) -> dict[str, str]:
+    """A content hash of each rule file, so a plan says which rule set versions made it."""
+    out = {}
+    for path in sorted(paths):
+        if path.is_file():
+            out[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:  # noqa: PTH123
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
+    """Write ``plan.jsonl`` and ``plan.csv`` (with ``approve`` = yes) in ``folder``, atomically."""
+    lines = [json.dumps({"type": "header", **asdict(plan.header)}, sort_keys=True)]
+    lines += [json.dumps({"type": "action", **asdict(a)}, sort_keys=True) for a in plan.actions]
+    jsonl = folder / "plan.jsonl"
+    _atomic_write(jsonl, "\n".join(lines) + "\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("approve", *ACTION_FIELDS))
+    for a in plan.actions:
+        values = asdict(a)
+        writer.writerow(("yes", *(_cell(values[f]) for f in ACTION_FIELDS)))
+    path_csv = folder / "plan.csv"
+    _atomic_write(path_csv, buffer.getvalue())
+    return jsonl, path_csv
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell; a value a spreadsheet would run as a formula is prefixed with a quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _number(text) else text
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_plan(path: Path) -> Plan:
+    """Read ``plan.jsonl``; a malformed line is an error naming the file and line."""
+    problems: list[str] = []
+    header: Header | None = None
+    actions: list[Action] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the plan: {exc.strerror}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{number}: not JSON ({exc.msg})")
+            continue
+        kind = data.pop("type", None)
+        try:
+            if kind == "header":
+                if data.get("format") != FORMAT or data.get("version") != VERSION:
+                    problems.append(f"{path}:{number}: not a {FORMAT} version {VERSION} plan")
+                    continue
+                header = Header(**data)
+            elif kind == "action":
+                action = Action(**data)
+                if action.kind not in KINDS:
+                    problems.append(f"{path}:{number}: unknown action kind {action.kind!r}")
+                    continue
+                actions.append(action)
+            else:
+                problems.append(f"{path}:{number}: each line is a header or an action")
+        except TypeError as exc:
+            problems.append(f"{path}:{number}: {exc}")
+    if header is None:
+        problems.append(f"{path}:1: the plan has no header line")
+    if problems:
+        raise ConfigError(problems)
+    assert header is not None
+    return Plan(header, tuple(actions))
+
+
+def read_approvals(path: Path) -> dict[str, bool]:
+    """The ``approve`` column of ``plan.csv`` by action id (yes/y/true/1 approve; anything else does not)."""
+    out: dict[str, bool] = {}
+    with open(path, encoding="utf-8", newline="") as handle:  # noqa: PTH123
+        reader = csv.DictReader(handle)
+        if (
+            reader.fieldnames is None
+            or "approve" not in reader.fieldnames
+            or "action_id" not in reader.fieldnames
+        ):
+            raise ConfigError(f"{path}:1: the review file needs the approve and action_id columns")
+        for number, row in enumerate(reader, start=2):
+            action_id = (row.get("action_id") or "").strip()
+            if not action_id:
+                raise ConfigError(f"{path}:{number}: a row without action_id")
+            out[action_id] = (row.get("approve") or "").strip().lower() in ("yes", "y", "true", "1", "x")
+    return out
+
+
+def select_actions(
+    plan: Plan,
+    *,
+    approvals: Mapping[str, bool] | None = None,
+    rules: Iterable[str] = (),
+    severities: Iterable[str] = (),
+    min_confidence: float | None = None,
+    entities: Iterable[str] = (),
+    systems: Iterable[str] = (),
+) -> list[Action]:
+    """The actions to apply: approved in the review file, then filtered by rule, severity, confidence,
+    object and system (empty filters keep everything)."""
+    rules, severities, entities, systems = set(rules), set(severities), set(entities), set(systems)
+    chosen = []
+    for a in plan.actions:
+        if approvals is not None and not approvals.get(a.action_id, False):
+            continue
+        if rules and a.rule not in rules:
+            continue
+        if severities and a.severity not in severities:
+            continue
+        if min_confidence is not None and (a.confidence or 0.0) < min_confidence:
+            continue
+        if entities and a.entity not in entities:
+            continue
+        if systems and a.system not in systems:
+            continue
+        chosen.append(a)
+    return chosen
