@@ -5,8 +5,10 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -135,6 +137,25 @@ ProfileName = Annotated[
     typer.Option("--profile", "-p", help="Profile in the config (default: $CRM_OPS_PROFILE or sandbox)."),
 ]
 
+
+@contextmanager
+def _errors(api_hint: str = "") -> Iterator[None]:
+    """Our errors as exit codes for cron, with the message on stderr."""
+    from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
+
+    try:
+        yield
+    except ConfigError as e:
+        typer.echo(f"configuration error: {e}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except BudgetExhaustedError as e:
+        typer.echo(f"stopped: {e}", err=True)
+        raise typer.Exit(EXIT_BUDGET) from None
+    except ApiError as e:
+        typer.echo(f"CRM error: {e}{api_hint}", err=True)
+        raise typer.Exit(EXIT_API) from None
+
+
 # Exit codes, for cron (docs/architecture.md lists them).
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -163,12 +184,12 @@ def pull(
     from rich.table import Table
 
     from crm_ops.config import load_profile
-    from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
+    from crm_ops.errors import ConfigError
     from crm_ops.pull import Puller
 
     logs.configure()
     console = Console(stderr=True)
-    try:
+    with _errors():
         prof = load_profile(config, profile)
         systems = system or prof.systems()
         unknown = [s for s in systems if s not in ("salesforce", "hubspot")]
@@ -179,15 +200,6 @@ def pull(
             results = _pull_with_progress(puller, systems, entity, full, console)
         finally:
             puller.close()
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
-    except BudgetExhaustedError as e:
-        typer.echo(f"stopped: {e}", err=True)
-        raise typer.Exit(EXIT_BUDGET) from None
-    except ApiError as e:
-        typer.echo(f"CRM error: {e}", err=True)
-        raise typer.Exit(EXIT_API) from None
     table = Table(title=f"pulled ({prof.name})")
     for col in ("system", "entity", "mode", "changed", "deleted", "total", "API calls", "seconds"):
         table.add_column(col, justify="right" if col not in ("system", "entity", "mode") else "left")
@@ -262,13 +274,9 @@ def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: Ru
     from rich.table import Table
 
     from crm_ops.check import profile_rules
-    from crm_ops.errors import ConfigError
 
-    try:
+    with _errors():
         found, problems, unknown = profile_rules(_optional_profile(config, profile), rules or [])
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
     table = Table(title=f"{len(found)} rules")
     for col in ("id", "entity", "severity", "systems", "fix", "description"):
         table.add_column(col)
@@ -298,17 +306,13 @@ def rules_test(
 ) -> None:
     """Run every rule's examples (rows that pass, rows that fail, the fix expected). Exit 1 on a failure."""
     from crm_ops.check import profile_rules
-    from crm_ops.errors import ConfigError
     from crm_ops.rules.testing import run_examples
 
     logs.configure(level="warning")
-    try:
+    with _errors():
         found, problems, unknown = profile_rules(
             _optional_profile(config, profile), rules or [], shipped=not no_shipped
         )
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
     results = run_examples(found)
     failed = [r for r in results if not r.ok]
     for r in failed:
@@ -335,15 +339,11 @@ def check(
 
     from crm_ops.check import run_check
     from crm_ops.config import load_profile
-    from crm_ops.errors import ConfigError
     from crm_ops.rules.engine import summary
 
     logs.configure()
-    try:
+    with _errors():
         run = run_check(load_profile(config, profile), extra_rules=rules or [], output=output)
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
     findings = run.result.findings
     table = Table(title=f"{findings.height:,} findings from {len(run.rules)} rules")
     for col in ("rule", "system", "entity", "severity", "findings", "with fix"):
@@ -386,7 +386,6 @@ def match(
 
     from crm_ops.check import snapshot_frames, write_findings
     from crm_ops.config import load_profile
-    from crm_ops.errors import ConfigError
     from crm_ops.match import run_matching
     from crm_ops.match.run import settings_from_profile
     from crm_ops.rules.engine import summary
@@ -394,15 +393,12 @@ def match(
     logs.configure()
     if survivor not in (None, "most_complete", "oldest", "most_recent"):
         raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
-    try:
+    with _errors():
         prof = load_profile(config, profile)
         settings = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")
         if survivor:
             settings["survivor_rule"] = survivor
         result = run_matching(snapshot_frames(prof), **settings)
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
     folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in ("findings", "duplicates", "links", "unmatched"):
         write_findings(getattr(result, name), folder / f"{name}.parquet")
@@ -448,7 +444,7 @@ def plan(
     from crm_ops.state import State
 
     logs.configure()
-    try:
+    with _errors():
         prof = load_profile(config, profile)
         sources = findings or latest_findings(prof.state_dir)
         if not sources:
@@ -467,15 +463,15 @@ def plan(
         rule_files = [
             p for folder in (shipped_rules_dir(), *prof.rules.folders) for p in Path(folder).glob("*.*")
         ]
-        built = build_plan(
-            pl.concat(frames, how="diagonal_relaxed"),
-            profile=prof.name,
-            snapshots=snapshots,
-            rules=rule_versions(rule_files),
-        )
-    except (ConfigError, ValueError) as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
+        try:
+            built = build_plan(
+                pl.concat(frames, how="diagonal_relaxed"),
+                profile=prof.name,
+                snapshots=snapshots,
+                rules=rule_versions(rule_files),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{', '.join(map(str, sources))}: {exc}") from None
     folder = output or prof.state_dir / "plans" / built.header.plan_id
     jsonl, review = write_plan(built, folder)
     counts = (
@@ -494,6 +490,116 @@ def plan(
         table.add_row(kind, rule, f"{n:,}")
     Console(width=None if sys.stdout.isatty() else 120).print(table)
     typer.echo(f"plan: {jsonl}\nreview: {review} (set approve to no to leave an action out)")
+
+
+PlanPath = Annotated[Path, typer.Argument(help="The plan: its folder or its plan.jsonl.")]
+
+
+def _plan_file(path: Path) -> Path:
+    return path / "plan.jsonl" if path.is_dir() else path
+
+
+def _run_apply(
+    config: Path | None,
+    profile: str | None,
+    plan_path: Path,
+    *,
+    yes: bool,
+    allow_production: bool,
+    undo: bool,
+    filters: dict[str, Any],
+) -> None:
+    import json
+
+    from crm_ops.config import load_profile
+    from crm_ops.errors import ConfigError
+    from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
+    from crm_ops.plan.apply import Applier, undo_plan
+    from crm_ops.pull import Puller
+
+    logs.configure()
+    with _errors(" (the journal keeps what was done; run again to resume)"):
+        prof = load_profile(config, profile)
+        if yes and prof.production and not allow_production:
+            raise ConfigError(f"profile {prof.name!r} is production: add --allow-production to write to it")
+        plan_file = _plan_file(plan_path)
+        loaded = read_plan(plan_file)
+        puller = Puller(prof)
+        try:
+            applier = Applier(puller.state, puller.connector)
+            if undo:
+                loaded = undo_plan(puller.state, loaded)
+                write_plan(loaded, plan_file.parent / "undo")
+                actions = list(loaded.actions)
+            else:
+                review = filters.pop("review")
+                approvals = read_approvals(review) if review else None
+                actions = select_actions(loaded, approvals=approvals, **filters)
+            report = applier.apply(loaded.header.plan_id, actions, dry_run=not yes)
+        finally:
+            puller.close()
+    name = "undo" if undo else "apply"
+    (plan_file.parent / f"{name}-report.json").write_text(
+        json.dumps({"plan_id": report.plan_id, "dry_run": report.dry_run, "counts": report.counts}, indent=2)
+    )
+    verb = "would" if report.dry_run else "did"
+    typer.echo(
+        f"{name} {report.plan_id} ({verb}): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+    )
+    if report.dry_run:
+        typer.echo("dry run: nothing was written; add --yes to write")
+
+
+@app.command()
+def apply(
+    plan_path: PlanPath,
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Write (without it, a dry run).")] = False,
+    review: Annotated[
+        Path | None, typer.Option("--review", help="The reviewed plan.csv (approve column).")
+    ] = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only these rules (repeatable).")] = None,
+    severity: Annotated[list[str] | None, typer.Option("--severity", help="Only these severities.")] = None,
+    min_confidence: Annotated[float | None, typer.Option("--min-confidence")] = None,
+    entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = None,
+    system: Annotated[list[str] | None, typer.Option("--system", "-s")] = None,
+    allow_production: Annotated[
+        bool, typer.Option("--allow-production", help="Required to write to prod.")
+    ] = False,
+) -> None:
+    """Apply a plan: dry run by default; each record re-read first and skipped if it changed; journaled."""
+    _run_apply(
+        config,
+        profile,
+        plan_path,
+        yes=yes,
+        allow_production=allow_production,
+        undo=False,
+        filters={
+            "review": review,
+            "rules": rule or [],
+            "severities": severity or [],
+            "min_confidence": min_confidence,
+            "entities": entity or [],
+            "systems": system or [],
+        },
+    )
+
+
+@app.command()
+def undo(
+    plan_path: PlanPath,
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Write (without it, a dry run).")] = False,
+    allow_production: Annotated[
+        bool, typer.Option("--allow-production", help="Required to write to prod.")
+    ] = False,
+) -> None:
+    """Restore the values an applied plan replaced (conflict-checked, journaled as undo-<plan id>)."""
+    _run_apply(config, profile, plan_path, yes=yes, allow_production=allow_production, undo=True, filters={})
 
 
 def main() -> None:

@@ -36,6 +36,20 @@ CREATE TABLE IF NOT EXISTS pulls (
     resumes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS pulls_open ON pulls (system, entity, status);
+CREATE TABLE IF NOT EXISTS journal (
+    plan_id TEXT NOT NULL,
+    action_id TEXT NOT NULL,
+    system TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    field TEXT,
+    before TEXT,
+    after TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (plan_id, action_id)
+);
 CREATE TABLE IF NOT EXISTS current (
     system TEXT NOT NULL,
     entity TEXT NOT NULL,
@@ -231,6 +245,35 @@ class State:
             "SELECT system, entity, watermark, snapshot, pull_id, rows FROM current ORDER BY system, entity"
         ).fetchall()
         return [Current(r[0], r[1], _time(r[2]), Path(r[3]), r[4], r[5]) for r in rows]
+
+    # ---------------------------------------------------------------- the apply journal
+
+    def journal(self, plan_id: str) -> dict[str, dict[str, Any]]:
+        """Every journaled action of a plan, by action id."""
+        rows = self.db.execute(
+            "SELECT action_id, system, entity, record_id, field, before, after, status, error "
+            "FROM journal WHERE plan_id=?",
+            (plan_id,),
+        ).fetchall()
+        keys = ("action_id", "system", "entity", "record_id", "field", "before", "after", "status", "error")
+        return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
+
+    def record_actions(self, plan_id: str, entries: list[dict[str, Any]]) -> None:
+        """Write journal entries (insert or replace), all in one transaction."""
+        stamp = _iso(now())
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO journal (plan_id, action_id, system, entity, record_id, field, before, after, "
+                "status, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (plan_id, action_id) DO UPDATE SET "
+                "before=excluded.before, after=excluded.after, "
+                "status=excluded.status, error=excluded.error, updated_at=excluded.updated_at",
+                [
+                    (plan_id, e["action_id"], e["system"], e["entity"], e["record_id"], e.get("field"),
+                     e.get("before"), e.get("after"), e["status"], e.get("error"), stamp)
+                    for e in entries
+                ],
+            )  # fmt: skip
 
     def pulls(self, system: str | None = None, entity: str | None = None) -> list[PullJob]:
         """Pull records, newest first."""

@@ -1,0 +1,143 @@
+"""Apply a plan to the sandbox: dry run, conflicts, writes, re-check, idempotence, undo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from crm_ops.check import run_check
+from crm_ops.plan import build_plan, read_plan, write_plan
+from crm_ops.plan.apply import Applier, undo_plan
+from crm_ops.pull import Puller
+from crm_ops.sandbox.clients import salesforce_client
+from crm_ops.sandbox.generator import SeedConfig
+from crm_ops.sandbox.hubspot import HubSpotLimits
+from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from crm_ops.schema.entities import ENTITIES
+from tests.pulling import profile_for
+
+pytestmark = pytest.mark.integration
+ENTITIES_PULLED = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]
+CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[Sandbox]:
+    limits = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
+    with Sandbox(SandboxConfig(seed=SeedConfig(records=2000, seed=31), hubspot_limits=limits)) as sb:
+        yield sb
+
+
+def _snapshots(puller: Puller) -> dict[tuple[str, str], pl.DataFrame]:
+    return {(c.system, c.entity): pl.read_parquet(c.snapshot).sort("id") for c in puller.state.all_current()}
+
+
+def _changed_cells(before: pl.DataFrame, after: pl.DataFrame, entity: str) -> set[tuple[str, str]]:
+    columns = [c for c in ENTITIES[entity] if c not in ("updated_at", "id")]
+    joined = before.join(after, on="id", suffix="__new", how="full", coalesce=True)
+    cells = set()
+    for column in columns:
+        for rid in joined.filter(pl.col(column).ne_missing(pl.col(f"{column}__new")))["id"].to_list():
+            cells.add((rid, column))
+    return cells
+
+
+def test_apply_fixes_what_the_plan_says_and_nothing_else_then_undo_restores(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    profile = profile_for(box, tmp_path)
+    puller = Puller(profile)
+    puller.pull_many(["salesforce", "hubspot"], ENTITIES_PULLED)
+    before = _snapshots(puller)
+    findings = run_check(profile).result.findings
+    plan = build_plan(findings, profile="sandbox")
+    write_plan(plan, tmp_path / "plan")
+    updates = [a for a in plan.actions if a.kind == "update"]
+    assert len(updates) > 50
+
+    applier = Applier(puller.state, puller.connector)
+    dry = applier.apply(plan.header.plan_id, plan.actions, dry_run=True)
+    assert dry.counts.get("would write", 0) == len(updates)
+    assert puller.state.journal(plan.header.plan_id) == {}
+
+    # someone edits a planned record in Salesforce after the plan was made
+    target = next(
+        a for a in updates if a.system == "salesforce" and a.entity == "Contact" and a.field == "email"
+    )
+    sf: Any = salesforce_client(box.env)
+    sf.Contact.update(target.record_id, {"Email": "edited.by.a.human@example.org"})
+
+    report = applier.apply(plan.header.plan_id, plan.actions, dry_run=False)
+    journal = puller.state.journal(plan.header.plan_id)
+    assert journal[target.action_id]["status"] == "conflict"
+    assert sf.Contact.get(target.record_id)["Email"] == "edited.by.a.human@example.org"
+    done = {a.action_id for a in updates if journal[a.action_id]["status"] == "done"}
+    assert len(done) >= len(updates) * 0.9, report.counts
+
+    # applying again changes nothing
+    again = applier.apply(plan.header.plan_id, plan.actions, dry_run=False)
+    assert not any(k in again.counts for k in ("done", "would write", "failed", "pending"))
+
+    puller.pull_many(["salesforce", "hubspot"], ENTITIES_PULLED)
+    after = _snapshots(puller)
+    expected_cells = {(a.record_id, a.field) for a in updates if a.action_id in done}
+    expected_cells.add((target.record_id, "email"))
+    for (system, entity), frame in after.items():
+        changed = {(system, r, f) for r, f in _changed_cells(before[(system, entity)], frame, entity)}
+        allowed = {(system, r, f) for r, f in expected_cells}
+        assert changed <= allowed, (system, entity, sorted(changed - allowed)[:5])
+    rechecked = run_check(profile).result.findings
+    fixed = {(a.system, a.record_id, a.rule) for a in updates if a.action_id in done}
+    still = set(rechecked.select("system", "record_id", "rule").iter_rows())
+    assert not (fixed & still), sorted(fixed & still)[:5]
+
+    undo = undo_plan(puller.state, plan)
+    assert len(undo.actions) == len(done)
+    applier.apply(undo.header.plan_id, undo.actions, dry_run=False)
+    undo_journal = puller.state.journal(undo.header.plan_id)
+    # the CRM refuses to take back some bad values (an invalid e-mail, a deleted account): those are
+    # reported with its error, not forced
+    refused = {(e["record_id"], e["field"]) for e in undo_journal.values() if e["status"] == "failed"}
+    assert all(e["error"] for e in undo_journal.values() if e["status"] == "failed")
+    assert len(refused) <= len(done) * 0.2
+    puller.pull_many(["salesforce", "hubspot"], ENTITIES_PULLED)
+    restored = _snapshots(puller)
+    for (system, entity), frame in restored.items():
+        remaining = _changed_cells(before[(system, entity)], frame, entity)
+        assert remaining <= {(target.record_id, "email"), *refused}, (system, entity, sorted(remaining)[:5])
+
+
+def test_apply_command_is_a_dry_run_by_default_and_prod_needs_a_flag(box: Sandbox, tmp_path: Path) -> None:
+    profile = profile_for(box, tmp_path)
+    puller = Puller(profile)
+    puller.pull_many(["salesforce"], ["Account", "Contact", "Owner"])
+    plan = build_plan(run_check(profile).result.findings, profile="sandbox")
+    write_plan(plan, tmp_path / "plan")
+    env = {**os.environ, **box.env}
+    config = str(tmp_path / "crm-ops.toml")
+    dry = subprocess.run(
+        [CRM_OPS, "apply", str(tmp_path / "plan"), "-c", config],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: nothing was written" in dry.stdout
+    assert puller.state.journal(plan.header.plan_id) == {}
+    prod = tmp_path / "prod.toml"
+    prod.write_text((tmp_path / "crm-ops.toml").read_text().replace("profiles.sandbox", "profiles.prod"))
+    refused = subprocess.run(
+        [CRM_OPS, "apply", str(tmp_path / "plan"), "-c", str(prod), "-p", "prod", "--yes"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "add --allow-production" in refused.stderr
+    assert read_plan(tmp_path / "plan" / "plan.jsonl").header.plan_id == plan.header.plan_id
