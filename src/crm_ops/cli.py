@@ -508,6 +508,7 @@ def _run_apply(
     allow_production: bool,
     undo: bool,
     filters: dict[str, Any],
+    batch_size: int | None = None,
 ) -> None:
     import json
 
@@ -526,7 +527,7 @@ def _run_apply(
         loaded = read_plan(plan_file)
         puller = Puller(prof)
         try:
-            applier = Applier(puller.state, puller.connector)
+            applier = Applier(puller.state, puller.connector, batch_size=batch_size)
             if undo:
                 loaded = undo_plan(puller.state, loaded)
                 write_plan(loaded, plan_file.parent / "undo")
@@ -568,6 +569,10 @@ def apply(
     allow_production: Annotated[
         bool, typer.Option("--allow-production", help="Required to write to prod.")
     ] = False,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Records per write (at most 200 Salesforce, 100 HubSpot)."),
+    ] = None,
 ) -> None:
     """Apply a plan: dry run by default; each record re-read first and skipped if it changed; journaled."""
     _run_apply(
@@ -577,6 +582,7 @@ def apply(
         yes=yes,
         allow_production=allow_production,
         undo=False,
+        batch_size=batch_size,
         filters={
             "review": review,
             "rules": rule or [],

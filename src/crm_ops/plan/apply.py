@@ -93,10 +93,12 @@ class Applier:
         connector: Callable[[str], Connector],
         *,
         on_batch: Callable[[str, int], None] | None = None,
+        batch_size: int | None = None,
     ) -> None:
         self.state = state
         self.connector = connector
         self.on_batch = on_batch
+        self.batch_size = batch_size
 
     def apply(self, plan_id: str, actions: Iterable[Action], *, dry_run: bool = True) -> ApplyReport:
         """Apply (or, by default, only check) ``actions`` of plan ``plan_id``."""
@@ -119,7 +121,7 @@ class Applier:
                 continue
             todo.setdefault((action.system, action.entity), []).append(action)
         for (system, entity), group in todo.items():
-            size = BATCH.get(system, 100)
+            size = min(self.batch_size or BATCH.get(system, 100), BATCH.get(system, 100))
             for start in range(0, len(group), size):
                 self._batch(plan_id, system, entity, group[start : start + size], journal, report, dry_run)
         log.info("apply.done", plan_id=plan_id, dry_run=dry_run, **report.counts)

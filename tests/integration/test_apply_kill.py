@@ -1,0 +1,130 @@
+"""`crm-ops apply` killed with SIGKILL at random points, resumed, ends where an uninterrupted apply ends;
+undo then restores the state before the apply."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from crm_ops.check import run_check
+from crm_ops.config import Profile
+from crm_ops.plan import build_plan, write_plan
+from crm_ops.pull import Puller
+from crm_ops.sandbox.generator import SeedConfig
+from crm_ops.sandbox.hubspot import HubSpotLimits
+from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from crm_ops.schema.entities import ENTITIES
+from tests.pulling import profile_for
+
+pytestmark = pytest.mark.integration
+FAST = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
+SEED = SeedConfig(records=2000, seed=41)
+PULLED = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]
+
+
+def _state(profile: Profile) -> dict[tuple[str, str], pl.DataFrame]:
+    """Every entity as the CRM holds it now (a fresh full pull), without the modification stamps."""
+    puller = Puller(profile)
+    puller.pull_many(["salesforce", "hubspot"], PULLED, full=True)
+    out = {}
+    for c in puller.state.all_current():
+        columns = [k for k in ENTITIES[c.entity] if k != "updated_at"]
+        out[(c.system, c.entity)] = pl.read_parquet(c.snapshot).select(columns).sort("id")
+    puller.close()
+    return out
+
+
+def _journaled(state_file: Path) -> int:
+    if not state_file.exists():
+        return 0
+    try:
+        with sqlite3.connect(state_file, timeout=1) as db:
+            return int(db.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _apply(
+    box: Sandbox, folder: Path, plan: Path, *, kill_after: int | None, rng: random.Random
+) -> int | None:
+    env = {**os.environ, **box.env, "CRM_OPS_CONFIG": str(folder / "crm-ops.toml")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "crm_ops", "apply", str(plan), "--yes", "--batch-size", "7"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if kill_after is None:
+        return child.wait(timeout=600)
+    state_file = folder / "state" / "state.sqlite"
+    start = _journaled(state_file)
+    deadline = time.monotonic() + 300
+    while child.poll() is None and time.monotonic() < deadline:
+        if _journaled(state_file) >= start + kill_after:
+            time.sleep(rng.uniform(0, 0.05))
+            child.kill()
+            child.wait()
+            return None
+        time.sleep(0.01)
+    return child.wait(timeout=60)
+
+
+def test_killed_apply_resumes_to_the_uninterrupted_result_and_undo_restores(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    with (
+        Sandbox(SandboxConfig(seed=SEED, hubspot_limits=FAST)) as reference,
+        Sandbox(SandboxConfig(seed=SEED, hubspot_limits=FAST)) as killed,
+    ):
+        ref_dir, kill_dir = tmp_path / "reference", tmp_path / "killed"
+        ref_profile = profile_for(reference, ref_dir)
+        puller = Puller(ref_profile)
+        puller.pull_many(["salesforce", "hubspot"], PULLED)
+        puller.close()
+        plan = build_plan(run_check(ref_profile).result.findings, profile="sandbox")
+        plan_dir = tmp_path / "plan"
+        write_plan(plan, plan_dir)
+        updates = sum(1 for a in plan.actions if a.kind == "update")
+        assert updates > 50
+
+        assert _apply(reference, ref_dir, plan_dir, kill_after=None, rng=rng) == 0
+        want = _state(ref_profile)
+
+        kill_profile = profile_for(killed, kill_dir)
+        before = _state(kill_profile)
+        kills = 0
+        for progress in (3, 9, 20, 35, 60, 90, 130):
+            if _apply(killed, kill_dir, plan_dir, kill_after=progress, rng=rng) is None:
+                kills += 1
+        assert kills >= 4
+        assert _apply(killed, kill_dir, plan_dir, kill_after=None, rng=rng) == 0
+        got = _state(kill_profile)
+        for key, frame in want.items():
+            assert got[key].equals(frame), key
+
+        env = {**os.environ, **killed.env, "CRM_OPS_CONFIG": str(kill_dir / "crm-ops.toml")}
+        undone = subprocess.run(
+            [sys.executable, "-m", "crm_ops", "undo", str(plan_dir), "--yes"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert undone.returncode == 0, undone.stderr
+        journal = Puller(kill_profile).state.journal(f"undo-{plan.header.plan_id}")
+        refused = {(e["record_id"], e["field"]) for e in journal.values() if e["status"] != "done"}
+        restored = _state(kill_profile)
+        for key, frame in before.items():
+            joined = frame.join(restored[key], on="id", suffix="__now")
+            for column in frame.columns:
+                if column == "id":
+                    continue
+                differing = joined.filter(pl.col(column).ne_missing(pl.col(f"{column}__now")))["id"].to_list()
+                assert {(rid, column) for rid in differing} <= refused, (key, column, differing[:3])
