@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,9 @@ import polars as pl
 import yaml
 
 from crm_ops.config import Profile, load_profile, sandbox_config
-from crm_ops.sandbox.server import Sandbox
+from crm_ops.sandbox.generator import SeedConfig
+from crm_ops.sandbox.hubspot import HubSpotLimits
+from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.schema.entities import ENTITIES
 from crm_ops.schema.fieldmap import shipped_map_path
 
@@ -132,3 +136,15 @@ def assert_same(pulled: pl.DataFrame, truth: pl.DataFrame, label: str) -> None:
                 f"{label}.{column}: {(~same).sum()} rows differ; first at id {truth['id'][i]}: "
                 f"pulled {a[i]!r}, ground truth {b[i]!r}"
             )
+
+
+FAST_HUBSPOT = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
+
+
+@contextmanager
+def fast_sandbox(records: int, seed: int) -> Iterator[Sandbox]:
+    """A sandbox of ``records`` contacts, HubSpot's window wide open (rate limits have their own tests)."""
+    with Sandbox(
+        SandboxConfig(seed=SeedConfig(records=records, seed=seed), hubspot_limits=FAST_HUBSPOT)
+    ) as sb:
+        yield sb

@@ -608,6 +608,38 @@ def undo(
     _run_apply(config, profile, plan_path, yes=yes, allow_production=allow_production, undo=True, filters={})
 
 
+@app.command("run")
+def run_command(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    allow_production: Annotated[
+        bool, typer.Option("--allow-production", help="Let a production profile auto-apply safe fixes.")
+    ] = False,
+) -> None:
+    """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/).
+
+    Exit codes: 0 clean, 1 findings above the threshold, 2 configuration error, 3 CRM error,
+    4 stopped at the API budget, 5 another run holds the lock.
+    """
+    from crm_ops.config import load_profile
+    from crm_ops.runner import EXIT_LOCKED, LockedError, run_batch
+
+    with _errors(" (journaled; the next run resumes)"):
+        prof = load_profile(config, profile)
+        try:
+            result = run_batch(prof, allow_production=allow_production)
+        except LockedError as e:
+            typer.echo(f"locked: {e}", err=True)
+            raise typer.Exit(EXIT_LOCKED) from None
+    summary = result.summary
+    typer.echo(
+        f"run {result.run_id}: {summary['findings']:,} findings, "
+        f"{summary['plan_actions']:,} planned actions, "
+        f"applied {summary['applied'] or 'nothing'}; report: {result.folder / 'report.html'}"
+    )
+    raise typer.Exit(result.exit_code)
+
+
 def main() -> None:
     """Entry point of the ``crm-ops`` console script."""
     app()

@@ -127,6 +127,7 @@ class Profile:
     entities: tuple[str, ...] | None = None
     rules: RuleSettings = field(default_factory=RuleSettings)
     match: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
     production: bool = False
     source: str = "config"
 
@@ -247,7 +248,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     problems: list[str] = []
     where = f"{file} profiles.{name}"
     raw = _expand(profiles[name], where, problems)
-    known = {"state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "match"}
+    known = {"state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "match", "run"}
     for key in raw:
         if key not in known:
             problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
@@ -276,6 +277,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         entities=tuple(entities) if entities else None,
         rules=rules,
         match=dict(raw.get("match", {})),
+        run=dict(raw.get("run", {})),
         production=bool(raw.get("production", name == "prod")),
         source=str(file),
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json as json_module
 import logging
 import sys
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -20,13 +22,29 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
-def configure(*, level: str = "info", json: bool | None = None, **bound: Any) -> None:
+class _Tee:
+    """Each log line to stderr (as configured) and, as JSON, to a run's log file."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("a", encoding="utf-8")
+
+    def __call__(self, _: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        self.file.write(json_module.dumps(event, default=str) + "\n")
+        self.file.flush()
+        return event
+
+
+def configure(
+    *, level: str = "info", json: bool | None = None, file: Path | None = None, **bound: Any
+) -> None:
     """Set up logging for a command: ``json`` defaults to True when stderr is not a terminal.
 
-    Extra keyword arguments (a run id, say) are bound to every line.
+    Extra keyword arguments (a run id, say) are bound to every line; ``file`` also receives every line
+    as JSON (a run's own log).
     """
     as_json = not sys.stderr.isatty() if json is None else json
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    tee: list[Any] = [_Tee(file)] if file is not None else []
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -35,6 +53,7 @@ def configure(*, level: str = "info", json: bool | None = None, **bound: Any) ->
             _redact,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            *tee,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),

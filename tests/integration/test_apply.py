@@ -17,11 +17,9 @@ from crm_ops.plan import build_plan, read_plan, write_plan
 from crm_ops.plan.apply import Applier, undo_plan
 from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import salesforce_client
-from crm_ops.sandbox.generator import SeedConfig
-from crm_ops.sandbox.hubspot import HubSpotLimits
-from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from crm_ops.sandbox.server import Sandbox
 from crm_ops.schema.entities import ENTITIES
-from tests.pulling import profile_for
+from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
 ENTITIES_PULLED = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]
@@ -30,8 +28,7 @@ CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[Sandbox]:
-    limits = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
-    with Sandbox(SandboxConfig(seed=SeedConfig(records=2000, seed=31), hubspot_limits=limits)) as sb:
+    with fast_sandbox(2000, 31) as sb:
         yield sb
 
 

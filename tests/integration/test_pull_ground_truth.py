@@ -10,11 +10,9 @@ import pytest
 from crm_ops.match import run_matching
 from crm_ops.pull import Puller, PullResult
 from crm_ops.rules import load_rules, run_rules
-from crm_ops.sandbox.generator import SeedConfig
-from crm_ops.sandbox.hubspot import HubSpotLimits
-from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from crm_ops.sandbox.server import Sandbox
 from tests.match_eval import duplicate_scores, link_scores
-from tests.pulling import assert_same, expected, profile_for
+from tests.pulling import assert_same, expected, fast_sandbox, profile_for
 from tests.rule_eval import score
 
 pytestmark = pytest.mark.integration
@@ -23,8 +21,7 @@ RECORDS = 100_000
 
 @pytest.fixture(scope="module")
 def big() -> Iterator[Sandbox]:
-    limits = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
-    with Sandbox(SandboxConfig(seed=SeedConfig(records=RECORDS, seed=5), hubspot_limits=limits)) as sb:
+    with fast_sandbox(RECORDS, 5) as sb:
         yield sb
 
 

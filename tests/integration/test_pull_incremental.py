@@ -13,10 +13,8 @@ from hubspot import HubSpot
 
 from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
-from crm_ops.sandbox.generator import SeedConfig
-from crm_ops.sandbox.hubspot import HubSpotLimits
-from crm_ops.sandbox.server import Sandbox, SandboxConfig
-from tests.pulling import profile_for
+from crm_ops.sandbox.server import Sandbox
+from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
 HS_CHANGES = 10_500
@@ -24,8 +22,7 @@ HS_CHANGES = 10_500
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[Sandbox]:
-    limits = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
-    with Sandbox(SandboxConfig(seed=SeedConfig(records=15_000, seed=21), hubspot_limits=limits)) as sb:
+    with fast_sandbox(15_000, 21) as sb:
         yield sb
 
 

@@ -1,0 +1,91 @@
+"""`crm-ops run`, the cron batch: artifacts, safe auto-apply, exit codes, the lock, the HTML report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from crm_ops.sandbox.clients import salesforce_client
+from crm_ops.sandbox.server import Sandbox
+from tests.pulling import fast_sandbox, profile_for
+
+pytestmark = pytest.mark.integration
+CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
+RUN = """
+[profiles.sandbox.run]
+auto_apply = ["person.email.normalised", "tag:format"]
+min_confidence = 0.95
+"""
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[Sandbox]:
+    with fast_sandbox(1500, 51) as sb:
+        yield sb
+
+
+def _run(box: Sandbox, folder: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **box.env}
+    return subprocess.run(
+        [CRM_OPS, "run", "-c", str(folder / "crm-ops.toml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    profile_for(box, tmp_path, extra=RUN)
+    sf: Any = salesforce_client(box.env)
+    victim = sf.query("SELECT Id FROM Contact WHERE IsDeleted = false ORDER BY Id LIMIT 1")["records"][0][
+        "Id"
+    ]
+    sf.Contact.update(victim, {"LastName": "<script>alert(1)</script>"})
+
+    first = _run(box, tmp_path)
+    assert first.returncode == 1, first.stderr  # the sandbox has error-level defects
+    runs = sorted((tmp_path / "state" / "runs").iterdir())
+    folder = runs[-1]
+    for name in ("findings.parquet", "plan.jsonl", "plan.csv", "summary.json", "report.html", "run.log"):
+        assert (folder / name).exists(), name
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["exit_code"] == 1 and summary["applied"].get("done", 0) > 10
+    report = (folder / "report.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
+    assert "<script" not in report.lower()
+    assert "src=" not in report and "href=" not in report and "@import" not in report  # no network assets
+    lines = [json.loads(line) for line in (folder / "run.log").read_text().splitlines()]
+    assert lines and all(line["run_id"] == folder.name for line in lines)
+
+    second = _run(box, tmp_path)
+    assert second.returncode == 1
+    latest = sorted((tmp_path / "state" / "runs").iterdir())[-1]
+    findings = pl.read_parquet(latest / "findings.parquet")
+    assert findings.filter(pl.col("rule") == "person.email.normalised").is_empty()  # applied by the first run
+    assert "<svg" in (latest / "report.html").read_text()  # the trend, now there are two runs
+
+
+def test_the_lock_keeps_runs_apart_and_a_stale_lock_is_taken_over(box: Sandbox, tmp_path: Path) -> None:
+    profile_for(box, tmp_path)
+    lock = tmp_path / "state" / "run.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+    locked = _run(box, tmp_path)
+    assert locked.returncode == 5
+    assert "another run holds" in locked.stderr
+    lock.write_text(json.dumps({"pid": 2**22 + 12345, "started": time.time()}))  # a process that is gone
+    taken = _run(box, tmp_path)
+    assert taken.returncode in (0, 1), taken.stderr
+    assert not lock.exists()
