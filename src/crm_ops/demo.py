@@ -22,9 +22,17 @@ from crm_ops.config import load_profile, sandbox_config
 from crm_ops.match import run_matching
 from crm_ops.pull import Puller, PullResult
 from crm_ops.rules import summary
+from crm_ops.runner import run_batch
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
+
+DEMO_RUN_SETTINGS = """
+[profiles.sandbox.run]
+# fixes safe to apply unattended: formats only, and only when the fixer is sure
+auto_apply = ["tag:format", "person.email.normalised"]
+min_confidence = 0.95
+"""
 
 
 def _table(title: str, results: list[PullResult]) -> Table:
@@ -122,6 +130,20 @@ def run_demo(
             mt.add_row(key, f"{value:,}")
         out.print(mt)
 
+        # the nightly batch: pull, check, match, plan, apply the safe fixes, report; then once more
+        with config.open("a") as handle:
+            handle.write(DEMO_RUN_SETTINGS)
+        profile = load_profile(config, "sandbox")
+        first_run = run_batch(profile, log_level="warning")
+        second_run = run_batch(profile, log_level="warning")
+        applied = first_run.summary["applied"]
+        done = ", ".join(f"{k} {v}" for k, v in applied.items()) or "none"
+        out.print(
+            f"[bold]Batch[/] applied the safe fixes ({done}); "
+            f"findings {first_run.summary['findings']:,} -> {second_run.summary['findings']:,}; "
+            f"plan of the first run: {first_run.folder / 'plan.csv'}"
+        )
+        out.print(f"[bold]Report:[/] {second_run.folder / 'report.html'}")
         manifest = sandbox.data.manifest
         defects = (
             manifest.defects.group_by("system", "kind").len().sort("system", "len", descending=[False, True])

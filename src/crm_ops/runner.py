@@ -140,14 +140,16 @@ def _history(runs: Path, limit: int = 30) -> list[dict[str, Any]]:
     return out
 
 
-def run_batch(profile: Profile, *, allow_production: bool = False, now: datetime | None = None) -> RunResult:
+def run_batch(
+    profile: Profile, *, allow_production: bool = False, now: datetime | None = None, log_level: str = "info"
+) -> RunResult:
     """One batch: lock, pull, check, match, plan, apply the safe part, report. Returns the exit code."""
     started = now or datetime.now(UTC)
     run_id = new_plan_id(started)
     runs = profile.state_dir / "runs"
     folder = runs / run_id
     folder.mkdir(parents=True, exist_ok=True)
-    logs.configure(file=folder / "run.log", run_id=run_id)
+    logs.configure(level=log_level, file=folder / "run.log", run_id=run_id)
     lock = RunLock(profile.state_dir / "run.lock")
     lock.acquire()
     try:

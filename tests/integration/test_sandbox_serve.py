@@ -127,6 +127,8 @@ def test_demo_runs_end_to_end() -> None:
     assert "Incremental pull after a few edits" in result.stdout
     assert "Data-quality findings" in result.stdout
     assert "Duplicates and Salesforce-HubSpot links" in result.stdout
+    assert "applied the safe fixes (done" in result.stdout
+    assert "report.html" in result.stdout
     assert "Injected defects" in result.stdout
 
 
