@@ -10,7 +10,6 @@ run.result.findings          # rule, entity, system, record_id, field, current_v
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from crm_ops.config import Profile
+from crm_ops.durable import replace_durably, temporary_beside
 from crm_ops.errors import ConfigError
 from crm_ops.rules.engine import CheckResult, run_rules
 from crm_ops.rules.loader import RuleProblem, load_rules, select_rules
@@ -51,6 +51,19 @@ def profile_rules(
     return chosen, problems, unknown
 
 
+def current_frames(state: State) -> dict[str, dict[str, pl.DataFrame]]:
+    """The current snapshot of every pulled entity in a state file, by system."""
+    frames: dict[str, dict[str, pl.DataFrame]] = {}
+    for c in state.all_current():
+        frames.setdefault(c.system, {})[c.entity] = pl.read_parquet(c.snapshot)
+    return frames
+
+
+def snapshot_versions(state: State) -> dict[str, str]:
+    """The pull id behind each current snapshot (``system.Entity`` -> pull id), for a plan's header."""
+    return {f"{c.system}.{c.entity}": c.pull_id for c in state.all_current()}
+
+
 def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
     """The current snapshot of every pulled entity, by system."""
     state_file = profile.state_dir / "state.sqlite"
@@ -58,12 +71,9 @@ def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
         raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
     state = State(state_file)
     try:
-        current = state.all_current()
+        frames = current_frames(state)
     finally:
         state.close()
-    frames: dict[str, dict[str, pl.DataFrame]] = {}
-    for c in current:
-        frames.setdefault(c.system, {})[c.entity] = pl.read_parquet(c.snapshot)
     if not frames:
         raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
     return frames
@@ -71,12 +81,9 @@ def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
 
 def write_findings(findings: pl.DataFrame, path: Path) -> None:
     """Write findings atomically (temporary name, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_beside(path)
     findings.write_parquet(tmp)
-    with open(tmp, "rb") as handle:  # noqa: PTH123
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    replace_durably(tmp, path)
 
 
 def run_check(

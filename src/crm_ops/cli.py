@@ -436,6 +436,7 @@ def plan(
     from rich.console import Console
     from rich.table import Table
 
+    from crm_ops.check import snapshot_versions
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.plan import build_plan, latest_findings, write_plan
@@ -457,7 +458,7 @@ def plan(
                 raise ConfigError(f"{path}: not a findings file: {exc}") from None
         state = State(prof.state_dir / "state.sqlite")
         try:
-            snapshots = {f"{c.system}.{c.entity}": c.pull_id for c in state.all_current()}
+            snapshots = snapshot_versions(state)
         finally:
             state.close()
         rule_files = [

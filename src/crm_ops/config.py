@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_ops.errors import ConfigError
+from crm_ops.retry import RetryPolicy
 
 DEFAULT_CONFIG = "crm-ops.toml"
 SECRET_WORDS = ("password", "secret", "token", "session_id", "private_key", "api_key")
@@ -57,7 +58,28 @@ def _secret(env_names: Mapping[str, str], name: str, where: str) -> str:
 
 
 @dataclass(frozen=True)
-class SalesforceSettings:
+class CrmSettings:
+    """What every CRM connection has: retries, time-outs, the incremental overlap, its secrets."""
+
+    overlap_seconds: int = 300
+    timeout_seconds: float = 60.0
+    retry_attempts: int = 8
+    retry_initial_wait: float = 0.5
+    retry_max_wait: float = 30.0
+    secret_env: dict[str, str] = field(default_factory=dict)
+    where: str = "config"
+
+    def secret(self, name: str) -> str:
+        """A secret from its environment variable, or a ConfigError naming the variable."""
+        return _secret(self.secret_env, name, self.where)
+
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy these settings ask for."""
+        return RetryPolicy(self.retry_attempts, self.retry_initial_wait, self.retry_max_wait)
+
+
+@dataclass(frozen=True)
+class SalesforceSettings(CrmSettings):
     """How to reach one Salesforce org and how hard to pull from it."""
 
     auth: str = "session"
@@ -71,38 +93,19 @@ class SalesforceSettings:
     bulk_page_records: int = 50_000
     rest_page_records: int = 2_000
     api_budget_share: float = 0.8
-    overlap_seconds: int = 300
     timeout_seconds: float = 120.0
-    retry_attempts: int = 8
-    retry_initial_wait: float = 0.5
-    retry_max_wait: float = 30.0
     secret_env: dict[str, str] = field(default_factory=lambda: dict(SF_SECRETS))
-    where: str = "config"
-
-    def secret(self, name: str) -> str:
-        """A secret from its environment variable, or a ConfigError naming the variable."""
-        return _secret(self.secret_env, name, self.where)
 
 
 @dataclass(frozen=True)
-class HubSpotSettings:
+class HubSpotSettings(CrmSettings):
     """How to reach one HubSpot portal and how fast to call it."""
 
     base_url: str = "https://api.hubapi.com"
     rate_per_ten_seconds: int = 100
     search_per_second: int = 4
-    overlap_seconds: int = 300
-    timeout_seconds: float = 60.0
     part_rows: int = 20_000
-    retry_attempts: int = 8
-    retry_initial_wait: float = 0.5
-    retry_max_wait: float = 30.0
     secret_env: dict[str, str] = field(default_factory=lambda: dict(HS_SECRETS))
-    where: str = "config"
-
-    def secret(self, name: str) -> str:
-        """A secret from its environment variable, or a ConfigError naming the variable."""
-        return _secret(self.secret_env, name, self.where)
 
 
 @dataclass(frozen=True)

@@ -20,23 +20,22 @@ Layout under the profile's state_dir::
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import structlog
 
-from crm_ops.config import Profile
+from crm_ops.config import CrmSettings, Profile
 from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
+from crm_ops.durable import replace_durably, temporary_beside
 from crm_ops.errors import ConfigError
-from crm_ops.retry import RetryPolicy
 from crm_ops.schema.entities import ENTITY_NAMES, empty
 from crm_ops.schema.fieldmap import load_map
 from crm_ops.state import PullJob, State, now
@@ -66,28 +65,17 @@ def connect(profile: Profile, system: str) -> Connector:
     """The connector for ``system`` with the profile's settings and field map (overrides applied)."""
     overrides = profile.maps.get(system)
     fmap = load_map(system, overrides=overrides, overrides_origin=profile.source)
-    settings = getattr(profile, system, None) if system in ("salesforce", "hubspot") else None
-    if settings is not None:
-        policy = RetryPolicy(settings.retry_attempts, settings.retry_initial_wait, settings.retry_max_wait)
     if system == "salesforce" and profile.salesforce is not None:
-        return SalesforceConnector(profile.salesforce, fmap, policy=policy)
+        return SalesforceConnector(profile.salesforce, fmap, policy=profile.salesforce.retry_policy())
     if system == "hubspot" and profile.hubspot is not None:
-        return HubSpotConnector(profile.hubspot, fmap, policy=policy)
+        return HubSpotConnector(profile.hubspot, fmap, policy=profile.hubspot.retry_policy())
     raise ConfigError(f"{profile.source}: profile {profile.name!r} has no [{system}] settings")
 
 
 def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_beside(path)
     frame.write_parquet(tmp, compression="zstd", statistics=True)
-    with open(tmp, "rb") as handle:  # noqa: PTH123
-        os.fsync(handle.fileno())
-    tmp.replace(path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    replace_durably(tmp, path)
 
 
 def latest_versions(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -130,8 +118,8 @@ class Puller:
         self.state.close()
 
     def _overlap(self, system: str) -> int:
-        settings = getattr(self.profile, system)
-        return int(getattr(settings, "overlap_seconds", 300))
+        settings: CrmSettings | None = getattr(self.profile, system, None)
+        return settings.overlap_seconds if settings else 300
 
     def part_path(self, job: PullJob, seq: int) -> Path:
         """Where part ``seq`` of ``job`` lives."""
@@ -200,14 +188,7 @@ class Puller:
         )
         log.info(
             "pull.done",
-            system=system,
-            entity=entity,
-            mode=job.mode,
-            changed=changed,
-            deleted=deleted,
-            total=total,
-            api_calls=result.api_calls,
-            seconds=round(result.seconds, 2),
+            **{k: v for k, v in asdict(result).items() if k not in ("snapshot", "watermark")},
         )
         return result
 
@@ -262,7 +243,6 @@ class Puller:
         parts = sorted((self.root / "pulls" / job.pull_id).glob("part-*.parquet"))
         current = self.state.current(job.system, job.entity)
         snapshot = self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}.parquet"
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
         if parts:
             delta = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
             keys = delta.select("id", "updated_at", "is_deleted").collect()
@@ -285,11 +265,9 @@ class Puller:
             )
         else:
             merged = base if base is not None else delta
-        tmp = snapshot.with_name(snapshot.name + ".tmp")
+        tmp = temporary_beside(snapshot)
         merged.sort("id").sink_parquet(tmp, compression="zstd")
-        with open(tmp, "rb") as handle:  # noqa: PTH123
-            os.fsync(handle.fileno())
-        tmp.replace(snapshot)
+        replace_durably(tmp, snapshot)
         total = pl.scan_parquet(snapshot).select(pl.len()).collect().item()
         old = current.watermark if current is not None else None
         watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)

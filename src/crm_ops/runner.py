@@ -31,7 +31,7 @@ import polars as pl
 import structlog
 
 from crm_ops import logs
-from crm_ops.check import profile_rules
+from crm_ops.check import current_frames, profile_rules, snapshot_versions
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError, CrmOpsError
 from crm_ops.match import run_matching
@@ -157,9 +157,7 @@ def run_batch(
         puller = Puller(profile)
         try:
             pulls = puller.pull_many(profile.systems(), profile.entities)
-            frames: dict[str, dict[str, pl.DataFrame]] = {}
-            for c in puller.state.all_current():
-                frames.setdefault(c.system, {})[c.entity] = pl.read_parquet(c.snapshot)
+            frames = current_frames(puller.state)
             rules, problems, unknown = profile_rules(profile)
             for p in problems:
                 log.warning("run.rule_problem", problem=str(p))
@@ -167,7 +165,7 @@ def run_batch(
             matched = run_matching(frames, **settings_from_profile(profile.match, f"{profile.source} match"))
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             findings.write_parquet(folder / "findings.parquet")
-            snapshots = {f"{c.system}.{c.entity}": c.pull_id for c in puller.state.all_current()}
+            snapshots = snapshot_versions(puller.state)
             plan = build_plan(findings, profile=profile.name, snapshots=snapshots, now=started)
             write_plan(plan, folder)
             safe = (

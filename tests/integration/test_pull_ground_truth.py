@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import polars as pl
 import pytest
 
+from crm_ops.check import current_frames
 from crm_ops.match import run_matching
 from crm_ops.pull import Puller, PullResult
 from crm_ops.rules import load_rules, run_rules
@@ -81,9 +82,7 @@ def test_shipped_rules_find_the_injected_defects_and_their_fixes(
 ) -> None:
     """Each kind of injected defect: precision and recall >= 0.99, the right fix >= 0.99 of the time."""
     puller, _ = pulled
-    frames: dict[str, dict[str, pl.DataFrame]] = {}
-    for current in puller.state.all_current():
-        frames.setdefault(current.system, {})[current.entity] = pl.read_parquet(current.snapshot)
+    frames = current_frames(puller.state)
     rules, problems = load_rules()
     assert problems == []
     result = run_rules(rules, frames)
@@ -102,9 +101,7 @@ def test_duplicates_and_cross_crm_links_match_the_ground_truth(
 ) -> None:
     """Duplicate pairs: precision >= 0.98, recall >= 0.95; Salesforce-HubSpot pairs: >= 0.99 and >= 0.97."""
     puller, _ = pulled
-    frames: dict[str, dict[str, pl.DataFrame]] = {}
-    for current in puller.state.all_current():
-        frames.setdefault(current.system, {})[current.entity] = pl.read_parquet(current.snapshot)
+    frames = current_frames(puller.state)
     result = run_matching(frames)
     precision, recall, found, truth = duplicate_scores(big.data.manifest.duplicates, result)
     assert truth > 1000

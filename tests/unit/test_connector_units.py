@@ -84,7 +84,7 @@ def test_rate_limiter_keeps_every_window_under_its_limit() -> None:
 
 
 def test_hubspot_timestamps_parse_in_both_forms() -> None:
-    assert hubspot.fieldmap_stamp("2026-01-02T03:04:05.678Z") == datetime(
+    assert hubspot.parse_stamp("2026-01-02T03:04:05.678Z") == datetime(
         2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC
     )
-    assert hubspot.fieldmap_stamp("1767323045678") == datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert hubspot.parse_stamp("1767323045678") == datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)

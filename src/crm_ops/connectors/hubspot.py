@@ -229,7 +229,7 @@ class HubSpotConnector:
             if archived and r.get("archivedAt"):
                 # a tombstone is as recent as its deletion
                 stamps = [s for s in (row.get(modified), r["archivedAt"]) if s]
-                row[modified] = max(stamps, key=fieldmap_stamp)
+                row[modified] = max(stamps, key=parse_stamp)
             rows.append(row)
         return rows
 
@@ -375,7 +375,7 @@ class HubSpotConnector:
             body = self._call(self.client.crm.objects.basic_api.get_page, emap.object, **kwargs)
             for r in body.get("results", []):
                 stamp = r.get("archivedAt")
-                if stamp and lo <= fieldmap_stamp(stamp) <= hi:
+                if stamp and lo <= parse_stamp(stamp) <= hi:
                     rows += self._rows([r], props, modified)
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if after is None or len(rows) >= self.settings.part_rows:
@@ -517,7 +517,7 @@ class HubSpotConnector:
         """Nothing to release: the client's pool closes with the process."""
 
 
-def fieldmap_stamp(text: str) -> datetime:
+def parse_stamp(text: str) -> datetime:
     """A HubSpot timestamp (ISO 8601 or epoch milliseconds) as an aware datetime."""
     if text.isdigit():
         return datetime.fromtimestamp(int(text) / 1000, UTC)

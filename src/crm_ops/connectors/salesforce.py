@@ -21,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -502,8 +502,3 @@ def _wire(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
-
-
-def since_with_overlap(watermark: datetime | None, overlap_seconds: int) -> datetime | None:
-    """The start of an incremental window: the watermark less the overlap (None for a full pull)."""
-    return None if watermark is None else watermark - timedelta(seconds=overlap_seconds)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crm_ops.durable import replace_durably, temporary_beside
 from crm_ops.errors import ConfigError
 
 FORMAT = "crm_ops.fixplan"
@@ -101,13 +102,9 @@ def rule_versions(paths: Iterable[Path]) -> dict[str, str]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:  # noqa: PTH123
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    tmp = temporary_beside(path)
+    tmp.write_text(text, encoding="utf-8", newline="")
+    replace_durably(tmp, path)
 
 
 def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pandera.polars as pa
 import polars as pl
@@ -214,8 +213,3 @@ def summary(findings: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.len().alias("findings"), pl.col("confidence").is_not_null().sum().alias("with fix"))
         .sort(["findings", "rule"], descending=[True, False])
     )
-
-
-def to_jsonable(value: Any) -> Any:
-    """Example values as YAML gave them, for messages."""
-    return value
