@@ -148,3 +148,16 @@ def fast_sandbox(records: int, seed: int) -> Iterator[Sandbox]:
         SandboxConfig(seed=SeedConfig(records=records, seed=seed), hubspot_limits=FAST_HUBSPOT)
     ) as sb:
         yield sb
+
+
+def changed_cells(
+    before: pl.DataFrame, after: pl.DataFrame, columns: list[str] | None = None
+) -> set[tuple[str, str]]:
+    """(id, column) of every cell that differs between two versions of a table (rows added or gone
+    count in every column); ``columns`` defaults to all but ``id``."""
+    joined = before.join(after, on="id", suffix="__new", how="full", coalesce=True)
+    cells = set()
+    for column in columns if columns is not None else [c for c in before.columns if c != "id"]:
+        for rid in joined.filter(pl.col(column).ne_missing(pl.col(f"{column}__new")))["id"].to_list():
+            cells.add((rid, column))
+    return cells

@@ -517,10 +517,11 @@ def _run_apply(
     from crm_ops.errors import ConfigError
     from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
     from crm_ops.plan.apply import Applier, undo_plan
+    from crm_ops.progress import bars
     from crm_ops.pull import Puller
 
     logs.configure()
-    with _errors(" (the journal keeps what was done; run again to resume)"):
+    with _errors(" (the journal keeps what was done; run again to resume)"), bars() as steps:
         prof = load_profile(config, profile)
         if yes and prof.production and not allow_production:
             raise ConfigError(f"profile {prof.name!r} is production: add --allow-production to write to it")
@@ -528,7 +529,7 @@ def _run_apply(
         loaded = read_plan(plan_file)
         puller = Puller(prof)
         try:
-            applier = Applier(puller.state, puller.connector, batch_size=batch_size)
+            applier = Applier(puller.state, puller.connector, batch_size=batch_size, steps=steps)
             if undo:
                 loaded = undo_plan(puller.state, loaded)
                 write_plan(loaded, plan_file.parent / "undo")
@@ -623,12 +624,14 @@ def run_command(
     4 stopped at the API budget, 5 another run holds the lock.
     """
     from crm_ops.config import load_profile
+    from crm_ops.progress import bars
     from crm_ops.runner import EXIT_LOCKED, LockedError, run_batch
 
     with _errors(" (journaled; the next run resumes)"):
         prof = load_profile(config, profile)
         try:
-            result = run_batch(prof, allow_production=allow_production)
+            with bars() as steps:
+                result = run_batch(prof, allow_production=allow_production, steps=steps)
         except LockedError as e:
             typer.echo(f"locked: {e}", err=True)
             raise typer.Exit(EXIT_LOCKED) from None

@@ -13,6 +13,7 @@ profile may name others with ``<secret>_env = "VAR"``). Other string values may 
     username = "ops@example.com"
     client_id = "3MVG9..."
     bulk_threshold = 20000                  # COUNT() above this pulls through Bulk API 2.0
+    bulk_write_threshold = 2000             # writes of an object in a plan above this go through Bulk ingest
 
     [profiles.sandbox.hubspot]
     base_url = "https://api.hubapi.com"
@@ -91,6 +92,8 @@ class SalesforceSettings(CrmSettings):
     ca_bundle: str | None = None
     bulk_threshold: int = 20_000
     bulk_page_records: int = 50_000
+    bulk_write_threshold: int = 2_000
+    bulk_write_batch: int = 10_000
     rest_page_records: int = 2_000
     api_budget_share: float = 0.8
     timeout_seconds: float = 120.0

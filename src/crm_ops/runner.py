@@ -39,6 +39,7 @@ from crm_ops.match.run import settings_from_profile
 from crm_ops.plan import build_plan, select_actions, write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.format import new_plan_id
+from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import render, scores
 from crm_ops.rules import run_rules
@@ -141,9 +142,16 @@ def _history(runs: Path, limit: int = 30) -> list[dict[str, Any]]:
 
 
 def run_batch(
-    profile: Profile, *, allow_production: bool = False, now: datetime | None = None, log_level: str = "info"
+    profile: Profile,
+    *,
+    allow_production: bool = False,
+    now: datetime | None = None,
+    log_level: str = "info",
+    steps: Steps | None = None,
 ) -> RunResult:
-    """One batch: lock, pull, check, match, plan, apply the safe part, report. Returns the exit code."""
+    """One batch: lock, pull, check, match, plan, apply the safe part, report. Returns the exit code.
+
+    ``steps`` receives progress (rows pulled, actions applied), for a bar on a terminal."""
     started = now or datetime.now(UTC)
     run_id = new_plan_id(started)
     runs = profile.state_dir / "runs"
@@ -155,6 +163,8 @@ def run_batch(
     try:
         settings = _run_settings(profile)
         puller = Puller(profile)
+        if steps is not None:
+            puller.on_page = lambda job, rows: steps(f"pulling {job.system} {job.entity}", rows)
         try:
             pulls = puller.pull_many(profile.systems(), profile.entities)
             frames = current_frames(puller.state)
@@ -179,14 +189,20 @@ def run_batch(
             def is_safe(rule: str) -> bool:
                 return rule in wanted or any(f"tag:{t}" in wanted for t in tags.get(rule, ()))
 
-            chosen = [a for a in safe if a.kind == "update" and is_safe(a.rule)]
+            # field writes by rule or tag; merges only when their rule is listed by name
+            chosen = [
+                a
+                for a in safe
+                if (a.kind in ("update", "associate") and is_safe(a.rule))
+                or (a.kind == "merge" and a.rule in wanted)
+            ]
             applied: dict[str, int] = {}
             if chosen and profile.production and not allow_production:
                 log.warning("run.apply_refused", reason="production profile without allow_production")
                 applied = {"refused (production)": len(chosen)}
             elif chosen:
                 applied = (
-                    Applier(puller.state, puller.connector)
+                    Applier(puller.state, puller.connector, steps=steps)
                     .apply(plan.header.plan_id, chosen, dry_run=False)
                     .counts
                 )

@@ -13,13 +13,14 @@ import polars as pl
 import pytest
 
 from crm_ops.check import run_check
+from crm_ops.connectors.base import Change
 from crm_ops.plan import build_plan, read_plan, write_plan
 from crm_ops.plan.apply import Applier, undo_plan
 from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.schema.entities import ENTITIES
-from tests.pulling import fast_sandbox, profile_for
+from tests.pulling import changed_cells, fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
 ENTITIES_PULLED = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]
@@ -37,13 +38,7 @@ def _snapshots(puller: Puller) -> dict[tuple[str, str], pl.DataFrame]:
 
 
 def _changed_cells(before: pl.DataFrame, after: pl.DataFrame, entity: str) -> set[tuple[str, str]]:
-    columns = [c for c in ENTITIES[entity] if c not in ("updated_at", "id")]
-    joined = before.join(after, on="id", suffix="__new", how="full", coalesce=True)
-    cells = set()
-    for column in columns:
-        for rid in joined.filter(pl.col(column).ne_missing(pl.col(f"{column}__new")))["id"].to_list():
-            cells.add((rid, column))
-    return cells
+    return changed_cells(before, after, [c for c in ENTITIES[entity] if c not in ("updated_at", "id")])
 
 
 def test_apply_fixes_what_the_plan_says_and_nothing_else_then_undo_restores(
@@ -56,8 +51,9 @@ def test_apply_fixes_what_the_plan_says_and_nothing_else_then_undo_restores(
     findings = run_check(profile).result.findings
     plan = build_plan(findings, profile="sandbox")
     write_plan(plan, tmp_path / "plan")
-    updates = [a for a in plan.actions if a.kind == "update"]
+    updates = [a for a in plan.actions if a.kind in ("update", "associate")]
     assert len(updates) > 50
+    assert any(a.kind == "associate" for a in updates)
 
     applier = Applier(puller.state, puller.connector)
     dry = applier.apply(plan.header.plan_id, plan.actions, dry_run=True)
@@ -82,7 +78,8 @@ def test_apply_fixes_what_the_plan_says_and_nothing_else_then_undo_restores(
     again = applier.apply(plan.header.plan_id, plan.actions, dry_run=False)
     assert not any(k in again.counts for k in ("done", "would write", "failed", "pending"))
 
-    puller.pull_many(["salesforce", "hubspot"], ENTITIES_PULLED)
+    # full: a new HubSpot association does not move the contact's last-modified date
+    puller.pull_many(["salesforce", "hubspot"], ENTITIES_PULLED, full=True)
     after = _snapshots(puller)
     expected_cells = {(a.record_id, a.field) for a in updates if a.action_id in done}
     expected_cells.add((target.record_id, "email"))
@@ -104,7 +101,7 @@ def test_apply_fixes_what_the_plan_says_and_nothing_else_then_undo_restores(
     refused = {(e["record_id"], e["field"]) for e in undo_journal.values() if e["status"] == "failed"}
     assert all(e["error"] for e in undo_journal.values() if e["status"] == "failed")
     assert len(refused) <= len(done) * 0.2
-    puller.pull_many(["salesforce", "hubspot"], ENTITIES_PULLED)
+    puller.pull_many(["salesforce", "hubspot"], ENTITIES_PULLED, full=True)
     restored = _snapshots(puller)
     for (system, entity), frame in restored.items():
         remaining = _changed_cells(before[(system, entity)], frame, entity)
@@ -138,3 +135,25 @@ def test_apply_command_is_a_dry_run_by_default_and_prod_needs_a_flag(box: Sandbo
     assert refused.returncode == 2
     assert "add --allow-production" in refused.stderr
     assert read_plan(tmp_path / "plan" / "plan.jsonl").header.plan_id == plan.header.plan_id
+
+
+def test_large_salesforce_writes_go_through_one_bulk_ingest_job(box: Sandbox, tmp_path: Path) -> None:
+    profile = profile_for(box, tmp_path)
+    puller = Puller(profile)
+    puller.pull_many(["salesforce"], ["Contact"])
+    contacts = pl.read_parquet(puller.state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
+    ids = contacts.filter(~pl.col("is_deleted"))["id"].to_list()[:300]
+    conn = puller.connector("salesforce")
+    assert conn.write_batch("Contact", 50_000) > 200 and conn.write_batch("Contact", 150) == 200
+    changes = [Change(i, {"title": f'Buyer, "level" {n}\nnew line'}) for n, i in enumerate(ids[:299])]
+    changes.append(Change(ids[299], {"title": None}))
+    changes.append(Change("003000000000000ZZZ", {"title": "nobody"}))
+    calls = conn.api_calls
+    results = conn.push("Contact", changes)
+    assert conn.api_calls - calls <= 8  # create, upload, close, status, two result files
+    assert [r.record_id for r in results] == [c.record_id for c in changes]
+    assert all(r.ok for r in results[:300])
+    assert not results[300].ok and results[300].error
+    back = {r["id"]: r["title"] for r in conn.read("Contact", ids).to_dicts()}
+    assert back[ids[0]] == 'Buyer, "level" 0\nnew line'
+    assert back[ids[299]] is None

@@ -1,5 +1,5 @@
 """`crm-ops apply` killed with SIGKILL at random points, resumed, ends where an uninterrupted apply ends;
-undo then restores the state before the apply."""
+undo then restores the state before the apply. The plan holds rule fixes and merges of duplicates."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from crm_ops.check import run_check
+from crm_ops.check import current_frames, run_check
 from crm_ops.config import Profile
+from crm_ops.match.run import run_matching
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.pull import Puller
 from crm_ops.sandbox.generator import SeedConfig
@@ -60,7 +61,7 @@ def _apply(
         [sys.executable, "-m", "crm_ops", "apply", str(plan), "--yes", "--batch-size", "7"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if kill_after is not None else None,
     )
     if kill_after is None:
         return child.wait(timeout=600)
@@ -87,12 +88,16 @@ def test_killed_apply_resumes_to_the_uninterrupted_result_and_undo_restores(tmp_
         ref_profile = profile_for(reference, ref_dir)
         puller = Puller(ref_profile)
         puller.pull_many(["salesforce", "hubspot"], PULLED)
+        matched = run_matching(current_frames(puller.state)).findings
         puller.close()
-        plan = build_plan(run_check(ref_profile).result.findings, profile="sandbox")
+        findings = pl.concat([run_check(ref_profile).result.findings, matched], how="vertical_relaxed")
+        plan = build_plan(findings, profile="sandbox")
         plan_dir = tmp_path / "plan"
         write_plan(plan, plan_dir)
         updates = sum(1 for a in plan.actions if a.kind == "update")
+        merges = sum(1 for a in plan.actions if a.kind == "merge")
         assert updates > 50
+        assert merges > 20
 
         assert _apply(reference, ref_dir, plan_dir, kill_after=None, rng=rng) == 0
         want = _state(ref_profile)
@@ -100,7 +105,7 @@ def test_killed_apply_resumes_to_the_uninterrupted_result_and_undo_restores(tmp_
         kill_profile = profile_for(killed, kill_dir)
         before = _state(kill_profile)
         kills = 0
-        for progress in (3, 9, 20, 35, 60, 90, 130):
+        for progress in (3, 9, 20, 35, 60, 90, 130, 150, 170, 190):
             if _apply(killed, kill_dir, plan_dir, kill_after=progress, rng=rng) is None:
                 kills += 1
         assert kills >= 4

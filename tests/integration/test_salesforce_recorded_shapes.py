@@ -148,3 +148,48 @@ def test_bulk_query_job_info_matches_recorded(api: requests.Session, sandbox: Sa
     assert set(rec) <= set(got)
     assert isinstance(got["apiVersion"], float)
     assert got["createdDate"].endswith("+0000")
+
+
+def test_soap_answers_match_the_recorded_partner_envelope(api: requests.Session, sandbox: Sandbox) -> None:
+    """merge and undelete answer like the recorded partner-API login: a soapenv envelope whose body
+    holds ``<call>Response/result`` in the partner namespace, as text/xml."""
+    import xml.etree.ElementTree as ET
+
+    from crm_ops.connectors import sfsoap
+
+    rec = recorded("soap_login_partner.json")["response"]
+    want = ET.fromstring(rec["body"])  # noqa: S314 -- a fixture of ours
+    want_result = want.find(
+        f"{{{sfsoap.ENV}}}Body/{{{sfsoap.PARTNER}}}loginResponse/{{{sfsoap.PARTNER}}}result"
+    )
+    assert want_result is not None
+    token = sandbox.env["CRM_OPS_SF_ACCESS_TOKEN"]
+    soap = f"{sandbox.env['CRM_OPS_SF_INSTANCE_URL']}/services/Soap/u/59.0"
+    ids = sandbox.salesforce.store["Lead"].frame()["Id"].to_list()[5:8]
+    for call, body in (
+        ("merge", sfsoap.merge_request(token, "Lead", ids[0], ids[1:3])),
+        ("undelete", sfsoap.undelete_request(token, ids[1:2])),
+    ):
+        got = api.post(soap, data=body, headers=sfsoap.HEADERS)
+        assert got.status_code == rec["status"] == 200
+        assert got.headers["Content-Type"].lower() == rec["headers"]["Content-Type"].lower()
+        root = ET.fromstring(got.content)  # noqa: S314
+        assert root.tag == want.tag
+        result = root.find(
+            f"{{{sfsoap.ENV}}}Body/{{{sfsoap.PARTNER}}}{call}Response/{{{sfsoap.PARTNER}}}result"
+        )
+        assert result is not None and result.findtext(f"{{{sfsoap.PARTNER}}}success") == "true", got.text
+    merged = sfsoap.parse_answer(
+        200,
+        api.post(
+            soap, data=sfsoap.merge_request(token, "Lead", ids[0], ids[2:3]), headers=sfsoap.HEADERS
+        ).content,
+        "merge",
+    )
+    # ids[2] is still merged away (undelete brought back ids[1] only): an error on the record, no fault
+    assert not merged[0].success
+    assert merged[0].errors == ("ENTITY_IS_DELETED: entity is deleted",)
+    bad = api.post(soap, data=sfsoap.undelete_request("not-a-session", ids[:1]), headers=sfsoap.HEADERS)
+    assert bad.status_code == 500
+    with pytest.raises(Exception, match="INVALID_SESSION_ID"):
+        sfsoap.parse_answer(bad.status_code, bad.content, "undelete")

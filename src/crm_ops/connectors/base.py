@@ -4,8 +4,10 @@ A connector pulls an entity as a stream of ``Page``s: canonical polars frames, e
 resume from once that page is safely written. The pull engine (``crm_ops.pull``) owns snapshots,
 watermarks and resumption; a connector owns talking to its CRM: paging, retries, rate limits, types.
 
-``push`` writes field changes back (fix plans, issue 6) and ``read`` re-reads current values by id
-(conflict checks before a write); both speak canonical column names.
+``push`` writes field changes back (fix plans) and ``read`` re-reads current values by id (conflict
+checks before a write); both speak canonical column names. A column that is an association in the CRM
+(HubSpot's primary company) is written by ``push`` as an association. ``merge``, ``links``, ``restore``
+and ``relink`` are what merging duplicates, and undoing a merge, need.
 """
 
 from __future__ import annotations
@@ -59,6 +61,19 @@ class PushResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Link:
+    """A record that points at another: a lookup field (Salesforce) or an association (HubSpot).
+
+    ``relation`` is the connector's own name for the relation (``OpportunityContactRole.ContactId``,
+    ``contacts->deals``); callers store it and give it back to ``relink``, they do not parse it.
+    """
+
+    relation: str
+    record_id: str  # the related record
+    target_id: str  # the record it points at
+
+
 class CursorExpiredError(Exception):
     """A saved cursor can no longer be resumed (say, a Bulk job that the org purged): start the pull over."""
 
@@ -102,6 +117,33 @@ class Connector(Protocol):
 
     def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
         """Write field changes; one result per change, in order."""
+        ...
+
+    def write_batch(self, entity: str, total: int) -> int:
+        """How many changes one ``push`` should carry when ``total`` are to be written."""
+        ...
+
+    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
+        """Merge ``losers`` into ``survivor`` with the CRM's own merge; one result per loser, in order."""
+        ...
+
+    def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
+        """The live records that point at ``ids`` and that a merge moves to the survivor."""
+        ...
+
+    def restore(self, entity: str, record: dict[str, Any]) -> PushResult:
+        """Bring back a merged-away record (canonical values as read before the merge).
+
+        ``extra["id"]`` is the restored record's id: the same one where the CRM can undelete
+        (Salesforce), a new one where it cannot (HubSpot).
+        """
+        ...
+
+    def relink(
+        self, links: Sequence[Link], from_id: str, to_id: str, *, keep: bool = False
+    ) -> list[PushResult]:
+        """Point each link's record at ``to_id`` where it still points at ``from_id`` (a result with
+        ``ok=False`` otherwise); with ``keep`` (associations only) ``from_id`` keeps its link too."""
         ...
 
     @property

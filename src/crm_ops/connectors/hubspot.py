@@ -30,7 +30,7 @@ import urllib3
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
-from crm_ops.connectors.base import Change, FieldInfo, Page, PushResult
+from crm_ops.connectors.base import Change, FieldInfo, Link, Page, PushResult
 from crm_ops.errors import ApiError, ConfigError, FatalApiError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, retrying
@@ -47,6 +47,8 @@ UPDATE_BATCH = 100
 OWNER_LIMIT = 500
 PRIMARY_TYPES = {1, 2, 5, 6}
 CRM_OBJECTS = ("contacts", "companies", "deals")
+# What a merge moves to the survivor: the associations of each mergeable object.
+RELATIONS = {"contacts": ("companies", "deals"), "companies": ("contacts", "deals")}
 # the last-modified property HubSpot's search indexes for each object
 MODIFIED = {
     "contacts": "lastmodifieddate",
@@ -465,8 +467,67 @@ class HubSpotConnector:
         return self._page(entity, rows, props, custom)
 
     def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
-        """Update records through batch update, 100 a call; a rejected batch is retried one by one."""
+        """Update records through batch update, 100 a call; a rejected batch is retried one by one.
+
+        A column that is an association (a contact's or deal's primary company) is written as one: the
+        record's links to other records of that type are archived and a default (primary) link to the new
+        one is made; a null value only archives.
+        """
         emap = self._map(entity)
+        linked = {c: s.association for c, s in emap.columns.items() if s.association}
+        plain = [Change(c.record_id, {k: v for k, v in c.values.items() if k not in linked}) for c in changes]
+        results = self._update(emap, [c for c in plain if c.values])
+        by_id = {r.record_id: r for r in results}
+        for column, target in linked.items():
+            moves = [(c.record_id, c.values[column]) for c in changes if column in c.values]
+            if moves:
+                for result in self._set_association(emap.object, target, moves):
+                    earlier = by_id.get(result.record_id)
+                    if earlier is None or earlier.ok:
+                        by_id[result.record_id] = result
+        return [by_id[c.record_id] for c in changes]
+
+    def write_batch(self, entity: str, total: int) -> int:
+        """A batch update carries 100 records."""
+        return UPDATE_BATCH
+
+    def _set_association(
+        self, source: str, target: str, moves: Sequence[tuple[str, Any]]
+    ) -> list[PushResult]:
+        ids = [record_id for record_id, _ in moves]
+        current = self._associations(source, target, ids)
+        stale = [
+            {
+                "from": {"id": record_id},
+                "to": [{"id": to} for to, _ in current.get(record_id, []) if to != value],
+            }
+            for record_id, value in moves
+        ]
+        stale = [s for s in stale if s["to"]]
+        for start in range(0, len(stale), ASSOC_BATCH):
+            self._call(
+                self.client.crm.associations.v4.batch_api.archive,
+                source,
+                target,
+                batch_input_public_association_multi_archive={"inputs": stale[start : start + ASSOC_BATCH]},
+            )
+        new = [
+            {"from": {"id": record_id}, "to": {"id": str(value)}}
+            for record_id, value in moves
+            if value is not None and str(value) not in {to for to, _ in current.get(record_id, [])}
+        ]
+        for start in range(0, len(new), ASSOC_BATCH):
+            self._call(
+                self.client.crm.associations.v4.batch_api.create_default,
+                source,
+                target,
+                batch_input_public_default_association_multi_post={
+                    "inputs": new[start : start + ASSOC_BATCH]
+                },
+            )
+        return [PushResult(record_id, True) for record_id, _ in moves]
+
+    def _update(self, emap: EntityMap, changes: Sequence[Change]) -> list[PushResult]:
         results: list[PushResult] = []
         for start in range(0, len(changes), UPDATE_BATCH):
             batch = changes[start : start + UPDATE_BATCH]
@@ -501,17 +562,151 @@ class HubSpotConnector:
     @staticmethod
     def _properties_of(emap: EntityMap, change: Change) -> dict[str, Any]:
         out = {}
-        for column, value in change.values.items():
+        for column, given in change.values.items():
             src = emap.columns.get(column)
             name = column.removeprefix("custom_") if src is None and column.startswith("custom_") else None
-            if src is not None and src.field and not src.transform:
-                name = src.field
+            value = given
+            if src is not None and src.field:
+                name, value = src.field, src.to_crm(given)
             if name is None:
                 raise ConfigError(
                     f"{emap.origin}: {emap.entity}.{column} does not map to a writable property"
                 )
             out[name] = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else value)
         return out
+
+    # ------------------------------------------------------------------ merging
+
+    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
+        """Merge each loser into ``survivor`` through the object's merge endpoint, one call each."""
+        emap = self._map(entity)
+        if emap.object not in RELATIONS:
+            raise ConfigError(f"hubspot: {emap.object} records cannot be merged here")
+        api = getattr(self.client.crm, emap.object).basic_api
+        results = []
+        for loser in losers:
+            try:
+                self._call(
+                    api.merge, public_merge_input={"primaryObjectId": survivor, "objectIdToMerge": loser}
+                )
+                results.append(PushResult(loser, True))
+            except FatalApiError as exc:
+                results.append(PushResult(loser, False, str(exc)))
+        return results
+
+    def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
+        """The records associated with ``ids`` (what a merge moves to the survivor)."""
+        emap = self._map(entity)
+        out = []
+        for target in RELATIONS.get(emap.object, ()):
+            for record_id, linked in self._associations(emap.object, target, ids).items():
+                out += [Link(f"{emap.object}->{target}", to, record_id) for to, _ in linked]
+        return out
+
+    def restore(self, entity: str, record: dict[str, Any]) -> PushResult:
+        """Create the record again from its values before the merge (HubSpot cannot unmerge): a new id.
+
+        Every mapped property the CRM lets us write is restored; read-only ones (create date, merged ids)
+        cannot be.
+        """
+        emap = self._map(entity)
+        writable = {f.name for f in self.describe(entity) if f.updateable}
+        values = {}
+        for column, value in record.items():
+            src = emap.columns.get(column)
+            if src is not None and src.field:
+                name: str | None = src.field
+            else:
+                name = column.removeprefix("custom_") if column.startswith("custom_") else None
+            if value is not None and name in writable:
+                values[column] = value
+        properties = self._properties_of(emap, Change("", values))
+        earlier = self._restored_before(emap.object, properties, record.get("__merged_at"))
+        if earlier is not None:  # a restore that landed before the last run stopped
+            return PushResult(str(record.get("id")), True, None, {"id": earlier})
+        try:
+            body = self._call(
+                self.client.crm.objects.basic_api.create,
+                emap.object,
+                simple_public_object_input_for_create={"properties": properties, "associations": []},
+            )
+        except FatalApiError as exc:
+            return PushResult(str(record.get("id")), False, str(exc))
+        return PushResult(str(record.get("id")), True, None, {"id": str(body["id"])})
+
+    def _restored_before(self, object_type: str, properties: dict[str, Any], since: Any) -> str | None:
+        """A record created since the merge with the same identity (e-mail, else domain, else name)."""
+        key = next((k for k in ("email", "domain", "name") if properties.get(k)), None)
+        if key is None or not since:
+            return None
+        body = self._call(
+            self.client.crm.objects.search_api.do_search,
+            object_type,
+            public_object_search_request={
+                "filterGroups": [
+                    {
+                        "filters": [
+                            {"propertyName": key, "operator": "EQ", "value": str(properties[key])},
+                            {
+                                "propertyName": "createdate",
+                                "operator": "GTE",
+                                "value": _ms(parse_stamp(str(since))),
+                            },
+                        ]
+                    }
+                ],
+                "properties": [key],
+                "limit": 1,
+            },
+            search=True,
+        )
+        results = body.get("results") or []
+        return str(results[0]["id"]) if results else None
+
+    def relink(
+        self, links: Sequence[Link], from_id: str, to_id: str, *, keep: bool = False
+    ) -> list[PushResult]:
+        """Associate each link's record with ``to_id``, and unless ``keep``, archive its link to ``from_id``
+        (only where that link still exists; a conflict otherwise; already done counts as done)."""
+        results: dict[int, PushResult] = {}
+        by_relation: dict[str, list[tuple[int, Link]]] = {}
+        for index, link in enumerate(links):
+            by_relation.setdefault(link.relation, []).append((index, link))
+        for relation, group in by_relation.items():
+            source, target = relation.split("->", 1)
+            found = self._associations(source, target, [from_id, to_id])
+            now = {to for to, _ in found.get(from_id, [])}
+            there = {to for to, _ in found.get(to_id, [])}
+            movable = []
+            for index, link in group:
+                if link.record_id in there and (keep or link.record_id not in now):
+                    results[index] = PushResult(link.record_id, True)
+                elif link.record_id in now:
+                    movable.append(link.record_id)
+                    results[index] = PushResult(link.record_id, True)
+                else:
+                    error = f"conflict: {target} {link.record_id} is no longer associated with {from_id}"
+                    results[index] = PushResult(link.record_id, False, error)
+            for start in range(0, len(movable), ASSOC_BATCH):
+                part = movable[start : start + ASSOC_BATCH]
+                self._call(
+                    self.client.crm.associations.v4.batch_api.create_default,
+                    source,
+                    target,
+                    batch_input_public_default_association_multi_post={
+                        "inputs": [{"from": {"id": to_id}, "to": {"id": r}} for r in part]
+                    },
+                )
+                if not keep:
+                    self._call(
+                        self.client.crm.associations.v4.batch_api.archive,
+                        source,
+                        target,
+                        batch_input_public_association_multi_archive={
+                            "inputs": [{"from": {"id": from_id}, "to": [{"id": r} for r in part]}]
+                        },
+                    )
+        return [results[i] for i in range(len(links))]
 
     def close(self) -> None:
         """Nothing to release: the client's pool closes with the process."""

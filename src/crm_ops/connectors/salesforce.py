@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -35,7 +36,8 @@ from simple_salesforce.bulk2 import Operation, _Bulk2Client
 from simple_salesforce.exceptions import SalesforceError
 
 from crm_ops.config import SalesforceSettings
-from crm_ops.connectors.base import Change, CursorExpiredError, FieldInfo, Page, PushResult
+from crm_ops.connectors import sfsoap
+from crm_ops.connectors.base import Change, CursorExpiredError, FieldInfo, Link, Page, PushResult
 from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError, FatalApiError, RetriableApiError
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
@@ -48,6 +50,14 @@ MAX_URL_QUERY = 12_000  # characters of SOQL we put in a GET URL (Salesforce's U
 COMPOSITE_BATCH = 200
 READ_BATCH = 200
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+MERGE_BATCH = 2  # records merged into the master per merge call
+UNDELETE_BATCH = 200
+# What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds).
+RELATIONS = {
+    "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
+    "Contact": (("OpportunityContactRole", "ContactId"),),
+    "Lead": (),
+}
 _NUMERIC = {"currency": pl.Float64(), "double": pl.Float64(), "percent": pl.Float64(), "int": pl.Int64()}
 _SKIP_TYPES = {"address", "location", "base64"}
 
@@ -235,6 +245,15 @@ class SalesforceConnector:
         if answer is None:
             raise FatalApiError(SYSTEM, f"{path}: empty answer")
         return answer
+
+    def _records(self, soql: str, endpoint: str = "query") -> list[dict[str, Any]]:
+        """Every record a (small) REST query returns, following ``nextRecordsUrl``."""
+        body = self._call(partial(self._rest, endpoint, params={"q": soql}))
+        records = list(body.get("records", []))
+        while not body.get("done", True):
+            body = self._call(partial(self._more, body["nextRecordsUrl"]))
+            records += body.get("records", [])
+        return records
 
     def _more(self, url: str, **kwargs: Any) -> dict[str, Any]:
         return dict(self.sf.query_more(url, identifier_is_url=True, include_deleted=True, **kwargs))
@@ -446,12 +465,7 @@ class SalesforceConnector:
         for start in range(0, len(ids), READ_BATCH):
             chunk = ", ".join(soql_quote(i) for i in ids[start : start + READ_BATCH])
             soql = f"SELECT {', '.join(fields)} FROM {emap.object} WHERE Id IN ({chunk})"
-            body = self._call(partial(self._rest, "queryAll", params={"q": soql}))
-            records = list(body.get("records", []))
-            while not body.get("done", True):
-                url = body["nextRecordsUrl"]
-                body = self._call(partial(self._more, url))
-                records += body.get("records", [])
+            records = self._records(soql, "queryAll")
             frames.append(self._frame(entity, self._records_frame(records, fields, types)))
         return (
             pl.concat(frames, how="diagonal_relaxed")
@@ -461,17 +475,29 @@ class SalesforceConnector:
 
     # ------------------------------------------------------------------ writing
 
-    def _source_field(self, emap: EntityMap, column: str) -> str:
+    def _source_field(self, emap: EntityMap, column: str, value: Any) -> tuple[str, Any]:
         src = emap.columns.get(column)
         if src is None and column.startswith("custom_"):
-            return column.removeprefix("custom_")
-        if src is None or not src.field or src.transform:
+            return column.removeprefix("custom_"), value
+        if src is None or not src.field:
             raise ConfigError(f"{emap.origin}: {emap.entity}.{column} does not map to a writable field")
-        return src.field
+        return src.field, src.to_crm(value)
+
+    def _wire_pair(self, emap: EntityMap, column: str, value: Any) -> tuple[str, Any]:
+        name, value = self._source_field(emap, column, value)
+        return name, _wire(value)
+
+    def write_batch(self, entity: str, total: int) -> int:
+        """200 (one composite request) for small plans; a Bulk ingest job's worth above the threshold."""
+        s = self.settings
+        return s.bulk_write_batch if total > s.bulk_write_threshold else COMPOSITE_BATCH
 
     def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
-        """Update records through the composite sObject collections API, 200 a request, not all-or-none."""
+        """Update records: through the composite sObject collections API, 200 a request, not all-or-none;
+        more than 200 at once through one Bulk API 2.0 ingest job (update)."""
         emap = self._map(entity)
+        if len(changes) > COMPOSITE_BATCH:
+            return self._push_bulk(entity, emap, changes)
         results: list[PushResult] = []
         for start in range(0, len(changes), COMPOSITE_BATCH):
             batch = changes[start : start + COMPOSITE_BATCH]
@@ -479,7 +505,7 @@ class SalesforceConnector:
                 {
                     "attributes": {"type": emap.object},
                     "id": c.record_id,
-                    **{self._source_field(emap, k): _wire(v) for k, v in c.values.items()},
+                    **dict(self._wire_pair(emap, k, v) for k, v in c.values.items()),
                 }
                 for c in batch
             ]
@@ -491,9 +517,147 @@ class SalesforceConnector:
                 results.append(PushResult(change.record_id, bool(outcome.get("success")), message))
         return results
 
+    def _push_bulk(self, entity: str, emap: EntityMap, changes: Sequence[Change]) -> list[PushResult]:
+        """One Bulk 2.0 update job: CSV of Id plus every field written (blank leaves a field as it is,
+        ``#N/A`` clears it), then each record's outcome from the job's successful and failed results."""
+        rows = [
+            {"Id": c.record_id, **dict(self._wire_pair(emap, k, v) for k, v in c.values.items())}
+            for c in changes
+        ]
+        columns = ["Id", *sorted({k for r in rows for k in r if k != "Id"})]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _bulk_cell(row[k]) if k in row else "" for k in columns})
+        client = self._bulk_client(entity)
+        job = self._call(lambda: client.create_job(Operation.update))
+        job_id = str(job["id"])
+        log.info("salesforce.bulk.ingest", entity=entity, job=job_id, records=len(rows))
+        self._call(partial(client.upload_job_data, job_id, buffer.getvalue()))
+        self._call(partial(client.close_job, job_id))
+        wait = 0.2
+        while True:
+            info = self._call(lambda: client.get_job(job_id, False))
+            if info.get("state") in ("JobComplete", "Failed", "Aborted"):
+                break
+            self._sleep(wait)
+            wait = min(wait * 1.5, 5.0)
+        outcome: dict[str, PushResult] = {}
+        for kind in ("successfulResults", "failedResults"):
+            text = self._call(partial(client.get_ingest_results, job_id, kind))
+            for record in csv.DictReader(io.StringIO(text)):
+                record_id = record.get("Id") or record.get("sf__Id") or ""
+                error = record.get("sf__Error") or None
+                outcome[record_id] = PushResult(record_id, kind == "successfulResults", error)
+        missing = (
+            f"not processed by Bulk job {job_id} ({info.get('state')}: {info.get('errorMessage') or ''})"
+        )
+        return [outcome.get(c.record_id, PushResult(c.record_id, False, missing)) for c in changes]
+
+    # ------------------------------------------------------------------ merging
+
+    def _soap(self, body: bytes, call: str) -> list[sfsoap.SoapResult]:
+        url = f"https://{self.sf.sf_instance}/services/Soap/u/{self.settings.api_version}"
+
+        def post() -> list[sfsoap.SoapResult]:
+            response = self.session.post(
+                url, data=body, headers=sfsoap.HEADERS, timeout=self.settings.timeout_seconds
+            )
+            return sfsoap.parse_answer(response.status_code, response.content, call)
+
+        return self._call(post)
+
+    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
+        """Merge through the SOAP ``merge`` call, two records a request, all into the same master."""
+        emap = self._map(entity)
+        if emap.object not in RELATIONS:
+            raise ConfigError(f"salesforce: {emap.object} records cannot be merged")
+        results: list[PushResult] = []
+        for start in range(0, len(losers), MERGE_BATCH):
+            chunk = list(losers[start : start + MERGE_BATCH])
+            body = sfsoap.merge_request(self.sf.session_id, emap.object, survivor, chunk)
+            (answer,) = self._soap(body, "merge")
+            for loser in chunk:
+                ok = answer.success and loser in answer.merged
+                error = "; ".join(answer.errors) or (None if ok else "not merged")
+                results.append(PushResult(loser, ok, error, {"related": list(answer.related)}))
+        return results
+
+    def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
+        """The live records whose lookups point at ``ids`` (what a merge re-parents)."""
+        emap = self._map(entity)
+        out: list[Link] = []
+        for child, lookup in RELATIONS.get(emap.object, ()):
+            for start in range(0, len(ids), READ_BATCH):
+                chunk = ", ".join(soql_quote(i) for i in ids[start : start + READ_BATCH])
+                records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE {lookup} IN ({chunk})")
+                out += [Link(f"{child}.{lookup}", str(r["Id"]), str(r[lookup])) for r in records]
+        return out
+
+    def restore(self, entity: str, record: dict[str, Any]) -> PushResult:
+        """Undelete the merged-away record from the recycle bin: same id, same values."""
+        record_id = str(record["id"])
+        (answer,) = self._soap(sfsoap.undelete_request(self.sf.session_id, [record_id]), "undelete")
+        return PushResult(record_id, answer.success, "; ".join(answer.errors) or None, {"id": record_id})
+
+    def relink(
+        self, links: Sequence[Link], from_id: str, to_id: str, *, keep: bool = False
+    ) -> list[PushResult]:
+        """Set each link's lookup back to ``to_id`` where it still holds ``from_id`` (composite, 200 a call).
+
+        A lookup holds one value, so ``keep`` has no meaning here and is refused.
+        """
+        if keep:
+            raise ValueError("a Salesforce lookup points at one record: links cannot be kept on both")
+        results: dict[int, PushResult] = {}
+        by_relation: dict[str, list[tuple[int, Link]]] = {}
+        for index, link in enumerate(links):
+            by_relation.setdefault(link.relation, []).append((index, link))
+        for relation, group in by_relation.items():
+            child, lookup = relation.split(".", 1)
+            for start in range(0, len(group), COMPOSITE_BATCH):
+                part = group[start : start + COMPOSITE_BATCH]
+                chunk = ", ".join(soql_quote(link.record_id) for _, link in part)
+                records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE Id IN ({chunk})")
+                now = {str(r["Id"]): r.get(lookup) for r in records}
+                movable = []
+                for index, link in part:
+                    if now.get(link.record_id) == to_id:
+                        results[index] = PushResult(link.record_id, True)  # done by an earlier run
+                    elif now.get(link.record_id) == from_id:
+                        movable.append((index, link))
+                    else:
+                        error = (
+                            f"conflict: {child} {link.record_id} now points at {now.get(link.record_id)!r}"
+                        )
+                        results[index] = PushResult(link.record_id, False, error)
+                if not movable:
+                    continue
+                records = [
+                    {"attributes": {"type": child}, "id": link.record_id, lookup: to_id}
+                    for _, link in movable
+                ]
+                payload = json.dumps({"allOrNone": False, "records": records})
+                answer = self._call(partial(self._rest, "composite/sobjects", method="PATCH", data=payload))
+                for (index, link), outcome in zip(movable, answer, strict=True):
+                    errors = outcome.get("errors") or []
+                    message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
+                    results[index] = PushResult(link.record_id, bool(outcome.get("success")), message)
+        return [results[i] for i in range(len(links))]
+
     def close(self) -> None:
         """Close the HTTP session."""
         self.session.close()
+
+
+def _bulk_cell(value: Any) -> str:
+    """A Bulk CSV cell: ``#N/A`` sets null (a blank cell would leave the field as it is)."""
+    if value is None or value == "":
+        return "#N/A"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _wire(value: Any) -> Any:

@@ -112,7 +112,11 @@ def survivorship(
         pl.lit(system).alias("system"),
         pl.col("id").alias("record_id"),
         pl.lit("merge_into").alias("field"),
-        pl.lit(None, pl.String).alias("current_value"),
+        # the record as last seen: applying the merge is a conflict if it changed since
+        pl.col("updated_at")
+        .dt.convert_time_zone("UTC")
+        .dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .alias("current_value"),
         pl.lit("warning").alias("severity"),
         pl.format("Duplicate of {} (agreeing: {})", "survivor", pl.col("reasons").fill_null("")).alias(
             "message"

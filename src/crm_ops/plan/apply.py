@@ -11,25 +11,39 @@ A kill between 2 and 3 leaves ``pending`` actions: the next run re-reads them an
 the CRM already holds (the write landed), writes again those still at their seen value, and reports the
 rest as conflicts. A plan whose actions are all journaled changes nothing when applied again. Undo builds
 the reverse actions (seen value = what was written, proposed = the value before) and applies them the
-same way, journaled under ``undo-<plan id>``. Merges are not applied yet (they are reported as skipped).
+same way, journaled under ``undo-<plan id>``.
+
+``associate`` actions are field writes too (the connector writes an association where the CRM keeps one).
+
+Merges run after the field writes, grouped by survivor: the survivor and each record merged into it are
+re-read (a record whose ``updated_at`` moved since the plan, or that is gone, is a conflict); each
+loser's values and the records linked to it (and to the survivor) are journaled as ``pending`` with the
+merge; then the CRM's merge runs. A ``pending`` merge whose loser is gone on the next run had landed.
+Undoing a merge (``unmerge``) brings the loser back (Salesforce: undelete, same id; HubSpot: created
+again from its journaled values, a new id; journaled ``restored`` before anything else is done) and
+points the records that were linked to it back at it, each only where it still points at the survivor.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
 import structlog
 
-from crm_ops.connectors.base import Change, Connector
+from crm_ops.connectors.base import Change, Connector, Link
 from crm_ops.plan.format import Action, Header, Plan
+from crm_ops.progress import Steps
 from crm_ops.state import State
 
 log = structlog.get_logger("crm_ops.apply")
-BATCH = {"salesforce": 200, "hubspot": 100}
 TERMINAL = ("done", "conflict", "failed", "skipped")
+WRITES = ("update", "associate")
+MERGE_CHUNK = 100  # survivors re-read and looked up together
 
 
 @dataclass
@@ -40,11 +54,14 @@ class ApplyReport:
     dry_run: bool
     counts: dict[str, int] = field(default_factory=dict)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    on_outcome: Callable[[dict[str, Any]], None] | None = None
 
     def add(self, entry: dict[str, Any]) -> None:
         """Count one action's outcome."""
         self.counts[entry["status"]] = self.counts.get(entry["status"], 0) + 1
         self.outcomes.append(entry)
+        if self.on_outcome is not None:
+            self.on_outcome(entry)
 
 
 def _text(value: Any) -> str | None:
@@ -94,17 +111,26 @@ class Applier:
         *,
         on_batch: Callable[[str, int], None] | None = None,
         batch_size: int | None = None,
+        steps: Steps | None = None,
     ) -> None:
         self.state = state
         self.connector = connector
         self.on_batch = on_batch
         self.batch_size = batch_size
+        self.steps = steps
 
     def apply(self, plan_id: str, actions: Iterable[Action], *, dry_run: bool = True) -> ApplyReport:
         """Apply (or, by default, only check) ``actions`` of plan ``plan_id``."""
+        actions = list(actions)
         report = ApplyReport(plan_id, dry_run)
+        if self.steps is not None:
+            steps, label = self.steps, f"{'checking' if dry_run else 'applying'} {plan_id}"
+            steps(label, 0, len(actions))
+            report.on_outcome = lambda entry: steps(label, 1)
         journal = self.state.journal(plan_id)
         todo: dict[tuple[str, str], list[Action]] = {}
+        merges: dict[tuple[str, str, str], list[Action]] = {}
+        unmerges: list[Action] = []
         for action in actions:
             done = journal.get(action.action_id)
             if done and done["status"] in TERMINAL:
@@ -113,19 +139,188 @@ class Applier:
             if action.kind == "flag":
                 report.add(_entry(action, "flagged"))
                 continue
-            if action.kind != "update" or not action.field:
-                entry = _entry(action, "skipped", error=f"{action.kind} actions are not applied yet")
+            if action.kind in WRITES and action.field:
+                todo.setdefault((action.system, action.entity), []).append(action)
+            elif action.kind == "merge" and action.proposed_value:
+                merges.setdefault((action.system, action.entity, action.proposed_value), []).append(action)
+            elif action.kind == "unmerge" and action.seen_value and action.proposed_value:
+                unmerges.append(action)
+            else:
+                entry = _entry(action, "skipped", error=f"a {action.kind} action without its field or target")
                 if not dry_run:
                     self.state.record_actions(plan_id, [entry])
                 report.add(entry)
-                continue
-            todo.setdefault((action.system, action.entity), []).append(action)
         for (system, entity), group in todo.items():
-            size = min(self.batch_size or BATCH.get(system, 100), BATCH.get(system, 100))
+            preferred = self.connector(system).write_batch(entity, len(group))
+            size = min(self.batch_size or preferred, preferred)
             for start in range(0, len(group), size):
                 self._batch(plan_id, system, entity, group[start : start + size], journal, report, dry_run)
+        by_entity: dict[tuple[str, str], list[tuple[str, list[Action]]]] = {}
+        for (system, entity, survivor), group in merges.items():
+            by_entity.setdefault((system, entity), []).append((survivor, group))
+        for (system, entity), groups in by_entity.items():
+            self._merges(plan_id, system, entity, groups, journal, report, dry_run)
+        for action in unmerges:
+            self._unmerge(plan_id, action, journal.get(action.action_id), report, dry_run)
         log.info("apply.done", plan_id=plan_id, dry_run=dry_run, **report.counts)
         return report
+
+    def _record(
+        self, plan_id: str, report: ApplyReport, entries: list[dict[str, Any]], dry_run: bool
+    ) -> None:
+        if not dry_run and entries:
+            self.state.record_actions(plan_id, entries)
+        for entry in entries:
+            report.add(entry)
+
+    def _merges(
+        self,
+        plan_id: str,
+        system: str,
+        entity: str,
+        groups: list[tuple[str, list[Action]]],
+        journal: dict[str, dict[str, Any]],
+        report: ApplyReport,
+        dry_run: bool,
+    ) -> None:
+        """Merge each group's records into its survivor, conflict-checked and journaled (see the module).
+
+        Survivors are taken ``MERGE_CHUNK`` at a time: one re-read and one look-up of links for the
+        chunk, then one merge call (or a few) per survivor, each journaled ``pending`` first.
+        """
+        conn = self.connector(system)
+        for start in range(0, len(groups), MERGE_CHUNK):
+            chunk = groups[start : start + MERGE_CHUNK]
+            ids = sorted({x for survivor, group in chunk for x in (survivor, *(a.record_id for a in group))})
+            rows = _rows_by_id(conn.read(entity, ids))
+            finished: list[dict[str, Any]] = []
+            plans: list[tuple[str, list[tuple[Action, str | None]]]] = []
+            for survivor, group in chunk:
+                alive = rows.get(survivor)
+                to_merge: list[tuple[Action, str | None]] = []
+                for action in group:
+                    row = rows.get(action.record_id)
+                    pending = journal.get(action.action_id)
+                    if pending and pending["status"] == "pending":
+                        if row is None or row.get("is_deleted"):
+                            finished.append(_entry(action, "done", before=pending["before"]))
+                        else:
+                            to_merge.append((action, pending["before"]))
+                        continue
+                    if alive is None or alive.get("is_deleted"):
+                        finished.append(_entry(action, "conflict", error=f"the survivor {survivor} is gone"))
+                    elif row is None or row.get("is_deleted"):
+                        finished.append(_entry(action, "conflict", error="the record is gone"))
+                    elif action.seen_value and not _same_moment(row.get("updated_at"), action.seen_value):
+                        error = f"changed since the plan: updated at {_stamp(row.get('updated_at'))}"
+                        finished.append(_entry(action, "conflict", error=error))
+                    else:
+                        to_merge.append((action, None))
+                if to_merge:
+                    plans.append((survivor, to_merge))
+            self._record(plan_id, report, finished, dry_run)
+            if dry_run:
+                for _, to_merge in plans:
+                    for action, _ in to_merge:
+                        report.add(_entry(action, "would merge"))
+                continue
+            fresh = {a.record_id for _, to_merge in plans for a, before in to_merge if before is None}
+            if fresh:
+                survivors = {survivor for survivor, to_merge in plans if any(b is None for _, b in to_merge)}
+                linked = conn.links(entity, sorted(survivors | fresh))
+                by_target: dict[str, list[list[str]]] = {}
+                for x in linked:
+                    by_target.setdefault(x.target_id, []).append([x.relation, x.record_id])
+                merged_at = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+                plans = [
+                    (
+                        survivor,
+                        [
+                            (
+                                a,
+                                before
+                                or json.dumps(
+                                    {
+                                        "record": {k: _jsonable(v) for k, v in rows[a.record_id].items()},
+                                        "links": sorted(by_target.get(a.record_id, [])),
+                                        "survivor_links": sorted(by_target.get(survivor, [])),
+                                        "merged_at": merged_at,
+                                    },
+                                    sort_keys=True,
+                                ),
+                            )
+                            for a, before in to_merge
+                        ],
+                    )
+                    for survivor, to_merge in plans
+                ]
+            for survivor, to_merge in plans:
+                self.state.record_actions(plan_id, [_entry(a, "pending", before=b) for a, b in to_merge])
+                results = conn.merge(entity, survivor, [a.record_id for a, _ in to_merge])
+                outcomes = [
+                    _entry(action, "done" if result.ok else "failed", before=before, error=result.error)
+                    for (action, before), result in zip(to_merge, results, strict=True)
+                ]
+                self._record(plan_id, report, outcomes, dry_run)
+                if self.on_batch is not None:
+                    self.on_batch(system, len(outcomes))
+
+    def _unmerge(
+        self,
+        plan_id: str,
+        action: Action,
+        entry: dict[str, Any] | None,
+        report: ApplyReport,
+        dry_run: bool,
+    ) -> None:
+        """Undo one merge: restore the merged-away record, then point its links back at it."""
+        conn = self.connector(action.system)
+        survivor = action.seen_value or ""
+        payload = json.loads(action.proposed_value or "{}")
+        record = payload.get("record") or {}
+        restored = entry["after"] if entry and entry["status"] == "restored" else None
+        if restored is None:
+            rows = _rows_by_id(conn.read(action.entity, sorted({survivor, action.record_id})))
+            alive, loser = rows.get(survivor), rows.get(action.record_id)
+            resuming = bool(entry and entry["status"] == "pending")
+            if alive is None or alive.get("is_deleted"):
+                error = f"the survivor {survivor} is gone"
+                self._record(plan_id, report, [_entry(action, "conflict", error=error)], dry_run)
+                return
+            if loser is not None and not loser.get("is_deleted"):
+                if not resuming:
+                    error = "the record is not merged away (live in the CRM)"
+                    self._record(plan_id, report, [_entry(action, "conflict", error=error)], dry_run)
+                    return
+                restored = action.record_id  # the undelete landed before the last run stopped
+            if dry_run:
+                report.add(_entry(action, "would restore"))
+                return
+            if restored is None:
+                self.state.record_actions(plan_id, [_entry(action, "pending")])
+                # resuming, the CRM may hold the record already (restored before a kill): it is looked for
+                found = {"__merged_at": payload.get("merged_at")} if resuming else {}
+                result = conn.restore(action.entity, {**record, **found})
+                if not result.ok:
+                    self._record(plan_id, report, [_entry(action, "failed", error=result.error)], dry_run)
+                    return
+                restored = str(result.extra["id"])
+            self.state.record_actions(plan_id, [{**_entry(action, "restored"), "after": restored}])
+        elif dry_run:
+            report.add(_entry(action, "would relink"))
+            return
+        keep = {tuple(k) for k in payload.get("survivor_links", [])}
+        links = [Link(relation, rid, survivor) for relation, rid in payload.get("links", [])]
+        moves = [x for x in links if (x.relation, x.record_id) not in keep]
+        copies = [x for x in links if (x.relation, x.record_id) in keep]
+        results = conn.relink(moves, survivor, restored) if moves else []
+        if copies:
+            results += conn.relink(copies, survivor, restored, keep=True)
+        problems = [f"{r.record_id}: {r.error}" for r in results if not r.ok]
+        done = {**_entry(action, "done", error="; ".join(problems) or None), "after": restored}
+        self._record(plan_id, report, [done], dry_run)
+        if self.on_batch is not None:
+            self.on_batch(action.system, 1)
 
     def _batch(
         self,
@@ -192,26 +387,30 @@ class Applier:
 
 
 def undo_plan(state: State, plan: Plan) -> Plan:
-    """The plan that restores what applying ``plan`` wrote (its done updates, newest value as seen)."""
+    """The plan that restores what applying ``plan`` wrote: its done field writes back to their values
+    before (the written value as seen), its done merges as ``unmerge`` actions (the survivor as seen, the
+    journaled record and links as the proposal)."""
     journal = state.journal(plan.header.plan_id)
     reverse = []
     for action in plan.actions:
         entry = journal.get(action.action_id)
-        if not entry or entry["status"] != "done" or action.kind != "update":
+        if not entry or entry["status"] != "done" or action.kind not in (*WRITES, "merge"):
             continue
+        merge = action.kind == "merge"
         reverse.append(
             Action(
-                kind="update",
+                kind="unmerge" if merge else action.kind,
                 system=action.system,
                 entity=action.entity,
                 record_id=action.record_id,
-                field=action.field,
+                field=None if merge else action.field,
                 seen_value=action.proposed_value,
                 proposed_value=entry["before"],
                 rule=f"undo:{action.rule}",
                 severity=action.severity,
                 confidence=1.0,
-                reason=f"undo of {plan.header.plan_id}",
+                reason=f"undo of {plan.header.plan_id}"
+                + (f": bring back {action.record_id}" if merge else ""),
             ).with_id()
         )
     header = Header(
@@ -222,3 +421,32 @@ def undo_plan(state: State, plan: Plan) -> Plan:
         rules=plan.header.rules,
     )
     return Plan(header, tuple(reverse))
+
+
+def _rows_by_id(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    return {str(r["id"]): r for r in frame.to_dicts()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _stamp(value: Any) -> str | None:
+    """A moment as ISO 8601 in UTC to the millisecond (how merge actions record ``updated_at``)."""
+    if value is None:
+        return None
+    moment = (
+        value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _same_moment(value: Any, seen: str) -> bool:
+    try:
+        return _stamp(value) == _stamp(seen)
+    except ValueError:
+        return False

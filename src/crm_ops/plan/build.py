@@ -11,12 +11,16 @@ import polars as pl
 from crm_ops.plan.format import Action, Header, Plan, new_plan_id
 from crm_ops.rules.model import FINDINGS_SCHEMA
 
+ASSOCIATIONS = frozenset({"account_id"})  # fields that link a record to another (HubSpot: an association)
+
 
 def _kind(rule: str, field: str | None, has_proposal: bool) -> str | None:
     if rule == "match.duplicate":
         return "merge"
     if rule == "match.lead_duplicates_contact":
         return "flag"  # converting a lead is a person's decision
+    if has_proposal and field in ASSOCIATIONS:
+        return "associate"
     if has_proposal and field and field != "id":
         return "update"
     return None
@@ -33,11 +37,13 @@ def build_plan(
 ) -> Plan:
     """A plan from findings (rules' and matching's, same table).
 
-    A finding with a proposal (a value, or a confidence for clearing one) becomes an ``update``; a
-    duplicate becomes a ``merge`` into its survivor; a lead duplicating a contact, and (when
-    ``flag_errors``) an error-level finding without a fix, become a ``flag`` for a human. Where several
-    findings propose values for the same field of the same record, the most confident wins and the
-    others are named in its reason.
+    A finding with a proposal (a value, or a confidence for clearing one) becomes an ``update`` (an
+    ``associate`` for a link to another record, such as an orphan's account); a duplicate becomes a
+    ``merge`` into its survivor; a lead duplicating a contact, and (when ``flag_errors``) an error-level
+    finding without a fix, become a ``flag`` for a human. Where several findings propose values for the
+    same field of the same record, the most confident wins and the others are named in its reason. A
+    record that a merge folds into another gets no other action: its fixes are moot once it is merged,
+    and writing them would make the merge a conflict (its ``updated_at`` would move).
     """
     missing = set(FINDINGS_SCHEMA) - set(findings.columns)
     if missing:
@@ -69,8 +75,11 @@ def build_plan(
             confidence=f["confidence"],
             reason=f["message"],
         )
+    merged_away = {(k[1], k[2], k[3]) for k in chosen if k[0] == "merge"}
     actions = []
     for slot, action in chosen.items():
+        if slot[0] != "merge" and (slot[1], slot[2], slot[3]) in merged_away:
+            continue
         also = others.get(slot)
         reason = f"{action.reason} (also proposed by: {', '.join(also)})" if also else action.reason
         actions.append(Action(**{**action.__dict__, "reason": reason}).with_id())

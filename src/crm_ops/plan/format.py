@@ -9,8 +9,11 @@
      "record_id": "003...", "field": "email", "seen_value": " Ann@Acme.com", "proposed_value": "ann@acme.com",
      "rule": "person.email.normalised", "severity": "warning", "confidence": 0.99, "reason": "..."}
 
-Kinds: ``update`` (set a field), ``merge`` (merge ``record_id`` into ``proposed_value``), ``associate``
-(link ``record_id`` to ``proposed_value`` through ``field``), ``flag`` (for a human; nothing is written).
+Kinds: ``update`` (set a field), ``merge`` (merge ``record_id`` into ``proposed_value``; ``seen_value``
+is the record's ``updated_at`` at pull time), ``associate`` (link ``record_id`` to ``proposed_value``
+through ``field``: a lookup in Salesforce, an association in HubSpot), ``flag`` (for a human; nothing is
+written). Undo plans also hold ``unmerge`` (bring back ``record_id``, merged into ``seen_value``;
+``proposed_value`` is the journaled record and links, JSON).
 ``plan.csv`` holds the same actions with an ``approve`` column (yes/no) that applying honours, so a plan
 can be reviewed in a spreadsheet. ``seen_value`` is the value at pull time: applying re-reads the record
 and skips it as a conflict when the CRM no longer holds that value.
@@ -34,7 +37,7 @@ from crm_ops.errors import ConfigError
 
 FORMAT = "crm_ops.fixplan"
 VERSION = 1
-KINDS = ("update", "merge", "associate", "flag")
+KINDS = ("update", "merge", "associate", "flag", "unmerge")
 ACTION_FIELDS = (
     "action_id", "kind", "system", "entity", "record_id", "field", "seen_value", "proposed_value",
     "rule", "severity", "confidence", "reason",

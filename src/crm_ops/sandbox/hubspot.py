@@ -173,6 +173,12 @@ class HubSpotApp(App):
         r("GET", "/crm/v3/owners", self.list_owners)
         r("GET", "/crm/v3/owners/{owner_id}", self.get_owner)
         r("POST", "/crm/v4/associations/{from_type}/{to_type}/batch/read", self.association_batch_read)
+        r(
+            "POST",
+            "/crm/v4/associations/{from_type}/{to_type}/batch/associate/default",
+            self.association_batch_default,
+        )
+        r("POST", "/crm/v4/associations/{from_type}/{to_type}/batch/archive", self.association_batch_archive)
         r("GET", "/crm/v4/objects/{from_type}/{object_id}/associations/{to_type}", self.object_associations)
 
     # ---------------------------------------------------------------- hooks
@@ -890,6 +896,114 @@ class HubSpotApp(App):
             grouped.setdefault(int(s), {}).setdefault(int(d), []).append(type_id)
         return {s: sorted(v.items()) for s, v in grouped.items()}
 
+    def _association_table(self, from_type: str, to_type: str) -> tuple[tuple[str, str], bool]:
+        """The stored pair behind a request's (from, to), and whether the request runs against it."""
+        frm, to = from_type.lower(), to_type.lower()
+        if (frm, to) in self.associations:
+            return (frm, to), False
+        if (to, frm) in self.associations:
+            return (to, frm), True
+        raise HsError(400, "VALIDATION_ERROR", f"Unknown association {from_type} -> {to_type}")
+
+    def _pairs(self, inputs: list[dict[str, Any]], frm: str, to: str) -> list[tuple[int, list[int]]]:
+        """(from id, [to ids]) of association inputs, each id checked to be a live record."""
+        (fobj, ftable), (tobj, ttable) = self._object(frm), self._object(to)
+        out = []
+        for item in inputs:
+            source = str((item.get("from") or {}).get("id", ""))
+            targets = item.get("to")
+            targets = targets if isinstance(targets, list) else [targets or {}]
+            target_ids = [str((t or {}).get("id", "")) for t in targets]
+            if self._row(fobj, ftable, source) is None:
+                raise HsError(400, "VALIDATION_ERROR", f"{frm} {source} does not exist")
+            for target in target_ids:
+                if self._row(tobj, ttable, target) is None:
+                    raise HsError(400, "VALIDATION_ERROR", f"{to} {target} does not exist")
+            out.append((int(source), [int(t) for t in target_ids]))
+        return out
+
+    def _complete(self, results: list[dict[str, Any]], started: datetime) -> Response:
+        """A v4 association batch answer."""
+        body = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": iso(started),
+            "completedAt": iso(self.now()),
+        }
+        return Response.json(200, body, JSON)
+
+    def association_batch_default(self, request: Request, from_type: str, to_type: str) -> Response:
+        """POST /crm/v4/associations/{from}/{to}/batch/associate/default: the default (unlabeled) link,
+        plus the primary one where the pair has a primary and the record has none yet."""
+        key, flipped = self._association_table(from_type, to_type)
+        started = self.now()
+        pairs = self._pairs(self._batch_inputs(self._body(request), MAX_ASSOC_BATCH), from_type, to_type)
+        table = self.associations[key]
+        primary = PRIMARY_ASSOCIATION_TYPES.get(key)
+        request_pair = (from_type.lower(), to_type.lower())
+        results = []
+        with table.lock:
+            frame = table.frame()
+            has_primary = (
+                set(frame.filter(pl.col("type_id") == primary)["from_id"].to_list()) if primary else set()
+            )
+            rows = []
+            for source, targets in pairs:
+                for target in targets:
+                    s, d = (target, source) if flipped else (source, target)
+                    types = [ASSOCIATION_TYPES[key]]
+                    if primary is not None and s not in has_primary:
+                        types.append(primary)
+                        has_primary.add(s)
+                    rows += [(s, d, t) for t in types]
+                    for t in types:
+                        answer = (
+                            t
+                            if not flipped
+                            else (
+                                PRIMARY_ASSOCIATION_TYPES.get(request_pair)
+                                if t == primary
+                                else ASSOCIATION_TYPES.get(request_pair)
+                            )
+                            or t
+                        )
+                        results.append(
+                            {
+                                "from": {"id": str(source)},
+                                "to": {"id": str(target)},
+                                "associationSpec": {
+                                    "associationCategory": "HUBSPOT_DEFINED",
+                                    "associationTypeId": answer,
+                                },
+                            }
+                        )
+            if rows:
+                extra = pl.DataFrame(rows, schema=frame.schema, orient="row")
+                table.replace(pl.concat([frame, extra]).unique(maintain_order=True))
+        return self._complete(results, started)
+
+    def association_batch_archive(self, request: Request, from_type: str, to_type: str) -> Response:
+        """POST /crm/v4/associations/{from}/{to}/batch/archive: remove every link type between the
+        pairs; 204."""
+        key, flipped = self._association_table(from_type, to_type)
+        inputs = self._batch_inputs(self._body(request), MAX_ASSOC_BATCH)
+        gone = []
+        for item in inputs:
+            source = str((item.get("from") or {}).get("id", ""))
+            targets = item.get("to")
+            targets = targets if isinstance(targets, list) else [targets or {}]
+            for t in targets:
+                target = str((t or {}).get("id", ""))
+                if source.isdigit() and target.isdigit():
+                    a, b = int(source), int(target)
+                    gone.append((b, a) if flipped else (a, b))
+        if gone:
+            table = self.associations[key]
+            with table.lock:
+                drop = pl.DataFrame(gone, schema={"from_id": pl.Int64, "to_id": pl.Int64}, orient="row")
+                table.replace(table.frame().join(drop, on=["from_id", "to_id"], how="anti"))
+        return Response(204)
+
     def association_batch_read(self, request: Request, from_type: str, to_type: str) -> Response:
         """POST /crm/v4/associations/{from}/{to}/batch/read."""
         frm, to = from_type.lower(), to_type.lower()
@@ -923,16 +1037,7 @@ class HubSpotApp(App):
                     ],
                 }
             )
-        return Response.json(
-            200,
-            {
-                "status": "COMPLETE",
-                "results": results,
-                "startedAt": iso(started),
-                "completedAt": iso(self.now()),
-            },
-            JSON,
-        )
+        return self._complete(results, started)
 
     def object_associations(self, request: Request, from_type: str, object_id: str, to_type: str) -> Response:
         """GET /crm/v4/objects/{from}/{id}/associations/{to}."""

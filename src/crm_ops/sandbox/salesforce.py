@@ -28,6 +28,7 @@ import polars as pl
 from crm_ops.sandbox import soql
 from crm_ops.sandbox.http import App, FaultInjector, Request, Response, Router
 from crm_ops.sandbox.objects import SALESFORCE_OBJECTS, SfField, SfObject, sf_row
+from crm_ops.sandbox.sfsoap import SoapApi
 from crm_ops.sandbox.sfwrite import SaveError, Writer
 from crm_ops.sandbox.store import Store
 
@@ -150,6 +151,14 @@ class SalesforceApp(App):
         r("DELETE", f"{d}/jobs/ingest/{{job_id}}", self.delete_job)
         r("PUT", f"{d}/jobs/ingest/{{job_id}}/batches", self.upload_batch)
         r("GET", f"{d}/jobs/ingest/{{job_id}}/{{kind}}", self.ingest_results)
+        self.soap = SoapApi(
+            store,
+            valid_session=lambda token: token in self.tokens,
+            count_call=self._count_call,
+            user_id=self.user_id,
+            now=self.now,
+        )
+        r("POST", "/services/Soap/u/{version}", self.soap_call)
 
     # ---------------------------------------------------------------- framework hooks
 
@@ -166,6 +175,18 @@ class SalesforceApp(App):
                 return error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             self.api_calls += 1
         return None
+
+    def _count_call(self) -> tuple[int, int] | None:
+        """Count one call against the daily limit: (used, limit), or None when the limit is reached."""
+        with self._lock:
+            if self.api_calls >= self.limits.daily_api_requests:
+                return None
+            self.api_calls += 1
+            return self.api_calls, self.limits.daily_api_requests
+
+    def soap_call(self, request: Request, version: str) -> Response:
+        """POST /services/Soap/u/{version}: the partner API's merge and undelete (see ``sfsoap``)."""
+        return self.soap.handle(request)
 
     def after(self, request: Request, response: Response) -> None:
         """Report API usage on every data response, as Salesforce does."""

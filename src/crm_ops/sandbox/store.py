@@ -54,12 +54,22 @@ class Table:
             return self._frame
 
     def row(self, index: int) -> dict[str, Any] | None:
-        """The record at ``index`` as a dict of typed values, or None when out of range."""
+        """The record at ``index`` as a dict of typed values, or None when out of range.
+
+        Read through the overlay without folding it, so a run of single-record saves (each reading its
+        record first) stays O(1) per save instead of rewriting whole columns every time.
+        """
         with self.lock:
             if index < 0 or index >= len(self):
                 return None
-            self._fold()
-            return self._frame.row(index, named=True)
+            base = self._frame.height
+            if index >= base:
+                return {c: self._appends[index - base].get(c) for c in self._schema}
+            record = self._frame.row(index, named=True)
+            pending = self._updates.get(index)
+            if pending:
+                record.update(pending)
+            return record
 
     def rows(self, indices: Iterable[int]) -> pl.DataFrame:
         """The records at these positions (which must be valid), in the order given."""

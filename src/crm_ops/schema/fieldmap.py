@@ -46,6 +46,19 @@ class Source:
             return ASSOCIATION_PREFIX + self.association
         return self.field
 
+    def to_crm(self, value: Any) -> Any:
+        """A canonical value back in the CRM's terms: the inverse of the read transform."""
+        if value is None or self.transform is None:
+            return value
+        if self.transform == "date":
+            text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+            return text[:10]
+        if self.transform == "fraction_to_percent":
+            return float(value) / 100
+        if self.transform == "negate":
+            return not (value if isinstance(value, bool) else str(value).lower() == "true")
+        raise ValueError(f"{self.origin}: no inverse for transform {self.transform!r}")  # pragma: no cover
+
 
 @dataclass(frozen=True)
 class EntityMap:

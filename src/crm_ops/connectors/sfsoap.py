@@ -1,0 +1,104 @@
+"""The few SOAP calls of Salesforce's partner API that REST lacks (``merge``, ``undelete``).
+
+simple-salesforce speaks REST and Bulk only; these envelopes are small enough to write with the
+standard library. Values go in as element text (escaped by ElementTree), never spliced into markup.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crm_ops.errors import ApiError, FatalApiError, RetriableApiError
+
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+PARTNER = "urn:partner.soap.sforce.com"
+SOBJECT = "urn:sobject.partner.soap.sforce.com"
+HEADERS = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
+SYSTEM = "salesforce"
+
+
+@dataclass(frozen=True)
+class SoapResult:
+    """One ``<result>`` of a merge or undelete answer."""
+
+    id: str | None
+    success: bool
+    errors: tuple[str, ...] = ()
+    merged: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+
+
+def _envelope(session_id: str) -> tuple[ET.Element, ET.Element]:
+    envelope = ET.Element(f"{{{ENV}}}Envelope")
+    header = ET.SubElement(envelope, f"{{{ENV}}}Header")
+    session = ET.SubElement(header, f"{{{PARTNER}}}SessionHeader")
+    ET.SubElement(session, f"{{{PARTNER}}}sessionId").text = session_id
+    return envelope, ET.SubElement(envelope, f"{{{ENV}}}Body")
+
+
+def merge_request(session_id: str, object_name: str, master_id: str, losers: Sequence[str]) -> bytes:
+    """A ``merge`` call: ``losers`` (at most two) merged into ``master_id``."""
+    envelope, body = _envelope(session_id)
+    request = ET.SubElement(ET.SubElement(body, f"{{{PARTNER}}}merge"), f"{{{PARTNER}}}request")
+    master = ET.SubElement(request, f"{{{PARTNER}}}masterRecord")
+    ET.SubElement(master, f"{{{SOBJECT}}}type").text = object_name
+    ET.SubElement(master, f"{{{SOBJECT}}}Id").text = master_id
+    for loser in losers:
+        ET.SubElement(request, f"{{{PARTNER}}}recordToMergeIds").text = loser
+    return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+
+
+def undelete_request(session_id: str, ids: Sequence[str]) -> bytes:
+    """An ``undelete`` call for ``ids`` (at most 200)."""
+    envelope, body = _envelope(session_id)
+    call = ET.SubElement(body, f"{{{PARTNER}}}undelete")
+    for record_id in ids:
+        ET.SubElement(call, f"{{{PARTNER}}}ids").text = record_id
+    return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+
+
+def parse_answer(status: int, content: bytes, call: str) -> list[SoapResult]:
+    """The results of a SOAP answer, or the ``ApiError`` its fault or status means."""
+    if status == 429 or (status >= 500 and b"Fault" not in content):
+        raise RetriableApiError(SYSTEM, f"SOAP {call} failed ({status})", status=status)
+    try:
+        root = ET.fromstring(content)  # noqa: S314 -- expat refuses external entities; the answer is small
+    except ET.ParseError:
+        raise RetriableApiError(
+            SYSTEM, f"SOAP {call}: the answer is not XML ({status})", status=status
+        ) from None
+    fault = root.find(f"{{{ENV}}}Body/{{{ENV}}}Fault")
+    if fault is not None:
+        code = (fault.findtext("faultcode") or "").split(":")[-1]
+        message = fault.findtext("faultstring") or code
+        error: ApiError = (
+            RetriableApiError(SYSTEM, f"SOAP {call}: {message}", status=status, code=code)
+            if code in ("SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG")
+            else FatalApiError(SYSTEM, f"SOAP {call}: {message}", status=status or 500, code=code)
+        )
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            error = FatalApiError(SYSTEM, f"SOAP {call}: {message}", status=403, code=code)
+        raise error
+    if status != 200:
+        raise FatalApiError(SYSTEM, f"SOAP {call} failed ({status})", status=status)
+    answer = root.find(f"{{{ENV}}}Body/{{{PARTNER}}}{call}Response")
+    if answer is None:
+        raise FatalApiError(SYSTEM, f"SOAP {call}: the answer has no {call}Response")
+    out = []
+    for node in answer.findall(f"{{{PARTNER}}}result"):
+        errors = tuple(
+            f"{e.findtext(f'{{{PARTNER}}}statusCode')}: {e.findtext(f'{{{PARTNER}}}message')}"
+            for e in node.findall(f"{{{PARTNER}}}errors")
+        )
+        out.append(
+            SoapResult(
+                id=node.findtext(f"{{{PARTNER}}}id"),
+                success=(node.findtext(f"{{{PARTNER}}}success") or "") == "true",
+                errors=errors,
+                merged=tuple(e.text or "" for e in node.findall(f"{{{PARTNER}}}mergedRecordIds")),
+                related=tuple(e.text or "" for e in node.findall(f"{{{PARTNER}}}updatedRelatedIds")),
+            )
+        )
+    return out
