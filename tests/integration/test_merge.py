@@ -199,18 +199,25 @@ def test_hubspot_contact_merge_moves_associations_and_undo_recreates_the_record(
     assert {(x.relation, x.record_id) for x in conn.links("Contact", [original["id"]])} == before_links
     # a restore resumed after a kill finds the record it created instead of creating another
     merged_at = json.loads(undo.actions[0].proposed_value or "{}")["merged_at"]
-    again = conn.restore("Contact", {**dup, "__merged_at": merged_at})
+    (again,) = conn.restore("Contact", [{**dup, "__merged_at": merged_at}])
     assert again.ok and again.extra["id"] == new_id
     # undoing again changes nothing
     assert applier.apply(undo.header.plan_id, undo.actions, dry_run=False).counts == {"already done": 1}
 
 
-def test_associate_links_an_orphan_in_hubspot_and_undo_unlinks_it(box: Sandbox, tmp_path: Path) -> None:
-    profile = profile_for(box, tmp_path)
-    puller = Puller(profile)
+def _hubspot_people(box: Sandbox, tmp_path: Path) -> tuple[Puller, pl.DataFrame, pl.DataFrame]:
+    """A puller with HubSpot contacts and companies pulled, and their snapshots."""
+    puller = Puller(profile_for(box, tmp_path))
     puller.pull_many(["hubspot"], ["Account", "Contact"], full=True)
-    contacts = pl.read_parquet(puller.state.current("hubspot", "Contact").snapshot)  # type: ignore[union-attr]
-    companies = pl.read_parquet(puller.state.current("hubspot", "Account").snapshot)  # type: ignore[union-attr]
+    frames = [
+        pl.read_parquet(puller.state.current("hubspot", e).snapshot)  # type: ignore[union-attr]
+        for e in ("Contact", "Account")
+    ]
+    return puller, frames[0], frames[1]
+
+
+def test_associate_links_an_orphan_in_hubspot_and_undo_unlinks_it(box: Sandbox, tmp_path: Path) -> None:
+    puller, contacts, companies = _hubspot_people(box, tmp_path)
     orphan = contacts.filter(~pl.col("is_deleted") & pl.col("account_id").is_null())["id"][0]
     company = companies.filter(~pl.col("is_deleted"))["id"][0]
     action = Action(
@@ -226,3 +233,32 @@ def test_associate_links_an_orphan_in_hubspot_and_undo_unlinks_it(box: Sandbox, 
     undo = undo_plan(puller.state, plan)
     assert applier.apply(undo.header.plan_id, undo.actions, dry_run=False).counts == {"done": 1}
     assert conn.read("Contact", [orphan])["account_id"].item() is None
+
+
+def test_setting_a_hubspot_account_replaces_only_the_primary_company(box: Sandbox, tmp_path: Path) -> None:
+    puller, contacts, companies = _hubspot_people(box, tmp_path)
+    person = contacts.filter(~pl.col("is_deleted") & pl.col("account_id").is_not_null()).row(5, named=True)
+    primary = person["account_id"]
+    others = [c for c in companies.filter(~pl.col("is_deleted"))["id"].to_list() if c != primary]
+    second, third = others[0], others[1]
+    hs: Any = hubspot_client(box.env)
+    hs.crm.associations.v4.batch_api.create_default(
+        "contacts", "companies", batch_input_public_default_association_multi_post={
+            "inputs": [{"from": {"id": person["id"]}, "to": {"id": second}}]
+        },
+    )  # fmt: skip
+    conn = puller.connector("hubspot")
+
+    def companies_of() -> set[str]:
+        return {
+            x.record_id for x in conn.links("Contact", [person["id"]]) if x.relation == "contacts->companies"
+        }
+
+    assert companies_of() == {primary, second}
+    assert conn.read("Contact", [person["id"]])["account_id"].item() == primary
+    assert conn.push("Contact", [Change(person["id"], {"account_id": third})])[0].ok
+    assert conn.read("Contact", [person["id"]])["account_id"].item() == third
+    assert companies_of() == {second, third}  # the old primary replaced, the other link kept
+    assert conn.push("Contact", [Change(person["id"], {"account_id": second})])[0].ok
+    assert conn.read("Contact", [person["id"]])["account_id"].item() == second
+    assert companies_of() == {second}

@@ -74,6 +74,17 @@ class Link:
     target_id: str  # the record it points at
 
 
+@dataclass(frozen=True)
+class Relink:
+    """Point ``link``'s record at ``to_id`` instead of ``from_id`` (with ``keep``, associations only, at
+    both)."""
+
+    link: Link
+    from_id: str
+    to_id: str
+    keep: bool = False
+
+
 class CursorExpiredError(Exception):
     """A saved cursor can no longer be resumed (say, a Bulk job that the org purged): start the pull over."""
 
@@ -131,19 +142,18 @@ class Connector(Protocol):
         """The live records that point at ``ids`` and that a merge moves to the survivor."""
         ...
 
-    def restore(self, entity: str, record: dict[str, Any]) -> PushResult:
-        """Bring back a merged-away record (canonical values as read before the merge).
+    def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
+        """Bring back merged-away records (canonical values as read before the merge), one result each.
 
         ``extra["id"]`` is the restored record's id: the same one where the CRM can undelete
-        (Salesforce), a new one where it cannot (HubSpot).
+        (Salesforce), a new one where it cannot (HubSpot). A record carrying ``__merged_at`` may have
+        been restored by an interrupted run: the CRM is searched for it first.
         """
         ...
 
-    def relink(
-        self, links: Sequence[Link], from_id: str, to_id: str, *, keep: bool = False
-    ) -> list[PushResult]:
-        """Point each link's record at ``to_id`` where it still points at ``from_id`` (a result with
-        ``ok=False`` otherwise); with ``keep`` (associations only) ``from_id`` keeps its link too."""
+    def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
+        """Point each move's record at its ``to_id`` where it still points at its ``from_id`` (a result
+        with ``ok=False`` otherwise; one already at ``to_id`` is done); one result per move."""
         ...
 
     @property

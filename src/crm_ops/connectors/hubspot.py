@@ -30,7 +30,7 @@ import urllib3
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
-from crm_ops.connectors.base import Change, FieldInfo, Link, Page, PushResult
+from crm_ops.connectors.base import Change, FieldInfo, Link, Page, PushResult, Relink
 from crm_ops.errors import ApiError, ConfigError, FatalApiError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, retrying
@@ -496,36 +496,46 @@ class HubSpotConnector:
     ) -> list[PushResult]:
         ids = [record_id for record_id, _ in moves]
         current = self._associations(source, target, ids)
-        stale = [
-            {
-                "from": {"id": record_id},
-                "to": [{"id": to} for to, _ in current.get(record_id, []) if to != value],
-            }
-            for record_id, value in moves
-        ]
-        stale = [s for s in stale if s["to"]]
-        for start in range(0, len(stale), ASSOC_BATCH):
-            self._call(
-                self.client.crm.associations.v4.batch_api.archive,
-                source,
-                target,
-                batch_input_public_association_multi_archive={"inputs": stale[start : start + ASSOC_BATCH]},
-            )
+        # Only the link the column shows (the primary one, else the first) is replaced; the record's other
+        # associations stay. A target already linked but not shown is linked again, to become primary.
+        shown = {
+            r: next((to for to, primary in links if primary), links[0][0])
+            for r, links in current.items()
+            if links
+        }
+        wanted = {record_id: None if value is None else str(value) for record_id, value in moves}
+        stale = []
+        for record_id, value in wanted.items():
+            linked = {to for to, _ in current.get(record_id, [])}
+            drop = {shown[record_id]} if record_id in shown and shown[record_id] != value else set()
+            if value in linked and shown.get(record_id) != value:
+                drop.add(value)
+            if drop:
+                stale.append({"from": {"id": record_id}, "to": [{"id": to} for to in sorted(drop)]})
+        self._archive_links(source, target, stale)
         new = [
-            {"from": {"id": record_id}, "to": {"id": str(value)}}
-            for record_id, value in moves
-            if value is not None and str(value) not in {to for to, _ in current.get(record_id, [])}
+            {"from": {"id": record_id}, "to": {"id": value}}
+            for record_id, value in wanted.items()
+            if value is not None and shown.get(record_id) != value
         ]
-        for start in range(0, len(new), ASSOC_BATCH):
-            self._call(
-                self.client.crm.associations.v4.batch_api.create_default,
-                source,
-                target,
-                batch_input_public_default_association_multi_post={
-                    "inputs": new[start : start + ASSOC_BATCH]
-                },
-            )
+        self._create_links(source, target, new)
         return [PushResult(record_id, True) for record_id, _ in moves]
+
+    def _create_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> None:
+        """Default (primary where none) associations, ``{"from": {"id"}, "to": {"id"}}`` inputs."""
+        api = self.client.crm.associations.v4.batch_api
+        for start in range(0, len(inputs), ASSOC_BATCH):
+            part = {"inputs": inputs[start : start + ASSOC_BATCH]}
+            self._call(
+                api.create_default, source, target, batch_input_public_default_association_multi_post=part
+            )
+
+    def _archive_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> None:
+        """Remove associations, ``{"from": {"id"}, "to": [{"id"}, ...]}`` inputs."""
+        api = self.client.crm.associations.v4.batch_api
+        for start in range(0, len(inputs), ASSOC_BATCH):
+            part = {"inputs": inputs[start : start + ASSOC_BATCH]}
+            self._call(api.archive, source, target, batch_input_public_association_multi_archive=part)
 
     def _update(self, emap: EntityMap, changes: Sequence[Change]) -> list[PushResult]:
         results: list[PushResult] = []
@@ -603,14 +613,18 @@ class HubSpotConnector:
                 out += [Link(f"{emap.object}->{target}", to, record_id) for to, _ in linked]
         return out
 
-    def restore(self, entity: str, record: dict[str, Any]) -> PushResult:
-        """Create the record again from its values before the merge (HubSpot cannot unmerge): a new id.
+    def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
+        """Create merged-away records again from their values before the merge (HubSpot cannot unmerge):
+        new ids, one call each.
 
         Every mapped property the CRM lets us write is restored; read-only ones (create date, merged ids)
         cannot be.
         """
         emap = self._map(entity)
         writable = {f.name for f in self.describe(entity) if f.updateable}
+        return [self._restore_one(emap, writable, record) for record in records]
+
+    def _restore_one(self, emap: EntityMap, writable: set[str], record: dict[str, Any]) -> PushResult:
         values = {}
         for column, value in record.items():
             src = emap.columns.get(column)
@@ -663,50 +677,38 @@ class HubSpotConnector:
         results = body.get("results") or []
         return str(results[0]["id"]) if results else None
 
-    def relink(
-        self, links: Sequence[Link], from_id: str, to_id: str, *, keep: bool = False
-    ) -> list[PushResult]:
-        """Associate each link's record with ``to_id``, and unless ``keep``, archive its link to ``from_id``
-        (only where that link still exists; a conflict otherwise; already done counts as done)."""
+    def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
+        """Associate each move's record with ``to_id`` and, unless ``keep``, archive its link to
+        ``from_id``: only where that link still exists (a conflict otherwise; already done is done).
+        Associations are read, created and archived in batches."""
         results: dict[int, PushResult] = {}
-        by_relation: dict[str, list[tuple[int, Link]]] = {}
-        for index, link in enumerate(links):
-            by_relation.setdefault(link.relation, []).append((index, link))
+        by_relation: dict[str, list[tuple[int, Relink]]] = {}
+        for index, move in enumerate(moves):
+            by_relation.setdefault(move.link.relation, []).append((index, move))
         for relation, group in by_relation.items():
             source, target = relation.split("->", 1)
-            found = self._associations(source, target, [from_id, to_id])
-            now = {to for to, _ in found.get(from_id, [])}
-            there = {to for to, _ in found.get(to_id, [])}
-            movable = []
-            for index, link in group:
-                if link.record_id in there and (keep or link.record_id not in now):
-                    results[index] = PushResult(link.record_id, True)
-                elif link.record_id in now:
-                    movable.append(link.record_id)
-                    results[index] = PushResult(link.record_id, True)
-                else:
-                    error = f"conflict: {target} {link.record_id} is no longer associated with {from_id}"
-                    results[index] = PushResult(link.record_id, False, error)
-            for start in range(0, len(movable), ASSOC_BATCH):
-                part = movable[start : start + ASSOC_BATCH]
-                self._call(
-                    self.client.crm.associations.v4.batch_api.create_default,
-                    source,
-                    target,
-                    batch_input_public_default_association_multi_post={
-                        "inputs": [{"from": {"id": to_id}, "to": {"id": r}} for r in part]
-                    },
-                )
-                if not keep:
-                    self._call(
-                        self.client.crm.associations.v4.batch_api.archive,
-                        source,
-                        target,
-                        batch_input_public_association_multi_archive={
-                            "inputs": [{"from": {"id": from_id}, "to": [{"id": r} for r in part]}]
-                        },
-                    )
-        return [results[i] for i in range(len(links))]
+            ids = sorted({x for _, m in group for x in (m.from_id, m.to_id)})
+            found = {k: {to for to, _ in v} for k, v in self._associations(source, target, ids).items()}
+            create: list[dict[str, Any]] = []
+            archive: dict[str, list[dict[str, str]]] = {}
+            for index, m in group:
+                record = m.link.record_id
+                on_from, on_to = record in found.get(m.from_id, set()), record in found.get(m.to_id, set())
+                if on_to and (m.keep or not on_from):
+                    results[index] = PushResult(record, True)
+                    continue
+                if not on_from:
+                    error = f"conflict: {target} {record} is no longer associated with {m.from_id}"
+                    results[index] = PushResult(record, False, error)
+                    continue
+                if not on_to:
+                    create.append({"from": {"id": m.to_id}, "to": {"id": record}})
+                if not m.keep:
+                    archive.setdefault(m.from_id, []).append({"id": record})
+                results[index] = PushResult(record, True)
+            self._create_links(source, target, create)
+            self._archive_links(source, target, [{"from": {"id": k}, "to": v} for k, v in archive.items()])
+        return [results[i] for i in range(len(moves))]
 
     def close(self) -> None:
         """Nothing to release: the client's pool closes with the process."""

@@ -37,7 +37,7 @@ from simple_salesforce.exceptions import SalesforceError
 
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfsoap
-from crm_ops.connectors.base import Change, CursorExpiredError, FieldInfo, Link, Page, PushResult
+from crm_ops.connectors.base import Change, CursorExpiredError, FieldInfo, Link, Page, PushResult, Relink
 from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError, FatalApiError, RetriableApiError
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
@@ -595,56 +595,59 @@ class SalesforceConnector:
                 out += [Link(f"{child}.{lookup}", str(r["Id"]), str(r[lookup])) for r in records]
         return out
 
-    def restore(self, entity: str, record: dict[str, Any]) -> PushResult:
-        """Undelete the merged-away record from the recycle bin: same id, same values."""
-        record_id = str(record["id"])
-        (answer,) = self._soap(sfsoap.undelete_request(self.sf.session_id, [record_id]), "undelete")
-        return PushResult(record_id, answer.success, "; ".join(answer.errors) or None, {"id": record_id})
+    def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
+        """Undelete merged-away records from the recycle bin, 200 a call: same ids, same values."""
+        ids = [str(r["id"]) for r in records]
+        results: list[PushResult] = []
+        for start in range(0, len(ids), UNDELETE_BATCH):
+            chunk = ids[start : start + UNDELETE_BATCH]
+            answers = self._soap(sfsoap.undelete_request(self.sf.session_id, chunk), "undelete")
+            for record_id, answer in zip(chunk, answers, strict=True):
+                error = "; ".join(answer.errors) or None
+                results.append(PushResult(record_id, answer.success, error, {"id": record_id}))
+        return results
 
-    def relink(
-        self, links: Sequence[Link], from_id: str, to_id: str, *, keep: bool = False
-    ) -> list[PushResult]:
-        """Set each link's lookup back to ``to_id`` where it still holds ``from_id`` (composite, 200 a call).
+    def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
+        """Set each lookup to ``to_id`` where it still holds ``from_id`` (read, then composite, 200 a call).
 
         A lookup holds one value, so ``keep`` has no meaning here and is refused.
         """
-        if keep:
+        if any(m.keep for m in moves):
             raise ValueError("a Salesforce lookup points at one record: links cannot be kept on both")
         results: dict[int, PushResult] = {}
-        by_relation: dict[str, list[tuple[int, Link]]] = {}
-        for index, link in enumerate(links):
-            by_relation.setdefault(link.relation, []).append((index, link))
+        by_relation: dict[str, list[tuple[int, Relink]]] = {}
+        for index, move in enumerate(moves):
+            by_relation.setdefault(move.link.relation, []).append((index, move))
         for relation, group in by_relation.items():
             child, lookup = relation.split(".", 1)
             for start in range(0, len(group), COMPOSITE_BATCH):
                 part = group[start : start + COMPOSITE_BATCH]
-                chunk = ", ".join(soql_quote(link.record_id) for _, link in part)
+                chunk = ", ".join(soql_quote(m.link.record_id) for _, m in part)
                 records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE Id IN ({chunk})")
                 now = {str(r["Id"]): r.get(lookup) for r in records}
                 movable = []
-                for index, link in part:
-                    if now.get(link.record_id) == to_id:
-                        results[index] = PushResult(link.record_id, True)  # done by an earlier run
-                    elif now.get(link.record_id) == from_id:
-                        movable.append((index, link))
+                for index, m in part:
+                    held = now.get(m.link.record_id)
+                    if held == m.to_id:
+                        results[index] = PushResult(m.link.record_id, True)  # done by an earlier run
+                    elif held == m.from_id:
+                        movable.append((index, m))
                     else:
-                        error = (
-                            f"conflict: {child} {link.record_id} now points at {now.get(link.record_id)!r}"
-                        )
-                        results[index] = PushResult(link.record_id, False, error)
+                        error = f"conflict: {child} {m.link.record_id} now points at {held!r}"
+                        results[index] = PushResult(m.link.record_id, False, error)
                 if not movable:
                     continue
-                records = [
-                    {"attributes": {"type": child}, "id": link.record_id, lookup: to_id}
-                    for _, link in movable
+                rows = [
+                    {"attributes": {"type": child}, "id": m.link.record_id, lookup: m.to_id}
+                    for _, m in movable
                 ]
-                payload = json.dumps({"allOrNone": False, "records": records})
+                payload = json.dumps({"allOrNone": False, "records": rows})
                 answer = self._call(partial(self._rest, "composite/sobjects", method="PATCH", data=payload))
-                for (index, link), outcome in zip(movable, answer, strict=True):
+                for (index, m), outcome in zip(movable, answer, strict=True):
                     errors = outcome.get("errors") or []
                     message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
-                    results[index] = PushResult(link.record_id, bool(outcome.get("success")), message)
-        return [results[i] for i in range(len(links))]
+                    results[index] = PushResult(m.link.record_id, bool(outcome.get("success")), message)
+        return [results[i] for i in range(len(moves))]
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -35,7 +35,7 @@ from typing import Any
 import polars as pl
 import structlog
 
-from crm_ops.connectors.base import Change, Connector, Link
+from crm_ops.connectors.base import Change, Connector, Link, Relink
 from crm_ops.plan.format import Action, Header, Plan
 from crm_ops.progress import Steps
 from crm_ops.state import State
@@ -160,8 +160,11 @@ class Applier:
             by_entity.setdefault((system, entity), []).append((survivor, group))
         for (system, entity), groups in by_entity.items():
             self._merges(plan_id, system, entity, groups, journal, report, dry_run)
+        by_undo: dict[tuple[str, str], list[Action]] = {}
         for action in unmerges:
-            self._unmerge(plan_id, action, journal.get(action.action_id), report, dry_run)
+            by_undo.setdefault((action.system, action.entity), []).append(action)
+        for (system, entity), group in by_undo.items():
+            self._unmerges(plan_id, system, entity, group, journal, report, dry_run)
         log.info("apply.done", plan_id=plan_id, dry_run=dry_run, **report.counts)
         return report
 
@@ -265,62 +268,102 @@ class Applier:
                 if self.on_batch is not None:
                     self.on_batch(system, len(outcomes))
 
-    def _unmerge(
+    def _unmerges(
         self,
         plan_id: str,
-        action: Action,
-        entry: dict[str, Any] | None,
+        system: str,
+        entity: str,
+        actions: list[Action],
+        journal: dict[str, dict[str, Any]],
         report: ApplyReport,
         dry_run: bool,
     ) -> None:
-        """Undo one merge: restore the merged-away record, then point its links back at it."""
-        conn = self.connector(action.system)
-        survivor = action.seen_value or ""
-        payload = json.loads(action.proposed_value or "{}")
-        record = payload.get("record") or {}
-        restored = entry["after"] if entry and entry["status"] == "restored" else None
-        if restored is None:
-            rows = _rows_by_id(conn.read(action.entity, sorted({survivor, action.record_id})))
-            alive, loser = rows.get(survivor), rows.get(action.record_id)
-            resuming = bool(entry and entry["status"] == "pending")
-            if alive is None or alive.get("is_deleted"):
-                error = f"the survivor {survivor} is gone"
-                self._record(plan_id, report, [_entry(action, "conflict", error=error)], dry_run)
-                return
-            if loser is not None and not loser.get("is_deleted"):
-                if not resuming:
-                    error = "the record is not merged away (live in the CRM)"
-                    self._record(plan_id, report, [_entry(action, "conflict", error=error)], dry_run)
-                    return
-                restored = action.record_id  # the undelete landed before the last run stopped
+        """Undo merges, ``MERGE_CHUNK`` at a time: restore the merged-away records (journaled ``pending``
+        before, ``restored`` with their ids after), then point their links back at them."""
+        conn = self.connector(system)
+        for start in range(0, len(actions), MERGE_CHUNK):
+            chunk = actions[start : start + MERGE_CHUNK]
+            payloads = {a.action_id: json.loads(a.proposed_value or "{}") for a in chunk}
+            restored: dict[str, str] = {}
+            for a in chunk:
+                entry = journal.get(a.action_id)
+                if entry and entry["status"] == "restored":
+                    restored[a.action_id] = entry["after"]
+            todo = [a for a in chunk if a.action_id not in restored]
+            rows = (
+                _rows_by_id(
+                    conn.read(entity, sorted({x for a in todo for x in (a.seen_value or "", a.record_id)}))
+                )
+                if todo
+                else {}
+            )
+            finished: list[dict[str, Any]] = []
+            to_restore: list[tuple[Action, bool]] = []
+            for a in todo:
+                alive, loser = rows.get(a.seen_value or ""), rows.get(a.record_id)
+                entry = journal.get(a.action_id)
+                resuming = bool(entry and entry["status"] == "pending")
+                if alive is None or alive.get("is_deleted"):
+                    finished.append(_entry(a, "conflict", error=f"the survivor {a.seen_value} is gone"))
+                elif loser is not None and not loser.get("is_deleted"):
+                    if resuming:
+                        restored[a.action_id] = a.record_id  # the undelete landed before the last run stopped
+                    else:
+                        finished.append(_entry(a, "conflict", error="the record is not merged away (live)"))
+                else:
+                    to_restore.append((a, resuming))
+            self._record(plan_id, report, finished, dry_run)
             if dry_run:
-                report.add(_entry(action, "would restore"))
-                return
-            if restored is None:
-                self.state.record_actions(plan_id, [_entry(action, "pending")])
+                for a, _ in to_restore:
+                    report.add(_entry(a, "would restore"))
+                for a in chunk:
+                    if a.action_id in restored:
+                        report.add(_entry(a, "would relink"))
+                continue
+            if to_restore:
+                self.state.record_actions(plan_id, [_entry(a, "pending") for a, _ in to_restore])
                 # resuming, the CRM may hold the record already (restored before a kill): it is looked for
-                found = {"__merged_at": payload.get("merged_at")} if resuming else {}
-                result = conn.restore(action.entity, {**record, **found})
-                if not result.ok:
-                    self._record(plan_id, report, [_entry(action, "failed", error=result.error)], dry_run)
-                    return
-                restored = str(result.extra["id"])
-            self.state.record_actions(plan_id, [{**_entry(action, "restored"), "after": restored}])
-        elif dry_run:
-            report.add(_entry(action, "would relink"))
-            return
-        keep = {tuple(k) for k in payload.get("survivor_links", [])}
-        links = [Link(relation, rid, survivor) for relation, rid in payload.get("links", [])]
-        moves = [x for x in links if (x.relation, x.record_id) not in keep]
-        copies = [x for x in links if (x.relation, x.record_id) in keep]
-        results = conn.relink(moves, survivor, restored) if moves else []
-        if copies:
-            results += conn.relink(copies, survivor, restored, keep=True)
-        problems = [f"{r.record_id}: {r.error}" for r in results if not r.ok]
-        done = {**_entry(action, "done", error="; ".join(problems) or None), "after": restored}
-        self._record(plan_id, report, [done], dry_run)
-        if self.on_batch is not None:
-            self.on_batch(action.system, 1)
+                records = [
+                    {
+                        **(payloads[a.action_id].get("record") or {}),
+                        **({"__merged_at": payloads[a.action_id].get("merged_at")} if resuming else {}),
+                    }
+                    for a, resuming in to_restore
+                ]
+                failed = []
+                for (a, _), result in zip(to_restore, conn.restore(entity, records), strict=True):
+                    if result.ok:
+                        restored[a.action_id] = str(result.extra["id"])
+                    else:
+                        failed.append(_entry(a, "failed", error=result.error))
+                self._record(plan_id, report, failed, dry_run)
+            back = [a for a in chunk if a.action_id in restored]
+            self.state.record_actions(
+                plan_id, [{**_entry(a, "restored"), "after": restored[a.action_id]} for a in back]
+            )
+            moves: list[tuple[str, Relink]] = []
+            for a in back:
+                payload = payloads[a.action_id]
+                keep = {tuple(k) for k in payload.get("survivor_links", [])}
+                for relation, rid in payload.get("links", []):
+                    link = Link(relation, rid, a.record_id)
+                    kept = (relation, rid) in keep
+                    moves.append((a.action_id, Relink(link, a.seen_value or "", restored[a.action_id], kept)))
+            problems: dict[str, list[str]] = {}
+            if moves:
+                for (action_id, move), result in zip(moves, conn.relink([m for _, m in moves]), strict=True):
+                    if not result.ok:
+                        problems.setdefault(action_id, []).append(f"{move.link.record_id}: {result.error}")
+            done = [
+                {
+                    **_entry(a, "done", error="; ".join(problems.get(a.action_id, [])) or None),
+                    "after": restored[a.action_id],
+                }
+                for a in back
+            ]
+            self._record(plan_id, report, done, dry_run)
+            if self.on_batch is not None:
+                self.on_batch(system, len(done))
 
     def _batch(
         self,
