@@ -184,6 +184,7 @@ def test_hubspot_contact_merge_moves_associations_and_undo_recreates_the_record(
     assert conn.read("Contact", [dup_id]).height == 0  # merged away
     merged_links = {(x.relation, x.record_id) for x in conn.links("Contact", [original["id"]])}
     assert ("contacts->deals", extra_deal) in merged_links
+    assert conn.read("Contact", [original["id"]])["account_id"].item() == original["account_id"]
 
     undo = undo_plan(puller.state, plan)
     report = applier.apply(undo.header.plan_id, undo.actions, dry_run=False)

@@ -635,6 +635,16 @@ class HubSpotApp(App):
                 if other != obj.name:
                     continue
                 frame = assoc.frame()
+                kind = PRIMARY_ASSOCIATION_TYPES.get((frm, to))
+                if column == "from_id" and kind is not None:
+                    # the primary record keeps its own primary link; the merged one's becomes a plain link
+                    has_primary = frame.filter(
+                        (pl.col("from_id") == int(primary_id)) & (pl.col("type_id") == kind)
+                    )
+                    if has_primary.height:
+                        frame = frame.filter(
+                            ~((pl.col("from_id") == int(merged_id)) & (pl.col("type_id") == kind))
+                        )
                 moved = frame.with_columns(
                     pl.when(pl.col(column) == int(merged_id))
                     .then(int(primary_id))
