@@ -263,3 +263,35 @@ def test_setting_a_hubspot_account_replaces_only_the_primary_company(box: Sandbo
     assert conn.push("Contact", [Change(person["id"], {"account_id": second})])[0].ok
     assert conn.read("Contact", [person["id"]])["account_id"].item() == second
     assert companies_of() == {second}
+
+
+def test_a_salesforce_cluster_of_five_merges_in_chained_calls_and_comes_back(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    profile = profile_for(box, tmp_path)
+    puller = Puller(profile)
+    puller.pull_many(["salesforce"], ["Contact"], full=True)
+    contacts = pl.read_parquet(puller.state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
+    live = contacts.filter(~pl.col("is_deleted")).tail(5).to_dicts()
+    master, losers = live[0], live[1:]
+    plan = _plan("cluster-sf", [_merge("salesforce", "Contact", row, master["id"]) for row in losers])
+    conn = puller.connector("salesforce")
+    applier = Applier(puller.state, puller.connector)
+    calls = conn.api_calls
+    assert applier.apply(plan.header.plan_id, plan.actions, dry_run=False).counts == {"done": 4}
+    assert conn.api_calls - calls == 4  # one re-read, one look-up of links, two merge calls (master + 2 each)
+    after = _rows(conn.read("Contact", [r["id"] for r in live]))
+    assert not after[master["id"]]["is_deleted"]
+    assert all(after[r["id"]]["is_deleted"] for r in losers)
+    undo = undo_plan(puller.state, plan)
+    assert applier.apply(undo.header.plan_id, undo.actions, dry_run=False).counts == {"done": 4}
+    back = _rows(conn.read("Contact", [r["id"] for r in live]))
+    assert not any(row["is_deleted"] for row in back.values())
+    for row in losers:
+        assert {k: back[row["id"]][k] for k in ("email", "last_name", "account_id")} == {
+            k: row[k] for k in ("email", "last_name", "account_id")
+        }
+
+
+def _rows(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in frame.to_dicts()}
