@@ -295,3 +295,22 @@ def test_a_salesforce_cluster_of_five_merges_in_chained_calls_and_comes_back(
 
 def _rows(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in frame.to_dicts()}
+
+
+def test_an_association_to_a_missing_company_fails_alone(box: Sandbox, tmp_path: Path) -> None:
+    puller, contacts, companies = _hubspot_people(box, tmp_path)
+    orphans = contacts.filter(~pl.col("is_deleted") & pl.col("account_id").is_null())["id"].to_list()[1:3]
+    company = companies.filter(~pl.col("is_deleted"))["id"][1]
+    conn = puller.connector("hubspot")
+    results = conn.push(
+        "Contact",
+        [Change(orphans[0], {"account_id": "999999999"}), Change(orphans[1], {"account_id": company})],
+    )
+    assert not results[0].ok and "999999999" in (results[0].error or "")
+    assert results[1].ok
+    assert conn.read("Contact", [orphans[1]])["account_id"].item() == company
+    # a contact with a company keeps it when the new one is refused
+    placed = contacts.filter(~pl.col("is_deleted") & pl.col("account_id").is_not_null()).row(9, named=True)
+    (refused,) = conn.push("Contact", [Change(placed["id"], {"account_id": "999999998"})])
+    assert not refused.ok
+    assert conn.read("Contact", [placed["id"]])["account_id"].item() == placed["account_id"]

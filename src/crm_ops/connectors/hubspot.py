@@ -504,31 +504,58 @@ class HubSpotConnector:
             if links
         }
         wanted = {record_id: None if value is None else str(value) for record_id, value in moves}
-        stale = []
+        dropped: dict[str, set[str]] = {}
         for record_id, value in wanted.items():
             linked = {to for to, _ in current.get(record_id, [])}
             drop = {shown[record_id]} if record_id in shown and shown[record_id] != value else set()
             if value in linked and shown.get(record_id) != value:
                 drop.add(value)
             if drop:
-                stale.append({"from": {"id": record_id}, "to": [{"id": to} for to in sorted(drop)]})
+                dropped[record_id] = drop
+        stale = [{"from": {"id": r}, "to": [{"id": to} for to in sorted(d)]} for r, d in dropped.items()]
         self._archive_links(source, target, stale)
         new = [
             {"from": {"id": record_id}, "to": {"id": value}}
             for record_id, value in wanted.items()
             if value is not None and shown.get(record_id) != value
         ]
-        self._create_links(source, target, new)
-        return [PushResult(record_id, True) for record_id, _ in moves]
+        failed = {new[i]["from"]["id"]: error for i, error in self._create_links(source, target, new).items()}
+        # a record whose new link was refused gets its old one back
+        back = [
+            {"from": {"id": r}, "to": {"id": to}}
+            for r in failed
+            for to in sorted(dropped.get(r, set()) - {wanted[r]})
+        ]
+        self._create_links(source, target, back)
+        return [PushResult(r, r not in failed, failed.get(r)) for r, _ in moves]
 
-    def _create_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> None:
-        """Default (primary where none) associations, ``{"from": {"id"}, "to": {"id"}}`` inputs."""
+    def _create_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> dict[int, str]:
+        """Default (primary where none) associations, ``{"from": {"id"}, "to": {"id"}}`` inputs; the
+        errors by input index. A batch HubSpot refuses is retried one input at a time, so one bad target
+        (say, a company deleted since) does not sink the others."""
         api = self.client.crm.associations.v4.batch_api
+        errors: dict[int, str] = {}
         for start in range(0, len(inputs), ASSOC_BATCH):
-            part = {"inputs": inputs[start : start + ASSOC_BATCH]}
-            self._call(
-                api.create_default, source, target, batch_input_public_default_association_multi_post=part
-            )
+            part = inputs[start : start + ASSOC_BATCH]
+            try:
+                self._call(
+                    api.create_default,
+                    source,
+                    target,
+                    batch_input_public_default_association_multi_post={"inputs": part},
+                )
+            except FatalApiError:
+                for offset, item in enumerate(part):
+                    try:
+                        self._call(
+                            api.create_default,
+                            source,
+                            target,
+                            batch_input_public_default_association_multi_post={"inputs": [item]},
+                        )
+                    except FatalApiError as exc:
+                        errors[start + offset] = str(exc)
+        return errors
 
     def _archive_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> None:
         """Remove associations, ``{"from": {"id"}, "to": [{"id"}, ...]}`` inputs."""
@@ -689,7 +716,7 @@ class HubSpotConnector:
             source, target = relation.split("->", 1)
             ids = sorted({x for _, m in group for x in (m.from_id, m.to_id)})
             found = {k: {to for to, _ in v} for k, v in self._associations(source, target, ids).items()}
-            create: list[dict[str, Any]] = []
+            create: list[tuple[int, dict[str, Any]]] = []
             archive: dict[str, list[dict[str, str]]] = {}
             for index, m in group:
                 record = m.link.record_id
@@ -702,12 +729,19 @@ class HubSpotConnector:
                     results[index] = PushResult(record, False, error)
                     continue
                 if not on_to:
-                    create.append({"from": {"id": m.to_id}, "to": {"id": record}})
+                    create.append((index, {"from": {"id": m.to_id}, "to": {"id": record}}))
                 if not m.keep:
                     archive.setdefault(m.from_id, []).append({"id": record})
                 results[index] = PushResult(record, True)
-            self._create_links(source, target, create)
-            self._archive_links(source, target, [{"from": {"id": k}, "to": v} for k, v in archive.items()])
+            for position, error in self._create_links(source, target, [item for _, item in create]).items():
+                index, item = create[position]
+                results[index] = PushResult(item["to"]["id"], False, error)
+                kept = archive.get(moves[index].from_id, [])
+                if {"id": item["to"]["id"]} in kept:  # not linked to the restored record: keep the old link
+                    kept.remove({"id": item["to"]["id"]})
+            self._archive_links(
+                source, target, [{"from": {"id": k}, "to": v} for k, v in archive.items() if v]
+            )
         return [results[i] for i in range(len(moves))]
 
     def close(self) -> None:
