@@ -6,14 +6,13 @@ and a summary of the findings; the findings themselves are a Parquet file, one r
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import polars as pl
 
 from crm_ops.check import profile_rules, run_check
-from crm_ops.config import load_profile, sandbox_config
+from crm_ops.config import sandbox_profile
 from crm_ops.logs import configure
 from crm_ops.pull import Puller
 from crm_ops.rules import summary
@@ -34,9 +33,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="crm-ops-example-"))
     with Sandbox(SandboxConfig(seed=SeedConfig(records=1000, seed=12))) as sandbox:
-        os.environ.update(sandbox.env)
-        (work / "crm-ops.toml").write_text(sandbox_config(sandbox.env, work / "state"))
-        profile = load_profile(work / "crm-ops.toml", "sandbox")
+        profile = sandbox_profile(sandbox.env, work)
         puller = Puller(profile)
         puller.pull_many(["salesforce", "hubspot"])
         puller.close()

@@ -6,14 +6,13 @@ config; everything below works on the snapshots and findings crm_ops already kee
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import polars as pl
 
 from crm_ops.check import run_check, snapshot_frames
-from crm_ops.config import load_profile, sandbox_config
+from crm_ops.config import sandbox_profile
 from crm_ops.logs import configure
 from crm_ops.pull import Puller
 from crm_ops.sandbox.generator import SeedConfig
@@ -25,9 +24,7 @@ def main() -> None:
     configure(level="warning")
     work = Path(tempfile.mkdtemp(prefix="crm-ops-report-"))
     with Sandbox(SandboxConfig(seed=SeedConfig(records=3000, seed=5))) as sandbox:
-        os.environ.update(sandbox.env)
-        (work / "crm-ops.toml").write_text(sandbox_config(sandbox.env, work / "state"))
-        profile = load_profile(work / "crm-ops.toml", "sandbox")
+        profile = sandbox_profile(sandbox.env, work)
         puller = Puller(profile)
         puller.pull_many(
             ["salesforce"], ["Contact", "Account", "Owner", "Lead", "Opportunity", "ContactRole"]

@@ -6,13 +6,12 @@ differs: point ``load_profile`` at your crm-ops.toml and set the secrets in the 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import polars as pl
 
-from crm_ops.config import load_profile, sandbox_config
+from crm_ops.config import sandbox_profile
 from crm_ops.pull import Puller, read_snapshot
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
@@ -22,9 +21,7 @@ def main() -> None:
     """Pull 1,000 contacts per CRM; show contacts without an account and the cross-CRM link rate."""
     work = Path(tempfile.mkdtemp(prefix="crm-ops-example-"))
     with Sandbox(SandboxConfig(seed=SeedConfig(records=1000, seed=9))) as sandbox:
-        os.environ.update(sandbox.env)  # secrets come from the environment, never the config file
-        (work / "crm-ops.toml").write_text(sandbox_config(sandbox.env, work / "state"))
-        puller = Puller(load_profile(work / "crm-ops.toml", "sandbox"))
+        puller = Puller(sandbox_profile(sandbox.env, work))
         for result in puller.pull_many(["salesforce", "hubspot"], ["Account", "Contact"]):
             print(
                 f"{result.system:<10} {result.entity:<8} {result.total:>6} rows, {result.api_calls} API calls"

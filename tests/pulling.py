@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from crm_ops.config import Profile, load_profile, sandbox_config
+from crm_ops.config import Profile, sandbox_profile
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.hubspot import HubSpotLimits
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
@@ -28,22 +27,10 @@ def profile_for(
     hubspot: dict[str, Any] | None = None,
 ) -> Profile:
     """A config file for ``sandbox`` in ``folder`` (secrets in the environment), loaded."""
-    os.environ.update(sandbox.env)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "crm-ops.toml"
     rate = min(sandbox.config.hubspot_limits.per_ten_seconds - 10, 100_000)
-    path.write_text(
-        sandbox_config(
-            sandbox.env,
-            folder / "state",
-            name=name,
-            hubspot_rate=rate,
-            salesforce=salesforce,
-            hubspot=hubspot,
-        )
-        + extra
+    return sandbox_profile(
+        sandbox.env, folder, name=name, extra=extra, hubspot_rate=rate, salesforce=salesforce, hubspot=hubspot
     )
-    return load_profile(path, name)
 
 
 def _spec(value: Any) -> dict[str, Any]:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import polars as pl
 
+from crm_ops import durable
 from crm_ops.config import Profile
-from crm_ops.durable import replace_durably, temporary_beside
 from crm_ops.errors import ConfigError
+from crm_ops.plan.format import rule_versions
 from crm_ops.rules.engine import CheckResult, run_rules
-from crm_ops.rules.loader import RuleProblem, load_rules, select_rules
+from crm_ops.rules.loader import RuleProblem, load_rules, select_rules, shipped_rules_dir
 from crm_ops.rules.model import Rule
 from crm_ops.state import State
 
@@ -49,6 +50,12 @@ def profile_rules(
         rules, disabled=profile.rules.disabled, severity=profile.rules.severity, params=profile.rules.params
     )
     return chosen, problems, unknown
+
+
+def rule_set_versions(profile: Profile) -> dict[str, str]:
+    """A content hash of every rule file the profile runs (shipped and its folders), for a plan's header."""
+    folders = (shipped_rules_dir(), *profile.rules.folders)
+    return rule_versions(p for folder in folders for p in Path(folder).glob("*.*"))
 
 
 def current_frames(state: State) -> dict[str, dict[str, pl.DataFrame]]:
@@ -79,13 +86,6 @@ def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
     return frames
 
 
-def write_findings(findings: pl.DataFrame, path: Path) -> None:
-    """Write findings atomically (temporary name, fsync, rename)."""
-    tmp = temporary_beside(path)
-    findings.write_parquet(tmp)
-    replace_durably(tmp, path)
-
-
 def run_check(
     profile: Profile,
     *,
@@ -99,5 +99,5 @@ def run_check(
     result = run_rules(rules, frames, now=now)
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     path = output or profile.state_dir / "findings" / f"{stamp}.parquet"
-    write_findings(result.findings, path)
+    durable.write_parquet(result.findings, path)
     return CheckRun(result, path, problems, unknown, rules)

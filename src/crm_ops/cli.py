@@ -384,7 +384,8 @@ def match(
     from rich.console import Console
     from rich.table import Table
 
-    from crm_ops.check import snapshot_frames, write_findings
+    from crm_ops import durable
+    from crm_ops.check import snapshot_frames
     from crm_ops.config import load_profile
     from crm_ops.match import run_matching
     from crm_ops.match.run import settings_from_profile
@@ -401,7 +402,7 @@ def match(
         result = run_matching(snapshot_frames(prof), **settings)
     folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in ("findings", "duplicates", "links", "unmatched"):
-        write_findings(getattr(result, name), folder / f"{name}.parquet")
+        durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")
     table = Table(title="matching")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -436,12 +437,10 @@ def plan(
     from rich.console import Console
     from rich.table import Table
 
-    from crm_ops.check import snapshot_versions
+    from crm_ops.check import rule_set_versions, snapshot_versions
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.plan import build_plan, latest_findings, write_plan
-    from crm_ops.plan.format import rule_versions
-    from crm_ops.rules.loader import shipped_rules_dir
     from crm_ops.state import State
 
     logs.configure()
@@ -461,15 +460,12 @@ def plan(
             snapshots = snapshot_versions(state)
         finally:
             state.close()
-        rule_files = [
-            p for folder in (shipped_rules_dir(), *prof.rules.folders) for p in Path(folder).glob("*.*")
-        ]
         try:
             built = build_plan(
                 pl.concat(frames, how="diagonal_relaxed"),
                 profile=prof.name,
                 snapshots=snapshots,
-                rules=rule_versions(rule_files),
+                rules=rule_set_versions(prof),
             )
         except ValueError as exc:
             raise ConfigError(f"{', '.join(map(str, sources))}: {exc}") from None
@@ -513,6 +509,7 @@ def _run_apply(
 ) -> None:
     import json
 
+    from crm_ops import durable
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
@@ -542,8 +539,9 @@ def _run_apply(
         finally:
             puller.close()
     name = "undo" if undo else "apply"
-    (plan_file.parent / f"{name}-report.json").write_text(
-        json.dumps({"plan_id": report.plan_id, "dry_run": report.dry_run, "counts": report.counts}, indent=2)
+    durable.write_text(
+        plan_file.parent / f"{name}-report.json",
+        json.dumps({"plan_id": report.plan_id, "dry_run": report.dry_run, "counts": report.counts}, indent=2),
     )
     verb = "would" if report.dry_run else "did"
     typer.echo(

@@ -320,3 +320,25 @@ ca_bundle = "{env["CRM_OPS_SF_CA_BUNDLE"]}"
 base_url = "{env["CRM_OPS_HUBSPOT_BASE_URL"]}"
 rate_per_ten_seconds = {hubspot_rate}
 {extra(hubspot)}"""
+
+
+def sandbox_profile(
+    env: Mapping[str, str],
+    folder: Path,
+    *,
+    name: str = "sandbox",
+    extra: str = "",
+    hubspot_rate: int = 180,
+    salesforce: Mapping[str, int | float | str] | None = None,
+    hubspot: Mapping[str, int | float | str] | None = None,
+) -> Profile:
+    """The profile of a running sandbox: its secrets put in the environment (as a deployment sets them),
+    ``folder/crm-ops.toml`` written (``extra`` appended; state in ``folder/state``), loaded."""
+    os.environ.update(env)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "crm-ops.toml"
+    text = sandbox_config(
+        env, folder / "state", name=name, hubspot_rate=hubspot_rate, salesforce=salesforce, hubspot=hubspot
+    )
+    path.write_text(text + extra)
+    return load_profile(path, name)

@@ -6,7 +6,6 @@ hubspot-api-client, the config file with secrets from the environment, the state
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -18,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crm_ops.check import run_check, snapshot_frames
-from crm_ops.config import load_profile, sandbox_config
+from crm_ops.config import load_profile, sandbox_profile
 from crm_ops.match import run_matching
 from crm_ops.pull import Puller, PullResult
 from crm_ops.rules import summary
@@ -92,10 +91,9 @@ def run_demo(
             f"[bold]Sandbox[/] Salesforce {sandbox.env['CRM_OPS_SF_INSTANCE_URL']} (TLS, local CA), "
             f"HubSpot {sandbox.env['CRM_OPS_HUBSPOT_BASE_URL']}"
         )
-        os.environ.update(sandbox.env)  # the secrets, as a deployment would set them
-        config = work / "crm-ops.toml"
-        config.write_text(sandbox_config(sandbox.env, work / "state"))
-        puller = Puller(load_profile(config, "sandbox"))
+        profile = sandbox_profile(sandbox.env, work)  # secrets in the environment, as a deployment sets them
+        config = Path(profile.source)
+        puller = Puller(profile)
         try:
             first = puller.pull_many(["salesforce", "hubspot"])
             out.print(_table("Full pull into snapshots", first))
@@ -106,7 +104,7 @@ def run_demo(
             puller.close()
         counts = {f"{r.system}.{r.entity}": r.total for r in first}
         out.print(f"Snapshots and state: {work / 'state'} (config: {config})")
-        run = run_check(load_profile(config, "sandbox"))
+        run = run_check(profile)
         found = run.result.findings
         table = Table(title=f"Data-quality findings: {found.height:,} from {len(run.rules)} rules")
         for col in ("rule", "system", "entity", "severity", "findings", "with fix"):
@@ -122,7 +120,7 @@ def run_demo(
             )
         out.print(table)
         out.print(f"Findings: {run.findings_path}")
-        matched = run_matching(snapshot_frames(load_profile(config, "sandbox")))
+        matched = run_matching(snapshot_frames(profile))
         mt = Table(title="Duplicates and Salesforce-HubSpot links")
         mt.add_column("measure")
         mt.add_column("value", justify="right")

@@ -30,6 +30,7 @@ from pathlib import Path
 import polars as pl
 import structlog
 
+from crm_ops import durable
 from crm_ops.config import CrmSettings, Profile
 from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
@@ -70,12 +71,6 @@ def connect(profile: Profile, system: str) -> Connector:
     if system == "hubspot" and profile.hubspot is not None:
         return HubSpotConnector(profile.hubspot, fmap, policy=profile.hubspot.retry_policy())
     raise ConfigError(f"{profile.source}: profile {profile.name!r} has no [{system}] settings")
-
-
-def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    tmp = temporary_beside(path)
-    frame.write_parquet(tmp, compression="zstd", statistics=True)
-    replace_durably(tmp, path)
 
 
 def latest_versions(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -217,7 +212,7 @@ class Puller:
         for page in conn.pull(job.entity, since=job.since, until=job.until, cursor=job.cursor):
             rows = page.frame.height
             if rows:
-                _write_atomic(page.frame, self.part_path(job, job.parts + 1))
+                durable.write_parquet(page.frame, self.part_path(job, job.parts + 1))
             used, calls = conn.api_calls - calls, conn.api_calls
             self.state.record_page(
                 job, part_written=bool(rows), rows=rows, cursor=page.cursor or {"done": True}, calls=used

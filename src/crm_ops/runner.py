@@ -30,8 +30,8 @@ from typing import Any
 import polars as pl
 import structlog
 
-from crm_ops import logs
-from crm_ops.check import current_frames, profile_rules, snapshot_versions
+from crm_ops import durable, logs
+from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError, CrmOpsError
 from crm_ops.match import run_matching
@@ -174,9 +174,15 @@ def run_batch(
             checked = run_rules(rules, frames)
             matched = run_matching(frames, **settings_from_profile(profile.match, f"{profile.source} match"))
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
-            findings.write_parquet(folder / "findings.parquet")
+            durable.write_parquet(findings, folder / "findings.parquet")
             snapshots = snapshot_versions(puller.state)
-            plan = build_plan(findings, profile=profile.name, snapshots=snapshots, now=started)
+            plan = build_plan(
+                findings,
+                profile=profile.name,
+                snapshots=snapshots,
+                rules=rule_set_versions(profile),
+                now=started,
+            )
             write_plan(plan, folder)
             safe = (
                 select_actions(plan, min_confidence=settings["min_confidence"])
@@ -228,22 +234,20 @@ def run_batch(
             "match": matched.stats,
             "scores": scores_now,
         }
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-        history = [*_history(runs), {"run_id": run_id, "scores": scores_now}]
-        history = [h for i, h in enumerate(history) if h["run_id"] != run_id or i == len(history) - 1]
-        (folder / "report.html").write_text(
+        durable.write_text(folder / "summary.json", json.dumps(summary, indent=2, default=str))
+        durable.write_text(
+            folder / "report.html",
             render(
                 run_id=run_id,
                 profile=profile.name,
                 started_at=started.isoformat(),
                 exit_code=code,
                 scores_now=scores_now,
-                history=history,
+                history=_history(runs),  # this run's summary is written: it is the newest
                 findings=findings,
                 actions=[a.__dict__ for a in plan.actions],
                 applied=applied,
             ),
-            encoding="utf-8",
         )
         log.info(
             "run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied

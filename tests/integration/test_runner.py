@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from crm_ops.plan import read_plan
 from crm_ops.sandbox.clients import salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from tests.pulling import fast_sandbox, profile_for
@@ -61,6 +62,9 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     for name in ("findings.parquet", "plan.jsonl", "plan.csv", "summary.json", "report.html", "run.log"):
         assert (folder / name).exists(), name
     summary = json.loads((folder / "summary.json").read_text())
+    header = read_plan(folder / "plan.jsonl").header
+    assert {"people.yaml", "companies.yaml", "deals.yaml"} <= set(header.rules)  # rule set versions
+    assert header.snapshots and header.profile == "sandbox"
     assert summary["exit_code"] == 1 and summary["applied"].get("done", 0) > 10
     report = (folder / "report.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report

@@ -109,13 +109,11 @@ class Applier:
         state: State,
         connector: Callable[[str], Connector],
         *,
-        on_batch: Callable[[str, int], None] | None = None,
         batch_size: int | None = None,
         steps: Steps | None = None,
     ) -> None:
         self.state = state
         self.connector = connector
-        self.on_batch = on_batch
         self.batch_size = batch_size
         self.steps = steps
 
@@ -265,8 +263,6 @@ class Applier:
                     for (action, before), result in zip(to_merge, results, strict=True)
                 ]
                 self._record(plan_id, report, outcomes, dry_run)
-                if self.on_batch is not None:
-                    self.on_batch(system, len(outcomes))
 
     def _unmerges(
         self,
@@ -362,8 +358,6 @@ class Applier:
                 for a in back
             ]
             self._record(plan_id, report, done, dry_run)
-            if self.on_batch is not None:
-                self.on_batch(system, len(done))
 
     def _batch(
         self,
@@ -376,19 +370,12 @@ class Applier:
         dry_run: bool,
     ) -> None:
         conn = self.connector(system)
-        ids = sorted({a.record_id for a in batch})
-        current = conn.read(entity, ids)
-        live = (
-            current.filter(~pl.col("is_deleted").fill_null(False))
-            if "is_deleted" in current.columns
-            else current
-        )
-        rows = {r["id"]: r for r in live.to_dicts()}
+        rows = _rows_by_id(conn.read(entity, sorted({a.record_id for a in batch})))
         to_write: list[tuple[Action, str | None]] = []
         finished: list[dict[str, Any]] = []
         for action in batch:
             row = rows.get(action.record_id)
-            if row is None or action.field not in row:
+            if row is None or row.get("is_deleted") or action.field not in row:
                 finished.append(_entry(action, "conflict", error="the record is gone or has no such field"))
                 continue
             now = _text(row[action.field])
@@ -402,31 +389,22 @@ class Applier:
                 finished.append(_entry(action, "conflict", before=now, error=error))
                 continue
             to_write.append((action, now))
+        self._record(plan_id, report, finished, dry_run)
         if dry_run:
-            for entry in finished:
-                report.add(entry)
             for action, now in to_write:
                 report.add(_entry(action, "would write", before=now))
             return
-        if finished:
-            self.state.record_actions(plan_id, finished)
-            for entry in finished:
-                report.add(entry)
         if not to_write:
             return
         self.state.record_actions(plan_id, [_entry(a, "pending", before=now) for a, now in to_write])
         results = conn.push(
             entity, [Change(a.record_id, {a.field or "": a.proposed_value}) for a, _ in to_write]
         )
-        outcomes = []
-        for (action, now), result in zip(to_write, results, strict=True):
-            status = "done" if result.ok else "failed"
-            outcomes.append(_entry(action, status, before=now, error=result.error))
-        self.state.record_actions(plan_id, outcomes)
-        for entry in outcomes:
-            report.add(entry)
-        if self.on_batch is not None:
-            self.on_batch(system, len(outcomes))
+        outcomes = [
+            _entry(action, "done" if result.ok else "failed", before=now, error=result.error)
+            for (action, now), result in zip(to_write, results, strict=True)
+        ]
+        self._record(plan_id, report, outcomes, dry_run)
 
 
 def undo_plan(state: State, plan: Plan) -> Plan:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crm_ops.durable import replace_durably, temporary_beside
+from crm_ops import durable
 from crm_ops.errors import ConfigError
 
 FORMAT = "crm_ops.fixplan"
@@ -104,18 +104,12 @@ def rule_versions(paths: Iterable[Path]) -> dict[str, str]:
     return out
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = temporary_beside(path)
-    tmp.write_text(text, encoding="utf-8", newline="")
-    replace_durably(tmp, path)
-
-
 def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
     """Write ``plan.jsonl`` and ``plan.csv`` (with ``approve`` = yes) in ``folder``, atomically."""
     lines = [json.dumps({"type": "header", **asdict(plan.header)}, sort_keys=True)]
     lines += [json.dumps({"type": "action", **asdict(a)}, sort_keys=True) for a in plan.actions]
     jsonl = folder / "plan.jsonl"
-    _atomic_write(jsonl, "\n".join(lines) + "\n")
+    durable.write_text(jsonl, "\n".join(lines) + "\n")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("approve", *ACTION_FIELDS))
@@ -123,7 +117,7 @@ def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
         values = asdict(a)
         writer.writerow(("yes", *(_cell(values[f]) for f in ACTION_FIELDS)))
     path_csv = folder / "plan.csv"
-    _atomic_write(path_csv, buffer.getvalue())
+    durable.write_text(path_csv, buffer.getvalue())
     return jsonl, path_csv
 
 
