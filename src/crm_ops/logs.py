@@ -34,6 +34,9 @@ class _Tee:
         return event
 
 
+_open_tees: list[_Tee] = []  # the run log being written, closed when logging is configured again
+
+
 def configure(
     *, level: str = "info", json: bool | None = None, file: Path | None = None, **bound: Any
 ) -> None:
@@ -44,7 +47,11 @@ def configure(
     """
     as_json = not sys.stderr.isatty() if json is None else json
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
-    tee: list[Any] = [_Tee(file)] if file is not None else []
+    while _open_tees:
+        _open_tees.pop().file.close()
+    if file is not None:
+        _open_tees.append(_Tee(file))
+    tee: list[Any] = list(_open_tees)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -13,6 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from crm_ops.schema.entities import live
+
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1f2933;max-width:1100px}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d9e2ec}
@@ -35,16 +37,12 @@ def scores(frames: Mapping[str, Mapping[str, pl.DataFrame]], findings: pl.DataFr
         for entity, frame in entities.items():
             if entity in ("Owner", "ContactRole"):
                 continue
-            live = (
-                frame.filter(~pl.col("is_deleted").fill_null(False))
-                if "is_deleted" in frame.columns
-                else frame
-            )
-            if live.is_empty():
+            records = live(frame)
+            if records.is_empty():
                 continue
             flagged = bad.filter((pl.col("system") == system) & (pl.col("entity") == entity))["record_id"]
-            n_bad = live.filter(pl.col("id").is_in(flagged.implode())).height
-            out[f"{system}.{entity}"] = round(100.0 * (1 - n_bad / live.height), 2)
+            n_bad = records.filter(pl.col("id").is_in(flagged.implode())).height
+            out[f"{system}.{entity}"] = round(100.0 * (1 - n_bad / records.height), 2)
     return out
 
 

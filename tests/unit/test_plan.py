@@ -54,6 +54,33 @@ def test_findings_become_actions_one_per_field_best_first() -> None:
     assert [a.action_id for a in again.actions] == [a.action_id for a in plan.actions]  # stable ids
 
 
+def test_orphans_get_associations_and_merged_away_records_nothing_but_their_merge() -> None:
+    findings = pl.concat(
+        [
+            FINDINGS,
+            _findings(
+                [
+                    {"rule": "person.orphan", "entity": "Contact", "system": "hubspot", "record_id": "102",
+                     "field": "account_id", "severity": "warning", "message": "no account",
+                     "proposed_value": "201", "confidence": 0.9},
+                    {"rule": "person.name.casing", "entity": "Contact", "system": "salesforce",
+                     "record_id": "c2", "field": "last_name", "current_value": "lee", "severity": "info",
+                     "message": "casing", "proposed_value": "Lee", "confidence": 0.9},
+                ]
+            ),
+        ]
+    )  # fmt: skip
+    by_record = {(a.system, a.record_id): a for a in build_plan(findings, profile="sandbox").actions}
+    orphan = by_record[("hubspot", "102")]
+    assert (orphan.kind, orphan.field, orphan.proposed_value) == ("associate", "account_id", "201")
+    assert (
+        by_record[("salesforce", "c2")].kind == "merge"
+    )  # the casing fix of a record merged away is dropped
+    assert [a.kind for a in build_plan(findings, profile="sandbox").actions if a.record_id == "c2"] == [
+        "merge"
+    ]
+
+
 def test_plan_round_trips_and_the_review_file_is_honoured(tmp_path: Path) -> None:
     plan = build_plan(FINDINGS, profile="sandbox", rules={"people.yaml": "abc"})
     jsonl, review = write_plan(plan, tmp_path)

@@ -74,6 +74,8 @@ def test_bad_rule_files_are_reported_with_file_line_and_rule_and_the_rest_still_
         "    description: wrong parameters\n    check: {length: {least: 3}}\n"
         "  - id: bad.regex\n    entity: Lead\n    field: email\n    severity: loud\n"
         "    description: broken\n    check: {matches: '([a-z'}\n"
+        "  - id: bad.confidence\n    entity: Lead\n    field: email\n    severity: info\n"
+        "    description: sure\n    check: not_null\n    fix: {set: x, confidence: very}\n"
     )
     rules, problems = load_yaml_rules(path)
     assert [r.id for r in rules] == ["ok.rule"]
@@ -83,6 +85,9 @@ def test_bad_rule_files_are_reported_with_file_line_and_rule_and_the_rest_still_
     assert f"{path}:20: rule bad.params: check length: length takes {{min: n, max: m}}" in text
     assert "rule bad.regex: severity must be one of error, warning, info, got 'loud'" in text
     assert "rule bad.regex: check matches:" in text
+    assert (
+        f"{path}:32: rule bad.confidence: fix confidence must be a number between 0 and 1, got 'very'" in text
+    )
 
 
 def test_malformed_yaml_and_broken_python_name_their_line(tmp_path: Path) -> None:

@@ -19,7 +19,15 @@ import structlog
 from rapidfuzz import fuzz, process
 
 from crm_ops.match.config import FieldRule, MatchConfig
-from crm_ops.rules.library import FREEMAIL, LEGAL_FORMS, country_lookup, junk_mask
+from crm_ops.rules.library import (
+    FREEMAIL,
+    LEGAL_FORMS,
+    bare_domain_expr,
+    country_key_expr,
+    country_lookup,
+    junk_mask,
+)
+from crm_ops.schema.entities import live as live_records
 
 log = structlog.get_logger("crm_ops.match")
 PAIR_SCHEMA = {"left_id": pl.String, "right_id": pl.String, "score": pl.Float64, "reasons": pl.String}
@@ -63,19 +71,10 @@ def normalise(expr: pl.Expr, kind: str) -> pl.Expr:
     elif kind == "company":
         out = _fold(expr).str.replace_all(rf"\b(?:{_LEGAL})\b\.?", "").str.replace_all(r"[^\p{L}\p{N}]", "")
     elif kind == "domain":
-        out = (
-            _fold(expr).str.replace(r"^[a-z][a-z0-9+.-]*://", "").str.replace(r"^www\d?\.", "")
-            .str.replace(r"[/?#:].*$", "")
-        )  # fmt: skip
+        out = bare_domain_expr(expr)
         out = pl.when(out.is_in(list(FREEMAIL))).then(None).otherwise(out)
     elif kind == "country":
-        key = (
-            expr.cast(pl.String)
-            .str.normalize("NFKD")
-            .str.replace_all(r"[^\p{L}\p{N}]", "")
-            .str.to_lowercase()
-        )
-        out = key.replace_strict(
+        out = country_key_expr(expr).replace_strict(
             country_lookup(), default=expr.cast(pl.String).str.strip_chars().str.to_uppercase()
         )
     else:
@@ -225,7 +224,7 @@ def find_duplicates(
 
     ``stats``, when given, receives the number of candidate pairs compared (``candidates``).
     """
-    live = frame.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in frame.columns else frame
+    live = live_records(frame)
     prepared = _prepared(live, config, "left")
     cands = _candidates(prepared, None, config)
     log.info("match.candidates", rule=config.name, records=live.height, candidates=cands.height)
@@ -238,16 +237,8 @@ def link_records(
     left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
 ) -> pl.DataFrame:
     """Scored pairs between two frames, at or above the threshold (many-to-many; see ``one_to_one``)."""
-    lp = _prepared(
-        left.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in left.columns else left,
-        config,
-        "left",
-    )
-    rp = _prepared(
-        right.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in right.columns else right,
-        config,
-        "right",
-    )
+    lp = _prepared(live_records(left), config, "left")
+    rp = _prepared(live_records(right), config, "right")
     cands = _candidates(lp, rp, config)
     log.info("match.candidates", rule=config.name, left=lp.height, right=rp.height, candidates=cands.height)
     if stats is not None:

@@ -19,6 +19,7 @@ from crm_ops.errors import ConfigError
 from crm_ops.match.config import CONTACT, DEFAULTS, LEAD_CONTACT, MatchConfig
 from crm_ops.match.engine import clusters, find_duplicates, link_records, normalise, one_to_one
 from crm_ops.rules.model import FINDINGS_SCHEMA
+from crm_ops.schema.entities import live
 
 log = structlog.get_logger("crm_ops.match")
 DRIFT_FIELDS = {
@@ -54,10 +55,6 @@ class MatchResult:
     unmatched: pl.DataFrame  # system, entity, id
     findings: pl.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def _live(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in frame.columns else frame
 
 
 def _finding(rows: pl.DataFrame) -> pl.DataFrame:
@@ -279,9 +276,9 @@ def run_matching(
             frame = entities.get(entity)
             if frame is None:
                 continue
-            live = _live(frame)
+            records = live(frame)
             counts: dict[str, int] = {}
-            pairs = find_duplicates(live, cfg[key], stats=counts)
+            pairs = find_duplicates(records, cfg[key], stats=counts)
             stats[f"{system}.{entity}.candidates"] = counts.get("candidates", 0)
             stats[f"{system}.{entity}.duplicate_pairs"] = pairs.height
             if pairs.height:
@@ -290,11 +287,12 @@ def run_matching(
                         pl.lit(system).alias("system"), pl.lit(entity).alias("entity")
                     )
                 )
-                findings.append(survivorship(live, pairs, system, entity, survivor_rule))
+                findings.append(survivorship(records, pairs, system, entity, survivor_rule))
     sf = frames.get("salesforce", {})
-    if "Lead" in sf and "Contact" in sf:
-        leads = _live(sf["Lead"]).filter(~pl.col("is_converted").fill_null(False))
-        contacts = _live(sf["Contact"])
+    # leads not yet converted: checked against contacts here, and against HubSpot contacts below
+    leads = live(sf["Lead"]).filter(~pl.col("is_converted").fill_null(False)) if "Lead" in sf else None
+    if leads is not None and "Contact" in sf:
+        contacts = live(sf["Contact"])
         if "Account" in sf:
             names = sf["Account"].select(
                 pl.col("id").alias("account_id"), pl.col("name").alias("account_name")
@@ -339,14 +337,13 @@ def run_matching(
         ):
             if entity not in sf or entity not in hs:
                 continue
-            left, right = _live(sf[entity]), _live(hs[entity])
+            left, right = live(sf[entity]), live(hs[entity])
             counts = {}
             linked = _link(left, right, cfg[key], "linked_id", "linked_id", counts).with_columns(
                 pl.lit(entity).alias("sf_entity")
             )
-            if entity == "Contact" and "Lead" in sf:
+            if entity == "Contact" and leads is not None:
                 rest = right.join(linked.select(pl.col("right_id").alias("id")), on="id", how="anti")
-                leads = _live(sf["Lead"]).filter(~pl.col("is_converted").fill_null(False))
                 lead_links = _link(leads, rest, cfg[key], "linked_id", "linked_lead_id", counts).with_columns(
                     pl.lit("Lead").alias("sf_entity")
                 )

@@ -19,6 +19,7 @@ import polars as pl
 import structlog
 
 from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
+from crm_ops.schema.entities import live as live_records
 
 log = structlog.get_logger("crm_ops.rules")
 
@@ -56,7 +57,7 @@ def run_entity(
     rules: Sequence[Rule], frame: pl.DataFrame, ctx: RuleContext, system: str, entity: str
 ) -> CheckResult:
     """Run ``rules`` over one entity's frame (deleted records are not judged)."""
-    live = frame.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in frame.columns else frame
+    live = live_records(frame)
     applicable = [r for r in rules if r.applies_to(system, entity)]
     errors: list[RuleError] = []
     # Every rule's expression is evaluated in one polars pass over the live records (shared work,

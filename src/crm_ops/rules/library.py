@@ -23,6 +23,8 @@ import polars as pl
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
+from crm_ops.schema.entities import live
+
 if TYPE_CHECKING:
     from crm_ops.rules.model import RuleContext
 
@@ -205,9 +207,10 @@ def _account_domains(ctx: RuleContext) -> pl.DataFrame:
     source = pl.coalesce(
         [bare_domain_expr(pl.col(c)) for c in ("domain", "website") if c in accounts.columns]
     )
-    live = accounts.filter(~pl.col("is_deleted").fill_null(False))
-    return live.select(pl.col("id").alias("account_id"), source.alias("account_domain")).filter(
-        pl.col("account_domain").is_not_null() & ~pl.col("account_domain").is_in(list(FREEMAIL))
+    return (
+        live(accounts)
+        .select(pl.col("id").alias("account_id"), source.alias("account_domain"))
+        .filter(pl.col("account_domain").is_not_null() & ~pl.col("account_domain").is_in(list(FREEMAIL)))
     )
 
 
@@ -418,6 +421,13 @@ def _key(text: str) -> str:
     """Alias lookup key: accents, case, dots and spaces removed."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if c.isalnum()).casefold()
+
+
+def country_key_expr(value: pl.Expr) -> pl.Expr:
+    """``_key`` as a polars expression (accents, case and punctuation removed), for whole columns."""
+    return (
+        value.cast(pl.String).str.normalize("NFKD").str.replace_all(r"[^\p{L}\p{N}]", "").str.to_lowercase()
+    )
 
 
 COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -764,7 +774,7 @@ def _live_ids(ctx: RuleContext, entity: str) -> pl.Series:
     frame = ctx.frame(entity)
     if frame.is_empty():
         return pl.Series("id", [], dtype=pl.String)
-    return frame.filter(~pl.col("is_deleted"))["id"]
+    return live(frame)["id"]
 
 
 @check("account_exists")

@@ -188,7 +188,12 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
 def _generic_fix(raw: dict[str, Any], column: Any) -> tuple[FixFn | None, str | None]:
     if column is None:
         return None, "a fix mapping needs the rule's 'field'"
-    confidence = float(raw.get("confidence", 0.9))
+    try:
+        confidence = float(raw.get("confidence", 0.9))
+    except (TypeError, ValueError):
+        return None, f"fix confidence must be a number between 0 and 1, got {raw.get('confidence')!r}"
+    if not 0 <= confidence <= 1:
+        return None, f"fix confidence must be a number between 0 and 1, got {confidence}"
     if "set" in raw:
         value = raw["set"]
         return (lambda rows, ctx, params: library.proposals(rows, pl.lit(value), confidence)), None

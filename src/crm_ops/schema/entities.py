@@ -144,3 +144,8 @@ def columns(entity: str) -> dict[str, pl.DataType]:
 def empty(entity: str) -> pl.DataFrame:
     """A frame with ``entity``'s canonical columns and no rows."""
     return pl.DataFrame(schema=columns(entity))
+
+
+def live(frame: pl.DataFrame) -> pl.DataFrame:
+    """The records not deleted (a frame without ``is_deleted`` is all live)."""
+    return frame.filter(~pl.col("is_deleted").fill_null(False)) if "is_deleted" in frame.columns else frame
