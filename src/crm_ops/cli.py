@@ -181,11 +181,11 @@ def pull(
     A pull stopped for any reason (a kill, the API budget, an error) resumes where it stopped.
     """
     from rich.console import Console
-    from rich.table import Table
 
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.pull import Puller
+    from crm_ops.tables import pull_table
 
     logs.configure()
     console = Console(stderr=True)
@@ -200,20 +200,7 @@ def pull(
             results = _pull_with_progress(puller, systems, entity, full, console)
         finally:
             puller.close()
-    table = Table(title=f"pulled ({prof.name})")
-    for col in ("system", "entity", "mode", "changed", "deleted", "total", "API calls", "seconds"):
-        table.add_column(col, justify="right" if col not in ("system", "entity", "mode") else "left")
-    for r in results:
-        table.add_row(
-            r.system,
-            r.entity,
-            r.mode + (" (resumed)" if r.resumed else ""),
-            f"{r.changed:,}",
-            f"{r.deleted:,}",
-            f"{r.total:,}",
-            f"{r.api_calls:,}",
-            f"{r.seconds:.1f}",
-        )
+    table = pull_table(f"pulled ({prof.name})", results)
     Console(width=None if sys.stdout.isatty() else 120).print(table)
 
 
@@ -335,28 +322,16 @@ def check(
 ) -> None:
     """Run the rules over the current snapshots; write the findings as Parquet and print a summary."""
     from rich.console import Console
-    from rich.table import Table
 
     from crm_ops.check import run_check
     from crm_ops.config import load_profile
-    from crm_ops.rules.engine import summary
+    from crm_ops.tables import findings_table
 
     logs.configure()
     with _errors():
         run = run_check(load_profile(config, profile), extra_rules=rules or [], output=output)
     findings = run.result.findings
-    table = Table(title=f"{findings.height:,} findings from {len(run.rules)} rules")
-    for col in ("rule", "system", "entity", "severity", "findings", "with fix"):
-        table.add_column(col, justify="right" if col in ("findings", "with fix") else "left")
-    for row in summary(findings).iter_rows(named=True):
-        table.add_row(
-            row["rule"],
-            row["system"],
-            row["entity"],
-            row["severity"],
-            f"{row['findings']:,}",
-            f"{row['with fix']:,}",
-        )
+    table = findings_table(f"{findings.height:,} findings from {len(run.rules)} rules", findings)
     Console(width=None if sys.stdout.isatty() else 140).print(table)
     for failure in run.result.errors:
         typer.echo(
@@ -390,6 +365,7 @@ def match(
     from crm_ops.match import run_matching
     from crm_ops.match.run import settings_from_profile
     from crm_ops.rules.engine import summary
+    from crm_ops.tables import figures_table
 
     logs.configure()
     if survivor not in (None, "most_complete", "oldest", "most_recent"):
@@ -403,12 +379,7 @@ def match(
     folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in ("findings", "duplicates", "links", "unmatched"):
         durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")
-    table = Table(title="matching")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key, value in result.stats.items():
-        table.add_row(key, f"{value:,}")
-    table.add_row("records on one side only", f"{result.unmatched.height:,}")
+    table = figures_table("matching", {**result.stats, "records on one side only": result.unmatched.height})
     out = Console(width=None if sys.stdout.isatty() else 120)
     out.print(table)
     findings = Table(title=f"{result.findings.height:,} proposals")

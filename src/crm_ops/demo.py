@@ -19,12 +19,12 @@ from rich.table import Table
 from crm_ops.check import run_check, snapshot_frames
 from crm_ops.config import load_profile, sandbox_profile
 from crm_ops.match import run_matching
-from crm_ops.pull import Puller, PullResult
-from crm_ops.rules import summary
+from crm_ops.pull import Puller
 from crm_ops.runner import run_batch
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from crm_ops.tables import figures_table, findings_table, pull_table
 
 DEMO_RUN_SETTINGS = """
 [profiles.sandbox.run]
@@ -32,24 +32,6 @@ DEMO_RUN_SETTINGS = """
 auto_apply = ["tag:format", "person.email.normalised"]
 min_confidence = 0.95
 """
-
-
-def _table(title: str, results: list[PullResult]) -> Table:
-    table = Table(title=title)
-    for col in ("system", "entity", "mode", "rows pulled", "deleted", "in snapshot", "API calls", "seconds"):
-        table.add_column(col, justify="left" if col in ("system", "entity", "mode") else "right")
-    for r in results:
-        table.add_row(
-            r.system,
-            r.entity,
-            r.mode,
-            f"{r.changed:,}",
-            f"{r.deleted:,}",
-            f"{r.total:,}",
-            f"{r.api_calls:,}",
-            f"{r.seconds:.2f}",
-        )
-    return table
 
 
 def _edit_some_records(sandbox: Sandbox, puller: Puller) -> None:
@@ -96,37 +78,22 @@ def run_demo(
         puller = Puller(profile)
         try:
             first = puller.pull_many(["salesforce", "hubspot"])
-            out.print(_table("Full pull into snapshots", first))
+            out.print(pull_table("Full pull into snapshots", first))
             _edit_some_records(sandbox, puller)
             second = puller.pull_many(["salesforce", "hubspot"], ["Contact"])
-            out.print(_table("Incremental pull after a few edits", second))
+            out.print(pull_table("Incremental pull after a few edits", second))
         finally:
             puller.close()
         counts = {f"{r.system}.{r.entity}": r.total for r in first}
         out.print(f"Snapshots and state: {work / 'state'} (config: {config})")
         run = run_check(profile)
         found = run.result.findings
-        table = Table(title=f"Data-quality findings: {found.height:,} from {len(run.rules)} rules")
-        for col in ("rule", "system", "entity", "severity", "findings", "with fix"):
-            table.add_column(col, justify="right" if col in ("findings", "with fix") else "left")
-        for row in summary(found).head(15).iter_rows(named=True):
-            table.add_row(
-                row["rule"],
-                row["system"],
-                row["entity"],
-                row["severity"],
-                str(row["findings"]),
-                str(row["with fix"]),
-            )
+        title = f"Data-quality findings: {found.height:,} from {len(run.rules)} rules"
+        table = findings_table(title, found, limit=15)
         out.print(table)
         out.print(f"Findings: {run.findings_path}")
         matched = run_matching(snapshot_frames(profile))
-        mt = Table(title="Duplicates and Salesforce-HubSpot links")
-        mt.add_column("measure")
-        mt.add_column("value", justify="right")
-        for key, value in matched.stats.items():
-            mt.add_row(key, f"{value:,}")
-        out.print(mt)
+        out.print(figures_table("Duplicates and Salesforce-HubSpot links", matched.stats))
 
         # the nightly batch: pull, check, match, plan, apply the safe fixes, report; then once more
         with config.open("a") as handle:
