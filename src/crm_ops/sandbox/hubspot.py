@@ -885,13 +885,13 @@ class HubSpotApp(App):
 
     def _associated(self, frm: str, to: str, ids: list[int]) -> dict[int, list[tuple[int, list[int]]]]:
         """For each id of ``frm``, the ``to`` ids associated with it and the type ids of each link."""
-        if (frm, to) in self.associations:
-            frame, src, dst = self.associations[(frm, to)].frame(), "from_id", "to_id"
-        elif (to, frm) in self.associations:
-            frame, src, dst = self.associations[(to, frm)].frame(), "to_id", "from_id"
-        else:
+        try:
+            key, flipped = self._association_table(frm, to)
+        except HsError:
             return {}
-        forward = (frm, to) in self.associations
+        frame = self.associations[key].frame()
+        src, dst = ("to_id", "from_id") if flipped else ("from_id", "to_id")
+        forward = not flipped
         pair = (frm, to)
         hits = frame.filter(pl.col(src).is_in(ids))
         grouped: dict[int, dict[int, list[int]]] = {}

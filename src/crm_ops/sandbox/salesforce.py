@@ -170,10 +170,8 @@ class SalesforceApp(App):
         token = auth.split(" ", 1)[1].strip() if auth.lower().startswith(("bearer ", "oauth ")) else ""
         if token not in self.tokens:
             return error(401, "INVALID_SESSION_ID", "Session expired or invalid")
-        with self._lock:
-            if self.api_calls >= self.limits.daily_api_requests:
-                return error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-            self.api_calls += 1
+        if self._count_call() is None:
+            return error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         return None
 
     def _count_call(self) -> tuple[int, int] | None:
