@@ -14,6 +14,7 @@
 - Calls go through a client-side limiter kept under the portal's 10-second window (and the search
   API's per-second one), and through the shared retry policy. The client's responses are read raw
   (``_preload_content=False``): its model classes cost about 45 ms a page, the JSON a fraction of it.
+- Writing, merging and undoing merges: ``hswrite.HubSpotWrites``, a mixin of the connector.
 """
 
 from __future__ import annotations
@@ -30,25 +31,25 @@ import urllib3
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
-from crm_ops.connectors.base import Change, FieldInfo, Link, Page, PushResult, Relink
+from crm_ops.connectors.base import FieldInfo, Page
+from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
+from crm_ops.connectors.hswrite import HubSpotWrites
 from crm_ops.errors import ApiError, ConfigError, FatalApiError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
 from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, EntityMap, FieldMap
 
+__all__ = ["HubSpotConnector", "parse_stamp", "translate"]
+
 log = structlog.get_logger("crm_ops.hubspot")
 SYSTEM = "hubspot"
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
-ASSOC_BATCH = 1_000
-UPDATE_BATCH = 100
 OWNER_LIMIT = 500
 PRIMARY_TYPES = {1, 2, 5, 6}
 CRM_OBJECTS = ("contacts", "companies", "deals")
-# What a merge moves to the survivor: the associations of each mergeable object.
-RELATIONS = {"contacts": ("companies", "deals"), "companies": ("contacts", "deals")}
 # the last-modified property HubSpot's search indexes for each object
 MODIFIED = {
     "contacts": "lastmodifieddate",
@@ -86,12 +87,8 @@ def translate(exc: BaseException) -> ApiError | None:
     return None
 
 
-def _ms(value: datetime) -> str:
-    return str(int(value.astimezone(UTC).timestamp() * 1000))
-
-
-class HubSpotConnector:
-    """The HubSpot side of the connector contract."""
+class HubSpotConnector(HubSpotWrites):
+    """The HubSpot side of the connector contract (writing: ``hswrite.HubSpotWrites``)."""
 
     system = SYSTEM
 
@@ -196,7 +193,7 @@ class HubSpotConnector:
         filters = (
             []
             if since is None
-            else [{"propertyName": MODIFIED[emap.object], "operator": "GTE", "value": _ms(since)}]
+            else [{"propertyName": MODIFIED[emap.object], "operator": "GTE", "value": epoch_ms(since)}]
         )
         body = self._search(emap.object, filters, ["hs_object_id"], 0, 1)
         return int(body.get("total", 0))
@@ -341,8 +338,8 @@ class HubSpotConnector:
         props, custom = self._props(entity)
         modified = MODIFIED[emap.object]
         window = [
-            {"propertyName": modified, "operator": "GTE", "value": _ms(since)},
-            {"propertyName": modified, "operator": "LTE", "value": _ms(until)},
+            {"propertyName": modified, "operator": "GTE", "value": epoch_ms(since)},
+            {"propertyName": modified, "operator": "LTE", "value": epoch_ms(until)},
         ]
         if cursor.get("phase", "changed") == "changed":
             last_id = int(cursor.get("after_id", 0))
@@ -466,290 +463,5 @@ class HubSpotConnector:
             rows += self._rows(body.get("results", []), props, MODIFIED[emap.object])
         return self._page(entity, rows, props, custom)
 
-    def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
-        """Update records through batch update, 100 a call; a rejected batch is retried one by one.
-
-        A column that is an association (a contact's or deal's primary company) is written as one: the
-        record's links to other records of that type are archived and a default (primary) link to the new
-        one is made; a null value only archives.
-        """
-        emap = self._map(entity)
-        linked = {c: s.association for c, s in emap.columns.items() if s.association}
-        plain = [Change(c.record_id, {k: v for k, v in c.values.items() if k not in linked}) for c in changes]
-        results = self._update(emap, [c for c in plain if c.values])
-        by_id = {r.record_id: r for r in results}
-        for column, target in linked.items():
-            moves = [(c.record_id, c.values[column]) for c in changes if column in c.values]
-            if moves:
-                for result in self._set_association(emap.object, target, moves):
-                    earlier = by_id.get(result.record_id)
-                    if earlier is None or earlier.ok:
-                        by_id[result.record_id] = result
-        return [by_id[c.record_id] for c in changes]
-
-    def write_batch(self, entity: str, total: int) -> int:
-        """A batch update carries 100 records."""
-        return UPDATE_BATCH
-
-    def _set_association(
-        self, source: str, target: str, moves: Sequence[tuple[str, Any]]
-    ) -> list[PushResult]:
-        ids = [record_id for record_id, _ in moves]
-        current = self._associations(source, target, ids)
-        # Only the link the column shows (the primary one, else the first) is replaced; the record's other
-        # associations stay. A target already linked but not shown is linked again, to become primary.
-        shown = {
-            r: next((to for to, primary in links if primary), links[0][0])
-            for r, links in current.items()
-            if links
-        }
-        wanted = {record_id: None if value is None else str(value) for record_id, value in moves}
-        dropped: dict[str, set[str]] = {}
-        for record_id, value in wanted.items():
-            linked = {to for to, _ in current.get(record_id, [])}
-            drop = {shown[record_id]} if record_id in shown and shown[record_id] != value else set()
-            if value in linked and shown.get(record_id) != value:
-                drop.add(value)
-            if drop:
-                dropped[record_id] = drop
-        stale = [{"from": {"id": r}, "to": [{"id": to} for to in sorted(d)]} for r, d in dropped.items()]
-        self._archive_links(source, target, stale)
-        new = [
-            {"from": {"id": record_id}, "to": {"id": value}}
-            for record_id, value in wanted.items()
-            if value is not None and shown.get(record_id) != value
-        ]
-        failed = {new[i]["from"]["id"]: error for i, error in self._create_links(source, target, new).items()}
-        # a record whose new link was refused gets its old one back
-        back = [
-            {"from": {"id": r}, "to": {"id": to}}
-            for r in failed
-            for to in sorted(dropped.get(r, set()) - {wanted[r]})
-        ]
-        self._create_links(source, target, back)
-        return [PushResult(r, r not in failed, failed.get(r)) for r, _ in moves]
-
-    def _create_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> dict[int, str]:
-        """Default (primary where none) associations, ``{"from": {"id"}, "to": {"id"}}`` inputs; the
-        errors by input index. A batch HubSpot refuses is retried one input at a time, so one bad target
-        (say, a company deleted since) does not sink the others."""
-        api = self.client.crm.associations.v4.batch_api
-        errors: dict[int, str] = {}
-        for start in range(0, len(inputs), ASSOC_BATCH):
-            part = inputs[start : start + ASSOC_BATCH]
-            try:
-                self._call(
-                    api.create_default,
-                    source,
-                    target,
-                    batch_input_public_default_association_multi_post={"inputs": part},
-                )
-            except FatalApiError:
-                for offset, item in enumerate(part):
-                    try:
-                        self._call(
-                            api.create_default,
-                            source,
-                            target,
-                            batch_input_public_default_association_multi_post={"inputs": [item]},
-                        )
-                    except FatalApiError as exc:
-                        errors[start + offset] = str(exc)
-        return errors
-
-    def _archive_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> None:
-        """Remove associations, ``{"from": {"id"}, "to": [{"id"}, ...]}`` inputs."""
-        api = self.client.crm.associations.v4.batch_api
-        for start in range(0, len(inputs), ASSOC_BATCH):
-            part = {"inputs": inputs[start : start + ASSOC_BATCH]}
-            self._call(api.archive, source, target, batch_input_public_association_multi_archive=part)
-
-    def _update(self, emap: EntityMap, changes: Sequence[Change]) -> list[PushResult]:
-        results: list[PushResult] = []
-        for start in range(0, len(changes), UPDATE_BATCH):
-            batch = changes[start : start + UPDATE_BATCH]
-            inputs = [{"id": c.record_id, "properties": self._properties_of(emap, c)} for c in batch]
-            try:
-                body = self._call(
-                    self.client.crm.objects.batch_api.update,
-                    emap.object,
-                    batch_input_simple_public_object_batch_input={"inputs": inputs},
-                )
-                failed: dict[str, str] = {}
-                for error in body.get("errors") or []:
-                    for record_id in (error.get("context") or {}).get("ids") or []:
-                        failed[str(record_id)] = f"{error.get('category')}: {error.get('message')}"
-                results += [
-                    PushResult(c.record_id, c.record_id not in failed, failed.get(c.record_id)) for c in batch
-                ]
-            except FatalApiError:
-                for c in batch:
-                    try:
-                        self._call(
-                            self.client.crm.objects.basic_api.update,
-                            emap.object,
-                            c.record_id,
-                            simple_public_object_input={"properties": self._properties_of(emap, c)},
-                        )
-                        results.append(PushResult(c.record_id, True))
-                    except FatalApiError as exc:
-                        results.append(PushResult(c.record_id, False, str(exc)))
-        return results
-
-    @staticmethod
-    def _properties_of(emap: EntityMap, change: Change) -> dict[str, Any]:
-        out = {}
-        for column, given in change.values.items():
-            src = emap.columns.get(column)
-            name = column.removeprefix("custom_") if src is None and column.startswith("custom_") else None
-            value = given
-            if src is not None and src.field:
-                name, value = src.field, src.to_crm(given)
-            if name is None:
-                raise ConfigError(
-                    f"{emap.origin}: {emap.entity}.{column} does not map to a writable property"
-                )
-            out[name] = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else value)
-        return out
-
-    # ------------------------------------------------------------------ merging
-
-    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
-        """Merge each loser into ``survivor`` through the object's merge endpoint, one call each."""
-        emap = self._map(entity)
-        if emap.object not in RELATIONS:
-            raise ConfigError(f"hubspot: {emap.object} records cannot be merged here")
-        api = getattr(self.client.crm, emap.object).basic_api
-        results = []
-        for loser in losers:
-            try:
-                self._call(
-                    api.merge, public_merge_input={"primaryObjectId": survivor, "objectIdToMerge": loser}
-                )
-                results.append(PushResult(loser, True))
-            except FatalApiError as exc:
-                results.append(PushResult(loser, False, str(exc)))
-        return results
-
-    def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
-        """The records associated with ``ids`` (what a merge moves to the survivor)."""
-        emap = self._map(entity)
-        out = []
-        for target in RELATIONS.get(emap.object, ()):
-            for record_id, linked in self._associations(emap.object, target, ids).items():
-                out += [Link(f"{emap.object}->{target}", to, record_id) for to, _ in linked]
-        return out
-
-    def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
-        """Create merged-away records again from their values before the merge (HubSpot cannot unmerge):
-        new ids, one call each.
-
-        Every mapped property the CRM lets us write is restored; read-only ones (create date, merged ids)
-        cannot be.
-        """
-        emap = self._map(entity)
-        writable = {f.name for f in self.describe(entity) if f.updateable}
-        return [self._restore_one(emap, writable, record) for record in records]
-
-    def _restore_one(self, emap: EntityMap, writable: set[str], record: dict[str, Any]) -> PushResult:
-        values = {}
-        for column, value in record.items():
-            src = emap.columns.get(column)
-            if src is not None and src.field:
-                name: str | None = src.field
-            else:
-                name = column.removeprefix("custom_") if column.startswith("custom_") else None
-            if value is not None and name in writable:
-                values[column] = value
-        properties = self._properties_of(emap, Change("", values))
-        earlier = self._restored_before(emap.object, properties, record.get("__merged_at"))
-        if earlier is not None:  # a restore that landed before the last run stopped
-            return PushResult(str(record.get("id")), True, None, {"id": earlier})
-        try:
-            body = self._call(
-                self.client.crm.objects.basic_api.create,
-                emap.object,
-                simple_public_object_input_for_create={"properties": properties, "associations": []},
-            )
-        except FatalApiError as exc:
-            return PushResult(str(record.get("id")), False, str(exc))
-        return PushResult(str(record.get("id")), True, None, {"id": str(body["id"])})
-
-    def _restored_before(self, object_type: str, properties: dict[str, Any], since: Any) -> str | None:
-        """A record created since the merge with the same identity (e-mail, else domain, else name)."""
-        key = next((k for k in ("email", "domain", "name") if properties.get(k)), None)
-        if key is None or not since:
-            return None
-        body = self._call(
-            self.client.crm.objects.search_api.do_search,
-            object_type,
-            public_object_search_request={
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {"propertyName": key, "operator": "EQ", "value": str(properties[key])},
-                            {
-                                "propertyName": "createdate",
-                                "operator": "GTE",
-                                "value": _ms(parse_stamp(str(since))),
-                            },
-                        ]
-                    }
-                ],
-                "properties": [key],
-                "limit": 1,
-            },
-            search=True,
-        )
-        results = body.get("results") or []
-        return str(results[0]["id"]) if results else None
-
-    def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
-        """Associate each move's record with ``to_id`` and, unless ``keep``, archive its link to
-        ``from_id``: only where that link still exists (a conflict otherwise; already done is done).
-        Associations are read, created and archived in batches."""
-        results: dict[int, PushResult] = {}
-        by_relation: dict[str, list[tuple[int, Relink]]] = {}
-        for index, move in enumerate(moves):
-            by_relation.setdefault(move.link.relation, []).append((index, move))
-        for relation, group in by_relation.items():
-            source, target = relation.split("->", 1)
-            ids = sorted({x for _, m in group for x in (m.from_id, m.to_id)})
-            found = {k: {to for to, _ in v} for k, v in self._associations(source, target, ids).items()}
-            create: list[tuple[int, dict[str, Any]]] = []
-            archive: dict[str, list[dict[str, str]]] = {}
-            for index, m in group:
-                record = m.link.record_id
-                on_from, on_to = record in found.get(m.from_id, set()), record in found.get(m.to_id, set())
-                if on_to and (m.keep or not on_from):
-                    results[index] = PushResult(record, True)
-                    continue
-                if not on_from:
-                    error = f"conflict: {target} {record} is no longer associated with {m.from_id}"
-                    results[index] = PushResult(record, False, error)
-                    continue
-                if not on_to:
-                    create.append((index, {"from": {"id": m.to_id}, "to": {"id": record}}))
-                if not m.keep:
-                    archive.setdefault(m.from_id, []).append({"id": record})
-                results[index] = PushResult(record, True)
-            for position, error in self._create_links(source, target, [item for _, item in create]).items():
-                index, item = create[position]
-                results[index] = PushResult(item["to"]["id"], False, error)
-                kept = archive.get(moves[index].from_id, [])
-                if {"id": item["to"]["id"]} in kept:  # not linked to the restored record: keep the old link
-                    kept.remove({"id": item["to"]["id"]})
-            self._archive_links(
-                source, target, [{"from": {"id": k}, "to": v} for k, v in archive.items() if v]
-            )
-        return [results[i] for i in range(len(moves))]
-
     def close(self) -> None:
         """Nothing to release: the client's pool closes with the process."""
-
-
-def parse_stamp(text: str) -> datetime:
-    """A HubSpot timestamp (ISO 8601 or epoch milliseconds) as an aware datetime."""
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, UTC)
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

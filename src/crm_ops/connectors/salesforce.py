@@ -1,8 +1,8 @@
 """Salesforce, on simple-salesforce: OAuth, describe, REST or Bulk API 2.0, keyset-resumable pulls.
 
-- Auth: password (username + password + security token), OAuth client credentials, JWT bearer, or an
-  existing session id. Tokens come from ``{login_url}/services/oauth2/token`` (login.salesforce.com,
-  test.salesforce.com or a My Domain), then simple-salesforce runs on the session.
+- Auth (``sfauth``): password (username + password + security token), OAuth client credentials, JWT
+  bearer, or an existing session id. Tokens come from ``{login_url}/services/oauth2/token``
+  (login.salesforce.com, test.salesforce.com or a My Domain), then simple-salesforce runs on the session.
 - Which fields: those the map reads plus every custom field (``__c``), checked against ``describe``;
   compound parents (address, location) are never requested, their parts are.
 - How: ``COUNT()`` first; at or under ``bulk_threshold`` a REST ``queryAll`` ordered by
@@ -12,22 +12,18 @@
 - Deleted records (IsDeleted, from the recycle bin) arrive as tombstones: ``queryAll`` returns them.
 - API usage is read from ``Sforce-Limit-Info`` on every answer; before a call that would pass the
   configured share of the daily allowance, the pull stops with ``BudgetExhaustedError`` (resumable).
+- Writing, merging and undoing merges: ``sfwrite.SalesforceWrites``, a mixin of the connector.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import json
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
-import jwt
 import polars as pl
 import requests
 import structlog
@@ -36,48 +32,23 @@ from simple_salesforce.bulk2 import Operation, _Bulk2Client
 from simple_salesforce.exceptions import SalesforceError
 
 from crm_ops.config import SalesforceSettings
-from crm_ops.connectors import sfsoap
-from crm_ops.connectors.base import Change, CursorExpiredError, FieldInfo, Link, Page, PushResult, Relink
-from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError, FatalApiError, RetriableApiError
+from crm_ops.connectors import sfauth
+from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page
+from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
+from crm_ops.connectors.sfwrite import SalesforceWrites
+from crm_ops.errors import ApiError, BudgetExhaustedError, FatalApiError, RetriableApiError
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
 from crm_ops.schema.fieldmap import EntityMap, FieldMap
+
+__all__ = ["SalesforceConnector", "soql_datetime", "soql_quote", "translate"]
 
 log = structlog.get_logger("crm_ops.salesforce")
 T = TypeVar("T")
 SYSTEM = "salesforce"
 MAX_URL_QUERY = 12_000  # characters of SOQL we put in a GET URL (Salesforce's URI limit is ~16k)
-COMPOSITE_BATCH = 200
-READ_BATCH = 200
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-MERGE_BATCH = 2  # records merged into the master per merge call
-UNDELETE_BATCH = 200
-# What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds).
-RELATIONS = {
-    "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
-    "Contact": (("OpportunityContactRole", "ContactId"),),
-    "Lead": (),
-}
 _NUMERIC = {"currency": pl.Float64(), "double": pl.Float64(), "percent": pl.Float64(), "int": pl.Int64()}
 _SKIP_TYPES = {"address", "location", "base64"}
-
-
-def soql_quote(value: str) -> str:
-    """A SOQL string literal: backslash and quote escaped, so a CRM value cannot end the string."""
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace("'", "\\'")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
-    return f"'{escaped}'"
-
-
-def soql_datetime(value: datetime) -> str:
-    """A SOQL datetime literal in UTC, to the millisecond."""
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def translate(exc: BaseException) -> ApiError | None:
@@ -101,8 +72,8 @@ def translate(exc: BaseException) -> ApiError | None:
     return None
 
 
-class SalesforceConnector:
-    """The Salesforce side of the connector contract."""
+class SalesforceConnector(SalesforceWrites):
+    """The Salesforce side of the connector contract (writing: ``sfwrite.SalesforceWrites``)."""
 
     system = SYSTEM
 
@@ -125,7 +96,7 @@ class SalesforceConnector:
         self.session.trust_env = False  # REQUESTS_CA_BUNDLE must not override the configured CA
         self.session.verify = settings.ca_bundle or True
         self.session.hooks["response"].append(self._on_response)
-        instance_url, token = self._authenticate()
+        instance_url, token = sfauth.sign_in(settings, self.session, self._call)
         self.sf = Salesforce(
             instance_url=instance_url, session_id=token, session=self.session, version=settings.api_version
         )
@@ -173,72 +144,6 @@ class SalesforceConnector:
                         raise BudgetExhaustedError(f"{mapped}; the pull resumes on the next run") from None
                     raise mapped from None
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _authenticate(self) -> tuple[str, str]:
-        s = self.settings
-        if s.auth == "session":
-            if not s.instance_url:
-                raise ConfigError(f"{s.where}.instance_url: session auth needs the org's instance URL")
-            return s.instance_url.rstrip("/"), s.secret("access_token")
-        if not s.client_id:
-            raise ConfigError(f"{s.where}.client_id: {s.auth} auth needs the connected app's client_id")
-        base = s.login_url
-        form: dict[str, str]
-        if s.auth == "password":
-            if not s.username:
-                raise ConfigError(f"{s.where}.username: password auth needs a username")
-            token_var = s.secret_env.get("security_token", "")
-            form = {
-                "grant_type": "password",
-                "client_id": s.client_id,
-                "client_secret": s.secret("client_secret"),
-                "username": s.username,
-                "password": s.secret("password") + os.environ.get(token_var, ""),
-            }
-        elif s.auth == "client_credentials":
-            form = {
-                "grant_type": "client_credentials",
-                "client_id": s.client_id,
-                "client_secret": s.secret("client_secret"),
-            }
-        else:
-            if not s.username:
-                raise ConfigError(f"{s.where}.username: JWT auth needs the user to act as")
-            key_file = s.secret("jwt_key_file")
-            try:
-                key = Path(key_file).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"{s.where}: cannot read the JWT key file: {exc.strerror}") from None
-            audience = s.login_url.rstrip("/")
-            claims = {
-                "iss": s.client_id,
-                "sub": s.username,
-                "aud": audience,
-                "exp": int(time.time()) + 180,
-            }
-            form = {"grant_type": JWT_GRANT, "assertion": jwt.encode(claims, key, algorithm="RS256")}
-        url = f"{base.rstrip('/')}/services/oauth2/token"
-
-        def post() -> dict[str, Any]:
-            response = self.session.post(url, data=form, timeout=s.timeout_seconds)
-            if response.status_code == 429 or response.status_code >= 500:
-                raise RetriableApiError(SYSTEM, "token endpoint unavailable", status=response.status_code)
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            if response.status_code != 200:
-                raise FatalApiError(
-                    SYSTEM,
-                    f"{s.auth} authentication refused at {url}: {body.get('error', response.status_code)}: "
-                    f"{body.get('error_description', '')}",
-                    status=response.status_code,
-                    code=body.get("error"),
-                )
-            return dict(body)
-
-        body = self._call(post)
-        return str(body["instance_url"]).rstrip("/"), str(body["access_token"])
 
     def _rest(self, path: str, **kwargs: Any) -> Any:
         answer = self.sf.restful(path, **kwargs)
@@ -473,199 +378,6 @@ class SalesforceConnector:
             else self._frame(entity, self._records_frame([], fields, types))
         )
 
-    # ------------------------------------------------------------------ writing
-
-    def _source_field(self, emap: EntityMap, column: str, value: Any) -> tuple[str, Any]:
-        src = emap.columns.get(column)
-        if src is None and column.startswith("custom_"):
-            return column.removeprefix("custom_"), value
-        if src is None or not src.field:
-            raise ConfigError(f"{emap.origin}: {emap.entity}.{column} does not map to a writable field")
-        return src.field, src.to_crm(value)
-
-    def _wire_pair(self, emap: EntityMap, column: str, value: Any) -> tuple[str, Any]:
-        name, value = self._source_field(emap, column, value)
-        return name, _wire(value)
-
-    def write_batch(self, entity: str, total: int) -> int:
-        """200 (one composite request) for small plans; a Bulk ingest job's worth above the threshold."""
-        s = self.settings
-        return s.bulk_write_batch if total > s.bulk_write_threshold else COMPOSITE_BATCH
-
-    def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
-        """Update records: through the composite sObject collections API, 200 a request, not all-or-none;
-        more than 200 at once through one Bulk API 2.0 ingest job (update)."""
-        emap = self._map(entity)
-        if len(changes) > COMPOSITE_BATCH:
-            return self._push_bulk(entity, emap, changes)
-        results: list[PushResult] = []
-        for start in range(0, len(changes), COMPOSITE_BATCH):
-            batch = changes[start : start + COMPOSITE_BATCH]
-            records = [
-                {
-                    "attributes": {"type": emap.object},
-                    "id": c.record_id,
-                    **dict(self._wire_pair(emap, k, v) for k, v in c.values.items()),
-                }
-                for c in batch
-            ]
-            payload = json.dumps({"allOrNone": False, "records": records})
-            answer = self._call(partial(self._rest, "composite/sobjects", method="PATCH", data=payload))
-            for change, outcome in zip(batch, answer, strict=True):
-                errors = outcome.get("errors") or []
-                message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
-                results.append(PushResult(change.record_id, bool(outcome.get("success")), message))
-        return results
-
-    def _push_bulk(self, entity: str, emap: EntityMap, changes: Sequence[Change]) -> list[PushResult]:
-        """One Bulk 2.0 update job: CSV of Id plus every field written (blank leaves a field as it is,
-        ``#N/A`` clears it), then each record's outcome from the job's successful and failed results."""
-        rows = [
-            {"Id": c.record_id, **dict(self._wire_pair(emap, k, v) for k, v in c.values.items())}
-            for c in changes
-        ]
-        columns = ["Id", *sorted({k for r in rows for k in r if k != "Id"})]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _bulk_cell(row[k]) if k in row else "" for k in columns})
-        client = self._bulk_client(entity)
-        job = self._call(lambda: client.create_job(Operation.update))
-        job_id = str(job["id"])
-        log.info("salesforce.bulk.ingest", entity=entity, job=job_id, records=len(rows))
-        self._call(partial(client.upload_job_data, job_id, buffer.getvalue()))
-        self._call(partial(client.close_job, job_id))
-        wait = 0.2
-        while True:
-            info = self._call(lambda: client.get_job(job_id, False))
-            if info.get("state") in ("JobComplete", "Failed", "Aborted"):
-                break
-            self._sleep(wait)
-            wait = min(wait * 1.5, 5.0)
-        outcome: dict[str, PushResult] = {}
-        for kind in ("successfulResults", "failedResults"):
-            text = self._call(partial(client.get_ingest_results, job_id, kind))
-            for record in csv.DictReader(io.StringIO(text)):
-                record_id = record.get("Id") or record.get("sf__Id") or ""
-                error = record.get("sf__Error") or None
-                outcome[record_id] = PushResult(record_id, kind == "successfulResults", error)
-        missing = (
-            f"not processed by Bulk job {job_id} ({info.get('state')}: {info.get('errorMessage') or ''})"
-        )
-        return [outcome.get(c.record_id, PushResult(c.record_id, False, missing)) for c in changes]
-
-    # ------------------------------------------------------------------ merging
-
-    def _soap(self, body: bytes, call: str) -> list[sfsoap.SoapResult]:
-        url = f"https://{self.sf.sf_instance}/services/Soap/u/{self.settings.api_version}"
-
-        def post() -> list[sfsoap.SoapResult]:
-            response = self.session.post(
-                url, data=body, headers=sfsoap.HEADERS, timeout=self.settings.timeout_seconds
-            )
-            return sfsoap.parse_answer(response.status_code, response.content, call)
-
-        return self._call(post)
-
-    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
-        """Merge through the SOAP ``merge`` call, two records a request, all into the same master."""
-        emap = self._map(entity)
-        if emap.object not in RELATIONS:
-            raise ConfigError(f"salesforce: {emap.object} records cannot be merged")
-        results: list[PushResult] = []
-        for start in range(0, len(losers), MERGE_BATCH):
-            chunk = list(losers[start : start + MERGE_BATCH])
-            body = sfsoap.merge_request(self.sf.session_id, emap.object, survivor, chunk)
-            (answer,) = self._soap(body, "merge")
-            for loser in chunk:
-                ok = answer.success and loser in answer.merged
-                error = "; ".join(answer.errors) or (None if ok else "not merged")
-                results.append(PushResult(loser, ok, error, {"related": list(answer.related)}))
-        return results
-
-    def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
-        """The live records whose lookups point at ``ids`` (what a merge re-parents)."""
-        emap = self._map(entity)
-        out: list[Link] = []
-        for child, lookup in RELATIONS.get(emap.object, ()):
-            for start in range(0, len(ids), READ_BATCH):
-                chunk = ", ".join(soql_quote(i) for i in ids[start : start + READ_BATCH])
-                records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE {lookup} IN ({chunk})")
-                out += [Link(f"{child}.{lookup}", str(r["Id"]), str(r[lookup])) for r in records]
-        return out
-
-    def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
-        """Undelete merged-away records from the recycle bin, 200 a call: same ids, same values."""
-        ids = [str(r["id"]) for r in records]
-        results: list[PushResult] = []
-        for start in range(0, len(ids), UNDELETE_BATCH):
-            chunk = ids[start : start + UNDELETE_BATCH]
-            answers = self._soap(sfsoap.undelete_request(self.sf.session_id, chunk), "undelete")
-            for record_id, answer in zip(chunk, answers, strict=True):
-                error = "; ".join(answer.errors) or None
-                results.append(PushResult(record_id, answer.success, error, {"id": record_id}))
-        return results
-
-    def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
-        """Set each lookup to ``to_id`` where it still holds ``from_id`` (read, then composite, 200 a call).
-
-        A lookup holds one value, so ``keep`` has no meaning here and is refused.
-        """
-        if any(m.keep for m in moves):
-            raise ValueError("a Salesforce lookup points at one record: links cannot be kept on both")
-        results: dict[int, PushResult] = {}
-        by_relation: dict[str, list[tuple[int, Relink]]] = {}
-        for index, move in enumerate(moves):
-            by_relation.setdefault(move.link.relation, []).append((index, move))
-        for relation, group in by_relation.items():
-            child, lookup = relation.split(".", 1)
-            for start in range(0, len(group), COMPOSITE_BATCH):
-                part = group[start : start + COMPOSITE_BATCH]
-                chunk = ", ".join(soql_quote(m.link.record_id) for _, m in part)
-                records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE Id IN ({chunk})")
-                now = {str(r["Id"]): r.get(lookup) for r in records}
-                movable = []
-                for index, m in part:
-                    held = now.get(m.link.record_id)
-                    if held == m.to_id:
-                        results[index] = PushResult(m.link.record_id, True)  # done by an earlier run
-                    elif held == m.from_id:
-                        movable.append((index, m))
-                    else:
-                        error = f"conflict: {child} {m.link.record_id} now points at {held!r}"
-                        results[index] = PushResult(m.link.record_id, False, error)
-                if not movable:
-                    continue
-                rows = [
-                    {"attributes": {"type": child}, "id": m.link.record_id, lookup: m.to_id}
-                    for _, m in movable
-                ]
-                payload = json.dumps({"allOrNone": False, "records": rows})
-                answer = self._call(partial(self._rest, "composite/sobjects", method="PATCH", data=payload))
-                for (index, m), outcome in zip(movable, answer, strict=True):
-                    errors = outcome.get("errors") or []
-                    message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
-                    results[index] = PushResult(m.link.record_id, bool(outcome.get("success")), message)
-        return [results[i] for i in range(len(moves))]
-
     def close(self) -> None:
         """Close the HTTP session."""
         self.session.close()
-
-
-def _bulk_cell(value: Any) -> str:
-    """A Bulk CSV cell: ``#N/A`` sets null (a blank cell would leave the field as it is)."""
-    if value is None or value == "":
-        return "#N/A"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _wire(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return soql_datetime(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value

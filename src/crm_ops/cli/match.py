@@ -1,0 +1,62 @@
+"""``crm-ops match``: duplicates in each CRM and links between the two, as proposals."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crm_ops import logs
+from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+
+
+@app.command()
+def match(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for findings, pairs, links (Parquet).")
+    ] = None,
+    survivor: Annotated[
+        str | None,
+        typer.Option("--survivor", help="Who survives a merge: most_complete, oldest, most_recent."),
+    ] = None,
+) -> None:
+    """Find duplicates in each CRM and link the two CRMs; write merge and sync proposals as findings."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from crm_ops import durable
+    from crm_ops.check import snapshot_frames
+    from crm_ops.config import load_profile
+    from crm_ops.match import run_matching
+    from crm_ops.match.run import settings_from_profile
+    from crm_ops.rules.engine import summary
+    from crm_ops.tables import figures_table
+
+    logs.configure()
+    if survivor not in (None, "most_complete", "oldest", "most_recent"):
+        raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
+    with _errors():
+        prof = load_profile(config, profile)
+        settings = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")
+        if survivor:
+            settings["survivor_rule"] = survivor
+        result = run_matching(snapshot_frames(prof), **settings)
+    folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    for name in ("findings", "duplicates", "links", "unmatched"):
+        durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")
+    table = figures_table("matching", {**result.stats, "records on one side only": result.unmatched.height})
+    out = Console(width=None if sys.stdout.isatty() else 120)
+    out.print(table)
+    findings = Table(title=f"{result.findings.height:,} proposals")
+    for col in ("rule", "system", "entity", "findings"):
+        findings.add_column(col)
+    for row in summary(result.findings).iter_rows(named=True):
+        findings.add_row(row["rule"], row["system"], row["entity"], f"{row['findings']:,}")
+    out.print(findings)
+    typer.echo(f"written to {folder}")

@@ -1,0 +1,85 @@
+"""``crm-ops pull``: CRM records into Parquet snapshots, with a progress display on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crm_ops import logs
+from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from crm_ops.pull import Puller, PullResult
+    from crm_ops.state import PullJob
+
+
+@app.command()
+def pull(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    entity: Annotated[
+        list[str] | None, typer.Option("--entity", "-e", help="Entity to pull (repeatable; default: all).")
+    ] = None,
+    system: Annotated[
+        list[str] | None,
+        typer.Option("--system", "-s", help="salesforce or hubspot (repeatable; default: both configured)."),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Pull everything, not only what changed.")] = False,
+) -> None:
+    """Pull CRM records into Parquet snapshots: incremental from the last watermark unless --full.
+
+    A pull stopped for any reason (a kill, the API budget, an error) resumes where it stopped.
+    """
+    from rich.console import Console
+
+    from crm_ops.config import load_profile
+    from crm_ops.errors import ConfigError
+    from crm_ops.pull import Puller
+    from crm_ops.tables import pull_table
+
+    logs.configure()
+    console = Console(stderr=True)
+    with _errors():
+        prof = load_profile(config, profile)
+        systems = system or prof.systems()
+        unknown = [s for s in systems if s not in ("salesforce", "hubspot")]
+        if unknown:
+            raise ConfigError(f"unknown system {', '.join(unknown)}; use salesforce or hubspot")
+        puller = Puller(prof)
+        try:
+            results = _pull_with_progress(puller, systems, entity, full, console)
+        finally:
+            puller.close()
+    table = pull_table(f"pulled ({prof.name})", results)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+
+
+def _pull_with_progress(
+    puller: Puller, systems: list[str], entities: list[str] | None, full: bool, console: Console
+) -> list[PullResult]:
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+    if not console.is_terminal:
+        return puller.pull_many(systems, entities, full=full)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_page(job: PullJob, rows: int) -> None:
+            key = f"{job.system} {job.entity}"
+            if key not in tasks:
+                tasks[key] = progress.add_task(key, total=None)
+            progress.advance(tasks[key], rows)
+
+        puller.on_page = on_page
+        return puller.pull_many(systems, entities, full=full)

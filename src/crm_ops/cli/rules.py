@@ -1,0 +1,125 @@
+"""``crm-ops rules list``, ``crm-ops rules test`` and ``crm-ops check``: the data-quality rules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crm_ops import logs
+from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+
+if TYPE_CHECKING:
+    from crm_ops.config import Profile
+    from crm_ops.rules.loader import RuleProblem
+
+rules_app = typer.Typer(no_args_is_help=True, help="List and test the data-quality rules.")
+app.add_typer(rules_app, name="rules")
+RulePaths = Annotated[
+    list[Path] | None,
+    typer.Option("--rules", "-r", help="Extra rule file or folder (repeatable), besides the profile's."),
+]
+
+
+def _optional_profile(config: Path | None, profile: str | None) -> Profile | None:
+    from crm_ops.config import DEFAULT_CONFIG, load_profile
+
+    if config is None and profile is None and not Path(DEFAULT_CONFIG).exists():
+        return None
+    return load_profile(config, profile)
+
+
+def _print_problems(problems: list[RuleProblem], unknown: list[str]) -> None:
+    for p in problems:
+        typer.echo(f"rule problem: {p}", err=True)
+    for name in unknown:
+        typer.echo(f"config names a rule or tag that does not exist: {name}", err=True)
+
+
+@rules_app.command("list")
+def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: RulePaths = None) -> None:
+    """Every rule the profile runs: id, entities, severity, systems, whether it proposes fixes."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from crm_ops.check import profile_rules
+
+    with _errors():
+        found, problems, unknown = profile_rules(_optional_profile(config, profile), rules or [])
+    table = Table(title=f"{len(found)} rules")
+    for col in ("id", "entity", "severity", "systems", "fix", "description"):
+        table.add_column(col)
+    for r in sorted(found, key=lambda r: r.id):
+        table.add_row(
+            r.id,
+            ", ".join(r.entities),
+            r.severity,
+            ", ".join(r.systems) or "both",
+            "yes" if r.fix else "",
+            r.description,
+        )
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    _print_problems(problems, unknown)
+    if problems:
+        raise typer.Exit(1)
+
+
+@rules_app.command("test")
+def rules_test(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    rules: RulePaths = None,
+    no_shipped: Annotated[
+        bool, typer.Option("--no-shipped", help="Only the given and the profile's rules.")
+    ] = False,
+) -> None:
+    """Run every rule's examples (rows that pass, rows that fail, the fix expected). Exit 1 on a failure."""
+    from crm_ops.check import profile_rules
+    from crm_ops.rules.testing import run_examples
+
+    logs.configure(level="warning")
+    with _errors():
+        found, problems, unknown = profile_rules(
+            _optional_profile(config, profile), rules or [], shipped=not no_shipped
+        )
+    results = run_examples(found)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        typer.echo(f"FAIL {r.rule} [{r.entity}] example {r.number}: {r.message}")
+    missing = [r.id for r in found if not r.examples]
+    for rid in missing:
+        typer.echo(f"WARN {rid}: no examples")
+    _print_problems(problems, unknown)
+    typer.echo(f"{len(results) - len(failed)} of {len(results)} examples passed, {len(found)} rules")
+    if failed or problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    rules: RulePaths = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Findings file (Parquet).")] = None,
+) -> None:
+    """Run the rules over the current snapshots; write the findings as Parquet and print a summary."""
+    from rich.console import Console
+
+    from crm_ops.check import run_check
+    from crm_ops.config import load_profile
+    from crm_ops.tables import findings_table
+
+    logs.configure()
+    with _errors():
+        run = run_check(load_profile(config, profile), extra_rules=rules or [], output=output)
+    findings = run.result.findings
+    table = findings_table(f"{findings.height:,} findings from {len(run.rules)} rules", findings)
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
+    for failure in run.result.errors:
+        typer.echo(
+            f"rule error: {failure.rule} on {failure.system} {failure.entity}: {failure.error}", err=True
+        )
+    _print_problems(run.problems, run.unknown_settings)
+    typer.echo(f"findings: {run.findings_path}")

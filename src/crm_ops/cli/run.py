@@ -1,0 +1,43 @@
+"""``crm-ops run``: the cron batch."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+
+
+@app.command("run")
+def run_command(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    allow_production: Annotated[
+        bool, typer.Option("--allow-production", help="Let a production profile auto-apply safe fixes.")
+    ] = False,
+) -> None:
+    """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/).
+
+    Exit codes: 0 clean, 1 findings above the threshold, 2 configuration error, 3 CRM error,
+    4 stopped at the API budget, 5 another run holds the lock.
+    """
+    from crm_ops.config import load_profile
+    from crm_ops.progress import bars
+    from crm_ops.runner import EXIT_LOCKED, LockedError, run_batch
+
+    with _errors(" (journaled; the next run resumes)"):
+        prof = load_profile(config, profile)
+        try:
+            with bars() as steps:
+                result = run_batch(prof, allow_production=allow_production, steps=steps)
+        except LockedError as e:
+            typer.echo(f"locked: {e}", err=True)
+            raise typer.Exit(EXIT_LOCKED) from None
+    summary = result.summary
+    typer.echo(
+        f"run {result.run_id}: {summary['findings']:,} findings, "
+        f"{summary['plan_actions']:,} planned actions, "
+        f"applied {summary['applied'] or 'nothing'}; report: {result.folder / 'report.html'}"
+    )
+    raise typer.Exit(result.exit_code)

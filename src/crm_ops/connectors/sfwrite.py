@@ -1,0 +1,251 @@
+"""The write side of the Salesforce connector: updates (composite, or a Bulk 2.0 ingest job), merges,
+undeletes and re-pointed lookups.
+
+``SalesforceWrites`` is a mixin of ``SalesforceConnector``; it reads and calls through the connector's
+plumbing (``_call``, ``_rest``, ``_records``, ``_map``, ``_bulk_client``), declared below for the type
+checker.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import requests
+import structlog
+from simple_salesforce.api import Salesforce
+from simple_salesforce.bulk2 import Operation, _Bulk2Client
+
+from crm_ops.config import SalesforceSettings
+from crm_ops.connectors import sfsoap
+from crm_ops.connectors.base import Change, Link, PushResult, Relink
+from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
+from crm_ops.errors import ConfigError
+from crm_ops.schema.fieldmap import EntityMap
+
+log = structlog.get_logger("crm_ops.salesforce")
+T = TypeVar("T")
+COMPOSITE_BATCH = 200
+MERGE_BATCH = 2  # records merged into the master per merge call
+UNDELETE_BATCH = 200
+# What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds).
+RELATIONS = {
+    "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
+    "Contact": (("OpportunityContactRole", "ContactId"),),
+    "Lead": (),
+}
+
+
+class SalesforceWrites:
+    """Writing, merging and undoing merges, for ``SalesforceConnector``."""
+
+    settings: SalesforceSettings
+    session: requests.Session
+    sf: Salesforce
+    _sleep: Callable[[float], None]
+
+    if TYPE_CHECKING:
+
+        def _call(self, fn: Callable[[], T]) -> T: ...
+        def _rest(self, path: str, **kwargs: Any) -> Any: ...
+        def _records(self, soql: str, endpoint: str = "query") -> list[dict[str, Any]]: ...
+        def _map(self, entity: str) -> EntityMap: ...
+        def _bulk_client(self, entity: str) -> _Bulk2Client: ...
+
+    # ------------------------------------------------------------------ writing
+
+    def _source_field(self, emap: EntityMap, column: str, value: Any) -> tuple[str, Any]:
+        src = emap.columns.get(column)
+        if src is None and column.startswith("custom_"):
+            return column.removeprefix("custom_"), value
+        if src is None or not src.field:
+            raise ConfigError(f"{emap.origin}: {emap.entity}.{column} does not map to a writable field")
+        return src.field, src.to_crm(value)
+
+    def _wire_pair(self, emap: EntityMap, column: str, value: Any) -> tuple[str, Any]:
+        name, value = self._source_field(emap, column, value)
+        return name, _wire(value)
+
+    def write_batch(self, entity: str, total: int) -> int:
+        """200 (one composite request) for small plans; a Bulk ingest job's worth above the threshold."""
+        s = self.settings
+        return s.bulk_write_batch if total > s.bulk_write_threshold else COMPOSITE_BATCH
+
+    def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
+        """Update records: through the composite sObject collections API, 200 a request, not all-or-none;
+        more than 200 at once through one Bulk API 2.0 ingest job (update)."""
+        emap = self._map(entity)
+        if len(changes) > COMPOSITE_BATCH:
+            return self._push_bulk(entity, emap, changes)
+        results: list[PushResult] = []
+        for start in range(0, len(changes), COMPOSITE_BATCH):
+            batch = changes[start : start + COMPOSITE_BATCH]
+            records = [
+                {
+                    "attributes": {"type": emap.object},
+                    "id": c.record_id,
+                    **dict(self._wire_pair(emap, k, v) for k, v in c.values.items()),
+                }
+                for c in batch
+            ]
+            payload = json.dumps({"allOrNone": False, "records": records})
+            answer = self._call(partial(self._rest, "composite/sobjects", method="PATCH", data=payload))
+            for change, outcome in zip(batch, answer, strict=True):
+                errors = outcome.get("errors") or []
+                message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
+                results.append(PushResult(change.record_id, bool(outcome.get("success")), message))
+        return results
+
+    def _push_bulk(self, entity: str, emap: EntityMap, changes: Sequence[Change]) -> list[PushResult]:
+        """One Bulk 2.0 update job: CSV of Id plus every field written (blank leaves a field as it is,
+        ``#N/A`` clears it), then each record's outcome from the job's successful and failed results."""
+        rows = [
+            {"Id": c.record_id, **dict(self._wire_pair(emap, k, v) for k, v in c.values.items())}
+            for c in changes
+        ]
+        columns = ["Id", *sorted({k for r in rows for k in r if k != "Id"})]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _bulk_cell(row[k]) if k in row else "" for k in columns})
+        client = self._bulk_client(entity)
+        job = self._call(lambda: client.create_job(Operation.update))
+        job_id = str(job["id"])
+        log.info("salesforce.bulk.ingest", entity=entity, job=job_id, records=len(rows))
+        self._call(partial(client.upload_job_data, job_id, buffer.getvalue()))
+        self._call(partial(client.close_job, job_id))
+        wait = 0.2
+        while True:
+            info = self._call(lambda: client.get_job(job_id, False))
+            if info.get("state") in ("JobComplete", "Failed", "Aborted"):
+                break
+            self._sleep(wait)
+            wait = min(wait * 1.5, 5.0)
+        outcome: dict[str, PushResult] = {}
+        for kind in ("successfulResults", "failedResults"):
+            text = self._call(partial(client.get_ingest_results, job_id, kind))
+            for record in csv.DictReader(io.StringIO(text)):
+                record_id = record.get("Id") or record.get("sf__Id") or ""
+                error = record.get("sf__Error") or None
+                outcome[record_id] = PushResult(record_id, kind == "successfulResults", error)
+        missing = (
+            f"not processed by Bulk job {job_id} ({info.get('state')}: {info.get('errorMessage') or ''})"
+        )
+        return [outcome.get(c.record_id, PushResult(c.record_id, False, missing)) for c in changes]
+
+    # ------------------------------------------------------------------ merging
+
+    def _soap(self, body: bytes, call: str) -> list[sfsoap.SoapResult]:
+        url = f"https://{self.sf.sf_instance}/services/Soap/u/{self.settings.api_version}"
+
+        def post() -> list[sfsoap.SoapResult]:
+            response = self.session.post(
+                url, data=body, headers=sfsoap.HEADERS, timeout=self.settings.timeout_seconds
+            )
+            return sfsoap.parse_answer(response.status_code, response.content, call)
+
+        return self._call(post)
+
+    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
+        """Merge through the SOAP ``merge`` call, two records a request, all into the same master."""
+        emap = self._map(entity)
+        if emap.object not in RELATIONS:
+            raise ConfigError(f"salesforce: {emap.object} records cannot be merged")
+        results: list[PushResult] = []
+        for start in range(0, len(losers), MERGE_BATCH):
+            chunk = list(losers[start : start + MERGE_BATCH])
+            body = sfsoap.merge_request(self.sf.session_id, emap.object, survivor, chunk)
+            (answer,) = self._soap(body, "merge")
+            for loser in chunk:
+                ok = answer.success and loser in answer.merged
+                error = "; ".join(answer.errors) or (None if ok else "not merged")
+                results.append(PushResult(loser, ok, error, {"related": list(answer.related)}))
+        return results
+
+    def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
+        """The live records whose lookups point at ``ids`` (what a merge re-parents)."""
+        emap = self._map(entity)
+        out: list[Link] = []
+        for child, lookup in RELATIONS.get(emap.object, ()):
+            for start in range(0, len(ids), READ_BATCH):
+                chunk = ", ".join(soql_quote(i) for i in ids[start : start + READ_BATCH])
+                records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE {lookup} IN ({chunk})")
+                out += [Link(f"{child}.{lookup}", str(r["Id"]), str(r[lookup])) for r in records]
+        return out
+
+    def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
+        """Undelete merged-away records from the recycle bin, 200 a call: same ids, same values."""
+        ids = [str(r["id"]) for r in records]
+        results: list[PushResult] = []
+        for start in range(0, len(ids), UNDELETE_BATCH):
+            chunk = ids[start : start + UNDELETE_BATCH]
+            answers = self._soap(sfsoap.undelete_request(self.sf.session_id, chunk), "undelete")
+            for record_id, answer in zip(chunk, answers, strict=True):
+                error = "; ".join(answer.errors) or None
+                results.append(PushResult(record_id, answer.success, error, {"id": record_id}))
+        return results
+
+    def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
+        """Set each lookup to ``to_id`` where it still holds ``from_id`` (read, then composite, 200 a call).
+
+        A lookup holds one value, so ``keep`` has no meaning here and is refused.
+        """
+        if any(m.keep for m in moves):
+            raise ValueError("a Salesforce lookup points at one record: links cannot be kept on both")
+        results: dict[int, PushResult] = {}
+        by_relation: dict[str, list[tuple[int, Relink]]] = {}
+        for index, move in enumerate(moves):
+            by_relation.setdefault(move.link.relation, []).append((index, move))
+        for relation, group in by_relation.items():
+            child, lookup = relation.split(".", 1)
+            for start in range(0, len(group), COMPOSITE_BATCH):
+                part = group[start : start + COMPOSITE_BATCH]
+                chunk = ", ".join(soql_quote(m.link.record_id) for _, m in part)
+                records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE Id IN ({chunk})")
+                now = {str(r["Id"]): r.get(lookup) for r in records}
+                movable = []
+                for index, m in part:
+                    held = now.get(m.link.record_id)
+                    if held == m.to_id:
+                        results[index] = PushResult(m.link.record_id, True)  # done by an earlier run
+                    elif held == m.from_id:
+                        movable.append((index, m))
+                    else:
+                        error = f"conflict: {child} {m.link.record_id} now points at {held!r}"
+                        results[index] = PushResult(m.link.record_id, False, error)
+                if not movable:
+                    continue
+                rows = [
+                    {"attributes": {"type": child}, "id": m.link.record_id, lookup: m.to_id}
+                    for _, m in movable
+                ]
+                payload = json.dumps({"allOrNone": False, "records": rows})
+                answer = self._call(partial(self._rest, "composite/sobjects", method="PATCH", data=payload))
+                for (index, m), outcome in zip(movable, answer, strict=True):
+                    errors = outcome.get("errors") or []
+                    message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
+                    results[index] = PushResult(m.link.record_id, bool(outcome.get("success")), message)
+        return [results[i] for i in range(len(moves))]
+
+
+def _bulk_cell(value: Any) -> str:
+    """A Bulk CSV cell: ``#N/A`` sets null (a blank cell would leave the field as it is)."""
+    if value is None or value == "":
+        return "#N/A"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return soql_datetime(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
