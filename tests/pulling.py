@@ -67,9 +67,13 @@ def expected(
                 # a tombstone is as recent as its deletion
                 modified = "lastmodifieddate" if obj == "contacts" else "hs_lastmodifieddate"
                 source = source.with_columns(pl.max_horizontal(modified, "archivedAt").alias(modified))
+    columns = {**spec.get("required", {}), **spec.get("optional", {})}
     out = []
     for column, dtype in ENTITIES[entity].items():
-        s = _spec(spec["columns"][column]) if column in spec["columns"] else None
+        s = _spec(columns[column]) if column in columns else None
+        if s is not None and "any_of" in s:
+            present = [name for name in s["any_of"] if name in source.columns]
+            s = {**{k: v for k, v in s.items() if k != "any_of"}, "field": present[0]} if present else None
         if column == "source_system":
             expr = pl.lit(system)
         elif s is None:

@@ -6,11 +6,14 @@
   connections) is retried by ``crm_ops.retry``; ``FatalApiError`` (other 4xx) is not.
 - ``BudgetExhaustedError``: a pull stopped on purpose before spending more of the CRM's API allowance than
   configured; the next run resumes where this one stopped.
+- ``PartialPullError``: some (system, entity) pulls failed while the others were pulled; it carries both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 
 class CrmOpsError(Exception):
@@ -64,3 +67,28 @@ class FatalApiError(ApiError):
 
 class BudgetExhaustedError(CrmOpsError):
     """A pull stopped before spending more than the configured share of the CRM's daily API limit."""
+
+
+@dataclass(frozen=True)
+class PullFailure:
+    """One (system, entity) that could not be pulled, and why (``entity`` None: the whole system)."""
+
+    system: str
+    entity: str | None
+    error: CrmOpsError
+
+    def __str__(self) -> str:
+        return f"{self.system} {self.entity or '(every entity)'}: {self.error}"
+
+
+class PartialPullError(CrmOpsError):
+    """Some entities were pulled and some failed; ``results`` are the pulls that finished."""
+
+    def __init__(self, results: Sequence[Any], failures: Sequence[PullFailure]) -> None:
+        self.results = list(results)
+        self.failures = list(failures)
+        pulled = len(self.results)
+        super().__init__(
+            f"{len(self.failures)} pull(s) failed, {pulled} done:\n"
+            + "\n".join(f"- {f}" for f in self.failures)
+        )

@@ -36,7 +36,7 @@ from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.durable import replace_durably, temporary_beside
-from crm_ops.errors import ConfigError
+from crm_ops.errors import ApiError, ConfigError, PartialPullError, PullFailure
 from crm_ops.schema.entities import ENTITY_NAMES, empty
 from crm_ops.schema.fieldmap import load_map
 from crm_ops.state import PullJob, State, now
@@ -60,6 +60,7 @@ class PullResult:
     snapshot: Path
     watermark: datetime | None
     resumed: bool
+    warnings: tuple[str, ...] = ()  # optional mapped fields this org lacks (their columns are empty)
 
 
 def connect(profile: Profile, system: str) -> Connector:
@@ -180,10 +181,11 @@ class Puller:
             snapshot=snapshot,
             watermark=watermark,
             resumed=resumed,
+            warnings=tuple(conn.warnings(entity)),
         )
         log.info(
             "pull.done",
-            **{k: v for k, v in asdict(result).items() if k not in ("snapshot", "watermark")},
+            **{k: v for k, v in asdict(result).items() if k not in ("snapshot", "watermark", "warnings")},
         )
         return result
 
@@ -277,19 +279,43 @@ class Puller:
     def pull_many(
         self, systems: Iterable[str], entities: Sequence[str] | None = None, *, full: bool = False
     ) -> list[PullResult]:
-        """Pull every asked entity of every asked CRM, in the canonical order."""
-        results = []
+        """Pull every asked entity of every asked CRM, in the canonical order.
+
+        A (system, entity) that fails (a required field the org lacks, a CRM refusal, retries spent) or a
+        CRM that cannot be reached is logged and the rest are pulled; then ``PartialPullError`` carries
+        what finished and what failed. A stop at the API budget ends the whole pull at once (resumable).
+        """
+        if entities:
+            unknown = [e for e in entities if e not in ENTITY_NAMES]
+            if unknown:
+                raise ConfigError(f"unknown entity {', '.join(unknown)}; known: {', '.join(ENTITY_NAMES)}")
+        results: list[PullResult] = []
+        failures: list[PullFailure] = []
         for system in systems:
-            conn = self.connector(system)
-            wanted = [e for e in (entities or ENTITY_NAMES) if e in conn.entities()]
-            if entities:
-                unknown = [e for e in entities if e not in ENTITY_NAMES]
-                if unknown:
-                    raise ConfigError(
-                        f"unknown entity {', '.join(unknown)}; known: {', '.join(ENTITY_NAMES)}"
-                    )
-            for entity in wanted:
-                results.append(self.pull(system, entity, full=full))
+            try:
+                conn = self.connector(system)
+            except (ConfigError, ApiError) as exc:
+                log.error("pull.system_failed", system=system, error=str(exc))
+                failures.append(PullFailure(system, None, exc))
+                continue
+            for entity in [e for e in (entities or ENTITY_NAMES) if e in conn.entities()]:
+                try:
+                    results.append(self.pull(system, entity, full=full))
+                except (ConfigError, ApiError) as exc:
+                    log.error("pull.entity_failed", system=system, entity=entity, error=str(exc))
+                    failures.append(PullFailure(system, entity, exc))
+        if failures and not results:
+            # nothing was pulled: the error itself, so a wrong config still reads as one (exit 2)
+            problems = [
+                f"{f.system}: {p}"
+                for f in failures
+                if isinstance(f.error, ConfigError)
+                for p in f.error.problems
+            ]
+            other = [f.error for f in failures if not isinstance(f.error, ConfigError)]
+            raise other[0] if other else ConfigError(problems)
+        if failures:
+            raise PartialPullError(results, failures)
         return results
 
 

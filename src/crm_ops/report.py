@@ -92,15 +92,18 @@ def render(
     findings: pl.DataFrame,
     actions: Sequence[Mapping[str, Any]],
     applied: Mapping[str, int],
+    notices: Sequence[str] = (),
 ) -> str:
-    """The report's HTML."""
+    """The report's HTML. ``notices``: pulls that failed and mapped fields the org lacks, shown first."""
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>crm_ops run {e(run_id)}</title><style>{CSS}</style></head><body>",
         f"<h1>Data quality: run {e(run_id)}</h1>",
         f"<p>Profile <code>{e(profile)}</code>, started {e(started_at)}, exit code {e(exit_code)}.</p>",
-        "<h2>Score per object</h2><table><tr><th>object</th><th>score</th></tr>",
     ]
+    if notices:
+        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notices) + "</ul>")
+    parts.append("<h2>Score per object</h2><table><tr><th>object</th><th>score</th></tr>")
     for key, value in sorted(scores_now.items()):
         css = "good" if value >= 98 else "warn" if value >= 90 else "bad"
         parts.append(f'<tr><td>{e(key)}</td><td class="n {css}">{value:.2f}</td></tr>')

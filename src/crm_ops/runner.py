@@ -11,6 +11,8 @@ Exit codes (for cron):
     3  CRM error (what was done is journaled; the next run resumes)
     4  stopped before the API budget was spent (the next run resumes)
     5  another run holds the lock
+    6  partial: some entities could not be pulled (each named in the summary and report); the rest were
+       pulled, checked, matched and planned, the failed ones from their previous snapshot if any
 
 Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email.normalised", ...]``
 (rule ids or ``tag:x``) with ``min_confidence`` (default 0.95); ``fail_on = "error"`` (or "warning") and
@@ -33,7 +35,7 @@ import structlog
 from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
 from crm_ops.config import Profile
-from crm_ops.errors import ConfigError, CrmOpsError
+from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import run_matching
 from crm_ops.match.run import settings_from_profile
 from crm_ops.plan import build_plan, select_actions, write_plan
@@ -45,7 +47,7 @@ from crm_ops.report import render, scores
 from crm_ops.rules import run_rules
 
 log = structlog.get_logger("crm_ops.runner")
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = 0, 1, 5
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED, EXIT_PARTIAL = 0, 1, 5, 6
 
 
 class LockedError(CrmOpsError):
@@ -165,8 +167,12 @@ def run_batch(
         puller = Puller(profile)
         if steps is not None:
             puller.on_page = lambda job, rows: steps(f"pulling {job.system} {job.entity}", rows)
+        failures: list[PullFailure] = []
         try:
-            pulls = puller.pull_many(profile.systems(), profile.entities)
+            try:
+                pulls = puller.pull_many(profile.systems(), profile.entities)
+            except PartialPullError as exc:
+                pulls, failures = exc.results, exc.failures
             frames = current_frames(puller.state)
             rules, problems, unknown = profile_rules(profile)
             for p in problems:
@@ -217,6 +223,9 @@ def run_batch(
         severities = ["error"] if settings["fail_on"] == "error" else ["error", "warning"]
         serious = findings.filter(pl.col("severity").is_in(severities)).height
         code = EXIT_FINDINGS if serious > settings["max_findings"] else EXIT_CLEAN
+        if failures:
+            code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
+        warnings = [w for r in pulls for w in r.warnings]
         scores_now = scores(frames, findings)
         summary = {
             "run_id": run_id,
@@ -225,6 +234,8 @@ def run_batch(
             "finished_at": datetime.now(UTC).isoformat(),
             "exit_code": code,
             "pulled": {f"{r.system}.{r.entity}": {"mode": r.mode, "changed": r.changed} for r in pulls},
+            "pull_failures": [str(f) for f in failures],
+            "warnings": warnings,
             "findings": findings.height,
             "findings_by_severity": dict(findings.group_by("severity").len().iter_rows()),
             "rule_errors": [e.__dict__ for e in checked.errors],
@@ -247,6 +258,7 @@ def run_batch(
                 findings=findings,
                 actions=[a.__dict__ for a in plan.actions],
                 applied=applied,
+                notices=[*(f"pull failed: {f}" for f in failures), *warnings],
             ),
         )
         log.info(
@@ -261,6 +273,7 @@ __all__ = [
     "EXIT_CLEAN",
     "EXIT_FINDINGS",
     "EXIT_LOCKED",
+    "EXIT_PARTIAL",
     "ConfigError",
     "LockedError",
     "RunLock",

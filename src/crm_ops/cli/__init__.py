@@ -50,6 +50,7 @@ EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_API = 3
 EXIT_BUDGET = 4
+EXIT_PARTIAL = 6  # some (system, entity) pulls failed, the others are done
 
 
 def main() -> None:

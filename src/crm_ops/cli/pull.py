@@ -32,12 +32,15 @@ def pull(
 ) -> None:
     """Pull CRM records into Parquet snapshots: incremental from the last watermark unless --full.
 
-    A pull stopped for any reason (a kill, the API budget, an error) resumes where it stopped.
+    A pull stopped for any reason (a kill, the API budget, an error) resumes where it stopped. An
+    entity that fails does not stop the others. Exit codes: 0 done, 2 configuration error, 3 CRM
+    error, 4 stopped at the API budget, 6 partial (the failed entities are listed).
     """
     from rich.console import Console
 
+    from crm_ops.cli import EXIT_PARTIAL
     from crm_ops.config import load_profile
-    from crm_ops.errors import ConfigError
+    from crm_ops.errors import ConfigError, PartialPullError, PullFailure
     from crm_ops.pull import Puller
     from crm_ops.tables import pull_table
 
@@ -50,12 +53,21 @@ def pull(
         if unknown:
             raise ConfigError(f"unknown system {', '.join(unknown)}; use salesforce or hubspot")
         puller = Puller(prof)
+        failures: list[PullFailure] = []
         try:
             results = _pull_with_progress(puller, systems, entity, full, console)
+        except PartialPullError as exc:
+            results, failures = exc.results, exc.failures
         finally:
             puller.close()
     table = pull_table(f"pulled ({prof.name})", results)
     Console(width=None if sys.stdout.isatty() else 120).print(table)
+    for warning in dict.fromkeys(w for r in results for w in r.warnings):
+        typer.echo(f"warning: {warning}", err=True)
+    for failure in failures:
+        typer.echo(f"failed: {failure}", err=True)
+    if failures:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _pull_with_progress(

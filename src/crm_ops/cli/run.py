@@ -20,7 +20,8 @@ def run_command(
     """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/).
 
     Exit codes: 0 clean, 1 findings above the threshold, 2 configuration error, 3 CRM error,
-    4 stopped at the API budget, 5 another run holds the lock.
+    4 stopped at the API budget, 5 another run holds the lock, 6 partial (some entities could not be
+    pulled; the rest were checked and planned).
     """
     from crm_ops.config import load_profile
     from crm_ops.progress import bars

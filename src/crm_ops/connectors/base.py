@@ -12,12 +12,27 @@ and ``relink`` are what merging duplicates, and undoing a merge, need.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
+import structlog
+
+from crm_ops.schema.fieldmap import EntityMap, Resolved
+
+log = structlog.get_logger("crm_ops.connectors")
+
+
+def resolve_map(
+    emap: EntityMap, available: Mapping[str, pl.DataType], *, ignore: Iterable[str] = ()
+) -> Resolved:
+    """``emap`` held against the fields an org has, each optional field it lacks logged once."""
+    resolved = emap.resolve(available, ignore=ignore)
+    for warning in resolved.warnings:
+        log.warning("map.field_missing", system=emap.system, entity=emap.entity, detail=warning)
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,11 @@ class Connector(Protocol):
     def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
         """Point each move's record at its ``to_id`` where it still points at its ``from_id`` (a result
         with ``ok=False`` otherwise; one already at ``to_id`` is done); one result per move."""
+        ...
+
+    def warnings(self, entity: str) -> list[str]:
+        """What the org's metadata made this connector leave out of ``entity``: each optional mapped
+        field the org lacks (its column stays empty), in words an admin can act on."""
         ...
 
     @property

@@ -31,14 +31,14 @@ import urllib3
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
-from crm_ops.connectors.base import FieldInfo, Page
+from crm_ops.connectors.base import FieldInfo, Page, resolve_map
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
 from crm_ops.connectors.hswrite import HubSpotWrites
 from crm_ops.errors import ApiError, ConfigError, FatalApiError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
-from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, EntityMap, FieldMap
+from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, EntityMap, FieldMap, Resolved
 
 __all__ = ["HubSpotConnector", "parse_stamp", "translate"]
 
@@ -109,6 +109,7 @@ class HubSpotConnector(HubSpotWrites):
         self.search_limiter = RateLimiter(settings.search_per_second, 1.0, sleep=sleep)
         self._calls = 0
         self._properties: dict[str, list[FieldInfo]] = {}
+        self._resolved: dict[str, Resolved] = {}
 
     @property
     def api_calls(self) -> int:
@@ -145,17 +146,28 @@ class HubSpotConnector(HubSpotWrites):
         return tuple(self.fmap.entities)
 
     def _map(self, entity: str) -> EntityMap:
-        return self.fmap.entity(entity)
+        """The entity's map held against this portal's properties (present ones only, customs typed)."""
+        if entity not in self._resolved:
+            available = {p.name: fieldmap.canonical_type(SYSTEM, p.type) for p in self.describe(entity)}
+            self._resolved[entity] = resolve_map(self.fmap.entity(entity), available, ignore=("archived",))
+        return self._resolved[entity].map
+
+    def warnings(self, entity: str) -> list[str]:
+        """Each optional mapped property this portal lacks (its column stays empty)."""
+        self._map(entity)
+        return list(self._resolved[entity].warnings)
 
     def incremental(self, entity: str) -> bool:
         """CRM objects are searchable by last-modified date; owners and deal contacts are pulled whole."""
-        return self._map(entity).object in CRM_OBJECTS
+        return self.fmap.entity(entity).object in CRM_OBJECTS
 
     def describe(self, entity: str) -> list[FieldInfo]:
         """The object's properties from the properties API (owners: their fixed fields)."""
-        emap = self._map(entity)
+        emap = self.fmap.entity(entity)
         if emap.object not in CRM_OBJECTS:
-            return [FieldInfo(s.field, "string", canonical=c) for c, s in emap.columns.items() if s.field]
+            return [
+                FieldInfo(name, "string", canonical=c) for c, s in emap.columns.items() for name in s.names
+            ]
         if emap.object not in self._properties:
             body = self._call(self.client.crm.properties.core_api.get_all, emap.object)
             self._properties[emap.object] = [
@@ -175,7 +187,6 @@ class HubSpotConnector(HubSpotWrites):
         """The properties to request and the custom ones among them."""
         emap = self._map(entity)
         described = self.describe(entity)
-        emap.check_fields([p.name for p in described], ignore=("archived",))
         custom = [p.name for p in described if p.custom]
         wanted = [f for f in emap.fields() if f != "archived"]
         wanted += [c for c in custom if c not in wanted]

@@ -33,13 +33,13 @@ from simple_salesforce.exceptions import SalesforceError
 
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfauth
-from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page
+from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page, resolve_map
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.connectors.sfwrite import SalesforceWrites
 from crm_ops.errors import ApiError, BudgetExhaustedError, FatalApiError, RetriableApiError
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
-from crm_ops.schema.fieldmap import EntityMap, FieldMap
+from crm_ops.schema.fieldmap import EntityMap, FieldMap, Resolved
 
 __all__ = ["SalesforceConnector", "soql_datetime", "soql_quote", "translate"]
 
@@ -101,6 +101,7 @@ class SalesforceConnector(SalesforceWrites):
             instance_url=instance_url, session_id=token, session=self.session, version=settings.api_version
         )
         self._describes: dict[str, list[FieldInfo]] = {}
+        self._resolved: dict[str, Resolved] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -174,12 +175,22 @@ class SalesforceConnector(SalesforceWrites):
         return True
 
     def _map(self, entity: str) -> EntityMap:
-        return self.fmap.entity(entity)
+        """The entity's map held against this org's describe (present fields only, customs typed)."""
+        if entity not in self._resolved:
+            described = [f for f in self.describe(entity) if f.type not in _SKIP_TYPES]
+            available = {f.name: fieldmap.canonical_type(SYSTEM, f.type) for f in described}
+            self._resolved[entity] = resolve_map(self.fmap.entity(entity), available)
+        return self._resolved[entity].map
+
+    def warnings(self, entity: str) -> list[str]:
+        """Each optional mapped field this org's describe lacks (its column stays empty)."""
+        self._map(entity)
+        return list(self._resolved[entity].warnings)
 
     def describe(self, entity: str) -> list[FieldInfo]:
         """The object's fields from ``describe``, each with the canonical column it fills."""
         if entity not in self._describes:
-            emap = self._map(entity)
+            emap = self.fmap.entity(entity)
             body = self._call(lambda: self._rest(f"sobjects/{emap.object}/describe"))
             self._describes[entity] = [
                 FieldInfo(
@@ -195,13 +206,11 @@ class SalesforceConnector(SalesforceWrites):
         return self._describes[entity]
 
     def _fields(self, entity: str) -> tuple[list[str], dict[str, str]]:
-        """The fields to request (mapped ones checked against describe, plus customs) and their types."""
+        """The fields to request (the mapped ones this org has, plus customs) and their types."""
         emap = self._map(entity)
         described = self.describe(entity)
         types = {f.name: f.type for f in described}
-        emap.check_fields(types)
-        by_lower = {f.name.lower(): f.name for f in described}
-        wanted = [by_lower[name.lower()] for name in emap.fields()]
+        wanted = emap.fields()
         wanted += [
             f.name for f in described if f.custom and f.type not in _SKIP_TYPES and f.name not in wanted
         ]

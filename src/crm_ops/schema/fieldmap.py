@@ -1,17 +1,26 @@
 """Field maps: which CRM field fills which canonical column, as data (YAML) shipped in the package.
 
+Each entity's map has two layers. ``required`` columns are the ones the entity cannot be built without
+(id, change stamp, deleted flag, creation time, name parts): an org that lacks one fails that entity,
+with a clear error, and the other entities go on. ``optional`` columns are standard fields that
+field-level security may hide or an org may not have, integration fields and custom fields: one the org
+does not have becomes a null column, with one warning naming it and why. A column may name candidates
+(``{any_of: [A, B]}``): the first one the org has fills it; the cross-CRM id fields (``linked_id``) are
+discovered that way, not assumed.
+
 A map is checked twice. At load, its shape and canonical column names (an unknown column is an error
-naming the file and line). At connect, its source fields against what the CRM's own metadata says
-exists (``check_fields``), so a typo or a field removed from the org fails before any data moves.
+naming the file and line). At connect, ``EntityMap.resolve`` holds its fields against what the CRM's own
+metadata says exists and returns the map of this org: present fields only, candidates chosen, custom
+columns typed as the CRM types them.
 
 ``apply`` turns a frame of raw CRM columns into the canonical frame: every canonical column present
 and typed, values converted from the CRM's wire form (strings, in Bulk CSV and HubSpot JSON), and the
-custom fields carried as ``custom_<name>`` string columns.
+other custom fields carried as ``custom_<name>`` string columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,11 +30,31 @@ import polars as pl
 import yaml
 
 from crm_ops.errors import ConfigError
-from crm_ops.schema.entities import CUSTOM_PREFIX, ENTITIES, REQUIRED, TIME
+from crm_ops.schema.entities import BOOL, CUSTOM_PREFIX, DATE, ENTITIES, FLOAT, INT, REQUIRED, STR, TIME
 
 TRANSFORMS = ("date", "fraction_to_percent", "negate")
 SYSTEMS = ("salesforce", "hubspot")
 ASSOCIATION_PREFIX = "__assoc_"
+LAYERS = ("required", "optional")
+# How each CRM's field types read as canonical types (a mapped custom column takes its field's type).
+CRM_TYPES: dict[str, dict[str, pl.DataType]] = {
+    "salesforce": {
+        "boolean": BOOL,
+        "double": FLOAT,
+        "currency": FLOAT,
+        "percent": FLOAT,
+        "int": INT,
+        "long": INT,
+        "date": DATE,
+        "datetime": TIME,
+    },
+    "hubspot": {"bool": BOOL, "number": FLOAT, "date": DATE, "datetime": TIME},
+}
+
+
+def canonical_type(system: str, crm_type: str) -> pl.DataType:
+    """The canonical type of a value of ``crm_type`` in ``system`` (text for every type not listed)."""
+    return CRM_TYPES.get(system, {}).get(crm_type, STR)
 
 
 @dataclass(frozen=True)
@@ -38,6 +67,14 @@ class Source:
     is_constant: bool = False
     transform: str | None = None
     origin: str = ""  # "file:line", for error messages
+    optional: bool = False  # the org may lack the field: a null column and a warning, not an error
+    candidates: tuple[str, ...] = ()  # ``any_of``: the first of these the org has fills the column
+    dtype: pl.DataType | None = None  # a custom column's type, from the CRM's metadata (set by resolve)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The field names this source may read: its field, or its candidates before resolution."""
+        return (self.field,) if self.field else self.candidates
 
     @property
     def raw_column(self) -> str | None:
@@ -74,8 +111,8 @@ class EntityMap:
         """The CRM fields (properties) this map reads, in map order, without duplicates."""
         seen: dict[str, None] = {}
         for s in self.columns.values():
-            if s.field:
-                seen.setdefault(s.field)
+            for name in s.names:
+                seen.setdefault(name)
         return list(seen)
 
     def associations(self) -> list[str]:
@@ -86,21 +123,78 @@ class EntityMap:
         """The canonical column a CRM field fills, if any (case-insensitive, as CRMs treat names)."""
         lowered = source_field.lower()
         for column, s in self.columns.items():
-            if s.field and s.field.lower() == lowered:
+            if any(n.lower() == lowered for n in s.names):
                 return column
         return None
 
-    def check_fields(self, available: Iterable[str], *, ignore: Iterable[str] = ()) -> None:
-        """Fail with every map field the CRM does not have, naming the file and line of each."""
-        have = {a.lower() for a in available} | {i.lower() for i in ignore}
-        problems = [
-            f"{s.origin}: {self.system} {self.object} has no field {s.field!r} "
-            f"(mapped to {self.entity}.{column})"
-            for column, s in self.columns.items()
-            if s.field and s.field.lower() not in have
-        ]
+    def resolve(self, available: Mapping[str, pl.DataType], *, ignore: Iterable[str] = ()) -> Resolved:
+        """This map held against the fields the org has (``{name: canonical type}``, from its metadata).
+
+        Returns the map of this org (fields present only, in the org's spelling; candidates chosen; custom
+        columns typed) and a warning for each optional column left empty. A required column the org lacks
+        is a ``ConfigError`` naming the field, the column and the map's line.
+        """
+        have = {a.lower(): a for a in available} | {i.lower(): i for i in ignore}
+        types = {a.lower(): t for a, t in available.items()}
+        problems: list[str] = []
+        warnings: list[str] = []
+        columns: dict[str, Source] = {}
+        for column, src in self.columns.items():
+            if not src.names:
+                columns[column] = src
+                continue
+            found = next((have[n.lower()] for n in src.names if n.lower() in have), None)
+            if found is None:
+                message = (
+                    f"{self.system} {self.object} has no field {_listed(src.names)} "
+                    f"(mapped to {self.entity}.{column}): {absent_reason(self.system, src.names)}"
+                )
+                if src.optional:
+                    warnings.append(f"{message}; the column stays empty")
+                    # kept without a field: an empty column of its type, never written
+                    columns[column] = Source(origin=src.origin, optional=True, dtype=src.dtype or STR)
+                else:
+                    problems.append(f"{src.origin}: {message}")
+                continue
+            dtype = src.dtype
+            if column not in ENTITIES[self.entity] and dtype is None:
+                dtype = types.get(found.lower(), STR)
+            columns[column] = Source(
+                field=found,
+                transform=src.transform,
+                origin=src.origin,
+                optional=src.optional,
+                dtype=dtype,
+            )
         if problems:
             raise ConfigError(problems)
+        return Resolved(EntityMap(self.system, self.entity, self.object, columns, self.origin), warnings)
+
+
+def _listed(names: Sequence[str]) -> str:
+    return repr(names[0]) if len(names) == 1 else "any of " + ", ".join(repr(n) for n in names)
+
+
+def absent_reason(system: str, names: Sequence[str]) -> str:
+    """Why a mapped field is not in the org's metadata, in words an admin can act on."""
+    if system == "hubspot":
+        if any(n.startswith(("salesforce", "hs_salesforce")) for n in names):
+            return "the portal does not run HubSpot's Salesforce integration, so records link by matching"
+        return "the portal has no such property, or the private app cannot read it"
+    if all(n.endswith("__c") for n in names):
+        return "the org has no such custom field, or field-level security hides it from the integration user"
+    return (
+        "field-level security hides it from the integration user (or the org does not have the feature); "
+        "grant read access on the field to the integration user's profile or permission set"
+    )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An entity's map held against one org: the map to pull with and the warnings to report."""
+
+    map: EntityMap
+    warnings: list[str]
 
 
 @dataclass(frozen=True)
@@ -134,35 +228,67 @@ def _python(node: yaml.Node) -> Any:
     return yaml.safe_load(yaml.serialize(node))
 
 
-def _source(value: yaml.Node, where: str) -> Source | str:
-    """A Source from a YAML node, or a problem message."""
+OFF = "off"  # what ``_source`` answers for a column switched off (``column = false`` / ``{off = true}``)
+SOURCE_KEYS = {"field", "property", "association", "constant", "transform", "any_of", "optional", "off"}
+
+
+def _source(value: yaml.Node, where: str, *, optional: bool) -> Source | str:
+    """A Source from a YAML node, ``OFF`` for a column switched off, or a problem message."""
     if isinstance(value, yaml.ScalarNode):
         text = _python(value)
+        if text is False:
+            return OFF
         if not isinstance(text, str) or not text.strip():
-            return f"{where}: expected a field name, got {text!r}"
-        return Source(field=text.strip(), origin=where)
+            return f"{where}: expected a field name (or false to switch the column off), got {text!r}"
+        return Source(field=text.strip(), origin=where, optional=optional)
     if isinstance(value, yaml.MappingNode):
         spec = _python(value)
         if not isinstance(spec, dict):
             return f"{where}: expected a mapping"
-        unknown = set(spec) - {"field", "property", "association", "constant", "transform"}
+        unknown = set(spec) - SOURCE_KEYS
         if unknown:
-            return f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}"
+            return (
+                f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                f"known: {', '.join(sorted(SOURCE_KEYS))}"
+            )
+        if spec.get("off") is True:
+            return OFF if len(spec) == 1 else f"{where}: 'off' stands alone"
+        if "off" in spec:
+            return f"{where}: 'off' takes true"
+        if "optional" in spec:
+            if not isinstance(spec["optional"], bool):
+                return f"{where}: 'optional' takes true or false"
+            optional = spec["optional"]
         name = spec.get("field", spec.get("property"))
         transform = spec.get("transform")
         if transform is not None and transform not in TRANSFORMS:
             return f"{where}: unknown transform {transform!r}; known: {', '.join(TRANSFORMS)}"
-        given = [k for k in ("field", "property", "association", "constant") if k in spec]
+        given = [k for k in ("field", "property", "association", "constant", "any_of") if k in spec]
         if len(given) != 1 or ("field" in spec and "property" in spec):
-            return f"{where}: give exactly one of field/property, association or constant"
+            return f"{where}: give exactly one of field/property, any_of, association or constant"
         if "constant" in spec:
             return Source(constant=spec["constant"], is_constant=True, transform=transform, origin=where)
         if "association" in spec:
             return Source(association=str(spec["association"]), transform=transform, origin=where)
+        if "any_of" in spec:
+            names = spec["any_of"]
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+                return f"{where}: 'any_of' takes a list of field names"
+            return Source(candidates=tuple(names), transform=transform, origin=where, optional=optional)
         if not isinstance(name, str) or not name:
             return f"{where}: the field name must be a non-empty string"
-        return Source(field=name, transform=transform, origin=where)
+        return Source(field=name, transform=transform, origin=where, optional=optional)
     return f"{where}: expected a field name or a mapping"
+
+
+def _check_constant(entity: str, column: str, src: Source) -> str | None:
+    """A problem when a constant cannot be a value of its column's type (``""`` for a Boolean...)."""
+    target = ENTITIES[entity].get(column, STR)
+    try:
+        pl.Series([src.constant]).cast(target, strict=True)
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError, TypeError, ValueError):
+        return f"{src.origin}: {entity}.{column} is {target}; the constant {src.constant!r} is not one"
+    return None
 
 
 def _check_column(entity: str, column: str, where: str) -> str | None:
@@ -178,7 +304,7 @@ def load_map(
     system: str,
     path: str | Path | None = None,
     *,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     overrides_origin: str = "config",
 ) -> FieldMap:
     """Load and check ``system``'s field map (the shipped one unless ``path``), then apply overrides.
@@ -226,22 +352,38 @@ def load_map(
         if not isinstance(obj, str) or not obj:
             problems.append(f"{at(key)}: {entity} needs 'object', the CRM object it comes from")
             continue
-        cols = parts.get("columns", (None, None))[1]
-        if not isinstance(cols, yaml.MappingNode):
-            problems.append(f"{at(key)}: {entity} needs 'columns', a mapping of column to field")
-            continue
+        unknown_parts = set(parts) - {"object", *LAYERS}
+        if unknown_parts:
+            problems.append(
+                f"{at(key)}: {entity} has unknown key(s) {', '.join(sorted(map(str, unknown_parts)))}; "
+                f"an entity has 'object', 'required' and 'optional'"
+            )
+        if "required" not in parts:
+            problems.append(f"{at(key)}: {entity} needs 'required', the columns it cannot be built without")
         columns: dict[str, Source] = {}
-        for ckey, cval in cols.value:
-            column = str(_python(ckey))
-            bad = _check_column(entity, column, at(ckey))
-            if bad:
-                problems.append(bad)
+        for layer in LAYERS:
+            cols = parts.get(layer, (None, None))[1]
+            if cols is None:
                 continue
-            src = _source(cval, at(ckey))
-            if isinstance(src, str):
-                problems.append(src)
-            else:
-                columns[column] = src
+            if not isinstance(cols, yaml.MappingNode):
+                problems.append(f"{at(parts[layer][0])}: {entity}.{layer} must map columns to fields")
+                continue
+            for ckey, cval in cols.value:
+                column = str(_python(ckey))
+                bad = _check_column(entity, column, at(ckey))
+                if bad:
+                    problems.append(bad)
+                    continue
+                if column in columns:
+                    problems.append(f"{at(ckey)}: {entity}.{column} is mapped twice")
+                    continue
+                src = _source(cval, at(ckey), optional=layer == "optional")
+                if src == OFF:
+                    problems.append(f"{at(ckey)}: a shipped map cannot switch {entity}.{column} off")
+                elif isinstance(src, str):
+                    problems.append(src)
+                else:
+                    columns[column] = src
         maps[entity] = EntityMap(system, entity, obj, columns, at(key))
     for entity, columns_over in (overrides or {}).items():
         where = f"{overrides_origin} maps.{system}.{entity}"
@@ -249,19 +391,39 @@ def load_map(
             problems.append(f"{where}: {system} has no map for entity {entity!r}")
             continue
         merged = dict(maps[entity].columns)
+        if not isinstance(columns_over, Mapping):
+            problems.append(f"{where}: expected a table of column = field")
+            continue
         for column, spec in columns_over.items():
             bad = _check_column(entity, column, f"{where}.{column}")
             if bad:
                 problems.append(bad)
                 continue
             node = yaml.compose(yaml.safe_dump(spec))
-            src = _source(node, f"{where}.{column}") if node is not None else f"{where}.{column}: empty"
-            if isinstance(src, str):
+            # a column the user maps is required unless they say optional: a typo must not pass quietly
+            src = (
+                _source(node, f"{where}.{column}", optional=False)
+                if node is not None
+                else f"{where}.{column}: empty"
+            )
+            existing = merged.get(column)
+            if src == OFF:
+                if column in REQUIRED or (existing is not None and not existing.optional):
+                    problems.append(
+                        f"{where}.{column}: {entity}.{column} is required and cannot be switched off"
+                    )
+                else:
+                    merged.pop(column, None)
+            elif isinstance(src, str):
                 problems.append(src)
             else:
                 merged[column] = src
         maps[entity] = EntityMap(system, entity, maps[entity].object, merged, maps[entity].origin)
     for entity, emap in maps.items():
+        for column, src in emap.columns.items():
+            bad = _check_constant(entity, column, src) if src.is_constant else None
+            if bad:
+                problems.append(bad)
         missing = [c for c in REQUIRED if c not in emap.columns]
         if missing:
             problems.append(f"{emap.origin}: {entity} must map {', '.join(missing)}")
@@ -365,11 +527,10 @@ def apply(emap: EntityMap, raw: pl.DataFrame, *, custom: Iterable[str] = ()) -> 
     extra = {c: s for c, s in emap.columns.items() if c not in schema}
     for column, src in extra.items():
         name = src.raw_column or ""
+        target = src.dtype or STR
         exprs.append(
             (
-                convert(pl.col(name), raw_types[name], pl.String())
-                if name in raw_types
-                else pl.lit(None, pl.String)
+                convert(pl.col(name), raw_types[name], target) if name in raw_types else pl.lit(None, target)
             ).alias(column)
         )
     for name in custom:
