@@ -56,6 +56,42 @@ def test_pull_command_exit_codes_name_the_problem(sandbox: Sandbox, tmp_path: Pa
     assert "401" in bad_token.stderr
 
 
+def test_a_failing_entity_does_not_stop_the_others_and_exits_partial(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # a required column mapped to a field the org lacks fails Salesforce Contact alone; an optional one
+    # the org lacks is an empty column and a warning
+    extra = """
+[profiles.sandbox.maps.salesforce.Contact]
+last_name = "Surname__c"
+
+[profiles.sandbox.maps.hubspot.Contact]
+custom_tier = {property = "no_such_tier", optional = true}
+"""
+    profile_for(sandbox, tmp_path, extra=extra)
+    env = {**os.environ, **sandbox.env}
+    result = _run("pull", "-c", str(tmp_path / "crm-ops.toml"), "-e", "Contact", "-e", "Account", env=env)
+    assert result.returncode == 6, result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 1
+    assert (
+        "salesforce Contact" in failed[0] and "'Surname__c'" in failed[0] and "Contact.last_name" in failed[0]
+    )
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "'no_such_tier'" in warned[0] and "the column stays empty" in warned[0]
+    # the three others were pulled and are current
+    assert result.stdout.count("full") == 3
+    from crm_ops.pull import read_snapshot
+
+    state = tmp_path / "state"
+    assert read_snapshot(state, "salesforce", "Account").height > 0
+    hubspot_contacts = read_snapshot(state, "hubspot", "Contact")
+    assert (
+        hubspot_contacts.height > 0
+        and hubspot_contacts["custom_tier"].null_count() == hubspot_contacts.height
+    )
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
