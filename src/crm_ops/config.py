@@ -105,6 +105,7 @@ class HubSpotSettings(CrmSettings):
     """How to reach one HubSpot portal and how fast to call it."""
 
     base_url: str = "https://api.hubapi.com"
+    ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
     rate_per_ten_seconds: int = 100
     search_per_second: int = 4
     part_rows: int = 20_000

@@ -34,6 +34,7 @@ from crm_ops.config import HubSpotSettings
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
 from crm_ops.connectors.hswrite import HubSpotWrites
+from crm_ops.connectors.netconf import proxy_for, proxy_hint, tls_hint
 from crm_ops.errors import ApiError, ConfigError, FatalApiError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, retrying
@@ -58,8 +59,9 @@ MODIFIED = {
 }
 
 
-def translate(exc: BaseException) -> ApiError | None:
-    """Our error for a hubspot-api-client or urllib3 failure: retriable for 429, 5xx and the network."""
+def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | None:
+    """Our error for a hubspot-api-client or urllib3 failure: retriable for 429, 5xx and the network;
+    a certificate that does not verify or a proxy that refuses is fatal, with what to do."""
     if isinstance(exc, ApiError):
         return exc
     status = getattr(exc, "status", None)
@@ -82,6 +84,11 @@ def translate(exc: BaseException) -> ApiError | None:
                 wait = 1.0
             return RetriableApiError(SYSTEM, text, status=status, code=category, retry_after=wait)
         return FatalApiError(SYSTEM, text, status=status, code=category)
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(reason, urllib3.exceptions.SSLError):
+        return FatalApiError(SYSTEM, f"TLS error ({reason or exc}): {tls_hint(ca_bundle)}")
+    if isinstance(exc, urllib3.exceptions.ProxyError) or isinstance(reason, urllib3.exceptions.ProxyError):
+        return FatalApiError(SYSTEM, proxy_hint(reason or exc))
     if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
         return RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}")
     return None
@@ -104,7 +111,13 @@ class HubSpotConnector(HubSpotWrites):
         self.fmap = fmap
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
-        self.client = HubSpot(access_token=settings.secret("token"), host=settings.base_url.rstrip("/"))
+        base = settings.base_url.rstrip("/")
+        self.client = HubSpot(
+            access_token=settings.secret("token"),
+            host=base,
+            proxy=proxy_for(base),  # HTTPS_PROXY / NO_PROXY, as for Salesforce
+            ssl_ca_cert=settings.ca_bundle,
+        )
         self.limiter = RateLimiter(settings.rate_per_ten_seconds, 10.0, sleep=sleep)
         self.search_limiter = RateLimiter(settings.search_per_second, 1.0, sleep=sleep)
         self._calls = 0
@@ -133,7 +146,7 @@ class HubSpotConnector(HubSpotWrites):
                     )
                     return json.loads(response.data) if response.data else {}
                 except Exception as exc:
-                    mapped = translate(exc)
+                    mapped = translate(exc, self.settings.ca_bundle)
                     if mapped is None:
                         raise
                     raise mapped from None

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import io
+import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -34,6 +35,7 @@ from simple_salesforce.exceptions import SalesforceError
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfauth
 from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page, resolve_map
+from crm_ops.connectors.netconf import CrmSession, proxy_hint, tls_hint
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.connectors.sfwrite import SalesforceWrites
 from crm_ops.errors import ApiError, BudgetExhaustedError, FatalApiError, RetriableApiError
@@ -51,8 +53,17 @@ _NUMERIC = {"currency": pl.Float64(), "double": pl.Float64(), "percent": pl.Floa
 _SKIP_TYPES = {"address", "location", "base64"}
 
 
-def translate(exc: BaseException) -> ApiError | None:
-    """Our error for a simple-salesforce or requests failure: retriable for 429, 5xx and the network."""
+def _reason(exc: BaseException) -> str:
+    """The innermost cause's words (a TLS or proxy failure is wrapped three deep by requests)."""
+    while exc.__context__ is not None and not isinstance(exc, OSError | ssl.SSLError):
+        exc = exc.__context__
+    text = str(exc.args[0] if exc.args else exc)
+    return text.rsplit("(Caused by ", maxsplit=1)[-1].rstrip(")")[:200]
+
+
+def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | None:
+    """Our error for a simple-salesforce or requests failure: retriable for 429, 5xx and the network;
+    a certificate that does not verify or a proxy that refuses is fatal, with what to do."""
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, SalesforceError):
@@ -65,6 +76,10 @@ def translate(exc: BaseException) -> ApiError | None:
         if status == 429 or status >= 500:
             return RetriableApiError(SYSTEM, text, status=status, code=code)
         return FatalApiError(SYSTEM, text, status=status, code=code)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return FatalApiError(SYSTEM, f"TLS error ({_reason(exc)}): {tls_hint(ca_bundle)}")
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return FatalApiError(SYSTEM, proxy_hint(_reason(exc)))
     if isinstance(exc, requests.exceptions.RequestException) and not isinstance(
         exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
     ):
@@ -92,9 +107,7 @@ class SalesforceConnector(SalesforceWrites):
         self._calls = 0
         self.used: int | None = None
         self.limit: int | None = None
-        self.session = requests.Session()
-        self.session.trust_env = False  # REQUESTS_CA_BUNDLE must not override the configured CA
-        self.session.verify = settings.ca_bundle or True
+        self.session = CrmSession(settings.ca_bundle)
         self.session.hooks["response"].append(self._on_response)
         instance_url, token = sfauth.sign_in(settings, self.session, self._call)
         self.sf = Salesforce(
@@ -138,7 +151,7 @@ class SalesforceConnector(SalesforceWrites):
                 try:
                     return fn()
                 except Exception as exc:
-                    mapped = translate(exc)
+                    mapped = translate(exc, self.settings.ca_bundle)
                     if mapped is None:
                         raise
                     if mapped.code == "REQUEST_LIMIT_EXCEEDED" and mapped.status == 403:
