@@ -9,9 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
+
+
+def _help_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    """The value column of ``--help``: nothing for a flag (Typer prints ``<bool>``), an element's type
+    for a repeatable option (Typer prints ``<list[str]>``)."""
+    if self.is_flag:
+        return None
+    shown = _typer_help_type(self, ctx)
+    return shown.replace("<list[", "<").replace("]>", ">") if shown else shown
+
+
+_typer_help_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _help_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Data-quality operations for Salesforce and HubSpot."

@@ -103,16 +103,32 @@ def check(
     profile: ProfileName = None,
     rules: RulePaths = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Findings file (Parquet).")] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a finding is at least this severe: error, warning, or never.",
+            metavar="error|warning|never",
+        ),
+    ] = "error",
 ) -> None:
-    """Run the rules over the current snapshots; write the findings as Parquet and print a summary."""
+    """Run the rules over the current snapshots; write the findings as Parquet and print a summary.
+
+    Exit codes: 0 no finding at the --fail-on severity, 1 findings at it (or above), 2 configuration error.
+    """
+    import polars as pl
     from rich.console import Console
 
     from crm_ops.check import run_check
     from crm_ops.config import load_profile
+    from crm_ops.errors import ConfigError
     from crm_ops.tables import findings_table
 
     logs.configure()
+    levels = {"error": ("error",), "warning": ("error", "warning"), "never": ()}
     with _errors():
+        if fail_on not in levels:
+            raise ConfigError(f"--fail-on {fail_on!r}: use error, warning or never")
         run = run_check(load_profile(config, profile), extra_rules=rules or [], output=output)
     findings = run.result.findings
     table = findings_table(f"{findings.height:,} findings from {len(run.rules)} rules", findings)
@@ -123,3 +139,7 @@ def check(
         )
     _print_problems(run.problems, run.unknown_settings)
     typer.echo(f"findings: {run.findings_path}")
+    failing = findings.filter(pl.col("severity").is_in(levels[fail_on])).height
+    if failing:
+        typer.echo(f"{failing:,} findings at --fail-on {fail_on} or above", err=True)
+        raise typer.Exit(1)
