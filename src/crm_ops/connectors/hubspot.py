@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
+import requests
 import structlog
 import urllib3
 from hubspot import HubSpot
@@ -34,7 +35,7 @@ from crm_ops.config import HubSpotSettings
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
 from crm_ops.connectors.hswrite import HubSpotWrites
-from crm_ops.connectors.netconf import proxy_for, proxy_hint, tls_hint
+from crm_ops.connectors.netconf import CrmSession, proxy_for, proxy_hint, tls_hint
 from crm_ops.errors import ApiError, ConfigError, FatalApiError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, retrying
@@ -75,6 +76,14 @@ def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | No
             body = {}
         category = body.get("category") or body.get("policyName")
         message = body.get("message") or str(getattr(exc, "reason", ""))
+        scopes = [
+            scope
+            for e in body.get("errors") or []
+            if isinstance(e, dict)
+            for scope in (e.get("context") or {}).get("requiredScopes") or []
+        ]
+        if scopes:  # 403 MISSING_SCOPES: name what to grant
+            message = f"{message} (the private app needs {', '.join(scopes)})"
         text = f"request failed ({status} {category or ''}): {message}"
         if status in {0, 429} or status >= 500:
             headers = getattr(exc, "headers", None) or {}
@@ -486,6 +495,33 @@ class HubSpotConnector(HubSpotWrites):
             )
             rows += self._rows(body.get("results", []), props, MODIFIED[emap.object])
         return self._page(entity, rows, props, custom)
+
+    # ------------------------------------------------------------------ the portal itself (doctor)
+
+    def probe(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+        """One raw call (status, headers, parsed body), not retried, for diagnostics: proxies and CA as
+        for every other call; the token only in the Authorization header."""
+        session = CrmSession(self.settings.ca_bundle)
+        self._calls += 1
+        try:
+            response = session.request(
+                method,
+                self.settings.base_url.rstrip("/") + path,
+                json=body,
+                headers={"Authorization": f"Bearer {self.settings.secret('token')}"},
+                timeout=self.settings.timeout_seconds,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise FatalApiError(SYSTEM, f"TLS error: {tls_hint(self.settings.ca_bundle)}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}") from exc
+        finally:
+            session.close()
+        try:
+            parsed = response.json() if response.content else None
+        except ValueError:
+            parsed = response.text[:200]
+        return response.status_code, dict(response.headers), parsed
 
     def close(self) -> None:
         """Nothing to release: the client's pool closes with the process."""

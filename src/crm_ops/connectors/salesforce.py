@@ -107,6 +107,7 @@ class SalesforceConnector(SalesforceWrites):
         self._calls = 0
         self.used: int | None = None
         self.limit: int | None = None
+        self.server_date: str | None = None  # the Date header of the last answer (clock skew)
         self.session = CrmSession(settings.ca_bundle)
         self.session.hooks["response"].append(self._on_response)
         instance_url, token = sfauth.sign_in(settings, self.session, self._call)
@@ -125,6 +126,7 @@ class SalesforceConnector(SalesforceWrites):
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._calls += 1
+        self.server_date = response.headers.get("Date") or self.server_date
         info = response.headers.get("Sforce-Limit-Info", "")
         for part in info.split(","):
             key, _, value = part.strip().partition("=")
@@ -399,6 +401,29 @@ class SalesforceConnector(SalesforceWrites):
             if frames
             else self._frame(entity, self._records_frame([], fields, types))
         )
+
+    # ------------------------------------------------------------------ the org itself (doctor)
+
+    def identity(self) -> dict[str, Any]:
+        """Who the session is: the OAuth userinfo (user_id, organization_id, preferred_username...)."""
+        url = f"{self.sf.base_url.split('/services/data/')[0]}/services/oauth2/userinfo"
+        body: dict[str, Any] = self._call(
+            lambda: self.sf.session.get(
+                url, headers=self.sf.headers, timeout=self.settings.timeout_seconds
+            ).json()
+        )
+        return body
+
+    def api_versions(self) -> list[str]:
+        """The REST API versions the org serves, oldest first."""
+        url = f"{self.sf.base_url.split('/services/data/')[0]}/services/data"
+        body = self._call(lambda: self.sf.session.get(url, headers=self.sf.headers, timeout=30).json())
+        return [str(v["version"]) for v in body] if isinstance(body, list) else []
+
+    def limits(self) -> dict[str, Any]:
+        """The org's limits (``DailyApiRequests``: Max and Remaining, and the others)."""
+        body: dict[str, Any] = self._call(lambda: self._rest("limits"))
+        return body
 
     def close(self) -> None:
         """Close the HTTP session."""
