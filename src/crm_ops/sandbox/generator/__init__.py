@@ -27,12 +27,14 @@ from crm_ops.sandbox.generator.manifest import (
     _DRIFT_SCHEMA,
     _DUPLICATES_SCHEMA,
     _MATCHES_SCHEMA,
+    DELETED_SCHEMA,
     Manifest,
     SeededData,
 )
 from crm_ops.sandbox.generator.mirror import HubSpotMirror
 from crm_ops.sandbox.generator.people import People
-from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS
+from crm_ops.sandbox.generator.tombstones import Tombstones
+from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, hubspot_objects, salesforce_objects
 
 __all__ = ["DEFECT_KINDS", "Manifest", "SeedConfig", "SeededData", "generate"]
 
@@ -42,7 +44,7 @@ def generate(config: SeedConfig) -> SeededData:
     return _Generator(config).run()
 
 
-class _Generator(People, HubSpotMirror, Defects, Duplicates):
+class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones):
     def __init__(self, config: SeedConfig) -> None:
         self.cfg = config
         self.rng = np.random.default_rng(config.seed)
@@ -79,14 +81,24 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates):
         self.duplicate(sf)
         self.drift_pairs(sf, hs)
         for name, obj in SALESFORCE_OBJECTS.items():
-            sf[name] = sf[name].select(list(obj.schema())).cast(obj.schema())  # type: ignore[arg-type]
+            schema = obj.schema()
+            sf[name] = sf[name].select(list(schema)).cast(schema)  # type: ignore[arg-type]
+            # a checkbox is never null in Salesforce: unset ones are false
+            sf[name] = sf[name].with_columns(pl.col(pl.Boolean).fill_null(False))
         for name, hobj in HUBSPOT_OBJECTS.items():
             hs[name] = hs[name].select(list(hobj.schema())).cast(hobj.schema())  # type: ignore[arg-type]
+        deleted = self.tombstones(sf, hs, associations)
+        # What the org serves: fields and properties it does not have are simply not there.
+        for name, obj in salesforce_objects(self.cfg.org).items():
+            sf[name] = sf[name].select(list(obj.schema()))
+        for name, hobj in hubspot_objects(self.cfg.org).items():
+            hs[name] = hs[name].select(list(hobj.schema()))
         manifest = Manifest(
             defects=pl.DataFrame(self.defects, schema=_DEFECTS_SCHEMA, orient="row"),
             duplicates=pl.DataFrame(self.duplicates, schema=_DUPLICATES_SCHEMA, orient="row"),
             matches=pl.DataFrame(self.matches, schema=_MATCHES_SCHEMA, orient="row"),
             drift=pl.DataFrame(self.drift, schema=_DRIFT_SCHEMA, orient="row"),
             config={**asdict(self.cfg), "as_of": self.today.isoformat()},
+            deleted=pl.DataFrame(deleted, schema=DELETED_SCHEMA, orient="row"),
         )
         return SeededData(self.cfg, sf, hs, hs_owners, associations, manifest)

@@ -111,7 +111,7 @@ def _frame(obj_schema: dict[str, pl.DataType], columns: dict[str, Any], n: int) 
     for name, dtype in obj_schema.items():
         value = columns.get(name)
         if value is None:
-            data[name] = pl.Series(name, [None] * n, dtype=dtype)
+            data[name] = pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
         elif isinstance(value, pl.Series):
             data[name] = value.alias(name).cast(dtype)
         elif np.isscalar(value):

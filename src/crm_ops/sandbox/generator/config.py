@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
+from crm_ops.sandbox.sf_objects import ORGS
+
 
 @dataclass(frozen=True)
 class SeedConfig:
@@ -21,6 +23,10 @@ class SeedConfig:
     opportunities: int | None = None
     owners: int | None = None
     overlap: float = 0.6
+    # "crm_ops": our custom fields and HubSpot's Salesforce-integration properties are there;
+    # "plain": an org as crm_ops first meets it (no custom fields, no integration properties, and
+    # Contact.HasOptedOutOfEmail hidden from the integration user by field-level security).
+    org: str = "crm_ops"
 
     def __post_init__(self) -> None:
         problems = []
@@ -28,6 +34,8 @@ class SeedConfig:
             problems.append(f"records must be between 100 and 1,000,000, got {self.records}")
         if not 0 <= self.defect_rate <= 0.5:
             problems.append(f"defect_rate must be between 0 and 0.5, got {self.defect_rate}")
+        if self.org not in ORGS:
+            problems.append(f"org must be one of {', '.join(ORGS)}, got {self.org!r}")
         if not 0 <= self.overlap <= 1:
             problems.append(f"overlap must be between 0 and 1, got {self.overlap}")
         for name in ("accounts", "leads", "opportunities", "owners"):

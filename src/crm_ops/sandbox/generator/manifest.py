@@ -44,6 +44,15 @@ _MANIFEST_FILES = {
     "duplicates": "duplicates.parquet",
     "matches": "matches.parquet",
     "drift": "drift.parquet",
+    "deleted": "deleted.parquet",
+}
+# Records seeded as deleted: Salesforce's recycle bin (IsDeleted, seen by queryAll) and HubSpot's
+# archived records (archived=true list pulls), with when each was deleted.
+DELETED_SCHEMA: dict[str, pl.DataType] = {
+    "system": pl.String(),
+    "object": pl.String(),
+    "record_id": pl.String(),
+    "deleted_at": pl.Datetime("ms", "UTC"),
 }
 
 
@@ -56,6 +65,7 @@ class Manifest:
     matches: pl.DataFrame
     drift: pl.DataFrame
     config: dict[str, Any] = field(default_factory=dict)
+    deleted: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DELETED_SCHEMA))
 
     def write(self, directory: Path) -> Path:
         """Write the tables as Parquet and ``manifest.json`` (config, counts, files), each atomically."""
@@ -69,6 +79,7 @@ class Manifest:
             "duplicate_clusters": int(self.duplicates["cluster_id"].n_unique()),
             "matches": self.matches.height,
             "drift": self.drift.height,
+            "deleted": self.deleted.height,
         }
         target = directory / "manifest.json"
         tmp = target.with_suffix(".json.tmp")
