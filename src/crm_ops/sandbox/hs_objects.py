@@ -27,7 +27,7 @@ _KINDS = {
     "r": ("enumeration", "radio"),
     "c": ("enumeration", "checkbox"),
 }
-_STAGE_FAMILIES = {
+_STAGE_FAMILIES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "lifecycle": (
         ("hs_lifecyclestage_{}_date", "dt", "Became a {} Date"),
         ("hs_date_entered_{}", "dt", "Date entered '{}'"),
