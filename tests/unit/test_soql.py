@@ -145,7 +145,18 @@ def test_order_limit_offset_and_count(contacts: pl.DataFrame) -> None:
         ("SELECT Id FROM Contact WHERE LastName = 5", "INVALID_FIELD", 41, "must be of type string"),
         ("SELECT Id FROM Contact WHERE Email = 'a' AND", "MALFORMED_QUERY", None, "unexpected token"),
         ("SELECT Id FROM Contact LIMIT x", "MALFORMED_QUERY", None, "unexpected token: 'x'"),
-        ("SELECT Id FROM Contact WHERE Account.Name = 'x'", "INVALID_FIELD", 30, "No such column"),
+        (
+            "SELECT Id FROM Contact WHERE Bogus.Name = 'x'",
+            "INVALID_FIELD",
+            30,
+            "Didn't understand relationship",
+        ),
+        (
+            "SELECT Id FROM Contact WHERE Account.Bogus = 'x'",
+            "INVALID_FIELD",
+            30,
+            "No such column 'Bogus' on entity",
+        ),
     ],
 )
 def test_errors_have_salesforce_codes_and_positions(

@@ -9,11 +9,12 @@ groups into one polars expression, so they stay fast on a million records.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -141,8 +142,12 @@ class HubSpotApp(App):
         faults: FaultInjector,
         limits: HubSpotLimits | None = None,
         now: Callable[[], datetime] = _now,
+        types: Mapping[str, HsObject] | None = None,
     ) -> None:
         self.objects = objects
+        # the portal's object types and their properties (the org's: see ``hs_objects``)
+        self.types = HUBSPOT_OBJECTS if types is None else types
+        self._property_lists: dict[str, list[dict[str, Any]]] = {}
         self.owners = owners
         self.associations = associations
         self.token = token
@@ -283,7 +288,7 @@ class HubSpotApp(App):
     # ---------------------------------------------------------------- helpers
 
     def _object(self, object_type: str) -> tuple[HsObject, Table]:
-        obj = HUBSPOT_OBJECTS.get(object_type.lower())
+        obj = self.types.get(object_type.lower())
         if obj is None or obj.name not in self.objects:
             raise HsError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {object_type}")
         return obj, self.objects[obj.name]
@@ -321,11 +326,13 @@ class HubSpotApp(App):
             "archivedAt",
             "createdate",
             obj.modified_property,
-            *[p for p in props if p != "hs_object_id"],
+            *[p for p in props if p != "hs_object_id" and p in frame.columns],
         ]
         out = []
         for row in frame.select(list(dict.fromkeys(cols))).iter_rows(named=True):
-            properties = {p: (str(row["id"]) if p == "hs_object_id" else wire(row[p])) for p in sorted(props)}
+            properties = {
+                p: (str(row["id"]) if p == "hs_object_id" else wire(row.get(p))) for p in sorted(props)
+            }
             record: dict[str, Any] = {
                 "id": str(row["id"]),
                 "properties": properties,
@@ -354,6 +361,8 @@ class HubSpotApp(App):
             if id_property not in obj.by_name:
                 raise HsError(400, "VALIDATION_ERROR", f"Property {id_property} does not exist")
             frame = table.frame()
+            if id_property not in frame.columns:
+                return None  # a property nothing has written yet matches nothing
             hits = frame.with_row_index("_row").filter(
                 (pl.col(id_property).cast(pl.String).str.to_lowercase() == object_id.lower())
                 & (pl.col("archived") == archived)
@@ -366,6 +375,13 @@ class HubSpotApp(App):
         if record is None or bool(record["archived"]) != archived:
             return None
         return row
+
+    @staticmethod
+    def _columns_for(obj: HsObject, table: Table, values: dict[str, Any]) -> None:
+        """Give the table a column for each property written for the first time."""
+        table.add_columns(
+            {k: obj.by_name[k].dtype for k in values if k in obj.by_name and k not in table.schema}
+        )
 
     def _modified(self, obj: HsObject, now: datetime) -> dict[str, Any]:
         stamp = {obj.modified_property: now, "hs_lastmodifieddate": now}
@@ -410,7 +426,18 @@ class HubSpotApp(App):
                     }
                 )
         if errors:
-            raise HsError(400, "VALIDATION_ERROR", f"Property values were not valid: {errors}", errors=errors)
+            # HubSpot's v3 shape: the validation results JSON-encoded into the message, and one
+            # ``{message, code, context.propertyName}`` per problem in ``errors``
+            results = [{**e, "localizedErrorMessage": e["message"], "portalId": PORTAL_ID} for e in errors]
+            raise HsError(
+                400,
+                "VALIDATION_ERROR",
+                "Property values were not valid: " + json.dumps(results, separators=(",", ":")),
+                errors=[
+                    {"message": e["message"], "code": e["error"], "context": {"propertyName": [e["name"]]}}
+                    for e in errors
+                ],
+            )
         return out
 
     # ---------------------------------------------------------------- objects
@@ -479,6 +506,7 @@ class HubSpotApp(App):
 
     def _create(self, obj: HsObject, table: Table, properties: Any) -> int:
         values = self._convert(obj, properties)
+        self._columns_for(obj, table, values)
         now = self.now()
         record = {
             **values,
@@ -520,6 +548,7 @@ class HubSpotApp(App):
         if row is None:
             raise HsError(404, "OBJECT_NOT_FOUND", f"resource not found: {object_id}")
         now = self.now()
+        self._columns_for(obj, table, values)
         table.update(row, {**values, **self._modified(obj, now)})
         return Response.json(
             200, self._render(obj, table.rows([row]), self._props(obj, list(values)))[0], JSON
@@ -591,6 +620,7 @@ class HubSpotApp(App):
             (planned.append((row, values)) if row is not None else missing.append(str(item.get("id"))))
         now = self.now()
         for row, values in planned:
+            self._columns_for(obj, table, values)
             table.update(row, {**values, **self._modified(obj, now)})
         names = sorted({k for _, v in planned for k in v})
         results = (
@@ -675,6 +705,23 @@ class HubSpotApp(App):
             )
         expr = self._filter(obj, body.get("filterGroups") or [])
         lazy = table.frame().lazy().filter(~pl.col("archived"))
+        named = {
+            f.get("propertyName")
+            for g in body.get("filterGroups") or []
+            if isinstance(g, dict)
+            for f in g.get("filters") or []
+            if isinstance(f, dict)
+        }
+        named |= {
+            (s.get("propertyName") if isinstance(s, dict) else str(s).lstrip("-"))
+            for s in body.get("sorts") or []
+        }
+        absent = [
+            obj.by_name[n]
+            for n in named
+            if n in obj.by_name and n not in table.schema and n != "hs_object_id"
+        ]
+        lazy = lazy.with_columns(pl.lit(None, dtype=p.dtype).alias(p.name) for p in absent)
         if expr is not None:
             lazy = lazy.filter(expr)
         sorts = body.get("sorts") or []
@@ -801,9 +848,12 @@ class HubSpotApp(App):
     def list_properties(self, request: Request, object_type: str) -> Response:
         """GET the object's property definitions."""
         obj, _ = self._object(object_type)
-        return Response.json(
-            200, {"results": [self._property(p, i) for i, p in enumerate(obj.properties)]}, JSON
-        )
+        listed = self._property_lists.get(obj.name)
+        if listed is None:
+            listed = self._property_lists[obj.name] = [
+                self._property(p, i) for i, p in enumerate(obj.properties)
+            ]
+        return Response.json(200, {"results": listed}, JSON)
 
     def get_property(self, request: Request, object_type: str, name: str) -> Response:
         """GET one property definition."""
@@ -815,9 +865,9 @@ class HubSpotApp(App):
 
     @staticmethod
     def _property(p: HsProperty, order: int) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "updatedAt": "2024-01-01T00:00:00.000Z",
-            "createdAt": "2019-08-06T02:41:46.048Z",
+            "createdAt": "2019-08-06T02:41:46.048Z" if p.hubspot_defined else "2023-03-14T09:12:30.211Z",
             "name": p.name,
             "label": p.label,
             "type": p.type,
@@ -825,22 +875,33 @@ class HubSpotApp(App):
             "description": "",
             "groupName": p.group,
             "options": [
-                {"label": o, "value": o, "displayOrder": i, "hidden": False} for i, o in enumerate(p.options)
+                {"label": o, "value": o, "description": "", "displayOrder": i, "hidden": False}
+                for i, o in enumerate(p.options)
+            ]
+            if p.type != "bool"
+            else [
+                {"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+                {"label": "No", "value": "false", "displayOrder": 1, "hidden": False},
             ],
-            "displayOrder": order,
+            "displayOrder": order if p.hubspot_defined else -1,
             "calculated": p.calculated,
-            "externalOptions": False,
+            "externalOptions": p.name.startswith("hubspot_owner") or p.name == "hubspot_team_id",
             "hasUniqueValue": False,
             "hidden": False,
-            "hubspotDefined": True,
-            "modificationMetadata": {
-                "archivable": True,
-                "readOnlyDefinition": True,
-                "readOnlyValue": p.read_only,
-            },
-            "formField": not p.read_only,
-            "dataSensitivity": "non_sensitive",
+            "hubspotDefined": p.hubspot_defined,
         }
+        if p.calculated and p.formula:
+            body["calculationFormula"] = p.formula
+        if p.type == "number" and ("amount" in p.name or "revenue" in p.name):
+            body["showCurrencySymbol"] = True
+        body["modificationMetadata"] = {
+            "archivable": not p.hubspot_defined,
+            "readOnlyDefinition": p.hubspot_defined,
+            "readOnlyValue": p.read_only,
+        }
+        body["formField"] = not p.read_only and p.group in ("contactinformation", "companyinformation")
+        body["dataSensitivity"] = "non_sensitive"
+        return body
 
     def _owner(self, row: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -932,15 +993,16 @@ class HubSpotApp(App):
             out.append((int(source), [int(t) for t in target_ids]))
         return out
 
-    def _complete(self, results: list[dict[str, Any]], started: datetime) -> Response:
-        """A v4 association batch answer."""
-        body = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": iso(started),
-            "completedAt": iso(self.now()),
-        }
-        return Response.json(200, body, JSON)
+    def _complete(
+        self, results: list[dict[str, Any]], started: datetime, errors: list[dict[str, Any]] | None = None
+    ) -> Response:
+        """A v4 association batch answer: 200, or 207 with ``numErrors`` and ``errors`` when some failed."""
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if errors:
+            body["numErrors"] = len(errors)
+            body["errors"] = errors
+        body.update(startedAt=iso(started), completedAt=iso(self.now()))
+        return Response.json(207 if errors else 200, body, JSON)
 
     def association_batch_default(self, request: Request, from_type: str, to_type: str) -> Response:
         """POST /crm/v4/associations/{from}/{to}/batch/associate/default: the default (unlabeled) link,
@@ -1017,16 +1079,17 @@ class HubSpotApp(App):
     def association_batch_read(self, request: Request, from_type: str, to_type: str) -> Response:
         """POST /crm/v4/associations/{from}/{to}/batch/read."""
         frm, to = from_type.lower(), to_type.lower()
-        if frm not in HUBSPOT_OBJECTS or to not in HUBSPOT_OBJECTS:
+        if frm not in self.types or to not in self.types:
             raise HsError(400, "VALIDATION_ERROR", f"Unknown association {from_type} -> {to_type}")
         started = self.now()
         inputs = self._batch_inputs(self._body(request), MAX_ASSOC_BATCH)
         ids = [int(i["id"]) for i in inputs if str(i.get("id", "")).isdigit()]
         found = self._associated(frm, to, ids)
-        results = []
+        results, errors = [], []
         for object_id in ids:
             links = found.get(object_id)
             if not links:
+                errors.append(self._no_associations(frm, to, object_id))
                 continue
             results.append(
                 {
@@ -1047,7 +1110,25 @@ class HubSpotApp(App):
                     ],
                 }
             )
-        return self._complete(results, started)
+        # As HubSpot answers: 207, with one OBJECT_NOT_FOUND / NO_ASSOCIATIONS_FOUND error for each input
+        # that has none, and status COMPLETE.
+        return self._complete(results, started, errors)
+
+    @staticmethod
+    def _no_associations(frm: str, to: str, object_id: int) -> dict[str, Any]:
+        source, target = frm.removesuffix("s").replace("companie", "company"), to.removesuffix("s")
+        target = target.replace("companie", "company")
+        return {
+            "status": "error",
+            "category": "OBJECT_NOT_FOUND",
+            "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+            "context": {
+                "fromObjectId": [str(object_id)],
+                "fromObjectType": [source],
+                "toObjectType": [target],
+            },
+            "message": f"No {target} is associated with {source} {object_id}.",
+        }
 
     def object_associations(self, request: Request, from_type: str, object_id: str, to_type: str) -> Response:
         """GET /crm/v4/objects/{from}/{id}/associations/{to}."""

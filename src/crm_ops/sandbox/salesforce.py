@@ -16,7 +16,7 @@ import itertools
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ import polars as pl
 from crm_ops.sandbox import soql
 from crm_ops.sandbox.http import App, FaultInjector, Request, Response, Router
 from crm_ops.sandbox.objects import SALESFORCE_OBJECTS, SfField, SfObject, sf_row
+from crm_ops.sandbox.sf_objects import label_of
 from crm_ops.sandbox.sfsoap import SoapApi
 from crm_ops.sandbox.sfwrite import SaveError, Writer
 from crm_ops.sandbox.store import Store
@@ -106,8 +107,11 @@ class SalesforceApp(App):
         faults: FaultInjector,
         limits: SalesforceLimits | None = None,
         now: Callable[[], datetime] = _now,
+        objects: Mapping[str, SfObject] | None = None,
     ) -> None:
         self.store = store
+        # the org's objects as its describes show them to the integration user
+        self.objects = SALESFORCE_OBJECTS if objects is None else objects
         self.tokens = {access_token}
         self.credentials = credentials
         self.faults = faults
@@ -157,6 +161,7 @@ class SalesforceApp(App):
             count_call=self._count_call,
             user_id=self.user_id,
             now=self.now,
+            objects=self.objects,
         )
         r("POST", "/services/Soap/u/{version}", self.soap_call)
 
@@ -311,7 +316,7 @@ class SalesforceApp(App):
         return Response.json(200, body, JSON)
 
     def _object(self, name: str) -> SfObject | None:
-        obj = next((o for o in SALESFORCE_OBJECTS.values() if o.name.lower() == name.lower()), None)
+        obj = next((o for o in self.objects.values() if o.name.lower() == name.lower()), None)
         return obj if obj is not None and obj.name in self.store else None
 
     def _bad_object(self, name: str) -> Response:
@@ -325,7 +330,7 @@ class SalesforceApp(App):
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": 200,
-                "sobjects": [self._summary(o, version) for o in SALESFORCE_OBJECTS.values()],
+                "sobjects": [self._summary(o, version) for o in self.objects.values()],
             },
             JSON,
         )
@@ -361,7 +366,7 @@ class SalesforceApp(App):
             "isSubtype": False,
             "keyPrefix": o.key_prefix,
             "label": o.label,
-            "labelPlural": o.label + "s",
+            "labelPlural": o.label_plural or o.label + "s",
             "mergeable": o.name in ("Account", "Contact", "Lead"),
             "name": o.name,
             "undeletable": o.soft_delete,
@@ -382,10 +387,41 @@ class SalesforceApp(App):
         if obj is None:
             return self._bad_object(name)
         body = self._summary(obj, version)
+        master = "012000000000000AAA"
         body.update(
-            childRelationships=[],
-            recordTypeInfos=[],
-            supportedScopes=[],
+            childRelationships=[
+                {
+                    "cascadeDelete": cascade,
+                    "childSObject": child,
+                    "deprecatedAndHidden": False,
+                    "field": fld,
+                    "junctionIdListNames": [],
+                    "junctionReferenceTo": [],
+                    "relationshipName": rel,
+                    "restrictedDelete": False,
+                }
+                for child, fld, rel, cascade in obj.children
+            ],
+            recordTypeInfos=[
+                {
+                    "active": True,
+                    "available": True,
+                    "defaultRecordTypeMapping": True,
+                    "developerName": "Master",
+                    "master": True,
+                    "name": "Master",
+                    "recordTypeId": master,
+                    "urls": {
+                        "layout": f"/services/data/{version}/sobjects/{obj.name}/describe/layouts/{master}"
+                    },
+                }
+            ],
+            supportedScopes=[
+                {"label": f"All {obj.label_plural.lower()}", "name": "everything"},
+                {"label": f"My {obj.label_plural.lower()}", "name": "mine"},
+            ]
+            if obj.field("OwnerId") is not None
+            else [{"label": f"All {obj.label_plural.lower()}", "name": "everything"}],
             actionOverrides=[],
             namedLayoutInfos=[],
             compactLayoutable=True,
@@ -395,7 +431,7 @@ class SalesforceApp(App):
             searchLayoutable=True,
             sobjectDescribeOption="FULL",
         )
-        body["fields"] = [_describe_field(f) for f in obj.fields]
+        body["fields"] = [_describe_field(obj, f) for f in obj.fields]
         return Response.json(200, body, JSON)
 
     # ---------------------------------------------------------------- records
@@ -498,10 +534,10 @@ class SalesforceApp(App):
         if not text:
             return error(400, "MALFORMED_QUERY", "A query string must be provided.")
         try:
-            q = soql.parse(text)
+            q = soql.parse(text, self.objects)
         except soql.SoqlError as e:
             return error(400, e.error_code, e.message)
-        obj = SALESFORCE_OBJECTS[q.object_name]
+        obj = self.objects[q.object_name]
         batch = _batch_size(request, self.limits.default_batch_size)
         if isinstance(batch, Response):
             return batch
@@ -522,10 +558,14 @@ class SalesforceApp(App):
             f = obj.field(name)
             if f is not None and f.type == "address":
                 parts += [g.name for g in obj.fields if g.compound == f.name and g.name not in q.fields]
-        stored = tuple(n for n in q.fields if (f := obj.field(n)) is not None and f.type != "address")
+        stored = tuple(n for n in q.fields if (f := obj.field(n)) is None or f.type != "address")
         executable = replace(q, fields=stored + tuple(parts))
         return soql.execute(
-            executable, self.store[obj.name].frame(), self.now(), include_deleted=include_deleted
+            executable,
+            self.store[obj.name].frame(),
+            self.now(),
+            include_deleted=include_deleted,
+            related=lambda name: self.store[name].frame(),
         )
 
     def _page(self, cursor: _Cursor, offset: int, batch: int, version: str, *, new: bool) -> Response:
@@ -581,6 +621,10 @@ class SalesforceApp(App):
                 }
             }
             for name in fields:
+                rel, dot, sub = name.partition(".")
+                if dot:
+                    self._nest(record, obj, rel, sub, row, version)
+                    continue
                 f = obj.field(name)
                 if f is not None and f.type == "address":
                     record[name] = _address_value(obj, f, row)
@@ -588,6 +632,28 @@ class SalesforceApp(App):
                     record[name] = row[name]
             out.append(record)
         return out
+
+    def _nest(
+        self, record: dict[str, Any], obj: SfObject, rel: str, sub: str, row: dict[str, Any], version: str
+    ) -> None:
+        """A parent field as the REST API answers it: ``"Owner": {"attributes": {...}, "Email": ...}``,
+        or ``"Owner": null`` when the lookup is empty."""
+        parent_id = row.get(soql.relation_id(rel))
+        if parent_id is None:
+            record[rel] = None
+            return
+        nested = record.get(rel)
+        if nested is None:
+            lookup = obj.lookup(rel)
+            assert lookup is not None
+            target = next(t for t in lookup.reference_to if t in self.objects)
+            nested = record[rel] = {
+                "attributes": {
+                    "type": target,
+                    "url": f"/services/data/{version}/sobjects/{target}/{parent_id}",
+                }
+            }
+        nested[sub] = row[f"{rel}.{sub}"]
 
     # ---------------------------------------------------------------- composite
 
@@ -680,7 +746,7 @@ class SalesforceApp(App):
             )
         results: list[dict[str, Any]] = []
         for rid in ids:
-            obj = next((o for o in SALESFORCE_OBJECTS.values() if rid.startswith(o.key_prefix)), None)
+            obj = next((o for o in self.objects.values() if rid.startswith(o.key_prefix)), None)
             try:
                 if obj is None:
                     raise SaveError("MALFORMED_ID", f"malformed id {rid}")
@@ -727,11 +793,13 @@ class SalesforceApp(App):
         if not isinstance(text, str) or not text.strip():
             return error(400, "INVALIDJOB", "query is required for a query job")
         try:
-            q = soql.parse(text)
+            q = soql.parse(text, self.objects)
         except soql.SoqlError as e:
             return error(400, e.error_code, e.message)
-        obj = SALESFORCE_OBJECTS[q.object_name]
-        if q.count is not None or any(obj.field(f).type == "address" for f in q.fields):  # type: ignore[union-attr]
+        obj = self.objects[q.object_name]
+        if q.count is not None or any(
+            (f := obj.field(n)) is not None and f.type == "address" for n in q.fields
+        ):
             return error(
                 400,
                 "API_ERROR",
@@ -857,7 +925,7 @@ class SalesforceApp(App):
         return Response.json(200, job.info, JSON)
 
     def _process_ingest(self, job: _Job) -> None:
-        obj = SALESFORCE_OBJECTS[job.info["object"]]
+        obj = self.objects[job.info["object"]]
         writer = Writer(obj, self.store[obj.name], self.store.tables, self.user_id)
         text = b"".join(job.upload).decode("utf-8-sig")
         rows = list(csv.DictReader(io.StringIO(text)))
@@ -936,9 +1004,9 @@ def _address_value(obj: SfObject, f: SfField, row: dict[str, Any]) -> dict[str, 
     parts = {
         "city": row.get(f"{prefix}City"),
         "country": row.get(f"{prefix}Country"),
-        "geocodeAccuracy": None,
-        "latitude": None,
-        "longitude": None,
+        "geocodeAccuracy": row.get(f"{prefix}GeocodeAccuracy"),
+        "latitude": row.get(f"{prefix}Latitude"),
+        "longitude": row.get(f"{prefix}Longitude"),
         "postalCode": row.get(f"{prefix}PostalCode"),
         "state": row.get(f"{prefix}State"),
         "street": row.get(f"{prefix}Street"),
@@ -946,74 +1014,75 @@ def _address_value(obj: SfObject, f: SfField, row: dict[str, Any]) -> dict[str, 
     return parts if any(v is not None for v in parts.values()) else None
 
 
-def _describe_field(f: SfField) -> dict[str, Any]:
-    byte_length = f.length * 3 if f.type not in ("id", "reference") else f.length
-    writable = f.updateable and f.type != "address"
+def _describe_field(obj: SfObject, f: SfField) -> dict[str, Any]:
+    """One field's describe entry, attribute for attribute as a real describe gives it."""
+    numeric = f.type in ("currency", "double", "percent")
+    long_text = f.type == "textarea" and f.length > 255
+    byte_length = f.length if f.type in ("id", "reference") else f.length * 3
+    precision, scale = {
+        "currency": (18, 2),
+        "percent": (3, 0),
+        "double": (18, 15 if "itude" in f.name else 2),
+    }.get(f.type, (0, 0))
     return {
-        "aggregatable": f.type not in ("address", "textarea"),
+        "aggregatable": f.type != "address" and not long_text,
         "autoNumber": False,
         "byteLength": byte_length,
         "calculated": f.calculated,
-        "calculatedFormula": None,
+        "calculatedFormula": f.formula,
         "cascadeDelete": False,
         "caseSensitive": False,
         "compoundFieldName": f.compound,
         "controllerName": None,
-        "createable": writable or f.name == "OpportunityId",
+        "createable": f.createable,
         "custom": f.custom,
-        "defaultValue": False if f.type == "boolean" else None,
+        "defaultValue": False if f.type == "boolean" and not f.name.startswith("IsDeleted") else None,
         "defaultValueFormula": None,
-        "defaultedOnCreate": f.name in ("Id", "OwnerId", "CreatedDate", "IsDeleted"),
+        "defaultedOnCreate": f.defaulted_on_create,
         "dependentPicklist": False,
         "deprecatedAndHidden": False,
-        "digits": 9 if f.type == "int" else 0,
+        "digits": 8 if f.type == "int" else 0,
         "displayLocationInDecimal": False,
         "encrypted": False,
         "externalId": f.custom and f.name.endswith("_Id__c"),
-        "extraTypeInfo": None,
-        "filterable": True,
+        "extraTypeInfo": f.extra_type_info
+        or ("plaintextarea" if f.type == "textarea" and f.length <= 255 else None)
+        or ("richtextarea" if long_text and f.name == "AboutMe" else "plaintextarea" if long_text else None),
+        "filterable": f.type != "address" and not long_text,
         "filteredLookupInfo": None,
-        "groupable": f.type not in ("currency", "double", "percent"),
+        "groupable": f.type not in ("address", "datetime") and not numeric and not long_text,
         "highScaleNumber": False,
         "htmlFormatted": False,
-        "idLookup": f.name in ("Id", "Email", "Username"),
+        "idLookup": f.name in ("Id", "Email", "Username", "CommunityNickname", "FederationIdentifier"),
         "inlineHelpText": None,
-        "label": f.label or _label(f.name),
+        "label": f.label or label_of(f.name),
         "length": f.length,
         "mask": None,
         "maskType": None,
         "name": f.name,
         "nameField": f.name == "Name",
-        "namePointing": False,
+        "namePointing": f.polymorphic,
         "nillable": f.nillable,
-        "permissionable": f.nillable and f.updateable,
+        "permissionable": f.nillable and f.updateable and not f.calculated,
         "picklistValues": [
             {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
             for v in f.picklist
         ],
-        "polymorphicForeignKey": False,
-        "precision": 18 if f.type in ("currency", "double", "percent") else 0,
+        "polymorphicForeignKey": f.polymorphic,
+        "precision": precision,
         "queryByDistance": f.type == "address",
         "referenceTargetField": None,
         "referenceTo": list(f.reference_to),
-        "relationshipName": f.name[:-2] if f.type == "reference" and f.name.endswith("Id") else None,
+        "relationshipName": f.relationship_name,
         "relationshipOrder": None,
         "restrictedDelete": False,
-        "restrictedPicklist": False,
-        "scale": 2 if f.type in ("currency", "double", "percent") else 0,
-        "searchPrefilterable": False,
+        "restrictedPicklist": f.restricted_picklist,
+        "scale": scale,
+        "searchPrefilterable": f.type == "reference" and not f.polymorphic and f.name != "MasterRecordId",
         "soapType": f.soap_type,
-        "sortable": f.type not in ("address", "textarea"),
+        "sortable": f.type != "address" and not long_text,
         "type": f.type,
-        "unique": False,
-        "updateable": writable,
+        "unique": f.name in ("Username", "CommunityNickname"),
+        "updateable": f.updateable,
         "writeRequiresMasterRead": False,
     }
-
-
-def _label(name: str) -> str:
-    name = name.removesuffix("__c").replace("_", " ")
-    out = name[0] if name else ""
-    for prev, ch in itertools.pairwise(name):
-        out += (" " + ch) if ch.isupper() and prev.islower() else ch
-    return out

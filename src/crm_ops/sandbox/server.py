@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from crm_ops.sandbox.generator import SeedConfig, SeededData, generate
 from crm_ops.sandbox.http import FaultInjector, FaultProfile, Server, parse_fault_profile
 from crm_ops.sandbox.hubspot import HubSpotApp, HubSpotLimits
+from crm_ops.sandbox.objects import hubspot_objects, salesforce_objects
 from crm_ops.sandbox.salesforce import SalesforceApp, SalesforceCredentials, SalesforceLimits
 from crm_ops.sandbox.store import Store, Table
 
@@ -90,6 +91,7 @@ class Sandbox:
                 records=cfg.seed.records,
                 seed=cfg.seed.seed,
                 defect_rate=cfg.seed.defect_rate,
+                org=cfg.seed.org,
             )
             self._data = generate(cfg.seed)
         data = self._data
@@ -131,6 +133,7 @@ class Sandbox:
             credentials=credentials,
             faults=FaultInjector(profile, cfg.fault_seed),
             limits=cfg.salesforce_limits,
+            objects=salesforce_objects(data.config.org),
         )
         hs_token = f"pat-na1-{secrets.token_hex(16)}"
         self.hubspot = HubSpotApp(
@@ -140,6 +143,7 @@ class Sandbox:
             token=hs_token,
             faults=FaultInjector(profile, cfg.fault_seed + 1),
             limits=cfg.hubspot_limits,
+            types=hubspot_objects(data.config.org),
         )
         sf_server = Server(self.salesforce, port=cfg.salesforce_port, tls=tls)
         hs_server = Server(self.hubspot, port=cfg.hubspot_port)

@@ -17,7 +17,7 @@ Errors come back per record in ``<errors>``; a bad session or a malformed envelo
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -94,8 +94,10 @@ class SoapApi:
         count_call: Callable[[], tuple[int, int] | None],
         user_id: str,
         now: Callable[[], datetime],
+        objects: Mapping[str, SfObject] | None = None,
     ) -> None:
         self.store = store
+        self.objects = SALESFORCE_OBJECTS if objects is None else objects
         self.valid_session = valid_session
         self.count_call = count_call
         self.user_id = user_id
@@ -142,7 +144,7 @@ class SoapApi:
     def _do_merge(self, kind: str, master_id: str, losers: list[str]) -> dict[str, Any]:
         if kind not in MERGEABLE:
             raise SaveError("INVALID_TYPE", f"merge is not supported for {kind or 'a record without a type'}")
-        obj = SALESFORCE_OBJECTS[kind]
+        obj = self.objects[kind]
         if not losers or len(losers) > MAX_MERGE:
             raise SaveError(
                 "LIMIT_EXCEEDED", f"a merge request merges 1 to {MAX_MERGE} records into the master record"
@@ -171,7 +173,7 @@ class SoapApi:
     ) -> list[str]:
         """Point every live record that looks up a merged record at the master instead."""
         moved: list[str] = []
-        for child in SALESFORCE_OBJECTS.values():
+        for child in self.objects.values():
             if child.name not in self.store:
                 continue
             refs = [
@@ -195,7 +197,7 @@ class SoapApi:
     # ------------------------------------------------------------------ undelete
 
     def _undelete(self, record_id: str) -> dict[str, Any]:
-        obj = next((o for o in SALESFORCE_OBJECTS.values() if record_id.startswith(o.key_prefix)), None)
+        obj = next((o for o in self.objects.values() if record_id.startswith(o.key_prefix)), None)
         row = sf_row(record_id, obj.key_prefix) if obj is not None else None
         if obj is None or row is None or obj.name not in self.store:
             return {

@@ -157,9 +157,7 @@ class Writer:
                 )
             if from_csv and raw == "" and not creating:
                 continue  # Bulk API: a blank cell leaves the value as it is; #N/A clears it
-            writable = f.updateable and f.name not in SF_SYSTEM_FIELDS and f.type != "address"
-            if f.name == "OpportunityId" and creating:
-                writable = True
+            writable = (f.createable if creating else f.updateable) and f.name not in SF_SYSTEM_FIELDS
             if not writable:
                 raise SaveError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
@@ -242,7 +240,8 @@ class Writer:
             f.name
             for f in self.obj.fields
             if not f.nillable
-            and f.updateable
+            and f.createable
+            and not f.defaulted_on_create
             and f.name not in changes
             and f.type not in ("boolean",)
             and f.name not in ("OwnerId",)

@@ -4,13 +4,16 @@ Supported: ``SELECT f, ... | COUNT() | COUNT(f) FROM Object [WHERE cond] [ORDER 
 [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]``; conditions with AND, OR, NOT and parentheses;
 ``= != <> < <= > >= IN NOT IN LIKE``; null; string, number, boolean, date and datetime literals and the
 date literals TODAY, YESTERDAY, TOMORROW, LAST_N_DAYS:n, NEXT_N_DAYS:n. Errors carry Salesforce's codes
-and its ``ERROR at Row:1:Column:n`` message shape.
+and its ``ERROR at Row:1:Column:n`` message shape. Parent relationship fields one level deep
+(``Owner.Email``, ``Account.Name``, ``CreatedBy.Name``) are resolved through the lookup's describe and
+joined in (a lookup to a deleted or missing record gives null, as Salesforce does).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
@@ -151,14 +154,26 @@ class SoqlQuery:
     order_by: tuple[OrderItem, ...]
     limit: int | None
     offset: int | None
+    # relationship name -> (lookup field, parent object, the parent's fields used anywhere in the query)
+    relations: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
+    obj: SfObject | None = None
+
+
+_BAD_RELATIONSHIP = (
+    "Didn't understand relationship '{}' in field path. If you are attempting to use a custom "
+    "relationship, be sure to append the '__r' after the custom relationship name. Please reference "
+    "your WSDL or the describe call for the appropriate names."
+)
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, objects: Mapping[str, SfObject]) -> None:
         self.text = text
+        self.objects = objects
         self.tokens = self._lex(text)
         self.pos = 0
         self.obj: SfObject | None = None
+        self.relations: dict[str, tuple[str, str, dict[str, None]]] = {}
 
     def error(self, code: str, column: int, reason: str) -> SoqlError:
         line = " ".join(self.text.split())
@@ -228,7 +243,7 @@ class _Parser:
         select_end = self.pos
         self.expect_word("from")
         obj_tok = self.expect("word")
-        obj = next((o for o in SALESFORCE_OBJECTS.values() if o.name.lower() == obj_tok.text.lower()), None)
+        obj = next((o for o in self.objects.values() if o.name.lower() == obj_tok.text.lower()), None)
         if obj is None:
             raise self.error(
                 "INVALID_TYPE",
@@ -269,7 +284,12 @@ class _Parser:
                 )
         if self.tok.kind != "end":
             raise self.unexpected()
-        return SoqlQuery(obj.name, tuple(fields), count, count_field, where, tuple(order), limit, offset)
+        relations = tuple(
+            (rel, lookup, target, tuple(used)) for rel, (lookup, target, used) in self.relations.items()
+        )
+        return SoqlQuery(
+            obj.name, tuple(fields), count, count_field, where, tuple(order), limit, offset, relations, obj
+        )
 
     def select_list(self, end: int) -> tuple[list[str], Literal["rows", "field"] | None, str | None]:
         if self.is_word("count") and self.tokens[self.pos + 1].text == "(":
@@ -298,16 +318,47 @@ class _Parser:
         if tok.kind != "word" or tok.text.lower() in _KEYWORDS:
             raise self.unexpected()
         self.next()
-        f = self.obj.field(tok.text)
+        name = tok.text
+        head, dot, rest = name.partition(".")
+        if dot and head.lower() == self.obj.name.lower():
+            name, head, dot, rest = rest, *rest.partition(".")  # "Contact.Email" FROM Contact
+        if dot:
+            return self.parent_field(tok, head, rest)
+        f = self.obj.field(name)
         if f is None:
-            raise self.error(
-                "INVALID_FIELD",
-                tok.column,
-                f"No such column '{tok.text}' on entity '{self.obj.name}'. If you are attempting to use a "
-                "custom field, be sure to append the '__c' after the custom field name. Please reference "
-                "your WSDL or the describe call for the appropriate names.",
-            )
+            raise self.no_such_column(tok, name, self.obj)
         return f
+
+    def no_such_column(self, tok: Token, name: str, obj: SfObject) -> SoqlError:
+        return self.error(
+            "INVALID_FIELD",
+            tok.column,
+            f"No such column '{name}' on entity '{obj.name}'. If you are attempting to use a "
+            "custom field, be sure to append the '__c' after the custom field name. Please reference "
+            "your WSDL or the describe call for the appropriate names.",
+        )
+
+    def parent_field(self, tok: Token, relationship: str, name: str) -> SfField:
+        """``Owner.Email``: the parent's field, named by its path, its lookup noted for the join."""
+        assert self.obj is not None
+        lookup = self.obj.lookup(relationship)
+        target = (
+            next((self.objects[t] for t in lookup.reference_to if t in self.objects), None)
+            if lookup is not None
+            else None
+        )
+        if lookup is None or target is None or "." in name:
+            raise self.error("INVALID_FIELD", tok.column, _BAD_RELATIONSHIP.format(relationship))
+        f = target.field(name)
+        if f is None:
+            raise self.no_such_column(tok, name, target)
+        rel = lookup.relationship_name or relationship
+        if f.type == "address":
+            raise self.error(
+                "INVALID_FIELD", tok.column, f"compound field '{name}' through a relationship: not emulated"
+            )
+        self.relations.setdefault(rel, (lookup.name, target.name, {}))[2][f.name] = None
+        return replace(f, name=f"{rel}.{f.name}")
 
     def order_item(self) -> OrderItem:
         f = self.field()
@@ -460,11 +511,12 @@ class _Parser:
             )
 
 
-def parse(text: str) -> SoqlQuery:
-    """Parse and validate a SOQL query against the sandbox's objects; raises ``SoqlError``."""
+def parse(text: str, objects: Mapping[str, SfObject] | None = None) -> SoqlQuery:
+    """Parse and validate a SOQL query against an org's objects (default: the ``crm_ops`` org);
+    raises ``SoqlError``."""
     if not text or not text.strip():
         raise SoqlError("MALFORMED_QUERY", "A query string must be provided.")
-    return _Parser(text).parse()
+    return _Parser(text, SALESFORCE_OBJECTS if objects is None else objects).parse()
 
 
 def _day_range(word: str, today: date) -> tuple[date, date]:
@@ -592,14 +644,46 @@ def where_expr(query: SoqlQuery, now: datetime) -> pl.Expr | None:
     return None if query.where is None else _compile(query.where, now)
 
 
+def relation_id(relationship: str) -> str:
+    """The column a joined parent's Id is kept in (null when the lookup finds no live record)."""
+    return f"{relationship}.__id"
+
+
+def _join_parents(
+    lazy: pl.LazyFrame, query: SoqlQuery, related: Callable[[str], pl.DataFrame] | None
+) -> pl.LazyFrame:
+    for rel, lookup, target, used in query.relations:
+        if related is None:
+            raise ValueError(f"the query reads {rel}.*, and no parent tables were given")
+        parent = related(target).lazy()
+        if "IsDeleted" in parent.collect_schema():
+            parent = parent.filter(~pl.col("IsDeleted"))
+        key = f"{rel}.__key"
+        columns = [pl.col("Id").alias(key), pl.col("Id").alias(relation_id(rel))]
+        columns += [pl.col(name).alias(f"{rel}.{name}") for name in used]
+        lazy = lazy.join(
+            parent.select(columns), left_on=lookup, right_on=key, how="left", maintain_order="left"
+        )
+    return lazy
+
+
 def execute(
-    query: SoqlQuery, frame: pl.LazyFrame | pl.DataFrame, now: datetime, *, include_deleted: bool
+    query: SoqlQuery,
+    frame: pl.LazyFrame | pl.DataFrame,
+    now: datetime,
+    *,
+    include_deleted: bool,
+    related: Callable[[str], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
-    """Run ``query`` over an object's frame: filter, sort, offset, limit (one ``count`` row for COUNT)."""
+    """Run ``query`` over an object's frame: filter, sort, offset, limit (one ``count`` row for COUNT).
+
+    ``related`` gives the table of a parent object when the query reads relationship fields; the
+    answer then holds ``Rel.Field`` columns and, for each relationship, ``relation_id(Rel)``."""
     lazy = frame.lazy()
-    obj = SALESFORCE_OBJECTS[query.object_name]
+    obj = query.obj or SALESFORCE_OBJECTS[query.object_name]
     if not include_deleted and obj.field("IsDeleted") is not None:
         lazy = lazy.filter(~pl.col("IsDeleted"))
+    lazy = _join_parents(lazy, query, related)
     condition = where_expr(query, now)
     if condition is not None:
         lazy = lazy.filter(condition)
@@ -620,4 +704,6 @@ def execute(
     if query.limit is not None:
         lazy = lazy.head(query.limit)
     columns = list(dict.fromkeys(["Id", *query.fields]))
+    selected = {f.partition(".")[0] for f in query.fields if "." in f}
+    columns += [relation_id(rel) for rel, *_ in query.relations if rel in selected]
     return lazy.select(columns).collect()

@@ -116,6 +116,19 @@ class Table:
         self._frame = scatter(self._frame, by_column)
         self._updates.clear()
 
+    def add_columns(self, columns: Mapping[str, pl.DataType]) -> None:
+        """Add null columns of these types (those the table lacks): a property first written."""
+        with self.lock:
+            new = {name: dtype for name, dtype in columns.items() if name not in self._schema}
+            if not new:
+                return
+            self._fold()
+            height = self._frame.height
+            self._frame = self._frame.with_columns(
+                pl.repeat(None, height, dtype=dtype, eager=True).alias(name) for name, dtype in new.items()
+            )
+            self._schema = self._frame.schema
+
     def replace(self, frame: pl.DataFrame) -> None:
         """Swap in a whole new frame of the same schema (used when a bulk job rewrites many rows)."""
         if frame.schema != self._schema:

@@ -1,0 +1,104 @@
+"""A deterministic, vectorised generator of overlapping Salesforce and HubSpot data, with known defects.
+
+``generate(SeedConfig)`` builds every table of both emulated CRMs from one seed: clean, realistic
+records first (numpy + polars, no per-row Python over the whole data), then defects injected into a
+chosen share of records (per-row Python only there), each recorded in a ground-truth ``Manifest``:
+which record carries which defect with its bad and correct value, which records form a duplicate
+cluster, which Salesforce record is which HubSpot record, and which matched fields drift apart.
+
+Clean means clean: every value not listed in the manifest passes strict checks (lowercase valid
+emails, E.164 phones valid for the record's country, ISO country and subdivision codes, proper-case
+names, bare domains, consistent stages), so rule tests can hold precision to 0.99 against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from crm_ops.sandbox.generator.config import SeedConfig
+from crm_ops.sandbox.generator.defects import DEFECT_KINDS, Defects
+from crm_ops.sandbox.generator.duplicates import Duplicates
+from crm_ops.sandbox.generator.manifest import (
+    _DEFECTS_SCHEMA,
+    _DRIFT_SCHEMA,
+    _DUPLICATES_SCHEMA,
+    _MATCHES_SCHEMA,
+    DELETED_SCHEMA,
+    Manifest,
+    SeededData,
+)
+from crm_ops.sandbox.generator.mirror import HubSpotMirror
+from crm_ops.sandbox.generator.people import People
+from crm_ops.sandbox.generator.tombstones import Tombstones
+from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, hubspot_objects, salesforce_objects
+
+__all__ = ["DEFECT_KINDS", "Manifest", "SeedConfig", "SeededData", "generate"]
+
+
+def generate(config: SeedConfig) -> SeededData:
+    """Build both CRMs' tables and the manifest from ``config``: same config, same output."""
+    return _Generator(config).run()
+
+
+class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones):
+    def __init__(self, config: SeedConfig) -> None:
+        self.cfg = config
+        self.rng = np.random.default_rng(config.seed)
+        self.today = config.today
+        self.sizes = config.sizes()
+        self.defects: list[dict[str, Any]] = []
+        self.duplicates: list[dict[str, Any]] = []
+        self.drift: list[dict[str, Any]] = []
+
+    # ---------------------------------------------------------------- all together
+
+    def run(self) -> SeededData:
+        users, hs_owners = self.owners()
+        accounts = self.accounts()
+        # Reserve a few accounts, with no contacts or opportunities, to be deleted for orphan defects.
+        sizes = self.sizes
+        reserve = max(1, sizes["accounts"] // 50)
+        self.acc["n"] = sizes["accounts"] - reserve
+        self.reserved_accounts = np.arange(self.acc["n"], sizes["accounts"])
+        contacts = self.contacts()
+        leads = self.leads()
+        opps, ocr = self.opportunities()
+        sf = {
+            "User": users,
+            "Account": accounts,
+            "Contact": contacts,
+            "Lead": leads,
+            "Opportunity": opps,
+            "OpportunityContactRole": ocr,
+        }
+        hs, associations = self.hubspot(sf)
+        self.acc["n"] = sizes["accounts"]
+        self.inject(sf, hs)
+        self.duplicate(sf)
+        self.drift_pairs(sf, hs)
+        for name, obj in SALESFORCE_OBJECTS.items():
+            schema = obj.schema()
+            sf[name] = sf[name].select(list(schema)).cast(schema)  # type: ignore[arg-type]
+            # a checkbox is never null in Salesforce: unset ones are false
+            sf[name] = sf[name].with_columns(pl.col(pl.Boolean).fill_null(False))
+        for name, hobj in HUBSPOT_OBJECTS.items():
+            hs[name] = hs[name].select(list(hobj.schema())).cast(hobj.schema())  # type: ignore[arg-type]
+        deleted = self.tombstones(sf, hs, associations)
+        # What the org serves: fields and properties it does not have are simply not there.
+        for name, obj in salesforce_objects(self.cfg.org).items():
+            sf[name] = sf[name].select(list(obj.schema()))
+        for name, hobj in hubspot_objects(self.cfg.org).items():
+            hs[name] = hs[name].select(list(hobj.schema()))
+        manifest = Manifest(
+            defects=pl.DataFrame(self.defects, schema=_DEFECTS_SCHEMA, orient="row"),
+            duplicates=pl.DataFrame(self.duplicates, schema=_DUPLICATES_SCHEMA, orient="row"),
+            matches=pl.DataFrame(self.matches, schema=_MATCHES_SCHEMA, orient="row"),
+            drift=pl.DataFrame(self.drift, schema=_DRIFT_SCHEMA, orient="row"),
+            config={**asdict(self.cfg), "as_of": self.today.isoformat()},
+            deleted=pl.DataFrame(deleted, schema=DELETED_SCHEMA, orient="row"),
+        )
+        return SeededData(self.cfg, sf, hs, hs_owners, associations, manifest)
