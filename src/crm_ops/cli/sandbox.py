@@ -56,6 +56,14 @@ def sandbox_serve(
             "--config-file", help="Also write a crm-ops config (profile 'sandbox') for this sandbox."
         ),
     ] = None,
+    org: Annotated[
+        str,
+        typer.Option(
+            "--org",
+            help="crm_ops (our custom fields and HubSpot's Salesforce integration properties) or plain "
+            "(an org as crm-ops first meets it: neither, and Contact.HasOptedOutOfEmail hidden by FLS).",
+        ),
+    ] = "crm_ops",
 ) -> None:
     """Seed and serve both emulators in the foreground until interrupted."""
     from crm_ops.sandbox.generator import SeedConfig
@@ -68,6 +76,7 @@ def sandbox_serve(
         seed_config = SeedConfig(
             records=records,
             seed=seed,
+            org=org,
             defect_rate=defect_rate,
             accounts=accounts,
             leads=leads,
