@@ -2,7 +2,8 @@
 # The nightly data-quality batch, for cron (see crm-ops.cron next to this file).
 #
 # crm-ops run exit codes: 0 clean, 1 findings above the threshold, 2 configuration error, 3 CRM error,
-# 4 stopped at the API budget (resumes next run), 5 another run still holds the lock.
+# 4 stopped at the API budget (resumes next run), 5 another run still holds the lock, 6 partial pull
+# (some entities could not be pulled: a person must look).
 # Findings are what the batch is for (they are in the run's report), so they page nobody; everything
 # else exits non-zero and cron mails it.
 set -u

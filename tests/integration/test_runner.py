@@ -97,18 +97,22 @@ def test_the_lock_keeps_runs_apart_and_a_stale_lock_is_taken_over(box: Sandbox, 
 
 def test_the_cron_wrapper_runs_the_batch_and_pages_nobody_for_findings(box: Sandbox, tmp_path: Path) -> None:
     profile_for(box, tmp_path)
+    # as cron runs it: a bare environment, the secrets sourced from a file, then the wrapper
+    secrets = tmp_path / "secrets.env"
+    box.write_env(secrets)
     env = {
-        **os.environ,
-        **box.env,
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
         "CRM_OPS": CRM_OPS,
         "CRM_OPS_CONFIG": str(tmp_path / "crm-ops.toml"),
         "CRM_OPS_PROFILE": "sandbox",
     }
     script = Path(__file__).resolve().parents[2] / "examples" / "cron" / "nightly.sh"
-    done = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env, check=False)
+    cron_line = f'. "{secrets}" && sh "{script}"'
+    done = subprocess.run(["sh", "-c", cron_line], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert list((tmp_path / "state" / "runs").glob("*/report.html"))
     missing = {**env, "CRM_OPS_CONFIG": str(tmp_path / "nope.toml")}
-    broken = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=missing, check=False)
+    broken = subprocess.run(["sh", "-c", cron_line], capture_output=True, text=True, env=missing, check=False)
     assert broken.returncode == 2
     assert "run failed with exit code 2" in broken.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import stat
 import subprocess
@@ -34,6 +35,8 @@ def test_serve_writes_a_private_env_file_and_stops_on_sigterm(tmp_path: Path) ->
             "3",
             "--env-file",
             str(env_file),
+            "--config-file",
+            str(tmp_path / "crm-ops.toml"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -57,6 +60,21 @@ def test_serve_writes_a_private_env_file_and_stops_on_sigterm(tmp_path: Path) ->
             timeout=10,
         )
         assert hs.status_code == 200
+        # the README's next step: source the env file in a shell that has none of it, then pull
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("CRM_OPS")}
+        sourced = subprocess.run(
+            [
+                "sh",
+                "-c",
+                f'. "{env_file}" && "{BIN / "crm-ops"}" pull -c "{tmp_path / "crm-ops.toml"}" -e Owner',
+            ],
+            capture_output=True,
+            text=True,
+            env=bare,
+            check=False,
+            timeout=120,
+        )
+        assert sourced.returncode == 0, sourced.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import ssl
 import tempfile
 from dataclasses import dataclass, field
@@ -170,12 +171,14 @@ class Sandbox:
         return self
 
     def write_env(self, path: Path) -> None:
-        """Write the env file (``KEY=value`` lines) atomically, owner-readable only: it holds tokens."""
+        """Write the env file atomically, owner-readable only (it holds tokens): ``export KEY='value'``
+        lines, so ``. path`` in a shell (or cron's /bin/sh) exports them to the commands that follow."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.writelines(f"{key}={self.env[key]}\n" for key in ENV_KEYS)
+            fh.write("# crm-ops sandbox settings: `. this-file` exports them (tokens inside: keep it 0600)\n")
+            fh.writelines(f"export {key}={shlex.quote(self.env[key])}\n" for key in ENV_KEYS)
         tmp.replace(path)
 
     def stop(self) -> None:
@@ -197,14 +200,20 @@ class Sandbox:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse an env file written by ``Sandbox.write_env`` (or by hand: blank lines and # comments allowed)."""
+    """Parse an env file written by ``Sandbox.write_env``, or by hand: ``KEY=value`` or ``export KEY=value``
+    lines, values quoted as a shell quotes them, blank lines and # comments allowed."""
     env: dict[str, str] = {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
+        stripped = stripped.removeprefix("export ").lstrip()
         key, sep, value = stripped.partition("=")
-        if not sep:
+        if not sep or not key.strip().isidentifier():
             raise ValueError(f"{path}:{number}: expected KEY=value, got {stripped[:40]!r}")
-        env[key.strip()] = value.strip()
+        try:
+            words = shlex.split(value, comments=True)
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: {key.strip()}: {exc}") from None
+        env[key.strip()] = " ".join(words)
     return env
