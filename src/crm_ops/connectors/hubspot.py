@@ -87,6 +87,14 @@ def translate(exc: BaseException) -> ApiError | None:
     return None
 
 
+class _HttpFailureError(Exception):
+    """A raw call's error answer, shaped like the client's ``ApiException`` for ``translate``."""
+
+    def __init__(self, status: int, reason: Any, body: bytes, headers: Any) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status, self.reason, self.body, self.headers = status, reason, body, headers
+
+
 class HubSpotConnector(HubSpotWrites):
     """The HubSpot side of the connector contract (writing: ``hswrite.HubSpotWrites``)."""
 
@@ -462,6 +470,20 @@ class HubSpotConnector(HubSpotWrites):
             )
             rows += self._rows(body.get("results", []), props, MODIFIED[emap.object])
         return self._page(entity, rows, props, custom)
+
+    def account_info(self) -> dict[str, Any]:
+        """The portal's details (``GET /account-info/v3/details``: ``portalId``, ``uiDomain``, ...)."""
+        url = f"{self.settings.base_url.rstrip('/')}/account-info/v3/details"
+        headers = {"Authorization": f"Bearer {self.settings.secret('token')}", "Accept": "application/json"}
+
+        def get(*, _preload_content: bool, _request_timeout: float) -> Any:
+            response = urllib3.request("GET", url, headers=headers, timeout=_request_timeout)
+            if response.status >= 400:
+                raise _HttpFailureError(response.status, response.reason, response.data, response.headers)
+            return response
+
+        body = self._call(get)
+        return body if isinstance(body, dict) else {}
 
     def close(self) -> None:
         """Nothing to release: the client's pool closes with the process."""
