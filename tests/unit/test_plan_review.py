@@ -13,6 +13,7 @@ from crm_ops.config import ReviewSettings, load_profile
 from crm_ops.errors import ConfigError
 from crm_ops.plan import build_plan, read_plan, select_actions, write_plan
 from crm_ops.plan.context import Addresses, Context
+from crm_ops.plan.format import Plan
 from crm_ops.plan.review import Review, auto_apply, default_approvals
 from crm_ops.plan.show import render, safe, summarise
 from crm_ops.rules.loader import load_rules
@@ -88,7 +89,7 @@ FINDINGS = _findings(
 )  # fmt: skip
 
 
-def _plan(settings: ReviewSettings | None = None):  # type: ignore[no-untyped-def]
+def _plan(settings: ReviewSettings | None = None) -> Plan:
     return build_plan(
         FINDINGS,
         profile="sandbox",
