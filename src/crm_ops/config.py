@@ -20,6 +20,10 @@ profile may name others with ``<secret>_env = "VAR"``). Other string values may 
 
     [profiles.sandbox.maps.salesforce.Contact]
     custom_segment = "Segment__c"           # carry a custom field under a name of your own
+
+    [profiles.sandbox.review]               # which plan actions start approved (plan.csv, apply)
+    approve = ["tag:format", "person.email.normalised"]
+    min_confidence = 0.95
 """
 
 from __future__ import annotations
@@ -109,6 +113,8 @@ class HubSpotSettings(CrmSettings):
     rate_per_ten_seconds: int = 100
     search_per_second: int = 4
     part_rows: int = 20_000
+    portal_id: int = 0  # where records open in HubSpot's app; 0: asked of the account-info API
+    ui_domain: str = "app.hubspot.com"  # with portal_id (EU portals: app-eu1.hubspot.com)
     secret_env: dict[str, str] = field(default_factory=lambda: dict(HS_SECRETS))
 
 
@@ -123,6 +129,16 @@ class RuleSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    """Which plan actions start approved: ``update`` actions of the rules listed (ids or ``tag:x``) at
+    or above ``min_confidence``. Merges, associations and drift syncs start approved only when their
+    rule is listed by id (a tag never selects them); flags never (see ``crm_ops.plan.review``)."""
+
+    approve: tuple[str, ...] = ("tag:format",)
+    min_confidence: float = 0.95
+
+
+@dataclass(frozen=True)
 class Profile:
     """One named profile: where state lives, the two CRMs, map overrides."""
 
@@ -133,6 +149,7 @@ class Profile:
     maps: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     entities: tuple[str, ...] | None = None
     rules: RuleSettings = field(default_factory=RuleSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
     match: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     production: bool = False
@@ -239,6 +256,24 @@ def _rule_settings(raw: Any, where: str, base: Path, problems: list[str]) -> Rul
     return RuleSettings(paths, tuple(disabled), dict(severity), {k: dict(v) for k, v in params.items()})
 
 
+def _review_settings(raw: Any, where: str, problems: list[str]) -> ReviewSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table with approve, min_confidence")
+        return ReviewSettings()
+    for key in sorted(set(raw) - {"approve", "min_confidence"}):
+        problems.append(f"{where}.{key}: unknown setting; known: approve, min_confidence")
+    default = ReviewSettings()
+    approve = raw.get("approve", list(default.approve))
+    if not isinstance(approve, list) or not all(isinstance(x, str) and x.strip() for x in approve):
+        problems.append(f"{where}.approve: expected a list of rule ids or tag:<tag>, got {approve!r}")
+        approve = list(default.approve)
+    bar = raw.get("min_confidence", default.min_confidence)
+    if isinstance(bar, bool) or not isinstance(bar, int | float) or not 0 <= bar <= 1:
+        problems.append(f"{where}.min_confidence: expected a number from 0 to 1, got {bar!r}")
+        bar = default.min_confidence
+    return ReviewSettings(tuple(x.strip() for x in approve), float(bar))
+
+
 def load_profile(path: str | Path | None = None, profile: str | None = None) -> Profile:
     """Read ``profile`` from the config file (``CRM_OPS_CONFIG`` or ./crm-ops.toml by default)."""
     file = Path(path or os.environ.get("CRM_OPS_CONFIG") or DEFAULT_CONFIG)
@@ -255,7 +290,10 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     problems: list[str] = []
     where = f"{file} profiles.{name}"
     raw = _expand(profiles[name], where, problems)
-    known = {"state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "match", "run"}
+    known = {
+        "state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "review",
+        "match", "run",
+    }  # fmt: skip
     for key in raw:
         if key not in known:
             problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
@@ -273,6 +311,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         maps = {}
     entities = raw.get("entities")
     rules = _rule_settings(raw.get("rules", {}), f"{where}.rules", file.parent, problems)
+    review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
     if problems:
         raise ConfigError(problems)
     return Profile(
@@ -283,6 +322,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         maps=maps,
         entities=tuple(entities) if entities else None,
         rules=rules,
+        review=review,
         match=dict(raw.get("match", {})),
         run=dict(raw.get("run", {})),
         production=bool(raw.get("production", name == "prod")),

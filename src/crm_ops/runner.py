@@ -38,9 +38,11 @@ from crm_ops.config import Profile
 from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import run_matching
 from crm_ops.match.run import settings_from_profile
-from crm_ops.plan import build_plan, select_actions, write_plan
+from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier
+from crm_ops.plan.context import Context, addresses
 from crm_ops.plan.format import new_plan_id
+from crm_ops.plan.review import Review, auto_apply
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import render, scores
@@ -188,26 +190,18 @@ def run_batch(
                 snapshots=snapshots,
                 rules=rule_set_versions(profile),
                 now=started,
+                context=Context(frames, matched.links, addresses(profile, puller.connector)),
+                review=Review.for_rules(rules, profile.review),
             )
             write_plan(plan, folder)
-            safe = (
-                select_actions(plan, min_confidence=settings["min_confidence"])
-                if settings["auto_apply"]
-                else []
+            # field writes by rule or tag, merges only by name; and of those, an action a person has to
+            # look at first (approved = no in plan.csv) only when the run settings name its rule
+            chosen = auto_apply(
+                plan.actions,
+                wanted=settings["auto_apply"],
+                min_confidence=settings["min_confidence"],
+                tags={r.id: set(r.tags) for r in rules},
             )
-            tags = {r.id: set(r.tags) for r in rules}
-            wanted = set(settings["auto_apply"])
-
-            def is_safe(rule: str) -> bool:
-                return rule in wanted or any(f"tag:{t}" in wanted for t in tags.get(rule, ()))
-
-            # field writes by rule or tag; merges only when their rule is listed by name
-            chosen = [
-                a
-                for a in safe
-                if (a.kind in ("update", "associate") and is_safe(a.rule))
-                or (a.kind == "merge" and a.rule in wanted)
-            ]
             applied: dict[str, int] = {}
             if chosen and profile.production and not allow_production:
                 log.warning("run.apply_refused", reason="production profile without allow_production")

@@ -67,7 +67,7 @@ def _apply(
     where: str = "1",
 ) -> int | None:
     env = {**os.environ, **box.env, "CRM_OPS_CONFIG": str(folder / "crm-ops.toml")}
-    extra = ["--batch-size", "7"] if command == "apply" else []
+    extra = ["--batch-size", "7", "--all-actions"] if command == "apply" else []  # the whole plan
     child = subprocess.Popen(
         [sys.executable, "-m", "crm_ops", command, str(plan), "--yes", *extra],
         env=env,

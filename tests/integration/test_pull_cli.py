@@ -131,7 +131,7 @@ def test_rules_and_check_commands_with_custom_rules(sandbox: Sandbox, tmp_path: 
     assert planned.returncode == 0, planned.stderr
     built = read_plan(tmp_path / "plan" / "plan.jsonl")
     assert {"update", "merge"} <= {a.kind for a in built.actions}
-    assert (tmp_path / "plan" / "plan.csv").read_text().startswith("approve,action_id,kind")
+    assert (tmp_path / "plan" / "plan.csv").read_text().startswith("approve,review_reason,kind,")
 
 
 def test_rules_test_fails_on_a_broken_rule_naming_it(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -86,12 +88,18 @@ def test_plan_round_trips_and_the_review_file_is_honoured(tmp_path: Path) -> Non
     jsonl, review = write_plan(plan, tmp_path)
     assert read_plan(jsonl) == plan
     header = json.loads(jsonl.read_text().splitlines()[0])
-    assert header["format"] == "crm_ops.fixplan" and header["version"] == 1
+    assert header["format"] == "crm_ops.fixplan" and header["version"] == 2
     text = review.read_text()
     assert "'=cmd" in text  # a formula-looking value cannot run in a spreadsheet
-    lines = text.splitlines()
-    lines[1] = "no" + lines[1][3:]  # reject the first action
-    review.write_text("\n".join(lines) + "\n")
+    # a reviewer approves every row but the first
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for n, row in enumerate(rows):
+        row["approve"] = "no" if n == 0 else "yes"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    review.write_text(buffer.getvalue())
     approvals = read_approvals(review)
     chosen = select_actions(plan, approvals=approvals)
     assert len(chosen) == len(plan.actions) - 1

@@ -11,9 +11,16 @@ import typer
 from crm_ops import logs
 from crm_ops.cli import ConfigPath, ProfileName, _errors, app
 
+plan_app = typer.Typer(
+    add_completion=False,
+    help="Turn findings into a fix plan (with options), or show what a plan would do (plan show PLAN).",
+)
+app.add_typer(plan_app, name="plan")
 
-@app.command()
+
+@plan_app.callback(invoke_without_command=True)
 def plan(
+    ctx: typer.Context,
     config: ConfigPath = None,
     profile: ProfileName = None,
     findings: Annotated[
@@ -24,16 +31,20 @@ def plan(
         Path | None, typer.Option("--output", "-o", help="Folder for plan.jsonl and plan.csv.")
     ] = None,
 ) -> None:
-    """Turn findings into a fix plan: plan.jsonl (versioned) and plan.csv (review, approve column)."""
+    """Turn findings into a fix plan: plan.jsonl (versioned) and plan.csv (review: approve column,
+    yes only for the safe fixes). `crm-ops plan show PLAN` shows what a plan would do."""
+    if ctx.invoked_subcommand is not None:
+        return
     import polars as pl
-    from rich.console import Console
-    from rich.table import Table
 
-    from crm_ops.check import rule_set_versions, snapshot_versions
+    from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
-    from crm_ops.plan import build_plan, latest_findings, write_plan
-    from crm_ops.state import State
+    from crm_ops.plan import build_plan, latest_findings, links_beside, write_plan
+    from crm_ops.plan.context import Context, addresses
+    from crm_ops.plan.review import Review
+    from crm_ops.plan.show import summarise, tables
+    from crm_ops.pull import Puller
 
     logs.configure()
     with _errors():
@@ -47,38 +58,70 @@ def plan(
                 frames.append(pl.read_parquet(path))
             except (OSError, pl.exceptions.ComputeError) as exc:
                 raise ConfigError(f"{path}: not a findings file: {exc}") from None
-        state = State(prof.state_dir / "state.sqlite")
+        rules, _, _ = profile_rules(prof)
+        puller = Puller(prof)
         try:
-            snapshots = snapshot_versions(state)
+            snapshots = snapshot_versions(puller.state)
+            context = Context(
+                current_frames(puller.state), links_beside(sources), addresses(prof, puller.connector)
+            )
         finally:
-            state.close()
+            puller.close()
         try:
             built = build_plan(
                 pl.concat(frames, how="diagonal_relaxed"),
                 profile=prof.name,
                 snapshots=snapshots,
                 rules=rule_set_versions(prof),
+                context=context,
+                review=Review.for_rules(rules, prof.review),
             )
         except ValueError as exc:
             raise ConfigError(f"{', '.join(map(str, sources))}: {exc}") from None
     folder = output or prof.state_dir / "plans" / built.header.plan_id
     jsonl, review = write_plan(built, folder)
-    counts = (
-        pl.DataFrame(
-            {"kind": [a.kind for a in built.actions], "rule": [a.rule for a in built.actions]},
-            schema={"kind": pl.String, "rule": pl.String},
-        )
-        .group_by("kind", "rule")
-        .len()
-        .sort("len", descending=True)
+    out = _console()
+    for table in tables(summarise(built))[:2]:
+        out.print(table)
+    typer.echo(
+        f"plan: {jsonl}\nreview: {review} (approve is yes only for the safe fixes; set yes or no, then "
+        f"`crm-ops apply {folder} --review {review}`)\nsamples: crm-ops plan show {folder}"
     )
-    table = Table(title=f"plan {built.header.plan_id}: {len(built.actions):,} actions")
-    for col in ("kind", "rule", "actions"):
-        table.add_column(col, justify="right" if col == "actions" else "left")
-    for kind, rule, n in counts.iter_rows():
-        table.add_row(kind, rule, f"{n:,}")
-    Console(width=None if sys.stdout.isatty() else 120).print(table)
-    typer.echo(f"plan: {jsonl}\nreview: {review} (set approve to no to leave an action out)")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 120, highlight=False, emoji=False)
+
+
+@plan_app.command("show")
+def show(
+    plan_path: Annotated[Path, typer.Argument(help="The plan: its folder or its plan.jsonl.")],
+    review: Annotated[
+        Path | None,
+        typer.Option("--review", help="A reviewed plan.csv: show its approvals instead of the defaults."),
+    ] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Rows shown per rule.", min=0)] = 3,
+    merges: Annotated[int, typer.Option("--merges", help="Merges shown.", min=0)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """What a plan would do: counts by rule, kind, object and approval, samples, merges side by side."""
+    import json
+
+    from crm_ops.plan import read_approvals, read_plan
+    from crm_ops.plan.show import summarise, tables
+
+    with _errors():
+        loaded = read_plan(_plan_file(plan_path))
+        approvals = read_approvals(review) if review else None
+    summary = summarise(loaded, approvals=approvals, samples=samples, merges=merges)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    out = _console()
+    for table in tables(summary):
+        out.print(table)
 
 
 PlanPath = Annotated[Path, typer.Argument(help="The plan: its folder or its plan.jsonl.")]
@@ -102,10 +145,14 @@ def _run_apply(
     import json
 
     from crm_ops import durable
+    from crm_ops.check import profile_rules
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
     from crm_ops.plan.apply import Applier, undo_plan
+    from crm_ops.plan.format import Plan
+    from crm_ops.plan.review import Review, default_approvals
+    from crm_ops.plan.show import summarise, tables
     from crm_ops.progress import bars
     from crm_ops.pull import Puller
 
@@ -116,6 +163,23 @@ def _run_apply(
             raise ConfigError(f"profile {prof.name!r} is production: add --allow-production to write to it")
         plan_file = _plan_file(plan_path)
         loaded = read_plan(plan_file)
+        review, every = filters.pop("review", None), filters.pop("all_actions", False)
+        approvals: dict[str, bool] | None = None
+        chosen_by = ""
+        if review and every:
+            raise ConfigError(
+                "--review and --all-actions: give one (the review file decides, or every action)"
+            )
+        if not undo:
+            if review:
+                approvals, chosen_by = read_approvals(review), f"approved in {review}"
+            elif every:
+                approvals, chosen_by = None, "every action (--all-actions)"
+            else:
+                # the defaults the plan holds (a version 1 plan holds none: decided now, by the profile)
+                rules, _, _ = profile_rules(prof)
+                approvals = default_approvals(loaded, Review.for_rules(rules, prof.review))
+                chosen_by = "approved by default (review plan.csv and pass --review to choose)"
         puller = Puller(prof)
         try:
             applier = Applier(puller.state, puller.connector, batch_size=batch_size, steps=steps)
@@ -124,8 +188,6 @@ def _run_apply(
                 write_plan(loaded, plan_file.parent / "undo")
                 actions = list(loaded.actions)
             else:
-                review = filters.pop("review")
-                approvals = read_approvals(review) if review else None
                 actions = select_actions(loaded, approvals=approvals, **filters)
             report = applier.apply(loaded.header.plan_id, actions, dry_run=not yes)
         finally:
@@ -136,6 +198,11 @@ def _run_apply(
         json.dumps({"plan_id": report.plan_id, "dry_run": report.dry_run, "counts": report.counts}, indent=2),
     )
     verb = "would" if report.dry_run else "did"
+    if report.dry_run and not undo:
+        out = _console()
+        for table in tables(summarise(Plan(loaded.header, tuple(actions)), samples=2, merges=5)):
+            out.print(table)
+        typer.echo(f"selected {len(actions):,} of {len(loaded.actions):,} actions: {chosen_by}")
     typer.echo(
         f"{name} {report.plan_id} ({verb}): "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
@@ -151,8 +218,17 @@ def apply(
     profile: ProfileName = None,
     yes: Annotated[bool, typer.Option("--yes", help="Write (without it, a dry run).")] = False,
     review: Annotated[
-        Path | None, typer.Option("--review", help="The reviewed plan.csv (approve column).")
+        Path | None,
+        typer.Option("--review", help="The reviewed plan.csv: only the rows whose approve is yes."),
     ] = None,
+    all_actions: Annotated[
+        bool,
+        typer.Option(
+            "--all-actions",
+            help="Every action of the plan, merges and syncs included, approved or not (the filters "
+            "still apply). Without it or --review: only the actions approved by default.",
+        ),
+    ] = False,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Only these rules (repeatable).")] = None,
     severity: Annotated[list[str] | None, typer.Option("--severity", help="Only these severities.")] = None,
     min_confidence: Annotated[float | None, typer.Option("--min-confidence")] = None,
@@ -166,7 +242,10 @@ def apply(
         typer.Option("--batch-size", help="Records per write (at most 200 Salesforce, 100 HubSpot)."),
     ] = None,
 ) -> None:
-    """Apply a plan: dry run by default; each record re-read first and skipped if it changed; journaled."""
+    """Apply a plan: dry run by default; each record re-read first and skipped if it changed; journaled.
+
+    Which actions: those approved in --review plan.csv; without it, only those approved by default (the
+    safe fixes); --all-actions for every action."""
     _run_apply(
         config,
         profile,
@@ -177,6 +256,7 @@ def apply(
         batch_size=batch_size,
         filters={
             "review": review,
+            "all_actions": all_actions,
             "rules": rule or [],
             "severities": severity or [],
             "min_confidence": min_confidence,

@@ -23,6 +23,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import polars as pl
@@ -46,6 +47,13 @@ __all__ = ["HubSpotConnector", "parse_stamp", "translate"]
 
 log = structlog.get_logger("crm_ops.hubspot")
 SYSTEM = "hubspot"
+JSON = "application/json"
+NETWORK_ERRORS = (
+    urllib3.exceptions.HTTPError,
+    requests.exceptions.RequestException,
+    ConnectionError,
+    TimeoutError,
+)
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
@@ -98,9 +106,21 @@ def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | No
         return FatalApiError(SYSTEM, f"TLS error ({reason or exc}): {tls_hint(ca_bundle)}")
     if isinstance(exc, urllib3.exceptions.ProxyError) or isinstance(reason, urllib3.exceptions.ProxyError):
         return FatalApiError(SYSTEM, proxy_hint(reason or exc))
-    if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
+    if isinstance(exc, requests.exceptions.SSLError):
+        return FatalApiError(SYSTEM, f"TLS error: {tls_hint(ca_bundle)}")
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return FatalApiError(SYSTEM, proxy_hint(exc))
+    if isinstance(exc, NETWORK_ERRORS):
         return RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}")
     return None
+
+
+class _HttpFailureError(Exception):
+    """A raw call's error answer, shaped like the client's ``ApiException`` for ``translate``."""
+
+    def __init__(self, status: int, reason: Any, body: bytes, headers: Any) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status, self.reason, self.body, self.headers = status, reason, body, headers
 
 
 class HubSpotConnector(HubSpotWrites):
@@ -132,6 +152,7 @@ class HubSpotConnector(HubSpotWrites):
         self._calls = 0
         self._properties: dict[str, list[FieldInfo]] = {}
         self._resolved: dict[str, Resolved] = {}
+        self._http = CrmSession(settings.ca_bundle)  # calls the client library does not make
 
     @property
     def api_calls(self) -> int:
@@ -496,27 +517,40 @@ class HubSpotConnector(HubSpotWrites):
             rows += self._rows(body.get("results", []), props, MODIFIED[emap.object])
         return self._page(entity, rows, props, custom)
 
-    # ------------------------------------------------------------------ the portal itself (doctor)
+    # ------------------------------------------------------------------ the portal itself
+
+    def _send(self, method: str, path: str, body: Any, timeout: float) -> requests.Response:
+        """One request outside the client library, with the token, proxies and CA every call has."""
+        return self._http.request(
+            method,
+            self.settings.base_url.rstrip("/") + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.settings.secret('token')}", "Accept": JSON},
+            timeout=timeout,
+        )
+
+    def account_info(self) -> dict[str, Any]:
+        """The portal's details (``GET /account-info/v3/details``: ``portalId``, ``uiDomain``, ...), through
+        the same rate limit, retries and errors as every other call."""
+
+        def get(*, _preload_content: bool, _request_timeout: float) -> Any:
+            response = self._send("GET", "/account-info/v3/details", None, _request_timeout)
+            if response.status_code >= 400:
+                status, reason = response.status_code, response.reason
+                raise _HttpFailureError(status, reason, response.content, response.headers)
+            return SimpleNamespace(data=response.content)
+
+        body = self._call(get)
+        return body if isinstance(body, dict) else {}
 
     def probe(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
-        """One raw call (status, headers, parsed body), not retried, for diagnostics: proxies and CA as
-        for every other call; the token only in the Authorization header."""
-        session = CrmSession(self.settings.ca_bundle)
+        """One raw call (status, headers, parsed body), not retried, for diagnostics (``doctor``): an error
+        answer is returned, not raised; a failure to connect is raised as our error."""
         self._calls += 1
         try:
-            response = session.request(
-                method,
-                self.settings.base_url.rstrip("/") + path,
-                json=body,
-                headers={"Authorization": f"Bearer {self.settings.secret('token')}"},
-                timeout=self.settings.timeout_seconds,
-            )
-        except requests.exceptions.SSLError as exc:
-            raise FatalApiError(SYSTEM, f"TLS error: {tls_hint(self.settings.ca_bundle)}") from exc
+            response = self._send(method, path, body, self.settings.timeout_seconds)
         except requests.exceptions.RequestException as exc:
-            raise RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}") from exc
-        finally:
-            session.close()
+            raise translate(exc, self.settings.ca_bundle) or RetriableApiError(SYSTEM, str(exc)) from exc
         try:
             parsed = response.json() if response.content else None
         except ValueError:
@@ -524,4 +558,5 @@ class HubSpotConnector(HubSpotWrites):
         return response.status_code, dict(response.headers), parsed
 
     def close(self) -> None:
-        """Nothing to release: the client's pool closes with the process."""
+        """Close the session of the calls outside the client (the client's pool closes with the process)."""
+        self._http.close()

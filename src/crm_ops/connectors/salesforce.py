@@ -124,6 +124,11 @@ class SalesforceConnector(SalesforceWrites):
         """API calls this connector made (token requests included)."""
         return self._calls
 
+    @property
+    def instance_url(self) -> str:
+        """The org's instance URL (its records open at ``{instance_url}/lightning/r/...``)."""
+        return f"https://{self.sf.sf_instance}"
+
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._calls += 1
         self.server_date = response.headers.get("Date") or self.server_date

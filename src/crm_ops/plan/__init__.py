@@ -1,6 +1,6 @@
 """Fix plans: reviewable files of proposed changes built from findings (see ``crm_ops.plan.format``)."""
 
-from crm_ops.plan.build import build_plan, latest_findings
+from crm_ops.plan.build import build_plan, latest_findings, links_beside
 from crm_ops.plan.format import Action, Header, Plan, read_approvals, read_plan, select_actions, write_plan
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "Plan",
     "build_plan",
     "latest_findings",
+    "links_beside",
     "read_approvals",
     "read_plan",
     "select_actions",

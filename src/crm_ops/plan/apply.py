@@ -432,6 +432,10 @@ def undo_plan(state: State, plan: Plan) -> Plan:
                 confidence=1.0,
                 reason=f"undo of {plan.header.plan_id}"
                 + (f": bring back {action.record_id}" if merge else ""),
+                label=action.label,
+                account=action.account,
+                url=action.url,
+                approved=True,  # undoing is the decision
             ).with_id()
         )
     header = Header(

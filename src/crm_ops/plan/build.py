@@ -1,4 +1,6 @@
-"""From findings to a plan: the proposals become actions, one per record and field, best first."""
+"""From findings to a plan: the proposals become actions, one per record and field, best first, each
+with its default approval (``crm_ops.plan.review``) and what a person needs to judge it
+(``crm_ops.plan.context``)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from pathlib import Path
 
 import polars as pl
 
+from crm_ops.plan.context import Context
 from crm_ops.plan.format import Action, Header, Plan, new_plan_id
+from crm_ops.plan.review import Review
 from crm_ops.rules.model import FINDINGS_SCHEMA
 
 ASSOCIATIONS = frozenset({"account_id"})  # fields that link a record to another (HubSpot: an association)
@@ -34,6 +38,8 @@ def build_plan(
     rules: Mapping[str, str] | None = None,
     flag_errors: bool = True,
     now: datetime | None = None,
+    context: Context | None = None,
+    review: Review | None = None,
 ) -> Plan:
     """A plan from findings (rules' and matching's, same table).
 
@@ -44,6 +50,11 @@ def build_plan(
     same field of the same record, the most confident wins and the others are named in its reason. A
     record that a merge folds into another gets no other action: its fixes are moot once it is merged,
     and writing them would make the merge a conflict (its ``updated_at`` would move).
+
+    ``context`` (the snapshots the findings came from, matching's links, the CRMs' addresses) gives each
+    action its labels and URLs; ``review`` (the profile's review settings and the rules' tags) its
+    default approval. Without ``review`` nothing starts approved but what the default settings mark
+    safe, and without the rules' tags no tag matches: pass ``Review.for_rules(rules, settings)``.
     """
     missing = set(FINDINGS_SCHEMA) - set(findings.columns)
     if missing:
@@ -74,6 +85,8 @@ def build_plan(
             severity=f["severity"],
             confidence=f["confidence"],
             reason=f["message"],
+            # the contact a lead duplicates: the flag proposes nothing, but a person wants to see it
+            other_id=f["proposed_value"] if f["rule"] == "match.lead_duplicates_contact" else None,
         )
     merged_away = {(k[1], k[2], k[3]) for k in chosen if k[0] == "merge"}
     actions = []
@@ -82,14 +95,19 @@ def build_plan(
             continue
         also = others.get(slot)
         reason = f"{action.reason} (also proposed by: {', '.join(also)})" if also else action.reason
-        actions.append(Action(**{**action.__dict__, "reason": reason}).with_id())
+        actions.append(action.replace(reason=reason).with_id())
     actions.sort(key=lambda a: (a.system, a.entity, a.record_id, a.kind, a.field or "", a.rule))
+    if context is not None:
+        actions = context.annotate(actions)
+    review = review or Review()
+    actions = [review.annotate(a) for a in actions]
     header = Header(
         plan_id=new_plan_id(now),
         created_at=(now or datetime.now(UTC)).isoformat(),
         profile=profile,
         snapshots=dict(snapshots or {}),
         rules=dict(rules or {}),
+        review={"approve": list(review.settings.approve), "min_confidence": review.settings.min_confidence},
     )
     return Plan(header, tuple(actions))
 
@@ -104,3 +122,17 @@ def latest_findings(state_dir: Path) -> list[Path]:
     if matches:
         out.append(matches[-1])
     return out
+
+
+def links_beside(findings: list[Path]) -> pl.DataFrame | None:
+    """Matching's cross-CRM links written beside findings files (``links.parquet``), if any: the twins
+    drift syncs are between."""
+    frames = []
+    for path in findings:
+        beside = path.parent / "links.parquet"
+        if beside.is_file():
+            try:
+                frames.append(pl.read_parquet(beside))
+            except (OSError, pl.exceptions.ComputeError):
+                continue  # the plan is still worth having without them
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None

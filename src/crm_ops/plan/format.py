@@ -2,21 +2,36 @@
 
 ``plan.jsonl``: the first line is the header, every other line one action::
 
-    {"type": "header", "format": "crm_ops.fixplan", "version": 1, "plan_id": "...",
+    {"type": "header", "format": "crm_ops.fixplan", "version": 2, "plan_id": "...",
      "created_at": "...", "profile": "prod", "snapshots": {"salesforce.Contact": "<pull id>"},
-     "rules": {"<file>": "<sha256>"}}
+     "rules": {"<file>": "<sha256>"}, "review": {"approve": ["tag:format"], "min_confidence": 0.95}}
     {"type": "action", "action_id": "...", "kind": "update", "system": "salesforce", "entity": "Contact",
      "record_id": "003...", "field": "email", "seen_value": " Ann@Acme.com", "proposed_value": "ann@acme.com",
-     "rule": "person.email.normalised", "severity": "warning", "confidence": 0.99, "reason": "..."}
+     "rule": "person.email.normalised", "severity": "warning", "confidence": 0.99, "reason": "...",
+     "label": "Ann Lee <ann@acme.com>", "account": "Acme", "url": "https://.../lightning/r/Contact/003.../view",
+     "other_id": null, "other_label": null, "other_url": null, "approved": true, "review_reason": ""}
 
 Kinds: ``update`` (set a field), ``merge`` (merge ``record_id`` into ``proposed_value``; ``seen_value``
 is the record's ``updated_at`` at pull time), ``associate`` (link ``record_id`` to ``proposed_value``
 through ``field``: a lookup in Salesforce, an association in HubSpot), ``flag`` (for a human; nothing is
 written). Undo plans also hold ``unmerge`` (bring back ``record_id``, merged into ``seen_value``;
 ``proposed_value`` is the journaled record and links, JSON).
-``plan.csv`` holds the same actions with an ``approve`` column (yes/no) that applying honours, so a plan
-can be reviewed in a spreadsheet. ``seen_value`` is the value at pull time: applying re-reads the record
-and skips it as a conflict when the CRM no longer holds that value.
+
+For a person, each action also says what the record is (``label``: a person's name and e-mail, an
+account's name and domain, an opportunity's name and amount; ``account``: the account of a contact or
+opportunity, a lead's company), where it opens in its CRM (``url``), and the other record a merge, an
+association, a drift sync or a lead flag involves (``other_id``, ``other_label``, ``other_url``: the
+survivor, the account, the twin in the other CRM, the contact). ``approved`` is the default approval
+(``crm_ops.plan.review``) and ``review_reason`` why a person has to decide (empty when approved).
+Version 1 plans (without these fields and the header's ``review``) are still read; their ``approved``
+is ``None``.
+
+``plan.csv`` holds the same actions for review in a spreadsheet: ``approve`` (yes/no, from the default
+approval) and ``review_reason`` first, then the labels, values and links; applying with ``--review``
+honours ``approve``. A merge row shows the duplicate's label as its seen value and the survivor's as
+its proposed value (``plan.jsonl`` keeps the time and the id applying checks). ``seen_value`` is the
+value at pull time: applying re-reads the record and skips it as a conflict when the CRM no longer
+holds that value. Values a spreadsheet would run as formulas are quoted.
 """
 
 from __future__ import annotations
@@ -36,11 +51,18 @@ from crm_ops import durable
 from crm_ops.errors import ConfigError
 
 FORMAT = "crm_ops.fixplan"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)  # versions read_plan accepts
 KINDS = ("update", "merge", "associate", "flag", "unmerge")
 ACTION_FIELDS = (
     "action_id", "kind", "system", "entity", "record_id", "field", "seen_value", "proposed_value",
     "rule", "severity", "confidence", "reason",
+    "label", "account", "url", "other_id", "other_label", "other_url", "approved", "review_reason",
+)  # fmt: skip
+CSV_FIELDS = (
+    "approve", "review_reason", "kind", "system", "entity", "record_id", "label", "account", "field",
+    "seen_value", "proposed_value", "other_id", "other_label", "confidence", "rule", "severity", "reason",
+    "url", "other_url", "action_id",
 )  # fmt: skip
 
 
@@ -60,6 +82,18 @@ class Action:
     confidence: float | None
     reason: str
     action_id: str = ""
+    label: str | None = None
+    account: str | None = None
+    url: str | None = None
+    other_id: str | None = None
+    other_label: str | None = None
+    other_url: str | None = None
+    approved: bool | None = None
+    review_reason: str = ""
+
+    def replace(self, **changes: Any) -> Action:
+        """The same action with ``changes``."""
+        return Action(**{**asdict(self), **changes})
 
     def with_id(self) -> Action:
         """The same action with its stable id (same change, same id, whatever plan it is in)."""
@@ -77,6 +111,7 @@ class Header:
     profile: str
     snapshots: dict[str, str] = field(default_factory=dict)
     rules: dict[str, str] = field(default_factory=dict)
+    review: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
     version: int = VERSION
 
@@ -105,20 +140,32 @@ def rule_versions(paths: Iterable[Path]) -> dict[str, str]:
 
 
 def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
-    """Write ``plan.jsonl`` and ``plan.csv`` (with ``approve`` = yes) in ``folder``, atomically."""
+    """Write ``plan.jsonl`` and ``plan.csv`` (``approve`` from each action's default) in ``folder``,
+    atomically."""
     lines = [json.dumps({"type": "header", **asdict(plan.header)}, sort_keys=True)]
     lines += [json.dumps({"type": "action", **asdict(a)}, sort_keys=True) for a in plan.actions]
     jsonl = folder / "plan.jsonl"
     durable.write_text(jsonl, "\n".join(lines) + "\n")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("approve", *ACTION_FIELDS))
+    writer.writerow(CSV_FIELDS)
     for a in plan.actions:
-        values = asdict(a)
-        writer.writerow(("yes", *(_cell(values[f]) for f in ACTION_FIELDS)))
+        values = csv_row(a)
+        writer.writerow(_cell(values[f]) for f in CSV_FIELDS)
     path_csv = folder / "plan.csv"
     durable.write_text(path_csv, buffer.getvalue())
     return jsonl, path_csv
+
+
+def csv_row(action: Action) -> dict[str, Any]:
+    """An action as a review row: ``approve`` yes/no (blank when the plan does not say), a merge's
+    seen and proposed values as the two records' labels."""
+    values = asdict(action)
+    values["approve"] = {True: "yes", False: "no", None: ""}[action.approved]
+    if action.kind == "merge":
+        values["seen_value"] = action.label or action.record_id
+        values["proposed_value"] = action.other_label or action.proposed_value
+    return values
 
 
 def _cell(value: Any) -> str:
@@ -155,8 +202,9 @@ def read_plan(path: Path) -> Plan:
         kind = data.pop("type", None)
         try:
             if kind == "header":
-                if data.get("format") != FORMAT or data.get("version") != VERSION:
-                    problems.append(f"{path}:{number}: not a {FORMAT} version {VERSION} plan")
+                if data.get("format") != FORMAT or data.get("version") not in READABLE:
+                    versions = " or ".join(map(str, READABLE))
+                    problems.append(f"{path}:{number}: not a {FORMAT} version {versions} plan")
                     continue
                 header = Header(**data)
             elif kind == "action":

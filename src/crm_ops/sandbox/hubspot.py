@@ -176,6 +176,7 @@ class HubSpotApp(App):
         r("GET", "/crm/v3/properties/{object_type}", self.list_properties)
         r("GET", "/crm/v3/properties/{object_type}/{name}", self.get_property)
         r("GET", "/crm/v3/owners", self.list_owners)
+        r("GET", "/account-info/v3/details", self.account_details)
         r("GET", "/crm/v3/owners/{owner_id}", self.get_owner)
         r("POST", "/crm/v4/associations/{from_type}/{to_type}/batch/read", self.association_batch_read)
         r(
@@ -916,6 +917,21 @@ class HubSpotApp(App):
             "updatedAt": wire(row["updatedAt"]),
             "archived": bool(row["archived"]),
         }
+
+    def account_details(self, request: Request) -> Response:
+        """GET the portal's details (account-info v3), as HubSpot answers them."""
+        body = {
+            "portalId": PORTAL_ID,
+            "accountType": "DEVELOPER_TEST",
+            "timeZone": "US/Eastern",
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": "-05:00",
+            "utcOffsetMilliseconds": -18000000,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        }
+        return Response.json(200, body, JSON)
 
     def list_owners(self, request: Request) -> Response:
         """GET owners: ``limit`` (max 500), ``after``, ``email``, ``archived``."""

@@ -1,0 +1,121 @@
+"""Which actions of a plan start approved, and why the others need a person.
+
+An action starts approved (``approve = yes`` in ``plan.csv``, and what ``crm-ops apply`` writes
+without ``--review``) only when it is an ``update`` of a rule marked safe (listed in
+``[profiles.P.review] approve`` by id or ``tag:x``; by default the rules tagged ``format``) with a
+confidence at or above ``min_confidence`` (0.95 by default). Everything else starts ``no``, with the
+reason in the ``review_reason`` column:
+
+- a merge (``match.duplicate``): a person decides, unless ``approve`` names ``match.duplicate`` by id;
+- a drift sync (``match.drift.*``): it overwrites the other CRM's value, unless named by id;
+- an association (an orphan linked to an account found for it): unless its rule is named by id;
+- a flag: nothing is written, it is for a person;
+- an update of a rule not marked safe, or under the confidence bar.
+
+A tag never pre-approves a merge, a sync or an association: those need their rule by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+
+from crm_ops.config import ReviewSettings
+from crm_ops.plan.format import Action, Plan
+from crm_ops.rules.model import Rule
+
+DRIFT_PREFIX = "match.drift."
+UNDER_BAR = "confidence under the bar"
+
+
+def under_bar(confidence: float | None, bar: float) -> str:
+    """The review reason of an action under the confidence bar."""
+    shown = "none" if confidence is None else f"{confidence:.2f}"
+    return f"confidence {shown} < {bar:.2f}"
+
+
+def reason_group(reason: str) -> str:
+    """A review reason without its numbers (for counting): the confidence reasons are one group."""
+    return UNDER_BAR if reason.startswith("confidence ") else reason
+
+
+@dataclass(frozen=True)
+class Review:
+    """Review settings and the tags of the rules a plan was made with."""
+
+    settings: ReviewSettings = field(default_factory=ReviewSettings)
+    tags: Mapping[str, AbstractSet[str]] = field(default_factory=dict)
+
+    @classmethod
+    def for_rules(cls, rules: Iterable[Rule], settings: ReviewSettings | None = None) -> Review:
+        """From loaded rules (their tags) and a profile's settings."""
+        return cls(settings or ReviewSettings(), {r.id: frozenset(r.tags) for r in rules})
+
+    def named(self, rule: str) -> bool:
+        """Whether the settings list ``rule`` by its id."""
+        return rule in self.settings.approve
+
+    def safe(self, rule: str) -> bool:
+        """Whether ``rule`` is marked safe: listed by id or by one of its tags."""
+        wanted = set(self.settings.approve)
+        return rule in wanted or any(f"tag:{t}" in wanted for t in self.tags.get(rule, ()))
+
+    def decide(self, action: Action) -> tuple[bool, str]:
+        """(starts approved, why not: empty when approved)."""
+        bar = self.settings.min_confidence
+        if action.kind == "unmerge":
+            return True, ""  # undo plans: undoing is the decision
+        if action.kind == "flag":
+            return False, "flag: for a person, nothing is written"
+        if action.kind == "merge" and not self.named(action.rule):
+            return False, "merge: a person decides"
+        if action.rule.startswith(DRIFT_PREFIX) and not self.named(action.rule):
+            return False, "drift sync overwrites the other CRM"
+        if action.kind == "associate" and not self.named(action.rule):
+            return False, "association: links the record to another a rule guessed"
+        if (
+            action.kind == "update"
+            and not action.rule.startswith(DRIFT_PREFIX)
+            and not self.safe(action.rule)
+        ):
+            return False, "rule not marked safe"
+        if action.confidence is None or action.confidence < bar:
+            return False, under_bar(action.confidence, bar)
+        return True, ""
+
+    def annotate(self, action: Action) -> Action:
+        """The action with its default approval and review reason set."""
+        approved, why = self.decide(action)
+        return action.replace(approved=approved, review_reason=why)
+
+
+def default_approvals(plan: Plan, review: Review) -> dict[str, bool]:
+    """Each action's default approval: as written in the plan, or (version 1 plans, which do not say)
+    decided now with ``review``."""
+    return {a.action_id: a.approved if a.approved is not None else review.decide(a)[0] for a in plan.actions}
+
+
+def auto_apply(
+    actions: Iterable[Action],
+    *,
+    wanted: Iterable[str],
+    min_confidence: float,
+    tags: Mapping[str, AbstractSet[str]],
+) -> list[Action]:
+    """What the nightly run may write unattended: actions at or above ``min_confidence`` whose rule the
+    run settings list (an update or association by id or tag, a merge only by id), and, of those, only
+    the ones approved by default unless the run settings name their rule by id."""
+    wanted = set(wanted)
+    listed = Review(ReviewSettings(tuple(wanted), min_confidence), tags).safe
+    chosen = []
+    for a in actions:
+        if (a.confidence or 0.0) < min_confidence:
+            continue
+        field_write = a.kind in ("update", "associate") and listed(a.rule)
+        if not (field_write or (a.kind == "merge" and a.rule in wanted)):
+            continue
+        if not a.approved and a.rule not in wanted:
+            continue  # a person has to look at it first, unless the run names its rule
+        chosen.append(a)
+    return chosen
