@@ -1,20 +1,76 @@
-"""Access: the private app's bearer token and its daily, 10-second and per-second (search) windows,
-with the ``X-HubSpot-RateLimit-*`` headers on every answer."""
+"""Access: the private app's bearer token, the scopes each route requires of it (403 MISSING_SCOPES
+naming those it lacks), and its daily, 10-second and per-second (search) windows, with the
+``X-HubSpot-RateLimit-*`` headers on every answer.
+
+The OAuth endpoints (``/oauth/...``, the token-info call) take their token in the body: they skip the
+bearer check and are not counted against the windows.
+"""
 
 from __future__ import annotations
 
+import string
 import time
 import uuid
+from collections.abc import Iterable
 
-from crm_ops.sandbox.http import Request, Response
+from crm_ops.sandbox.http import Handler, Request, Response
 from crm_ops.sandbox.hubspot.common import HsError, HubSpotState
+
+SCOPES_DOC = "https://developers.hubspot.com/scopes"
+
+
+def missing_scopes(scopes: Iterable[str]) -> HsError:
+    """HubSpot's 403 for a token without the scopes a call needs (``context.requiredScopes``)."""
+    return HsError(
+        403,
+        "MISSING_SCOPES",
+        "This app hasn't been granted all required scopes to make this call. Read more about required "
+        f"scopes here: {SCOPES_DOC}.",
+        errors=[
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredScopes": list(scopes)},
+            }
+        ],
+        links={"scopes": SCOPES_DOC},
+    )
 
 
 class AccessHandlers(HubSpotState):
-    """Authentication and rate limits, run before and after every request."""
+    """Authentication, scopes and rate limits."""
+
+    def scoped(self, handler: Handler, *required: str) -> Handler:
+        """``handler`` answering 403 MISSING_SCOPES unless the token holds every ``required`` scope.
+
+        A scope may name a path capture (``crm.objects.{object_type}.read``): the capture stands for its
+        object type's name; a type the portal does not have requires nothing (the handler answers it).
+        """
+
+        def check(request: Request, **captures: str) -> Response:
+            lacking = [s for s in self._required(required, captures) if s not in self.limits.scopes]
+            if lacking:
+                raise missing_scopes(lacking)
+            return handler(request, **captures)
+
+        return check
+
+    def _required(self, templates: tuple[str, ...], captures: dict[str, str]) -> list[str]:
+        out = []
+        for template in templates:
+            names = {}
+            for _, key, _, _ in string.Formatter().parse(template):
+                if key is None:
+                    continue
+                obj = self.types.get(captures.get(key, "").lower())
+                names[key] = obj.name if obj is not None else None
+            if None not in names.values():
+                out.append(template.format(**names))
+        return list(dict.fromkeys(out))
 
     def before(self, request: Request) -> Response | None:
         """Bearer auth, then the daily, 10-second and (for search) per-second windows."""
+        if request.path.startswith("/oauth/"):
+            return None
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:].strip() != self.token:
             return HsError(
@@ -28,13 +84,7 @@ class AccessHandlers(HubSpotState):
         is_search = request.path.endswith("/search")
         with self._lock:
             if self.calls_today >= self.limits.daily:
-                return HsError(
-                    429,
-                    "RATE_LIMITS",
-                    "You have reached your daily limit.",
-                    errorType="RATE_LIMIT",
-                    policyName="DAILY",
-                ).response()
+                return self._limited("daily", "DAILY", search=is_search)
             while self._window and moment - self._window[0] >= 10:
                 self._window.popleft()
             while self._search_window and moment - self._search_window[0] >= 1:

@@ -7,10 +7,11 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from crm_ops.sandbox.http import App, FaultInjector, Request, Response, Router
+from crm_ops.sandbox.http import App, FaultInjector, Handler, Request, Response, Router
 from crm_ops.sandbox.hubspot.access import AccessHandlers
+from crm_ops.sandbox.hubspot.account import AccountHandlers
 from crm_ops.sandbox.hubspot.associations import AssociationHandlers
-from crm_ops.sandbox.hubspot.common import HsError, HubSpotLimits, now_utc
+from crm_ops.sandbox.hubspot.common import PORTAL_ID, HsError, HubSpotLimits, now_utc
 from crm_ops.sandbox.hubspot.merge import MergeHandlers
 from crm_ops.sandbox.hubspot.objects import ObjectHandlers
 from crm_ops.sandbox.hubspot.owners import OwnerHandlers
@@ -22,6 +23,7 @@ from crm_ops.sandbox.store import Store, Table
 
 class HubSpotApp(
     AccessHandlers,
+    AccountHandlers,
     ObjectHandlers,
     SearchHandlers,
     MergeHandlers,
@@ -43,6 +45,7 @@ class HubSpotApp(
         limits: HubSpotLimits | None = None,
         now: Callable[[], datetime] = now_utc,
         types: Mapping[str, HsObject] | None = None,
+        portal_id: int = PORTAL_ID,
     ) -> None:
         self.objects = objects
         self.types = HUBSPOT_OBJECTS if types is None else types
@@ -50,40 +53,53 @@ class HubSpotApp(
         self.owners = owners
         self.associations = associations
         self.token = token
+        self.portal_id = portal_id
         self.faults = faults
         self.limits = limits or HubSpotLimits()
         self.now = now
         self.base_url = "http://127.0.0.1"
-        self.calls_today = 0
+        self.calls_today = self.limits.daily_used_at_start
         self._window = deque()
         self._search_window = deque()
         self._lock = threading.Lock()
         self._create_lock = threading.Lock()
         self.router = Router()
-        r, o = self.router.add, "/crm/v3/objects/{object_type}"
-        r("GET", o, self.list_objects)
-        r("POST", o, self.create_object)
-        r("POST", f"{o}/batch/create", self.batch_create)
-        r("POST", f"{o}/search", self.search)
-        r("POST", f"{o}/batch/read", self.batch_read)
-        r("POST", f"{o}/batch/update", self.batch_update)
-        r("POST", f"{o}/batch/archive", self.batch_archive)
-        r("POST", f"{o}/merge", self.merge)
-        r("GET", f"{o}/{{object_id}}", self.get_object)
-        r("PATCH", f"{o}/{{object_id}}", self.update_object)
-        r("DELETE", f"{o}/{{object_id}}", self.archive_object)
-        r("GET", "/crm/v3/properties/{object_type}", self.list_properties)
-        r("GET", "/crm/v3/properties/{object_type}/{name}", self.get_property)
-        r("GET", "/crm/v3/owners", self.list_owners)
-        r("GET", "/crm/v3/owners/{owner_id}", self.get_owner)
-        r("POST", "/crm/v4/associations/{from_type}/{to_type}/batch/read", self.association_batch_read)
+        o = "/crm/v3/objects/{object_type}"
+        read, write = "crm.objects.{object_type}.read", "crm.objects.{object_type}.write"
+        schema = "crm.schemas.{object_type}.read"
+        both_read = ("crm.objects.{from_type}.read", "crm.objects.{to_type}.read")
+        both_write = ("crm.objects.{from_type}.write", "crm.objects.{to_type}.write")
+
+        def r(method: str, pattern: str, handler: Handler, *scopes: str) -> None:
+            self.router.add(method, pattern, self.scoped(handler, *scopes) if scopes else handler)
+
+        r("GET", o, self.list_objects, read)
+        r("POST", o, self.create_object, write)
+        r("POST", f"{o}/batch/create", self.batch_create, write)
+        r("POST", f"{o}/search", self.search, read)
+        r("POST", f"{o}/batch/read", self.batch_read, read)
+        r("POST", f"{o}/batch/update", self.batch_update, write)
+        r("POST", f"{o}/batch/archive", self.batch_archive, write)
+        r("POST", f"{o}/merge", self.merge, write)
+        r("GET", f"{o}/{{object_id}}", self.get_object, read)
+        r("PATCH", f"{o}/{{object_id}}", self.update_object, write)
+        r("DELETE", f"{o}/{{object_id}}", self.archive_object, write)
+        r("GET", "/crm/v3/properties/{object_type}", self.list_properties, schema)
+        r("GET", "/crm/v3/properties/{object_type}/{name}", self.get_property, schema)
+        r("GET", "/crm/v3/owners", self.list_owners, "crm.objects.owners.read")
+        r("GET", "/crm/v3/owners/{owner_id}", self.get_owner, "crm.objects.owners.read")
+        a = "/crm/v4/associations/{from_type}/{to_type}"
+        r("POST", f"{a}/batch/read", self.association_batch_read, *both_read)
+        r("POST", f"{a}/batch/associate/default", self.association_batch_default, *both_write)
+        r("POST", f"{a}/batch/archive", self.association_batch_archive, *both_write)
         r(
-            "POST",
-            "/crm/v4/associations/{from_type}/{to_type}/batch/associate/default",
-            self.association_batch_default,
+            "GET",
+            "/crm/v4/objects/{from_type}/{object_id}/associations/{to_type}",
+            self.object_associations,
+            *both_read,
         )
-        r("POST", "/crm/v4/associations/{from_type}/{to_type}/batch/archive", self.association_batch_archive)
-        r("GET", "/crm/v4/objects/{from_type}/{object_id}/associations/{to_type}", self.object_associations)
+        r("POST", "/oauth/v2/private-apps/get/access-token-info", self.token_info)
+        r("GET", "/account-info/v3/details", self.account_details, "oauth")
 
     def fault_response(self, kind: str) -> Response:
         """An injected 429 (RATE_LIMITS) or 502/503."""

@@ -7,7 +7,8 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,17 +17,40 @@ from crm_ops.sandbox.objects import HsObject
 from crm_ops.sandbox.store import Store, Table
 
 JSON = "application/json;charset=utf-8"
-PORTAL_ID = 123456789
+PORTAL_ID = 123456789  # the sandbox portal's id (hub id), the one the recorded responses carry
 MAX_BATCH = 100
+CRM_TYPES = ("contacts", "companies", "deals")
+# What the private app is granted unless told otherwise: everything crm-ops and the emulated endpoints
+# need (``oauth``, which every app holds, for the account details).
+DEFAULT_SCOPES = frozenset(
+    {f"crm.objects.{t}.{access}" for t in CRM_TYPES for access in ("read", "write")}
+    | {f"crm.schemas.{t}.read" for t in CRM_TYPES}
+    | {"crm.objects.owners.read", "oauth"}
+)
 
 
 @dataclass(frozen=True)
 class HubSpotLimits:
-    """The private app's rate limits the emulator enforces."""
+    """The private app's rate limits and grants the emulator enforces.
+
+    ``daily_used_at_start``: calls of the daily allowance already spent when the sandbox starts.
+    ``scopes``: the scopes granted to the private app's token; a route needing one it lacks answers
+    403 MISSING_SCOPES.
+    """
 
     per_ten_seconds: int = 190
     search_per_second: int = 5
     daily: int = 1_000_000
+    daily_used_at_start: int = 0
+    scopes: AbstractSet[str] = field(default=DEFAULT_SCOPES)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.daily_used_at_start <= self.daily:
+            raise ValueError(
+                f"daily_used_at_start must be between 0 and daily ({self.daily}), "
+                f"got {self.daily_used_at_start}"
+            )
+        object.__setattr__(self, "scopes", frozenset(self.scopes))
 
 
 def now_utc() -> datetime:
@@ -81,6 +105,7 @@ class HubSpotState:
     owners: Table
     associations: dict[tuple[str, str], Table]
     token: str
+    portal_id: int
     faults: FaultInjector
     limits: HubSpotLimits
     now: Callable[[], datetime]

@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_ops.sandbox.hubspot.common import PORTAL_ID, HsError, HubSpotState, wire
+from crm_ops.sandbox.hubspot.common import HsError, HubSpotState, wire
 from crm_ops.sandbox.objects import HsObject, HsProperty
 from crm_ops.sandbox.store import Table
 
@@ -78,7 +78,7 @@ class RecordModel(HubSpotState):
             if row["archived"]:
                 record["archivedAt"] = wire(row["archivedAt"])
             record["url"] = (
-                f"https://app.hubspot.com/contacts/{PORTAL_ID}/record/{obj.object_type_id}/{row['id']}"
+                f"https://app.hubspot.com/contacts/{self.portal_id}/record/{obj.object_type_id}/{row['id']}"
             )
             out.append(record)
         return out
@@ -163,7 +163,9 @@ class RecordModel(HubSpotState):
         if errors:
             # HubSpot's v3 shape: the validation results JSON-encoded into the message, and one
             # ``{message, code, context.propertyName}`` per problem in ``errors``
-            results = [{**e, "localizedErrorMessage": e["message"], "portalId": PORTAL_ID} for e in errors]
+            results = [
+                {**e, "localizedErrorMessage": e["message"], "portalId": self.portal_id} for e in errors
+            ]
             raise HsError(
                 400,
                 "VALIDATION_ERROR",

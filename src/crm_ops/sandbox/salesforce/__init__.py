@@ -7,9 +7,9 @@ error arrays of ``{message, errorCode}``, SaveResults with ``statusCode``, Bulk 
 NOT_FOUND as the real service does for an unknown resource.
 
 One module a concern: ``auth`` (OAuth token endpoint, sessions, the daily allowance, ``/limits``),
-``describe``, ``records`` (sObject CRUD and the REST record shape), ``query`` (SOQL over REST),
-``composite`` (``/composite/sobjects``), ``bulk`` (Bulk API 2.0); ``common`` holds what they share and
-``app`` composes them into ``SalesforceApp``.
+``identity`` (the OpenID UserInfo endpoint), ``describe``, ``records`` (sObject CRUD and the REST
+record shape), ``query`` (SOQL over REST), ``composite`` (``/composite/sobjects``), ``bulk`` (Bulk API
+2.0); ``common`` holds what they share and ``app`` composes them into ``SalesforceApp``.
 """
 
 from crm_ops.sandbox.salesforce.app import SalesforceApp
@@ -21,6 +21,7 @@ from crm_ops.sandbox.salesforce.common import (
     MAX_COMPOSITE,
     MAX_CURSORS,
     MAX_JOBS,
+    ORG_ID,
     SF_DATETIME,
     SalesforceLimits,
     error,
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_COMPOSITE",
     "MAX_CURSORS",
     "MAX_JOBS",
+    "ORG_ID",
     "SF_DATETIME",
     "SalesforceApp",
     "SalesforceCredentials",

@@ -16,6 +16,7 @@ from crm_ops.sandbox.salesforce.bulk import BulkHandlers
 from crm_ops.sandbox.salesforce.common import SalesforceLimits, error, now_utc
 from crm_ops.sandbox.salesforce.composite import CompositeHandlers
 from crm_ops.sandbox.salesforce.describe import DescribeHandlers
+from crm_ops.sandbox.salesforce.identity import IdentityHandlers
 from crm_ops.sandbox.salesforce.query import QueryHandlers
 from crm_ops.sandbox.salesforce.records import RecordHandlers
 from crm_ops.sandbox.sfsoap import SoapApi
@@ -23,7 +24,14 @@ from crm_ops.sandbox.store import Store
 
 
 class SalesforceApp(
-    AuthHandlers, DescribeHandlers, RecordHandlers, QueryHandlers, CompositeHandlers, BulkHandlers, App
+    AuthHandlers,
+    IdentityHandlers,
+    DescribeHandlers,
+    RecordHandlers,
+    QueryHandlers,
+    CompositeHandlers,
+    BulkHandlers,
+    App,
 ):
     """Routes and state of the Salesforce emulator; serve it with ``http.Server`` over TLS."""
 
@@ -47,7 +55,7 @@ class SalesforceApp(
         self.limits = limits or SalesforceLimits()
         self.now = now
         self.instance_url = "https://127.0.0.1"
-        self.api_calls = 0
+        self.api_calls = self.limits.used_at_start
         self._lock = threading.Lock()
         self._cursors = OrderedDict()
         self._jobs = OrderedDict()
@@ -57,6 +65,8 @@ class SalesforceApp(
         self.router = Router()
         r, d = self.router.add, "/services/data/{version}"
         r("POST", "/services/oauth2/token", self.token)
+        r("GET", "/services/oauth2/userinfo", self.userinfo)
+        r("POST", "/services/oauth2/userinfo", self.userinfo)
         r("GET", "/services/data", self.versions)
         r("GET", f"{d}/limits", self.get_limits)
         r("GET", f"{d}/sobjects", self.describe_global)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import jwt
 
 from crm_ops.sandbox.http import Request, Response
-from crm_ops.sandbox.salesforce.common import JSON, SalesforceState, error
+from crm_ops.sandbox.salesforce.common import JSON, ORG_ID, SalesforceState, error
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -43,7 +43,9 @@ class AuthHandlers(SalesforceState):
         if token not in self.tokens:
             return error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         if self._count_call() is None:
-            return error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            refused = error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            self.after(request, refused)  # the refusal reports the usage too
+            return refused
         return None
 
     def _count_call(self) -> tuple[int, int] | None:
@@ -115,7 +117,7 @@ class AuthHandlers(SalesforceState):
         return self._issue_token()
 
     def _issue_token(self) -> Response:
-        access = f"00D8d0000000001!{secrets.token_urlsafe(48)}"
+        access = f"{ORG_ID[:15]}!{secrets.token_urlsafe(48)}"
         with self._lock:
             self.tokens.add(access)
         issued = str(int(self.now().timestamp() * 1000))
@@ -124,7 +126,7 @@ class AuthHandlers(SalesforceState):
             {
                 "access_token": access,
                 "instance_url": self.instance_url,
-                "id": f"{self.instance_url}/id/00D8d0000000001EAA/{self.user_id}",
+                "id": f"{self.instance_url}/id/{ORG_ID}/{self.user_id}",
                 "token_type": "Bearer",
                 "issued_at": issued,
                 "signature": base64.b64encode(secrets.token_bytes(32)).decode(),

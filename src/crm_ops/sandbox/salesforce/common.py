@@ -25,6 +25,7 @@ BULK_DATETIME = "%Y-%m-%dT%H:%M:%S%.3fZ"
 MAX_COMPOSITE = 200
 MAX_CURSORS = 64
 MAX_JOBS = 32
+ORG_ID = "00D8d0000000001EAA"  # the sandbox org's id (18 characters; session ids start with its first 15)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,15 @@ class SalesforceLimits:
     daily_api_requests: int = 5_000_000
     default_batch_size: int = 2000
     bulk_default_max_records: int = 50_000
+    # daily API requests already spent when the sandbox starts (an org other integrations share)
+    used_at_start: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.used_at_start <= self.daily_api_requests:
+            raise ValueError(
+                f"used_at_start must be between 0 and daily_api_requests ({self.daily_api_requests}), "
+                f"got {self.used_at_start}"
+            )
 
 
 def now_utc() -> datetime:
