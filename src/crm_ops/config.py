@@ -299,7 +299,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
             problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
     state_dir = Path(raw.get("state_dir", f".crm-ops/{name}"))
     if not state_dir.is_absolute():
-        state_dir = file.parent / state_dir
+        state_dir = file.resolve().parent / state_dir  # absolute: the state file records paths under it
     sf = hs = None
     if "salesforce" in raw:
         sf = _section(SalesforceSettings, raw["salesforce"], f"{where}.salesforce", SF_SECRETS, problems)

@@ -108,6 +108,7 @@ class SalesforceConnector(SalesforceWrites):
         self.used: int | None = None
         self.limit: int | None = None
         self.server_date: str | None = None  # the Date header of the last answer (clock skew)
+        self.enforce_budget = True  # off only for the few calls of diagnostics (doctor)
         self.session = CrmSession(settings.ca_bundle)
         self.session.hooks["response"].append(self._on_response)
         instance_url, token = sfauth.sign_in(settings, self.session, self._call)
@@ -141,7 +142,7 @@ class SalesforceConnector(SalesforceWrites):
                     self.used, self.limit = int(used), int(limit)
 
     def _check_budget(self) -> None:
-        if self.used is None or not self.limit:
+        if self.used is None or not self.limit or not self.enforce_budget:
             return
         if self.used >= self.settings.api_budget_share * self.limit:
             used, self.used = self.used, None  # the next attempt re-reads the usage from its answer
@@ -412,11 +413,16 @@ class SalesforceConnector(SalesforceWrites):
     def identity(self) -> dict[str, Any]:
         """Who the session is: the OAuth userinfo (user_id, organization_id, preferred_username...)."""
         url = f"{self.sf.base_url.split('/services/data/')[0]}/services/oauth2/userinfo"
-        body: dict[str, Any] = self._call(
-            lambda: self.sf.session.get(
-                url, headers=self.sf.headers, timeout=self.settings.timeout_seconds
-            ).json()
+        response = self._call(
+            lambda: self.sf.session.get(url, headers=self.sf.headers, timeout=self.settings.timeout_seconds)
         )
+        if response.status_code != 200:  # Salesforce answers a bad token in plain text (Bad_OAuth_Token)
+            raise FatalApiError(
+                SYSTEM,
+                f"userinfo failed ({response.status_code}): {response.text[:100]}",
+                status=response.status_code,
+            )
+        body: dict[str, Any] = response.json()
         return body
 
     def api_versions(self) -> list[str]:

@@ -593,7 +593,7 @@ def _in(node: InList) -> pl.Expr:
             values = [str(x).lower() for x in values]
     elif f.type == "int":
         values = [int(x) for x in values if isinstance(x, float)]
-    member = col.is_in(pl.Series(values, dtype=col_dtype(f, values)))
+    member = col.is_in(pl.Series(values, dtype=col_dtype(f, values)).implode())
     if has_null:
         member = member | pl.col(f.name).is_null()
     member = member.fill_null(False)

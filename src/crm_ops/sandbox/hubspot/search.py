@@ -166,7 +166,7 @@ class SearchHandlers(RecordModel):
                 member = col.str.to_lowercase().is_in([str(v).lower() for v in parsed])
             else:
                 member = col.is_in(
-                    pl.Series(parsed, dtype=prop.dtype if name != "hs_object_id" else pl.Float64)
+                    pl.Series(parsed, dtype=prop.dtype if name != "hs_object_id" else pl.Float64).implode()
                 )
             return member.fill_null(False) if op == "IN" else (~member).fill_null(True)
         if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
