@@ -36,6 +36,7 @@ def test_pull_command_full_then_incremental(sandbox: Sandbox, tmp_path: Path) ->
     assert "incremental" in second.stdout and "hubspot" not in second.stdout
     # the log is JSON off a terminal, and never carries the secrets it was given
     assert '"event": "pull.done"' in first.stderr
+    assert '"event"' not in first.stdout  # human output alone on stdout, logs alone on stderr
     for secret in ("CRM_OPS_SF_ACCESS_TOKEN", "CRM_OPS_HUBSPOT_TOKEN"):
         assert sandbox.env[secret] not in first.stderr + first.stdout
 
