@@ -3,26 +3,29 @@ the right thing through the unchanged simple-salesforce."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
+import requests
 
 from crm_ops.config import Profile, load_profile
-from crm_ops.errors import FatalApiError
-from crm_ops.pull import connect
+from crm_ops.errors import FatalApiError, SessionExpiredError
+from crm_ops.pull import Puller, connect
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.realworld import RealWorld
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.state import now
-from tests.pulling import FAST_HUBSPOT, profile_for
+from tests.pulling import FAST_HUBSPOT, assert_same, expected, profile_for
 
 pytestmark = pytest.mark.integration
 
 
-def _profile(box: Sandbox, folder: Path, auth: str, **settings: str) -> Profile:
+def _profile(box: Sandbox, folder: Path, auth: str, **settings: str | int) -> Profile:
     env = box.env
-    lines = "".join(f'{k} = "{v}"\n' for k, v in settings.items())
+    lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
     extra = f"""
 [profiles.{auth}]
 state_dir = "{(folder / auth).as_posix()}"
@@ -93,3 +96,66 @@ def test_client_credentials_at_my_domain_and_jwt_with_login_audience_sign_in(
     )
     assert jwt.salesforce is not None and jwt.salesforce.audience == "https://login.salesforce.com"
     assert _owners(jwt) == users
+
+
+@pytest.fixture(scope="module")
+def short_sessions() -> Iterator[Sandbox]:
+    """Sessions that expire after 4 data calls."""
+    config = SandboxConfig(
+        seed=SeedConfig(records=600, seed=43),
+        hubspot_limits=FAST_HUBSPOT,
+        real_world=RealWorld(session_calls=4),
+    )
+    with Sandbox(config) as sb:
+        yield sb
+
+
+SMALL_REST = {"rest_page_records": 200, "bulk_threshold": 100_000}
+
+
+def test_a_session_expiring_mid_pull_is_renewed_by_the_configured_flow(
+    short_sessions: Sandbox, tmp_path: Path
+) -> None:
+    url = short_sessions.env["CRM_OPS_SF_INSTANCE_URL"]
+    profile = _profile(short_sessions, tmp_path, "jwt", oauth_url=url, audience="login", **SMALL_REST)
+    puller = Puller(profile)
+    data = short_sessions.data
+    for entity in ("Contact", "Account"):
+        result = puller.pull("salesforce", entity)
+        assert result.api_calls > 4
+        truth = expected("salesforce", entity, data.salesforce, data.hubspot_associations)
+        assert_same(pl.read_parquet(result.snapshot), truth, entity)
+    assert short_sessions.salesforce_layer.draws.counts["session_expired"] >= 2
+
+
+def test_a_given_session_id_that_expires_stops_resumably_with_what_to_do(
+    short_sessions: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = profile_for(short_sessions, tmp_path, salesforce=SMALL_REST)
+    stale = short_sessions.env["CRM_OPS_SF_ACCESS_TOKEN"]
+    short_sessions.salesforce_layer.sessions[stale] = 0
+    puller = Puller(profile)
+    with pytest.raises(SessionExpiredError, match="CRM_OPS_SF_ACCESS_TOKEN") as raised:
+        puller.pull("salesforce", "Contact")
+    assert stale not in str(raised.value)
+    job = puller.state.open_pull("salesforce", "Contact")
+    assert job is not None and job.parts > 0  # what was pulled is kept
+    puller.close()
+
+    token = requests.post(
+        f"{short_sessions.env['CRM_OPS_SF_INSTANCE_URL']}/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": short_sessions.env["CRM_OPS_SF_CLIENT_ID"],
+            "client_secret": short_sessions.env["CRM_OPS_SF_CLIENT_SECRET"],
+        },
+        verify=short_sessions.env["CRM_OPS_SF_CA_BUNDLE"],
+        timeout=30,
+    ).json()["access_token"]
+    short_sessions.salesforce_layer.sessions[token] = -1000  # a fresh session that lasts this pull
+    monkeypatch.setenv("CRM_OPS_SF_ACCESS_TOKEN", token)
+    resumed = Puller(profile).pull("salesforce", "Contact")
+    assert resumed.resumed
+    data = short_sessions.data
+    truth = expected("salesforce", "Contact", data.salesforce, data.hubspot_associations)
+    assert_same(pl.read_parquet(resumed.snapshot), truth, "Contact")

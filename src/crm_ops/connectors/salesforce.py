@@ -38,7 +38,13 @@ from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page, resolve
 from crm_ops.connectors.netconf import CrmSession, proxy_hint, tls_hint
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.connectors.sfwrite import SalesforceWrites
-from crm_ops.errors import ApiError, BudgetExhaustedError, FatalApiError, RetriableApiError
+from crm_ops.errors import (
+    ApiError,
+    BudgetExhaustedError,
+    FatalApiError,
+    RetriableApiError,
+    SessionExpiredError,
+)
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
 from crm_ops.schema.fieldmap import EntityMap, FieldMap, Resolved
@@ -152,6 +158,7 @@ class SalesforceConnector(SalesforceWrites):
             )
 
     def _call(self, fn: Callable[[], T]) -> T:
+        renewed = False  # a session that expires mid-call is renewed once, then the call goes on
         for attempt in retrying(self.policy, sleep=self._sleep):
             with attempt:
                 self._check_budget()
@@ -163,8 +170,33 @@ class SalesforceConnector(SalesforceWrites):
                         raise
                     if mapped.code == "REQUEST_LIMIT_EXCEEDED" and mapped.status == 403:
                         raise BudgetExhaustedError(f"{mapped}; the pull resumes on the next run") from None
+                    if mapped.code == "INVALID_SESSION_ID" and mapped.status == 401:
+                        self._renew(mapped, renewed)
+                        renewed = True
+                        raise RetriableApiError(
+                            SYSTEM, "session expired; signed in again", status=401
+                        ) from None
                     raise mapped from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _renew(self, error: ApiError, renewed: bool) -> None:
+        """Sign in again with the configured flow after a 401 INVALID_SESSION_ID (once a call); a given
+        session id cannot be renewed: stop, resumably, saying what to do."""
+        if self.settings.auth == "session":
+            raise SessionExpiredError(
+                SYSTEM,
+                "the session id expired (401 INVALID_SESSION_ID); set a fresh one in "
+                f"{self.settings.secret_env.get('access_token')}, or sign in by a flow crm-ops can repeat "
+                '(auth = "jwt" or "client_credentials"); what was pulled is kept and the next run resumes',
+                status=401,
+                code="INVALID_SESSION_ID",
+            ) from None
+        if renewed:
+            raise error from None
+        log.info("salesforce.session_renewed", auth=self.settings.auth)
+        _, token = sfauth.sign_in(self.settings, self.session, self._call)
+        self.sf.session_id = token
+        self.sf.headers["Authorization"] = "Bearer " + token
 
     def _rest(self, path: str, **kwargs: Any) -> Any:
         answer = self.sf.restful(path, **kwargs)
@@ -337,15 +369,19 @@ class SalesforceConnector(SalesforceWrites):
         headers = {"Content-Type": "application/json", "Authorization": "Bearer " + self.sf.session_id}
         return _Bulk2Client(self._map(entity).object, self.sf.bulk2_url, headers, self.session)
 
+    def _bulk_results(self, entity: str, job_id: str, locator: str) -> dict[str, Any]:
+        """One page of a Bulk query job's results (a client on the current session)."""
+        client = self._bulk_client(entity)
+        return dict(client.get_query_results(job_id, locator, max_records=self.settings.bulk_page_records))
+
     def _pull_bulk(
         self, entity: str, soql_fields: str, since: datetime | None, cursor: dict[str, Any]
     ) -> Iterator[Page]:
         emap = self._map(entity)
-        client = self._bulk_client(entity)
         job_id = cursor.get("job")
         if not job_id:
             soql = f"SELECT {soql_fields} FROM {emap.object}{self._where(since, None)}"
-            job = self._call(lambda: client.create_job(Operation.query_all, soql))
+            job = self._call(lambda: self._bulk_client(entity).create_job(Operation.query_all, soql))
             job_id = str(job["id"])
             log.info("salesforce.bulk.job", entity=entity, job=job_id)
             # persist the job before waiting, so a kill now resumes this job rather than starting another
@@ -353,7 +389,7 @@ class SalesforceConnector(SalesforceWrites):
         wait = 0.2
         while True:
             try:
-                info = self._call(lambda: client.get_job(job_id, True))
+                info = self._call(lambda: self._bulk_client(entity).get_job(job_id, True))
             except FatalApiError as exc:
                 if exc.status == 404:
                     raise CursorExpiredError(f"Bulk job {job_id} no longer exists") from None
@@ -371,14 +407,7 @@ class SalesforceConnector(SalesforceWrites):
         custom = self._custom(entity)
         while True:
             try:
-                result = self._call(
-                    partial(
-                        client.get_query_results,
-                        job_id,
-                        locator,
-                        max_records=self.settings.bulk_page_records,
-                    )
-                )
+                result = self._call(partial(self._bulk_results, entity, job_id, locator))
             except FatalApiError as exc:
                 if exc.status in (400, 404) and locator:
                     raise CursorExpiredError(f"Bulk job {job_id} results gone: {exc}") from None
