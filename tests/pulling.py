@@ -13,6 +13,7 @@ import yaml
 from crm_ops.config import Profile, sandbox_profile
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.hubspot import HubSpotLimits
+from crm_ops.sandbox.realworld import RealWorld
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.schema.entities import ENTITIES
 from crm_ops.schema.fieldmap import shipped_map_path
@@ -138,6 +139,20 @@ def fast_sandbox(records: int, seed: int) -> Iterator[Sandbox]:
     with Sandbox(
         SandboxConfig(seed=SeedConfig(records=records, seed=seed), hubspot_limits=FAST_HUBSPOT)
     ) as sb:
+        yield sb
+
+
+@contextmanager
+def real_world_sandbox(records: int, seed: int, faults: str = "none", **settings: Any) -> Iterator[Sandbox]:
+    """A fast sandbox with real-world settings (``RealWorld`` keyword arguments) and a fault profile."""
+    config = SandboxConfig(
+        seed=SeedConfig(records=records, seed=seed),
+        hubspot_limits=FAST_HUBSPOT,
+        faults=faults,
+        fault_seed=seed,
+        real_world=RealWorld(**settings),
+    )
+    with Sandbox(config) as sb:
         yield sb
 
 

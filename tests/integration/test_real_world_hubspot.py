@@ -10,11 +10,10 @@ import polars as pl
 import pytest
 import requests
 
+from crm_ops.errors import BudgetExhaustedError
 from crm_ops.pull import Puller
-from crm_ops.sandbox.generator import SeedConfig
-from crm_ops.sandbox.realworld import RealWorld
-from crm_ops.sandbox.server import Sandbox, SandboxConfig
-from tests.pulling import FAST_HUBSPOT, assert_same, expected, profile_for
+from crm_ops.sandbox.server import Sandbox
+from tests.pulling import assert_same, expected, profile_for, real_world_sandbox
 
 pytestmark = pytest.mark.integration
 HS_ENTITIES = {"Contact": "contacts", "Account": "companies", "Opportunity": "deals"}
@@ -23,12 +22,7 @@ HS_ENTITIES = {"Contact": "contacts", "Account": "companies", "Opportunity": "de
 @pytest.fixture(scope="module")
 def wide() -> Iterator[Sandbox]:
     """A portal with 500 custom properties (with data) on each CRM object."""
-    config = SandboxConfig(
-        seed=SeedConfig(records=400, seed=31),
-        hubspot_limits=FAST_HUBSPOT,
-        real_world=RealWorld(custom_properties=500),
-    )
-    with Sandbox(config) as sb:
+    with real_world_sandbox(400, 31, custom_properties=500) as sb:
         yield sb
 
 
@@ -83,3 +77,30 @@ def test_full_pull_of_hundreds_of_custom_properties_equals_ground_truth_and_resu
             got = dict(zip(snapshot["id"], snapshot[f"custom_{prop}"], strict=True))
             assert got == {k: want[k] for k in got}, prop
     assert wide.hubspot_layer.draws.counts.get("414", 0) == 1  # only the direct call above
+
+
+QUICK = {"retry_attempts": 12, "retry_initial_wait": 0.01, "retry_max_wait": 0.05}
+
+
+def test_daily_429_stops_resumably_while_423_and_477_are_waited_out(tmp_path: Path) -> None:
+    with real_world_sandbox(1500, 33, "locked=0.05,migration=0.03,daily_after=30") as box:
+        profile = profile_for(box, tmp_path, hubspot={"part_rows": 200, **QUICK})
+        puller = Puller(profile)
+        with pytest.raises(BudgetExhaustedError, match=r"daily limit.*resumes on the next run"):
+            puller.pull_many(["hubspot"])
+        layer = box.hubspot_layer
+        assert layer.calls == 30, "a DAILY 429 must end the pull, never be retried"
+        assert layer.draws.counts["daily"] == 1
+        puller.close()
+
+        again = Puller(profile)
+        results = again.pull_many(["hubspot"])
+        assert any(r.resumed for r in results)
+        data = box.data
+        tables = {**data.hubspot, "owners": data.hubspot_owners}
+        for entity in ("Account", "Contact", "Opportunity", "Owner", "ContactRole"):
+            current = again.state.current("hubspot", entity)
+            assert current is not None
+            truth = expected("hubspot", entity, tables, data.hubspot_associations)
+            assert_same(pl.read_parquet(current.snapshot), truth, entity)
+        assert layer.draws.counts["locked"] >= 1 and layer.draws.counts["migration"] >= 1

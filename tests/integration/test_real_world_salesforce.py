@@ -14,11 +14,9 @@ import requests
 from crm_ops.config import Profile, load_profile
 from crm_ops.errors import FatalApiError, SessionExpiredError
 from crm_ops.pull import Puller, connect
-from crm_ops.sandbox.generator import SeedConfig
-from crm_ops.sandbox.realworld import RealWorld
-from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from crm_ops.sandbox.server import Sandbox
 from crm_ops.state import now
-from tests.pulling import FAST_HUBSPOT, assert_same, expected, profile_for
+from tests.pulling import assert_same, expected, profile_for, real_world_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -43,12 +41,7 @@ ca_bundle = "{env["CRM_OPS_SF_CA_BUNDLE"]}"
 @pytest.fixture(scope="module")
 def new_org() -> Iterator[Sandbox]:
     """An org created after Summer '23: no username-password flow, client credentials at My Domain."""
-    config = SandboxConfig(
-        seed=SeedConfig(records=200, seed=41),
-        hubspot_limits=FAST_HUBSPOT,
-        real_world=RealWorld(password_flow=False, my_domain=True),
-    )
-    with Sandbox(config) as sb:
+    with real_world_sandbox(200, 41, password_flow=False, my_domain=True) as sb:
         yield sb
 
 
@@ -101,12 +94,7 @@ def test_client_credentials_at_my_domain_and_jwt_with_login_audience_sign_in(
 @pytest.fixture(scope="module")
 def short_sessions() -> Iterator[Sandbox]:
     """Sessions that expire after 4 data calls."""
-    config = SandboxConfig(
-        seed=SeedConfig(records=600, seed=43),
-        hubspot_limits=FAST_HUBSPOT,
-        real_world=RealWorld(session_calls=4),
-    )
-    with Sandbox(config) as sb:
+    with real_world_sandbox(600, 43, session_calls=4) as sb:
         yield sb
 
 

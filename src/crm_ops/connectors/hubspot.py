@@ -30,16 +30,16 @@ from typing import Any
 import polars as pl
 import requests
 import structlog
-import urllib3
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
+from crm_ops.connectors.hserrors import translate
 from crm_ops.connectors.hsprops import join_rest, split_for_url
 from crm_ops.connectors.hswrite import HubSpotWrites
-from crm_ops.connectors.netconf import CrmSession, proxy_for, proxy_hint, tls_hint
-from crm_ops.errors import ApiError, ConfigError, FatalApiError, RetriableApiError
+from crm_ops.connectors.netconf import CrmSession, proxy_for
+from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
@@ -50,12 +50,6 @@ __all__ = ["HubSpotConnector", "parse_stamp", "translate"]
 log = structlog.get_logger("crm_ops.hubspot")
 SYSTEM = "hubspot"
 JSON = "application/json"
-NETWORK_ERRORS = (
-    urllib3.exceptions.HTTPError,
-    requests.exceptions.RequestException,
-    ConnectionError,
-    TimeoutError,
-)
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
@@ -68,53 +62,6 @@ MODIFIED = {
     "companies": "hs_lastmodifieddate",
     "deals": "hs_lastmodifieddate",
 }
-
-
-def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | None:
-    """Our error for a hubspot-api-client or urllib3 failure: retriable for 429, 5xx and the network;
-    a certificate that does not verify or a proxy that refuses is fatal, with what to do."""
-    if isinstance(exc, ApiError):
-        return exc
-    status = getattr(exc, "status", None)
-    if status is not None and hasattr(exc, "body") and hasattr(exc, "reason"):
-        status = int(status or 0)
-        try:
-            body = json.loads(exc.body or b"{}")
-        except (TypeError, ValueError):
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        category = body.get("category") or body.get("policyName")
-        message = body.get("message") or str(getattr(exc, "reason", ""))
-        scopes = [
-            scope
-            for e in body.get("errors") or []
-            if isinstance(e, dict)
-            for scope in (e.get("context") or {}).get("requiredScopes") or []
-        ]
-        if scopes:  # 403 MISSING_SCOPES: name what to grant
-            message = f"{message} (the private app needs {', '.join(scopes)})"
-        text = f"request failed ({status} {category or ''}): {message}"
-        if status in {0, 429} or status >= 500:
-            headers = getattr(exc, "headers", None) or {}
-            retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
-            wait = float(retry_after) if retry_after and str(retry_after).replace(".", "").isdigit() else None
-            if status == 429 and wait is None and body.get("policyName") == "TEN_SECONDLY_ROLLING":
-                wait = 1.0
-            return RetriableApiError(SYSTEM, text, status=status, code=category, retry_after=wait)
-        return FatalApiError(SYSTEM, text, status=status, code=category)
-    reason = getattr(exc, "reason", None)
-    if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(reason, urllib3.exceptions.SSLError):
-        return FatalApiError(SYSTEM, f"TLS error ({reason or exc}): {tls_hint(ca_bundle)}")
-    if isinstance(exc, urllib3.exceptions.ProxyError) or isinstance(reason, urllib3.exceptions.ProxyError):
-        return FatalApiError(SYSTEM, proxy_hint(reason or exc))
-    if isinstance(exc, requests.exceptions.SSLError):
-        return FatalApiError(SYSTEM, f"TLS error: {tls_hint(ca_bundle)}")
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return FatalApiError(SYSTEM, proxy_hint(exc))
-    if isinstance(exc, NETWORK_ERRORS):
-        return RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}")
-    return None
 
 
 class _HttpFailureError(Exception):
@@ -181,6 +128,11 @@ class HubSpotConnector(HubSpotWrites):
                     mapped = translate(exc, self.settings.ca_bundle)
                     if mapped is None:
                         raise
+                    if mapped.status == 429 and mapped.code == "DAILY":
+                        # the portal's daily allowance is spent until its midnight: never retried
+                        raise BudgetExhaustedError(
+                            f"{mapped}; the pull stopped and resumes on the next run"
+                        ) from None
                     raise mapped from None
         raise AssertionError("unreachable")  # pragma: no cover
 
