@@ -10,9 +10,11 @@ import polars as pl
 import pytest
 import requests
 
-from crm_ops.errors import BudgetExhaustedError
+from crm_ops.errors import BudgetExhaustedError, PartialPullError
 from crm_ops.pull import Puller
-from crm_ops.sandbox.server import Sandbox
+from crm_ops.sandbox.generator import SeedConfig
+from crm_ops.sandbox.hubspot import DEFAULT_SCOPES, HubSpotLimits
+from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from tests.pulling import assert_same, expected, profile_for, real_world_sandbox
 
 pytestmark = pytest.mark.integration
@@ -104,3 +106,21 @@ def test_daily_429_stops_resumably_while_423_and_477_are_waited_out(tmp_path: Pa
             truth = expected("hubspot", entity, tables, data.hubspot_associations)
             assert_same(pl.read_parquet(current.snapshot), truth, entity)
         assert layer.draws.counts["locked"] >= 1 and layer.draws.counts["migration"] >= 1
+
+
+def test_a_missing_scope_fails_only_its_entity_and_names_the_scope_to_grant(tmp_path: Path) -> None:
+    limits = HubSpotLimits(
+        per_ten_seconds=1_000_000,
+        search_per_second=100_000,
+        scopes=DEFAULT_SCOPES - {"crm.objects.owners.read"},
+    )
+    config = SandboxConfig(seed=SeedConfig(records=300, seed=35), hubspot_limits=limits)
+    with Sandbox(config) as box:
+        puller = Puller(profile_for(box, tmp_path))
+        with pytest.raises(PartialPullError) as raised:
+            puller.pull_many(["hubspot"])
+    failures = raised.value.failures
+    assert [(f.system, f.entity) for f in failures] == [("hubspot", "Owner")]
+    text = str(failures[0].error)
+    assert "403 MISSING_SCOPES" in text and "the private app needs crm.objects.owners.read" in text
+    assert {r.entity for r in raised.value.results} == {"Account", "Contact", "Opportunity", "ContactRole"}
