@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from crm_ops.config import Profile, load_profile
-from crm_ops.errors import FatalApiError, SessionExpiredError
+from crm_ops.errors import BudgetExhaustedError, FatalApiError, SessionExpiredError
 from crm_ops.pull import Puller, connect
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.state import now
@@ -147,3 +147,29 @@ def test_a_given_session_id_that_expires_stops_resumably_with_what_to_do(
     data = short_sessions.data
     truth = expected("salesforce", "Contact", data.salesforce, data.hubspot_associations)
     assert_same(pl.read_parquet(resumed.snapshot), truth, "Contact")
+
+
+QUICK = {"retry_attempts": 12, "retry_initial_wait": 0.01, "retry_max_wait": 0.05}
+
+
+def test_concurrent_request_limits_are_waited_out_and_the_daily_total_stops_resumably(tmp_path: Path) -> None:
+    with real_world_sandbox(1500, 45, "concurrent=0.1,total_after=25") as box:
+        profile = profile_for(
+            box, tmp_path, salesforce={**SMALL_REST, "bulk_threshold": 1000, **QUICK}, hubspot=QUICK
+        )
+        puller = Puller(profile)
+        with pytest.raises(BudgetExhaustedError, match=r"TotalRequests Limit exceeded.*resumes"):
+            puller.pull_many(["salesforce", "hubspot"])
+        assert box.salesforce_layer.draws.counts["total"] == 1
+        assert {c.system for c in puller.state.all_current()} == {"salesforce", "hubspot"}
+        puller.close()
+
+        again = Puller(profile)
+        again.pull_many(["salesforce", "hubspot"])
+        data = box.data
+        for entity in ("Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"):
+            current = again.state.current("salesforce", entity)
+            assert current is not None
+            truth = expected("salesforce", entity, data.salesforce, data.hubspot_associations)
+            assert_same(pl.read_parquet(current.snapshot), truth, entity)
+        assert box.salesforce_layer.draws.counts["concurrent"] >= 3

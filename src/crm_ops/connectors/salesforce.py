@@ -68,8 +68,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | None:
-    """Our error for a simple-salesforce or requests failure: retriable for 429, 5xx and the network;
-    a certificate that does not verify or a proxy that refuses is fatal, with what to do."""
+    """Our error for a simple-salesforce or requests failure: retriable for 429, 5xx, the network and
+    REQUEST_LIMIT_EXCEEDED for concurrent requests (ConcurrentRequests, ConcurrentPerOrgLongTxn); the
+    daily total (TotalRequests) is fatal here and stops the pull resumably in ``_call``; a certificate
+    that does not verify or a proxy that refuses is fatal, with what to do."""
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, SalesforceError):
@@ -79,7 +81,8 @@ def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | No
         code = first.get("errorCode") if isinstance(first, dict) else None
         message = first.get("message") if isinstance(first, dict) else str(first)[:200]
         text = f"{exc.resource_name or 'request'} failed ({status} {code or ''}): {message}"
-        if status == 429 or status >= 500:
+        concurrent = code == "REQUEST_LIMIT_EXCEEDED" and "Concurrent" in str(message)
+        if status == 429 or status >= 500 or concurrent:  # too many at once: wait and go on
             return RetriableApiError(SYSTEM, text, status=status, code=code)
         return FatalApiError(SYSTEM, text, status=status, code=code)
     if isinstance(exc, requests.exceptions.SSLError):
@@ -168,7 +171,7 @@ class SalesforceConnector(SalesforceWrites):
                     mapped = translate(exc, self.settings.ca_bundle)
                     if mapped is None:
                         raise
-                    if mapped.code == "REQUEST_LIMIT_EXCEEDED" and mapped.status == 403:
+                    if mapped.code == "REQUEST_LIMIT_EXCEEDED" and isinstance(mapped, FatalApiError):
                         raise BudgetExhaustedError(f"{mapped}; the pull resumes on the next run") from None
                     if mapped.code == "INVALID_SESSION_ID" and mapped.status == 401:
                         self._renew(mapped, renewed)
