@@ -124,3 +124,20 @@ def test_a_missing_scope_fails_only_its_entity_and_names_the_scope_to_grant(tmp_
     text = str(failures[0].error)
     assert "403 MISSING_SCOPES" in text and "the private app needs crm.objects.owners.read" in text
     assert {r.entity for r in raised.value.results} == {"Account", "Contact", "Opportunity", "ContactRole"}
+
+
+def test_association_reads_paged_per_record_are_read_to_the_last_page(tmp_path: Path) -> None:
+    with real_world_sandbox(600, 37, association_page=2) as box:
+        table = box.hubspot.associations[("deals", "contacts")]
+        first = table.frame().row(0, named=True)
+        contacts = box.hubspot.objects["contacts"].frame().filter(~pl.col("archived"))["id"]
+        for contact in contacts[:5]:  # one deal with six contacts: three pages of two
+            table.append({**first, "to_id": contact})
+        links = {key: t.frame() for key, t in box.hubspot.associations.items()}
+        assert links[("deals", "contacts")].group_by("from_id").len()["len"].max() == 6
+        puller = Puller(profile_for(box, tmp_path))
+        data = box.data
+        for entity in ("ContactRole", "Contact", "Opportunity"):
+            result = puller.pull("hubspot", entity)
+            truth = expected("hubspot", entity, data.hubspot, links)
+            assert_same(pl.read_parquet(result.snapshot), truth, entity)

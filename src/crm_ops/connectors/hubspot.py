@@ -261,10 +261,12 @@ class HubSpotConnector(HubSpotWrites):
     def _associations(
         self, source: str, target: str, ids: Sequence[str]
     ) -> dict[str, list[tuple[str, bool]]]:
-        """For each id, its associated ``target`` ids and whether each link is the primary one."""
+        """For each id, its associated ``target`` ids and whether each link is the primary one (every
+        page of each record's links: v4 batch reads page them per record, ``paging.next.after``)."""
         out: dict[str, list[tuple[str, bool]]] = {}
-        for start in range(0, len(ids), ASSOC_BATCH):
-            chunk = [{"id": i} for i in ids[start : start + ASSOC_BATCH]]
+        pending: list[dict[str, str]] = [{"id": i} for i in ids]
+        while pending:  # a record with more links than a page holds says where its next page starts
+            chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
             body = self._call(
                 self.client.crm.associations.v4.batch_api.get_page,
                 source,
@@ -273,6 +275,9 @@ class HubSpotConnector(HubSpotWrites):
             )
             for result in body.get("results", []):
                 links = out.setdefault(str(result["from"]["id"]), [])
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending.append({"id": str(result["from"]["id"]), "after": str(after)})
                 for to in result.get("to", []):
                     types = to.get("associationTypes") or []
                     primary = any(
