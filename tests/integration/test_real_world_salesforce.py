@@ -173,3 +173,23 @@ def test_concurrent_request_limits_are_waited_out_and_the_daily_total_stops_resu
             truth = expected("salesforce", entity, data.salesforce, data.hubspot_associations)
             assert_same(pl.read_parquet(current.snapshot), truth, entity)
         assert box.salesforce_layer.draws.counts["concurrent"] >= 3
+
+
+def test_query_timeouts_narrow_the_window_and_failed_or_short_bulk_jobs_are_never_a_short_snapshot(
+    tmp_path: Path,
+) -> None:
+    faults = "query_timeout=0.5,bulk_failed=0.4,bulk_short=0.3"
+    with real_world_sandbox(2500, 47, faults) as box:
+        settings = {"bulk_threshold": 2000, "bulk_page_records": 400, "rest_page_records": 200, **QUICK}
+        puller = Puller(profile_for(box, tmp_path, salesforce=settings))
+        puller.pull_many(["salesforce"])
+        data = box.data
+        for entity in ("Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"):
+            current = puller.state.current("salesforce", entity)
+            assert current is not None
+            truth = expected("salesforce", entity, data.salesforce, data.hubspot_associations)
+            assert_same(pl.read_parquet(current.snapshot), truth, entity)
+        counts = box.salesforce_layer.draws.counts
+        assert counts["query_timeout"] >= 3 and counts["bulk_failed"] >= 1 and counts["bulk_short"] >= 1, (
+            counts
+        )

@@ -37,6 +37,7 @@ from crm_ops.connectors import sfauth
 from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page, resolve_map
 from crm_ops.connectors.netconf import CrmSession, proxy_hint, tls_hint
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
+from crm_ops.connectors.sfwindows import BULK_RESTARTS, narrower, next_window, window_clauses
 from crm_ops.connectors.sfwrite import SalesforceWrites
 from crm_ops.errors import (
     ApiError,
@@ -125,6 +126,7 @@ class SalesforceConnector(SalesforceWrites):
         )
         self._describes: dict[str, list[FieldInfo]] = {}
         self._resolved: dict[str, Resolved] = {}
+        self._bulk_restarts: dict[str, int] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -329,53 +331,80 @@ class SalesforceConnector(SalesforceWrites):
         mode = (cursor or {}).get("mode")
         if mode is None:
             too_long = len(soql_fields) + 200 > MAX_URL_QUERY
-            n = self.count(entity, since)
-            mode = "bulk" if too_long or n > self.settings.bulk_threshold else "rest"
+            try:
+                n = self.count(entity, since)
+            except FatalApiError as exc:
+                if exc.code != "QUERY_TIMEOUT":
+                    raise
+                n = -1  # too many even to count in time: Bulk, which has no such limit
+            mode = "bulk" if too_long or n < 0 or n > self.settings.bulk_threshold else "rest"
             log.info("salesforce.pull.plan", entity=entity, object=emap.object, records=n, mode=mode)
         if mode == "bulk":
             yield from self._pull_bulk(entity, soql_fields, since, cursor or {})
         else:
-            yield from self._pull_rest(entity, fields, types, since, cursor or {})
+            yield from self._pull_rest(entity, fields, types, (since, until), cursor or {})
 
     def _pull_rest(
         self,
         entity: str,
         fields: list[str],
         types: dict[str, str],
-        since: datetime | None,
+        span: tuple[datetime | None, datetime],
         cursor: dict[str, Any],
     ) -> Iterator[Page]:
+        """Keyset pages ordered by (SystemModstamp, Id); a QUERY_TIMEOUT narrows the SystemModstamp
+        window the query covers (``sfwindows``), each window read in turn, the last one open."""
         emap = self._map(entity)
-        after = (str(cursor["after"][0]), str(cursor["after"][1])) if cursor.get("after") else None
-        soql = (
-            f"SELECT {', '.join(fields)} FROM {emap.object}{self._where(since, after)}"
-            " ORDER BY SystemModstamp, Id"
-        )
+        since, until = span
         headers = {"Sforce-Query-Options": f"batchSize={self.settings.rest_page_records}"}
-        body = self._call(lambda: self._rest("queryAll", params={"q": soql}, headers=headers))
+        state: dict[str, Any] = {**cursor, "mode": "rest"}
         while True:
-            records = body.get("records", [])
-            frame = self._frame(entity, self._records_frame(records, fields, types))
-            done = body.get("done", True)
-            next_cursor: dict[str, Any] | None = None
-            if not done and records:
-                last = records[-1]
-                stamp = str(last["SystemModstamp"]).replace("+0000", "Z")
-                next_cursor = {"mode": "rest", "after": [stamp, last["Id"]]}
-            yield Page(frame, next_cursor)
-            if done:
-                return
-            url = body["nextRecordsUrl"]
-            body = self._call(partial(self._more, url, headers=headers))
+            after = (str(state["after"][0]), str(state["after"][1])) if state.get("after") else None
+            where = self._where(since, after)
+            bounds = window_clauses(state)
+            if bounds:
+                where = (f"{where} AND " if where else " WHERE ") + " AND ".join(bounds)
+            soql = f"SELECT {', '.join(fields)} FROM {emap.object}{where} ORDER BY SystemModstamp, Id"
+            try:
+                body = self._call(partial(self._rest, "queryAll", params={"q": soql}, headers=headers))
+            except FatalApiError as exc:
+                if exc.code != "QUERY_TIMEOUT":
+                    raise
+                state = narrower(state, since, until)
+                log.warning("salesforce.query_timeout", entity=entity, upper=state["upper"])
+                continue
+            while True:
+                records = body.get("records", [])
+                frame = self._frame(entity, self._records_frame(records, fields, types))
+                if records:
+                    stamp = str(records[-1]["SystemModstamp"]).replace("+0000", "Z")
+                    state = {**state, "after": [stamp, records[-1]["Id"]]}
+                if body.get("done", True):
+                    following = next_window(state, until)
+                    yield Page(frame, following)
+                    if following is None:
+                        return
+                    state = following
+                    break
+                yield Page(frame, state)
+                body = self._call(partial(self._more, body["nextRecordsUrl"], headers=headers))
 
     def _bulk_client(self, entity: str) -> _Bulk2Client:
         headers = {"Content-Type": "application/json", "Authorization": "Bearer " + self.sf.session_id}
         return _Bulk2Client(self._map(entity).object, self.sf.bulk2_url, headers, self.session)
 
-    def _bulk_results(self, entity: str, job_id: str, locator: str) -> dict[str, Any]:
-        """One page of a Bulk query job's results (a client on the current session)."""
+    def _bulk_results(self, entity: str, job_id: str, locator: str) -> tuple[pl.DataFrame, str]:
+        """One page of a Bulk query job's results (a client on the current session) and the next
+        locator; a page with fewer rows than its ``Sforce-NumberOfRecords`` is retried."""
         client = self._bulk_client(entity)
-        return dict(client.get_query_results(job_id, locator, max_records=self.settings.bulk_page_records))
+        result = client.get_query_results(job_id, locator, max_records=self.settings.bulk_page_records)
+        text = result["records"]
+        raw = pl.read_csv(io.StringIO(text), infer_schema=False) if text.strip() else pl.DataFrame()
+        if raw.height != int(result["number_of_records"]):
+            raise RetriableApiError(
+                SYSTEM, f"Bulk job {job_id}: {raw.height} rows of the {result['number_of_records']} sent"
+            )
+        return raw, result["locator"] or ""
 
     def _pull_bulk(
         self, entity: str, soql_fields: str, since: datetime | None, cursor: dict[str, Any]
@@ -401,27 +430,37 @@ class SalesforceConnector(SalesforceWrites):
             if state == "JobComplete":
                 break
             if state in ("Failed", "Aborted"):
-                if cursor.get("job"):
-                    raise CursorExpiredError(f"Bulk job {job_id} ended {state}")
-                raise FatalApiError(SYSTEM, f"Bulk query job {job_id} {state}: {info.get('errorMessage')}")
+                self._bulk_restart(entity, f"Bulk query job {job_id} {state}: {info.get('errorMessage')}")
             self._sleep(wait)
             wait = min(wait * 1.5, 5.0)
         locator = cursor.get("locator") or ""
+        rows = int(cursor.get("rows") or 0)
         custom = self._custom(entity)
         while True:
             try:
-                result = self._call(partial(self._bulk_results, entity, job_id, locator))
+                raw, locator = self._call(partial(self._bulk_results, entity, job_id, locator))
             except FatalApiError as exc:
                 if exc.status in (400, 404) and locator:
                     raise CursorExpiredError(f"Bulk job {job_id} results gone: {exc}") from None
                 raise
-            text = result["records"]
-            raw = pl.read_csv(io.StringIO(text), infer_schema=False) if text.strip() else pl.DataFrame()
+            rows += raw.height
             frame = fieldmap.apply(emap, raw, custom=custom) if raw.width else pl.DataFrame()
-            locator = result["locator"] or ""
-            yield Page(frame, {"mode": "bulk", "job": job_id, "locator": locator} if locator else None)
             if not locator:
+                processed = info.get("numberRecordsProcessed")
+                if processed is not None and int(processed) != rows:
+                    # never a short snapshot: the job is read again from its start
+                    self._bulk_restart(entity, f"Bulk job {job_id}: {rows} rows read, {processed} processed")
+                yield Page(frame, None)
                 return
+            yield Page(frame, {"mode": "bulk", "job": job_id, "locator": locator, "rows": rows})
+
+    def _bulk_restart(self, entity: str, why: str) -> None:
+        """Start the entity's Bulk pull again (a bounded number of times), else fail saying why."""
+        self._bulk_restarts[entity] = self._bulk_restarts.get(entity, 0) + 1
+        if self._bulk_restarts[entity] > BULK_RESTARTS:
+            raise FatalApiError(SYSTEM, f"{why} ({BULK_RESTARTS} restarts already)")
+        log.warning("salesforce.bulk.restart", entity=entity, reason=why)
+        raise CursorExpiredError(why)
 
     def read(self, entity: str, ids: Sequence[str]) -> pl.DataFrame:
         """Current values of ``ids`` (deleted ones included, as tombstones), canonical."""
