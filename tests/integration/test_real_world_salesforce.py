@@ -16,7 +16,7 @@ from crm_ops.errors import BudgetExhaustedError, FatalApiError, SessionExpiredEr
 from crm_ops.pull import Puller, connect
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.state import now
-from tests.pulling import assert_same, expected, profile_for, real_world_sandbox
+from tests.pulling import assert_pulled, assert_same, expected, profile_for, real_world_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -149,6 +149,7 @@ def test_a_given_session_id_that_expires_stops_resumably_with_what_to_do(
     assert_same(pl.read_parquet(resumed.snapshot), truth, "Contact")
 
 
+SF_ENTITIES = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]
 QUICK = {"retry_attempts": 12, "retry_initial_wait": 0.01, "retry_max_wait": 0.05}
 
 
@@ -166,12 +167,7 @@ def test_concurrent_request_limits_are_waited_out_and_the_daily_total_stops_resu
 
         again = Puller(profile)
         again.pull_many(["salesforce", "hubspot"])
-        data = box.data
-        for entity in ("Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"):
-            current = again.state.current("salesforce", entity)
-            assert current is not None
-            truth = expected("salesforce", entity, data.salesforce, data.hubspot_associations)
-            assert_same(pl.read_parquet(current.snapshot), truth, entity)
+        assert_pulled(again, box, "salesforce", SF_ENTITIES)
         assert box.salesforce_layer.draws.counts["concurrent"] >= 3
 
 
@@ -183,12 +179,7 @@ def test_query_timeouts_narrow_the_window_and_failed_or_short_bulk_jobs_are_neve
         settings = {"bulk_threshold": 2000, "bulk_page_records": 400, "rest_page_records": 200, **QUICK}
         puller = Puller(profile_for(box, tmp_path, salesforce=settings))
         puller.pull_many(["salesforce"])
-        data = box.data
-        for entity in ("Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"):
-            current = puller.state.current("salesforce", entity)
-            assert current is not None
-            truth = expected("salesforce", entity, data.salesforce, data.hubspot_associations)
-            assert_same(pl.read_parquet(current.snapshot), truth, entity)
+        assert_pulled(puller, box, "salesforce", SF_ENTITIES)
         counts = box.salesforce_layer.draws.counts
         assert counts["query_timeout"] >= 3 and counts["bulk_failed"] >= 1 and counts["bulk_short"] >= 1, (
             counts

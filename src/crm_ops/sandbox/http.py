@@ -147,8 +147,8 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
         rate_query_timeout=0.1,
         rate_bulk_failed=0.1,
         rate_bulk_short=0.05,
-        daily_after=120,
-        total_after=150,
+        daily_after=60,
+        total_after=40,
     ),
 }
 _FAULT_KEYS = {
