@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -14,6 +15,7 @@ import requests
 from crm_ops.config import Profile, load_profile
 from crm_ops.errors import BudgetExhaustedError, FatalApiError, SessionExpiredError
 from crm_ops.pull import Puller, connect
+from crm_ops.sandbox.clients import salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.state import now
 from tests.pulling import assert_pulled, assert_same, expected, profile_for, real_world_sandbox
@@ -184,3 +186,25 @@ def test_query_timeouts_narrow_the_window_and_failed_or_short_bulk_jobs_are_neve
         assert counts["query_timeout"] >= 3 and counts["bulk_failed"] >= 1 and counts["bulk_short"] >= 1, (
             counts
         )
+
+
+def test_the_sandbox_serves_a_formula_that_changes_without_a_stamp_and_a_multi_currency_org() -> None:
+    with real_world_sandbox(200, 49, formula_field=True, currencies=("USD", "EUR", "GBP")) as box:
+        sf: Any = salesforce_client(box.env)
+        fields = {f["name"]: f for f in sf.Contact.describe()["fields"]}
+        assert fields["Account_Tier_F__c"]["calculated"] is True
+        assert {f["name"] for f in sf.Opportunity.describe()["fields"]} >= {"CurrencyIsoCode"}
+        codes = {r["CurrencyIsoCode"] for r in sf.query("SELECT CurrencyIsoCode FROM Account")["records"]}
+        assert codes == {"USD", "EUR", "GBP"}
+        before = {
+            r["Id"]: r
+            for r in sf.query_all("SELECT Id, SystemModstamp, Account_Tier_F__c FROM Contact")["records"]
+        }
+        changed = box.salesforce_layer.change_formulas(5)
+        after = {
+            r["Id"]: r
+            for r in sf.query_all("SELECT Id, SystemModstamp, Account_Tier_F__c FROM Contact")["records"]
+        }
+        for record_id in changed:
+            assert after[record_id]["Account_Tier_F__c"] != before[record_id]["Account_Tier_F__c"]
+            assert after[record_id]["SystemModstamp"] == before[record_id]["SystemModstamp"]
