@@ -10,9 +10,10 @@ from typing import Any
 import polars as pl
 import yaml
 
-from crm_ops.config import Profile, sandbox_profile
+from crm_ops.config import Profile, load_profile, sandbox_profile
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.hubspot import HubSpotLimits
+from crm_ops.sandbox.realworld import RealWorld
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.schema.entities import ENTITIES
 from crm_ops.schema.fieldmap import shipped_map_path
@@ -139,6 +140,47 @@ def fast_sandbox(records: int, seed: int) -> Iterator[Sandbox]:
         SandboxConfig(seed=SeedConfig(records=records, seed=seed), hubspot_limits=FAST_HUBSPOT)
     ) as sb:
         yield sb
+
+
+@contextmanager
+def real_world_sandbox(records: int, seed: int, faults: str = "none", **settings: Any) -> Iterator[Sandbox]:
+    """A fast sandbox with real-world settings (``RealWorld`` keyword arguments) and a fault profile."""
+    config = SandboxConfig(
+        seed=SeedConfig(records=records, seed=seed),
+        hubspot_limits=FAST_HUBSPOT,
+        faults=faults,
+        fault_seed=seed,
+        real_world=RealWorld(**settings),
+    )
+    with Sandbox(config) as sb:
+        yield sb
+
+
+def assert_pulled(puller: Any, box: Sandbox, system: str, entities: list[str]) -> None:
+    """Each entity's current snapshot equals the sandbox's ground truth."""
+    data = box.data
+    tables = data.salesforce if system == "salesforce" else {**data.hubspot, "owners": data.hubspot_owners}
+    for entity in entities:
+        current = puller.state.current(system, entity)
+        assert current is not None, f"{system}.{entity}: no snapshot"
+        truth = expected(system, entity, tables, data.hubspot_associations)
+        assert_same(pl.read_parquet(current.snapshot), truth, f"{system}.{entity}")
+
+
+def jwt_profile(box: Sandbox, folder: Path, **settings: Any) -> Profile:
+    """``profile_for`` signing in to Salesforce by JWT at the sandbox (so sessions can be renewed)."""
+    profile_for(
+        box, folder, salesforce=settings.pop("salesforce", None), hubspot=settings.pop("hubspot", None)
+    )
+    env = box.env
+    path = folder / "crm-ops.toml"
+    jwt = (
+        f'auth = "jwt"\nusername = "{env["CRM_OPS_SF_USERNAME"]}"\n'
+        f'client_id = "{env["CRM_OPS_SF_CLIENT_ID"]}"\n'
+        f'oauth_url = "{env["CRM_OPS_SF_INSTANCE_URL"]}"\naudience = "login"'
+    )
+    path.write_text(path.read_text().replace('auth = "session"', jwt, 1))
+    return load_profile(path, "sandbox")
 
 
 def changed_cells(

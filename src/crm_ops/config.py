@@ -90,6 +90,8 @@ class SalesforceSettings(CrmSettings):
     auth: str = "session"
     instance_url: str | None = None
     login_url: str = LOGIN_DOMAINS["login"]
+    oauth_url: str | None = None  # where to ask for tokens (the My Domain for client credentials)
+    audience: str | None = None  # the JWT's aud: login or test (default: login_url)
     username: str | None = None
     client_id: str | None = None
     api_version: str = "59.0"
@@ -210,9 +212,10 @@ def _section(
     if cls is SalesforceSettings:
         if "domain" in raw:
             problems.append(f"{where}.domain: use login_url (or 'login'/'test')")
-        login = values.get("login_url")
-        if isinstance(login, str) and login in LOGIN_DOMAINS:
-            values["login_url"] = LOGIN_DOMAINS[login]
+        for key in ("login_url", "oauth_url", "audience"):
+            given = values.get(key)
+            if isinstance(given, str) and given in LOGIN_DOMAINS:
+                values[key] = LOGIN_DOMAINS[given]
         auth = values.get("auth", "session")
         if auth not in SF_AUTH:
             problems.append(f"{where}.auth: expected one of {', '.join(SF_AUTH)}, got {auth!r}")

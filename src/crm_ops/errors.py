@@ -3,7 +3,8 @@
 - ``ConfigError``: the user's configuration or input is wrong; fix it and run again. Lists every
   problem found at once, each naming its file, line or key.
 - ``ApiError``: a CRM answered with an error. ``RetriableApiError`` (429, 5xx, timeouts, dropped
-  connections) is retried by ``crm_ops.retry``; ``FatalApiError`` (other 4xx) is not.
+  connections) is retried by ``crm_ops.retry``; ``FatalApiError`` (other 4xx) is not;
+  ``SessionExpiredError`` is the fatal one of a given session id that expired.
 - ``BudgetExhaustedError``: a pull stopped on purpose before spending more of the CRM's API allowance than
   configured; the next run resumes where this one stopped.
 - ``PartialPullError``: some (system, entity) pulls failed while the others were pulled; it carries both.
@@ -63,6 +64,12 @@ class RetriableApiError(ApiError):
 
 class FatalApiError(ApiError):
     """A failure that retrying will not fix (bad request, bad credentials, missing resource)."""
+
+
+class SessionExpiredError(FatalApiError):
+    """A given session id (``auth = "session"``) expired mid-run: crm-ops cannot sign in again by itself.
+    What was pulled is kept; the next run, with a fresh session id or a flow crm-ops can repeat,
+    resumes."""
 
 
 class BudgetExhaustedError(CrmOpsError):

@@ -36,7 +36,7 @@ from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.durable import replace_durably, temporary_beside
-from crm_ops.errors import ApiError, ConfigError, PartialPullError, PullFailure
+from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError, PartialPullError, PullFailure
 from crm_ops.schema.entities import ENTITY_NAMES, empty
 from crm_ops.schema.fieldmap import load_map
 from crm_ops.state import PullJob, State, now
@@ -283,7 +283,9 @@ class Puller:
 
         A (system, entity) that fails (a required field the org lacks, a CRM refusal, retries spent) or a
         CRM that cannot be reached is logged and the rest are pulled; then ``PartialPullError`` carries
-        what finished and what failed. A stop at the API budget ends the whole pull at once (resumable).
+        what finished and what failed. A stop at a CRM's API allowance (its daily limit, or the share
+        the profile allows) ends that CRM's pull, resumably; the other CRM is still pulled (its
+        allowance is its own), then ``BudgetExhaustedError`` says which stopped (exit 4).
         """
         if entities:
             unknown = [e for e in entities if e not in ENTITY_NAMES]
@@ -291,6 +293,7 @@ class Puller:
                 raise ConfigError(f"unknown entity {', '.join(unknown)}; known: {', '.join(ENTITY_NAMES)}")
         results: list[PullResult] = []
         failures: list[PullFailure] = []
+        stopped: list[BudgetExhaustedError] = []
         for system in systems:
             try:
                 conn = self.connector(system)
@@ -304,6 +307,12 @@ class Puller:
                 except (ConfigError, ApiError) as exc:
                     log.error("pull.entity_failed", system=system, entity=entity, error=str(exc))
                     failures.append(PullFailure(system, entity, exc))
+                except BudgetExhaustedError as exc:
+                    log.warning("pull.budget_stop", system=system, entity=entity, error=str(exc))
+                    stopped.append(exc)
+                    break
+        if stopped:
+            raise BudgetExhaustedError("; ".join(str(e) for e in stopped))
         if failures and not results:
             # nothing was pulled: the error itself, so a wrong config still reads as one (exit 2)
             problems = [

@@ -23,21 +23,23 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 import polars as pl
 import requests
 import structlog
-import urllib3
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
+from crm_ops.connectors.hserrors import translate
+from crm_ops.connectors.hsprops import join_rest, split_for_url
 from crm_ops.connectors.hswrite import HubSpotWrites
-from crm_ops.connectors.netconf import CrmSession, proxy_for, proxy_hint, tls_hint
-from crm_ops.errors import ApiError, ConfigError, FatalApiError, RetriableApiError
+from crm_ops.connectors.netconf import CrmSession, proxy_for
+from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
@@ -48,12 +50,6 @@ __all__ = ["HubSpotConnector", "parse_stamp", "translate"]
 log = structlog.get_logger("crm_ops.hubspot")
 SYSTEM = "hubspot"
 JSON = "application/json"
-NETWORK_ERRORS = (
-    urllib3.exceptions.HTTPError,
-    requests.exceptions.RequestException,
-    ConnectionError,
-    TimeoutError,
-)
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
@@ -66,53 +62,6 @@ MODIFIED = {
     "companies": "hs_lastmodifieddate",
     "deals": "hs_lastmodifieddate",
 }
-
-
-def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | None:
-    """Our error for a hubspot-api-client or urllib3 failure: retriable for 429, 5xx and the network;
-    a certificate that does not verify or a proxy that refuses is fatal, with what to do."""
-    if isinstance(exc, ApiError):
-        return exc
-    status = getattr(exc, "status", None)
-    if status is not None and hasattr(exc, "body") and hasattr(exc, "reason"):
-        status = int(status or 0)
-        try:
-            body = json.loads(exc.body or b"{}")
-        except (TypeError, ValueError):
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        category = body.get("category") or body.get("policyName")
-        message = body.get("message") or str(getattr(exc, "reason", ""))
-        scopes = [
-            scope
-            for e in body.get("errors") or []
-            if isinstance(e, dict)
-            for scope in (e.get("context") or {}).get("requiredScopes") or []
-        ]
-        if scopes:  # 403 MISSING_SCOPES: name what to grant
-            message = f"{message} (the private app needs {', '.join(scopes)})"
-        text = f"request failed ({status} {category or ''}): {message}"
-        if status in {0, 429} or status >= 500:
-            headers = getattr(exc, "headers", None) or {}
-            retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
-            wait = float(retry_after) if retry_after and str(retry_after).replace(".", "").isdigit() else None
-            if status == 429 and wait is None and body.get("policyName") == "TEN_SECONDLY_ROLLING":
-                wait = 1.0
-            return RetriableApiError(SYSTEM, text, status=status, code=category, retry_after=wait)
-        return FatalApiError(SYSTEM, text, status=status, code=category)
-    reason = getattr(exc, "reason", None)
-    if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(reason, urllib3.exceptions.SSLError):
-        return FatalApiError(SYSTEM, f"TLS error ({reason or exc}): {tls_hint(ca_bundle)}")
-    if isinstance(exc, urllib3.exceptions.ProxyError) or isinstance(reason, urllib3.exceptions.ProxyError):
-        return FatalApiError(SYSTEM, proxy_hint(reason or exc))
-    if isinstance(exc, requests.exceptions.SSLError):
-        return FatalApiError(SYSTEM, f"TLS error: {tls_hint(ca_bundle)}")
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return FatalApiError(SYSTEM, proxy_hint(exc))
-    if isinstance(exc, NETWORK_ERRORS):
-        return RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}")
-    return None
 
 
 class _HttpFailureError(Exception):
@@ -179,6 +128,11 @@ class HubSpotConnector(HubSpotWrites):
                     mapped = translate(exc, self.settings.ca_bundle)
                     if mapped is None:
                         raise
+                    if mapped.status == 429 and mapped.code == "DAILY":
+                        # the portal's daily allowance is spent until its midnight: never retried
+                        raise BudgetExhaustedError(
+                            f"{mapped}; the pull stopped and resumes on the next run"
+                        ) from None
                     raise mapped from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -307,10 +261,12 @@ class HubSpotConnector(HubSpotWrites):
     def _associations(
         self, source: str, target: str, ids: Sequence[str]
     ) -> dict[str, list[tuple[str, bool]]]:
-        """For each id, its associated ``target`` ids and whether each link is the primary one."""
+        """For each id, its associated ``target`` ids and whether each link is the primary one (every
+        page of each record's links: v4 batch reads page them per record, ``paging.next.after``)."""
         out: dict[str, list[tuple[str, bool]]] = {}
-        for start in range(0, len(ids), ASSOC_BATCH):
-            chunk = [{"id": i} for i in ids[start : start + ASSOC_BATCH]]
+        pending: list[dict[str, str]] = [{"id": i} for i in ids]
+        while pending:  # a record with more links than a page holds says where its next page starts
+            chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
             body = self._call(
                 self.client.crm.associations.v4.batch_api.get_page,
                 source,
@@ -319,6 +275,9 @@ class HubSpotConnector(HubSpotWrites):
             )
             for result in body.get("results", []):
                 links = out.setdefault(str(result["from"]["id"]), [])
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending.append({"id": str(result["from"]["id"]), "after": str(after)})
                 for to in result.get("to", []):
                     types = to.get("associationTypes") or []
                     primary = any(
@@ -361,18 +320,21 @@ class HubSpotConnector(HubSpotWrites):
         phases = ("active", "archived")
         phase = cursor.get("phase", "active")
         after = cursor.get("after")
+        in_url, rest = split_for_url(props)  # hundreds of custom properties: the rest by batch read
         for current in phases[phases.index(phase) :]:
             rows: list[dict[str, Any]] = []
             while True:
                 kwargs: dict[str, Any] = {
                     "limit": LIST_LIMIT,
-                    "properties": props,
+                    "properties": in_url,
                     "archived": current == "archived",
                 }
                 if after:
                     kwargs["after"] = after
                 body = self._call(self.client.crm.objects.basic_api.get_page, emap.object, **kwargs)
-                rows += self._rows(body.get("results", []), props, modified)
+                results = body.get("results", [])
+                join_rest(results, rest, partial(self._batch_read, emap.object), current == "archived")
+                rows += self._rows(results, props, modified)
                 after = ((body.get("paging") or {}).get("next") or {}).get("after")
                 if after is None or len(rows) >= self.settings.part_rows:
                     last_phase = current == phases[-1]
@@ -503,19 +465,30 @@ class HubSpotConnector(HubSpotWrites):
         if emap.object not in CRM_OBJECTS:
             raise ConfigError(f"hubspot: {entity} cannot be read by id")
         props, custom = self._props(entity)
-        rows: list[dict[str, Any]] = []
+        rows = self._rows(self._batch_read(emap.object, list(ids), props), props, MODIFIED[emap.object])
+        return self._page(entity, rows, props, custom)
+
+    def _batch_read(
+        self, object_type: str, ids: list[str], props: list[str], archived: bool = False
+    ) -> list[dict[str, Any]]:
+        """The records ``ids`` with ``props`` through batch read (100 a call; the list in the body)."""
+        results: list[dict[str, Any]] = []
         for start in range(0, len(ids), UPDATE_BATCH):
+            request: dict[str, Any] = {
+                "inputs": [{"id": i} for i in ids[start : start + UPDATE_BATCH]],
+                "properties": props,
+                "propertiesWithHistory": [],
+            }
+            if archived:
+                request["archived"] = True  # the emulator reads it from the body, HubSpot from the query
             body = self._call(
                 self.client.crm.objects.batch_api.read,
-                emap.object,
-                batch_read_input_simple_public_object_id={
-                    "inputs": [{"id": i} for i in ids[start : start + UPDATE_BATCH]],
-                    "properties": props,
-                    "propertiesWithHistory": [],
-                },
+                object_type,
+                batch_read_input_simple_public_object_id=request,
+                archived=archived,
             )
-            rows += self._rows(body.get("results", []), props, MODIFIED[emap.object])
-        return self._page(entity, rows, props, custom)
+            results += body.get("results", [])
+        return results
 
     # ------------------------------------------------------------------ the portal itself
 

@@ -37,8 +37,15 @@ from crm_ops.connectors import sfauth
 from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page, resolve_map
 from crm_ops.connectors.netconf import CrmSession, proxy_hint, tls_hint
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
+from crm_ops.connectors.sfwindows import BULK_RESTARTS, narrower, next_window, window_clauses
 from crm_ops.connectors.sfwrite import SalesforceWrites
-from crm_ops.errors import ApiError, BudgetExhaustedError, FatalApiError, RetriableApiError
+from crm_ops.errors import (
+    ApiError,
+    BudgetExhaustedError,
+    FatalApiError,
+    RetriableApiError,
+    SessionExpiredError,
+)
 from crm_ops.retry import RetryPolicy, retrying
 from crm_ops.schema import fieldmap
 from crm_ops.schema.fieldmap import EntityMap, FieldMap, Resolved
@@ -62,8 +69,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | None:
-    """Our error for a simple-salesforce or requests failure: retriable for 429, 5xx and the network;
-    a certificate that does not verify or a proxy that refuses is fatal, with what to do."""
+    """Our error for a simple-salesforce or requests failure: retriable for 429, 5xx, the network and
+    REQUEST_LIMIT_EXCEEDED for concurrent requests (ConcurrentRequests, ConcurrentPerOrgLongTxn); the
+    daily total (TotalRequests) is fatal here and stops the pull resumably in ``_call``; a certificate
+    that does not verify or a proxy that refuses is fatal, with what to do."""
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, SalesforceError):
@@ -73,7 +82,8 @@ def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | No
         code = first.get("errorCode") if isinstance(first, dict) else None
         message = first.get("message") if isinstance(first, dict) else str(first)[:200]
         text = f"{exc.resource_name or 'request'} failed ({status} {code or ''}): {message}"
-        if status == 429 or status >= 500:
+        concurrent = code == "REQUEST_LIMIT_EXCEEDED" and "Concurrent" in str(message)
+        if status == 429 or status >= 500 or concurrent:  # too many at once: wait and go on
             return RetriableApiError(SYSTEM, text, status=status, code=code)
         return FatalApiError(SYSTEM, text, status=status, code=code)
     if isinstance(exc, requests.exceptions.SSLError):
@@ -117,6 +127,7 @@ class SalesforceConnector(SalesforceWrites):
         )
         self._describes: dict[str, list[FieldInfo]] = {}
         self._resolved: dict[str, Resolved] = {}
+        self._bulk_restarts: dict[str, int] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -153,6 +164,7 @@ class SalesforceConnector(SalesforceWrites):
             )
 
     def _call(self, fn: Callable[[], T]) -> T:
+        renewed = False  # a session that expires mid-call is renewed once, then the call goes on
         for attempt in retrying(self.policy, sleep=self._sleep):
             with attempt:
                 self._check_budget()
@@ -162,10 +174,35 @@ class SalesforceConnector(SalesforceWrites):
                     mapped = translate(exc, self.settings.ca_bundle)
                     if mapped is None:
                         raise
-                    if mapped.code == "REQUEST_LIMIT_EXCEEDED" and mapped.status == 403:
+                    if mapped.code == "REQUEST_LIMIT_EXCEEDED" and isinstance(mapped, FatalApiError):
                         raise BudgetExhaustedError(f"{mapped}; the pull resumes on the next run") from None
+                    if mapped.code == "INVALID_SESSION_ID" and mapped.status == 401:
+                        self._renew(mapped, renewed)
+                        renewed = True
+                        raise RetriableApiError(
+                            SYSTEM, "session expired; signed in again", status=401
+                        ) from None
                     raise mapped from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _renew(self, error: ApiError, renewed: bool) -> None:
+        """Sign in again with the configured flow after a 401 INVALID_SESSION_ID (once a call); a given
+        session id cannot be renewed: stop, resumably, saying what to do."""
+        if self.settings.auth == "session":
+            raise SessionExpiredError(
+                SYSTEM,
+                "the session id expired (401 INVALID_SESSION_ID); set a fresh one in "
+                f"{self.settings.secret_env.get('access_token')}, or sign in by a flow crm-ops can repeat "
+                '(auth = "jwt" or "client_credentials"); what was pulled is kept and the next run resumes',
+                status=401,
+                code="INVALID_SESSION_ID",
+            ) from None
+        if renewed:
+            raise error from None
+        log.info("salesforce.session_renewed", auth=self.settings.auth)
+        _, token = sfauth.sign_in(self.settings, self.session, self._call)
+        self.sf.session_id = token
+        self.sf.headers["Authorization"] = "Bearer " + token
 
     def _rest(self, path: str, **kwargs: Any) -> Any:
         answer = self.sf.restful(path, **kwargs)
@@ -295,58 +332,89 @@ class SalesforceConnector(SalesforceWrites):
         mode = (cursor or {}).get("mode")
         if mode is None:
             too_long = len(soql_fields) + 200 > MAX_URL_QUERY
-            n = self.count(entity, since)
-            mode = "bulk" if too_long or n > self.settings.bulk_threshold else "rest"
+            try:
+                n = self.count(entity, since)
+            except FatalApiError as exc:
+                if exc.code != "QUERY_TIMEOUT":
+                    raise
+                n = -1  # too many even to count in time: Bulk, which has no such limit
+            mode = "bulk" if too_long or n < 0 or n > self.settings.bulk_threshold else "rest"
             log.info("salesforce.pull.plan", entity=entity, object=emap.object, records=n, mode=mode)
         if mode == "bulk":
             yield from self._pull_bulk(entity, soql_fields, since, cursor or {})
         else:
-            yield from self._pull_rest(entity, fields, types, since, cursor or {})
+            yield from self._pull_rest(entity, fields, types, (since, until), cursor or {})
 
     def _pull_rest(
         self,
         entity: str,
         fields: list[str],
         types: dict[str, str],
-        since: datetime | None,
+        span: tuple[datetime | None, datetime],
         cursor: dict[str, Any],
     ) -> Iterator[Page]:
+        """Keyset pages ordered by (SystemModstamp, Id); a QUERY_TIMEOUT narrows the SystemModstamp
+        window the query covers (``sfwindows``), each window read in turn, the last one open."""
         emap = self._map(entity)
-        after = (str(cursor["after"][0]), str(cursor["after"][1])) if cursor.get("after") else None
-        soql = (
-            f"SELECT {', '.join(fields)} FROM {emap.object}{self._where(since, after)}"
-            " ORDER BY SystemModstamp, Id"
-        )
+        since, until = span
         headers = {"Sforce-Query-Options": f"batchSize={self.settings.rest_page_records}"}
-        body = self._call(lambda: self._rest("queryAll", params={"q": soql}, headers=headers))
+        state: dict[str, Any] = {**cursor, "mode": "rest"}
         while True:
-            records = body.get("records", [])
-            frame = self._frame(entity, self._records_frame(records, fields, types))
-            done = body.get("done", True)
-            next_cursor: dict[str, Any] | None = None
-            if not done and records:
-                last = records[-1]
-                stamp = str(last["SystemModstamp"]).replace("+0000", "Z")
-                next_cursor = {"mode": "rest", "after": [stamp, last["Id"]]}
-            yield Page(frame, next_cursor)
-            if done:
-                return
-            url = body["nextRecordsUrl"]
-            body = self._call(partial(self._more, url, headers=headers))
+            after = (str(state["after"][0]), str(state["after"][1])) if state.get("after") else None
+            where = self._where(since, after)
+            bounds = window_clauses(state)
+            if bounds:
+                where = (f"{where} AND " if where else " WHERE ") + " AND ".join(bounds)
+            soql = f"SELECT {', '.join(fields)} FROM {emap.object}{where} ORDER BY SystemModstamp, Id"
+            try:
+                body = self._call(partial(self._rest, "queryAll", params={"q": soql}, headers=headers))
+            except FatalApiError as exc:
+                if exc.code != "QUERY_TIMEOUT":
+                    raise
+                state = narrower(state, since, until)
+                log.warning("salesforce.query_timeout", entity=entity, upper=state["upper"])
+                continue
+            while True:
+                records = body.get("records", [])
+                frame = self._frame(entity, self._records_frame(records, fields, types))
+                if records:
+                    stamp = str(records[-1]["SystemModstamp"]).replace("+0000", "Z")
+                    state = {**state, "after": [stamp, records[-1]["Id"]]}
+                if body.get("done", True):
+                    following = next_window(state, until)
+                    yield Page(frame, following)
+                    if following is None:
+                        return
+                    state = following
+                    break
+                yield Page(frame, state)
+                body = self._call(partial(self._more, body["nextRecordsUrl"], headers=headers))
 
     def _bulk_client(self, entity: str) -> _Bulk2Client:
         headers = {"Content-Type": "application/json", "Authorization": "Bearer " + self.sf.session_id}
         return _Bulk2Client(self._map(entity).object, self.sf.bulk2_url, headers, self.session)
 
+    def _bulk_results(self, entity: str, job_id: str, locator: str) -> tuple[pl.DataFrame, str]:
+        """One page of a Bulk query job's results (a client on the current session) and the next
+        locator; a page with fewer rows than its ``Sforce-NumberOfRecords`` is retried."""
+        client = self._bulk_client(entity)
+        result = client.get_query_results(job_id, locator, max_records=self.settings.bulk_page_records)
+        text = result["records"]
+        raw = pl.read_csv(io.StringIO(text), infer_schema=False) if text.strip() else pl.DataFrame()
+        if raw.height != int(result["number_of_records"]):
+            raise RetriableApiError(
+                SYSTEM, f"Bulk job {job_id}: {raw.height} rows of the {result['number_of_records']} sent"
+            )
+        return raw, result["locator"] or ""
+
     def _pull_bulk(
         self, entity: str, soql_fields: str, since: datetime | None, cursor: dict[str, Any]
     ) -> Iterator[Page]:
         emap = self._map(entity)
-        client = self._bulk_client(entity)
         job_id = cursor.get("job")
         if not job_id:
             soql = f"SELECT {soql_fields} FROM {emap.object}{self._where(since, None)}"
-            job = self._call(lambda: client.create_job(Operation.query_all, soql))
+            job = self._call(lambda: self._bulk_client(entity).create_job(Operation.query_all, soql))
             job_id = str(job["id"])
             log.info("salesforce.bulk.job", entity=entity, job=job_id)
             # persist the job before waiting, so a kill now resumes this job rather than starting another
@@ -354,7 +422,7 @@ class SalesforceConnector(SalesforceWrites):
         wait = 0.2
         while True:
             try:
-                info = self._call(lambda: client.get_job(job_id, True))
+                info = self._call(lambda: self._bulk_client(entity).get_job(job_id, True))
             except FatalApiError as exc:
                 if exc.status == 404:
                     raise CursorExpiredError(f"Bulk job {job_id} no longer exists") from None
@@ -363,34 +431,37 @@ class SalesforceConnector(SalesforceWrites):
             if state == "JobComplete":
                 break
             if state in ("Failed", "Aborted"):
-                if cursor.get("job"):
-                    raise CursorExpiredError(f"Bulk job {job_id} ended {state}")
-                raise FatalApiError(SYSTEM, f"Bulk query job {job_id} {state}: {info.get('errorMessage')}")
+                self._bulk_restart(entity, f"Bulk query job {job_id} {state}: {info.get('errorMessage')}")
             self._sleep(wait)
             wait = min(wait * 1.5, 5.0)
         locator = cursor.get("locator") or ""
+        rows = int(cursor.get("rows") or 0)
         custom = self._custom(entity)
         while True:
             try:
-                result = self._call(
-                    partial(
-                        client.get_query_results,
-                        job_id,
-                        locator,
-                        max_records=self.settings.bulk_page_records,
-                    )
-                )
+                raw, locator = self._call(partial(self._bulk_results, entity, job_id, locator))
             except FatalApiError as exc:
                 if exc.status in (400, 404) and locator:
                     raise CursorExpiredError(f"Bulk job {job_id} results gone: {exc}") from None
                 raise
-            text = result["records"]
-            raw = pl.read_csv(io.StringIO(text), infer_schema=False) if text.strip() else pl.DataFrame()
+            rows += raw.height
             frame = fieldmap.apply(emap, raw, custom=custom) if raw.width else pl.DataFrame()
-            locator = result["locator"] or ""
-            yield Page(frame, {"mode": "bulk", "job": job_id, "locator": locator} if locator else None)
             if not locator:
+                processed = info.get("numberRecordsProcessed")
+                if processed is not None and int(processed) != rows:
+                    # never a short snapshot: the job is read again from its start
+                    self._bulk_restart(entity, f"Bulk job {job_id}: {rows} rows read, {processed} processed")
+                yield Page(frame, None)
                 return
+            yield Page(frame, {"mode": "bulk", "job": job_id, "locator": locator, "rows": rows})
+
+    def _bulk_restart(self, entity: str, why: str) -> None:
+        """Start the entity's Bulk pull again (a bounded number of times), else fail saying why."""
+        self._bulk_restarts[entity] = self._bulk_restarts.get(entity, 0) + 1
+        if self._bulk_restarts[entity] > BULK_RESTARTS:
+            raise FatalApiError(SYSTEM, f"{why} ({BULK_RESTARTS} restarts already)")
+        log.warning("salesforce.bulk.restart", entity=entity, reason=why)
+        raise CursorExpiredError(why)
 
     def read(self, entity: str, ids: Sequence[str]) -> pl.DataFrame:
         """Current values of ``ids`` (deleted ones included, as tombstones), canonical."""

@@ -1,9 +1,14 @@
 """Signing in to Salesforce: the OAuth token request of each auth method, or a given session.
 
-Tokens come from ``{login_url}/services/oauth2/token`` (login.salesforce.com, test.salesforce.com or a
-My Domain); the connector then runs simple-salesforce on the session. One small function builds each
-method's form; ``sign_in`` checks the settings, posts the form through the connector's retried call and
-gives back (instance URL, access token).
+Tokens come from ``oauth_url`` (default ``{login_url}/services/oauth2/token``: login.salesforce.com,
+test.salesforce.com or a My Domain); the connector then runs simple-salesforce on the session. The
+token host and the JWT audience are separate settings because Salesforce wants them apart: the
+client-credentials flow is served only at the org's My Domain, while a JWT's ``aud`` stays
+login.salesforce.com (test.salesforce.com for sandboxes) wherever it is posted. One small function
+builds each method's form; ``sign_in`` checks the settings, posts the form through the connector's
+retried call and gives back (instance URL, access token). A refusal says what the org or the profile
+must change (``refusal_hint``): orgs created since Summer '23 block the username-password flow, and
+Salesforce's own answer (``invalid_grant: authentication failure``) does not say so.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ def jwt_form(s: SalesforceSettings, client_id: str) -> dict[str, str]:
         key = Path(key_file).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{s.where}: cannot read the JWT key file: {exc.strerror}") from None
-    audience = s.login_url.rstrip("/")
+    audience = (s.audience or s.login_url).rstrip("/")
     claims = {
         "iss": client_id,
         "sub": s.username,
@@ -66,6 +71,46 @@ def jwt_form(s: SalesforceSettings, client_id: str) -> dict[str, str]:
         "exp": int(time.time()) + 180,
     }
     return {"grant_type": JWT_GRANT, "assertion": jwt.encode(claims, key, algorithm="RS256")}
+
+
+def token_endpoint(s: SalesforceSettings) -> str:
+    """Where the token request goes: ``oauth_url`` (a host, or the full endpoint), else the login URL's."""
+    base = (s.oauth_url or s.login_url).rstrip("/")
+    return base if base.endswith("/services/oauth2/token") else f"{base}/services/oauth2/token"
+
+
+def refusal_hint(auth: str, error: str, description: str) -> str:
+    """What to change when the token endpoint refuses, in words an admin can act on ('' if unknown)."""
+    text = description.lower()
+    if auth == "password" and error == "invalid_grant":
+        return (
+            "orgs created since Summer '23 block the username-password flow by default: an admin allows "
+            "it in Setup > OAuth and OpenID Connect Settings > Allow OAuth Username-Password Flows, or "
+            'better, use auth = "jwt" or "client_credentials"; else check the username, the password and '
+            "the security token"
+        )
+    if auth == "client_credentials" and "not supported on this domain" in text:
+        return (
+            "the client-credentials flow is served only at the org's My Domain: set oauth_url to "
+            "https://<your-domain>.my.salesforce.com"
+        )
+    if auth == "client_credentials" and error == "invalid_grant":
+        return (
+            "on the connected app, tick Enable Client Credentials Flow and set its Run As user "
+            "(Manage > Edit Policies > Client Credentials Flow)"
+        )
+    if auth == "jwt" and "audience" in text:
+        return (
+            "the JWT's aud must be the login host even when tokens come from a My Domain: set audience = "
+            '"login" (or "test" for a sandbox) and oauth_url to the My Domain'
+        )
+    if auth == "jwt" and error == "invalid_grant":
+        return (
+            "the user must be pre-authorized: on the connected app set Permitted Users to 'Admin approved "
+            "users are pre-authorized' and give the user's profile or a permission set access; the "
+            "certificate must be the one of the configured key"
+        )
+    return ""
 
 
 def sign_in(
@@ -84,7 +129,7 @@ def sign_in(
         form = client_credentials_form(s, s.client_id)
     else:
         form = jwt_form(s, s.client_id)
-    url = f"{s.login_url.rstrip('/')}/services/oauth2/token"
+    url = token_endpoint(s)
 
     def post() -> Body:
         response = session.post(url, data=form, timeout=s.timeout_seconds)
@@ -95,10 +140,15 @@ def sign_in(
         except ValueError:
             body = {}
         if response.status_code != 200:
+            error, description = (
+                str(body.get("error", response.status_code)),
+                body.get("error_description", ""),
+            )
+            hint = refusal_hint(s.auth, error, str(description))
             raise FatalApiError(
                 SYSTEM,
-                f"{s.auth} authentication refused at {url}: {body.get('error', response.status_code)}: "
-                f"{body.get('error_description', '')}",
+                f"{s.auth} authentication refused at {url}: {error}: {description}"
+                + (f"; {hint}" if hint else ""),
                 status=response.status_code,
                 code=body.get("error"),
             )

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import structlog
@@ -35,6 +35,7 @@ class Request:
     query: dict[str, list[str]]
     headers: Message
     body: bytes
+    target: str = ""  # the request line's target as sent (path and query string), for length limits
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """The first value of a query-string parameter."""
@@ -92,7 +93,16 @@ class Router:
 
 @dataclass(frozen=True)
 class FaultProfile:
-    """Rates (0..1) of injected faults per request, drawn from a seeded sequence."""
+    """Rates (0..1) of injected faults per request, drawn from a seeded sequence.
+
+    The first four apply to every request of both emulators. The others are what real orgs and portals
+    answer (``crm_ops.sandbox.realworld`` serves them, each from its own seeded sequence): HubSpot's
+    423 Locked and 477 Migration in Progress; Salesforce's concurrent-request REQUEST_LIMIT_EXCEEDED,
+    QUERY_TIMEOUT on SystemModstamp-window queries, Bulk query jobs that end Failed and Bulk result
+    pages cut short of their ``Sforce-NumberOfRecords``. ``daily_after`` / ``total_after`` (0: never)
+    make the n-th call of the run answer HubSpot's 429 DAILY / Salesforce's "TotalRequests Limit
+    exceeded" once (the next call is the next day).
+    """
 
     name: str = "none"
     rate_429: float = 0.0
@@ -100,10 +110,18 @@ class FaultProfile:
     rate_drop: float = 0.0
     rate_slow: float = 0.0
     slow_seconds: float = 1.0
+    rate_locked: float = 0.0
+    rate_migration: float = 0.0
+    rate_concurrent: float = 0.0
+    rate_query_timeout: float = 0.0
+    rate_bulk_failed: float = 0.0
+    rate_bulk_short: float = 0.0
+    daily_after: int = 0
+    total_after: int = 0
 
     @property
     def active(self) -> bool:
-        """True when any fault can happen."""
+        """True when any of the four generic faults can happen."""
         return self.rate_429 + self.rate_503 + self.rate_drop + self.rate_slow > 0
 
 
@@ -114,24 +132,54 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
         "hostile", rate_429=0.1, rate_503=0.1, rate_drop=0.05, rate_slow=0.02, slow_seconds=2
     ),
     "slow": FaultProfile("slow", rate_slow=0.2, slow_seconds=0.5),
+    # what real orgs and portals do, at the rates a large nightly pull meets them (see
+    # docs/architecture.md, "Real-world behaviours"): a little throttling and server trouble, HubSpot
+    # locks and a portal migration now and then, Salesforce concurrency limits, a query timing out, a
+    # Bulk job failing or a result page cut short, and one daily allowance spent on each side
+    "real-world": FaultProfile(
+        "real-world",
+        rate_429=0.02,
+        rate_503=0.01,
+        rate_drop=0.005,
+        rate_locked=0.01,
+        rate_migration=0.005,
+        rate_concurrent=0.02,
+        rate_query_timeout=0.1,
+        rate_bulk_failed=0.1,
+        rate_bulk_short=0.05,
+        daily_after=60,
+        total_after=40,
+    ),
 }
+_FAULT_KEYS = {
+    "429": "rate_429",
+    "503": "rate_503",
+    "drop": "rate_drop",
+    "slow": "rate_slow",
+    "slow_seconds": "slow_seconds",
+    "locked": "rate_locked",
+    "migration": "rate_migration",
+    "concurrent": "rate_concurrent",
+    "query_timeout": "rate_query_timeout",
+    "bulk_failed": "rate_bulk_failed",
+    "bulk_short": "rate_bulk_short",
+    "daily_after": "daily_after",
+    "total_after": "total_after",
+}
+_COUNTS = ("slow_seconds", "daily_after", "total_after")
 
 
 def parse_fault_profile(text: str) -> FaultProfile:
-    """A named profile (none, flaky, hostile, slow) or ``key=value`` pairs such as ``429=0.1,drop=0.02``.
+    """A named profile (none, flaky, hostile, slow, real-world) or ``key=value`` pairs such as
+    ``429=0.1,drop=0.02``.
 
-    Keys: 429, 503, drop, slow (rates from 0 to 1) and slow_seconds.
+    Keys: 429, 503, drop, slow, locked, migration, concurrent, query_timeout, bulk_failed, bulk_short
+    (rates from 0 to 1), slow_seconds, and daily_after / total_after (a call count).
     """
     if text in FAULT_PROFILES:
         return FAULT_PROFILES[text]
-    keys = {
-        "429": "rate_429",
-        "503": "rate_503",
-        "drop": "rate_drop",
-        "slow": "rate_slow",
-        "slow_seconds": "slow_seconds",
-    }
-    values: dict[str, float] = {}
+    keys = _FAULT_KEYS
+    values: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, raw = part.partition("=")
         if not sep or key.strip() not in keys:
@@ -143,11 +191,11 @@ def parse_fault_profile(text: str) -> FaultProfile:
             value = float(raw)
         except ValueError:
             raise ValueError(f"fault profile {text!r}: {key.strip()} must be a number, got {raw!r}") from None
-        if key.strip() != "slow_seconds" and not 0 <= value <= 1:
+        if key.strip() not in _COUNTS and not 0 <= value <= 1:
             raise ValueError(
                 f"fault profile {text!r}: rate {key.strip()} must be between 0 and 1, got {value}"
             )
-        values[keys[key.strip()]] = value
+        values[keys[key.strip()]] = int(value) if key.strip().endswith("_after") else value
     return FaultProfile("custom", **values)
 
 
@@ -188,11 +236,25 @@ class ErrorResponseError(Exception):
         raise NotImplementedError
 
 
+class Layer(Protocol):
+    """Behaviour laid over an emulator (``realworld``): may answer a request before the emulator does,
+    and may reshape the emulator's answer."""
+
+    def before(self, request: Request) -> Response | None:
+        """A response that ends the request here, or None to serve it."""
+        ...
+
+    def after(self, request: Request, response: Response) -> Response:
+        """The response to send in place of the emulator's."""
+        ...
+
+
 class App:
     """What a served emulator provides: routing plus its CRM's shapes for faults and unknown paths."""
 
     router: Router
     faults: FaultInjector
+    layer: Layer | None = None
 
     def fault_response(self, kind: str) -> Response:  # pragma: no cover - overridden
         """The response for an injected 429 or 503."""
@@ -226,6 +288,10 @@ class App:
             time.sleep(self.faults.profile.slow_seconds)
         elif fault is not None:
             return self.fault_response(fault)
+        if self.layer is not None:
+            early = self.layer.before(request)
+            if early is not None:
+                return early
         early = self.before(request)
         if early is not None:
             return early
@@ -244,7 +310,7 @@ class App:
             log.exception("sandbox.handler_error", path=request.path, method=request.method)
             return self.internal_error(request, exc)
         self.after(request, response)
-        return response
+        return response if self.layer is None else self.layer.after(request, response)
 
 
 def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
@@ -261,7 +327,12 @@ def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             url = urlsplit(self.path)
             request = Request(
-                self.command, url.path, parse_qs(url.query, keep_blank_values=True), self.headers, body
+                self.command,
+                url.path,
+                parse_qs(url.query, keep_blank_values=True),
+                self.headers,
+                body,
+                self.path,
             )
             response = app.handle(request)
             if response is None:

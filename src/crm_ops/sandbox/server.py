@@ -21,6 +21,13 @@ from crm_ops.sandbox.generator import SeedConfig, SeededData, generate
 from crm_ops.sandbox.http import FaultInjector, FaultProfile, Server, parse_fault_profile
 from crm_ops.sandbox.hubspot import HubSpotApp, HubSpotLimits
 from crm_ops.sandbox.objects import hubspot_objects, salesforce_objects
+from crm_ops.sandbox.realworld import (
+    HubSpotLayer,
+    RealWorld,
+    SalesforceLayer,
+    extend_hubspot,
+    extend_salesforce,
+)
 from crm_ops.sandbox.salesforce import SalesforceApp, SalesforceCredentials, SalesforceLimits
 from crm_ops.sandbox.store import Store, Table
 
@@ -28,6 +35,7 @@ log = structlog.get_logger("crm_ops.sandbox")
 
 ENV_KEYS = (
     "CRM_OPS_SF_INSTANCE_URL",
+    "CRM_OPS_SF_LOGIN_URL",
     "CRM_OPS_SF_ACCESS_TOKEN",
     "CRM_OPS_SF_CA_BUNDLE",
     "CRM_OPS_SF_CLIENT_ID",
@@ -55,6 +63,7 @@ class SandboxConfig:
     salesforce_limits: SalesforceLimits = field(default_factory=SalesforceLimits)
     hubspot_limits: HubSpotLimits = field(default_factory=HubSpotLimits)
     workdir: Path | None = None
+    real_world: RealWorld = field(default_factory=RealWorld)  # what real orgs and portals do (realworld)
 
 
 class Sandbox:
@@ -129,14 +138,21 @@ class Sandbox:
             ),
         )
         sf_token = f"00D8d0000000001!{secrets.token_urlsafe(48)}"
+        rw = cfg.real_world
+        sf_objects = extend_salesforce(
+            salesforce_objects(data.config.org), data.salesforce, rw, cfg.seed.seed
+        )
+        hs_types = extend_hubspot(hubspot_objects(data.config.org), data.hubspot, rw, cfg.seed.seed)
+        sf_store = Store(data.salesforce)
         self.salesforce = SalesforceApp(
-            Store(data.salesforce),
+            sf_store,
             access_token=sf_token,
             credentials=credentials,
             faults=FaultInjector(profile, cfg.fault_seed),
             limits=cfg.salesforce_limits,
-            objects=salesforce_objects(data.config.org),
+            objects=sf_objects,
         )
+        self.salesforce.layer = self.salesforce_layer = SalesforceLayer(rw, profile, cfg.fault_seed, sf_store)
         hs_token = f"pat-na1-{secrets.token_hex(16)}"
         self.hubspot = HubSpotApp(
             Store(data.hubspot),
@@ -145,8 +161,9 @@ class Sandbox:
             token=hs_token,
             faults=FaultInjector(profile, cfg.fault_seed + 1),
             limits=cfg.hubspot_limits,
-            types=hubspot_objects(data.config.org),
+            types=hs_types,
         )
+        self.hubspot.layer = self.hubspot_layer = HubSpotLayer(rw, profile, cfg.fault_seed + 1)
         sf_server = Server(self.salesforce, port=cfg.salesforce_port, tls=tls)
         hs_server = Server(self.hubspot, port=cfg.hubspot_port)
         self.salesforce.instance_url = sf_server.url
@@ -156,6 +173,8 @@ class Sandbox:
             self._servers.append(server)
         self.env = {
             "CRM_OPS_SF_INSTANCE_URL": sf_server.url,
+            # the login host (login.salesforce.com in life): the same server under another name
+            "CRM_OPS_SF_LOGIN_URL": sf_server.url.replace("127.0.0.1", "localhost"),
             "CRM_OPS_SF_ACCESS_TOKEN": sf_token,
             "CRM_OPS_SF_CA_BUNDLE": str(ca_path),
             "CRM_OPS_SF_CLIENT_ID": credentials.client_id,
