@@ -97,6 +97,8 @@ class SalesforceSettings(CrmSettings):
     api_version: str = "59.0"
     ca_bundle: str | None = None
     bulk_threshold: int = 20_000
+    # formulas change without moving SystemModstamp: their columns are pulled again this often (0: never)
+    formula_refresh_hours: float = 24.0
     bulk_page_records: int = 50_000
     bulk_write_threshold: int = 2_000
     bulk_write_batch: int = 10_000

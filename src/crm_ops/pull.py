@@ -43,6 +43,7 @@ from crm_ops.state import PullJob, State, now
 
 log = structlog.get_logger("crm_ops.pull")
 KEEP_SNAPSHOTS = 3
+FORMULAS = "formulas"  # a pull of the formula columns only, laid over the current snapshot
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,9 @@ class Puller:
         calls_before = conn.api_calls
         self._sweep()
         job = self.state.open_pull(system, entity)
+        if job is not None and job.mode == FORMULAS:
+            self._refresh(conn, job)  # a formula refresh stopped last time: finish it first
+            job = None
         if job is not None and full and job.mode != "full":
             log.info("pull.abandon", system=system, entity=entity, pull_id=job.pull_id, reason="full asked")
             self.state.abandon_pull(job)
@@ -155,16 +159,7 @@ class Puller:
                 parts=job.parts,
                 rows=job.rows,
             )
-        self._drop_parts_after(job)
-        while not self.state_complete(job):
-            try:
-                self._fetch(conn, job)
-            except CursorExpiredError as exc:
-                log.warning(
-                    "pull.restart", system=system, entity=entity, pull_id=job.pull_id, reason=str(exc)
-                )
-                self.state.restart_pull(job)
-                self._drop_parts_after(job)
+        self._complete(conn, job)
         snapshot, total, deleted, changed, watermark = self._build_snapshot(job)
         self.state.finish_pull(job, snapshot, total, watermark)
         shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
@@ -187,7 +182,75 @@ class Puller:
             "pull.done",
             **{k: v for k, v in asdict(result).items() if k not in ("snapshot", "watermark", "warnings")},
         )
+        if job.mode != "full":  # a full pull has just read every formula
+            self._refresh_if_due(conn, system, entity)
         return result
+
+    def _complete(self, conn: Connector, job: PullJob, columns: list[str] | None = None) -> None:
+        """Fetch the job's pages until its cursor says done (a cursor that expired starts it over)."""
+        self._drop_parts_after(job)
+        while not self.state_complete(job):
+            try:
+                self._fetch(conn, job, columns)
+            except CursorExpiredError as exc:
+                log.warning(
+                    "pull.restart", system=job.system, entity=job.entity, pull_id=job.pull_id, reason=str(exc)
+                )
+                self.state.restart_pull(job)
+                self._drop_parts_after(job)
+
+    def _refresh_if_due(self, conn: Connector, system: str, entity: str) -> None:
+        """Refresh the formula columns when ``formula_refresh_hours`` have passed since a full pull or the
+        last refresh: formulas change without moving the change stamp an incremental pull follows."""
+        settings: CrmSettings | None = getattr(self.profile, system, None)
+        hours = float(getattr(settings, "formula_refresh_hours", 0) or 0)
+        if hours <= 0 or not conn.formula_columns(entity):
+            return
+        last = self.state.last_done(system, entity, ("full", FORMULAS))
+        if last is not None and now() - last < timedelta(hours=hours):
+            return
+        self._refresh(conn, self.state.start_pull(system, entity, FORMULAS, None, now()))
+
+    def _refresh(self, conn: Connector, job: PullJob) -> None:
+        """Pull the formula columns of every record and lay them over the current snapshot (resumable:
+        the pages are parts of a pull like any other; the snapshot changes only once all are in)."""
+        columns = conn.formula_columns(job.entity)
+        current = self.state.current(job.system, job.entity)
+        if current is None or not columns:
+            self.state.abandon_pull(job)
+            return
+        log.info("pull.formulas.start", system=job.system, entity=job.entity, columns=columns)
+        self._complete(conn, job, columns)
+        parts = sorted((self.root / "pulls" / job.pull_id).glob("part-*.parquet"))
+        base = pl.scan_parquet(current.snapshot)
+        snapshot = self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}.parquet"
+        changed = 0
+        if parts:
+            fresh = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed").unique(
+                "id", keep="last"
+            )
+            schema = base.collect_schema()
+            fresh = fresh.select([pl.col("id"), *(pl.col(c).cast(schema[c]) for c in columns if c in schema)])
+            old = base.select("id", *(c for c in columns if c in schema)).join(fresh, on="id", suffix="__new")
+            changed = int(
+                old.select(
+                    pl.any_horizontal(
+                        [pl.col(c).ne_missing(pl.col(f"{c}__new")) for c in columns if c in schema]
+                    ).sum()
+                )
+                .collect()
+                .item()
+            )
+            merged = base.update(fresh, on="id", how="left", include_nulls=True)
+        else:
+            merged = base
+        tmp = temporary_beside(snapshot)
+        merged.sort("id").sink_parquet(tmp, compression="zstd")
+        replace_durably(tmp, snapshot)
+        self.state.finish_pull(job, snapshot, current.rows, current.watermark)
+        shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
+        self._prune(job.system, job.entity)
+        log.info("pull.formulas.done", system=job.system, entity=job.entity, records_changed=changed)
 
     def _sweep(self) -> None:
         """Remove the part folders of pulls that are over (a kill after the commit can leave one)."""
@@ -209,9 +272,14 @@ class Puller:
             if seq > job.parts or path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)
 
-    def _fetch(self, conn: Connector, job: PullJob) -> None:
+    def _fetch(self, conn: Connector, job: PullJob, columns: list[str] | None = None) -> None:
         calls = conn.api_calls
-        for page in conn.pull(job.entity, since=job.since, until=job.until, cursor=job.cursor):
+        pages = (
+            conn.pull_columns(job.entity, columns, until=job.until, cursor=job.cursor)
+            if columns is not None
+            else conn.pull(job.entity, since=job.since, until=job.until, cursor=job.cursor)
+        )
+        for page in pages:
             rows = page.frame.height
             if rows:
                 durable.write_parquet(page.frame, self.part_path(job, job.parts + 1))

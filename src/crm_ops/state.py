@@ -228,6 +228,16 @@ class State:
             )
         job.status = "done"
 
+    def last_done(self, system: str, entity: str, modes: tuple[str, ...]) -> datetime | None:
+        """When the entity's latest finished pull of one of ``modes`` finished, if any."""
+        marks = ",".join("?" * len(modes))
+        row = self.db.execute(
+            f"SELECT MAX(finished_at) FROM pulls WHERE system=? AND entity=? AND status='done' "  # noqa: S608
+            f"AND mode IN ({marks})",
+            (system, entity, *modes),
+        ).fetchone()
+        return _time(row[0]) if row else None
+
     def current(self, system: str, entity: str) -> Current | None:
         """The entity's latest complete snapshot, if any."""
         row = self.db.execute(

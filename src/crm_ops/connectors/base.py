@@ -56,6 +56,7 @@ class FieldInfo:
     custom: bool = False
     updateable: bool = False
     canonical: str | None = None  # the canonical column it fills, if mapped
+    calculated: bool = False  # a formula: its value can change without the record's change stamp moving
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,17 @@ class Connector(Protocol):
     def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
         """Point each move's record at its ``to_id`` where it still points at its ``from_id`` (a result
         with ``ok=False`` otherwise; one already at ``to_id`` is done); one result per move."""
+        ...
+
+    def formula_columns(self, entity: str) -> list[str]:
+        """The columns of ``entity`` the CRM computes (formulas) whose values change without moving the
+        record's change stamp, so an incremental pull misses them; refreshed by ``pull_columns``."""
+        ...
+
+    def pull_columns(
+        self, entity: str, columns: Sequence[str], *, until: datetime, cursor: dict[str, Any] | None
+    ) -> Iterator[Page]:
+        """Every record's ``id`` and ``columns`` only (a formula refresh), as resumable pages."""
         ...
 
     def warnings(self, entity: str) -> list[str]:

@@ -154,6 +154,16 @@ class HubSpotConnector(HubSpotWrites):
         self._map(entity)
         return list(self._resolved[entity].warnings)
 
+    def formula_columns(self, entity: str) -> list[str]:
+        """None: HubSpot moves a record's last-modified date when a calculated property changes."""
+        return []
+
+    def pull_columns(
+        self, entity: str, columns: Sequence[str], *, until: datetime, cursor: dict[str, Any] | None
+    ) -> Iterator[Page]:
+        """Not needed for HubSpot (see ``formula_columns``)."""
+        raise ConfigError(f"hubspot: {entity} has no formula columns to refresh")
+
     def incremental(self, entity: str) -> bool:
         """CRM objects are searchable by last-modified date; owners and deal contacts are pulled whole."""
         return self.fmap.entity(entity).object in CRM_OBJECTS
