@@ -180,7 +180,11 @@ def run_batch(
             for p in problems:
                 log.warning("run.rule_problem", problem=str(p))
             checked = run_rules(rules, frames)
-            matched = run_matching(frames, **settings_from_profile(profile.match, f"{profile.source} match"))
+            matched = run_matching(
+                frames,
+                rejected=puller.state.rejections(),
+                **settings_from_profile(profile.match, f"{profile.source} match"),
+            )
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
             snapshots = snapshot_versions(puller.state)

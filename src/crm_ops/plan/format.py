@@ -51,18 +51,19 @@ from crm_ops import durable
 from crm_ops.errors import ConfigError
 
 FORMAT = "crm_ops.fixplan"
-VERSION = 2
-READABLE = (1, 2)  # versions read_plan accepts
-KINDS = ("update", "merge", "associate", "flag", "unmerge")
+VERSION = 3
+READABLE = (1, 2, 3)  # versions read_plan accepts
+KINDS = ("update", "merge", "convert", "associate", "flag", "unmerge", "unconvert")
+DECIDED_BY_PERSON = ("merge", "convert")  # rows whose approve starts blank: yes, no (remembered) or blank
 ACTION_FIELDS = (
     "action_id", "kind", "system", "entity", "record_id", "field", "seen_value", "proposed_value",
     "rule", "severity", "confidence", "reason",
-    "label", "account", "url", "other_id", "other_label", "other_url", "approved", "review_reason",
+    "label", "account", "url", "other_id", "other_label", "other_url", "approved", "review_reason", "detail",
 )  # fmt: skip
 CSV_FIELDS = (
     "approve", "review_reason", "kind", "system", "entity", "record_id", "label", "account", "field",
-    "seen_value", "proposed_value", "other_id", "other_label", "confidence", "rule", "severity", "reason",
-    "url", "other_url", "action_id",
+    "seen_value", "proposed_value", "survivor_values", "other_id", "other_label", "confidence", "rule",
+    "severity", "reason", "url", "other_url", "action_id",
 )  # fmt: skip
 
 
@@ -90,6 +91,9 @@ class Action:
     other_url: str | None = None
     approved: bool | None = None
     review_reason: str = ""
+    # a merge's or conversion's survivor: the values it ends with and where each comes from, notes, the
+    # fingerprints of the records' matched fields (``crm_ops.match.merges``)
+    detail: dict[str, Any] | None = None
 
     def replace(self, **changes: Any) -> Action:
         """The same action with ``changes``."""
@@ -158,14 +162,36 @@ def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
 
 
 def csv_row(action: Action) -> dict[str, Any]:
-    """An action as a review row: ``approve`` yes/no (blank when the plan does not say), a merge's
-    seen and proposed values as the two records' labels."""
+    """An action as a review row: ``approve`` yes/no (blank when the plan does not say, and on a merge
+    or a conversion not approved: a person's decision, where ``no`` is remembered), a merge's seen and
+    proposed values as the two records' labels, the survivor's values after it."""
     values = asdict(action)
     values["approve"] = {True: "yes", False: "no", None: ""}[action.approved]
-    if action.kind == "merge":
+    if action.kind in DECIDED_BY_PERSON and action.approved is False:
+        values["approve"] = ""
+    if action.kind in ("merge", "convert"):
         values["seen_value"] = action.label or action.record_id
         values["proposed_value"] = action.other_label or action.proposed_value
+    values["survivor_values"] = survivor_text(action)
     return values
+
+
+def survivor_text(action: Action) -> str:
+    """A merge's or conversion's survivor values and notes, one line: ``field = value (rule, from id)``."""
+    detail = action.detail or {}
+    parts = []
+    for v in detail.get("values") or []:
+        value = v.get("value")
+        shown = (
+            "(empty)"
+            if value is None
+            else ("true" if value is True else "false" if value is False else value)
+        )
+        parts.append(
+            f"{v.get('field')} = {shown} ({v.get('rule')}, from {', '.join(map(str, v.get('from') or []))})"
+        )
+    parts += [str(n) for n in detail.get("notes") or []]
+    return "; ".join(parts)
 
 
 def _cell(value: Any) -> str:
@@ -203,7 +229,7 @@ def read_plan(path: Path) -> Plan:
         try:
             if kind == "header":
                 if data.get("format") != FORMAT or data.get("version") not in READABLE:
-                    versions = " or ".join(map(str, READABLE))
+                    versions = ", ".join(map(str, READABLE[:-1])) + f" or {READABLE[-1]}"
                     problems.append(f"{path}:{number}: not a {FORMAT} version {versions} plan")
                     continue
                 header = Header(**data)
@@ -227,7 +253,35 @@ def read_plan(path: Path) -> Plan:
 
 def read_approvals(path: Path) -> dict[str, bool]:
     """The ``approve`` column of ``plan.csv`` by action id (yes/y/true/1 approve; anything else does not)."""
-    out: dict[str, bool] = {}
+    return {k: v == "yes" for k, v in read_review(path).items()}
+
+
+APPROVING = ("yes", "y", "true", "1", "x")
+REJECTING = ("no", "n", "false", "0")
+NOT_DUPLICATE = ("not_duplicate", "not duplicate", "not a duplicate", "reject", "rejected")
+
+
+def read_rejections(path: Path, plan: Plan) -> list[Action]:
+    """The merges and conversions a person rejected in ``plan.csv``: ``not_duplicate`` (or ``reject``)
+    on any plan, ``no`` on a plan of version 3 or later (where those rows start blank, so ``no`` is a
+    person's word)."""
+    answers = read_review(path)
+    person_says_no = plan.header.version >= 3
+    return [
+        a
+        for a in plan.actions
+        if a.kind in DECIDED_BY_PERSON
+        and (
+            answers.get(a.action_id) == "not_duplicate"
+            or (person_says_no and answers.get(a.action_id) == "no")
+        )
+    ]
+
+
+def read_review(path: Path) -> dict[str, str]:
+    """The ``approve`` column of ``plan.csv`` by action id, as ``yes``, ``no``, ``not_duplicate`` or ``""``
+    (blank or anything else: undecided, not applied)."""
+    out: dict[str, str] = {}
     with open(path, encoding="utf-8", newline="") as handle:  # noqa: PTH123
         reader = csv.DictReader(handle)
         if (
@@ -240,7 +294,16 @@ def read_approvals(path: Path) -> dict[str, bool]:
             action_id = (row.get("action_id") or "").strip()
             if not action_id:
                 raise ConfigError(f"{path}:{number}: a row without action_id")
-            out[action_id] = (row.get("approve") or "").strip().lower() in ("yes", "y", "true", "1", "x")
+            answer = (row.get("approve") or "").strip().lower()
+            out[action_id] = (
+                "yes"
+                if answer in APPROVING
+                else "no"
+                if answer in REJECTING
+                else "not_duplicate"
+                if answer in NOT_DUPLICATE
+                else ""
+            )
     return out
 
 
