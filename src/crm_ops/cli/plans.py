@@ -230,12 +230,22 @@ def apply(
         ),
     ] = False,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Only these rules (repeatable).")] = None,
-    severity: Annotated[list[str] | None, typer.Option("--severity", help="Only these severities.")] = None,
-    min_confidence: Annotated[float | None, typer.Option("--min-confidence")] = None,
-    entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = None,
-    system: Annotated[list[str] | None, typer.Option("--system", "-s")] = None,
+    severity: Annotated[
+        list[str] | None, typer.Option("--severity", help="Only these severities (repeatable).")
+    ] = None,
+    min_confidence: Annotated[
+        float | None, typer.Option("--min-confidence", help="Only actions at least this confident (0-1).")
+    ] = None,
+    entity: Annotated[
+        list[str] | None,
+        typer.Option("--entity", "-e", help="Only these entities, e.g. Contact (repeatable)."),
+    ] = None,
+    system: Annotated[
+        list[str] | None, typer.Option("--system", "-s", help="Only salesforce or hubspot (repeatable).")
+    ] = None,
     allow_production: Annotated[
-        bool, typer.Option("--allow-production", help="Required to write to prod.")
+        bool,
+        typer.Option("--allow-production", help="Let a production profile write (apply refuses without)."),
     ] = False,
     batch_size: Annotated[
         int | None,

@@ -38,8 +38,12 @@ def sandbox_serve(
         str, typer.Option("--faults", help="none, flaky, hostile, slow, or e.g. '429=0.1,503=0.1,drop=0.02'.")
     ] = "none",
     workdir: Annotated[Path | None, typer.Option("--workdir", help="Folder for the manifest and CA.")] = None,
-    salesforce_port: Annotated[int, typer.Option("--salesforce-port")] = 0,
-    hubspot_port: Annotated[int, typer.Option("--hubspot-port")] = 0,
+    salesforce_port: Annotated[
+        int, typer.Option("--salesforce-port", help="Port of the Salesforce emulator (0: any free one).")
+    ] = 0,
+    hubspot_port: Annotated[
+        int, typer.Option("--hubspot-port", help="Port of the HubSpot emulator (0: any free one).")
+    ] = 0,
     hubspot_rate: Annotated[
         int, typer.Option("--hubspot-rate", help="HubSpot requests allowed per 10 s window.")
     ] = 190,

@@ -38,6 +38,7 @@ ENV_KEYS = (
     "CRM_OPS_SF_JWT_KEY_FILE",
     "CRM_OPS_HUBSPOT_BASE_URL",
     "CRM_OPS_HUBSPOT_TOKEN",
+    "CRM_OPS_HUBSPOT_PORTAL_ID",
     "CRM_OPS_SANDBOX_MANIFEST",
 )
 
@@ -165,6 +166,7 @@ class Sandbox:
             "CRM_OPS_SF_JWT_KEY_FILE": str(key_path),
             "CRM_OPS_HUBSPOT_BASE_URL": hs_server.url,
             "CRM_OPS_HUBSPOT_TOKEN": hs_token,
+            "CRM_OPS_HUBSPOT_PORTAL_ID": str(self.hubspot.portal_id),
             "CRM_OPS_SANDBOX_MANIFEST": str(manifest_path),
         }
         log.info("sandbox.started", salesforce=sf_server.url, hubspot=hs_server.url, faults=profile.name)

@@ -1,0 +1,60 @@
+"""``POST /crm/v3/objects/{type}/merge``: the primary record keeps its id and properties, fills its
+empty ones from the merged record, and takes over the merged record's associations."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from crm_ops.sandbox.http import Request, Response
+from crm_ops.sandbox.hubspot.common import JSON, HsError
+from crm_ops.sandbox.hubspot.records import RecordModel
+from crm_ops.sandbox.objects import PRIMARY_ASSOCIATION_TYPES
+
+
+class MergeHandlers(RecordModel):
+    """Merging two records of one type."""
+
+    def merge(self, request: Request, object_type: str) -> Response:
+        """POST merge: the primary keeps its id and fills its empty properties from the merged object."""
+        obj, table = self._object(object_type)
+        body = self._body(request)
+        primary_id, merged_id = str(body.get("primaryObjectId", "")), str(body.get("objectIdToMerge", ""))
+        primary, merged = self._row(obj, table, primary_id), self._row(obj, table, merged_id)
+        if primary is None or merged is None or primary == merged:
+            raise HsError(400, "VALIDATION_ERROR", f"Cannot merge {merged_id} into {primary_id}")
+        now = self.now()
+        with table.lock:
+            p, m = table.row(primary), table.row(merged)
+            assert p is not None
+            assert m is not None
+            fill = {
+                k: v
+                for k, v in m.items()
+                if k in obj.by_name and p.get(k) is None and v is not None and not obj.by_name[k].read_only
+            }
+            merged_ids = ";".join(x for x in (p.get("hs_merged_object_ids"), merged_id) if x)
+            table.update(primary, {**fill, "hs_merged_object_ids": merged_ids, **self._modified(obj, now)})
+            table.update(merged, {"archived": True, "archivedAt": now})
+        for (frm, to), assoc in self.associations.items():
+            for column, other in (("from_id", frm), ("to_id", to)):
+                if other != obj.name:
+                    continue
+                frame = assoc.frame()
+                kind = PRIMARY_ASSOCIATION_TYPES.get((frm, to))
+                if column == "from_id" and kind is not None:
+                    # the primary record keeps its own primary link; the merged one's becomes a plain link
+                    has_primary = frame.filter(
+                        (pl.col("from_id") == int(primary_id)) & (pl.col("type_id") == kind)
+                    )
+                    if has_primary.height:
+                        frame = frame.filter(
+                            ~((pl.col("from_id") == int(merged_id)) & (pl.col("type_id") == kind))
+                        )
+                moved = frame.with_columns(
+                    pl.when(pl.col(column) == int(merged_id))
+                    .then(int(primary_id))
+                    .otherwise(pl.col(column))
+                    .alias(column)
+                ).unique(maintain_order=True)
+                assoc.replace(moved)
+        return Response.json(200, self._render(obj, table.rows([primary]), self._props(obj, None))[0], JSON)

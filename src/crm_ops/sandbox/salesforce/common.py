@@ -1,0 +1,91 @@
+"""What every part of the Salesforce emulator shares: wire constants, the error shape, the org's
+allowances and the state the handlers work on."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from crm_ops.sandbox.http import Request, Response
+from crm_ops.sandbox.objects import SfObject
+from crm_ops.sandbox.store import Store
+
+if TYPE_CHECKING:
+    from crm_ops.sandbox.salesforce.bulk import Job
+
+JSON = "application/json;charset=UTF-8"
+CSV = "text/csv"
+SF_DATETIME = "%Y-%m-%dT%H:%M:%S%.3f+0000"
+BULK_DATETIME = "%Y-%m-%dT%H:%M:%S%.3fZ"
+MAX_COMPOSITE = 200
+MAX_CURSORS = 64
+MAX_JOBS = 32
+ORG_ID = "00D8d0000000001EAA"  # the sandbox org's id (18 characters; session ids start with its first 15)
+
+
+@dataclass(frozen=True)
+class SalesforceLimits:
+    """The org's API allowances the emulator enforces."""
+
+    daily_api_requests: int = 5_000_000
+    default_batch_size: int = 2000
+    bulk_default_max_records: int = 50_000
+    # daily API requests already spent when the sandbox starts (an org other integrations share)
+    used_at_start: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.used_at_start <= self.daily_api_requests:
+            raise ValueError(
+                f"used_at_start must be between 0 and daily_api_requests ({self.daily_api_requests}), "
+                f"got {self.used_at_start}"
+            )
+
+
+def now_utc() -> datetime:
+    """The wall clock in UTC: the emulator's default ``now``."""
+    return datetime.now(UTC)
+
+
+def error(status: int, code: str, message: str) -> Response:
+    """A plain REST error: an array of one ``{message, errorCode}``."""
+    return Response.json(status, [{"message": message, "errorCode": code}], JSON)
+
+
+def json_object(request: Request) -> dict[str, Any] | Response:
+    """The request body as a JSON object, or the JSON_PARSER_ERROR Salesforce answers."""
+    try:
+        body = request.json()
+    except ValueError as e:
+        return error(400, "JSON_PARSER_ERROR", f"Unexpected character in request body: {e}")
+    if not isinstance(body, dict):
+        return error(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+    return body
+
+
+class SalesforceState:
+    """The org the handler mixins share; ``SalesforceApp.__init__`` sets every attribute."""
+
+    store: Store
+    objects: Mapping[str, SfObject]  # the org's objects as its describes show them to the integration user
+    tokens: set[str]
+    limits: SalesforceLimits
+    now: Callable[[], datetime]
+    instance_url: str
+    api_calls: int
+    user_id: str
+    _lock: threading.Lock
+    _ids: itertools.count[int]
+    _jobs: OrderedDict[str, Job]
+
+    def _object(self, name: str) -> SfObject | None:
+        obj = next((o for o in self.objects.values() if o.name.lower() == name.lower()), None)
+        return obj if obj is not None and obj.name in self.store else None
+
+    def _bad_object(self, name: str) -> Response:
+        """An sObject type this org does not have: Salesforce answers NOT_FOUND."""
+        return error(404, "NOT_FOUND", "The requested resource does not exist")
