@@ -146,3 +146,26 @@ def auto_apply(
             continue  # a person has to look at it first, unless the run names its rule
         chosen.append(a)
     return chosen
+
+
+def rejections(actions: Iterable[Action]) -> list[dict[str, str]]:
+    """What remembering rejected merges and conversions keeps (``State.remember_rejections``): each pair
+    with the fingerprints of its records' matched fields as the plan saw them (actions without them,
+    from plans older than version 3, cannot be remembered and are left out)."""
+    out = []
+    for a in actions:
+        prints = (a.detail or {}).get("fingerprints") or {}
+        other = a.proposed_value or ""
+        if a.kind not in ("merge", "convert") or a.record_id not in prints or other not in prints:
+            continue
+        out.append(
+            {
+                "system": a.system,
+                "entity": "Lead-Contact" if a.kind == "convert" else a.entity,
+                "record_id": a.record_id,
+                "other_id": other,
+                "record_print": str(prints[a.record_id]),
+                "other_print": str(prints[other]),
+            }
+        )
+    return out
