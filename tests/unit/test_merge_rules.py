@@ -256,3 +256,19 @@ def test_a_rejected_record_is_kept_out_of_its_others_cluster() -> None:
     pairs = pl.DataFrame({"left_id": ["a", "b", "a"], "right_id": ["b", "c", "c"], "score": [1.0, 1.0, 1.0]})
     kept = drop_rejected(pairs, [("c", "a")])
     assert kept.select("left_id", "right_id").rows() == [("a", "b")]
+
+
+def test_a_rejected_conversion_holds_while_the_lead_and_contact_are_unchanged() -> None:
+    lead = example_frame("Lead", [{"id": "l1", **ANN, "company": "Acme", "phone": "1"}], "salesforce")
+    contact = _frame([{**ANN, "phone": "1"}])
+    found = run_matching({"salesforce": {"Lead": lead, "Contact": contact}}).findings
+    (convert,) = found.filter(pl.col("rule") == "match.lead_duplicates_contact").to_dicts()
+    prints = json.loads(convert["detail"])["fingerprints"]
+    rejection = {"system": "salesforce", "entity": "Lead-Contact", "record_id": "l1", "other_id": "c0",
+                 "record_print": prints["l1"], "other_print": prints["c0"]}  # fmt: skip
+    frames = {"salesforce": {"Lead": lead, "Contact": contact}}
+    assert run_matching(frames, rejected=[rejection]).findings.height == 0
+    moved = lead.with_columns(pl.lit("Acme GmbH").alias("company"))  # a matched field of the lead
+    assert run_matching(
+        {"salesforce": {"Lead": moved, "Contact": contact}}, rejected=[rejection]
+    ).findings.height

@@ -23,6 +23,9 @@ from crm_ops.match.survivor import MergeRules, chosen_columns, cluster_details, 
 from crm_ops.rules.model import FINDINGS_SCHEMA
 
 MATCH_FINDINGS_SCHEMA: dict[str, pl.DataType] = {**FINDINGS_SCHEMA, "detail": pl.String()}
+# a lead's columns a conversion does not carry to the contact: the company is the account's, the lead
+# source is kept (convertLead's overwriteLeadSource is false) and so is the contact's owner
+NOT_CONVERTED = frozenset({"company", "website", "lead_source", "owner_id"})
 
 
 def finding(rows: pl.DataFrame) -> pl.DataFrame:
@@ -121,6 +124,7 @@ def conversions(
         return empty()
     common = [c for c in contacts.columns if c in leads.columns]
     both = pl.concat([leads.select(common), contacts.select(common)], how="vertical_relaxed")
+    carried = [c for c in chosen_columns(both) if c not in NOT_CONVERTED]
     members = pl.concat(
         [
             pairs.select("left_id", pl.col("left_id").alias("cluster_id")).rename({"left_id": "id"}),
@@ -128,7 +132,7 @@ def conversions(
         ]
     )
     ranked = rank_clusters(both, members, rules.master_for("Contact"), first=pairs["right_id"].to_list())
-    details = cluster_details(ranked, chosen_columns(both), "Contact", "salesforce", rules, matched)
+    details = cluster_details(ranked, carried, "Contact", "salesforce", rules, matched)
     account = contacts.select(pl.col("id").alias("right_id"), pl.col("account_id").alias("__account"))
     seen = leads.select(pl.col("id").alias("left_id"), "updated_at")
     rows = pairs.join(account, on="right_id", how="left").join(seen, on="left_id", how="left")
