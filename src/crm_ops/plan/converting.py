@@ -44,6 +44,24 @@ if TYPE_CHECKING:
     from crm_ops.plan.apply import ApplyReport
 
 CONVERT_CHUNK = 200  # leads converted together (one convertLead call)
+# the contact columns convertLead fills from the lead when empty (the standard lead field mapping)
+FILLED_BY_CONVERT = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "mobile_phone",
+        "title",
+        "street",
+        "city",
+        "state",
+        "postal_code",
+        "country",
+        "email_opt_out",
+        "do_not_call",
+    }
+)
 STAYS_CONVERTED = "the lead stays converted: Salesforce cannot unconvert a lead"
 
 
@@ -179,7 +197,7 @@ class ConvertSteps:
                 outcome[a.action_id] = [f"the contact {a.seen_value} is gone"]
                 continue
             values, moved = {}, []
-            for column in sorted(set(before) | set(after)):
+            for column in sorted(set(kept.get("set") or {}) | FILLED_BY_CONVERT):
                 if column in STAMPS or same(text(before.get(column)), text(after.get(column))):
                     continue
                 held = text(current.get(column))

@@ -2,7 +2,7 @@
 
 ``plan.jsonl``: the first line is the header, every other line one action::
 
-    {"type": "header", "format": "crm_ops.fixplan", "version": 2, "plan_id": "...",
+    {"type": "header", "format": "crm_ops.fixplan", "version": 3, "plan_id": "...",
      "created_at": "...", "profile": "prod", "snapshots": {"salesforce.Contact": "<pull id>"},
      "rules": {"<file>": "<sha256>"}, "review": {"approve": ["tag:format"], "min_confidence": 0.95}}
     {"type": "action", "action_id": "...", "kind": "update", "system": "salesforce", "entity": "Contact",
@@ -12,10 +12,13 @@
      "other_id": null, "other_label": null, "other_url": null, "approved": true, "review_reason": ""}
 
 Kinds: ``update`` (set a field), ``merge`` (merge ``record_id`` into ``proposed_value``; ``seen_value``
-is the record's ``updated_at`` at pull time), ``associate`` (link ``record_id`` to ``proposed_value``
-through ``field``: a lookup in Salesforce, an association in HubSpot), ``flag`` (for a human; nothing is
-written). Undo plans also hold ``unmerge`` (bring back ``record_id``, merged into ``seen_value``;
-``proposed_value`` is the journaled record and links, JSON).
+is the record's ``updated_at`` at pull time; ``detail`` the survivor's values, their rules and sources,
+notes and the records' fingerprints), ``convert`` (convert lead ``record_id`` into contact
+``proposed_value``, ``detail`` as for a merge plus the account), ``associate`` (link ``record_id`` to
+``proposed_value`` through ``field``: a lookup in Salesforce, an association in HubSpot), ``flag`` (for a
+human; nothing is written). Undo plans also hold ``unmerge`` (bring back ``record_id``, merged into
+``seen_value``; ``proposed_value`` is the journaled record, links and survivor values, JSON) and
+``unconvert`` (put back contact ``seen_value``'s values; the lead stays converted).
 
 For a person, each action also says what the record is (``label``: a person's name and e-mail, an
 account's name and domain, an opportunity's name and amount; ``account``: the account of a contact or
@@ -24,12 +27,14 @@ association, a drift sync or a lead flag involves (``other_id``, ``other_label``
 survivor, the account, the twin in the other CRM, the contact). ``approved`` is the default approval
 (``crm_ops.plan.review``) and ``review_reason`` why a person has to decide (empty when approved).
 Version 1 plans (without these fields and the header's ``review``) are still read; their ``approved``
-is ``None``.
+is ``None``. Version 2 plans lack ``detail``.
 
 ``plan.csv`` holds the same actions for review in a spreadsheet: ``approve`` (yes/no, from the default
-approval) and ``review_reason`` first, then the labels, values and links; applying with ``--review``
-honours ``approve``. A merge row shows the duplicate's label as its seen value and the survivor's as
-its proposed value (``plan.jsonl`` keeps the time and the id applying checks). ``seen_value`` is the
+approval; blank on a merge or a conversion, a person's decision: ``no`` or ``not_duplicate`` there is
+remembered) and ``review_reason`` first, then the labels, values (``survivor_values``: what a merge's
+survivor ends with) and links; applying with ``--review`` honours ``approve``. A merge row shows the
+duplicate's label as its seen value and the survivor's as its proposed value (``plan.jsonl`` keeps the
+time and the id applying checks). ``seen_value`` is the
 value at pull time: applying re-reads the record and skips it as a conflict when the CRM no longer
 holds that value. Values a spreadsheet would run as formulas are quoted.
 """

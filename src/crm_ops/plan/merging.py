@@ -431,7 +431,10 @@ class MergeSteps:
             before, after, current = kept["record"], kept["after"], now.get(survivor, {})
             values: dict[str, Any] = {}
             moved: list[str] = []
-            for column in sorted(set(before) | set(after)):
+            # Salesforce changes on the master only what the merge call set; HubSpot's merge fills the
+            # primary's empty properties and keeps the merged addresses too: every change is put back
+            columns = set(kept.get("set") or {}) if system == "salesforce" else set(before) | set(after)
+            for column in sorted(columns):
                 if column in skip or same(text(before.get(column)), text(after.get(column))):
                     continue
                 held = text(current.get(column))

@@ -236,14 +236,7 @@ def tables(summary: Mapping[str, Any]) -> list[Table]:
             _table(
                 f"merges and conversions ({len(summary['merges'])} of {summary['merges_total']:,}): "
                 "duplicate -> survivor",
-                (
-                    "object",
-                    "duplicate (merged away)",
-                    "survivor (kept)",
-                    "survivor ends with",
-                    "confidence",
-                    "approval",
-                ),
+                ("object", "merged away", "kept", "survivor ends with", "confidence", "approval"),
                 [
                     (
                         f"{m['duplicate']['system']}.{m['duplicate']['entity']}"
