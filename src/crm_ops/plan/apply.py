@@ -31,9 +31,10 @@ import structlog
 from crm_ops.connectors.base import Change, Connector
 from crm_ops.plan.converting import ConvertSteps
 from crm_ops.plan.format import Action, Header, Plan
-from crm_ops.plan.merging import MergeSteps, rows_by_id, same
-from crm_ops.plan.merging import entry as _entry
-from crm_ops.plan.merging import text as _text
+from crm_ops.plan.journaled import entry as _entry
+from crm_ops.plan.journaled import rows_by_id, same
+from crm_ops.plan.journaled import text as _text
+from crm_ops.plan.merging import MergeSteps
 from crm_ops.progress import Steps
 from crm_ops.state import State
 

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_ops.connectors.base import Change, Connector, Conversion
 from crm_ops.plan.format import Action
-from crm_ops.plan.merging import (
-    STAMPS,
+from crm_ops.plan.journaled import (
     entry,
     record_json,
     rows_by_id,
@@ -38,6 +37,7 @@ from crm_ops.plan.merging import (
     survivor_values,
     text,
 )
+from crm_ops.plan.merging import STAMPS
 from crm_ops.state import State
 
 if TYPE_CHECKING:
