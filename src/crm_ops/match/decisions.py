@@ -19,9 +19,6 @@ import polars as pl
 from crm_ops.match.engine import clusters
 from crm_ops.match.survivor import fingerprint
 
-REJECTING = ("no", "n", "false", "0", "not_duplicate", "not a duplicate", "reject", "rejected")
-NOT_DUPLICATE = ("not_duplicate", "not a duplicate", "reject", "rejected")
-
 
 def active(
     rejections: Sequence[Mapping[str, Any]],
