@@ -180,7 +180,8 @@ def run_batch(
             for p in problems:
                 log.warning("run.rule_problem", problem=str(p))
             checked = run_rules(rules, frames)
-            matched = run_matching(frames, **settings_from_profile(profile.match, f"{profile.source} match"))
+            match_settings = settings_from_profile(profile.match, f"{profile.source} match")
+            matched = run_matching(frames, rejected=puller.state.rejections(), **match_settings)
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
             snapshots = snapshot_versions(puller.state)
@@ -208,7 +209,12 @@ def run_batch(
                 applied = {"refused (production)": len(chosen)}
             elif chosen:
                 applied = (
-                    Applier(puller.state, puller.connector, steps=steps)
+                    Applier(
+                        puller.state,
+                        puller.connector,
+                        steps=steps,
+                        converted_status=match_settings["merge_rules"].converted_status,
+                    )
                     .apply(plan.header.plan_id, chosen, dry_run=False)
                     .counts
                 )
