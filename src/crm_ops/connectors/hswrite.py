@@ -17,7 +17,7 @@ import polars as pl
 from hubspot import HubSpot
 
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
-from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
+from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
 from crm_ops.errors import ConfigError, FatalApiError
 from crm_ops.schema.fieldmap import EntityMap
 
@@ -33,6 +33,7 @@ class HubSpotWrites:
     """Writing, merging and undoing merges, for ``HubSpotConnector``."""
 
     client: HubSpot
+    api: HubSpotApis
 
     if TYPE_CHECKING:
 
@@ -169,7 +170,7 @@ class HubSpotWrites:
         """Default (primary where none) associations, ``{"from": {"id"}, "to": {"id"}}`` inputs; the
         errors by input index. A batch HubSpot refuses is retried one input at a time, so one bad target
         (say, a company deleted since) does not sink the others."""
-        api = self.client.crm.associations.v4.batch_api
+        api = self.api.associations
         errors: dict[int, str] = {}
         for start in range(0, len(inputs), ASSOC_BATCH):
             part = inputs[start : start + ASSOC_BATCH]
@@ -195,7 +196,7 @@ class HubSpotWrites:
 
     def _archive_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> None:
         """Remove associations, ``{"from": {"id"}, "to": [{"id"}, ...]}`` inputs."""
-        api = self.client.crm.associations.v4.batch_api
+        api = self.api.associations
         for start in range(0, len(inputs), ASSOC_BATCH):
             part = {"inputs": inputs[start : start + ASSOC_BATCH]}
             self._call(api.archive, source, target, batch_input_public_association_multi_archive=part)
@@ -207,7 +208,7 @@ class HubSpotWrites:
             inputs = [{"id": c.record_id, "properties": self._properties_of(emap, c)} for c in batch]
             try:
                 body = self._call(
-                    self.client.crm.objects.batch_api.update,
+                    self.api.batch.update,
                     emap.object,
                     batch_input_simple_public_object_batch_input={"inputs": inputs},
                 )
@@ -222,7 +223,7 @@ class HubSpotWrites:
                 for c in batch:
                     try:
                         self._call(
-                            self.client.crm.objects.basic_api.update,
+                            self.api.objects.update,
                             emap.object,
                             c.record_id,
                             simple_public_object_input={"properties": self._properties_of(emap, c)},
@@ -263,7 +264,7 @@ class HubSpotWrites:
         emap = self._map(entity)
         if emap.object not in RELATIONS:
             raise ConfigError(f"hubspot: {emap.object} records cannot be merged here")
-        api = getattr(self.client.crm, emap.object).basic_api
+        api = self.api.merge[emap.object]
         results = []
         for loser in losers:
             try:
@@ -343,7 +344,7 @@ class HubSpotWrites:
             return PushResult(str(record.get("id")), True, None, {"id": earlier})
         try:
             body = self._call(
-                self.client.crm.objects.basic_api.create,
+                self.api.objects.create,
                 emap.object,
                 simple_public_object_input_for_create={"properties": properties, "associations": []},
             )
@@ -357,7 +358,7 @@ class HubSpotWrites:
         if key is None or not since:
             return None
         body = self._call(
-            self.client.crm.objects.search_api.do_search,
+            self.api.search.do_search,
             object_type,
             public_object_search_request={
                 "filterGroups": [

@@ -34,7 +34,7 @@ from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
-from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
+from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
 from crm_ops.connectors.hserrors import translate
 from crm_ops.connectors.hsprops import join_rest, split_for_url
 from crm_ops.connectors.hswrite import HubSpotWrites
@@ -70,19 +70,6 @@ class _HttpFailureError(Exception):
     def __init__(self, status: int, reason: Any, body: bytes, headers: Any) -> None:
         super().__init__(f"{status} {reason}")
         self.status, self.reason, self.body, self.headers = status, reason, body, headers
-
-
-class HubSpotApis:
-    """The hubspot-api-client API objects the connector calls, each built once."""
-
-    def __init__(self, client: HubSpot) -> None:
-        crm = client.crm
-        self.objects = crm.objects.basic_api
-        self.batch = crm.objects.batch_api
-        self.search = crm.objects.search_api
-        self.properties = crm.properties.core_api
-        self.associations = crm.associations.v4.batch_api
-        self.owners = crm.owners.owners_api
 
 
 class HubSpotConnector(HubSpotWrites):
