@@ -169,6 +169,7 @@ def run_batch(
         puller = Puller(profile)
         if steps is not None:
             puller.on_page = lambda job, rows: steps(f"pulling {job.system} {job.entity}", rows)
+            puller.on_total = lambda job, n: steps(f"pulling {job.system} {job.entity}", 0, n)
         failures: list[PullFailure] = []
         try:
             try:

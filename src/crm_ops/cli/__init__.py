@@ -31,6 +31,66 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Data-quality operations for Salesforce and HubSpot."
 )
 
+
+class _NullOut:
+    """Where stdout goes under ``--quiet``."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+@app.callback()
+def _output(
+    ctx: typer.Context,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print nothing but errors (no tables, no progress).")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug lines too (each API retry, say).")
+    ] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Log lines as json or console (default: console on a terminal, json otherwise).",
+            metavar="json|console",
+            envvar="CRM_OPS_LOG_FORMAT",
+        ),
+    ] = None,
+) -> None:
+    """Data-quality operations for Salesforce and HubSpot."""
+    import sys
+
+    from crm_ops import logs
+
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose: give one")
+    if log_format not in (None, "json", "console"):
+        raise typer.BadParameter(f"--log-format {log_format!r}: use json or console")
+    logs.set_overrides(
+        level="error" if quiet else "debug" if verbose else None,
+        json=None if log_format is None else log_format == "json",
+        quiet=quiet,
+    )
+    if quiet:
+        stdout = sys.stdout
+        sys.stdout = _NullOut()
+
+        def restore() -> None:
+            sys.stdout = stdout
+            logs.set_overrides()
+
+        ctx.call_on_close(restore)
+    else:
+        ctx.call_on_close(logs.set_overrides)
+
+
 ConfigPath = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Config file (default: $CRM_OPS_CONFIG or ./crm-ops.toml)."),

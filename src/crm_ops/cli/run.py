@@ -39,6 +39,11 @@ def run_command(
     typer.echo(
         f"run {result.run_id}: {summary['findings']:,} findings, "
         f"{summary['plan_actions']:,} planned actions, "
-        f"applied {summary['applied'] or 'nothing'}; report: {result.folder / 'report.html'}"
+        f"applied {_counts(summary['applied'])}; report: {result.folder / 'report.html'}"
     )
     raise typer.Exit(result.exit_code)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """``{"done": 3, "failed": 1}`` as "done 3, failed 1" (nothing: "nothing")."""
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "nothing"
