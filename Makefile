@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench lock clean
+.PHONY: demo test lint types unit bench docs lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rules_bench.py
 	$(BIN)/python benchmarks/match_bench.py
 	$(BIN)/python benchmarks/apply_bench.py
+
+# The reference pages generated from the code (docs/reference/); a test fails when they are stale.
+docs: $(STAMP)
+	$(BIN)/python -m crm_ops.docs docs/reference
 
 # Re-pin every dependency to what is installed now (after changing pyproject.toml).
 lock: $(STAMP)

@@ -66,11 +66,11 @@ def _secret(env_names: Mapping[str, str], name: str, where: str) -> str:
 class CrmSettings:
     """What every CRM connection has: retries, time-outs, the incremental overlap, its secrets."""
 
-    overlap_seconds: int = 300
-    timeout_seconds: float = 60.0
-    retry_attempts: int = 8
-    retry_initial_wait: float = 0.5
-    retry_max_wait: float = 30.0
+    overlap_seconds: int = 300  # an incremental pull starts this long before the watermark
+    timeout_seconds: float = 60.0  # one HTTP call's time-out
+    retry_attempts: int = 8  # attempts in all for a retriable failure (429, 5xx, timeout, dropped)
+    retry_initial_wait: float = 0.5  # first backoff wait, seconds (exponential, with jitter)
+    retry_max_wait: float = 30.0  # longest wait between attempts, seconds (Retry-After capped by it)
     secret_env: dict[str, str] = field(default_factory=dict)
     where: str = "config"
 
@@ -87,20 +87,20 @@ class CrmSettings:
 class SalesforceSettings(CrmSettings):
     """How to reach one Salesforce org and how hard to pull from it."""
 
-    auth: str = "session"
-    instance_url: str | None = None
-    login_url: str = LOGIN_DOMAINS["login"]
-    username: str | None = None
-    client_id: str | None = None
-    api_version: str = "59.0"
-    ca_bundle: str | None = None
-    bulk_threshold: int = 20_000
-    bulk_page_records: int = 50_000
-    bulk_write_threshold: int = 2_000
-    bulk_write_batch: int = 10_000
-    rest_page_records: int = 2_000
-    api_budget_share: float = 0.8
-    timeout_seconds: float = 120.0
+    auth: str = "session"  # password | client_credentials | jwt | session
+    instance_url: str | None = None  # the org's URL (session auth; else given by the sign-in)
+    login_url: str = LOGIN_DOMAINS["login"]  # login, test, or your My Domain URL
+    username: str | None = None  # the integration user (password and jwt)
+    client_id: str | None = None  # the connected app's consumer key
+    api_version: str = "59.0"  # REST API version
+    ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
+    bulk_threshold: int = 20_000  # a pull of more records than this (by COUNT()) goes through Bulk 2.0
+    bulk_page_records: int = 50_000  # records per Bulk 2.0 results page
+    bulk_write_threshold: int = 2_000  # a plan's writes of an object above this go through Bulk ingest
+    bulk_write_batch: int = 10_000  # records per Bulk ingest job
+    rest_page_records: int = 2_000  # records per REST query page (Sforce-Query-Options batchSize)
+    api_budget_share: float = 0.8  # stop (resumably) before this share of the daily allowance is used
+    timeout_seconds: float = 120.0  # one HTTP call's time-out
     secret_env: dict[str, str] = field(default_factory=lambda: dict(SF_SECRETS))
 
 
@@ -108,11 +108,11 @@ class SalesforceSettings(CrmSettings):
 class HubSpotSettings(CrmSettings):
     """How to reach one HubSpot portal and how fast to call it."""
 
-    base_url: str = "https://api.hubapi.com"
+    base_url: str = "https://api.hubapi.com"  # HubSpot's API
     ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
-    rate_per_ten_seconds: int = 100
-    search_per_second: int = 4
-    part_rows: int = 20_000
+    rate_per_ten_seconds: int = 100  # calls per rolling 10 s to stay under (the private app's limit)
+    search_per_second: int = 4  # search calls per second to stay under
+    part_rows: int = 20_000  # records per part file of a pull
     portal_id: int = 0  # where records open in HubSpot's app; 0: asked of the account-info API
     ui_domain: str = "app.hubspot.com"  # with portal_id (EU portals: app-eu1.hubspot.com)
     secret_env: dict[str, str] = field(default_factory=lambda: dict(HS_SECRETS))
@@ -122,10 +122,10 @@ class HubSpotSettings(CrmSettings):
 class RuleSettings:
     """Which rules a profile runs: extra folders; rules (or ``tag:x``) switched off, re-graded, re-tuned."""
 
-    folders: tuple[Path, ...] = ()
-    disabled: tuple[str, ...] = ()
-    severity: dict[str, str] = field(default_factory=dict)
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    folders: tuple[Path, ...] = ()  # your own YAML / Python rule files or folders (relative to the config)
+    disabled: tuple[str, ...] = ()  # rule ids or tag:<tag> switched off
+    severity: dict[str, str] = field(default_factory=dict)  # rule id = error | warning | info
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id = {parameter = value}
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,8 @@ class ReviewSettings:
     or above ``min_confidence``. Merges, associations and drift syncs start approved only when their
     rule is listed by id (a tag never selects them); flags never (see ``crm_ops.plan.review``)."""
 
-    approve: tuple[str, ...] = ("tag:format",)
-    min_confidence: float = 0.95
+    approve: tuple[str, ...] = ("tag:format",)  # rules (ids or tag:<tag>) whose fixes start approved
+    min_confidence: float = 0.95  # ... when at least this confident (0-1)
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,23 @@ class Profile:
         """The CRMs this profile connects to."""
         return [s for s in ("salesforce", "hubspot") if getattr(self, s) is not None]
 
+
+# A profile's own keys and their tables (docs/reference/config.md is generated from these and the
+# dataclasses above: ``python -m crm_ops.docs``).
+PROFILE_KEYS = {
+    "state_dir": "where the state lives: snapshots, findings, plans, runs (default .crm-ops/<profile>, "
+    "relative to the config file)",
+    "production": "guard writes: apply, undo and run write only with --allow-production "
+    "(default: true for a profile named prod)",
+    "entities": "the entities pulled and checked (default: every entity of the maps)",
+    "salesforce": "table: how to reach Salesforce (absent: not pulled)",
+    "hubspot": "table: how to reach HubSpot (absent: not pulled)",
+    "maps": "tables maps.<system>.<Entity>: field map overrides",
+    "rules": "table: which rules run",
+    "review": "table: which plan actions start approved",
+    "match": "table: matching settings",
+    "run": "table: the nightly run's auto-apply and exit-code threshold",
+}
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -290,13 +307,9 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     problems: list[str] = []
     where = f"{file} profiles.{name}"
     raw = _expand(profiles[name], where, problems)
-    known = {
-        "state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "review",
-        "match", "run",
-    }  # fmt: skip
     for key in raw:
-        if key not in known:
-            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
+        if key not in PROFILE_KEYS:
+            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(PROFILE_KEYS))}")
     state_dir = Path(raw.get("state_dir", f".crm-ops/{name}"))
     if not state_dir.is_absolute():
         state_dir = file.resolve().parent / state_dir  # absolute: the state file records paths under it

@@ -117,20 +117,30 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+# [profiles.P.run]: setting -> (default, what it does); docs/reference/config.md is generated from it
+RUN_SETTINGS: dict[str, tuple[Any, str]] = {
+    "auto_apply": ([], "rules (ids or tag:<tag>) whose fixes the run applies unattended"),
+    "min_confidence": (0.95, "... when at least this confident (0-1)"),
+    "fail_on": ("error", "the severity that counts toward exit code 1: error or warning"),
+    "max_findings": (0, "exit 1 when more findings than this are at fail_on or above"),
+}
+
+
 def _run_settings(profile: Profile) -> dict[str, Any]:
     raw = dict(profile.run)
-    unknown = set(raw) - {"auto_apply", "min_confidence", "fail_on", "max_findings"}
+    unknown = set(raw) - set(RUN_SETTINGS)
     if unknown:
         raise ConfigError(
             f"{profile.source} profiles.{profile.name}.run: unknown setting(s) {', '.join(sorted(unknown))}"
         )
     if raw.get("fail_on", "error") not in ("error", "warning"):
         raise ConfigError(f"{profile.source} profiles.{profile.name}.run.fail_on: must be error or warning")
+    value = {k: raw.get(k, default) for k, (default, _) in RUN_SETTINGS.items()}
     return {
-        "auto_apply": list(raw.get("auto_apply", [])),
-        "min_confidence": float(raw.get("min_confidence", 0.95)),
-        "fail_on": str(raw.get("fail_on", "error")),
-        "max_findings": int(raw.get("max_findings", 0)),
+        "auto_apply": list(value["auto_apply"]),
+        "min_confidence": float(value["min_confidence"]),
+        "fail_on": str(value["fail_on"]),
+        "max_findings": int(value["max_findings"]),
     }
 
 

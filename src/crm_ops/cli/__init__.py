@@ -119,12 +119,10 @@ def _errors(api_hint: str = "") -> Iterator[None]:
         raise typer.Exit(EXIT_API) from None
 
 
-# Exit codes, for cron (docs/architecture.md lists them).
-EXIT_OK = 0
-EXIT_CONFIG = 2
-EXIT_API = 3
-EXIT_BUDGET = 4
-EXIT_PARTIAL = 6  # some (system, entity) pulls failed, the others are done
+# Exit codes, for cron: one table (crm_ops.cli.exits) makes each command's --help and the reference page.
+from crm_ops.cli.exits import EXIT_API, EXIT_BUDGET, EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL  # noqa: E402
+
+__all__ = ["EXIT_API", "EXIT_BUDGET", "EXIT_CONFIG", "EXIT_OK", "EXIT_PARTIAL", "app", "commands", "main"]
 
 
 def main() -> None:
@@ -134,3 +132,35 @@ def main() -> None:
 
 # The commands, registered on ``app`` in the order ``--help`` lists them.
 from crm_ops.cli import setup, sandbox, pull, rules, match, plans, run  # noqa: E402, F401, I001
+
+
+def commands() -> dict[str, Any]:
+    """Every command as typed after ``crm-ops`` ("rules test") and the Typer info that registers it."""
+    found: dict[str, Any] = {}
+    for info in app.registered_commands:
+        found[info.name or info.callback.__name__.replace("_", "-")] = info  # type: ignore[union-attr]
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        if sub.registered_callback is not None and sub.registered_callback.invoke_without_command:
+            found[str(group.name)] = sub.registered_callback
+        for info in sub.registered_commands:
+            found[f"{group.name} {info.name or info.callback.__name__}"] = info  # type: ignore[union-attr]
+    return found
+
+
+def _exit_codes_in_help() -> None:
+    import inspect
+
+    from rich.markup import escape
+
+    from crm_ops.cli.exits import help_text
+
+    for name, info in commands().items():
+        text = info.help or inspect.getdoc(info.callback) or ""
+        paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]  # one line each: Typer keeps breaks
+        info.help = "\n\n".join([*paragraphs, escape(help_text(name))])
+
+
+_exit_codes_in_help()

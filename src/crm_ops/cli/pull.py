@@ -33,8 +33,7 @@ def pull(
     """Pull CRM records into Parquet snapshots: incremental from the last watermark unless --full.
 
     A pull stopped for any reason (a kill, the API budget, an error) resumes where it stopped. An
-    entity that fails does not stop the others. Exit codes: 0 done, 2 configuration error, 3 CRM
-    error, 4 stopped at the API budget, 6 partial (the failed entities are listed).
+    entity that fails does not stop the others.
     """
     from rich.console import Console
 
