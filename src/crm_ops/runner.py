@@ -1,7 +1,8 @@
 """``crm-ops run``: the batch cron calls. Pull (incremental) -> check -> match -> plan -> apply the safe part.
 
 Each run writes ``runs/<run id>/`` under the state dir: findings.parquet, plan.jsonl, plan.csv,
-summary.json, report.html and run.log (JSON lines, the run id on each). A lock file keeps two runs from
+summary.json, report.html and run.log (JSON lines, the run id on each), and rewrites ``runs/index.html``
+(every run, with a link to its report). A lock file keeps two runs from
 overlapping; a lock left by a process that is gone (or older than ``stale_after``) is taken over.
 
 Exit codes (for cron):
@@ -45,7 +46,7 @@ from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.review import Review, auto_apply
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
-from crm_ops.report import render, scores
+from crm_ops.report import RunData, Threshold, render_index, render_run, score_counts
 from crm_ops.rules import run_rules
 
 log = structlog.get_logger("crm_ops.runner")
@@ -144,15 +145,25 @@ def _run_settings(profile: Profile) -> dict[str, Any]:
     }
 
 
-def _history(runs: Path, limit: int = 30) -> list[dict[str, Any]]:
+def _history(runs: Path, limit: int | None = 30) -> list[dict[str, Any]]:
+    """The runs' summaries, oldest first (the last ``limit``)."""
     out = []
-    for summary in sorted(runs.glob("*/summary.json"))[-limit:]:
+    for summary in sorted(runs.glob("*/summary.json"))[-limit if limit else 0 :]:
         try:
-            data = json.loads(summary.read_text())
+            out.append(json.loads(summary.read_text()))
         except (OSError, ValueError):
             continue
-        out.append({"run_id": data.get("run_id"), "scores": data.get("scores", {})})
     return out
+
+
+def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]:
+    """The last earlier run that left findings, and its findings."""
+    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and p.name < run_id), reverse=True):
+        try:
+            return folder.name, pl.read_parquet(folder / "findings.parquet")
+        except (OSError, pl.exceptions.PolarsError):
+            continue
+    return None, None
 
 
 def run_batch(
@@ -214,15 +225,17 @@ def run_batch(
                 tags={r.id: set(r.tags) for r in rules},
             )
             applied: dict[str, int] = {}
+            outcomes: list[dict[str, Any]] = []
+            refused = None
             if chosen and profile.production and not allow_production:
                 log.warning("run.apply_refused", reason="production profile without allow_production")
                 applied = {"refused (production)": len(chosen)}
+                refused = "production profile: the run writes only with --allow-production"
             elif chosen:
-                applied = (
-                    Applier(puller.state, puller.connector, steps=steps)
-                    .apply(plan.header.plan_id, chosen, dry_run=False)
-                    .counts
+                report = Applier(puller.state, puller.connector, steps=steps).apply(
+                    plan.header.plan_id, chosen, dry_run=False
                 )
+                applied, outcomes = report.counts, report.outcomes
         finally:
             puller.close()
         severities = ["error"] if settings["fail_on"] == "error" else ["error", "warning"]
@@ -231,7 +244,8 @@ def run_batch(
         if failures:
             code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
         warnings = [w for r in pulls for w in r.warnings]
-        scores_now = scores(frames, findings)
+        counts = score_counts(frames, findings)
+        scores_now = {k: v.percent for k, v in counts.items()}
         summary = {
             "run_id": run_id,
             "profile": profile.name,
@@ -249,23 +263,33 @@ def run_batch(
             "applied": applied,
             "match": matched.stats,
             "scores": scores_now,
+            "score_counts": {k: {"records": v.records, "passed": v.passed} for k, v in counts.items()},
+            "findings_by_rule": dict(findings.group_by("rule").len().iter_rows()) if findings.height else {},
+            "threshold": {k: settings[k] for k in ("fail_on", "max_findings")} | {"serious": serious},
         }
         durable.write_text(folder / "summary.json", json.dumps(summary, indent=2, default=str))
-        durable.write_text(
-            folder / "report.html",
-            render(
-                run_id=run_id,
-                profile=profile.name,
-                started_at=started.isoformat(),
-                exit_code=code,
-                scores_now=scores_now,
-                history=_history(runs),  # this run's summary is written: it is the newest
-                findings=findings,
-                actions=[a.__dict__ for a in plan.actions],
-                applied=applied,
-                notices=[*(f"pull failed: {f}" for f in failures), *warnings],
-            ),
+        previous_run, previous = _previous(runs, run_id)
+        report_data = RunData(
+            run_id=run_id,
+            profile=profile.name,
+            started_at=started.isoformat(),
+            exit_code=code,
+            counts=counts,
+            findings=findings,
+            history=_history(runs),  # this run's summary is written: it is the newest
+            previous=previous,
+            previous_run=previous_run,
+            rules={r.id: r.description for r in rules},
+            threshold=Threshold(settings["fail_on"], settings["max_findings"], serious),
+            actions=[a.__dict__ for a in plan.actions],
+            chosen=frozenset(a.action_id for a in chosen),
+            outcomes=outcomes,
+            refused=refused,
+            applied=applied,
+            notices=[*(f"pull failed: {f}" for f in failures), *warnings],
         )
+        durable.write_text(folder / "report.html", render_run(report_data))
+        durable.write_text(runs / "index.html", render_index(profile.name, _history(runs, None)))
         log.info(
             "run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -57,7 +58,7 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
 
     first = _run(box, tmp_path)
     assert first.returncode == 1, first.stderr  # the sandbox has error-level defects
-    runs = sorted((tmp_path / "state" / "runs").iterdir())
+    runs = sorted(p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())
     folder = runs[-1]
     for name in ("findings.parquet", "plan.jsonl", "plan.csv", "summary.json", "report.html", "run.log"):
         assert (folder / name).exists(), name
@@ -69,13 +70,17 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     report = (folder / "report.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
     assert "<script" not in report.lower()
-    assert "src=" not in report and "href=" not in report and "@import" not in report  # no network assets
+    assert "src=" not in report and "@import" not in report and "<link" not in report  # no network assets
+    hrefs = re.findall(r'href="([^"]*)"', report)  # links: to the records in their CRM, to the run index
+    assert hrefs and all(h.startswith("https://") or h == "../index.html" for h in hrefs)
+    assert "../index.html" in hrefs and any(h.startswith("https://") for h in hrefs)
+    assert (tmp_path / "state" / "runs" / "index.html").exists()
     lines = [json.loads(line) for line in (folder / "run.log").read_text().splitlines()]
     assert lines and all(line["run_id"] == folder.name for line in lines)
 
     second = _run(box, tmp_path)
     assert second.returncode == 1
-    latest = sorted((tmp_path / "state" / "runs").iterdir())[-1]
+    latest = sorted(p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())[-1]
     findings = pl.read_parquet(latest / "findings.parquet")
     assert findings.filter(pl.col("rule") == "person.email.normalised").is_empty()  # applied by the first run
     assert "<svg" in (latest / "report.html").read_text()  # the trend, now there are two runs
