@@ -139,6 +139,16 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Where a run's failure or threshold breach is posted (a Slack-compatible incoming webhook). The
+    URL is a secret: it comes from the environment variable named here, never from the file."""
+
+    webhook_env: str | None = None  # the environment variable holding the webhook URL (unset: no post)
+    ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
+    timeout_seconds: float = 10.0  # the post's time-out
+
+
+@dataclass(frozen=True)
 class Profile:
     """One named profile: where state lives, the two CRMs, map overrides."""
 
@@ -152,6 +162,7 @@ class Profile:
     review: ReviewSettings = field(default_factory=ReviewSettings)
     match: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     production: bool = False
     source: str = "config"
 
@@ -175,6 +186,7 @@ PROFILE_KEYS = {
     "review": "table: which plan actions start approved",
     "match": "table: matching settings",
     "run": "table: the nightly run's auto-apply and exit-code threshold",
+    "notify": "table: the webhook a failing run posts to",
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -291,6 +303,28 @@ def _review_settings(raw: Any, where: str, problems: list[str]) -> ReviewSetting
     return ReviewSettings(tuple(x.strip() for x in approve), float(bar))
 
 
+def _notify_settings(raw: Any, where: str, problems: list[str]) -> NotifySettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table with webhook_env, ca_bundle, timeout_seconds")
+        return NotifySettings()
+    known = set(NotifySettings.__dataclass_fields__)
+    for key in sorted(set(raw) - known):
+        hint = " (the URL is a secret: name its variable in webhook_env)" if "url" in key else ""
+        problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}{hint}")
+    env, ca = raw.get("webhook_env"), raw.get("ca_bundle")
+    timeout = raw.get("timeout_seconds", NotifySettings.timeout_seconds)
+    if env is not None and (not isinstance(env, str) or not env.strip()):
+        problems.append(f"{where}.webhook_env: expected the name of an environment variable, got {env!r}")
+        env = None
+    if ca is not None and not isinstance(ca, str):
+        problems.append(f"{where}.ca_bundle: expected a path, got {ca!r}")
+        ca = None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        problems.append(f"{where}.timeout_seconds: expected a positive number, got {timeout!r}")
+        timeout = NotifySettings.timeout_seconds
+    return NotifySettings(env, ca, float(timeout))
+
+
 def load_profile(path: str | Path | None = None, profile: str | None = None) -> Profile:
     """Read ``profile`` from the config file (``CRM_OPS_CONFIG`` or ./crm-ops.toml by default)."""
     file = Path(path or os.environ.get("CRM_OPS_CONFIG") or DEFAULT_CONFIG)
@@ -325,6 +359,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     entities = raw.get("entities")
     rules = _rule_settings(raw.get("rules", {}), f"{where}.rules", file.parent, problems)
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
+    notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
     if problems:
         raise ConfigError(problems)
     return Profile(
@@ -338,6 +373,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         review=review,
         match=dict(raw.get("match", {})),
         run=dict(raw.get("run", {})),
+        notify=notify,
         production=bool(raw.get("production", name == "prod")),
         source=str(file),
     )

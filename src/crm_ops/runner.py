@@ -18,6 +18,8 @@ Exit codes (for cron):
 Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email.normalised", ...]``
 (rule ids or ``tag:x``) with ``min_confidence`` (default 0.95); ``fail_on = "error"`` (or "warning") and
 ``max_findings = 0`` set exit code 1. A production profile never writes without ``allow_production``.
+A run that ends with any code but 0 (or cannot finish) posts to ``[profiles.P.notify]``'s webhook
+(``crm_ops.notify``); a failed post is logged and changes nothing.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ import structlog
 from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
 from crm_ops.config import Profile
-from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
+from crm_ops.errors import BudgetExhaustedError, ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import run_matching
 from crm_ops.match.run import settings_from_profile
+from crm_ops.notify import notify_run
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.context import Context, addresses
@@ -50,7 +53,7 @@ from crm_ops.report import RunData, Threshold, render_index, render_run, score_c
 from crm_ops.rules import run_rules
 
 log = structlog.get_logger("crm_ops.runner")
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED, EXIT_PARTIAL = 0, 1, 5, 6
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG, EXIT_API, EXIT_BUDGET, EXIT_LOCKED, EXIT_PARTIAL = 0, 1, 2, 3, 4, 5, 6
 
 
 class LockedError(CrmOpsError):
@@ -293,7 +296,21 @@ def run_batch(
         log.info(
             "run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied
         )
+        notify_run(profile.notify, summary, str(folder / "report.html"))  # failure or breach only
         return RunResult(run_id, folder, code, summary)
+    except CrmOpsError as exc:  # a run that could not finish: said to the webhook, then to the caller
+        code = (
+            EXIT_CONFIG
+            if isinstance(exc, ConfigError)
+            else EXIT_BUDGET
+            if isinstance(exc, BudgetExhaustedError)
+            else EXIT_API
+        )
+        notify_run(
+            profile.notify,
+            {"run_id": run_id, "profile": profile.name, "exit_code": code, "error": str(exc)},
+        )
+        raise
     finally:
         lock.release()
 

@@ -121,3 +121,23 @@ def test_the_cron_wrapper_runs_the_batch_and_pages_nobody_for_findings(box: Sand
     broken = subprocess.run(["sh", "-c", cron_line], capture_output=True, text=True, env=missing, check=False)
     assert broken.returncode == 2
     assert "run failed with exit code 2" in broken.stderr
+
+
+def test_a_failing_run_calls_the_webhook(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_ops.runner import run_batch
+    from tests.webhook import webhook
+
+    with webhook() as hook:
+        monkeypatch.setenv("CRM_OPS_WEBHOOK_URL", hook.url)
+        profile = profile_for(
+            box, tmp_path, extra='\n[profiles.sandbox.notify]\nwebhook_env = "CRM_OPS_WEBHOOK_URL"\n'
+        )
+        result = run_batch(profile)
+    assert result.exit_code == 1  # the sandbox has error-level defects: a threshold breach
+    (body,) = hook.bodies
+    assert body["text"].startswith(f"crm-ops run {result.run_id} (sandbox): exit 1")
+    assert "*Findings:*" in body["blocks"][1]["text"]["text"]
+    log = (result.folder / "run.log").read_text()
+    assert '"event": "notify.sent"' in log and "s3cr3t" not in log

@@ -43,6 +43,7 @@ def test_every_config_key_is_documented() -> None:
     for cls in (
         config.SalesforceSettings,
         config.HubSpotSettings,
+        config.NotifySettings,
         config.RuleSettings,
         config.ReviewSettings,
     ):
