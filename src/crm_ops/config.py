@@ -66,11 +66,11 @@ def _secret(env_names: Mapping[str, str], name: str, where: str) -> str:
 class CrmSettings:
     """What every CRM connection has: retries, time-outs, the incremental overlap, its secrets."""
 
-    overlap_seconds: int = 300
-    timeout_seconds: float = 60.0
-    retry_attempts: int = 8
-    retry_initial_wait: float = 0.5
-    retry_max_wait: float = 30.0
+    overlap_seconds: int = 300  # an incremental pull starts this long before the watermark
+    timeout_seconds: float = 60.0  # one HTTP call's time-out
+    retry_attempts: int = 8  # attempts in all for a retriable failure (429, 5xx, timeout, dropped)
+    retry_initial_wait: float = 0.5  # first backoff wait, seconds (exponential, with jitter)
+    retry_max_wait: float = 30.0  # longest wait between attempts, seconds (Retry-After capped by it)
     secret_env: dict[str, str] = field(default_factory=dict)
     where: str = "config"
 
@@ -87,24 +87,25 @@ class CrmSettings:
 class SalesforceSettings(CrmSettings):
     """How to reach one Salesforce org and how hard to pull from it."""
 
-    auth: str = "session"
-    instance_url: str | None = None
-    login_url: str = LOGIN_DOMAINS["login"]
+    auth: str = "session"  # password | client_credentials | jwt | session
+    instance_url: str | None = None  # the org's URL (session auth; else given by the sign-in)
+    login_url: str = LOGIN_DOMAINS["login"]  # login, test, or your My Domain URL
     oauth_url: str | None = None  # where to ask for tokens (the My Domain for client credentials)
     audience: str | None = None  # the JWT's aud: login or test (default: login_url)
-    username: str | None = None
-    client_id: str | None = None
-    api_version: str = "59.0"
-    ca_bundle: str | None = None
-    bulk_threshold: int = 20_000
-    # formulas change without moving SystemModstamp: their columns are pulled again this often (0: never)
-    formula_refresh_hours: float = 24.0
-    bulk_page_records: int = 50_000
-    bulk_write_threshold: int = 2_000
-    bulk_write_batch: int = 10_000
-    rest_page_records: int = 2_000
-    api_budget_share: float = 0.8
-    timeout_seconds: float = 120.0
+    username: str | None = None  # the integration user (password and jwt)
+    client_id: str | None = None  # the connected app's consumer key
+    api_version: str = "59.0"  # REST API version
+    ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
+    bulk_threshold: int = 20_000  # a pull of more records than this (by COUNT()) goes through Bulk 2.0
+    formula_refresh_hours: float = (
+        24.0  # formulas change without moving SystemModstamp: re-read this often (0: never)
+    )
+    bulk_page_records: int = 50_000  # records per Bulk 2.0 results page
+    bulk_write_threshold: int = 2_000  # a plan's writes of an object above this go through Bulk ingest
+    bulk_write_batch: int = 10_000  # records per Bulk ingest job
+    rest_page_records: int = 2_000  # records per REST query page (Sforce-Query-Options batchSize)
+    api_budget_share: float = 0.8  # stop (resumably) before this share of the daily allowance is used
+    timeout_seconds: float = 120.0  # one HTTP call's time-out
     secret_env: dict[str, str] = field(default_factory=lambda: dict(SF_SECRETS))
 
 
@@ -112,11 +113,11 @@ class SalesforceSettings(CrmSettings):
 class HubSpotSettings(CrmSettings):
     """How to reach one HubSpot portal and how fast to call it."""
 
-    base_url: str = "https://api.hubapi.com"
+    base_url: str = "https://api.hubapi.com"  # HubSpot's API
     ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
-    rate_per_ten_seconds: int = 100
-    search_per_second: int = 4
-    part_rows: int = 20_000
+    rate_per_ten_seconds: int = 100  # calls per rolling 10 s to stay under (the private app's limit)
+    search_per_second: int = 4  # search calls per second to stay under
+    part_rows: int = 20_000  # records per part file of a pull
     portal_id: int = 0  # where records open in HubSpot's app; 0: asked of the account-info API
     ui_domain: str = "app.hubspot.com"  # with portal_id (EU portals: app-eu1.hubspot.com)
     secret_env: dict[str, str] = field(default_factory=lambda: dict(HS_SECRETS))
@@ -126,10 +127,10 @@ class HubSpotSettings(CrmSettings):
 class RuleSettings:
     """Which rules a profile runs: extra folders; rules (or ``tag:x``) switched off, re-graded, re-tuned."""
 
-    folders: tuple[Path, ...] = ()
-    disabled: tuple[str, ...] = ()
-    severity: dict[str, str] = field(default_factory=dict)
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    folders: tuple[Path, ...] = ()  # your own YAML / Python rule files or folders (relative to the config)
+    disabled: tuple[str, ...] = ()  # rule ids or tag:<tag> switched off
+    severity: dict[str, str] = field(default_factory=dict)  # rule id = error | warning | info
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id = {parameter = value}
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,18 @@ class ReviewSettings:
     or above ``min_confidence``. Merges, associations and drift syncs start approved only when their
     rule is listed by id (a tag never selects them); flags never (see ``crm_ops.plan.review``)."""
 
-    approve: tuple[str, ...] = ("tag:format",)
-    min_confidence: float = 0.95
+    approve: tuple[str, ...] = ("tag:format",)  # rules (ids or tag:<tag>) whose fixes start approved
+    min_confidence: float = 0.95  # ... when at least this confident (0-1)
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Where a run's failure or threshold breach is posted (a Slack-compatible incoming webhook). The
+    URL is a secret: it comes from the environment variable named here, never from the file."""
+
+    webhook_env: str | None = None  # the environment variable holding the webhook URL (unset: no post)
+    ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
+    timeout_seconds: float = 10.0  # the post's time-out
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,7 @@ class Profile:
     review: ReviewSettings = field(default_factory=ReviewSettings)
     match: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     production: bool = False
     source: str = "config"
 
@@ -163,6 +175,24 @@ class Profile:
         """The CRMs this profile connects to."""
         return [s for s in ("salesforce", "hubspot") if getattr(self, s) is not None]
 
+
+# A profile's own keys and their tables (docs/reference/config.md is generated from these and the
+# dataclasses above: ``python -m crm_ops.docs``).
+PROFILE_KEYS = {
+    "state_dir": "where the state lives: snapshots, findings, plans, runs (default .crm-ops/<profile>, "
+    "relative to the config file)",
+    "production": "guard writes: apply, undo and run write only with --allow-production "
+    "(default: true for a profile named prod)",
+    "entities": "the entities pulled and checked (default: every entity of the maps)",
+    "salesforce": "table: how to reach Salesforce (absent: not pulled)",
+    "hubspot": "table: how to reach HubSpot (absent: not pulled)",
+    "maps": "tables maps.<system>.<Entity>: field map overrides",
+    "rules": "table: which rules run",
+    "review": "table: which plan actions start approved",
+    "match": "table: matching settings",
+    "run": "table: the nightly run's auto-apply and exit-code threshold",
+    "notify": "table: the webhook a failing run posts to",
+}
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -279,6 +309,28 @@ def _review_settings(raw: Any, where: str, problems: list[str]) -> ReviewSetting
     return ReviewSettings(tuple(x.strip() for x in approve), float(bar))
 
 
+def _notify_settings(raw: Any, where: str, problems: list[str]) -> NotifySettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table with webhook_env, ca_bundle, timeout_seconds")
+        return NotifySettings()
+    known = set(NotifySettings.__dataclass_fields__)
+    for key in sorted(set(raw) - known):
+        hint = " (the URL is a secret: name its variable in webhook_env)" if "url" in key else ""
+        problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}{hint}")
+    env, ca = raw.get("webhook_env"), raw.get("ca_bundle")
+    timeout = raw.get("timeout_seconds", NotifySettings.timeout_seconds)
+    if env is not None and (not isinstance(env, str) or not env.strip()):
+        problems.append(f"{where}.webhook_env: expected the name of an environment variable, got {env!r}")
+        env = None
+    if ca is not None and not isinstance(ca, str):
+        problems.append(f"{where}.ca_bundle: expected a path, got {ca!r}")
+        ca = None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        problems.append(f"{where}.timeout_seconds: expected a positive number, got {timeout!r}")
+        timeout = NotifySettings.timeout_seconds
+    return NotifySettings(env, ca, float(timeout))
+
+
 def load_profile(path: str | Path | None = None, profile: str | None = None) -> Profile:
     """Read ``profile`` from the config file (``CRM_OPS_CONFIG`` or ./crm-ops.toml by default)."""
     file = Path(path or os.environ.get("CRM_OPS_CONFIG") or DEFAULT_CONFIG)
@@ -295,13 +347,9 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     problems: list[str] = []
     where = f"{file} profiles.{name}"
     raw = _expand(profiles[name], where, problems)
-    known = {
-        "state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "review",
-        "match", "run",
-    }  # fmt: skip
     for key in raw:
-        if key not in known:
-            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
+        if key not in PROFILE_KEYS:
+            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(PROFILE_KEYS))}")
     state_dir = Path(raw.get("state_dir", f".crm-ops/{name}"))
     if not state_dir.is_absolute():
         state_dir = file.resolve().parent / state_dir  # absolute: the state file records paths under it
@@ -317,6 +365,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     entities = raw.get("entities")
     rules = _rule_settings(raw.get("rules", {}), f"{where}.rules", file.parent, problems)
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
+    notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
     if problems:
         raise ConfigError(problems)
     return Profile(
@@ -330,6 +379,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         review=review,
         match=dict(raw.get("match", {})),
         run=dict(raw.get("run", {})),
+        notify=notify,
         production=bool(raw.get("production", name == "prod")),
         source=str(file),
     )

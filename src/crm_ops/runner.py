@@ -1,7 +1,8 @@
 """``crm-ops run``: the batch cron calls. Pull (incremental) -> check -> match -> plan -> apply the safe part.
 
 Each run writes ``runs/<run id>/`` under the state dir: findings.parquet, plan.jsonl, plan.csv,
-summary.json, report.html and run.log (JSON lines, the run id on each). A lock file keeps two runs from
+summary.json, report.html and run.log (JSON lines, the run id on each), and rewrites ``runs/index.html``
+(every run, with a link to its report). A lock file keeps two runs from
 overlapping; a lock left by a process that is gone (or older than ``stale_after``) is taken over.
 
 Exit codes (for cron):
@@ -17,6 +18,8 @@ Exit codes (for cron):
 Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email.normalised", ...]``
 (rule ids or ``tag:x``) with ``min_confidence`` (default 0.95); ``fail_on = "error"`` (or "warning") and
 ``max_findings = 0`` set exit code 1. A production profile never writes without ``allow_production``.
+A run that ends with any code but 0 (or cannot finish) posts to ``[profiles.P.notify]``'s webhook
+(``crm_ops.notify``); a failed post is logged and changes nothing.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ import structlog
 from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
 from crm_ops.config import Profile
-from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
+from crm_ops.errors import BudgetExhaustedError, ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import run_matching
 from crm_ops.match.run import settings_from_profile
+from crm_ops.notify import notify_run
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.context import Context, addresses
@@ -45,11 +49,11 @@ from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.review import Review, auto_apply
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
-from crm_ops.report import render, scores
+from crm_ops.report import RunData, Threshold, render_index, render_run, score_counts
 from crm_ops.rules import run_rules
 
 log = structlog.get_logger("crm_ops.runner")
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED, EXIT_PARTIAL = 0, 1, 5, 6
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_CONFIG, EXIT_API, EXIT_BUDGET, EXIT_LOCKED, EXIT_PARTIAL = 0, 1, 2, 3, 4, 5, 6
 
 
 class LockedError(CrmOpsError):
@@ -117,32 +121,52 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+# [profiles.P.run]: setting -> (default, what it does); docs/reference/config.md is generated from it
+RUN_SETTINGS: dict[str, tuple[Any, str]] = {
+    "auto_apply": ([], "rules (ids or tag:<tag>) whose fixes the run applies unattended"),
+    "min_confidence": (0.95, "... when at least this confident (0-1)"),
+    "fail_on": ("error", "the severity that counts toward exit code 1: error or warning"),
+    "max_findings": (0, "exit 1 when more findings than this are at fail_on or above"),
+}
+
+
 def _run_settings(profile: Profile) -> dict[str, Any]:
     raw = dict(profile.run)
-    unknown = set(raw) - {"auto_apply", "min_confidence", "fail_on", "max_findings"}
+    unknown = set(raw) - set(RUN_SETTINGS)
     if unknown:
         raise ConfigError(
             f"{profile.source} profiles.{profile.name}.run: unknown setting(s) {', '.join(sorted(unknown))}"
         )
     if raw.get("fail_on", "error") not in ("error", "warning"):
         raise ConfigError(f"{profile.source} profiles.{profile.name}.run.fail_on: must be error or warning")
+    value = {k: raw.get(k, default) for k, (default, _) in RUN_SETTINGS.items()}
     return {
-        "auto_apply": list(raw.get("auto_apply", [])),
-        "min_confidence": float(raw.get("min_confidence", 0.95)),
-        "fail_on": str(raw.get("fail_on", "error")),
-        "max_findings": int(raw.get("max_findings", 0)),
+        "auto_apply": list(value["auto_apply"]),
+        "min_confidence": float(value["min_confidence"]),
+        "fail_on": str(value["fail_on"]),
+        "max_findings": int(value["max_findings"]),
     }
 
 
-def _history(runs: Path, limit: int = 30) -> list[dict[str, Any]]:
+def _history(runs: Path, limit: int | None = 30) -> list[dict[str, Any]]:
+    """The runs' summaries, oldest first (the last ``limit``)."""
     out = []
-    for summary in sorted(runs.glob("*/summary.json"))[-limit:]:
+    for summary in sorted(runs.glob("*/summary.json"))[-limit if limit else 0 :]:
         try:
-            data = json.loads(summary.read_text())
+            out.append(json.loads(summary.read_text()))
         except (OSError, ValueError):
             continue
-        out.append({"run_id": data.get("run_id"), "scores": data.get("scores", {})})
     return out
+
+
+def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]:
+    """The last earlier run that left findings, and its findings."""
+    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and p.name < run_id), reverse=True):
+        try:
+            return folder.name, pl.read_parquet(folder / "findings.parquet")
+        except (OSError, pl.exceptions.PolarsError):
+            continue
+    return None, None
 
 
 def run_batch(
@@ -169,6 +193,7 @@ def run_batch(
         puller = Puller(profile)
         if steps is not None:
             puller.on_page = lambda job, rows: steps(f"pulling {job.system} {job.entity}", rows)
+            puller.on_total = lambda job, n: steps(f"pulling {job.system} {job.entity}", 0, n)
         failures: list[PullFailure] = []
         try:
             try:
@@ -204,20 +229,20 @@ def run_batch(
                 tags={r.id: set(r.tags) for r in rules},
             )
             applied: dict[str, int] = {}
+            outcomes: list[dict[str, Any]] = []
+            refused = None
             if chosen and profile.production and not allow_production:
                 log.warning("run.apply_refused", reason="production profile without allow_production")
                 applied = {"refused (production)": len(chosen)}
+                refused = "production profile: the run writes only with --allow-production"
             elif chosen:
-                applied = (
-                    Applier(
-                        puller.state,
-                        puller.connector,
-                        steps=steps,
-                        converted_status=match_settings["merge_rules"].converted_status,
-                    )
-                    .apply(plan.header.plan_id, chosen, dry_run=False)
-                    .counts
-                )
+                report = Applier(
+                    puller.state,
+                    puller.connector,
+                    steps=steps,
+                    converted_status=match_settings["merge_rules"].converted_status,
+                ).apply(plan.header.plan_id, chosen, dry_run=False)
+                applied, outcomes = report.counts, report.outcomes
         finally:
             puller.close()
         severities = ["error"] if settings["fail_on"] == "error" else ["error", "warning"]
@@ -226,7 +251,8 @@ def run_batch(
         if failures:
             code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
         warnings = [w for r in pulls for w in r.warnings]
-        scores_now = scores(frames, findings)
+        counts = score_counts(frames, findings)
+        scores_now = {k: v.percent for k, v in counts.items()}
         summary = {
             "run_id": run_id,
             "profile": profile.name,
@@ -244,27 +270,51 @@ def run_batch(
             "applied": applied,
             "match": matched.stats,
             "scores": scores_now,
+            "score_counts": {k: {"records": v.records, "passed": v.passed} for k, v in counts.items()},
+            "findings_by_rule": dict(findings.group_by("rule").len().iter_rows()) if findings.height else {},
+            "threshold": {k: settings[k] for k in ("fail_on", "max_findings")} | {"serious": serious},
         }
         durable.write_text(folder / "summary.json", json.dumps(summary, indent=2, default=str))
-        durable.write_text(
-            folder / "report.html",
-            render(
-                run_id=run_id,
-                profile=profile.name,
-                started_at=started.isoformat(),
-                exit_code=code,
-                scores_now=scores_now,
-                history=_history(runs),  # this run's summary is written: it is the newest
-                findings=findings,
-                actions=[a.__dict__ for a in plan.actions],
-                applied=applied,
-                notices=[*(f"pull failed: {f}" for f in failures), *warnings],
-            ),
+        previous_run, previous = _previous(runs, run_id)
+        report_data = RunData(
+            run_id=run_id,
+            profile=profile.name,
+            started_at=started.isoformat(),
+            exit_code=code,
+            counts=counts,
+            findings=findings,
+            history=_history(runs),  # this run's summary is written: it is the newest
+            previous=previous,
+            previous_run=previous_run,
+            rules={r.id: r.description for r in rules},
+            threshold=Threshold(settings["fail_on"], settings["max_findings"], serious),
+            actions=[a.__dict__ for a in plan.actions],
+            chosen=frozenset(a.action_id for a in chosen),
+            outcomes=outcomes,
+            refused=refused,
+            applied=applied,
+            notices=[*(f"pull failed: {f}" for f in failures), *warnings],
         )
+        durable.write_text(folder / "report.html", render_run(report_data))
+        durable.write_text(runs / "index.html", render_index(profile.name, _history(runs, None)))
         log.info(
             "run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied
         )
+        notify_run(profile.notify, summary, str(folder / "report.html"))  # failure or breach only
         return RunResult(run_id, folder, code, summary)
+    except CrmOpsError as exc:  # a run that could not finish: said to the webhook, then to the caller
+        code = (
+            EXIT_CONFIG
+            if isinstance(exc, ConfigError)
+            else EXIT_BUDGET
+            if isinstance(exc, BudgetExhaustedError)
+            else EXIT_API
+        )
+        notify_run(
+            profile.notify,
+            {"run_id": run_id, "profile": profile.name, "exit_code": code, "error": str(exc)},
+        )
+        raise
     finally:
         lock.release()
 

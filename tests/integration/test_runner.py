@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -57,7 +58,7 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
 
     first = _run(box, tmp_path)
     assert first.returncode == 1, first.stderr  # the sandbox has error-level defects
-    runs = sorted((tmp_path / "state" / "runs").iterdir())
+    runs = sorted(p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())
     folder = runs[-1]
     for name in ("findings.parquet", "plan.jsonl", "plan.csv", "summary.json", "report.html", "run.log"):
         assert (folder / name).exists(), name
@@ -69,13 +70,17 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     report = (folder / "report.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
     assert "<script" not in report.lower()
-    assert "src=" not in report and "href=" not in report and "@import" not in report  # no network assets
+    assert "src=" not in report and "@import" not in report and "<link" not in report  # no network assets
+    hrefs = re.findall(r'href="([^"]*)"', report)  # links: to the records in their CRM, to the run index
+    assert hrefs and all(h.startswith("https://") or h == "../index.html" for h in hrefs)
+    assert "../index.html" in hrefs and any(h.startswith("https://") for h in hrefs)
+    assert (tmp_path / "state" / "runs" / "index.html").exists()
     lines = [json.loads(line) for line in (folder / "run.log").read_text().splitlines()]
     assert lines and all(line["run_id"] == folder.name for line in lines)
 
     second = _run(box, tmp_path)
     assert second.returncode == 1
-    latest = sorted((tmp_path / "state" / "runs").iterdir())[-1]
+    latest = sorted(p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())[-1]
     findings = pl.read_parquet(latest / "findings.parquet")
     assert findings.filter(pl.col("rule") == "person.email.normalised").is_empty()  # applied by the first run
     assert "<svg" in (latest / "report.html").read_text()  # the trend, now there are two runs
@@ -116,3 +121,23 @@ def test_the_cron_wrapper_runs_the_batch_and_pages_nobody_for_findings(box: Sand
     broken = subprocess.run(["sh", "-c", cron_line], capture_output=True, text=True, env=missing, check=False)
     assert broken.returncode == 2
     assert "run failed with exit code 2" in broken.stderr
+
+
+def test_a_failing_run_calls_the_webhook(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_ops.runner import run_batch
+    from tests.webhook import webhook
+
+    with webhook() as hook:
+        monkeypatch.setenv("CRM_OPS_WEBHOOK_URL", hook.url)
+        profile = profile_for(
+            box, tmp_path, extra='\n[profiles.sandbox.notify]\nwebhook_env = "CRM_OPS_WEBHOOK_URL"\n'
+        )
+        result = run_batch(profile)
+    assert result.exit_code == 1  # the sandbox has error-level defects: a threshold breach
+    (body,) = hook.bodies
+    assert body["text"].startswith(f"crm-ops run {result.run_id} (sandbox): exit 1")
+    assert "*Findings:*" in body["blocks"][1]["text"]["text"]
+    log = (result.folder / "run.log").read_text()
+    assert '"event": "notify.sent"' in log and "s3cr3t" not in log

@@ -31,6 +31,66 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Data-quality operations for Salesforce and HubSpot."
 )
 
+
+class _NullOut:
+    """Where stdout goes under ``--quiet``."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+@app.callback()
+def _output(
+    ctx: typer.Context,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print nothing but errors (no tables, no progress).")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug lines too (each API retry, say).")
+    ] = False,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Log lines as json or console (default: console on a terminal, json otherwise).",
+            metavar="json|console",
+            envvar="CRM_OPS_LOG_FORMAT",
+        ),
+    ] = None,
+) -> None:
+    """Data-quality operations for Salesforce and HubSpot."""
+    import sys
+
+    from crm_ops import logs
+
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose: give one")
+    if log_format not in (None, "json", "console"):
+        raise typer.BadParameter(f"--log-format {log_format!r}: use json or console")
+    logs.set_overrides(
+        level="error" if quiet else "debug" if verbose else None,
+        json=None if log_format is None else log_format == "json",
+        quiet=quiet,
+    )
+    if quiet:
+        stdout = sys.stdout
+        sys.stdout = _NullOut()
+
+        def restore() -> None:
+            sys.stdout = stdout
+            logs.set_overrides()
+
+        ctx.call_on_close(restore)
+    else:
+        ctx.call_on_close(logs.set_overrides)
+
+
 ConfigPath = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Config file (default: $CRM_OPS_CONFIG or ./crm-ops.toml)."),
@@ -59,12 +119,10 @@ def _errors(api_hint: str = "") -> Iterator[None]:
         raise typer.Exit(EXIT_API) from None
 
 
-# Exit codes, for cron (docs/architecture.md lists them).
-EXIT_OK = 0
-EXIT_CONFIG = 2
-EXIT_API = 3
-EXIT_BUDGET = 4
-EXIT_PARTIAL = 6  # some (system, entity) pulls failed, the others are done
+# Exit codes, for cron: one table (crm_ops.cli.exits) makes each command's --help and the reference page.
+from crm_ops.cli.exits import EXIT_API, EXIT_BUDGET, EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL  # noqa: E402
+
+__all__ = ["EXIT_API", "EXIT_BUDGET", "EXIT_CONFIG", "EXIT_OK", "EXIT_PARTIAL", "app", "commands", "main"]
 
 
 def main() -> None:
@@ -74,3 +132,35 @@ def main() -> None:
 
 # The commands, registered on ``app`` in the order ``--help`` lists them.
 from crm_ops.cli import setup, sandbox, pull, rules, match, plans, run  # noqa: E402, F401, I001
+
+
+def commands() -> dict[str, Any]:
+    """Every command as typed after ``crm-ops`` ("rules test") and the Typer info that registers it."""
+    found: dict[str, Any] = {}
+    for info in app.registered_commands:
+        found[info.name or info.callback.__name__.replace("_", "-")] = info  # type: ignore[union-attr]
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        if sub.registered_callback is not None and sub.registered_callback.invoke_without_command:
+            found[str(group.name)] = sub.registered_callback
+        for info in sub.registered_commands:
+            found[f"{group.name} {info.name or info.callback.__name__}"] = info  # type: ignore[union-attr]
+    return found
+
+
+def _exit_codes_in_help() -> None:
+    import inspect
+
+    from rich.markup import escape
+
+    from crm_ops.cli.exits import help_text
+
+    for name, info in commands().items():
+        text = info.help or inspect.getdoc(info.callback) or ""
+        paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]  # one line each: Typer keeps breaks
+        info.help = "\n\n".join([*paragraphs, escape(help_text(name))])
+
+
+_exit_codes_in_help()

@@ -112,10 +112,7 @@ def check(
         ),
     ] = "error",
 ) -> None:
-    """Run the rules over the current snapshots; write the findings as Parquet and print a summary.
-
-    Exit codes: 0 no finding at the --fail-on severity, 1 findings at it (or above), 2 configuration error.
-    """
+    """Run the rules over the current snapshots; write the findings as Parquet and print a summary."""
     import polars as pl
     from rich.console import Console
 

@@ -77,11 +77,7 @@ def init(
 @app.command()
 def doctor(config: ConfigPath = None, profile: ProfileName = None) -> None:
     """Check that crm-ops can reach each CRM: who it signs in as, API version, allowance left, scopes,
-    clock skew, and every mapped field the integration user cannot read or write.
-
-    Exit codes: 0 nothing blocks a pull or an apply (warnings may be listed), 1 something does (each
-    problem listed with what to do), 2 configuration error.
-    """
+    clock skew, and every mapped field the integration user cannot read or write."""
     from crm_ops.config import load_profile
     from crm_ops.doctor import run_doctor
 

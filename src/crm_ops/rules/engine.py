@@ -120,7 +120,8 @@ def run_entity(
             for (column, number), group in cases.group_by(["column", "check_number"]):
                 if number is None:
                     continue
-                rule = by_column[column][int(number)]
+                # a frame-level check's failures name the schema ("salesforce.Contact"), not a column
+                rule = by_column[column if column in fields else None][int(number)]
                 if group["index"].is_null().all():
                     errors.append(RuleError(rule.id, system, entity, str(group["failure_case"][0])))
                     continue

@@ -976,14 +976,17 @@ def generic_check(
     return lambda frame, ctx, params: expr
 
 
-GENERIC_CHECKS = (
-    "not_null",
-    "not_blank",
-    "matches",
-    "not_matches",
-    "isin",
-    "not_in",
-    "length",
-    "between",
-    "unique",
-)
+# The plain column checks of the YAML vocabulary (``check: not_null`` or ``check: {matches: '^[A-Z]'}``),
+# with what each takes and does (docs/reference/checks.md is generated from this and the registry).
+GENERIC_HELP = {
+    "not_null": ("nothing", "fails when the field is empty"),
+    "not_blank": ("nothing", "fails when the field is empty or only spaces"),
+    "matches": ("a regular expression", "fails when the value does not contain a match"),
+    "not_matches": ("a regular expression", "fails when the value contains a match"),
+    "isin": ("a list of values", "fails when the value is not one of them"),
+    "not_in": ("a list of values", "fails when the value is one of them"),
+    "length": ("{min: n, max: m}", "fails when the text is shorter or longer"),
+    "between": ("{min: a, max: b}", "fails when the value is below min or above max"),
+    "unique": ("nothing", "fails on every record sharing its value with another (nulls pass)"),
+}
+GENERIC_CHECKS = tuple(GENERIC_HELP)
