@@ -104,6 +104,8 @@ class SalesforceSettings(CrmSettings):
     bulk_write_batch: int = 10_000
     rest_page_records: int = 2_000
     api_budget_share: float = 0.8
+    # saves a duplicate rule alerts on go through (Sforce-Duplicate-Rule-Header: allowSave=true)
+    allow_duplicate_saves: bool = False
     timeout_seconds: float = 120.0
     secret_env: dict[str, str] = field(default_factory=lambda: dict(SF_SECRETS))
 

@@ -99,7 +99,10 @@ class FaultProfile:
     answer (``crm_ops.sandbox.realworld`` serves them, each from its own seeded sequence): HubSpot's
     423 Locked and 477 Migration in Progress; Salesforce's concurrent-request REQUEST_LIMIT_EXCEEDED,
     QUERY_TIMEOUT on SystemModstamp-window queries, Bulk query jobs that end Failed and Bulk result
-    pages cut short of their ``Sforce-NumberOfRecords``. ``daily_after`` / ``total_after`` (0: never)
+    pages cut short of their ``Sforce-NumberOfRecords``; and on saves (``realsaves``) UNABLE_TO_LOCK_ROW
+    per record and attempt (``lock_row``) and a validation rule that a share of old contacts and
+    accounts fail on every edit (``validation``: the records chosen by id, always the same ones).
+    ``daily_after`` / ``total_after`` (0: never)
     make the n-th call of the run answer HubSpot's 429 DAILY / Salesforce's "TotalRequests Limit
     exceeded" once (the next call is the next day).
     """
@@ -116,6 +119,8 @@ class FaultProfile:
     rate_query_timeout: float = 0.0
     rate_bulk_failed: float = 0.0
     rate_bulk_short: float = 0.0
+    rate_lock_row: float = 0.0
+    rate_validation: float = 0.0
     daily_after: int = 0
     total_after: int = 0
 
@@ -163,6 +168,8 @@ _FAULT_KEYS = {
     "query_timeout": "rate_query_timeout",
     "bulk_failed": "rate_bulk_failed",
     "bulk_short": "rate_bulk_short",
+    "lock_row": "rate_lock_row",
+    "validation": "rate_validation",
     "daily_after": "daily_after",
     "total_after": "total_after",
 }
@@ -173,8 +180,8 @@ def parse_fault_profile(text: str) -> FaultProfile:
     """A named profile (none, flaky, hostile, slow, real-world) or ``key=value`` pairs such as
     ``429=0.1,drop=0.02``.
 
-    Keys: 429, 503, drop, slow, locked, migration, concurrent, query_timeout, bulk_failed, bulk_short
-    (rates from 0 to 1), slow_seconds, and daily_after / total_after (a call count).
+    Keys: 429, 503, drop, slow, locked, migration, concurrent, query_timeout, bulk_failed, bulk_short,
+    lock_row, validation (rates from 0 to 1), slow_seconds, and daily_after / total_after (a call count).
     """
     if text in FAULT_PROFILES:
         return FAULT_PROFILES[text]

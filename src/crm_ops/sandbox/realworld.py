@@ -49,6 +49,7 @@ import polars as pl
 
 from crm_ops.sandbox.hs_objects import HsObject, HsProperty
 from crm_ops.sandbox.http import FaultProfile, Request, Response
+from crm_ops.sandbox.realsaves import seed_salesforce
 from crm_ops.sandbox.sf_objects import SfField, SfObject
 from crm_ops.sandbox.store import Store
 
@@ -78,6 +79,12 @@ class RealWorld:
     session_calls: int = 0  # Salesforce: data calls a session id lasts (0: forever)
     formula_field: bool = False  # Salesforce: Contact.Account_Tier_F__c, a cross-object formula
     currencies: tuple[str, ...] = ()  # a multi-currency org (the first is the corporate currency)
+    converted_leads: float = 0.0  # Salesforce: this share of leads converted (edits refused)
+    person_accounts: float = 0.0  # Salesforce: this share of accounts are person accounts (Name refused)
+    duplicate_rules: bool = False  # Salesforce: alerting duplicate rules on Contact/Lead e-mail, Account name
+    merge_new_id: bool = False  # HubSpot: a merge makes a new record id (the old ids answer it)
+    salesforce_integration: bool = False  # HubSpot: its Salesforce integration is on (no company merges)
+    search_lag_seconds: float = 0.0  # HubSpot: search sees a write this long after it
 
 
 class _Draws:
@@ -357,6 +364,13 @@ def extend_salesforce(
         contacts = tables["Contact"]
         joined = contacts.select("AccountId").join(tiers, on="AccountId", how="left", maintain_order="left")
         tables["Contact"] = contacts.with_columns(joined["Account_Tier__c"].alias(FORMULA_FIELD))
+    seed_salesforce(
+        out,
+        tables,
+        converted_leads=settings.converted_leads,
+        person_accounts=settings.person_accounts,
+        seed=seed,
+    )
     if settings.currencies:
         for name in ("Account", "Opportunity"):
             field = SfField(
