@@ -27,6 +27,12 @@ RELATIONS = {"contacts": ("companies", "deals"), "companies": ("contacts", "deal
 SECONDARY_EMAILS = "/contacts/v1/secondary-email/{id}/email/{email}"
 UNSUBSCRIBE_ALL = "/communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL"
 NO_RESUBSCRIBE = "HubSpot does not resubscribe an opted-out address by API (crm-ops leaves it opted out)"
+INTEGRATION_REFUSAL = "salesforce integration"  # what HubSpot's refusal of company merges says
+COMPANY_MERGE_HINT = (
+    "HubSpot refuses company merges while its Salesforce integration is on: merge the accounts in "
+    "Salesforce (the integration brings the survivor over) or delete the duplicate company in HubSpot; "
+    "not retried"
+)
 
 
 class HubSpotWrites:
@@ -34,6 +40,7 @@ class HubSpotWrites:
 
     client: HubSpot
     api: HubSpotApis
+    _merges_refused: dict[str, str]  # object types HubSpot refuses to merge in this portal, and why
 
     if TYPE_CHECKING:
 
@@ -266,18 +273,34 @@ class HubSpotWrites:
             raise ConfigError(f"hubspot: {emap.object} records cannot be merged here")
         api = self.api.merge[emap.object]
         results = []
+        current = survivor  # each merge may answer a new id: the next one merges into it
         for loser in losers:
+            refused = self._merges_refused.get(emap.object)
+            if refused:
+                results.append(PushResult(loser, False, refused))
+                continue
             try:
-                self._call(
-                    api.merge, public_merge_input={"primaryObjectId": survivor, "objectIdToMerge": loser}
+                body = self._call(
+                    api.merge, public_merge_input={"primaryObjectId": current, "objectIdToMerge": loser}
                 )
+                current = str(body.get("id") or current)
                 results.append(PushResult(loser, True))
             except FatalApiError as exc:
+                if emap.object == "companies" and INTEGRATION_REFUSAL in str(exc).lower():
+                    # never retried, nor tried again for other companies: HubSpot refuses every one
+                    self._merges_refused[emap.object] = f"{exc} ({COMPANY_MERGE_HINT})"
+                    results.append(PushResult(loser, False, self._merges_refused[emap.object]))
+                    continue
                 results.append(PushResult(loser, False, str(exc)))
         unwritten: dict[str, str] = {}
         if values and any(r.ok for r in results):
-            unwritten = self._survivor_values(entity, emap, survivor, values)
-        return [PushResult(r.record_id, r.ok, r.error, {"unwritten": unwritten}) for r in results]
+            unwritten = self._survivor_values(entity, emap, current, values)
+        return [
+            PushResult(
+                r.record_id, r.ok, r.error, {"unwritten": unwritten, **({"id": current} if r.ok else {})}
+            )
+            for r in results
+        ]
 
     def _survivor_values(
         self, entity: str, emap: EntityMap, survivor: str, values: Mapping[str, Any]

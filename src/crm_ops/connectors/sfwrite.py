@@ -86,6 +86,10 @@ class SalesforceWrites:
         name, value = self._source_field(emap, column, value)
         return name, _wire(value)
 
+    def moved_ids(self, entity: str) -> dict[str, str]:
+        """Salesforce ids never move: a merged-away record stays in the recycle bin under its id."""
+        return {}
+
     def write_batch(self, entity: str, total: int) -> int:
         """200 (one composite request) for small plans; a Bulk ingest job's worth above the threshold."""
         s = self.settings
@@ -279,7 +283,7 @@ class SalesforceWrites:
             for loser in chunk:
                 ok = answer.success and loser in answer.merged
                 error = "; ".join(answer.errors) or (None if ok else "not merged")
-                extra = {"related": list(answer.related), "unwritten": unwritten}
+                extra = {"related": list(answer.related), "unwritten": unwritten, "id": survivor}
                 results.append(PushResult(loser, ok, error, extra))
         return results
 

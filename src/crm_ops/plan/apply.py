@@ -261,7 +261,10 @@ def undo_plan(state: State, plan: Plan) -> Plan:
                 entity=action.entity,
                 record_id=action.record_id,
                 field=None if whole else action.field,
-                seen_value=action.proposed_value,
+                # a merge's survivor as the journal has it (HubSpot's merges give it a new id)
+                seen_value=(entry.get("after") or action.proposed_value)
+                if action.kind == "merge"
+                else action.proposed_value,
                 proposed_value=entry["before"],
                 rule=f"undo:{action.rule}",
                 severity=action.severity,

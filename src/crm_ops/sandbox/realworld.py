@@ -41,6 +41,7 @@ import uuid
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -58,6 +59,13 @@ HS_JSON = "application/json;charset=utf-8"
 LOGIN_HOST = "localhost"  # the sandbox's stand-in for login.salesforce.com (the instance is 127.0.0.1)
 FORMULA_FIELD = "Account_Tier_F__c"
 _ASSOC_READ = re.compile(r"^/crm/v4/associations/[^/]+/[^/]+/batch/read/?$")
+_COMPANY_MERGE = re.compile(r"^/crm/v3/objects/companies/merge/?$")
+_SEARCH = re.compile(r"^/crm/v3/objects/[^/]+/search/?$")
+# HubSpot documents no body for it (its knowledge base says only that companies cannot be merged while the
+# Salesforce integration is installed): its error shape, in words of our own
+COMPANY_MERGE_REFUSED = (
+    "Companies cannot be merged while the Salesforce integration is installed in this account."
+)
 _JOB = re.compile(r"^/services/data/v[\d.]+/jobs/query/(?P<job>[^/]+)/?$")
 _RESULTS = re.compile(r"^/services/data/v[\d.]+/jobs/query/(?P<job>[^/]+)/results/?$")
 _QUERY = re.compile(r"^/services/data/v[\d.]+/query(All)?/?$")
@@ -175,10 +183,19 @@ class HubSpotLayer:
             )
             response.headers["Retry-After"] = "1"
             return response
+        if (
+            self.settings.salesforce_integration
+            and request.method == "POST"
+            and _COMPANY_MERGE.match(request.path)
+        ):
+            self.draws.note("company_merge")
+            return _hs_error(400, "VALIDATION_ERROR", COMPANY_MERGE_REFUSED)
         return None
 
     def after(self, request: Request, response: Response) -> Response:
-        """Association batch reads paged per record."""
+        """Association batch reads paged per record; search that does not see recent writes yet."""
+        if self.settings.search_lag_seconds > 0 and request.method == "POST" and _SEARCH.match(request.path):
+            return self._lagging(response)
         if (
             request.method != "POST"
             or response.status not in (200, 207)
@@ -200,6 +217,23 @@ class HubSpotLayer:
             if start + size < len(links):
                 result["paging"] = {"next": {"after": _after_token(start + size)}}
         return Response.json(response.status, body, response.headers.get("Content-Type", HS_JSON))
+
+    def _lagging(self, response: Response) -> Response:
+        """Search answers without the records written in the last ``search_lag_seconds`` (its index has not
+        caught up), their ``total`` still counting them: ``{"total": 1, "results": []}`` as recorded."""
+        if response.status != 200:
+            return response
+        body = json.loads(response.body)
+        horizon = datetime.now(UTC) - timedelta(seconds=self.settings.search_lag_seconds)
+        kept = []
+        for record in body.get("results") or []:
+            stamp = record.get("updatedAt") or record.get("createdAt")
+            if stamp and datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) > horizon:
+                self.draws.note("search_lag")
+                continue
+            kept.append(record)
+        body["results"] = kept
+        return Response.json(200, body, response.headers.get("Content-Type", HS_JSON))
 
 
 class SalesforceLayer:

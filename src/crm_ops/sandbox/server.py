@@ -173,6 +173,7 @@ class Sandbox:
             limits=cfg.hubspot_limits,
             types=hs_types,
         )
+        self.hubspot.merge_new_id = rw.merge_new_id
         self.hubspot.layer = self.hubspot_layer = HubSpotLayer(rw, profile, cfg.fault_seed + 1)
         sf_server = Server(self.salesforce, port=cfg.salesforce_port, tls=tls)
         hs_server = Server(self.hubspot, port=cfg.hubspot_port)

@@ -1,0 +1,124 @@
+"""HubSpot merges as the real portal does them (issue 15 item 3): a merge answers a NEW record id (both
+old ids answer it from then on), and company merges are refused while the Salesforce integration is on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from crm_ops.plan.apply import Applier, undo_plan
+from crm_ops.plan.format import Action, Header, Plan
+from crm_ops.pull import Puller
+from crm_ops.sandbox.clients import hubspot_client
+from tests.pulling import profile_for, real_world_sandbox
+
+pytestmark = pytest.mark.integration
+
+
+def _merge(entity: str, loser: dict[str, Any], survivor: str) -> Action:
+    stamp = loser["updated_at"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return Action(
+        kind="merge", system="hubspot", entity=entity, record_id=loser["id"], field="merge_into",
+        seen_value=stamp, proposed_value=survivor, rule="match.duplicate", severity="warning",
+        confidence=0.97, reason="test",
+    ).with_id()  # fmt: skip
+
+
+def _plan(plan_id: str, actions: list[Action]) -> Plan:
+    header = Header(plan_id=plan_id, created_at="2026-11-23T00:00:00+00:00", profile="sandbox")
+    return Plan(header, tuple(actions))
+
+
+def _live(puller: Puller, entity: str) -> pl.DataFrame:
+    current = puller.state.current("hubspot", entity)
+    assert current is not None
+    return pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted"))
+
+
+def test_a_merge_that_answers_a_new_id_is_journaled_chained_and_undone_from_it(tmp_path: Path) -> None:
+    with real_world_sandbox(400, 81, merge_new_id=True) as box:
+        puller = Puller(profile_for(box, tmp_path))
+        puller.pull_many(["hubspot"], ["Account", "Contact", "Opportunity", "ContactRole"], full=True)
+        contacts = _live(puller, "Contact").filter(pl.col("account_id").is_not_null())
+        survivor, first, second = (contacts.row(i, named=True) for i in range(3))
+        conn = puller.connector("hubspot")
+        links_before = {
+            r["id"]: {(x.relation, x.record_id) for x in conn.links("Contact", [r["id"]])}
+            for r in (survivor, first, second)
+        }
+        # two duplicates of one survivor: the second merge chains on the id the first one answered
+        plan = _plan(
+            "hs-new-id", [_merge("Contact", first, survivor["id"]), _merge("Contact", second, survivor["id"])]
+        )
+        applier = Applier(puller.state, puller.connector)
+        report = applier.apply(plan.header.plan_id, plan.actions, dry_run=False)
+        assert report.counts == {"done": 2}, report.outcomes
+        journal = puller.state.journal(plan.header.plan_id)
+        new_id = journal[plan.actions[0].action_id]["after"]
+        assert new_id == journal[plan.actions[1].action_id]["after"]
+        assert new_id not in (survivor["id"], first["id"], second["id"])
+        assert "new id" in (journal[plan.actions[0].action_id]["error"] or "")
+        # every old id answers the new record, as HubSpot's merged ids do
+        hs: Any = hubspot_client(box.env)
+        for old in (survivor["id"], first["id"], second["id"]):
+            assert str(hs.crm.contacts.basic_api.get_by_id(old).id) == new_id
+        assert conn.read("Contact", [survivor["id"]])["id"].to_list() == [new_id]
+        assert conn.moved_ids("Contact") == {survivor["id"]: new_id}
+        merged_links = {(x.relation, x.record_id) for x in conn.links("Contact", [new_id])}
+        assert merged_links == set().union(*links_before.values())
+        # applying again changes nothing
+        again = applier.apply(plan.header.plan_id, plan.actions, dry_run=False)
+        assert again.counts == {"already done": 2}
+
+        undo = undo_plan(puller.state, plan)
+        assert {a.seen_value for a in undo.actions} == {new_id}
+        report = applier.apply(undo.header.plan_id, undo.actions, dry_run=False)
+        assert report.counts == {"done": 2}, report.outcomes
+        undo_journal = puller.state.journal(undo.header.plan_id)
+        for action, row in zip(undo.actions, (first, second), strict=True):
+            back_id = undo_journal[action.action_id]["after"]
+            back = conn.read("Contact", [back_id]).row(0, named=True)
+            assert (back["email"], back["last_name"]) == (row["email"], row["last_name"])
+            assert {(x.relation, x.record_id) for x in conn.links("Contact", [back_id])} == links_before[
+                row["id"]
+            ]
+        assert {(x.relation, x.record_id) for x in conn.links("Contact", [new_id])} == links_before[
+            survivor["id"]
+        ]
+        puller.close()
+
+
+def test_company_merges_refused_while_the_salesforce_integration_is_on_are_reported_not_retried(
+    tmp_path: Path,
+) -> None:
+    with real_world_sandbox(300, 83, salesforce_integration=True) as box:
+        puller = Puller(profile_for(box, tmp_path))
+        puller.pull_many(["hubspot"], ["Account", "Contact"], full=True)
+        companies = _live(puller, "Account")
+        rows = [companies.row(i, named=True) for i in range(5)]
+        plan = _plan(
+            "hs-companies",
+            [_merge("Account", rows[1], rows[0]["id"]), _merge("Account", rows[2], rows[0]["id"]),
+             _merge("Account", rows[4], rows[3]["id"])],
+        )  # fmt: skip
+        report = Applier(puller.state, puller.connector).apply(
+            plan.header.plan_id, plan.actions, dry_run=False
+        )
+        assert report.counts == {"failed": 3}, report.outcomes
+        assert box.hubspot_layer.draws.counts.get("company_merge") == 1  # asked once, never again
+        (group,) = report.refusals()
+        assert group["count"] == 3
+        error = group["records"][0]["error"]
+        assert "Salesforce integration is installed" in error and "merge the accounts in Salesforce" in error
+        # contacts still merge
+        contacts = _live(puller, "Contact")
+        a, b = contacts.row(0, named=True), contacts.row(1, named=True)
+        contact_plan = _plan("hs-contacts", [_merge("Contact", b, a["id"])])
+        done = Applier(puller.state, puller.connector).apply(
+            "hs-contacts", contact_plan.actions, dry_run=False
+        )
+        assert done.counts == {"done": 1}
+        puller.close()
