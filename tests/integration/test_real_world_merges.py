@@ -1,14 +1,18 @@
-"""HubSpot merges as the real portal does them (issue 15 item 3): a merge answers a NEW record id (both
-old ids answer it from then on), and company merges are refused while the Salesforce integration is on."""
+"""HubSpot merges and their undo as the real portal does them (issue 15 items 3, 13, 14): a merge answers
+a NEW record id (both old ids answer it from then on), company merges are refused while the Salesforce
+integration is on, search lags behind writes, and an address another contact holds is refused."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
+from crm_ops.connectors.base import Change
 from crm_ops.plan.apply import Applier, undo_plan
 from crm_ops.plan.format import Action, Header, Plan
 from crm_ops.pull import Puller
@@ -121,4 +125,52 @@ def test_company_merges_refused_while_the_salesforce_integration_is_on_are_repor
             "hs-contacts", contact_plan.actions, dry_run=False
         )
         assert done.counts == {"done": 1}
+        puller.close()
+
+
+def test_restores_and_pulls_tolerate_search_lag_and_a_taken_address_names_its_holder(tmp_path: Path) -> None:
+    with real_world_sandbox(300, 85, search_lag_seconds=2.0) as box:
+        puller = Puller(profile_for(box, tmp_path))
+        puller.pull_many(["hubspot"], ["Account", "Contact"], full=True)
+        conn = puller.connector("hubspot")
+        contacts, companies = _live(puller, "Contact"), _live(puller, "Account")
+        since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+        person = contacts.filter(pl.col("email").is_not_null()).row(0, named=True)
+        # a contact created again: found by its unique address at once, though search does not see it yet
+        fresh = {**person, "email": "restored.person@lag-example.org"}
+        (made,) = conn.restore("Contact", [fresh])
+        hs: Any = hubspot_client(box.env)
+        seen = hs.crm.contacts.search_api.do_search(
+            public_object_search_request={
+                "filterGroups": [
+                    {"filters": [{"propertyName": "email", "operator": "EQ", "value": fresh["email"]}]}
+                ]
+            }
+        )
+        assert (seen.total, seen.results) == (1, [])  # HubSpot's lag, as recorded
+        (again,) = conn.restore("Contact", [{**fresh, "__merged_at": since}])
+        assert made.ok and again.ok and again.extra["id"] == made.extra["id"]
+        # a company (no unique property): search is asked again until it shows what it counts
+        company = {
+            **companies.row(0, named=True),
+            "name": "Lagging Restore Ltd",
+            "domain": "lagging-restore.example",
+        }
+        (first,) = conn.restore("Account", [company])
+        (second,) = conn.restore("Account", [{**company, "__merged_at": since}])
+        assert first.ok and second.extra["id"] == first.extra["id"]
+        assert box.hubspot_layer.draws.counts.get("search_lag", 0) >= 2
+        # an address another contact holds (409 CONFLICT "Existing ID: N"): the refusal names the holder
+        (taken,) = conn.restore("Contact", [{**person, "__merged_at": since}])
+        assert not taken.ok
+        assert f"Contact already exists. Existing ID: {person['id']}" in (taken.error or "")
+        assert f"remove it from contact {person['id']}" in (taken.error or "")
+        # an incremental pull right after a write misses it (search lags); the next one has it
+        target = contacts.row(5, named=True)
+        assert conn.push("Contact", [Change(target["id"], {"title": "Lag Tester"})])[0].ok
+        puller.pull_many(["hubspot"], ["Contact"])
+        assert _live(puller, "Contact").filter(pl.col("id") == target["id"])["title"].item() != "Lag Tester"
+        time.sleep(2.2)
+        puller.pull_many(["hubspot"], ["Contact"])
+        assert _live(puller, "Contact").filter(pl.col("id") == target["id"])["title"].item() == "Lag Tester"
         puller.close()

@@ -17,7 +17,8 @@ import polars as pl
 from hubspot import HubSpot
 
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
-from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
+from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis
+from crm_ops.connectors.hsrestore import HubSpotRestores
 from crm_ops.errors import ConfigError, FatalApiError
 from crm_ops.schema.fieldmap import EntityMap
 
@@ -35,8 +36,9 @@ COMPANY_MERGE_HINT = (
 )
 
 
-class HubSpotWrites:
-    """Writing, merging and undoing merges, for ``HubSpotConnector``."""
+class HubSpotWrites(HubSpotRestores):
+    """Writing, merging and undoing merges, for ``HubSpotConnector`` (bringing merged-away records back:
+    ``HubSpotRestores``)."""
 
     client: HubSpot
     api: HubSpotApis
@@ -339,70 +341,6 @@ class HubSpotWrites:
             for record_id, linked in self._associations(emap.object, target, ids).items():
                 out += [Link(f"{emap.object}->{target}", to, record_id) for to, _ in linked]
         return out
-
-    def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
-        """Create merged-away records again from their values before the merge (HubSpot cannot unmerge):
-        new ids, one call each.
-
-        Every mapped property the CRM lets us write is restored; read-only ones (create date, merged ids)
-        cannot be.
-        """
-        emap = self._map(entity)
-        writable = {f.name for f in self.describe(entity) if f.updateable}
-        return [self._restore_one(emap, writable, record) for record in records]
-
-    def _restore_one(self, emap: EntityMap, writable: set[str], record: dict[str, Any]) -> PushResult:
-        values = {}
-        for column, value in record.items():
-            src = emap.columns.get(column)
-            if src is not None and src.field:
-                name: str | None = src.field
-            else:
-                name = column.removeprefix("custom_") if column.startswith("custom_") else None
-            if value is not None and name in writable:
-                values[column] = value
-        properties = self._properties_of(emap, Change("", values))
-        earlier = self._restored_before(emap.object, properties, record.get("__merged_at"))
-        if earlier is not None:  # a restore that landed before the last run stopped
-            return PushResult(str(record.get("id")), True, None, {"id": earlier})
-        try:
-            body = self._call(
-                self.api.objects.create,
-                emap.object,
-                simple_public_object_input_for_create={"properties": properties, "associations": []},
-            )
-        except FatalApiError as exc:
-            return PushResult(str(record.get("id")), False, str(exc))
-        return PushResult(str(record.get("id")), True, None, {"id": str(body["id"])})
-
-    def _restored_before(self, object_type: str, properties: dict[str, Any], since: Any) -> str | None:
-        """A record created since the merge with the same identity (e-mail, else domain, else name)."""
-        key = next((k for k in ("email", "domain", "name") if properties.get(k)), None)
-        if key is None or not since:
-            return None
-        body = self._call(
-            self.api.search.do_search,
-            object_type,
-            public_object_search_request={
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {"propertyName": key, "operator": "EQ", "value": str(properties[key])},
-                            {
-                                "propertyName": "createdate",
-                                "operator": "GTE",
-                                "value": epoch_ms(parse_stamp(str(since))),
-                            },
-                        ]
-                    }
-                ],
-                "properties": [key],
-                "limit": 1,
-            },
-            search=True,
-        )
-        results = body.get("results") or []
-        return str(results[0]["id"]) if results else None
 
     def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
         """Associate each move's record with ``to_id`` and, unless ``keep``, archive its link to

@@ -35,8 +35,8 @@ from crm_ops.connectors.sfsaves import (
     still_locked,
 )
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
-from crm_ops.errors import ApiError, ConfigError, RetriableApiError
-from crm_ops.retry import RetryPolicy, retrying
+from crm_ops.errors import ConfigError, RetriableApiError
+from crm_ops.retry import GaveUpError, RetryPolicy, retrying
 from crm_ops.schema.fieldmap import EntityMap
 
 log = structlog.get_logger("crm_ops.salesforce")
@@ -172,11 +172,11 @@ class SalesforceWrites:
                     try:
                         out.update(self._composite_once(emap, changes, pending))
                     except RetriableApiError as exc:  # the call's own retries are spent: not ours to repeat
-                        raise _GaveUpError(exc) from exc
+                        raise GaveUpError(exc) from exc
                     pending = [i for i in pending if code_of(out[i]) == LOCKED]
                     if pending:
                         raise RetriableApiError(SYSTEM, f"{len(pending)} records locked", code=LOCKED)
-        except _GaveUpError as exc:
+        except GaveUpError as exc:
             raise exc.error from None
         except RetriableApiError:
             return {i: still_locked([r], LOCK_ATTEMPTS)[0] for i, r in out.items()}
@@ -390,14 +390,6 @@ class SalesforceWrites:
                     message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
                     results[index] = PushResult(m.link.record_id, bool(outcome.get("success")), message)
         return [results[i] for i in range(len(moves))]
-
-
-class _GaveUpError(Exception):
-    """A call whose own retries are spent, carried past the lock retries (which must not repeat it)."""
-
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def _bulk_cell(value: Any) -> str:

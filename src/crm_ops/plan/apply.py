@@ -210,6 +210,11 @@ class Applier(MergeSteps, ConvertSteps):
                 # the write landed before the last run stopped
                 finished.append(_entry(action, "done", before=pending["before"]))
                 continue
+            if not pending and same(now, action.proposed_value) and not same(now, action.seen_value):
+                # written since the plan was made (by a person, or a run whose write a lagging search hid)
+                error = "already holds the proposed value: nothing to write"
+                finished.append(_entry(action, "skipped", before=now, error=error))
+                continue
             if not same(now, action.seen_value):
                 error = f"changed since the plan: now {now!r}, planned from {action.seen_value!r}"
                 finished.append(_entry(action, "conflict", before=now, error=error))
