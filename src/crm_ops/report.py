@@ -93,8 +93,10 @@ def render(
     actions: Sequence[Mapping[str, Any]],
     applied: Mapping[str, int],
     notices: Sequence[str] = (),
+    refused: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The report's HTML. ``notices``: pulls that failed and mapped fields the org lacks, shown first."""
+    """The report's HTML. ``notices``: pulls that failed and mapped fields the org lacks, shown first;
+    ``refused``: the applied actions the CRMs refused, grouped by their message (``refusal_groups``)."""
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>crm_ops run {e(run_id)}</title><style>{CSS}</style></head><body>",
@@ -132,6 +134,18 @@ def render(
             f"<td>{e(a['rule'])}</td><td class=n>{e(a['confidence'])}</td></tr>"
         )
     parts.append(f"</table><p>{len(actions):,} actions in all (the first 200 shown).</p>")
+    if refused:
+        parts.append("<h2>Refused by the CRM</h2>")
+        for group in refused:
+            parts.append(
+                f"<h3>{e(group['system'])}.{e(group['entity'])}: {e(group['reason'])} "
+                f"({group['count']:,})</h3><table><tr><th>record</th><th>field</th><th>the CRM said</th></tr>"
+            )
+            for r in list(group["records"])[:20]:
+                parts.append(
+                    f"<tr><td>{e(r['record_id'])}</td><td>{e(r['field'])}</td><td>{e(r['error'])}</td></tr>"
+                )
+            parts.append("</table>")
     parts.append("<h2>Sample failing records</h2>")
     for row in top.head(8).iter_rows(named=True):
         sample = findings.filter(pl.col("rule") == row["rule"]).head(5)

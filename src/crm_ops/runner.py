@@ -204,20 +204,18 @@ def run_batch(
                 tags={r.id: set(r.tags) for r in rules},
             )
             applied: dict[str, int] = {}
+            refused: list[dict[str, Any]] = []  # what the CRMs refused, grouped by their message
             if chosen and profile.production and not allow_production:
                 log.warning("run.apply_refused", reason="production profile without allow_production")
                 applied = {"refused (production)": len(chosen)}
             elif chosen:
-                applied = (
-                    Applier(
-                        puller.state,
-                        puller.connector,
-                        steps=steps,
-                        converted_status=match_settings["merge_rules"].converted_status,
-                    )
-                    .apply(plan.header.plan_id, chosen, dry_run=False)
-                    .counts
-                )
+                report = Applier(
+                    puller.state,
+                    puller.connector,
+                    steps=steps,
+                    converted_status=match_settings["merge_rules"].converted_status,
+                ).apply(plan.header.plan_id, chosen, dry_run=False)
+                applied, refused = report.counts, report.refusals()
         finally:
             puller.close()
         severities = ["error"] if settings["fail_on"] == "error" else ["error", "warning"]
@@ -242,6 +240,7 @@ def run_batch(
             "unknown_rule_settings": unknown,
             "plan_actions": len(plan.actions),
             "applied": applied,
+            "refused": refused,
             "match": matched.stats,
             "scores": scores_now,
         }
@@ -259,6 +258,7 @@ def run_batch(
                 actions=[a.__dict__ for a in plan.actions],
                 applied=applied,
                 notices=[*(f"pull failed: {f}" for f in failures), *warnings],
+                refused=refused,
             ),
         )
         log.info(

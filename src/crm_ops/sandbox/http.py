@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -140,7 +140,8 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
     # what real orgs and portals do, at the rates a large nightly pull meets them (see
     # docs/architecture.md, "Real-world behaviours"): a little throttling and server trouble, HubSpot
     # locks and a portal migration now and then, Salesforce concurrency limits, a query timing out, a
-    # Bulk job failing or a result page cut short, and one daily allowance spent on each side
+    # Bulk job failing or a result page cut short, a locked row now and then, a validation rule some old
+    # records fail, and one daily allowance spent on each side
     "real-world": FaultProfile(
         "real-world",
         rate_429=0.02,
@@ -152,6 +153,8 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
         rate_query_timeout=0.1,
         rate_bulk_failed=0.1,
         rate_bulk_short=0.05,
+        rate_lock_row=0.02,
+        rate_validation=0.02,
         daily_after=60,
         total_after=40,
     ),
@@ -177,8 +180,8 @@ _COUNTS = ("slow_seconds", "daily_after", "total_after")
 
 
 def parse_fault_profile(text: str) -> FaultProfile:
-    """A named profile (none, flaky, hostile, slow, real-world) or ``key=value`` pairs such as
-    ``429=0.1,drop=0.02``.
+    """A named profile (none, flaky, hostile, slow, real-world), ``key=value`` pairs such as
+    ``429=0.1,drop=0.02``, or a name then pairs that change it (``real-world,validation=0.2``).
 
     Keys: 429, 503, drop, slow, locked, migration, concurrent, query_timeout, bulk_failed, bulk_short,
     lock_row, validation (rates from 0 to 1), slow_seconds, and daily_after / total_after (a call count).
@@ -187,7 +190,11 @@ def parse_fault_profile(text: str) -> FaultProfile:
         return FAULT_PROFILES[text]
     keys = _FAULT_KEYS
     values: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    base = FAULT_PROFILES.get(parts[0]) if parts else None
+    if base is not None:  # a named profile with some entries changed: real-world,validation=0.2
+        parts = parts[1:]
+    for part in parts:
         key, sep, raw = part.partition("=")
         if not sep or key.strip() not in keys:
             raise ValueError(
@@ -203,6 +210,8 @@ def parse_fault_profile(text: str) -> FaultProfile:
                 f"fault profile {text!r}: rate {key.strip()} must be between 0 and 1, got {value}"
             )
         values[keys[key.strip()]] = int(value) if key.strip().endswith("_after") else value
+    if base is not None:
+        return replace(base, name=f"{base.name} (changed)", **values)
     return FaultProfile("custom", **values)
 
 

@@ -11,8 +11,8 @@ it after the emulator's own validation, with what the request carried:
   ``Sforce-Duplicate-Rule-Header: allowSave=true`` saves; Bulk API jobs take no such header and are
   always refused;
 - a validation rule written after the records (``FaultProfile.rate_validation``): that share of
-  contacts and accounts created over a year ago (chosen by their id, so always the same ones) fail every
-  edit with FIELD_CUSTOM_VALIDATION_EXCEPTION and the rule's message;
+  contacts, accounts, leads and opportunities created over a year ago (chosen by their id, so always
+  the same ones) fail every edit with FIELD_CUSTOM_VALIDATION_EXCEPTION and the rule's message;
 - row locks (``FaultProfile.rate_lock_row``): UNABLE_TO_LOCK_ROW, drawn per record and attempt (another
   transaction holds the record or its parent); in a Bulk job, records whose parent (AccountId) is also
   written by another of the job's 200-record chunks, which Salesforce runs in parallel, meet it ten
@@ -47,7 +47,7 @@ DUPLICATE_RULES = {
     "Account": ("Name", "Standard_Account_Duplicate_Rule", "Standard_Account_Match_Rule_v1_0"),
 }
 DUPLICATE_ALERT = "You're creating a duplicate record. We recommend you use an existing record instead."
-VALIDATED = ("Contact", "Account")
+VALIDATED = ("Contact", "Account", "Lead", "Opportunity")
 VALIDATION_MESSAGE = "Region is required since the 2024 territory clean-up: choose one before saving."
 CHUNK = 200  # records of a Bulk job Salesforce processes together (chunks run in parallel)
 CONTENDED = 10  # how much more often a record meets a locked row when its parent is in another chunk
