@@ -10,7 +10,11 @@ HubSpot (``HubSpotLayer``):
 - v4 association batch reads are paged per record: at most ``association_page`` links a result, with
   ``paging.next.after`` inside that result, to be asked again as ``{"id", "after"}``;
 - fault entries: 429 ``policyName: DAILY`` (``daily_after``), 423 Locked, 477 Migration in Progress
-  with ``Retry-After``.
+  with ``Retry-After``;
+- ``salesforce_integration``: company merges refused (400, HubSpot's error shape: it documents no body);
+- ``search_lag_seconds``: search leaves out records written that recently, ``total`` still counting
+  them (``{"total": 1, "results": []}``, as recorded); ``merge_new_id`` is the emulator's own
+  (``hubspot/merge.py``): a merge makes a new record, the old ids answering it.
 
 Salesforce (``SalesforceLayer``):
 - ``password_flow=False``: the username-password OAuth flow is blocked, as in every org created since
@@ -27,7 +31,9 @@ Seeding (``extend_hubspot`` / ``extend_salesforce``): ``custom_properties`` cust
 with data on contacts, companies and deals; ``formula_field``: a cross-object formula on Contact
 (``Account_Tier_F__c`` = the account's tier) whose value ``SalesforceLayer.change_formulas`` changes
 without moving SystemModstamp, as a parent's edit does; ``currencies``: a multi-currency org
-(``CurrencyIsoCode`` on Account and Opportunity, ``deal_currency_code`` on HubSpot deals).
+(``CurrencyIsoCode`` on Account and Opportunity, ``deal_currency_code`` on HubSpot deals); and, in
+``realsaves``, converted leads and person accounts. What Salesforce refuses on saves (duplicate rules,
+a validation rule, locked rows) is ``realsaves.SaveRules``, the emulator's save guard.
 """
 
 from __future__ import annotations
