@@ -25,6 +25,7 @@ from crm_ops.schema.fieldmap import EntityMap
 # What a merge moves to the survivor: the associations of each mergeable object.
 RELATIONS = {"contacts": ("companies", "deals"), "companies": ("contacts", "deals")}
 # contact columns HubSpot keeps read-only, written through their own endpoints
+OWN_ENDPOINTS = {"contacts": ("email_opt_out", "additional_emails")}
 SECONDARY_EMAILS = "/contacts/v1/secondary-email/{id}/email/{email}"
 UNSUBSCRIBE_ALL = "/communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL"
 NO_RESUBSCRIBE = "HubSpot does not resubscribe an opted-out address by API (crm-ops leaves it opted out)"
@@ -66,7 +67,7 @@ class HubSpotWrites(HubSpotRestores):
         """
         emap = self._map(entity)
         linked = {c: s.association for c, s in emap.columns.items() if s.association}
-        special = ("email_opt_out", "additional_emails") if emap.object == "contacts" else ()
+        special = OWN_ENDPOINTS.get(emap.object, ())
         plain = [
             Change(c.record_id, {k: v for k, v in c.values.items() if k not in linked and k not in special})
             for c in changes
@@ -309,7 +310,7 @@ class HubSpotWrites(HubSpotRestores):
     ) -> dict[str, str]:
         """Write the survivor's values after a merge; the columns that could not be written, and why."""
         writable = {f.name for f in self.describe(entity) if f.updateable}
-        special = ("email_opt_out", "additional_emails") if emap.object == "contacts" else ()
+        special = OWN_ENDPOINTS.get(emap.object, ())
         unwritten: dict[str, str] = {}
         kept: dict[str, Any] = {}
         for column, value in values.items():
