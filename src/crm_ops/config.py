@@ -98,13 +98,14 @@ class SalesforceSettings(CrmSettings):
     ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
     bulk_threshold: int = 20_000  # a pull of more records than this (by COUNT()) goes through Bulk 2.0
     formula_refresh_hours: float = (
-        24.0  # formulas change without moving SystemModstamp: re-read this often (0: never)
+        24.0  # formulas change without moving SystemModstamp: re-read (h; 0: never)
     )
     bulk_page_records: int = 50_000  # records per Bulk 2.0 results page
     bulk_write_threshold: int = 2_000  # a plan's writes of an object above this go through Bulk ingest
     bulk_write_batch: int = 10_000  # records per Bulk ingest job
     rest_page_records: int = 2_000  # records per REST query page (Sforce-Query-Options batchSize)
     api_budget_share: float = 0.8  # stop (resumably) before this share of the daily allowance is used
+    allow_duplicate_saves: bool = False  # saves a duplicate rule alerts on go through (allowSave=true)
     timeout_seconds: float = 120.0  # one HTTP call's time-out
     secret_env: dict[str, str] = field(default_factory=lambda: dict(SF_SECRETS))
 

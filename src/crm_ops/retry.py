@@ -115,6 +115,15 @@ def retrying(policy: RetryPolicy, *, sleep: Callable[[float], None] | None = Non
     )
 
 
+class GaveUpError(Exception):
+    """A call whose own retries are spent, carried through an outer retry loop that must not repeat it
+    (an outer loop retries something else: records still locked, a search index catching up)."""
+
+    def __init__(self, error: RetriableApiError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def call_with_retry(policy: RetryPolicy, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Call ``fn`` under ``policy``; the last error is re-raised when the attempts run out."""
     for attempt in retrying(policy):

@@ -231,6 +231,7 @@ def run_batch(
             applied: dict[str, int] = {}
             outcomes: list[dict[str, Any]] = []
             refused = None
+            refusals: list[dict[str, Any]] = []  # what the CRMs refused, grouped by their message
             if chosen and profile.production and not allow_production:
                 log.warning("run.apply_refused", reason="production profile without allow_production")
                 applied = {"refused (production)": len(chosen)}
@@ -242,7 +243,7 @@ def run_batch(
                     steps=steps,
                     converted_status=match_settings["merge_rules"].converted_status,
                 ).apply(plan.header.plan_id, chosen, dry_run=False)
-                applied, outcomes = report.counts, report.outcomes
+                applied, outcomes, refusals = report.counts, report.outcomes, report.refusals()
         finally:
             puller.close()
         severities = ["error"] if settings["fail_on"] == "error" else ["error", "warning"]
@@ -268,6 +269,7 @@ def run_batch(
             "unknown_rule_settings": unknown,
             "plan_actions": len(plan.actions),
             "applied": applied,
+            "refused": refusals,
             "match": matched.stats,
             "scores": scores_now,
             "score_counts": {k: {"records": v.records, "passed": v.passed} for k, v in counts.items()},
@@ -292,6 +294,7 @@ def run_batch(
             chosen=frozenset(a.action_id for a in chosen),
             outcomes=outcomes,
             refused=refused,
+            refusals=refusals,
             applied=applied,
             notices=[*(f"pull failed: {f}" for f in failures), *warnings],
         )

@@ -46,6 +46,9 @@ class FieldRule:
     # multi-value columns (``;``-separated) of the other record this field is also compared with: one
     # record's e-mail against another's secondary e-mails
     also: tuple[str, ...] = ()
+    # a column both records must agree on (or one lack) for this field to be compared at all: amounts
+    # only in the same currency
+    same: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ CROSS_OPPORTUNITY = MatchConfig(
     "Opportunity (Salesforce-HubSpot)",
     fields=(
         F("name", "fuzzy", 0.5, "text"),
-        F("amount", "exact", 0.3),
+        F("amount", "exact", 0.3, same="currency"),  # amounts in two currencies are not compared
         F("close_date", "date", 0.2, days=3),
     ),
     blocking=(("name",),),

@@ -156,6 +156,9 @@ def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str) -> pl.DataFra
             ]
             joined = lists[0] if len(lists) == 1 else pl.concat_list(lists)
             cols.append(joined.list.drop_nulls().alias(f"a:{rule.field}"))
+        if rule.same:
+            guard = pl.col(rule.same) if rule.same in frame.columns else pl.lit(None, pl.String)
+            cols.append(guard.cast(pl.String).str.to_uppercase().alias(f"g:{rule.field}"))
     return frame.select(cols)
 
 
@@ -238,6 +241,11 @@ def _score(cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config:
     agreed: list[np.ndarray] = []
     for rule in config.fields:
         sim = _similarity(rule, data[f"f:{rule.field}"], data[f"f:{rule.field}:r"])
+        if rule.same:  # not comparable (as if missing) where both records say and they differ
+            g, gr = data[f"g:{rule.field}"], data[f"g:{rule.field}:r"]
+            sim = np.where(
+                (g.is_not_null() & gr.is_not_null() & (g != gr)).fill_null(False).to_numpy(), np.nan, sim
+            )
         secondary = _secondary_hits(data, rule.field)
         sim = np.where(secondary & ~(sim >= 0.9), 1.0, sim)
         have = ~np.isnan(sim)

@@ -26,9 +26,17 @@ DRIFT_FIELDS = {
         "city": "text",
         "country": "country",
     },
-    "Account": {"name": "company", "phone": "phone", "city": "text", "country": "country"},
-    "Opportunity": {"name": "text", "amount": "number", "close_date": "date"},
+    "Opportunity": {"name": "text", "amount": "number", "close_date": "date", "currency": "code"},
+    "Account": {
+        "name": "company",
+        "phone": "phone",
+        "city": "text",
+        "country": "country",
+        "currency": "code",
+    },
 }
+# a field only compared where both records agree on another (or one lacks it): amounts in one currency
+COMPARED_IN = {"amount": "currency"}
 
 
 def _id_links(sf: pl.DataFrame, hs: pl.DataFrame, sf_link: str, hs_link: str) -> pl.DataFrame:
@@ -95,9 +103,19 @@ def drift(
         left, right = pl.col(column), pl.col(f"{column}:hs")
         if kind in ("number", "date"):
             differs = left.ne_missing(right) & left.is_not_null() & right.is_not_null()
+        elif kind == "code":  # a currency: its own drift, the amounts not compared across it
+            a, b = left.cast(pl.String).str.to_uppercase(), right.cast(pl.String).str.to_uppercase()
+            differs = a.is_not_null() & b.is_not_null() & (a != b)
         else:
             a, b = normalise(left, kind), normalise(right, kind)
             differs = a.is_not_null() & b.is_not_null() & (a != b)
+        guard = COMPARED_IN.get(column)
+        if guard and guard in fields:
+            g, gr = (
+                pl.col(guard).cast(pl.String).str.to_uppercase(),
+                pl.col(f"{guard}:hs").cast(pl.String).str.to_uppercase(),
+            )
+            differs = differs & (g.is_null() | gr.is_null() | (g == gr))
         rows = pairs.filter(differs)
         if rows.is_empty():
             continue
@@ -118,10 +136,23 @@ def drift(
                 pl.when(hs_wins).then(left).otherwise(right).cast(pl.String).alias("current_value"),
                 pl.lit("warning").alias("severity"),
                 pl.format(
-                    "{} differs between Salesforce {} and HubSpot {}", pl.lit(column), "id", "hs_id"
+                    "{} differs between Salesforce {} and HubSpot {}{}",
+                    pl.lit(column),
+                    "id",
+                    "hs_id",
+                    pl.lit(" (the amounts of the two records are in these currencies: not compared)")
+                    if column == "currency"
+                    else pl.lit(""),
                 ).alias("message"),
-                pl.when(hs_wins).then(right).otherwise(left).cast(pl.String).alias("proposed_value"),
-                pl.lit(0.7).alias("confidence"),
+                # a currency is reported, never synced: the amount would have to be converted with it
+                (
+                    pl.lit(None, pl.String)
+                    if column == "currency"
+                    else pl.when(hs_wins).then(right).otherwise(left)
+                )
+                .cast(pl.String)
+                .alias("proposed_value"),
+                pl.lit(None if column == "currency" else 0.7, pl.Float64).alias("confidence"),
             )
         )
     return pl.concat([finding(o) for o in out]) if out else empty()

@@ -55,6 +55,7 @@ class RunData:
     chosen: frozenset[str] = frozenset()  # ids of the actions the run applied (or tried to)
     outcomes: Sequence[Mapping[str, Any]] = ()  # the apply's outcome per action
     refused: str | None = None  # why nothing was applied (a production profile without the flag)
+    refusals: Sequence[Mapping[str, Any]] = ()  # what the CRMs refused, grouped by their message
     applied: Mapping[str, int] = field(default_factory=dict)
     notices: Sequence[str] = ()
 
@@ -256,6 +257,19 @@ def _changes(d: RunData, new: pl.DataFrame, resolved: pl.DataFrame) -> str:
     return "".join(parts)
 
 
+def _refusals(d: RunData) -> str:
+    """The applied actions the CRMs refused, one table per message (``plan.apply.refusal_groups``)."""
+    parts = []
+    for group in d.refusals:
+        where = f"{e(group['system'])}.{e(group['entity'])}"
+        parts.append(f"<h3>{where}: {e(group['reason'])} ({int(group['count']):,})</h3>")
+        rows = [
+            [e(r["record_id"]), e(r.get("field")), e(r.get("error"))] for r in list(group["records"])[:20]
+        ]
+        parts.append(table(["record", "field", "the CRM said"], rows))
+    return "".join(parts)
+
+
 def render_run(d: RunData) -> str:
     """The run page's HTML."""
     new, resolved = changes(d.findings, d.previous)
@@ -276,6 +290,7 @@ def render_run(d: RunData) -> str:
         _rules(d, new, resolved),
         "<h2>Actions</h2>",
         _actions(d),
+        *(["<h2>Refused by the CRM</h2>", _refusals(d)] if d.refusals else []),
         "<h2>New and resolved findings</h2>",
         _changes(d, new, resolved),
     ]

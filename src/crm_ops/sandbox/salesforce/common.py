@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from crm_ops.sandbox.http import Request, Response
 from crm_ops.sandbox.objects import SfObject
+from crm_ops.sandbox.realsaves import SaveContext, SaveRules, duplicate_rule_header
+from crm_ops.sandbox.sfwrite import SaveGuard
 from crm_ops.sandbox.store import Store
 
 if TYPE_CHECKING:
@@ -81,6 +83,23 @@ class SalesforceState:
     _lock: threading.Lock
     _ids: itertools.count[int]
     _jobs: OrderedDict[str, Job]
+    save_rules: SaveRules | None = None  # the org's own save rules (``realsaves``), when it has them
+
+    def _guard(
+        self, request: Request | None, version: str = "", *, contended: bool = False
+    ) -> SaveGuard | None:
+        """The org's save rules bound to what ``request`` carried (None: a Bulk job, which carries no
+        duplicate rule header)."""
+        rules = self.save_rules
+        if rules is None:
+            return None
+        header = request.headers.get("Sforce-Duplicate-Rule-Header") if request is not None else None
+        context = SaveContext(
+            allow_duplicates=duplicate_rule_header(header),
+            contended=contended,
+            api_version=version.lstrip("v") or "59.0",
+        )
+        return lambda obj, current, changes: rules.check(obj, current, changes, context)
 
     def _object(self, name: str) -> SfObject | None:
         obj = next((o for o in self.objects.values() if o.name.lower() == name.lower()), None)
