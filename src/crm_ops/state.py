@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS journal (
     status TEXT NOT NULL,
     error TEXT,
     updated_at TEXT NOT NULL,
+    edited_from TEXT,
     PRIMARY KEY (plan_id, action_id)
 );
 CREATE TABLE IF NOT EXISTS decisions (
@@ -130,6 +131,9 @@ class State:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(journal)")}
+        if "edited_from" not in columns:  # a state file from before review edits (issue 18)
+            self.db.execute("ALTER TABLE journal ADD COLUMN edited_from TEXT")
 
     def close(self) -> None:
         """Close the database."""
@@ -274,26 +278,30 @@ class State:
     def journal(self, plan_id: str) -> dict[str, dict[str, Any]]:
         """Every journaled action of a plan, by action id."""
         rows = self.db.execute(
-            "SELECT action_id, system, entity, record_id, field, before, after, status, error "
+            "SELECT action_id, system, entity, record_id, field, before, after, status, error, edited_from "
             "FROM journal WHERE plan_id=?",
             (plan_id,),
         ).fetchall()
-        keys = ("action_id", "system", "entity", "record_id", "field", "before", "after", "status", "error")
+        keys = ("action_id", "system", "entity", "record_id", "field", "before", "after", "status", "error",
+                "edited_from")  # fmt: skip
         return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
 
     def record_actions(self, plan_id: str, entries: list[dict[str, Any]]) -> None:
-        """Write journal entries (insert or replace), all in one transaction."""
+        """Write journal entries (insert or replace), all in one transaction. ``edited_from``: the plan's
+        proposed value, when a person edited it in the review file (``after`` is what was written)."""
         stamp = _iso(now())
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO journal (plan_id, action_id, system, entity, record_id, field, before, after, "
-                "status, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "status, error, updated_at, edited_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (plan_id, action_id) DO UPDATE SET "
                 "before=excluded.before, after=excluded.after, "
-                "status=excluded.status, error=excluded.error, updated_at=excluded.updated_at",
+                "status=excluded.status, error=excluded.error, updated_at=excluded.updated_at, "
+                "edited_from=excluded.edited_from",
                 [
                     (plan_id, e["action_id"], e["system"], e["entity"], e["record_id"], e.get("field"),
-                     e.get("before"), e.get("after"), e["status"], e.get("error"), stamp)
+                     e.get("before"), e.get("after"), e["status"], e.get("error"), stamp,
+                     e.get("edited_from"))
                     for e in entries
                 ],
             )  # fmt: skip

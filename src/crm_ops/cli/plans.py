@@ -145,12 +145,13 @@ def _run_apply(
     import json
 
     from crm_ops import durable
-    from crm_ops.check import profile_rules
+    from crm_ops.check import current_frames, profile_rules
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.match.run import settings_from_profile
     from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
     from crm_ops.plan.apply import Applier, undo_plan
+    from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
     from crm_ops.plan.format import Plan, read_rejections
     from crm_ops.plan.review import Review, default_approvals, rejections
     from crm_ops.plan.show import summarise, tables
@@ -183,8 +184,18 @@ def _run_apply(
                 chosen_by = "approved by default (review plan.csv and pass --review to choose)"
         rules = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")["merge_rules"]
         rejected = rejections(read_rejections(review, loaded)) if review and not undo else []
+        edits: list[Edit] = []
+        if review and approvals is not None and not undo:
+            edits, refused = read_edits(review, loaded, (k for k, v in approvals.items() if v))
+            if refused:
+                raise ConfigError(refused)
         puller = Puller(prof)
         try:
+            if edits:
+                # a person's value passes the rules the proposal came from, on the record as pulled
+                refused = check_edits(edits, loaded, profile_rules(prof)[0], current_frames(puller.state))
+                if refused:
+                    raise ConfigError(refused)
             if rejected and yes:
                 # remembered: not proposed again while the records' matched fields are unchanged
                 puller.state.remember_rejections(loaded.header.plan_id, rejected)
@@ -194,13 +205,14 @@ def _run_apply(
                 batch_size=batch_size,
                 steps=steps,
                 converted_status=rules.converted_status,
+                edited={e.action_id: e.planned for e in edits},
             )
             if undo:
                 loaded = undo_plan(puller.state, loaded)
                 write_plan(loaded, plan_file.parent / "undo")
                 actions = list(loaded.actions)
             else:
-                actions = select_actions(loaded, approvals=approvals, **filters)
+                actions = with_edits(select_actions(loaded, approvals=approvals, **filters), edits)
             report = applier.apply(loaded.header.plan_id, actions, dry_run=not yes)
         finally:
             puller.close()
@@ -219,6 +231,11 @@ def _run_apply(
         f"{name} {report.plan_id} ({verb}): "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
     )
+    if edits:
+        typer.echo(
+            f"{len(edits):,} proposed value(s) edited in {review} {'applied' if yes else 'would be applied'} "
+            "as edited by a person (checked by the rules the proposals came from; journaled)"
+        )
     if rejected:
         typer.echo(
             f"{len(rejected):,} rejected pair(s) {'remembered' if yes else 'would be remembered'}: "
