@@ -4,7 +4,7 @@ Each run writes ``runs/<run id>/`` under the state dir: findings.parquet, plan.j
 summary.json, report.html and run.log (JSON lines, the run id on each). A lock file keeps two runs from
 overlapping; a lock left by a process that is gone (or older than ``stale_after``) is taken over.
 
-Exit codes (for cron):
+Exit codes (for cron; the table is ``crm_ops.cli.ExitCode``):
     0  clean: no error finding (or fewer than the configured threshold)
     1  findings at or above the threshold
     2  configuration error
@@ -13,6 +13,9 @@ Exit codes (for cron):
     5  another run holds the lock
     6  partial: some entities could not be pulled (each named in the summary and report); the rest were
        pulled, checked, matched and planned, the failed ones from their previous snapshot if any
+    7  a rule raised (its findings are missing; named in the summary), or the CRM refused records the
+       run applied
+    8  operational error (disk full, state dir not writable); 70 a crash (a bug, traceback on stderr)
 
 Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email.normalised", ...]``
 (rule ids or ``tag:x``) with ``min_confidence`` (default 0.95); ``fail_on = "error"`` (or "warning") and
@@ -34,6 +37,7 @@ import structlog
 
 from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
+from crm_ops.cli import ExitCode
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import run_matching
@@ -49,7 +53,8 @@ from crm_ops.report import render, scores
 from crm_ops.rules import run_rules
 
 log = structlog.get_logger("crm_ops.runner")
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED, EXIT_PARTIAL = 0, 1, 5, 6
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
+EXIT_PARTIAL, EXIT_FAILED = ExitCode.PARTIAL, ExitCode.FAILED
 
 
 class LockedError(CrmOpsError):
@@ -223,6 +228,8 @@ def run_batch(
         severities = ["error"] if settings["fail_on"] == "error" else ["error", "warning"]
         serious = findings.filter(pl.col("severity").is_in(severities)).height
         code = EXIT_FINDINGS if serious > settings["max_findings"] else EXIT_CLEAN
+        if checked.errors or applied.get("failed"):
+            code = EXIT_FAILED  # a rule that raised (findings missing) or records refused: a person looks
         if failures:
             code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
         warnings = [w for r in pulls for w in r.warnings]
@@ -271,6 +278,7 @@ def run_batch(
 
 __all__ = [
     "EXIT_CLEAN",
+    "EXIT_FAILED",
     "EXIT_FINDINGS",
     "EXIT_LOCKED",
     "EXIT_PARTIAL",

@@ -6,8 +6,11 @@ bottom of this file). They import their machinery inside the command, so ``--hel
 
 from __future__ import annotations
 
+import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +31,10 @@ _typer_help_type = typer.core.TyperOption.display_type_rich
 typer.core.TyperOption.display_type_rich = _help_type  # type: ignore[method-assign]
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Data-quality operations for Salesforce and HubSpot."
+    no_args_is_help=True,
+    add_completion=False,
+    help="Data-quality operations for Salesforce and HubSpot.",
+    pretty_exceptions_show_locals=False,  # a traceback never prints local values (tokens, CRM data)
 )
 
 ConfigPath = Annotated[
@@ -41,35 +47,91 @@ ProfileName = Annotated[
 ]
 
 
+class ExitCode(IntEnum):
+    """Every exit code of every ``crm-ops`` command: the one table (README, "Exit codes", shows it).
+
+    A crash or an operational error never exits 1, so a cron wrapper that lets findings pass cannot
+    mistake a traceback for a night's findings."""
+
+    OK = 0  # done; nothing at the threshold
+    FINDINGS = 1  # check, run: findings at the threshold; doctor: a problem; rules test: an example failed
+    CONFIG = 2  # configuration, input file (plan, review file) or usage error: fix it, run again
+    API = 3  # a CRM refused or failed a call (after retries); what was done is journaled: run again
+    BUDGET = 4  # stopped before spending more of a CRM's API allowance than configured: resumes
+    LOCKED = 5  # another run holds the lock (a live one: the kernel releases a dead run's lock)
+    PARTIAL = 6  # some entities could not be pulled; the others were pulled (run: checked, planned)
+    FAILED = 7  # apply, undo: the CRM refused some records (printed by error); check, run: a rule raised
+    OPERATIONAL = 8  # the machine: disk full, a state dir or file that cannot be written or read
+    CRASH = 70  # an unexpected error (a bug): the traceback is on stderr (EX_SOFTWARE)
+
+
+EXIT_OK = ExitCode.OK
+EXIT_FINDINGS = ExitCode.FINDINGS
+EXIT_CONFIG = ExitCode.CONFIG
+EXIT_API = ExitCode.API
+EXIT_BUDGET = ExitCode.BUDGET
+EXIT_LOCKED = ExitCode.LOCKED
+EXIT_PARTIAL = ExitCode.PARTIAL
+EXIT_FAILED = ExitCode.FAILED
+EXIT_OPERATIONAL = ExitCode.OPERATIONAL
+EXIT_CRASH = ExitCode.CRASH
+
+
+def exit_for(exc: BaseException, api_hint: str = "") -> tuple[ExitCode, str] | None:
+    """The exit code and message of an error we can name (None: a crash, a bug)."""
+    import sqlite3
+
+    from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
+
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG, f"configuration error: {exc}"
+    if isinstance(exc, BudgetExhaustedError):
+        return EXIT_BUDGET, f"stopped: {exc}"
+    if isinstance(exc, ApiError):
+        return EXIT_API, f"CRM error: {exc}{api_hint}"
+    if isinstance(exc, OSError | sqlite3.OperationalError | sqlite3.DatabaseError):
+        named = isinstance(exc, OSError) and exc.filename and exc.strerror
+        what = f"{exc.strerror}: {exc.filename}" if named else str(exc)  # type: ignore[union-attr]
+        return EXIT_OPERATIONAL, (
+            f"operational error ({type(exc).__name__}): {what} (a full disk, a state dir that cannot be "
+            "written, the network?); what was done is journaled: fix it and run again"
+        )
+    return None
+
+
 @contextmanager
 def _errors(api_hint: str = "") -> Iterator[None]:
-    """Our errors as exit codes for cron, with the message on stderr."""
-    from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
+    """Our errors (and the machine's) as exit codes for cron, with the message on stderr."""
+    import sqlite3
+
+    from crm_ops.errors import CrmOpsError
 
     try:
         yield
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
-    except BudgetExhaustedError as e:
-        typer.echo(f"stopped: {e}", err=True)
-        raise typer.Exit(EXIT_BUDGET) from None
-    except ApiError as e:
-        typer.echo(f"CRM error: {e}{api_hint}", err=True)
-        raise typer.Exit(EXIT_API) from None
-
-
-# Exit codes, for cron (docs/architecture.md lists them).
-EXIT_OK = 0
-EXIT_CONFIG = 2
-EXIT_API = 3
-EXIT_BUDGET = 4
-EXIT_PARTIAL = 6  # some (system, entity) pulls failed, the others are done
+    except (CrmOpsError, OSError, sqlite3.Error) as e:
+        named = exit_for(e, api_hint)
+        if named is None:
+            raise
+        typer.echo(named[1], err=True)
+        raise typer.Exit(named[0]) from None
 
 
 def main() -> None:
-    """Entry point of the ``crm-ops`` console script."""
-    app()
+    """Entry point of the ``crm-ops`` console script: an error no command named still exits with its
+    own code (operational 8; a crash 70, the traceback on stderr), never the findings code."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line: every error gets its code
+        named = exit_for(exc)
+        if named is not None:
+            sys.stderr.write(named[1] + "\n")
+            sys.exit(named[0])
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+        sys.stderr.write(f"crm-ops crashed ({type(exc).__name__}): a bug; what was done is journaled\n")
+        sys.exit(EXIT_CRASH)
 
 
 # The commands, registered on ``app`` in the order ``--help`` lists them.

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from crm_ops import logs
-from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+from crm_ops.cli import EXIT_FAILED, ConfigPath, ProfileName, _errors, app
 
 plan_app = typer.Typer(
     add_completion=False,
@@ -153,6 +153,7 @@ def _run_apply(
     from crm_ops.plan.apply import Applier, undo_plan
     from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
     from crm_ops.plan.format import Plan, read_rejections
+    from crm_ops.plan.outcomes import failure_lines, failures
     from crm_ops.plan.review import Review, default_approvals, rejections
     from crm_ops.plan.show import summarise, tables
     from crm_ops.progress import bars
@@ -217,9 +218,19 @@ def _run_apply(
         finally:
             puller.close()
     name = "undo" if undo else "apply"
+    failed_groups = failures(report.outcomes, loaded.actions)
     durable.write_text(
         plan_file.parent / f"{name}-report.json",
-        json.dumps({"plan_id": report.plan_id, "dry_run": report.dry_run, "counts": report.counts}, indent=2),
+        json.dumps(
+            {
+                "plan_id": report.plan_id,
+                "dry_run": report.dry_run,
+                "counts": report.counts,
+                "failed": {g.error: g.records for g in failed_groups},
+            },
+            indent=2,
+            default=str,
+        ),
     )
     verb = "would" if report.dry_run else "did"
     if report.dry_run and not undo:
@@ -243,6 +254,12 @@ def _run_apply(
         )
     if report.dry_run:
         typer.echo("dry run: nothing was written; add --yes to write")
+    for line in failure_lines(failed_groups):
+        typer.echo(line, err=True)
+    if failed_groups:
+        count = sum(len(g.records) for g in failed_groups)
+        typer.echo(f"{count:,} record(s) refused by the CRM (exit {EXIT_FAILED})", err=True)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

@@ -21,7 +21,8 @@ def run_command(
 
     Exit codes: 0 clean, 1 findings above the threshold, 2 configuration error, 3 CRM error,
     4 stopped at the API budget, 5 another run holds the lock, 6 partial (some entities could not be
-    pulled; the rest were checked and planned).
+    pulled; the rest were checked and planned), 7 a rule raised or the CRM refused records applied,
+    8 operational error (disk, state dir), 70 a crash.
     """
     from crm_ops.config import load_profile
     from crm_ops.progress import bars
