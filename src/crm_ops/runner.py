@@ -1,8 +1,9 @@
 """``crm-ops run``: the batch cron calls. Pull (incremental) -> check -> match -> plan -> apply the safe part.
 
 Each run writes ``runs/<run id>/`` under the state dir: findings.parquet, plan.jsonl, plan.csv,
-summary.json, report.html and run.log (JSON lines, the run id on each). A lock file keeps two runs from
-overlapping; a lock left by a process that is gone (or older than ``stale_after``) is taken over.
+summary.json, report.html and run.log (JSON lines, the run id on each). A lock keeps two runs from
+overlapping: ``flock`` on ``run.lock``, which the kernel releases when its holder dies, so a dead run's
+lock (whatever its pid) is taken over by the next run at once.
 
 Exit codes (for cron; the table is ``crm_ops.cli.ExitCode``):
     0  clean: no error finding (or fewer than the configured threshold)
@@ -24,8 +25,10 @@ Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,54 +65,63 @@ class LockedError(CrmOpsError):
 
 
 class RunLock:
-    """An exclusive lock file holding the owner's pid and start time; stale locks are taken over."""
+    """An exclusive lock the kernel releases when its holder dies: ``fcntl.flock`` on the lock file.
 
-    def __init__(self, path: Path, *, stale_after: float = 6 * 3600) -> None:
+    A run killed (SIGKILL, a container stopped, the machine rebooted) holds nothing, however its pid is
+    reused: a container's pid 1 or a recycled pid never keeps a dead run's lock, and no timeout takes a
+    live run's lock away. The file is kept (removing a locked file lets two runs lock two files); it
+    holds the holder's pid, host, boot id and start time, for the message another run prints. The state
+    dir must be on a local file system (flock over NFS is not reliable everywhere).
+    """
+
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.stale_after = stale_after
         self.held = False
-
-    def _stale(self) -> bool:
-        try:
-            data = json.loads(self.path.read_text())
-            pid, started = int(data["pid"]), float(data["started"])
-        except (OSError, ValueError, KeyError):
-            return True
-        if time.time() - started > self.stale_after:
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock, or raise ``LockedError``."""
+        """Take the lock, or raise ``LockedError`` naming the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if self._stale():
-                    log.warning(
-                        "run.stale_lock", path=str(self.path), content=self.path.read_text(errors="replace")
-                    )
-                    self.path.unlink(missing_ok=True)
-                    continue
-                raise LockedError(f"another run holds {self.path}") from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"pid": os.getpid(), "started": time.time()}, handle)
-            self.held = True
-            return
-        raise LockedError(f"could not take {self.path}")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_all(fd)
+            os.close(fd)
+            raise LockedError(f"another run holds {self.path}: {holder or 'no details'}") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.fchmod(fd, 0o600)  # it names the host and pid: for the run's user only
+        left = _read_all(fd)
+        if left:
+            # a run that died holding it (killed, a container stopped): the kernel let it go
+            log.warning("run.stale_lock", path=str(self.path), content=left)
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": _boot_id(),
+                 "started": time.time()}  # fmt: skip
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        os.fsync(fd)
+        self._fd, self.held = fd, True
 
     def release(self) -> None:
-        """Give the lock back."""
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        """Give the lock back (the file stays, empty)."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd, self.held = None, False
+
+
+def _read_all(fd: int) -> str:
+    return os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip()
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
 
 
 @dataclass

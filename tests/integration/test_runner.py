@@ -21,6 +21,14 @@ from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
 CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
+HOLDER = """
+import sys, time
+from pathlib import Path
+from crm_ops.runner import RunLock
+RunLock(Path(sys.argv[1])).acquire()
+print("held", flush=True)
+time.sleep(300)
+"""
 RUN = """
 [profiles.sandbox.run]
 auto_apply = ["person.email.normalised", "tag:format"]
@@ -81,18 +89,25 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     assert "<svg" in (latest / "report.html").read_text()  # the trend, now there are two runs
 
 
-def test_the_lock_keeps_runs_apart_and_a_stale_lock_is_taken_over(box: Sandbox, tmp_path: Path) -> None:
+def test_the_lock_keeps_runs_apart_and_a_dead_runs_lock_is_taken_over(box: Sandbox, tmp_path: Path) -> None:
     profile_for(box, tmp_path)
     lock = tmp_path / "state" / "run.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
-    locked = _run(box, tmp_path)
-    assert locked.returncode == 5
-    assert "another run holds" in locked.stderr
-    lock.write_text(json.dumps({"pid": 2**22 + 12345, "started": time.time()}))  # a process that is gone
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        locked = _run(box, tmp_path)
+        assert locked.returncode == 5
+        assert "another run holds" in locked.stderr and f'"pid": {holder.pid}' in locked.stderr
+    finally:
+        holder.kill()  # SIGKILL: the holder cannot clean up; the kernel releases its lock
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    # a run that was pid 1 in a container, killed: its lock file is left behind with a pid that is alive
+    lock.write_text(json.dumps({"pid": 1, "started": time.time()}))
     taken = _run(box, tmp_path)
     assert taken.returncode in (0, 1), taken.stderr
-    assert not lock.exists()
+    assert lock.read_text() == ""  # released by the run that took it over
 
 
 def test_the_cron_wrapper_runs_the_batch_and_pages_nobody_for_findings(box: Sandbox, tmp_path: Path) -> None:
