@@ -134,23 +134,6 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _run_settings(profile: Profile) -> dict[str, Any]:
-    raw = dict(profile.run)
-    unknown = set(raw) - {"auto_apply", "min_confidence", "fail_on", "max_findings"}
-    if unknown:
-        raise ConfigError(
-            f"{profile.source} profiles.{profile.name}.run: unknown setting(s) {', '.join(sorted(unknown))}"
-        )
-    if raw.get("fail_on", "error") not in ("error", "warning"):
-        raise ConfigError(f"{profile.source} profiles.{profile.name}.run.fail_on: must be error or warning")
-    return {
-        "auto_apply": list(raw.get("auto_apply", [])),
-        "min_confidence": float(raw.get("min_confidence", 0.95)),
-        "fail_on": str(raw.get("fail_on", "error")),
-        "max_findings": int(raw.get("max_findings", 0)),
-    }
-
-
 def _history(runs: Path, limit: int = 30) -> list[dict[str, Any]]:
     out = []
     for summary in sorted(runs.glob("*/summary.json"))[-limit:]:
@@ -182,7 +165,7 @@ def run_batch(
     lock = RunLock(profile.state_dir / "run.lock")
     lock.acquire()
     try:
-        settings = _run_settings(profile)
+        settings = profile.run  # checked when the profile was loaded
         puller = Puller(profile)
         if steps is not None:
             puller.on_page = lambda job, rows: steps(f"pulling {job.system} {job.entity}", rows)
@@ -216,8 +199,8 @@ def run_batch(
             # look at first (approved = no in plan.csv) only when the run settings name its rule
             chosen = auto_apply(
                 plan.actions,
-                wanted=settings["auto_apply"],
-                min_confidence=settings["min_confidence"],
+                wanted=settings.auto_apply,
+                min_confidence=settings.min_confidence,
                 tags={r.id: set(r.tags) for r in rules},
             )
             applied: dict[str, int] = {}
@@ -237,9 +220,9 @@ def run_batch(
                 )
         finally:
             puller.close()
-        severities = ["error"] if settings["fail_on"] == "error" else ["error", "warning"]
+        severities = ["error"] if settings.fail_on == "error" else ["error", "warning"]
         serious = findings.filter(pl.col("severity").is_in(severities)).height
-        code = EXIT_FINDINGS if serious > settings["max_findings"] else EXIT_CLEAN
+        code = EXIT_FINDINGS if serious > settings.max_findings else EXIT_CLEAN
         if checked.errors or applied.get("failed"):
             code = EXIT_FAILED  # a rule that raised (findings missing) or records refused: a person looks
         if failures:

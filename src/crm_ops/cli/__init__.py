@@ -78,7 +78,15 @@ EXIT_CRASH = ExitCode.CRASH
 
 
 def exit_for(exc: BaseException, api_hint: str = "") -> tuple[ExitCode, str] | None:
-    """The exit code and message of an error we can name (None: a crash, a bug)."""
+    """The exit code and message of an error we can name (None: a crash, a bug); no secret-named
+    environment variable's value is ever in the message (``config.redact``)."""
+    from crm_ops.config import redact
+
+    named = _exit_for(exc, api_hint)
+    return None if named is None else (named[0], redact(named[1]))
+
+
+def _exit_for(exc: BaseException, api_hint: str) -> tuple[ExitCode, str] | None:
     import sqlite3
 
     from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError

@@ -198,16 +198,25 @@ def read_plan(path: Path) -> Plan:
     header: Header | None = None
     actions: list[Action] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw_lines = path.read_bytes().split(b"\n")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the plan: {exc.strerror}") from None
-    for number, line in enumerate(lines, start=1):
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start]
+            problems.append(f"{path}:{number}: column {exc.start + 1}: not UTF-8 (byte 0x{byte:02X})")
+            continue
         if not line.strip():
             continue
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: not JSON ({exc.msg})")
+            problems.append(f"{path}:{number}: column {exc.colno}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{path}:{number}: expected a JSON object, got a {type(data).__name__}")
             continue
         kind = data.pop("type", None)
         try:
@@ -218,6 +227,10 @@ def read_plan(path: Path) -> Plan:
                     continue
                 header = Header(**data)
             elif kind == "action":
+                wrong = _wrong_types(data)
+                if wrong:
+                    problems += [f"{path}:{number}: {w}" for w in wrong]
+                    continue
                 action = Action(**data)
                 if action.kind not in KINDS:
                     problems.append(f"{path}:{number}: unknown action kind {action.kind!r}")
@@ -233,6 +246,32 @@ def read_plan(path: Path) -> Plan:
         raise ConfigError(problems)
     assert header is not None
     return Plan(header, tuple(actions))
+
+
+_TEXT = ("kind", "system", "entity", "record_id", "rule", "severity", "reason", "action_id", "review_reason")
+_OPTIONAL_TEXT = ("field", "seen_value", "proposed_value", "label", "account", "url", "other_id",
+                  "other_label", "other_url")  # fmt: skip
+
+
+def _wrong_types(data: Mapping[str, Any]) -> list[str]:
+    """The fields of an action line that are not of their type (``confidence: "high"``...)."""
+    out = []
+    for key in _TEXT:
+        if key in data and not isinstance(data[key], str):
+            out.append(f"{key}: expected text, got {data[key]!r}")
+    for key in _OPTIONAL_TEXT:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            out.append(f"{key}: expected text or null, got {data[key]!r}")
+    confidence = data.get("confidence")
+    if confidence is not None and (
+        isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 <= confidence <= 1
+    ):
+        out.append(f"confidence: expected a number from 0 to 1 or null, got {confidence!r}")
+    if data.get("approved") is not None and not isinstance(data["approved"], bool):
+        out.append(f"approved: expected true, false or null, got {data['approved']!r}")
+    if data.get("detail") is not None and not isinstance(data["detail"], dict):
+        out.append(f"detail: expected an object or null, got a {type(data['detail']).__name__}")
+    return out
 
 
 def read_approvals(path: Path) -> dict[str, bool]:
