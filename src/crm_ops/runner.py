@@ -81,7 +81,7 @@ class RunLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise ``LockedError`` naming the holder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        durable.private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -160,8 +160,8 @@ def run_batch(
     run_id = new_plan_id(started)
     runs = profile.state_dir / "runs"
     folder = runs / run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    logs.configure(level=log_level, file=folder / "run.log", run_id=run_id)
+    durable.private_dir(folder)
+    logs.configure(level=log_level, file=durable.private_file(folder / "run.log"), run_id=run_id)
     lock = RunLock(profile.state_dir / "run.lock")
     lock.acquire()
     try:

@@ -4,6 +4,9 @@ the apply journal, and the merges people rejected (remembered decisions).
 Every change is one transaction, written before the step that depends on it is reported done: a part file
 is on disk (fsynced, renamed into place) before the row that counts it is committed, and a snapshot is
 in place before the watermark moves. So a kill at any point leaves either the old state or the new one.
+
+The state dir (snapshots, journals, plans, runs: CRM data) is private: folders 0700, files 0600; those
+made before are tightened when the state file is opened, with a warning.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
+from crm_ops import durable
+
+log = structlog.get_logger("crm_ops.state")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pulls (
     pull_id TEXT PRIMARY KEY,
@@ -126,7 +134,17 @@ class State:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        durable.private_dir(self.path.parent)
+        loose = durable.protect(self.path.parent)  # CRM data: the state dir is the run's user's alone
+        if loose:
+            log.warning(
+                "state.permissions_tightened",
+                folder=str(self.path.parent),
+                count=len(loose),
+                examples=[str(p) for p in loose[:5]],
+                now="folders 0700, files 0600",
+            )
+        durable.private_file(self.path)  # SQLite's -wal and -shm files take the database's mode
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

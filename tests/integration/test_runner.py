@@ -69,6 +69,11 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     folder = runs[-1]
     for name in ("findings.parquet", "plan.jsonl", "plan.csv", "summary.json", "report.html", "run.log"):
         assert (folder / name).exists(), name
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name  # CRM data: the run's user's alone
+    for private in (folder, tmp_path / "state", tmp_path / "state" / "snapshots"):
+        assert private.stat().st_mode & 0o777 == 0o700, private
+    everything = [p for p in (tmp_path / "state").rglob("*") if p.is_file()]
+    assert everything and all(p.stat().st_mode & 0o077 == 0 for p in everything)
     summary = json.loads((folder / "summary.json").read_text())
     header = read_plan(folder / "plan.jsonl").header
     assert {"people.yaml", "companies.yaml", "deals.yaml"} <= set(header.rules)  # rule set versions
