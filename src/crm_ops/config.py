@@ -298,7 +298,8 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         if not isinstance(raw.get(table, {}), dict):
             problems.append(f"{where}.{table}: expected a table ([profiles.{name}.{table}])")
             raw[table] = {}
-    production = raw.get("production", name == "prod")
+    # the guard is this key, never the profile's name: unsaid means guarded (init and the sandbox say it)
+    production = raw.get("production", True)
     if not isinstance(production, bool):
         problems.append(f"{where}.production: expected true or false, got {production!r}")
         production = True  # when in doubt, guarded
@@ -344,6 +345,7 @@ def sandbox_config(
     return f"""# crm-ops configuration for the local sandbox; secrets come from the sandbox's env file.
 [profiles.{name}]
 state_dir = "{Path(state_dir).as_posix()}"
+production = false                      # the local sandbox: apply and run write without --allow-production
 
 [profiles.{name}.salesforce]
 auth = "session"

@@ -152,7 +152,7 @@ def _run_apply(
     from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
     from crm_ops.plan.apply import Applier, undo_plan
     from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
-    from crm_ops.plan.format import Plan, read_rejections
+    from crm_ops.plan.format import Plan, new_plan_id, read_rejections
     from crm_ops.plan.outcomes import failure_lines, failures
     from crm_ops.plan.review import Review, default_approvals, rejections
     from crm_ops.plan.show import summarise, tables
@@ -163,7 +163,10 @@ def _run_apply(
     with _errors(" (the journal keeps what was done; run again to resume)"), bars() as steps:
         prof = load_profile(config, profile)
         if yes and prof.production and not allow_production:
-            raise ConfigError(f"profile {prof.name!r} is production: add --allow-production to write to it")
+            raise ConfigError(
+                f"profile {prof.name!r} is production ({prof.source} says production = true, or does not "
+                "say: set production = false for a sandbox or test org): add --allow-production to write"
+            )
         plan_file = _plan_file(plan_path)
         loaded = read_plan(plan_file)
         review, every = filters.pop("review", None), filters.pop("all_actions", False)
@@ -219,12 +222,21 @@ def _run_apply(
             puller.close()
     name = "undo" if undo else "apply"
     failed_groups = failures(report.outcomes, loaded.actions)
+    # one file per run, never overwritten: a later dry run leaves the real apply's report as it was
+    report_file = (
+        plan_file.parent / "reports" / f"{name}-{new_plan_id()}{'-dry-run' if report.dry_run else ''}.json"
+    )
     durable.write_text(
-        plan_file.parent / f"{name}-report.json",
+        report_file,
         json.dumps(
             {
                 "plan_id": report.plan_id,
+                "run": name,
                 "dry_run": report.dry_run,
+                "profile": prof.name,
+                "production": prof.production,
+                "review": str(review) if review else None,
+                "edited": [e.__dict__ for e in edits],
                 "counts": report.counts,
                 "failed": {g.error: g.records for g in failed_groups},
             },
@@ -252,6 +264,7 @@ def _run_apply(
             f"{len(rejected):,} rejected pair(s) {'remembered' if yes else 'would be remembered'}: "
             "not proposed again while their matched fields are unchanged (crm-ops match --forget clears them)"
         )
+    typer.echo(f"report: {report_file}")
     if report.dry_run:
         typer.echo("dry run: nothing was written; add --yes to write")
     for line in failure_lines(failed_groups):
