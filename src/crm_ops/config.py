@@ -37,9 +37,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_ops.config_tables import (
+    ReviewSettings,
+    RuleSettings,
+    RunSettings,
+    _review_settings,
+    _rule_settings,
+    _run_settings,
+)
 from crm_ops.errors import ConfigError
 from crm_ops.retry import RetryPolicy
 
+__all__ = [
+    "CrmSettings",
+    "HubSpotSettings",
+    "Profile",
+    "ReviewSettings",
+    "RuleSettings",
+    "RunSettings",
+    "SalesforceSettings",
+    "load_profile",
+    "redact",
+    "sandbox_config",
+    "sandbox_profile",
+]
 DEFAULT_CONFIG = "crm-ops.toml"
 SECRET_WORDS = ("password", "secret", "token", "session_id", "private_key", "api_key")
 SF_SECRETS = {
@@ -125,26 +146,6 @@ class HubSpotSettings(CrmSettings):
 
 
 @dataclass(frozen=True)
-class RuleSettings:
-    """Which rules a profile runs: extra folders; rules (or ``tag:x``) switched off, re-graded, re-tuned."""
-
-    folders: tuple[Path, ...] = ()  # your own YAML / Python rule files or folders (relative to the config)
-    disabled: tuple[str, ...] = ()  # rule ids or tag:<tag> switched off
-    severity: dict[str, str] = field(default_factory=dict)  # rule id = error | warning | info
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id = {parameter = value}
-
-
-@dataclass(frozen=True)
-class ReviewSettings:
-    """Which plan actions start approved: ``update`` actions of the rules listed (ids or ``tag:x``) at
-    or above ``min_confidence``. Merges, associations and drift syncs start approved only when their
-    rule is listed by id (a tag never selects them); flags never (see ``crm_ops.plan.review``)."""
-
-    approve: tuple[str, ...] = ("tag:format",)  # rules (ids or tag:<tag>) whose fixes start approved
-    min_confidence: float = 0.95  # ... when at least this confident (0-1)
-
-
-@dataclass(frozen=True)
 class NotifySettings:
     """Where a run's failure or threshold breach is posted (a Slack-compatible incoming webhook). The
     URL is a secret: it comes from the environment variable named here, never from the file."""
@@ -167,7 +168,7 @@ class Profile:
     rules: RuleSettings = field(default_factory=RuleSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     match: dict[str, Any] = field(default_factory=dict)
-    run: dict[str, Any] = field(default_factory=dict)
+    run: RunSettings = field(default_factory=RunSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     production: bool = False
     source: str = "config"
@@ -183,7 +184,7 @@ PROFILE_KEYS = {
     "state_dir": "where the state lives: snapshots, findings, plans, runs (default .crm-ops/<profile>, "
     "relative to the config file)",
     "production": "guard writes: apply, undo and run write only with --allow-production "
-    "(default: true for a profile named prod)",
+    "(default: true: a profile without the key is guarded)",
     "entities": "the entities pulled and checked (default: every entity of the maps)",
     "salesforce": "table: how to reach Salesforce (absent: not pulled)",
     "hubspot": "table: how to reach HubSpot (absent: not pulled)",
@@ -198,21 +199,39 @@ PROFILE_KEYS = {
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _expand(value: Any, where: str, problems: list[str]) -> Any:
+def _expand(value: Any, where: str, problems: list[str], used: dict[str, str] | None = None) -> Any:
+    """``${VAR}`` replaced by the variable's value; ``used`` collects the variables expanded (so that an
+    error never shows their values: see ``redact``)."""
+    used = {} if used is None else used
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in os.environ:
                 problems.append(f"{where}: environment variable {m.group(1)} is not set")
                 return ""
+            used[m.group(1)] = os.environ[m.group(1)]
             return os.environ[m.group(1)]
 
         return _VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _expand(v, f"{where}.{k}", problems) for k, v in value.items()}
+        return {k: _expand(v, f"{where}.{k}", problems, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+        return [_expand(v, f"{where}[{i}]", problems, used) for i, v in enumerate(value)]
     return value
+
+
+SECRET_VAR_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "SESSION", "CREDENTIAL", "AUTH")
+
+
+def redact(text: str, values: Mapping[str, str] | None = None) -> str:
+    """``text`` with the values of ``values`` (variable -> value: those a config expanded) and of every
+    secret-named environment variable shown as ``${VAR}``: an error message never echoes a secret."""
+    named = dict(values or {})
+    named |= {k: v for k, v in os.environ.items() if any(w in k.upper() for w in SECRET_VAR_WORDS)}
+    for var, value in sorted(named.items(), key=lambda kv: -len(kv[1])):
+        if len(value) >= 4 and value in text:
+            text = text.replace(value, "${" + var + "}")
+    return text
 
 
 def _section(
@@ -258,58 +277,6 @@ def _section(
     return cls(**values, secret_env=env_names, where=where)
 
 
-def _rule_settings(raw: Any, where: str, base: Path, problems: list[str]) -> RuleSettings:
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a table with folders, disabled, severity, params")
-        return RuleSettings()
-    unknown = set(raw) - {"folders", "disabled", "severity", "params"}
-    if unknown:
-        problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
-    folders = raw.get("folders", [])
-    disabled = raw.get("disabled", [])
-    severity = raw.get("severity", {})
-    params = raw.get("params", {})
-    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
-        problems.append(f"{where}.folders: expected a list of paths")
-        folders = []
-    if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
-        problems.append(f"{where}.disabled: expected a list of rule ids or tag:<tag>")
-        disabled = []
-    bad = (
-        {k: v for k, v in severity.items() if v not in ("error", "warning", "info")}
-        if isinstance(severity, dict)
-        else {}
-    )
-    if not isinstance(severity, dict) or bad:
-        problems.append(
-            f"{where}.severity: expected rule id = error | warning | info, got {bad or severity!r}"
-        )
-        severity = {}
-    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
-        problems.append(f"{where}.params: expected tables of parameters by rule id")
-        params = {}
-    paths = tuple(Path(f) if Path(f).is_absolute() else base / f for f in folders)
-    return RuleSettings(paths, tuple(disabled), dict(severity), {k: dict(v) for k, v in params.items()})
-
-
-def _review_settings(raw: Any, where: str, problems: list[str]) -> ReviewSettings:
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a table with approve, min_confidence")
-        return ReviewSettings()
-    for key in sorted(set(raw) - {"approve", "min_confidence"}):
-        problems.append(f"{where}.{key}: unknown setting; known: approve, min_confidence")
-    default = ReviewSettings()
-    approve = raw.get("approve", list(default.approve))
-    if not isinstance(approve, list) or not all(isinstance(x, str) and x.strip() for x in approve):
-        problems.append(f"{where}.approve: expected a list of rule ids or tag:<tag>, got {approve!r}")
-        approve = list(default.approve)
-    bar = raw.get("min_confidence", default.min_confidence)
-    if isinstance(bar, bool) or not isinstance(bar, int | float) or not 0 <= bar <= 1:
-        problems.append(f"{where}.min_confidence: expected a number from 0 to 1, got {bar!r}")
-        bar = default.min_confidence
-    return ReviewSettings(tuple(x.strip() for x in approve), float(bar))
-
-
 def _notify_settings(raw: Any, where: str, problems: list[str]) -> NotifySettings:
     if not isinstance(raw, dict):
         problems.append(f"{where}: expected a table with webhook_env, ca_bundle, timeout_seconds")
@@ -347,11 +314,18 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         raise ConfigError(f"{file}: no profile {name!r}; defined: {', '.join(profiles) or 'none'}")
     problems: list[str] = []
     where = f"{file} profiles.{name}"
-    raw = _expand(profiles[name], where, problems)
+    used: dict[str, str] = {}
+    raw = _expand(profiles[name], where, problems, used)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table ([profiles.{name}])")
     for key in raw:
         if key not in PROFILE_KEYS:
             problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(PROFILE_KEYS))}")
-    state_dir = Path(raw.get("state_dir", f".crm-ops/{name}"))
+    given_dir = raw.get("state_dir", f".crm-ops/{name}")
+    if not isinstance(given_dir, str) or not given_dir:
+        problems.append(f"{where}.state_dir: expected a path (text), got {given_dir!r}")
+        given_dir = f".crm-ops/{name}"
+    state_dir = Path(given_dir)
     if not state_dir.is_absolute():
         state_dir = file.resolve().parent / state_dir  # absolute: the state file records paths under it
     sf = hs = None
@@ -364,11 +338,26 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         problems.append(f"{where}.maps: expected tables maps.salesforce.<Entity> / maps.hubspot.<Entity>")
         maps = {}
     entities = raw.get("entities")
+    if entities is not None and (
+        not isinstance(entities, list) or not all(isinstance(e, str) for e in entities)
+    ):
+        problems.append(f"{where}.entities: expected a list of entity names, got {entities!r}")
+        entities = None
+    for table in ("match",):
+        if not isinstance(raw.get(table, {}), dict):
+            problems.append(f"{where}.{table}: expected a table ([profiles.{name}.{table}])")
+            raw[table] = {}
+    # the guard is this key, never the profile's name: unsaid means guarded (init and the sandbox say it)
+    production = raw.get("production", True)
+    if not isinstance(production, bool):
+        problems.append(f"{where}.production: expected true or false, got {production!r}")
+        production = True  # when in doubt, guarded
     rules = _rule_settings(raw.get("rules", {}), f"{where}.rules", file.parent, problems)
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
+    run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([redact(p, used) for p in problems])
     return Profile(
         name=name,
         state_dir=state_dir,
@@ -379,9 +368,9 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         rules=rules,
         review=review,
         match=dict(raw.get("match", {})),
-        run=dict(raw.get("run", {})),
+        run=run,
         notify=notify,
-        production=bool(raw.get("production", name == "prod")),
+        production=production,
         source=str(file),
     )
 
@@ -407,6 +396,7 @@ def sandbox_config(
     return f"""# crm-ops configuration for the local sandbox; secrets come from the sandbox's env file.
 [profiles.{name}]
 state_dir = "{Path(state_dir).as_posix()}"
+production = false                      # the local sandbox: apply and run write without --allow-production
 
 [profiles.{name}.salesforce]
 auth = "session"

@@ -22,6 +22,14 @@ from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
 CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
+HOLDER = """
+import sys, time
+from pathlib import Path
+from crm_ops.runner import RunLock
+RunLock(Path(sys.argv[1])).acquire()
+print("held", flush=True)
+time.sleep(300)
+"""
 RUN = """
 [profiles.sandbox.run]
 auto_apply = ["person.email.normalised", "tag:format"]
@@ -62,6 +70,11 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     folder = runs[-1]
     for name in ("findings.parquet", "plan.jsonl", "plan.csv", "summary.json", "report.html", "run.log"):
         assert (folder / name).exists(), name
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name  # CRM data: the run's user's alone
+    for private in (folder, tmp_path / "state", tmp_path / "state" / "snapshots"):
+        assert private.stat().st_mode & 0o777 == 0o700, private
+    everything = [p for p in (tmp_path / "state").rglob("*") if p.is_file()]
+    assert everything and all(p.stat().st_mode & 0o077 == 0 for p in everything)
     summary = json.loads((folder / "summary.json").read_text())
     header = read_plan(folder / "plan.jsonl").header
     assert {"people.yaml", "companies.yaml", "deals.yaml"} <= set(header.rules)  # rule set versions
@@ -86,18 +99,25 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     assert "<svg" in (latest / "report.html").read_text()  # the trend, now there are two runs
 
 
-def test_the_lock_keeps_runs_apart_and_a_stale_lock_is_taken_over(box: Sandbox, tmp_path: Path) -> None:
+def test_the_lock_keeps_runs_apart_and_a_dead_runs_lock_is_taken_over(box: Sandbox, tmp_path: Path) -> None:
     profile_for(box, tmp_path)
     lock = tmp_path / "state" / "run.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
-    locked = _run(box, tmp_path)
-    assert locked.returncode == 5
-    assert "another run holds" in locked.stderr
-    lock.write_text(json.dumps({"pid": 2**22 + 12345, "started": time.time()}))  # a process that is gone
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        locked = _run(box, tmp_path)
+        assert locked.returncode == 5
+        assert "another run holds" in locked.stderr and f'"pid": {holder.pid}' in locked.stderr
+    finally:
+        holder.kill()  # SIGKILL: the holder cannot clean up; the kernel releases its lock
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    # a run that was pid 1 in a container, killed: its lock file is left behind with a pid that is alive
+    lock.write_text(json.dumps({"pid": 1, "started": time.time()}))
     taken = _run(box, tmp_path)
     assert taken.returncode in (0, 1), taken.stderr
-    assert not lock.exists()
+    assert lock.read_text() == ""  # released by the run that took it over
 
 
 def test_the_cron_wrapper_runs_the_batch_and_pages_nobody_for_findings(box: Sandbox, tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ bottom of this file). They import their machinery inside the command, so ``--hel
 
 from __future__ import annotations
 
+import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +30,10 @@ _typer_help_type = typer.core.TyperOption.display_type_rich
 typer.core.TyperOption.display_type_rich = _help_type  # type: ignore[method-assign]
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Data-quality operations for Salesforce and HubSpot."
+    no_args_is_help=True,
+    add_completion=False,
+    help="Data-quality operations for Salesforce and HubSpot.",
+    pretty_exceptions_show_locals=False,  # a traceback never prints local values (tokens, CRM data)
 )
 
 
@@ -101,33 +106,85 @@ ProfileName = Annotated[
 ]
 
 
+# Exit codes, for cron: one table (crm_ops.cli.exits) makes each command's --help and the reference page.
+from crm_ops.cli.exits import (  # noqa: E402
+    EXIT_API,
+    EXIT_BUDGET,
+    EXIT_CONFIG,
+    EXIT_CRASH,
+    EXIT_FAILED,
+    EXIT_FINDINGS,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_OPERATIONAL,
+    EXIT_PARTIAL,
+    ExitCode,
+)
+
+
+def exit_for(exc: BaseException, api_hint: str = "") -> tuple[ExitCode, str] | None:
+    """The exit code and message of an error we can name (None: a crash, a bug); no secret-named
+    environment variable's value is ever in the message (``config.redact``)."""
+    from crm_ops.config import redact
+
+    named = _exit_for(exc, api_hint)
+    return None if named is None else (named[0], redact(named[1]))
+
+
+def _exit_for(exc: BaseException, api_hint: str) -> tuple[ExitCode, str] | None:
+    import sqlite3
+
+    from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
+
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG, f"configuration error: {exc}"
+    if isinstance(exc, BudgetExhaustedError):
+        return EXIT_BUDGET, f"stopped: {exc}"
+    if isinstance(exc, ApiError):
+        return EXIT_API, f"CRM error: {exc}{api_hint}"
+    if isinstance(exc, OSError | sqlite3.OperationalError | sqlite3.DatabaseError):
+        named = isinstance(exc, OSError) and exc.filename and exc.strerror
+        what = f"{exc.strerror}: {exc.filename}" if named else str(exc)  # type: ignore[union-attr]
+        return EXIT_OPERATIONAL, (
+            f"operational error ({type(exc).__name__}): {what} (a full disk, a state dir that cannot be "
+            "written, the network?); what was done is journaled: fix it and run again"
+        )
+    return None
+
+
 @contextmanager
 def _errors(api_hint: str = "") -> Iterator[None]:
-    """Our errors as exit codes for cron, with the message on stderr."""
-    from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
+    """Our errors (and the machine's) as exit codes for cron, with the message on stderr."""
+    import sqlite3
+
+    from crm_ops.errors import CrmOpsError
 
     try:
         yield
-    except ConfigError as e:
-        typer.echo(f"configuration error: {e}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
-    except BudgetExhaustedError as e:
-        typer.echo(f"stopped: {e}", err=True)
-        raise typer.Exit(EXIT_BUDGET) from None
-    except ApiError as e:
-        typer.echo(f"CRM error: {e}{api_hint}", err=True)
-        raise typer.Exit(EXIT_API) from None
-
-
-# Exit codes, for cron: one table (crm_ops.cli.exits) makes each command's --help and the reference page.
-from crm_ops.cli.exits import EXIT_API, EXIT_BUDGET, EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL  # noqa: E402
-
-__all__ = ["EXIT_API", "EXIT_BUDGET", "EXIT_CONFIG", "EXIT_OK", "EXIT_PARTIAL", "app", "commands", "main"]
+    except (CrmOpsError, OSError, sqlite3.Error) as e:
+        named = exit_for(e, api_hint)
+        if named is None:
+            raise
+        typer.echo(named[1], err=True)
+        raise typer.Exit(named[0]) from None
 
 
 def main() -> None:
-    """Entry point of the ``crm-ops`` console script."""
-    app()
+    """Entry point of the ``crm-ops`` console script: an error no command named still exits with its
+    own code (operational 8; a crash 70, the traceback on stderr), never the findings code."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line: every error gets its code
+        named = exit_for(exc)
+        if named is not None:
+            sys.stderr.write(named[1] + "\n")
+            sys.exit(named[0])
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+        sys.stderr.write(f"crm-ops crashed ({type(exc).__name__}): a bug; what was done is journaled\n")
+        sys.exit(EXIT_CRASH)
 
 
 # The commands, registered on ``app`` in the order ``--help`` lists them.
@@ -164,3 +221,21 @@ def _exit_codes_in_help() -> None:
 
 
 _exit_codes_in_help()
+
+
+__all__ = [
+    "EXIT_API",
+    "EXIT_BUDGET",
+    "EXIT_CONFIG",
+    "EXIT_CRASH",
+    "EXIT_FAILED",
+    "EXIT_FINDINGS",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_OPERATIONAL",
+    "EXIT_PARTIAL",
+    "ExitCode",
+    "app",
+    "commands",
+    "main",
+]

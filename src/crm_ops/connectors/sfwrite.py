@@ -8,8 +8,6 @@ checker.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -21,6 +19,7 @@ import structlog
 from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import Operation, _Bulk2Client
 
+from crm_ops import csvio
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfsoap
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
@@ -214,16 +213,16 @@ class SalesforceWrites:
             for c in changes
         ]
         columns = ["Id", *sorted({k for r in rows for k in r if k != "Id"})]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _bulk_cell(row[k]) if k in row else "" for k in columns})
+        # quoted wherever a value holds a separator, quote, LF or a lone CR; never neutralised: the CRM
+        # stores what it is given
+        upload = csvio.format_rows(
+            columns, ([_bulk_cell(row[k]) if k in row else "" for k in columns] for row in rows)
+        )
         client = self._bulk_client(entity)
         job = self._call(lambda: client.create_job(Operation.update))
         job_id = str(job["id"])
         log.info("salesforce.bulk.ingest", entity=entity, job=job_id, records=len(rows))
-        self._call(partial(client.upload_job_data, job_id, buffer.getvalue()))
+        self._call(partial(client.upload_job_data, job_id, upload))
         self._call(partial(client.close_job, job_id))
         wait = 0.2
         while True:
@@ -236,7 +235,9 @@ class SalesforceWrites:
         allowed = self.settings.allow_duplicate_saves
         for kind in ("successfulResults", "failedResults"):
             text = self._call(partial(client.get_ingest_results, job_id, kind))
-            for record in csv.DictReader(io.StringIO(text)):
+            if not text.strip():
+                continue
+            for record in csvio.read_text(text, f"Bulk job {job_id} {kind}"):
                 record_id = record.get("Id") or record.get("sf__Id") or ""
                 error = record.get("sf__Error") or None
                 ok = kind == "successfulResults"

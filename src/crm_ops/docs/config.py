@@ -1,5 +1,5 @@
 """docs/reference/config.md: every config key, its type and default, from the settings dataclasses (the
-comment on each field's line is its description) and the known-keys tables of config, runner and match.
+comment on each field's line is its description) and the known-keys tables of config and match.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Any
 
 from crm_ops import config
 from crm_ops.match.config import DEFAULTS as MATCH_RULES
-from crm_ops.runner import RUN_SETTINGS
 
 _COMMENTED = re.compile(r"^\s+(\w+):[^#]*#\s*(.+)$")
 _TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "Path": "path"}
@@ -120,9 +119,7 @@ def config_page() -> str:
         "",
         "## `[profiles.<name>.run]`",
         "",
-        "| key | default | what |",
-        "|---|---|---|",
-        *(f"| `{k}` | {_default(d)} | {what} |" for k, (d, what) in RUN_SETTINGS.items()),
+        *_dataclass_rows(config.RunSettings, ()),
         "",
         "## `[profiles.<name>.notify]`",
         "",

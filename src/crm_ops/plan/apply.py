@@ -22,7 +22,7 @@ cannot unconvert a lead, so their undo puts back the contact's values and ends `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +108,9 @@ class Applier(MergeSteps, ConvertSteps):
         batch_size: int | None = None,
         steps: Steps | None = None,
         converted_status: str = CONVERTED_STATUS,
+        edited: Mapping[str, str | None] | None = None,
     ) -> None:
+        self.edited = dict(edited or {})  # action id -> the plan's value a person replaced (review file)
         self.state = state
         self.connector = connector
         self.batch_size = batch_size
@@ -177,9 +179,19 @@ class Applier(MergeSteps, ConvertSteps):
         log.info("apply.done", plan_id=plan_id, dry_run=dry_run, **report.counts)
         return report
 
+    def _marked(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Entries of actions a person edited carry the plan's value they replaced (``edited_from``)."""
+        if not self.edited:
+            return entries
+        return [
+            {**e, "edited_from": self.edited[e["action_id"]]} if e["action_id"] in self.edited else e
+            for e in entries
+        ]
+
     def _record(
         self, plan_id: str, report: ApplyReport, entries: list[dict[str, Any]], dry_run: bool
     ) -> None:
+        entries = self._marked(entries)
         if not dry_run and entries:
             self.state.record_actions(plan_id, entries)
         for entry in entries:
@@ -231,7 +243,9 @@ class Applier(MergeSteps, ConvertSteps):
         to_write.sort(
             key=lambda pair: (str(rows[pair[0].record_id].get("account_id") or ""), pair[0].record_id)
         )
-        self.state.record_actions(plan_id, [_entry(a, "pending", before=now) for a, now in to_write])
+        self.state.record_actions(
+            plan_id, self._marked([_entry(a, "pending", before=now) for a, now in to_write])
+        )
         results = conn.push(
             entity, [Change(a.record_id, {a.field or "": a.proposed_value}) for a, _ in to_write]
         )
@@ -266,10 +280,13 @@ def undo_plan(state: State, plan: Plan) -> Plan:
                 entity=action.entity,
                 record_id=action.record_id,
                 field=None if whole else action.field,
-                # a merge's survivor as the journal has it (HubSpot's merges give it a new id)
+                # a merge's survivor as the journal has it (HubSpot's merges give it a new id); else what
+                # was written: the plan's value, or the one a person edited in the review file
                 seen_value=(entry.get("after") or action.proposed_value)
                 if action.kind == "merge"
-                else action.proposed_value,
+                else action.proposed_value
+                if whole
+                else entry.get("after", action.proposed_value),
                 proposed_value=entry["before"],
                 rule=f"undo:{action.rule}",
                 severity=action.severity,

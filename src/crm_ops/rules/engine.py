@@ -43,7 +43,8 @@ class CheckResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _as_expr(result: pl.Series | pl.Expr, height: int, rule: Rule) -> pl.Expr:
+def as_expr(result: pl.Series | pl.Expr, height: int, rule: Rule) -> pl.Expr:
+    """A check's result as a boolean expression (null passes), checked for its length and type."""
     if isinstance(result, pl.Expr):
         return result.fill_null(True)
     if isinstance(result, pl.Series):
@@ -69,7 +70,7 @@ def run_entity(
     for r in applicable:
         started = time.perf_counter()
         try:
-            exprs.append(_as_expr(r.check(live, ctx, r.params), live.height, r).alias(f"__ok{len(owners)}"))
+            exprs.append(as_expr(r.check(live, ctx, r.params), live.height, r).alias(f"__ok{len(owners)}"))
         except Exception as exc:  # noqa: BLE001 - a rule's bug is reported, not fatal
             errors.append(RuleError(r.id, system, entity, f"{type(exc).__name__}: {exc}"))
             continue

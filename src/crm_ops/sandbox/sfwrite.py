@@ -29,6 +29,7 @@ _EMAIL = re.compile(
 )
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})$")
 BULK_NULL = "#N/A"
+SURROGATE = re.compile("[\ud800-\udfff]")  # a lone one: a valid pair decodes to one character
 
 
 @dataclass
@@ -114,6 +115,8 @@ def coerce(f: SfField, raw: Any, *, from_csv: bool) -> Any:
         raw = str(raw)
     if from_csv and raw == "":
         return None
+    if SURROGATE.search(raw):  # no stored string can hold one (whichever API wrote it)
+        raise SaveError("INVALID_FIELD", f"{f.label or f.name}: invalid UTF-16 surrogate in value", (f.name,))
     if f.length and len(raw) > f.length:
         raise SaveError(
             "STRING_TOO_LONG",

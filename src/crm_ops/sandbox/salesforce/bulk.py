@@ -215,8 +215,13 @@ class BulkHandlers(SalesforceState):
     def _process_ingest(self, job: Job) -> None:
         obj = self.objects[job.info["object"]]
         writer = Writer(obj, self.store[obj.name], self.store.tables, self.user_id)
-        text = b"".join(job.upload).decode("utf-8-sig")
-        rows = list(csv.DictReader(io.StringIO(text)))
+        try:
+            text = b"".join(job.upload).decode("utf-8-sig")
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except (UnicodeDecodeError, csv.Error) as e:
+            # Salesforce fails the whole job, and the job stays readable (state Failed, errorMessage)
+            job.info.update(state="Failed", errorMessage=f"InvalidBatch : Failed to parse CSV: {e}")
+            return
         job.columns = list(rows[0].keys()) if rows else []
         now = self.now()
         op = job.info["operation"]
