@@ -26,6 +26,9 @@ from crm_ops.match.engine import clusters, find_duplicates, link_records, one_to
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
 from crm_ops.match.survivor import ORDERINGS, MergeRules
+from crm_ops.rules.engine import ProposalGate
+from crm_ops.rules.loader import load_rules
+from crm_ops.rules.model import Rule
 from crm_ops.schema.entities import live
 
 log = structlog.get_logger("crm_ops.match")
@@ -94,13 +97,19 @@ def run_matching(
     source_of_truth: Mapping[str, str] | None = None,
     merge_rules: MergeRules | None = None,
     rejected: Sequence[Mapping[str, Any]] = (),
+    rules: Sequence[Rule] | None = None,
 ) -> MatchResult:
     """Duplicates, lead-vs-contact, cross-CRM links and drift over snapshot frames.
 
     ``merge_rules`` decide each merge's master and the survivor's values; ``rejected`` are the remembered
-    rejections (``State.rejections``): those pairs are left out while their records are unchanged."""
+    rejections (``State.rejections``): those pairs are left out while their records are unchanged.
+    ``rules`` (the shipped rules when None; none checked when empty) are what every proposed value must
+    pass in the CRM it is written into: drift syncs and the values a merge gives its survivor."""
     cfg = {**DEFAULTS, **(configs or {})}
-    rules = merge_rules or MergeRules()
+    if rules is None:
+        rules, _ = load_rules([])
+    gate = ProposalGate(rules, frames) if rules else None
+    merging = merge_rules or MergeRules()
     truth = dict(source_of_truth or {})
     dups, findings, links, unmatched = [], [], [], []
     stats: dict[str, Any] = {}
@@ -145,7 +154,7 @@ def run_matching(
                     pl.lit("Lead-Contact").alias("entity"),
                 )
             )
-            findings.append(conversions(leads, contacts, pairs, rules, matched=matched))
+            findings.append(conversions(leads, contacts, pairs, merging, matched=matched, gate=gate))
     hs = frames.get("hubspot", {})
     if sf and hs:
         for entity, key in (
@@ -186,7 +195,9 @@ def run_matching(
             unmatched.append(
                 only_hs.with_columns(pl.lit("hubspot").alias("system"), pl.lit(entity).alias("entity"))
             )
-            findings.append(drift(entity, left, right, linked.filter(pl.col("sf_entity") == entity), truth))
+            findings.append(
+                drift(entity, left, right, linked.filter(pl.col("sf_entity") == entity), truth, gate)
+            )
     all_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA)
     for system, entity, records, pairs in found:
         dups.append(
@@ -194,10 +205,12 @@ def run_matching(
                 pl.lit(system).alias("system"), pl.lit(entity).alias("entity")
             )
         )
-        wants_twins = any(rules.rule_for(entity, c).startswith("from:") for c in records.columns)
+        wants_twins = any(merging.rule_for(entity, c).startswith("from:") for c in records.columns)
         twins = _twins(system, entity, frames, all_links) if wants_twins else None
         matched = matched_fields(cfg[entity])
-        findings.append(survivorship(records, pairs, system, entity, rules, matched=matched, twins=twins))
+        findings.append(
+            survivorship(records, pairs, system, entity, merging, matched=matched, twins=twins, gate=gate)
+        )
     return MatchResult(
         duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
         if dups
