@@ -57,7 +57,9 @@ def match(
         raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
     with _errors():
         prof = load_profile(config, profile)
-        settings = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")
+        settings = settings_from_profile(
+            prof.match, f"{prof.source} profiles.{prof.name}.match", Path(prof.source).parent
+        )
         if survivor:
             settings["merge_rules"] = with_survivor(settings["merge_rules"], survivor)
         state = State(prof.state_dir / "state.sqlite")

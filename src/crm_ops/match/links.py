@@ -22,6 +22,7 @@ from crm_ops.match.config import MatchConfig
 from crm_ops.match.engine import link_records, normalise, one_to_one
 from crm_ops.match.merges import empty, finding
 from crm_ops.rules.engine import ProposalGate
+from crm_ops.rules.wordlists import WordLists
 
 DRIFT_FIELDS = {
     "Contact": {
@@ -61,12 +62,13 @@ def link(
     sf_link: str,
     hs_link: str,
     stats: dict[str, int] | None = None,
+    lists: WordLists | None = None,
 ) -> pl.DataFrame:
     """One-to-one links: ids first, then the match rules on what is left."""
     by_id = one_to_one(_id_links(sf, hs, sf_link, hs_link)).with_columns(pl.lit("id").alias("method"))
     rest_sf = sf.join(by_id.select(pl.col("left_id").alias("id")), on="id", how="anti")
     rest_hs = hs.join(by_id.select(pl.col("right_id").alias("id")), on="id", how="anti")
-    scored = link_records(rest_sf, rest_hs, config, stats=stats)
+    scored = link_records(rest_sf, rest_hs, config, stats=stats, lists=lists)
     # prefer the older record of two equal candidates (a later copy is the duplicate)
     created = rest_sf.select(pl.col("id").alias("left_id"), pl.col("created_at").alias("__created"))
     scored = scored.join(created, on="left_id", how="left").with_columns(
@@ -135,6 +137,7 @@ def drift(
     links: pl.DataFrame,
     truth: Mapping[str, str],
     gate: ProposalGate | None = None,
+    lists: WordLists | None = None,
 ) -> pl.DataFrame:
     """Fields that differ on linked pairs after normalisation, and the sync to propose for each.
 
@@ -153,7 +156,7 @@ def drift(
         if kind in ("number", "date"):
             differs = left.ne_missing(right) & left.is_not_null() & right.is_not_null()
         else:
-            a, b = normalise(left, kind), normalise(right, kind)
+            a, b = normalise(left, kind, lists), normalise(right, kind, lists)
             differs = a.is_not_null() & b.is_not_null() & (a != b)
         rows = pairs.filter(differs)
         if rows.is_empty():
