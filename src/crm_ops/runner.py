@@ -195,8 +195,10 @@ def run_batch(
             for p in problems:
                 log.warning("run.rule_problem", problem=str(p))
             checked = run_rules(rules, frames)
-            match_settings = settings_from_profile(profile.match, f"{profile.source} match")
-            matched = run_matching(frames, rejected=puller.state.rejections(), **match_settings)
+            match_settings = settings_from_profile(
+                profile.match, f"{profile.source} match", Path(profile.source).parent
+            )
+            matched = run_matching(frames, rejected=puller.state.rejections(), rules=rules, **match_settings)
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
             snapshots = snapshot_versions(puller.state)

@@ -186,7 +186,9 @@ def _run_apply(
                 rules, _, _ = profile_rules(prof)
                 approvals = default_approvals(loaded, Review.for_rules(rules, prof.review))
                 chosen_by = "approved by default (review plan.csv and pass --review to choose)"
-        rules = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")["merge_rules"]
+        rules = settings_from_profile(
+            prof.match, f"{prof.source} profiles.{prof.name}.match", Path(prof.source).parent
+        )["merge_rules"]
         rejected = rejections(read_rejections(review, loaded)) if review and not undo else []
         edits: list[Edit] = []
         if review and approvals is not None and not undo:
