@@ -171,7 +171,8 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
     # docs/architecture.md, "Real-world behaviours"): a little throttling and server trouble, HubSpot
     # locks and a portal migration now and then, Salesforce concurrency limits, a query timing out, a
     # Bulk job failing or a result page cut short, a locked row now and then, a validation rule some old
-    # records fail, and one daily allowance spent on each side
+    # records fail, one daily allowance spent on each side, and now and then a write's reply lost after
+    # it committed
     "real-world": FaultProfile(
         "real-world",
         rate_429=0.02,
@@ -187,6 +188,7 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
         rate_validation=0.02,
         daily_after=60,
         total_after=40,
+        rate_lost_reply=0.02,
     ),
 }
 _FAULT_KEYS = {
