@@ -1,7 +1,7 @@
 """`crm-ops apply` killed with SIGKILL at random points, resumed, ends where an uninterrupted apply ends;
-undo then restores the state before the apply. The plan holds rule fixes, merges of duplicates (with
-the survivors' values) and lead conversions (whose undo puts the contacts back; the leads stay
-converted, as the plan says)."""
+undo then restores the state before the apply; a tenth of the writes' replies are lost after they
+committed. The plan holds rule fixes, merges of duplicates (with the survivors' values) and lead
+conversions (whose undo puts the contacts back; the leads stay converted, as the plan says)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from crm_ops.plan import write_plan
 from crm_ops.pull import Puller
 from crm_ops.sandbox.generator import SeedConfig
+from crm_ops.sandbox.lostreply import LostReplies, hubspot_operation, salesforce_operation
 from tests.applying import FINISHED, assert_undone, fresh_plan, twin_sandboxes
 from tests.applying import crm_state as _state
 from tests.applying import run_apply as _apply
@@ -45,8 +46,15 @@ def test_killed_apply_resumes_to_the_uninterrupted_result_and_undo_restores(tmp_
         assert _apply(reference, ref_dir, plan_dir, kill_after=None, rng=rng) in FINISHED
         want = _state(ref_profile)
 
-        kill_profile = profile_for(killed, kill_dir)
+        quick = {
+            "retry_initial_wait": 0.02,
+            "retry_max_wait": 0.2,
+        }  # lost replies retried without waiting long
+        kill_profile = profile_for(killed, kill_dir, salesforce=quick, hubspot=quick)
         before = _state(kill_profile)
+        # and now and then a write's reply lost after it committed (test_lost_replies.py loses more)
+        for app, classify in ((killed.salesforce, salesforce_operation), (killed.hubspot, hubspot_operation)):
+            app.lost_replies = LostReplies.of(classify, rate=0.1, seed=3)
         kills = 0
         for progress in (3, 9, 20, 35, 60, 90, 130, 200, 300, 400, 500):
             if _apply(killed, kill_dir, plan_dir, kill_after=progress, rng=rng) is None:
