@@ -142,6 +142,25 @@ class ReviewSettings:
     min_confidence: float = 0.95
 
 
+ENGINES = ("polars", "spark")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """``[profiles.P.spark]``: where Spark runs and where it reads the snapshots (``engine = "spark"``).
+
+    ``master``: a master URL (``local[2]``, ``spark://host:7077``, ``yarn``); empty: the active session
+    of the platform (Databricks, EMR) or ``local[*]``. ``snapshots``: a URI holding
+    ``<system>/<Entity>`` Parquet datasets (``s3a://bucket/crm``); empty: the state file's current
+    snapshots. ``partitions``: shuffle partitions (0: Spark's default). ``conf``: any Spark settings."""
+
+    master: str = ""
+    snapshots: str = ""
+    partitions: int = 0
+    app_name: str = "crm-ops"
+    conf: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Profile:
     """One named profile: where state lives, the two CRMs, map overrides."""
@@ -158,6 +177,8 @@ class Profile:
     run: dict[str, Any] = field(default_factory=dict)
     production: bool = False
     source: str = "config"
+    engine: str = "polars"  # polars | spark: what check, match and run compute on
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
     def systems(self) -> list[str]:
         """The CRMs this profile connects to."""
@@ -297,7 +318,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     raw = _expand(profiles[name], where, problems)
     known = {
         "state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "review",
-        "match", "run",
+        "match", "run", "engine", "spark",
     }  # fmt: skip
     for key in raw:
         if key not in known:
@@ -317,6 +338,10 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     entities = raw.get("entities")
     rules = _rule_settings(raw.get("rules", {}), f"{where}.rules", file.parent, problems)
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
+    engine = str(raw.get("engine", "polars"))
+    if engine not in ENGINES:
+        problems.append(f"{where}.engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    spark = _spark_settings(raw.get("spark", {}), f"{where}.spark", problems)
     if problems:
         raise ConfigError(problems)
     return Profile(
@@ -332,7 +357,35 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         run=dict(raw.get("run", {})),
         production=bool(raw.get("production", name == "prod")),
         source=str(file),
+        engine=engine,
+        spark=spark,
     )
+
+
+def _spark_settings(raw: Any, where: str, problems: list[str]) -> SparkSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table")
+        return SparkSettings()
+    known = set(SparkSettings.__dataclass_fields__)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
+        elif key == "conf":
+            if not isinstance(value, dict):
+                problems.append(f"{where}.conf: expected a table of Spark settings")
+            else:
+                values[key] = {str(k): str(v) for k, v in value.items()}
+        elif key == "partitions":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                problems.append(f"{where}.partitions: expected a whole number >= 0, got {value!r}")
+            else:
+                values[key] = value
+        elif not isinstance(value, str):
+            problems.append(f"{where}.{key}: expected a string, got {value!r}")
+        else:
+            values[key] = value
+    return SparkSettings(**values)
 
 
 def sandbox_config(

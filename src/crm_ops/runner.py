@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
-from crm_ops.match import run_matching
+from crm_ops.match import MatchResult, run_matching
 from crm_ops.match.run import settings_from_profile
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier
@@ -46,7 +46,7 @@ from crm_ops.plan.review import Review, auto_apply
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import render, scores
-from crm_ops.rules import run_rules
+from crm_ops.rules import CheckResult, Rule, run_rules
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED, EXIT_PARTIAL = 0, 1, 5, 6
@@ -145,6 +145,22 @@ def _history(runs: Path, limit: int = 30) -> list[dict[str, Any]]:
     return out
 
 
+def _on_spark(
+    profile: Profile, rules: list[Rule], match_settings: dict[str, Any]
+) -> tuple[CheckResult, MatchResult]:
+    """Check and match on Spark, over the snapshots this run just pulled (the state file's)."""
+    from crm_ops.spark import (  # noqa: PLC0415 - an optional extra
+        run_matching_spark,
+        run_rules_spark,
+        session,
+        snapshot_frames,
+    )
+
+    local = replace(profile, spark=replace(profile.spark, snapshots=""))
+    frames = snapshot_frames(session(profile), local)
+    return run_rules_spark(rules, frames), run_matching_spark(frames, **match_settings)
+
+
 def run_batch(
     profile: Profile,
     *,
@@ -152,6 +168,7 @@ def run_batch(
     now: datetime | None = None,
     log_level: str = "info",
     steps: Steps | None = None,
+    engine: str | None = None,
 ) -> RunResult:
     """One batch: lock, pull, check, match, plan, apply the safe part, report. Returns the exit code.
 
@@ -179,8 +196,12 @@ def run_batch(
             rules, problems, unknown = profile_rules(profile)
             for p in problems:
                 log.warning("run.rule_problem", problem=str(p))
-            checked = run_rules(rules, frames)
-            matched = run_matching(frames, **settings_from_profile(profile.match, f"{profile.source} match"))
+            match_settings = settings_from_profile(profile.match, f"{profile.source} match")
+            if (engine or profile.engine) == "spark":
+                checked, matched = _on_spark(profile, rules, match_settings)
+            else:
+                checked = run_rules(rules, frames)
+                matched = run_matching(frames, **match_settings)
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
             snapshots = snapshot_versions(puller.state)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from crm_ops import logs
-from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+from crm_ops.cli import ConfigPath, EngineName, ProfileName, _check_engine, _errors, app
 
 
 @app.command()
@@ -23,6 +23,7 @@ def match(
         str | None,
         typer.Option("--survivor", help="Who survives a merge: most_complete, oldest, most_recent."),
     ] = None,
+    engine: EngineName = None,
 ) -> None:
     """Find duplicates in each CRM and link the two CRMs; write merge and sync proposals as findings."""
     from datetime import UTC, datetime
@@ -39,6 +40,7 @@ def match(
     from crm_ops.tables import figures_table
 
     logs.configure()
+    _check_engine(engine)
     if survivor not in (None, "most_complete", "oldest", "most_recent"):
         raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
     with _errors():
@@ -46,7 +48,13 @@ def match(
         settings = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")
         if survivor:
             settings["survivor_rule"] = survivor
-        result = run_matching(snapshot_frames(prof), **settings)
+        if (engine or prof.engine) == "spark":
+            from crm_ops.spark import run_matching_spark, session
+            from crm_ops.spark import snapshot_frames as spark_frames
+
+            result = run_matching_spark(spark_frames(session(prof), prof), **settings)
+        else:
+            result = run_matching(snapshot_frames(prof), **settings)
     folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in ("findings", "duplicates", "links", "unmatched"):
         durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")

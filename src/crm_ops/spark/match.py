@@ -1,0 +1,472 @@
+"""Matching on Spark: the same pairs, clusters and links as ``crm_ops.match`` on polars.
+
+- normalising and blocking keys: the polars engine's ``_prepared`` and key expressions, per partition;
+- blocking: a Spark join per blocking key, the blocks above ``max_block`` (by a Spark count) left out;
+- scoring: each partition of candidate pairs, joined with both records' prepared fields, goes through
+  the polars engine's ``_score`` (rapidfuzz, the same comparators and weights);
+- clusters: connected components by iterated min-label propagation over the pairs (Spark joins), the
+  cluster id the smallest member id, as union-find gives;
+- one-to-one links: rounds of mutual best choices, each a pair of Spark aggregations;
+- merge proposals and drift: the records of each cluster (of each linked pair) meet in one partition,
+  where the polars ``survivorship`` (``_drift``) runs on them.
+
+``run_matching_spark(frames)`` returns the polars ``MatchResult``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import structlog
+
+from crm_ops.match.config import DEFAULTS, LEAD_CONTACT, MatchConfig
+from crm_ops.match.engine import PAIR_SCHEMA, _prepared, _score
+from crm_ops.match.run import LINK_SCHEMA, MatchResult, _drift, _finding, survivorship
+from crm_ops.rules.model import FINDINGS_SCHEMA
+from crm_ops.spark.frames import map_polars, polars_schema, to_polars
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+    from crm_ops.spark.sessions import SparkFrames
+
+log = structlog.get_logger("crm_ops.spark")
+SEP = "\x1f"
+
+
+def _live(frame: DataFrame) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    if "is_deleted" not in frame.columns:
+        return frame
+    return frame.where(~F.coalesce(F.col("is_deleted"), F.lit(False)))
+
+
+def _c(name: str) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.col(f"`{name}`")
+
+
+def prepare(frame: DataFrame, config: MatchConfig, side: str) -> DataFrame:
+    """Each record's normalised fields (``f:<field>``) and blocking keys (``k<i>``), per partition."""
+    schema = polars_schema(frame.schema)
+    empty = _prepared(pl.DataFrame(schema=schema), config, side)
+    out = dict(empty.schema)
+    keys = []
+    for i, key in enumerate(config.blocking):
+        columns = [f"f:{k}" for k in key]
+        if all(c in empty.columns for c in columns):
+            keys.append((f"k{i}", columns))
+            out[f"k{i}"] = pl.String()
+
+    def run(f: pl.DataFrame) -> pl.DataFrame:
+        prepared = _prepared(f, config, side)
+        return prepared.with_columns(
+            [
+                pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator=SEP).alias(name)
+                for name, cols in keys
+            ]
+        )
+
+    return map_polars(frame, run, out)
+
+
+def _candidates(left: DataFrame, right: DataFrame | None, config: MatchConfig) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    spark = left.sparkSession
+    pairs = None
+    for i, key in enumerate(config.blocking):
+        name = f"k{i}"
+        if name not in left.columns:
+            continue
+        lk = left.select("id", F.col(name).alias("key")).where(F.col("key").isNotNull())
+        rk = right.select("id", F.col(name).alias("key")).where(F.col("key").isNotNull()) if right else lk
+        sizes = lk.select("key") if right is None else lk.select("key").unionAll(rk.select("key"))
+        big = sizes.groupBy("key").count().where(F.col("count") > config.max_block).select("key")
+        lk = lk.join(big, "key", "left_anti")
+        rk = rk.join(big, "key", "left_anti") if right is not None else lk
+        joined = (
+            lk.alias("l")
+            .join(rk.alias("r"), "key")
+            .select(F.col("l.id").alias("left_id"), F.col("r.id").alias("right_id"))
+        )
+        if right is None:
+            joined = joined.where(F.col("left_id") < F.col("right_id"))
+        pairs = joined if pairs is None else pairs.unionByName(joined)
+        del key
+    if pairs is None:
+        return spark.createDataFrame([], "left_id string, right_id string")
+    return pairs.distinct()
+
+
+def _scored(cands: DataFrame, left: DataFrame, right: DataFrame, config: MatchConfig) -> DataFrame:
+    """``_score`` of the polars engine over each partition of the candidate pairs."""
+    from pyspark.sql import functions as F
+
+    fields = [c for c in left.columns if c.startswith("f:")]
+    lsel = left.select(F.col("id").alias("left_id"), *[_c(c) for c in fields])
+    rsel = right.select(F.col("id").alias("right_id"), *[_c(c).alias(f"{c}:r") for c in fields])
+    data = cands.join(lsel, "left_id").join(rsel, "right_id")
+
+    def run(f: pl.DataFrame) -> pl.DataFrame:
+        lf = f.select(pl.col("left_id").alias("id"), *fields).unique("id")
+        rf = f.select(pl.col("right_id").alias("id"), *[pl.col(f"{c}:r").alias(c) for c in fields]).unique(
+            "id"
+        )
+        return _score(f.select("left_id", "right_id"), lf, rf, config)
+
+    return map_polars(data, run, PAIR_SCHEMA)
+
+
+def find_duplicates_spark(
+    frame: DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
+) -> DataFrame:
+    """Scored duplicate pairs within one frame (live records), as ``crm_ops.match.find_duplicates``."""
+    prepared = prepare(_live(frame), config, "left").persist()
+    cands = _candidates(prepared, None, config)
+    if stats is not None:
+        stats["candidates"] = stats.get("candidates", 0) + cands.count()
+    return _scored(cands, prepared, prepared, config)
+
+
+def link_records_spark(
+    left: DataFrame, right: DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
+) -> DataFrame:
+    """Scored pairs between two frames, as ``crm_ops.match.link_records``."""
+    lp = prepare(_live(left), config, "left").persist()
+    rp = prepare(_live(right), config, "right").persist()
+    cands = _candidates(lp, rp, config)
+    if stats is not None:
+        stats["candidates"] = stats.get("candidates", 0) + cands.count()
+    return _scored(cands, lp, rp, config)
+
+
+def clusters_spark(pairs: DataFrame, max_rounds: int = 100) -> DataFrame:
+    """Connected components of the pairs: (id, cluster_id = the smallest id of its component)."""
+    from pyspark.sql import functions as F
+
+    edges = pairs.select(F.col("left_id").alias("a"), F.col("right_id").alias("b"))
+    edges = edges.unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b"))).distinct()
+    edges = edges.localCheckpoint()
+    labels = edges.groupBy("a").agg(F.least(F.min("b"), F.first("a")).alias("label"))
+    labels = labels.select(F.col("a").alias("id"), "label").localCheckpoint()
+    for _ in range(max_rounds):
+        # each record takes the smallest label among itself and its neighbours
+        moved = (
+            edges.join(labels.select(F.col("id").alias("b"), F.col("label").alias("nl")), "b")
+            .groupBy("a")
+            .agg(F.min("nl").alias("nl"))
+        )
+        updated = (
+            labels.join(moved.withColumnRenamed("a", "id"), "id", "left")
+            .select("id", F.least("label", F.coalesce("nl", "label")).alias("label"))
+            .localCheckpoint()
+        )
+        changed = updated.join(labels.withColumnRenamed("label", "old"), "id").where(
+            F.col("label") != F.col("old")
+        )
+        labels = updated
+        if changed.isEmpty():
+            break
+    return labels.select("id", F.col("label").alias("cluster_id"))
+
+
+def one_to_one_spark(pairs: DataFrame, order: Sequence[str] = ("score",)) -> DataFrame:
+    """Each record in at most one pair, best first: rounds of mutual best choices, as ``one_to_one``."""
+    from pyspark.sql import functions as F
+
+    # the polars ranking (order descending, then left_id, right_id) as one comparable struct
+    rank = F.struct(*[(-F.col(c)).alias(f"o{i}") for i, c in enumerate(order)], "left_id", "right_id")
+    ranked = pairs.withColumn("__rank", rank).localCheckpoint()
+    kept = []
+    while not ranked.isEmpty():
+        best_left = ranked.groupBy("left_id").agg(F.min("__rank").alias("__rank"))
+        best_right = ranked.groupBy("right_id").agg(F.min("__rank").alias("__rank"))
+        mutual = (
+            ranked.join(best_left, ["left_id", "__rank"], "left_semi")
+            .join(best_right, ["right_id", "__rank"], "left_semi")
+            .localCheckpoint()
+        )
+        kept.append(mutual)
+        ranked = (
+            ranked.join(mutual.select("left_id"), "left_id", "left_anti")
+            .join(mutual.select("right_id"), "right_id", "left_anti")
+            .localCheckpoint()
+        )
+    if not kept:
+        return pairs.limit(0)
+    out = kept[0]
+    for k in kept[1:]:
+        out = out.unionByName(k)
+    return out.drop("__rank")
+
+
+def _union_kinds(parts: Mapping[str, DataFrame], key: str) -> DataFrame:
+    """Frames of different shapes stacked (missing columns null) with a ``__kind`` column."""
+    from pyspark.sql import functions as F
+
+    out = None
+    for kind, frame in parts.items():
+        tagged = frame.withColumn("__kind", F.lit(kind))
+        out = tagged if out is None else out.unionByName(tagged, allowMissingColumns=True)
+    assert out is not None
+    return out.repartition(F.col(key))
+
+
+def _survivorship(
+    records: DataFrame, pairs: DataFrame, members: DataFrame, system: str, entity: str, rule: str
+) -> DataFrame:
+    """The polars ``survivorship`` run on each cluster's records and pairs, gathered in one partition."""
+    from pyspark.sql import functions as F
+
+    schema = polars_schema(records.schema)
+    in_clusters = records.join(members, "id")
+    keyed_pairs = pairs.join(members.withColumnRenamed("id", "left_id"), "left_id").select(
+        F.col("left_id").alias("__l"),
+        F.col("right_id").alias("__r"),
+        F.col("score").alias("__s"),
+        F.col("reasons").alias("__why"),
+        "cluster_id",
+    )
+    data = _union_kinds({"record": in_clusters, "pair": keyed_pairs}, "cluster_id")
+
+    def run(f: pl.DataFrame) -> pl.DataFrame:
+        frame = f.filter(pl.col("__kind") == "record").select(list(schema))
+        got = f.filter(pl.col("__kind") == "pair").select(
+            pl.col("__l").alias("left_id"),
+            pl.col("__r").alias("right_id"),
+            pl.col("__s").alias("score"),
+            pl.col("__why").alias("reasons"),
+        )
+        return survivorship(frame, got, system, entity, rule)
+
+    return map_polars(data, run, FINDINGS_SCHEMA)
+
+
+def _drift_spark(
+    entity: str, sf: DataFrame, hs: DataFrame, links: DataFrame, truth: Mapping[str, str]
+) -> DataFrame:
+    """The polars ``_drift`` on each linked pair's two records, gathered in one partition."""
+    from pyspark.sql import functions as F
+
+    sf_schema, hs_schema = polars_schema(sf.schema), polars_schema(hs.schema)
+    pairs = links.select(
+        F.col("sf_id").alias("__key"), F.col("sf_id").alias("__sf"), F.col("hs_id").alias("__hs")
+    )
+    keys, twins = pairs.select("__key"), pairs.select("__key", "__hs")
+    sf_rows = sf.join(keys, sf["id"] == keys["__key"])
+    hs_rows = hs.join(twins, hs["id"] == twins["__hs"]).drop("__hs")
+    renamed_hs = hs_rows.select("__key", *[F.col(f"`{c}`").alias(f"hs:{c}") for c in hs.columns])
+    data = _union_kinds({"pair": pairs, "sf": sf_rows, "hs": renamed_hs}, "__key")
+
+    def run(f: pl.DataFrame) -> pl.DataFrame:
+        got = f.filter(pl.col("__kind") == "pair").select(
+            pl.col("__sf").alias("sf_id"), pl.col("__hs").alias("hs_id")
+        )
+        left = f.filter(pl.col("__kind") == "sf").select(list(sf_schema))
+        right = f.filter(pl.col("__kind") == "hs").select([pl.col(f"hs:{c}").alias(c) for c in hs_schema])
+        return _drift(entity, left, right, got, truth)
+
+    return map_polars(data, run, FINDINGS_SCHEMA)
+
+
+def _id_links(sf: DataFrame, hs: DataFrame, sf_link: str, hs_link: str) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    a = sf.where(F.col(sf_link).isNotNull()).select(
+        F.col("id").alias("left_id"), F.col(sf_link).alias("right_id")
+    )
+    b = hs.where(F.col(hs_link).isNotNull()).select(
+        F.col(hs_link).alias("left_id"), F.col("id").alias("right_id")
+    )
+    pairs = a.unionByName(b).distinct()
+    pairs = pairs.join(sf.select(F.col("id").alias("left_id")), "left_id", "left_semi").join(
+        hs.select(F.col("id").alias("right_id")), "right_id", "left_semi"
+    )
+    return pairs.select("left_id", "right_id", F.lit(1.0).alias("score"), F.lit("linked id").alias("reasons"))
+
+
+def _link(
+    sf: DataFrame, hs: DataFrame, config: MatchConfig, sf_link: str, hs_link: str, stats: dict[str, int]
+) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    by_id = one_to_one_spark(_id_links(sf, hs, sf_link, hs_link)).withColumn("method", F.lit("id"))
+    rest_sf = sf.join(by_id.select(F.col("left_id").alias("id")), "id", "left_anti")
+    rest_hs = hs.join(by_id.select(F.col("right_id").alias("id")), "id", "left_anti")
+    scored = link_records_spark(rest_sf, rest_hs, config, stats=stats)
+    created = rest_sf.select(F.col("id").alias("left_id"), F.col("created_at").alias("__created"))
+    scored = scored.join(created, "left_id", "left").withColumn(
+        "__age", -F.coalesce(F.unix_millis(F.col("__created")), F.lit(0))
+    )
+    by_rule = one_to_one_spark(scored, order=("score", "__age")).drop("__created", "__age")
+    by_rule = by_rule.withColumn("method", F.lit("match"))
+    cols = ["left_id", "right_id", "method", "score", "reasons"]
+    return by_id.select(*cols).unionByName(by_rule.select(*cols))
+
+
+def run_matching_spark(
+    frames: SparkFrames,
+    *,
+    configs: Mapping[str, MatchConfig] | None = None,
+    source_of_truth: Mapping[str, str] | None = None,
+    survivor_rule: str = "most_complete",
+) -> MatchResult:
+    """Duplicates, lead-vs-contact, cross-CRM links and drift on Spark, as ``run_matching``."""
+    from pyspark.sql import functions as F
+
+    cfg = {**DEFAULTS, **(configs or {})}
+    truth = dict(source_of_truth or {})
+    dups: list[pl.DataFrame] = []
+    findings: list[DataFrame | pl.DataFrame] = []
+    links: list[pl.DataFrame] = []
+    unmatched: list[pl.DataFrame] = []
+    stats: dict[str, Any] = {}
+    for system, entities in frames.items():
+        for entity, key in (("Contact", "Contact"), ("Account", "Account")):
+            frame = entities.get(entity)
+            if frame is None:
+                continue
+            records = _live(frame)
+            counts: dict[str, int] = {}
+            pairs = find_duplicates_spark(records, cfg[key], stats=counts).localCheckpoint()
+            found = pairs.count()
+            stats[f"{system}.{entity}.candidates"] = counts.get("candidates", 0)
+            stats[f"{system}.{entity}.duplicate_pairs"] = found
+            if found:
+                members = clusters_spark(pairs)
+                dups.append(
+                    to_polars(
+                        pairs.join(members.withColumnRenamed("id", "left_id"), "left_id").select(
+                            F.lit(system).alias("system"),
+                            F.lit(entity).alias("entity"),
+                            "left_id",
+                            "right_id",
+                            "score",
+                            "reasons",
+                            "cluster_id",
+                        )
+                    )
+                )
+                findings.append(_survivorship(records, pairs, members, system, entity, survivor_rule))
+    sf = frames.get("salesforce", {})
+    leads = None
+    if "Lead" in sf:
+        leads = _live(sf["Lead"]).where(~F.coalesce(F.col("is_converted"), F.lit(False)))
+    if leads is not None and "Contact" in sf:
+        contacts = _live(sf["Contact"])
+        if "Account" in sf:
+            names = sf["Account"].select(F.col("id").alias("account_id"), F.col("name").alias("account_name"))
+            contacts = contacts.join(names, "account_id", "left")
+        lead_pairs = to_polars(
+            one_to_one_spark(link_records_spark(leads, contacts, cfg.get("Lead-Contact", LEAD_CONTACT)))
+        )
+        stats["salesforce.Lead-Contact.pairs"] = lead_pairs.height
+        if lead_pairs.height:
+            dups.append(
+                lead_pairs.select(
+                    pl.lit("salesforce").alias("system"),
+                    pl.lit("Lead-Contact").alias("entity"),
+                    "left_id",
+                    "right_id",
+                    "score",
+                    "reasons",
+                    pl.col("left_id").alias("cluster_id"),
+                )
+            )
+            findings.append(
+                _finding(
+                    lead_pairs.select(
+                        pl.lit("match.lead_duplicates_contact").alias("rule"),
+                        pl.lit("Lead").alias("entity"),
+                        pl.lit("salesforce").alias("system"),
+                        pl.col("left_id").alias("record_id"),
+                        pl.lit("converted_contact_id").alias("field"),
+                        pl.lit("warning").alias("severity"),
+                        pl.format(
+                            "Lead duplicates contact {} (agreeing: {}): convert it onto the contact",
+                            "right_id",
+                            "reasons",
+                        ).alias("message"),
+                        pl.col("right_id").alias("proposed_value"),
+                        pl.col("score").alias("confidence"),
+                    )
+                )
+            )
+    hs = frames.get("hubspot", {})
+    if sf and hs:
+        for entity, key in (
+            ("Contact", "cross.Contact"),
+            ("Account", "cross.Account"),
+            ("Opportunity", "cross.Opportunity"),
+        ):
+            if entity not in sf or entity not in hs:
+                continue
+            left, right = _live(sf[entity]), _live(hs[entity])
+            counts = {}
+            linked = (
+                _link(left, right, cfg[key], "linked_id", "linked_id", counts)
+                .withColumn("sf_entity", F.lit(entity))
+                .localCheckpoint()
+            )
+            if entity == "Contact" and leads is not None:
+                rest = right.join(linked.select(F.col("right_id").alias("id")), "id", "left_anti")
+                lead_links = _link(leads, rest, cfg[key], "linked_id", "linked_lead_id", counts).withColumn(
+                    "sf_entity", F.lit("Lead")
+                )
+                linked = linked.unionByName(lead_links).localCheckpoint()
+            linked = linked.select(
+                F.lit(entity).alias("entity"),
+                "sf_entity",
+                F.col("left_id").alias("sf_id"),
+                F.col("right_id").alias("hs_id"),
+                "method",
+                "score",
+                "reasons",
+            )
+            collected = to_polars(linked, LINK_SCHEMA)
+            links.append(collected)
+            stats[f"cross.{entity}.links"] = collected.height
+            stats[f"cross.{entity}.candidates"] = counts.get("candidates", 0)
+            only_sf = left.join(linked.select(F.col("sf_id").alias("id")), "id", "left_anti").select("id")
+            only_hs = right.join(linked.select(F.col("hs_id").alias("id")), "id", "left_anti").select("id")
+            unmatched.append(
+                to_polars(only_sf).with_columns(
+                    pl.lit("salesforce").alias("system"), pl.lit(entity).alias("entity")
+                )
+            )
+            unmatched.append(
+                to_polars(only_hs).with_columns(
+                    pl.lit("hubspot").alias("system"), pl.lit(entity).alias("entity")
+                )
+            )
+            findings.append(
+                _drift_spark(entity, left, right, linked.where(F.col("sf_entity") == entity), truth)
+            )
+    collected_findings = [
+        to_polars(f, FINDINGS_SCHEMA) if not isinstance(f, pl.DataFrame) else f for f in findings
+    ]
+    dup_cols = ["system", "entity", "left_id", "right_id", "score", "reasons", "cluster_id"]
+    dup_schema: dict[str, Any] = {
+        "system": pl.String(),
+        "entity": pl.String(),
+        **PAIR_SCHEMA,
+        "cluster_id": pl.String(),
+    }
+    return MatchResult(
+        duplicates=pl.concat([d.select(dup_cols) for d in dups])
+        if dups
+        else pl.DataFrame(schema=dup_schema).select(dup_cols),
+        links=pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA),
+        unmatched=pl.concat([u.select("system", "entity", "id") for u in unmatched])
+        if unmatched
+        else pl.DataFrame(schema={"system": pl.String, "entity": pl.String, "id": pl.String}),
+        findings=pl.concat(collected_findings)
+        if collected_findings
+        else pl.DataFrame(schema=FINDINGS_SCHEMA),
+        stats=stats,
+    )
