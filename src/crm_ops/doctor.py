@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from crm_ops.config import Profile
+from crm_ops.connectors.hswrite import OWN_ENDPOINTS
 from crm_ops.connectors.hubspot import CRM_OBJECTS, HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.errors import ApiError, ConfigError, CrmOpsError
@@ -69,6 +70,7 @@ def _map_findings(system: str, emap: EntityMap, fields: dict[str, bool]) -> Iter
 
     A column the profile switched off is not in the map, so it is not reported."""
     have = {n.lower(): n for n in fields}
+    own = OWN_ENDPOINTS.get(emap.object, ()) if system == "hubspot" else ()  # read-only, written elsewhere
     for column, src in emap.columns.items():
         if not src.names:
             continue
@@ -91,7 +93,7 @@ def _map_findings(system: str, emap: EntityMap, fields: dict[str, bool]) -> Iter
                 )
             else:
                 yield Finding(system, "fields", "fail", f"{where}: {names} cannot be read: {why}")
-        elif emap.entity in WRITTEN and column not in READ_ONLY and not fields[found]:
+        elif emap.entity in WRITTEN and column not in READ_ONLY and column not in own and not fields[found]:
             yield Finding(
                 system,
                 "fields",

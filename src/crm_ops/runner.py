@@ -197,6 +197,7 @@ def run_batch(
             for p in problems:
                 log.warning("run.rule_problem", problem=str(p))
             match_settings = settings_from_profile(profile.match, f"{profile.source} match")
+            match_settings["rejected"] = puller.state.rejections()
             if (engine or profile.engine) == "spark":
                 checked, matched = _on_spark(profile, rules, match_settings)
             else:
@@ -229,7 +230,12 @@ def run_batch(
                 applied = {"refused (production)": len(chosen)}
             elif chosen:
                 applied = (
-                    Applier(puller.state, puller.connector, steps=steps)
+                    Applier(
+                        puller.state,
+                        puller.connector,
+                        steps=steps,
+                        converted_status=match_settings["merge_rules"].converted_status,
+                    )
                     .apply(plan.header.plan_id, chosen, dry_run=False)
                     .counts
                 )

@@ -1,4 +1,5 @@
-"""The state file (SQLite): watermarks, pulls in progress and done, and the current snapshot of each entity.
+"""The state file (SQLite): watermarks, pulls in progress and done, the current snapshot of each entity,
+the apply journal, and the merges people rejected (remembered decisions).
 
 Every change is one transaction, written before the step that depends on it is reported done: a part file
 is on disk (fsynced, renamed into place) before the row that counts it is committed, and a snapshot is
@@ -49,6 +50,18 @@ CREATE TABLE IF NOT EXISTS journal (
     error TEXT,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (plan_id, action_id)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    system TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    other_id TEXT NOT NULL,
+    record_print TEXT NOT NULL,
+    other_print TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    plan_id TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    PRIMARY KEY (system, entity, record_id, other_id)
 );
 CREATE TABLE IF NOT EXISTS current (
     system TEXT NOT NULL,
@@ -284,6 +297,38 @@ class State:
                     for e in entries
                 ],
             )  # fmt: skip
+
+    # ---------------------------------------------------------------- remembered decisions
+
+    def remember_rejections(self, plan_id: str, entries: list[dict[str, str]]) -> None:
+        """Keep rejected pairs (system, entity, record_id, other_id, record_print, other_print), one
+        transaction; a pair rejected again takes the newer fingerprints."""
+        stamp = _iso(now())
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO decisions (system, entity, record_id, other_id, record_print, other_print, "
+                "decision, plan_id, decided_at) VALUES (?, ?, ?, ?, ?, ?, 'not_duplicate', ?, ?) "
+                "ON CONFLICT (system, entity, record_id, other_id) DO UPDATE SET "
+                "record_print=excluded.record_print, other_print=excluded.other_print, "
+                "plan_id=excluded.plan_id, decided_at=excluded.decided_at",
+                [
+                    (e["system"], e["entity"], e["record_id"], e["other_id"], e["record_print"],
+                     e["other_print"], plan_id, stamp)
+                    for e in entries
+                ],
+            )  # fmt: skip
+
+    def rejections(self) -> list[dict[str, str]]:
+        """Every remembered rejection."""
+        keys = ("system", "entity", "record_id", "other_id", "record_print", "other_print", "plan_id",
+                "decided_at")  # fmt: skip
+        rows = self.db.execute(f"SELECT {', '.join(keys)} FROM decisions ORDER BY decided_at").fetchall()  # noqa: S608
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def forget_rejections(self) -> int:
+        """Forget every remembered rejection; how many there were."""
+        with self._tx() as db:
+            return db.execute("DELETE FROM decisions").rowcount
 
     def pulls(self, system: str | None = None, entity: str | None = None) -> list[PullJob]:
         """Pull records, newest first."""

@@ -160,7 +160,8 @@ def test_plan_show_prints_the_breakdown_and_samples_and_json_parses(box: Sandbox
     text = shown.stdout
     assert f"{len(plan.actions):,} actions" in text
     assert "needs review" in text and "approved" in text
-    assert "merges (" in text and "duplicate (merged away)" in text
+    assert "merges and conversions (" in text and "merged away" in text
+    assert "survivor ends with" in text
     assert "match.duplicate" in text and "needs review because" in text
     assert re.search(r"match\.drift\.\w+: a sample", text) and " -> " in text
     data = json.loads(_cli(box, "plan", "show", folder / "plan.jsonl", "--json").stdout)
@@ -170,6 +171,7 @@ def test_plan_show_prints_the_breakdown_and_samples_and_json_parses(box: Sandbox
     assert set(data["by_rule"]) == {a.rule for a in plan.actions}
     merge = data["merges"][0]
     assert merge["duplicate"]["label"] and merge["survivor"]["label"] and merge["survivor"]["url"]
+    assert all("survivor_values" in m and "cannot_undo" in m for m in data["merges"])
     sample = next(iter(data["samples"].values()))[0]
     assert sample["record"]["label"] and sample["record"]["url"]
 

@@ -3,6 +3,7 @@ survivorship, configuration."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -18,9 +19,11 @@ from crm_ops.match import (
     find_duplicates,
     link_records,
     one_to_one,
+    survivorship,
 )
 from crm_ops.match.engine import soundex
-from crm_ops.match.run import settings_from_profile, survivorship
+from crm_ops.match.run import settings_from_profile, with_survivor
+from crm_ops.match.survivor import MergeRules
 from crm_ops.rules.model import example_frame
 
 
@@ -103,11 +106,11 @@ def test_survivorship_keeps_the_most_complete_and_fills_its_gaps() -> None:
     proposals = survivorship(frame, pairs, "salesforce", "Contact")
     merge = proposals.filter(pl.col("rule") == "match.duplicate").row(0, named=True)
     assert (merge["record_id"], merge["proposed_value"]) == ("c0", "c1")
-    oldest = survivorship(frame, pairs, "salesforce", "Contact", rule="oldest")
-    merge = oldest.filter(pl.col("rule") == "match.duplicate").row(0, named=True)
+    oldest = survivorship(frame, pairs, "salesforce", "Contact", with_survivor(MergeRules(), "oldest"))
+    merge = oldest.row(0, named=True)
     assert (merge["record_id"], merge["proposed_value"]) == ("c1", "c0")
-    fills = oldest.filter(pl.col("rule") == "match.survivorship")
-    assert dict(fills.select("field", "proposed_value").iter_rows()) == {"title": "CFO", "phone": "+1415555"}
+    fills = {v["field"]: v["value"] for v in json.loads(merge["detail"])["values"]}
+    assert fills == {"title": "CFO", "phone": "+1415555"}
 
 
 def test_users_match_on_their_own_fields_and_bad_settings_are_named() -> None:
@@ -144,7 +147,7 @@ def test_profile_match_settings(tmp_path: Path) -> None:
         "[profiles.prod.match.Contact]\nthreshold = 0.9\n"
     )
     settings = settings_from_profile(load_profile(config, "prod").match, "prod.match")
-    assert settings["survivor_rule"] == "oldest"
+    assert settings["merge_rules"].master_for("Contact") == ("oldest", "most_complete")
     assert settings["configs"]["Contact"].threshold == 0.9
     assert settings["source_of_truth"] == {"email": "salesforce", "*": "latest"}
     with pytest.raises(ConfigError, match=r"prod.match.Contakt: unknown setting"):

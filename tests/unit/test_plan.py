@@ -88,7 +88,7 @@ def test_plan_round_trips_and_the_review_file_is_honoured(tmp_path: Path) -> Non
     jsonl, review = write_plan(plan, tmp_path)
     assert read_plan(jsonl) == plan
     header = json.loads(jsonl.read_text().splitlines()[0])
-    assert header["format"] == "crm_ops.fixplan" and header["version"] == 2
+    assert header["format"] == "crm_ops.fixplan" and header["version"] == 3
     text = review.read_text()
     assert "'=cmd" in text  # a formula-looking value cannot run in a spreadsheet
     # a reviewer approves every row but the first

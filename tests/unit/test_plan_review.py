@@ -137,7 +137,8 @@ def test_every_row_carries_labels_and_links_of_the_right_shape(tmp_path: Path) -
     assert email["label"] == "Ann Lee <Ann@Acme.com>" and email["account"] == "Acme"
     assert email["url"] == f"{INSTANCE}/lightning/r/Contact/003A/view"
     merge = rows[("salesforce", "match.duplicate")]
-    assert merge["approve"] == "no" and merge["review_reason"] == "merge: a person decides"
+    # a merge starts undecided (blank): yes merges, no is remembered as "not a duplicate"
+    assert merge["approve"] == "" and merge["review_reason"] == "merge: a person decides"
     assert (merge["seen_value"], merge["proposed_value"]) == (
         "Ann Lee <ann@acme.com>",
         "Ann Lee <Ann@Acme.com>",
@@ -187,7 +188,7 @@ def test_a_version_1_plan_still_reads_and_its_defaults_are_decided_when_applied(
     assert summarise(plan)["by_approval"] == {"not stated (version 1 plan)": 2}
     future = tmp_path / "future.jsonl"
     future.write_text(json.dumps({**header, "version": 9}) + "\n")
-    with pytest.raises(ConfigError, match="version 1 or 2 plan"):
+    with pytest.raises(ConfigError, match="version 1, 2 or 3 plan"):
         read_plan(future)
 
 

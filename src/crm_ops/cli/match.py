@@ -21,11 +21,24 @@ def match(
     ] = None,
     survivor: Annotated[
         str | None,
-        typer.Option("--survivor", help="Who survives a merge: most_complete, oldest, most_recent."),
+        typer.Option(
+            "--survivor",
+            help="Who survives a merge: most_complete, oldest, most_recent (instead of the profile's "
+            "[match.merge] master ordering).",
+        ),
     ] = None,
+    forget: Annotated[
+        bool,
+        typer.Option(
+            "--forget",
+            help="Forget every pair people rejected (not_duplicate) so that they are proposed again, "
+            "then match.",
+        ),
+    ] = False,
     engine: EngineName = None,
 ) -> None:
-    """Find duplicates in each CRM and link the two CRMs; write merge and sync proposals as findings."""
+    """Find duplicates in each CRM and link the two CRMs; write merge, conversion and sync proposals as
+    findings. Pairs rejected in a review file are left out while their records are unchanged."""
     from datetime import UTC, datetime
 
     from rich.console import Console
@@ -35,8 +48,9 @@ def match(
     from crm_ops.check import snapshot_frames
     from crm_ops.config import load_profile
     from crm_ops.match import run_matching
-    from crm_ops.match.run import settings_from_profile
+    from crm_ops.match.run import settings_from_profile, with_survivor
     from crm_ops.rules.engine import summary
+    from crm_ops.state import State
     from crm_ops.tables import figures_table
 
     logs.configure()
@@ -47,14 +61,21 @@ def match(
         prof = load_profile(config, profile)
         settings = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")
         if survivor:
-            settings["survivor_rule"] = survivor
+            settings["merge_rules"] = with_survivor(settings["merge_rules"], survivor)
+        state = State(prof.state_dir / "state.sqlite")
+        try:
+            if forget:
+                typer.echo(f"forgot {state.forget_rejections():,} rejected pair(s)")
+            rejected = state.rejections()
+        finally:
+            state.close()
         if (engine or prof.engine) == "spark":
             from crm_ops.spark import run_matching_spark, session
             from crm_ops.spark import snapshot_frames as spark_frames
 
-            result = run_matching_spark(spark_frames(session(prof), prof), **settings)
+            result = run_matching_spark(spark_frames(session(prof), prof), rejected=rejected, **settings)
         else:
-            result = run_matching(snapshot_frames(prof), **settings)
+            result = run_matching(snapshot_frames(prof), rejected=rejected, **settings)
     folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in ("findings", "duplicates", "links", "unmatched"):
         durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")

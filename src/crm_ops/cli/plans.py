@@ -148,10 +148,11 @@ def _run_apply(
     from crm_ops.check import profile_rules
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
+    from crm_ops.match.run import settings_from_profile
     from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
     from crm_ops.plan.apply import Applier, undo_plan
-    from crm_ops.plan.format import Plan
-    from crm_ops.plan.review import Review, default_approvals
+    from crm_ops.plan.format import Plan, read_rejections
+    from crm_ops.plan.review import Review, default_approvals, rejections
     from crm_ops.plan.show import summarise, tables
     from crm_ops.progress import bars
     from crm_ops.pull import Puller
@@ -180,9 +181,20 @@ def _run_apply(
                 rules, _, _ = profile_rules(prof)
                 approvals = default_approvals(loaded, Review.for_rules(rules, prof.review))
                 chosen_by = "approved by default (review plan.csv and pass --review to choose)"
+        rules = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")["merge_rules"]
+        rejected = rejections(read_rejections(review, loaded)) if review and not undo else []
         puller = Puller(prof)
         try:
-            applier = Applier(puller.state, puller.connector, batch_size=batch_size, steps=steps)
+            if rejected and yes:
+                # remembered: not proposed again while the records' matched fields are unchanged
+                puller.state.remember_rejections(loaded.header.plan_id, rejected)
+            applier = Applier(
+                puller.state,
+                puller.connector,
+                batch_size=batch_size,
+                steps=steps,
+                converted_status=rules.converted_status,
+            )
             if undo:
                 loaded = undo_plan(puller.state, loaded)
                 write_plan(loaded, plan_file.parent / "undo")
@@ -207,6 +219,11 @@ def _run_apply(
         f"{name} {report.plan_id} ({verb}): "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
     )
+    if rejected:
+        typer.echo(
+            f"{len(rejected):,} rejected pair(s) {'remembered' if yes else 'would be remembered'}: "
+            "not proposed again while their matched fields are unchanged (crm-ops match --forget clears them)"
+        )
     if report.dry_run:
         typer.echo("dry run: nothing was written; add --yes to write")
 

@@ -6,8 +6,9 @@ watermarks and resumption; a connector owns talking to its CRM: paging, retries,
 
 ``push`` writes field changes back (fix plans) and ``read`` re-reads current values by id (conflict
 checks before a write); both speak canonical column names. A column that is an association in the CRM
-(HubSpot's primary company) is written by ``push`` as an association. ``merge``, ``links``, ``restore``
-and ``relink`` are what merging duplicates, and undoing a merge, need.
+(HubSpot's primary company) is written by ``push`` as an association; HubSpot's read-only opt-out and
+secondary e-mails through their own APIs. ``merge``, ``links``, ``restore`` and ``relink`` are what
+merging duplicates, and undoing a merge, need; ``convert`` turns leads into existing contacts.
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ class Relink:
     keep: bool = False
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """Convert lead ``lead_id`` into the existing contact ``contact_id`` on account ``account_id``, the
+    lead taking the converted lead status ``status``."""
+
+    lead_id: str
+    contact_id: str
+    account_id: str
+    status: str
+
+
 class CursorExpiredError(Exception):
     """A saved cursor can no longer be resumed (say, a Bulk job that the org purged): start the pull over."""
 
@@ -150,8 +162,20 @@ class Connector(Protocol):
         """How many changes one ``push`` should carry when ``total`` are to be written."""
         ...
 
-    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
-        """Merge ``losers`` into ``survivor`` with the CRM's own merge; one result per loser, in order."""
+    def merge(
+        self,
+        entity: str,
+        survivor: str,
+        losers: Sequence[str],
+        values: Mapping[str, Any] | None = None,
+    ) -> list[PushResult]:
+        """Merge ``losers`` into ``survivor`` with the CRM's own merge, and set the survivor's ``values``
+        (canonical columns: in the merge call where the CRM can, else just after); one result per loser,
+        in order (``extra["unwritten"]``: the columns that could not be written, and why)."""
+        ...
+
+    def convert(self, conversions: Sequence[Conversion]) -> list[PushResult]:
+        """Convert leads into existing contacts (Salesforce); one result per conversion, in order."""
         ...
 
     def links(self, entity: str, ids: Sequence[str]) -> list[Link]:

@@ -1,5 +1,6 @@
-"""The write side of the HubSpot connector: batch updates, primary associations written as links,
-merges, merged-away records created again, and associations moved between records.
+"""The write side of the HubSpot connector: batch updates, primary associations written as links, the
+read-only opt-out and secondary e-mails through their own APIs, merges (the survivor's values written
+just after), merged-away records created again, and associations moved between records.
 
 ``HubSpotWrites`` is a mixin of ``HubSpotConnector``; it calls through the connector's plumbing
 (``_call``, ``_map``, ``_associations``, ``describe``), declared below for the type checker.
@@ -7,24 +8,33 @@ merges, merged-away records created again, and associations moved between record
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+import polars as pl
 from hubspot import HubSpot
 
-from crm_ops.connectors.base import Change, FieldInfo, Link, PushResult, Relink
-from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
+from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
+from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
 from crm_ops.errors import ConfigError, FatalApiError
 from crm_ops.schema.fieldmap import EntityMap
 
 # What a merge moves to the survivor: the associations of each mergeable object.
 RELATIONS = {"contacts": ("companies", "deals"), "companies": ("contacts", "deals")}
+# contact columns HubSpot keeps read-only, written through their own endpoints
+OWN_ENDPOINTS = {"contacts": ("email_opt_out", "additional_emails")}
+SECONDARY_EMAILS = "/contacts/v1/secondary-email/{id}/email/{email}"
+UNSUBSCRIBE_ALL = "/communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL"
+NO_RESUBSCRIBE = "HubSpot does not resubscribe an opted-out address by API (crm-ops leaves it opted out)"
 
 
 class HubSpotWrites:
     """Writing, merging and undoing merges, for ``HubSpotConnector``."""
 
     client: HubSpot
+    api: HubSpotApis
 
     if TYPE_CHECKING:
 
@@ -34,6 +44,8 @@ class HubSpotWrites:
         def _associations(
             self, source: str, target: str, ids: Sequence[str]
         ) -> dict[str, list[tuple[str, bool]]]: ...
+        def read(self, entity: str, ids: Sequence[str]) -> pl.DataFrame: ...
+        def _send(self, method: str, path: str, body: Any, timeout: float) -> Any: ...
 
     # ------------------------------------------------------------------ writing
 
@@ -46,9 +58,18 @@ class HubSpotWrites:
         """
         emap = self._map(entity)
         linked = {c: s.association for c, s in emap.columns.items() if s.association}
-        plain = [Change(c.record_id, {k: v for k, v in c.values.items() if k not in linked}) for c in changes]
+        special = OWN_ENDPOINTS.get(emap.object, ())
+        plain = [
+            Change(c.record_id, {k: v for k, v in c.values.items() if k not in linked and k not in special})
+            for c in changes
+        ]
         results = self._update(emap, [c for c in plain if c.values])
         by_id = {r.record_id: r for r in results}
+        if special and any(k in c.values for c in changes for k in special):
+            for result in self._contact_channels(entity, changes):
+                earlier = by_id.get(result.record_id)
+                if earlier is None or earlier.ok:
+                    by_id[result.record_id] = result
         for column, target in linked.items():
             moves = [(c.record_id, c.values[column]) for c in changes if column in c.values]
             if moves:
@@ -61,6 +82,52 @@ class HubSpotWrites:
     def write_batch(self, entity: str, total: int) -> int:
         """A batch update carries 100 records."""
         return UPDATE_BATCH
+
+    def _raw(self, method: str, path: str) -> None:
+        """One call outside the client library (the legacy and v4 endpoints it lacks), with the same
+        rate limit, retries and errors as every other call."""
+
+        def send(*, _preload_content: bool, _request_timeout: float) -> Any:
+            r = self._send(method, path, None, _request_timeout)
+            if r.status_code >= 400:
+                raise _RawFailureError(r.status_code, r.reason, r.content, r.headers)
+            return SimpleNamespace(data=b"{}")
+
+        self._call(send)
+
+    def _contact_channels(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
+        """A contact's opt-out (``email_opt_out``: true unsubscribes its address from all e-mail; false is
+        refused, HubSpot does not resubscribe by API) and secondary e-mails (``additional_emails``: the
+        addresses added and removed one by one), read-only as properties."""
+        wanted = [c for c in changes if "email_opt_out" in c.values or "additional_emails" in c.values]
+        now = {str(r["id"]): r for r in self.read(entity, [c.record_id for c in wanted]).to_dicts()}
+        out = []
+        for change in wanted:
+            row = now.get(change.record_id)
+            if row is None:
+                out.append(PushResult(change.record_id, False, "the contact is gone"))
+                continue
+            errors = []
+            try:
+                if "additional_emails" in change.values:
+                    have = {e.lower(): e for e in _items(row.get("additional_emails"))}
+                    want = {e.lower(): e for e in _items(change.values["additional_emails"])}
+                    for key in [k for k in want if k not in have]:
+                        self._raw("PUT", _secondary(change.record_id, want[key]))
+                    for key in [k for k in have if k not in want]:
+                        self._raw("DELETE", _secondary(change.record_id, have[key]))
+                opt_out = change.values.get("email_opt_out")
+                if "email_opt_out" in change.values and _truthy(opt_out) != _truthy(row.get("email_opt_out")):
+                    if not _truthy(opt_out):
+                        errors.append(NO_RESUBSCRIBE)
+                    elif not row.get("email"):
+                        errors.append("the contact has no e-mail address to unsubscribe")
+                    else:
+                        self._raw("POST", UNSUBSCRIBE_ALL.format(email=quote(str(row["email"]), safe="")))
+            except FatalApiError as exc:
+                errors.append(str(exc))
+            out.append(PushResult(change.record_id, not errors, "; ".join(errors) or None))
+        return out
 
     def _set_association(
         self, source: str, target: str, moves: Sequence[tuple[str, Any]]
@@ -104,7 +171,7 @@ class HubSpotWrites:
         """Default (primary where none) associations, ``{"from": {"id"}, "to": {"id"}}`` inputs; the
         errors by input index. A batch HubSpot refuses is retried one input at a time, so one bad target
         (say, a company deleted since) does not sink the others."""
-        api = self.client.crm.associations.v4.batch_api
+        api = self.api.associations
         errors: dict[int, str] = {}
         for start in range(0, len(inputs), ASSOC_BATCH):
             part = inputs[start : start + ASSOC_BATCH]
@@ -130,7 +197,7 @@ class HubSpotWrites:
 
     def _archive_links(self, source: str, target: str, inputs: list[dict[str, Any]]) -> None:
         """Remove associations, ``{"from": {"id"}, "to": [{"id"}, ...]}`` inputs."""
-        api = self.client.crm.associations.v4.batch_api
+        api = self.api.associations
         for start in range(0, len(inputs), ASSOC_BATCH):
             part = {"inputs": inputs[start : start + ASSOC_BATCH]}
             self._call(api.archive, source, target, batch_input_public_association_multi_archive=part)
@@ -142,7 +209,7 @@ class HubSpotWrites:
             inputs = [{"id": c.record_id, "properties": self._properties_of(emap, c)} for c in batch]
             try:
                 body = self._call(
-                    self.client.crm.objects.batch_api.update,
+                    self.api.batch.update,
                     emap.object,
                     batch_input_simple_public_object_batch_input={"inputs": inputs},
                 )
@@ -157,7 +224,7 @@ class HubSpotWrites:
                 for c in batch:
                     try:
                         self._call(
-                            self.client.crm.objects.basic_api.update,
+                            self.api.objects.update,
                             emap.object,
                             c.record_id,
                             simple_public_object_input={"properties": self._properties_of(emap, c)},
@@ -185,12 +252,20 @@ class HubSpotWrites:
 
     # ------------------------------------------------------------------ merging
 
-    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
-        """Merge each loser into ``survivor`` through the object's merge endpoint, one call each."""
+    def merge(
+        self,
+        entity: str,
+        survivor: str,
+        losers: Sequence[str],
+        values: Mapping[str, Any] | None = None,
+    ) -> list[PushResult]:
+        """Merge each loser into ``survivor`` through the object's merge endpoint, one call each; then
+        write the survivor's ``values`` (HubSpot's merge cannot carry them). A value HubSpot refuses is
+        named in each result's ``extra["unwritten"]``; the merges stand."""
         emap = self._map(entity)
         if emap.object not in RELATIONS:
             raise ConfigError(f"hubspot: {emap.object} records cannot be merged here")
-        api = getattr(self.client.crm, emap.object).basic_api
+        api = self.api.merge[emap.object]
         results = []
         for loser in losers:
             try:
@@ -200,7 +275,39 @@ class HubSpotWrites:
                 results.append(PushResult(loser, True))
             except FatalApiError as exc:
                 results.append(PushResult(loser, False, str(exc)))
-        return results
+        unwritten: dict[str, str] = {}
+        if values and any(r.ok for r in results):
+            unwritten = self._survivor_values(entity, emap, survivor, values)
+        return [PushResult(r.record_id, r.ok, r.error, {"unwritten": unwritten}) for r in results]
+
+    def _survivor_values(
+        self, entity: str, emap: EntityMap, survivor: str, values: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """Write the survivor's values after a merge; the columns that could not be written, and why."""
+        writable = {f.name for f in self.describe(entity) if f.updateable}
+        special = OWN_ENDPOINTS.get(emap.object, ())
+        unwritten: dict[str, str] = {}
+        kept: dict[str, Any] = {}
+        for column, value in values.items():
+            src = emap.columns.get(column)
+            name = src.field if src is not None else column.removeprefix("custom_")
+            if column in special or (src is not None and src.association):
+                kept[column] = value
+            elif src is None and not column.startswith("custom_"):
+                unwritten[column] = "no HubSpot property for it in the map"
+            elif name not in writable:
+                unwritten[column] = f"{emap.object}.{name} is read-only"
+            else:
+                kept[column] = value
+        if kept:
+            (result,) = self.push(entity, [Change(survivor, kept)])
+            if not result.ok:
+                unwritten.update(dict.fromkeys(kept, result.error or "refused"))
+        return unwritten
+
+    def convert(self, conversions: Sequence[Conversion]) -> list[PushResult]:
+        """HubSpot has no leads to convert."""
+        raise ConfigError("hubspot: lead conversion is a Salesforce call; HubSpot has no lead records")
 
     def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
         """The records associated with ``ids`` (what a merge moves to the survivor)."""
@@ -238,7 +345,7 @@ class HubSpotWrites:
             return PushResult(str(record.get("id")), True, None, {"id": earlier})
         try:
             body = self._call(
-                self.client.crm.objects.basic_api.create,
+                self.api.objects.create,
                 emap.object,
                 simple_public_object_input_for_create={"properties": properties, "associations": []},
             )
@@ -252,7 +359,7 @@ class HubSpotWrites:
         if key is None or not since:
             return None
         body = self._call(
-            self.client.crm.objects.search_api.do_search,
+            self.api.search.do_search,
             object_type,
             public_object_search_request={
                 "filterGroups": [
@@ -314,3 +421,23 @@ class HubSpotWrites:
                 source, target, [{"from": {"id": k}, "to": v} for k, v in archive.items() if v]
             )
         return [results[i] for i in range(len(moves))]
+
+
+def _items(value: Any) -> list[str]:
+    return [p.strip() for p in str(value or "").split(";") if p.strip()]
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "1", "yes")
+
+
+def _secondary(record_id: str, email: str) -> str:
+    return SECONDARY_EMAILS.format(id=quote(record_id, safe=""), email=quote(email, safe=""))
+
+
+class _RawFailureError(Exception):
+    """A raw call's error answer, shaped like the client's ``ApiException`` for ``translate``."""
+
+    def __init__(self, status: int, reason: Any, body: bytes, headers: Any) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status, self.reason, self.body, self.headers = status, reason, body, headers

@@ -34,7 +34,7 @@ from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
-from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, epoch_ms, parse_stamp
+from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
 from crm_ops.connectors.hserrors import translate
 from crm_ops.connectors.hsprops import join_rest, split_for_url
 from crm_ops.connectors.hswrite import HubSpotWrites
@@ -96,6 +96,9 @@ class HubSpotConnector(HubSpotWrites):
             proxy=proxy_for(base),  # HTTPS_PROXY / NO_PROXY, as for Salesforce
             ssl_ca_cert=settings.ca_bundle,
         )
+        # hubspot-api-client builds a new API client (and connection pool) on every attribute access:
+        # built once here, calls reuse their keep-alive connections
+        self.api = HubSpotApis(self.client)
         self.limiter = RateLimiter(settings.rate_per_ten_seconds, 10.0, sleep=sleep)
         self.search_limiter = RateLimiter(settings.search_per_second, 1.0, sleep=sleep)
         self._calls = 0
@@ -176,7 +179,7 @@ class HubSpotConnector(HubSpotWrites):
                 FieldInfo(name, "string", canonical=c) for c, s in emap.columns.items() for name in s.names
             ]
         if emap.object not in self._properties:
-            body = self._call(self.client.crm.properties.core_api.get_all, emap.object)
+            body = self._call(self.api.properties.get_all, emap.object)
             self._properties[emap.object] = [
                 FieldInfo(
                     name=p["name"],
@@ -229,7 +232,7 @@ class HubSpotConnector(HubSpotWrites):
             "after": str(offset),
         }
         return self._call(
-            self.client.crm.objects.search_api.do_search,
+            self.api.search.do_search,
             object_type,
             public_object_search_request=request,
             search=True,
@@ -278,7 +281,7 @@ class HubSpotConnector(HubSpotWrites):
         while pending:  # a record with more links than a page holds says where its next page starts
             chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
             body = self._call(
-                self.client.crm.associations.v4.batch_api.get_page,
+                self.api.associations.get_page,
                 source,
                 target,
                 batch_input_public_fetch_associations_batch_request={"inputs": chunk},
@@ -341,7 +344,7 @@ class HubSpotConnector(HubSpotWrites):
                 }
                 if after:
                     kwargs["after"] = after
-                body = self._call(self.client.crm.objects.basic_api.get_page, emap.object, **kwargs)
+                body = self._call(self.api.objects.get_page, emap.object, **kwargs)
                 results = body.get("results", [])
                 join_rest(results, rest, partial(self._batch_read, emap.object), current == "archived")
                 rows += self._rows(results, props, modified)
@@ -397,7 +400,7 @@ class HubSpotConnector(HubSpotWrites):
             kwargs: dict[str, Any] = {"limit": LIST_LIMIT, "properties": props, "archived": True}
             if after:
                 kwargs["after"] = after
-            body = self._call(self.client.crm.objects.basic_api.get_page, emap.object, **kwargs)
+            body = self._call(self.api.objects.get_page, emap.object, **kwargs)
             for r in body.get("results", []):
                 stamp = r.get("archivedAt")
                 if stamp and lo <= parse_stamp(stamp) <= hi:
@@ -422,7 +425,7 @@ class HubSpotConnector(HubSpotWrites):
                 kwargs: dict[str, Any] = {"limit": OWNER_LIMIT, "archived": archived}
                 if after:
                     kwargs["after"] = after
-                body = self._call(self.client.crm.owners.owners_api.get_page, **kwargs)
+                body = self._call(self.api.owners.get_page, **kwargs)
                 for r in body.get("results", []):
                     row = {f: None if r.get(f) is None else str(r.get(f)) for f in fields}
                     row["archived"] = "true" if r.get("archived") or archived else "false"
@@ -443,7 +446,7 @@ class HubSpotConnector(HubSpotWrites):
                 kwargs: dict[str, Any] = {"limit": LIST_LIMIT, "properties": ["hs_lastmodifieddate"]}
                 if after:
                     kwargs["after"] = after
-                body = self._call(self.client.crm.objects.basic_api.get_page, "deals", **kwargs)
+                body = self._call(self.api.objects.get_page, "deals", **kwargs)
                 deals += body.get("results", [])
                 after = ((body.get("paging") or {}).get("next") or {}).get("after")
                 if after is None:
@@ -492,7 +495,7 @@ class HubSpotConnector(HubSpotWrites):
             if archived:
                 request["archived"] = True  # the emulator reads it from the body, HubSpot from the query
             body = self._call(
-                self.client.crm.objects.batch_api.read,
+                self.api.batch.read,
                 object_type,
                 batch_read_input_simple_public_object_id=request,
                 archived=archived,

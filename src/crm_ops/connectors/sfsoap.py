@@ -1,4 +1,5 @@
-"""The few SOAP calls of Salesforce's partner API that REST lacks (``merge``, ``undelete``).
+"""The few SOAP calls of Salesforce's partner API that REST lacks (``merge``, ``undelete``,
+``convertLead``).
 
 simple-salesforce speaks REST and Bulk only; these envelopes are small enough to write with the
 standard library. Values go in as element text (escaped by ElementTree), never spliced into markup.
@@ -7,8 +8,10 @@ standard library. Values go in as element text (escaped by ElementTree), never s
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
 
 from crm_ops.errors import ApiError, FatalApiError, RetriableApiError
 
@@ -28,6 +31,16 @@ class SoapResult:
     errors: tuple[str, ...] = ()
     merged: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    ids: dict[str, str] = field(default_factory=dict)  # a conversion's leadId, contactId, accountId
+
+
+def _value(value: Any) -> str:
+    """A field value as SOAP element text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
 
 
 def _envelope(session_id: str) -> tuple[ET.Element, ET.Element]:
@@ -38,13 +51,27 @@ def _envelope(session_id: str) -> tuple[ET.Element, ET.Element]:
     return envelope, ET.SubElement(envelope, f"{{{ENV}}}Body")
 
 
-def merge_request(session_id: str, object_name: str, master_id: str, losers: Sequence[str]) -> bytes:
-    """A ``merge`` call: ``losers`` (at most two) merged into ``master_id``."""
+def merge_request(
+    session_id: str,
+    object_name: str,
+    master_id: str,
+    losers: Sequence[str],
+    fields: Mapping[str, Any] | None = None,
+) -> bytes:
+    """A ``merge`` call: ``losers`` (at most two) merged into ``master_id``, whose ``fields`` (API names)
+    are set in the same call (the master record of the request carries them; None clears a field
+    through ``fieldsToNull``)."""
     envelope, body = _envelope(session_id)
     request = ET.SubElement(ET.SubElement(body, f"{{{PARTNER}}}merge"), f"{{{PARTNER}}}request")
     master = ET.SubElement(request, f"{{{PARTNER}}}masterRecord")
     ET.SubElement(master, f"{{{SOBJECT}}}type").text = object_name
+    for name, value in sorted((fields or {}).items()):
+        if value is None:
+            ET.SubElement(master, f"{{{SOBJECT}}}fieldsToNull").text = name
     ET.SubElement(master, f"{{{SOBJECT}}}Id").text = master_id
+    for name, value in sorted((fields or {}).items()):
+        if value is not None:
+            ET.SubElement(master, f"{{{SOBJECT}}}{name}").text = _value(value)
     for loser in losers:
         ET.SubElement(request, f"{{{PARTNER}}}recordToMergeIds").text = loser
     return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8"))
@@ -56,6 +83,25 @@ def undelete_request(session_id: str, ids: Sequence[str]) -> bytes:
     call = ET.SubElement(body, f"{{{PARTNER}}}undelete")
     for record_id in ids:
         ET.SubElement(call, f"{{{PARTNER}}}ids").text = record_id
+    return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+
+
+def convert_request(session_id: str, conversions: Sequence[Mapping[str, str]]) -> bytes:
+    """A ``convertLead`` call (at most 200): each lead (``leadId``) converted into an existing contact
+    (``contactId``) on its account (``accountId``) with ``convertedStatus``; no opportunity is created,
+    the contact's lead source is kept, nobody is e-mailed."""
+    envelope, body = _envelope(session_id)
+    call = ET.SubElement(body, f"{{{PARTNER}}}convertLead")
+    for c in conversions:
+        node = ET.SubElement(call, f"{{{PARTNER}}}leadConverts")
+        # the WSDL's element order
+        ET.SubElement(node, f"{{{PARTNER}}}accountId").text = c["accountId"]
+        ET.SubElement(node, f"{{{PARTNER}}}contactId").text = c["contactId"]
+        ET.SubElement(node, f"{{{PARTNER}}}convertedStatus").text = c["convertedStatus"]
+        ET.SubElement(node, f"{{{PARTNER}}}doNotCreateOpportunity").text = "true"
+        ET.SubElement(node, f"{{{PARTNER}}}leadId").text = c["leadId"]
+        ET.SubElement(node, f"{{{PARTNER}}}overwriteLeadSource").text = "false"
+        ET.SubElement(node, f"{{{PARTNER}}}sendNotificationEmail").text = "false"
     return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
 
@@ -99,6 +145,11 @@ def parse_answer(status: int, content: bytes, call: str) -> list[SoapResult]:
                 errors=errors,
                 merged=tuple(e.text or "" for e in node.findall(f"{{{PARTNER}}}mergedRecordIds")),
                 related=tuple(e.text or "" for e in node.findall(f"{{{PARTNER}}}updatedRelatedIds")),
+                ids={
+                    name: text
+                    for name in ("leadId", "contactId", "accountId", "opportunityId")
+                    if (text := node.findtext(f"{{{PARTNER}}}{name}"))
+                },
             )
         )
     return out

@@ -1,5 +1,5 @@
-"""The write side of the Salesforce connector: updates (composite, or a Bulk 2.0 ingest job), merges,
-undeletes and re-pointed lookups.
+"""The write side of the Salesforce connector: updates (composite, or a Bulk 2.0 ingest job), merges
+(setting the survivor's values in the same call), lead conversions, undeletes and re-pointed lookups.
 
 ``SalesforceWrites`` is a mixin of ``SalesforceConnector``; it reads and calls through the connector's
 plumbing (``_call``, ``_rest``, ``_records``, ``_map``, ``_bulk_client``), declared below for the type
@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +23,7 @@ from simple_salesforce.bulk2 import Operation, _Bulk2Client
 
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfsoap
-from crm_ops.connectors.base import Change, Link, PushResult, Relink
+from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.errors import ConfigError
 from crm_ops.schema.fieldmap import EntityMap
@@ -33,6 +33,7 @@ T = TypeVar("T")
 COMPOSITE_BATCH = 200
 MERGE_BATCH = 2  # records merged into the master per merge call
 UNDELETE_BATCH = 200
+CONVERT_BATCH = 200  # leads a convertLead call converts
 # What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds).
 RELATIONS = {
     "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
@@ -56,6 +57,7 @@ class SalesforceWrites:
         def _records(self, soql: str, endpoint: str = "query") -> list[dict[str, Any]]: ...
         def _map(self, entity: str) -> EntityMap: ...
         def _bulk_client(self, entity: str) -> _Bulk2Client: ...
+        def describe(self, entity: str) -> list[FieldInfo]: ...
 
     # ------------------------------------------------------------------ writing
 
@@ -152,20 +154,69 @@ class SalesforceWrites:
 
         return self._call(post)
 
-    def merge(self, entity: str, survivor: str, losers: Sequence[str]) -> list[PushResult]:
-        """Merge through the SOAP ``merge`` call, two records a request, all into the same master."""
+    def merge(
+        self,
+        entity: str,
+        survivor: str,
+        losers: Sequence[str],
+        values: Mapping[str, Any] | None = None,
+    ) -> list[PushResult]:
+        """Merge through the SOAP ``merge`` call, two records a request, all into the same master; the
+        survivor's ``values`` (canonical columns) are set on the master in the same calls. A column with
+        no writable field in this org is not sent: it is named in each result's ``extra["unwritten"]``."""
         emap = self._map(entity)
         if emap.object not in RELATIONS:
             raise ConfigError(f"salesforce: {emap.object} records cannot be merged")
+        fields, unwritten = self._master_fields(entity, emap, values or {})
         results: list[PushResult] = []
         for start in range(0, len(losers), MERGE_BATCH):
             chunk = list(losers[start : start + MERGE_BATCH])
-            body = sfsoap.merge_request(self.sf.session_id, emap.object, survivor, chunk)
+            body = sfsoap.merge_request(self.sf.session_id, emap.object, survivor, chunk, fields)
             (answer,) = self._soap(body, "merge")
             for loser in chunk:
                 ok = answer.success and loser in answer.merged
                 error = "; ".join(answer.errors) or (None if ok else "not merged")
-                results.append(PushResult(loser, ok, error, {"related": list(answer.related)}))
+                extra = {"related": list(answer.related), "unwritten": unwritten}
+                results.append(PushResult(loser, ok, error, extra))
+        return results
+
+    def _master_fields(
+        self, entity: str, emap: EntityMap, values: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The survivor's values as API fields the org lets us write, and the columns left out (why)."""
+        if not values:
+            return {}, {}
+        writable = {f.name for f in self.describe(entity) if f.updateable}
+        fields: dict[str, Any] = {}
+        unwritten: dict[str, str] = {}
+        for column, value in values.items():
+            try:
+                name, wired = self._wire_pair(emap, column, value)
+            except ConfigError:
+                unwritten[column] = "no Salesforce field for it in the map"
+                continue
+            if name not in writable:
+                unwritten[column] = f"{emap.object}.{name} is not writable for this user"
+                continue
+            fields[name] = wired
+        return fields, unwritten
+
+    def convert(self, conversions: Sequence[Conversion]) -> list[PushResult]:
+        """Convert leads into existing contacts on their accounts through the SOAP ``convertLead`` call,
+        200 a call; no opportunity is created. Salesforce fills the contact's empty fields from the lead;
+        a converted lead cannot be unconverted."""
+        results: list[PushResult] = []
+        for start in range(0, len(conversions), CONVERT_BATCH):
+            chunk = conversions[start : start + CONVERT_BATCH]
+            requests_ = [
+                {"leadId": c.lead_id, "contactId": c.contact_id, "accountId": c.account_id,
+                 "convertedStatus": c.status}
+                for c in chunk
+            ]  # fmt: skip
+            answers = self._soap(sfsoap.convert_request(self.sf.session_id, requests_), "convertLead")
+            for conversion, answer in zip(chunk, answers, strict=True):
+                error = "; ".join(answer.errors) or None
+                results.append(PushResult(conversion.lead_id, answer.success, error, dict(answer.ids)))
         return results
 
     def links(self, entity: str, ids: Sequence[str]) -> list[Link]:

@@ -11,13 +11,16 @@ groups = clusters(pairs)                    # id, cluster_id
 
 from crm_ops.match.config import DEFAULTS, FieldRule, MatchConfig
 from crm_ops.match.engine import clusters, find_duplicates, link_records, one_to_one
-from crm_ops.match.run import MatchResult, run_matching, survivorship
+from crm_ops.match.merges import survivorship
+from crm_ops.match.run import MatchResult, run_matching
+from crm_ops.match.survivor import MergeRules
 
 __all__ = [
     "DEFAULTS",
     "FieldRule",
     "MatchConfig",
     "MatchResult",
+    "MergeRules",
     "clusters",
     "find_duplicates",
     "link_records",

@@ -11,6 +11,10 @@ which records are compared at all. A pair's score is the weighted mean of its fi
 - ``first_name``: equal, a known nickname (Bob/Robert), an initial, or fuzzy;
 - ``date``: equal within ``days``.
 
+A field with ``also`` is compared with those multi-value columns of the other record too (``;``-
+separated): an e-mail equal to one of the other record's secondary e-mails (``additional_emails``,
+HubSpot's ``hs_additional_emails``) agrees fully, and the blocking key on that field finds the pair.
+
 Blocking keys are lists of fields whose normalised values, joined, form a key: records sharing a key are
 candidates. A key value shared by more than ``max_block`` records (a placeholder e-mail, a shared switchboard
 number) says nothing about identity and is skipped, so the cost stays close to linear in the records.
@@ -39,6 +43,9 @@ class FieldRule:
     other_field: str | None = None  # the field's name on the right side, when linking two shapes
     scorer: str = "ratio"
     days: int = 0
+    # multi-value columns (``;``-separated) of the other record this field is also compared with: one
+    # record's e-mail against another's secondary e-mails
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,14 @@ class MatchConfig:
                 if bad:
                     problems.append(f"{where}.fields[{i}]: unknown key(s) {', '.join(sorted(bad))}")
                     continue
-                rule = FieldRule(**dict(spec))
+                values = dict(spec)
+                if "also" in values:
+                    also = values["also"]
+                    if not isinstance(also, list) or not all(isinstance(a, str) for a in also):
+                        problems.append(f"{where}.fields[{i}].also: a list of column names")
+                        continue
+                    values["also"] = tuple(also)
+                rule = FieldRule(**values)
                 if rule.comparator not in COMPARATORS:
                     problems.append(
                         f"{where}.fields[{i}]: comparator must be one of {', '.join(COMPARATORS)}"
@@ -103,7 +117,7 @@ F = FieldRule
 CONTACT = MatchConfig(
     "Contact",
     fields=(
-        F("email", "fuzzy", 0.35, "email"),
+        F("email", "fuzzy", 0.35, "email", also=("additional_emails",)),
         F("phone", "normalised", 0.25, "phone"),
         F("last_name", "fuzzy", 0.15, "name"),
         F("first_name", "first_name", 0.1, "name"),
@@ -137,7 +151,7 @@ ACCOUNT = MatchConfig(
 CROSS_CONTACT = MatchConfig(
     "Contact (Salesforce-HubSpot)",
     fields=(
-        F("email", "normalised", 0.4, "email"),
+        F("email", "normalised", 0.4, "email", also=("additional_emails",)),
         F("phone", "normalised", 0.2, "phone"),
         F("last_name", "fuzzy", 0.2, "name"),
         F("first_name", "first_name", 0.2, "name"),

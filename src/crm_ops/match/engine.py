@@ -148,7 +148,44 @@ def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str) -> pl.DataFra
             cols.append(source.alias(f"f:{rule.field}"))
         else:
             cols.append(normalise(source, rule.normaliser).alias(f"f:{rule.field}"))
+        others = [c for c in rule.also if c in frame.columns]
+        if others:
+            lists = [
+                pl.col(c).cast(pl.String).str.split(";").list.eval(normalise(pl.element(), rule.normaliser))
+                for c in others
+            ]
+            joined = lists[0] if len(lists) == 1 else pl.concat_list(lists)
+            cols.append(joined.list.drop_nulls().alias(f"a:{rule.field}"))
     return frame.select(cols)
+
+
+def _secondary_candidates(
+    left: pl.DataFrame, right: pl.DataFrame | None, key: tuple[str, ...], config: MatchConfig
+) -> list[pl.DataFrame]:
+    """Pairs where one record's value of a one-field key is among the other's secondary values."""
+    if len(key) != 1:
+        return []
+    value, also = f"f:{key[0]}", f"a:{key[0]}"
+    other = right if right is not None else left
+    out = []
+    for values, lists, flip in ((left, other, False), (other, left, True)):
+        if value not in values.columns or also not in lists.columns:
+            continue
+        keys = values.select("id", pl.col(value).alias("key")).filter(pl.col("key").is_not_null())
+        items = lists.select("id", pl.col(also).alias("key")).explode("key")
+        items = items.filter(pl.col("key").is_not_null())
+        sizes = pl.concat([keys.select("key"), items.select("key")]).group_by("key").len()
+        big = sizes.filter(pl.col("len") > config.max_block).select("key")
+        joined = keys.join(big, on="key", how="anti").join(items, on="key", suffix="_r")
+        a, b = ("id_r", "id") if flip else ("id", "id_r")
+        pairs = joined.select(pl.col(a).alias("left_id"), pl.col(b).alias("right_id"))
+        if right is None:
+            pairs = pairs.filter(pl.col("left_id") != pl.col("right_id")).select(
+                pl.min_horizontal("left_id", "right_id").alias("left_id"),
+                pl.max_horizontal("left_id", "right_id").alias("right_id"),
+            )
+        out.append(pairs)
+    return out
 
 
 def _candidates(left: pl.DataFrame, right: pl.DataFrame | None, config: MatchConfig) -> pl.DataFrame:
@@ -183,6 +220,7 @@ def _candidates(left: pl.DataFrame, right: pl.DataFrame | None, config: MatchCon
         if right is None:
             joined = joined.filter(pl.col("left_id") < pl.col("right_id"))
         pairs.append(joined)
+        pairs += _secondary_candidates(left, right, key, config)
     if not pairs:
         return pl.DataFrame(schema={"left_id": pl.String, "right_id": pl.String})
     return pl.concat(pairs).unique()
@@ -200,11 +238,14 @@ def _score(cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config:
     agreed: list[np.ndarray] = []
     for rule in config.fields:
         sim = _similarity(rule, data[f"f:{rule.field}"], data[f"f:{rule.field}:r"])
+        secondary = _secondary_hits(data, rule.field)
+        sim = np.where(secondary & ~(sim >= 0.9), 1.0, sim)
         have = ~np.isnan(sim)
         weights += np.where(have, rule.weight, 0.0)
         total += np.where(have, rule.weight * np.nan_to_num(sim), 0.0)
         present += have
-        agreed.append(np.where(have & (sim >= 0.9), rule.field, ""))
+        label = np.where(secondary, f"{rule.field}(secondary)", rule.field)
+        agreed.append(np.where(have & (sim >= 0.9), label, ""))
     score = np.divide(total, weights, out=np.zeros_like(total), where=weights > 0)
     reasons = (
         [",".join(r for r in row if r) for row in zip(*agreed, strict=True)] if agreed else [""] * data.height
@@ -215,6 +256,20 @@ def _score(cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config:
     )
     keep = (score >= config.threshold) & (present >= config.min_fields)
     return out.filter(pl.Series(keep))
+
+
+def _secondary_hits(data: pl.DataFrame, name: str) -> np.ndarray:
+    """Pairs where one side's value is among the other side's secondary values (``also``)."""
+    value, also = f"f:{name}", f"a:{name}"
+    checks = []
+    if f"{also}:r" in data.columns:
+        checks.append(pl.col(f"{also}:r").list.contains(pl.col(value)))
+    if also in data.columns:
+        checks.append(pl.col(also).list.contains(pl.col(f"{value}:r")))
+    if not checks or data.is_empty():
+        return np.zeros(data.height, dtype=bool)
+    out = data.select(pl.any_horizontal([c.fill_null(False) for c in checks]).alias("hit"))["hit"]
+    return np.asarray(out.fill_null(False).to_numpy(), dtype=bool)
 
 
 def find_duplicates(

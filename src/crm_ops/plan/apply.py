@@ -15,35 +15,33 @@ same way, journaled under ``undo-<plan id>``.
 
 ``associate`` actions are field writes too (the connector writes an association where the CRM keeps one).
 
-Merges run after the field writes, grouped by survivor: the survivor and each record merged into it are
-re-read (a record whose ``updated_at`` moved since the plan, or that is gone, is a conflict); each
-loser's values and the records linked to it (and to the survivor) are journaled as ``pending`` with the
-merge; then the CRM's merge runs. A ``pending`` merge whose loser is gone on the next run had landed.
-Undoing a merge (``unmerge``) brings the loser back (Salesforce: undelete, same id; HubSpot: created
-again from its journaled values, a new id; journaled ``restored`` before anything else is done) and
-points the records that were linked to it back at it, each only where it still points at the survivor.
+Merges (and their undo) run after the field writes, the survivor's values with them
+(``crm_ops.plan.merging``); lead conversions after the merges (``crm_ops.plan.converting``: Salesforce
+cannot unconvert a lead, so their undo puts back the contact's values and ends ``irreversible``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import polars as pl
 import structlog
 
-from crm_ops.connectors.base import Change, Connector, Link, Relink
+from crm_ops.connectors.base import Change, Connector
+from crm_ops.plan.converting import ConvertSteps
 from crm_ops.plan.format import Action, Header, Plan
+from crm_ops.plan.journaled import entry as _entry
+from crm_ops.plan.journaled import rows_by_id, same
+from crm_ops.plan.journaled import text as _text
+from crm_ops.plan.merging import MergeSteps
 from crm_ops.progress import Steps
 from crm_ops.state import State
 
 log = structlog.get_logger("crm_ops.apply")
-TERMINAL = ("done", "conflict", "failed", "skipped")
+TERMINAL = ("done", "conflict", "failed", "skipped", "irreversible")
 WRITES = ("update", "associate")
-MERGE_CHUNK = 100  # survivors re-read and looked up together
+CONVERTED_STATUS = "Closed - Converted"  # Salesforce's default converted lead status
 
 
 @dataclass
@@ -64,45 +62,11 @@ class ApplyReport:
             self.on_outcome(entry)
 
 
-def _text(value: Any) -> str | None:
-    """Values compared as the findings wrote them: strings, empty meaning absent."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    return text if text != "" else None
+class Applier(MergeSteps, ConvertSteps):
+    """Applies plans through the connectors' ``read`` and ``push``, journaling in the state file.
 
-
-def _same(a: str | None, b: str | None) -> bool:
-    if a == b:
-        return True
-    if a is None or b is None:
-        return False
-    try:
-        return float(a) == float(b)
-    except ValueError:
-        return False
-
-
-def _entry(
-    action: Action, status: str, *, before: str | None = None, error: str | None = None
-) -> dict[str, Any]:
-    return {
-        "action_id": action.action_id,
-        "system": action.system,
-        "entity": action.entity,
-        "record_id": action.record_id,
-        "field": action.field,
-        "before": before,
-        "after": action.proposed_value,
-        "status": status,
-        "error": error,
-    }
-
-
-class Applier:
-    """Applies plans through the connectors' ``read`` and ``push``, journaling in the state file."""
+    ``converted_status`` is the lead status a converted lead takes (the profile's
+    ``[match.merge] converted_status``)."""
 
     def __init__(
         self,
@@ -111,11 +75,13 @@ class Applier:
         *,
         batch_size: int | None = None,
         steps: Steps | None = None,
+        converted_status: str = CONVERTED_STATUS,
     ) -> None:
         self.state = state
         self.connector = connector
         self.batch_size = batch_size
         self.steps = steps
+        self.converted_status = converted_status
 
     def apply(self, plan_id: str, actions: Iterable[Action], *, dry_run: bool = True) -> ApplyReport:
         """Apply (or, by default, only check) ``actions`` of plan ``plan_id``."""
@@ -129,6 +95,8 @@ class Applier:
         todo: dict[tuple[str, str], list[Action]] = {}
         merges: dict[tuple[str, str, str], list[Action]] = {}
         unmerges: list[Action] = []
+        converts: list[Action] = []
+        unconverts: list[Action] = []
         for action in actions:
             done = journal.get(action.action_id)
             if done and done["status"] in TERMINAL:
@@ -143,6 +111,10 @@ class Applier:
                 merges.setdefault((action.system, action.entity, action.proposed_value), []).append(action)
             elif action.kind == "unmerge" and action.seen_value and action.proposed_value:
                 unmerges.append(action)
+            elif action.kind == "convert" and action.proposed_value and action.system == "salesforce":
+                converts.append(action)
+            elif action.kind == "unconvert" and action.seen_value and action.proposed_value:
+                unconverts.append(action)
             else:
                 entry = _entry(action, "skipped", error=f"a {action.kind} action without its field or target")
                 if not dry_run:
@@ -163,6 +135,10 @@ class Applier:
             by_undo.setdefault((action.system, action.entity), []).append(action)
         for (system, entity), group in by_undo.items():
             self._unmerges(plan_id, system, entity, group, journal, report, dry_run)
+        if converts:
+            self._converts(plan_id, converts, journal, report, dry_run)
+        if unconverts:
+            self._unconverts(plan_id, unconverts, journal, report, dry_run)
         log.info("apply.done", plan_id=plan_id, dry_run=dry_run, **report.counts)
         return report
 
@@ -173,191 +149,6 @@ class Applier:
             self.state.record_actions(plan_id, entries)
         for entry in entries:
             report.add(entry)
-
-    def _merges(
-        self,
-        plan_id: str,
-        system: str,
-        entity: str,
-        groups: list[tuple[str, list[Action]]],
-        journal: dict[str, dict[str, Any]],
-        report: ApplyReport,
-        dry_run: bool,
-    ) -> None:
-        """Merge each group's records into its survivor, conflict-checked and journaled (see the module).
-
-        Survivors are taken ``MERGE_CHUNK`` at a time: one re-read and one look-up of links for the
-        chunk, then one merge call (or a few) per survivor, each journaled ``pending`` first.
-        """
-        conn = self.connector(system)
-        for start in range(0, len(groups), MERGE_CHUNK):
-            chunk = groups[start : start + MERGE_CHUNK]
-            ids = sorted({x for survivor, group in chunk for x in (survivor, *(a.record_id for a in group))})
-            rows = _rows_by_id(conn.read(entity, ids))
-            finished: list[dict[str, Any]] = []
-            plans: list[tuple[str, list[tuple[Action, str | None]]]] = []
-            for survivor, group in chunk:
-                alive = rows.get(survivor)
-                to_merge: list[tuple[Action, str | None]] = []
-                for action in group:
-                    row = rows.get(action.record_id)
-                    pending = journal.get(action.action_id)
-                    if pending and pending["status"] == "pending":
-                        if row is None or row.get("is_deleted"):
-                            finished.append(_entry(action, "done", before=pending["before"]))
-                        else:
-                            to_merge.append((action, pending["before"]))
-                        continue
-                    if alive is None or alive.get("is_deleted"):
-                        finished.append(_entry(action, "conflict", error=f"the survivor {survivor} is gone"))
-                    elif row is None or row.get("is_deleted"):
-                        finished.append(_entry(action, "conflict", error="the record is gone"))
-                    elif action.seen_value and not _same_moment(row.get("updated_at"), action.seen_value):
-                        error = f"changed since the plan: updated at {_stamp(row.get('updated_at'))}"
-                        finished.append(_entry(action, "conflict", error=error))
-                    else:
-                        to_merge.append((action, None))
-                if to_merge:
-                    plans.append((survivor, to_merge))
-            self._record(plan_id, report, finished, dry_run)
-            if dry_run:
-                for _, to_merge in plans:
-                    for action, _ in to_merge:
-                        report.add(_entry(action, "would merge"))
-                continue
-            fresh = {a.record_id for _, to_merge in plans for a, before in to_merge if before is None}
-            if fresh:
-                survivors = {survivor for survivor, to_merge in plans if any(b is None for _, b in to_merge)}
-                linked = conn.links(entity, sorted(survivors | fresh))
-                by_target: dict[str, list[list[str]]] = {}
-                for x in linked:
-                    by_target.setdefault(x.target_id, []).append([x.relation, x.record_id])
-                merged_at = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
-                plans = [
-                    (
-                        survivor,
-                        [
-                            (
-                                a,
-                                before
-                                or json.dumps(
-                                    {
-                                        "record": {k: _jsonable(v) for k, v in rows[a.record_id].items()},
-                                        "links": sorted(by_target.get(a.record_id, [])),
-                                        "survivor_links": sorted(by_target.get(survivor, [])),
-                                        "merged_at": merged_at,
-                                    },
-                                    sort_keys=True,
-                                ),
-                            )
-                            for a, before in to_merge
-                        ],
-                    )
-                    for survivor, to_merge in plans
-                ]
-            for survivor, to_merge in plans:
-                self.state.record_actions(plan_id, [_entry(a, "pending", before=b) for a, b in to_merge])
-                results = conn.merge(entity, survivor, [a.record_id for a, _ in to_merge])
-                outcomes = [
-                    _entry(action, "done" if result.ok else "failed", before=before, error=result.error)
-                    for (action, before), result in zip(to_merge, results, strict=True)
-                ]
-                self._record(plan_id, report, outcomes, dry_run)
-
-    def _unmerges(
-        self,
-        plan_id: str,
-        system: str,
-        entity: str,
-        actions: list[Action],
-        journal: dict[str, dict[str, Any]],
-        report: ApplyReport,
-        dry_run: bool,
-    ) -> None:
-        """Undo merges, ``MERGE_CHUNK`` at a time: restore the merged-away records (journaled ``pending``
-        before, ``restored`` with their ids after), then point their links back at them."""
-        conn = self.connector(system)
-        for start in range(0, len(actions), MERGE_CHUNK):
-            chunk = actions[start : start + MERGE_CHUNK]
-            payloads = {a.action_id: json.loads(a.proposed_value or "{}") for a in chunk}
-            restored: dict[str, str] = {}
-            for a in chunk:
-                entry = journal.get(a.action_id)
-                if entry and entry["status"] == "restored":
-                    restored[a.action_id] = entry["after"]
-            todo = [a for a in chunk if a.action_id not in restored]
-            rows = (
-                _rows_by_id(
-                    conn.read(entity, sorted({x for a in todo for x in (a.seen_value or "", a.record_id)}))
-                )
-                if todo
-                else {}
-            )
-            finished: list[dict[str, Any]] = []
-            to_restore: list[tuple[Action, bool]] = []
-            for a in todo:
-                alive, loser = rows.get(a.seen_value or ""), rows.get(a.record_id)
-                entry = journal.get(a.action_id)
-                resuming = bool(entry and entry["status"] == "pending")
-                if alive is None or alive.get("is_deleted"):
-                    finished.append(_entry(a, "conflict", error=f"the survivor {a.seen_value} is gone"))
-                elif loser is not None and not loser.get("is_deleted"):
-                    if resuming:
-                        restored[a.action_id] = a.record_id  # the undelete landed before the last run stopped
-                    else:
-                        finished.append(_entry(a, "conflict", error="the record is not merged away (live)"))
-                else:
-                    to_restore.append((a, resuming))
-            self._record(plan_id, report, finished, dry_run)
-            if dry_run:
-                for a, _ in to_restore:
-                    report.add(_entry(a, "would restore"))
-                for a in chunk:
-                    if a.action_id in restored:
-                        report.add(_entry(a, "would relink"))
-                continue
-            if to_restore:
-                self.state.record_actions(plan_id, [_entry(a, "pending") for a, _ in to_restore])
-                # resuming, the CRM may hold the record already (restored before a kill): it is looked for
-                records = [
-                    {
-                        **(payloads[a.action_id].get("record") or {}),
-                        **({"__merged_at": payloads[a.action_id].get("merged_at")} if resuming else {}),
-                    }
-                    for a, resuming in to_restore
-                ]
-                failed = []
-                for (a, _), result in zip(to_restore, conn.restore(entity, records), strict=True):
-                    if result.ok:
-                        restored[a.action_id] = str(result.extra["id"])
-                    else:
-                        failed.append(_entry(a, "failed", error=result.error))
-                self._record(plan_id, report, failed, dry_run)
-            back = [a for a in chunk if a.action_id in restored]
-            self.state.record_actions(
-                plan_id, [{**_entry(a, "restored"), "after": restored[a.action_id]} for a in back]
-            )
-            moves: list[tuple[str, Relink]] = []
-            for a in back:
-                payload = payloads[a.action_id]
-                keep = {tuple(k) for k in payload.get("survivor_links", [])}
-                for relation, rid in payload.get("links", []):
-                    link = Link(relation, rid, a.record_id)
-                    kept = (relation, rid) in keep
-                    moves.append((a.action_id, Relink(link, a.seen_value or "", restored[a.action_id], kept)))
-            problems: dict[str, list[str]] = {}
-            if moves:
-                for (action_id, move), result in zip(moves, conn.relink([m for _, m in moves]), strict=True):
-                    if not result.ok:
-                        problems.setdefault(action_id, []).append(f"{move.link.record_id}: {result.error}")
-            done = [
-                {
-                    **_entry(a, "done", error="; ".join(problems.get(a.action_id, [])) or None),
-                    "after": restored[a.action_id],
-                }
-                for a in back
-            ]
-            self._record(plan_id, report, done, dry_run)
 
     def _batch(
         self,
@@ -370,7 +161,7 @@ class Applier:
         dry_run: bool,
     ) -> None:
         conn = self.connector(system)
-        rows = _rows_by_id(conn.read(entity, sorted({a.record_id for a in batch})))
+        rows = rows_by_id(conn.read(entity, sorted({a.record_id for a in batch})))
         to_write: list[tuple[Action, str | None]] = []
         finished: list[dict[str, Any]] = []
         for action in batch:
@@ -380,11 +171,11 @@ class Applier:
                 continue
             now = _text(row[action.field])
             pending = journal.get(action.action_id)
-            if pending and pending["status"] == "pending" and _same(now, action.proposed_value):
+            if pending and pending["status"] == "pending" and same(now, action.proposed_value):
                 # the write landed before the last run stopped
                 finished.append(_entry(action, "done", before=pending["before"]))
                 continue
-            if not _same(now, action.seen_value):
+            if not same(now, action.seen_value):
                 error = f"changed since the plan: now {now!r}, planned from {action.seen_value!r}"
                 finished.append(_entry(action, "conflict", before=now, error=error))
                 continue
@@ -409,29 +200,34 @@ class Applier:
 
 def undo_plan(state: State, plan: Plan) -> Plan:
     """The plan that restores what applying ``plan`` wrote: its done field writes back to their values
-    before (the written value as seen), its done merges as ``unmerge`` actions (the survivor as seen, the
-    journaled record and links as the proposal)."""
+    before (the written value as seen), its done merges as ``unmerge`` actions and its done conversions
+    as ``unconvert`` actions (the survivor or contact as seen, the journaled records, links and values as
+    the proposal)."""
     journal = state.journal(plan.header.plan_id)
     reverse = []
+    undone = {"merge": "unmerge", "convert": "unconvert"}
     for action in plan.actions:
         entry = journal.get(action.action_id)
-        if not entry or entry["status"] != "done" or action.kind not in (*WRITES, "merge"):
+        if not entry or entry["status"] != "done" or action.kind not in (*WRITES, *undone):
             continue
-        merge = action.kind == "merge"
+        whole = action.kind in undone
+        reason = {
+            "merge": f": bring back {action.record_id}",
+            "convert": f": put back contact {action.proposed_value} (the lead stays converted)",
+        }.get(action.kind, "")
         reverse.append(
             Action(
-                kind="unmerge" if merge else action.kind,
+                kind=undone.get(action.kind, action.kind),
                 system=action.system,
                 entity=action.entity,
                 record_id=action.record_id,
-                field=None if merge else action.field,
+                field=None if whole else action.field,
                 seen_value=action.proposed_value,
                 proposed_value=entry["before"],
                 rule=f"undo:{action.rule}",
                 severity=action.severity,
                 confidence=1.0,
-                reason=f"undo of {plan.header.plan_id}"
-                + (f": bring back {action.record_id}" if merge else ""),
+                reason=f"undo of {plan.header.plan_id}{reason}",
                 label=action.label,
                 account=action.account,
                 url=action.url,
@@ -446,32 +242,3 @@ def undo_plan(state: State, plan: Plan) -> Plan:
         rules=plan.header.rules,
     )
     return Plan(header, tuple(reverse))
-
-
-def _rows_by_id(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
-    return {str(r["id"]): r for r in frame.to_dicts()}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-def _stamp(value: Any) -> str | None:
-    """A moment as ISO 8601 in UTC to the millisecond (how merge actions record ``updated_at``)."""
-    if value is None:
-        return None
-    moment = (
-        value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _same_moment(value: Any, seen: str) -> bool:
-    try:
-        return _stamp(value) == _stamp(seen)
-    except ValueError:
-        return False

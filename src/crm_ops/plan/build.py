@@ -4,9 +4,11 @@ with its default approval (``crm_ops.plan.review``) and what a person needs to j
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -18,11 +20,12 @@ from crm_ops.rules.model import FINDINGS_SCHEMA
 ASSOCIATIONS = frozenset({"account_id"})  # fields that link a record to another (HubSpot: an association)
 
 
-def _kind(rule: str, field: str | None, has_proposal: bool) -> str | None:
+def _kind(rule: str, field: str | None, has_proposal: bool, detail: dict[str, Any] | None) -> str | None:
     if rule == "match.duplicate":
         return "merge"
     if rule == "match.lead_duplicates_contact":
-        return "flag"  # converting a lead is a person's decision
+        # converted into the contact on its account; a contact without an account cannot take a lead
+        return "convert" if detail and detail.get("account_id") else "flag"
     if has_proposal and field in ASSOCIATIONS:
         return "associate"
     if has_proposal and field and field != "id":
@@ -45,11 +48,13 @@ def build_plan(
 
     A finding with a proposal (a value, or a confidence for clearing one) becomes an ``update`` (an
     ``associate`` for a link to another record, such as an orphan's account); a duplicate becomes a
-    ``merge`` into its survivor; a lead duplicating a contact, and (when ``flag_errors``) an error-level
-    finding without a fix, become a ``flag`` for a human. Where several findings propose values for the
-    same field of the same record, the most confident wins and the others are named in its reason. A
-    record that a merge folds into another gets no other action: its fixes are moot once it is merged,
-    and writing them would make the merge a conflict (its ``updated_at`` would move).
+    ``merge`` into its survivor, carrying what the survivor ends with (``detail``); a lead duplicating a
+    contact a ``convert`` into it (a ``flag`` when the contact has no account to convert onto); an
+    error-level finding without a fix (when ``flag_errors``) a ``flag`` for a human. Where several
+    findings propose values for the same field of the same record, the most confident wins and the
+    others are named in its reason. A record that a merge folds into another (or a lead converted) gets
+    no other action: its fixes are moot once it is merged, and writing them would make the merge a
+    conflict (its ``updated_at`` would move).
 
     ``context`` (the snapshots the findings came from, matching's links, the CRMs' addresses) gives each
     action its labels and URLs; ``review`` (the profile's review settings and the rules' tags) its
@@ -60,11 +65,16 @@ def build_plan(
     if missing:
         raise ValueError(f"not a findings table: missing {', '.join(sorted(missing))}")
     rows = findings.sort(["confidence", "rule"], descending=[True, False], nulls_last=True).to_dicts()
+    details: dict[str, dict[str, Any]] = {}  # parsed once per distinct detail (a cluster shares one)
     chosen: dict[tuple[str, str, str, str, str], Action] = {}
     others: dict[tuple[str, str, str, str, str], list[str]] = {}
     for f in rows:
         has_proposal = f["confidence"] is not None
-        kind = _kind(f["rule"], f["field"], has_proposal)
+        raw = f.get("detail")
+        if raw and raw not in details:
+            details[raw] = json.loads(raw)
+        detail = details.get(raw) if raw else None
+        kind = _kind(f["rule"], f["field"], has_proposal, detail)
         if kind is None:
             if not (flag_errors and f["severity"] == "error"):
                 continue
@@ -81,6 +91,7 @@ def build_plan(
             field=f["field"],
             seen_value=f["current_value"],
             proposed_value=f["proposed_value"] if kind != "flag" else None,
+            detail=detail if kind in ("merge", "convert") else None,
             rule=f["rule"],
             severity=f["severity"],
             confidence=f["confidence"],
@@ -88,10 +99,10 @@ def build_plan(
             # the contact a lead duplicates: the flag proposes nothing, but a person wants to see it
             other_id=f["proposed_value"] if f["rule"] == "match.lead_duplicates_contact" else None,
         )
-    merged_away = {(k[1], k[2], k[3]) for k in chosen if k[0] == "merge"}
+    merged_away = {(k[1], k[2], k[3]) for k in chosen if k[0] in ("merge", "convert")}
     actions = []
     for slot, action in chosen.items():
-        if slot[0] != "merge" and (slot[1], slot[2], slot[3]) in merged_away:
+        if slot[0] not in ("merge", "convert") and (slot[1], slot[2], slot[3]) in merged_away:
             continue
         also = others.get(slot)
         reason = f"{action.reason} (also proposed by: {', '.join(also)})" if also else action.reason

@@ -3,8 +3,8 @@
 - Labels come from the snapshots the plan is built from: a contact, lead or owner is its name and
   e-mail, an account its name and domain (or website), an opportunity its name and amount; a contact's
   or opportunity's account name (a lead's company) rides along.
-- The other record: a merge's survivor, an association's account, a lead flag's contact, and a drift
-  sync's twin in the other CRM (from matching's links).
+- The other record: a merge's survivor, a conversion's contact, an association's account, a lead
+  flag's contact, and a drift sync's twin in the other CRM (from matching's links).
 - URLs: Salesforce Lightning ``{instance_url}/lightning/r/{Object}/{Id}/view``; HubSpot
   ``https://{ui_domain}/contacts/{portal_id}/record/{objectTypeId}/{id}`` (0-1 contacts, 0-2
   companies, 0-3 deals). ``addresses`` finds the instance URL and the portal id: from the profile when
@@ -146,6 +146,8 @@ class Context:
         """(system, entity, id) of the other record an action involves."""
         if a.kind == "merge" and a.proposed_value:
             return a.system, a.entity, a.proposed_value
+        if a.kind == "convert" and a.proposed_value:
+            return a.system, "Contact", a.proposed_value
         if a.kind == "associate" and a.proposed_value:
             return a.system, OTHER_ENTITY["associate"], a.proposed_value
         if a.kind == "flag" and a.rule == "match.lead_duplicates_contact" and a.other_id:

@@ -2,7 +2,7 @@
 
 ``plan.jsonl``: the first line is the header, every other line one action::
 
-    {"type": "header", "format": "crm_ops.fixplan", "version": 2, "plan_id": "...",
+    {"type": "header", "format": "crm_ops.fixplan", "version": 3, "plan_id": "...",
      "created_at": "...", "profile": "prod", "snapshots": {"salesforce.Contact": "<pull id>"},
      "rules": {"<file>": "<sha256>"}, "review": {"approve": ["tag:format"], "min_confidence": 0.95}}
     {"type": "action", "action_id": "...", "kind": "update", "system": "salesforce", "entity": "Contact",
@@ -12,10 +12,13 @@
      "other_id": null, "other_label": null, "other_url": null, "approved": true, "review_reason": ""}
 
 Kinds: ``update`` (set a field), ``merge`` (merge ``record_id`` into ``proposed_value``; ``seen_value``
-is the record's ``updated_at`` at pull time), ``associate`` (link ``record_id`` to ``proposed_value``
-through ``field``: a lookup in Salesforce, an association in HubSpot), ``flag`` (for a human; nothing is
-written). Undo plans also hold ``unmerge`` (bring back ``record_id``, merged into ``seen_value``;
-``proposed_value`` is the journaled record and links, JSON).
+is the record's ``updated_at`` at pull time; ``detail`` the survivor's values, their rules and sources,
+notes and the records' fingerprints), ``convert`` (convert lead ``record_id`` into contact
+``proposed_value``, ``detail`` as for a merge plus the account), ``associate`` (link ``record_id`` to
+``proposed_value`` through ``field``: a lookup in Salesforce, an association in HubSpot), ``flag`` (for a
+human; nothing is written). Undo plans also hold ``unmerge`` (bring back ``record_id``, merged into
+``seen_value``; ``proposed_value`` is the journaled record, links and survivor values, JSON) and
+``unconvert`` (put back contact ``seen_value``'s values; the lead stays converted).
 
 For a person, each action also says what the record is (``label``: a person's name and e-mail, an
 account's name and domain, an opportunity's name and amount; ``account``: the account of a contact or
@@ -24,12 +27,14 @@ association, a drift sync or a lead flag involves (``other_id``, ``other_label``
 survivor, the account, the twin in the other CRM, the contact). ``approved`` is the default approval
 (``crm_ops.plan.review``) and ``review_reason`` why a person has to decide (empty when approved).
 Version 1 plans (without these fields and the header's ``review``) are still read; their ``approved``
-is ``None``.
+is ``None``. Version 2 plans lack ``detail``.
 
 ``plan.csv`` holds the same actions for review in a spreadsheet: ``approve`` (yes/no, from the default
-approval) and ``review_reason`` first, then the labels, values and links; applying with ``--review``
-honours ``approve``. A merge row shows the duplicate's label as its seen value and the survivor's as
-its proposed value (``plan.jsonl`` keeps the time and the id applying checks). ``seen_value`` is the
+approval; blank on a merge or a conversion, a person's decision: ``no`` or ``not_duplicate`` there is
+remembered) and ``review_reason`` first, then the labels, values (``survivor_values``: what a merge's
+survivor ends with) and links; applying with ``--review`` honours ``approve``. A merge row shows the
+duplicate's label as its seen value and the survivor's as its proposed value (``plan.jsonl`` keeps the
+time and the id applying checks). ``seen_value`` is the
 value at pull time: applying re-reads the record and skips it as a conflict when the CRM no longer
 holds that value. Values a spreadsheet would run as formulas are quoted.
 """
@@ -51,18 +56,19 @@ from crm_ops import durable
 from crm_ops.errors import ConfigError
 
 FORMAT = "crm_ops.fixplan"
-VERSION = 2
-READABLE = (1, 2)  # versions read_plan accepts
-KINDS = ("update", "merge", "associate", "flag", "unmerge")
+VERSION = 3
+READABLE = (1, 2, 3)  # versions read_plan accepts
+KINDS = ("update", "merge", "convert", "associate", "flag", "unmerge", "unconvert")
+DECIDED_BY_PERSON = ("merge", "convert")  # rows whose approve starts blank: yes, no (remembered) or blank
 ACTION_FIELDS = (
     "action_id", "kind", "system", "entity", "record_id", "field", "seen_value", "proposed_value",
     "rule", "severity", "confidence", "reason",
-    "label", "account", "url", "other_id", "other_label", "other_url", "approved", "review_reason",
+    "label", "account", "url", "other_id", "other_label", "other_url", "approved", "review_reason", "detail",
 )  # fmt: skip
 CSV_FIELDS = (
     "approve", "review_reason", "kind", "system", "entity", "record_id", "label", "account", "field",
-    "seen_value", "proposed_value", "other_id", "other_label", "confidence", "rule", "severity", "reason",
-    "url", "other_url", "action_id",
+    "seen_value", "proposed_value", "survivor_values", "other_id", "other_label", "confidence", "rule",
+    "severity", "reason", "url", "other_url", "action_id",
 )  # fmt: skip
 
 
@@ -90,6 +96,9 @@ class Action:
     other_url: str | None = None
     approved: bool | None = None
     review_reason: str = ""
+    # a merge's or conversion's survivor: the values it ends with and where each comes from, notes, the
+    # fingerprints of the records' matched fields (``crm_ops.match.merges``)
+    detail: dict[str, Any] | None = None
 
     def replace(self, **changes: Any) -> Action:
         """The same action with ``changes``."""
@@ -158,14 +167,36 @@ def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
 
 
 def csv_row(action: Action) -> dict[str, Any]:
-    """An action as a review row: ``approve`` yes/no (blank when the plan does not say), a merge's
-    seen and proposed values as the two records' labels."""
+    """An action as a review row: ``approve`` yes/no (blank when the plan does not say, and on a merge
+    or a conversion not approved: a person's decision, where ``no`` is remembered), a merge's seen and
+    proposed values as the two records' labels, the survivor's values after it."""
     values = asdict(action)
     values["approve"] = {True: "yes", False: "no", None: ""}[action.approved]
-    if action.kind == "merge":
+    if action.kind in DECIDED_BY_PERSON and action.approved is False:
+        values["approve"] = ""
+    if action.kind in ("merge", "convert"):
         values["seen_value"] = action.label or action.record_id
         values["proposed_value"] = action.other_label or action.proposed_value
+    values["survivor_values"] = survivor_text(action)
     return values
+
+
+def survivor_text(action: Action) -> str:
+    """A merge's or conversion's survivor values and notes, one line: ``field = value (rule, from id)``."""
+    detail = action.detail or {}
+    parts = []
+    for v in detail.get("values") or []:
+        value = v.get("value")
+        shown = (
+            "(empty)"
+            if value is None
+            else ("true" if value is True else "false" if value is False else value)
+        )
+        parts.append(
+            f"{v.get('field')} = {shown} ({v.get('rule')}, from {', '.join(map(str, v.get('from') or []))})"
+        )
+    parts += [str(n) for n in detail.get("notes") or []]
+    return "; ".join(parts)
 
 
 def _cell(value: Any) -> str:
@@ -203,7 +234,7 @@ def read_plan(path: Path) -> Plan:
         try:
             if kind == "header":
                 if data.get("format") != FORMAT or data.get("version") not in READABLE:
-                    versions = " or ".join(map(str, READABLE))
+                    versions = ", ".join(map(str, READABLE[:-1])) + f" or {READABLE[-1]}"
                     problems.append(f"{path}:{number}: not a {FORMAT} version {versions} plan")
                     continue
                 header = Header(**data)
@@ -227,7 +258,35 @@ def read_plan(path: Path) -> Plan:
 
 def read_approvals(path: Path) -> dict[str, bool]:
     """The ``approve`` column of ``plan.csv`` by action id (yes/y/true/1 approve; anything else does not)."""
-    out: dict[str, bool] = {}
+    return {k: v == "yes" for k, v in read_review(path).items()}
+
+
+APPROVING = ("yes", "y", "true", "1", "x")
+REJECTING = ("no", "n", "false", "0")
+NOT_DUPLICATE = ("not_duplicate", "not duplicate", "not a duplicate", "reject", "rejected")
+
+
+def read_rejections(path: Path, plan: Plan) -> list[Action]:
+    """The merges and conversions a person rejected in ``plan.csv``: ``not_duplicate`` (or ``reject``)
+    on any plan, ``no`` on a plan of version 3 or later (where those rows start blank, so ``no`` is a
+    person's word)."""
+    answers = read_review(path)
+    person_says_no = plan.header.version >= 3
+    return [
+        a
+        for a in plan.actions
+        if a.kind in DECIDED_BY_PERSON
+        and (
+            answers.get(a.action_id) == "not_duplicate"
+            or (person_says_no and answers.get(a.action_id) == "no")
+        )
+    ]
+
+
+def read_review(path: Path) -> dict[str, str]:
+    """The ``approve`` column of ``plan.csv`` by action id, as ``yes``, ``no``, ``not_duplicate`` or ``""``
+    (blank or anything else: undecided, not applied)."""
+    out: dict[str, str] = {}
     with open(path, encoding="utf-8", newline="") as handle:  # noqa: PTH123
         reader = csv.DictReader(handle)
         if (
@@ -240,7 +299,16 @@ def read_approvals(path: Path) -> dict[str, bool]:
             action_id = (row.get("action_id") or "").strip()
             if not action_id:
                 raise ConfigError(f"{path}:{number}: a row without action_id")
-            out[action_id] = (row.get("approve") or "").strip().lower() in ("yes", "y", "true", "1", "x")
+            answer = (row.get("approve") or "").strip().lower()
+            out[action_id] = (
+                "yes"
+                if answer in APPROVING
+                else "no"
+                if answer in REJECTING
+                else "not_duplicate"
+                if answer in NOT_DUPLICATE
+                else ""
+            )
     return out
 
 

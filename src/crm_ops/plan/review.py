@@ -6,7 +6,10 @@ without ``--review``) only when it is an ``update`` of a rule marked safe (liste
 confidence at or above ``min_confidence`` (0.95 by default). Everything else starts ``no``, with the
 reason in the ``review_reason`` column:
 
-- a merge (``match.duplicate``): a person decides, unless ``approve`` names ``match.duplicate`` by id;
+- a merge (``match.duplicate``): a person decides, unless ``approve`` names ``match.duplicate`` by id
+  and undo can restore all it does (a HubSpot merge that opts the survivor out cannot be undone: HubSpot
+  does not resubscribe by API, and the reason says so);
+- a lead conversion (``convert``): always a person, and the reason says it cannot be undone;
 - a drift sync (``match.drift.*``): it overwrites the other CRM's value, unless named by id;
 - an association (an orphan linked to an account found for it): unless its rule is named by id;
 - a flag: nothing is written, it is for a person;
@@ -27,6 +30,23 @@ from crm_ops.rules.model import Rule
 
 DRIFT_PREFIX = "match.drift."
 UNDER_BAR = "confidence under the bar"
+
+
+CONVERT_IRREVERSIBLE = (
+    "cannot be undone: Salesforce cannot unconvert a lead (undo puts back only the contact's values)"
+)
+HUBSPOT_OPT_OUT = "cannot be undone: HubSpot does not resubscribe an opted-out address by API"
+
+
+def irreversible_parts(action: Action) -> str:
+    """What undoing ``action`` cannot put back, in words (empty: undo restores it all)."""
+    if action.kind == "convert":
+        return CONVERT_IRREVERSIBLE
+    values = (action.detail or {}).get("values") or []
+    opts_out = any(v.get("field") == "email_opt_out" and v.get("value") is True for v in values)
+    if action.kind == "merge" and action.system == "hubspot" and opts_out:
+        return f"the survivor's opt-out {HUBSPOT_OPT_OUT}"
+    return ""
 
 
 def under_bar(confidence: float | None, bar: float) -> str:
@@ -68,6 +88,11 @@ class Review:
             return True, ""  # undo plans: undoing is the decision
         if action.kind == "flag":
             return False, "flag: for a person, nothing is written"
+        if action.kind == "convert":
+            return False, f"lead conversion: a person decides; {CONVERT_IRREVERSIBLE}"
+        irreversible = irreversible_parts(action)
+        if action.kind == "merge" and irreversible:
+            return False, f"merge: a person decides; {irreversible}"
         if action.kind == "merge" and not self.named(action.rule):
             return False, "merge: a person decides"
         if action.rule.startswith(DRIFT_PREFIX) and not self.named(action.rule):
@@ -112,6 +137,8 @@ def auto_apply(
     for a in actions:
         if (a.confidence or 0.0) < min_confidence:
             continue
+        if a.kind == "convert" or irreversible_parts(a):
+            continue  # what undo cannot put back is never written unattended
         field_write = a.kind in ("update", "associate") and listed(a.rule)
         if not (field_write or (a.kind == "merge" and a.rule in wanted)):
             continue
@@ -119,3 +146,26 @@ def auto_apply(
             continue  # a person has to look at it first, unless the run names its rule
         chosen.append(a)
     return chosen
+
+
+def rejections(actions: Iterable[Action]) -> list[dict[str, str]]:
+    """What remembering rejected merges and conversions keeps (``State.remember_rejections``): each pair
+    with the fingerprints of its records' matched fields as the plan saw them (actions without them,
+    from plans older than version 3, cannot be remembered and are left out)."""
+    out = []
+    for a in actions:
+        prints = (a.detail or {}).get("fingerprints") or {}
+        other = a.proposed_value or ""
+        if a.kind not in ("merge", "convert") or a.record_id not in prints or other not in prints:
+            continue
+        out.append(
+            {
+                "system": a.system,
+                "entity": "Lead-Contact" if a.kind == "convert" else a.entity,
+                "record_id": a.record_id,
+                "other_id": other,
+                "record_print": str(prints[a.record_id]),
+                "other_print": str(prints[other]),
+            }
+        )
+    return out

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crm_ops.plan.format import Action, Plan
-from crm_ops.plan.review import reason_group
+from crm_ops.plan.review import irreversible_parts, reason_group
 
 APPROVED, NEEDS_REVIEW, UNSTATED = "approved", "needs review", "not stated (version 1 plan)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -70,17 +70,23 @@ def summarise(
         states[state] += 1
         if ok is False:
             reasons[reason_group(a.review_reason) if a.review_reason else "not approved in the review"] += 1
-        if a.kind == "merge":
+        if a.kind in ("merge", "convert"):
             merge_total += 1
             if len(merge_rows) < merges:
+                detail = a.detail or {}
+                kept = "Contact" if a.kind == "convert" else a.entity
                 merge_rows.append(
                     {
+                        "kind": a.kind,
                         "rule": a.rule,
                         "confidence": a.confidence,
                         "approval": state,
                         "review_reason": a.review_reason,
                         "duplicate": _record(a.system, a.entity, a.record_id, a.label, a.url),
-                        "survivor": _record(a.system, a.entity, a.proposed_value, a.other_label, a.other_url),
+                        "survivor": _record(a.system, kept, a.proposed_value, a.other_label, a.other_url),
+                        "survivor_values": list(detail.get("values") or []),
+                        "notes": list(detail.get("notes") or []),
+                        "cannot_undo": irreversible_parts(a),
                         "reason": a.reason,
                     }
                 )
@@ -154,6 +160,23 @@ def _change(row: Mapping[str, Any]) -> Text:
     return change
 
 
+def _flag(value: Any) -> Any:
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
+def _ends_with(merge: Mapping[str, Any]) -> Text:
+    """The survivor's changed values, where each comes from, the notes and what undo cannot restore."""
+    lines = [
+        f"{v.get('field')}: {_quoted(_flag(v.get('before')))} -> {_quoted(_flag(v.get('value')))} "
+        f"({v.get('rule')}, from {', '.join(map(str, v.get('from') or []))})"
+        for v in merge.get("survivor_values") or []
+    ]
+    lines += [f"note: {n}" for n in merge.get("notes") or []]
+    if merge.get("cannot_undo"):
+        lines.append(f"undo: {merge['cannot_undo']}")
+    return Text("\n").join(safe(line) for line in lines) if lines else safe("(its own values)")
+
+
 def _table(
     title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[str] = ()
 ) -> Table:
@@ -211,13 +234,16 @@ def tables(summary: Mapping[str, Any]) -> list[Table]:
     if summary["merges"]:
         out.append(
             _table(
-                f"merges ({len(summary['merges'])} of {summary['merges_total']:,}): duplicate -> survivor",
-                ("object", "duplicate (merged away)", "survivor (kept)", "confidence", "approval"),
+                f"merges and conversions ({len(summary['merges'])} of {summary['merges_total']:,}): "
+                "duplicate -> survivor",
+                ("object", "merged away", "kept", "survivor ends with", "confidence", "approval"),
                 [
                     (
-                        f"{m['duplicate']['system']}.{m['duplicate']['entity']}",
+                        f"{m['duplicate']['system']}.{m['duplicate']['entity']}"
+                        + (" (convert)" if m.get("kind") == "convert" else ""),
                         _who(m["duplicate"]),
                         _who(m["survivor"]),
+                        _ends_with(m),
                         "" if m["confidence"] is None else f"{m['confidence']:.2f}",
                         m["approval"],
                     )

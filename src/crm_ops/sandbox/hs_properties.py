@@ -300,7 +300,7 @@ associatedcompanyid n stored label=Primary_Associated_Company_ID
 associatedcompanylastupdated n ro
 owneremail s ro label=HubSpot_Owner_Email_(legacy)
 ownername s ro label=HubSpot_Owner_Name_(legacy)
-hs_additional_emails c:none ro label=Additional_email_addresses
+hs_additional_emails c:none ro stored label=Additional_email_addresses
 hs_email_domain s calc label=Email_Domain
 hs_full_name_or_email s calc
 hs_calculated_merged_vids c:none ro
@@ -421,7 +421,7 @@ hs_email_last_send_date dt ro
 hs_email_last_email_name s ro
 hs_email_hard_bounce_reason t ro
 hs_email_hard_bounce_reason_enum e:bounce ro
-hs_email_optout b ro label=Unsubscribed_from_all_email
+hs_email_optout b ro stored label=Unsubscribed_from_all_email
 hs_email_quarantined b ro
 hs_email_quarantined_reason e:none ro
 hs_email_customer_quarantined_reason e:none ro
@@ -640,7 +640,7 @@ hs_sales_email_last_opened dt ro
 hs_task_label s ro
 hs_updated_by_user_id_label s ro
 hs_was_enriched b ro
-hs_additional_domains c:none label=Additional_Domains
+hs_additional_domains c:none stored label=Additional_Domains
 hs_user_ids_of_all_deal_owners c:owners ro
 hs_customer_success_ticket_sentiment e:none ro
 hs_lastmodifieddate_of_last_ticket dt ro

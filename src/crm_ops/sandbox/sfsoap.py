@@ -1,4 +1,5 @@
-"""The two SOAP calls of Salesforce's partner API that the REST API lacks: ``merge`` and ``undelete``.
+"""The SOAP calls of Salesforce's partner API that the REST API lacks: ``merge``, ``undelete`` and
+``convertLead``.
 
 ``POST /services/Soap/u/{version}`` with a SOAP 1.1 envelope; the session id travels in the
 ``SessionHeader``. As in Salesforce:
@@ -7,9 +8,21 @@
   one type, live). The merged records go to the recycle bin with ``MasterRecordId`` set to the master;
   every record that pointed at a merged record through a lookup (contacts and opportunities of an
   account, contact roles of a contact) is re-parented to the master and listed in ``updatedRelatedIds``.
-  Field values of the master are kept (a merge that also sets fields on the master is not emulated).
+  The master record of a request may carry field values (API names as elements, ``fieldsToNull`` for
+  the ones to clear): they are validated like an update and set on the master in the same transaction;
+  a field the user cannot update fails the request. Other field values of the master are kept.
 - ``undelete``: up to 200 ids out of the recycle bin. Re-parented children stay with the master, as in
   Salesforce; putting them back is the caller's job.
+- ``convertLead``: up to 200 ``leadConverts``; each converts a live, unconverted lead with a converted
+  lead status (``convertedStatus``). With ``contactId`` the lead goes into that existing contact, which
+  must be on ``accountId`` (given); only the contact's empty fields take the lead's values (the
+  standard lead-to-contact field mapping; a checkbox is never empty, so an opt-out is not carried over);
+  ``LeadSource`` only with ``overwriteLeadSource``. Without ``contactId`` or ``accountId`` (a new account
+  and contact) the call fails: the sandbox emulates conversions into existing records only. With
+  ``doNotCreateOpportunity`` false an opportunity named after the company is created. The lead becomes
+  ``IsConverted`` with ``ConvertedDate``, ``ConvertedContactId``, ``ConvertedAccountId``,
+  ``ConvertedOpportunityId`` and the status; a converted lead cannot be converted again, edited or
+  unconverted.
 
 Errors come back per record in ``<errors>``; a bad session or a malformed envelope is a SOAP fault.
 """
@@ -34,6 +47,17 @@ SOBJECT = "urn:sobject.partner.soap.sforce.com"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XML = "text/xml; charset=utf-8"
 MERGEABLE = ("Account", "Contact", "Lead")
+MAX_CONVERT = 200
+CONVERTED_STATUSES = ("Closed - Converted",)
+# the standard lead-to-contact field mapping of a conversion (lead field, contact field)
+LEAD_TO_CONTACT = (
+    ("FirstName", "FirstName"), ("LastName", "LastName"), ("Salutation", "Salutation"),
+    ("Email", "Email"), ("Phone", "Phone"), ("MobilePhone", "MobilePhone"), ("Fax", "Fax"),
+    ("Title", "Title"), ("Street", "MailingStreet"), ("City", "MailingCity"), ("State", "MailingState"),
+    ("PostalCode", "MailingPostalCode"), ("Country", "MailingCountry"), ("Description", "Description"),
+    ("HasOptedOutOfEmail", "HasOptedOutOfEmail"), ("DoNotCall", "DoNotCall"),
+    ("HasOptedOutOfFax", "HasOptedOutOfFax"),
+)  # fmt: skip
 MAX_MERGE = 2  # records merged into the master per request
 MAX_UNDELETE = 200
 NOT_REPARENTED = frozenset({"MasterRecordId", "OwnerId", "CreatedById", "LastModifiedById"})
@@ -73,6 +97,10 @@ def _answer(name: str, results: list[dict[str, Any]], usage: tuple[int, int]) ->
                 ET.SubElement(err, f"{{{PARTNER}}}fields").text = f
             ET.SubElement(err, f"{{{PARTNER}}}message").text = error.message
             ET.SubElement(err, f"{{{PARTNER}}}statusCode").text = error.status_code
+        if name == "convertLead":
+            for key in ("accountId", "contactId", "leadId", "opportunityId"):
+                if result.get(key):
+                    ET.SubElement(node, f"{{{PARTNER}}}{key}").text = result[key]
         if result.get("id"):
             ET.SubElement(node, f"{{{PARTNER}}}id").text = result["id"]
         for merged in result.get("mergedRecordIds", []):
@@ -127,6 +155,11 @@ class SoapApi:
             if len(ids) > MAX_UNDELETE:
                 return fault("EXCEEDED_ID_LIMIT", f"undelete takes at most {MAX_UNDELETE} ids")
             return _answer("undelete", [self._undelete(i) for i in ids], usage)
+        if name == "convertLead":
+            converts = call.findall(f"{{{PARTNER}}}leadConverts")
+            if len(converts) > MAX_CONVERT:
+                return fault("EXCEEDED_ID_LIMIT", f"convertLead takes at most {MAX_CONVERT} leadConverts")
+            return _answer("convertLead", [self._convert(c) for c in converts], usage)
         return fault("INVALID_OPERATION", f"the sandbox does not emulate the SOAP call {name}")
 
     # ------------------------------------------------------------------ merge
@@ -136,12 +169,22 @@ class SoapApi:
         kind = (master.findtext(f"{{{SOBJECT}}}type") or "").strip() if master is not None else ""
         master_id = (master.findtext(f"{{{SOBJECT}}}Id") or "").strip() if master is not None else ""
         losers = [(e.text or "").strip() for e in request.findall(f"{{{PARTNER}}}recordToMergeIds")]
+        fields: dict[str, Any] = {}
+        for node in list(master) if master is not None else []:
+            tag = node.tag.rsplit("}", 1)[-1]
+            if tag == "fieldsToNull":
+                fields[(node.text or "").strip()] = None
+            elif tag not in ("type", "Id"):
+                nil = (node.get(f"{{{XSI}}}nil") or "").lower() == "true"
+                fields[tag] = None if nil else (node.text or "")
         try:
-            return self._do_merge(kind, master_id, losers)
+            return self._do_merge(kind, master_id, losers, fields)
         except SaveError as error:
             return {"id": master_id or None, "success": False, "errors": [error]}
 
-    def _do_merge(self, kind: str, master_id: str, losers: list[str]) -> dict[str, Any]:
+    def _do_merge(
+        self, kind: str, master_id: str, losers: list[str], fields: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         if kind not in MERGEABLE:
             raise SaveError("INVALID_TYPE", f"merge is not supported for {kind or 'a record without a type'}")
         obj = self.objects[kind]
@@ -159,13 +202,15 @@ class SoapApi:
             if isinstance(located, SaveError):
                 raise located
             rows.append(located)
+        changes = writer.convert(dict(fields or {}), from_csv=False, creating=False) if fields else {}
         now = self.now()
         stamps = {"SystemModstamp": now, "LastModifiedDate": now, "LastModifiedById": self.user_id}
         with table.lock:
             related = self._reparent(obj, losers, master_id, stamps)
             for row in rows[1:]:
                 table.update(row, {"IsDeleted": True, "MasterRecordId": master_id, **stamps})
-            table.update(rows[0], stamps)
+            current = table.row(rows[0]) or {}
+            table.update(rows[0], {**changes, **writer.derived(current, changes, now), **stamps})
         return {"id": master_id, "success": True, "mergedRecordIds": losers, "updatedRelatedIds": related}
 
     def _reparent(
@@ -193,6 +238,104 @@ class SoapApi:
                     table.update(int(row), {ref: master_id, **touch})
                     moved.append(str(record_id))
         return moved
+
+    # ------------------------------------------------------------------ convertLead
+
+    def _convert(self, request: ET.Element) -> dict[str, Any]:
+        def value(name: str) -> str:
+            return (request.findtext(f"{{{PARTNER}}}{name}") or "").strip()
+
+        lead_id = value("leadId")
+        try:
+            return self._do_convert(
+                lead_id,
+                value("contactId"),
+                value("accountId"),
+                value("convertedStatus"),
+                create_opportunity=value("doNotCreateOpportunity").lower() != "true",
+                overwrite_source=value("overwriteLeadSource").lower() == "true",
+            )
+        except SaveError as error:
+            return {"leadId": lead_id or None, "success": False, "errors": [error]}
+
+    def _do_convert(
+        self,
+        lead_id: str,
+        contact_id: str,
+        account_id: str,
+        status: str,
+        *,
+        create_opportunity: bool,
+        overwrite_source: bool,
+    ) -> dict[str, Any]:
+        if status not in CONVERTED_STATUSES:
+            raise SaveError("INVALID_STATUS", f"invalid converted status: {status or '(none)'}")
+        if not contact_id or not account_id:
+            raise SaveError(
+                "REQUIRED_FIELD_MISSING",
+                "the sandbox converts leads into an existing account and contact only",
+            )
+        leads, contacts = self.store["Lead"], self.store["Contact"]
+        lead_writer = Writer(self.objects["Lead"], leads, self.store.tables, self.user_id)
+        contact_writer = Writer(self.objects["Contact"], contacts, self.store.tables, self.user_id)
+        lead_row, contact_row = lead_writer.locate(lead_id), contact_writer.locate(contact_id)
+        for located in (lead_row, contact_row):
+            if isinstance(located, SaveError):
+                raise located
+        assert isinstance(lead_row, int)
+        assert isinstance(contact_row, int)
+        now = self.now()
+        with leads.lock, contacts.lock:
+            lead, contact = leads.row(lead_row) or {}, contacts.row(contact_row) or {}
+            if lead.get("IsConverted"):
+                raise SaveError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+            if contact.get("AccountId") != account_id:
+                raise SaveError(
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    f"contact {contact_id} is not associated with account {account_id}",
+                )
+            fill = {
+                to: lead[frm]
+                for frm, to in LEAD_TO_CONTACT
+                if to in contacts.schema and frm in leads.schema and lead.get(frm) not in (None, "")
+                and contact.get(to) in (None, "")
+            }  # fmt: skip
+            if overwrite_source and lead.get("LeadSource") and "LeadSource" in contacts.schema:
+                fill["LeadSource"] = lead["LeadSource"]
+            opportunity_id = None
+            if create_opportunity and "Opportunity" in self.store:
+                opportunity_id = Writer(
+                    self.objects["Opportunity"], self.store["Opportunity"], self.store.tables, self.user_id
+                ).insert(
+                    {
+                        "Name": lead.get("Company") or lead.get("LastName") or "Converted lead",
+                        "AccountId": account_id,
+                        "StageName": "Prospecting",
+                        "CloseDate": now.date().isoformat(),
+                    },
+                    now,
+                )
+            stamps = {"SystemModstamp": now, "LastModifiedDate": now, "LastModifiedById": self.user_id}
+            contacts.update(contact_row, {**fill, **contact_writer.derived(contact, fill, now), **stamps})
+            leads.update(
+                lead_row,
+                {
+                    "IsConverted": True,
+                    "ConvertedDate": now.date(),
+                    "ConvertedContactId": contact_id,
+                    "ConvertedAccountId": account_id,
+                    "ConvertedOpportunityId": opportunity_id,
+                    "Status": status,
+                    **stamps,
+                },
+            )
+        return {
+            "accountId": account_id,
+            "contactId": contact_id,
+            "leadId": lead_id,
+            "opportunityId": opportunity_id,
+            "success": True,
+        }
 
     # ------------------------------------------------------------------ undelete
 

@@ -52,6 +52,8 @@ ENTITIES: dict[str, dict[str, pl.DataType]] = {
         "employees": INT,
         "annual_revenue": FLOAT,
         "parent_id": STR,
+        # other domains of the company, ;-separated (HubSpot's hs_additional_domains)
+        "additional_domains": STR,
         "lifecycle_stage": STR,
         "tier": STR,
         "last_activity_date": DATE,
@@ -73,6 +75,9 @@ ENTITIES: dict[str, dict[str, pl.DataType]] = {
         "lifecycle_stage": STR,
         "lead_status": STR,
         "email_opt_out": BOOL,
+        "do_not_call": BOOL,
+        # the person's other e-mail addresses, ;-separated (HubSpot's hs_additional_emails)
+        "additional_emails": STR,
         "linked_lead_id": STR,
         "language": STR,
         "last_activity_date": DATE,
@@ -91,6 +96,8 @@ ENTITIES: dict[str, dict[str, pl.DataType]] = {
         "lead_source": STR,
         "status": STR,
         "industry": STR,
+        "email_opt_out": BOOL,
+        "do_not_call": BOOL,
         "is_converted": BOOL,
         "converted_date": DATE,
         "converted_account_id": STR,

@@ -7,8 +7,9 @@
 - clusters: connected components by iterated min-label propagation over the pairs (Spark joins), the
   cluster id the smallest member id, as union-find gives;
 - one-to-one links: rounds of mutual best choices, each a pair of Spark aggregations;
-- merge proposals and drift: the records of each cluster (of each linked pair) meet in one partition,
-  where the polars ``survivorship`` (``_drift``) runs on them.
+- drift: each linked pair's two records meet in one partition, where the polars ``drift`` runs;
+- merge and conversion proposals: the pairs found (a small share of the records) come to the driver,
+  with the records of those pairs only, for the rejections, clusters, ``survivorship`` and ``conversions``.
 
 ``run_matching_spark(frames)`` returns the polars ``MatchResult``.
 """
@@ -22,9 +23,12 @@ import polars as pl
 import structlog
 
 from crm_ops.match.config import DEFAULTS, LEAD_CONTACT, MatchConfig
-from crm_ops.match.engine import PAIR_SCHEMA, _prepared, _score
-from crm_ops.match.run import LINK_SCHEMA, MatchResult, _drift, _finding, survivorship
-from crm_ops.rules.model import FINDINGS_SCHEMA
+from crm_ops.match.decisions import active, drop_rejected
+from crm_ops.match.engine import PAIR_SCHEMA, _prepared, _score, clusters, one_to_one
+from crm_ops.match.links import drift
+from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
+from crm_ops.match.run import LINK_SCHEMA, PAIRS_SCHEMA, MatchResult, _twins, matched_fields
+from crm_ops.match.survivor import MergeRules
 from crm_ops.spark.frames import map_polars, polars_schema, to_polars
 
 if TYPE_CHECKING:
@@ -97,17 +101,50 @@ def _candidates(left: DataFrame, right: DataFrame | None, config: MatchConfig) -
         if right is None:
             joined = joined.where(F.col("left_id") < F.col("right_id"))
         pairs = joined if pairs is None else pairs.unionByName(joined)
-        del key
+        for extra in _secondary(left, right, key, config):
+            pairs = pairs.unionByName(extra)
     if pairs is None:
         return spark.createDataFrame([], "left_id string, right_id string")
     return pairs.distinct()
+
+
+def _secondary(
+    left: DataFrame, right: DataFrame | None, key: tuple[str, ...], config: MatchConfig
+) -> list[DataFrame]:
+    """Pairs where one record's value of a one-field key is among the other's secondary values
+    (``match.engine._secondary_candidates``)."""
+    from pyspark.sql import functions as F
+
+    if len(key) != 1:
+        return []
+    value, also = f"f:{key[0]}", f"a:{key[0]}"
+    other = right if right is not None else left
+    out = []
+    for values, lists, flip in ((left, other, False), (other, left, True)):
+        if value not in values.columns or also not in lists.columns:
+            continue
+        keys = values.select("id", _c(value).alias("key")).where(F.col("key").isNotNull())
+        items = lists.select(F.col("id").alias("id_r"), F.explode(_c(also)).alias("key"))
+        items = items.where(F.col("key").isNotNull())
+        sizes = keys.select("key").unionAll(items.select("key")).groupBy("key").count()
+        big = sizes.where(F.col("count") > config.max_block).select("key")
+        joined = keys.join(big, "key", "left_anti").join(items, "key")
+        a, b = ("id_r", "id") if flip else ("id", "id_r")
+        pairs = joined.select(F.col(a).alias("left_id"), F.col(b).alias("right_id"))
+        if right is None:
+            pairs = pairs.where(F.col("left_id") != F.col("right_id")).select(
+                F.least("left_id", "right_id").alias("left_id"),
+                F.greatest("left_id", "right_id").alias("right_id"),
+            )
+        out.append(pairs)
+    return out
 
 
 def _scored(cands: DataFrame, left: DataFrame, right: DataFrame, config: MatchConfig) -> DataFrame:
     """``_score`` of the polars engine over each partition of the candidate pairs."""
     from pyspark.sql import functions as F
 
-    fields = [c for c in left.columns if c.startswith("f:")]
+    fields = [c for c in left.columns if c.startswith(("f:", "a:"))]
     lsel = left.select(F.col("id").alias("left_id"), *[_c(c) for c in fields])
     rsel = right.select(F.col("id").alias("right_id"), *[_c(c).alias(f"{c}:r") for c in fields])
     data = cands.join(lsel, "left_id").join(rsel, "right_id")
@@ -217,36 +254,6 @@ def _union_kinds(parts: Mapping[str, DataFrame], key: str) -> DataFrame:
     return out.repartition(F.col(key))
 
 
-def _survivorship(
-    records: DataFrame, pairs: DataFrame, members: DataFrame, system: str, entity: str, rule: str
-) -> DataFrame:
-    """The polars ``survivorship`` run on each cluster's records and pairs, gathered in one partition."""
-    from pyspark.sql import functions as F
-
-    schema = polars_schema(records.schema)
-    in_clusters = records.join(members, "id")
-    keyed_pairs = pairs.join(members.withColumnRenamed("id", "left_id"), "left_id").select(
-        F.col("left_id").alias("__l"),
-        F.col("right_id").alias("__r"),
-        F.col("score").alias("__s"),
-        F.col("reasons").alias("__why"),
-        "cluster_id",
-    )
-    data = _union_kinds({"record": in_clusters, "pair": keyed_pairs}, "cluster_id")
-
-    def run(f: pl.DataFrame) -> pl.DataFrame:
-        frame = f.filter(pl.col("__kind") == "record").select(list(schema))
-        got = f.filter(pl.col("__kind") == "pair").select(
-            pl.col("__l").alias("left_id"),
-            pl.col("__r").alias("right_id"),
-            pl.col("__s").alias("score"),
-            pl.col("__why").alias("reasons"),
-        )
-        return survivorship(frame, got, system, entity, rule)
-
-    return map_polars(data, run, FINDINGS_SCHEMA)
-
-
 def _drift_spark(
     entity: str, sf: DataFrame, hs: DataFrame, links: DataFrame, truth: Mapping[str, str]
 ) -> DataFrame:
@@ -269,9 +276,9 @@ def _drift_spark(
         )
         left = f.filter(pl.col("__kind") == "sf").select(list(sf_schema))
         right = f.filter(pl.col("__kind") == "hs").select([pl.col(f"hs:{c}").alias(c) for c in hs_schema])
-        return _drift(entity, left, right, got, truth)
+        return drift(entity, left, right, got, truth)
 
-    return map_polars(data, run, FINDINGS_SCHEMA)
+    return map_polars(data, run, MATCH_FINDINGS_SCHEMA)
 
 
 def _id_links(sf: DataFrame, hs: DataFrame, sf_link: str, hs_link: str) -> DataFrame:
@@ -309,23 +316,42 @@ def _link(
     return by_id.select(*cols).unionByName(by_rule.select(*cols))
 
 
+def _records(frame: DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """The records of ``frame`` whose ids are in ``ids`` (few: cluster members, pair members), collected."""
+    spark = frame.sparkSession
+    wanted = spark.createDataFrame(pl.DataFrame({"id": ids.unique()}).to_arrow())
+    return to_polars(frame.join(wanted, "id", "left_semi"), polars_schema(frame.schema))
+
+
+def _rejections_for(rejected: Sequence[Mapping[str, Any]], system: str, entity: str) -> pl.Series:
+    mine = [r for r in rejected if r["system"] == system and r["entity"] == entity]
+    return pl.Series("id", [str(r[k]) for r in mine for k in ("record_id", "other_id")], dtype=pl.String)
+
+
 def run_matching_spark(
     frames: SparkFrames,
     *,
     configs: Mapping[str, MatchConfig] | None = None,
     source_of_truth: Mapping[str, str] | None = None,
-    survivor_rule: str = "most_complete",
+    merge_rules: MergeRules | None = None,
+    rejected: Sequence[Mapping[str, Any]] = (),
 ) -> MatchResult:
-    """Duplicates, lead-vs-contact, cross-CRM links and drift on Spark, as ``run_matching``."""
+    """Duplicates, lead-vs-contact, cross-CRM links and drift on Spark, as ``run_matching``.
+
+    Blocking, scoring, links, unmatched records and drift run on Spark; the pairs found (a small share
+    of the records) come to the driver, where the remembered rejections are left out and the merge and
+    conversion proposals are made by the polars code over the records of those pairs only."""
     from pyspark.sql import functions as F
 
     cfg = {**DEFAULTS, **(configs or {})}
+    rules = merge_rules or MergeRules()
     truth = dict(source_of_truth or {})
     dups: list[pl.DataFrame] = []
     findings: list[DataFrame | pl.DataFrame] = []
     links: list[pl.DataFrame] = []
     unmatched: list[pl.DataFrame] = []
     stats: dict[str, Any] = {}
+    found: list[tuple[str, str, DataFrame, pl.DataFrame]] = []
     for system, entities in frames.items():
         for entity, key in (("Contact", "Contact"), ("Account", "Account")):
             frame = entities.get(entity)
@@ -333,26 +359,17 @@ def run_matching_spark(
                 continue
             records = _live(frame)
             counts: dict[str, int] = {}
-            pairs = find_duplicates_spark(records, cfg[key], stats=counts).localCheckpoint()
-            found = pairs.count()
+            pairs = to_polars(find_duplicates_spark(records, cfg[key], stats=counts), PAIR_SCHEMA)
+            ids = _rejections_for(rejected, system, entity)
+            fields = matched_fields(cfg[key])
+            skip = active(rejected, system, entity, _records(records, ids), None, fields) if ids.len() else []
+            kept = drop_rejected(pairs, skip)
             stats[f"{system}.{entity}.candidates"] = counts.get("candidates", 0)
-            stats[f"{system}.{entity}.duplicate_pairs"] = found
-            if found:
-                members = clusters_spark(pairs)
-                dups.append(
-                    to_polars(
-                        pairs.join(members.withColumnRenamed("id", "left_id"), "left_id").select(
-                            F.lit(system).alias("system"),
-                            F.lit(entity).alias("entity"),
-                            "left_id",
-                            "right_id",
-                            "score",
-                            "reasons",
-                            "cluster_id",
-                        )
-                    )
-                )
-                findings.append(_survivorship(records, pairs, members, system, entity, survivor_rule))
+            stats[f"{system}.{entity}.duplicate_pairs"] = kept.height
+            if pairs.height != kept.height:
+                stats[f"{system}.{entity}.rejected_pairs_left_out"] = pairs.height - kept.height
+            if kept.height:
+                found.append((system, entity, records, kept))
     sf = frames.get("salesforce", {})
     leads = None
     if "Lead" in sf:
@@ -362,39 +379,32 @@ def run_matching_spark(
         if "Account" in sf:
             names = sf["Account"].select(F.col("id").alias("account_id"), F.col("name").alias("account_name"))
             contacts = contacts.join(names, "account_id", "left")
-        lead_pairs = to_polars(
-            one_to_one_spark(link_records_spark(leads, contacts, cfg.get("Lead-Contact", LEAD_CONTACT)))
-        )
+        lead_cfg = cfg.get("Lead-Contact", LEAD_CONTACT)
+        matched = [r.field for r in lead_cfg.fields]
+        lead_pairs = to_polars(link_records_spark(leads, contacts, lead_cfg), PAIR_SCHEMA)
+        ids = _rejections_for(rejected, "salesforce", "Lead-Contact")
+        skip = []
+        if ids.len():
+            skip = active(
+                rejected, "salesforce", "Lead-Contact", _records(leads, ids), _records(contacts, ids), matched
+            )
+        lead_pairs = one_to_one(drop_rejected(lead_pairs, skip, cluster=False))
         stats["salesforce.Lead-Contact.pairs"] = lead_pairs.height
         if lead_pairs.height:
             dups.append(
-                lead_pairs.select(
+                lead_pairs.with_columns(
+                    pl.col("left_id").alias("cluster_id"),
                     pl.lit("salesforce").alias("system"),
                     pl.lit("Lead-Contact").alias("entity"),
-                    "left_id",
-                    "right_id",
-                    "score",
-                    "reasons",
-                    pl.col("left_id").alias("cluster_id"),
                 )
             )
             findings.append(
-                _finding(
-                    lead_pairs.select(
-                        pl.lit("match.lead_duplicates_contact").alias("rule"),
-                        pl.lit("Lead").alias("entity"),
-                        pl.lit("salesforce").alias("system"),
-                        pl.col("left_id").alias("record_id"),
-                        pl.lit("converted_contact_id").alias("field"),
-                        pl.lit("warning").alias("severity"),
-                        pl.format(
-                            "Lead duplicates contact {} (agreeing: {}): convert it onto the contact",
-                            "right_id",
-                            "reasons",
-                        ).alias("message"),
-                        pl.col("right_id").alias("proposed_value"),
-                        pl.col("score").alias("confidence"),
-                    )
+                conversions(
+                    _records(leads, lead_pairs["left_id"]),
+                    _records(contacts, lead_pairs["right_id"]),
+                    lead_pairs,
+                    rules,
+                    matched=matched,
                 )
             )
     hs = frames.get("hubspot", {})
@@ -434,39 +444,49 @@ def run_matching_spark(
             stats[f"cross.{entity}.candidates"] = counts.get("candidates", 0)
             only_sf = left.join(linked.select(F.col("sf_id").alias("id")), "id", "left_anti").select("id")
             only_hs = right.join(linked.select(F.col("hs_id").alias("id")), "id", "left_anti").select("id")
-            unmatched.append(
-                to_polars(only_sf).with_columns(
-                    pl.lit("salesforce").alias("system"), pl.lit(entity).alias("entity")
+            for side, rows in (("salesforce", only_sf), ("hubspot", only_hs)):
+                unmatched.append(
+                    to_polars(rows).with_columns(pl.lit(side).alias("system"), pl.lit(entity).alias("entity"))
                 )
-            )
-            unmatched.append(
-                to_polars(only_hs).with_columns(
-                    pl.lit("hubspot").alias("system"), pl.lit(entity).alias("entity")
-                )
-            )
             findings.append(
                 _drift_spark(entity, left, right, linked.where(F.col("sf_entity") == entity), truth)
             )
+    all_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA)
+    for system, entity, records, pairs in found:
+        members = clusters(pairs)
+        dups.append(
+            pairs.join(members, left_on="left_id", right_on="id").with_columns(
+                pl.lit(system).alias("system"), pl.lit(entity).alias("entity")
+            )
+        )
+        member_records = _records(records, members["id"])
+        twins = None
+        if any(rules.rule_for(entity, c).startswith("from:") for c in member_records.columns):
+            other = "hubspot" if system == "salesforce" else "salesforce"
+            twin_frame = frames.get(other, {}).get(entity)
+            if twin_frame is not None:
+                here, there = ("sf_id", "hs_id") if system == "salesforce" else ("hs_id", "sf_id")
+                twin_ids = all_links.filter(pl.col(here).is_in(members["id"].implode()))[there]
+                restricted = {other: {entity: _records(twin_frame, twin_ids)}}
+                twins = _twins(system, entity, restricted, all_links)
+        findings.append(
+            survivorship(
+                member_records, pairs, system, entity, rules, matched=matched_fields(cfg[entity]), twins=twins
+            )
+        )
     collected_findings = [
-        to_polars(f, FINDINGS_SCHEMA) if not isinstance(f, pl.DataFrame) else f for f in findings
+        f if isinstance(f, pl.DataFrame) else to_polars(f, MATCH_FINDINGS_SCHEMA) for f in findings
     ]
-    dup_cols = ["system", "entity", "left_id", "right_id", "score", "reasons", "cluster_id"]
-    dup_schema: dict[str, Any] = {
-        "system": pl.String(),
-        "entity": pl.String(),
-        **PAIR_SCHEMA,
-        "cluster_id": pl.String(),
-    }
     return MatchResult(
-        duplicates=pl.concat([d.select(dup_cols) for d in dups])
+        duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
         if dups
-        else pl.DataFrame(schema=dup_schema).select(dup_cols),
-        links=pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA),
+        else pl.DataFrame(schema=PAIRS_SCHEMA),
+        links=all_links,
         unmatched=pl.concat([u.select("system", "entity", "id") for u in unmatched])
         if unmatched
         else pl.DataFrame(schema={"system": pl.String, "entity": pl.String, "id": pl.String}),
         findings=pl.concat(collected_findings)
         if collected_findings
-        else pl.DataFrame(schema=FINDINGS_SCHEMA),
+        else pl.DataFrame(schema=MATCH_FINDINGS_SCHEMA),
         stats=stats,
     )

@@ -11,6 +11,7 @@ from crm_ops.sandbox.http import App, FaultInjector, Handler, Request, Response,
 from crm_ops.sandbox.hubspot.access import AccessHandlers
 from crm_ops.sandbox.hubspot.account import AccountHandlers
 from crm_ops.sandbox.hubspot.associations import AssociationHandlers
+from crm_ops.sandbox.hubspot.channels import ChannelHandlers
 from crm_ops.sandbox.hubspot.common import PORTAL_ID, HsError, HubSpotLimits, now_utc
 from crm_ops.sandbox.hubspot.merge import MergeHandlers
 from crm_ops.sandbox.hubspot.objects import ObjectHandlers
@@ -30,6 +31,7 @@ class HubSpotApp(
     PropertyHandlers,
     OwnerHandlers,
     AssociationHandlers,
+    ChannelHandlers,
     App,
 ):
     """Routes and state of the HubSpot emulator; serve it with ``http.Server``."""
@@ -97,6 +99,15 @@ class HubSpotApp(
             "/crm/v4/objects/{from_type}/{object_id}/associations/{to_type}",
             self.object_associations,
             *both_read,
+        )
+        secondary = "/contacts/v1/secondary-email/{vid}/email/{email}"
+        r("PUT", secondary, self.add_secondary_email, "crm.objects.contacts.write")
+        r("DELETE", secondary, self.remove_secondary_email, "crm.objects.contacts.write")
+        r(
+            "POST",
+            "/communication-preferences/v4/statuses/{email}/unsubscribe-all",
+            self.unsubscribe_all,
+            "communication_preferences.write",
         )
         r("POST", "/oauth/v2/private-apps/get/access-token-info", self.token_info)
         r("GET", "/account-info/v3/details", self.account_details, "oauth")

@@ -25,7 +25,7 @@ CRM_TYPES = ("contacts", "companies", "deals")
 DEFAULT_SCOPES = frozenset(
     {f"crm.objects.{t}.{access}" for t in CRM_TYPES for access in ("read", "write")}
     | {f"crm.schemas.{t}.read" for t in CRM_TYPES}
-    | {"crm.objects.owners.read", "oauth"}
+    | {"crm.objects.owners.read", "oauth", "communication_preferences.write"}
 )
 
 

@@ -1,11 +1,15 @@
 """``POST /crm/v3/objects/{type}/merge``: the primary record keeps its id and properties, fills its
-empty ones from the merged record, and takes over the merged record's associations."""
+empty ones from the merged record, and takes over the merged record's associations; merging contacts,
+the merged one's address and secondary addresses become the primary's secondary ones (HubSpot keeps
+them: a new contact with one of them is refused). Read-only properties (the opt-out among them) stay
+the primary's."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from crm_ops.sandbox.http import Request, Response
+from crm_ops.sandbox.hubspot.channels import SECONDARY, emails
 from crm_ops.sandbox.hubspot.common import JSON, HsError
 from crm_ops.sandbox.hubspot.records import RecordModel
 from crm_ops.sandbox.objects import PRIMARY_ASSOCIATION_TYPES
@@ -32,6 +36,15 @@ class MergeHandlers(RecordModel):
                 for k, v in m.items()
                 if k in obj.by_name and p.get(k) is None and v is not None and not obj.by_name[k].read_only
             }
+            if obj.name == "contacts" and SECONDARY in table.schema:
+                mine = {str(p.get("email") or "").strip().lower()}
+                have = emails(p.get(SECONDARY))
+                seen = mine | {e.lower() for e in have}
+                for address in [str(m.get("email") or "").strip(), *emails(m.get(SECONDARY))]:
+                    if address and address.lower() not in seen:
+                        seen.add(address.lower())
+                        have.append(address)
+                fill[SECONDARY] = ";".join(have) or None
             merged_ids = ";".join(x for x in (p.get("hs_merged_object_ids"), merged_id) if x)
             table.update(primary, {**fill, "hs_merged_object_ids": merged_ids, **self._modified(obj, now)})
             table.update(merged, {"archived": True, "archivedAt": now})

@@ -9,6 +9,7 @@ import polars as pl
 
 from crm_ops.sandbox.http import Request, Response
 from crm_ops.sandbox.hubspot.associations import associated
+from crm_ops.sandbox.hubspot.channels import address_holders
 from crm_ops.sandbox.hubspot.common import JSON, HsError, iso
 from crm_ops.sandbox.hubspot.records import RecordModel
 from crm_ops.sandbox.objects import HsObject
@@ -75,6 +76,11 @@ class ObjectHandlers(RecordModel):
     def _create(self, obj: HsObject, table: Table, properties: Any) -> int:
         values = self._convert(obj, properties)
         self._columns_for(obj, table, values)
+        if obj.name == "contacts" and values.get("email"):
+            held = address_holders(table, [str(values["email"])])
+            if held:
+                (existing,) = list(held.values())[:1]
+                raise HsError(409, "CONFLICT", f"Contact already exists. Existing ID: {existing}")
         now = self.now()
         record = {
             **values,

@@ -1,0 +1,161 @@
+"""Merge and conversion proposals as findings, each carrying what the survivor ends with (``detail``).
+
+A ``match.duplicate`` finding is one record to merge into its survivor (``proposed_value``); every
+finding of a cluster carries the same ``detail`` (JSON): the survivor, the master ordering, the values
+the survivor will change and where each came from (``crm_ops.match.survivor``), notes for the reviewer,
+and the fingerprints of the members' matched fields (a rejection is remembered against them).
+
+A ``match.lead_duplicates_contact`` finding proposes converting a lead into the contact it duplicates
+(``proposed_value``), on the contact's account; its ``detail`` holds the contact's values after the
+conversion (the same merge rules, the contact as master) and the fingerprints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from crm_ops.match.engine import clusters
+from crm_ops.match.survivor import MergeRules, chosen_columns, cluster_details, rank_clusters
+from crm_ops.rules.model import FINDINGS_SCHEMA
+
+MATCH_FINDINGS_SCHEMA: dict[str, pl.DataType] = {**FINDINGS_SCHEMA, "detail": pl.String()}
+# a lead's columns a conversion does not carry to the contact: the company is the account's, the lead
+# source is kept (convertLead's overwriteLeadSource is false) and so is the contact's owner
+NOT_CONVERTED = frozenset({"company", "website", "lead_source", "owner_id"})
+
+
+def finding(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows in the findings table's shape (matching's, with ``detail``)."""
+    return rows.select(
+        [
+            pl.col(c).cast(t) if c in rows.columns else pl.lit(None, t).alias(c)
+            for c, t in MATCH_FINDINGS_SCHEMA.items()
+        ]
+    )
+
+
+def empty() -> pl.DataFrame:
+    """No findings, in matching's shape."""
+    return pl.DataFrame(schema=MATCH_FINDINGS_SCHEMA)
+
+
+def _stamp(column: str) -> pl.Expr:
+    return (
+        pl.col(column)
+        .dt.convert_time_zone("UTC")
+        .dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .alias("current_value")
+    )
+
+
+def survivorship(
+    frame: pl.DataFrame,
+    pairs: pl.DataFrame,
+    system: str,
+    entity: str,
+    rules: MergeRules | None = None,
+    *,
+    matched: Sequence[str] = (),
+    twins: Mapping[str, dict[str, Any]] | None = None,
+) -> pl.DataFrame:
+    """Merge proposals for the clusters of ``pairs``: each record merged into the cluster's master (by
+    ``rules``' ordering), with the survivor's values decided by ``rules`` in ``detail``.
+
+    ``matched`` are the fields the pairs were matched on (fingerprinted, for remembered decisions);
+    ``twins`` maps a member id to its linked record in the other CRM (for ``from:<system>`` rules)."""
+    rules = rules or MergeRules()
+    if pairs.is_empty():
+        return empty()
+    members = clusters(pairs)
+    scores = (
+        pl.concat(
+            [
+                pairs.select(pl.col("left_id").alias("id"), "score", "reasons"),
+                pairs.select(pl.col("right_id").alias("id"), "score", "reasons"),
+            ]
+        )
+        .sort("score", descending=True)
+        .unique("id", keep="first")
+    )
+    ranked = rank_clusters(frame, members, rules.master_for(entity)).join(scores, on="id", how="left")
+    details = cluster_details(ranked, chosen_columns(frame), entity, system, rules, matched, twins)
+    detail = pl.DataFrame(
+        {"cluster_id": list(details), "detail": [json.dumps(d, sort_keys=True) for d in details.values()]},
+        schema={"cluster_id": pl.String, "detail": pl.String},
+    )
+    losers = ranked.filter(pl.col("id") != pl.col("survivor")).join(detail, on="cluster_id", how="left")
+    return finding(
+        losers.select(
+            pl.lit("match.duplicate").alias("rule"),
+            pl.lit(entity).alias("entity"),
+            pl.lit(system).alias("system"),
+            pl.col("id").alias("record_id"),
+            pl.lit("merge_into").alias("field"),
+            # the record as last seen: applying the merge is a conflict if it changed since
+            _stamp("updated_at"),
+            pl.lit("warning").alias("severity"),
+            pl.format("Duplicate of {} (agreeing: {})", "survivor", pl.col("reasons").fill_null("")).alias(
+                "message"
+            ),
+            pl.col("survivor").alias("proposed_value"),
+            pl.col("score").alias("confidence"),
+            "detail",
+        )
+    )
+
+
+def conversions(
+    leads: pl.DataFrame,
+    contacts: pl.DataFrame,
+    pairs: pl.DataFrame,
+    rules: MergeRules | None = None,
+    *,
+    matched: Sequence[str] = (),
+) -> pl.DataFrame:
+    """Proposals to convert each lead of ``pairs`` (left_id) into its contact (right_id), with the
+    contact's values after the conversion in ``detail`` (the contact is the master; the lead's fields
+    are decided by the merge rules, so an opted-out lead leaves the contact opted out)."""
+    rules = rules or MergeRules()
+    if pairs.is_empty():
+        return empty()
+    common = [c for c in contacts.columns if c in leads.columns]
+    both = pl.concat([leads.select(common), contacts.select(common)], how="vertical_relaxed")
+    carried = [c for c in chosen_columns(both) if c not in NOT_CONVERTED]
+    members = pl.concat(
+        [
+            pairs.select("left_id", pl.col("left_id").alias("cluster_id")).rename({"left_id": "id"}),
+            pairs.select("right_id", pl.col("left_id").alias("cluster_id")).rename({"right_id": "id"}),
+        ]
+    )
+    ranked = rank_clusters(both, members, rules.master_for("Contact"), first=pairs["right_id"].to_list())
+    details = cluster_details(ranked, carried, "Contact", "salesforce", rules, matched)
+    account = contacts.select(pl.col("id").alias("right_id"), pl.col("account_id").alias("__account"))
+    seen = leads.select(pl.col("id").alias("left_id"), "updated_at")
+    rows = pairs.join(account, on="right_id", how="left").join(seen, on="left_id", how="left")
+    detail = [
+        json.dumps({**details[lead], "account_id": acct}, sort_keys=True)
+        for lead, acct in rows.select("left_id", "__account").iter_rows()
+    ]
+    return finding(
+        rows.with_columns(pl.Series("detail", detail, dtype=pl.String)).select(
+            pl.lit("match.lead_duplicates_contact").alias("rule"),
+            pl.lit("Lead").alias("entity"),
+            pl.lit("salesforce").alias("system"),
+            pl.col("left_id").alias("record_id"),
+            pl.lit("converted_contact_id").alias("field"),
+            _stamp("updated_at"),
+            pl.lit("warning").alias("severity"),
+            pl.format(
+                "Lead duplicates contact {} (agreeing: {}): convert it into the contact",
+                "right_id",
+                "reasons",
+            ).alias("message"),
+            pl.col("right_id").alias("proposed_value"),
+            pl.col("score").alias("confidence"),
+            "detail",
+        )
+    )
