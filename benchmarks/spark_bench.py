@@ -108,7 +108,9 @@ def child_spark(folder: str, master: str, partitions: int) -> None:
 
     configure(level="warning", json=True)
     with TreeMemory() as memory:
-        spark = session(settings=SparkSettings(master=master, partitions=partitions))
+        # local mode: the driver JVM is the whole cluster, its heap the executors' memory
+        conf = {"spark.driver.memory": "12g", "spark.sql.autoBroadcastJoinThreshold": "64m"}
+        spark = session(settings=SparkSettings(master=master, partitions=partitions, conf=conf))
         frames = {
             s: {e: spark.read.parquet(str(p)) for e, p in ents.items()}
             for s, ents in load(Path(folder)).items()
@@ -127,12 +129,21 @@ def child_spark(folder: str, master: str, partitions: int) -> None:
     print(json.dumps({**out, "members": members, "peak_mb": memory.peak}))
 
 
-def run_child(*args: str) -> dict[str, Any]:
+def run_child(*args: str) -> dict[str, Any] | None:
     done = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True, timeout=7200
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=7200,
     )
-    line = [x for x in done.stdout.splitlines() if x.startswith("{")][-1]
-    return dict(json.loads(line))
+    lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
+    if done.returncode or not lines:
+        print(
+            f"  {' '.join(args[:1] + args[2:])} failed ({done.returncode}):", done.stderr[-3000:], flush=True
+        )
+        return None
+    return dict(json.loads(lines[-1]))
 
 
 def main() -> None:
@@ -156,10 +167,12 @@ def main() -> None:
             folder = Path(tmp)
             counts = canonical_frames(size, folder)
             print(f"{size:,} contacts: {sum(counts.values()):,} records in all", flush=True)
-            runs = [("polars", run_child("polars", tmp))]
-            for master in args.masters:
-                runs.append((f"spark {master}", run_child("spark", tmp, master, str(args.partitions))))
-            for engine, r in runs:
+            runs: list[tuple[str, tuple[str, ...]]] = [("polars", ("polars", tmp))]
+            runs += [(f"spark {m}", ("spark", tmp, m, str(args.partitions))) for m in args.masters]
+            for engine, child_args in runs:
+                r = run_child(*child_args)
+                if r is None:
+                    continue
                 rows.append({"contacts": size, "engine": engine, **r})
                 print(
                     f"  {engine:16} rules {r['rules_s']:8.1f} s  dedupe {r['dedupe_s']:7.1f} s  "

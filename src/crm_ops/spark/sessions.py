@@ -59,6 +59,11 @@ def session(
     if url.startswith("local"):
         values["spark.ui.enabled"] = "false"
         values["spark.ui.showConsoleProgress"] = "false"
+        # the driver JVM is the whole cluster in local mode: half the machine (Spark's 1g is too small
+        # from a million records)
+        import psutil
+
+        values["spark.driver.memory"] = f"{max(1, psutil.virtual_memory().total // 2**31)}g"
     if conf and conf.partitions:
         values["spark.sql.shuffle.partitions"] = str(conf.partitions)
     values.update(conf.conf if conf else {})
