@@ -1,11 +1,13 @@
 #!/bin/sh
 # The nightly data-quality batch, for cron (see crm-ops.cron next to this file).
 #
-# crm-ops run exit codes: 0 clean, 1 findings above the threshold, 2 configuration error, 3 CRM error,
-# 4 stopped at the API budget (resumes next run), 5 another run still holds the lock, 6 partial pull
-# (some entities could not be pulled: a person must look).
+# crm-ops run exit codes (the table is crm_ops.cli.ExitCode; README, "Exit codes"): 0 clean, 1 findings
+# above the threshold, 2 configuration error, 3 CRM error, 4 stopped at the API budget (resumes next
+# run), 5 another run is still going (the lock is the kernel's: a dead run never holds it), 6 partial pull,
+# 7 a rule raised or the CRM refused records, 8 operational error (disk full, state dir not writable),
+# 70 crash (a bug; the traceback is in the mail), 128+N killed by signal N.
 # Findings are what the batch is for (they are in the run's report), so they page nobody; everything
-# else exits non-zero and cron mails it.
+# else exits non-zero and cron mails it: a crash can never pass for findings.
 set -u
 CRM_OPS="${CRM_OPS:-crm-ops}"
 CONFIG="${CRM_OPS_CONFIG:-/etc/crm-ops/crm-ops.toml}"
@@ -17,5 +19,8 @@ case "$code" in
   0|1) exit 0 ;;
   4) echo "crm-ops: stopped before the API budget was spent; the next run resumes" >&2; exit 0 ;;
   5) echo "crm-ops: the previous run is still going; skipped" >&2; exit 0 ;;
+  7) echo "crm-ops: a rule raised or the CRM refused records (exit 7); see the run's report" >&2; exit 7 ;;
+  8) echo "crm-ops: operational error (exit 8): disk, state dir or network; see above" >&2; exit 8 ;;
+  70) echo "crm-ops: crashed (exit 70, a bug); the traceback is above" >&2; exit 70 ;;
   *) echo "crm-ops: run failed with exit code $code" >&2; exit "$code" ;;
 esac

@@ -37,9 +37,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_ops.config_tables import (
+    ENGINES,
+    ReviewSettings,
+    RuleSettings,
+    RunSettings,
+    SparkSettings,
+    _review_settings,
+    _rule_settings,
+    _run_settings,
+    _spark_settings,
+)
 from crm_ops.errors import ConfigError
 from crm_ops.retry import RetryPolicy
 
+__all__ = [
+    "CrmSettings",
+    "HubSpotSettings",
+    "Profile",
+    "ReviewSettings",
+    "RuleSettings",
+    "RunSettings",
+    "SalesforceSettings",
+    "SparkSettings",
+    "load_profile",
+    "redact",
+    "sandbox_config",
+    "sandbox_profile",
+]
 DEFAULT_CONFIG = "crm-ops.toml"
 SECRET_WORDS = ("password", "secret", "token", "session_id", "private_key", "api_key")
 SF_SECRETS = {
@@ -66,11 +91,11 @@ def _secret(env_names: Mapping[str, str], name: str, where: str) -> str:
 class CrmSettings:
     """What every CRM connection has: retries, time-outs, the incremental overlap, its secrets."""
 
-    overlap_seconds: int = 300
-    timeout_seconds: float = 60.0
-    retry_attempts: int = 8
-    retry_initial_wait: float = 0.5
-    retry_max_wait: float = 30.0
+    overlap_seconds: int = 300  # an incremental pull starts this long before the watermark
+    timeout_seconds: float = 60.0  # one HTTP call's time-out
+    retry_attempts: int = 8  # attempts in all for a retriable failure (429, 5xx, timeout, dropped)
+    retry_initial_wait: float = 0.5  # first backoff wait, seconds (exponential, with jitter)
+    retry_max_wait: float = 30.0  # longest wait between attempts, seconds (Retry-After capped by it)
     secret_env: dict[str, str] = field(default_factory=dict)
     where: str = "config"
 
@@ -87,24 +112,26 @@ class CrmSettings:
 class SalesforceSettings(CrmSettings):
     """How to reach one Salesforce org and how hard to pull from it."""
 
-    auth: str = "session"
-    instance_url: str | None = None
-    login_url: str = LOGIN_DOMAINS["login"]
+    auth: str = "session"  # password | client_credentials | jwt | session
+    instance_url: str | None = None  # the org's URL (session auth; else given by the sign-in)
+    login_url: str = LOGIN_DOMAINS["login"]  # login, test, or your My Domain URL
     oauth_url: str | None = None  # where to ask for tokens (the My Domain for client credentials)
     audience: str | None = None  # the JWT's aud: login or test (default: login_url)
-    username: str | None = None
-    client_id: str | None = None
-    api_version: str = "59.0"
-    ca_bundle: str | None = None
-    bulk_threshold: int = 20_000
-    # formulas change without moving SystemModstamp: their columns are pulled again this often (0: never)
-    formula_refresh_hours: float = 24.0
-    bulk_page_records: int = 50_000
-    bulk_write_threshold: int = 2_000
-    bulk_write_batch: int = 10_000
-    rest_page_records: int = 2_000
-    api_budget_share: float = 0.8
-    timeout_seconds: float = 120.0
+    username: str | None = None  # the integration user (password and jwt)
+    client_id: str | None = None  # the connected app's consumer key
+    api_version: str = "59.0"  # REST API version
+    ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
+    bulk_threshold: int = 20_000  # a pull of more records than this (by COUNT()) goes through Bulk 2.0
+    formula_refresh_hours: float = (
+        24.0  # formulas change without moving SystemModstamp: re-read (h; 0: never)
+    )
+    bulk_page_records: int = 50_000  # records per Bulk 2.0 results page
+    bulk_write_threshold: int = 2_000  # a plan's writes of an object above this go through Bulk ingest
+    bulk_write_batch: int = 10_000  # records per Bulk ingest job
+    rest_page_records: int = 2_000  # records per REST query page (Sforce-Query-Options batchSize)
+    api_budget_share: float = 0.8  # stop (resumably) before this share of the daily allowance is used
+    allow_duplicate_saves: bool = False  # saves a duplicate rule alerts on go through (allowSave=true)
+    timeout_seconds: float = 120.0  # one HTTP call's time-out
     secret_env: dict[str, str] = field(default_factory=lambda: dict(SF_SECRETS))
 
 
@@ -112,53 +139,24 @@ class SalesforceSettings(CrmSettings):
 class HubSpotSettings(CrmSettings):
     """How to reach one HubSpot portal and how fast to call it."""
 
-    base_url: str = "https://api.hubapi.com"
+    base_url: str = "https://api.hubapi.com"  # HubSpot's API
     ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
-    rate_per_ten_seconds: int = 100
-    search_per_second: int = 4
-    part_rows: int = 20_000
+    rate_per_ten_seconds: int = 100  # calls per rolling 10 s to stay under (the private app's limit)
+    search_per_second: int = 4  # search calls per second to stay under
+    part_rows: int = 20_000  # records per part file of a pull
     portal_id: int = 0  # where records open in HubSpot's app; 0: asked of the account-info API
     ui_domain: str = "app.hubspot.com"  # with portal_id (EU portals: app-eu1.hubspot.com)
     secret_env: dict[str, str] = field(default_factory=lambda: dict(HS_SECRETS))
 
 
 @dataclass(frozen=True)
-class RuleSettings:
-    """Which rules a profile runs: extra folders; rules (or ``tag:x``) switched off, re-graded, re-tuned."""
+class NotifySettings:
+    """Where a run's failure or threshold breach is posted (a Slack-compatible incoming webhook). The
+    URL is a secret: it comes from the environment variable named here, never from the file."""
 
-    folders: tuple[Path, ...] = ()
-    disabled: tuple[str, ...] = ()
-    severity: dict[str, str] = field(default_factory=dict)
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReviewSettings:
-    """Which plan actions start approved: ``update`` actions of the rules listed (ids or ``tag:x``) at
-    or above ``min_confidence``. Merges, associations and drift syncs start approved only when their
-    rule is listed by id (a tag never selects them); flags never (see ``crm_ops.plan.review``)."""
-
-    approve: tuple[str, ...] = ("tag:format",)
-    min_confidence: float = 0.95
-
-
-ENGINES = ("polars", "spark")
-
-
-@dataclass(frozen=True)
-class SparkSettings:
-    """``[profiles.P.spark]``: where Spark runs and where it reads the snapshots (``engine = "spark"``).
-
-    ``master``: a master URL (``local[2]``, ``spark://host:7077``, ``yarn``); empty: the active session
-    of the platform (Databricks, EMR) or ``local[*]``. ``snapshots``: a URI holding
-    ``<system>/<Entity>`` Parquet datasets (``s3a://bucket/crm``); empty: the state file's current
-    snapshots. ``partitions``: shuffle partitions (0: Spark's default). ``conf``: any Spark settings."""
-
-    master: str = ""
-    snapshots: str = ""
-    partitions: int = 0
-    app_name: str = "crm-ops"
-    conf: dict[str, str] = field(default_factory=dict)
+    webhook_env: str | None = None  # the environment variable holding the webhook URL (unset: no post)
+    ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
+    timeout_seconds: float = 10.0  # the post's time-out
 
 
 @dataclass(frozen=True)
@@ -174,7 +172,8 @@ class Profile:
     rules: RuleSettings = field(default_factory=RuleSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     match: dict[str, Any] = field(default_factory=dict)
-    run: dict[str, Any] = field(default_factory=dict)
+    run: RunSettings = field(default_factory=RunSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     production: bool = False
     source: str = "config"
     engine: str = "polars"  # polars | spark: what check, match and run compute on
@@ -185,24 +184,62 @@ class Profile:
         return [s for s in ("salesforce", "hubspot") if getattr(self, s) is not None]
 
 
+# A profile's own keys and their tables (docs/reference/config.md is generated from these and the
+# dataclasses above: ``python -m crm_ops.docs``).
+PROFILE_KEYS = {
+    "state_dir": "where the state lives: snapshots, findings, plans, runs (default .crm-ops/<profile>, "
+    "relative to the config file)",
+    "production": "guard writes: apply, undo and run write only with --allow-production "
+    "(default: true: a profile without the key is guarded)",
+    "entities": "the entities pulled and checked (default: every entity of the maps)",
+    "salesforce": "table: how to reach Salesforce (absent: not pulled)",
+    "hubspot": "table: how to reach HubSpot (absent: not pulled)",
+    "maps": "tables maps.<system>.<Entity>: field map overrides",
+    "rules": "table: which rules run",
+    "review": "table: which plan actions start approved",
+    "match": "table: matching settings",
+    "run": "table: the nightly run's auto-apply and exit-code threshold",
+    "notify": "table: the webhook a failing run posts to",
+    "engine": 'what check, match and run compute on: "polars" (one machine, the default) or "spark"',
+    "spark": 'table: where Spark runs and where it reads the snapshots (engine = "spark")',
+}
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _expand(value: Any, where: str, problems: list[str]) -> Any:
+def _expand(value: Any, where: str, problems: list[str], used: dict[str, str] | None = None) -> Any:
+    """``${VAR}`` replaced by the variable's value; ``used`` collects the variables expanded (so that an
+    error never shows their values: see ``redact``)."""
+    used = {} if used is None else used
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in os.environ:
                 problems.append(f"{where}: environment variable {m.group(1)} is not set")
                 return ""
+            used[m.group(1)] = os.environ[m.group(1)]
             return os.environ[m.group(1)]
 
         return _VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _expand(v, f"{where}.{k}", problems) for k, v in value.items()}
+        return {k: _expand(v, f"{where}.{k}", problems, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+        return [_expand(v, f"{where}[{i}]", problems, used) for i, v in enumerate(value)]
     return value
+
+
+SECRET_VAR_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "SESSION", "CREDENTIAL", "AUTH")
+
+
+def redact(text: str, values: Mapping[str, str] | None = None) -> str:
+    """``text`` with the values of ``values`` (variable -> value: those a config expanded) and of every
+    secret-named environment variable shown as ``${VAR}``: an error message never echoes a secret."""
+    named = dict(values or {})
+    named |= {k: v for k, v in os.environ.items() if any(w in k.upper() for w in SECRET_VAR_WORDS)}
+    for var, value in sorted(named.items(), key=lambda kv: -len(kv[1])):
+        if len(value) >= 4 and value in text:
+            text = text.replace(value, "${" + var + "}")
+    return text
 
 
 def _section(
@@ -248,56 +285,26 @@ def _section(
     return cls(**values, secret_env=env_names, where=where)
 
 
-def _rule_settings(raw: Any, where: str, base: Path, problems: list[str]) -> RuleSettings:
+def _notify_settings(raw: Any, where: str, problems: list[str]) -> NotifySettings:
     if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a table with folders, disabled, severity, params")
-        return RuleSettings()
-    unknown = set(raw) - {"folders", "disabled", "severity", "params"}
-    if unknown:
-        problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
-    folders = raw.get("folders", [])
-    disabled = raw.get("disabled", [])
-    severity = raw.get("severity", {})
-    params = raw.get("params", {})
-    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
-        problems.append(f"{where}.folders: expected a list of paths")
-        folders = []
-    if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
-        problems.append(f"{where}.disabled: expected a list of rule ids or tag:<tag>")
-        disabled = []
-    bad = (
-        {k: v for k, v in severity.items() if v not in ("error", "warning", "info")}
-        if isinstance(severity, dict)
-        else {}
-    )
-    if not isinstance(severity, dict) or bad:
-        problems.append(
-            f"{where}.severity: expected rule id = error | warning | info, got {bad or severity!r}"
-        )
-        severity = {}
-    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
-        problems.append(f"{where}.params: expected tables of parameters by rule id")
-        params = {}
-    paths = tuple(Path(f) if Path(f).is_absolute() else base / f for f in folders)
-    return RuleSettings(paths, tuple(disabled), dict(severity), {k: dict(v) for k, v in params.items()})
-
-
-def _review_settings(raw: Any, where: str, problems: list[str]) -> ReviewSettings:
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a table with approve, min_confidence")
-        return ReviewSettings()
-    for key in sorted(set(raw) - {"approve", "min_confidence"}):
-        problems.append(f"{where}.{key}: unknown setting; known: approve, min_confidence")
-    default = ReviewSettings()
-    approve = raw.get("approve", list(default.approve))
-    if not isinstance(approve, list) or not all(isinstance(x, str) and x.strip() for x in approve):
-        problems.append(f"{where}.approve: expected a list of rule ids or tag:<tag>, got {approve!r}")
-        approve = list(default.approve)
-    bar = raw.get("min_confidence", default.min_confidence)
-    if isinstance(bar, bool) or not isinstance(bar, int | float) or not 0 <= bar <= 1:
-        problems.append(f"{where}.min_confidence: expected a number from 0 to 1, got {bar!r}")
-        bar = default.min_confidence
-    return ReviewSettings(tuple(x.strip() for x in approve), float(bar))
+        problems.append(f"{where}: expected a table with webhook_env, ca_bundle, timeout_seconds")
+        return NotifySettings()
+    known = set(NotifySettings.__dataclass_fields__)
+    for key in sorted(set(raw) - known):
+        hint = " (the URL is a secret: name its variable in webhook_env)" if "url" in key else ""
+        problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}{hint}")
+    env, ca = raw.get("webhook_env"), raw.get("ca_bundle")
+    timeout = raw.get("timeout_seconds", NotifySettings.timeout_seconds)
+    if env is not None and (not isinstance(env, str) or not env.strip()):
+        problems.append(f"{where}.webhook_env: expected the name of an environment variable, got {env!r}")
+        env = None
+    if ca is not None and not isinstance(ca, str):
+        problems.append(f"{where}.ca_bundle: expected a path, got {ca!r}")
+        ca = None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        problems.append(f"{where}.timeout_seconds: expected a positive number, got {timeout!r}")
+        timeout = NotifySettings.timeout_seconds
+    return NotifySettings(env, ca, float(timeout))
 
 
 def load_profile(path: str | Path | None = None, profile: str | None = None) -> Profile:
@@ -315,15 +322,18 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         raise ConfigError(f"{file}: no profile {name!r}; defined: {', '.join(profiles) or 'none'}")
     problems: list[str] = []
     where = f"{file} profiles.{name}"
-    raw = _expand(profiles[name], where, problems)
-    known = {
-        "state_dir", "salesforce", "hubspot", "maps", "entities", "production", "rules", "review",
-        "match", "run", "engine", "spark",
-    }  # fmt: skip
+    used: dict[str, str] = {}
+    raw = _expand(profiles[name], where, problems, used)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table ([profiles.{name}])")
     for key in raw:
-        if key not in known:
-            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
-    state_dir = Path(raw.get("state_dir", f".crm-ops/{name}"))
+        if key not in PROFILE_KEYS:
+            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(PROFILE_KEYS))}")
+    given_dir = raw.get("state_dir", f".crm-ops/{name}")
+    if not isinstance(given_dir, str) or not given_dir:
+        problems.append(f"{where}.state_dir: expected a path (text), got {given_dir!r}")
+        given_dir = f".crm-ops/{name}"
+    state_dir = Path(given_dir)
     if not state_dir.is_absolute():
         state_dir = file.resolve().parent / state_dir  # absolute: the state file records paths under it
     sf = hs = None
@@ -336,14 +346,31 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         problems.append(f"{where}.maps: expected tables maps.salesforce.<Entity> / maps.hubspot.<Entity>")
         maps = {}
     entities = raw.get("entities")
+    if entities is not None and (
+        not isinstance(entities, list) or not all(isinstance(e, str) for e in entities)
+    ):
+        problems.append(f"{where}.entities: expected a list of entity names, got {entities!r}")
+        entities = None
+    for table in ("match",):
+        if not isinstance(raw.get(table, {}), dict):
+            problems.append(f"{where}.{table}: expected a table ([profiles.{name}.{table}])")
+            raw[table] = {}
+    # the guard is this key, never the profile's name: unsaid means guarded (init and the sandbox say it)
+    production = raw.get("production", True)
+    if not isinstance(production, bool):
+        problems.append(f"{where}.production: expected true or false, got {production!r}")
+        production = True  # when in doubt, guarded
     rules = _rule_settings(raw.get("rules", {}), f"{where}.rules", file.parent, problems)
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
-    engine = str(raw.get("engine", "polars"))
+    run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
+    notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
+    engine = raw.get("engine", "polars")
     if engine not in ENGINES:
         problems.append(f"{where}.engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+        engine = "polars"
     spark = _spark_settings(raw.get("spark", {}), f"{where}.spark", problems)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([redact(p, used) for p in problems])
     return Profile(
         name=name,
         state_dir=state_dir,
@@ -354,38 +381,13 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         rules=rules,
         review=review,
         match=dict(raw.get("match", {})),
-        run=dict(raw.get("run", {})),
-        production=bool(raw.get("production", name == "prod")),
+        run=run,
+        notify=notify,
+        production=production,
         source=str(file),
         engine=engine,
         spark=spark,
     )
-
-
-def _spark_settings(raw: Any, where: str, problems: list[str]) -> SparkSettings:
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a table")
-        return SparkSettings()
-    known = set(SparkSettings.__dataclass_fields__)
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
-        elif key == "conf":
-            if not isinstance(value, dict):
-                problems.append(f"{where}.conf: expected a table of Spark settings")
-            else:
-                values[key] = {str(k): str(v) for k, v in value.items()}
-        elif key == "partitions":
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                problems.append(f"{where}.partitions: expected a whole number >= 0, got {value!r}")
-            else:
-                values[key] = value
-        elif not isinstance(value, str):
-            problems.append(f"{where}.{key}: expected a string, got {value!r}")
-        else:
-            values[key] = value
-    return SparkSettings(**values)
 
 
 def sandbox_config(
@@ -409,6 +411,7 @@ def sandbox_config(
     return f"""# crm-ops configuration for the local sandbox; secrets come from the sandbox's env file.
 [profiles.{name}]
 state_dir = "{Path(state_dir).as_posix()}"
+production = false                      # the local sandbox: apply and run write without --allow-production
 
 [profiles.{name}.salesforce]
 auth = "session"

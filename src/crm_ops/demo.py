@@ -92,7 +92,7 @@ def run_demo(
         table = findings_table(title, found, limit=15)
         out.print(table)
         out.print(f"Findings: {run.findings_path}")
-        matched = run_matching(snapshot_frames(profile))
+        matched = run_matching(snapshot_frames(profile), rules=run.rules)
         out.print(figures_table("Duplicates and Salesforce-HubSpot links", matched.stats))
 
         # the nightly batch: pull, check, match, plan, apply the safe fixes, report; then once more

@@ -79,7 +79,9 @@ def _map_findings(system: str, emap: EntityMap, fields: dict[str, bool]) -> Iter
         names = ", ".join(src.names)
         if found is None:
             why = absent_reason(system, src.names)
-            if not src.optional:
+            if src.absent_ok:  # a normal set-up: nothing to do
+                yield Finding(system, "fields", "ok", f"{where}: {names} absent ({src.absent_ok})")
+            elif not src.optional:
                 yield Finding(system, "fields", "fail", f"{where}: required field {names} missing: {why}")
             elif src.candidates:
                 yield Finding(system, "fields", "warn", f"{where}: none of {names}: {why}")

@@ -101,6 +101,7 @@ class Puller:
         self.state = State(self.root / "state.sqlite")
         self._connectors = dict(connectors or {})
         self.on_page = on_page
+        self.on_total: Callable[[PullJob, int], None] | None = None  # records a pull will bring, when known
 
     def connector(self, system: str) -> Connector:
         """The (cached) connector of ``system``."""
@@ -274,6 +275,9 @@ class Puller:
 
     def _fetch(self, conn: Connector, job: PullJob, columns: list[str] | None = None) -> None:
         calls = conn.api_calls
+        if self.on_total is not None and hasattr(conn, "on_count"):  # Salesforce counts before it pulls
+            on_total = self.on_total
+            conn.on_count = lambda _entity, n: on_total(job, n)
         pages = (
             conn.pull_columns(job.entity, columns, until=job.until, cursor=job.cursor)
             if columns is not None

@@ -2,14 +2,20 @@
 
 Retried: 429 (honouring ``Retry-After`` when the server sends one, else HubSpot's 10-second window),
 5xx, timeouts and dropped connections. Not retried: every other 4xx. Backoff is exponential with
-jitter and bounded in attempts; every retry is logged.
+jitter and bounded in attempts.
+
+Logging: each retry is a debug line (``api.retry``, seen with ``--verbose``); a burst (one call's
+retries) ends in one summary line, ``api.retried``, when the call finally succeeds (info) or gives up
+(warning), with the attempts, the failures by status and the seconds waited. Under a flaky network
+that is one line per troubled call, not one per retry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 import tenacity
@@ -36,16 +42,58 @@ class RetryPolicy:
         return 0.0
 
 
-def _log_retry(state: tenacity.RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning(
-        "api.retry",
-        attempt=state.attempt_number,
-        wait_seconds=round(state.next_action.sleep if state.next_action else 0.0, 3),
-        error=type(error).__name__ if error else None,
-        status=getattr(error, "status", None),
-        system=getattr(error, "system", None),
-    )
+def _failure(error: BaseException | None) -> str:
+    """How a failed attempt is counted: its HTTP status, else "no answer" (a timeout, a dropped
+    connection), else the error's kind."""
+    status = getattr(error, "status", None)
+    if status:
+        return str(status)
+    return "no answer" if status == 0 else type(error).__name__ if error else "unknown"
+
+
+class _Summarising(tenacity.Retrying):
+    """``tenacity.Retrying`` that logs one line per burst of retries, when the call is over."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(before_sleep=self._retried, **kwargs)
+        self.failures: Counter[str] = Counter()
+        self.waited = 0.0
+        self.system: str | None = None
+
+    def _retried(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self.failures[_failure(error)] += 1
+        self.waited += wait
+        self.system = self.system or getattr(error, "system", None)
+        log.debug(
+            "api.retry",
+            attempt=state.attempt_number,
+            wait_seconds=round(wait, 3),
+            error=type(error).__name__ if error else None,
+            status=getattr(error, "status", None),
+            system=getattr(error, "system", None),
+        )
+
+    def __iter__(self) -> Generator[tenacity.AttemptManager, None, None]:
+        last: tenacity.RetryCallState | None = None
+        try:
+            for attempt in super().__iter__():
+                last = attempt.retry_state
+                yield attempt
+        finally:  # the call returned (the generator is closed), succeeded, or gave up (it raised)
+            if last is not None and self.failures:
+                failed = last.outcome is None or last.outcome.failed
+                if failed and last.outcome is not None:
+                    self.failures[_failure(last.outcome.exception())] += 1
+                (log.warning if failed else log.info)(
+                    "api.retried",
+                    system=self.system,
+                    outcome="gave up" if failed else "succeeded",
+                    attempts=last.attempt_number,
+                    failures=dict(self.failures),
+                    waited_seconds=round(self.waited, 1),
+                )
 
 
 def retrying(policy: RetryPolicy, *, sleep: Callable[[float], None] | None = None) -> tenacity.Retrying:
@@ -58,14 +106,22 @@ def retrying(policy: RetryPolicy, *, sleep: Callable[[float], None] | None = Non
         return asked if asked > 0 else float(backoff(state))
 
     kwargs = {} if sleep is None else {"sleep": sleep}
-    return tenacity.Retrying(
+    return _Summarising(
         retry=tenacity.retry_if_exception_type(RetriableApiError),
         stop=tenacity.stop_after_attempt(policy.attempts),
         wait=wait,
-        before_sleep=_log_retry,
         reraise=True,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
+
+
+class GaveUpError(Exception):
+    """A call whose own retries are spent, carried through an outer retry loop that must not repeat it
+    (an outer loop retries something else: records still locked, a search index catching up)."""
+
+    def __init__(self, error: RetriableApiError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def call_with_retry(policy: RetryPolicy, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

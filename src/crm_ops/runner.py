@@ -1,10 +1,12 @@
 """``crm-ops run``: the batch cron calls. Pull (incremental) -> check -> match -> plan -> apply the safe part.
 
 Each run writes ``runs/<run id>/`` under the state dir: findings.parquet, plan.jsonl, plan.csv,
-summary.json, report.html and run.log (JSON lines, the run id on each). A lock file keeps two runs from
-overlapping; a lock left by a process that is gone (or older than ``stale_after``) is taken over.
+summary.json, report.html and run.log (JSON lines, the run id on each), and rewrites ``runs/index.html``
+(every run, with a link to its report). A lock keeps two runs from overlapping: ``flock`` on
+``run.lock``, which the kernel releases when its holder dies, so a dead run's lock (whatever its pid) is
+taken over by the next run at once.
 
-Exit codes (for cron):
+Exit codes (for cron; the table is ``crm_ops.cli.ExitCode``):
     0  clean: no error finding (or fewer than the configured threshold)
     1  findings at or above the threshold
     2  configuration error
@@ -13,16 +15,23 @@ Exit codes (for cron):
     5  another run holds the lock
     6  partial: some entities could not be pulled (each named in the summary and report); the rest were
        pulled, checked, matched and planned, the failed ones from their previous snapshot if any
+    7  a rule raised (its findings are missing; named in the summary), or the CRM refused records the
+       run applied
+    8  operational error (disk full, state dir not writable); 70 a crash (a bug, traceback on stderr)
 
 Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email.normalised", ...]``
 (rule ids or ``tag:x``) with ``min_confidence`` (default 0.95); ``fail_on = "error"`` (or "warning") and
 ``max_findings = 0`` set exit code 1. A production profile never writes without ``allow_production``.
+A run that ends with any code but 0 (or cannot finish) posts to ``[profiles.P.notify]``'s webhook
+(``crm_ops.notify``); a failed post is logged and changes nothing.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -34,10 +43,12 @@ import structlog
 
 from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
+from crm_ops.cli import ExitCode
 from crm_ops.config import Profile
-from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
+from crm_ops.errors import BudgetExhaustedError, ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import MatchResult, run_matching
 from crm_ops.match.run import settings_from_profile
+from crm_ops.notify import notify_run
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.context import Context, addresses
@@ -45,11 +56,12 @@ from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.review import Review, auto_apply
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
-from crm_ops.report import render, scores
+from crm_ops.report import RunData, Threshold, render_index, render_run, score_counts
 from crm_ops.rules import CheckResult, Rule, run_rules
 
 log = structlog.get_logger("crm_ops.runner")
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED, EXIT_PARTIAL = 0, 1, 5, 6
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
+EXIT_PARTIAL, EXIT_FAILED = ExitCode.PARTIAL, ExitCode.FAILED
 
 
 class LockedError(CrmOpsError):
@@ -57,54 +69,63 @@ class LockedError(CrmOpsError):
 
 
 class RunLock:
-    """An exclusive lock file holding the owner's pid and start time; stale locks are taken over."""
+    """An exclusive lock the kernel releases when its holder dies: ``fcntl.flock`` on the lock file.
 
-    def __init__(self, path: Path, *, stale_after: float = 6 * 3600) -> None:
+    A run killed (SIGKILL, a container stopped, the machine rebooted) holds nothing, however its pid is
+    reused: a container's pid 1 or a recycled pid never keeps a dead run's lock, and no timeout takes a
+    live run's lock away. The file is kept (removing a locked file lets two runs lock two files); it
+    holds the holder's pid, host, boot id and start time, for the message another run prints. The state
+    dir must be on a local file system (flock over NFS is not reliable everywhere).
+    """
+
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.stale_after = stale_after
         self.held = False
-
-    def _stale(self) -> bool:
-        try:
-            data = json.loads(self.path.read_text())
-            pid, started = int(data["pid"]), float(data["started"])
-        except (OSError, ValueError, KeyError):
-            return True
-        if time.time() - started > self.stale_after:
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock, or raise ``LockedError``."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if self._stale():
-                    log.warning(
-                        "run.stale_lock", path=str(self.path), content=self.path.read_text(errors="replace")
-                    )
-                    self.path.unlink(missing_ok=True)
-                    continue
-                raise LockedError(f"another run holds {self.path}") from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"pid": os.getpid(), "started": time.time()}, handle)
-            self.held = True
-            return
-        raise LockedError(f"could not take {self.path}")
+        """Take the lock, or raise ``LockedError`` naming the holder."""
+        durable.private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_all(fd)
+            os.close(fd)
+            raise LockedError(f"another run holds {self.path}: {holder or 'no details'}") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.fchmod(fd, 0o600)  # it names the host and pid: for the run's user only
+        left = _read_all(fd)
+        if left:
+            # a run that died holding it (killed, a container stopped): the kernel let it go
+            log.warning("run.stale_lock", path=str(self.path), content=left)
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": _boot_id(),
+                 "started": time.time()}  # fmt: skip
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        os.fsync(fd)
+        self._fd, self.held = fd, True
 
     def release(self) -> None:
-        """Give the lock back."""
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        """Give the lock back (the file stays, empty)."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd, self.held = None, False
+
+
+def _read_all(fd: int) -> str:
+    return os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip()
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
 
 
 @dataclass
@@ -117,31 +138,14 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _run_settings(profile: Profile) -> dict[str, Any]:
-    raw = dict(profile.run)
-    unknown = set(raw) - {"auto_apply", "min_confidence", "fail_on", "max_findings"}
-    if unknown:
-        raise ConfigError(
-            f"{profile.source} profiles.{profile.name}.run: unknown setting(s) {', '.join(sorted(unknown))}"
-        )
-    if raw.get("fail_on", "error") not in ("error", "warning"):
-        raise ConfigError(f"{profile.source} profiles.{profile.name}.run.fail_on: must be error or warning")
-    return {
-        "auto_apply": list(raw.get("auto_apply", [])),
-        "min_confidence": float(raw.get("min_confidence", 0.95)),
-        "fail_on": str(raw.get("fail_on", "error")),
-        "max_findings": int(raw.get("max_findings", 0)),
-    }
-
-
-def _history(runs: Path, limit: int = 30) -> list[dict[str, Any]]:
+def _history(runs: Path, limit: int | None = 30) -> list[dict[str, Any]]:
+    """The runs' summaries, oldest first (the last ``limit``)."""
     out = []
-    for summary in sorted(runs.glob("*/summary.json"))[-limit:]:
+    for summary in sorted(runs.glob("*/summary.json"))[-limit if limit else 0 :]:
         try:
-            data = json.loads(summary.read_text())
+            out.append(json.loads(summary.read_text()))
         except (OSError, ValueError):
             continue
-        out.append({"run_id": data.get("run_id"), "scores": data.get("scores", {})})
     return out
 
 
@@ -158,7 +162,17 @@ def _on_spark(
 
     local = replace(profile, spark=replace(profile.spark, snapshots=""))
     frames = snapshot_frames(session(profile), local)
-    return run_rules_spark(rules, frames), run_matching_spark(frames, **match_settings)
+    return run_rules_spark(rules, frames), run_matching_spark(frames, rules=rules, **match_settings)
+
+
+def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]:
+    """The last earlier run that left findings, and its findings."""
+    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and p.name < run_id), reverse=True):
+        try:
+            return folder.name, pl.read_parquet(folder / "findings.parquet")
+        except (OSError, pl.exceptions.PolarsError):
+            continue
+    return None, None
 
 
 def run_batch(
@@ -177,15 +191,16 @@ def run_batch(
     run_id = new_plan_id(started)
     runs = profile.state_dir / "runs"
     folder = runs / run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    logs.configure(level=log_level, file=folder / "run.log", run_id=run_id)
+    durable.private_dir(folder)
+    logs.configure(level=log_level, file=durable.private_file(folder / "run.log"), run_id=run_id)
     lock = RunLock(profile.state_dir / "run.lock")
     lock.acquire()
     try:
-        settings = _run_settings(profile)
+        settings = profile.run  # checked when the profile was loaded
         puller = Puller(profile)
         if steps is not None:
             puller.on_page = lambda job, rows: steps(f"pulling {job.system} {job.entity}", rows)
+            puller.on_total = lambda job, n: steps(f"pulling {job.system} {job.entity}", 0, n)
         failures: list[PullFailure] = []
         try:
             try:
@@ -196,13 +211,15 @@ def run_batch(
             rules, problems, unknown = profile_rules(profile)
             for p in problems:
                 log.warning("run.rule_problem", problem=str(p))
-            match_settings = settings_from_profile(profile.match, f"{profile.source} match")
+            match_settings = settings_from_profile(
+                profile.match, f"{profile.source} match", Path(profile.source).parent
+            )
             match_settings["rejected"] = puller.state.rejections()
             if (engine or profile.engine) == "spark":
                 checked, matched = _on_spark(profile, rules, match_settings)
             else:
                 checked = run_rules(rules, frames)
-                matched = run_matching(frames, **match_settings)
+                matched = run_matching(frames, rules=rules, **match_settings)
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
             snapshots = snapshot_versions(puller.state)
@@ -220,34 +237,38 @@ def run_batch(
             # look at first (approved = no in plan.csv) only when the run settings name its rule
             chosen = auto_apply(
                 plan.actions,
-                wanted=settings["auto_apply"],
-                min_confidence=settings["min_confidence"],
+                wanted=settings.auto_apply,
+                min_confidence=settings.min_confidence,
                 tags={r.id: set(r.tags) for r in rules},
             )
             applied: dict[str, int] = {}
+            outcomes: list[dict[str, Any]] = []
+            refused = None
+            refusals: list[dict[str, Any]] = []  # what the CRMs refused, grouped by their message
             if chosen and profile.production and not allow_production:
                 log.warning("run.apply_refused", reason="production profile without allow_production")
                 applied = {"refused (production)": len(chosen)}
+                refused = "production profile: the run writes only with --allow-production"
             elif chosen:
-                applied = (
-                    Applier(
-                        puller.state,
-                        puller.connector,
-                        steps=steps,
-                        converted_status=match_settings["merge_rules"].converted_status,
-                    )
-                    .apply(plan.header.plan_id, chosen, dry_run=False)
-                    .counts
-                )
+                report = Applier(
+                    puller.state,
+                    puller.connector,
+                    steps=steps,
+                    converted_status=match_settings["merge_rules"].converted_status,
+                ).apply(plan.header.plan_id, chosen, dry_run=False)
+                applied, outcomes, refusals = report.counts, report.outcomes, report.refusals()
         finally:
             puller.close()
-        severities = ["error"] if settings["fail_on"] == "error" else ["error", "warning"]
+        severities = ["error"] if settings.fail_on == "error" else ["error", "warning"]
         serious = findings.filter(pl.col("severity").is_in(severities)).height
-        code = EXIT_FINDINGS if serious > settings["max_findings"] else EXIT_CLEAN
+        code = EXIT_FINDINGS if serious > settings.max_findings else EXIT_CLEAN
+        if checked.errors or applied.get("failed"):
+            code = EXIT_FAILED  # a rule that raised (findings missing) or records refused: a person looks
         if failures:
             code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
         warnings = [w for r in pulls for w in r.warnings]
-        scores_now = scores(frames, findings)
+        counts = score_counts(frames, findings)
+        scores_now = {k: v.percent for k, v in counts.items()}
         summary = {
             "run_id": run_id,
             "profile": profile.name,
@@ -263,35 +284,66 @@ def run_batch(
             "unknown_rule_settings": unknown,
             "plan_actions": len(plan.actions),
             "applied": applied,
+            "refused": refusals,
             "match": matched.stats,
             "scores": scores_now,
+            "score_counts": {k: {"records": v.records, "passed": v.passed} for k, v in counts.items()},
+            "findings_by_rule": dict(findings.group_by("rule").len().iter_rows()) if findings.height else {},
+            "threshold": {
+                "fail_on": settings.fail_on,
+                "max_findings": settings.max_findings,
+                "serious": serious,
+            },
         }
         durable.write_text(folder / "summary.json", json.dumps(summary, indent=2, default=str))
-        durable.write_text(
-            folder / "report.html",
-            render(
-                run_id=run_id,
-                profile=profile.name,
-                started_at=started.isoformat(),
-                exit_code=code,
-                scores_now=scores_now,
-                history=_history(runs),  # this run's summary is written: it is the newest
-                findings=findings,
-                actions=[a.__dict__ for a in plan.actions],
-                applied=applied,
-                notices=[*(f"pull failed: {f}" for f in failures), *warnings],
-            ),
+        previous_run, previous = _previous(runs, run_id)
+        report_data = RunData(
+            run_id=run_id,
+            profile=profile.name,
+            started_at=started.isoformat(),
+            exit_code=code,
+            counts=counts,
+            findings=findings,
+            history=_history(runs),  # this run's summary is written: it is the newest
+            previous=previous,
+            previous_run=previous_run,
+            rules={r.id: r.description for r in rules},
+            threshold=Threshold(settings.fail_on, settings.max_findings, serious),
+            actions=[a.__dict__ for a in plan.actions],
+            chosen=frozenset(a.action_id for a in chosen),
+            outcomes=outcomes,
+            refused=refused,
+            refusals=refusals,
+            applied=applied,
+            notices=[*(f"pull failed: {f}" for f in failures), *warnings],
         )
+        durable.write_text(folder / "report.html", render_run(report_data))
+        durable.write_text(runs / "index.html", render_index(profile.name, _history(runs, None)))
         log.info(
             "run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied
         )
+        notify_run(profile.notify, summary, str(folder / "report.html"))  # failure or breach only
         return RunResult(run_id, folder, code, summary)
+    except CrmOpsError as exc:  # a run that could not finish: said to the webhook, then to the caller
+        code = (
+            ExitCode.CONFIG
+            if isinstance(exc, ConfigError)
+            else ExitCode.BUDGET
+            if isinstance(exc, BudgetExhaustedError)
+            else ExitCode.API
+        )
+        notify_run(
+            profile.notify,
+            {"run_id": run_id, "profile": profile.name, "exit_code": code, "error": str(exc)},
+        )
+        raise
     finally:
         lock.release()
 
 
 __all__ = [
     "EXIT_CLEAN",
+    "EXIT_FAILED",
     "EXIT_FINDINGS",
     "EXIT_LOCKED",
     "EXIT_PARTIAL",

@@ -4,6 +4,9 @@ the apply journal, and the merges people rejected (remembered decisions).
 Every change is one transaction, written before the step that depends on it is reported done: a part file
 is on disk (fsynced, renamed into place) before the row that counts it is committed, and a snapshot is
 in place before the watermark moves. So a kill at any point leaves either the old state or the new one.
+
+The state dir (snapshots, journals, plans, runs: CRM data) is private: folders 0700, files 0600; those
+made before are tightened when the state file is opened, with a warning.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
+from crm_ops import durable
+
+log = structlog.get_logger("crm_ops.state")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pulls (
     pull_id TEXT PRIMARY KEY,
@@ -49,6 +57,7 @@ CREATE TABLE IF NOT EXISTS journal (
     status TEXT NOT NULL,
     error TEXT,
     updated_at TEXT NOT NULL,
+    edited_from TEXT,
     PRIMARY KEY (plan_id, action_id)
 );
 CREATE TABLE IF NOT EXISTS decisions (
@@ -125,11 +134,24 @@ class State:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        durable.private_dir(self.path.parent)
+        loose = durable.protect(self.path.parent)  # CRM data: the state dir is the run's user's alone
+        if loose:
+            log.warning(
+                "state.permissions_tightened",
+                folder=str(self.path.parent),
+                count=len(loose),
+                examples=[str(p) for p in loose[:5]],
+                now="folders 0700, files 0600",
+            )
+        durable.private_file(self.path)  # SQLite's -wal and -shm files take the database's mode
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(journal)")}
+        if "edited_from" not in columns:  # a state file from before review edits (issue 18)
+            self.db.execute("ALTER TABLE journal ADD COLUMN edited_from TEXT")
 
     def close(self) -> None:
         """Close the database."""
@@ -274,26 +296,30 @@ class State:
     def journal(self, plan_id: str) -> dict[str, dict[str, Any]]:
         """Every journaled action of a plan, by action id."""
         rows = self.db.execute(
-            "SELECT action_id, system, entity, record_id, field, before, after, status, error "
+            "SELECT action_id, system, entity, record_id, field, before, after, status, error, edited_from "
             "FROM journal WHERE plan_id=?",
             (plan_id,),
         ).fetchall()
-        keys = ("action_id", "system", "entity", "record_id", "field", "before", "after", "status", "error")
+        keys = ("action_id", "system", "entity", "record_id", "field", "before", "after", "status", "error",
+                "edited_from")  # fmt: skip
         return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
 
     def record_actions(self, plan_id: str, entries: list[dict[str, Any]]) -> None:
-        """Write journal entries (insert or replace), all in one transaction."""
+        """Write journal entries (insert or replace), all in one transaction. ``edited_from``: the plan's
+        proposed value, when a person edited it in the review file (``after`` is what was written)."""
         stamp = _iso(now())
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO journal (plan_id, action_id, system, entity, record_id, field, before, after, "
-                "status, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "status, error, updated_at, edited_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (plan_id, action_id) DO UPDATE SET "
                 "before=excluded.before, after=excluded.after, "
-                "status=excluded.status, error=excluded.error, updated_at=excluded.updated_at",
+                "status=excluded.status, error=excluded.error, updated_at=excluded.updated_at, "
+                "edited_from=excluded.edited_from",
                 [
                     (plan_id, e["action_id"], e["system"], e["entity"], e["record_id"], e.get("field"),
-                     e.get("before"), e.get("after"), e["status"], e.get("error"), stamp)
+                     e.get("before"), e.get("after"), e["status"], e.get("error"), stamp,
+                     e.get("edited_from"))
                     for e in entries
                 ],
             )  # fmt: skip

@@ -184,7 +184,7 @@ def test_the_nightly_run_applies_nothing_a_person_has_to_see_first(tmp_path: Pat
             capture_output=True, text=True, env={**os.environ, **box.env}, check=False,
         )  # fmt: skip
     assert done.returncode == 1, done.stderr  # the sandbox has error-level findings
-    (folder,) = (tmp_path / "state" / "runs").iterdir()
+    (folder,) = (p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())
     plan = read_plan(folder / "plan.jsonl")
     state = State(profile.state_dir / "state.sqlite")
     try:

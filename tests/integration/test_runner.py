@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +22,14 @@ from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
 CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
+HOLDER = """
+import sys, time
+from pathlib import Path
+from crm_ops.runner import RunLock
+RunLock(Path(sys.argv[1])).acquire()
+print("held", flush=True)
+time.sleep(300)
+"""
 RUN = """
 [profiles.sandbox.run]
 auto_apply = ["person.email.normalised", "tag:format"]
@@ -57,10 +66,15 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
 
     first = _run(box, tmp_path)
     assert first.returncode == 1, first.stderr  # the sandbox has error-level defects
-    runs = sorted((tmp_path / "state" / "runs").iterdir())
+    runs = sorted(p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())
     folder = runs[-1]
     for name in ("findings.parquet", "plan.jsonl", "plan.csv", "summary.json", "report.html", "run.log"):
         assert (folder / name).exists(), name
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name  # CRM data: the run's user's alone
+    for private in (folder, tmp_path / "state", tmp_path / "state" / "snapshots"):
+        assert private.stat().st_mode & 0o777 == 0o700, private
+    everything = [p for p in (tmp_path / "state").rglob("*") if p.is_file()]
+    assert everything and all(p.stat().st_mode & 0o077 == 0 for p in everything)
     summary = json.loads((folder / "summary.json").read_text())
     header = read_plan(folder / "plan.jsonl").header
     assert {"people.yaml", "companies.yaml", "deals.yaml"} <= set(header.rules)  # rule set versions
@@ -69,30 +83,41 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     report = (folder / "report.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
     assert "<script" not in report.lower()
-    assert "src=" not in report and "href=" not in report and "@import" not in report  # no network assets
+    assert "src=" not in report and "@import" not in report and "<link" not in report  # no network assets
+    hrefs = re.findall(r'href="([^"]*)"', report)  # links: to the records in their CRM, to the run index
+    assert hrefs and all(h.startswith("https://") or h == "../index.html" for h in hrefs)
+    assert "../index.html" in hrefs and any(h.startswith("https://") for h in hrefs)
+    assert (tmp_path / "state" / "runs" / "index.html").exists()
     lines = [json.loads(line) for line in (folder / "run.log").read_text().splitlines()]
     assert lines and all(line["run_id"] == folder.name for line in lines)
 
     second = _run(box, tmp_path)
     assert second.returncode == 1
-    latest = sorted((tmp_path / "state" / "runs").iterdir())[-1]
+    latest = sorted(p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())[-1]
     findings = pl.read_parquet(latest / "findings.parquet")
     assert findings.filter(pl.col("rule") == "person.email.normalised").is_empty()  # applied by the first run
     assert "<svg" in (latest / "report.html").read_text()  # the trend, now there are two runs
 
 
-def test_the_lock_keeps_runs_apart_and_a_stale_lock_is_taken_over(box: Sandbox, tmp_path: Path) -> None:
+def test_the_lock_keeps_runs_apart_and_a_dead_runs_lock_is_taken_over(box: Sandbox, tmp_path: Path) -> None:
     profile_for(box, tmp_path)
     lock = tmp_path / "state" / "run.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
-    locked = _run(box, tmp_path)
-    assert locked.returncode == 5
-    assert "another run holds" in locked.stderr
-    lock.write_text(json.dumps({"pid": 2**22 + 12345, "started": time.time()}))  # a process that is gone
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        locked = _run(box, tmp_path)
+        assert locked.returncode == 5
+        assert "another run holds" in locked.stderr and f'"pid": {holder.pid}' in locked.stderr
+    finally:
+        holder.kill()  # SIGKILL: the holder cannot clean up; the kernel releases its lock
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    # a run that was pid 1 in a container, killed: its lock file is left behind with a pid that is alive
+    lock.write_text(json.dumps({"pid": 1, "started": time.time()}))
     taken = _run(box, tmp_path)
     assert taken.returncode in (0, 1), taken.stderr
-    assert not lock.exists()
+    assert lock.read_text() == ""  # released by the run that took it over
 
 
 def test_the_cron_wrapper_runs_the_batch_and_pages_nobody_for_findings(box: Sandbox, tmp_path: Path) -> None:
@@ -116,3 +141,23 @@ def test_the_cron_wrapper_runs_the_batch_and_pages_nobody_for_findings(box: Sand
     broken = subprocess.run(["sh", "-c", cron_line], capture_output=True, text=True, env=missing, check=False)
     assert broken.returncode == 2
     assert "run failed with exit code 2" in broken.stderr
+
+
+def test_a_failing_run_calls_the_webhook(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_ops.runner import run_batch
+    from tests.webhook import webhook
+
+    with webhook() as hook:
+        monkeypatch.setenv("CRM_OPS_WEBHOOK_URL", hook.url)
+        profile = profile_for(
+            box, tmp_path, extra='\n[profiles.sandbox.notify]\nwebhook_env = "CRM_OPS_WEBHOOK_URL"\n'
+        )
+        result = run_batch(profile)
+    assert result.exit_code == 1  # the sandbox has error-level defects: a threshold breach
+    (body,) = hook.bodies
+    assert body["text"].startswith(f"crm-ops run {result.run_id} (sandbox): exit 1")
+    assert "*Findings:*" in body["blocks"][1]["text"]["text"]
+    log = (result.folder / "run.log").read_text()
+    assert '"event": "notify.sent"' in log and "s3cr3t" not in log

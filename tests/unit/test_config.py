@@ -104,3 +104,12 @@ def test_unknown_profile_and_missing_file(tmp_path: Path) -> None:
         load_profile(tmp_path / "missing.toml", "prod")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_profile(_file(tmp_path, "[profiles.prod\n"), "prod")
+
+
+def test_the_production_guard_is_the_key_never_the_name(tmp_path: Path) -> None:
+    path = _file(
+        tmp_path, "[profiles.prod]\nproduction = false\n[profiles.eu]\n[profiles.live]\nproduction = true\n"
+    )
+    assert not load_profile(path, "prod").production  # named prod, said not to be
+    assert load_profile(path, "eu").production  # said nothing: guarded
+    assert load_profile(path, "live").production

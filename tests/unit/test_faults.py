@@ -42,3 +42,11 @@ def test_draws_are_deterministic_and_near_their_rates() -> None:
     assert 180 < seq1.count("drop") < 320
     assert first.counts["429"] == seq1.count("429")
     assert FaultInjector(FAULT_PROFILES["none"], seed=1).draw() is None
+
+
+def test_a_named_profile_can_be_changed_entry_by_entry() -> None:
+    changed = parse_fault_profile("real-world,validation=0.2,lock_row=0")
+    base = FAULT_PROFILES["real-world"]
+    assert (changed.rate_validation, changed.rate_lock_row) == (0.2, 0.0)
+    assert changed.rate_concurrent == base.rate_concurrent and changed.daily_after == base.daily_after
+    assert base.rate_lock_row > 0 and base.rate_validation > 0

@@ -21,10 +21,11 @@ from crm_ops.match import (
     one_to_one,
     survivorship,
 )
-from crm_ops.match.engine import soundex
+from crm_ops.match.engine import normalise, phonetic_codes, same_person_names
 from crm_ops.match.run import settings_from_profile, with_survivor
 from crm_ops.match.survivor import MergeRules
 from crm_ops.rules.model import example_frame
+from crm_ops.rules.wordlists import shipped
 
 
 def _contacts(rows: list[dict[str, object]]) -> pl.DataFrame:
@@ -134,9 +135,31 @@ def test_users_match_on_their_own_fields_and_bad_settings_are_named() -> None:
     assert isinstance(custom, MatchConfig) and isinstance(custom.fields[0], FieldRule)
 
 
-def test_soundex() -> None:
-    assert soundex("Robert") == soundex("Rupert") == "R163"
-    assert soundex("Meyer") == soundex("Maier")
+def test_phonetic_codes_come_from_jellyfish_once_per_distinct_value() -> None:
+    names = pl.Series(["robert", "rupert", "meyer", "maier", None, "robert", "schmidt", "smith"])
+    assert phonetic_codes(names).to_list() == ["R163", "R163", "M600", "M600", None, "R163", "S530", "S530"]
+    metaphone = phonetic_codes(names, "metaphone").to_list()
+    assert metaphone[0] != metaphone[1] and metaphone[6] == "SXMTT" and metaphone[7] == "SM0"
+    assert phonetic_codes(names, "nysiis").to_list()[2:4] == ["MAYAR", "MAR"]
+    assert phonetic_codes(names, "match_rating").to_list()[6:] == ["SCHMDT", "SMTH"]
+    accents = pl.Series(["müller", "muller", "émile", "emile"])
+    for algorithm in ("soundex", "metaphone", "nysiis", "match_rating"):
+        codes = phonetic_codes(accents, algorithm).to_list()
+        assert codes[0] == codes[1] and codes[2] == codes[3], algorithm
+    rule = {"field": "last_name", "comparator": "phonetic", "normaliser": "name", "phonetic": "metaphone"}
+    custom = DEFAULTS["Contact"].with_overrides({"fields": [rule], "blocking": [["account_id"]]}, "m")
+    assert custom.fields[0].phonetic == "metaphone"
+    with pytest.raises(ConfigError, match=r"phonetic must be one of soundex, metaphone, nysiis"):
+        DEFAULTS["Contact"].with_overrides({"fields": [{**rule, "phonetic": "caverphone"}]}, "m")
+
+
+def test_nicknames_come_from_the_maintained_list_and_ours() -> None:
+    lists = shipped()
+    pairs = [("bob", "robert"), ("rob", "bob"), ("peggy", "margaret"), ("hans", "johannes"),
+             ("katie", "katherine"), ("r", "robert"), ("hank", "harry"), ("ann", "robert"),
+             ("mia", "sven")]  # fmt: skip
+    same = same_person_names([a for a, _ in pairs], [b for _, b in pairs], lists)
+    assert same.tolist() == [True] * 7 + [False, False]
 
 
 def test_profile_match_settings(tmp_path: Path) -> None:
@@ -152,3 +175,60 @@ def test_profile_match_settings(tmp_path: Path) -> None:
     assert settings["source_of_truth"] == {"email": "salesforce", "*": "latest"}
     with pytest.raises(ConfigError, match=r"prod.match.Contakt: unknown setting"):
         settings_from_profile({"Contakt": {"threshold": 0.5}, "survivor": "loudest"}, "prod.match")
+
+
+def test_profiles_add_free_mail_domains_placeholders_and_nicknames(tmp_path: Path) -> None:
+    lists_file = tmp_path / "lists" / "ours.yaml"
+    lists_file.parent.mkdir()
+    lists_file.write_text("placeholders:\n  email_domains: [nomail.acme]\nnicknames: {sigi: siegfried}\n")
+    config = tmp_path / "crm-ops.toml"
+    config.write_text(
+        "[profiles.prod.match]\nfreemail_domains_extra = ['Acme-Mail.com']\n"
+        "placeholder_words_extra = ['tbc']\nnicknames_extra = {hansi = 'johann'}\n"
+        "wordlists_file = 'lists/ours.yaml'\n"
+    )
+    settings = settings_from_profile(load_profile(config, "prod").match, "prod.match", tmp_path)
+    lists = settings["lists"]
+    assert "acme-mail.com" in lists.freemail and "gmail.com" in lists.freemail  # the shipped list stays
+    assert "acme-mail.com" not in shipped().freemail and "tbc" in lists.junk_words
+    frame = pl.DataFrame({"w": ["acme-mail.com", "www.globex.com"], "e": ["ann@nomail.acme", "TBC"]})
+    seen = frame.select(
+        normalise(pl.col("w"), "domain", lists).alias("w"), normalise(pl.col("e"), "email", lists).alias("e")
+    )
+    assert seen.rows() == [(None, None), ("globex.com", None)]
+    assert frame.select(normalise(pl.col("w"), "domain").alias("w"))["w"].to_list() == [
+        "acme-mail.com",
+        "globex.com",
+    ]
+    assert same_person_names(["hansi", "sigi", "hansi"], ["johann", "siegfried", "sigi"], lists).tolist() == [
+        True,
+        True,
+        False,
+    ]
+    # the lists reach matching: two accounts at a (now) free-mail website are not the same company
+    accounts = example_frame(
+        "Account",
+        [
+            {"id": "a1", "name": "Acme", "website": "acme-mail.com"},
+            {"id": "a2", "name": "Acme", "website": "acme-mail.com"},
+        ],
+        "salesforce",
+    )
+    assert find_duplicates(accounts, DEFAULTS["Account"]).height == 1
+    assert find_duplicates(
+        accounts, DEFAULTS["Account"], lists=lists
+    ).is_empty()  # a name alone is not enough
+    with pytest.raises(ConfigError) as bad:
+        settings_from_profile(
+            {
+                "freemail_domains_extra": "gmail.com",
+                "nicknames_extra": ["bob"],
+                "wordlists_file": "nope.yaml",
+            },
+            "prod.match",
+            tmp_path,
+        )
+    text = str(bad.value)
+    assert "prod.match.freemail_domains_extra: a list of strings" in text
+    assert "prod.match.nicknames_extra: a table of nickname = full name" in text
+    assert "prod.match.wordlists_file: cannot read" in text and "nope.yaml" in text

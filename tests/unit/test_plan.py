@@ -118,5 +118,5 @@ def test_a_damaged_plan_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         read_plan(jsonl)
     text = str(raised.value)
-    assert f"{jsonl}:3: not JSON" in text
+    assert f"{jsonl}:3: column 19: not JSON" in text
     assert f"{jsonl}:{len(lines)}: unknown action kind 'explode'" in text

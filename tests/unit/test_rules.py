@@ -152,3 +152,16 @@ def test_custom_rules_in_examples_load_and_pass_their_examples() -> None:
         "acme.person.title.vp_spelled_out",
     }
     assert all(x.ok for x in run_examples(rules))
+
+
+def test_a_failing_rule_without_a_field_is_a_finding_not_a_crash() -> None:
+    """Frame-level checks' failure cases name the schema, not a column (this crashed the engine)."""
+    from crm_ops.rules.model import Rule
+
+    frame = example_frame("Contact", [{"email": "a@b.com"}, {"email": "c@d.com"}], "salesforce")
+    rule = Rule("t.nofield", ("Contact",), "info", "Always fails.", lambda f, c, p: pl.col("email").is_null())
+    result = run_entity(
+        [rule], frame, RuleContext({"salesforce": {"Contact": frame}}), "salesforce", "Contact"
+    )
+    assert result.errors == []
+    assert result.findings["rule"].to_list() == ["t.nofield", "t.nofield"]

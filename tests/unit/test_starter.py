@@ -18,7 +18,7 @@ def test_the_starter_config_loads_and_is_safe_by_default(tmp_path: Path) -> None
     assert profile.production  # apply and run refuse to write without --allow-production
     assert profile.salesforce is not None and profile.salesforce.auth == "jwt"
     assert profile.salesforce.login_url == "https://login.salesforce.com"
-    assert "auto_apply" not in profile.run  # nothing written unattended until a person lists rules
+    assert profile.run.auto_apply == ()  # nothing written unattended until a person lists rules
     assert profile.hubspot is not None and profile.hubspot.base_url == "https://api.hubapi.com"
     text = path.read_text()
     for word in ("password =", "secret =", "token =", "key ="):

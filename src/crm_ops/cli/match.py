@@ -45,7 +45,7 @@ def match(
     from rich.table import Table
 
     from crm_ops import durable
-    from crm_ops.check import snapshot_frames
+    from crm_ops.check import profile_rules, snapshot_frames
     from crm_ops.config import load_profile
     from crm_ops.match import run_matching
     from crm_ops.match.run import settings_from_profile, with_survivor
@@ -59,7 +59,9 @@ def match(
         raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
     with _errors():
         prof = load_profile(config, profile)
-        settings = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")
+        settings = settings_from_profile(
+            prof.match, f"{prof.source} profiles.{prof.name}.match", Path(prof.source).parent
+        )
         if survivor:
             settings["merge_rules"] = with_survivor(settings["merge_rules"], survivor)
         state = State(prof.state_dir / "state.sqlite")
@@ -69,13 +71,15 @@ def match(
             rejected = state.rejections()
         finally:
             state.close()
+        rules = profile_rules(prof)[0]  # what every proposed value must pass
         if (engine or prof.engine) == "spark":
             from crm_ops.spark import run_matching_spark, session
             from crm_ops.spark import snapshot_frames as spark_frames
 
-            result = run_matching_spark(spark_frames(session(prof), prof), rejected=rejected, **settings)
+            frames = spark_frames(session(prof), prof)
+            result = run_matching_spark(frames, rejected=rejected, rules=rules, **settings)
         else:
-            result = run_matching(snapshot_frames(prof), rejected=rejected, **settings)
+            result = run_matching(snapshot_frames(prof), rejected=rejected, rules=rules, **settings)
     folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in ("findings", "duplicates", "links", "unmatched"):
         durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from crm_ops import logs
-from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+from crm_ops.cli import EXIT_FAILED, ConfigPath, ProfileName, _errors, app
 
 plan_app = typer.Typer(
     add_completion=False,
@@ -145,13 +145,15 @@ def _run_apply(
     import json
 
     from crm_ops import durable
-    from crm_ops.check import profile_rules
+    from crm_ops.check import current_frames, profile_rules
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.match.run import settings_from_profile
     from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
     from crm_ops.plan.apply import Applier, undo_plan
-    from crm_ops.plan.format import Plan, read_rejections
+    from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
+    from crm_ops.plan.format import Plan, new_plan_id, read_rejections
+    from crm_ops.plan.outcomes import failure_lines, failures
     from crm_ops.plan.review import Review, default_approvals, rejections
     from crm_ops.plan.show import summarise, tables
     from crm_ops.progress import bars
@@ -161,7 +163,10 @@ def _run_apply(
     with _errors(" (the journal keeps what was done; run again to resume)"), bars() as steps:
         prof = load_profile(config, profile)
         if yes and prof.production and not allow_production:
-            raise ConfigError(f"profile {prof.name!r} is production: add --allow-production to write to it")
+            raise ConfigError(
+                f"profile {prof.name!r} is production ({prof.source} says production = true, or does not "
+                "say: set production = false for a sandbox or test org): add --allow-production to write"
+            )
         plan_file = _plan_file(plan_path)
         loaded = read_plan(plan_file)
         review, every = filters.pop("review", None), filters.pop("all_actions", False)
@@ -181,10 +186,22 @@ def _run_apply(
                 rules, _, _ = profile_rules(prof)
                 approvals = default_approvals(loaded, Review.for_rules(rules, prof.review))
                 chosen_by = "approved by default (review plan.csv and pass --review to choose)"
-        rules = settings_from_profile(prof.match, f"{prof.source} profiles.{prof.name}.match")["merge_rules"]
+        rules = settings_from_profile(
+            prof.match, f"{prof.source} profiles.{prof.name}.match", Path(prof.source).parent
+        )["merge_rules"]
         rejected = rejections(read_rejections(review, loaded)) if review and not undo else []
+        edits: list[Edit] = []
+        if review and approvals is not None and not undo:
+            edits, refused = read_edits(review, loaded, (k for k, v in approvals.items() if v))
+            if refused:
+                raise ConfigError(refused)
         puller = Puller(prof)
         try:
+            if edits:
+                # a person's value passes the rules the proposal came from, on the record as pulled
+                refused = check_edits(edits, loaded, profile_rules(prof)[0], current_frames(puller.state))
+                if refused:
+                    raise ConfigError(refused)
             if rejected and yes:
                 # remembered: not proposed again while the records' matched fields are unchanged
                 puller.state.remember_rejections(loaded.header.plan_id, rejected)
@@ -194,20 +211,40 @@ def _run_apply(
                 batch_size=batch_size,
                 steps=steps,
                 converted_status=rules.converted_status,
+                edited={e.action_id: e.planned for e in edits},
             )
             if undo:
                 loaded = undo_plan(puller.state, loaded)
                 write_plan(loaded, plan_file.parent / "undo")
                 actions = list(loaded.actions)
             else:
-                actions = select_actions(loaded, approvals=approvals, **filters)
+                actions = with_edits(select_actions(loaded, approvals=approvals, **filters), edits)
             report = applier.apply(loaded.header.plan_id, actions, dry_run=not yes)
         finally:
             puller.close()
     name = "undo" if undo else "apply"
+    failed_groups = failures(report.outcomes, loaded.actions)
+    # one file per run, never overwritten: a later dry run leaves the real apply's report as it was
+    report_file = (
+        plan_file.parent / "reports" / f"{name}-{new_plan_id()}{'-dry-run' if report.dry_run else ''}.json"
+    )
     durable.write_text(
-        plan_file.parent / f"{name}-report.json",
-        json.dumps({"plan_id": report.plan_id, "dry_run": report.dry_run, "counts": report.counts}, indent=2),
+        report_file,
+        json.dumps(
+            {
+                "plan_id": report.plan_id,
+                "run": name,
+                "dry_run": report.dry_run,
+                "profile": prof.name,
+                "production": prof.production,
+                "review": str(review) if review else None,
+                "edited": [e.__dict__ for e in edits],
+                "counts": report.counts,
+                "failed": {g.error: g.records for g in failed_groups},
+            },
+            indent=2,
+            default=str,
+        ),
     )
     verb = "would" if report.dry_run else "did"
     if report.dry_run and not undo:
@@ -219,13 +256,25 @@ def _run_apply(
         f"{name} {report.plan_id} ({verb}): "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
     )
+    if edits:
+        typer.echo(
+            f"{len(edits):,} proposed value(s) edited in {review} {'applied' if yes else 'would be applied'} "
+            "as edited by a person (checked by the rules the proposals came from; journaled)"
+        )
     if rejected:
         typer.echo(
             f"{len(rejected):,} rejected pair(s) {'remembered' if yes else 'would be remembered'}: "
             "not proposed again while their matched fields are unchanged (crm-ops match --forget clears them)"
         )
+    typer.echo(f"report: {report_file}")
     if report.dry_run:
         typer.echo("dry run: nothing was written; add --yes to write")
+    for line in failure_lines(failed_groups):
+        typer.echo(line, err=True)
+    if failed_groups:
+        count = sum(len(g.records) for g in failed_groups)
+        typer.echo(f"{count:,} record(s) refused by the CRM (exit {EXIT_FAILED})", err=True)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()

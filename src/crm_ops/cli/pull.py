@@ -33,8 +33,7 @@ def pull(
     """Pull CRM records into Parquet snapshots: incremental from the last watermark unless --full.
 
     A pull stopped for any reason (a kill, the API budget, an error) resumes where it stopped. An
-    entity that fails does not stop the others. Exit codes: 0 done, 2 configuration error, 3 CRM
-    error, 4 stopped at the API budget, 6 partial (the failed entities are listed).
+    entity that fails does not stop the others.
     """
     from rich.console import Console
 
@@ -73,25 +72,16 @@ def pull(
 def _pull_with_progress(
     puller: Puller, systems: list[str], entities: list[str] | None, full: bool, console: Console
 ) -> list[PullResult]:
-    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+    """Pull with a bar per entity on a terminal: rows so far, of the COUNT() where the CRM gave one."""
+    from crm_ops.progress import bars
 
-    if not console.is_terminal:
-        return puller.pull_many(systems, entities, full=full)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:,.0f} rows"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        tasks: dict[str, TaskID] = {}
+    with bars(console) as steps:
 
         def on_page(job: PullJob, rows: int) -> None:
-            key = f"{job.system} {job.entity}"
-            if key not in tasks:
-                tasks[key] = progress.add_task(key, total=None)
-            progress.advance(tasks[key], rows)
+            steps(f"{job.system} {job.entity}", rows)
 
-        puller.on_page = on_page
+        def on_total(job: PullJob, total: int) -> None:
+            steps(f"{job.system} {job.entity}", 0, total)
+
+        puller.on_page, puller.on_total = on_page, on_total
         return puller.pull_many(systems, entities, full=full)

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from crm_ops import logs
-from crm_ops.cli import ConfigPath, EngineName, ProfileName, _check_engine, _errors, app
+from crm_ops.cli import (
+    EXIT_FAILED,
+    EXIT_FINDINGS,
+    ConfigPath,
+    EngineName,
+    ProfileName,
+    _check_engine,
+    _errors,
+    app,
+)
 
 if TYPE_CHECKING:
     from crm_ops.config import Profile
@@ -63,7 +72,7 @@ def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: Ru
     Console(width=None if sys.stdout.isatty() else 200).print(table)
     _print_problems(problems, unknown)
     if problems:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @rules_app.command("test")
@@ -94,7 +103,7 @@ def rules_test(
     _print_problems(problems, unknown)
     typer.echo(f"{len(results) - len(failed)} of {len(results)} examples passed, {len(found)} rules")
     if failed or problems:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command()
@@ -113,10 +122,7 @@ def check(
     ] = "error",
     engine: EngineName = None,
 ) -> None:
-    """Run the rules over the current snapshots; write the findings as Parquet and print a summary.
-
-    Exit codes: 0 no finding at the --fail-on severity, 1 findings at it (or above), 2 configuration error.
-    """
+    """Run the rules over the current snapshots; write the findings as Parquet and print a summary."""
     import polars as pl
     from rich.console import Console
 
@@ -142,6 +148,10 @@ def check(
     _print_problems(run.problems, run.unknown_settings)
     typer.echo(f"findings: {run.findings_path}")
     failing = findings.filter(pl.col("severity").is_in(levels[fail_on])).height
+    if run.result.errors:
+        # a rule that raised has no findings: the check is incomplete, whatever --fail-on says
+        typer.echo(f"{len(run.result.errors)} rule(s) raised; their findings are missing", err=True)
+        raise typer.Exit(EXIT_FAILED)
     if failing:
         typer.echo(f"{failing:,} findings at --fail-on {fail_on} or above", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)

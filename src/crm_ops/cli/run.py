@@ -18,12 +18,7 @@ def run_command(
     ] = False,
     engine: EngineName = None,
 ) -> None:
-    """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/).
-
-    Exit codes: 0 clean, 1 findings above the threshold, 2 configuration error, 3 CRM error,
-    4 stopped at the API budget, 5 another run holds the lock, 6 partial (some entities could not be
-    pulled; the rest were checked and planned).
-    """
+    """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/)."""
     from crm_ops.config import load_profile
     from crm_ops.progress import bars
     from crm_ops.runner import EXIT_LOCKED, LockedError, run_batch
@@ -41,6 +36,11 @@ def run_command(
     typer.echo(
         f"run {result.run_id}: {summary['findings']:,} findings, "
         f"{summary['plan_actions']:,} planned actions, "
-        f"applied {summary['applied'] or 'nothing'}; report: {result.folder / 'report.html'}"
+        f"applied {_counts(summary['applied'])}; report: {result.folder / 'report.html'}"
     )
     raise typer.Exit(result.exit_code)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """``{"done": 3, "failed": 1}`` as "done 3, failed 1" (nothing: "nothing")."""
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "nothing"

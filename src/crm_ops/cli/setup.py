@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from crm_ops import logs
-from crm_ops.cli import EXIT_CONFIG, ConfigPath, ProfileName, _errors, app
+from crm_ops.cli import EXIT_CONFIG, EXIT_FINDINGS, ConfigPath, ProfileName, _errors, app
 
 
 @app.command()
@@ -77,11 +77,7 @@ def init(
 @app.command()
 def doctor(config: ConfigPath = None, profile: ProfileName = None) -> None:
     """Check that crm-ops can reach each CRM: who it signs in as, API version, allowance left, scopes,
-    clock skew, and every mapped field the integration user cannot read or write.
-
-    Exit codes: 0 nothing blocks a pull or an apply (warnings may be listed), 1 something does (each
-    problem listed with what to do), 2 configuration error.
-    """
+    clock skew, and every mapped field the integration user cannot read or write."""
     from crm_ops.config import load_profile
     from crm_ops.doctor import run_doctor
 
@@ -94,7 +90,7 @@ def doctor(config: ConfigPath = None, profile: ProfileName = None) -> None:
     failed = [f for f in findings if f.status == "fail"]
     if failed:
         typer.echo(f"{len(failed)} problem(s) block a pull or an apply; see FAIL above", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDINGS)
     if not findings:
         typer.echo("the profile configures no CRM", err=True)
         raise typer.Exit(EXIT_CONFIG)

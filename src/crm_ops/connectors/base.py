@@ -154,6 +154,11 @@ class Connector(Protocol):
         """Current values of the given records, in canonical form (missing ids are absent)."""
         ...
 
+    def moved_ids(self, entity: str) -> Mapping[str, str]:
+        """Ids that ``read`` was asked for and that the CRM answered under another id, old to new (a
+        HubSpot merge makes a new record, and the merged ids answer it); empty where ids never move."""
+        ...
+
     def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
         """Write field changes; one result per change, in order."""
         ...
@@ -171,7 +176,8 @@ class Connector(Protocol):
     ) -> list[PushResult]:
         """Merge ``losers`` into ``survivor`` with the CRM's own merge, and set the survivor's ``values``
         (canonical columns: in the merge call where the CRM can, else just after); one result per loser,
-        in order (``extra["unwritten"]``: the columns that could not be written, and why)."""
+        in order (``extra["unwritten"]``: the columns that could not be written, and why; ``extra["id"]``
+        on a merged one: the survivor's id after all the merges, a new one where the CRM makes one)."""
         ...
 
     def convert(self, conversions: Sequence[Conversion]) -> list[PushResult]:

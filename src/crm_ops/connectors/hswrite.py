@@ -17,7 +17,8 @@ import polars as pl
 from hubspot import HubSpot
 
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
-from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
+from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis
+from crm_ops.connectors.hsrestore import HubSpotRestores
 from crm_ops.errors import ConfigError, FatalApiError
 from crm_ops.schema.fieldmap import EntityMap
 
@@ -28,13 +29,21 @@ OWN_ENDPOINTS = {"contacts": ("email_opt_out", "additional_emails")}
 SECONDARY_EMAILS = "/contacts/v1/secondary-email/{id}/email/{email}"
 UNSUBSCRIBE_ALL = "/communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL"
 NO_RESUBSCRIBE = "HubSpot does not resubscribe an opted-out address by API (crm-ops leaves it opted out)"
+INTEGRATION_REFUSAL = "salesforce integration"  # what HubSpot's refusal of company merges says
+COMPANY_MERGE_HINT = (
+    "HubSpot refuses company merges while its Salesforce integration is on: merge the accounts in "
+    "Salesforce (the integration brings the survivor over) or delete the duplicate company in HubSpot; "
+    "not retried"
+)
 
 
-class HubSpotWrites:
-    """Writing, merging and undoing merges, for ``HubSpotConnector``."""
+class HubSpotWrites(HubSpotRestores):
+    """Writing, merging and undoing merges, for ``HubSpotConnector`` (bringing merged-away records back:
+    ``HubSpotRestores``)."""
 
     client: HubSpot
     api: HubSpotApis
+    _merges_refused: dict[str, str]  # object types HubSpot refuses to merge in this portal, and why
 
     if TYPE_CHECKING:
 
@@ -267,18 +276,34 @@ class HubSpotWrites:
             raise ConfigError(f"hubspot: {emap.object} records cannot be merged here")
         api = self.api.merge[emap.object]
         results = []
+        current = survivor  # each merge may answer a new id: the next one merges into it
         for loser in losers:
+            refused = self._merges_refused.get(emap.object)
+            if refused:
+                results.append(PushResult(loser, False, refused))
+                continue
             try:
-                self._call(
-                    api.merge, public_merge_input={"primaryObjectId": survivor, "objectIdToMerge": loser}
+                body = self._call(
+                    api.merge, public_merge_input={"primaryObjectId": current, "objectIdToMerge": loser}
                 )
+                current = str(body.get("id") or current)
                 results.append(PushResult(loser, True))
             except FatalApiError as exc:
+                if emap.object == "companies" and INTEGRATION_REFUSAL in str(exc).lower():
+                    # never retried, nor tried again for other companies: HubSpot refuses every one
+                    self._merges_refused[emap.object] = f"{exc} ({COMPANY_MERGE_HINT})"
+                    results.append(PushResult(loser, False, self._merges_refused[emap.object]))
+                    continue
                 results.append(PushResult(loser, False, str(exc)))
         unwritten: dict[str, str] = {}
         if values and any(r.ok for r in results):
-            unwritten = self._survivor_values(entity, emap, survivor, values)
-        return [PushResult(r.record_id, r.ok, r.error, {"unwritten": unwritten}) for r in results]
+            unwritten = self._survivor_values(entity, emap, current, values)
+        return [
+            PushResult(
+                r.record_id, r.ok, r.error, {"unwritten": unwritten, **({"id": current} if r.ok else {})}
+            )
+            for r in results
+        ]
 
     def _survivor_values(
         self, entity: str, emap: EntityMap, survivor: str, values: Mapping[str, Any]
@@ -317,70 +342,6 @@ class HubSpotWrites:
             for record_id, linked in self._associations(emap.object, target, ids).items():
                 out += [Link(f"{emap.object}->{target}", to, record_id) for to, _ in linked]
         return out
-
-    def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
-        """Create merged-away records again from their values before the merge (HubSpot cannot unmerge):
-        new ids, one call each.
-
-        Every mapped property the CRM lets us write is restored; read-only ones (create date, merged ids)
-        cannot be.
-        """
-        emap = self._map(entity)
-        writable = {f.name for f in self.describe(entity) if f.updateable}
-        return [self._restore_one(emap, writable, record) for record in records]
-
-    def _restore_one(self, emap: EntityMap, writable: set[str], record: dict[str, Any]) -> PushResult:
-        values = {}
-        for column, value in record.items():
-            src = emap.columns.get(column)
-            if src is not None and src.field:
-                name: str | None = src.field
-            else:
-                name = column.removeprefix("custom_") if column.startswith("custom_") else None
-            if value is not None and name in writable:
-                values[column] = value
-        properties = self._properties_of(emap, Change("", values))
-        earlier = self._restored_before(emap.object, properties, record.get("__merged_at"))
-        if earlier is not None:  # a restore that landed before the last run stopped
-            return PushResult(str(record.get("id")), True, None, {"id": earlier})
-        try:
-            body = self._call(
-                self.api.objects.create,
-                emap.object,
-                simple_public_object_input_for_create={"properties": properties, "associations": []},
-            )
-        except FatalApiError as exc:
-            return PushResult(str(record.get("id")), False, str(exc))
-        return PushResult(str(record.get("id")), True, None, {"id": str(body["id"])})
-
-    def _restored_before(self, object_type: str, properties: dict[str, Any], since: Any) -> str | None:
-        """A record created since the merge with the same identity (e-mail, else domain, else name)."""
-        key = next((k for k in ("email", "domain", "name") if properties.get(k)), None)
-        if key is None or not since:
-            return None
-        body = self._call(
-            self.api.search.do_search,
-            object_type,
-            public_object_search_request={
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {"propertyName": key, "operator": "EQ", "value": str(properties[key])},
-                            {
-                                "propertyName": "createdate",
-                                "operator": "GTE",
-                                "value": epoch_ms(parse_stamp(str(since))),
-                            },
-                        ]
-                    }
-                ],
-                "properties": [key],
-                "limit": 1,
-            },
-            search=True,
-        )
-        results = body.get("results") or []
-        return str(results[0]["id"]) if results else None
 
     def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
         """Associate each move's record with ``to_id`` and, unless ``keep``, archive its link to

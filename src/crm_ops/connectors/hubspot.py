@@ -56,6 +56,7 @@ SEARCH_CAP = 10_000
 OWNER_LIMIT = 500
 PRIMARY_TYPES = {1, 2, 5, 6}
 CRM_OBJECTS = ("contacts", "companies", "deals")
+MERGED_IDS = "hs_merged_object_ids"  # the ids merged into a record (each answers it)
 # the last-modified property HubSpot's search indexes for each object
 MODIFIED = {
     "contacts": "lastmodifieddate",
@@ -104,6 +105,8 @@ class HubSpotConnector(HubSpotWrites):
         self._calls = 0
         self._properties: dict[str, list[FieldInfo]] = {}
         self._resolved: dict[str, Resolved] = {}
+        self._moved: dict[str, dict[str, str]] = {}  # merged ids met by read, by entity
+        self._merges_refused: dict[str, str] = {}
         self._http = CrmSession(settings.ca_bundle)  # calls the client library does not make
 
     @property
@@ -478,8 +481,22 @@ class HubSpotConnector(HubSpotWrites):
         if emap.object not in CRM_OBJECTS:
             raise ConfigError(f"hubspot: {entity} cannot be read by id")
         props, custom = self._props(entity)
-        rows = self._rows(self._batch_read(emap.object, list(ids), props), props, MODIFIED[emap.object])
+        results = self._batch_read(emap.object, list(ids), [*props, MERGED_IDS])
+        asked = {str(i) for i in ids}
+        moved = self._moved.setdefault(entity, {})
+        for r in results:
+            now = str(r.get("id"))
+            for old in str((r.get("properties") or {}).get(MERGED_IDS) or "").split(";"):
+                if old.strip() in asked and old.strip() != now:
+                    moved[old.strip()] = now  # a merged id, answered by the record it became
+        unique = list({str(r.get("id")): r for r in results}.values())  # an old and a new id, one record
+        rows = self._rows(unique, props, MODIFIED[emap.object])
         return self._page(entity, rows, props, custom)
+
+    def moved_ids(self, entity: str) -> dict[str, str]:
+        """The merged ids ``read`` has met, old to new: HubSpot answers a merged id with the record it was
+        merged into, which names it in ``hs_merged_object_ids``."""
+        return dict(self._moved.get(entity, {}))
 
     def _batch_read(
         self, object_type: str, ids: list[str], props: list[str], archived: bool = False

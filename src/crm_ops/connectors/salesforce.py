@@ -121,6 +121,7 @@ class SalesforceConnector(SalesforceWrites):
         self.limit: int | None = None
         self.server_date: str | None = None  # the Date header of the last answer (clock skew)
         self.enforce_budget = True  # off only for the few calls of diagnostics (doctor)
+        self.on_count: Callable[[str, int], None] | None = None  # a pull's COUNT(), for progress totals
         self.session = CrmSession(settings.ca_bundle)
         self.session.hooks["response"].append(self._on_response)
         instance_url, token = sfauth.sign_in(settings, self.session, self._call)
@@ -343,6 +344,8 @@ class SalesforceConnector(SalesforceWrites):
                 n = -1  # too many even to count in time: Bulk, which has no such limit
             mode = "bulk" if too_long or n < 0 or n > self.settings.bulk_threshold else "rest"
             log.info("salesforce.pull.plan", entity=entity, object=emap.object, records=n, mode=mode)
+            if self.on_count is not None:
+                self.on_count(entity, n)
         if mode == "bulk":
             yield from self._pull_bulk(entity, soql_fields, since, cursor or {})
         else:

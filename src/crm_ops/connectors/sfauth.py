@@ -139,6 +139,18 @@ def sign_in(
             body = response.json()
         except ValueError:
             body = {}
+        if not isinstance(body, dict):
+            body = {}
+        if response.status_code == 200 and not (body.get("access_token") and body.get("instance_url")):
+            # a proxy's or SSO's sign-in page, or a login URL that is not a token endpoint
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise FatalApiError(
+                SYSTEM,
+                f"{s.auth} sign-in at {url} answered 200 with {kind}, not a token (an HTML login page? "
+                "check login_url / oauth_url, and whether a proxy or single sign-on page stands in front)",
+                status=response.status_code,
+                code="NOT_A_TOKEN",
+            )
         if response.status_code != 200:
             error, description = (
                 str(body.get("error", response.status_code)),

@@ -8,8 +8,6 @@ checker.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -21,15 +19,28 @@ import structlog
 from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import Operation, _Bulk2Client
 
+from crm_ops import csvio
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfsoap
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
+from crm_ops.connectors.sfsaves import (
+    DUPLICATE_HEADER,
+    DUPLICATES,
+    LOCK_ATTEMPTS,
+    LOCKED,
+    bulk_result,
+    code_of,
+    composite_result,
+    still_locked,
+)
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
-from crm_ops.errors import ConfigError
+from crm_ops.errors import ConfigError, RetriableApiError
+from crm_ops.retry import GaveUpError, RetryPolicy, retrying
 from crm_ops.schema.fieldmap import EntityMap
 
 log = structlog.get_logger("crm_ops.salesforce")
 T = TypeVar("T")
+SYSTEM = "salesforce"
 COMPOSITE_BATCH = 200
 MERGE_BATCH = 2  # records merged into the master per merge call
 UNDELETE_BATCH = 200
@@ -46,6 +57,7 @@ class SalesforceWrites:
     """Writing, merging and undoing merges, for ``SalesforceConnector``."""
 
     settings: SalesforceSettings
+    policy: RetryPolicy
     session: requests.Session
     sf: Salesforce
     _sleep: Callable[[float], None]
@@ -73,6 +85,10 @@ class SalesforceWrites:
         name, value = self._source_field(emap, column, value)
         return name, _wire(value)
 
+    def moved_ids(self, entity: str) -> dict[str, str]:
+        """Salesforce ids never move: a merged-away record stays in the recycle bin under its id."""
+        return {}
+
     def write_batch(self, entity: str, total: int) -> int:
         """200 (one composite request) for small plans; a Bulk ingest job's worth above the threshold."""
         s = self.settings
@@ -80,28 +96,114 @@ class SalesforceWrites:
 
     def push(self, entity: str, changes: Sequence[Change]) -> list[PushResult]:
         """Update records: through the composite sObject collections API, 200 a request, not all-or-none;
-        more than 200 at once through one Bulk API 2.0 ingest job (update)."""
+        more than 200 at once through one Bulk API 2.0 ingest job (update).
+
+        A record whose change names a field this user cannot write (describe's ``updateable``: read-only,
+        or hidden by field-level security), or a person account's Name, is refused here, alone, and never
+        sent (in a Bulk job one such column would fail every row). Records that meet a locked row are
+        sent again, alone, with backoff; with ``allow_duplicate_saves`` composite requests carry the
+        duplicate rule header, and records a Bulk job refused for duplicates go again through composite
+        (``sfsaves``)."""
         emap = self._map(entity)
-        if len(changes) > COMPOSITE_BATCH:
-            return self._push_bulk(entity, emap, changes)
-        results: list[PushResult] = []
-        for start in range(0, len(changes), COMPOSITE_BATCH):
-            batch = changes[start : start + COMPOSITE_BATCH]
+        out = self._refused_here(entity, emap, changes)
+        todo = [i for i in range(len(changes)) if i not in out]
+        allowed = self.settings.allow_duplicate_saves
+        again = todo
+        if len(todo) > COMPOSITE_BATCH:
+            sent = self._push_bulk(entity, emap, [changes[i] for i in todo])
+            out.update(zip(todo, sent, strict=True))
+            # a Bulk job's chunks lock each other's parents, and it cannot carry the duplicate header
+            wanted = {LOCKED, DUPLICATES} if allowed else {LOCKED}
+            again = [i for i in todo if code_of(out[i]) in wanted]
+            if again:
+                log.info("salesforce.bulk.resend", entity=entity, records=len(again))
+        if again:
+            out.update(self._push_composite(emap, changes, again))
+        return [out[i] for i in range(len(changes))]
+
+    def _refused_here(self, entity: str, emap: EntityMap, changes: Sequence[Change]) -> dict[int, PushResult]:
+        """The changes not to send, by index, each with why: a field the user cannot write, a person
+        account's Name (Salesforce derives it from the person's first and last name)."""
+        writable = {f.name for f in self.describe(entity) if f.updateable}
+        refused: dict[int, PushResult] = {}
+        named: list[int] = []
+        for index, change in enumerate(changes):
+            # a column the map cannot write is the caller's mistake, not the record's: ConfigError
+            fields = [self._source_field(emap, k, v)[0] for k, v in change.values.items()]
+            locked = [f for f in fields if f not in writable]
+            if locked:
+                error = (
+                    f"{emap.object}.{', '.join(locked)}: not writable for this user (read-only, or hidden "
+                    "by field-level security); not sent"
+                )
+                refused[index] = PushResult(change.record_id, False, error, {"code": "NOT_WRITABLE"})
+            elif emap.object == "Account" and "Name" in fields:
+                named.append(index)
+        if named and "IsPersonAccount" in {f.name for f in self.describe(entity)}:
+            ids = sorted({changes[i].record_id for i in named})
+            people: set[str] = set()
+            for start in range(0, len(ids), READ_BATCH):
+                chunk = ", ".join(soql_quote(i) for i in ids[start : start + READ_BATCH])
+                soql = f"SELECT Id FROM Account WHERE IsPersonAccount = true AND Id IN ({chunk})"
+                people |= {str(r["Id"]) for r in self._records(soql)}
+            for index in named:
+                if changes[index].record_id in people:
+                    error = (
+                        "Account.Name of a person account is the person's first and last name: fix those "
+                        "on the person account instead; not sent"
+                    )
+                    refused[index] = PushResult(
+                        changes[index].record_id, False, error, {"code": "PERSON_ACCOUNT"}
+                    )
+        return refused
+
+    def _push_composite(
+        self, emap: EntityMap, changes: Sequence[Change], indices: Sequence[int]
+    ) -> dict[int, PushResult]:
+        """Composite, 200 a request; the records that meet a locked row are sent again, alone, with
+        backoff (``LOCK_ATTEMPTS`` sends in all), then reported as still locked."""
+        out: dict[int, PushResult] = {}
+        pending = list(indices)
+        policy = RetryPolicy(LOCK_ATTEMPTS, self.policy.initial_wait, self.policy.max_wait)
+        try:
+            for attempt in retrying(policy, sleep=self._sleep):
+                with attempt:
+                    try:
+                        out.update(self._composite_once(emap, changes, pending))
+                    except RetriableApiError as exc:  # the call's own retries are spent: not ours to repeat
+                        raise GaveUpError(exc) from exc
+                    pending = [i for i in pending if code_of(out[i]) == LOCKED]
+                    if pending:
+                        raise RetriableApiError(SYSTEM, f"{len(pending)} records locked", code=LOCKED)
+        except GaveUpError as exc:
+            raise exc.error from None
+        except RetriableApiError:
+            return {i: still_locked([r], LOCK_ATTEMPTS)[0] for i, r in out.items()}
+        return out
+
+    def _composite_once(
+        self, emap: EntityMap, changes: Sequence[Change], indices: Sequence[int]
+    ) -> dict[int, PushResult]:
+        allowed = self.settings.allow_duplicate_saves
+        headers = DUPLICATE_HEADER if allowed else {}
+        out: dict[int, PushResult] = {}
+        for start in range(0, len(indices), COMPOSITE_BATCH):
+            batch = list(indices[start : start + COMPOSITE_BATCH])
             records = [
                 {
                     "attributes": {"type": emap.object},
-                    "id": c.record_id,
-                    **dict(self._wire_pair(emap, k, v) for k, v in c.values.items()),
+                    "id": changes[i].record_id,
+                    **dict(self._wire_pair(emap, k, v) for k, v in changes[i].values.items()),
                 }
-                for c in batch
+                for i in batch
             ]
             payload = json.dumps({"allOrNone": False, "records": records})
-            answer = self._call(partial(self._rest, "composite/sobjects", method="PATCH", data=payload))
-            for change, outcome in zip(batch, answer, strict=True):
-                errors = outcome.get("errors") or []
-                message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
-                results.append(PushResult(change.record_id, bool(outcome.get("success")), message))
-        return results
+            answer = self._call(
+                partial(self._rest, "composite/sobjects", method="PATCH", data=payload, headers=headers)
+            )
+            for index, outcome in zip(batch, answer, strict=True):
+                out[index] = composite_result(changes[index].record_id, outcome, allowed)
+        return out
 
     def _push_bulk(self, entity: str, emap: EntityMap, changes: Sequence[Change]) -> list[PushResult]:
         """One Bulk 2.0 update job: CSV of Id plus every field written (blank leaves a field as it is,
@@ -111,16 +213,16 @@ class SalesforceWrites:
             for c in changes
         ]
         columns = ["Id", *sorted({k for r in rows for k in r if k != "Id"})]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _bulk_cell(row[k]) if k in row else "" for k in columns})
+        # quoted wherever a value holds a separator, quote, LF or a lone CR; never neutralised: the CRM
+        # stores what it is given
+        upload = csvio.format_rows(
+            columns, ([_bulk_cell(row[k]) if k in row else "" for k in columns] for row in rows)
+        )
         client = self._bulk_client(entity)
         job = self._call(lambda: client.create_job(Operation.update))
         job_id = str(job["id"])
         log.info("salesforce.bulk.ingest", entity=entity, job=job_id, records=len(rows))
-        self._call(partial(client.upload_job_data, job_id, buffer.getvalue()))
+        self._call(partial(client.upload_job_data, job_id, upload))
         self._call(partial(client.close_job, job_id))
         wait = 0.2
         while True:
@@ -130,12 +232,18 @@ class SalesforceWrites:
             self._sleep(wait)
             wait = min(wait * 1.5, 5.0)
         outcome: dict[str, PushResult] = {}
+        allowed = self.settings.allow_duplicate_saves
         for kind in ("successfulResults", "failedResults"):
             text = self._call(partial(client.get_ingest_results, job_id, kind))
-            for record in csv.DictReader(io.StringIO(text)):
+            if not text.strip():
+                continue
+            for record in csvio.read_text(text, f"Bulk job {job_id} {kind}"):
                 record_id = record.get("Id") or record.get("sf__Id") or ""
                 error = record.get("sf__Error") or None
-                outcome[record_id] = PushResult(record_id, kind == "successfulResults", error)
+                ok = kind == "successfulResults"
+                outcome[record_id] = (
+                    PushResult(record_id, True) if ok else bulk_result(record_id, error or "", allowed)
+                )
         missing = (
             f"not processed by Bulk job {job_id} ({info.get('state')}: {info.get('errorMessage') or ''})"
         )
@@ -176,7 +284,7 @@ class SalesforceWrites:
             for loser in chunk:
                 ok = answer.success and loser in answer.merged
                 error = "; ".join(answer.errors) or (None if ok else "not merged")
-                extra = {"related": list(answer.related), "unwritten": unwritten}
+                extra = {"related": list(answer.related), "unwritten": unwritten, "id": survivor}
                 results.append(PushResult(loser, ok, error, extra))
         return results
 

@@ -7,7 +7,8 @@ which records are compared at all. A pair's score is the weighted mean of its fi
 - ``exact``: equal after trimming; ``normalised``: equal after the field's normaliser (e-mail lowercased,
   phone to its last 9 digits, name casefolded without accents and spaces, company without legal form);
 - ``fuzzy``: rapidfuzz's ratio of the normalised values (``scorer`` may name token_sort_ratio etc.);
-- ``phonetic``: equal Soundex codes of the normalised values;
+- ``phonetic``: equal phonetic codes of the normalised values (jellyfish's, by ``phonetic``: soundex,
+  metaphone, nysiis or match_rating);
 - ``first_name``: equal, a known nickname (Bob/Robert), an initial, or fuzzy;
 - ``date``: equal within ``days``.
 
@@ -30,6 +31,7 @@ from crm_ops.errors import ConfigError
 
 COMPARATORS = ("exact", "normalised", "fuzzy", "phonetic", "first_name", "date")
 NORMALISERS = ("text", "email", "phone", "name", "company", "domain", "country")
+PHONETICS = ("soundex", "metaphone", "nysiis", "match_rating")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,10 @@ class FieldRule:
     # multi-value columns (``;``-separated) of the other record this field is also compared with: one
     # record's e-mail against another's secondary e-mails
     also: tuple[str, ...] = ()
+    # a column both records must agree on (or one lack) for this field to be compared at all: amounts
+    # only in the same currency
+    same: str | None = None
+    phonetic: str = "soundex"  # the phonetic comparator's code (PHONETICS)
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,8 @@ class MatchConfig:
                     problems.append(
                         f"{where}.fields[{i}]: comparator must be one of {', '.join(COMPARATORS)}"
                     )
+                if rule.phonetic not in PHONETICS:
+                    problems.append(f"{where}.fields[{i}]: phonetic must be one of {', '.join(PHONETICS)}")
                 if rule.normaliser not in NORMALISERS:
                     problems.append(
                         f"{where}.fields[{i}]: normaliser must be one of {', '.join(NORMALISERS)}"
@@ -175,7 +183,7 @@ CROSS_OPPORTUNITY = MatchConfig(
     "Opportunity (Salesforce-HubSpot)",
     fields=(
         F("name", "fuzzy", 0.5, "text"),
-        F("amount", "exact", 0.3),
+        F("amount", "exact", 0.3, same="currency"),  # amounts in two currencies are not compared
         F("close_date", "date", 0.2, days=3),
     ),
     blocking=(("name",),),

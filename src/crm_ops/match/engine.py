@@ -9,47 +9,30 @@ at or above the threshold: ids, score (0-1) and the reasons (the fields that agr
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Callable, Sequence
 
+import jellyfish
 import numpy as np
 import polars as pl
 import structlog
 from rapidfuzz import fuzz, process
 
 from crm_ops.match.config import FieldRule, MatchConfig
-from crm_ops.rules.library import (
-    FREEMAIL,
-    LEGAL_FORMS,
-    bare_domain_expr,
-    country_key_expr,
-    country_lookup,
-    junk_mask,
-)
+from crm_ops.rules.library import LEGAL_FORMS, bare_domain_expr, country_key_expr, country_lookup, junk_mask
+from crm_ops.rules.wordlists import WordLists
+from crm_ops.rules.wordlists import shipped as shipped_lists
 from crm_ops.schema.entities import live as live_records
 
 log = structlog.get_logger("crm_ops.match")
 PAIR_SCHEMA = {"left_id": pl.String, "right_id": pl.String, "score": pl.Float64, "reasons": pl.String}
 _LEGAL = "|".join(re.escape(f.lower()) for f in sorted(LEGAL_FORMS, key=len, reverse=True))
 
-NICKNAMES = {
-    "bob": "robert", "rob": "robert", "bobby": "robert", "bill": "william", "will": "william",
-    "liz": "elizabeth", "beth": "elizabeth", "betty": "elizabeth", "jim": "james", "jimmy": "james",
-    "mike": "michael", "mick": "michael", "dave": "david", "dan": "daniel", "danny": "daniel",
-    "tom": "thomas", "tommy": "thomas", "chris": "christopher", "kate": "katherine", "katie": "katherine",
-    "kathy": "katherine", "jen": "jennifer", "jenny": "jennifer", "joe": "joseph", "joey": "joseph",
-    "matt": "matthew", "nick": "nicholas", "alex": "alexander", "sam": "samuel", "ben": "benjamin",
-    "tony": "anthony", "andy": "andrew", "drew": "andrew", "steve": "steven", "stephen": "steven",
-    "rick": "richard", "rich": "richard", "dick": "richard", "ted": "edward", "ed": "edward",
-    "eddie": "edward", "pat": "patricia", "patty": "patricia", "sue": "susan", "meg": "margaret",
-    "maggie": "margaret", "peggy": "margaret", "greg": "gregory", "jeff": "jeffrey", "jon": "jonathan",
-    "josh": "joshua", "larry": "lawrence", "ron": "ronald", "don": "donald", "ken": "kenneth",
-    "tim": "timothy", "vicky": "victoria", "becky": "rebecca", "abby": "abigail", "fred": "frederick",
-    "hank": "henry", "harry": "henry", "jack": "john", "johnny": "john", "sandy": "sandra",
-    "cathy": "catherine",
-    "max": "maximilian", "hans": "johannes", "sepp": "josef", "pepe": "jose", "paco": "francisco",
-}  # fmt: skip
+PHONETIC: dict[str, Callable[[str], str]] = {
+    "soundex": jellyfish.soundex,
+    "metaphone": jellyfish.metaphone,
+    "nysiis": jellyfish.nysiis,
+    "match_rating": jellyfish.match_rating_codex,
+}
 
 
 def _fold(expr: pl.Expr) -> pl.Expr:
@@ -57,22 +40,24 @@ def _fold(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all(r"\s+", " ")
 
 
-def normalise(expr: pl.Expr, kind: str) -> pl.Expr:
-    """The normalised form of a field for comparison and blocking (null when empty or junk)."""
+def normalise(expr: pl.Expr, kind: str, lists: WordLists | None = None) -> pl.Expr:
+    """The normalised form of a field for comparison and blocking (null when empty or junk; ``lists``:
+    the free-mail and placeholder lists, the shipped ones unless a profile's are given)."""
+    words = lists or shipped_lists()
     if kind == "email":
         out = _fold(expr)
-        out = pl.when(junk_mask(out)).then(None).otherwise(out)
+        out = pl.when(junk_mask(out, words)).then(None).otherwise(out)
     elif kind == "phone":
         digits = expr.cast(pl.String).str.replace_all(r"\D", "")
         out = pl.when(digits.str.len_chars() >= 7).then(digits.str.slice(-9)).otherwise(None)
-        out = pl.when(junk_mask(expr)).then(None).otherwise(out)
+        out = pl.when(junk_mask(expr, words)).then(None).otherwise(out)
     elif kind == "name":
         out = _fold(expr).str.replace_all(r"[^\p{L}\p{N}]", "")
     elif kind == "company":
         out = _fold(expr).str.replace_all(rf"\b(?:{_LEGAL})\b\.?", "").str.replace_all(r"[^\p{L}\p{N}]", "")
     elif kind == "domain":
         out = bare_domain_expr(expr)
-        out = pl.when(out.is_in(list(FREEMAIL))).then(None).otherwise(out)
+        out = pl.when(out.is_in(list(words.freemail))).then(None).otherwise(out)
     elif kind == "country":
         out = country_key_expr(expr).replace_strict(
             country_lookup(), default=expr.cast(pl.String).str.strip_chars().str.to_uppercase()
@@ -82,25 +67,38 @@ def normalise(expr: pl.Expr, kind: str) -> pl.Expr:
     return pl.when(out == "").then(None).otherwise(out)
 
 
-@lru_cache(maxsize=100_000)
-def soundex(text: str) -> str:
-    """American Soundex of a (normalised) name."""
-    codes = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
-             "l": "4", **dict.fromkeys("mn", "5"), "r": "6"}  # fmt: skip
-    letters = [c for c in unicodedata.normalize("NFKD", text.lower()) if c.isalpha() and c.isascii()]
-    if not letters:
+def _code(algorithm: Callable[[str], str], text: str) -> str:
+    try:
+        return algorithm(text)
+    except ValueError:  # a name jellyfish cannot code (no letters it knows)
         return ""
-    out, last = letters[0].upper(), codes.get(letters[0], "")
-    for c in letters[1:]:
-        code = codes.get(c, "")
-        if code and code != last:
-            out += code
-        if c not in "hw":
-            last = code
-    return (out + "000")[:4]
 
 
-def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series) -> np.ndarray:
+def phonetic_codes(values: pl.Series, algorithm: str = "soundex") -> pl.Series:
+    """Each value's phonetic code (jellyfish's ``algorithm``: soundex, metaphone, nysiis,
+    match_rating) with accents folded first (Müller, Muller), computed once per distinct value; null
+    where there is none."""
+    code = PHONETIC[algorithm]
+    texts = values.cast(pl.String).str.normalize("NFKD").str.replace_all(r"\p{M}", "")
+    mapping = {v: _code(code, v) or None for v in texts.drop_nulls().unique().to_list()}
+    return texts.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def same_person_names(av: Sequence[str], bv: Sequence[str], lists: WordLists) -> np.ndarray:
+    """Per pair: the same first name, a nickname of it or of the same full name (Bob, Rob, Robert), or an
+    initial. Each distinct name's full names are looked up once."""
+    known = {n: lists.identities(n) for n in {*av, *bv}}
+    return np.asarray(
+        [
+            x == y or not known[x].isdisjoint(known[y]) or (len(x) == 1 and y.startswith(x))
+            or (len(y) == 1 and x.startswith(y))
+            for x, y in zip(av, bv, strict=True)
+        ],
+        dtype=bool,
+    )  # fmt: skip
+
+
+def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series, lists: WordLists) -> np.ndarray:
     """Per pair similarity 0-1 (NaN where either side is missing)."""
     missing = (a.is_null() | b.is_null()).to_numpy()
     av = a.fill_null("").cast(pl.String).to_list()
@@ -113,16 +111,12 @@ def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series) -> np.ndarray:
                   "WRatio": fuzz.WRatio}.get(rule.scorer, fuzz.ratio)  # fmt: skip
         sim = np.asarray(process.cpdist(av, bv, scorer=scorer, workers=-1), dtype=float) / 100.0
     elif rule.comparator == "phonetic":
-        sim = np.asarray([float(soundex(x) == soundex(y) and x != "") for x, y in zip(av, bv, strict=True)])
+        both = phonetic_codes(pl.concat([a, b]), rule.phonetic)
+        ca, cb = both.head(a.len()), both.tail(b.len())
+        sim = (ca == cb).fill_null(False).to_numpy().astype(float)
     elif rule.comparator == "first_name":
         ratio = np.asarray(process.cpdist(av, bv, scorer=fuzz.ratio, workers=-1), dtype=float) / 100.0
-        same = np.asarray(
-            [
-                x == y or NICKNAMES.get(x, x) == NICKNAMES.get(y, y) or (len(x) == 1 and y.startswith(x))
-                or (len(y) == 1 and x.startswith(y))
-                for x, y in zip(av, bv, strict=True)
-            ]
-        )  # fmt: skip
+        same = same_person_names(av, bv, lists)
         sim = np.where(same, 1.0, ratio)
     elif rule.comparator == "date":
         days = (
@@ -137,7 +131,7 @@ def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series) -> np.ndarray:
     return np.where(missing, np.nan, sim)
 
 
-def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str) -> pl.DataFrame:
+def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str, lists: WordLists) -> pl.DataFrame:
     cols = [pl.col("id").cast(pl.String).alias("id")]
     for rule in config.fields:
         name = rule.other_field if side == "right" and rule.other_field else rule.field
@@ -147,15 +141,21 @@ def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str) -> pl.DataFra
         ):
             cols.append(source.alias(f"f:{rule.field}"))
         else:
-            cols.append(normalise(source, rule.normaliser).alias(f"f:{rule.field}"))
+            cols.append(normalise(source, rule.normaliser, lists).alias(f"f:{rule.field}"))
         others = [c for c in rule.also if c in frame.columns]
         if others:
-            lists = [
-                pl.col(c).cast(pl.String).str.split(";").list.eval(normalise(pl.element(), rule.normaliser))
+            items = [
+                pl.col(c)
+                .cast(pl.String)
+                .str.split(";")
+                .list.eval(normalise(pl.element(), rule.normaliser, lists))
                 for c in others
             ]
-            joined = lists[0] if len(lists) == 1 else pl.concat_list(lists)
+            joined = items[0] if len(items) == 1 else pl.concat_list(items)
             cols.append(joined.list.drop_nulls().alias(f"a:{rule.field}"))
+        if rule.same:
+            guard = pl.col(rule.same) if rule.same in frame.columns else pl.lit(None, pl.String)
+            cols.append(guard.cast(pl.String).str.to_uppercase().alias(f"g:{rule.field}"))
     return frame.select(cols)
 
 
@@ -226,7 +226,9 @@ def _candidates(left: pl.DataFrame, right: pl.DataFrame | None, config: MatchCon
     return pl.concat(pairs).unique()
 
 
-def _score(cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
+def _score(
+    cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig, lists: WordLists
+) -> pl.DataFrame:
     if cands.is_empty():
         return pl.DataFrame(schema=PAIR_SCHEMA)
     data = cands.join(left, left_on="left_id", right_on="id").join(
@@ -237,7 +239,12 @@ def _score(cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config:
     present = np.zeros(data.height)
     agreed: list[np.ndarray] = []
     for rule in config.fields:
-        sim = _similarity(rule, data[f"f:{rule.field}"], data[f"f:{rule.field}:r"])
+        sim = _similarity(rule, data[f"f:{rule.field}"], data[f"f:{rule.field}:r"], lists)
+        if rule.same:  # not comparable (as if missing) where both records say and they differ
+            g, gr = data[f"g:{rule.field}"], data[f"g:{rule.field}:r"]
+            sim = np.where(
+                (g.is_not_null() & gr.is_not_null() & (g != gr)).fill_null(False).to_numpy(), np.nan, sim
+            )
         secondary = _secondary_hits(data, rule.field)
         sim = np.where(secondary & ~(sim >= 0.9), 1.0, sim)
         have = ~np.isnan(sim)
@@ -273,32 +280,44 @@ def _secondary_hits(data: pl.DataFrame, name: str) -> np.ndarray:
 
 
 def find_duplicates(
-    frame: pl.DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
+    frame: pl.DataFrame,
+    config: MatchConfig,
+    *,
+    stats: dict[str, int] | None = None,
+    lists: WordLists | None = None,
 ) -> pl.DataFrame:
     """Scored duplicate pairs within one frame (live records only), at or above the threshold.
 
-    ``stats``, when given, receives the number of candidate pairs compared (``candidates``).
+    ``stats``, when given, receives the number of candidate pairs compared (``candidates``); ``lists``:
+    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones).
     """
+    lists = lists or shipped_lists()
     live = live_records(frame)
-    prepared = _prepared(live, config, "left")
+    prepared = _prepared(live, config, "left", lists)
     cands = _candidates(prepared, None, config)
     log.info("match.candidates", rule=config.name, records=live.height, candidates=cands.height)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.height
-    return _score(cands, prepared, prepared, config)
+    return _score(cands, prepared, prepared, config, lists)
 
 
 def link_records(
-    left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    config: MatchConfig,
+    *,
+    stats: dict[str, int] | None = None,
+    lists: WordLists | None = None,
 ) -> pl.DataFrame:
     """Scored pairs between two frames, at or above the threshold (many-to-many; see ``one_to_one``)."""
-    lp = _prepared(live_records(left), config, "left")
-    rp = _prepared(live_records(right), config, "right")
+    lists = lists or shipped_lists()
+    lp = _prepared(live_records(left), config, "left", lists)
+    rp = _prepared(live_records(right), config, "right", lists)
     cands = _candidates(lp, rp, config)
     log.info("match.candidates", rule=config.name, left=lp.height, right=rp.height, candidates=cands.height)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.height
-    return _score(cands, lp, rp, config)
+    return _score(cands, lp, rp, config, lists)
 
 
 def one_to_one(pairs: pl.DataFrame, order: Sequence[str] = ("score",)) -> pl.DataFrame:

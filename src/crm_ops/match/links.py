@@ -4,6 +4,12 @@
 of the other (either direction), then by the match rules on what is left, the older record preferred
 between equals. ``drift(entity, sf, hs, links, truth)`` compares linked pairs field by field after
 normalisation and proposes each difference's sync as a ``match.drift.<field>`` finding.
+
+With a ``ProposalGate`` (the rules the run checks), both values of a difference are put through the
+rules of the field in the CRM they would be written into: when the value the source of truth picks
+fails one (a broken address, a placeholder title) and the other passes, the other is proposed the
+other way; when both fail, the sync is withheld (the finding stays, without a proposal) and the
+message names the rules each value fails.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import polars as pl
 from crm_ops.match.config import MatchConfig
 from crm_ops.match.engine import link_records, normalise, one_to_one
 from crm_ops.match.merges import empty, finding
+from crm_ops.rules.engine import Gate
+from crm_ops.rules.wordlists import WordLists
 
 DRIFT_FIELDS = {
     "Contact": {
@@ -26,9 +34,17 @@ DRIFT_FIELDS = {
         "city": "text",
         "country": "country",
     },
-    "Account": {"name": "company", "phone": "phone", "city": "text", "country": "country"},
-    "Opportunity": {"name": "text", "amount": "number", "close_date": "date"},
+    "Opportunity": {"name": "text", "amount": "number", "close_date": "date", "currency": "code"},
+    "Account": {
+        "name": "company",
+        "phone": "phone",
+        "city": "text",
+        "country": "country",
+        "currency": "code",
+    },
 }
+# a field only compared where both records agree on another (or one lacks it): amounts in one currency
+COMPARED_IN = {"amount": "currency"}
 
 
 def _id_links(sf: pl.DataFrame, hs: pl.DataFrame, sf_link: str, hs_link: str) -> pl.DataFrame:
@@ -54,12 +70,13 @@ def link(
     sf_link: str,
     hs_link: str,
     stats: dict[str, int] | None = None,
+    lists: WordLists | None = None,
 ) -> pl.DataFrame:
     """One-to-one links: ids first, then the match rules on what is left."""
     by_id = one_to_one(_id_links(sf, hs, sf_link, hs_link)).with_columns(pl.lit("id").alias("method"))
     rest_sf = sf.join(by_id.select(pl.col("left_id").alias("id")), on="id", how="anti")
     rest_hs = hs.join(by_id.select(pl.col("right_id").alias("id")), on="id", how="anti")
-    scored = link_records(rest_sf, rest_hs, config, stats=stats)
+    scored = link_records(rest_sf, rest_hs, config, stats=stats, lists=lists)
     # prefer the older record of two equal candidates (a later copy is the duplicate)
     created = rest_sf.select(pl.col("id").alias("left_id"), pl.col("created_at").alias("__created"))
     scored = scored.join(created, on="left_id", how="left").with_columns(
@@ -78,10 +95,61 @@ def link(
     )
 
 
+def _failed(failures: dict[tuple[str, str], list[str]], name: str) -> pl.DataFrame:
+    """Gate failures as a frame to join on (record id, value as text)."""
+    return pl.DataFrame(
+        [(rid, value, ", ".join(ids)) for (rid, value), ids in failures.items()],
+        schema={f"__{name}_id": pl.String, f"__{name}_value": pl.String, f"__{name}_fails": pl.String},
+        orient="row",
+    )
+
+
+def _gated(rows: pl.DataFrame, entity: str, column: str, gate: Gate) -> pl.DataFrame:
+    """``rows`` with ``__sf_fails`` (the rules HubSpot's value fails in Salesforce) and ``__hs_fails``
+    (the rules Salesforce's value fails in HubSpot), null where the value passes."""
+    left, right = pl.col(column).cast(pl.String), pl.col(f"{column}:hs").cast(pl.String)
+    rows = rows.with_columns(left.alias("__sf_text"), right.alias("__hs_text"))
+    into_sf = gate.failures(
+        "salesforce",
+        entity,
+        column,
+        rows.select(pl.col("id").alias("record_id"), pl.col("__hs_text").alias("proposed_value")),
+    )
+    into_hs = gate.failures(
+        "hubspot",
+        entity,
+        column,
+        rows.select(pl.col("hs_id").alias("record_id"), pl.col("__sf_text").alias("proposed_value")),
+    )
+    return (
+        rows.join(
+            _failed(into_sf, "sf"),
+            left_on=["id", "__hs_text"],
+            right_on=["__sf_id", "__sf_value"],
+            how="left",
+        )
+        .join(
+            _failed(into_hs, "hs"),
+            left_on=["hs_id", "__sf_text"],
+            right_on=["__hs_id", "__hs_value"],
+            how="left",
+        )
+        .drop("__sf_text", "__hs_text")
+    )
+
+
 def drift(
-    entity: str, sf: pl.DataFrame, hs: pl.DataFrame, links: pl.DataFrame, truth: Mapping[str, str]
+    entity: str,
+    sf: pl.DataFrame,
+    hs: pl.DataFrame,
+    links: pl.DataFrame,
+    truth: Mapping[str, str],
+    gate: Gate | None = None,
+    lists: WordLists | None = None,
 ) -> pl.DataFrame:
-    """Fields that differ on linked pairs after normalisation, and the sync to propose for each."""
+    """Fields that differ on linked pairs after normalisation, and the sync to propose for each.
+
+    ``gate``: the rules a value must pass in the CRM it is written into (see the module's doc)."""
     fields = {f: k for f, k in DRIFT_FIELDS.get(entity, {}).items() if f in sf.columns and f in hs.columns}
     if links.is_empty() or not fields:
         return empty()
@@ -95,33 +163,90 @@ def drift(
         left, right = pl.col(column), pl.col(f"{column}:hs")
         if kind in ("number", "date"):
             differs = left.ne_missing(right) & left.is_not_null() & right.is_not_null()
-        else:
-            a, b = normalise(left, kind), normalise(right, kind)
+        elif kind == "code":  # a currency: its own drift, the amounts not compared across it
+            a, b = left.cast(pl.String).str.to_uppercase(), right.cast(pl.String).str.to_uppercase()
             differs = a.is_not_null() & b.is_not_null() & (a != b)
+        else:
+            a, b = normalise(left, kind, lists), normalise(right, kind, lists)
+            differs = a.is_not_null() & b.is_not_null() & (a != b)
+        guard = COMPARED_IN.get(column)
+        if guard and guard in fields:
+            g, gr = (
+                pl.col(guard).cast(pl.String).str.to_uppercase(),
+                pl.col(f"{guard}:hs").cast(pl.String).str.to_uppercase(),
+            )
+            differs = differs & (g.is_null() | gr.is_null() | (g == gr))
         rows = pairs.filter(differs)
         if rows.is_empty():
             continue
         source = truth.get(column, truth.get("*", "latest"))
-        hs_wins = (
+        preferred = (
             pl.lit(source == "hubspot")
             if source in ("salesforce", "hubspot")
             else pl.col("updated_at:hs").cast(pl.Int64).fill_null(0)
             > pl.col("updated_at").cast(pl.Int64).fill_null(0)
         )
+        if gate is not None:
+            rows = _gated(rows, entity, column, gate)
+        else:
+            rows = rows.with_columns(
+                pl.lit(None, pl.String).alias("__sf_fails"), pl.lit(None, pl.String).alias("__hs_fails")
+            )
+        sf_ok, hs_ok = pl.col("__sf_fails").is_null(), pl.col("__hs_fails").is_null()
+        # HubSpot's value is written into Salesforce when it is the preferred one and passes there, or
+        # when Salesforce's fails in HubSpot and HubSpot's passes
+        hs_wins = (preferred & sf_ok) | (~preferred & ~hs_ok & sf_ok)
+        withheld = ~sf_ok & ~hs_ok
+        into_sf = pl.when(withheld).then(preferred).otherwise(hs_wins)
+        base = pl.format(
+            "{} differs between Salesforce {} and HubSpot {}{}",
+            pl.lit(column),
+            "id",
+            "hs_id",
+            pl.lit(" (the amounts of the two records are in these currencies: not compared)")
+            if column == "currency"
+            else pl.lit(""),
+        )
+        message = (
+            pl.when(withheld)
+            .then(
+                pl.format(
+                    "{}; sync withheld: HubSpot's value fails {} in Salesforce, Salesforce's fails {} in "
+                    "HubSpot",
+                    base,
+                    "__sf_fails",
+                    "__hs_fails",
+                )
+            )
+            .when(~sf_ok)
+            .then(pl.format("{}; HubSpot's value fails {}, so Salesforce's is proposed", base, "__sf_fails"))
+            .when(~hs_ok)
+            .then(pl.format("{}; Salesforce's value fails {}, so HubSpot's is proposed", base, "__hs_fails"))
+            .otherwise(base)
+        )
         out.append(
             rows.select(
                 pl.lit(f"match.drift.{column}").alias("rule"),
                 pl.lit(entity).alias("entity"),
-                pl.when(hs_wins).then(pl.lit("salesforce")).otherwise(pl.lit("hubspot")).alias("system"),
-                pl.when(hs_wins).then(pl.col("id")).otherwise(pl.col("hs_id")).alias("record_id"),
+                pl.when(into_sf).then(pl.lit("salesforce")).otherwise(pl.lit("hubspot")).alias("system"),
+                pl.when(into_sf).then(pl.col("id")).otherwise(pl.col("hs_id")).alias("record_id"),
                 pl.lit(column).alias("field"),
-                pl.when(hs_wins).then(left).otherwise(right).cast(pl.String).alias("current_value"),
+                pl.when(into_sf).then(left).otherwise(right).cast(pl.String).alias("current_value"),
                 pl.lit("warning").alias("severity"),
-                pl.format(
-                    "{} differs between Salesforce {} and HubSpot {}", pl.lit(column), "id", "hs_id"
-                ).alias("message"),
-                pl.when(hs_wins).then(right).otherwise(left).cast(pl.String).alias("proposed_value"),
-                pl.lit(0.7).alias("confidence"),
+                message.alias("message"),
+                # a currency is reported, never synced: the amount would have to be converted with it
+                (
+                    pl.lit(None, pl.String)
+                    if column == "currency"
+                    else pl.when(withheld).then(None).when(into_sf).then(right).otherwise(left)
+                )
+                .cast(pl.String)
+                .alias("proposed_value"),
+                (
+                    pl.lit(None, pl.Float64)
+                    if column == "currency"
+                    else pl.when(withheld).then(None).otherwise(pl.lit(0.7))
+                ).alias("confidence"),
             )
         )
     return pl.concat([finding(o) for o in out]) if out else empty()

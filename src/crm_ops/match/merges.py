@@ -8,6 +8,10 @@ and the fingerprints of the members' matched fields (a rejection is remembered a
 A ``match.lead_duplicates_contact`` finding proposes converting a lead into the contact it duplicates
 (``proposed_value``), on the contact's account; its ``detail`` holds the contact's values after the
 conversion (the same merge rules, the contact as master) and the fingerprints.
+
+With a ``ProposalGate``, every value a survivor would take from another member passes the rules of
+its field first; one that fails (a placeholder title, a broken address) is not taken: the survivor
+keeps its own, and a note names the value, where it came from and the rule it fails.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 import polars as pl
 
 from crm_ops.match.engine import clusters
-from crm_ops.match.survivor import MergeRules, chosen_columns, cluster_details, rank_clusters
+from crm_ops.match.survivor import MergeRules, chosen_columns, cluster_details, rank_clusters, text
+from crm_ops.rules.engine import Gate
 from crm_ops.rules.model import FINDINGS_SCHEMA
 
 MATCH_FINDINGS_SCHEMA: dict[str, pl.DataType] = {**FINDINGS_SCHEMA, "detail": pl.String()}
@@ -52,6 +57,35 @@ def _stamp(column: str) -> pl.Expr:
     )
 
 
+def gate_values(details: Mapping[str, dict[str, Any]], system: str, entity: str, gate: Gate | None) -> None:
+    """Drop from each cluster's ``values`` those that fail a rule of their field on the survivor (a note
+    says which and why); ``details`` is changed in place."""
+    if gate is None:
+        return
+    wanted: dict[str, list[tuple[str, str | None]]] = {}
+    for d in details.values():
+        for v in d["values"]:
+            wanted.setdefault(v["field"], []).append((d["survivor"], text(v["value"])))
+    failing: dict[str, dict[tuple[str, str], list[str]]] = {}
+    for column, rows in wanted.items():
+        schema = {"record_id": pl.String, "proposed_value": pl.String}
+        proposals = pl.DataFrame(rows, schema=schema, orient="row")
+        failing[column] = gate.failures(system, entity, column, proposals)
+    if not any(failing.values()):
+        return
+    for d in details.values():
+        kept = []
+        for v in d["values"]:
+            value = text(v["value"])
+            fails = failing.get(v["field"], {}).get((d["survivor"], value or ""))
+            if fails and value is not None:
+                source = ", ".join(str(x) for x in v.get("from") or [])
+                d["notes"].append(f"{v['field']} not taken from {source}: {value!r} fails {', '.join(fails)}")
+            else:
+                kept.append(v)
+        d["values"] = kept
+
+
 def survivorship(
     frame: pl.DataFrame,
     pairs: pl.DataFrame,
@@ -61,12 +95,14 @@ def survivorship(
     *,
     matched: Sequence[str] = (),
     twins: Mapping[str, dict[str, Any]] | None = None,
+    gate: Gate | None = None,
 ) -> pl.DataFrame:
     """Merge proposals for the clusters of ``pairs``: each record merged into the cluster's master (by
     ``rules``' ordering), with the survivor's values decided by ``rules`` in ``detail``.
 
     ``matched`` are the fields the pairs were matched on (fingerprinted, for remembered decisions);
-    ``twins`` maps a member id to its linked record in the other CRM (for ``from:<system>`` rules)."""
+    ``twins`` maps a member id to its linked record in the other CRM (for ``from:<system>`` rules);
+    ``gate``: the rules the survivor's new values must pass (``gate_values``)."""
     rules = rules or MergeRules()
     if pairs.is_empty():
         return empty()
@@ -83,6 +119,7 @@ def survivorship(
     )
     ranked = rank_clusters(frame, members, rules.master_for(entity)).join(scores, on="id", how="left")
     details = cluster_details(ranked, chosen_columns(frame), entity, system, rules, matched, twins)
+    gate_values(details, system, entity, gate)
     detail = pl.DataFrame(
         {"cluster_id": list(details), "detail": [json.dumps(d, sort_keys=True) for d in details.values()]},
         schema={"cluster_id": pl.String, "detail": pl.String},
@@ -115,6 +152,7 @@ def conversions(
     rules: MergeRules | None = None,
     *,
     matched: Sequence[str] = (),
+    gate: Gate | None = None,
 ) -> pl.DataFrame:
     """Proposals to convert each lead of ``pairs`` (left_id) into its contact (right_id), with the
     contact's values after the conversion in ``detail`` (the contact is the master; the lead's fields
@@ -133,6 +171,7 @@ def conversions(
     )
     ranked = rank_clusters(both, members, rules.master_for("Contact"), first=pairs["right_id"].to_list())
     details = cluster_details(ranked, carried, "Contact", "salesforce", rules, matched)
+    gate_values(details, "salesforce", "Contact", gate)
     account = contacts.select(pl.col("id").alias("right_id"), pl.col("account_id").alias("__account"))
     seen = leads.select(pl.col("id").alias("left_id"), "updated_at")
     rows = pairs.join(account, on="right_id", how="left").join(seen, on="left_id", how="left")

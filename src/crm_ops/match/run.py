@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -26,6 +27,11 @@ from crm_ops.match.engine import clusters, find_duplicates, link_records, one_to
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
 from crm_ops.match.survivor import ORDERINGS, MergeRules
+from crm_ops.rules.engine import ProposalGate
+from crm_ops.rules.loader import load_rules
+from crm_ops.rules.model import Rule
+from crm_ops.rules.wordlists import PROFILE_KEYS, WordLists
+from crm_ops.rules.wordlists import shipped as shipped_lists
 from crm_ops.schema.entities import live
 
 log = structlog.get_logger("crm_ops.match")
@@ -94,13 +100,21 @@ def run_matching(
     source_of_truth: Mapping[str, str] | None = None,
     merge_rules: MergeRules | None = None,
     rejected: Sequence[Mapping[str, Any]] = (),
+    rules: Sequence[Rule] | None = None,
+    lists: WordLists | None = None,
 ) -> MatchResult:
     """Duplicates, lead-vs-contact, cross-CRM links and drift over snapshot frames.
 
     ``merge_rules`` decide each merge's master and the survivor's values; ``rejected`` are the remembered
-    rejections (``State.rejections``): those pairs are left out while their records are unchanged."""
+    rejections (``State.rejections``): those pairs are left out while their records are unchanged.
+    ``rules`` (the shipped rules when None; none checked when empty) are what every proposed value must
+    pass in the CRM it is written into: drift syncs and the values a merge gives its survivor. ``lists``:
+    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones)."""
     cfg = {**DEFAULTS, **(configs or {})}
-    rules = merge_rules or MergeRules()
+    if rules is None:
+        rules, _ = load_rules([])
+    gate = ProposalGate(rules, frames) if rules else None
+    merging = merge_rules or MergeRules()
     truth = dict(source_of_truth or {})
     dups, findings, links, unmatched = [], [], [], []
     stats: dict[str, Any] = {}
@@ -112,7 +126,7 @@ def run_matching(
                 continue
             records = live(frame)
             counts: dict[str, int] = {}
-            pairs = find_duplicates(records, cfg[key], stats=counts)
+            pairs = find_duplicates(records, cfg[key], stats=counts, lists=lists)
             skip = active(rejected, system, entity, records, None, matched_fields(cfg[key]))
             kept = drop_rejected(pairs, skip)
             stats[f"{system}.{entity}.candidates"] = counts.get("candidates", 0)
@@ -133,7 +147,7 @@ def run_matching(
             contacts = contacts.join(names, on="account_id", how="left")
         lead_cfg = cfg.get("Lead-Contact", LEAD_CONTACT)
         matched = [r.field for r in lead_cfg.fields]
-        pairs = link_records(leads, contacts, lead_cfg)
+        pairs = link_records(leads, contacts, lead_cfg, lists=lists)
         skip = active(rejected, "salesforce", "Lead-Contact", leads, contacts, matched)
         pairs = one_to_one(drop_rejected(pairs, skip, cluster=False))
         stats["salesforce.Lead-Contact.pairs"] = pairs.height
@@ -145,7 +159,7 @@ def run_matching(
                     pl.lit("Lead-Contact").alias("entity"),
                 )
             )
-            findings.append(conversions(leads, contacts, pairs, rules, matched=matched))
+            findings.append(conversions(leads, contacts, pairs, merging, matched=matched, gate=gate))
     hs = frames.get("hubspot", {})
     if sf and hs:
         for entity, key in (
@@ -157,14 +171,14 @@ def run_matching(
                 continue
             left, right = live(sf[entity]), live(hs[entity])
             counts = {}
-            linked = link(left, right, cfg[key], "linked_id", "linked_id", counts).with_columns(
+            linked = link(left, right, cfg[key], "linked_id", "linked_id", counts, lists).with_columns(
                 pl.lit(entity).alias("sf_entity")
             )
             if entity == "Contact" and leads is not None:
                 rest = right.join(linked.select(pl.col("right_id").alias("id")), on="id", how="anti")
-                lead_links = link(leads, rest, cfg[key], "linked_id", "linked_lead_id", counts).with_columns(
-                    pl.lit("Lead").alias("sf_entity")
-                )
+                lead_links = link(
+                    leads, rest, cfg[key], "linked_id", "linked_lead_id", counts, lists
+                ).with_columns(pl.lit("Lead").alias("sf_entity"))
                 linked = pl.concat([linked, lead_links])
             linked = linked.select(
                 pl.lit(entity).alias("entity"),
@@ -186,7 +200,9 @@ def run_matching(
             unmatched.append(
                 only_hs.with_columns(pl.lit("hubspot").alias("system"), pl.lit(entity).alias("entity"))
             )
-            findings.append(drift(entity, left, right, linked.filter(pl.col("sf_entity") == entity), truth))
+            findings.append(
+                drift(entity, left, right, linked.filter(pl.col("sf_entity") == entity), truth, gate, lists)
+            )
     all_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA)
     for system, entity, records, pairs in found:
         dups.append(
@@ -194,10 +210,12 @@ def run_matching(
                 pl.lit(system).alias("system"), pl.lit(entity).alias("entity")
             )
         )
-        wants_twins = any(rules.rule_for(entity, c).startswith("from:") for c in records.columns)
+        wants_twins = any(merging.rule_for(entity, c).startswith("from:") for c in records.columns)
         twins = _twins(system, entity, frames, all_links) if wants_twins else None
         matched = matched_fields(cfg[entity])
-        findings.append(survivorship(records, pairs, system, entity, rules, matched=matched, twins=twins))
+        findings.append(
+            survivorship(records, pairs, system, entity, merging, matched=matched, twins=twins, gate=gate)
+        )
     return MatchResult(
         duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
         if dups
@@ -226,14 +244,17 @@ def with_survivor(rules: MergeRules, survivor: str) -> MergeRules:
                       rules.secondary_systems, rules.converted_status)  # fmt: skip
 
 
-def settings_from_profile(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None = None) -> dict[str, Any]:
     """``run_matching`` keyword arguments from a profile's ``[profiles.P.match]`` table.
 
     Keys: ``merge`` (the merge rules: master ordering, per-field rules, see
     ``crm_ops.match.survivor.MergeRules.from_profile``), ``survivor`` (the older, plain choice of master:
     most_complete | oldest | most_recent), ``source_of_truth`` (field -> salesforce | hubspot | latest,
     ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Account, "cross.Contact",
-    "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking.
+    "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking; and additions to
+    the word lists (``crm_ops.rules.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``,
+    ``nicknames_extra``, ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the
+    config file's folder).
     """
     problems = []
     survivor = raw.get("survivor")
@@ -254,7 +275,7 @@ def settings_from_profile(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
             problems += exc.problems
     configs = {}
     for key, value in raw.items():
-        if key in ("survivor", "source_of_truth", "merge"):
+        if key in ("survivor", "source_of_truth", "merge", *PROFILE_KEYS):
             continue
         if key not in DEFAULTS or not isinstance(value, Mapping):
             problems.append(f"{where}.{key}: unknown setting; match rules are {', '.join(DEFAULTS)}")
@@ -263,11 +284,17 @@ def settings_from_profile(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
             configs[key] = DEFAULTS[key].with_overrides(value, f"{where}.{key}")
         except ConfigError as exc:
             problems += exc.problems
+    lists = None
+    if any(k in raw for k in PROFILE_KEYS):
+        try:
+            lists = shipped_lists().extended(raw, where, base)
+        except ConfigError as exc:
+            problems += exc.problems
     if problems:
         raise ConfigError(problems)
     if survivor is not None and not (isinstance(merge, Mapping) and "master" in merge):
         rules = with_survivor(rules, survivor)
-    return {"configs": configs, "source_of_truth": truth, "merge_rules": rules}
+    return {"configs": configs, "source_of_truth": truth, "merge_rules": rules, "lists": lists}
 
 
 __all__ = [

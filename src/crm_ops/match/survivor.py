@@ -229,6 +229,11 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def text(value: Any) -> str | None:
+    """A value as text, the way a plan shows it and a rule judges it (None when empty)."""
+    return _text(value)
+
+
 def _items(value: Any) -> list[str]:
     """A multi-value cell's items (``;``-separated), trimmed, empty ones dropped."""
     text = _text(value)

@@ -22,7 +22,7 @@ cannot unconvert a lead, so their undo puts back the contact's values and ends `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,38 @@ class ApplyReport:
         if self.on_outcome is not None:
             self.on_outcome(entry)
 
+    def refusals(self) -> list[dict[str, Any]]:
+        """The actions the CRM refused (``failed``), grouped by what it said (``refusal_groups``)."""
+        return refusal_groups(self.outcomes)
+
+
+def refusal_groups(outcomes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Failed outcomes grouped by the CRM's message (its code and message, without what is particular
+    to one record: ids, matched records), largest group first: ``{"reason", "system", "entity", "count",
+    "records": [{"record_id", "field", "error"}]}``."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for o in outcomes:
+        if o.get("status") != "failed":
+            continue
+        error = str(o.get("error") or "refused")
+        reason = refusal_reason(error)
+        group = groups.setdefault(
+            (o["system"], o["entity"], reason),
+            {"reason": reason, "system": o["system"], "entity": o["entity"], "count": 0, "records": []},
+        )
+        group["count"] += 1
+        group["records"].append({"record_id": o["record_id"], "field": o.get("field"), "error": error})
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["system"], g["entity"], g["reason"]))
+
+
+def refusal_reason(error: str) -> str:
+    """What a refusal says of every record it hits: the text before the record's particulars (matched
+    ids in parentheses, a locked record's id after the colon)."""
+    head = error.split(" (", 1)[0].split("; ", 1)[0].strip()
+    if head.startswith("UNABLE_TO_LOCK_ROW"):
+        return "UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to the record"
+    return head or error
+
 
 class Applier(MergeSteps, ConvertSteps):
     """Applies plans through the connectors' ``read`` and ``push``, journaling in the state file.
@@ -76,7 +108,9 @@ class Applier(MergeSteps, ConvertSteps):
         batch_size: int | None = None,
         steps: Steps | None = None,
         converted_status: str = CONVERTED_STATUS,
+        edited: Mapping[str, str | None] | None = None,
     ) -> None:
+        self.edited = dict(edited or {})  # action id -> the plan's value a person replaced (review file)
         self.state = state
         self.connector = connector
         self.batch_size = batch_size
@@ -121,6 +155,9 @@ class Applier(MergeSteps, ConvertSteps):
                     self.state.record_actions(plan_id, [entry])
                 report.add(entry)
         for (system, entity), group in todo.items():
+            # records of one account side by side: Salesforce locks the parent of each record it saves,
+            # and a Bulk job's parallel chunks that share parents wait on each other
+            group.sort(key=lambda a: (a.account or "", a.record_id))
             preferred = self.connector(system).write_batch(entity, len(group))
             size = min(self.batch_size or preferred, preferred)
             for start in range(0, len(group), size):
@@ -142,9 +179,19 @@ class Applier(MergeSteps, ConvertSteps):
         log.info("apply.done", plan_id=plan_id, dry_run=dry_run, **report.counts)
         return report
 
+    def _marked(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Entries of actions a person edited carry the plan's value they replaced (``edited_from``)."""
+        if not self.edited:
+            return entries
+        return [
+            {**e, "edited_from": self.edited[e["action_id"]]} if e["action_id"] in self.edited else e
+            for e in entries
+        ]
+
     def _record(
         self, plan_id: str, report: ApplyReport, entries: list[dict[str, Any]], dry_run: bool
     ) -> None:
+        entries = self._marked(entries)
         if not dry_run and entries:
             self.state.record_actions(plan_id, entries)
         for entry in entries:
@@ -175,6 +222,11 @@ class Applier(MergeSteps, ConvertSteps):
                 # the write landed before the last run stopped
                 finished.append(_entry(action, "done", before=pending["before"]))
                 continue
+            if not pending and same(now, action.proposed_value) and not same(now, action.seen_value):
+                # written since the plan was made (by a person, or a run whose write a lagging search hid)
+                error = "already holds the proposed value: nothing to write"
+                finished.append(_entry(action, "skipped", before=now, error=error))
+                continue
             if not same(now, action.seen_value):
                 error = f"changed since the plan: now {now!r}, planned from {action.seen_value!r}"
                 finished.append(_entry(action, "conflict", before=now, error=error))
@@ -187,7 +239,13 @@ class Applier(MergeSteps, ConvertSteps):
             return
         if not to_write:
             return
-        self.state.record_actions(plan_id, [_entry(a, "pending", before=now) for a, now in to_write])
+        # within the batch by the parent's id itself (what the CRM locks), as the records say now
+        to_write.sort(
+            key=lambda pair: (str(rows[pair[0].record_id].get("account_id") or ""), pair[0].record_id)
+        )
+        self.state.record_actions(
+            plan_id, self._marked([_entry(a, "pending", before=now) for a, now in to_write])
+        )
         results = conn.push(
             entity, [Change(a.record_id, {a.field or "": a.proposed_value}) for a, _ in to_write]
         )
@@ -222,7 +280,13 @@ def undo_plan(state: State, plan: Plan) -> Plan:
                 entity=action.entity,
                 record_id=action.record_id,
                 field=None if whole else action.field,
-                seen_value=action.proposed_value,
+                # a merge's survivor as the journal has it (HubSpot's merges give it a new id); else what
+                # was written: the plan's value, or the one a person edited in the review file
+                seen_value=(entry.get("after") or action.proposed_value)
+                if action.kind == "merge"
+                else action.proposed_value
+                if whole
+                else entry.get("after", action.proposed_value),
                 proposed_value=entry["before"],
                 rule=f"undo:{action.rule}",
                 severity=action.severity,

@@ -5,7 +5,7 @@ with its default approval (``crm_ops.plan.review``) and what a person needs to j
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ def build_plan(
     now: datetime | None = None,
     context: Context | None = None,
     review: Review | None = None,
+    converted: Collection[tuple[str, str]] | None = None,
 ) -> Plan:
     """A plan from findings (rules' and matching's, same table).
 
@@ -50,7 +51,10 @@ def build_plan(
     ``associate`` for a link to another record, such as an orphan's account); a duplicate becomes a
     ``merge`` into its survivor, carrying what the survivor ends with (``detail``); a lead duplicating a
     contact a ``convert`` into it (a ``flag`` when the contact has no account to convert onto); an
-    error-level finding without a fix (when ``flag_errors``) a ``flag`` for a human. Where several
+    error-level finding without a fix (when ``flag_errors``) a ``flag`` for a human. A converted lead
+    gets no action at all: Salesforce refuses every edit of one (CANNOT_UPDATE_CONVERTED_LEAD); its
+    contact carries the person now (the leads are known from ``context``'s snapshots, else
+    ``converted``: (system, lead id) pairs). Where several
     findings propose values for the same field of the same record, the most confident wins and the
     others are named in its reason. A record that a merge folds into another (or a lead converted) gets
     no other action: its fixes are moot once it is merged, and writing them would make the merge a
@@ -64,6 +68,13 @@ def build_plan(
     missing = set(FINDINGS_SCHEMA) - set(findings.columns)
     if missing:
         raise ValueError(f"not a findings table: missing {', '.join(sorted(missing))}")
+    frozen = set(converted or ()) | (converted_leads(context.frames) if context is not None else set())
+    if frozen:
+        keys = pl.DataFrame(
+            {"system": [s for s, _ in frozen], "record_id": [r for _, r in frozen]},
+            schema={"system": pl.String, "record_id": pl.String},
+        ).with_columns(pl.lit("Lead").alias("entity"))
+        findings = findings.join(keys, on=["system", "entity", "record_id"], how="anti")
     rows = findings.sort(["confidence", "rule"], descending=[True, False], nulls_last=True).to_dicts()
     details: dict[str, dict[str, Any]] = {}  # parsed once per distinct detail (a cluster shares one)
     chosen: dict[tuple[str, str, str, str, str], Action] = {}
@@ -121,6 +132,17 @@ def build_plan(
         review={"approve": list(review.settings.approve), "min_confidence": review.settings.min_confidence},
     )
     return Plan(header, tuple(actions))
+
+
+def converted_leads(frames: Mapping[str, Mapping[str, pl.DataFrame]]) -> set[tuple[str, str]]:
+    """The (system, id) of every converted lead in ``frames`` (by system, then entity)."""
+    out: set[tuple[str, str]] = set()
+    for system, entities in frames.items():
+        leads = entities.get("Lead")
+        if leads is not None and "is_converted" in leads.columns:
+            ids = leads.filter(pl.col("is_converted").fill_null(False))["id"].cast(pl.String)
+            out |= {(system, str(i)) for i in ids.to_list()}
+    return out
 
 
 def latest_findings(state_dir: Path) -> list[Path]:

@@ -36,14 +36,14 @@ survivor ends with) and links; applying with ``--review`` honours ``approve``. A
 duplicate's label as its seen value and the survivor's as its proposed value (``plan.jsonl`` keeps the
 time and the id applying checks). ``seen_value`` is the
 value at pull time: applying re-reads the record and skips it as a conflict when the CRM no longer
-holds that value. Values a spreadsheet would run as formulas are quoted.
+holds that value. ``crm_ops.csvio`` writes and reads it: values a spreadsheet would run as formulas are
+neutralised, a value with a line break (a lone CR too) stays in its row, Excel's files (BOM, ``;``) are
+read.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crm_ops import durable
+from crm_ops import csvio, durable
 from crm_ops.errors import ConfigError
 
 FORMAT = "crm_ops.fixplan"
@@ -155,15 +155,8 @@ def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
     lines += [json.dumps({"type": "action", **asdict(a)}, sort_keys=True) for a in plan.actions]
     jsonl = folder / "plan.jsonl"
     durable.write_text(jsonl, "\n".join(lines) + "\n")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for a in plan.actions:
-        values = csv_row(a)
-        writer.writerow(_cell(values[f]) for f in CSV_FIELDS)
-    path_csv = folder / "plan.csv"
-    durable.write_text(path_csv, buffer.getvalue())
-    return jsonl, path_csv
+    rows = ([values[f] for f in CSV_FIELDS] for values in map(csv_row, plan.actions))
+    return jsonl, csvio.write_file(folder / "plan.csv", CSV_FIELDS, rows)
 
 
 def csv_row(action: Action) -> dict[str, Any]:
@@ -199,36 +192,31 @@ def survivor_text(action: Action) -> str:
     return "; ".join(parts)
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell; a value a spreadsheet would run as a formula is prefixed with a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _number(text) else text
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def read_plan(path: Path) -> Plan:
     """Read ``plan.jsonl``; a malformed line is an error naming the file and line."""
     problems: list[str] = []
     header: Header | None = None
     actions: list[Action] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw_lines = path.read_bytes().split(b"\n")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the plan: {exc.strerror}") from None
-    for number, line in enumerate(lines, start=1):
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start]
+            problems.append(f"{path}:{number}: column {exc.start + 1}: not UTF-8 (byte 0x{byte:02X})")
+            continue
         if not line.strip():
             continue
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: not JSON ({exc.msg})")
+            problems.append(f"{path}:{number}: column {exc.colno}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{path}:{number}: expected a JSON object, got a {type(data).__name__}")
             continue
         kind = data.pop("type", None)
         try:
@@ -239,6 +227,10 @@ def read_plan(path: Path) -> Plan:
                     continue
                 header = Header(**data)
             elif kind == "action":
+                wrong = _wrong_types(data)
+                if wrong:
+                    problems += [f"{path}:{number}: {w}" for w in wrong]
+                    continue
                 action = Action(**data)
                 if action.kind not in KINDS:
                     problems.append(f"{path}:{number}: unknown action kind {action.kind!r}")
@@ -254,6 +246,32 @@ def read_plan(path: Path) -> Plan:
         raise ConfigError(problems)
     assert header is not None
     return Plan(header, tuple(actions))
+
+
+_TEXT = ("kind", "system", "entity", "record_id", "rule", "severity", "reason", "action_id", "review_reason")
+_OPTIONAL_TEXT = ("field", "seen_value", "proposed_value", "label", "account", "url", "other_id",
+                  "other_label", "other_url")  # fmt: skip
+
+
+def _wrong_types(data: Mapping[str, Any]) -> list[str]:
+    """The fields of an action line that are not of their type (``confidence: "high"``...)."""
+    out = []
+    for key in _TEXT:
+        if key in data and not isinstance(data[key], str):
+            out.append(f"{key}: expected text, got {data[key]!r}")
+    for key in _OPTIONAL_TEXT:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            out.append(f"{key}: expected text or null, got {data[key]!r}")
+    confidence = data.get("confidence")
+    if confidence is not None and (
+        isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 <= confidence <= 1
+    ):
+        out.append(f"confidence: expected a number from 0 to 1 or null, got {confidence!r}")
+    if data.get("approved") is not None and not isinstance(data["approved"], bool):
+        out.append(f"approved: expected true, false or null, got {data['approved']!r}")
+    if data.get("detail") is not None and not isinstance(data["detail"], dict):
+        out.append(f"detail: expected an object or null, got a {type(data['detail']).__name__}")
+    return out
 
 
 def read_approvals(path: Path) -> dict[str, bool]:
@@ -287,28 +305,21 @@ def read_review(path: Path) -> dict[str, str]:
     """The ``approve`` column of ``plan.csv`` by action id, as ``yes``, ``no``, ``not_duplicate`` or ``""``
     (blank or anything else: undecided, not applied)."""
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8", newline="") as handle:  # noqa: PTH123
-        reader = csv.DictReader(handle)
-        if (
-            reader.fieldnames is None
-            or "approve" not in reader.fieldnames
-            or "action_id" not in reader.fieldnames
-        ):
-            raise ConfigError(f"{path}:1: the review file needs the approve and action_id columns")
-        for number, row in enumerate(reader, start=2):
-            action_id = (row.get("action_id") or "").strip()
-            if not action_id:
-                raise ConfigError(f"{path}:{number}: a row without action_id")
-            answer = (row.get("approve") or "").strip().lower()
-            out[action_id] = (
-                "yes"
-                if answer in APPROVING
-                else "no"
-                if answer in REJECTING
-                else "not_duplicate"
-                if answer in NOT_DUPLICATE
-                else ""
-            )
+    table = csvio.read_file(path, required=("approve", "action_id"))
+    for row in table:
+        action_id = row.get("action_id").strip()
+        if not action_id:
+            raise ConfigError(f"{table.where(row, 'action_id')}: a row without action_id")
+        answer = row.get("approve").strip().lower()
+        out[action_id] = (
+            "yes"
+            if answer in APPROVING
+            else "no"
+            if answer in REJECTING
+            else "not_duplicate"
+            if answer in NOT_DUPLICATE
+            else ""
+        )
     return out
 
 

@@ -79,14 +79,17 @@ class MergeSteps:
             chunk = groups[start : start + MERGE_CHUNK]
             ids = sorted({x for survivor, group in chunk for x in (survivor, *(a.record_id for a in group))})
             rows = rows_by_id(conn.read(entity, ids))
+            moved = conn.moved_ids(entity)  # HubSpot: a merged id answers the new record it became
             finished: list[dict[str, Any]] = []
             resumed: list[tuple[str, Action, str]] = []
             plans: list[tuple[str, list[tuple[Action, str | None]]]] = []
-            for survivor, group in chunk:
+            for planned, group in chunk:
+                survivor = moved.get(planned, planned)  # merged before (an earlier run): chained on its id
                 alive = rows.get(survivor)
                 to_merge: list[tuple[Action, str | None]] = []
                 for action in group:
-                    row = rows.get(action.record_id)
+                    # a record answered under another id was merged away
+                    row = None if action.record_id in moved else rows.get(action.record_id)
                     pending = journal.get(action.action_id)
                     if pending and pending["status"] == "pending":
                         if row is None or row.get("is_deleted"):
@@ -95,7 +98,7 @@ class MergeSteps:
                             to_merge.append((action, pending["before"]))
                         continue
                     if alive is None or alive.get("is_deleted"):
-                        finished.append(entry(action, "conflict", error=f"the survivor {survivor} is gone"))
+                        finished.append(entry(action, "conflict", error=f"the survivor {planned} is gone"))
                     elif row is None or row.get("is_deleted"):
                         finished.append(entry(action, "conflict", error="the record is gone"))
                     elif action.seen_value and not same_moment(row.get("updated_at"), action.seen_value):
@@ -121,9 +124,13 @@ class MergeSteps:
                 self.state.record_actions(plan_id, [entry(a, "pending", before=b) for a, b in to_merge])
                 values = json.loads(to_merge[0][1] or "{}").get("survivor", {}).get("set") or {}
                 results = conn.merge(entity, survivor, [a.record_id for a, _ in to_merge], values or None)
+                # the survivor's id after every merge of the group (HubSpot answers a new one)
+                final = next(
+                    (str(r.extra["id"]) for r in reversed(results) if r.ok and r.extra.get("id")), survivor
+                )
                 for (action, before), result in zip(to_merge, results, strict=True):
                     if result.ok:
-                        done.append((survivor, action, before or "{}", _unwritten(result)))
+                        done.append((final, action, before or "{}", _unwritten(result)))
                     else:
                         failed = entry(action, "failed", before=before, error=result.error)
                         self._record(plan_id, report, [failed], dry_run)
@@ -194,10 +201,13 @@ class MergeSteps:
             if survivor in after:
                 kept["after"] = record_json(after[survivor])
             notes = [problem] if problem else []
+            if survivor != action.proposed_value:
+                notes.append(f"the survivor is {survivor} now (the CRM gave the merged record a new id)")
             if kept.get("left"):
                 notes.append("kept as they were: " + "; ".join(f"{k} ({v})" for k, v in kept["left"].items()))
             before_text = json.dumps(payload, sort_keys=True)
-            entries.append(entry(action, "done", before=before_text, error="; ".join(notes) or None))
+            done_entry = entry(action, "done", before=before_text, error="; ".join(notes) or None)
+            entries.append({**done_entry, "after": survivor})  # undo starts from the survivor's id now
         self._record(plan_id, report, entries, False)
 
     def _unmerges(
@@ -229,10 +239,12 @@ class MergeSteps:
                 if todo
                 else {}
             )
+            moved = conn.moved_ids(entity) if todo else {}
             finished: list[dict[str, Any]] = []
             to_restore: list[tuple[Action, bool]] = []
             for a in todo:
-                alive, loser = rows.get(a.seen_value or ""), rows.get(a.record_id)
+                alive = rows.get(moved.get(a.seen_value or "", a.seen_value or ""))
+                loser = None if a.record_id in moved else rows.get(a.record_id)  # answered by another: merged
                 journaled = journal.get(a.action_id)
                 resuming = bool(journaled and journaled["status"] == "pending")
                 if alive is None or alive.get("is_deleted"):

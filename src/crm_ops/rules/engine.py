@@ -5,14 +5,21 @@ For each entity of each CRM, every applicable rule's check becomes a named ``pan
 every failure of every check is collected in one pass (a LazyFrame would only have its schema checked).
 Pandera's failure cases give the failing rows; a check that raises comes back as a rule error, not a
 crash. Fixers then run on the failing rows only.
+
+Every proposal passes the rules of the field it would write before it is proposed: ``ProposalGate``
+puts the proposed values into the target records and runs the same checks (``run_entity``, fixers
+off) on that frame; a fixer's value that fails one is withheld (the finding stays, without a fix, and
+its message names the rule). Matching gates its drift syncs and merge values through the same gate.
+A proposal that clears a field (null) is not checked: removing a value writes nothing to judge.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 import pandera.polars as pa
 import polars as pl
@@ -43,7 +50,8 @@ class CheckResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _as_expr(result: pl.Series | pl.Expr, height: int, rule: Rule) -> pl.Expr:
+def as_expr(result: pl.Series | pl.Expr, height: int, rule: Rule) -> pl.Expr:
+    """A check's result as a boolean expression (null passes), checked for its length and type."""
     if isinstance(result, pl.Expr):
         return result.fill_null(True)
     if isinstance(result, pl.Series):
@@ -69,7 +77,7 @@ def run_entity(
     for r in applicable:
         started = time.perf_counter()
         try:
-            exprs.append(_as_expr(r.check(live, ctx, r.params), live.height, r).alias(f"__ok{len(owners)}"))
+            exprs.append(as_expr(r.check(live, ctx, r.params), live.height, r).alias(f"__ok{len(owners)}"))
         except Exception as exc:  # noqa: BLE001 - a rule's bug is reported, not fatal
             errors.append(RuleError(r.id, system, entity, f"{type(exc).__name__}: {exc}"))
             continue
@@ -120,7 +128,8 @@ def run_entity(
             for (column, number), group in cases.group_by(["column", "check_number"]):
                 if number is None:
                     continue
-                rule = by_column[column][int(number)]
+                # a frame-level check's failures name the schema ("salesforce.Contact"), not a column
+                rule = by_column[column if column in fields else None][int(number)]
                 if group["index"].is_null().all():
                     errors.append(RuleError(rule.id, system, entity, str(group["failure_case"][0])))
                     continue
@@ -131,7 +140,153 @@ def run_entity(
         rows = live[rows_idx.sort()]
         frames.append(_findings(rule, rows, ctx, system, entity, errors))
     findings = pl.concat(frames) if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
+    if any(r.fix is not None for r in owners) and findings.height:
+        started = time.perf_counter()
+        findings = _gate_fixes(findings, owners, live, ctx, system, entity)
+        timings["(fixes checked)"] = time.perf_counter() - started
     return CheckResult(findings, errors, timings)
+
+
+def proposal_failures(
+    rules: Sequence[Rule],
+    frame: pl.DataFrame,
+    ctx: RuleContext,
+    system: str,
+    entity: str,
+    column: str,
+    proposals: pl.DataFrame,
+) -> dict[tuple[str, str], list[str]]:
+    """The rules each proposed value fails once written into its record: ``proposals`` (record_id,
+    proposed_value as text) against ``frame``'s records, by every rule of ``column`` that applies.
+
+    Returns (record id, proposed value) -> the failed rule ids; values that pass are left out. A null
+    proposal (clearing the field) is not checked. Each distinct (record, value) is judged once."""
+    judged = [replace(r, fix=None) for r in rules if r.field == column and r.applies_to(system, entity)]
+    if not judged or column not in frame.columns or proposals.is_empty():
+        return {}
+    wanted = (
+        proposals.select(pl.col("record_id").cast(pl.String), pl.col("proposed_value").cast(pl.String))
+        .filter(pl.col("proposed_value").is_not_null())
+        .unique()
+        .with_columns(pl.int_range(pl.len()).over("record_id").alias("__round"))
+    )
+    dtype = frame.schema[column]
+    if dtype == pl.Boolean:
+        value = pl.col("__value").str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "y"])
+    elif dtype == pl.String:
+        value = pl.col("__value")
+    elif dtype == pl.Date:
+        value = pl.col("__value").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+    elif isinstance(dtype, pl.Datetime):
+        value = pl.col("__value").str.to_datetime(time_unit=dtype.time_unit, strict=False)
+        value = value.dt.replace_time_zone(dtype.time_zone) if dtype.time_zone else value
+    else:
+        value = pl.col("__value").cast(dtype, strict=False)
+    failed: dict[tuple[str, str], list[str]] = {}
+    # two values proposed for one record are judged in separate rounds (a check sees one row per id)
+    for (_,), group in wanted.group_by("__round"):
+        rows = frame.with_columns(pl.col("id").cast(pl.String)).join(
+            group.select("record_id", pl.col("proposed_value").alias("__value")),
+            left_on="id",
+            right_on="record_id",
+        )
+        if rows.is_empty():
+            continue
+        result = run_entity(
+            judged, rows.with_columns(value.alias(column)).drop("__value"), ctx, system, entity
+        )
+        for e in result.errors:
+            log.warning("rules.gate_error", rule=e.rule, system=system, entity=entity, error=e.error)
+        hits = (
+            result.findings.select("record_id", "rule")
+            .unique()
+            .join(rows.select(pl.col("id").alias("record_id"), "__value"), on="record_id")
+        )
+        for rid, rule_id, proposed in hits.iter_rows():
+            failed.setdefault((rid, proposed), []).append(rule_id)
+    return {k: sorted(v) for k, v in failed.items()}
+
+
+def _gate_fixes(
+    findings: pl.DataFrame,
+    rules: Sequence[Rule],
+    live: pl.DataFrame,
+    ctx: RuleContext,
+    system: str,
+    entity: str,
+) -> pl.DataFrame:
+    """Fixers' proposals that fail a rule of their field withheld: no fix, the message says which rule."""
+    proposed = findings.filter(pl.col("proposed_value").is_not_null() & pl.col("confidence").is_not_null())
+    withheld: list[tuple[str, str, str, str]] = []
+    for (column,), group in proposed.group_by("field"):
+        if column is not None:
+            failures = proposal_failures(rules, live, ctx, system, entity, str(column), group)
+            withheld += [(str(column), rid, value, ", ".join(ids)) for (rid, value), ids in failures.items()]
+    if not withheld:
+        return findings
+    keys = pl.DataFrame(
+        withheld,
+        schema={
+            "field": pl.String,
+            "record_id": pl.String,
+            "proposed_value": pl.String,
+            "__failed": pl.String,
+        },
+        orient="row",
+    )
+    joined = findings.join(
+        keys, on=["field", "record_id", "proposed_value"], how="left", maintain_order="left"
+    )
+    return withhold(joined)
+
+
+def withhold(joined: pl.DataFrame) -> pl.DataFrame:
+    """Findings with ``__failed`` (the rules their proposal fails, null where it passes): those that fail
+    lose their fix, and their message says which rules (the Spark engine applies it per partition)."""
+    hit = pl.col("__failed").is_not_null()
+    return joined.with_columns(
+        pl.when(hit)
+        .then(pl.format("{} (fix {} withheld: it fails {})", "message", "proposed_value", "__failed"))
+        .otherwise(pl.col("message"))
+        .alias("message"),
+        pl.when(hit).then(None).otherwise(pl.col("proposed_value")).alias("proposed_value"),
+        pl.when(hit).then(None).otherwise(pl.col("confidence")).alias("confidence"),
+    ).drop("__failed")
+
+
+class Gate(Protocol):
+    """What matching asks before it proposes a value: the rules each proposal fails (``ProposalGate``;
+    the Spark engine's gates answer the same)."""
+
+    def failures(
+        self, system: str, entity: str, column: str, proposals: pl.DataFrame
+    ) -> dict[tuple[str, str], list[str]]: ...
+
+
+class ProposalGate:
+    """The rules a proposed value must pass before it is proposed, over a run's frames (both CRMs)."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        frames: Mapping[str, Mapping[str, pl.DataFrame]],
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        self.rules = list(rules)
+        self.frames = frames
+        self.ctx = RuleContext(frames, now=now)
+        self.fields = {r.field for r in self.rules if r.field}
+
+    def failures(
+        self, system: str, entity: str, column: str, proposals: pl.DataFrame
+    ) -> dict[tuple[str, str], list[str]]:
+        """``proposal_failures`` for values to write into ``system``'s ``entity`` records."""
+        frame = self.frames.get(system, {}).get(entity)
+        if frame is None or column not in self.fields:
+            return {}
+        ctx = self.ctx.for_system(system)
+        return proposal_failures(self.rules, live_records(frame), ctx, system, entity, column, proposals)
 
 
 def _findings(

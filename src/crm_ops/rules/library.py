@@ -24,6 +24,8 @@ import polars as pl
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
+from crm_ops.rules.wordlists import WordLists
+from crm_ops.rules.wordlists import shipped as shipped_lists
 from crm_ops.schema.entities import live
 
 if TYPE_CHECKING:
@@ -76,50 +78,32 @@ def _text(column: str) -> pl.Expr:
 
 # ------------------------------------------------------------------------------------- placeholders
 
-JUNK_WORDS = frozenset(
-    {
-        "test", "testing", "tester", "n/a", "na", "n.a.", "n.a", "none", "null", "nil", "nothing", "asdf",
-        "asdfgh", "asd", "qwerty", "qwertz", "azerty", "xxx", "xx", "x", "xyz", "-", "--", "---", ".", "..",
-        "?", "??", "unknown", "unk", "tbd", "tba", "dummy", "sample", "fake", "foo", "bar", "foobar", "abc",
-        "aaa", "no", "nope", "blank", "empty", "not available", "not applicable", "no name", "noname",
-        "do not use", "delete", "placeholder", "default", "0", "00", "000", "123", "1234", "12345",
-    }
-)  # fmt: skip
-JUNK_EMAIL_LOCALS = frozenset(
-    {"test", "noemail", "no-email", "no_email", "none", "no", "asdf", "fake", "dummy", "nobody", "null",
-     "na", "n/a", "unknown", "xxx", "example", "email", "mail", "sample", "donotreply", "noreply"}
-)  # fmt: skip
-JUNK_EMAIL_DOMAINS = frozenset(
-    {"example.com", "example.org", "example.net", "test.com", "none.com", "asdf.com", "email.com",
-     "noemail.com", "fake.com", "nowhere.com", "domain.com", "mail.com", "xxx.com", "invalid.com"}
-)  # fmt: skip
-
+# the placeholder lists are data (rules/wordlists.yaml), free-mail domains a maintained package's list
+JUNK_WORDS = shipped_lists().junk_words
+JUNK_EMAIL_LOCALS = shipped_lists().junk_email_locals
+JUNK_EMAIL_DOMAINS = shipped_lists().junk_email_domains
+FREEMAIL = shipped_lists().freemail
 
 _SEP = r"[\s().+-]*"
 _JUNK_DIGITS = (
     rf"^{_SEP}(?:(?:0{_SEP}){{5,}}|(?:1{_SEP}){{5,}}|(?:9{_SEP}){{5,}}"
     rf"|0?{_SEP}1{_SEP}2{_SEP}3{_SEP}4{_SEP}5{_SEP}6{_SEP}7{_SEP}8{_SEP}9{_SEP}0?{_SEP})$"
 )
-_JUNK_EMAIL = (
-    "@(?:" + "|".join(re.escape(d) for d in sorted(JUNK_EMAIL_DOMAINS)) + ")$"
-    "|^(?:"
-    + "|".join(re.escape(w) for w in sorted(JUNK_EMAIL_LOCALS))
-    + r")@(?:[^@]*\.)?"
-    + "(?:"
-    + "|".join(re.escape(w) for w in sorted(JUNK_EMAIL_LOCALS))
-    + r")\.[a-z]+$"
-)
 
 
-def junk_mask(values: pl.Expr) -> pl.Expr:
-    """True for placeholder values: junk words, keyboard mash, one digit repeated, junk e-mail addresses.
+def junk_mask(values: pl.Expr, lists: WordLists | None = None) -> pl.Expr:
+    """True for placeholder values: junk words, keyboard mash, one digit repeated, junk e-mail addresses
+    (``lists``: the shipped word lists unless a profile's are given).
 
     Two anchored regular expressions and one set lookup, so it stays cheap at a million rows.
     """
+    words = lists or shipped_lists()
     v = values.cast(pl.String).str.strip_chars().str.to_lowercase()
-    return (v.is_in(list(JUNK_WORDS)) | v.str.contains(_JUNK_EMAIL) | v.str.contains(_JUNK_DIGITS)).fill_null(
-        False
-    )
+    return (
+        v.is_in(list(words.junk_words))
+        | v.str.contains(words.junk_email_pattern)
+        | v.str.contains(_JUNK_DIGITS)
+    ).fill_null(False)
 
 
 def _junk_where(frame: pl.DataFrame, column: str, among: pl.Series) -> pl.Series:
@@ -307,15 +291,6 @@ def _repair_email(value: str, domains: list[str]) -> tuple[str | None, float]:
         if candidate != value and email_ok(candidate):
             return candidate, 0.9 if "@" in text else 0.75
     return None, 0.0
-
-
-FREEMAIL = frozenset(
-    {"gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "hotmail.com",
-     "hotmail.co.uk", "hotmail.fr", "outlook.com", "live.com", "msn.com", "aol.com", "icloud.com", "me.com",
-     "mac.com", "gmx.de", "gmx.net", "gmx.com", "web.de", "t-online.de", "orange.fr", "free.fr",
-     "laposte.net",
-     "wanadoo.fr", "mail.ru", "yandex.ru", "protonmail.com", "proton.me", "zoho.com", "qq.com", "163.com"}
-)  # fmt: skip
 
 
 def email_domain_expr(column: str) -> pl.Expr:
@@ -987,14 +962,17 @@ def generic_check(
 GENERIC_KINDS: weakref.WeakKeyDictionary[Callable[..., Any], tuple[str, str]] = weakref.WeakKeyDictionary()
 
 
-GENERIC_CHECKS = (
-    "not_null",
-    "not_blank",
-    "matches",
-    "not_matches",
-    "isin",
-    "not_in",
-    "length",
-    "between",
-    "unique",
-)
+# The plain column checks of the YAML vocabulary (``check: not_null`` or ``check: {matches: '^[A-Z]'}``),
+# with what each takes and does (docs/reference/checks.md is generated from this and the registry).
+GENERIC_HELP = {
+    "not_null": ("nothing", "fails when the field is empty"),
+    "not_blank": ("nothing", "fails when the field is empty or only spaces"),
+    "matches": ("a regular expression", "fails when the value does not contain a match"),
+    "not_matches": ("a regular expression", "fails when the value contains a match"),
+    "isin": ("a list of values", "fails when the value is not one of them"),
+    "not_in": ("a list of values", "fails when the value is one of them"),
+    "length": ("{min: n, max: m}", "fails when the text is shorter or longer"),
+    "between": ("{min: a, max: b}", "fails when the value is below min or above max"),
+    "unique": ("nothing", "fails on every record sharing its value with another (nulls pass)"),
+}
+GENERIC_CHECKS = tuple(GENERIC_HELP)

@@ -24,18 +24,27 @@ from crm_ops.rules import library
 from crm_ops.rules.model import SEVERITIES, CheckFn, Example, FixFn, Rule
 from crm_ops.schema.entities import CUSTOM_PREFIX, ENTITIES
 
-RULE_KEYS = {
-    "id",
-    "entity",
-    "field",
-    "severity",
-    "description",
-    "tags",
-    "systems",
-    "check",
-    "params",
-    "fix",
-    "examples",
+# The keys of a YAML rule, and the fix mappings, with what each means (docs/reference/checks.md).
+RULE_KEY_HELP = {
+    "id": "required: a unique id, dotted by convention (person.email.valid)",
+    "entity": "required: one entity or a list (Contact, Lead, Account, Opportunity, Owner, ContactRole)",
+    "field": "the canonical column judged (and fixed); a check's `field` parameter",
+    "severity": "required: error, warning or info",
+    "description": "required: what is wrong, for a business user (the finding's message)",
+    "tags": "a list of words: `tag:<tag>` selects rules in disabled, review.approve and run.auto_apply",
+    "systems": "salesforce and/or hubspot (default both)",
+    "check": "required: a named check, a plain check (not_null) or a mapping ({matches: regex})",
+    "params": "the check's and fixer's parameters",
+    "fix": "a named fixer, or a fix mapping",
+    "examples": "a list of {pass: row} or {fail: row, fix: value}, with optional context and system",
+}
+RULE_KEYS = set(RULE_KEY_HELP)
+FIX_MAPPING_HELP = {
+    "set": "propose this value",
+    "set_null": "true: propose emptying the field",
+    "strip": "true: propose the value without leading and trailing spaces",
+    "lowercase": "true: propose the value in lower case (with strip: both)",
+    "confidence": "the proposals' confidence, 0-1 (default 0.9)",
 }
 SYSTEMS = ("salesforce", "hubspot")
 
@@ -117,7 +126,10 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
     if column is not None and not bad:
         for e in entities:
             if column not in ENTITIES[e] and not str(column).startswith(CUSTOM_PREFIX):
-                problems.append(f"{e} has no field {column!r}")
+                problems.append(
+                    f"{e} has no field {column!r}; its fields: {', '.join(ENTITIES[e])} "
+                    f"(or {CUSTOM_PREFIX}<name> for a custom field)"
+                )
     systems = tuple(spec.get("systems") or ())
     if any(s not in SYSTEMS for s in systems):
         problems.append(f"systems must be among {', '.join(SYSTEMS)}, got {list(systems)}")

@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -99,7 +99,10 @@ class FaultProfile:
     answer (``crm_ops.sandbox.realworld`` serves them, each from its own seeded sequence): HubSpot's
     423 Locked and 477 Migration in Progress; Salesforce's concurrent-request REQUEST_LIMIT_EXCEEDED,
     QUERY_TIMEOUT on SystemModstamp-window queries, Bulk query jobs that end Failed and Bulk result
-    pages cut short of their ``Sforce-NumberOfRecords``. ``daily_after`` / ``total_after`` (0: never)
+    pages cut short of their ``Sforce-NumberOfRecords``; and on saves (``realsaves``) UNABLE_TO_LOCK_ROW
+    per record and attempt (``lock_row``) and a validation rule that a share of old contacts and
+    accounts fail on every edit (``validation``: the records chosen by id, always the same ones).
+    ``daily_after`` / ``total_after`` (0: never)
     make the n-th call of the run answer HubSpot's 429 DAILY / Salesforce's "TotalRequests Limit
     exceeded" once (the next call is the next day).
     """
@@ -116,6 +119,8 @@ class FaultProfile:
     rate_query_timeout: float = 0.0
     rate_bulk_failed: float = 0.0
     rate_bulk_short: float = 0.0
+    rate_lock_row: float = 0.0
+    rate_validation: float = 0.0
     daily_after: int = 0
     total_after: int = 0
 
@@ -135,7 +140,8 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
     # what real orgs and portals do, at the rates a large nightly pull meets them (see
     # docs/architecture.md, "Real-world behaviours"): a little throttling and server trouble, HubSpot
     # locks and a portal migration now and then, Salesforce concurrency limits, a query timing out, a
-    # Bulk job failing or a result page cut short, and one daily allowance spent on each side
+    # Bulk job failing or a result page cut short, a locked row now and then, a validation rule some old
+    # records fail, and one daily allowance spent on each side
     "real-world": FaultProfile(
         "real-world",
         rate_429=0.02,
@@ -147,6 +153,8 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
         rate_query_timeout=0.1,
         rate_bulk_failed=0.1,
         rate_bulk_short=0.05,
+        rate_lock_row=0.02,
+        rate_validation=0.02,
         daily_after=60,
         total_after=40,
     ),
@@ -163,6 +171,8 @@ _FAULT_KEYS = {
     "query_timeout": "rate_query_timeout",
     "bulk_failed": "rate_bulk_failed",
     "bulk_short": "rate_bulk_short",
+    "lock_row": "rate_lock_row",
+    "validation": "rate_validation",
     "daily_after": "daily_after",
     "total_after": "total_after",
 }
@@ -170,17 +180,21 @@ _COUNTS = ("slow_seconds", "daily_after", "total_after")
 
 
 def parse_fault_profile(text: str) -> FaultProfile:
-    """A named profile (none, flaky, hostile, slow, real-world) or ``key=value`` pairs such as
-    ``429=0.1,drop=0.02``.
+    """A named profile (none, flaky, hostile, slow, real-world), ``key=value`` pairs such as
+    ``429=0.1,drop=0.02``, or a name then pairs that change it (``real-world,validation=0.2``).
 
-    Keys: 429, 503, drop, slow, locked, migration, concurrent, query_timeout, bulk_failed, bulk_short
-    (rates from 0 to 1), slow_seconds, and daily_after / total_after (a call count).
+    Keys: 429, 503, drop, slow, locked, migration, concurrent, query_timeout, bulk_failed, bulk_short,
+    lock_row, validation (rates from 0 to 1), slow_seconds, and daily_after / total_after (a call count).
     """
     if text in FAULT_PROFILES:
         return FAULT_PROFILES[text]
     keys = _FAULT_KEYS
     values: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    base = FAULT_PROFILES.get(parts[0]) if parts else None
+    if base is not None:  # a named profile with some entries changed: real-world,validation=0.2
+        parts = parts[1:]
+    for part in parts:
         key, sep, raw = part.partition("=")
         if not sep or key.strip() not in keys:
             raise ValueError(
@@ -196,6 +210,8 @@ def parse_fault_profile(text: str) -> FaultProfile:
                 f"fault profile {text!r}: rate {key.strip()} must be between 0 and 1, got {value}"
             )
         values[keys[key.strip()]] = int(value) if key.strip().endswith("_after") else value
+    if base is not None:
+        return replace(base, name=f"{base.name} (changed)", **values)
     return FaultProfile("custom", **values)
 
 

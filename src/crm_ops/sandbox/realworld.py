@@ -10,7 +10,11 @@ HubSpot (``HubSpotLayer``):
 - v4 association batch reads are paged per record: at most ``association_page`` links a result, with
   ``paging.next.after`` inside that result, to be asked again as ``{"id", "after"}``;
 - fault entries: 429 ``policyName: DAILY`` (``daily_after``), 423 Locked, 477 Migration in Progress
-  with ``Retry-After``.
+  with ``Retry-After``;
+- ``salesforce_integration``: company merges refused (400, HubSpot's error shape: it documents no body);
+- ``search_lag_seconds``: search leaves out records written that recently, ``total`` still counting
+  them (``{"total": 1, "results": []}``, as recorded); ``merge_new_id`` is the emulator's own
+  (``hubspot/merge.py``): a merge makes a new record, the old ids answering it.
 
 Salesforce (``SalesforceLayer``):
 - ``password_flow=False``: the username-password OAuth flow is blocked, as in every org created since
@@ -27,7 +31,9 @@ Seeding (``extend_hubspot`` / ``extend_salesforce``): ``custom_properties`` cust
 with data on contacts, companies and deals; ``formula_field``: a cross-object formula on Contact
 (``Account_Tier_F__c`` = the account's tier) whose value ``SalesforceLayer.change_formulas`` changes
 without moving SystemModstamp, as a parent's edit does; ``currencies``: a multi-currency org
-(``CurrencyIsoCode`` on Account and Opportunity, ``deal_currency_code`` on HubSpot deals).
+(``CurrencyIsoCode`` on Account and Opportunity, ``deal_currency_code`` on HubSpot deals); and, in
+``realsaves``, converted leads and person accounts. What Salesforce refuses on saves (duplicate rules,
+a validation rule, locked rows) is ``realsaves.SaveRules``, the emulator's save guard.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import uuid
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -49,6 +56,7 @@ import polars as pl
 
 from crm_ops.sandbox.hs_objects import HsObject, HsProperty
 from crm_ops.sandbox.http import FaultProfile, Request, Response
+from crm_ops.sandbox.realsaves import seed_salesforce
 from crm_ops.sandbox.sf_objects import SfField, SfObject
 from crm_ops.sandbox.store import Store
 
@@ -57,6 +65,13 @@ HS_JSON = "application/json;charset=utf-8"
 LOGIN_HOST = "localhost"  # the sandbox's stand-in for login.salesforce.com (the instance is 127.0.0.1)
 FORMULA_FIELD = "Account_Tier_F__c"
 _ASSOC_READ = re.compile(r"^/crm/v4/associations/[^/]+/[^/]+/batch/read/?$")
+_COMPANY_MERGE = re.compile(r"^/crm/v3/objects/companies/merge/?$")
+_SEARCH = re.compile(r"^/crm/v3/objects/[^/]+/search/?$")
+# HubSpot documents no body for it (its knowledge base says only that companies cannot be merged while the
+# Salesforce integration is installed): its error shape, in words of our own
+COMPANY_MERGE_REFUSED = (
+    "Companies cannot be merged while the Salesforce integration is installed in this account."
+)
 _JOB = re.compile(r"^/services/data/v[\d.]+/jobs/query/(?P<job>[^/]+)/?$")
 _RESULTS = re.compile(r"^/services/data/v[\d.]+/jobs/query/(?P<job>[^/]+)/results/?$")
 _QUERY = re.compile(r"^/services/data/v[\d.]+/query(All)?/?$")
@@ -78,6 +93,12 @@ class RealWorld:
     session_calls: int = 0  # Salesforce: data calls a session id lasts (0: forever)
     formula_field: bool = False  # Salesforce: Contact.Account_Tier_F__c, a cross-object formula
     currencies: tuple[str, ...] = ()  # a multi-currency org (the first is the corporate currency)
+    converted_leads: float = 0.0  # Salesforce: this share of leads converted (edits refused)
+    person_accounts: float = 0.0  # Salesforce: this share of accounts are person accounts (Name refused)
+    duplicate_rules: bool = False  # Salesforce: alerting duplicate rules on Contact/Lead e-mail, Account name
+    merge_new_id: bool = False  # HubSpot: a merge makes a new record id (the old ids answer it)
+    salesforce_integration: bool = False  # HubSpot: its Salesforce integration is on (no company merges)
+    search_lag_seconds: float = 0.0  # HubSpot: search sees a write this long after it
 
 
 class _Draws:
@@ -168,10 +189,19 @@ class HubSpotLayer:
             )
             response.headers["Retry-After"] = "1"
             return response
+        if (
+            self.settings.salesforce_integration
+            and request.method == "POST"
+            and _COMPANY_MERGE.match(request.path)
+        ):
+            self.draws.note("company_merge")
+            return _hs_error(400, "VALIDATION_ERROR", COMPANY_MERGE_REFUSED)
         return None
 
     def after(self, request: Request, response: Response) -> Response:
-        """Association batch reads paged per record."""
+        """Association batch reads paged per record; search that does not see recent writes yet."""
+        if self.settings.search_lag_seconds > 0 and request.method == "POST" and _SEARCH.match(request.path):
+            return self._lagging(response)
         if (
             request.method != "POST"
             or response.status not in (200, 207)
@@ -193,6 +223,23 @@ class HubSpotLayer:
             if start + size < len(links):
                 result["paging"] = {"next": {"after": _after_token(start + size)}}
         return Response.json(response.status, body, response.headers.get("Content-Type", HS_JSON))
+
+    def _lagging(self, response: Response) -> Response:
+        """Search answers without the records written in the last ``search_lag_seconds`` (its index has not
+        caught up), their ``total`` still counting them: ``{"total": 1, "results": []}`` as recorded."""
+        if response.status != 200:
+            return response
+        body = json.loads(response.body)
+        horizon = datetime.now(UTC) - timedelta(seconds=self.settings.search_lag_seconds)
+        kept = []
+        for record in body.get("results") or []:
+            stamp = record.get("updatedAt") or record.get("createdAt")
+            if stamp and datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) > horizon:
+                self.draws.note("search_lag")
+                continue
+            kept.append(record)
+        body["results"] = kept
+        return Response.json(200, body, response.headers.get("Content-Type", HS_JSON))
 
 
 class SalesforceLayer:
@@ -357,6 +404,13 @@ def extend_salesforce(
         contacts = tables["Contact"]
         joined = contacts.select("AccountId").join(tiers, on="AccountId", how="left", maintain_order="left")
         tables["Contact"] = contacts.with_columns(joined["Account_Tier__c"].alias(FORMULA_FIELD))
+    seed_salesforce(
+        out,
+        tables,
+        converted_leads=settings.converted_leads,
+        person_accounts=settings.person_accounts,
+        seed=seed,
+    )
     if settings.currencies:
         for name in ("Account", "Opportunity"):
             field = SfField(

@@ -21,6 +21,7 @@ from crm_ops.sandbox.generator import SeedConfig, SeededData, generate
 from crm_ops.sandbox.http import FaultInjector, FaultProfile, Server, parse_fault_profile
 from crm_ops.sandbox.hubspot import HubSpotApp, HubSpotLimits
 from crm_ops.sandbox.objects import hubspot_objects, salesforce_objects
+from crm_ops.sandbox.realsaves import SaveRules
 from crm_ops.sandbox.realworld import (
     HubSpotLayer,
     RealWorld,
@@ -153,6 +154,15 @@ class Sandbox:
             objects=sf_objects,
         )
         self.salesforce.layer = self.salesforce_layer = SalesforceLayer(rw, profile, cfg.fault_seed, sf_store)
+        if rw.duplicate_rules or profile.rate_lock_row or profile.rate_validation:
+            self.salesforce.save_rules = SaveRules(
+                sf_store,
+                profile,
+                self.salesforce_layer.draws,
+                cfg.fault_seed,
+                duplicates=rw.duplicate_rules,
+                now=self.salesforce.now,
+            )
         hs_token = f"pat-na1-{secrets.token_hex(16)}"
         self.hubspot = HubSpotApp(
             Store(data.hubspot),
@@ -163,6 +173,7 @@ class Sandbox:
             limits=cfg.hubspot_limits,
             types=hs_types,
         )
+        self.hubspot.merge_new_id = rw.merge_new_id
         self.hubspot.layer = self.hubspot_layer = HubSpotLayer(rw, profile, cfg.fault_seed + 1)
         sf_server = Server(self.salesforce, port=cfg.salesforce_port, tls=tls)
         hs_server = Server(self.hubspot, port=cfg.hubspot_port)

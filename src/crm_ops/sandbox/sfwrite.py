@@ -7,7 +7,8 @@ Every write path (sObject PATCH/POST, composite collections, Bulk 2.0 ingest) go
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ _EMAIL = re.compile(
 )
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})$")
 BULK_NULL = "#N/A"
+SURROGATE = re.compile("[\ud800-\udfff]")  # a lone one: a valid pair decodes to one character
 
 
 @dataclass
@@ -37,13 +39,19 @@ class SaveError(Exception):
     status_code: str
     message: str
     fields: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. a duplicate rule's ``duplicateResult``
 
     def __str__(self) -> str:
         return f"{self.status_code}: {self.message}"
 
     def as_json(self) -> dict[str, Any]:
         """The ``errors[]`` entry of a SaveResult."""
-        return {"statusCode": self.status_code, "message": self.message, "fields": list(self.fields)}
+        return {
+            "statusCode": self.status_code,
+            "message": self.message,
+            "fields": list(self.fields),
+            **self.extra,
+        }
 
     def as_bulk(self) -> str:
         """The ``sf__Error`` column of a Bulk 2.0 failed result."""
@@ -107,6 +115,8 @@ def coerce(f: SfField, raw: Any, *, from_csv: bool) -> Any:
         raw = str(raw)
     if from_csv and raw == "":
         return None
+    if SURROGATE.search(raw):  # no stored string can hold one (whichever API wrote it)
+        raise SaveError("INVALID_FIELD", f"{f.label or f.name}: invalid UTF-16 surrogate in value", (f.name,))
     if f.length and len(raw) > f.length:
         raise SaveError(
             "STRING_TOO_LONG",
@@ -120,14 +130,27 @@ def coerce(f: SfField, raw: Any, *, from_csv: bool) -> Any:
     return raw
 
 
-class Writer:
-    """Validates and applies saves to one Salesforce object's table."""
+# What an org refuses beyond the emulator's own validation (``realsaves.SaveRules.check`` bound to what the
+# request carried): the object, the record as it is, the typed changes; the refusal or None.
+SaveGuard = Callable[[SfObject, Mapping[str, Any], Mapping[str, Any]], "SaveError | None"]
 
-    def __init__(self, obj: SfObject, table: Table, tables: dict[str, Table], user_id: str) -> None:
+
+class Writer:
+    """Validates and applies saves to one Salesforce object's table (``guard``: the org's own rules)."""
+
+    def __init__(
+        self,
+        obj: SfObject,
+        table: Table,
+        tables: dict[str, Table],
+        user_id: str,
+        guard: SaveGuard | None = None,
+    ) -> None:
         self.obj = obj
         self.table = table
         self.tables = tables
         self.user_id = user_id
+        self.guard = guard
 
     def locate(self, record_id: Any) -> int | SaveError:
         """The row of a live record, or the error Salesforce gives for that id."""
@@ -143,6 +166,19 @@ class Writer:
         if current.get("IsDeleted"):
             return SaveError("ENTITY_IS_DELETED", "entity is deleted")
         return row
+
+    def refuse_record(self, current: dict[str, Any], changes: dict[str, Any]) -> SaveError | None:
+        """What Salesforce refuses about this record whatever the values: a converted lead takes no edit;
+        a person account's Name is its contact's name (FirstName, LastName), not a field to write."""
+        if self.obj.name == "Lead" and current.get("IsConverted"):
+            return SaveError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        if self.obj.name == "Account" and current.get("IsPersonAccount") and "Name" in changes:
+            return SaveError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "Account: bad field names on insert/update call: Name",
+                ("Name",),
+            )
+        return None
 
     def convert(self, values: dict[str, Any], *, from_csv: bool, creating: bool) -> dict[str, Any]:
         """Validate field names, writability and values; the typed values, or raise SaveError."""
@@ -206,8 +242,17 @@ class Writer:
             extra["IsClosed"], extra["IsWon"] = closed, won
         return extra
 
-    def update(self, record_id: Any, values: dict[str, Any], now: datetime, *, from_csv: bool = False) -> str:
-        """Update one record; its id, or raise SaveError."""
+    def update(
+        self,
+        record_id: Any,
+        values: dict[str, Any],
+        now: datetime,
+        *,
+        from_csv: bool = False,
+        guarded: bool = True,
+    ) -> str:
+        """Update one record; its id, or raise SaveError (``guarded=False``: the org's rules were put to
+        it already, by ``validate_update``)."""
         located = self.locate(record_id)
         if isinstance(located, SaveError):
             raise located
@@ -215,6 +260,11 @@ class Writer:
         with self.table.lock:
             current = self.table.row(located)
             assert current is not None
+            refused = self.refuse_record(current, changes)
+            if refused is None and guarded and self.guard is not None:
+                refused = self.guard(self.obj, current, changes)
+            if refused is not None:
+                raise refused
             self.table.update(located, {**changes, **self.derived(current, changes, now)})
             return str(current["Id"])
 
@@ -226,10 +276,16 @@ class Writer:
         if isinstance(located, SaveError):
             return located
         try:
-            self.convert(values, from_csv=from_csv, creating=False)
+            changes = self.convert(values, from_csv=from_csv, creating=False)
         except SaveError as error:
             return error
-        return None
+        current = self.table.row(located)
+        if current is None:
+            return None
+        refused = self.refuse_record(current, changes)
+        if refused is None and self.guard is not None:
+            refused = self.guard(self.obj, current, changes)
+        return refused
 
     def insert(self, values: dict[str, Any], now: datetime, *, from_csv: bool = False) -> str:
         """Create a record; its new id, or raise SaveError."""

@@ -57,6 +57,7 @@ ENTITIES: dict[str, dict[str, pl.DataType]] = {
         "lifecycle_stage": STR,
         "tier": STR,
         "last_activity_date": DATE,
+        "currency": STR,  # ISO 4217 code of the record's amounts (multi-currency orgs)
     },
     "Contact": {
         **COMMON,
@@ -117,6 +118,7 @@ ENTITIES: dict[str, dict[str, pl.DataType]] = {
         "pipeline": STR,
         "is_closed": BOOL,
         "is_won": BOOL,
+        "currency": STR,  # ISO 4217 code of the amount (multi-currency orgs); absent: the org's one
     },
     "Owner": {
         **COMMON,

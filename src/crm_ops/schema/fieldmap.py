@@ -70,6 +70,8 @@ class Source:
     optional: bool = False  # the org may lack the field: a null column and a warning, not an error
     candidates: tuple[str, ...] = ()  # ``any_of``: the first of these the org has fills the column
     dtype: pl.DataType | None = None  # a custom column's type, from the CRM's metadata (set by resolve)
+    # the org lacking the field is a normal set-up (e.g. "single-currency org"): an empty column, no warning
+    absent_ok: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -150,9 +152,12 @@ class EntityMap:
                     f"(mapped to {self.entity}.{column}): {absent_reason(self.system, src.names)}"
                 )
                 if src.optional:
-                    warnings.append(f"{message}; the column stays empty")
+                    if not src.absent_ok:
+                        warnings.append(f"{message}; the column stays empty")
                     # kept without a field: an empty column of its type, never written
-                    columns[column] = Source(origin=src.origin, optional=True, dtype=src.dtype or STR)
+                    columns[column] = Source(
+                        origin=src.origin, optional=True, dtype=src.dtype or STR, absent_ok=src.absent_ok
+                    )
                 else:
                     problems.append(f"{src.origin}: {message}")
                 continue
@@ -165,6 +170,7 @@ class EntityMap:
                 origin=src.origin,
                 optional=src.optional,
                 dtype=dtype,
+                absent_ok=src.absent_ok,
             )
         if problems:
             raise ConfigError(problems)
@@ -229,7 +235,9 @@ def _python(node: yaml.Node) -> Any:
 
 
 OFF = "off"  # what ``_source`` answers for a column switched off (``column = false`` / ``{off = true}``)
-SOURCE_KEYS = {"field", "property", "association", "constant", "transform", "any_of", "optional", "off"}
+SOURCE_KEYS = {
+    "field", "property", "association", "constant", "transform", "any_of", "optional", "off", "absent_ok",
+}  # fmt: skip
 
 
 def _source(value: yaml.Node, where: str, *, optional: bool) -> Source | str:
@@ -259,6 +267,11 @@ def _source(value: yaml.Node, where: str, *, optional: bool) -> Source | str:
             if not isinstance(spec["optional"], bool):
                 return f"{where}: 'optional' takes true or false"
             optional = spec["optional"]
+        absent_ok = spec.get("absent_ok")
+        if absent_ok is not None and (not isinstance(absent_ok, str) or not absent_ok.strip()):
+            return f"{where}: 'absent_ok' names the set-up the field is absent in (single-currency org)"
+        if absent_ok is not None and not optional:
+            return f"{where}: 'absent_ok' is for optional columns"
         name = spec.get("field", spec.get("property"))
         transform = spec.get("transform")
         if transform is not None and transform not in TRANSFORMS:
@@ -277,7 +290,7 @@ def _source(value: yaml.Node, where: str, *, optional: bool) -> Source | str:
             return Source(candidates=tuple(names), transform=transform, origin=where, optional=optional)
         if not isinstance(name, str) or not name:
             return f"{where}: the field name must be a non-empty string"
-        return Source(field=name, transform=transform, origin=where, optional=optional)
+        return Source(field=name, transform=transform, origin=where, optional=optional, absent_ok=absent_ok)
     return f"{where}: expected a field name or a mapping"
 
 

@@ -61,10 +61,14 @@ def run_check(
 
 
 def run_matching_on(profile: Profile, *, spark: SparkSession | None = None, **settings: Any) -> MatchResult:
-    """Matching over the profile's snapshots on Spark, with its ``[profiles.P.match]`` settings."""
+    """Matching over the profile's snapshots on Spark, with its ``[profiles.P.match]`` settings; every
+    proposal passes the profile's rules (as ``crm-ops match``)."""
+    from crm_ops.check import profile_rules
     from crm_ops.match.run import settings_from_profile
 
-    chosen = {**settings_from_profile(profile.match, f"{profile.source} profiles.{profile.name}.match")}
+    where = f"{profile.source} profiles.{profile.name}.match"
+    chosen = {**settings_from_profile(profile.match, where, Path(profile.source).parent)}
+    chosen["rules"] = profile_rules(profile)[0]
     chosen.update(settings)
     frames = snapshot_frames(spark or session(profile), profile)
     return run_matching_spark(frames, **chosen)

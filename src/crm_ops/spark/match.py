@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -25,11 +26,23 @@ import structlog
 from crm_ops.match.config import DEFAULTS, LEAD_CONTACT, MatchConfig
 from crm_ops.match.decisions import active, drop_rejected
 from crm_ops.match.engine import PAIR_SCHEMA, _prepared, _score, clusters, one_to_one
-from crm_ops.match.links import drift
+from crm_ops.match.links import DRIFT_FIELDS, drift
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
 from crm_ops.match.run import LINK_SCHEMA, PAIRS_SCHEMA, MatchResult, _twins, matched_fields
 from crm_ops.match.survivor import MergeRules
+from crm_ops.rules.loader import load_rules
+from crm_ops.rules.model import Rule
+from crm_ops.rules.wordlists import WordLists
+from crm_ops.rules.wordlists import shipped as shipped_lists
 from crm_ops.spark.frames import map_polars, polars_schema, to_polars
+from crm_ops.spark.gate import (
+    ANSWER_SCHEMA,
+    QUESTION_SCHEMA,
+    AnsweringGate,
+    RecordingGate,
+    SparkGate,
+    gated_on_driver,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -54,10 +67,11 @@ def _c(name: str) -> Column:
     return F.col(f"`{name}`")
 
 
-def prepare(frame: DataFrame, config: MatchConfig, side: str) -> DataFrame:
-    """Each record's normalised fields (``f:<field>``) and blocking keys (``k<i>``), per partition."""
+def prepare(frame: DataFrame, config: MatchConfig, side: str, lists: WordLists) -> DataFrame:
+    """Each record's normalised fields (``f:<field>``), secondary values (``a:``), guards (``g:``) and
+    blocking keys (``k<i>``), per partition, with the word lists ``lists``."""
     schema = polars_schema(frame.schema)
-    empty = _prepared(pl.DataFrame(schema=schema), config, side)
+    empty = _prepared(pl.DataFrame(schema=schema), config, side, lists)
     out = dict(empty.schema)
     keys = []
     for i, key in enumerate(config.blocking):
@@ -67,7 +81,7 @@ def prepare(frame: DataFrame, config: MatchConfig, side: str) -> DataFrame:
             out[f"k{i}"] = pl.String()
 
     def run(f: pl.DataFrame) -> pl.DataFrame:
-        prepared = _prepared(f, config, side)
+        prepared = _prepared(f, config, side, lists)
         return prepared.with_columns(
             [
                 pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator=SEP).alias(name)
@@ -140,11 +154,13 @@ def _secondary(
     return out
 
 
-def _scored(cands: DataFrame, left: DataFrame, right: DataFrame, config: MatchConfig) -> DataFrame:
+def _scored(
+    cands: DataFrame, left: DataFrame, right: DataFrame, config: MatchConfig, lists: WordLists
+) -> DataFrame:
     """``_score`` of the polars engine over each partition of the candidate pairs."""
     from pyspark.sql import functions as F
 
-    fields = [c for c in left.columns if c.startswith(("f:", "a:"))]
+    fields = [c for c in left.columns if c.startswith(("f:", "a:", "g:"))]
     lsel = left.select(F.col("id").alias("left_id"), *[_c(c) for c in fields])
     rsel = right.select(F.col("id").alias("right_id"), *[_c(c).alias(f"{c}:r") for c in fields])
     data = cands.join(lsel, "left_id").join(rsel, "right_id")
@@ -154,32 +170,43 @@ def _scored(cands: DataFrame, left: DataFrame, right: DataFrame, config: MatchCo
         rf = f.select(pl.col("right_id").alias("id"), *[pl.col(f"{c}:r").alias(c) for c in fields]).unique(
             "id"
         )
-        return _score(f.select("left_id", "right_id"), lf, rf, config)
+        return _score(f.select("left_id", "right_id"), lf, rf, config, lists)
 
     return map_polars(data, run, PAIR_SCHEMA)
 
 
 def find_duplicates_spark(
-    frame: DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
+    frame: DataFrame,
+    config: MatchConfig,
+    *,
+    stats: dict[str, int] | None = None,
+    lists: WordLists | None = None,
 ) -> DataFrame:
     """Scored duplicate pairs within one frame (live records), as ``crm_ops.match.find_duplicates``."""
-    prepared = prepare(_live(frame), config, "left").persist()
+    words = lists or shipped_lists()
+    prepared = prepare(_live(frame), config, "left", words).persist()
     cands = _candidates(prepared, None, config)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.count()
-    return _scored(cands, prepared, prepared, config)
+    return _scored(cands, prepared, prepared, config, words)
 
 
 def link_records_spark(
-    left: DataFrame, right: DataFrame, config: MatchConfig, *, stats: dict[str, int] | None = None
+    left: DataFrame,
+    right: DataFrame,
+    config: MatchConfig,
+    *,
+    stats: dict[str, int] | None = None,
+    lists: WordLists | None = None,
 ) -> DataFrame:
     """Scored pairs between two frames, as ``crm_ops.match.link_records``."""
-    lp = prepare(_live(left), config, "left").persist()
-    rp = prepare(_live(right), config, "right").persist()
+    words = lists or shipped_lists()
+    lp = prepare(_live(left), config, "left", words).persist()
+    rp = prepare(_live(right), config, "right", words).persist()
     cands = _candidates(lp, rp, config)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.count()
-    return _scored(cands, lp, rp, config)
+    return _scored(cands, lp, rp, config, words)
 
 
 def clusters_spark(pairs: DataFrame, max_rounds: int = 100) -> DataFrame:
@@ -255,9 +282,17 @@ def _union_kinds(parts: Mapping[str, DataFrame], key: str) -> DataFrame:
 
 
 def _drift_spark(
-    entity: str, sf: DataFrame, hs: DataFrame, links: DataFrame, truth: Mapping[str, str]
+    entity: str,
+    sf: DataFrame,
+    hs: DataFrame,
+    links: DataFrame,
+    truth: Mapping[str, str],
+    gate: SparkGate | None,
+    lists: WordLists,
 ) -> DataFrame:
-    """The polars ``_drift`` on each linked pair's two records, gathered in one partition."""
+    """The polars ``drift`` on each linked pair's two records, gathered in one partition. With a gate,
+    twice (``crm_ops.spark.gate``): the first pass collects the syncs to judge, Spark judges them all,
+    and each verdict joins its pair's partition for the second."""
     from pyspark.sql import functions as F
 
     sf_schema, hs_schema = polars_schema(sf.schema), polars_schema(hs.schema)
@@ -268,17 +303,51 @@ def _drift_spark(
     sf_rows = sf.join(keys, sf["id"] == keys["__key"])
     hs_rows = hs.join(twins, hs["id"] == twins["__hs"]).drop("__hs")
     renamed_hs = hs_rows.select("__key", *[F.col(f"`{c}`").alias(f"hs:{c}") for c in hs.columns])
-    data = _union_kinds({"pair": pairs, "sf": sf_rows, "hs": renamed_hs}, "__key")
+    parts = {"pair": pairs, "sf": sf_rows, "hs": renamed_hs}
 
-    def run(f: pl.DataFrame) -> pl.DataFrame:
+    def records(f: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         got = f.filter(pl.col("__kind") == "pair").select(
             pl.col("__sf").alias("sf_id"), pl.col("__hs").alias("hs_id")
         )
         left = f.filter(pl.col("__kind") == "sf").select(list(sf_schema))
         right = f.filter(pl.col("__kind") == "hs").select([pl.col(f"hs:{c}").alias(c) for c in hs_schema])
-        return drift(entity, left, right, got, truth)
+        return left, right, got
 
-    return map_polars(data, run, MATCH_FINDINGS_SCHEMA)
+    answered, gated = False, gate is not None  # the closures below must not hold the gate (its frames)
+    if gate is not None:
+        fields = gate.fields
+
+        def ask(f: pl.DataFrame) -> pl.DataFrame:
+            recorder = RecordingGate(fields)
+            drift(entity, *records(f), truth, recorder, lists)
+            return recorder.questions()
+
+        questions = map_polars(_union_kinds(parts, "__key"), ask, QUESTION_SCHEMA).localCheckpoint()
+        groups = [(s, entity, c) for s in ("salesforce", "hubspot") for c in DRIFT_FIELDS.get(entity, {})]
+        answers = gate.answer(questions, groups)
+        if answers is not None:
+            named = [F.col(c).alias(f"ans:{c}") for c in ANSWER_SCHEMA]
+            into_sf = answers.where(F.col("system") == "salesforce").select(
+                F.col("record_id").alias("__key"), *named
+            )
+            into_hs = answers.where(F.col("system") == "hubspot").join(
+                pairs.select("__key", F.col("__hs").alias("record_id")), "record_id"
+            )
+            parts["answer"] = into_sf.unionByName(into_hs.select("__key", *named))
+            answered = True
+
+    def run(f: pl.DataFrame) -> pl.DataFrame:
+        verdicts = None
+        if gated:
+            rows = f.filter(pl.col("__kind") == "answer") if answered else pl.DataFrame()
+            verdicts = AnsweringGate(
+                rows.select([pl.col(f"ans:{c}").alias(c) for c in ANSWER_SCHEMA])
+                if answered
+                else pl.DataFrame(schema=ANSWER_SCHEMA)
+            )
+        return drift(entity, *records(f), truth, verdicts, lists)
+
+    return map_polars(_union_kinds(parts, "__key"), run, MATCH_FINDINGS_SCHEMA)
 
 
 def _id_links(sf: DataFrame, hs: DataFrame, sf_link: str, hs_link: str) -> DataFrame:
@@ -298,14 +367,20 @@ def _id_links(sf: DataFrame, hs: DataFrame, sf_link: str, hs_link: str) -> DataF
 
 
 def _link(
-    sf: DataFrame, hs: DataFrame, config: MatchConfig, sf_link: str, hs_link: str, stats: dict[str, int]
+    sf: DataFrame,
+    hs: DataFrame,
+    config: MatchConfig,
+    sf_link: str,
+    hs_link: str,
+    stats: dict[str, int],
+    lists: WordLists,
 ) -> DataFrame:
     from pyspark.sql import functions as F
 
     by_id = one_to_one_spark(_id_links(sf, hs, sf_link, hs_link)).withColumn("method", F.lit("id"))
     rest_sf = sf.join(by_id.select(F.col("left_id").alias("id")), "id", "left_anti")
     rest_hs = hs.join(by_id.select(F.col("right_id").alias("id")), "id", "left_anti")
-    scored = link_records_spark(rest_sf, rest_hs, config, stats=stats)
+    scored = link_records_spark(rest_sf, rest_hs, config, stats=stats, lists=lists)
     created = rest_sf.select(F.col("id").alias("left_id"), F.col("created_at").alias("__created"))
     scored = scored.join(created, "left_id", "left").withColumn(
         "__age", -F.coalesce(F.unix_millis(F.col("__created")), F.lit(0))
@@ -335,16 +410,26 @@ def run_matching_spark(
     source_of_truth: Mapping[str, str] | None = None,
     merge_rules: MergeRules | None = None,
     rejected: Sequence[Mapping[str, Any]] = (),
+    rules: Sequence[Rule] | None = None,
+    lists: WordLists | None = None,
 ) -> MatchResult:
-    """Duplicates, lead-vs-contact, cross-CRM links and drift on Spark, as ``run_matching``.
+    """Duplicates, lead-vs-contact, cross-CRM links and drift on Spark, as ``run_matching`` (the same
+    arguments: ``rules`` every proposed value must pass, the shipped ones when None; ``lists`` the word
+    lists).
 
     Blocking, scoring, links, unmatched records and drift run on Spark; the pairs found (a small share
     of the records) come to the driver, where the remembered rejections are left out and the merge and
-    conversion proposals are made by the polars code over the records of those pairs only."""
+    conversion proposals are made by the polars code over the records of those pairs only. Every
+    proposal is judged by Spark (``crm_ops.spark.gate``)."""
     from pyspark.sql import functions as F
 
     cfg = {**DEFAULTS, **(configs or {})}
-    rules = merge_rules or MergeRules()
+    if rules is None:
+        rules, _ = load_rules([])
+    words = lists or shipped_lists()
+    shared: dict[Any, Any] = {}
+    gate = SparkGate(rules, frames, shared=shared) if rules else None
+    merging = merge_rules or MergeRules()
     truth = dict(source_of_truth or {})
     dups: list[pl.DataFrame] = []
     findings: list[DataFrame | pl.DataFrame] = []
@@ -359,7 +444,9 @@ def run_matching_spark(
                 continue
             records = _live(frame)
             counts: dict[str, int] = {}
-            pairs = to_polars(find_duplicates_spark(records, cfg[key], stats=counts), PAIR_SCHEMA)
+            pairs = to_polars(
+                find_duplicates_spark(records, cfg[key], stats=counts, lists=words), PAIR_SCHEMA
+            )
             ids = _rejections_for(rejected, system, entity)
             fields = matched_fields(cfg[key])
             skip = active(rejected, system, entity, _records(records, ids), None, fields) if ids.len() else []
@@ -381,7 +468,7 @@ def run_matching_spark(
             contacts = contacts.join(names, "account_id", "left")
         lead_cfg = cfg.get("Lead-Contact", LEAD_CONTACT)
         matched = [r.field for r in lead_cfg.fields]
-        lead_pairs = to_polars(link_records_spark(leads, contacts, lead_cfg), PAIR_SCHEMA)
+        lead_pairs = to_polars(link_records_spark(leads, contacts, lead_cfg, lists=words), PAIR_SCHEMA)
         ids = _rejections_for(rejected, "salesforce", "Lead-Contact")
         skip = []
         if ids.len():
@@ -398,15 +485,10 @@ def run_matching_spark(
                     pl.lit("Lead-Contact").alias("entity"),
                 )
             )
-            findings.append(
-                conversions(
-                    _records(leads, lead_pairs["left_id"]),
-                    _records(contacts, lead_pairs["right_id"]),
-                    lead_pairs,
-                    rules,
-                    matched=matched,
-                )
-            )
+            lead_records = _records(leads, lead_pairs["left_id"])
+            contact_records = _records(contacts, lead_pairs["right_id"])
+            made = partial(conversions, lead_records, contact_records, lead_pairs, merging, matched=matched)
+            findings.append(gated_on_driver(gate, made))
     hs = frames.get("hubspot", {})
     if sf and hs:
         for entity, key in (
@@ -419,15 +501,15 @@ def run_matching_spark(
             left, right = _live(sf[entity]), _live(hs[entity])
             counts = {}
             linked = (
-                _link(left, right, cfg[key], "linked_id", "linked_id", counts)
+                _link(left, right, cfg[key], "linked_id", "linked_id", counts, words)
                 .withColumn("sf_entity", F.lit(entity))
                 .localCheckpoint()
             )
             if entity == "Contact" and leads is not None:
                 rest = right.join(linked.select(F.col("right_id").alias("id")), "id", "left_anti")
-                lead_links = _link(leads, rest, cfg[key], "linked_id", "linked_lead_id", counts).withColumn(
-                    "sf_entity", F.lit("Lead")
-                )
+                lead_links = _link(
+                    leads, rest, cfg[key], "linked_id", "linked_lead_id", counts, words
+                ).withColumn("sf_entity", F.lit("Lead"))
                 linked = linked.unionByName(lead_links).localCheckpoint()
             linked = linked.select(
                 F.lit(entity).alias("entity"),
@@ -449,7 +531,9 @@ def run_matching_spark(
                     to_polars(rows).with_columns(pl.lit(side).alias("system"), pl.lit(entity).alias("entity"))
                 )
             findings.append(
-                _drift_spark(entity, left, right, linked.where(F.col("sf_entity") == entity), truth)
+                _drift_spark(
+                    entity, left, right, linked.where(F.col("sf_entity") == entity), truth, gate, words
+                )
             )
     all_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA)
     for system, entity, records, pairs in found:
@@ -461,7 +545,7 @@ def run_matching_spark(
         )
         member_records = _records(records, members["id"])
         twins = None
-        if any(rules.rule_for(entity, c).startswith("from:") for c in member_records.columns):
+        if any(merging.rule_for(entity, c).startswith("from:") for c in member_records.columns):
             other = "hubspot" if system == "salesforce" else "salesforce"
             twin_frame = frames.get(other, {}).get(entity)
             if twin_frame is not None:
@@ -469,14 +553,16 @@ def run_matching_spark(
                 twin_ids = all_links.filter(pl.col(here).is_in(members["id"].implode()))[there]
                 restricted = {other: {entity: _records(twin_frame, twin_ids)}}
                 twins = _twins(system, entity, restricted, all_links)
-        findings.append(
-            survivorship(
-                member_records, pairs, system, entity, rules, matched=matched_fields(cfg[entity]), twins=twins
-            )
+        fields = matched_fields(cfg[entity])
+        made = partial(
+            survivorship, member_records, pairs, system, entity, merging, matched=fields, twins=twins
         )
+        findings.append(gated_on_driver(gate, made))
     collected_findings = [
         f if isinstance(f, pl.DataFrame) else to_polars(f, MATCH_FINDINGS_SCHEMA) for f in findings
     ]
+    for persisted in shared.get("__persisted", []):
+        persisted.unpersist()
     return MatchResult(
         duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
         if dups

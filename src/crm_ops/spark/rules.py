@@ -8,7 +8,9 @@ Per (system, entity), over the live records:
    off. A YAML ``unique`` check runs the same way over the rows hash-partitioned by its field, so equal
    values meet in one partition.
 2. fixers: the failing rows of each rule with a fixer, with the context its fixer needs
-   (``needs.FIX_NEEDS``), run through the polars engine's ``_findings`` (same proposals, confidences).
+   (``needs.FIX_NEEDS``), run through the polars engine's ``_findings`` (same proposals, confidences);
+   then each proposal through the rules of its field (``gate.SparkGate``), withheld when it fails one,
+   as the polars engine's gate does.
 
 Checks and fixers the engine cannot place (a user's own Python ones, not declared ``row_level``) run on
 the driver over the collected frames. Findings come back as the polars engine's ``CheckResult``.
@@ -283,6 +285,8 @@ def run_entity_spark(
     checked = checked.persist()
     shared.setdefault("__persisted", []).append(checked)
     fixing = [r for r in distributed if r.fix is not None]
+    from crm_ops.spark.gate import SparkGate, withhold_failing  # the gate builds on this module
+
     fixed = empty
     if fixing:
         failing = checked.where(F.col("error").isNull() & F.col("rule").isin([r.id for r in fixing]))
@@ -296,7 +300,11 @@ def run_entity_spark(
         base_schema = polars_schema(live.schema)
         rows, rebuild = _attach(rows_all, found, frames, system, now, shared)
         rebuild = replace(rebuild, row_schema=base_schema)
-        fixed = _fix_pass(fixing, rows, rebuild, system, entity)
+        fixed = _fix_pass(fixing, rows, rebuild, system, entity).persist()
+        shared.setdefault("__persisted", []).append(fixed)
+        # every fixer's value passes the rules of its field, or is withheld (the polars engine's gate)
+        gate = SparkGate(applicable, frames, now=now, shared=shared, driver=driver)
+        fixed = withhold_failing(fixed, gate, system, entity, [r.field for r in fixing if r.field])
     ids = [r.id for r in fixing]
     result = checked.where(F.col("error").isNotNull() | ~F.col("rule").isin(ids)).unionByName(fixed)
     if not on_driver:

@@ -65,6 +65,7 @@ class HubSpotApp(
         self._search_window = deque()
         self._lock = threading.Lock()
         self._create_lock = threading.Lock()
+        self.merged_into = {}
         self.router = Router()
         o = "/crm/v3/objects/{object_type}"
         read, write = "crm.objects.{object_type}.read", "crm.objects.{object_type}.write"

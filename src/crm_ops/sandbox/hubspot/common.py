@@ -115,6 +115,8 @@ class HubSpotState:
     _search_window: deque[float]
     _lock: threading.Lock
     _create_lock: threading.Lock
+    merge_new_id: bool = False  # a merge makes a new record (``RealWorld.merge_new_id``)
+    merged_into: dict[tuple[str, int], int]  # (object type, merged id) -> the record that id answers now
 
     def _object(self, object_type: str) -> tuple[HsObject, Table]:
         obj = self.types.get(object_type.lower())

@@ -105,7 +105,10 @@ class RecordModel(HubSpotState):
             return int(hits["_row"][0]) if hits.height else None
         if not object_id.isdigit():
             return None
-        row = int(object_id) - obj.id_base
+        number = int(object_id)
+        if not archived:  # a merged id answers the record it was merged into
+            number = self.merged_into.get((obj.name, number), number)
+        row = number - obj.id_base
         record = table.row(row) if row >= 0 else None
         if record is None or bool(record["archived"]) != archived:
             return None

@@ -14,6 +14,7 @@ import polars as pl
 
 from crm_ops.sandbox import soql
 from crm_ops.sandbox.http import Request, Response
+from crm_ops.sandbox.realsaves import CHUNK
 from crm_ops.sandbox.salesforce.common import (
     BULK_DATETIME,
     CSV,
@@ -214,12 +215,22 @@ class BulkHandlers(SalesforceState):
     def _process_ingest(self, job: Job) -> None:
         obj = self.objects[job.info["object"]]
         writer = Writer(obj, self.store[obj.name], self.store.tables, self.user_id)
-        text = b"".join(job.upload).decode("utf-8-sig")
-        rows = list(csv.DictReader(io.StringIO(text)))
+        try:
+            text = b"".join(job.upload).decode("utf-8-sig")
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except (UnicodeDecodeError, csv.Error) as e:
+            # Salesforce fails the whole job, and the job stays readable (state Failed, errorMessage)
+            job.info.update(state="Failed", errorMessage=f"InvalidBatch : Failed to parse CSV: {e}")
+            return
         job.columns = list(rows[0].keys()) if rows else []
         now = self.now()
         op = job.info["operation"]
-        for row in rows:
+        contended = self._contended(obj, writer, rows) if self.save_rules is not None else set()
+        for index, row in enumerate(rows):
+            # a Bulk job carries no duplicate rule header; its chunks run in parallel
+            writer.guard = self._guard(
+                None, str(job.info.get("apiVersion", "")), contended=index in contended
+            )
             try:
                 if op == "insert":
                     rid, created = writer.insert(dict(row), now, from_csv=True), "true"
@@ -238,6 +249,25 @@ class BulkHandlers(SalesforceState):
             retries=0,
             totalProcessingTime=0,
         )
+
+    def _contended(self, obj: Any, writer: Writer, rows: list[dict[str, str]]) -> set[int]:
+        """The rows whose parent (AccountId) another 200-row chunk of the job writes too: Salesforce runs a
+        job's chunks in parallel, and each locks the parents of its records."""
+        if obj.field("AccountId") is None:
+            return set()
+        parents: list[str | None] = []
+        for row in rows:
+            parent = row.get("AccountId") or None
+            if parent is None:
+                located = writer.locate(row.get("Id", ""))
+                current = writer.table.row(located) if isinstance(located, int) else None
+                parent = (current or {}).get("AccountId")
+            parents.append(parent)
+        chunks: dict[str, set[int]] = {}
+        for index, parent in enumerate(parents):
+            if parent:
+                chunks.setdefault(parent, set()).add(index // CHUNK)
+        return {i for i, parent in enumerate(parents) if parent and len(chunks[parent]) > 1}
 
     def ingest_results(self, request: Request, version: str, job_id: str, kind: str) -> Response:
         """GET successfulResults / failedResults / unprocessedrecords of an ingest job, as CSV."""

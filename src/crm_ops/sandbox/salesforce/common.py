@@ -4,6 +4,7 @@ allowances and the state the handlers work on."""
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from crm_ops.sandbox.http import Request, Response
 from crm_ops.sandbox.objects import SfObject
+from crm_ops.sandbox.realsaves import SaveContext, SaveRules, duplicate_rule_header
+from crm_ops.sandbox.sfwrite import SURROGATE, SaveGuard
 from crm_ops.sandbox.store import Store
 
 if TYPE_CHECKING:
@@ -56,15 +59,44 @@ def error(status: int, code: str, message: str) -> Response:
     return Response.json(status, [{"message": message, "errorCode": code}], JSON)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def json_object(request: Request) -> dict[str, Any] | Response:
-    """The request body as a JSON object, or the JSON_PARSER_ERROR Salesforce answers."""
+    """The request body as a JSON object, or the JSON_PARSER_ERROR Salesforce answers (400): also for
+    a lone UTF-16 surrogate (``"\\ud800"``), which no string Salesforce stores can hold: accepted, it
+    would make every later read of the record fail."""
     try:
         body = request.json()
     except ValueError as e:
         return error(400, "JSON_PARSER_ERROR", f"Unexpected character in request body: {e}")
     if not isinstance(body, dict):
         return error(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+    if has_lone_surrogate(body):
+        return error(400, "JSON_PARSER_ERROR", f"Invalid UTF-16 surrogate in a string {_where(request.body)}")
     return body
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string with a lone surrogate (a pair decodes to one
+    character, so any surrogate left is alone)."""
+    if isinstance(value, str):
+        return SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
+
+
+def _where(body: bytes) -> str:
+    """``at [line:L, column:C]`` of the first surrogate escape in a body, as Salesforce's parser says."""
+    for found in _SURROGATE_ESCAPE.finditer(body):
+        before = body[: found.start()]
+        line = before.count(b"\n") + 1
+        column = found.start() - (before.rfind(b"\n") + 1) + 1
+        return f"at [line:{line}, column:{column}]"
+    return "at [line:1, column:1]"
 
 
 class SalesforceState:
@@ -81,6 +113,23 @@ class SalesforceState:
     _lock: threading.Lock
     _ids: itertools.count[int]
     _jobs: OrderedDict[str, Job]
+    save_rules: SaveRules | None = None  # the org's own save rules (``realsaves``), when it has them
+
+    def _guard(
+        self, request: Request | None, version: str = "", *, contended: bool = False
+    ) -> SaveGuard | None:
+        """The org's save rules bound to what ``request`` carried (None: a Bulk job, which carries no
+        duplicate rule header)."""
+        rules = self.save_rules
+        if rules is None:
+            return None
+        header = request.headers.get("Sforce-Duplicate-Rule-Header") if request is not None else None
+        context = SaveContext(
+            allow_duplicates=duplicate_rule_header(header),
+            contended=contended,
+            api_version=version.lstrip("v") or "59.0",
+        )
+        return lambda obj, current, changes: rules.check(obj, current, changes, context)
 
     def _object(self, name: str) -> SfObject | None:
         obj = next((o for o in self.objects.values() if o.name.lower() == name.lower()), None)

@@ -15,13 +15,13 @@ class CompositeHandlers(SalesforceState):
 
     def composite_update(self, request: Request, version: str) -> Response:
         """PATCH /composite/sobjects: up to 200 updates, SaveResults in request order."""
-        return self._composite(request, update=True)
+        return self._composite(request, version, update=True)
 
     def composite_create(self, request: Request, version: str) -> Response:
         """POST /composite/sobjects: up to 200 inserts."""
-        return self._composite(request, update=False)
+        return self._composite(request, version, update=False)
 
-    def _composite(self, request: Request, *, update: bool) -> Response:
+    def _composite(self, request: Request, version: str, *, update: bool) -> Response:
         body = json_object(request)
         if isinstance(body, Response):
             return body
@@ -39,6 +39,7 @@ class CompositeHandlers(SalesforceState):
                 f"record limit reached. cannot submit more than {MAX_COMPOSITE} records into this call",
             )
         all_or_none = bool(body.get("allOrNone", False))
+        guard = self._guard(request, version)
         plans: list[tuple[Writer | None, dict[str, Any], SaveError | None]] = []
         for rec in records:
             obj_name = (rec.get("attributes") or {}).get("type") if isinstance(rec, dict) else None
@@ -48,7 +49,7 @@ class CompositeHandlers(SalesforceState):
                     (None, {}, SaveError("INVALID_TYPE", "sObject type is missing or not supported"))
                 )
                 continue
-            writer = Writer(obj, self.store[obj.name], self.store.tables, self.user_id)
+            writer = Writer(obj, self.store[obj.name], self.store.tables, self.user_id, guard)
             values = {k: v for k, v in rec.items() if k not in ("attributes", "id", "Id")}
             rid = rec.get("id", rec.get("Id"))
             problem: SaveError | None
@@ -85,7 +86,11 @@ class CompositeHandlers(SalesforceState):
                 writer = maybe_writer
                 rid = values.pop("id")
                 try:
-                    new_id = writer.update(rid, values, now) if update else writer.insert(values, now)
+                    new_id = (
+                        writer.update(rid, values, now, guarded=False)
+                        if update
+                        else writer.insert(values, now)
+                    )
                     results.append({"id": new_id, "success": True, "errors": []})
                 except SaveError as e:
                     results.append({"success": False, "errors": [e.as_json()]})

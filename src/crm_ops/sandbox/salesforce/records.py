@@ -57,7 +57,9 @@ class RecordHandlers(SalesforceState):
             )
         except SaveError as e:
             return Response.json(
-                400, [{"message": e.message, "errorCode": e.status_code, "fields": list(e.fields)}], JSON
+                400,
+                [{"message": e.message, "errorCode": e.status_code, "fields": list(e.fields), **e.extra}],
+                JSON,
             )
         response = Response.json(201, {"id": new_id, "success": True, "errors": []}, JSON)
         response.headers["Location"] = f"/services/data/{version}/sobjects/{obj.name}/{new_id}"
@@ -71,7 +73,9 @@ class RecordHandlers(SalesforceState):
         body = json_object(request)
         if isinstance(body, Response):
             return body
-        writer = Writer(obj, self.store[obj.name], self.store.tables, self.user_id)
+        writer = Writer(
+            obj, self.store[obj.name], self.store.tables, self.user_id, self._guard(request, version)
+        )
         located = writer.locate(record_id)
         if isinstance(located, SaveError):
             return error(
@@ -85,7 +89,9 @@ class RecordHandlers(SalesforceState):
             writer.update(record_id, body, self.now())
         except SaveError as e:
             return Response.json(
-                400, [{"message": e.message, "errorCode": e.status_code, "fields": list(e.fields)}], JSON
+                400,
+                [{"message": e.message, "errorCode": e.status_code, "fields": list(e.fields), **e.extra}],
+                JSON,
             )
         return Response(204)
 

@@ -1,0 +1,124 @@
+"""Every command's exit codes, in one table: the commands' ``--help`` and docs/reference/exit-codes.md
+are both made from it (``crm_ops.docs``), so neither can drift from the other.
+
+The codes mean the same thing in every command; ``COMMANDS`` says which of them each command can end
+with. A usage error (an unknown option, a bad value) is Click's 2, the same as a configuration error.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit code of every ``crm-ops`` command. A crash or an operational error never exits 1, so a
+    cron wrapper that lets findings pass cannot mistake a traceback for a night's findings."""
+
+    OK = 0  # done; nothing at the threshold
+    FINDINGS = 1  # check, run: findings at the threshold; doctor: a problem; rules test: an example failed
+    CONFIG = 2  # configuration, input file (plan, review file) or usage error: fix it, run again
+    API = 3  # a CRM refused or failed a call (after retries); what was done is journaled: run again
+    BUDGET = 4  # stopped before spending more of a CRM's API allowance than configured: resumes
+    LOCKED = 5  # another run holds the lock (a live one: the kernel releases a dead run's lock)
+    PARTIAL = 6  # some entities could not be pulled; the others were pulled (run: checked, planned)
+    FAILED = 7  # apply, undo: the CRM refused some records (printed by error); check, run: a rule raised
+    OPERATIONAL = 8  # the machine: disk full, a state dir or file that cannot be written or read
+    CRASH = 70  # an unexpected error (a bug): the traceback is on stderr (EX_SOFTWARE)
+
+
+EXIT_OK = ExitCode.OK
+EXIT_FINDINGS = ExitCode.FINDINGS
+EXIT_CONFIG = ExitCode.CONFIG
+EXIT_API = ExitCode.API
+EXIT_BUDGET = ExitCode.BUDGET
+EXIT_LOCKED = ExitCode.LOCKED
+EXIT_PARTIAL = ExitCode.PARTIAL
+EXIT_FAILED = ExitCode.FAILED
+EXIT_OPERATIONAL = ExitCode.OPERATIONAL
+EXIT_CRASH = ExitCode.CRASH
+
+MEANING = {
+    EXIT_OK: "done",
+    EXIT_FINDINGS: "done, and it found what it reports (see the command)",
+    EXIT_CONFIG: "configuration or usage error: nothing was done; the message names the problem",
+    EXIT_API: "CRM error: what was done is kept (journaled or resumable); run again to resume",
+    EXIT_BUDGET: "stopped before spending more of the daily API allowance than configured; resumes next run",
+    EXIT_LOCKED: "another run holds the lock",
+    EXIT_PARTIAL: "partial: some entities could not be pulled (each named); the rest were done",
+    EXIT_FAILED: "some records were refused by the CRM (printed by error), or a rule raised",
+    EXIT_OPERATIONAL: "operational error (a full disk, a state dir that cannot be written): fix, run again",
+    EXIT_CRASH: "a crash (a bug): the traceback is on stderr; what was done is journaled",
+}
+
+# command (as typed after crm-ops) -> (code, what it means for that command)
+COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
+    "init": ((EXIT_OK, "config written"), (EXIT_CONFIG, "the file exists (use --force) or bad options")),
+    "doctor": (
+        (EXIT_OK, "nothing blocks a pull or an apply (warnings may be listed)"),
+        (EXIT_FINDINGS, "something does: each problem on a FAIL line with what to do"),
+        (EXIT_CONFIG, "configuration error, or the profile configures no CRM"),
+    ),
+    "sandbox serve": ((EXIT_OK, "served until interrupted"), (EXIT_CONFIG, "bad options")),
+    "demo": ((EXIT_OK, "the demo ran"), (EXIT_CONFIG, "bad options")),
+    "pull": (
+        (EXIT_OK, "every entity pulled"),
+        (EXIT_CONFIG, "configuration error"),
+        (EXIT_API, "CRM error (the pull resumes where it stopped)"),
+        (EXIT_BUDGET, "stopped at the API budget (resumes on the next run)"),
+        (EXIT_PARTIAL, "some entities failed (listed); the others were pulled"),
+    ),
+    "rules list": (
+        (EXIT_OK, "the rules listed"),
+        (EXIT_FINDINGS, "a rule file has problems (each listed)"),
+        (EXIT_CONFIG, "configuration error"),
+    ),
+    "rules test": (
+        (EXIT_OK, "every example passed"),
+        (EXIT_FINDINGS, "an example failed or a rule file has problems"),
+        (EXIT_CONFIG, "configuration error"),
+    ),
+    "check": (
+        (EXIT_OK, "no finding at the --fail-on severity"),
+        (EXIT_FINDINGS, "findings at the --fail-on severity or above"),
+        (EXIT_CONFIG, "configuration error"),
+        (EXIT_FAILED, "a rule raised (its findings are missing)"),
+    ),
+    "match": ((EXIT_OK, "proposals written"), (EXIT_CONFIG, "configuration error")),
+    "plan": ((EXIT_OK, "plan written"), (EXIT_CONFIG, "configuration error, or no findings yet")),
+    "plan show": ((EXIT_OK, "shown"), (EXIT_CONFIG, "not a plan")),
+    "apply": (
+        (EXIT_FAILED, "the CRM refused some records (printed, grouped by its message)"),
+        (EXIT_OK, "applied (or, without --yes, the dry run shown)"),
+        (EXIT_CONFIG, "configuration error, or production without --allow-production"),
+        (EXIT_API, "CRM error (journaled: run again to resume)"),
+    ),
+    "undo": (
+        (EXIT_FAILED, "the CRM refused some records (printed, grouped by its message)"),
+        (EXIT_OK, "undone (or, without --yes, the dry run shown)"),
+        (EXIT_CONFIG, "configuration error, or production without --allow-production"),
+        (EXIT_API, "CRM error (journaled: run again to resume)"),
+    ),
+    "run": (
+        (EXIT_OK, "clean: findings under the threshold"),
+        (EXIT_FINDINGS, "findings at or above the threshold ([profiles.P.run] fail_on, max_findings)"),
+        (EXIT_CONFIG, "configuration error"),
+        (EXIT_API, "CRM error (journaled; the next run resumes)"),
+        (EXIT_BUDGET, "stopped at the API budget (the next run resumes)"),
+        (EXIT_LOCKED, "another run holds the lock"),
+        (EXIT_PARTIAL, "some entities could not be pulled; the rest were checked and planned"),
+        (EXIT_FAILED, "a rule raised, or the CRM refused records the run applied"),
+    ),
+}
+
+
+ANY_COMMAND = ((EXIT_OPERATIONAL, MEANING[EXIT_OPERATIONAL]), (EXIT_CRASH, MEANING[EXIT_CRASH]))
+
+
+def help_text(command: str) -> str:
+    """The "Exit codes: ..." sentence of a command's ``--help`` (8 and 70 can end any command)."""
+    codes = sorted(COMMANDS[command], key=lambda c: int(c[0]))
+    return (
+        "Exit codes: "
+        + ", ".join(f"{int(code)} {what}" for code, what in codes)
+        + "; any command: 8 operational error, 70 crash."
+    )

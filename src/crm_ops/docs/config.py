@@ -1,0 +1,158 @@
+"""docs/reference/config.md: every config key, its type and default, from the settings dataclasses (the
+comment on each field's line is its description) and the known-keys tables of config and match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from typing import Any
+
+from crm_ops import config
+from crm_ops.match.config import DEFAULTS as MATCH_RULES
+
+_COMMENTED = re.compile(r"^\s+(\w+):[^#]*#\s*(.+)$")
+_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "Path": "path"}
+
+
+def _comments(cls: type) -> dict[str, str]:
+    """Each field's trailing comment, from the class and its bases."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            for line in inspect.getsource(klass).splitlines():
+                m = _COMMENTED.match(line)
+                if m:
+                    out[m.group(1)] = m.group(2).strip().replace("|", "\\|")  # a table cell
+    return out
+
+
+def _type(annotation: str) -> str:
+    base = annotation.replace(" | None", "")
+    if base.startswith(("tuple[", "list[")):
+        inner = base.split("[", 1)[1].split(",")[0].rstrip("]")
+        return f"list of {_TYPES.get(inner, inner)}s"
+    if base.startswith("dict["):
+        return "table"
+    return _TYPES.get(base, base)
+
+
+def _default(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, tuple | list):
+        return "`[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in value) + "]`"
+    if isinstance(value, dict):
+        return "`{}`" if not value else f"`{value}`"
+    return f"`{value}`"
+
+
+def _dataclass_rows(cls: type, skip: tuple[str, ...] = ("secret_env", "where")) -> list[str]:
+    helps = _comments(cls)
+    instance = cls()
+    rows = ["| key | type | default | what |", "|---|---|---|---|"]
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        value = getattr(instance, f.name)
+        rows.append(f"| `{f.name}` | {_type(str(f.type))} | {_default(value)} | {helps.get(f.name, '')} |")
+    return rows
+
+
+def _secrets(names: dict[str, str]) -> list[str]:
+    return [
+        "Secrets never go in the file: each comes from an environment variable, renamed with",
+        '`<secret>_env = "VAR"`:',
+        "",
+        "| secret | variable (default) |",
+        "|---|---|",
+        *(f"| {name.replace('_', ' ')} | `{var}` |" for name, var in names.items()),
+    ]
+
+
+def config_page() -> str:
+    """The page's Markdown."""
+    sample = next(iter(MATCH_RULES.values()))
+    lines = [
+        "# Configuration",
+        "",
+        "`crm-ops.toml` (or `$CRM_OPS_CONFIG`, or `--config`) holds one table per profile,",
+        "`[profiles.<name>]` (chosen by `--profile`, `$CRM_OPS_PROFILE`, default `sandbox`). String values",
+        "may use `${VAR}`. An unknown key is an error that lists the known ones.",
+        "",
+        "## `[profiles.<name>]`",
+        "",
+        "| key | what |",
+        "|---|---|",
+        *(f"| `{k}` | {v} |" for k, v in config.PROFILE_KEYS.items()),
+        "",
+        "## `[profiles.<name>.salesforce]`",
+        "",
+        *_dataclass_rows(config.SalesforceSettings),
+        "",
+        *_secrets(config.SF_SECRETS),
+        "",
+        "## `[profiles.<name>.hubspot]`",
+        "",
+        *_dataclass_rows(config.HubSpotSettings),
+        "",
+        *_secrets(config.HS_SECRETS),
+        "",
+        "## `[profiles.<name>.maps.<system>.<Entity>]`",
+        "",
+        'Field map overrides, one key a canonical column: `column = "Field"` (required unless',
+        '`{field = "F", optional = true}`), `column = false` or `{off = true}` to switch an optional column',
+        'off, and `custom_<name> = "Field__c"` to carry a custom field (typed as the CRM types it).',
+        "",
+        "## `[profiles.<name>.rules]`",
+        "",
+        *_dataclass_rows(config.RuleSettings, ()),
+        "",
+        "## `[profiles.<name>.review]`",
+        "",
+        *_dataclass_rows(config.ReviewSettings, ()),
+        "",
+        "## `[profiles.<name>.run]`",
+        "",
+        *_dataclass_rows(config.RunSettings, ()),
+        "",
+        "## `[profiles.<name>.notify]`",
+        "",
+        "A run that ends with any exit code but 0 posts a Slack-compatible message to this webhook. The URL",
+        "is a secret: it comes from the variable `webhook_env` names, never from the file, and is never",
+        "logged.",
+        "",
+        *_dataclass_rows(config.NotifySettings, ()),
+        "",
+        "## `[profiles.<name>.spark]`",
+        "",
+        'Read with `engine = "spark"` (or `--engine spark` on check, match and run): the same findings,',
+        "pairs, links and proposals as polars, computed by Spark (`pip install 'crm-ops[spark]'`).",
+        "",
+        *_dataclass_rows(config.SparkSettings, ()),
+        "",
+        "## `[profiles.<name>.match]`",
+        "",
+        "| key | default | what |",
+        "|---|---|---|",
+        '| `survivor` | `"most_complete"` | who survives a merge: most_complete, oldest or most_recent |',
+        '| `source_of_truth` | `{}` | field = salesforce, hubspot or latest (`"*"` for the rest): '
+        "drift sync |",
+        "",
+        "and one table per match rule, `[profiles.<name>.match.<rule>]`, overriding `threshold`,",
+        "`max_block`, `min_fields`, `fields` (a list of `{field, comparator, normaliser, weight...}`) and",
+        f"`blocking`. The match rules and their defaults (`max_block` {sample.max_block}):",
+        "",
+        "| match rule | threshold | min_fields | fields |",
+        "|---|---|---|---|",
+        *(
+            f"| `{name}` | {cfg.threshold} | {cfg.min_fields} | {', '.join(f.field for f in cfg.fields)} |"
+            for name, cfg in MATCH_RULES.items()
+        ),
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,94 @@
+"""Telling people: a run that failed or breached its threshold posts to a webhook (Slack-compatible
+JSON, ``{"text": ..., "blocks": [...]}``, which Slack, Mattermost and Teams' Slack-compatible hooks
+take).
+
+The webhook URL is a secret (it is the credential): it comes from the environment variable the profile
+names (``[profiles.P.notify] webhook_env = "CRM_OPS_WEBHOOK_URL"``) and never appears in a log line or
+an error (a request exception's text names the URL, so only its kind is logged). The post goes through
+``CrmSession``: the environment's proxy, the configured CA. A failed post is logged and never fails the
+run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+import structlog
+
+from crm_ops.config import NotifySettings
+from crm_ops.connectors.netconf import CrmSession
+
+log = structlog.get_logger("crm_ops.notify")
+WHY = {
+    1: "findings at or above the threshold",
+    2: "configuration error",
+    3: "CRM error",
+    4: "stopped at the API budget",
+    6: "some entities could not be pulled",
+}
+
+
+def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, Any]:
+    """The webhook's body for a run's summary (``exit_code``, ``profile``, ``run_id``, counts, ``error``)."""
+    code = int(summary.get("exit_code", 3))
+    profile, run_id = summary.get("profile", "?"), summary.get("run_id", "?")
+    headline = f"crm-ops run {run_id} ({profile}): exit {code}, {WHY.get(code, 'failed')}"
+    facts = []
+    if "findings" in summary:
+        by = summary.get("findings_by_severity") or {}
+        facts.append(
+            f"*Findings:* {int(summary['findings']):,} "
+            f"({', '.join(f'{k} {v:,}' for k, v in sorted(by.items())) or 'none'})"
+        )
+    threshold = summary.get("threshold")
+    if threshold:
+        facts.append(
+            f"*Threshold:* {threshold.get('serious', 0):,} at {threshold.get('fail_on')} or above, "
+            f"max_findings {threshold.get('max_findings')}"
+        )
+    if summary.get("applied"):
+        facts.append("*Applied:* " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary["applied"].items())))
+    for failure in summary.get("pull_failures") or []:
+        facts.append(f"*Pull failed:* {failure}")
+    if summary.get("error"):
+        facts.append(f"*Error:* {summary['error']}")
+    if report:
+        facts.append(f"*Report:* {report}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(facts) or headline}},
+    ]
+    return {"text": headline, "blocks": blocks}
+
+
+def post(settings: NotifySettings, body: Mapping[str, Any], *, where: str = "notify") -> bool:
+    """Post ``body`` to the profile's webhook; False (and a log line without the URL) when it fails."""
+    if not settings.webhook_env:
+        return False
+    url = os.environ.get(settings.webhook_env)
+    if not url:
+        log.warning("notify.no_webhook", variable=settings.webhook_env, where=where)
+        return False
+    session = CrmSession(settings.ca_bundle)
+    try:
+        answer = session.post(url, json=body, timeout=settings.timeout_seconds)
+    except requests.RequestException as exc:
+        log.warning("notify.failed", variable=settings.webhook_env, error=type(exc).__name__)
+        return False
+    finally:
+        session.close()
+    if not 200 <= answer.status_code < 300:
+        log.warning("notify.failed", variable=settings.webhook_env, status=answer.status_code)
+        return False
+    log.info("notify.sent", variable=settings.webhook_env, status=answer.status_code)
+    return True
+
+
+def notify_run(settings: NotifySettings, summary: Mapping[str, Any], report: str | None = None) -> bool:
+    """Post a run that did not end clean (any exit code but 0); a clean run posts nothing."""
+    if int(summary.get("exit_code", 0)) == 0:
+        return False
+    return post(settings, message(summary, report), where=str(summary.get("run_id")))

@@ -1,0 +1,297 @@
+"""A run's page (runs/<run id>/report.html): what a Business Ops Engineer opens in the morning.
+
+Sections: the verdict (exit code and the threshold that set it), the score per object with its counts
+and definition, the trend, the rules (description, findings, new and resolved since the last run, the
+trend of their counts), the plan's actions as applied, awaiting review or refused (with the CRM's
+message), with links to the records, new and resolved findings, and the warnings of the pull.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from crm_ops.report.html import e, link, page, pct, table
+from crm_ops.report.scores import DEFINITION, Score
+from crm_ops.report.trend import counts_trend, trend_svg
+
+KEY = ["rule", "system", "entity", "record_id", "field"]
+APPLIED = ("done", "already done")
+SHOWN = 200  # rows per table at most (the files hold them all)
+ACTION_COLUMNS = (
+    "status", "kind", "object", "record", "field", "now", "proposed", "other record", "rule",
+    "why / CRM's message",
+)  # fmt: skip
+
+
+@dataclass
+class Threshold:
+    """What sets exit code 1: findings at ``fail_on`` or above, more of them than ``max_findings``."""
+
+    fail_on: str = "error"
+    max_findings: int = 0
+    serious: int = 0  # findings at fail_on or above in this run
+
+
+@dataclass
+class RunData:
+    """Everything a run's page shows; the runner fills it with what it has."""
+
+    run_id: str
+    profile: str
+    started_at: str
+    exit_code: int
+    counts: Mapping[str, Score]
+    findings: pl.DataFrame
+    history: Sequence[Mapping[str, Any]] = ()  # summaries of the past runs, this one last
+    previous: pl.DataFrame | None = None  # the last run's findings
+    previous_run: str | None = None
+    rules: Mapping[str, str] = field(default_factory=dict)  # rule id -> description
+    threshold: Threshold = field(default_factory=Threshold)
+    actions: Sequence[Mapping[str, Any]] = ()  # the plan's actions (as dicts)
+    chosen: frozenset[str] = frozenset()  # ids of the actions the run applied (or tried to)
+    outcomes: Sequence[Mapping[str, Any]] = ()  # the apply's outcome per action
+    refused: str | None = None  # why nothing was applied (a production profile without the flag)
+    refusals: Sequence[Mapping[str, Any]] = ()  # what the CRMs refused, grouped by their message
+    applied: Mapping[str, int] = field(default_factory=dict)
+    notices: Sequence[str] = ()
+
+
+def rule_id(rule: Any) -> str:
+    """A rule id that may break after its dots (never inside a word)."""
+    return "<code>" + e(rule).replace(".", ".<wbr>") + "</code>"
+
+
+def _verdict(d: RunData) -> str:
+    t = d.threshold
+    why = {
+        0: f"clean: {t.serious:,} findings at {e(t.fail_on)} or above, at most {t.max_findings:,} allowed",
+        1: f"{t.serious:,} findings at {e(t.fail_on)} or above, more than the {t.max_findings:,} allowed",
+        6: "some entities could not be pulled (see the warnings); the rest were checked and planned",
+    }.get(d.exit_code, "see run.log")
+    css = "good" if d.exit_code == 0 else "bad"
+    return (
+        f'<p>Exit code <b class="{css}">{d.exit_code}</b>: {why}. The threshold is the profile\'s '
+        f'<code>[profiles.{e(d.profile)}.run]</code> <code>fail_on = "{e(t.fail_on)}"</code>, '
+        f"<code>max_findings = {t.max_findings}</code>.</p>"
+    )
+
+
+def _scores(d: RunData) -> str:
+    total = sum(s.records for s in d.counts.values())
+    passed = sum(s.passed for s in d.counts.values())
+    cards = [
+        f'<div class="card">All objects<b>{pct(Score(total, passed).percent if total else 100.0)}</b>'
+        f"{passed:,} of {total:,} records passed</div>",
+        f'<div class="card">Findings<b>{d.findings.height:,}</b>{d.threshold.serious:,} at '
+        f"{e(d.threshold.fail_on)} or above</div>",
+        f'<div class="card">Actions planned<b>{len(d.actions):,}</b>'
+        f"{sum(d.applied.get(s, 0) for s in APPLIED):,} applied by this run</div>",
+    ]
+    rows = [
+        [e(key), f"{s.records:,}", f"{s.passed:,}", f"{s.records - s.passed:,}", pct(s.percent)]
+        for key, s in sorted(d.counts.items())
+    ]
+    return f'<div class="cards">{"".join(cards)}</div><p class="muted">{e(DEFINITION)}</p>' + table(
+        ["object", "records", "passed", "with a finding", "score"], rows, numeric=(1, 2, 3, 4)
+    )
+
+
+def _keys(frame: pl.DataFrame | None) -> pl.DataFrame:
+    if frame is None or frame.is_empty():
+        return pl.DataFrame(schema=dict.fromkeys(KEY, pl.String))
+    return frame.select([pl.col(c).cast(pl.String) for c in KEY]).unique()
+
+
+def changes(now: pl.DataFrame, before: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Findings new since the last run, and those resolved (in the last run, not in this one), by
+    (rule, system, entity, record, field)."""
+    a, b = _keys(now), _keys(before)
+    if before is None:
+        return a.clear(), b.clear()
+    return a.join(b, on=KEY, how="anti", nulls_equal=True), b.join(a, on=KEY, how="anti", nulls_equal=True)
+
+
+def _rules(d: RunData, new: pl.DataFrame, resolved: pl.DataFrame) -> str:
+    if d.findings.is_empty() and resolved.is_empty():
+        return "<p>No findings.</p>"
+    per = (
+        d.findings.group_by("rule").agg(
+            pl.len().alias("n"), pl.col("severity").first(), pl.col("message").first()
+        )
+        if d.findings.height
+        else pl.DataFrame(
+            schema={"rule": pl.String, "n": pl.UInt32, "severity": pl.String, "message": pl.String}
+        )
+    )
+    counts_new = dict(new.group_by("rule").len().iter_rows()) if new.height else {}
+    counts_gone = dict(resolved.group_by("rule").len().iter_rows()) if resolved.height else {}
+    info = {r["rule"]: r for r in per.iter_rows(named=True)}
+    order = sorted(set(info) | set(counts_gone), key=lambda r: (-(info.get(r, {}).get("n") or 0), r))
+    rows = []
+    for rule in order:
+        row = info.get(rule, {})
+        n = int(row.get("n") or 0)
+        rows.append(
+            [
+                rule_id(rule),
+                e(d.rules.get(rule) or (f"e.g. {row['message']}" if row.get("message") else "")),
+                e(row.get("severity") or ""),
+                f"{n:,}",
+                f"{counts_new.get(rule, 0):,}" if d.previous is not None else "-",
+                f"{counts_gone.get(rule, 0):,}" if d.previous is not None else "-",
+                e(counts_trend(d.history, rule, n)),
+            ]
+        )
+    since = f"since run {e(d.previous_run)}" if d.previous_run else "(no earlier run to compare with)"
+    return f"<p>New and resolved {since}.</p>" + table(
+        ["rule", "what it checks", "severity", "findings", "new", "resolved", "trend (last runs)"],
+        rows,
+        numeric=(3, 4, 5),
+    )
+
+
+def _status(action: Mapping[str, Any], d: RunData, outcome: Mapping[str, Any] | None) -> tuple[str, str, str]:
+    """(badge class, status, detail) of an action."""
+    if d.refused and action.get("action_id") in d.chosen:
+        return "refused", "refused", d.refused
+    if outcome is not None:
+        status = str(outcome.get("status"))
+        if status in APPLIED:
+            return "applied", "applied", ""
+        return "refused", status, str(outcome.get("error") or "")
+    why = action.get("review_reason") or (
+        "approved: apply with crm-ops apply" if action.get("approved") else ""
+    )
+    return "review", "awaiting review", str(why)
+
+
+def _actions(d: RunData) -> str:
+    if not d.actions:
+        return "<p>The plan is empty.</p>"
+    outcomes = {o.get("action_id"): o for o in d.outcomes}
+    groups: dict[str, list[tuple[Mapping[str, Any], str, str]]] = {"applied": [], "refused": [], "review": []}
+    for a in d.actions:
+        css, status, detail = _status(a, d, outcomes.get(a.get("action_id")))
+        groups[css].append((a, status, detail))
+    summary = (
+        f"<p><span class='badge applied'>applied {len(groups['applied']):,}</span> "
+        f"<span class='badge review'>awaiting review {len(groups['review']):,}</span> "
+        f"<span class='badge refused'>refused or failed {len(groups['refused']):,}</span> "
+        f"of {len(d.actions):,} actions. The run applies only what <code>[profiles.{e(d.profile)}.run] "
+        "auto_apply</code> names; the rest waits in plan.csv for a person.</p>"
+    )
+    parts = [summary]
+    titles = {"refused": "Refused or failed", "applied": "Applied", "review": "Awaiting review"}
+    for css in ("refused", "applied", "review"):
+        rows = []
+        for a, status, detail in groups[css][:SHOWN]:
+            label = a.get("label") or a.get("record_id")
+            other = (
+                link(a.get("other_url"), a.get("other_label") or a.get("other_id"))
+                if a.get("other_id")
+                else ""
+            )
+            rows.append(
+                [
+                    f"<span class='badge {css}'>{e(status)}</span>",
+                    e(a.get("kind")),
+                    f"{e(a.get('system'))}.{e(a.get('entity'))}",
+                    link(a.get("url"), label) + (f"<br><span class=muted>{e(a.get('record_id'))}</span>"),
+                    e(a.get("field")),
+                    f"<span class=v>{e(a.get('seen_value'))}</span>",
+                    f"<span class=v>{e(a.get('proposed_value'))}</span>",
+                    other,
+                    rule_id(a.get("rule")),
+                    e(detail),
+                ]
+            )
+        if rows:
+            more = len(groups[css]) - len(rows)
+            parts.append(f"<h3>{titles[css]} ({len(groups[css]):,})</h3>")
+            parts.append(table(ACTION_COLUMNS, rows))
+            if more > 0:
+                parts.append(f'<p class="muted">{more:,} more in plan.csv.</p>')
+    return "".join(parts)
+
+
+def _finding_rows(keys: pl.DataFrame, d: RunData, source: pl.DataFrame | None) -> list[list[str]]:
+    urls = {
+        (a.get("system"), a.get("entity"), a.get("record_id")): (a.get("url"), a.get("label"))
+        for a in d.actions
+    }
+    shown = keys.sort(KEY, nulls_last=True).head(SHOWN)
+    if source is not None and source.height:
+        extra = source.select([*KEY, "current_value", "message"]).unique(KEY, keep="first")
+        shown = shown.join(extra, on=KEY, how="left", nulls_equal=True)
+    rows = []
+    for f in shown.iter_rows(named=True):
+        url, label = urls.get((f["system"], f["entity"], f["record_id"]), (None, None))
+        rows.append(
+            [
+                rule_id(f["rule"]),
+                f"{e(f['system'])}.{e(f['entity'])}",
+                link(url, label or f["record_id"]),
+                e(f["field"]),
+                f"<span class=v>{e(f.get('current_value'))}</span>",
+            ]
+        )
+    return rows
+
+
+def _changes(d: RunData, new: pl.DataFrame, resolved: pl.DataFrame) -> str:
+    if d.previous is None:
+        return '<p class="muted">New and resolved findings appear from the second run.</p>'
+    head = ["rule", "object", "record", "field", "value"]
+    parts = [f"<h3>New ({new.height:,})</h3>"]
+    parts.append(table(head, _finding_rows(new, d, d.findings)) if new.height else "<p>None.</p>")
+    parts.append(f"<h3>Resolved ({resolved.height:,})</h3>")
+    parts.append(table(head, _finding_rows(resolved, d, d.previous)) if resolved.height else "<p>None.</p>")
+    if max(new.height, resolved.height) > SHOWN:
+        parts.append(
+            f'<p class="muted">The first {SHOWN} of each shown; findings.parquet holds them all.</p>'
+        )
+    return "".join(parts)
+
+
+def _refusals(d: RunData) -> str:
+    """The applied actions the CRMs refused, one table per message (``plan.apply.refusal_groups``)."""
+    parts = []
+    for group in d.refusals:
+        where = f"{e(group['system'])}.{e(group['entity'])}"
+        parts.append(f"<h3>{where}: {e(group['reason'])} ({int(group['count']):,})</h3>")
+        rows = [
+            [e(r["record_id"]), e(r.get("field")), e(r.get("error"))] for r in list(group["records"])[:20]
+        ]
+        parts.append(table(["record", "field", "the CRM said"], rows))
+    return "".join(parts)
+
+
+def render_run(d: RunData) -> str:
+    """The run page's HTML."""
+    new, resolved = changes(d.findings, d.previous)
+    body = [
+        '<p class="muted"><a href="../index.html">All runs</a></p>',
+        f"<h1>Data quality: run {e(d.run_id)}</h1>",
+        f'<p class="lead">Profile <code>{e(d.profile)}</code>, started {e(d.started_at)}.</p>',
+        _verdict(d),
+    ]
+    if d.notices:
+        body.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in d.notices) + "</ul>")
+    body += [
+        "<h2>Score per object</h2>",
+        _scores(d),
+        "<h2>Trend</h2>",
+        trend_svg(d.history),
+        "<h2>Rules</h2>",
+        _rules(d, new, resolved),
+        "<h2>Actions</h2>",
+        _actions(d),
+        *(["<h2>Refused by the CRM</h2>", _refusals(d)] if d.refusals else []),
+        "<h2>New and resolved findings</h2>",
+        _changes(d, new, resolved),
+    ]
+    return page(f"crm_ops run {d.run_id}", body)

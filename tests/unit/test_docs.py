@@ -1,0 +1,76 @@
+"""The reference pages are generated from the code, and the committed ones are not stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crm_ops.cli import app, commands
+from crm_ops.cli.exits import COMMANDS
+from crm_ops.docs import render_all
+from crm_ops.docs.checks import Param, params_read
+from crm_ops.rules import library
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", sorted(render_all()))
+def test_the_committed_reference_is_current(name: str) -> None:
+    committed = ROOT / "docs" / "reference" / name
+    assert committed.exists(), f"docs/reference/{name} is missing: run `make docs`"
+    assert committed.read_text(encoding="utf-8") == render_all()[name], (
+        f"docs/reference/{name} is stale: run `make docs` and commit it"
+    )
+
+
+def test_every_check_and_fixer_is_documented_with_its_parameters() -> None:
+    page = render_all()["checks.md"]
+    for name in [*library.CHECKS, *library.FIXES, *library.GENERIC_CHECKS]:
+        assert f"| `{name}` |" in page
+    assert params_read(library.CHECKS["not_stale"]) == [Param("days", False, "730")]
+    assert Param("stages", True) in params_read(library.CHECKS["stage_probability"])
+    assert params_read(library.CHECKS["email_valid"]) == [Param("field", True)]
+
+
+def test_every_config_key_is_documented() -> None:
+    from crm_ops import config
+
+    page = render_all()["config.md"]
+    keys = [*config.PROFILE_KEYS, "survivor", "source_of_truth"]
+    for cls in (
+        config.RunSettings,
+        config.SalesforceSettings,
+        config.HubSpotSettings,
+        config.NotifySettings,
+        config.RuleSettings,
+        config.ReviewSettings,
+    ):
+        keys += [k for k in cls.__dataclass_fields__ if k not in ("secret_env", "where")]
+    for key in keys:
+        assert f"| `{key}` |" in page, key
+    assert "| `bulk_threshold` | integer | `20000` |" in page
+
+
+def test_every_command_has_its_exit_codes_in_the_table_and_its_help() -> None:
+    assert set(commands()) == set(COMMANDS)
+    runner = CliRunner()
+    for command in COMMANDS:
+        shown = runner.invoke(app, [*command.split(), "--help"], terminal_width=200)
+        assert shown.exit_code == 0, shown.output
+        assert "Exit codes: 0 " in shown.output, command
+    page = render_all()["exit-codes.md"]
+    assert "| `crm-ops run` | 5 | another run holds the lock |" in page
+
+
+def test_the_runner_uses_the_table_s_codes() -> None:
+    from crm_ops import runner
+    from crm_ops.cli import exits
+
+    assert (runner.EXIT_CLEAN, runner.EXIT_FINDINGS, runner.EXIT_LOCKED, runner.EXIT_PARTIAL) == (
+        exits.EXIT_OK,
+        exits.EXIT_FINDINGS,
+        exits.EXIT_LOCKED,
+        exits.EXIT_PARTIAL,
+    )
