@@ -163,8 +163,12 @@ def test_fixers_values_are_withheld_on_spark_as_on_polars_even_when_judging_need
     from crm_ops.spark import row_level, run_rules_spark
 
     @row_level
-    def never(frame: pl.DataFrame, ctx: Any, params: Any) -> pl.Expr:
-        return pl.lit(False)
+    def lower_title(frame: pl.DataFrame, ctx: Any, params: Any) -> pl.Expr:
+        return pl.col("title") != "cfo"
+
+    @row_level
+    def old_account(frame: pl.DataFrame, ctx: Any, params: Any) -> pl.Expr:
+        return pl.col("account_id") != "a1"
 
     @row_level
     def shout(rows: pl.DataFrame, ctx: Any, params: Any) -> pl.DataFrame:
@@ -181,8 +185,10 @@ def test_fixers_values_are_withheld_on_spark_as_on_polars_even_when_judging_need
     shipped, _ = load_rules()
     judges = [r for r in shipped if r.id in ("person.title.placeholder", "contact.account.exists")]
     mine = [
-        Rule("x.title.fix", ("Contact",), "info", "title", check=never, field="title", fix=shout),
-        Rule("x.account.fix", ("Contact",), "info", "account", check=never, field="account_id", fix=move),
+        Rule("x.title.fix", ("Contact",), "info", "title", check=lower_title, field="title", fix=shout),
+        Rule(
+            "x.account.fix", ("Contact",), "info", "account", check=old_account, field="account_id", fix=move
+        ),
     ]
     people = [
         {"id": f"c{i}", "title": "cfo", "account_id": "a1", "email": f"p{i}@acme.com"} for i in range(6)
@@ -200,7 +206,15 @@ def test_fixers_values_are_withheld_on_spark_as_on_polars_even_when_judging_need
     got = run_rules_spark(rules, _to_spark(spark, frames), now=NOW).findings
     _same(expected, got, "gated fixes")
     withheld = got.filter(pl.col("message").str.contains("withheld"))
-    assert sorted(withheld["record_id"]) == ["c0", "c1", "c2", "c3", "c4", "c5"]
+    assert sorted(withheld["record_id"]) == [
+        "c0",
+        "c1",
+        "c2",
+        "c3",
+        "c4",
+        "c5",
+    ]  # c0's title, the others' account
+    assert got.filter(pl.col("rule") == "x.title.fix")["proposed_value"].drop_nulls().to_list() == ["Cfo"] * 5
     account = got.filter(pl.col("rule") == "x.account.fix")
     assert account.filter(pl.col("record_id") == "c0")["proposed_value"].to_list() == ["a2"]
     assert "it fails contact.account.exists" in account.filter(pl.col("record_id") == "c1")["message"][0]
@@ -224,7 +238,7 @@ def test_merge_and_drift_values_pass_the_rules_on_spark_as_on_polars(spark: Any)
                 "Contact": example_frame(
                     "Contact",
                     [
-                        {"id": "c0", "email": "ann@acme.com", "phone": "+14155550101",
+                        {"id": "c0", "email": "ann@acme.com", "phone": "+14155550101", "city": "Oslo",
                          "created_at": "2020-01-01T00:00:00Z", "updated_at": OLD},
                         {"id": "c1", "email": "ann@acme.com", "title": "test",
                          "mobile_phone": "+14155550199", "created_at": "2022-01-01T00:00:00Z",
