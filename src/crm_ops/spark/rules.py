@@ -311,8 +311,12 @@ def run_entity_spark(
         return result
     ctx = driver().for_system(system)
     polars_frame = ctx.frame(entity)
-    done = run_entity(on_driver, polars_frame, ctx, system, entity)
-    return result, _rows_out(done.findings, done.errors, system, entity)
+    # with every rule of the entity, so that their fixers' values are judged by all the rules of their
+    # field, as on polars; only the driver rules' findings are kept (the others came from Spark)
+    done = run_entity(applicable, polars_frame, ctx, system, entity)
+    mine = [r.id for r in on_driver]
+    errors = [e for e in done.errors if e.rule in mine]
+    return result, _rows_out(done.findings.filter(pl.col("rule").is_in(mine)), errors, system, entity)
 
 
 def map_polars_schema() -> Any:
