@@ -1,19 +1,20 @@
 """The whole rule library and contact dedupe on Spark local mode beside polars, at the same sizes.
 
-Run: ``.venv/bin/python benchmarks/spark_bench.py [--sizes 1000000 5000000] [--masters local[1] local[2]]``.
+Run: ``.venv/bin/python benchmarks/spark_bench.py [--sizes 1000000 5000000] [--masters local[1] local[2]]
+[--driver-memory 10g]`` (on a shared machine, under ``flock /work/.bench.lock``).
 
 For each size the generator seeds both CRMs (contacts, plus accounts, leads and opportunities in
 proportion), mapped to the canonical schema by crm_ops' field maps and written as Parquet (as
 ``rules_bench.py`` does). Then, each in a fresh process:
 
 - polars: every shipped rule over every entity (``run_rules``), then dedupe of Salesforce contacts
-  (``find_duplicates`` + ``clusters``); wall seconds and the process's peak RSS;
+  (``find_duplicates`` + ``clusters``);
 - Spark, per master (``local[1]``, ``local[2]``: one core, then two): the same on ``run_rules_spark``
-  and ``find_duplicates_spark`` + ``clusters_spark``, reading the Parquet files; wall seconds (session
-  start apart) and the peak of the summed RSS of the whole process tree (driver, JVM, Python workers),
-  sampled every 0.2 s.
+  and ``find_duplicates_spark`` + ``clusters_spark``, reading the Parquet files (session start apart).
 
-Prints one table; ``--json`` writes the figures too.
+Each run reports wall and CPU seconds (of the whole process tree: driver, JVM, Python workers), the
+peak of its summed RSS, the cores other processes kept busy meanwhile and the load average
+(``TreeMemory``). Prints one table; ``--json`` writes the figures too.
 """
 
 from __future__ import annotations
