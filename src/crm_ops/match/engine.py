@@ -101,8 +101,9 @@ def same_person_names(av: Sequence[str], bv: Sequence[str], lists: WordLists) ->
 def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series, lists: WordLists) -> np.ndarray:
     """Per pair similarity 0-1 (NaN where either side is missing)."""
     missing = (a.is_null() | b.is_null()).to_numpy()
-    av = a.fill_null("").cast(pl.String).to_list()
-    bv = b.fill_null("").cast(pl.String).to_list()
+    if rule.comparator in ("fuzzy", "first_name"):  # rapidfuzz and the nickname table take Python strings
+        av = a.fill_null("").cast(pl.String).to_list()
+        bv = b.fill_null("").cast(pl.String).to_list()
     if rule.comparator in ("exact", "normalised"):
         sim = (a == b).fill_null(False).to_numpy().astype(float)
     elif rule.comparator == "fuzzy":
@@ -237,8 +238,8 @@ def _score(
     weights = np.zeros(data.height)
     total = np.zeros(data.height)
     present = np.zeros(data.height)
-    agreed: list[np.ndarray] = []
-    for rule in config.fields:
+    agreed: dict[str, np.ndarray] = {}  # per field: agreed (>= 0.9) and on a secondary value
+    for i, rule in enumerate(config.fields):
         sim = _similarity(rule, data[f"f:{rule.field}"], data[f"f:{rule.field}:r"], lists)
         if rule.same:  # not comparable (as if missing) where both records say and they differ
             g, gr = data[f"g:{rule.field}"], data[f"g:{rule.field}:r"]
@@ -251,18 +252,22 @@ def _score(
         weights += np.where(have, rule.weight, 0.0)
         total += np.where(have, rule.weight * np.nan_to_num(sim), 0.0)
         present += have
-        label = np.where(secondary, f"{rule.field}(secondary)", rule.field)
-        agreed.append(np.where(have & (sim >= 0.9), label, ""))
+        agreed[f"__agree{i}"] = have & (sim >= 0.9)
+        agreed[f"__second{i}"] = secondary
     score = np.divide(total, weights, out=np.zeros_like(total), where=weights > 0)
-    reasons = (
-        [",".join(r for r in row if r) for row in zip(*agreed, strict=True)] if agreed else [""] * data.height
-    )
-    out = pl.DataFrame(
-        {"left_id": data["left_id"], "right_id": data["right_id"], "score": score, "reasons": reasons},
-        schema=PAIR_SCHEMA,
-    )
-    keep = (score >= config.threshold) & (present >= config.min_fields)
-    return out.filter(pl.Series(keep))
+    keep = pl.Series((score >= config.threshold) & (present >= config.min_fields))
+    # the reasons (the fields that agreed, in the rules' order) are spelled for the kept pairs only
+    kept = pl.DataFrame(
+        {"left_id": data["left_id"], "right_id": data["right_id"], "score": score, **agreed}
+    ).filter(keep)
+    labels = [
+        pl.when(pl.col(f"__agree{i}")).then(
+            pl.when(pl.col(f"__second{i}")).then(pl.lit(f"{r.field}(secondary)")).otherwise(pl.lit(r.field))
+        )
+        for i, r in enumerate(config.fields)
+    ]
+    reasons = pl.concat_str(labels, separator=",", ignore_nulls=True) if labels else pl.lit("")
+    return kept.select("left_id", "right_id", "score", reasons.alias("reasons"))
 
 
 def _secondary_hits(data: pl.DataFrame, name: str) -> np.ndarray:

@@ -556,10 +556,28 @@ LEGAL_FORMS = ("GmbH", "AG", "KG", "LLC", "LLP", "Inc", "Ltd", "PLC", "Corp", "C
 _LEGAL = {f.casefold(): f for f in LEGAL_FORMS}
 
 
+def by_distinct(frame: pl.DataFrame, column: str, judge: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """``judge`` (an expression of the column's text) evaluated once per distinct value and spread back
+    to the rows: names, titles and countries repeat, so a million rows hold a few thousand values."""
+    values = frame.get_column(column).cast(pl.String).alias("__v")
+    judged = values.unique().to_frame().with_columns(judge(pl.col("__v")).alias("__out"))
+    return (
+        values.to_frame()
+        .join(judged, on="__v", how="left", nulls_equal=True, maintain_order="left")
+        .get_column("__out")
+    )
+
+
 @check("name_clean")
-def name_clean(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.Expr:
+def name_clean(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.Series | pl.Expr:
     """Fails on stray spaces (leading, trailing, doubled) and on names written all in one case."""
-    v = _text(_field(params))
+    column = _field(params)
+    if column not in frame.columns:
+        return _name_clean(_text(column))
+    return by_distinct(frame, column, _name_clean)
+
+
+def _name_clean(v: pl.Expr) -> pl.Expr:
     letters = v.str.replace_all(r"[^\p{L}]", "")
     spaces = v.str.contains(r"^\s|\s$|\s{2,}")
     lower = (letters.str.len_chars() >= 2) & (letters == letters.str.to_lowercase())
@@ -595,19 +613,19 @@ def _casing_reference(ctx: RuleContext, columns: Iterable[str]) -> dict[str, Any
                     series.append(frame.get_column(column).cast(pl.String).drop_nulls().alias("v"))
     if not series:
         return {}
-    values = pl.concat(series).to_frame()
-    good = values.filter(name_clean(values, ctx, {"field": "v"}))
+    # names repeat (a few thousand spellings over millions of records): each distinct spelling is
+    # judged once, with how often it is written
+    counted = pl.concat(series).to_frame().group_by("v").len()
+    good = counted.filter(name_clean(counted, ctx, {"field": "v"}))
     table = (
-        good.group_by("v")
-        .len()
-        .with_columns(k=pl.col("v").str.to_lowercase())
+        good.with_columns(k=pl.col("v").str.to_lowercase())
         .sort(["k", "len", "v"], descending=[False, True, False])
         .unique("k", keep="first")
     )
     reference: dict[str, Any] = dict(zip(table["k"].to_list(), table["v"].to_list(), strict=True))
     tokens = (
-        good.select(pl.col("v").str.split(" ").alias("w")).explode("w").filter(pl.col("w") != "")
-        .group_by("w").len().with_columns(k=pl.col("w").str.to_lowercase())
+        good.select(pl.col("v").str.split(" ").alias("w"), "len").explode("w").filter(pl.col("w") != "")
+        .group_by("w").agg(pl.col("len").sum()).with_columns(k=pl.col("w").str.to_lowercase())
         .sort(["k", "len", "w"], descending=[False, True, False]).unique("k", keep="first")
     )  # fmt: skip
     reference["\0words"] = dict(zip(tokens["k"].to_list(), tokens["w"].to_list(), strict=True))
@@ -945,7 +963,8 @@ def generic_check(
         )
         expr = expr.fill_null(True)
     elif kind == "unique":
-        expr = ~col.is_duplicated() | col.is_null()
+        # a group count rather than ``is_duplicated``: the same answer in less than half the time
+        expr = (pl.len().over(col) == 1) | col.is_null()
     else:
         raise ValueError(f"unknown check {kind!r}")
     return lambda frame, ctx, params: expr
