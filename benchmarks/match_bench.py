@@ -40,6 +40,7 @@ def child(folder: str) -> None:
             continue
         system, entity = path.stem.split(".")
         frames.setdefault(system, {})[entity] = pl.read_parquet(path)
+    loaded_rss = peak_rss_mb()
     dups_truth = pl.read_parquet(Path(folder) / "truth.duplicates.parquet")
     matches_truth = pl.read_parquet(Path(folder) / "truth.matches.parquet")
     contacts = frames["salesforce"]["Contact"]
@@ -65,6 +66,7 @@ def child(folder: str) -> None:
         json.dumps(
             {
                 "contacts": contacts.height,
+                "loaded_rss_mb": loaded_rss,
                 "dedupe_seconds": dedupe_seconds,
                 "dedupe_peak_rss_mb": dedupe_rss,
                 "dedupe_candidates": stats.get("candidates", 0),
@@ -90,16 +92,16 @@ def bench(records: int) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from rules_bench import canonical_frames
 
-    from crm_ops.sandbox.generator import SeedConfig, generate
-
     with tempfile.TemporaryDirectory(prefix="crm-ops-match-bench-") as tmp:
-        canonical_frames(records, Path(tmp))
-        truth = generate(SeedConfig(records=records, seed=1)).manifest
-        truth.duplicates.write_parquet(Path(tmp) / "truth.duplicates.parquet")
-        truth.matches.write_parquet(Path(tmp) / "truth.matches.parquet")
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", tmp], check=True, capture_output=True, text=True
-        )
+        canonical_frames(records, Path(tmp))  # with the generator's truth
+        return match_on(Path(tmp), records)
+
+
+def match_on(folder: Path, records: int) -> dict[str, Any]:
+    """Run the child over the frames and truth ``canonical_frames`` wrote in ``folder``."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(folder)], check=True, capture_output=True, text=True
+    )
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     figures["records"] = records
     return figures

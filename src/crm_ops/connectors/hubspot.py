@@ -243,10 +243,11 @@ class HubSpotConnector(HubSpotWrites):
         )
 
     def _rows(self, results: list[dict[str, Any]], props: list[str], modified: str) -> list[dict[str, Any]]:
+        """Each record's properties (the answer's own dict: ``_page`` takes the columns it wants, a
+        property the answer lacks is null) with its id and archived flag."""
         rows = []
         for r in results:
-            values = r.get("properties") or {}
-            row = {p: values.get(p) for p in props}
+            row = r.get("properties") or {}
             row["hs_object_id"] = str(r.get("id") or row.get("hs_object_id"))
             archived = bool(r.get("archived"))
             row["archived"] = "true" if archived else "false"

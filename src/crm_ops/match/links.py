@@ -153,10 +153,11 @@ def drift(
     fields = {f: k for f, k in DRIFT_FIELDS.get(entity, {}).items() if f in sf.columns and f in hs.columns}
     if links.is_empty() or not fields:
         return empty()
+    wanted = ["id", "updated_at", *fields]  # the pairs hold only what is compared (memory at 1M)
     pairs = (
         links.select(pl.col("sf_id").alias("id"), "hs_id")
-        .join(sf, on="id")
-        .join(hs, left_on="hs_id", right_on="id", suffix=":hs")
+        .join(sf.select([c for c in wanted if c in sf.columns]), on="id")
+        .join(hs.select([c for c in wanted if c in hs.columns]), left_on="hs_id", right_on="id", suffix=":hs")
     )
     out = []
     for column, kind in fields.items():
