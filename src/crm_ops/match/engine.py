@@ -67,6 +67,51 @@ def normalise(expr: pl.Expr, kind: str, lists: WordLists | None = None) -> pl.Ex
     return pl.when(out == "").then(None).otherwise(out)
 
 
+def normalised(values: pl.Series, kind: str, lists: WordLists | None = None) -> pl.Series:
+    """``normalise`` of a whole column, step by step: the same values, each intermediate computed once
+    (the nested expression repeats its inner steps; polars does not share them), and names and
+    countries, which repeat, normalised once per distinct value."""
+    words = lists or shipped_lists()
+    if kind in ("name", "country") and values.len():
+        distinct = values.unique()
+        table = pl.DataFrame({"__v": distinct, "__n": normalised(distinct, kind + ":each", words)})
+        joined = (
+            values.alias("__v")
+            .to_frame()
+            .join(table, on="__v", how="left", nulls_equal=True, maintain_order="left")
+        )
+        return joined["__n"].alias(values.name)
+    kind = kind.removesuffix(":each")
+    v = pl.col("v")
+    frame = values.to_frame("v")
+    if kind == "email":
+        frame = frame.select(_fold(v).alias("v"))
+        frame = frame.select(pl.when(junk_mask(v, words)).then(None).otherwise(v).alias("v"))
+    elif kind == "phone":
+        frame = frame.select(
+            v.cast(pl.String).str.replace_all(r"\D", "").alias("d"), junk_mask(v, words).alias("j")
+        )
+        digits = pl.col("d")
+        short = pl.when(digits.str.len_chars() >= 7).then(digits.str.slice(-9)).otherwise(None)
+        frame = frame.select(pl.when(pl.col("j")).then(None).otherwise(short).alias("v"))
+    elif kind == "name":
+        frame = frame.select(_fold(v).alias("v")).select(v.str.replace_all(r"[^\p{L}\p{N}]", ""))
+    elif kind == "company":
+        frame = frame.select(_fold(v).alias("v")).select(
+            v.str.replace_all(rf"\b(?:{_LEGAL})\b\.?", "").str.replace_all(r"[^\p{L}\p{N}]", "")
+        )
+    elif kind == "domain":
+        frame = frame.select(bare_domain_expr(v).alias("v"))
+        frame = frame.select(pl.when(v.is_in(list(words.freemail))).then(None).otherwise(v).alias("v"))
+    elif kind == "country":
+        frame = frame.select(
+            country_key_expr(v).alias("k"), v.cast(pl.String).str.strip_chars().str.to_uppercase().alias("d")
+        ).select(pl.col("k").replace_strict(country_lookup(), default=pl.col("d")).alias("v"))
+    else:
+        frame = frame.select(_fold(v).alias("v"))
+    return frame.select(pl.when(v == "").then(None).otherwise(v)).to_series().alias(values.name)
+
+
 def _code(algorithm: Callable[[str], str], text: str) -> str:
     try:
         return algorithm(text)
@@ -141,6 +186,10 @@ def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str, lists: WordLi
             rule.comparator == "exact" and name in frame.columns and frame.schema[name].is_numeric()
         ):
             cols.append(source.alias(f"f:{rule.field}"))
+        elif name in frame.columns:  # normalised step by step (``normalised``), the same values
+            cols.append(
+                pl.lit(normalised(frame.get_column(name), rule.normaliser, lists)).alias(f"f:{rule.field}")
+            )
         else:
             cols.append(normalise(source, rule.normaliser, lists).alias(f"f:{rule.field}"))
         others = [c for c in rule.also if c in frame.columns]
