@@ -212,7 +212,7 @@ def email_repair(rows: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]
     hints = pl.concat_list([pl.col("account_domain"), *[bare_domain_expr(pl.col(c)) for c in own]])
     out_values: list[str | None] = []
     out_conf: list[float] = []
-    known = _known_domains(ctx)
+    known: frozenset[str] | None = None  # every domain of the base: looked up for a lost @ only
     names = [
         pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String)
         for c in ("first_name", "last_name")
@@ -221,6 +221,7 @@ def email_repair(rows: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]
         hinted = [h for h in (hint_list or []) if h]
         if value and "@" not in value:
             text = re.sub(r"\s+", "", value.strip().lower())
+            known = _known_domains(ctx) if known is None else known
             hinted += _domain_suffixes(text, known)
             hinted += _after_mailbox(text, first, last)
         fixed, conf = _repair_email(value or "", hinted)
@@ -308,7 +309,7 @@ def email_matches_account_domain(
     joined = frame.select(
         "account_id", email_domain_expr(column).alias("d"), junk_mask(pl.col(column)).alias("j")
     )
-    joined = joined.with_row_index("__row").join(domains, on="account_id", how="left").sort("__row")
+    joined = joined.join(domains, on="account_id", how="left", maintain_order="left")
     d, account = pl.col("d"), pl.col("account_domain")
     ok = joined.select(
         (
@@ -574,11 +575,20 @@ def name_clean(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any])
     column = _field(params)
     if column not in frame.columns:
         return _name_clean(_text(column))
-    return by_distinct(frame, column, _name_clean)
+    return by_distinct(frame, column, _name_clean_staged)
 
 
-def _name_clean(v: pl.Expr) -> pl.Expr:
+def _name_clean_staged(v: pl.Expr) -> pl.Expr:
+    """``_name_clean`` with its letters computed once (the expression uses them four times)."""
     letters = v.str.replace_all(r"[^\p{L}]", "")
+    return pl.struct(v.alias("v"), letters.alias("l")).map_batches(
+        lambda s: s.struct.unnest().select(_name_clean(pl.col("v"), pl.col("l"))).to_series(),
+        return_dtype=pl.Boolean,
+    )
+
+
+def _name_clean(v: pl.Expr, letters: pl.Expr | None = None) -> pl.Expr:
+    letters = v.str.replace_all(r"[^\p{L}]", "") if letters is None else letters
     spaces = v.str.contains(r"^\s|\s$|\s{2,}")
     lower = (letters.str.len_chars() >= 2) & (letters == letters.str.to_lowercase())
     upper = (letters.str.len_chars() >= 4) & (letters == letters.str.to_uppercase()) & ~v.str.contains(r"\s")
@@ -707,7 +717,8 @@ def domain_from_contacts(rows: pl.DataFrame, ctx: RuleContext, params: Mapping[s
     if contacts.is_empty():
         return proposals(rows, pl.lit(None, pl.String), 0.0)
     domains = (
-        contacts.filter(~pl.col("is_deleted"))
+        # only the contacts of the accounts being fixed (a few among a million)
+        contacts.filter(~pl.col("is_deleted") & pl.col("account_id").is_in(rows["id"].implode()))
         .select("account_id", email_domain_expr("email").alias("d"))
         .filter(pl.col("d").is_not_null() & ~pl.col("d").is_in(list(FREEMAIL)) & ~junk_mask(pl.col("d")))
         .group_by("account_id", "d").len()
