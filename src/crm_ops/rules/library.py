@@ -98,11 +98,24 @@ def junk_mask(values: pl.Expr, lists: WordLists | None = None) -> pl.Expr:
     """
     words = lists or shipped_lists()
     v = values.cast(pl.String).str.strip_chars().str.to_lowercase()
+    # the three tests on the trimmed, lowercased values computed once (an expression naming ``v``
+    # three times would compute it three times)
+    return v.map_batches(lambda folded: _junk(folded, words), return_dtype=pl.Boolean, is_elementwise=True)
+
+
+def _junk(folded: pl.Series, words: WordLists) -> pl.Series:
+    v = pl.col("v")
     return (
-        v.is_in(list(words.junk_words))
-        | v.str.contains(words.junk_email_pattern)
-        | v.str.contains(_JUNK_DIGITS)
-    ).fill_null(False)
+        folded.to_frame("v")
+        .select(
+            (
+                v.is_in(list(words.junk_words))
+                | v.str.contains(words.junk_email_pattern)
+                | v.str.contains(_JUNK_DIGITS)
+            ).fill_null(False)
+        )
+        .to_series()
+    )
 
 
 def _junk_where(frame: pl.DataFrame, column: str, among: pl.Series) -> pl.Series:
