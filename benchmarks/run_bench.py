@@ -87,6 +87,8 @@ def child(config: str, profiled: bool) -> None:
     if profiler is not None:
         profiler.stop()
         stages = _stages(profiler)
+        if os.environ.get("RUN_BENCH_PROFILE"):  # the whole call tree, for a closer look
+            Path(os.environ["RUN_BENCH_PROFILE"]).write_text(profiler.output_text(unicode=False, color=False))
     figures = {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "exit": int(result.exit_code)}
     print(json.dumps({**figures, "stages": stages}))
 
