@@ -93,34 +93,37 @@ def child(config: str, profiled: bool) -> None:
     print(json.dumps({**figures, "stages": stages}))
 
 
-def change(env: dict[str, str], share: float) -> dict[str, int]:
-    """Edit ``share`` of each CRM's live contacts (their title) through the CRMs' APIs."""
-    from crm_ops.sandbox.clients import hubspot_client, salesforce_client
+def change(env: dict[str, str], config: Path, share: float) -> dict[str, int]:
+    """Edit ``share`` of each CRM's live contacts (their title) through the CRMs' APIs: Salesforce
+    Bulk 2.0 ingest, HubSpot batch updates of 100. The ids are the pulled snapshots'."""
+    import polars as pl
 
-    sf = salesforce_client(env)
-    bulk: Any = sf.bulk2
-    ids = [r["Id"] for r in sf.query_all_iter("SELECT Id FROM Contact")]
-    chosen = ids[:: max(1, round(1 / share))]
-    records = [{"Id": rid, "Title": f"Changed {i}"} for i, rid in enumerate(chosen)]
+    from crm_ops.config import load_profile
+    from crm_ops.sandbox.clients import hubspot_client, salesforce_client
+    from crm_ops.state import State
+
+    profile = load_profile(config, "sandbox")
+    state = State(profile.state_dir / "state.sqlite")
+    step = max(1, round(1 / share))
+    chosen: dict[str, list[str]] = {}
+    for system in ("salesforce", "hubspot"):
+        current = state.current(system, "Contact")
+        assert current is not None, f"no {system} Contact snapshot"
+        live = pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted"))
+        chosen[system] = live["id"].gather_every(step).to_list()
+    bulk: Any = salesforce_client(env).bulk2
+    records = [{"Id": rid, "Title": f"Changed {i}"} for i, rid in enumerate(chosen["salesforce"])]
     for start in range(0, len(records), 10_000):
         bulk.Contact.update(records=records[start : start + 10_000], wait=1)
     hs = hubspot_client(env)
-    hs_ids: list[str] = []
-    after = None
-    while True:
-        page = hs.crm.contacts.basic_api.get_page(limit=100, after=after, properties=["jobtitle"])
-        hs_ids += [r.id for r in page.results]
-        if page.paging is None or page.paging.next is None:
-            break
-        after = page.paging.next.after
-    hs_chosen = hs_ids[:: max(1, round(1 / share))]
-    for start in range(0, len(hs_chosen), 100):
+    ids = chosen["hubspot"]
+    for start in range(0, len(ids), 100):
         inputs = [
             {"id": rid, "properties": {"jobtitle": f"Changed {start + i}"}}
-            for i, rid in enumerate(hs_chosen[start : start + 100])
+            for i, rid in enumerate(ids[start : start + 100])
         ]
         hs.crm.contacts.batch_api.update(batch_input_simple_public_object_batch_input={"inputs": inputs})
-    return {"salesforce": len(chosen), "hubspot": len(hs_chosen)}
+    return {system: len(ids) for system, ids in chosen.items()}
 
 
 def _batch(config: Path, env: dict[str, str], profiled: bool) -> dict[str, Any]:
@@ -140,7 +143,7 @@ def bench(records: int, share: float) -> dict[str, Any]:
             env = {**os.environ, **read_env_file(folder / "env")}
             config = folder / "crm-ops.toml"
             first = _batch(config, env, profiled=False)
-            changed = change(env, share)
+            changed = change(env, config, share)
             second = _batch(config, env, profiled=True)
             server_rss = peak_rss_mb(server.pid)
     return {
