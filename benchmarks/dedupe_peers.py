@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from served import peak_rss_mb, print_machine
+from served import cpu_seconds, peak_rss_mb, print_machine
 
 HERE = Path(__file__).resolve().parent
 
@@ -115,11 +115,17 @@ def child(engine: str, folder: str) -> None:
 
         shipped()
     loaded = peak_rss_mb()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     found = ENGINES[engine](contacts)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     truth = truth_pairs(pl.read_parquet(Path(folder) / "truth.duplicates.parquet"))
-    figures = {"engine": engine, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "loaded_rss_mb": loaded}
+    figures = {
+        "engine": engine,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": peak_rss_mb(),
+        "loaded_rss_mb": loaded,
+    }
     print(json.dumps({**figures, **scores(found, truth), "contacts": contacts.height}))
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from served import peak_rss_mb, print_machine
+from served import cpu_seconds, peak_rss_mb, print_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,9 +57,9 @@ def child(folder: str) -> None:
         findings=pl.DataFrame(),
     )
     d_precision, d_recall, _, _ = duplicate_scores(contact_truth, only)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = run_matching(frames)
-    whole_seconds = time.perf_counter() - started
+    whole_seconds, whole_cpu = time.perf_counter() - started, cpu_seconds() - cpu
     a_precision, a_recall, _, _ = duplicate_scores(dups_truth, result)
     l_precision, l_recall, links, truth_links = link_scores(matches_truth, result)
     print(
@@ -74,6 +74,7 @@ def child(folder: str) -> None:
                 "dedupe_precision": d_precision,
                 "dedupe_recall": d_recall,
                 "all_seconds": whole_seconds,
+                "all_cpu_seconds": whole_cpu,
                 "all_peak_rss_mb": peak_rss_mb(),
                 "all_candidates": sum(v for k, v in result.stats.items() if k.endswith("candidates")),
                 "duplicates_precision": a_precision,

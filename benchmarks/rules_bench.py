@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from served import peak_rss_mb, print_machine
+from served import cpu_seconds, peak_rss_mb, print_machine
 
 EMAIL_RE = r"^[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$"
 COUNTRIES = ["US", "GB", "DE", "FR", "CA", "AU", "ES", "NL"]
@@ -85,14 +85,15 @@ def child_library(folder: str) -> None:
             frames.setdefault(system, {})[entity] = pl.read_parquet(path)
     loaded_rss = peak_rss_mb()
     rules, _ = load_rules()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = run_rules(rules, frames)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     slowest = sorted(result.seconds.items(), key=lambda kv: -kv[1])[:5]
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "findings": result.findings.height,
                 "rules": len(rules),
                 "errors": len(result.errors),

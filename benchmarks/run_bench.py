@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from served import peak_rss_mb, print_machine, served
+from served import cpu_seconds, peak_rss_mb, print_machine, served
 
 # The stages of runner.run_batch, by the function each is spent in.
 STAGES = {
@@ -80,16 +80,21 @@ def child(config: str, profiled: bool) -> None:
         else:
             profiler = Profiler(interval=0.01)
             profiler.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = run_batch(profile, log_level="warning")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     stages = {}
     if profiler is not None:
         profiler.stop()
         stages = _stages(profiler)
         if os.environ.get("RUN_BENCH_PROFILE"):  # the whole call tree, for a closer look
             Path(os.environ["RUN_BENCH_PROFILE"]).write_text(profiler.output_text(unicode=False, color=False))
-    figures = {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "exit": int(result.exit_code)}
+    figures = {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": peak_rss_mb(),
+        "exit": int(result.exit_code),
+    }
     print(json.dumps({**figures, "stages": stages}))
 
 
