@@ -144,6 +144,7 @@ def clear(rows: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _PLAIN_EMAIL = rf"^[a-z0-9][a-z0-9._%+-]*@{_LABEL}(?:\.{_LABEL})*\.[a-z]{{2,}}$"
+_PLAIN_EMAIL_RE = re.compile(_PLAIN_EMAIL.removesuffix("$") + r"\Z")  # Python's $ also takes a final \n
 
 
 @lru_cache(maxsize=200_000)
@@ -301,7 +302,8 @@ def _repair_email(value: str, domains: list[str]) -> tuple[str | None, float]:
         if "@" not in text and text.endswith(domain) and len(text) > len(domain):
             candidates.insert(0, f"{text[: -len(domain)]}@{domain}")
     for candidate in candidates:
-        if candidate != value and email_ok(candidate):
+        # a plain-shaped address is valid without asking email-validator, as ``email_valid`` judges it
+        if candidate != value and (_PLAIN_EMAIL_RE.match(candidate) or email_ok(candidate)):
             return candidate, 0.9 if "@" in text else 0.75
     return None, 0.0
 
