@@ -110,7 +110,9 @@ class Action:
         """The same action with its stable id (same change, same id, whatever plan it is in)."""
         key = "\x1f".join(str(x) for x in (self.kind, self.system, self.entity, self.record_id, self.field,
                                             self.proposed_value, self.rule))  # fmt: skip
-        return dataclasses.replace(self, action_id=hashlib.sha256(key.encode()).hexdigest()[:16])
+        return dataclasses.replace(
+            self, action_id=hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The action's fields as a dict (shallow: what ``asdict`` gives for these plain values, without
