@@ -38,12 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from crm_ops.config_tables import (
+    ENGINES,
     ReviewSettings,
     RuleSettings,
     RunSettings,
+    SparkSettings,
     _review_settings,
     _rule_settings,
     _run_settings,
+    _spark_settings,
 )
 from crm_ops.errors import ConfigError
 from crm_ops.retry import RetryPolicy
@@ -56,6 +59,7 @@ __all__ = [
     "RuleSettings",
     "RunSettings",
     "SalesforceSettings",
+    "SparkSettings",
     "load_profile",
     "redact",
     "sandbox_config",
@@ -172,6 +176,8 @@ class Profile:
     notify: NotifySettings = field(default_factory=NotifySettings)
     production: bool = False
     source: str = "config"
+    engine: str = "polars"  # polars | spark: what check, match and run compute on
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
     def systems(self) -> list[str]:
         """The CRMs this profile connects to."""
@@ -194,6 +200,8 @@ PROFILE_KEYS = {
     "match": "table: matching settings",
     "run": "table: the nightly run's auto-apply and exit-code threshold",
     "notify": "table: the webhook a failing run posts to",
+    "engine": 'what check, match and run compute on: "polars" (one machine, the default) or "spark"',
+    "spark": 'table: where Spark runs and where it reads the snapshots (engine = "spark")',
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -356,6 +364,11 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
     run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
+    engine = raw.get("engine", "polars")
+    if engine not in ENGINES:
+        problems.append(f"{where}.engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+        engine = "polars"
+    spark = _spark_settings(raw.get("spark", {}), f"{where}.spark", problems)
     if problems:
         raise ConfigError([redact(p, used) for p in problems])
     return Profile(
@@ -372,6 +385,8 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         notify=notify,
         production=production,
         source=str(file),
+        engine=engine,
+        spark=spark,
     )
 
 
