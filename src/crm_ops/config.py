@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_ops.config_sources import SourceSettings, source_settings
 from crm_ops.config_tables import (
     ReviewSettings,
     RuleSettings,
@@ -56,6 +57,7 @@ __all__ = [
     "RuleSettings",
     "RunSettings",
     "SalesforceSettings",
+    "SourceSettings",
     "load_profile",
     "redact",
     "sandbox_config",
@@ -172,10 +174,15 @@ class Profile:
     notify: NotifySettings = field(default_factory=NotifySettings)
     production: bool = False
     source: str = "config"
+    sources: dict[str, SourceSettings] = field(default_factory=dict)  # billing, product, files (issue 14)
 
     def systems(self) -> list[str]:
         """The CRMs this profile connects to."""
         return [s for s in ("salesforce", "hubspot") if getattr(self, s) is not None]
+
+    def all_systems(self) -> list[str]:
+        """The CRMs, then the sources (by the names the config gives them)."""
+        return [*self.systems(), *self.sources]
 
 
 # A profile's own keys and their tables (docs/reference/config.md is generated from these and the
@@ -194,6 +201,7 @@ PROFILE_KEYS = {
     "match": "table: matching settings",
     "run": "table: the nightly run's auto-apply and exit-code threshold",
     "notify": "table: the webhook a failing run posts to",
+    "sources": "tables sources.<name>: billing, product and file sources checked against the CRMs",
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -356,6 +364,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
     run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
+    sources = source_settings(raw.get("sources", {}), f"{where}.sources", file.resolve().parent, problems)
     if problems:
         raise ConfigError([redact(p, used) for p in problems])
     return Profile(
@@ -372,6 +381,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         notify=notify,
         production=production,
         source=str(file),
+        sources=sources,
     )
 
 

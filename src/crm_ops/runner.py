@@ -159,6 +159,13 @@ def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]
     return None, None
 
 
+def pulled_entities(profile: Profile) -> list[str] | None:
+    """The entities a run pulls: the profile's list (all when unset) and each source's own entity."""
+    if profile.entities is None:
+        return None
+    return list(dict.fromkeys([*profile.entities, *(s.entity for s in profile.sources.values())]))
+
+
 def run_batch(
     profile: Profile,
     *,
@@ -187,7 +194,7 @@ def run_batch(
         failures: list[PullFailure] = []
         try:
             try:
-                pulls = puller.pull_many(profile.systems(), profile.entities)
+                pulls = puller.pull_many(profile.all_systems(), pulled_entities(profile))
             except PartialPullError as exc:
                 pulls, failures = exc.results, exc.failures
             frames = current_frames(puller.state)
@@ -201,6 +208,7 @@ def run_batch(
             matched = run_matching(frames, rejected=puller.state.rejections(), rules=rules, **match_settings)
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
+            durable.write_parquet(matched.source_links, folder / "source_links.parquet")
             snapshots = snapshot_versions(puller.state)
             plan = build_plan(
                 findings,

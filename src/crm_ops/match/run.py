@@ -26,6 +26,7 @@ from crm_ops.match.decisions import active, drop_rejected
 from crm_ops.match.engine import clusters, find_duplicates, link_records, one_to_one
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
+from crm_ops.match.sources import SOURCE_LINK_SCHEMA, source_links
 from crm_ops.match.survivor import ORDERINGS, MergeRules
 from crm_ops.rules.engine import ProposalGate
 from crm_ops.rules.loader import load_rules
@@ -64,6 +65,8 @@ class MatchResult:
     unmatched: pl.DataFrame  # system, entity, id
     findings: pl.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    # sources' records (billing customers, product users) linked to the CRMs' (``match.sources``)
+    source_links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SOURCE_LINK_SCHEMA))
 
 
 def matched_fields(config: MatchConfig) -> list[str]:
@@ -216,7 +219,11 @@ def run_matching(
         findings.append(
             survivorship(records, pairs, system, entity, merging, matched=matched, twins=twins, gate=gate)
         )
+    sourced = source_links(frames, lists)
+    for source, system, n in sourced.group_by("source", "system").len().sort("source", "system").iter_rows():
+        stats[f"{source}.{system}.links"] = n
     return MatchResult(
+        source_links=sourced,
         duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
         if dups
         else pl.DataFrame(schema=PAIRS_SCHEMA),
