@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rules_bench.py
 	$(BIN)/python benchmarks/match_bench.py
 	$(BIN)/python benchmarks/apply_bench.py
+	$(BIN)/python benchmarks/sources_bench.py
 
 # The reference pages generated from the code (docs/reference/); a test fails when they are stale.
 docs: $(STAMP)

@@ -12,12 +12,10 @@ table). Its name is the system name everything else uses: ``crm-ops pull -s bill
     table = "subscriptions"
     map = "billing-map.yaml"
 
-    [profiles.prod.sources.product]
+    [profiles.prod.sources.product]         # the product's users, as daily JSON Lines exports
     entity = "ProductUser"
-    path = "exports/users-*.parquet"
-    [profiles.prod.sources.product.columns]
-    id = "user_id"
-    email = "email"
+    path = "exports/users-*.jsonl"
+    columns = { id = "uid", email = "mail", signed_up_at = "created" }
 """
 
 from __future__ import annotations

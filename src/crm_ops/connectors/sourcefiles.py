@@ -133,12 +133,6 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> FileData:
     # blank lines come through as rows of nulls: csvio skips them, and so must row numbering
     blank = pl.all_horizontal(pl.all().is_null() | (pl.all() == ""))
     frame = frame.filter(~blank)
-    missing = [r for r in required if r not in frame.columns]
-    if missing:
-        raise ConfigError(
-            f"{path}:1: the header lacks the column(s) {', '.join(missing)} "
-            f"(it has {', '.join(frame.columns)})"
-        )
     return FileData(path, "csv", frame, None, tuple(frame.columns))
 
 
