@@ -296,3 +296,30 @@ def test_crm_ops_pull_takes_a_source_by_name(tmp_path: Path) -> None:
     )  # fmt: skip
     assert wrong.returncode == 2
     assert "unknown system invoices" in wrong.stderr and "(billing)" in wrong.stderr
+
+
+def test_doctor_reads_each_source_and_names_what_its_map_lacks(tmp_path: Path) -> None:
+    from crm_ops.doctor import run_doctor
+
+    config = _files(tmp_path)
+    found = {(f.system, f.check, f.status) for f in run_doctor(load_profile(config, "t"))}
+    assert ("billing", "reach", "ok") in found and not any(s == "fail" for _, _, s in found)
+    (tmp_path / "map.yaml").write_text(MAP.replace("status: status", "status: state"))
+    failed = [f for f in run_doctor(load_profile(config, "t")) if f.status == "fail"]
+    assert [f.check for f in failed] == ["fields"] and "required column state missing" in failed[0].detail
+    (tmp_path / "exports" / "subs-1.csv").unlink()
+    (tmp_path / "exports" / "subs-2.parquet").unlink()
+    failed = [f for f in run_doctor(load_profile(config, "t")) if f.status == "fail"]
+    assert failed[0].check == "reach" and "no file matches" in failed[0].detail
+
+
+def test_a_fix_proposed_for_a_source_record_is_a_flag_in_the_plan() -> None:
+    from crm_ops.plan import build_plan
+    from crm_ops.rules.model import FINDINGS_SCHEMA
+
+    fix = ("person.email.normalised", "Contact")
+    values = ("email", "A@B.COM", "warning", "not lower case", "a@b.com", 0.99)
+    rows = [(*fix, "pipedrive", "p1", *values), (*fix, "salesforce", "003A", *values)]
+    findings = pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row")
+    kinds = {(a.system, a.kind, a.proposed_value) for a in build_plan(findings, profile="t").actions}
+    assert kinds == {("pipedrive", "flag", None), ("salesforce", "update", "a@b.com")}

@@ -123,6 +123,8 @@ def run_matching(
     stats: dict[str, Any] = {}
     found: list[tuple[str, str, pl.DataFrame, pl.DataFrame]] = []
     for system, entities in frames.items():
+        if system not in ("salesforce", "hubspot"):
+            continue  # a source's records are not merged (it is read-only): its links are below
         for entity, key in (("Contact", "Contact"), ("Account", "Account")):
             frame = entities.get(entity)
             if frame is None:

@@ -109,14 +109,30 @@ class _Billing:
             pl.col("CloseDate").max().alias("last_close"),
             pl.col("Amount").filter(pl.col("CloseDate") >= pl.lit(cutoff)).sum().alias("recent_usd"),
         )
+        # billing keeps its own record of the company: the right name and domain, whatever the CRM's defects
+        correct = {
+            field: manifest.defects.filter((pl.col("object") == "Account") & (pl.col("field") == field))
+            .select(pl.col("record_id").alias("Id"), pl.col("correct_value").alias(f"__{field}"))
+            .unique("Id")
+            for field in ("Name", "Website")
+        }
         return (
             sf["Account"]
             .filter(~pl.col("IsDeleted"))
             .select("Id", "Name", "Type", "Website", "BillingCountry", "CreatedDate")
+            .join(correct["Name"], on="Id", how="left")
+            .join(correct["Website"], on="Id", how="left")
+            .with_columns(
+                pl.coalesce("__Name", "Name").alias("Name"),
+                pl.coalesce("__Website", "Website").alias("Website"),
+            )
+            .drop("__Name", "__Website")
             .join(won, left_on="Id", right_on="AccountId", how="left")
             .with_columns(
                 pl.col("Type").is_in(CUSTOMER_TYPES).alias("customer"),
-                pl.col("Id").is_in(flagged.implode()).alias("flagged"),
+                # a defect, a duplicate, or a website another account has too (the generator's names can
+                # run together alike): billing keeps the CRM id of those, as matching them is a guess
+                (pl.col("Id").is_in(flagged.implode()) | pl.col("Website").is_duplicated()).alias("flagged"),
                 pl.col("recent_usd").fill_null(0.0),
             )
             .sort("Id")
@@ -374,7 +390,8 @@ class _Billing:
             )
         ]
         k = max(3, round((people.height + n_free) * self.rate / 4))
-        domains = sf["Account"].filter(~pl.col("IsDeleted"))["Website"].drop_nulls().to_numpy()
+        # business domains: those of accounts without a defect (a free-mail website is one)
+        domains = self.accounts().filter(~pl.col("flagged"))["Website"].drop_nulls().to_numpy()
         nf = np.asarray(w.FIRST_NAMES, dtype=object)[rng.integers(0, len(w.FIRST_NAMES), k)]
         nl = np.asarray(w.LAST_NAMES, dtype=object)[rng.integers(0, len(w.LAST_NAMES), k)]
         fresh = [
