@@ -323,3 +323,22 @@ def test_a_fix_proposed_for_a_source_record_is_a_flag_in_the_plan() -> None:
     findings = pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row")
     kinds = {(a.system, a.kind, a.proposed_value) for a in build_plan(findings, profile="t").actions}
     assert kinds == {("pipedrive", "flag", None), ("salesforce", "update", "a@b.com")}
+
+
+def test_a_database_url_with_a_password_comes_from_the_environment_and_never_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_DB", "postgresql+psycopg2://ops:hunter22@127.0.0.1:9/billing")
+    config = _profile(
+        tmp_path, '[profiles.t.sources.billing]\nurl_env = "BILLING_DB"\ntable = "s"\nmap = "map.yaml"\n'
+    )
+    puller = Puller(load_profile(config, "t"))
+    with pytest.raises(ConfigError) as caught:
+        puller.pull_many(["billing"])
+    puller.close()
+    assert "cannot use the database URL" in str(caught.value) and "hunter22" not in str(caught.value)
+    monkeypatch.delenv("BILLING_DB")
+    with pytest.raises(ConfigError, match="set the environment variable BILLING_DB"):
+        SourceConnector(load_profile(config, "t").sources["billing"]).pull(
+            "Subscription", since=None, until=datetime.now(UTC), cursor=None
+        ).__next__()

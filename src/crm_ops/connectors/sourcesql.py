@@ -37,6 +37,7 @@ class SqlReader:
         self.label = settings.table or "query"
         self._duck: Any = None
         self._engine: Any = None
+        self._secret: str | None = None  # the URL's password: never in a message
         if settings.database:
             path = Path(settings.database)
             if not path.is_file():
@@ -55,7 +56,8 @@ class SqlReader:
                 raise ConfigError(
                     f"{settings.where}.url_env: set the environment variable {settings.url_env}"
                 )
-            self._engine = _engine(url, settings.where)
+            self._secret = _password(url)
+            self._engine = _engine(url, settings.where, self._secret)
 
     @property
     def base(self) -> str:
@@ -85,6 +87,7 @@ class SqlReader:
             raise
         except Exception as exc:  # noqa: BLE001 - the driver's own error types vary by database
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = _hidden(text, self._secret)
             raise FatalApiError(self.settings.name, f"{self.label}: the query failed: {text}") from None
 
     def columns(self) -> list[str]:
@@ -146,7 +149,22 @@ class SqlReader:
             self._engine.dispose()
 
 
-def _engine(url: str, where: str) -> Any:
+def _password(url: str) -> str | None:
+    try:
+        from sqlalchemy.engine import make_url  # noqa: PLC0415 - the sql extra
+
+        password = make_url(url).password
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is refused by create_engine
+        return None
+    return str(password) if password else None
+
+
+def _hidden(text: str, secret: str | None) -> str:
+    """``text`` without the URL's password (a driver's message may echo the URL)."""
+    return text.replace(secret, "***") if secret and len(secret) >= 3 else text
+
+
+def _engine(url: str, where: str, secret: str | None = None) -> Any:
     try:
         import sqlalchemy as sa  # noqa: PLC0415 - the sql extra
     except ImportError:
@@ -154,7 +172,9 @@ def _engine(url: str, where: str) -> Any:
     try:
         return sa.create_engine(url)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise ConfigError(f"{where}: cannot use the database URL: {exc}") from None
+        hint = " (install the database's driver beside crm-ops)" if isinstance(exc, ImportError) else ""
+        message = _hidden(str(exc).replace(url, "<url>"), secret)
+        raise ConfigError(f"{where}: cannot use the database URL: {message}{hint}") from None
 
 
 def _json(value: Any) -> Any:

@@ -21,7 +21,6 @@ ASSOCIATIONS = frozenset({"account_id"})  # fields that link a record to another
 WRITABLE = ("salesforce", "hubspot")  # the systems a plan writes into; sources are read-only
 
 
-
 def _kind(rule: str, field: str | None, has_proposal: bool, detail: dict[str, Any] | None) -> str | None:
     if rule == "match.duplicate":
         return "merge"
