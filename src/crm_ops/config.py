@@ -192,7 +192,8 @@ PROFILE_KEYS = {
     "relative to the config file)",
     "production": "guard writes: apply, undo and run write only with --allow-production "
     "(default: true: a profile without the key is guarded)",
-    "entities": "the entities pulled and checked (default: every entity of the maps)",
+    "entities": "the CRM entities pulled and checked (default: every entity of the maps; a source's own "
+    "entity is always pulled)",
     "salesforce": "table: how to reach Salesforce (absent: not pulled)",
     "hubspot": "table: how to reach HubSpot (absent: not pulled)",
     "maps": "tables maps.<system>.<Entity>: field map overrides",
