@@ -110,7 +110,7 @@ def child_check(folder: str) -> None:
     from crm_ops.check import profile_rules
     from crm_ops.config import load_profile
     from crm_ops.logs import configure
-    from crm_ops.match.sources import source_links
+    from crm_ops.match.sources import CACHE_KEY, source_links
     from crm_ops.pull import Puller
     from crm_ops.rules import run_rules
 
@@ -131,7 +131,7 @@ def child_check(folder: str) -> None:
     link_seconds = time.perf_counter() - started
     rules = [r for r in profile_rules(profile)[0] if r.id.startswith(("billing.", "product."))]
     started = time.perf_counter()
-    findings = run_rules(rules, frames).findings
+    findings = run_rules(rules, frames, cache={CACHE_KEY: links}).findings  # as a run shares them
     rule_seconds = time.perf_counter() - started
     truth = pl.read_parquet(Path(folder) / "truth.sources.parquet")
     scores = {}

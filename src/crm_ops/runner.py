@@ -48,6 +48,7 @@ from crm_ops.config import Profile
 from crm_ops.errors import BudgetExhaustedError, ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import run_matching
 from crm_ops.match.run import settings_from_profile
+from crm_ops.match.sources import CACHE_KEY, source_links
 from crm_ops.notify import notify_run
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier
@@ -201,11 +202,19 @@ def run_batch(
             rules, problems, unknown = profile_rules(profile)
             for p in problems:
                 log.warning("run.rule_problem", problem=str(p))
-            checked = run_rules(rules, frames)
             match_settings = settings_from_profile(
                 profile.match, f"{profile.source} match", Path(profile.source).parent
             )
-            matched = run_matching(frames, rejected=puller.state.rejections(), rules=rules, **match_settings)
+            # the sources' links once, for the cross-source rules and for matching's output
+            sourced = source_links(frames, match_settings["lists"])
+            checked = run_rules(rules, frames, cache={CACHE_KEY: sourced})
+            matched = run_matching(
+                frames,
+                rejected=puller.state.rejections(),
+                rules=rules,
+                linked_sources=sourced,
+                **match_settings,
+            )
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
             durable.write_parquet(matched.source_links, folder / "source_links.parquet")

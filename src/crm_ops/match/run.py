@@ -105,6 +105,7 @@ def run_matching(
     rejected: Sequence[Mapping[str, Any]] = (),
     rules: Sequence[Rule] | None = None,
     lists: WordLists | None = None,
+    linked_sources: pl.DataFrame | None = None,
 ) -> MatchResult:
     """Duplicates, lead-vs-contact, cross-CRM links and drift over snapshot frames.
 
@@ -112,7 +113,8 @@ def run_matching(
     rejections (``State.rejections``): those pairs are left out while their records are unchanged.
     ``rules`` (the shipped rules when None; none checked when empty) are what every proposed value must
     pass in the CRM it is written into: drift syncs and the values a merge gives its survivor. ``lists``:
-    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones)."""
+    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones).
+    ``linked_sources``: the sources' links when the caller has them (``match.sources.source_links``)."""
     cfg = {**DEFAULTS, **(configs or {})}
     if rules is None:
         rules, _ = load_rules([])
@@ -221,7 +223,7 @@ def run_matching(
         findings.append(
             survivorship(records, pairs, system, entity, merging, matched=matched, twins=twins, gate=gate)
         )
-    sourced = source_links(frames, lists)
+    sourced = source_links(frames, lists) if linked_sources is None else linked_sources
     for source, system, n in sourced.group_by("source", "system").len().sort("source", "system").iter_rows():
         stats[f"{source}.{system}.links"] = n
     return MatchResult(

@@ -26,12 +26,13 @@ import polars as pl
 from crm_ops.match.config import FieldRule, MatchConfig
 from crm_ops.match.engine import link_records, normalise, one_to_one
 from crm_ops.rules.wordlists import WordLists
-from crm_ops.schema.entities import CRM_ENTITIES, live
+from crm_ops.schema.entities import live
 
 if TYPE_CHECKING:
     from crm_ops.rules.model import RuleContext
 
 CRMS = ("salesforce", "hubspot")
+CACHE_KEY = "source_links"  # where a rule run's context keeps them (``run_rules(cache=...)`` seeds it)
 SOURCE_LINK_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "source_entity": pl.String(),
@@ -219,11 +220,11 @@ def source_links(
 
 def cached_links(ctx: RuleContext) -> pl.DataFrame:
     """``source_links`` of a rule run's frames, computed once per run (the context's shared cache)."""
-    if "source_links" not in ctx.cache:
+    if CACHE_KEY not in ctx.cache:
         frames = {s: ctx.frames(s) for s in ctx.systems()}
-        ctx.cache["source_links"] = source_links(frames)
-    links: pl.DataFrame = ctx.cache["source_links"]
+        ctx.cache[CACHE_KEY] = source_links(frames)
+    links: pl.DataFrame = ctx.cache[CACHE_KEY]
     return links
 
 
-__all__ = ["CRM_ENTITIES", "SOURCE_LINK_SCHEMA", "cached_links", "customers", "id_column", "source_links"]
+__all__ = ["CACHE_KEY", "SOURCE_LINK_SCHEMA", "cached_links", "customers", "id_column", "source_links"]
