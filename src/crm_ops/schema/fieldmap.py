@@ -147,8 +147,9 @@ class EntityMap:
                 continue
             found = next((have[n.lower()] for n in src.names if n.lower() in have), None)
             if found is None:
+                noun = "field" if self.system in SYSTEMS else "column"  # a source's are columns
                 message = (
-                    f"{self.system} {self.object} has no field {_listed(src.names)} "
+                    f"{self.system} {self.object} has no {noun} {_listed(src.names)} "
                     f"(mapped to {self.entity}.{column}): {absent_reason(self.system, src.names)}"
                 )
                 if src.optional:
