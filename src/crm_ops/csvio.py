@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+_LONE = re.compile("[\ud800-\udfff]")
+
+
 def format_rows(
     header: Sequence[str], rows: Iterable[Sequence[Any]], *, sep: str = ",", neutralise_values: bool = False
 ) -> str:
@@ -76,7 +80,12 @@ def format_rows(
     minimal.writerow(header)
     width = len(header)
     for number, row in enumerate(rows, start=1):
-        cells = [neutralise(v) for v in row] if neutralise_values else [_cell(v) for v in row]
+        # a file for people: a lone UTF-16 surrogate (no text a CRM stores) shows as U+FFFD, never a crash
+        cells = (
+            [_LONE.sub("\ufffd", neutralise(v)) for v in row]
+            if neutralise_values
+            else [_cell(v) for v in row]
+        )
         if len(cells) != width:
             raise ValueError(f"row {number} has {len(cells)} fields, the header {width}")
         # a lone CR is not quoted by QUOTE_MINIMAL when the line terminator is "\n": quote the whole row

@@ -62,6 +62,15 @@ class RetriableApiError(ApiError):
         self.retry_after = retry_after
 
 
+NO_ANSWER = "NO_ANSWER"  # the code of a RetriableApiError for a request that got no answer at all
+
+
+def unanswered(error: BaseException | None) -> bool:
+    """Whether ``error`` is a call that got no answer (a timeout, a dropped connection): the CRM may or
+    may not have done what was asked, so a write is looked up before it is sent again."""
+    return isinstance(error, RetriableApiError) and error.code == NO_ANSWER
+
+
 class FatalApiError(ApiError):
     """A failure that retrying will not fix (bad request, bad credentials, missing resource)."""
 

@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 import structlog
 import tenacity
 
-from crm_ops.errors import RetriableApiError
+from crm_ops.errors import RetriableApiError, unanswered
 
 log = structlog.get_logger("crm_ops.retry")
 P = ParamSpec("P")
@@ -122,6 +122,47 @@ class GaveUpError(Exception):
     def __init__(self, error: RetriableApiError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def settle(system: str, landed: Callable[[], T | None]) -> T | None:
+    """After a write that got no answer, ``landed()``: what the CRM shows it did (None: it did not, and
+    the write is sent again). Logged either way (``api.reply_lost``)."""
+    found = landed()
+    log.info("api.reply_lost", system=system, landed=found is not None)
+    return found
+
+
+def call_settled(
+    policy: RetryPolicy,
+    system: str,
+    attempt: Callable[[], T],
+    landed: Callable[[], T | None] | None,
+    *,
+    sleep: Callable[[float], None] | None = None,
+) -> T:
+    """``attempt()`` under ``policy``. A write that is not safe to send twice gives ``landed``: after an
+    attempt that got no answer (a reply lost after the CRM did it, or not), ``landed()`` looks it up
+    before the write goes again, and its answer, when not None, is the call's; so after the last one."""
+    lost = False
+    try:
+        for state in retrying(policy, sleep=sleep):
+            with state:
+                if lost and landed is not None:
+                    found = settle(system, landed)
+                    if found is not None:
+                        return found
+                try:
+                    return attempt()
+                except RetriableApiError as exc:
+                    lost = unanswered(exc)
+                    raise
+    except RetriableApiError as exc:
+        if landed is not None and unanswered(exc):  # the last attempt's reply was lost too
+            found = settle(system, landed)
+            if found is not None:
+                return found
+        raise
+    raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
 
 
 def call_with_retry(policy: RetryPolicy, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

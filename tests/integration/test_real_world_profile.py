@@ -16,6 +16,7 @@ from crm_ops.errors import BudgetExhaustedError
 from crm_ops.pull import Puller
 from crm_ops.runner import run_batch
 from crm_ops.sandbox.http import FAULT_PROFILES
+from crm_ops.sandbox.lostreply import LostReplies
 from tests.pulling import changed_cells, jwt_profile, real_world_sandbox
 
 pytestmark = pytest.mark.integration
@@ -111,7 +112,8 @@ def test_two_runs_under_real_world_faults_end_as_a_fault_free_run_less_what_the_
         want = _crm(jwt_profile(calm, tmp_path / "calm-check"))
 
     # every real-world fault at its rate, the validation rule hitting more records than it does at night
-    with real_world_sandbox(2000, 53, "real-world,validation=0.2", **RUN_SETTINGS) as box:
+    # and more replies lost after the write committed
+    with real_world_sandbox(2000, 53, "real-world,validation=0.2,lost_reply=0.1", **RUN_SETTINGS) as box:
         settings = {"salesforce": QUICK, "hubspot": QUICK}
         profile = _run_profile(box, tmp_path / "faults", **settings)
         summaries = []
@@ -120,6 +122,8 @@ def test_two_runs_under_real_world_faults_end_as_a_fault_free_run_less_what_the_
                 summaries.append(run_batch(profile).summary)
         assert summaries, "the second run completes"
         got = _crm(jwt_profile(box, tmp_path / "faults-check", **settings))
+        losers = [app.lost_replies for app in (box.salesforce, box.hubspot)]
+        lost = [x for loser in losers if isinstance(loser, LostReplies) for x in loser.lost]
         report = (profile.state_dir / "runs").glob("*/report.html")
         html = "".join(p.read_text() for p in report)
     refused = {
@@ -128,9 +132,11 @@ def test_two_runs_under_real_world_faults_end_as_a_fault_free_run_less_what_the_
     reasons = {g["reason"] for s in summaries for g in s.get("refused", [])}
     assert any(r.startswith("FIELD_CUSTOM_VALIDATION_EXCEPTION") for r in reasons), reasons
     assert "Refused by the CRM" in html and "FIELD_CUSTOM_VALIDATION_EXCEPTION" in html
+    assert {x.operation for x in lost} >= {"update"}, lost  # (merges too, when drawn)
     calm_refused = {
         (r["record_id"], r["field"]) for g in reference.summary.get("refused", []) for r in g["records"]
     }
+    assert {x.operation for x in lost} >= {"update"}, lost  # (merges too, when drawn)
     assert set(got) == set(want)
     for key, frame in want.items():
         diff = changed_cells(frame, got[key])

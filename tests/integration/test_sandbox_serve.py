@@ -37,6 +37,8 @@ def test_serve_writes_a_private_env_file_and_stops_on_sigterm(tmp_path: Path) ->
             str(env_file),
             "--config-file",
             str(tmp_path / "crm-ops.toml"),
+            "--faults",
+            "lost_reply_every=1,lost_reply_ops=create",  # every create's reply lost, after it is made
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -60,6 +62,19 @@ def test_serve_writes_a_private_env_file_and_stops_on_sigterm(tmp_path: Path) ->
             timeout=10,
         )
         assert hs.status_code == 200
+        auth = {"Authorization": f"Bearer {env['CRM_OPS_HUBSPOT_TOKEN']}"}
+        search = f"{env['CRM_OPS_HUBSPOT_BASE_URL']}/crm/v3/objects/contacts/search"
+        mine = {
+            "filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": "l@r.io"}]}]
+        }
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.post(
+                f"{env['CRM_OPS_HUBSPOT_BASE_URL']}/crm/v3/objects/contacts",
+                json={"properties": {"email": "l@r.io"}},
+                headers=auth,
+                timeout=10,
+            )
+        assert requests.post(search, json=mine, headers=auth, timeout=10).json()["total"] == 1  # it was made
         # the README's next step: source the env file in a shell that has none of it, then pull
         bare = {k: v for k, v in os.environ.items() if not k.startswith("CRM_OPS")}
         sourced = subprocess.run(

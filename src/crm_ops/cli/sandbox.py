@@ -35,7 +35,13 @@ def sandbox_serve(
     seed: Seed = 42,
     defect_rate: DefectRate = 0.05,
     faults: Annotated[
-        str, typer.Option("--faults", help="none, flaky, hostile, slow, or e.g. '429=0.1,503=0.1,drop=0.02'.")
+        str,
+        typer.Option(
+            "--faults",
+            help="none, flaky, hostile, slow, real-world, or e.g. '429=0.1,503=0.1,drop=0.02'; replies lost "
+            "after the write committed: 'lost_reply=0.2' (a rate), 'lost_reply_every=3', "
+            "'lost_reply_ops=merge+create'.",
+        ),
     ] = "none",
     workdir: Annotated[Path | None, typer.Option("--workdir", help="Folder for the manifest and CA.")] = None,
     salesforce_port: Annotated[

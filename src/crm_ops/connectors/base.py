@@ -9,10 +9,16 @@ checks before a write); both speak canonical column names. A column that is an a
 (HubSpot's primary company) is written by ``push`` as an association; HubSpot's read-only opt-out and
 secondary e-mails through their own APIs. ``merge``, ``links``, ``restore`` and ``relink`` are what
 merging duplicates, and undoing a merge, need; ``convert`` turns leads into existing contacts.
+
+Every write is safe to repeat after a reply lost on the way back (the CRM did it, the client heard
+nothing): updates and relinks are idempotent; a merge, create, undelete or conversion is looked up
+before it is sent again (``merged_into``, ``sflanded``, ``hsrestore``), and its earlier landing taken
+for the answer.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +30,20 @@ import structlog
 from crm_ops.schema.fieldmap import EntityMap, Resolved
 
 log = structlog.get_logger("crm_ops.connectors")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, a surrogate is always a lone one
+
+
+def invalid_text(values: Mapping[str, Any]) -> str | None:
+    """Why a change cannot be sent, when a value is text no CRM stores: a lone UTF-16 surrogate (which
+    JSON can spell, ``"\\ud800"``, and neither CRM accepts: one fails a whole request). None when all
+    are fine. Refused before sending, its record alone."""
+    for column, value in values.items():
+        if isinstance(value, str) and (found := _SURROGATE.search(value)) is not None:
+            return (
+                f"{column}: the value holds a lone UTF-16 surrogate (U+{ord(found.group()):04X} at "
+                f"character {found.start() + 1}), which is not text a CRM stores; not sent"
+            )
+    return None
 
 
 def resolve_map(
@@ -178,6 +198,12 @@ class Connector(Protocol):
         (canonical columns: in the merge call where the CRM can, else just after); one result per loser,
         in order (``extra["unwritten"]``: the columns that could not be written, and why; ``extra["id"]``
         on a merged one: the survivor's id after all the merges, a new one where the CRM makes one)."""
+        ...
+
+    def merged_into(self, entity: str, survivor: str, losers: Sequence[str]) -> set[str]:
+        """The ``losers`` the CRM shows merged into ``survivor`` (Salesforce: in the recycle bin with
+        ``MasterRecordId`` = the survivor; HubSpot: named in the survivor's merged ids): how a merge whose
+        answer was lost, or that a killed run left ``pending``, is known to have landed."""
         ...
 
     def convert(self, conversions: Sequence[Conversion]) -> list[PushResult]:

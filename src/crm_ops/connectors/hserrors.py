@@ -16,7 +16,7 @@ import requests
 import urllib3
 
 from crm_ops.connectors.netconf import proxy_hint, tls_hint
-from crm_ops.errors import ApiError, FatalApiError, RetriableApiError
+from crm_ops.errors import NO_ANSWER, ApiError, FatalApiError, RetriableApiError
 
 SYSTEM = "hubspot"
 NETWORK_ERRORS = (
@@ -77,5 +77,5 @@ def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | No
     if isinstance(exc, requests.exceptions.ProxyError):
         return FatalApiError(SYSTEM, proxy_hint(exc))
     if isinstance(exc, NETWORK_ERRORS):
-        return RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}")
+        return RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}", code=NO_ANSWER)
     return None

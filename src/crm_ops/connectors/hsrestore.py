@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from crm_ops.connectors.base import Change, FieldInfo, PushResult
+from crm_ops.connectors.base import Change, FieldInfo, PushResult, invalid_text
 from crm_ops.connectors.hsapi import HubSpotApis, epoch_ms, parse_stamp
 from crm_ops.errors import FatalApiError, RetriableApiError
 from crm_ops.retry import GaveUpError, RetryPolicy, retrying
@@ -28,6 +29,9 @@ from crm_ops.schema.fieldmap import EntityMap
 
 EXISTING = re.compile(r"Existing ID:\s*(\d+)")
 LAG_POLICY = RetryPolicy(attempts=6, initial_wait=0.5, max_wait=4.0)  # ~10 s for search to catch up
+CLOCK_SKEW = timedelta(minutes=2)  # how far HubSpot's clock may be behind ours
+# what tells a record created again from others, most telling first (a search takes at most 6 filters)
+IDENTITY = ("domain", "name", "firstname", "lastname", "phone", "mobilephone", "jobtitle", "city", "website")
 
 
 class HubSpotRestores:
@@ -64,16 +68,28 @@ class HubSpotRestores:
                 name = column.removeprefix("custom_") if column.startswith("custom_") else None
             if value is not None and name in writable:
                 values[column] = value
+        bad = invalid_text(values)
+        if bad:
+            return PushResult(str(record.get("id")), False, bad, {"code": "INVALID_TEXT"})
         properties = self._properties_of(emap, Change("", values))
         since = record.get("__merged_at")
         earlier = self._restored_before(emap.object, properties, since)
         if earlier is not None:  # a restore that landed before the last run stopped
             return PushResult(str(record.get("id")), True, None, {"id": earlier})
+        # a create whose answer is lost is looked for (created since just before it was sent) before
+        # it is sent again: sent twice, it would make the record twice
+        sent = since or (datetime.now(UTC) - CLOCK_SKEW).isoformat()
+
+        def landed() -> dict[str, Any] | None:
+            found = self._restored_before(emap.object, properties, sent)
+            return None if found is None else {"id": found}
+
         try:
             body = self._call(
                 self.api.objects.create,
                 emap.object,
                 simple_public_object_input_for_create={"properties": properties, "associations": []},
+                landed=landed,
             )
         except FatalApiError as exc:
             return self._refused(emap.object, record, properties, since, exc)
@@ -118,27 +134,32 @@ class HubSpotRestores:
         return list(body.get("results") or [])
 
     def _restored_before(self, object_type: str, properties: dict[str, Any], since: Any) -> str | None:
-        """A record created since the merge with the same identity (e-mail, else domain, else name)."""
-        key = next((k for k in ("email", "domain", "name") if properties.get(k)), None)
-        if key is None or not since:
+        """A record created since ``since`` with the same identity: the e-mail (unique among contacts),
+        else the values of up to five identity properties (``IDENTITY``: domain, name, first and last
+        name, phone...) all equal."""
+        if not since:
             return None
         after = parse_stamp(str(since))
-        if key == "email":  # unique among contacts, and read by it at once (search lags)
-            for r in self._by_id(object_type, [str(properties[key])], ["email", "createdate"], "email"):
+        if properties.get("email"):  # unique among contacts, and read by it at once (search lags)
+            for r in self._by_id(object_type, [str(properties["email"])], ["email", "createdate"], "email"):
                 created = (r.get("properties") or {}).get("createdate") or r.get("createdAt")
                 if created and parse_stamp(str(created)) >= after:
                     return str(r["id"])
             return None
+        keys = [k for k in IDENTITY if properties.get(k) not in (None, "")][:5]
+        if not keys:
+            return None
+        filters = [{"propertyName": k, "operator": "EQ", "value": str(properties[k])} for k in keys]
         request = {
             "filterGroups": [
                 {
                     "filters": [
-                        {"propertyName": key, "operator": "EQ", "value": str(properties[key])},
+                        *filters,
                         {"propertyName": "createdate", "operator": "GTE", "value": epoch_ms(after)},
                     ]
                 }
             ],
-            "properties": [key],
+            "properties": keys,
             "limit": 1,
         }
         try:

@@ -9,6 +9,7 @@ just after), merged-away records created again, and associations moved between r
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -16,7 +17,7 @@ from urllib.parse import quote
 import polars as pl
 from hubspot import HubSpot
 
-from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
+from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink, invalid_text
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis
 from crm_ops.connectors.hsrestore import HubSpotRestores
 from crm_ops.errors import ConfigError, FatalApiError
@@ -63,8 +64,18 @@ class HubSpotWrites(HubSpotRestores):
 
         A column that is an association (a contact's or deal's primary company) is written as one: the
         record's links to other records of that type are archived and a default (primary) link to the new
-        one is made; a null value only archives.
+        one is made; a null value only archives. A change holding text no CRM stores (a lone UTF-16
+        surrogate: HubSpot refuses the whole batch) is refused here, alone, and never sent.
         """
+        refused = {c.record_id: invalid_text(c.values) for c in changes}
+        if any(refused.values()):
+            ok = self.push(entity, [c for c in changes if not refused[c.record_id]])
+            done = {r.record_id: r for r in ok}
+            return [
+                done.get(c.record_id)
+                or PushResult(c.record_id, False, refused[c.record_id], {"code": "INVALID_TEXT"})
+                for c in changes
+            ]
         emap = self._map(entity)
         linked = {c: s.association for c, s in emap.columns.items() if s.association}
         special = OWN_ENDPOINTS.get(emap.object, ())
@@ -284,11 +295,18 @@ class HubSpotWrites(HubSpotRestores):
                 continue
             try:
                 body = self._call(
-                    api.merge, public_merge_input={"primaryObjectId": current, "objectIdToMerge": loser}
+                    api.merge,
+                    public_merge_input={"primaryObjectId": current, "objectIdToMerge": loser},
+                    landed=partial(self._merge_landed, emap.object, current, loser),
                 )
                 current = str(body.get("id") or current)
                 results.append(PushResult(loser, True))
             except FatalApiError as exc:
+                earlier = self._merge_landed(emap.object, current, loser)
+                if earlier is not None:  # refused as merged already: an earlier call of ours that landed
+                    current = str(earlier["id"])
+                    results.append(PushResult(loser, True))
+                    continue
                 if emap.object == "companies" and INTEGRATION_REFUSAL in str(exc).lower():
                     # never retried, nor tried again for other companies: HubSpot refuses every one
                     self._merges_refused[emap.object] = f"{exc} ({COMPANY_MERGE_HINT})"
@@ -304,6 +322,21 @@ class HubSpotWrites(HubSpotRestores):
             )
             for r in results
         ]
+
+    def merged_into(self, entity: str, survivor: str, losers: Sequence[str]) -> set[str]:
+        """The ``losers`` the portal shows merged into ``survivor`` (or the record it became): named in
+        the survivor's ``hs_merged_object_ids``."""
+        emap = self._map(entity)
+        (found,) = self._by_id(emap.object, [survivor], ["hs_merged_object_ids"]) or [{}]
+        merged = set(str((found.get("properties") or {}).get("hs_merged_object_ids") or "").split(";"))
+        return {loser for loser in losers if loser in merged}
+
+    def _merge_landed(self, object_type: str, survivor: str, loser: str) -> dict[str, Any] | None:
+        """The survivor as a merge call answers it (its id: HubSpot may have made a new record), when
+        ``loser`` is merged into it; None when not."""
+        (found,) = self._by_id(object_type, [survivor], ["hs_merged_object_ids"]) or [{}]
+        merged = str((found.get("properties") or {}).get("hs_merged_object_ids") or "").split(";")
+        return {"id": str(found["id"])} if loser in merged else None
 
     def _survivor_values(
         self, entity: str, emap: EntityMap, survivor: str, values: Mapping[str, Any]

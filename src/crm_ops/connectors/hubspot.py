@@ -41,7 +41,7 @@ from crm_ops.connectors.hswrite import HubSpotWrites
 from crm_ops.connectors.netconf import CrmSession, proxy_for
 from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError
 from crm_ops.ratelimit import RateLimiter
-from crm_ops.retry import RetryPolicy, retrying
+from crm_ops.retry import RetryPolicy, call_settled
 from crm_ops.schema import fieldmap
 from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, EntityMap, FieldMap, Resolved
 
@@ -114,33 +114,40 @@ class HubSpotConnector(HubSpotWrites):
         """API calls this connector made."""
         return self._calls
 
-    def _call(self, fn: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any) -> Any:
-        """One API call: rate-limited, retried, its JSON answer parsed (models skipped)."""
-        for attempt in retrying(self.policy, sleep=self._sleep):
-            with attempt:
-                if search:
-                    self.search_limiter.acquire()
-                self.limiter.acquire()
-                self._calls += 1
-                try:
-                    response = fn(
-                        *args,
-                        _preload_content=False,
-                        _request_timeout=self.settings.timeout_seconds,
-                        **kwargs,
-                    )
-                    return json.loads(response.data) if response.data else {}
-                except Exception as exc:
-                    mapped = translate(exc, self.settings.ca_bundle)
-                    if mapped is None:
-                        raise
-                    if mapped.status == 429 and mapped.code == "DAILY":
-                        # the portal's daily allowance is spent until its midnight: never retried
-                        raise BudgetExhaustedError(
-                            f"{mapped}; the pull stopped and resumes on the next run"
-                        ) from None
-                    raise mapped from None
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _call(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        search: bool = False,
+        landed: Callable[[], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One API call: rate-limited, retried, its JSON answer parsed (models skipped). A write that is
+        not safe to send twice gives ``landed``: after an attempt that got no answer, ``landed()`` looks
+        it up first and its answer, when not None, is the call's (``retry.call_settled``)."""
+
+        def attempt() -> Any:
+            if search:
+                self.search_limiter.acquire()
+            self.limiter.acquire()
+            self._calls += 1
+            try:
+                response = fn(
+                    *args, _preload_content=False, _request_timeout=self.settings.timeout_seconds, **kwargs
+                )
+                return json.loads(response.data) if response.data else {}
+            except Exception as exc:
+                mapped = translate(exc, self.settings.ca_bundle)
+                if mapped is None:
+                    raise
+                if mapped.status == 429 and mapped.code == "DAILY":
+                    # the portal's daily allowance is spent until its midnight: never retried
+                    raise BudgetExhaustedError(
+                        f"{mapped}; the pull stopped and resumes on the next run"
+                    ) from None
+                raise mapped from None
+
+        return call_settled(self.policy, SYSTEM, attempt, landed, sleep=self._sleep)
 
     # ------------------------------------------------------------------ metadata
 

@@ -40,6 +40,7 @@ from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.connectors.sfwindows import BULK_RESTARTS, narrower, next_window, window_clauses
 from crm_ops.connectors.sfwrite import SalesforceWrites
 from crm_ops.errors import (
+    NO_ANSWER,
     ApiError,
     BudgetExhaustedError,
     ConfigError,
@@ -47,7 +48,7 @@ from crm_ops.errors import (
     RetriableApiError,
     SessionExpiredError,
 )
-from crm_ops.retry import RetryPolicy, retrying
+from crm_ops.retry import RetryPolicy, call_settled
 from crm_ops.schema import fieldmap
 from crm_ops.schema.entities import CUSTOM_PREFIX
 from crm_ops.schema.fieldmap import EntityMap, FieldMap, Resolved
@@ -95,7 +96,7 @@ def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | No
     if isinstance(exc, requests.exceptions.RequestException) and not isinstance(
         exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
     ):
-        return RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}")
+        return RetriableApiError(SYSTEM, f"network error: {type(exc).__name__}", code=NO_ANSWER)
     return None
 
 
@@ -166,27 +167,34 @@ class SalesforceConnector(SalesforceWrites):
                 "on the next run"
             )
 
-    def _call(self, fn: Callable[[], T]) -> T:
+    def _call(self, fn: Callable[[], T], landed: Callable[[], T | None] | None = None) -> T:
+        """``fn()`` under the retry policy; a write not safe to send twice gives ``landed``, which looks
+        up whether an attempt that got no answer landed (``retry.call_settled``)."""
         renewed = False  # a session that expires mid-call is renewed once, then the call goes on
-        for attempt in retrying(self.policy, sleep=self._sleep):
-            with attempt:
-                self._check_budget()
-                try:
-                    return fn()
-                except Exception as exc:
-                    mapped = translate(exc, self.settings.ca_bundle)
-                    if mapped is None:
-                        raise
-                    if mapped.code == "REQUEST_LIMIT_EXCEEDED" and isinstance(mapped, FatalApiError):
-                        raise BudgetExhaustedError(f"{mapped}; the pull resumes on the next run") from None
-                    if mapped.code == "INVALID_SESSION_ID" and mapped.status == 401:
-                        self._renew(mapped, renewed)
-                        renewed = True
-                        raise RetriableApiError(
-                            SYSTEM, "session expired; signed in again", status=401
-                        ) from None
-                    raise mapped from None
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def attempt() -> T:
+            nonlocal renewed
+            self._check_budget()
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 -- mapped to ours, or raised as it is
+                mapped = self._mapped(exc, renewed)
+                renewed = renewed or mapped.status == 401
+                raise mapped from None
+
+        return call_settled(self.policy, SYSTEM, attempt, landed, sleep=self._sleep)
+
+    def _mapped(self, exc: Exception, renewed: bool) -> ApiError:
+        """Our error for a failed attempt (a session that expired renewed, once a call)."""
+        mapped = translate(exc, self.settings.ca_bundle)
+        if mapped is None:
+            raise exc
+        if mapped.code == "REQUEST_LIMIT_EXCEEDED" and isinstance(mapped, FatalApiError):
+            raise BudgetExhaustedError(f"{mapped}; the pull resumes on the next run") from None
+        if mapped.code == "INVALID_SESSION_ID" and mapped.status == 401:
+            self._renew(mapped, renewed)
+            return RetriableApiError(SYSTEM, "session expired; signed in again", status=401)
+        return mapped
 
     def _renew(self, error: ApiError, renewed: bool) -> None:
         """Sign in again with the configured flow after a 401 INVALID_SESSION_ID (once a call); a given

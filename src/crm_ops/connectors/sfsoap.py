@@ -43,6 +43,13 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _serialised(envelope: ET.Element) -> bytes:
+    """The envelope as bytes. A carriage return in a value is written as ``&#13;``: a parser turns a
+    raw one into a line feed (XML's end-of-line handling), so ``"a\r\nb"`` would be stored as
+    ``"a\nb"``; ElementTree escapes it only in attributes. Markup holds no CR of its own."""
+    return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8")).replace(b"\r", b"&#13;")
+
+
 def _envelope(session_id: str) -> tuple[ET.Element, ET.Element]:
     envelope = ET.Element(f"{{{ENV}}}Envelope")
     header = ET.SubElement(envelope, f"{{{ENV}}}Header")
@@ -74,7 +81,7 @@ def merge_request(
             ET.SubElement(master, f"{{{SOBJECT}}}{name}").text = _value(value)
     for loser in losers:
         ET.SubElement(request, f"{{{PARTNER}}}recordToMergeIds").text = loser
-    return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+    return _serialised(envelope)
 
 
 def undelete_request(session_id: str, ids: Sequence[str]) -> bytes:
@@ -83,7 +90,7 @@ def undelete_request(session_id: str, ids: Sequence[str]) -> bytes:
     call = ET.SubElement(body, f"{{{PARTNER}}}undelete")
     for record_id in ids:
         ET.SubElement(call, f"{{{PARTNER}}}ids").text = record_id
-    return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+    return _serialised(envelope)
 
 
 def convert_request(session_id: str, conversions: Sequence[Mapping[str, str]]) -> bytes:
@@ -102,7 +109,7 @@ def convert_request(session_id: str, conversions: Sequence[Mapping[str, str]]) -
         ET.SubElement(node, f"{{{PARTNER}}}leadId").text = c["leadId"]
         ET.SubElement(node, f"{{{PARTNER}}}overwriteLeadSource").text = "false"
         ET.SubElement(node, f"{{{PARTNER}}}sendNotificationEmail").text = "false"
-    return bytes(ET.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+    return _serialised(envelope)
 
 
 def parse_answer(status: int, content: bytes, call: str) -> list[SoapResult]:

@@ -22,7 +22,8 @@ from simple_salesforce.bulk2 import Operation, _Bulk2Client
 from crm_ops import csvio
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfsoap
-from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink
+from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink, invalid_text
+from crm_ops.connectors.sflanded import SalesforceLookups
 from crm_ops.connectors.sfsaves import (
     DUPLICATE_HEADER,
     DUPLICATES,
@@ -44,6 +45,7 @@ SYSTEM = "salesforce"
 COMPOSITE_BATCH = 200
 MERGE_BATCH = 2  # records merged into the master per merge call
 UNDELETE_BATCH = 200
+BULK_UPLOADS = 3  # Bulk ingest jobs started for one push when their data uploads go unanswered
 CONVERT_BATCH = 200  # leads a convertLead call converts
 # What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds).
 RELATIONS = {
@@ -53,8 +55,9 @@ RELATIONS = {
 }
 
 
-class SalesforceWrites:
-    """Writing, merging and undoing merges, for ``SalesforceConnector``."""
+class SalesforceWrites(SalesforceLookups):
+    """Writing, merging and undoing merges, for ``SalesforceConnector`` (what a write whose answer was
+    lost did: ``SalesforceLookups``)."""
 
     settings: SalesforceSettings
     policy: RetryPolicy
@@ -64,10 +67,8 @@ class SalesforceWrites:
 
     if TYPE_CHECKING:
 
-        def _call(self, fn: Callable[[], T]) -> T: ...
+        def _call(self, fn: Callable[[], T], landed: Callable[[], T | None] | None = None) -> T: ...
         def _rest(self, path: str, **kwargs: Any) -> Any: ...
-        def _records(self, soql: str, endpoint: str = "query") -> list[dict[str, Any]]: ...
-        def _map(self, entity: str) -> EntityMap: ...
         def _bulk_client(self, entity: str) -> _Bulk2Client: ...
         def describe(self, entity: str) -> list[FieldInfo]: ...
 
@@ -99,7 +100,8 @@ class SalesforceWrites:
         more than 200 at once through one Bulk API 2.0 ingest job (update).
 
         A record whose change names a field this user cannot write (describe's ``updateable``: read-only,
-        or hidden by field-level security), or a person account's Name, is refused here, alone, and never
+        or hidden by field-level security), a person account's Name, or holds text no CRM stores (a lone
+        UTF-16 surrogate, which fails a whole composite request), is refused here, alone, and never
         sent (in a Bulk job one such column would fail every row). Records that meet a locked row are
         sent again, alone, with backoff; with ``allow_duplicate_saves`` composite requests carry the
         duplicate rule header, and records a Bulk job refused for duplicates go again through composite
@@ -131,7 +133,10 @@ class SalesforceWrites:
             # a column the map cannot write is the caller's mistake, not the record's: ConfigError
             fields = [self._source_field(emap, k, v)[0] for k, v in change.values.items()]
             locked = [f for f in fields if f not in writable]
-            if locked:
+            bad = invalid_text(change.values)
+            if bad:
+                refused[index] = PushResult(change.record_id, False, bad, {"code": "INVALID_TEXT"})
+            elif locked:
                 error = (
                     f"{emap.object}.{', '.join(locked)}: not writable for this user (read-only, or hidden "
                     "by field-level security); not sent"
@@ -219,11 +224,21 @@ class SalesforceWrites:
             columns, ([_bulk_cell(row[k]) if k in row else "" for k in columns] for row in rows)
         )
         client = self._bulk_client(entity)
-        job = self._call(lambda: client.create_job(Operation.update))
-        job_id = str(job["id"])
-        log.info("salesforce.bulk.ingest", entity=entity, job=job_id, records=len(rows))
-        self._call(partial(client.upload_job_data, job_id, upload))
-        self._call(partial(client.close_job, job_id))
+        for _ in range(BULK_UPLOADS):
+            job = self._call(lambda: client.create_job(Operation.update))
+            job_id = str(job["id"])
+            log.info("salesforce.bulk.ingest", entity=entity, job=job_id, records=len(rows))
+            try:  # data uploaded twice would be processed twice: a lost answer starts a new job instead
+                self._call(partial(client.upload_job_data, job_id, upload), _upload_lost)
+            except _UploadLostError:
+                log.warning("salesforce.bulk.upload_lost", job=job_id)
+                self._call(partial(client.abort_job, job_id, False))
+                continue
+            # closing runs the job: after a lost answer, a job no longer Open was closed
+            self._call(partial(client.close_job, job_id), partial(self._closed, client, job_id))
+            break
+        else:
+            raise RetriableApiError(SYSTEM, f"Bulk job data upload unanswered {BULK_UPLOADS} times")
         wait = 0.2
         while True:
             info = self._call(lambda: client.get_job(job_id, False))
@@ -249,9 +264,21 @@ class SalesforceWrites:
         )
         return [outcome.get(c.record_id, PushResult(c.record_id, False, missing)) for c in changes]
 
+    def _closed(self, client: _Bulk2Client, job_id: str) -> dict[str, Any] | None:
+        """The job's info when it is closed (no longer Open): a close whose answer was lost landed."""
+        info = self._call(lambda: client.get_job(job_id, False))
+        return dict(info) if info.get("state") != "Open" else None
+
     # ------------------------------------------------------------------ merging
 
-    def _soap(self, body: bytes, call: str) -> list[sfsoap.SoapResult]:
+    def _soap(
+        self,
+        body: bytes,
+        call: str,
+        landed: Callable[[], list[sfsoap.SoapResult] | None],
+    ) -> list[sfsoap.SoapResult]:
+        """One SOAP call; none is safe to send twice, so after an attempt that got no answer ``landed``
+        looks up whether it happened (``sflanded``) before it is sent again."""
         url = f"https://{self.sf.sf_instance}/services/Soap/u/{self.settings.api_version}"
 
         def post() -> list[sfsoap.SoapResult]:
@@ -260,7 +287,7 @@ class SalesforceWrites:
             )
             return sfsoap.parse_answer(response.status_code, response.content, call)
 
-        return self._call(post)
+        return self._call(post, landed)
 
     def merge(
         self,
@@ -280,7 +307,10 @@ class SalesforceWrites:
         for start in range(0, len(losers), MERGE_BATCH):
             chunk = list(losers[start : start + MERGE_BATCH])
             body = sfsoap.merge_request(self.sf.session_id, emap.object, survivor, chunk, fields)
-            (answer,) = self._soap(body, "merge")
+            (answer,) = self._soap(body, "merge", self._merge_landed(emap.object, survivor, chunk))
+            if not answer.success and self.merged_into(entity, survivor, chunk) == set(chunk):
+                # refused as already merged (ENTITY_IS_DELETED): an earlier call of ours that landed
+                answer = sfsoap.SoapResult(id=survivor, success=True, merged=tuple(chunk))
             for loser in chunk:
                 ok = answer.success and loser in answer.merged
                 error = "; ".join(answer.errors) or (None if ok else "not merged")
@@ -298,6 +328,10 @@ class SalesforceWrites:
         fields: dict[str, Any] = {}
         unwritten: dict[str, str] = {}
         for column, value in values.items():
+            bad = invalid_text({column: value})
+            if bad:
+                unwritten[column] = bad
+                continue
             try:
                 name, wired = self._wire_pair(emap, column, value)
             except ConfigError:
@@ -321,7 +355,14 @@ class SalesforceWrites:
                  "convertedStatus": c.status}
                 for c in chunk
             ]  # fmt: skip
-            answers = self._soap(sfsoap.convert_request(self.sf.session_id, requests_), "convertLead")
+            answers = self._soap(
+                sfsoap.convert_request(self.sf.session_id, requests_),
+                "convertLead",
+                self._convert_landed(chunk),
+            )
+            if not all(a.success for a in answers):  # refused as converted already: ours, when as asked
+                done = self._converted([c for c, a in zip(chunk, answers, strict=True) if not a.success])
+                answers = [done.get(c.lead_id, a) for c, a in zip(chunk, answers, strict=True)]
             for conversion, answer in zip(chunk, answers, strict=True):
                 error = "; ".join(answer.errors) or None
                 results.append(PushResult(conversion.lead_id, answer.success, error, dict(answer.ids)))
@@ -339,12 +380,24 @@ class SalesforceWrites:
         return out
 
     def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:
-        """Undelete merged-away records from the recycle bin, 200 a call: same ids, same values."""
+        """Undelete merged-away records from the recycle bin, 200 a call: same ids, same values. A record
+        refused but out of the recycle bin (an earlier call's, whose answer was lost) is restored."""
         ids = [str(r["id"]) for r in records]
+        object_name = self._map(entity).object
         results: list[PushResult] = []
         for start in range(0, len(ids), UNDELETE_BATCH):
             chunk = ids[start : start + UNDELETE_BATCH]
-            answers = self._soap(sfsoap.undelete_request(self.sf.session_id, chunk), "undelete")
+            answers = self._soap(
+                sfsoap.undelete_request(self.sf.session_id, chunk),
+                "undelete",
+                self._undelete_landed(object_name, chunk),
+            )
+            refused = [i for i, a in zip(chunk, answers, strict=True) if not a.success]
+            live = self._live(object_name, refused) if refused else set()
+            answers = [
+                sfsoap.SoapResult(id=i, success=True) if i in live else a
+                for i, a in zip(chunk, answers, strict=True)
+            ]
             for record_id, answer in zip(chunk, answers, strict=True):
                 error = "; ".join(answer.errors) or None
                 results.append(PushResult(record_id, answer.success, error, {"id": record_id}))
@@ -391,6 +444,14 @@ class SalesforceWrites:
                     message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
                     results[index] = PushResult(m.link.record_id, bool(outcome.get("success")), message)
         return [results[i] for i in range(len(moves))]
+
+
+def _upload_lost() -> None:
+    raise _UploadLostError
+
+
+class _UploadLostError(Exception):
+    """A Bulk job's data upload got no answer: whether the data is in the job is unknown."""
 
 
 def _bulk_cell(value: Any) -> str:

@@ -275,6 +275,10 @@ class SourceConnector:
         """Refused: a source is read-only."""
         return [PushResult(loser, False, READ_ONLY) for loser in losers]
 
+    def merged_into(self, entity: str, survivor: str, losers: Sequence[str]) -> set[str]:
+        """None: a source never merges."""
+        return set()
+
     def convert(self, conversions: Sequence[Conversion]) -> list[PushResult]:
         """Refused: a source has no leads to convert."""
         return [PushResult(c.lead_id, False, READ_ONLY) for c in conversions]

@@ -9,9 +9,14 @@ For each batch of update actions (per system and entity):
 
 A kill between 2 and 3 leaves ``pending`` actions: the next run re-reads them and marks ``done`` those
 the CRM already holds (the write landed), writes again those still at their seen value, and reports the
-rest as conflicts. A plan whose actions are all journaled changes nothing when applied again. Undo builds
-the reverse actions (seen value = what was written, proposed = the value before) and applies them the
-same way, journaled under ``undo-<plan id>``.
+rest as conflicts. A reply lost after the CRM wrote is the same case within a run: an update is safe to
+send again (the connector does), and one whose reply never came (its retries spent) stays ``pending``
+for the next run to find landed. A value holding a lone UTF-16 surrogate (text no CRM stores) is
+``failed`` before anything is sent, its record alone.
+
+A plan whose actions are all journaled changes nothing when applied again. Undo builds the reverse
+actions (seen value = what was written, proposed = the value before) and applies them the same way,
+journaled under ``undo-<plan id>``.
 
 ``associate`` actions are field writes too (the connector writes an association where the CRM keeps one).
 
@@ -28,7 +33,7 @@ from typing import Any
 
 import structlog
 
-from crm_ops.connectors.base import Change, Connector
+from crm_ops.connectors.base import Change, Connector, invalid_text
 from crm_ops.plan.converting import ConvertSteps
 from crm_ops.plan.format import Action, Header, Plan
 from crm_ops.plan.journaled import entry as _entry
@@ -213,6 +218,11 @@ class Applier(MergeSteps, ConvertSteps):
         finished: list[dict[str, Any]] = []
         for action in batch:
             row = rows.get(action.record_id)
+            bad = invalid_text({action.field or "": action.proposed_value})
+            if bad:  # refused before sending, alone: in a composite or batch request it fails them all
+                now = _text(row.get(action.field or "")) if row else None
+                finished.append(_entry(action, "failed", before=now, error=bad))
+                continue
             if row is None or row.get("is_deleted") or action.field not in row:
                 finished.append(_entry(action, "conflict", error="the record is gone or has no such field"))
                 continue

@@ -108,7 +108,12 @@ class Action:
         """The same action with its stable id (same change, same id, whatever plan it is in)."""
         key = "\x1f".join(str(x) for x in (self.kind, self.system, self.entity, self.record_id, self.field,
                                             self.proposed_value, self.rule))  # fmt: skip
-        return Action(**{**asdict(self), "action_id": hashlib.sha256(key.encode()).hexdigest()[:16]})
+        return Action(
+            **{
+                **asdict(self),
+                "action_id": hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16],
+            }
+        )
 
 
 @dataclass(frozen=True)

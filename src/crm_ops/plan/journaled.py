@@ -3,6 +3,7 @@ which of a merge's planned values the survivor takes now (``survivor_values``)."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import polars as pl
 
 from crm_ops.plan.format import Action
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def text(value: Any) -> str | None:
@@ -53,6 +56,14 @@ def rows_by_id(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return {str(r["id"]): r for r in frame.to_dicts()}
 
 
+def storable(value: str | None) -> str | None:
+    """``value`` as the journal can hold it: a lone UTF-16 surrogate (which a plan file's JSON can spell,
+    and no CRM stores) written as its escape, ``\\ud800``."""
+    if value is None or _LONE_SURROGATE.search(value) is None:
+        return value
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+
+
 def entry(
     action: Action, status: str, *, before: str | None = None, error: str | None = None
 ) -> dict[str, Any]:
@@ -64,7 +75,7 @@ def entry(
         "record_id": action.record_id,
         "field": action.field,
         "before": before,
-        "after": action.proposed_value,
+        "after": storable(action.proposed_value),
         "status": status,
         "error": error,
     }

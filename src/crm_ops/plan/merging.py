@@ -13,12 +13,17 @@ Merges run after the field writes, grouped by survivor, ``MERGE_CHUNK`` survivor
 4. The survivors are read again and their values after the merge journaled with each ``done`` merge:
    what undo compares with.
 
-A ``pending`` merge whose record is gone on the next run had landed: its values are written again
-(idempotent) and it is ``done``. Undoing a merge (``unmerge``) first puts the survivor's values back
-(each field still as the merge left it; one a person changed since is left alone and reported), then
-brings the record back (Salesforce: undelete, same id; HubSpot: created again from its journaled
-values, a new id; journaled ``restored`` before anything else is done) and points the records that were
-linked to it back at it, each only where it still points at the survivor.
+A ``pending`` merge (a killed run's) is looked up on the next run (``Connector.merged_into``: on
+Salesforce the record in the recycle bin with ``MasterRecordId`` = the survivor, on HubSpot its id among
+the survivor's merged ids): landed, its values are written again (idempotent) and it is ``done``; still
+there, it is merged; gone but not into the survivor, a ``conflict``. A merge whose answer was lost is
+looked up the same way by the connector before it is sent again.
+
+Undoing a merge (``unmerge``) first puts the survivor's values back (each field still as the merge left
+it; one a person changed since is left alone and reported), then brings the record back (Salesforce:
+undelete, same id; HubSpot: created again from its journaled values, a new id; journaled ``restored``
+before anything else is done) and points the records that were linked to it back at it, each only where
+it still points at the survivor.
 """
 
 from __future__ import annotations
@@ -87,13 +92,24 @@ class MergeSteps:
                 survivor = moved.get(planned, planned)  # merged before (an earlier run): chained on its id
                 alive = rows.get(survivor)
                 to_merge: list[tuple[Action, str | None]] = []
+                gone = [
+                    a.record_id
+                    for a in group
+                    if (p := journal.get(a.action_id))
+                    and p["status"] == "pending"
+                    and (a.record_id in moved or _gone(rows.get(a.record_id)))
+                ]
+                landed = conn.merged_into(entity, survivor, gone) if gone and alive is not None else set()
                 for action in group:
                     # a record answered under another id was merged away
                     row = None if action.record_id in moved else rows.get(action.record_id)
                     pending = journal.get(action.action_id)
                     if pending and pending["status"] == "pending":
-                        if row is None or row.get("is_deleted"):
+                        if action.record_id in landed:  # the merge landed before the last run stopped
                             resumed.append((survivor, action, pending["before"] or "{}"))
+                        elif row is None or row.get("is_deleted"):
+                            error = f"the record is gone, but not merged into {survivor}"
+                            finished.append(entry(action, "conflict", before=pending["before"], error=error))
                         else:
                             to_merge.append((action, pending["before"]))
                         continue
@@ -362,6 +378,10 @@ class MergeSteps:
                     problem = f"the survivor's values: {result.error}"
                     problems[action_id] = "; ".join(x for x in (problems.get(action_id), problem) if x)
         return problems
+
+
+def _gone(row: Mapping[str, Any] | None) -> bool:
+    return row is None or bool(row.get("is_deleted"))
 
 
 def _detail(actions: Iterable[Action]) -> dict[str, Any] | None:

@@ -65,6 +65,28 @@ class Response:
 
 
 Handler = Callable[..., Response]
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str a valid pair is one character: any left is alone
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string with a lone UTF-16 surrogate (``"\\ud800"``): text
+    neither CRM stores, whose request both refuse with a 400."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
+
+
+def surrogate_at(body: bytes) -> tuple[int, int]:
+    """The line and column of the first surrogate escape in a request body, as the CRMs' parsers say."""
+    for found in _SURROGATE_ESCAPE.finditer(body):
+        before = body[: found.start()]
+        return before.count(b"\n") + 1, found.start() - (before.rfind(b"\n") + 1) + 1
+    return 1, 1
 
 
 class Router:
@@ -123,11 +145,19 @@ class FaultProfile:
     rate_validation: float = 0.0
     daily_after: int = 0
     total_after: int = 0
+    rate_lost_reply: float = 0.0
+    lost_reply_every: int = 0
+    lost_reply_ops: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
         """True when any of the four generic faults can happen."""
         return self.rate_429 + self.rate_503 + self.rate_drop + self.rate_slow > 0
+
+    @property
+    def loses_replies(self) -> bool:
+        """True when replies to committed writes can be lost (``crm_ops.sandbox.lostreply``)."""
+        return self.rate_lost_reply > 0 or self.lost_reply_every > 0
 
 
 FAULT_PROFILES: dict[str, FaultProfile] = {
@@ -141,7 +171,8 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
     # docs/architecture.md, "Real-world behaviours"): a little throttling and server trouble, HubSpot
     # locks and a portal migration now and then, Salesforce concurrency limits, a query timing out, a
     # Bulk job failing or a result page cut short, a locked row now and then, a validation rule some old
-    # records fail, and one daily allowance spent on each side
+    # records fail, one daily allowance spent on each side, and now and then a write's reply lost after
+    # it committed
     "real-world": FaultProfile(
         "real-world",
         rate_429=0.02,
@@ -157,6 +188,7 @@ FAULT_PROFILES: dict[str, FaultProfile] = {
         rate_validation=0.02,
         daily_after=60,
         total_after=40,
+        rate_lost_reply=0.02,
     ),
 }
 _FAULT_KEYS = {
@@ -175,8 +207,14 @@ _FAULT_KEYS = {
     "validation": "rate_validation",
     "daily_after": "daily_after",
     "total_after": "total_after",
+    "lost_reply": "rate_lost_reply",
+    "lost_reply_every": "lost_reply_every",
+    "lost_reply_ops": "lost_reply_ops",
 }
-_COUNTS = ("slow_seconds", "daily_after", "total_after")
+_COUNTS = ("slow_seconds", "daily_after", "total_after", "lost_reply_every")
+_WHOLE = ("daily_after", "total_after", "lost_reply_every")
+# what ``lost_reply_ops`` may name (``lostreply.OPERATIONS`` classifies the requests)
+LOST_REPLY_OPS = ("update", "create", "delete", "merge", "undelete", "convert", "associate", "bulk")
 
 
 def parse_fault_profile(text: str) -> FaultProfile:
@@ -184,7 +222,10 @@ def parse_fault_profile(text: str) -> FaultProfile:
     ``429=0.1,drop=0.02``, or a name then pairs that change it (``real-world,validation=0.2``).
 
     Keys: 429, 503, drop, slow, locked, migration, concurrent, query_timeout, bulk_failed, bulk_short,
-    lock_row, validation (rates from 0 to 1), slow_seconds, and daily_after / total_after (a call count).
+    lock_row, validation, lost_reply (rates from 0 to 1), slow_seconds, daily_after / total_after (a call
+    count), lost_reply_every (the 1st and every n-th write of each operation lose their reply) and
+    lost_reply_ops (the writes that can: ``merge+create``, of update, create, delete, merge, undelete,
+    convert, associate, bulk; all when not given).
     """
     if text in FAULT_PROFILES:
         return FAULT_PROFILES[text]
@@ -201,6 +242,16 @@ def parse_fault_profile(text: str) -> FaultProfile:
                 f"fault profile {text!r}: {part!r} is not one of {', '.join(FAULT_PROFILES)} "
                 f"nor KEY=VALUE with KEY in {', '.join(keys)}"
             )
+        if key.strip() == "lost_reply_ops":
+            ops = tuple(o.strip() for o in raw.split("+") if o.strip())
+            unknown = [o for o in ops if o not in LOST_REPLY_OPS]
+            if unknown or not ops:
+                raise ValueError(
+                    f"fault profile {text!r}: lost_reply_ops takes {'+'.join(LOST_REPLY_OPS)} "
+                    f"(joined by +), got {raw!r}"
+                )
+            values["lost_reply_ops"] = ops
+            continue
         try:
             value = float(raw)
         except ValueError:
@@ -209,7 +260,7 @@ def parse_fault_profile(text: str) -> FaultProfile:
             raise ValueError(
                 f"fault profile {text!r}: rate {key.strip()} must be between 0 and 1, got {value}"
             )
-        values[keys[key.strip()]] = int(value) if key.strip().endswith("_after") else value
+        values[keys[key.strip()]] = int(value) if key.strip() in _WHOLE else value
     if base is not None:
         return replace(base, name=f"{base.name} (changed)", **values)
     return FaultProfile("custom", **values)
@@ -265,12 +316,21 @@ class Layer(Protocol):
         ...
 
 
+class ReplyLoser(Protocol):
+    """Decides whether the reply to a request the emulator has served is lost (``lostreply``)."""
+
+    def lose(self, request: Request, response: Response) -> bool:
+        """True to drop the connection instead of answering."""
+        ...
+
+
 class App:
     """What a served emulator provides: routing plus its CRM's shapes for faults and unknown paths."""
 
     router: Router
     faults: FaultInjector
     layer: Layer | None = None
+    lost_replies: ReplyLoser | None = None  # replies dropped after a write committed (``lostreply``)
 
     def fault_response(self, kind: str) -> Response:  # pragma: no cover - overridden
         """The response for an injected 429 or 503."""
@@ -326,7 +386,11 @@ class App:
             log.exception("sandbox.handler_error", path=request.path, method=request.method)
             return self.internal_error(request, exc)
         self.after(request, response)
-        return response if self.layer is None else self.layer.after(request, response)
+        if self.layer is not None:
+            response = self.layer.after(request, response)
+        if self.lost_replies is not None and self.lost_replies.lose(request, response):
+            return None  # committed, and the connection closes before the client hears of it
+        return response
 
 
 def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from crm_ops.sandbox.generator import SeedConfig, SeededData, generate
 from crm_ops.sandbox.http import FaultInjector, FaultProfile, Server, parse_fault_profile
 from crm_ops.sandbox.hubspot import HubSpotApp, HubSpotLimits
+from crm_ops.sandbox.lostreply import LostReplies, hubspot_operation, salesforce_operation
 from crm_ops.sandbox.objects import hubspot_objects, salesforce_objects
 from crm_ops.sandbox.realsaves import SaveRules
 from crm_ops.sandbox.realworld import (
@@ -175,6 +176,9 @@ class Sandbox:
         )
         self.hubspot.merge_new_id = rw.merge_new_id
         self.hubspot.layer = self.hubspot_layer = HubSpotLayer(rw, profile, cfg.fault_seed + 1)
+        if profile.loses_replies:  # replies lost after the write committed (lostreply)
+            self.salesforce.lost_replies = LostReplies(profile, cfg.fault_seed, salesforce_operation)
+            self.hubspot.lost_replies = LostReplies(profile, cfg.fault_seed + 1, hubspot_operation)
         sf_server = Server(self.salesforce, port=cfg.salesforce_port, tls=tls)
         hs_server = Server(self.hubspot, port=cfg.hubspot_port)
         self.salesforce.instance_url = sf_server.url

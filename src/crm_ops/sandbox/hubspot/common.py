@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from crm_ops.sandbox.http import ErrorResponseError, FaultInjector, Request, Response
+from crm_ops.sandbox.http import (
+    ErrorResponseError,
+    FaultInjector,
+    Request,
+    Response,
+    has_lone_surrogate,
+    surrogate_at,
+)
 from crm_ops.sandbox.objects import HsObject
 from crm_ops.sandbox.store import Store, Table
 
@@ -134,6 +141,14 @@ class HubSpotState:
             ) from None
         if not isinstance(body, dict):
             raise HsError(400, "VALIDATION_ERROR", "Invalid input JSON: expected an object")
+        if has_lone_surrogate(body):  # no property can hold it: the whole request is refused
+            line, column = surrogate_at(request.body)
+            raise HsError(
+                400,
+                "VALIDATION_ERROR",
+                f"Invalid input JSON on line {line}, column {column}: Invalid UTF-16 surrogate (unpaired) "
+                "in a string",
+            )
         return body
 
     @staticmethod

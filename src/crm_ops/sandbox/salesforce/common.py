@@ -4,7 +4,6 @@ allowances and the state the handlers work on."""
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -12,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crm_ops.sandbox.http import Request, Response
+from crm_ops.sandbox.http import Request, Response, has_lone_surrogate, surrogate_at
 from crm_ops.sandbox.objects import SfObject
 from crm_ops.sandbox.realsaves import SaveContext, SaveRules, duplicate_rule_header
-from crm_ops.sandbox.sfwrite import SURROGATE, SaveGuard
+from crm_ops.sandbox.sfwrite import SaveGuard
 from crm_ops.sandbox.store import Store
 
 if TYPE_CHECKING:
@@ -59,9 +58,6 @@ def error(status: int, code: str, message: str) -> Response:
     return Response.json(status, [{"message": message, "errorCode": code}], JSON)
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-
-
 def json_object(request: Request) -> dict[str, Any] | Response:
     """The request body as a JSON object, or the JSON_PARSER_ERROR Salesforce answers (400): also for
     a lone UTF-16 surrogate (``"\\ud800"``), which no string Salesforce stores can hold: accepted, it
@@ -73,30 +69,13 @@ def json_object(request: Request) -> dict[str, Any] | Response:
     if not isinstance(body, dict):
         return error(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
     if has_lone_surrogate(body):
-        return error(400, "JSON_PARSER_ERROR", f"Invalid UTF-16 surrogate in a string {_where(request.body)}")
+        line, column = surrogate_at(request.body)
+        return error(
+            400,
+            "JSON_PARSER_ERROR",
+            f"Invalid UTF-16 surrogate in a string at [line:{line}, column:{column}]",
+        )
     return body
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """Whether a parsed JSON value holds a string with a lone surrogate (a pair decodes to one
-    character, so any surrogate left is alone)."""
-    if isinstance(value, str):
-        return SURROGATE.search(value) is not None
-    if isinstance(value, dict):
-        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_lone_surrogate(v) for v in value)
-    return False
-
-
-def _where(body: bytes) -> str:
-    """``at [line:L, column:C]`` of the first surrogate escape in a body, as Salesforce's parser says."""
-    for found in _SURROGATE_ESCAPE.finditer(body):
-        before = body[: found.start()]
-        line = before.count(b"\n") + 1
-        column = found.start() - (before.rfind(b"\n") + 1) + 1
-        return f"at [line:{line}, column:{column}]"
-    return "at [line:1, column:1]"
 
 
 class SalesforceState:
