@@ -5,13 +5,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit chromium bench docs lock clean
+.PHONY: demo test lint types unit chromium java bench spark-bench docs lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,sql]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,sql,spark]'
 	touch $(STAMP)
+
+# The Spark engine's tests need Java 17+: Debian's headless JRE, installed when missing and we are root.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless \
+	      >/dev/null) || echo "could not install openjdk-17: the Spark tests will be skipped"; \
+	  else echo "no java and no apt-get as root: the Spark tests will be skipped" >&2; fi; }
 
 demo: $(STAMP)
 	$(BIN)/crm-ops demo
@@ -25,9 +33,9 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-# The report's browser test needs Debian's chromium: installed here when missing and apt is there (CI
-# runs as root); elsewhere the test is skipped, saying why.
-unit: $(STAMP) chromium
+# The report's browser test needs Debian's chromium, the Spark tests a Java 17+: each installed here
+# when missing and apt is there (CI runs as root); elsewhere those tests are skipped, saying why.
+unit: $(STAMP) chromium java
 	$(BIN)/pytest
 
 chromium:
@@ -44,6 +52,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/match_bench.py
 	$(BIN)/python benchmarks/apply_bench.py
 	$(BIN)/python benchmarks/sources_bench.py
+
+# the rule library and dedupe on Spark local mode beside polars (1M contacts; SIZES=1000000,5000000)
+spark-bench: $(STAMP) java
+	$(BIN)/python benchmarks/spark_bench.py
 
 # The reference pages generated from the code (docs/reference/); a test fails when they are stale.
 docs: $(STAMP)

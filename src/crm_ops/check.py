@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -25,6 +26,9 @@ from crm_ops.rules.engine import CheckResult, run_rules
 from crm_ops.rules.loader import RuleProblem, load_rules, select_rules, shipped_rules_dir
 from crm_ops.rules.model import Rule
 from crm_ops.state import State
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 @dataclass
@@ -86,17 +90,38 @@ def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
     return frames
 
 
+def check_rules(
+    profile: Profile,
+    rules: Sequence[Rule],
+    *,
+    now: datetime | None = None,
+    engine: str | None = None,
+    spark: Any = None,
+) -> CheckResult:
+    """``rules`` over the profile's current snapshots, on its engine (or ``engine``)."""
+    if (engine or profile.engine) == "spark":
+        from crm_ops.spark import run_rules_spark, session  # noqa: PLC0415 - an optional extra
+        from crm_ops.spark import snapshot_frames as spark_frames  # noqa: PLC0415
+
+        return run_rules_spark(rules, spark_frames(spark or session(profile), profile), now=now)
+    return run_rules(rules, snapshot_frames(profile), now=now)
+
+
 def run_check(
     profile: Profile,
     *,
     extra_rules: Sequence[str | Path] = (),
     output: Path | None = None,
     now: datetime | None = None,
+    engine: str | None = None,
+    spark: SparkSession | None = None,
 ) -> CheckRun:
-    """Run the profile's rules over its snapshots and write the findings (``findings/<time>.parquet``)."""
+    """Run the profile's rules over its snapshots and write the findings (``findings/<time>.parquet``).
+
+    ``engine`` (default: the profile's, polars unless it says ``engine = "spark"``) picks what computes;
+    on Spark, ``spark`` is the session to use (default: ``crm_ops.spark.session(profile)``)."""
     rules, problems, unknown = profile_rules(profile, extra_rules)
-    frames = snapshot_frames(profile)
-    result = run_rules(rules, frames, now=now)
+    result = check_rules(profile, rules, now=now, engine=engine, spark=spark)
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     path = output or profile.state_dir / "findings" / f"{stamp}.parquet"
     durable.write_parquet(result.findings, path)

@@ -39,12 +39,15 @@ from typing import Any
 
 from crm_ops.config_sources import SourceSettings, source_settings
 from crm_ops.config_tables import (
+    ENGINES,
     ReviewSettings,
     RuleSettings,
     RunSettings,
+    SparkSettings,
     _review_settings,
     _rule_settings,
     _run_settings,
+    _spark_settings,
 )
 from crm_ops.errors import ConfigError
 from crm_ops.retry import RetryPolicy
@@ -58,6 +61,7 @@ __all__ = [
     "RunSettings",
     "SalesforceSettings",
     "SourceSettings",
+    "SparkSettings",
     "load_profile",
     "redact",
     "sandbox_config",
@@ -175,6 +179,8 @@ class Profile:
     production: bool = False
     source: str = "config"
     sources: dict[str, SourceSettings] = field(default_factory=dict)  # billing, product, files (issue 14)
+    engine: str = "polars"  # polars | spark: what check, match and run compute on
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
     def systems(self) -> list[str]:
         """The CRMs this profile connects to."""
@@ -203,6 +209,8 @@ PROFILE_KEYS = {
     "run": "table: the nightly run's auto-apply and exit-code threshold",
     "notify": "table: the webhook a failing run posts to",
     "sources": "tables sources.<name>: billing, product and file sources checked against the CRMs",
+    "engine": 'what check, match and run compute on: "polars" (one machine, the default) or "spark"',
+    "spark": 'table: where Spark runs and where it reads the snapshots (engine = "spark")',
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -366,6 +374,11 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
     sources = source_settings(raw.get("sources", {}), f"{where}.sources", file.resolve().parent, problems)
+    engine = raw.get("engine", "polars")
+    if engine not in ENGINES:
+        problems.append(f"{where}.engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+        engine = "polars"
+    spark = _spark_settings(raw.get("spark", {}), f"{where}.spark", problems)
     if problems:
         raise ConfigError([redact(p, used) for p in problems])
     return Profile(
@@ -383,6 +396,8 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         production=production,
         source=str(file),
         sources=sources,
+        engine=engine,
+        spark=spark,
     )
 
 

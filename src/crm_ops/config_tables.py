@@ -1,6 +1,7 @@
-"""The tables of a profile that say what crm-ops does (``rules``, ``review``, ``run``): parsed and checked
-at load, every value of the wrong type an error naming its key (a string where a list belongs would
-otherwise be read letter by letter: ``auto_apply = "tag:format"`` applied nothing)."""
+"""The tables of a profile that say what crm-ops does (``rules``, ``review``, ``run``, ``spark``):
+parsed and checked at load, every value of the wrong type an error naming its key (a string where a
+list belongs would otherwise be read letter by letter: ``auto_apply = "tag:format"`` applied
+nothing)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,25 @@ class RunSettings:
     min_confidence: float = 0.95  # ... at or above this confidence (0-1)
     fail_on: str = "error"  # error | warning: the severity that counts for the exit code
     max_findings: int = 0  # exit 1 with more findings than this at fail_on or worse
+
+
+ENGINES = ("polars", "spark")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """``[profiles.P.spark]``: where Spark runs and where it reads the snapshots (``engine = "spark"``).
+
+    ``master``: a master URL (``local[2]``, ``spark://host:7077``, ``yarn``); empty: the active session
+    of the platform (Databricks, EMR) or ``local[*]``. ``snapshots``: a URI holding
+    ``<system>/<Entity>`` Parquet datasets (``s3a://bucket/crm``); empty: the state file's current
+    snapshots. ``partitions``: shuffle partitions (0: Spark's default). ``conf``: any Spark settings."""
+
+    master: str = ""  # local[2], spark://host:7077, yarn; empty: the platform's session or local[*]
+    snapshots: str = ""  # URI of <system>/<Entity> Parquet datasets (s3a://bucket/crm); empty: the pull's
+    partitions: int = 0  # shuffle partitions (0: Spark's default)
+    app_name: str = "crm-ops"  # the Spark application's name
+    conf: dict[str, str] = field(default_factory=dict)  # any Spark settings (spark.executor.memory = "8g")
 
 
 def _rule_settings(raw: Any, where: str, base: Path, problems: list[str]) -> RuleSettings:
@@ -122,3 +142,29 @@ def _run_settings(raw: Any, where: str, problems: list[str]) -> RunSettings:
         problems.append(f"{where}.max_findings: expected a whole number (0 or more), got {most!r}")
         most = default.max_findings
     return RunSettings(tuple(x.strip() for x in wanted), float(bar), str(fail_on), int(most))
+
+
+def _spark_settings(raw: Any, where: str, problems: list[str]) -> SparkSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table")
+        return SparkSettings()
+    known = set(SparkSettings.__dataclass_fields__)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            problems.append(f"{where}.{key}: unknown setting; known: {', '.join(sorted(known))}")
+        elif key == "conf":
+            if not isinstance(value, dict):
+                problems.append(f"{where}.conf: expected a table of Spark settings")
+            else:
+                values[key] = {str(k): str(v) for k, v in value.items()}
+        elif key == "partitions":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                problems.append(f"{where}.partitions: expected a whole number >= 0, got {value!r}")
+            else:
+                values[key] = value
+        elif not isinstance(value, str):
+            problems.append(f"{where}.{key}: expected a string, got {value!r}")
+        else:
+            values[key] = value
+    return SparkSettings(**values)

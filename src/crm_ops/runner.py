@@ -33,7 +33,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from crm_ops.check import current_frames, profile_rules, rule_set_versions, snap
 from crm_ops.cli import ExitCode
 from crm_ops.config import Profile
 from crm_ops.errors import BudgetExhaustedError, ConfigError, CrmOpsError, PartialPullError, PullFailure
-from crm_ops.match import run_matching
+from crm_ops.match import MatchResult, run_matching
 from crm_ops.match.run import settings_from_profile
 from crm_ops.match.sources import CACHE_KEY, source_links
 from crm_ops.notify import notify_run
@@ -58,7 +58,7 @@ from crm_ops.plan.review import Review, auto_apply
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import RunData, Threshold, render_index, render_run, score_counts
-from crm_ops.rules import run_rules
+from crm_ops.rules import CheckResult, Rule, run_rules
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
@@ -150,6 +150,22 @@ def _history(runs: Path, limit: int | None = 30) -> list[dict[str, Any]]:
     return out
 
 
+def _on_spark(
+    profile: Profile, rules: list[Rule], match_settings: dict[str, Any]
+) -> tuple[CheckResult, MatchResult]:
+    """Check and match on Spark, over the snapshots this run just pulled (the state file's)."""
+    from crm_ops.spark import (  # noqa: PLC0415 - an optional extra
+        run_matching_spark,
+        run_rules_spark,
+        session,
+        snapshot_frames,
+    )
+
+    local = replace(profile, spark=replace(profile.spark, snapshots=""))
+    frames = snapshot_frames(session(profile), local)
+    return run_rules_spark(rules, frames), run_matching_spark(frames, rules=rules, **match_settings)
+
+
 def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]:
     """The last earlier run that left findings, and its findings."""
     for folder in sorted((p for p in runs.iterdir() if p.is_dir() and p.name < run_id), reverse=True):
@@ -174,6 +190,7 @@ def run_batch(
     now: datetime | None = None,
     log_level: str = "info",
     steps: Steps | None = None,
+    engine: str | None = None,
 ) -> RunResult:
     """One batch: lock, pull, check, match, plan, apply the safe part, report. Returns the exit code.
 
@@ -205,16 +222,14 @@ def run_batch(
             match_settings = settings_from_profile(
                 profile.match, f"{profile.source} match", Path(profile.source).parent
             )
-            # the sources' links once, for the cross-source rules and for matching's output
-            sourced = source_links(frames, match_settings["lists"])
-            checked = run_rules(rules, frames, cache={CACHE_KEY: sourced})
-            matched = run_matching(
-                frames,
-                rejected=puller.state.rejections(),
-                rules=rules,
-                linked_sources=sourced,
-                **match_settings,
-            )
+            match_settings["rejected"] = puller.state.rejections()
+            if (engine or profile.engine) == "spark":
+                checked, matched = _on_spark(profile, rules, match_settings)
+            else:
+                # the sources' links once, for the cross-source rules and for matching's output
+                sourced = source_links(frames, match_settings["lists"])
+                checked = run_rules(rules, frames, cache={CACHE_KEY: sourced})
+                matched = run_matching(frames, rules=rules, linked_sources=sourced, **match_settings)
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
             durable.write_parquet(matched.source_links, folder / "source_links.parquet")

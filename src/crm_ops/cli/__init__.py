@@ -105,6 +105,20 @@ ProfileName = Annotated[
     typer.Option("--profile", "-p", help="Profile in the config (default: $CRM_OPS_PROFILE or sandbox)."),
 ]
 
+EngineName = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="What computes: polars (one machine) or spark (default: the profile's engine).",
+        metavar="polars|spark",
+    ),
+]
+
+
+def _check_engine(engine: str | None) -> None:
+    if engine not in (None, "polars", "spark"):
+        raise typer.BadParameter("--engine must be polars or spark")
+
 
 # Exit codes, for cron: one table (crm_ops.cli.exits) makes each command's --help and the reference page.
 from crm_ops.cli.exits import (  # noqa: E402

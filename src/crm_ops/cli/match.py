@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from crm_ops import logs
-from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+from crm_ops.cli import ConfigPath, EngineName, ProfileName, _check_engine, _errors, app
 
 
 @app.command()
@@ -36,6 +36,7 @@ def match(
             "then match.",
         ),
     ] = False,
+    engine: EngineName = None,
 ) -> None:
     """Find duplicates in each CRM and link the two CRMs; write merge, conversion and sync proposals as
     findings. Pairs rejected in a review file are left out while their records are unchanged."""
@@ -54,6 +55,7 @@ def match(
     from crm_ops.tables import figures_table
 
     logs.configure()
+    _check_engine(engine)
     if survivor not in (None, "most_complete", "oldest", "most_recent"):
         raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
     with _errors():
@@ -71,7 +73,14 @@ def match(
         finally:
             state.close()
         rules = profile_rules(prof)[0]  # what every proposed value must pass
-        result = run_matching(snapshot_frames(prof), rejected=rejected, rules=rules, **settings)
+        if (engine or prof.engine) == "spark":
+            from crm_ops.spark import run_matching_spark, session
+            from crm_ops.spark import snapshot_frames as spark_frames
+
+            frames = spark_frames(session(prof), prof)
+            result = run_matching_spark(frames, rejected=rejected, rules=rules, **settings)
+        else:
+            result = run_matching(snapshot_frames(prof), rejected=rejected, rules=rules, **settings)
     folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for name in ("findings", "duplicates", "links", "unmatched", "source_links"):
         durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")

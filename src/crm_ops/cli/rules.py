@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from crm_ops import logs
-from crm_ops.cli import EXIT_FAILED, EXIT_FINDINGS, ConfigPath, ProfileName, _errors, app
+from crm_ops.cli import (
+    EXIT_FAILED,
+    EXIT_FINDINGS,
+    ConfigPath,
+    EngineName,
+    ProfileName,
+    _check_engine,
+    _errors,
+    app,
+)
 
 if TYPE_CHECKING:
     from crm_ops.config import Profile
@@ -111,6 +120,7 @@ def check(
             metavar="error|warning|never",
         ),
     ] = "error",
+    engine: EngineName = None,
 ) -> None:
     """Run the rules over the current snapshots; write the findings as Parquet and print a summary."""
     import polars as pl
@@ -122,11 +132,12 @@ def check(
     from crm_ops.tables import findings_table
 
     logs.configure()
+    _check_engine(engine)
     levels = {"error": ("error",), "warning": ("error", "warning"), "never": ()}
     with _errors():
         if fail_on not in levels:
             raise ConfigError(f"--fail-on {fail_on!r}: use error, warning or never")
-        run = run_check(load_profile(config, profile), extra_rules=rules or [], output=output)
+        run = run_check(load_profile(config, profile), extra_rules=rules or [], output=output, engine=engine)
     findings = run.result.findings
     table = findings_table(f"{findings.height:,} findings from {len(run.rules)} rules", findings)
     Console(width=None if sys.stdout.isatty() else 140).print(table)

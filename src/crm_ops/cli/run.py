@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from crm_ops.cli import ConfigPath, ProfileName, _errors, app
+from crm_ops.cli import ConfigPath, EngineName, ProfileName, _check_engine, _errors, app
 
 
 @app.command("run")
@@ -16,17 +16,19 @@ def run_command(
     allow_production: Annotated[
         bool, typer.Option("--allow-production", help="Let a production profile auto-apply safe fixes.")
     ] = False,
+    engine: EngineName = None,
 ) -> None:
     """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/)."""
     from crm_ops.config import load_profile
     from crm_ops.progress import bars
     from crm_ops.runner import EXIT_LOCKED, LockedError, run_batch
 
+    _check_engine(engine)
     with _errors(" (journaled; the next run resumes)"):
         prof = load_profile(config, profile)
         try:
             with bars() as steps:
-                result = run_batch(prof, allow_production=allow_production, steps=steps)
+                result = run_batch(prof, allow_production=allow_production, steps=steps, engine=engine)
         except LockedError as e:
             typer.echo(f"locked: {e}", err=True)
             raise typer.Exit(EXIT_LOCKED) from None

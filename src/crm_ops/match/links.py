@@ -21,7 +21,7 @@ import polars as pl
 from crm_ops.match.config import MatchConfig
 from crm_ops.match.engine import link_records, normalise, one_to_one
 from crm_ops.match.merges import empty, finding
-from crm_ops.rules.engine import ProposalGate
+from crm_ops.rules.engine import Gate
 from crm_ops.rules.wordlists import WordLists
 
 DRIFT_FIELDS = {
@@ -104,7 +104,7 @@ def _failed(failures: dict[tuple[str, str], list[str]], name: str) -> pl.DataFra
     )
 
 
-def _gated(rows: pl.DataFrame, entity: str, column: str, gate: ProposalGate) -> pl.DataFrame:
+def _gated(rows: pl.DataFrame, entity: str, column: str, gate: Gate) -> pl.DataFrame:
     """``rows`` with ``__sf_fails`` (the rules HubSpot's value fails in Salesforce) and ``__hs_fails``
     (the rules Salesforce's value fails in HubSpot), null where the value passes."""
     left, right = pl.col(column).cast(pl.String), pl.col(f"{column}:hs").cast(pl.String)
@@ -144,7 +144,7 @@ def drift(
     hs: pl.DataFrame,
     links: pl.DataFrame,
     truth: Mapping[str, str],
-    gate: ProposalGate | None = None,
+    gate: Gate | None = None,
     lists: WordLists | None = None,
 ) -> pl.DataFrame:
     """Fields that differ on linked pairs after normalisation, and the sync to propose for each.

@@ -24,7 +24,7 @@ import polars as pl
 
 from crm_ops.match.engine import clusters
 from crm_ops.match.survivor import MergeRules, chosen_columns, cluster_details, rank_clusters, text
-from crm_ops.rules.engine import ProposalGate
+from crm_ops.rules.engine import Gate
 from crm_ops.rules.model import FINDINGS_SCHEMA
 
 MATCH_FINDINGS_SCHEMA: dict[str, pl.DataType] = {**FINDINGS_SCHEMA, "detail": pl.String()}
@@ -57,9 +57,7 @@ def _stamp(column: str) -> pl.Expr:
     )
 
 
-def gate_values(
-    details: Mapping[str, dict[str, Any]], system: str, entity: str, gate: ProposalGate | None
-) -> None:
+def gate_values(details: Mapping[str, dict[str, Any]], system: str, entity: str, gate: Gate | None) -> None:
     """Drop from each cluster's ``values`` those that fail a rule of their field on the survivor (a note
     says which and why); ``details`` is changed in place."""
     if gate is None:
@@ -97,7 +95,7 @@ def survivorship(
     *,
     matched: Sequence[str] = (),
     twins: Mapping[str, dict[str, Any]] | None = None,
-    gate: ProposalGate | None = None,
+    gate: Gate | None = None,
 ) -> pl.DataFrame:
     """Merge proposals for the clusters of ``pairs``: each record merged into the cluster's master (by
     ``rules``' ordering), with the survivor's values decided by ``rules`` in ``detail``.
@@ -154,7 +152,7 @@ def conversions(
     rules: MergeRules | None = None,
     *,
     matched: Sequence[str] = (),
-    gate: ProposalGate | None = None,
+    gate: Gate | None = None,
 ) -> pl.DataFrame:
     """Proposals to convert each lead of ``pairs`` (left_id) into its contact (right_id), with the
     contact's values after the conversion in ``detail`` (the contact is the master; the lead's fields

@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 import pandera.polars as pa
 import polars as pl
@@ -236,6 +237,12 @@ def _gate_fixes(
     joined = findings.join(
         keys, on=["field", "record_id", "proposed_value"], how="left", maintain_order="left"
     )
+    return withhold(joined)
+
+
+def withhold(joined: pl.DataFrame) -> pl.DataFrame:
+    """Findings with ``__failed`` (the rules their proposal fails, null where it passes): those that fail
+    lose their fix, and their message says which rules (the Spark engine applies it per partition)."""
     hit = pl.col("__failed").is_not_null()
     return joined.with_columns(
         pl.when(hit)
@@ -245,6 +252,15 @@ def _gate_fixes(
         pl.when(hit).then(None).otherwise(pl.col("proposed_value")).alias("proposed_value"),
         pl.when(hit).then(None).otherwise(pl.col("confidence")).alias("confidence"),
     ).drop("__failed")
+
+
+class Gate(Protocol):
+    """What matching asks before it proposes a value: the rules each proposal fails (``ProposalGate``;
+    the Spark engine's gates answer the same)."""
+
+    def failures(
+        self, system: str, entity: str, column: str, proposals: pl.DataFrame
+    ) -> dict[tuple[str, str], list[str]]: ...
 
 
 class ProposalGate:

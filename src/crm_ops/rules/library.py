@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from functools import lru_cache
@@ -948,7 +949,17 @@ def generic_check(
         expr = ~col.is_duplicated() | col.is_null()
     else:
         raise ValueError(f"unknown check {kind!r}")
-    return lambda frame, ctx, params: expr
+
+    def generic(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.Expr:
+        return expr
+
+    GENERIC_KINDS[generic] = (kind, column)
+    return generic
+
+
+# which plain check (kind, column) a YAML rule's check function is: the Spark engine runs ``unique``
+# across partitions (crm_ops.spark), every other kind row by row
+GENERIC_KINDS: weakref.WeakKeyDictionary[Callable[..., Any], tuple[str, str]] = weakref.WeakKeyDictionary()
 
 
 # The plain column checks of the YAML vocabulary (``check: not_null`` or ``check: {matches: '^[A-Z]'}``),

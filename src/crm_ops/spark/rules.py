@@ -1,0 +1,371 @@
+"""The rules engine on Spark: the same rules, the same findings as ``crm_ops.rules.engine`` on polars.
+
+Per (system, entity), over the live records:
+
+1. checks: the context every cross-record check needs (``needs.CHECK_NEEDS``) is found by Spark joins
+   and attached to the rows; each partition rebuilds its ``RuleContext`` and runs the polars engine's
+   own ``run_entity`` (every rule's expression in one polars select, then pandera) on its rows, fixers
+   off. A YAML ``unique`` check runs the same way over the rows hash-partitioned by its field, so equal
+   values meet in one partition.
+2. fixers: the failing rows of each rule with a fixer, with the context its fixer needs
+   (``needs.FIX_NEEDS``), run through the polars engine's ``_findings`` (same proposals, confidences);
+   then each proposal through the rules of its field (``gate.SparkGate``), withheld when it fails one,
+   as the polars engine's gate does.
+
+Checks and fixers the engine cannot place (a user's own Python ones, not declared ``row_level``) run on
+the driver over the collected frames. Findings come back as the polars engine's ``CheckResult``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import structlog
+
+from crm_ops.rules.engine import CheckResult, RuleError, _findings, run_entity
+from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
+from crm_ops.spark import needs as N
+from crm_ops.spark.frames import map_polars, polars_schema, to_polars
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from crm_ops.spark.sessions import SparkFrames
+
+log = structlog.get_logger("crm_ops.spark")
+OUT_SCHEMA: dict[str, pl.DataType] = {**FINDINGS_SCHEMA, "error": pl.String()}
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """How a partition rebuilds one context frame from the column its rows carry."""
+
+    column: str
+    system: str
+    entity: str
+    schema: dict[str, pl.DataType]
+    nonempty: bool
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """Everything a partition needs to rebuild its ``RuleContext`` (picklable: plain polars data)."""
+
+    systems: tuple[str, ...]
+    system: str
+    now: datetime
+    frames: tuple[FramePlan, ...]
+    wholes: tuple[tuple[str, str, pl.DataFrame], ...]
+    caches: tuple[tuple[str, Any, Callable[[pl.DataFrame], Any]], ...]
+    row_schema: dict[str, pl.DataType]
+
+    def context(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, RuleContext]:
+        frames: dict[str, dict[str, pl.DataFrame]] = {s: {} for s in self.systems}
+        for p in self.frames:
+            found = (
+                frame.select(pl.col(p.column).explode())
+                .filter(pl.col(p.column).is_not_null())
+                .unnest(p.column)
+                .unique()
+            )
+            found = found.select([pl.col(c).cast(t) for c, t in p.schema.items()])
+            if p.nonempty:
+                found = pl.concat([found, _sentinel(p.schema)])
+            frames[p.system][p.entity] = found
+        for system, entity, whole in self.wholes:
+            frames[system][entity] = whole
+        ctx = RuleContext(frames, system=self.system, now=self.now)
+        for column, key, build in self.caches:
+            entries = (
+                frame.select(pl.col(column).explode()).filter(pl.col(column).is_not_null()).unnest(column)
+            )
+            ctx.cache[key] = build(entries)
+        rows = frame.select([c for c in self.row_schema if c in frame.columns])
+        return rows, ctx
+
+
+def _sentinel(schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    row: dict[str, Any] = dict.fromkeys(schema)
+    row["id"] = N.SENTINEL_ID
+    if "is_deleted" in schema:
+        row["is_deleted"] = True
+    return pl.DataFrame([row], schema=dict(schema), orient="row")
+
+
+def _live(frame: DataFrame) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    if "is_deleted" not in frame.columns:
+        return frame
+    return frame.where(~F.coalesce(F.col("is_deleted"), F.lit(False)))
+
+
+def _nonempty(shared: dict[Any, Any], system: str, entity: str, frame: DataFrame) -> bool:
+    key = ("nonempty", system, entity)
+    if key not in shared:
+        shared[key] = not frame.isEmpty()
+    return bool(shared[key])
+
+
+def _attach(
+    rows: DataFrame,
+    found: Sequence[N.Need],
+    frames: SparkFrames,
+    system: str,
+    now: datetime,
+    shared: dict[Any, Any],
+) -> tuple[DataFrame, Rebuild]:
+    """The rows with their context attached (one list column per context frame and per cache)."""
+    from pyspark.sql import functions as F
+
+    row_schema = polars_schema(rows.schema)
+    links: dict[tuple[str, str], list[N.Link]] = {}
+    wholes: dict[tuple[str, str], set[str]] = {}
+    caches: dict[Any, list[N.CacheLink]] = {}
+    for need in found:
+        if isinstance(need, N.Link):
+            links.setdefault((need.system, need.entity), []).append(need)
+        elif isinstance(need, N.Whole):
+            wholes.setdefault((need.system, need.entity), set()).update(need.columns)
+        else:
+            caches.setdefault(need.key, []).append(need)
+    plans = []
+    out = rows
+    for i, ((sys_, entity), group) in enumerate(sorted(links.items())):
+        ctx = frames[sys_][entity]
+        wanted = {"id", "is_deleted"} | {c for link in group for c in link.columns}
+        cols = [c for c in ctx.columns if c in wanted]
+        pairs = group[0].pairs
+        for link in group[1:]:
+            pairs = pairs.unionByName(link.pairs)
+        name = f"__ctx{i}"
+        agg = (
+            pairs.distinct()
+            .join(ctx.select(F.col("id").alias(N.CID), *cols), N.CID)
+            .groupBy(N.RID)
+            .agg(F.collect_list(F.struct(*cols)).alias(name))
+        )
+        out = out.join(agg, out["id"] == agg[N.RID], "left").drop(N.RID)
+        schema = polars_schema(ctx.select(*cols).schema)
+        plans.append(FramePlan(name, sys_, entity, schema, _nonempty(shared, sys_, entity, ctx)))
+    shipped = []
+    for (sys_, entity), columns in sorted(wholes.items()):
+        source = frames.get(sys_, {}).get(entity)
+        if source is None:
+            continue
+        key = ("whole", sys_, entity, tuple(sorted(columns)))
+        if key not in shared:
+            shared[key] = to_polars(source.select(*[c for c in source.columns if c in columns]))
+        shipped.append((sys_, entity, shared[key]))
+    cache_plans = []
+    for i, (key, group_c) in enumerate(caches.items()):
+        entries = group_c[0].entries
+        for c in group_c[1:]:
+            entries = entries.unionByName(c.entries)
+        name = f"__cache{i}"
+        agg = entries.groupBy(N.RID).agg(F.collect_list(F.struct("__slot", "__ck", "__cv")).alias(name))
+        out = out.join(agg, out["id"] == agg[N.RID], "left").drop(N.RID)
+        cache_plans.append((name, key, group_c[0].build))
+    rebuild = Rebuild(
+        tuple(frames), system, now, tuple(plans), tuple(shipped), tuple(cache_plans), row_schema
+    )
+    return out, rebuild
+
+
+def _rows_out(findings: pl.DataFrame, errors: Sequence[RuleError], system: str, entity: str) -> pl.DataFrame:
+    out = findings.select(list(FINDINGS_SCHEMA)).with_columns(pl.lit(None, pl.String).alias("error"))
+    if not errors:
+        return out
+    failed = pl.DataFrame(
+        {
+            "rule": [e.rule for e in errors],
+            "entity": [entity] * len(errors),
+            "system": [system] * len(errors),
+            "error": [e.error for e in errors],
+        }
+    )
+    return pl.concat([out, failed], how="diagonal_relaxed").select(
+        [pl.col(c).cast(t) for c, t in OUT_SCHEMA.items()]
+    )
+
+
+def _check_pass(
+    rules: Sequence[Rule], rows: DataFrame, rebuild: Rebuild, system: str, entity: str
+) -> DataFrame:
+    checking = [replace(r, fix=None) for r in rules]
+
+    def run(frame: pl.DataFrame) -> pl.DataFrame:
+        live, ctx = rebuild.context(frame)
+        result = run_entity(checking, live, ctx, system, entity)
+        return _rows_out(result.findings, result.errors, system, entity)
+
+    return map_polars(rows, run, OUT_SCHEMA)
+
+
+def _fix_pass(
+    rules: Sequence[Rule], rows: DataFrame, rebuild: Rebuild, system: str, entity: str
+) -> DataFrame:
+    by_id = {r.id: r for r in rules}
+
+    def run(frame: pl.DataFrame) -> pl.DataFrame:
+        live, ctx = rebuild.context(frame)
+        live = live.with_columns(frame["__rule"])
+        out = []
+        errors: list[RuleError] = []
+        for (rule_id,), group in live.group_by(["__rule"]):
+            rule = by_id[str(rule_id)]
+            out.append(_findings(rule, group.drop("__rule"), ctx, system, entity, errors))
+        findings = pl.concat(out) if out else pl.DataFrame(schema=FINDINGS_SCHEMA)
+        return _rows_out(findings, errors, system, entity)
+
+    return map_polars(rows, run, OUT_SCHEMA)
+
+
+def _needs(
+    rules: Sequence[Rule],
+    table: Mapping[Callable[..., Any], N.Provider],
+    fn: Callable[[Rule], Callable[..., Any] | None],
+    rows_for: Callable[[Rule], DataFrame],
+    frames: SparkFrames,
+    system: str,
+    shared: dict[Any, Any],
+) -> list[N.Need]:
+    found: list[N.Need] = []
+    for r in rules:
+        f = fn(r)
+        if f is not None and f in table:
+            found += table[f](N.NeedArgs(rows_for(r), frames, system, r.params, shared))
+    return found
+
+
+def run_entity_spark(
+    rules: Sequence[Rule],
+    frames: SparkFrames,
+    system: str,
+    entity: str,
+    *,
+    now: datetime,
+    shared: dict[Any, Any],
+    driver: Callable[[], RuleContext],
+) -> DataFrame | tuple[DataFrame, pl.DataFrame]:
+    """Findings (and error rows) of ``rules`` over one entity, as a Spark DataFrame of ``OUT_SCHEMA``
+    (plus the polars findings of the rules that ran on the driver, if any)."""
+    from pyspark.sql import functions as F
+
+    frame = frames[system][entity]
+    live = _live(frame)
+    applicable = [r for r in rules if r.applies_to(system, entity)]
+    kinds = {r.id: N.kind_of(r.check, N.CHECK_NEEDS) for r in applicable}
+    fix_kinds = {r.id: N.kind_of(r.fix, N.FIX_NEEDS) for r in applicable if r.fix is not None}
+    on_driver = [r for r in applicable if kinds[r.id] == "driver" or fix_kinds.get(r.id) == "driver"]
+    distributed = [r for r in applicable if r not in on_driver]
+    spark = frame.sparkSession
+    empty = spark.createDataFrame([], map_polars_schema())
+    outputs = []
+    plain = [r for r in distributed if kinds[r.id] in ("row", "needs")]
+    if plain:
+        found = _needs(plain, N.CHECK_NEEDS, lambda r: r.check, lambda r: live, frames, system, shared)
+        rows, rebuild = _attach(live, found, frames, system, now, shared)
+        outputs.append(_check_pass(plain, rows, rebuild, system, entity))
+    for r in distributed:
+        if kinds[r.id] != "unique":
+            continue
+        column = r.field or ""
+        spread = live.repartition(F.col(column)) if column in live.columns else live
+        _, rebuild = _attach(live.limit(0), [], frames, system, now, shared)
+        outputs.append(_check_pass([r], spread, rebuild, system, entity))
+    checked = empty
+    for o in outputs:
+        checked = checked.unionByName(o)
+    checked = checked.persist()
+    shared.setdefault("__persisted", []).append(checked)
+    fixing = [r for r in distributed if r.fix is not None]
+    from crm_ops.spark.gate import SparkGate, withhold_failing  # the gate builds on this module
+
+    fixed = empty
+    if fixing:
+        failing = checked.where(F.col("error").isNull() & F.col("rule").isin([r.id for r in fixing]))
+        keyed = failing.select(F.col("record_id").alias("__id"), F.col("rule").alias("__rule"))
+        rows_all = live.join(keyed, live["id"] == keyed["__id"]).drop("__id")
+
+        def rows_for(r: Rule) -> DataFrame:
+            return rows_all.where(F.col("__rule") == r.id).drop("__rule")
+
+        found = _needs(fixing, N.FIX_NEEDS, lambda r: r.fix, rows_for, frames, system, shared)
+        base_schema = polars_schema(live.schema)
+        rows, rebuild = _attach(rows_all, found, frames, system, now, shared)
+        rebuild = replace(rebuild, row_schema=base_schema)
+        fixed = _fix_pass(fixing, rows, rebuild, system, entity).persist()
+        shared.setdefault("__persisted", []).append(fixed)
+        # every fixer's value passes the rules of its field, or is withheld (the polars engine's gate)
+        gate = SparkGate(applicable, frames, now=now, shared=shared, driver=driver)
+        fixed = withhold_failing(fixed, gate, system, entity, [r.field for r in fixing if r.field])
+    ids = [r.id for r in fixing]
+    result = checked.where(F.col("error").isNotNull() | ~F.col("rule").isin(ids)).unionByName(fixed)
+    if not on_driver:
+        return result
+    ctx = driver().for_system(system)
+    polars_frame = ctx.frame(entity)
+    # with every rule of the entity, so that their fixers' values are judged by all the rules of their
+    # field, as on polars; only the driver rules' findings are kept (the others came from Spark)
+    done = run_entity(applicable, polars_frame, ctx, system, entity)
+    mine = [r.id for r in on_driver]
+    errors = [e for e in done.errors if e.rule in mine]
+    return result, _rows_out(done.findings.filter(pl.col("rule").is_in(mine)), errors, system, entity)
+
+
+def map_polars_schema() -> Any:
+    from crm_ops.spark.frames import spark_schema
+
+    return spark_schema(OUT_SCHEMA)
+
+
+def run_rules_spark(
+    rules: Sequence[Rule], frames: SparkFrames, *, now: datetime | None = None
+) -> CheckResult:
+    """Every rule over every entity of ``frames`` ({system: {entity: Spark DataFrame}}), on Spark.
+
+    Returns the polars engine's ``CheckResult`` (findings collected to the driver)."""
+    when = now or datetime.now(UTC)
+    shared: dict[Any, Any] = {}
+    driver_ctx: list[RuleContext] = []
+
+    def driver() -> RuleContext:
+        if not driver_ctx:
+            log.warning("spark.rules_on_driver", reason="checks or fixers not known to be row-level")
+            collected = {s: {e: to_polars(f) for e, f in ents.items()} for s, ents in frames.items()}
+            driver_ctx.append(RuleContext(collected, now=when))
+        return driver_ctx[0]
+
+    parts: list[pl.DataFrame] = []
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    pending = None
+    for system, entities in frames.items():
+        for entity in entities:
+            out = run_entity_spark(rules, frames, system, entity, now=when, shared=shared, driver=driver)
+            if isinstance(out, tuple):
+                parts.append(out[1])
+                out = out[0]
+            pending = out if pending is None else pending.unionByName(out)
+    if pending is not None:
+        parts.append(to_polars(pending, OUT_SCHEMA))
+    seconds["(spark)"] = time.perf_counter() - started
+    for persisted in shared.get("__persisted", []):
+        persisted.unpersist()
+    everything = pl.concat(parts) if parts else pl.DataFrame(schema=OUT_SCHEMA)
+    errors_frame = everything.filter(pl.col("error").is_not_null()).unique(
+        ["rule", "system", "entity"], keep="first", maintain_order=True
+    )
+    errors = [
+        RuleError(r["rule"], r["system"], r["entity"], r["error"]) for r in errors_frame.iter_rows(named=True)
+    ]
+    for e in errors:
+        log.warning("rules.error", rule=e.rule, system=e.system, entity=e.entity, error=e.error)
+    findings = everything.filter(pl.col("error").is_null()).drop("error")
+    return CheckResult(findings, errors, seconds)
