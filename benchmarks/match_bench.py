@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from served import peak_rss_mb, print_machine
+from served import cpu_seconds, peak_rss_mb, print_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +40,7 @@ def child(folder: str) -> None:
             continue
         system, entity = path.stem.split(".")
         frames.setdefault(system, {})[entity] = pl.read_parquet(path)
+    loaded_rss = peak_rss_mb()
     dups_truth = pl.read_parquet(Path(folder) / "truth.duplicates.parquet")
     matches_truth = pl.read_parquet(Path(folder) / "truth.matches.parquet")
     contacts = frames["salesforce"]["Contact"]
@@ -56,15 +57,16 @@ def child(folder: str) -> None:
         findings=pl.DataFrame(),
     )
     d_precision, d_recall, _, _ = duplicate_scores(contact_truth, only)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = run_matching(frames)
-    whole_seconds = time.perf_counter() - started
+    whole_seconds, whole_cpu = time.perf_counter() - started, cpu_seconds() - cpu
     a_precision, a_recall, _, _ = duplicate_scores(dups_truth, result)
     l_precision, l_recall, links, truth_links = link_scores(matches_truth, result)
     print(
         json.dumps(
             {
                 "contacts": contacts.height,
+                "loaded_rss_mb": loaded_rss,
                 "dedupe_seconds": dedupe_seconds,
                 "dedupe_peak_rss_mb": dedupe_rss,
                 "dedupe_candidates": stats.get("candidates", 0),
@@ -72,6 +74,7 @@ def child(folder: str) -> None:
                 "dedupe_precision": d_precision,
                 "dedupe_recall": d_recall,
                 "all_seconds": whole_seconds,
+                "all_cpu_seconds": whole_cpu,
                 "all_peak_rss_mb": peak_rss_mb(),
                 "all_candidates": sum(v for k, v in result.stats.items() if k.endswith("candidates")),
                 "duplicates_precision": a_precision,
@@ -90,16 +93,16 @@ def bench(records: int) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from rules_bench import canonical_frames
 
-    from crm_ops.sandbox.generator import SeedConfig, generate
-
     with tempfile.TemporaryDirectory(prefix="crm-ops-match-bench-") as tmp:
-        canonical_frames(records, Path(tmp))
-        truth = generate(SeedConfig(records=records, seed=1)).manifest
-        truth.duplicates.write_parquet(Path(tmp) / "truth.duplicates.parquet")
-        truth.matches.write_parquet(Path(tmp) / "truth.matches.parquet")
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", tmp], check=True, capture_output=True, text=True
-        )
+        canonical_frames(records, Path(tmp))  # with the generator's truth
+        return match_on(Path(tmp), records)
+
+
+def match_on(folder: Path, records: int) -> dict[str, Any]:
+    """Run the child over the frames and truth ``canonical_frames`` wrote in ``folder``."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(folder)], check=True, capture_output=True, text=True
+    )
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     figures["records"] = records
     return figures

@@ -193,3 +193,16 @@ def test_sizes_per_object_can_be_chosen() -> None:
         "a contact role is a contact of the same account"
     )
     assert data.manifest.defects.height == 0
+
+
+def test_accounts_the_truth_calls_distinct_are_distinguishable(data: SeededData) -> None:
+    # two accounts with one name stem and one domain are the same company to anyone: the company words
+    # must make every (prefix, core, sector) its own domain, so the truth's distinct accounts are
+    from crm_ops.sandbox import wordlists as w
+
+    words = (w.COMPANY_PREFIXES, w.COMPANY_CORES, w.COMPANY_SECTORS)
+    assert all(len(set(ws)) == len(ws) for ws in words)
+    domains = {f"{a.lower()}{b}{s.lower()}" for a in words[0] for b in words[1] for s in words[2]}
+    assert len(domains) == len(words[0]) * len(words[1]) * len(words[2])
+    websites = data.salesforce["Account"]["Website"].str.to_lowercase().str.strip_chars()
+    assert websites.is_unique().all()

@@ -232,3 +232,19 @@ def test_profiles_add_free_mail_domains_placeholders_and_nicknames(tmp_path: Pat
     assert "prod.match.freemail_domains_extra: a list of strings" in text
     assert "prod.match.nicknames_extra: a table of nickname = full name" in text
     assert "prod.match.wordlists_file: cannot read" in text and "nope.yaml" in text
+
+
+def test_column_normalising_step_by_step_gives_the_expression_s_values() -> None:
+    # _prepared normalises whole columns step by step (and names, countries once per distinct value);
+    # every kind must give exactly what the expression gives, nulls and junk included
+    from crm_ops.match.engine import normalise, normalised
+
+    values = pl.Series(
+        "v",
+        [" Ann.Lee@Acme.COM ", "test@test.com", "+1 (415) 555-0100", "000-000-0000", "O'Brien ", "Müller",
+         "ACME GmbH", "https://www.Acme.com/about", "gmail.com", "Deutschland", "U.S.A.", "", "  ", None,
+         "n/a", "Zz", "12345"],
+    )  # fmt: skip
+    for kind in ("text", "email", "phone", "name", "company", "domain", "country"):
+        expected = pl.select(normalise(pl.lit(values), kind)).to_series()
+        assert normalised(values, kind).equals(expected, check_names=False), kind

@@ -67,6 +67,51 @@ def normalise(expr: pl.Expr, kind: str, lists: WordLists | None = None) -> pl.Ex
     return pl.when(out == "").then(None).otherwise(out)
 
 
+def normalised(values: pl.Series, kind: str, lists: WordLists | None = None) -> pl.Series:
+    """``normalise`` of a whole column, step by step: the same values, each intermediate computed once
+    (the nested expression repeats its inner steps; polars does not share them), and names and
+    countries, which repeat, normalised once per distinct value."""
+    words = lists or shipped_lists()
+    if kind in ("name", "country") and values.len():
+        distinct = values.unique()
+        table = pl.DataFrame({"__v": distinct, "__n": normalised(distinct, kind + ":each", words)})
+        joined = (
+            values.alias("__v")
+            .to_frame()
+            .join(table, on="__v", how="left", nulls_equal=True, maintain_order="left")
+        )
+        return joined["__n"].alias(values.name)
+    kind = kind.removesuffix(":each")
+    v = pl.col("v")
+    frame = values.to_frame("v")
+    if kind == "email":
+        frame = frame.select(_fold(v).alias("v"))
+        frame = frame.select(pl.when(junk_mask(v, words)).then(None).otherwise(v).alias("v"))
+    elif kind == "phone":
+        frame = frame.select(
+            v.cast(pl.String).str.replace_all(r"\D", "").alias("d"), junk_mask(v, words).alias("j")
+        )
+        digits = pl.col("d")
+        short = pl.when(digits.str.len_chars() >= 7).then(digits.str.slice(-9)).otherwise(None)
+        frame = frame.select(pl.when(pl.col("j")).then(None).otherwise(short).alias("v"))
+    elif kind == "name":
+        frame = frame.select(_fold(v).alias("v")).select(v.str.replace_all(r"[^\p{L}\p{N}]", ""))
+    elif kind == "company":
+        frame = frame.select(_fold(v).alias("v")).select(
+            v.str.replace_all(rf"\b(?:{_LEGAL})\b\.?", "").str.replace_all(r"[^\p{L}\p{N}]", "")
+        )
+    elif kind == "domain":
+        frame = frame.select(bare_domain_expr(v).alias("v"))
+        frame = frame.select(pl.when(v.is_in(list(words.freemail))).then(None).otherwise(v).alias("v"))
+    elif kind == "country":
+        frame = frame.select(
+            country_key_expr(v).alias("k"), v.cast(pl.String).str.strip_chars().str.to_uppercase().alias("d")
+        ).select(pl.col("k").replace_strict(country_lookup(), default=pl.col("d")).alias("v"))
+    else:
+        frame = frame.select(_fold(v).alias("v"))
+    return frame.select(pl.when(v == "").then(None).otherwise(v)).to_series().alias(values.name)
+
+
 def _code(algorithm: Callable[[str], str], text: str) -> str:
     try:
         return algorithm(text)
@@ -98,26 +143,49 @@ def same_person_names(av: Sequence[str], bv: Sequence[str], lists: WordLists) ->
     )  # fmt: skip
 
 
+def _differing(a: pl.Series, b: pl.Series, score: Callable[[list[str], list[str]], np.ndarray]) -> np.ndarray:
+    """Per pair, ``score`` of the two values, 1.0 where they are equal: the scorer (Python strings
+    for rapidfuzz and the nickname table) runs once per distinct pair that differs, which at a million
+    pairs found by e-mail or phone is a small share (equal values score 1 with every scorer)."""
+    pairs = pl.DataFrame({"a": a.cast(pl.String), "b": b.cast(pl.String)})
+    differ = (pairs["a"] != pairs["b"]).fill_null(False)  # a missing side is NaN later, whatever it scores
+    out = np.ones(pairs.height)
+    if differ.any():
+        rows = pairs.filter(differ)
+        distinct = rows.unique()
+        scored = distinct.with_columns(
+            pl.Series("s", score(distinct["a"].to_list(), distinct["b"].to_list()), dtype=pl.Float64)
+        )
+        joined = rows.join(scored, on=["a", "b"], how="left", maintain_order="left")
+        out[differ.to_numpy()] = joined["s"].to_numpy()
+    return out
+
+
 def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series, lists: WordLists) -> np.ndarray:
     """Per pair similarity 0-1 (NaN where either side is missing)."""
     missing = (a.is_null() | b.is_null()).to_numpy()
-    av = a.fill_null("").cast(pl.String).to_list()
-    bv = b.fill_null("").cast(pl.String).to_list()
     if rule.comparator in ("exact", "normalised"):
         sim = (a == b).fill_null(False).to_numpy().astype(float)
     elif rule.comparator == "fuzzy":
         scorer = {"ratio": fuzz.ratio, "token_sort_ratio": fuzz.token_sort_ratio,
                   "token_set_ratio": fuzz.token_set_ratio, "partial_ratio": fuzz.partial_ratio,
                   "WRatio": fuzz.WRatio}.get(rule.scorer, fuzz.ratio)  # fmt: skip
-        sim = np.asarray(process.cpdist(av, bv, scorer=scorer, workers=-1), dtype=float) / 100.0
+        sim = _differing(
+            a,
+            b,
+            lambda av, bv: np.asarray(process.cpdist(av, bv, scorer=scorer, workers=-1), dtype=float) / 100,
+        )
     elif rule.comparator == "phonetic":
         both = phonetic_codes(pl.concat([a, b]), rule.phonetic)
         ca, cb = both.head(a.len()), both.tail(b.len())
         sim = (ca == cb).fill_null(False).to_numpy().astype(float)
     elif rule.comparator == "first_name":
-        ratio = np.asarray(process.cpdist(av, bv, scorer=fuzz.ratio, workers=-1), dtype=float) / 100.0
-        same = same_person_names(av, bv, lists)
-        sim = np.where(same, 1.0, ratio)
+
+        def names(av: list[str], bv: list[str]) -> np.ndarray:
+            ratio = np.asarray(process.cpdist(av, bv, scorer=fuzz.ratio, workers=-1), dtype=float) / 100.0
+            return np.where(same_person_names(av, bv, lists), 1.0, ratio)
+
+        sim = _differing(a, b, names)
     elif rule.comparator == "date":
         days = (
             (a.cast(pl.Date).cast(pl.Int32) - b.cast(pl.Date).cast(pl.Int32))
@@ -140,6 +208,10 @@ def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str, lists: WordLi
             rule.comparator == "exact" and name in frame.columns and frame.schema[name].is_numeric()
         ):
             cols.append(source.alias(f"f:{rule.field}"))
+        elif name in frame.columns:  # normalised step by step (``normalised``), the same values
+            cols.append(
+                pl.lit(normalised(frame.get_column(name), rule.normaliser, lists)).alias(f"f:{rule.field}")
+            )
         else:
             cols.append(normalise(source, rule.normaliser, lists).alias(f"f:{rule.field}"))
         others = [c for c in rule.also if c in frame.columns]
@@ -237,8 +309,8 @@ def _score(
     weights = np.zeros(data.height)
     total = np.zeros(data.height)
     present = np.zeros(data.height)
-    agreed: list[np.ndarray] = []
-    for rule in config.fields:
+    agreed: dict[str, np.ndarray] = {}  # per field: agreed (>= 0.9) and on a secondary value
+    for i, rule in enumerate(config.fields):
         sim = _similarity(rule, data[f"f:{rule.field}"], data[f"f:{rule.field}:r"], lists)
         if rule.same:  # not comparable (as if missing) where both records say and they differ
             g, gr = data[f"g:{rule.field}"], data[f"g:{rule.field}:r"]
@@ -251,18 +323,22 @@ def _score(
         weights += np.where(have, rule.weight, 0.0)
         total += np.where(have, rule.weight * np.nan_to_num(sim), 0.0)
         present += have
-        label = np.where(secondary, f"{rule.field}(secondary)", rule.field)
-        agreed.append(np.where(have & (sim >= 0.9), label, ""))
+        agreed[f"__agree{i}"] = have & (sim >= 0.9)
+        agreed[f"__second{i}"] = secondary
     score = np.divide(total, weights, out=np.zeros_like(total), where=weights > 0)
-    reasons = (
-        [",".join(r for r in row if r) for row in zip(*agreed, strict=True)] if agreed else [""] * data.height
-    )
-    out = pl.DataFrame(
-        {"left_id": data["left_id"], "right_id": data["right_id"], "score": score, "reasons": reasons},
-        schema=PAIR_SCHEMA,
-    )
-    keep = (score >= config.threshold) & (present >= config.min_fields)
-    return out.filter(pl.Series(keep))
+    keep = pl.Series((score >= config.threshold) & (present >= config.min_fields))
+    # the reasons (the fields that agreed, in the rules' order) are spelled for the kept pairs only
+    kept = pl.DataFrame(
+        {"left_id": data["left_id"], "right_id": data["right_id"], "score": score, **agreed}
+    ).filter(keep)
+    labels = [
+        pl.when(pl.col(f"__agree{i}")).then(
+            pl.when(pl.col(f"__second{i}")).then(pl.lit(f"{r.field}(secondary)")).otherwise(pl.lit(r.field))
+        )
+        for i, r in enumerate(config.fields)
+    ]
+    reasons = pl.concat_str(labels, separator=",", ignore_nulls=True) if labels else pl.lit("")
+    return kept.select("left_id", "right_id", "score", reasons.alias("reasons"))
 
 
 def _secondary_hits(data: pl.DataFrame, name: str) -> np.ndarray:

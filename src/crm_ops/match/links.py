@@ -74,8 +74,18 @@ def link(
 ) -> pl.DataFrame:
     """One-to-one links: ids first, then the match rules on what is left."""
     by_id = one_to_one(_id_links(sf, hs, sf_link, hs_link)).with_columns(pl.lit("id").alias("method"))
-    rest_sf = sf.join(by_id.select(pl.col("left_id").alias("id")), on="id", how="anti")
-    rest_hs = hs.join(by_id.select(pl.col("right_id").alias("id")), on="id", how="anti")
+    # what is left to match, holding only what the rules read (a million wide records copied twice
+    # would be gigabytes)
+    read = {"id", "created_at", "is_deleted"}
+    for rule in config.fields:
+        read |= {rule.field, *(rule.also or ()), *([rule.same] if rule.same else [])}
+    read_hs = read | {rule.other_field for rule in config.fields if rule.other_field}
+    rest_sf = sf.select([c for c in sf.columns if c in read]).join(
+        by_id.select(pl.col("left_id").alias("id")), on="id", how="anti"
+    )
+    rest_hs = hs.select([c for c in hs.columns if c in read_hs]).join(
+        by_id.select(pl.col("right_id").alias("id")), on="id", how="anti"
+    )
     scored = link_records(rest_sf, rest_hs, config, stats=stats, lists=lists)
     # prefer the older record of two equal candidates (a later copy is the duplicate)
     created = rest_sf.select(pl.col("id").alias("left_id"), pl.col("created_at").alias("__created"))
@@ -153,10 +163,11 @@ def drift(
     fields = {f: k for f, k in DRIFT_FIELDS.get(entity, {}).items() if f in sf.columns and f in hs.columns}
     if links.is_empty() or not fields:
         return empty()
+    wanted = ["id", "updated_at", *fields]  # the pairs hold only what is compared (memory at 1M)
     pairs = (
         links.select(pl.col("sf_id").alias("id"), "hs_id")
-        .join(sf, on="id")
-        .join(hs, left_on="hs_id", right_on="id", suffix=":hs")
+        .join(sf.select([c for c in wanted if c in sf.columns]), on="id")
+        .join(hs.select([c for c in wanted if c in hs.columns]), left_on="hs_id", right_on="id", suffix=":hs")
     )
     out = []
     for column, kind in fields.items():
@@ -176,7 +187,9 @@ def drift(
                 pl.col(f"{guard}:hs").cast(pl.String).str.to_uppercase(),
             )
             differs = differs & (g.is_null() | gr.is_null() | (g == gr))
-        rows = pairs.filter(differs)
+        # normalising is a function of the value: pairs whose raw values agree cannot differ once
+        # normalised, so only the (few) pairs that differ as written are normalised and compared
+        rows = pairs.filter(left.cast(pl.String).ne_missing(right.cast(pl.String))).filter(differs)
         if rows.is_empty():
             continue
         source = truth.get(column, truth.get("*", "latest"))

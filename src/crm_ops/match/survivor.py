@@ -317,11 +317,11 @@ def rank_clusters(
 
 def _pick(rule: str, rows: list[dict[str, Any]], column: str) -> dict[str, Any] | None:
     """The member whose value a single-source rule takes (None: none has one)."""
+    if rule in ("master", "from:salesforce", "from:hubspot"):  # the first that has one
+        return next((r for r in rows if _text(r.get(column)) is not None), None)
     having = [r for r in rows if _text(r.get(column)) is not None]
     if not having:
         return None
-    if rule in ("master", "from:salesforce", "from:hubspot"):
-        return having[0]
     if rule == "most_recent":
         return max(having, key=lambda r: (_stamp(r.get("updated_at")), -r["__rank"]))
     if rule == "oldest":
@@ -342,18 +342,26 @@ def _stamp(value: Any, late: bool = False) -> float:
 
 
 def decide(
-    cluster: Cluster, columns: Sequence[str], entity: str, system: str, rules: MergeRules
+    cluster: Cluster,
+    columns: Sequence[str],
+    entity: str,
+    system: str,
+    rules: MergeRules,
+    rule_of: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The survivor's changed fields (field, value, before, rule, from, and for ``concat`` the items
-    each record brings) and notes for the reviewer."""
+    each record brings) and notes for the reviewer. ``rule_of``: each column's rule, when the caller
+    has looked them up once for many clusters (else ``rules.rule_for``)."""
     master = cluster.members[0]
     out: list[dict[str, Any]] = []
     notes: list[str] = []
     finals: dict[str, Any] = {}
     keeps_secondary = system in rules.secondary_systems
+    if rule_of is None:
+        rule_of = {c: rules.rule_for(entity, c) for c in columns}
     ordered = sorted(columns, key=lambda c: c in SECONDARY)  # primaries decided before their secondaries
     for column in ordered:
-        rule = rules.rule_for(entity, column)
+        rule = rule_of[column]
         before = master.get(column)
         entry: dict[str, Any] | None = None
         if column in SECONDARY and not keeps_secondary:
@@ -439,10 +447,11 @@ def cluster_details(
     for row in ranked.sort("cluster_id", "__rank").select(keep).iter_rows(named=True):
         by_cluster.setdefault(row["cluster_id"], []).append(row)
     twin_rows = twins or {}
+    rule_of = {c: rules.rule_for(entity, c) for c in columns}  # looked up once, not per cluster
     for cluster_id, rows in by_cluster.items():
         linked = {r["id"]: twin_rows[r["id"]] for r in rows if r["id"] in twin_rows}
         cluster = Cluster(rows[0]["id"], rows, linked)
-        values, notes = decide(cluster, columns, entity, system, rules)
+        values, notes = decide(cluster, columns, entity, system, rules, rule_of)
         out[cluster_id] = {
             "survivor": cluster.survivor,
             "master": list(rules.master_for(entity)),

@@ -43,6 +43,7 @@ read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -101,19 +102,25 @@ class Action:
     detail: dict[str, Any] | None = None
 
     def replace(self, **changes: Any) -> Action:
-        """The same action with ``changes``."""
-        return Action(**{**asdict(self), **changes})
+        """The same action with ``changes`` (its ``detail`` shared, not copied: actions are not changed
+        in place, and a plan of a million actions would copy every merge's detail at each step)."""
+        return dataclasses.replace(self, **changes)
 
     def with_id(self) -> Action:
         """The same action with its stable id (same change, same id, whatever plan it is in)."""
         key = "\x1f".join(str(x) for x in (self.kind, self.system, self.entity, self.record_id, self.field,
                                             self.proposed_value, self.rule))  # fmt: skip
-        return Action(
-            **{
-                **asdict(self),
-                "action_id": hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16],
-            }
+        return dataclasses.replace(
+            self, action_id=hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The action's fields as a dict (shallow: what ``asdict`` gives for these plain values, without
+        copying ``detail``)."""
+        return {f: getattr(self, f) for f in _ACTION_FIELD_NAMES}
+
+
+_ACTION_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Action))
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,7 @@ def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
     """Write ``plan.jsonl`` and ``plan.csv`` (``approve`` from each action's default) in ``folder``,
     atomically."""
     lines = [json.dumps({"type": "header", **asdict(plan.header)}, sort_keys=True)]
-    lines += [json.dumps({"type": "action", **asdict(a)}, sort_keys=True) for a in plan.actions]
+    lines += [json.dumps({"type": "action", **a.as_dict()}, sort_keys=True) for a in plan.actions]
     jsonl = folder / "plan.jsonl"
     durable.write_text(jsonl, "\n".join(lines) + "\n")
     rows = ([values[f] for f in CSV_FIELDS] for values in map(csv_row, plan.actions))
@@ -168,7 +175,7 @@ def csv_row(action: Action) -> dict[str, Any]:
     """An action as a review row: ``approve`` yes/no (blank when the plan does not say, and on a merge
     or a conversion not approved: a person's decision, where ``no`` is remembered), a merge's seen and
     proposed values as the two records' labels, the survivor's values after it."""
-    values = asdict(action)
+    values = action.as_dict()
     values["approve"] = {True: "yes", False: "no", None: ""}[action.approved]
     if action.kind in DECIDED_BY_PERSON and action.approved is False:
         values["approve"] = ""

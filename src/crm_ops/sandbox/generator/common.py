@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -32,49 +32,71 @@ def _digits(rng: Rng, n: int, width: int, low: int = 0) -> np.ndarray:
     return np.char.zfill(rng.integers(low, 10**width, n).astype(str), width)
 
 
+def _text_of(parts: Sequence[str | tuple[np.ndarray, int]]) -> np.ndarray:
+    """Strings joined from constant texts and integer columns (each zero-padded to its width), built by
+    polars in one pass rather than numpy's per-element string functions."""
+    exprs = [
+        pl.lit(part)
+        if isinstance(part, str)
+        else pl.lit(pl.Series(part[0])).cast(pl.String).str.zfill(part[1])
+        for part in parts
+    ]
+    return pl.select(pl.concat_str(exprs)).to_series().to_numpy()
+
+
 def _phones(rng: Rng, countries: np.ndarray) -> np.ndarray:
-    """E.164 numbers valid for each record's country (patterns checked against phonenumbers in the tests)."""
+    """E.164 numbers valid for each record's country (patterns checked against phonenumbers in the tests).
+
+    Every country's random parts are drawn for all rows (so the stream, and the data, stay those of a
+    seed); only each country's own rows are turned into text."""
     n = len(countries)
     exchange = rng.integers(200, 1000, n)
-    exchange_text = np.where((exchange % 100 == 11) | (exchange == 555), exchange + 1, exchange).astype(str)
-    line4 = _digits(rng, n, 4)
-    us = np.char.add(
-        np.char.add(
-            np.char.add("+1", _pick(rng, (212, 415, 312, 512, 206, 617, 303, 404, 305, 503), n).astype(str)),
-            exchange_text,
-        ),
-        line4,
-    )
-    ca = np.char.add(
-        np.char.add(np.char.add("+1", _pick(rng, (416, 604, 514, 403), n).astype(str)), exchange_text), line4
-    )
-    by_country = {
-        "US": us,
-        "CA": ca,
-        "GB": np.char.add("+44207", _digits(rng, n, 7)),
-        "DE": np.char.add("+4930", rng.integers(20_000_000, 100_000_000, n).astype(str)),
-        "FR": np.char.add("+331", _digits(rng, n, 8)),
-        "ES": np.char.add("+3491", _digits(rng, n, 7)),
-        "NL": np.char.add("+3120", rng.integers(2_000_000, 10_000_000, n).astype(str)),
-        "AU": np.char.add(np.char.add("+612", _pick(rng, ("8", "9"), n).astype(str)), _digits(rng, n, 7)),
+    exchange = np.where((exchange % 100 == 11) | (exchange == 555), exchange + 1, exchange)
+    line4 = rng.integers(0, 10**4, n)
+    us_area = np.asarray((212, 415, 312, 512, 206, 617, 303, 404, 305, 503))[rng.integers(0, 10, n)]
+    ca_area = np.asarray((416, 604, 514, 403))[rng.integers(0, 4, n)]
+    gb = rng.integers(0, 10**7, n)
+    de = rng.integers(20_000_000, 100_000_000, n)
+    fr = rng.integers(0, 10**8, n)
+    es = rng.integers(0, 10**7, n)
+    nl = rng.integers(2_000_000, 10_000_000, n)
+    au_digit = np.asarray((8, 9))[rng.integers(0, 2, n)]
+    au = rng.integers(0, 10**7, n)
+    by_country: dict[str, Callable[[np.ndarray], Sequence[str | tuple[np.ndarray, int]]]] = {
+        "US": lambda m: ("+1", (us_area[m], 3), (exchange[m], 3), (line4[m], 4)),
+        "CA": lambda m: ("+1", (ca_area[m], 3), (exchange[m], 3), (line4[m], 4)),
+        "GB": lambda m: ("+44207", (gb[m], 7)),
+        "DE": lambda m: ("+4930", (de[m], 8)),
+        "FR": lambda m: ("+331", (fr[m], 8)),
+        "ES": lambda m: ("+3491", (es[m], 7)),
+        "NL": lambda m: ("+3120", (nl[m], 7)),
+        "AU": lambda m: ("+612", (au_digit[m], 1), (au[m], 7)),
     }
     out = np.empty(n, dtype=object)
-    for code, numbers in by_country.items():
+    for code, parts in by_country.items():
         mask = countries == code
-        out[mask] = numbers[mask]
+        if mask.any():
+            out[mask] = _text_of(parts(mask))
     return out
 
 
 def _postal(rng: Rng, patterns: np.ndarray) -> np.ndarray:
-    out = patterns.astype("U12")
+    """Each ``#`` of a pattern a random digit, each ``A`` a random letter (first four of each)."""
+    out = pl.Series(patterns.astype(str))
     for ch, alphabet in (("#", "0123456789"), ("A", "ABCDEFGHJKLMNPRSTUVWXY")):
         for _ in range(4):
-            has = np.char.find(out, ch) >= 0
-            if not has.any():
+            has = out.str.contains(ch, literal=True)
+            count = int(has.sum())
+            if not count:
                 break
-            letters = np.asarray(list(alphabet))[rng.integers(0, len(alphabet), int(has.sum()))]
-            out[has] = [p.replace(ch, c, 1) for p, c in zip(out[has], letters, strict=True)]
-    return out.astype(object)
+            letters = np.asarray(list(alphabet))[rng.integers(0, len(alphabet), count)]
+            filled = (
+                out.filter(has)
+                .to_frame("p")
+                .select(pl.col("p").str.replace(ch, pl.lit(pl.Series(letters)), literal=True, n=1))
+            )
+            out = out.scatter(has.arg_true(), filled.to_series())
+    return out.to_numpy().astype(object)
 
 
 def _places(rng: Rng, countries: np.ndarray) -> dict[str, np.ndarray]:
@@ -164,12 +186,19 @@ class GenState:
         else:
             country = _countries(rng, n)
             domain = None
-        local = np.asarray(
-            [
-                f"{_ascii(f).lower()}.{_ascii(la).lower().replace('.', '')}"
-                for f, la in zip(first, last, strict=True)
-            ],
-            dtype=object,
+        # the mailbox first.last, folded to ASCII once per distinct name
+        firsts = {f: _ascii(f).lower() for f in set(first.tolist())}
+        lasts = {la: _ascii(la).lower().replace(".", "") for la in set(last.tolist())}
+        local = (
+            pl.select(
+                pl.concat_str(
+                    pl.lit(pl.Series(first, dtype=pl.String)).replace_strict(firsts),
+                    pl.lit("."),
+                    pl.lit(pl.Series(last, dtype=pl.String)).replace_strict(lasts),
+                )
+            )
+            .to_series()
+            .to_numpy()
         )
         return {
             "first": first,
@@ -185,8 +214,17 @@ class GenState:
 
     @staticmethod
     def _unique_emails(local: np.ndarray, domain: np.ndarray) -> np.ndarray:
-        emails = pl.Series(np.char.add(np.char.add(local.astype(str), "@"), domain.astype(str)))
-        rank = pl.DataFrame({"e": emails}).with_columns(r=pl.int_range(pl.len()).over("e"))["r"]
-        parts = emails.str.split_exact("@", 1).struct.unnest()
-        fixed = pl.when(rank > 0).then(parts["field_0"] + rank.cast(pl.String)).otherwise(parts["field_0"])
-        return pl.select(fixed + "@" + parts["field_1"]).to_series().to_numpy()
+        """``local@domain``, the second and later holders of one address numbered (``ann.lee1@...``)."""
+        frame = pl.DataFrame(
+            {"l": pl.Series(local, dtype=pl.String), "d": pl.Series(domain, dtype=pl.String)}
+        )
+        frame = frame.with_columns(e=pl.concat_str("l", pl.lit("@"), "d"))
+        # most addresses are held once: only the shared ones are ranked among their holders
+        shared = frame["e"].is_duplicated()
+        rank = pl.Series(np.zeros(frame.height, dtype=np.int64))
+        if shared.any():
+            rows = shared.arg_true()
+            among = frame["e"].gather(rows).to_frame().select(pl.int_range(pl.len()).over("e"))
+            rank = rank.scatter(rows, among.to_series())
+        numbered = pl.concat_str("l", pl.lit(rank).cast(pl.String), pl.lit("@"), "d")
+        return frame.select(pl.when(pl.lit(rank) > 0).then(numbered).otherwise("e")).to_series().to_numpy()

@@ -118,8 +118,8 @@ class Defects(GenState):
             chosen = self.rng.choice(eligible, min(k, len(eligible)), replace=False)
             kinds_for = np.asarray(kinds, dtype=object)[self.rng.integers(0, len(kinds), len(chosen))]
             updates: dict[str, dict[int, Any]] = {}
-            for row, kind in zip(chosen.tolist(), kinds_for.tolist(), strict=True):
-                record = frame.row(row, named=True)
+            records = frame[chosen.tolist()].iter_rows(named=True)  # as seeded: updates land after
+            for row, kind, record in zip(chosen.tolist(), kinds_for.tolist(), records, strict=True):
                 for fld, value in self._apply(system, obj, record, kind).items():
                     updates.setdefault(fld, {})[row] = value
             frame = scatter(frame, updates)

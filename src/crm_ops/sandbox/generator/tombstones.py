@@ -45,14 +45,13 @@ class Tombstones(GenState):
     ) -> list[dict[str, Any]]:
         taken = self._taken()
         deleted: list[dict[str, Any]] = []
-        with_role = set(sf["OpportunityContactRole"]["ContactId"].to_list())
+        with_role = sf["OpportunityContactRole"]["ContactId"].unique().implode()
+        taken_ids = pl.Series(list(taken), dtype=pl.String).implode()
         for name, share in SALESFORCE_SHARE.items():
             frame = sf[name]
             ids = frame["Id"].to_list()
-            live = ~frame["IsDeleted"].to_numpy()
-            eligible = [
-                i for i, rid in enumerate(ids) if live[i] and rid not in taken and rid not in with_role
-            ]
+            free = ~frame["IsDeleted"] & ~frame["Id"].is_in(taken_ids) & ~frame["Id"].is_in(with_role)
+            eligible = free.arg_true().to_list()
             k = int(len(eligible) * share)
             if not k:
                 continue
@@ -70,11 +69,13 @@ class Tombstones(GenState):
                 {"system": "salesforce", "object": name, "record_id": ids[r], "deleted_at": s}
                 for r, s in zip(rows, stamps, strict=True)
             ]
-        linked = {int(x) for frame in associations.values() for c in ("from_id", "to_id") for x in frame[c]}
+        ends = [frame[c].cast(pl.Int64) for frame in associations.values() for c in ("from_id", "to_id")]
+        linked = pl.concat([pl.Series([], dtype=pl.Int64), *ends]).unique().implode()
         for name, share in HUBSPOT_SHARE.items():
             frame = hs[name]
             ids = frame["id"].to_list()
-            eligible = [i for i, rid in enumerate(ids) if str(rid) not in taken and rid not in linked]
+            free = ~frame["id"].cast(pl.String).is_in(taken_ids) & ~frame["id"].cast(pl.Int64).is_in(linked)
+            eligible = free.arg_true().to_list()
             k = int(len(eligible) * share)
             if not k:
                 continue
