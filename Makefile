@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,spark]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,sql,spark]'
 	touch $(STAMP)
 
 # The Spark engine's tests need Java 17+: Debian's headless JRE, installed when missing and we are root.

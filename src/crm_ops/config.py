@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_ops.config_sources import SourceSettings, source_settings
 from crm_ops.config_tables import (
     ENGINES,
     ReviewSettings,
@@ -59,6 +60,7 @@ __all__ = [
     "RuleSettings",
     "RunSettings",
     "SalesforceSettings",
+    "SourceSettings",
     "SparkSettings",
     "load_profile",
     "redact",
@@ -176,12 +178,17 @@ class Profile:
     notify: NotifySettings = field(default_factory=NotifySettings)
     production: bool = False
     source: str = "config"
+    sources: dict[str, SourceSettings] = field(default_factory=dict)  # billing, product, files (issue 14)
     engine: str = "polars"  # polars | spark: what check, match and run compute on
     spark: SparkSettings = field(default_factory=SparkSettings)
 
     def systems(self) -> list[str]:
         """The CRMs this profile connects to."""
         return [s for s in ("salesforce", "hubspot") if getattr(self, s) is not None]
+
+    def all_systems(self) -> list[str]:
+        """The CRMs, then the sources (by the names the config gives them)."""
+        return [*self.systems(), *self.sources]
 
 
 # A profile's own keys and their tables (docs/reference/config.md is generated from these and the
@@ -191,7 +198,8 @@ PROFILE_KEYS = {
     "relative to the config file)",
     "production": "guard writes: apply, undo and run write only with --allow-production "
     "(default: true: a profile without the key is guarded)",
-    "entities": "the entities pulled and checked (default: every entity of the maps)",
+    "entities": "the CRM entities pulled and checked (default: every entity of the maps; a source's own "
+    "entity is always pulled)",
     "salesforce": "table: how to reach Salesforce (absent: not pulled)",
     "hubspot": "table: how to reach HubSpot (absent: not pulled)",
     "maps": "tables maps.<system>.<Entity>: field map overrides",
@@ -200,6 +208,7 @@ PROFILE_KEYS = {
     "match": "table: matching settings",
     "run": "table: the nightly run's auto-apply and exit-code threshold",
     "notify": "table: the webhook a failing run posts to",
+    "sources": "tables sources.<name>: billing, product and file sources checked against the CRMs",
     "engine": 'what check, match and run compute on: "polars" (one machine, the default) or "spark"',
     "spark": 'table: where Spark runs and where it reads the snapshots (engine = "spark")',
 }
@@ -364,6 +373,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
     run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
+    sources = source_settings(raw.get("sources", {}), f"{where}.sources", file.resolve().parent, problems)
     engine = raw.get("engine", "polars")
     if engine not in ENGINES:
         problems.append(f"{where}.engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
@@ -385,6 +395,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         notify=notify,
         production=production,
         source=str(file),
+        sources=sources,
         engine=engine,
         spark=spark,
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crm_ops.check import run_check, snapshot_frames
@@ -23,6 +24,7 @@ from crm_ops.pull import Puller
 from crm_ops.runner import run_batch
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.generator import SeedConfig
+from crm_ops.sandbox.generator.billing import generate_sources, write_sources
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.tables import figures_table, findings_table, pull_table
 
@@ -50,6 +52,28 @@ def _edit_some_records(sandbox: Sandbox, puller: Puller) -> None:
     hs.crm.contacts.basic_api.archive(page.results[3].id)
 
 
+def _cross_source_finding(
+    out: Console, findings: pl.DataFrame, frames: dict[str, dict[str, pl.DataFrame]]
+) -> None:
+    """One finding between billing and the CRM, told as a person would read it."""
+    hits = findings.filter(pl.col("rule") == "billing.account.paying_not_customer").sort("record_id")
+    if hits.is_empty():
+        return
+    hit = hits.row(0, named=True)
+    account = frames["salesforce"]["Account"].filter(pl.col("id") == hit["record_id"]).row(0, named=True)
+    subs = frames["billing"]["Subscription"].filter(
+        (pl.col("account_external_id") == hit["record_id"])
+        | (pl.col("account_domain").str.contains(account["website"] or "-", literal=True))
+    )
+    plan = f"{subs['plan'][0]} plan, {subs['status'][0]}" if subs.height else "an active subscription"
+    fix = f"; proposed: {hit['proposed_value']!r}" if hit["proposed_value"] else "; flagged for a person"
+    told = (
+        f"({hits.height} like it): Salesforce account {account['name']!r} ({hit['record_id']}) pays in "
+        f"billing ({plan}) but its Type is {hit['current_value']!r}{fix}"
+    )
+    out.print(f"[bold]Across billing and the CRM[/] {escape(told)}")  # CRM values are plain text
+
+
 def run_demo(
     *,
     records: int = 2000,
@@ -73,11 +97,14 @@ def run_demo(
             f"[bold]Sandbox[/] Salesforce {sandbox.env['CRM_OPS_SF_INSTANCE_URL']} (TLS, local CA), "
             f"HubSpot {sandbox.env['CRM_OPS_HUBSPOT_BASE_URL']}"
         )
-        profile = sandbox_profile(sandbox.env, work)  # secrets in the environment, as a deployment sets them
+        # billing (a SQLite table of subscriptions) and the product's users (Parquet), from the same companies
+        sources = write_sources(generate_sources(sandbox.data), work / "sources")
+        # secrets in the environment, as a deployment sets them
+        profile = sandbox_profile(sandbox.env, work, extra=sources)
         config = Path(profile.source)
         puller = Puller(profile)
         try:
-            first = puller.pull_many(["salesforce", "hubspot"])
+            first = puller.pull_many(profile.all_systems())
             out.print(pull_table("Full pull into snapshots", first))
             _edit_some_records(sandbox, puller)
             second = puller.pull_many(["salesforce", "hubspot"], ["Contact"])
@@ -92,6 +119,7 @@ def run_demo(
         table = findings_table(title, found, limit=15)
         out.print(table)
         out.print(f"Findings: {run.findings_path}")
+        _cross_source_finding(out, found, snapshot_frames(profile))
         matched = run_matching(snapshot_frames(profile), rules=run.rules)
         out.print(figures_table("Duplicates and Salesforce-HubSpot links", matched.stats))
 

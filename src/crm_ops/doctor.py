@@ -9,7 +9,8 @@ or an apply, or would make their results wrong without saying so:
 - an object the maps read cannot be described, a required mapped field is missing, a standard optional
   field is hidden (field-level security: its column would be empty, an opt-out silently lost), a field
   crm-ops fixes cannot be written by the integration user;
-- a HubSpot scope crm-ops needs is not granted (403 MISSING_SCOPES names it).
+- a HubSpot scope crm-ops needs is not granted (403 MISSING_SCOPES names it);
+- a source (``[sources.<name>]``) cannot be read, or lacks a column its map requires.
 
 ``warn`` is worth knowing but blocks nothing: a custom field the org does not have (switch the column off
 or map your own), a cross-CRM id field absent (records link by matching), allowance above 80% used.
@@ -27,6 +28,7 @@ from crm_ops.config import Profile
 from crm_ops.connectors.hswrite import OWN_ENDPOINTS
 from crm_ops.connectors.hubspot import CRM_OBJECTS, HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
+from crm_ops.connectors.source import SourceConnector
 from crm_ops.errors import ApiError, ConfigError, CrmOpsError
 from crm_ops.pull import connect
 from crm_ops.schema.fieldmap import EntityMap, absent_reason
@@ -215,8 +217,31 @@ def _hubspot(conn: HubSpotConnector, now: datetime) -> Iterator[Finding]:
         yield from _map_findings(hs, emap, fields)
 
 
+def _source(conn: SourceConnector) -> Iterator[Finding]:
+    """A source beyond the CRMs: can it be read, does it have the columns its map reads?"""
+    name, entity, settings = conn.system, conn.entity, conn.settings
+    where = settings.path or settings.database or settings.table or "the query"
+    columns = {f.name for f in conn.describe(entity)}
+    yield Finding(name, "reach", "ok", f"{entity} from {where}: {len(columns)} columns")
+    for column, src in conn.emap.columns.items():
+        if not src.names or any(n in columns for n in src.names):
+            continue
+        names = " or ".join(src.names)
+        if src.optional:
+            yield Finding(name, "fields", "warn", f"{entity}.{column}: no column {names}; it stays empty")
+        else:
+            yield Finding(
+                name, "fields", "fail", f"{entity}.{column}: required column {names} missing ({src.origin})"
+            )
+    if not conn.incremental(entity):
+        yield Finding(
+            name, "incremental", "warn", "no updated_at in the map: every pull reads the whole source"
+        )
+
+
 def run_doctor(profile: Profile, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[Finding]:
-    """Every check for every CRM the profile configures; a CRM that cannot be reached is one ``fail``."""
+    """Every check for every CRM and source the profile configures; one that cannot be reached is one
+    ``fail``."""
     findings: list[Finding] = []
     for system in profile.systems():
         try:
@@ -231,4 +256,14 @@ def run_doctor(profile: Profile, *, now: Callable[[], datetime] = lambda: dateti
             findings.append(Finding(system, "connection", "fail", str(exc)))
         finally:
             conn.close()
+    for name, settings in profile.sources.items():
+        source = None
+        try:
+            source = SourceConnector(settings)
+            findings.extend(_source(source))
+        except CrmOpsError as exc:
+            findings.append(Finding(name, "reach", "fail", str(exc)))
+        finally:
+            if source is not None:
+                source.close()
     return findings

@@ -35,6 +35,7 @@ from crm_ops.config import CrmSettings, Profile
 from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
+from crm_ops.connectors.source import SourceConnector
 from crm_ops.durable import replace_durably, temporary_beside
 from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError, PartialPullError, PullFailure
 from crm_ops.schema.entities import ENTITY_NAMES, empty
@@ -65,7 +66,14 @@ class PullResult:
 
 
 def connect(profile: Profile, system: str) -> Connector:
-    """The connector for ``system`` with the profile's settings and field map (overrides applied)."""
+    """The connector for ``system`` with the profile's settings and field map (overrides applied); a
+    source's (``[sources.<name>]``) with its own map."""
+    if system in profile.sources:
+        return SourceConnector(profile.sources[system])
+    if system not in ("salesforce", "hubspot"):
+        known = ", ".join(profile.all_systems()) or "none"
+        raise ConfigError(f"{profile.source}: profile {profile.name!r} has no system or source {system!r}; "
+                          f"it has {known}")  # fmt: skip
     overrides = profile.maps.get(system)
     fmap = load_map(system, overrides=overrides, overrides_origin=profile.source)
     if system == "salesforce" and profile.salesforce is not None:
@@ -116,6 +124,8 @@ class Puller:
         self.state.close()
 
     def _overlap(self, system: str) -> int:
+        if system in self.profile.sources:
+            return self.profile.sources[system].overlap_seconds
         settings: CrmSettings | None = getattr(self.profile, system, None)
         return settings.overlap_seconds if settings else 300
 

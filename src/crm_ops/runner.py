@@ -48,6 +48,7 @@ from crm_ops.config import Profile
 from crm_ops.errors import BudgetExhaustedError, ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import MatchResult, run_matching
 from crm_ops.match.run import settings_from_profile
+from crm_ops.match.sources import CACHE_KEY, source_links
 from crm_ops.notify import notify_run
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier
@@ -175,6 +176,13 @@ def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]
     return None, None
 
 
+def pulled_entities(profile: Profile) -> list[str] | None:
+    """The entities a run pulls: the profile's list (all when unset) and each source's own entity."""
+    if profile.entities is None:
+        return None
+    return list(dict.fromkeys([*profile.entities, *(s.entity for s in profile.sources.values())]))
+
+
 def run_batch(
     profile: Profile,
     *,
@@ -204,7 +212,7 @@ def run_batch(
         failures: list[PullFailure] = []
         try:
             try:
-                pulls = puller.pull_many(profile.systems(), profile.entities)
+                pulls = puller.pull_many(profile.all_systems(), pulled_entities(profile))
             except PartialPullError as exc:
                 pulls, failures = exc.results, exc.failures
             frames = current_frames(puller.state)
@@ -218,10 +226,13 @@ def run_batch(
             if (engine or profile.engine) == "spark":
                 checked, matched = _on_spark(profile, rules, match_settings)
             else:
-                checked = run_rules(rules, frames)
-                matched = run_matching(frames, rules=rules, **match_settings)
+                # the sources' links once, for the cross-source rules and for matching's output
+                sourced = source_links(frames, match_settings["lists"])
+                checked = run_rules(rules, frames, cache={CACHE_KEY: sourced})
+                matched = run_matching(frames, rules=rules, linked_sources=sourced, **match_settings)
             findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
             durable.write_parquet(findings, folder / "findings.parquet")
+            durable.write_parquet(matched.source_links, folder / "source_links.parquet")
             snapshots = snapshot_versions(puller.state)
             plan = build_plan(
                 findings,

@@ -163,6 +163,7 @@ def test_demo_runs_end_to_end() -> None:
     assert "applied the safe fixes (done" in result.stdout
     assert "report.html" in result.stdout
     assert "Injected defects" in result.stdout
+    assert "Across billing and the CRM" in result.stdout and "pays in billing" in result.stdout
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "examples").glob("*.py")))

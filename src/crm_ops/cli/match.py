@@ -17,7 +17,8 @@ def match(
     config: ConfigPath = None,
     profile: ProfileName = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Folder for findings, pairs, links (Parquet).")
+        Path | None,
+        typer.Option("--output", "-o", help="Folder for findings, pairs, links, sources' links (Parquet)."),
     ] = None,
     survivor: Annotated[
         str | None,
@@ -81,7 +82,7 @@ def match(
         else:
             result = run_matching(snapshot_frames(prof), rejected=rejected, rules=rules, **settings)
     folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    for name in ("findings", "duplicates", "links", "unmatched"):
+    for name in ("findings", "duplicates", "links", "unmatched", "source_links"):
         durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")
     table = figures_table("matching", {**result.stats, "records on one side only": result.unmatched.height})
     out = Console(width=None if sys.stdout.isatty() else 120)

@@ -26,7 +26,11 @@ def pull(
     ] = None,
     system: Annotated[
         list[str] | None,
-        typer.Option("--system", "-s", help="salesforce or hubspot (repeatable; default: both configured)."),
+        typer.Option(
+            "--system",
+            "-s",
+            help="salesforce, hubspot or a source's name (billing...; repeatable; default: all configured).",
+        ),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Pull everything, not only what changed.")] = False,
 ) -> None:
@@ -47,10 +51,14 @@ def pull(
     console = Console(stderr=True)
     with _errors():
         prof = load_profile(config, profile)
-        systems = system or prof.systems()
-        unknown = [s for s in systems if s not in ("salesforce", "hubspot")]
+        systems = system or prof.all_systems()
+        known = ("salesforce", "hubspot", *prof.sources)
+        unknown = [s for s in systems if s not in known]
         if unknown:
-            raise ConfigError(f"unknown system {', '.join(unknown)}; use salesforce or hubspot")
+            raise ConfigError(
+                f"unknown system {', '.join(unknown)}; use salesforce, hubspot or a source of the profile "
+                f"({', '.join(prof.sources) or 'none configured: [profiles.P.sources.<name>]'})"
+            )
         puller = Puller(prof)
         failures: list[PullFailure] = []
         try:

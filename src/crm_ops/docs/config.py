@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from crm_ops import config
+from crm_ops.config_sources import SourceSettings
 from crm_ops.match.config import DEFAULTS as MATCH_RULES
 
 _COMMENTED = re.compile(r"^\s+(\w+):[^#]*#\s*(.+)$")
@@ -108,6 +109,20 @@ def config_page() -> str:
         'Field map overrides, one key a canonical column: `column = "Field"` (required unless',
         '`{field = "F", optional = true}`), `column = false` or `{off = true}` to switch an optional column',
         'off, and `custom_<name> = "Field__c"` to carry a custom field (typed as the CRM types it).',
+        "",
+        "## `[profiles.<name>.sources.<source>]`",
+        "",
+        "A source beyond the CRMs (billing, the product, an export of another CRM): one canonical entity",
+        "(`Subscription`, `ProductUser` or a CRM entity) from files (`path`) or a SQL database (`database`,",
+        "`url`, `url_env`), through a field map (`map` and/or `columns`). Its name (lower case) is its",
+        "system everywhere: `crm-ops pull -s <source>`, snapshots, findings, the report. The map file has",
+        "`entity`, `required` and `optional` like the CRM maps; `columns` entries are required unless",
+        '`{field = "x", optional = true}`. Pulls are incremental when the map gives `updated_at`. A billing',
+        "customer's id kept by the CRM goes in the account column `custom_<source>_id` (map it in",
+        '`[maps.<system>.Account]`, e.g. `custom_billing_id = "Stripe_Customer_Id__c"`). SQL sources need',
+        "the `sql` extra (`pip install 'crm-ops[sql]'`).",
+        "",
+        *_dataclass_rows(SourceSettings, ("name", "where")),
         "",
         "## `[profiles.<name>.rules]`",
         "",

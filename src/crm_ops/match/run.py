@@ -26,6 +26,7 @@ from crm_ops.match.decisions import active, drop_rejected
 from crm_ops.match.engine import clusters, find_duplicates, link_records, one_to_one
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
+from crm_ops.match.sources import SOURCE_LINK_SCHEMA, source_links
 from crm_ops.match.survivor import ORDERINGS, MergeRules
 from crm_ops.rules.engine import ProposalGate
 from crm_ops.rules.loader import load_rules
@@ -64,6 +65,8 @@ class MatchResult:
     unmatched: pl.DataFrame  # system, entity, id
     findings: pl.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    # sources' records (billing customers, product users) linked to the CRMs' (``match.sources``)
+    source_links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SOURCE_LINK_SCHEMA))
 
 
 def matched_fields(config: MatchConfig) -> list[str]:
@@ -102,6 +105,7 @@ def run_matching(
     rejected: Sequence[Mapping[str, Any]] = (),
     rules: Sequence[Rule] | None = None,
     lists: WordLists | None = None,
+    linked_sources: pl.DataFrame | None = None,
 ) -> MatchResult:
     """Duplicates, lead-vs-contact, cross-CRM links and drift over snapshot frames.
 
@@ -109,7 +113,8 @@ def run_matching(
     rejections (``State.rejections``): those pairs are left out while their records are unchanged.
     ``rules`` (the shipped rules when None; none checked when empty) are what every proposed value must
     pass in the CRM it is written into: drift syncs and the values a merge gives its survivor. ``lists``:
-    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones)."""
+    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones).
+    ``linked_sources``: the sources' links when the caller has them (``match.sources.source_links``)."""
     cfg = {**DEFAULTS, **(configs or {})}
     if rules is None:
         rules, _ = load_rules([])
@@ -120,6 +125,8 @@ def run_matching(
     stats: dict[str, Any] = {}
     found: list[tuple[str, str, pl.DataFrame, pl.DataFrame]] = []
     for system, entities in frames.items():
+        if system not in ("salesforce", "hubspot"):
+            continue  # a source's records are not merged (it is read-only): its links are below
         for entity, key in (("Contact", "Contact"), ("Account", "Account")):
             frame = entities.get(entity)
             if frame is None:
@@ -216,7 +223,11 @@ def run_matching(
         findings.append(
             survivorship(records, pairs, system, entity, merging, matched=matched, twins=twins, gate=gate)
         )
+    sourced = source_links(frames, lists) if linked_sources is None else linked_sources
+    for source, system, n in sourced.group_by("source", "system").len().sort("source", "system").iter_rows():
+        stats[f"{source}.{system}.links"] = n
     return MatchResult(
+        source_links=sourced,
         duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
         if dups
         else pl.DataFrame(schema=PAIRS_SCHEMA),

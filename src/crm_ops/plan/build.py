@@ -18,6 +18,7 @@ from crm_ops.plan.review import Review
 from crm_ops.rules.model import FINDINGS_SCHEMA
 
 ASSOCIATIONS = frozenset({"account_id"})  # fields that link a record to another (HubSpot: an association)
+WRITABLE = ("salesforce", "hubspot")  # the systems a plan writes into; sources are read-only
 
 
 def _kind(rule: str, field: str | None, has_proposal: bool, detail: dict[str, Any] | None) -> str | None:
@@ -86,6 +87,8 @@ def build_plan(
             details[raw] = json.loads(raw)
         detail = details.get(raw) if raw else None
         kind = _kind(f["rule"], f["field"], has_proposal, detail)
+        if kind is not None and f["system"] not in WRITABLE:
+            kind = "flag"  # a source (billing, product, files) is read-only: a person fixes it there
         if kind is None:
             if not (flag_errors and f["severity"] == "error"):
                 continue

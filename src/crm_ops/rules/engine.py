@@ -333,9 +333,14 @@ def run_rules(
     frames: Mapping[str, Mapping[str, pl.DataFrame]],
     *,
     now: datetime | None = None,
+    cache: Mapping[str, object] | None = None,
 ) -> CheckResult:
-    """Run every rule over every entity of every system in ``frames`` ({system: {entity: frame}})."""
+    """Run every rule over every entity of every system in ``frames`` ({system: {entity: frame}}).
+
+    ``cache`` seeds the rules' shared cache with what the caller computed already (the run gives the
+    sources' links, ``source_links``, so that rules and matching use the same ones, computed once)."""
     ctx = RuleContext(frames, now=now)
+    ctx.cache.update(cache or {})
     results = []
     errors: list[RuleError] = []
     seconds: dict[str, float] = {}

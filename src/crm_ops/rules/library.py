@@ -1021,3 +1021,7 @@ GENERIC_HELP = {
     "unique": ("nothing", "fails on every record sharing its value with another (nulls pass)"),
 }
 GENERIC_CHECKS = tuple(GENERIC_HELP)
+
+
+# the checks across the CRMs and the sources beyond them (billing, product) register themselves
+from crm_ops.rules import crosssource  # noqa: E402, F401

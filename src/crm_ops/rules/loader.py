@@ -27,12 +27,13 @@ from crm_ops.schema.entities import CUSTOM_PREFIX, ENTITIES
 # The keys of a YAML rule, and the fix mappings, with what each means (docs/reference/checks.md).
 RULE_KEY_HELP = {
     "id": "required: a unique id, dotted by convention (person.email.valid)",
-    "entity": "required: one entity or a list (Contact, Lead, Account, Opportunity, Owner, ContactRole)",
+    "entity": "required: one entity or a list (Contact, Lead, Account, Opportunity, Owner, ContactRole; "
+    "Subscription, ProductUser from sources)",
     "field": "the canonical column judged (and fixed); a check's `field` parameter",
     "severity": "required: error, warning or info",
     "description": "required: what is wrong, for a business user (the finding's message)",
     "tags": "a list of words: `tag:<tag>` selects rules in disabled, review.approve and run.auto_apply",
-    "systems": "salesforce and/or hubspot (default both)",
+    "systems": "salesforce and/or hubspot (default: every system with the entity, sources included)",
     "check": "required: a named check, a plain check (not_null) or a mapping ({matches: regex})",
     "params": "the check's and fixer's parameters",
     "fix": "a named fixer, or a fix mapping",

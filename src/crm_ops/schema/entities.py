@@ -137,9 +137,44 @@ ENTITIES: dict[str, dict[str, pl.DataType]] = {
         "role": STR,
         "is_primary": BOOL,
     },
+    # Beyond the two CRMs (issue 14): what a billing system, a product database or a file source gives,
+    # through a source's field map (crm_ops.connectors.source). ``id`` is the source's own record id.
+    # One subscription of one billing customer; ``account_external_id`` is the CRM account id billing
+    # stores of the customer, when it stores one.
+    "Subscription": {
+        **COMMON,
+        "customer_id": STR,
+        "account_domain": STR,
+        "account_name": STR,
+        "account_external_id": STR,
+        "plan": STR,
+        "status": STR,  # active, trialing, past_due, cancelled... (paying: SUBSCRIPTION_ACTIVE)
+        "mrr": FLOAT,
+        "arr": FLOAT,
+        "currency": STR,  # ISO 4217 code of mrr and arr
+        "start_date": DATE,
+        "end_date": DATE,
+        "cancelled_at": TIME,
+    },
+    # One user of the product: who signed up, from which company domain, when last active.
+    "ProductUser": {
+        **COMMON,
+        "email": STR,
+        "first_name": STR,
+        "last_name": STR,
+        "account_domain": STR,
+        "signed_up_at": TIME,
+        "last_active_at": TIME,
+    },
 }
 
 ENTITY_NAMES = tuple(ENTITIES)
+# the entities only sources give (no CRM map has them) and the CRM entities
+SOURCE_ENTITIES = ("Subscription", "ProductUser")
+CRM_ENTITIES = tuple(e for e in ENTITY_NAMES if e not in SOURCE_ENTITIES)
+# subscription statuses that mean the customer pays now (lower case; Stripe's and Chargebee's words); a
+# trial is not paying, and cancelled, canceled, incomplete_expired, ended are over
+SUBSCRIPTION_ACTIVE = ("active", "past_due", "non_renewing", "unpaid")
 
 
 def columns(entity: str) -> dict[str, pl.DataType]:

@@ -20,7 +20,7 @@ other custom fields carried as ``custom_<name>`` string columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -147,8 +147,9 @@ class EntityMap:
                 continue
             found = next((have[n.lower()] for n in src.names if n.lower() in have), None)
             if found is None:
+                noun = "field" if self.system in SYSTEMS else "column"  # a source's are columns
                 message = (
-                    f"{self.system} {self.object} has no field {_listed(src.names)} "
+                    f"{self.system} {self.object} has no {noun} {_listed(src.names)} "
                     f"(mapped to {self.entity}.{column}): {absent_reason(self.system, src.names)}"
                 )
                 if src.optional:
@@ -183,6 +184,8 @@ def _listed(names: Sequence[str]) -> str:
 
 def absent_reason(system: str, names: Sequence[str]) -> str:
     """Why a mapped field is not in the org's metadata, in words an admin can act on."""
+    if system not in SYSTEMS:  # a source (billing, product, files)
+        return "the source has no such column"
     if system == "hubspot":
         if any(n.startswith(("salesforce", "hs_salesforce")) for n in names):
             return "the portal does not run HubSpot's Salesforce integration, so records link by matching"
@@ -313,6 +316,48 @@ def _check_column(entity: str, column: str, where: str) -> str | None:
     )
 
 
+def compose_file(file: Path) -> yaml.Node | None:
+    """A map file's YAML nodes (their lines name problems), or a ``ConfigError`` naming file and line."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read field map: {exc.strerror}") from None
+    try:
+        return yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{file}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def read_layer(
+    entity: str,
+    cols: yaml.MappingNode,
+    layer: str,
+    at: Callable[[yaml.Node], str],
+    problems: list[str],
+    columns: dict[str, Source],
+) -> None:
+    """One layer of a map file (``required`` or ``optional``) into ``columns``; each problem appended
+    with its file and line (``at``)."""
+    for ckey, cval in cols.value:
+        column = str(_python(ckey))
+        bad = _check_column(entity, column, at(ckey))
+        if bad:
+            problems.append(bad)
+            continue
+        if column in columns:
+            problems.append(f"{at(ckey)}: {entity}.{column} is mapped twice")
+            continue
+        src = _source(cval, at(ckey), optional=layer == "optional")
+        if src == OFF:
+            problems.append(f"{at(ckey)}: a map file cannot switch {entity}.{column} off")
+        elif isinstance(src, str):
+            problems.append(src)
+        else:
+            columns[column] = src
+
+
 def load_map(
     system: str,
     path: str | Path | None = None,
@@ -326,16 +371,7 @@ def load_map(
     file and the overrides is reported at once, each with its file and line.
     """
     file = Path(path) if path else shipped_map_path(system)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read field map: {exc.strerror}") from None
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{file}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    root = compose_file(file)
     problems: list[str] = []
     maps: dict[str, EntityMap] = {}
 
@@ -381,22 +417,7 @@ def load_map(
             if not isinstance(cols, yaml.MappingNode):
                 problems.append(f"{at(parts[layer][0])}: {entity}.{layer} must map columns to fields")
                 continue
-            for ckey, cval in cols.value:
-                column = str(_python(ckey))
-                bad = _check_column(entity, column, at(ckey))
-                if bad:
-                    problems.append(bad)
-                    continue
-                if column in columns:
-                    problems.append(f"{at(ckey)}: {entity}.{column} is mapped twice")
-                    continue
-                src = _source(cval, at(ckey), optional=layer == "optional")
-                if src == OFF:
-                    problems.append(f"{at(ckey)}: a shipped map cannot switch {entity}.{column} off")
-                elif isinstance(src, str):
-                    problems.append(src)
-                else:
-                    columns[column] = src
+            read_layer(entity, cols, layer, at, problems, columns)
         maps[entity] = EntityMap(system, entity, obj, columns, at(key))
     for entity, columns_over in (overrides or {}).items():
         where = f"{overrides_origin} maps.{system}.{entity}"
