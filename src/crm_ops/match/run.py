@@ -69,6 +69,14 @@ class MatchResult:
     source_links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SOURCE_LINK_SCHEMA))
 
 
+# the entities linked across the two CRMs, each with its match settings' key
+CROSS_ENTITIES = (
+    ("Contact", "cross.Contact"),
+    ("Account", "cross.Account"),
+    ("Opportunity", "cross.Opportunity"),
+)
+
+
 def matched_fields(config: MatchConfig) -> list[str]:
     """The fields a rule set matches on (its fields and the secondary ones they are compared with)."""
     out: list[str] = []
@@ -169,11 +177,7 @@ def run_matching(
             findings.append(conversions(leads, contacts, pairs, merging, matched=matched, gate=gate))
     hs = frames.get("hubspot", {})
     if sf and hs:
-        for entity, key in (
-            ("Contact", "cross.Contact"),
-            ("Account", "cross.Account"),
-            ("Opportunity", "cross.Opportunity"),
-        ):
+        for entity, key in CROSS_ENTITIES:
             if entity not in sf or entity not in hs:
                 continue
             left, right = live(sf[entity]), live(hs[entity])

@@ -28,7 +28,14 @@ from crm_ops.match.decisions import active, drop_rejected
 from crm_ops.match.engine import PAIR_SCHEMA, _prepared, _score, clusters, one_to_one
 from crm_ops.match.links import DRIFT_FIELDS, drift
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
-from crm_ops.match.run import LINK_SCHEMA, PAIRS_SCHEMA, MatchResult, _twins, matched_fields
+from crm_ops.match.run import (
+    CROSS_ENTITIES,
+    LINK_SCHEMA,
+    PAIRS_SCHEMA,
+    MatchResult,
+    _twins,
+    matched_fields,
+)
 from crm_ops.match.survivor import MergeRules
 from crm_ops.rules.loader import load_rules
 from crm_ops.rules.model import Rule
@@ -491,11 +498,7 @@ def run_matching_spark(
             findings.append(gated_on_driver(gate, made))
     hs = frames.get("hubspot", {})
     if sf and hs:
-        for entity, key in (
-            ("Contact", "cross.Contact"),
-            ("Account", "cross.Account"),
-            ("Opportunity", "cross.Opportunity"),
-        ):
+        for entity, key in CROSS_ENTITIES:
             if entity not in sf or entity not in hs:
                 continue
             left, right = _live(sf[entity]), _live(hs[entity])
