@@ -53,9 +53,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	BENCH_SIZE=$(BENCH_SIZE) $(BIN)/python benchmarks/bench.py
 
-# the rule library and dedupe on Spark local mode beside polars (1M contacts; SIZES=1000000,5000000)
+# the rule library and dedupe on Spark local mode beside polars (1M contacts; SIZES="1000000 5000000",
+# MASTERS="local[1] local[2]", SPARK_HEAP=14g: the local JVM's heap)
 spark-bench: $(STAMP) java
-	$(BIN)/python benchmarks/spark_bench.py
+	$(BIN)/python benchmarks/spark_bench.py --sizes $(or $(SIZES),1000000) \
+		--masters $(or $(MASTERS),'local[1]' 'local[2]') --driver-memory $(or $(SPARK_HEAP),14g)
 
 # The reference pages generated from the code (docs/reference/); a test fails when they are stale.
 docs: $(STAMP)

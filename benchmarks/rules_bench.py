@@ -36,13 +36,13 @@ COUNTRIES = ["US", "GB", "DE", "FR", "CA", "AU", "ES", "NL"]
 # ------------------------------------------------------------------------------------------ library
 
 
-def canonical_frames(records: int, folder: Path) -> dict[str, int]:
+def canonical_frames(records: int, folder: Path, seed: int = 1) -> dict[str, int]:
     """Seed, map every entity with the shipped field maps, write Parquet (and the ground truth's duplicates
     and matches as ``truth.*.parquet``); return row counts."""
     from crm_ops.sandbox.generator import SeedConfig, generate
     from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, apply, load_map
 
-    data = generate(SeedConfig(records=records, seed=1))
+    data = generate(SeedConfig(records=records, seed=seed))
     counts = {}
     sf, hs = load_map("salesforce"), load_map("hubspot")
     for entity, emap in sf.entities.items():

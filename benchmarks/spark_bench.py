@@ -1,11 +1,14 @@
 """The whole rule library and contact dedupe on Spark local mode beside polars, at the same sizes.
 
-Run: ``.venv/bin/python benchmarks/spark_bench.py [--sizes 1000000 5000000] [--masters local[1] local[2]]
-[--driver-memory 10g]`` (on a shared machine, under ``flock /work/.bench.lock``).
+Run: ``make spark-bench`` (``SIZES="1000000 5000000"``) or ``.venv/bin/python benchmarks/spark_bench.py
+[--sizes 1000000 5000000] [--masters local[1] local[2]] [--driver-memory 14g] [--partitions N]`` (on a
+shared machine, under ``flock /work/.bench.lock``); Spark settings of your own as JSON in
+``SPARK_BENCH_CONF``. Shuffle partitions default to one per 125k contacts (8 or more).
 
 For each size the generator seeds both CRMs (contacts, plus accounts, leads and opportunities in
-proportion), mapped to the canonical schema by crm_ops' field maps and written as Parquet (as
-``rules_bench.py`` does). Then, each in a fresh process:
+proportion; beyond a million contacts, orgs of a million side by side with their ids prefixed),
+mapped to the canonical schema by crm_ops' field maps and written as Parquet (as ``rules_bench.py``
+does). Then, each in a fresh process:
 
 - polars: every shipped rule over every entity (``run_rules``), then dedupe of Salesforce contacts
   (``find_duplicates`` + ``clusters``);
@@ -102,6 +105,44 @@ class TreeMemory:
         self._thread.join()
 
 
+SHARD = 1_000_000  # the most contacts one generated org holds (its company names run out beyond)
+
+
+def seed_frames(contacts: int, folder: Path) -> int:
+    """The canonical Parquet files of ``contacts`` contacts (and the rest in proportion): one generated
+    org up to a million, beyond that orgs of a million each (seeds 1, 2, ...) side by side, every id and
+    reference prefixed by its org's number so that none collide. Returns the records in all."""
+    if contacts <= SHARD:
+        return sum(canonical_frames(contacts, folder).values())
+    shards = []
+    for k in range((contacts + SHARD - 1) // SHARD):
+        shard = folder / f"shard{k}"
+        shard.mkdir()
+        canonical_frames(min(SHARD, contacts - k * SHARD), shard, seed=k + 1)
+        shards.append(shard)
+    total = 0
+    for path in sorted(shards[0].glob("*.parquet")):
+        parts = []
+        for k, shard in enumerate(shards):
+            frame = pl.scan_parquet(shard / path.name)
+            ids = [
+                c
+                for c, t in frame.collect_schema().items()
+                if (c == "id" or c.endswith("_id")) and t == pl.String
+            ]
+            parts.append(
+                frame.with_columns(pl.format("{}-{}", pl.lit(f"o{k}"), pl.col(c)).alias(c) for c in ids)
+            )
+        pl.concat(parts, how="diagonal_relaxed").sink_parquet(folder / path.name)
+        if not path.name.startswith("truth."):
+            total += pl.scan_parquet(folder / path.name).select(pl.len()).collect().item()
+    for shard in shards:
+        for p in shard.iterdir():
+            p.unlink()
+        shard.rmdir()
+    return total
+
+
 def load(folder: Path) -> dict[str, dict[str, Path]]:
     paths: dict[str, dict[str, Path]] = {}
     for path in sorted(folder.glob("*.parquet")):
@@ -145,7 +186,7 @@ def child_spark(folder: str, master: str, partitions: int, driver_memory: str) -
     configure(level="warning", json=True)
     with TreeMemory() as memory:
         # local mode: the driver JVM is the whole cluster, its heap the executors' memory
-        conf = {"spark.driver.memory": driver_memory, "spark.sql.autoBroadcastJoinThreshold": "64m"}
+        conf = {"spark.driver.memory": driver_memory, **json.loads(os.environ.get("SPARK_BENCH_CONF", "{}"))}
         spark = session(settings=SparkSettings(master=master, partitions=partitions, conf=conf))
         frames = {
             s: {e: spark.read.parquet(str(p)) for e, p in ents.items()}
@@ -184,9 +225,14 @@ def run_child(*args: str) -> dict[str, Any] | None:
     )
     lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
     if done.returncode or not lines:
+        causes = [x for x in done.stderr.splitlines() if "Exception" in x or "Error" in x][:5]
         print(
-            f"  {' '.join(args[:1] + args[2:])} failed ({done.returncode}):", done.stderr[-3000:], flush=True
+            f"  {' '.join(args[:1] + args[2:])} failed ({done.returncode}):",
+            *causes,
+            sep="\n    ",
+            flush=True,
         )
+        print(done.stderr[-2000:], flush=True)
         return None
     return dict(json.loads(lines[-1]))
 
@@ -205,13 +251,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--masters", nargs="+", default=["local[1]", "local[2]"])
-    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="shuffle partitions (default: one per 125k contacts, 8 or more)",
+    )
     parser.add_argument("--driver-memory", default="10g", help="the local JVM's heap (the whole cluster's)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
-        if args.child[0] == "polars":
+        if args.child[0] == "seed":
+            print(json.dumps({"records": seed_frames(int(args.child[1]), Path(args.child[2]))}))
+        elif args.child[0] == "polars":
             child_polars(args.child[1])
         else:
             child_spark(args.child[1], args.child[2], int(args.child[3]), args.child[4])
@@ -221,11 +274,15 @@ def main() -> None:
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            counts = canonical_frames(size, folder)
-            print(f"{size:,} contacts: {sum(counts.values()):,} records in all", flush=True)
+            # seeded in a child process too, so that this one holds none of it while the runs do
+            seeded = run_child("seed", str(size), str(folder))
+            if seeded is None:
+                continue
+            print(f"{size:,} contacts: {seeded['records']:,} records in all", flush=True)
+            parts = args.partitions or max(8, size // 125_000)
             runs: list[tuple[str, tuple[str, ...]]] = [("polars", ("polars", tmp))]
             runs += [
-                (f"spark {m}", ("spark", tmp, m, str(args.partitions), args.driver_memory))
+                (f"spark {m} p{parts}", ("spark", tmp, m, str(parts), args.driver_memory))
                 for m in args.masters
             ]
             for engine, child_args in runs:

@@ -43,9 +43,16 @@ class _Tee:
         self.file = path.open("a", encoding="utf-8")
 
     def __call__(self, _: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        self.file.write(json_module.dumps(event, default=str) + "\n")
-        self.file.flush()
+        if not self.file.closed:
+            self.file.write(json_module.dumps(event, default=str) + "\n")
+            self.file.flush()
         return event
+
+
+def close_run_log() -> None:
+    """Stop writing the run's log file and close it (the run is over); the console is unchanged."""
+    while _open_tees:
+        _open_tees.pop().file.close()
 
 
 _open_tees: list[_Tee] = []  # the run log being written, closed when logging is configured again

@@ -160,10 +160,14 @@ def _on_spark(
         session,
         snapshot_frames,
     )
+    from crm_ops.spark.sources import source_links_spark  # noqa: PLC0415
 
     local = replace(profile, spark=replace(profile.spark, snapshots=""))
     frames = snapshot_frames(session(profile), local)
-    return run_rules_spark(rules, frames), run_matching_spark(frames, rules=rules, **match_settings)
+    # the sources' links once, for the cross-source rules and for matching's output (as on polars)
+    sourced = source_links_spark(frames, match_settings["lists"])
+    checked = run_rules_spark(rules, frames, cache={CACHE_KEY: sourced})
+    return checked, run_matching_spark(frames, rules=rules, linked_sources=sourced, **match_settings)
 
 
 def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]:
@@ -343,6 +347,7 @@ def run_batch(
             if isinstance(exc, BudgetExhaustedError)
             else ExitCode.API
         )
+        log.error("run.failed", exit_code=int(code), error=str(exc))  # into the run's log before it closes
         notify_run(
             profile.notify,
             {"run_id": run_id, "profile": profile.name, "exit_code": code, "error": str(exc)},
@@ -350,6 +355,7 @@ def run_batch(
         raise
     finally:
         lock.release()
+        logs.close_run_log()
 
 
 __all__ = [

@@ -322,3 +322,46 @@ def to_polars_frame(frame: Any) -> pl.DataFrame:
     from crm_ops.spark.frames import to_polars
 
     return to_polars(frame, MATCH_FINDINGS_SCHEMA)
+
+
+# ------------------------------------------------ billing and product sources (issue 14) on Spark
+
+
+def test_cross_source_rules_and_source_links_on_spark_equal_polars(spark: Any, tmp_path: Path) -> None:
+    from crm_ops.check import profile_rules
+    from crm_ops.match.sources import source_links
+    from crm_ops.sandbox.generator.billing import generate_sources, write_sources
+    from crm_ops.spark import run_rules_spark
+    from crm_ops.spark.sources import source_links_spark
+
+    with fast_sandbox(2000, 23) as sb:
+        sources = generate_sources(sb.data)
+        profile = profile_for(sb, tmp_path, extra=write_sources(sources, tmp_path / "sources"))
+        puller = Puller(profile)
+        try:
+            puller.pull_many(profile.all_systems())
+            frames = current_frames(puller.state)
+        finally:
+            puller.close()
+    assert "Subscription" in frames["billing"] and "ProductUser" in frames["product"]
+    # the cross-source rules and the rules of the fields their fixers write (which judge those values)
+    every = profile_rules(profile)[0]
+    crossing = [r for r in every if r.id.startswith(("billing.", "product."))]
+    written = {r.field for r in crossing if r.fix is not None}
+    rules = [r for r in every if r in crossing or r.field in written]
+    on_spark = _to_spark(spark, frames)
+    links = source_links(frames)
+    assert links.height > 500 and set(links["source_entity"]) == {"Subscription", "ProductUser"}
+    _same(links, source_links_spark(on_spark), "source links")
+    expected = run_rules(rules, frames, now=NOW)
+    got = run_rules_spark(rules, on_spark, now=NOW)
+    assert got.errors == [] and expected.errors == []
+    cross = expected.findings.filter(pl.col("rule").is_in([r.id for r in crossing]))
+    assert set(cross["rule"]) == set(sources.truth["rule"])  # every cross-source rule finds something
+    assert cross.filter(pl.col("proposed_value").is_not_null()).height > 0  # and proposes a stage
+    _same(expected.findings, got.findings, "findings with sources")
+    # without the sources, the cross-source rules pass every CRM record, on both engines
+    crm_only = {s: f for s, f in frames.items() if s in ("salesforce", "hubspot")}
+    bare = run_rules(crossing, crm_only, now=NOW).findings
+    assert bare.height == 0
+    assert run_rules_spark(crossing, {s: on_spark[s] for s in crm_only}, now=NOW).findings.height == 0

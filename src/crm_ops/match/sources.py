@@ -70,7 +70,7 @@ def customers(subscriptions: pl.DataFrame) -> pl.DataFrame:
     """One row per billing customer: its id, the company's name and domain and the CRM id billing keeps
     (each the newest subscription's that has one), and since when it is a customer."""
     subs = live(subscriptions).filter(pl.col("customer_id").is_not_null())
-    newest = subs.sort("updated_at", "start_date", nulls_last=False, descending=True)
+    newest = subs.sort("updated_at", "start_date", "id", nulls_last=False, descending=True)
     return (
         newest.group_by("customer_id", maintain_order=True)
         .agg(
@@ -127,7 +127,11 @@ def link_customers(
             pl.lit(id_column(source)).alias("reasons"),
         )
     )
-    by_id = pl.concat([by_external, by_stored]).unique("source_id", keep="first", maintain_order=True)
+    # one link per customer: its stored external id first, then the account storing its id (the
+    # smallest id of several), whatever order the snapshots' rows come in
+    by_id = pl.concat(
+        [by_external.sort("source_id", "crm_id"), by_stored.sort("source_id", "crm_id")]
+    ).unique("source_id", keep="first", maintain_order=True)
     rest = people.join(by_id.select(pl.col("source_id").alias("id")), on="id", how="anti")
     scored = link_records(crm, rest, SOURCE_ACCOUNT, lists=lists)
     age = crm.select(
@@ -184,7 +188,8 @@ def link_users(
             "created_at",
         ).filter(pl.col("__email").is_not_null())
         # the oldest record of an address (a later copy is the duplicate)
-        right = right.sort("created_at", nulls_last=True).unique("__email", keep="first")
+        # (ties by id: the same record whatever order the snapshot's rows come in)
+        right = right.sort("created_at", "crm_id", nulls_last=True).unique("__email", keep="first")
         hits = left.join(right, on="__email").select(pl.col("id").alias("source_id"), "crm_id")
         out.append(hits.with_columns(pl.lit(entity).alias("entity")))
         left = left.join(hits.select(pl.col("source_id").alias("id")), on="id", how="anti")

@@ -50,6 +50,7 @@ from crm_ops.spark.gate import (
     SparkGate,
     gated_on_driver,
 )
+from crm_ops.spark.sources import source_links_spark
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -419,10 +420,12 @@ def run_matching_spark(
     rejected: Sequence[Mapping[str, Any]] = (),
     rules: Sequence[Rule] | None = None,
     lists: WordLists | None = None,
+    linked_sources: pl.DataFrame | None = None,
 ) -> MatchResult:
     """Duplicates, lead-vs-contact, cross-CRM links and drift on Spark, as ``run_matching`` (the same
     arguments: ``rules`` every proposed value must pass, the shipped ones when None; ``lists`` the word
-    lists).
+    lists; ``linked_sources`` the sources' links when the caller has them, else found by
+    ``crm_ops.spark.sources``).
 
     Blocking, scoring, links, unmatched records and drift run on Spark; the pairs found (a small share
     of the records) come to the driver, where the remembered rejections are left out and the merge and
@@ -578,4 +581,5 @@ def run_matching_spark(
         if collected_findings
         else pl.DataFrame(schema=MATCH_FINDINGS_SCHEMA),
         stats=stats,
+        source_links=source_links_spark(frames, words) if linked_sources is None else linked_sources,
     )

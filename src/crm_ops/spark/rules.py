@@ -259,7 +259,9 @@ def run_entity_spark(
 
     frame = frames[system][entity]
     live = _live(frame)
-    applicable = [r for r in rules if r.applies_to(system, entity)]
+    applicable = [
+        r for r in rules if r.applies_to(system, entity) and not N.passes_everything(r.check, frames, system)
+    ]
     kinds = {r.id: N.kind_of(r.check, N.CHECK_NEEDS) for r in applicable}
     fix_kinds = {r.id: N.kind_of(r.fix, N.FIX_NEEDS) for r in applicable if r.fix is not None}
     on_driver = [r for r in applicable if kinds[r.id] == "driver" or fix_kinds.get(r.id) == "driver"]
@@ -311,9 +313,12 @@ def run_entity_spark(
         return result
     ctx = driver().for_system(system)
     polars_frame = ctx.frame(entity)
-    # with every rule of the entity, so that their fixers' values are judged by all the rules of their
-    # field, as on polars; only the driver rules' findings are kept (the others came from Spark)
-    done = run_entity(applicable, polars_frame, ctx, system, entity)
+    # with the rules of the fields their fixers write too, so that those values are judged by every
+    # rule of their field, as on polars (the gate reads no other rule); only the driver rules' findings
+    # are kept (the others came from Spark)
+    written = {r.field for r in on_driver if r.fix is not None and r.field}
+    judging = [r for r in applicable if r in on_driver or r.field in written]
+    done = run_entity(judging, polars_frame, ctx, system, entity)
     mine = [r.id for r in on_driver]
     errors = [e for e in done.errors if e.rule in mine]
     return result, _rows_out(done.findings.filter(pl.col("rule").is_in(mine)), errors, system, entity)
@@ -326,11 +331,17 @@ def map_polars_schema() -> Any:
 
 
 def run_rules_spark(
-    rules: Sequence[Rule], frames: SparkFrames, *, now: datetime | None = None
+    rules: Sequence[Rule],
+    frames: SparkFrames,
+    *,
+    now: datetime | None = None,
+    cache: Mapping[str, object] | None = None,
 ) -> CheckResult:
     """Every rule over every entity of ``frames`` ({system: {entity: Spark DataFrame}}), on Spark.
 
-    Returns the polars engine's ``CheckResult`` (findings collected to the driver)."""
+    ``cache`` seeds the shared cache of the rules run on the driver, as ``run_rules``'s does (the run
+    gives the sources' links it found). Returns the polars engine's ``CheckResult`` (findings collected
+    to the driver)."""
     when = now or datetime.now(UTC)
     shared: dict[Any, Any] = {}
     driver_ctx: list[RuleContext] = []
@@ -339,7 +350,9 @@ def run_rules_spark(
         if not driver_ctx:
             log.warning("spark.rules_on_driver", reason="checks or fixers not known to be row-level")
             collected = {s: {e: to_polars(f) for e, f in ents.items()} for s, ents in frames.items()}
-            driver_ctx.append(RuleContext(collected, now=when))
+            ctx = RuleContext(collected, now=when)
+            ctx.cache.update(cache or {})
+            driver_ctx.append(ctx)
         return driver_ctx[0]
 
     parts: list[pl.DataFrame] = []
