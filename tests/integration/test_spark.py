@@ -331,7 +331,7 @@ def test_cross_source_rules_and_source_links_on_spark_equal_polars(spark: Any, t
     from crm_ops.check import profile_rules
     from crm_ops.match.sources import source_links
     from crm_ops.sandbox.generator.billing import generate_sources, write_sources
-    from crm_ops.spark import run_rules_spark
+    from crm_ops.spark import run_matching_spark, run_rules_spark
     from crm_ops.spark.sources import source_links_spark
 
     with fast_sandbox(2000, 23) as sb:
@@ -353,6 +353,10 @@ def test_cross_source_rules_and_source_links_on_spark_equal_polars(spark: Any, t
     links = source_links(frames)
     assert links.height > 500 and set(links["source_entity"]) == {"Subscription", "ProductUser"}
     _same(links, source_links_spark(on_spark), "source links")
+    # matching writes them (`crm-ops match` / `run`: source_links.parquet) and counts them, as on polars
+    matched, got_matched = run_matching(frames), run_matching_spark(on_spark)
+    _same(matched.source_links, got_matched.source_links, "matching's source links")
+    assert got_matched.stats == matched.stats and "billing.salesforce.links" in matched.stats
     expected = run_rules(rules, frames, now=NOW)
     got = run_rules_spark(rules, on_spark, now=NOW)
     assert got.errors == [] and expected.errors == []

@@ -26,7 +26,7 @@ from crm_ops.match.decisions import active, drop_rejected
 from crm_ops.match.engine import clusters, find_duplicates, link_records, one_to_one
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
-from crm_ops.match.sources import SOURCE_LINK_SCHEMA, source_links
+from crm_ops.match.sources import CRMS, SOURCE_LINK_SCHEMA, link_counts, source_links
 from crm_ops.match.survivor import ORDERINGS, MergeRules
 from crm_ops.rules.engine import ProposalGate
 from crm_ops.rules.loader import load_rules
@@ -133,7 +133,7 @@ def run_matching(
     stats: dict[str, Any] = {}
     found: list[tuple[str, str, pl.DataFrame, pl.DataFrame]] = []
     for system, entities in frames.items():
-        if system not in ("salesforce", "hubspot"):
+        if system not in CRMS:
             continue  # a source's records are not merged (it is read-only): its links are below
         for entity, key in (("Contact", "Contact"), ("Account", "Account")):
             frame = entities.get(entity)
@@ -228,8 +228,7 @@ def run_matching(
             survivorship(records, pairs, system, entity, merging, matched=matched, twins=twins, gate=gate)
         )
     sourced = source_links(frames, lists) if linked_sources is None else linked_sources
-    for source, system, n in sourced.group_by("source", "system").len().sort("source", "system").iter_rows():
-        stats[f"{source}.{system}.links"] = n
+    stats.update(link_counts(sourced))
     return MatchResult(
         source_links=sourced,
         duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])

@@ -19,7 +19,7 @@ frame; rules read them through ``cached_links(ctx)``, computed once per run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -61,9 +61,18 @@ def id_column(source: str) -> str:
     return f"custom_{source.replace('-', '_')}_id"
 
 
-def source_frames(frames: Mapping[str, Mapping[str, pl.DataFrame]], entity: str) -> dict[str, pl.DataFrame]:
+Frame = TypeVar("Frame")  # a polars frame, or the Spark engine's DataFrame
+
+
+def source_frames(frames: Mapping[str, Mapping[str, Frame]], entity: str) -> dict[str, Frame]:
     """Each source's frame of ``entity`` (the systems that are not the two CRMs)."""
     return {s: f[entity] for s, f in frames.items() if s not in CRMS and entity in f}
+
+
+def link_counts(links: pl.DataFrame) -> dict[str, Any]:
+    """Matching's stats of the sources' links: ``<source>.<system>.links``, how many of each."""
+    counts = links.group_by("source", "system").len().sort("source", "system")
+    return {f"{source}.{system}.links": n for source, system, n in counts.iter_rows()}
 
 
 def customers(subscriptions: pl.DataFrame) -> pl.DataFrame:

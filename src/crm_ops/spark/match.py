@@ -36,6 +36,7 @@ from crm_ops.match.run import (
     _twins,
     matched_fields,
 )
+from crm_ops.match.sources import link_counts
 from crm_ops.match.survivor import MergeRules
 from crm_ops.rules.loader import load_rules
 from crm_ops.rules.model import Rule
@@ -191,12 +192,7 @@ def find_duplicates_spark(
     lists: WordLists | None = None,
 ) -> DataFrame:
     """Scored duplicate pairs within one frame (live records), as ``crm_ops.match.find_duplicates``."""
-    words = lists or shipped_lists()
-    prepared = prepare(_live(frame), config, "left", words).persist()
-    cands = _candidates(prepared, None, config)
-    if stats is not None:
-        stats["candidates"] = stats.get("candidates", 0) + cands.count()
-    return _scored(cands, prepared, prepared, config, words)
+    return _pairs(frame, None, config, stats, lists)
 
 
 def link_records_spark(
@@ -208,13 +204,24 @@ def link_records_spark(
     lists: WordLists | None = None,
 ) -> DataFrame:
     """Scored pairs between two frames, as ``crm_ops.match.link_records``."""
+    return _pairs(left, right, config, stats, lists)
+
+
+def _pairs(
+    left: DataFrame,
+    right: DataFrame | None,
+    config: MatchConfig,
+    stats: dict[str, int] | None,
+    lists: WordLists | None,
+) -> DataFrame:
+    """Scored pairs between ``left`` and ``right``'s live records, or within ``left`` when it is None."""
     words = lists or shipped_lists()
     lp = prepare(_live(left), config, "left", words).persist()
-    rp = prepare(_live(right), config, "right", words).persist()
+    rp = None if right is None else prepare(_live(right), config, "right", words).persist()
     cands = _candidates(lp, rp, config)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.count()
-    return _scored(cands, lp, rp, config, words)
+    return _scored(cands, lp, lp if rp is None else rp, config, words)
 
 
 def clusters_spark(pairs: DataFrame, max_rounds: int = 100) -> DataFrame:
@@ -569,6 +576,8 @@ def run_matching_spark(
     ]
     for persisted in shared.get("__persisted", []):
         persisted.unpersist()
+    sourced = source_links_spark(frames, words) if linked_sources is None else linked_sources
+    stats.update(link_counts(sourced))
     return MatchResult(
         duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
         if dups
@@ -581,5 +590,5 @@ def run_matching_spark(
         if collected_findings
         else pl.DataFrame(schema=MATCH_FINDINGS_SCHEMA),
         stats=stats,
-        source_links=source_links_spark(frames, words) if linked_sources is None else linked_sources,
+        source_links=sourced,
     )

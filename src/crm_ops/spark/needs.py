@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from crm_ops.match.sources import source_frames
 from crm_ops.rules import crosssource, library
 
 if TYPE_CHECKING:
@@ -432,7 +433,7 @@ def passes_everything(fn: Callable[..., Any] | None, frames: Mapping[str, Any], 
     subscriptions and passes every record when no source holds any (see that module)."""
     if fn is None or getattr(fn, "__module__", "") != crosssource.__name__ or system not in crosssource.CRMS:
         return False
-    return not any("Subscription" in ents for s, ents in frames.items() if s not in crosssource.CRMS)
+    return not source_frames(frames, "Subscription")
 
 
 def kind_of(fn: Callable[..., Any], needs: Mapping[Callable[..., Any], Provider]) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from crm_ops.match.sources import CRMS, SOURCE_LINK_SCHEMA, id_column, source_links
+from crm_ops.match.sources import CRMS, SOURCE_LINK_SCHEMA, id_column, source_frames, source_links
 from crm_ops.spark.frames import to_polars
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ CRM_COLUMNS = {
 
 def has_sources(frames: Mapping[str, Mapping[str, Any]]) -> bool:
     """Whether any system beyond the two CRMs gives subscriptions or product users."""
-    return any(e in ents for s, ents in frames.items() if s not in CRMS for e in SOURCE_ENTITIES)
+    return any(source_frames(frames, e) for e in SOURCE_ENTITIES)
 
 
 def source_links_spark(
