@@ -26,7 +26,7 @@ CUSTOM = Path(__file__).resolve().parent / "rules"
 def main() -> None:
     """Seed 1,000 contacts per CRM, pull them, run shipped + custom rules."""
     configure(level="warning")
-    custom, problems, _ = profile_rules(None, [CUSTOM], shipped=False)
+    custom, problems = profile_rules(None, [CUSTOM], shipped=False)
     assert not problems, problems
     results = run_examples(custom)
     print(f"custom rules: {len(custom)}, examples passed: {sum(r.ok for r in results)}/{len(results)}")

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from crm_ops import durable
-from crm_ops.config import Profile
+from crm_ops.config import Profile, ReviewSettings
 from crm_ops.errors import ConfigError
 from crm_ops.plan.format import rule_versions
 from crm_ops.rules.engine import CheckResult, run_rules
 from crm_ops.rules.loader import RuleProblem, load_rules, select_rules, shipped_rules_dir
 from crm_ops.rules.model import Rule
+from crm_ops.rules.names import NamedIn, profile_settings, unknown_names
 from crm_ops.state import State
 
 if TYPE_CHECKING:
@@ -38,22 +39,58 @@ class CheckRun:
     result: CheckResult
     findings_path: Path | None
     problems: list[RuleProblem]
-    unknown_settings: list[str]
     rules: list[Rule]
+
+    @property
+    def failed(self) -> bool:
+        """Whether some rule's findings are missing: a rule could not be loaded, or raised."""
+        return bool(self.problems or self.result.errors)
 
 
 def profile_rules(
     profile: Profile | None, extra: Iterable[str | Path] = (), *, shipped: bool = True
-) -> tuple[list[Rule], list[RuleProblem], list[str]]:
-    """The rules a profile runs: shipped + its folders + ``extra``, with its switches applied."""
+) -> tuple[list[Rule], list[RuleProblem]]:
+    """The rules a profile runs: shipped + its folders + ``extra``, with its switches applied, and the
+    rules (or files, or folders) that could not be loaded: each is a rule error of the run (its
+    findings are missing), never a warning alone.
+
+    Raises ``ConfigError`` when the profile's settings name a rule or tag that does not exist
+    (``rules.disabled``, ``rules.severity``, ``rules.params``, ``review.approve``, ``run.auto_apply``),
+    each problem naming the setting and the nearest valid name."""
     folders = [*(profile.rules.folders if profile else ()), *map(Path, extra)]
     rules, problems = load_rules(folders, shipped=shipped)
     if profile is None:
-        return rules, problems, []
-    chosen, unknown = select_rules(
+        return rules, problems
+    unknown = unknown_names(named_settings(profile), rules, broken=[p.rule for p in problems if p.rule])
+    if unknown:
+        if problems:
+            unknown.append(
+                f"{len(problems)} rule problem(s) may explain it: " + "; ".join(map(str, problems[:5]))
+            )
+        raise ConfigError(unknown)
+    chosen = select_rules(
         rules, disabled=profile.rules.disabled, severity=profile.rules.severity, params=profile.rules.params
     )
-    return chosen, problems, unknown
+    return chosen, problems
+
+
+def named_settings(profile: Profile) -> list[NamedIn]:
+    """Every setting of ``profile`` that names rules (ids or ``tag:x``); the review's default list is
+    the product's, not the user's, and is not checked."""
+    review = profile.review.approve if profile.review.approve != ReviewSettings().approve else ()
+    return profile_settings(
+        profile.name,
+        profile.source,
+        {
+            "rules": {
+                "disabled": profile.rules.disabled,
+                "severity": list(profile.rules.severity),
+                "params": list(profile.rules.params),
+            },
+            "review": {"approve": review},
+            "run": {"auto_apply": profile.run.auto_apply},
+        },
+    )
 
 
 def rule_set_versions(profile: Profile) -> dict[str, str]:
@@ -120,9 +157,9 @@ def run_check(
 
     ``engine`` (default: the profile's, polars unless it says ``engine = "spark"``) picks what computes;
     on Spark, ``spark`` is the session to use (default: ``crm_ops.spark.session(profile)``)."""
-    rules, problems, unknown = profile_rules(profile, extra_rules)
+    rules, problems = profile_rules(profile, extra_rules)
     result = check_rules(profile, rules, now=now, engine=engine, spark=spark)
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     path = output or profile.state_dir / "findings" / f"{stamp}.parquet"
     durable.write_parquet(result.findings, path)
-    return CheckRun(result, path, problems, unknown, rules)
+    return CheckRun(result, path, problems, rules)

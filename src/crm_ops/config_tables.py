@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RUN_KEYS = ("auto_apply", "min_confidence", "fail_on", "max_findings")
+RUN_KEYS = ("auto_apply", "min_confidence", "fail_on", "max_findings", "allow_production")
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,16 @@ class ReviewSettings:
 class RunSettings:
     """What the nightly run applies unattended and what sets its exit code: ``auto_apply`` (rule ids or
     ``tag:x``) at or above ``min_confidence``; findings at ``fail_on`` or worse, more than
-    ``max_findings`` of them, exit 1."""
+    ``max_findings`` of them, exit 1. On a production profile the run writes unattended only with
+    ``allow_production = true`` (or ``--allow-production``): without it, a run whose ``auto_apply``
+    names rules is refused before it pulls (exit 2), so a night that would apply nothing never passes
+    for one that did."""
 
     auto_apply: tuple[str, ...] = ()  # rules (ids or tag:<tag>) the run applies unattended
     min_confidence: float = 0.95  # ... at or above this confidence (0-1)
     fail_on: str = "error"  # error | warning: the severity that counts for the exit code
     max_findings: int = 0  # exit 1 with more findings than this at fail_on or worse
+    allow_production: bool = False  # a production profile's run may apply auto_apply unattended
 
 
 ENGINES = ("polars", "spark")
@@ -141,7 +145,11 @@ def _run_settings(raw: Any, where: str, problems: list[str]) -> RunSettings:
     if isinstance(most, bool) or not isinstance(most, int) or most < 0:
         problems.append(f"{where}.max_findings: expected a whole number (0 or more), got {most!r}")
         most = default.max_findings
-    return RunSettings(tuple(x.strip() for x in wanted), float(bar), str(fail_on), int(most))
+    allow = raw.get("allow_production", False)
+    if not isinstance(allow, bool):
+        problems.append(f"{where}.allow_production: expected true or false, got {allow!r}")
+        allow = False
+    return RunSettings(tuple(x.strip() for x in wanted), float(bar), str(fail_on), int(most), allow)
 
 
 def _spark_settings(raw: Any, where: str, problems: list[str]) -> SparkSettings:

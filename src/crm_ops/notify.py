@@ -27,8 +27,21 @@ WHY = {
     2: "configuration error",
     3: "CRM error",
     4: "stopped at the API budget",
+    5: "another run held the lock",
     6: "some entities could not be pulled",
+    7: "rule errors or records the CRM refused",
+    8: "operational error (disk, state dir)",
+    70: "crashed (a bug)",
+    130: "interrupted",
 }
+SHOWN_ERRORS = 10  # rule errors listed in a post (the report lists them all)
+
+
+def rule_error_line(err: Mapping[str, Any]) -> str:
+    """One of a summary's ``rule_errors`` in words: the rule, what happened, where, why."""
+    where = err.get("source") or f"{err.get('system') or ''} {err.get('entity') or ''}".strip()
+    verb = "could not load" if err.get("stage") == "load" else "raised"
+    return f"{err.get('rule') or '(whole file)'} {verb} ({where}): {err.get('error')}"
 
 
 def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, Any]:
@@ -37,6 +50,14 @@ def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, 
     profile, run_id = summary.get("profile", "?"), summary.get("run_id", "?")
     headline = f"crm-ops run {run_id} ({profile}): exit {code}, {WHY.get(code, 'failed')}"
     facts = []
+    if summary.get("error"):
+        facts.append(f"*Error:* {summary['error']}")
+    if summary.get("what_to_do"):
+        facts.append(f"*What to do:* {summary['what_to_do']}")
+    errors = summary.get("rule_errors") or []
+    facts += [f"*Rule error:* {rule_error_line(err)}" for err in errors[:SHOWN_ERRORS]]
+    if len(errors) > SHOWN_ERRORS:
+        facts.append(f"*Rule errors:* {len(errors) - SHOWN_ERRORS:,} more in the report")
     if "findings" in summary:
         by = summary.get("findings_by_severity") or {}
         facts.append(
@@ -53,8 +74,6 @@ def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, 
         facts.append("*Applied:* " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary["applied"].items())))
     for failure in summary.get("pull_failures") or []:
         facts.append(f"*Pull failed:* {failure}")
-    if summary.get("error"):
-        facts.append(f"*Error:* {summary['error']}")
     if report:
         facts.append(f"*Report:* {report}")
     blocks: list[dict[str, Any]] = [

@@ -15,15 +15,20 @@ Exit codes (for cron; the table is ``crm_ops.cli.ExitCode``):
     5  another run holds the lock
     6  partial: some entities could not be pulled (each named in the summary and report); the rest were
        pulled, checked, matched and planned, the failed ones from their previous snapshot if any
-    7  a rule raised (its findings are missing; named in the summary), or the CRM refused records the
-       run applied
+    7  a rule could not be loaded or raised (its findings are missing; named in the summary, the
+       report and the webhook; nothing applied), or the CRM refused records the run applied
     8  operational error (disk full, state dir not writable); 70 a crash (a bug, traceback on stderr)
 
 Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email.normalised", ...]``
 (rule ids or ``tag:x``) with ``min_confidence`` (default 0.95); ``fail_on = "error"`` (or "warning") and
-``max_findings = 0`` set exit code 1. A production profile never writes without ``allow_production``.
-A run that ends with any code but 0 (or cannot finish) posts to ``[profiles.P.notify]``'s webhook
-(``crm_ops.notify``); a failed post is logged and changes nothing.
+``max_findings = 0`` set exit code 1. A production profile's run writes unattended only when its
+``[profiles.P.run] allow_production = true`` (or ``--allow-production``) says so; without it, a run
+whose ``auto_apply`` names rules is refused before it pulls (exit 2). A rule that could not be loaded
+or raised is a rule error: exit 7, listed first in the summary, the report and the webhook, and the run
+applies nothing (a fix is judged by every rule of its field). Whatever a run ends with, its folder
+gets summary.json and report.html and the index lists it (``crm_ops.runrecord``). A run that ends
+with any code but 0 posts to ``[profiles.P.notify]``'s webhook (``crm_ops.notify``); a failed post is
+logged and changes nothing.
 """
 
 from __future__ import annotations
@@ -45,11 +50,10 @@ from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
 from crm_ops.cli import ExitCode
 from crm_ops.config import Profile
-from crm_ops.errors import BudgetExhaustedError, ConfigError, CrmOpsError, PartialPullError, PullFailure
+from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
 from crm_ops.match import MatchResult, run_matching
 from crm_ops.match.run import settings_from_profile
 from crm_ops.match.sources import CACHE_KEY, source_links
-from crm_ops.notify import notify_run
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.context import Context, addresses
@@ -57,8 +61,9 @@ from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.review import Review, auto_apply
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
-from crm_ops.report import RunData, Threshold, render_index, render_run, score_counts
+from crm_ops.report import RunData, Threshold, render_run, score_counts
 from crm_ops.rules import CheckResult, Rule, run_rules
+from crm_ops.runrecord import history, previous_findings, record_failure, write_record
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
@@ -139,17 +144,6 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _history(runs: Path, limit: int | None = 30) -> list[dict[str, Any]]:
-    """The runs' summaries, oldest first (the last ``limit``)."""
-    out = []
-    for summary in sorted(runs.glob("*/summary.json"))[-limit if limit else 0 :]:
-        try:
-            out.append(json.loads(summary.read_text()))
-        except (OSError, ValueError):
-            continue
-    return out
-
-
 def _on_spark(
     profile: Profile, rules: list[Rule], match_settings: dict[str, Any]
 ) -> tuple[CheckResult, MatchResult]:
@@ -170,21 +164,35 @@ def _on_spark(
     return checked, run_matching_spark(frames, rules=rules, linked_sources=sourced, **match_settings)
 
 
-def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]:
-    """The last earlier run that left findings, and its findings."""
-    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and p.name < run_id), reverse=True):
-        try:
-            return folder.name, pl.read_parquet(folder / "findings.parquet")
-        except (OSError, pl.exceptions.PolarsError):
-            continue
-    return None, None
-
-
 def pulled_entities(profile: Profile) -> list[str] | None:
     """The entities a run pulls: the profile's list (all when unset) and each source's own entity."""
     if profile.entities is None:
         return None
     return list(dict.fromkeys([*profile.entities, *(s.entity for s in profile.sources.values())]))
+
+
+def refuse_unattended_production(profile: Profile, allow_production: bool) -> None:
+    """Refuse, before anything is pulled, a run that would write to a production profile's CRMs without
+    leave: its ``auto_apply`` names rules, and neither ``[run] allow_production = true`` nor
+    ``--allow-production`` says it may write unattended. A night that would apply nothing must never
+    pass for one that did (exit 2, with what to change)."""
+    if not profile.production or not profile.run.auto_apply:
+        return
+    if allow_production or profile.run.allow_production:
+        return
+    raise ConfigError(
+        f"{profile.source} [profiles.{profile.name}]: production = true and [profiles.{profile.name}.run] "
+        f"auto_apply = {list(profile.run.auto_apply)}, but the run may not write to production unattended: "
+        f"add `allow_production = true` to [profiles.{profile.name}.run] (or pass --allow-production), "
+        "or empty auto_apply for a run that only reports"
+    )
+
+
+@dataclass
+class Stage:
+    """Where a run is, for the record of one that stops early."""
+
+    name: str = "starting"
 
 
 def run_batch(
@@ -198,164 +206,180 @@ def run_batch(
 ) -> RunResult:
     """One batch: lock, pull, check, match, plan, apply the safe part, report. Returns the exit code.
 
+    Whatever the run ends with, its folder gets a summary.json and a report.html and the runs index
+    lists it; a run that stops early (an error is raised to the caller) records what failed first.
     ``steps`` receives progress (rows pulled, actions applied), for a bar on a terminal."""
     started = now or datetime.now(UTC)
     run_id = new_plan_id(started)
-    runs = profile.state_dir / "runs"
-    folder = runs / run_id
+    folder = profile.state_dir / "runs" / run_id
     durable.private_dir(folder)
     logs.configure(level=log_level, file=durable.private_file(folder / "run.log"), run_id=run_id)
     lock = RunLock(profile.state_dir / "run.lock")
-    lock.acquire()
+    stage = Stage()
     try:
-        settings = profile.run  # checked when the profile was loaded
-        puller = Puller(profile)
-        if steps is not None:
-            puller.on_page = lambda job, rows: steps(f"pulling {job.system} {job.entity}", rows)
-            puller.on_total = lambda job, n: steps(f"pulling {job.system} {job.entity}", 0, n)
-        failures: list[PullFailure] = []
-        try:
-            try:
-                pulls = puller.pull_many(profile.all_systems(), pulled_entities(profile))
-            except PartialPullError as exc:
-                pulls, failures = exc.results, exc.failures
-            frames = current_frames(puller.state)
-            rules, problems, unknown = profile_rules(profile)
-            for p in problems:
-                log.warning("run.rule_problem", problem=str(p))
-            match_settings = settings_from_profile(
-                profile.match, f"{profile.source} match", Path(profile.source).parent
-            )
-            match_settings["rejected"] = puller.state.rejections()
-            if (engine or profile.engine) == "spark":
-                checked, matched = _on_spark(profile, rules, match_settings)
-            else:
-                # the sources' links once, for the cross-source rules and for matching's output
-                sourced = source_links(frames, match_settings["lists"])
-                checked = run_rules(rules, frames, cache={CACHE_KEY: sourced})
-                matched = run_matching(frames, rules=rules, linked_sources=sourced, **match_settings)
-            findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
-            durable.write_parquet(findings, folder / "findings.parquet")
-            durable.write_parquet(matched.source_links, folder / "source_links.parquet")
-            snapshots = snapshot_versions(puller.state)
-            plan = build_plan(
-                findings,
-                profile=profile.name,
-                snapshots=snapshots,
-                rules=rule_set_versions(profile),
-                now=started,
-                context=Context(frames, matched.links, addresses(profile, puller.connector)),
-                review=Review.for_rules(rules, profile.review),
-            )
-            write_plan(plan, folder)
-            # field writes by rule or tag, merges only by name; and of those, an action a person has to
-            # look at first (approved = no in plan.csv) only when the run settings name its rule
-            chosen = auto_apply(
-                plan.actions,
-                wanted=settings.auto_apply,
-                min_confidence=settings.min_confidence,
-                tags={r.id: set(r.tags) for r in rules},
-            )
-            applied: dict[str, int] = {}
-            outcomes: list[dict[str, Any]] = []
-            refused = None
-            refusals: list[dict[str, Any]] = []  # what the CRMs refused, grouped by their message
-            if chosen and profile.production and not allow_production:
-                log.warning("run.apply_refused", reason="production profile without allow_production")
-                applied = {"refused (production)": len(chosen)}
-                refused = "production profile: the run writes only with --allow-production"
-            elif chosen:
-                report = Applier(
-                    puller.state,
-                    puller.connector,
-                    steps=steps,
-                    converted_status=match_settings["merge_rules"].converted_status,
-                ).apply(plan.header.plan_id, chosen, dry_run=False)
-                applied, outcomes, refusals = report.counts, report.outcomes, report.refusals()
-        finally:
-            puller.close()
-        severities = ["error"] if settings.fail_on == "error" else ["error", "warning"]
-        serious = findings.filter(pl.col("severity").is_in(severities)).height
-        code = EXIT_FINDINGS if serious > settings.max_findings else EXIT_CLEAN
-        if checked.errors or applied.get("failed"):
-            code = EXIT_FAILED  # a rule that raised (findings missing) or records refused: a person looks
-        if failures:
-            code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
-        warnings = [w for r in pulls for w in r.warnings]
-        counts = score_counts(frames, findings)
-        scores_now = {k: v.percent for k, v in counts.items()}
-        summary = {
-            "run_id": run_id,
-            "profile": profile.name,
-            "started_at": started.isoformat(),
-            "finished_at": datetime.now(UTC).isoformat(),
-            "exit_code": code,
-            "pulled": {f"{r.system}.{r.entity}": {"mode": r.mode, "changed": r.changed} for r in pulls},
-            "pull_failures": [str(f) for f in failures],
-            "warnings": warnings,
-            "findings": findings.height,
-            "findings_by_severity": dict(findings.group_by("severity").len().iter_rows()),
-            "rule_errors": [e.__dict__ for e in checked.errors],
-            "unknown_rule_settings": unknown,
-            "plan_actions": len(plan.actions),
-            "applied": applied,
-            "refused": refusals,
-            "match": matched.stats,
-            "scores": scores_now,
-            "score_counts": {k: {"records": v.records, "passed": v.passed} for k, v in counts.items()},
-            "findings_by_rule": dict(findings.group_by("rule").len().iter_rows()) if findings.height else {},
-            "threshold": {
-                "fail_on": settings.fail_on,
-                "max_findings": settings.max_findings,
-                "serious": serious,
-            },
-        }
-        durable.write_text(folder / "summary.json", json.dumps(summary, indent=2, default=str))
-        previous_run, previous = _previous(runs, run_id)
-        report_data = RunData(
+        lock.acquire()
+        refuse_unattended_production(profile, allow_production)
+        return _batch(profile, run_id, folder, started, stage, steps=steps, engine=engine)
+    except BaseException as exc:
+        record_failure(
+            folder,
             run_id=run_id,
             profile=profile.name,
-            started_at=started.isoformat(),
-            exit_code=code,
-            counts=counts,
-            findings=findings,
-            history=_history(runs),  # this run's summary is written: it is the newest
-            previous=previous,
-            previous_run=previous_run,
-            rules={r.id: r.description for r in rules},
-            threshold=Threshold(settings.fail_on, settings.max_findings, serious),
-            actions=[a.__dict__ for a in plan.actions],
-            chosen=frozenset(a.action_id for a in chosen),
-            outcomes=outcomes,
-            refused=refused,
-            refusals=refusals,
-            applied=applied,
-            notices=[*(f"pull failed: {f}" for f in failures), *warnings],
-        )
-        durable.write_text(folder / "report.html", render_run(report_data))
-        durable.write_text(runs / "index.html", render_index(profile.name, _history(runs, None)))
-        log.info(
-            "run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied
-        )
-        notify_run(profile.notify, summary, str(folder / "report.html"))  # failure or breach only
-        return RunResult(run_id, folder, code, summary)
-    except CrmOpsError as exc:  # a run that could not finish: said to the webhook, then to the caller
-        code = (
-            ExitCode.CONFIG
-            if isinstance(exc, ConfigError)
-            else ExitCode.BUDGET
-            if isinstance(exc, BudgetExhaustedError)
-            else ExitCode.API
-        )
-        log.error("run.failed", exit_code=int(code), error=str(exc))  # into the run's log before it closes
-        notify_run(
-            profile.notify,
-            {"run_id": run_id, "profile": profile.name, "exit_code": code, "error": str(exc)},
+            notify=profile.notify,
+            started=started,
+            stage=stage.name,
+            exc=exc,
         )
         raise
     finally:
         lock.release()
         logs.close_run_log()
+
+
+def _batch(
+    profile: Profile,
+    run_id: str,
+    folder: Path,
+    started: datetime,
+    stage: Stage,
+    *,
+    steps: Steps | None,
+    engine: str | None,
+) -> RunResult:
+    settings = profile.run  # checked when the profile was loaded
+    stage.name = "loading the rules"
+    rules, problems = profile_rules(profile)  # an unknown rule name: a config error before any pull
+    for p in problems:
+        log.error("run.rule_not_loaded", problem=str(p))
+    puller = Puller(profile)
+    if steps is not None:
+        puller.on_page = lambda job, rows: steps(f"pulling {job.system} {job.entity}", rows)
+        puller.on_total = lambda job, n: steps(f"pulling {job.system} {job.entity}", 0, n)
+    failures: list[PullFailure] = []
+    try:
+        stage.name = "pulling"
+        try:
+            pulls = puller.pull_many(profile.all_systems(), pulled_entities(profile))
+        except PartialPullError as exc:
+            pulls, failures = exc.results, exc.failures
+        frames = current_frames(puller.state)
+        match_settings = settings_from_profile(
+            profile.match, f"{profile.source} match", Path(profile.source).parent
+        )
+        match_settings["rejected"] = puller.state.rejections()
+        stage.name = "checking and matching"
+        if (engine or profile.engine) == "spark":
+            checked, matched = _on_spark(profile, rules, match_settings)
+        else:
+            # the sources' links once, for the cross-source rules and for matching's output
+            sourced = source_links(frames, match_settings["lists"])
+            checked = run_rules(rules, frames, cache={CACHE_KEY: sourced})
+            matched = run_matching(frames, rules=rules, linked_sources=sourced, **match_settings)
+        findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
+        durable.write_parquet(findings, folder / "findings.parquet")
+        durable.write_parquet(matched.source_links, folder / "source_links.parquet")
+        stage.name = "planning"
+        plan = build_plan(
+            findings,
+            profile=profile.name,
+            snapshots=snapshot_versions(puller.state),
+            rules=rule_set_versions(profile),
+            now=started,
+            context=Context(frames, matched.links, addresses(profile, puller.connector)),
+            review=Review.for_rules(rules, profile.review),
+        )
+        write_plan(plan, folder)
+        # field writes by rule or tag, merges only by name; and of those, an action a person has to
+        # look at first (approved = no in plan.csv) only when the run settings name its rule
+        chosen = auto_apply(
+            plan.actions,
+            wanted=settings.auto_apply,
+            min_confidence=settings.min_confidence,
+            tags={r.id: set(r.tags) for r in rules},
+        )
+        rule_errors = [
+            *({"stage": "load", "rule": p.rule, "source": p.source, "error": p.message} for p in problems),
+            *({"stage": "run", **e.__dict__} for e in checked.errors),
+        ]
+        applied: dict[str, int] = {}
+        outcomes: list[dict[str, Any]] = []
+        withheld = None
+        refusals: list[dict[str, Any]] = []  # what the CRMs refused, grouped by their message
+        if chosen and rule_errors:
+            # a fix is judged by every rule of its field: with rules missing, nothing is applied
+            applied = {"withheld (rule errors)": len(chosen)}
+            withheld = "rules could not be loaded or raised: the run applied nothing (see Rule errors)"
+            log.error("run.apply_withheld", actions=len(chosen), rule_errors=len(rule_errors))
+        elif chosen:
+            stage.name = "applying"
+            report = Applier(
+                puller.state,
+                puller.connector,
+                steps=steps,
+                converted_status=match_settings["merge_rules"].converted_status,
+            ).apply(plan.header.plan_id, chosen, dry_run=False)
+            applied, outcomes, refusals = report.counts, report.outcomes, report.refusals()
+    finally:
+        puller.close()
+    stage.name = "reporting"
+    severities = ["error"] if settings.fail_on == "error" else ["error", "warning"]
+    serious = findings.filter(pl.col("severity").is_in(severities)).height
+    code = EXIT_FINDINGS if serious > settings.max_findings else EXIT_CLEAN
+    if rule_errors or applied.get("failed"):
+        code = EXIT_FAILED  # a rule missing (its findings with it) or records refused: a person looks
+    if failures:
+        code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
+    warnings = [w for r in pulls for w in r.warnings]
+    counts = score_counts(frames, findings)
+    summary = {
+        "run_id": run_id,
+        "profile": profile.name,
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "exit_code": code,
+        "finished": True,
+        "pulled": {f"{r.system}.{r.entity}": {"mode": r.mode, "changed": r.changed} for r in pulls},
+        "pull_failures": [str(f) for f in failures],
+        "warnings": warnings,
+        "findings": findings.height,
+        "findings_by_severity": dict(findings.group_by("severity").len().iter_rows()),
+        "rule_errors": rule_errors,
+        "plan_actions": len(plan.actions),
+        "auto_apply_chosen": len(chosen),
+        "applied": applied,
+        "refused": refusals,
+        "match": matched.stats,
+        "scores": {k: v.percent for k, v in counts.items()},
+        "score_counts": {k: {"records": v.records, "passed": v.passed} for k, v in counts.items()},
+        "findings_by_rule": dict(findings.group_by("rule").len().iter_rows()) if findings.height else {},
+        "threshold": {"fail_on": settings.fail_on, "max_findings": settings.max_findings, "serious": serious},
+    }
+    runs = folder.parent
+    previous_run, previous = previous_findings(runs, run_id)
+    report_data = RunData(
+        run_id=run_id,
+        profile=profile.name,
+        started_at=started.isoformat(),
+        exit_code=code,
+        counts=counts,
+        findings=findings,
+        history=[*history(runs), summary],  # this run's summary is the newest
+        previous=previous,
+        previous_run=previous_run,
+        rules={r.id: r.description for r in rules},
+        threshold=Threshold(settings.fail_on, settings.max_findings, serious),
+        actions=[a.__dict__ for a in plan.actions],
+        chosen=frozenset(a.action_id for a in chosen),
+        outcomes=outcomes,
+        refused=withheld,
+        refusals=refusals,
+        applied=applied,
+        notices=[*(f"pull failed: {f}" for f in failures), *warnings],
+        rule_errors=rule_errors,
+    )
+    write_record(folder, profile.name, profile.notify, summary, render_run(report_data))
+    log.info("run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied)
+    return RunResult(run_id, folder, code, summary)
 
 
 __all__ = [

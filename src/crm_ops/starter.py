@@ -143,6 +143,15 @@ def starter_config(choices: StarterChoices) -> str:
         "# The nightly batch (`crm-ops run`) writes nothing until you list the rules you trust, e.g.",
         '# auto_apply = ["tag:format"]',
         "# min_confidence = 0.95",
+        *(
+            [
+                "# On this production profile a run that would apply something stops before it pulls",
+                "# (exit 2) unless you let it write unattended here (or pass --allow-production):",
+                "# allow_production = true",
+            ]
+            if choices.is_production
+            else []
+        ),
         'fail_on = "error"',
         "",
         f"# [profiles.{p}.maps.salesforce.Contact]",

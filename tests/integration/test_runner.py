@@ -140,7 +140,7 @@ def test_the_cron_wrapper_runs_the_batch_and_pages_nobody_for_findings(box: Sand
     missing = {**env, "CRM_OPS_CONFIG": str(tmp_path / "nope.toml")}
     broken = subprocess.run(["sh", "-c", cron_line], capture_output=True, text=True, env=missing, check=False)
     assert broken.returncode == 2
-    assert "run failed with exit code 2" in broken.stderr
+    assert "configuration error (exit 2)" in broken.stderr
 
 
 def test_a_failing_run_calls_the_webhook(

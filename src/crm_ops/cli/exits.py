@@ -21,7 +21,7 @@ class ExitCode(IntEnum):
     BUDGET = 4  # stopped before spending more of a CRM's API allowance than configured: resumes
     LOCKED = 5  # another run holds the lock (a live one: the kernel releases a dead run's lock)
     PARTIAL = 6  # some entities could not be pulled; the others were pulled (run: checked, planned)
-    FAILED = 7  # apply, undo: the CRM refused some records (printed by error); check, run: a rule raised
+    FAILED = 7  # apply, undo: the CRM refused some records; check, run: a rule could not load or raised
     OPERATIONAL = 8  # the machine: disk full, a state dir or file that cannot be written or read
     CRASH = 70  # an unexpected error (a bug): the traceback is on stderr (EX_SOFTWARE)
 
@@ -45,7 +45,7 @@ MEANING = {
     EXIT_BUDGET: "stopped before spending more of the daily API allowance than configured; resumes next run",
     EXIT_LOCKED: "another run holds the lock",
     EXIT_PARTIAL: "partial: some entities could not be pulled (each named); the rest were done",
-    EXIT_FAILED: "some records were refused by the CRM (printed by error), or a rule raised",
+    EXIT_FAILED: "the CRM refused some records (printed by error), or a rule did not load or raised",
     EXIT_OPERATIONAL: "operational error (a full disk, a state dir that cannot be written): fix, run again",
     EXIT_CRASH: "a crash (a bug): the traceback is on stderr; what was done is journaled",
 }
@@ -80,8 +80,8 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
     "check": (
         (EXIT_OK, "no finding at the --fail-on severity"),
         (EXIT_FINDINGS, "findings at the --fail-on severity or above"),
-        (EXIT_CONFIG, "configuration error"),
-        (EXIT_FAILED, "a rule raised (its findings are missing)"),
+        (EXIT_CONFIG, "configuration error (a setting naming a rule that does not exist, say)"),
+        (EXIT_FAILED, "a rule could not be loaded or raised (its findings are missing; each listed)"),
     ),
     "match": ((EXIT_OK, "proposals written"), (EXIT_CONFIG, "configuration error")),
     "plan": ((EXIT_OK, "plan written"), (EXIT_CONFIG, "configuration error, or no findings yet")),
@@ -101,12 +101,16 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
     "run": (
         (EXIT_OK, "clean: findings under the threshold"),
         (EXIT_FINDINGS, "findings at or above the threshold ([profiles.P.run] fail_on, max_findings)"),
-        (EXIT_CONFIG, "configuration error"),
+        (
+            EXIT_CONFIG,
+            "configuration error, or a production profile whose run would write unattended without "
+            "[run] allow_production = true or --allow-production (refused before any pull)",
+        ),
         (EXIT_API, "CRM error (journaled; the next run resumes)"),
         (EXIT_BUDGET, "stopped at the API budget (the next run resumes)"),
         (EXIT_LOCKED, "another run holds the lock"),
         (EXIT_PARTIAL, "some entities could not be pulled; the rest were checked and planned"),
-        (EXIT_FAILED, "a rule raised, or the CRM refused records the run applied"),
+        (EXIT_FAILED, "a rule could not be loaded or raised, or the CRM refused records the run applied"),
     ),
 }
 

@@ -58,7 +58,7 @@ def plan(
                 frames.append(pl.read_parquet(path))
             except (OSError, pl.exceptions.ComputeError) as exc:
                 raise ConfigError(f"{path}: not a findings file: {exc}") from None
-        rules, _, _ = profile_rules(prof)
+        rules, _ = profile_rules(prof)
         puller = Puller(prof)
         try:
             snapshots = snapshot_versions(puller.state)
@@ -183,7 +183,7 @@ def _run_apply(
                 approvals, chosen_by = None, "every action (--all-actions)"
             else:
                 # the defaults the plan holds (a version 1 plan holds none: decided now, by the profile)
-                rules, _, _ = profile_rules(prof)
+                rules, _ = profile_rules(prof)
                 approvals = default_approvals(loaded, Review.for_rules(rules, prof.review))
                 chosen_by = "approved by default (review plan.csv and pass --review to choose)"
         rules = settings_from_profile(

@@ -40,11 +40,9 @@ def _optional_profile(config: Path | None, profile: str | None) -> Profile | Non
     return load_profile(config, profile)
 
 
-def _print_problems(problems: list[RuleProblem], unknown: list[str]) -> None:
+def _print_problems(problems: list[RuleProblem]) -> None:
     for p in problems:
-        typer.echo(f"rule problem: {p}", err=True)
-    for name in unknown:
-        typer.echo(f"config names a rule or tag that does not exist: {name}", err=True)
+        typer.echo(f"rule error: could not load {p}", err=True)
 
 
 @rules_app.command("list")
@@ -56,7 +54,7 @@ def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: Ru
     from crm_ops.check import profile_rules
 
     with _errors():
-        found, problems, unknown = profile_rules(_optional_profile(config, profile), rules or [])
+        found, problems = profile_rules(_optional_profile(config, profile), rules or [])
     table = Table(title=f"{len(found)} rules")
     for col in ("id", "entity", "severity", "systems", "fix", "description"):
         table.add_column(col)
@@ -70,7 +68,7 @@ def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: Ru
             r.description,
         )
     Console(width=None if sys.stdout.isatty() else 200).print(table)
-    _print_problems(problems, unknown)
+    _print_problems(problems)
     if problems:
         raise typer.Exit(EXIT_FINDINGS)
 
@@ -90,7 +88,7 @@ def rules_test(
 
     logs.configure(level="warning")
     with _errors():
-        found, problems, unknown = profile_rules(
+        found, problems = profile_rules(
             _optional_profile(config, profile), rules or [], shipped=not no_shipped
         )
     results = run_examples(found)
@@ -100,7 +98,7 @@ def rules_test(
     missing = [r.id for r in found if not r.examples]
     for rid in missing:
         typer.echo(f"WARN {rid}: no examples")
-    _print_problems(problems, unknown)
+    _print_problems(problems)
     typer.echo(f"{len(results) - len(failed)} of {len(results)} examples passed, {len(found)} rules")
     if failed or problems:
         raise typer.Exit(EXIT_FINDINGS)
@@ -145,12 +143,17 @@ def check(
         typer.echo(
             f"rule error: {failure.rule} on {failure.system} {failure.entity}: {failure.error}", err=True
         )
-    _print_problems(run.problems, run.unknown_settings)
+    _print_problems(run.problems)
     typer.echo(f"findings: {run.findings_path}")
     failing = findings.filter(pl.col("severity").is_in(levels[fail_on])).height
-    if run.result.errors:
-        # a rule that raised has no findings: the check is incomplete, whatever --fail-on says
-        typer.echo(f"{len(run.result.errors)} rule(s) raised; their findings are missing", err=True)
+    if run.failed:
+        # a rule that could not load or raised has no findings: the check is incomplete, whatever
+        # --fail-on says
+        typer.echo(
+            f"{len(run.problems)} rule problem(s) at load, {len(run.result.errors)} rule(s) raised: "
+            "their findings are missing",
+            err=True,
+        )
         raise typer.Exit(EXIT_FAILED)
     if failing:
         typer.echo(f"{failing:,} findings at --fail-on {fail_on} or above", err=True)

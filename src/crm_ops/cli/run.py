@@ -14,12 +14,19 @@ def run_command(
     config: ConfigPath = None,
     profile: ProfileName = None,
     allow_production: Annotated[
-        bool, typer.Option("--allow-production", help="Let a production profile auto-apply safe fixes.")
+        bool,
+        typer.Option(
+            "--allow-production",
+            help="Let a production profile auto-apply safe fixes (or set [profiles.P.run] "
+            "allow_production = true). Without either, a production run whose auto_apply names rules "
+            "stops before it pulls (exit 2).",
+        ),
     ] = False,
     engine: EngineName = None,
 ) -> None:
     """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/)."""
     from crm_ops.config import load_profile
+    from crm_ops.notify import rule_error_line
     from crm_ops.progress import bars
     from crm_ops.runner import EXIT_LOCKED, LockedError, run_batch
 
@@ -38,6 +45,10 @@ def run_command(
         f"{summary['plan_actions']:,} planned actions, "
         f"applied {_counts(summary['applied'])}; report: {result.folder / 'report.html'}"
     )
+    for err in summary["rule_errors"]:
+        typer.echo(f"rule error: {rule_error_line(err)}", err=True)
+    if summary["rule_errors"]:
+        typer.echo(f"{len(summary['rule_errors'])} rule error(s): their findings are missing", err=True)
     raise typer.Exit(result.exit_code)
 
 

@@ -54,10 +54,11 @@ class RunData:
     actions: Sequence[Mapping[str, Any]] = ()  # the plan's actions (as dicts)
     chosen: frozenset[str] = frozenset()  # ids of the actions the run applied (or tried to)
     outcomes: Sequence[Mapping[str, Any]] = ()  # the apply's outcome per action
-    refused: str | None = None  # why nothing was applied (a production profile without the flag)
+    refused: str | None = None  # why nothing was applied (rules missing)
     refusals: Sequence[Mapping[str, Any]] = ()  # what the CRMs refused, grouped by their message
     applied: Mapping[str, int] = field(default_factory=dict)
     notices: Sequence[str] = ()
+    rule_errors: Sequence[Mapping[str, Any]] = ()  # rules that could not load or raised (summary's)
 
 
 def rule_id(rule: Any) -> str:
@@ -71,6 +72,11 @@ def _verdict(d: RunData) -> str:
         0: f"clean: {t.serious:,} findings at {e(t.fail_on)} or above, at most {t.max_findings:,} allowed",
         1: f"{t.serious:,} findings at {e(t.fail_on)} or above, more than the {t.max_findings:,} allowed",
         6: "some entities could not be pulled (see the warnings); the rest were checked and planned",
+        7: (
+            "some rules could not be loaded or raised (listed below): their findings are missing"
+            if d.rule_errors
+            else "the CRM refused records the run applied (listed below)"
+        ),
     }.get(d.exit_code, "see run.log")
     css = "good" if d.exit_code == 0 else "bad"
     return (
@@ -270,6 +276,25 @@ def _refusals(d: RunData) -> str:
     return "".join(parts)
 
 
+def rule_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    """The rules that could not be loaded or raised, each with where and why (a summary's
+    ``rule_errors``): their findings are missing from the run."""
+    rows = [
+        [
+            e("could not load" if err.get("stage") == "load" else "raised"),
+            rule_id(err.get("rule") or "(whole file)"),
+            e(err.get("source") or " ".join(str(err.get(k) or "") for k in ("system", "entity")).strip()),
+            f'<span class="v">{e(err.get("error"))}</span>',
+        ]
+        for err in errors
+    ]
+    return (
+        f'<p class="bad">{len(rows):,} rule error(s): the findings of these rules are missing from this '
+        "run, and the run applied nothing (a fix is judged by every rule of its field).</p>"
+        + table(["what", "rule", "where", "error"], rows)
+    )
+
+
 def render_run(d: RunData) -> str:
     """The run page's HTML."""
     new, resolved = changes(d.findings, d.previous)
@@ -279,6 +304,8 @@ def render_run(d: RunData) -> str:
         f'<p class="lead">Profile <code>{e(d.profile)}</code>, started {e(d.started_at)}.</p>',
         _verdict(d),
     ]
+    if d.rule_errors:
+        body += ["<h2>Rule errors</h2>", rule_errors(d.rule_errors)]
     if d.notices:
         body.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in d.notices) + "</ul>")
     body += [

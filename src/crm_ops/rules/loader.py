@@ -406,22 +406,15 @@ def select_rules(
     disabled: Iterable[str] = (),
     severity: Mapping[str, str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
-) -> tuple[list[Rule], list[str]]:
+) -> list[Rule]:
     """Apply a profile's choices: drop disabled rules (by id or ``tag:x``), re-grade, re-parameterise.
 
-    Returns the rules and the names in the settings that match no rule (likely typos).
-    """
-    rules = list(rules)
-    ids = {r.id for r in rules}
-    tags = {t for r in rules for t in r.tags}
+    A name that matches no rule is not this function's business: ``crm_ops.rules.names`` checks the
+    settings and refuses them (``crm_ops.check.profile_rules``)."""
     off = set(disabled)
-    unknown = [
-        d for d in off if (d.removeprefix("tag:") not in tags if d.startswith("tag:") else d not in ids)
-    ]
-    unknown += [k for k in (severity or {}) if k not in ids] + [k for k in (params or {}) if k not in ids]
     chosen = []
     for r in rules:
         if r.id in off or any(f"tag:{t}" in off for t in r.tags):
             continue
         chosen.append(r.with_overrides(severity=(severity or {}).get(r.id), params=(params or {}).get(r.id)))
-    return chosen, sorted(set(unknown))
+    return chosen
