@@ -23,6 +23,10 @@ def test_the_starter_config_loads_and_is_safe_by_default(tmp_path: Path) -> None
     text = path.read_text()
     for word in ("password =", "secret =", "token =", "key ="):
         assert word not in text
+    # unattended writes on production: off, and the key that turns them on is there, commented out
+    assert not profile.run.allow_production and "\n# allow_production = true\n" in text
+    path.write_text(text.replace("# allow_production = true", "allow_production = true"))
+    assert load_profile(path, "prod").run.allow_production
 
 
 def test_a_non_prod_profile_is_not_production_unless_asked(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import yaml
 
 from crm_ops.rules import library
 from crm_ops.rules.model import SEVERITIES, CheckFn, Example, FixFn, Rule
+from crm_ops.rules.names import nearest
 from crm_ops.schema.entities import CUSTOM_PREFIX, ENTITIES
 
 # The keys of a YAML rule, and the fix mappings, with what each means (docs/reference/checks.md).
@@ -127,9 +128,11 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
     if column is not None and not bad:
         for e in entities:
             if column not in ENTITIES[e] and not str(column).startswith(CUSTOM_PREFIX):
+                guess = nearest(str(column), ENTITIES[e])
                 problems.append(
-                    f"{e} has no field {column!r}; its fields: {', '.join(ENTITIES[e])} "
-                    f"(or {CUSTOM_PREFIX}<name> for a custom field)"
+                    f"{e} has no field {column!r}"
+                    + (f" (did you mean {guess!r}?)" if guess else "")
+                    + f"; its fields: {', '.join(ENTITIES[e])} (or {CUSTOM_PREFIX}<name> for a custom field)"
                 )
     systems = tuple(spec.get("systems") or ())
     if any(s not in SYSTEMS for s in systems):
