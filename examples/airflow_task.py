@@ -32,20 +32,22 @@ from pathlib import Path
 from typing import Any
 
 from crm_ops.config import load_profile, sandbox_config
-from crm_ops.runner import EXIT_PARTIAL, LockedError, run_batch
+from crm_ops.runner import EXIT_FAILED, EXIT_PARTIAL, LockedError, run_batch
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 
 
 class RunFailedError(RuntimeError):
-    """The run ended in a state a person must look at (a partial pull)."""
+    """The run ended in a state a person must look at: a partial pull, a rule that did not load or
+    raised, records the CRM refused."""
 
 
 def nightly_data_quality(config: str, profile: str, *, allow_production: bool = False) -> dict[str, Any]:
     """One nightly run: pull, check, match, plan, apply the safe fixes, report. Returns the summary.
 
-    Raises ``CrmOpsError`` (configuration, CRM, budget) and ``RunFailedError`` on a partial pull; another
-    run holding the lock is a skip, not a failure (the summary says ``skipped``).
+    Raises ``CrmOpsError`` (configuration, CRM, budget) and ``RunFailedError`` on a partial pull, a rule
+    error or records the CRM refused; another run holding the lock is a skip, not a failure (the summary
+    says ``skipped``). Either way the run's folder has its summary.json and report.html.
     """
     try:  # warnings as JSON on stderr (the orchestrator's task log); the run's own run.log gets it all
         result = run_batch(
@@ -54,7 +56,13 @@ def nightly_data_quality(config: str, profile: str, *, allow_production: bool = 
     except LockedError as exc:
         return {"skipped": str(exc)}
     if result.exit_code == EXIT_PARTIAL:
-        raise RunFailedError(f"run {result.run_id}: {result.summary['pull_failures']}")
+        raise RunFailedError(f"run {result.run_id}: pulls failed: {result.summary['pull_failures']}")
+    if result.exit_code == EXIT_FAILED:
+        summary = result.summary
+        raise RunFailedError(
+            f"run {result.run_id}: {len(summary['rule_errors'])} rule error(s) {summary['rule_errors'][:3]}, "
+            f"{summary['applied'].get('failed', 0)} record(s) refused by the CRM; see {result.folder}"
+        )
     return {**result.summary, "report": str(result.folder / "report.html")}
 
 
