@@ -185,3 +185,16 @@ def test_a_review_file_that_breaks_its_contract_writes_nothing_and_names_every_p
         assert now[safe.field or ""] == safe.seen_value  # an approved row elsewhere in the file: not written
     finally:
         puller.close()
+
+    # a file of an older crm-ops (no plan_id column), rows as the plan wrote them: read, with a warning
+    jsonl.write_text(first + "\n" + rest)
+    keep = [i for i, name in enumerate(header) if name != "plan_id"]
+    _excel(review, tuple(header[i] for i in keep), [[c[i] for i in keep] for c in _cells(folder)])
+    older = _cli(box, "apply", folder, "-c", config, "--review", review)
+    assert older.returncode == 0, older.stderr
+    assert f"warning: {review}:1: no plan_id column" in older.stderr
+
+
+def _cells(folder: Path) -> list[list[str]]:
+    table = csvio.read_file(folder / "plan.csv")
+    return [[r.get(c) for c in table.header] for r in table]

@@ -302,7 +302,12 @@ def apply(
     yes: Annotated[bool, typer.Option("--yes", help="Write (without it, a dry run).")] = False,
     review: Annotated[
         Path | None,
-        typer.Option("--review", help="The reviewed plan.csv: only the rows whose approve is yes."),
+        typer.Option(
+            "--review",
+            help="The reviewed plan.csv: only the rows whose approve is yes. Held to this plan first: a "
+            "row twice, an unknown id, an answer not yes/no/blank, an edited record, another plan's rows "
+            "are refused (exit 2), nothing written.",
+        ),
     ] = None,
     all_actions: Annotated[
         bool,
