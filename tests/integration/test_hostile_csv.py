@@ -67,7 +67,7 @@ def test_a_lone_cr_in_a_crm_value_cannot_split_a_review_row_or_apply_a_rejected_
     # a CRM value built to end the host's row and forge an approved one for the victim
     forged = ",".join(["y", *[""] * (len(CSV_FIELDS) - 2), victim.action_id])
     sf: Any = salesforce_client(box.env)
-    sf.Contact.update(host.record_id, {"FirstName": f"\t=\r{forged}", "LastName": "=cmd|' /C calc'!A0"})
+    sf.Contact.update(host.record_id, {"LastName": f"\t=\r{forged}", "FirstName": "=cmd|' /C calc'!A0"})
 
     folder = _plan(box, config, tmp_path / "plan2")
     plan = read_plan(folder / "plan.jsonl")

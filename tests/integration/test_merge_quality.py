@@ -25,8 +25,9 @@ from crm_ops.match.config import DEFAULTS
 from crm_ops.match.run import matched_fields, run_matching
 from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.apply import Applier, undo_plan
-from crm_ops.plan.format import Action, read_plan, read_rejections
+from crm_ops.plan.format import Action, read_plan
 from crm_ops.plan.review import Review, rejections
+from crm_ops.plan.reviewfile import read_rejections
 from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox

@@ -14,7 +14,9 @@ import pytest
 
 from crm_ops import csvio
 from crm_ops.cli import EXIT_FAILED
+from crm_ops.config import Profile
 from crm_ops.plan import read_plan
+from crm_ops.plan.format import Plan
 from crm_ops.plan.outcomes import error_key
 from crm_ops.pull import Puller
 from crm_ops.sandbox.server import Sandbox
@@ -42,16 +44,21 @@ def _excel(path: Path, header: tuple[str, ...], cells: list[list[str]]) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
 
 
-def test_an_edited_proposed_value_is_validated_applied_journaled_and_undone(
-    box: Sandbox, tmp_path: Path
-) -> None:
+def _planned(box: Sandbox, tmp_path: Path) -> tuple[Profile, Path, Path, Plan]:
+    """A profile pulled, checked and planned through the CLI: the profile, its config, the plan folder
+    and the plan."""
     profile = profile_for(box, tmp_path)
     config = tmp_path / "crm-ops.toml"
     for args in (("pull",), ("check", "--fail-on", "never"), ("plan", "-o", tmp_path / "plan")):
         done = _cli(box, *args, "-c", config)
         assert done.returncode == 0, done.stderr
-    folder = tmp_path / "plan"
-    plan = read_plan(folder / "plan.jsonl")
+    return profile, config, tmp_path / "plan", read_plan(tmp_path / "plan" / "plan.jsonl")
+
+
+def test_an_edited_proposed_value_is_validated_applied_journaled_and_undone(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    profile, config, folder, plan = _planned(box, tmp_path)
     emails = [
         a for a in plan.actions
         if a.approved and a.field == "email" and a.proposed_value
@@ -121,3 +128,73 @@ def test_an_edited_proposed_value_is_validated_applied_journaled_and_undone(
         place = f"{entry['system']} {entry['entity']} {entry['record_id']}"
         assert f"  - {labels[entry['record_id']]} ({place}" in undone.stderr
         assert f"failed: {error_key(entry['error'])} (" in undone.stderr  # grouped by the CRM's error
+
+
+def test_a_review_file_that_breaks_its_contract_writes_nothing_and_names_every_place(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """Issue 24: a row pasted twice (no, then yes), an answer of ``maybe``, an unknown id, an edited
+    record_id, a row of another plan, and a plan of another profile: all refused at once, exit 2."""
+    profile, config, folder, plan = _planned(box, tmp_path)
+    table = csvio.read_file(folder / "plan.csv")
+    header = table.header
+    at = {name: header.index(name) for name in ("approve", "action_id", "record_id", "plan_id")}
+    cells = [[r.get(c) for c in header] for r in table]
+    approved = [c for c in cells if c[at["approve"]] == "yes"]
+    assert len(approved) > 10
+    pasted = [*approved[0]]
+    approved[0][at["approve"]] = "no"
+    pasted[at["approve"]] = "yes"  # pasted twice: once no, once yes
+    approved[1][at["approve"]] = "maybe"
+    approved[2][at["action_id"]] = "0123456789abcdef"
+    approved[3][at["record_id"]] = "003000000000000AAA"
+    approved[4][at["plan_id"]] = "20260101T000000-abcdef"  # a row of another plan
+    review = tmp_path / "reviewed.csv"
+    _excel(review, header, [*cells, pasted])
+    lines = {tuple(r.get(c) for c in header): r.line for r in csvio.read_file(review)}
+    jsonl = folder / "plan.jsonl"
+    first, rest = jsonl.read_text().split("\n", 1)
+    jsonl.write_text(first.replace('"profile": "sandbox"', '"profile": "prod"') + "\n" + rest)
+
+    refused = _cli(box, "apply", folder, "-c", config, "--review", review, "--yes")
+    assert refused.returncode == 2, refused.stderr
+
+    def where(cells: list[str], column: str) -> str:
+        return f"{review}:{lines[tuple(cells)]}: column {at[column] + 1} ({column})"
+
+    expected = [
+        f"{jsonl}:1: profile: the plan was made for profile 'prod', and apply was given profile 'sandbox'",
+        f"{where(approved[1], 'approve')}: 'maybe' is not yes",
+        f"{where(approved[2], 'action_id')}: '0123456789abcdef' is not an action of plan",
+        f"{where(approved[3], 'record_id')}: '003000000000000AAA', where the plan wrote",
+        f"{where(approved[4], 'plan_id')}: a row of plan '20260101T000000-abcdef'",
+        f"{where(pasted, 'action_id')}: action {pasted[at['action_id']]} has a row on line "
+        f"{lines[tuple(approved[0])]} too",
+    ]
+    for message in expected:
+        assert message in refused.stderr, (message, refused.stderr[-3000:])
+    state = State(profile.state_dir / "state.sqlite")
+    try:
+        assert state.journal(plan.header.plan_id) == {}  # nothing written
+    finally:
+        state.close()
+    puller = Puller(profile)
+    try:
+        safe = next(a for a in plan.actions if a.action_id == approved[5][at["action_id"]])
+        (now,) = puller.connector(safe.system).read(safe.entity, [safe.record_id]).to_dicts()
+        assert now[safe.field or ""] == safe.seen_value  # an approved row elsewhere in the file: not written
+    finally:
+        puller.close()
+
+    # a file of an older crm-ops (no plan_id column), rows as the plan wrote them: read, with a warning
+    jsonl.write_text(first + "\n" + rest)
+    keep = [i for i, name in enumerate(header) if name != "plan_id"]
+    _excel(review, tuple(header[i] for i in keep), [[c[i] for i in keep] for c in _cells(folder)])
+    older = _cli(box, "apply", folder, "-c", config, "--review", review)
+    assert older.returncode == 0, older.stderr
+    assert f"warning: {review}:1: no plan_id column" in older.stderr
+
+
+def _cells(folder: Path) -> list[list[str]]:
+    table = csvio.read_file(folder / "plan.csv")
+    return [[r.get(c) for c in table.header] for r in table]

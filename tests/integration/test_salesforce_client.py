@@ -158,6 +158,27 @@ def test_bulk2_update_writes_and_reports_failures(sf: Any, sandbox: Sandbox) -> 
     assert [r["Title"] for r in titles["records"]] == ["Bulk Title A", "Bulk Title B"]
 
 
+def test_bulk2_update_reads_na_as_null_and_a_blank_cell_as_unchanged(sf: Any, sandbox: Sandbox) -> None:
+    """Salesforce's "Prepare CSV Files": empty values are ignored on update; #N/A sets null. Only Bulk
+    reads it so: through REST the text is stored as given."""
+    ids = _frame(sandbox, "Lead").filter(~pl.col("IsDeleted"))["Id"].slice(10, 3).to_list()
+    for record_id in ids:
+        sf.Lead.update(record_id, {"Title": "Before", "Description": "Kept"})
+    records = [
+        {"Id": ids[0], "Title": "#N/A", "Description": ""},
+        {"Id": ids[1], "Title": "", "Description": "#N/A"},
+    ]
+    result = sf.bulk2.Lead.update(records=records)
+    assert result[0]["numberRecordsFailed"] == 0
+    sf.Lead.update(ids[2], {"Title": "#N/A"})
+    listed = ", ".join(f"'{i}'" for i in ids)
+    answer = sf.query(f"SELECT Id, Title, Description FROM Lead WHERE Id IN ({listed})")
+    got = {r["Id"]: r for r in answer["records"]}
+    assert (got[ids[0]]["Title"], got[ids[0]]["Description"]) == (None, "Kept")
+    assert (got[ids[1]]["Title"], got[ids[1]]["Description"]) == ("Before", None)
+    assert got[ids[2]]["Title"] == "#N/A"
+
+
 def test_sobject_get_and_patch_persist_and_stamp(sf: Any, sandbox: Sandbox) -> None:
     contact_id = _frame(sandbox, "Contact").filter(~pl.col("IsDeleted"))["Id"][5]
     before = sf.Contact.get(contact_id)

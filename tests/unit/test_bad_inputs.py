@@ -13,7 +13,7 @@ from crm_ops.cli import exit_for
 from crm_ops.config import load_profile
 from crm_ops.errors import ConfigError
 from crm_ops.plan import build_plan, read_plan, write_plan
-from crm_ops.plan.format import read_review
+from crm_ops.plan.reviewfile import read_review
 from tests.unit.test_config import _file
 from tests.unit.test_plan import FINDINGS
 

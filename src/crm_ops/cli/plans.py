@@ -109,12 +109,16 @@ def show(
     """What a plan would do: counts by rule, kind, object and approval, samples, merges side by side."""
     import json
 
-    from crm_ops.plan import read_approvals, read_plan
+    from crm_ops.plan import read_plan
+    from crm_ops.plan.reviewfile import read_review_file
     from crm_ops.plan.show import summarise, tables
 
     with _errors():
         loaded = read_plan(_plan_file(plan_path))
-        approvals = read_approvals(review) if review else None
+        reviewed = read_review_file(review, loaded) if review else None
+    approvals = reviewed.approvals() if reviewed else None
+    for warning in reviewed.warnings if reviewed else ():
+        typer.echo(f"warning: {warning}", err=True)
     summary = summarise(loaded, approvals=approvals, samples=samples, merges=merges)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
@@ -149,12 +153,13 @@ def _run_apply(
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
     from crm_ops.match.run import settings_from_profile
-    from crm_ops.plan import read_approvals, read_plan, select_actions, write_plan
+    from crm_ops.plan import read_plan, select_actions, write_plan
     from crm_ops.plan.apply import Applier, undo_plan
     from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
-    from crm_ops.plan.format import Plan, new_plan_id, read_rejections
+    from crm_ops.plan.format import Plan, new_plan_id
     from crm_ops.plan.outcomes import failure_lines, failures
     from crm_ops.plan.review import Review, default_approvals, rejections
+    from crm_ops.plan.reviewfile import ReviewFile, check_profile, read_review_file
     from crm_ops.plan.show import summarise, tables
     from crm_ops.progress import bars
     from crm_ops.pull import Puller
@@ -176,9 +181,21 @@ def _run_apply(
             raise ConfigError(
                 "--review and --all-actions: give one (the review file decides, or every action)"
             )
+        # the review file's contract (crm_ops.plan.reviewfile): every problem at once, nothing written
+        problems = check_profile(loaded, plan_file, prof.name)
+        reviewed: ReviewFile | None = None
+        if review and not undo:
+            try:
+                reviewed = read_review_file(review, loaded)
+            except ConfigError as exc:
+                problems += exc.problems
+        if problems:
+            raise ConfigError(problems)
+        for warning in reviewed.warnings if reviewed else ():
+            typer.echo(f"warning: {warning}", err=True)
         if not undo:
-            if review:
-                approvals, chosen_by = read_approvals(review), f"approved in {review}"
+            if reviewed:
+                approvals, chosen_by = reviewed.approvals(), f"approved in {review}"
             elif every:
                 approvals, chosen_by = None, "every action (--all-actions)"
             else:
@@ -189,10 +206,10 @@ def _run_apply(
         rules = settings_from_profile(
             prof.match, f"{prof.source} profiles.{prof.name}.match", Path(prof.source).parent
         )["merge_rules"]
-        rejected = rejections(read_rejections(review, loaded)) if review and not undo else []
+        rejected = rejections(reviewed.rejections(loaded)) if reviewed else []
         edits: list[Edit] = []
-        if review and approvals is not None and not undo:
-            edits, refused = read_edits(review, loaded, (k for k, v in approvals.items() if v))
+        if reviewed and approvals is not None:
+            edits, refused = read_edits(reviewed.table, loaded, (k for k, v in approvals.items() if v))
             if refused:
                 raise ConfigError(refused)
         puller = Puller(prof)
@@ -285,7 +302,12 @@ def apply(
     yes: Annotated[bool, typer.Option("--yes", help="Write (without it, a dry run).")] = False,
     review: Annotated[
         Path | None,
-        typer.Option("--review", help="The reviewed plan.csv: only the rows whose approve is yes."),
+        typer.Option(
+            "--review",
+            help="The reviewed plan.csv: only the rows whose approve is yes. Held to this plan first: a "
+            "row twice, an unknown id, an answer not yes/no/blank, an edited record, another plan's rows "
+            "are refused (exit 2), nothing written.",
+        ),
     ] = None,
     all_actions: Annotated[
         bool,

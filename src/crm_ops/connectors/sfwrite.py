@@ -1,5 +1,6 @@
-"""The write side of the Salesforce connector: updates (composite, or a Bulk 2.0 ingest job), merges
-(setting the survivor's values in the same call), lead conversions, undeletes and re-pointed lookups.
+"""The write side of the Salesforce connector: updates (composite, or a Bulk 2.0 ingest job:
+``sfingest``), merges (setting the survivor's values in the same call), lead conversions, undeletes and
+re-pointed lookups.
 
 ``SalesforceWrites`` is a mixin of ``SalesforceConnector``; it reads and calls through the connector's
 plumbing (``_call``, ``_rest``, ``_records``, ``_map``, ``_bulk_client``), declared below for the type
@@ -17,19 +18,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 import structlog
 from simple_salesforce.api import Salesforce
-from simple_salesforce.bulk2 import Operation, _Bulk2Client
+from simple_salesforce.bulk2 import _Bulk2Client
 
-from crm_ops import csvio
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfsoap
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink, invalid_text
+from crm_ops.connectors.sfingest import SalesforceIngest, reads_specially
 from crm_ops.connectors.sflanded import SalesforceLookups
 from crm_ops.connectors.sfsaves import (
     DUPLICATE_HEADER,
     DUPLICATES,
     LOCK_ATTEMPTS,
     LOCKED,
-    bulk_result,
     code_of,
     composite_result,
     still_locked,
@@ -45,7 +45,6 @@ SYSTEM = "salesforce"
 COMPOSITE_BATCH = 200
 MERGE_BATCH = 2  # records merged into the master per merge call
 UNDELETE_BATCH = 200
-BULK_UPLOADS = 3  # Bulk ingest jobs started for one push when their data uploads go unanswered
 CONVERT_BATCH = 200  # leads a convertLead call converts
 # What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds).
 RELATIONS = {
@@ -55,9 +54,9 @@ RELATIONS = {
 }
 
 
-class SalesforceWrites(SalesforceLookups):
-    """Writing, merging and undoing merges, for ``SalesforceConnector`` (what a write whose answer was
-    lost did: ``SalesforceLookups``)."""
+class SalesforceWrites(SalesforceIngest, SalesforceLookups):
+    """Writing, merging and undoing merges, for ``SalesforceConnector`` (Bulk ingest jobs:
+    ``SalesforceIngest``; what a write whose answer was lost did: ``SalesforceLookups``)."""
 
     settings: SalesforceSettings
     policy: RetryPolicy
@@ -102,23 +101,30 @@ class SalesforceWrites(SalesforceLookups):
         A record whose change names a field this user cannot write (describe's ``updateable``: read-only,
         or hidden by field-level security), a person account's Name, or holds text no CRM stores (a lone
         UTF-16 surrogate, which fails a whole composite request), is refused here, alone, and never
-        sent (in a Bulk job one such column would fail every row). Records that meet a locked row are
-        sent again, alone, with backoff; with ``allow_duplicate_saves`` composite requests carry the
-        duplicate rule header, and records a Bulk job refused for duplicates go again through composite
-        (``sfsaves``)."""
+        sent (in a Bulk job one such column would fail every row). A record whose value a Bulk CSV would
+        read as something else (``#N/A``, Bulk's null: ``sfingest.reads_specially``) goes through
+        composite. Records that meet a locked row are sent again, alone, with backoff; with
+        ``allow_duplicate_saves`` composite requests carry the duplicate rule header, and records a Bulk
+        job refused for duplicates go again through composite (``sfsaves``)."""
         emap = self._map(entity)
         out = self._refused_here(entity, emap, changes)
         todo = [i for i in range(len(changes)) if i not in out]
         allowed = self.settings.allow_duplicate_saves
         again = todo
-        if len(todo) > COMPOSITE_BATCH:
-            sent = self._push_bulk(entity, emap, [changes[i] for i in todo])
-            out.update(zip(todo, sent, strict=True))
+        # a value Bulk would read as null is sent through composite, and so is all when few are left
+        bulk = [i for i in todo if not reads_specially(changes[i])] if len(todo) > COMPOSITE_BATCH else []
+        if len(bulk) > COMPOSITE_BATCH:
+            special = sorted(set(todo) - set(bulk))
+            if special:
+                log.info("salesforce.bulk.special_values", entity=entity, records=len(special))
+            sent = self._push_bulk(entity, emap, [changes[i] for i in bulk])
+            out.update(zip(bulk, sent, strict=True))
             # a Bulk job's chunks lock each other's parents, and it cannot carry the duplicate header
             wanted = {LOCKED, DUPLICATES} if allowed else {LOCKED}
-            again = [i for i in todo if code_of(out[i]) in wanted]
-            if again:
-                log.info("salesforce.bulk.resend", entity=entity, records=len(again))
+            resend = [i for i in bulk if code_of(out[i]) in wanted]
+            if resend:
+                log.info("salesforce.bulk.resend", entity=entity, records=len(resend))
+            again = sorted(special + resend)
         if again:
             out.update(self._push_composite(emap, changes, again))
         return [out[i] for i in range(len(changes))]
@@ -209,65 +215,6 @@ class SalesforceWrites(SalesforceLookups):
             for index, outcome in zip(batch, answer, strict=True):
                 out[index] = composite_result(changes[index].record_id, outcome, allowed)
         return out
-
-    def _push_bulk(self, entity: str, emap: EntityMap, changes: Sequence[Change]) -> list[PushResult]:
-        """One Bulk 2.0 update job: CSV of Id plus every field written (blank leaves a field as it is,
-        ``#N/A`` clears it), then each record's outcome from the job's successful and failed results."""
-        rows = [
-            {"Id": c.record_id, **dict(self._wire_pair(emap, k, v) for k, v in c.values.items())}
-            for c in changes
-        ]
-        columns = ["Id", *sorted({k for r in rows for k in r if k != "Id"})]
-        # quoted wherever a value holds a separator, quote, LF or a lone CR; never neutralised: the CRM
-        # stores what it is given
-        upload = csvio.format_rows(
-            columns, ([_bulk_cell(row[k]) if k in row else "" for k in columns] for row in rows)
-        )
-        client = self._bulk_client(entity)
-        for _ in range(BULK_UPLOADS):
-            job = self._call(lambda: client.create_job(Operation.update))
-            job_id = str(job["id"])
-            log.info("salesforce.bulk.ingest", entity=entity, job=job_id, records=len(rows))
-            try:  # data uploaded twice would be processed twice: a lost answer starts a new job instead
-                self._call(partial(client.upload_job_data, job_id, upload), _upload_lost)
-            except _UploadLostError:
-                log.warning("salesforce.bulk.upload_lost", job=job_id)
-                self._call(partial(client.abort_job, job_id, False))
-                continue
-            # closing runs the job: after a lost answer, a job no longer Open was closed
-            self._call(partial(client.close_job, job_id), partial(self._closed, client, job_id))
-            break
-        else:
-            raise RetriableApiError(SYSTEM, f"Bulk job data upload unanswered {BULK_UPLOADS} times")
-        wait = 0.2
-        while True:
-            info = self._call(lambda: client.get_job(job_id, False))
-            if info.get("state") in ("JobComplete", "Failed", "Aborted"):
-                break
-            self._sleep(wait)
-            wait = min(wait * 1.5, 5.0)
-        outcome: dict[str, PushResult] = {}
-        allowed = self.settings.allow_duplicate_saves
-        for kind in ("successfulResults", "failedResults"):
-            text = self._call(partial(client.get_ingest_results, job_id, kind))
-            if not text.strip():
-                continue
-            for record in csvio.read_text(text, f"Bulk job {job_id} {kind}"):
-                record_id = record.get("Id") or record.get("sf__Id") or ""
-                error = record.get("sf__Error") or None
-                ok = kind == "successfulResults"
-                outcome[record_id] = (
-                    PushResult(record_id, True) if ok else bulk_result(record_id, error or "", allowed)
-                )
-        missing = (
-            f"not processed by Bulk job {job_id} ({info.get('state')}: {info.get('errorMessage') or ''})"
-        )
-        return [outcome.get(c.record_id, PushResult(c.record_id, False, missing)) for c in changes]
-
-    def _closed(self, client: _Bulk2Client, job_id: str) -> dict[str, Any] | None:
-        """The job's info when it is closed (no longer Open): a close whose answer was lost landed."""
-        info = self._call(lambda: client.get_job(job_id, False))
-        return dict(info) if info.get("state") != "Open" else None
 
     # ------------------------------------------------------------------ merging
 
@@ -444,23 +391,6 @@ class SalesforceWrites(SalesforceLookups):
                     message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or None
                     results[index] = PushResult(m.link.record_id, bool(outcome.get("success")), message)
         return [results[i] for i in range(len(moves))]
-
-
-def _upload_lost() -> None:
-    raise _UploadLostError
-
-
-class _UploadLostError(Exception):
-    """A Bulk job's data upload got no answer: whether the data is in the job is unknown."""
-
-
-def _bulk_cell(value: Any) -> str:
-    """A Bulk CSV cell: ``#N/A`` sets null (a blank cell would leave the field as it is)."""
-    if value is None or value == "":
-        return "#N/A"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _wire(value: Any) -> Any:

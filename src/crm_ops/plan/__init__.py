@@ -1,7 +1,8 @@
 """Fix plans: reviewable files of proposed changes built from findings (see ``crm_ops.plan.format``)."""
 
 from crm_ops.plan.build import build_plan, latest_findings, links_beside
-from crm_ops.plan.format import Action, Header, Plan, read_approvals, read_plan, select_actions, write_plan
+from crm_ops.plan.format import Action, Header, Plan, read_plan, select_actions, write_plan
+from crm_ops.plan.reviewfile import read_approvals
 
 __all__ = [
     "Action",

@@ -42,10 +42,15 @@ class Edit:
     value: str | None
 
 
-def read_edits(path: Path, plan: Plan, approved: Iterable[str]) -> tuple[list[Edit], list[str]]:
+def read_edits(
+    review: Path | csvio.Table, plan: Plan, approved: Iterable[str]
+) -> tuple[list[Edit], list[str]]:
     """The edited proposed values of the rows approved (``approved``: action ids), and the refusals of
-    edits on rows that cannot be edited."""
-    table = csvio.read_file(path, required=("approve", "action_id", "proposed_value"))
+    edits on rows that cannot be edited. ``review``: the file, or its table as read already
+    (``plan.reviewfile``); a file without the ``proposed_value`` column edits nothing."""
+    table = csvio.read_file(review, required=("approve", "action_id")) if isinstance(review, Path) else review
+    if "proposed_value" not in table.positions:
+        return [], []
     wanted = set(approved)
     actions = {a.action_id: a for a in plan.actions if a.action_id in wanted}
     edits: list[Edit] = []

@@ -32,7 +32,8 @@ is ``None``. Version 2 plans lack ``detail``.
 ``plan.csv`` holds the same actions for review in a spreadsheet: ``approve`` (yes/no, from the default
 approval; blank on a merge or a conversion, a person's decision: ``no`` or ``not_duplicate`` there is
 remembered) and ``review_reason`` first, then the labels, values (``survivor_values``: what a merge's
-survivor ends with) and links; applying with ``--review`` honours ``approve``. A merge row shows the
+survivor ends with), links, the ``action_id`` and the ``plan_id``; applying with ``--review`` honours
+``approve`` under the contract of ``crm_ops.plan.reviewfile`` (rows held to their plan). A merge row shows the
 duplicate's label as its seen value and the survivor's as its proposed value (``plan.jsonl`` keeps the
 time and the id applying checks). ``seen_value`` is the
 value at pull time: applying re-reads the record and skips it as a conflict when the CRM no longer
@@ -69,8 +70,9 @@ ACTION_FIELDS = (
 CSV_FIELDS = (
     "approve", "review_reason", "kind", "system", "entity", "record_id", "label", "account", "field",
     "seen_value", "proposed_value", "survivor_values", "other_id", "other_label", "confidence", "rule",
-    "severity", "reason", "url", "other_url", "action_id",
+    "severity", "reason", "url", "other_url", "action_id", "plan_id",
 )  # fmt: skip
+PLAN_ID = "plan_id"  # the review file's column holding the plan's id on every row (``plan.reviewfile``)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,8 @@ def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
     lines += [json.dumps({"type": "action", **a.as_dict()}, sort_keys=True) for a in plan.actions]
     jsonl = folder / "plan.jsonl"
     durable.write_text(jsonl, "\n".join(lines) + "\n")
-    rows = ([values[f] for f in CSV_FIELDS] for values in map(csv_row, plan.actions))
+    tagged = ({**csv_row(a), PLAN_ID: plan.header.plan_id} for a in plan.actions)
+    rows = ([values[f] for f in CSV_FIELDS] for values in tagged)
     return jsonl, csvio.write_file(folder / "plan.csv", CSV_FIELDS, rows)
 
 
@@ -283,55 +286,6 @@ def _wrong_types(data: Mapping[str, Any]) -> list[str]:
         out.append(f"approved: expected true, false or null, got {data['approved']!r}")
     if data.get("detail") is not None and not isinstance(data["detail"], dict):
         out.append(f"detail: expected an object or null, got a {type(data['detail']).__name__}")
-    return out
-
-
-def read_approvals(path: Path) -> dict[str, bool]:
-    """The ``approve`` column of ``plan.csv`` by action id (yes/y/true/1 approve; anything else does not)."""
-    return {k: v == "yes" for k, v in read_review(path).items()}
-
-
-APPROVING = ("yes", "y", "true", "1", "x")
-REJECTING = ("no", "n", "false", "0")
-NOT_DUPLICATE = ("not_duplicate", "not duplicate", "not a duplicate", "reject", "rejected")
-
-
-def read_rejections(path: Path, plan: Plan) -> list[Action]:
-    """The merges and conversions a person rejected in ``plan.csv``: ``not_duplicate`` (or ``reject``)
-    on any plan, ``no`` on a plan of version 3 or later (where those rows start blank, so ``no`` is a
-    person's word)."""
-    answers = read_review(path)
-    person_says_no = plan.header.version >= 3
-    return [
-        a
-        for a in plan.actions
-        if a.kind in DECIDED_BY_PERSON
-        and (
-            answers.get(a.action_id) == "not_duplicate"
-            or (person_says_no and answers.get(a.action_id) == "no")
-        )
-    ]
-
-
-def read_review(path: Path) -> dict[str, str]:
-    """The ``approve`` column of ``plan.csv`` by action id, as ``yes``, ``no``, ``not_duplicate`` or ``""``
-    (blank or anything else: undecided, not applied)."""
-    out: dict[str, str] = {}
-    table = csvio.read_file(path, required=("approve", "action_id"))
-    for row in table:
-        action_id = row.get("action_id").strip()
-        if not action_id:
-            raise ConfigError(f"{table.where(row, 'action_id')}: a row without action_id")
-        answer = row.get("approve").strip().lower()
-        out[action_id] = (
-            "yes"
-            if answer in APPROVING
-            else "no"
-            if answer in REJECTING
-            else "not_duplicate"
-            if answer in NOT_DUPLICATE
-            else ""
-        )
     return out
 
 

@@ -16,6 +16,10 @@ reason in the ``review_reason`` column:
 - an update of a rule not marked safe, or under the confidence bar.
 
 A tag never pre-approves a merge, a sync or an association: those need their rule by name.
+
+What a person may change in the review file, and what ``apply --review`` refuses of it (answers other
+than yes/no/not_duplicate/blank, rows twice, ids or rows of another plan, edited identity columns), is
+``crm_ops.plan.reviewfile``.
 """
 
 from __future__ import annotations
