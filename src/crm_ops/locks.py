@@ -100,7 +100,7 @@ def plan_lock_path(state_dir: Path, plan_id: str) -> Path:
 def plan_lock(state_dir: Path, plan_id: str) -> Iterator[None]:
     """Hold plan ``plan_id``'s lock (its undo's too) for the block, or raise ``LockedError`` naming the
     holder. Taken again inside the block (the same process), it is already held."""
-    path = plan_lock_path(state_dir, plan_id)
+    path = plan_lock_path(state_dir.resolve(), plan_id)  # one key per file, however the dir is spelled
     if path in _HELD:
         _HELD[path] += 1
         try:

@@ -29,6 +29,9 @@ from crm_ops.plan.format import Action
 from crm_ops.state import State
 
 log = structlog.get_logger("crm_ops.settle")
+# the field a merge's or conversion's action names (``crm_ops.match.merges``) -> its kind and a key of the
+# payload its pending entry journals
+WHOLE = {"merge_into": ("merge", "record"), "converted_contact_id": ("convert", "lead")}
 
 
 def settle_pending(
@@ -57,11 +60,14 @@ def settle_pending(
 def _action(e: dict[str, Any]) -> Action:
     """The action a pending entry journaled, as far as settling needs it: a field write's value before
     (what it was planned from) and the value written; a merge's survivor; a conversion's contact."""
-    if e["field"] is not None:
-        kind, seen = "update", e["before"]
-    else:
-        payload = json.loads(e["before"] or "{}")
-        kind, seen = ("convert" if "lead" in payload else "merge"), None
+    kind, seen = "update", e["before"]
+    if e["field"] in WHOLE:  # a merge's or conversion's journal holds the records as JSON
+        try:
+            payload = json.loads(e["before"] or "{}")
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and WHOLE[e["field"]][1] in payload:
+            kind, seen = WHOLE[e["field"]][0], None
     return Action(
         kind=kind,
         system=e["system"],
