@@ -1,8 +1,9 @@
 """Exactly once under concurrency and kills: two `crm-ops apply --yes` of one plan at once, two `crm-ops
-undo --yes` at once, and an apply killed (SIGKILL) while HubSpot merges it sent are journaled `pending`,
-then the next `crm-ops run` or `crm-ops undo`. Each ends as one clean apply and one clean undo: the second
-process exits 5 naming the first, nothing is written twice (no HubSpot contact created twice), and every
-old value and merged-away record comes back."""
+undo --yes` at once, and an apply (or a nightly `crm-ops run` auto-applying merges) killed with SIGKILL
+while HubSpot merges it sent are journaled `pending`, then the next `crm-ops run` or `crm-ops undo`. Each
+ends as one clean apply and one clean undo: the second process exits 5 naming the first, nothing is
+written twice (no HubSpot contact created twice), and every old value and merged-away record comes back.
+Each fails without the plan locks, the journal's order and the settling of pending merges"""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import polars as pl
 import pytest
 
 from crm_ops.cli import EXIT_LOCKED
+from crm_ops.plan import read_plan
 from crm_ops.plan.settle import settle_pending
 from crm_ops.pull import Puller
 from crm_ops.sandbox.generator import SeedConfig
@@ -42,24 +44,32 @@ pytestmark = pytest.mark.integration
 SEED = SeedConfig(records=800, seed=47)
 
 
-def _start(
-    box: Sandbox, folder: Path, plan: Path, command: str, stderr: int = subprocess.PIPE
-) -> subprocess.Popen[str]:
-    env = {**os.environ, **box.env, "CRM_OPS_CONFIG": str(folder / "crm-ops.toml")}
-    extra = ["--batch-size", "7", "--all-actions"] if command == "apply" else []
+def _crm_ops(box: Sandbox, folder: Path, *args: str, stderr: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """``crm-ops ARGS`` as a child process, on the config written into ``folder``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "crm_ops", command, str(plan), "--yes", *extra],
-        env=env,
+        [sys.executable, "-m", "crm_ops", *args],
+        env={**os.environ, **box.env, "CRM_OPS_CONFIG": str(folder / "crm-ops.toml")},
         stdout=subprocess.DEVNULL,
         stderr=stderr,
         text=True,
     )
 
 
+def _start(
+    box: Sandbox, folder: Path, plan: Path, command: str, stderr: int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    extra = ["--batch-size", "7", "--all-actions"] if command == "apply" else []
+    return _crm_ops(box, folder, command, str(plan), "--yes", *extra, stderr=stderr)
+
+
+def _finish(child: subprocess.Popen[str]) -> tuple[int, str]:
+    return child.wait(timeout=600), child.communicate()[1]
+
+
 def _at_once(box: Sandbox, folder: Path, plan: Path, command: str, plan_id: str) -> None:
     """Two of ``command`` of one plan started together: one does it all, the other exits 5 naming it."""
     first, second = _start(box, folder, plan, command), _start(box, folder, plan, command)
-    ended = {p.pid: (p.wait(timeout=600), p.communicate()[1]) for p in (first, second)}
+    ended = {p.pid: _finish(p) for p in (first, second)}
     codes = [code for code, _ in ended.values()]
     assert codes.count(EXIT_LOCKED) == 1 and any(c in FINISHED for c in codes), ended
     (locked,) = [err for code, err in ended.values() if code == EXIT_LOCKED]
@@ -107,36 +117,50 @@ def test_two_applies_and_two_undos_at_once_end_as_one_clean_apply_and_undo(tmp_p
         assert len(recreated) == sum(1 for a in plan.actions if a.kind == "merge" and a.system == "hubspot")
 
 
-def _kill_once_merges_land(box: Sandbox, folder: Path, plan: Path) -> int:
-    """Start `crm-ops apply --yes` and SIGKILL it as soon as the sandbox holds a HubSpot merge it sent
-    (its journal entry still ``pending``: the run journals merges ``done`` after each chunk); how many
-    contacts were merged away by then."""
+AUTO_MERGE = """
+[profiles.sandbox.run]
+auto_apply = ["match.duplicate"]
+min_confidence = 0.5
+"""
+
+
+def _kill_once_merges_land(box: Sandbox, child: subprocess.Popen[str]) -> int:
+    """SIGKILL ``child`` (an apply, or a run that auto-applies merges) as soon as the sandbox holds a
+    HubSpot merge it sent (its journal entry still ``pending``: merges are journaled ``done`` after each
+    chunk); how many contacts were merged away by then."""
     contacts = box.hubspot.objects["contacts"]
     archived = int(contacts.frame()["archived"].sum())
-    child = _start(box, folder, plan, "apply", stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while child.poll() is None and time.monotonic() < deadline:
         merged = int(contacts.frame()["archived"].sum()) - archived
         if merged:
             os.kill(child.pid, signal.SIGKILL)
             child.wait()
-            return int(merged)
+            return merged
         time.sleep(0.005)
     child.kill()
-    raise AssertionError(f"the apply ended ({child.wait()}) before a HubSpot merge was seen")
+    raise AssertionError(f"it ended ({child.wait()}) before a HubSpot merge was seen")
 
 
-@pytest.mark.parametrize("after", ["run", "undo"])
+@pytest.mark.parametrize(("killed", "after"), [("apply", "run"), ("apply", "undo"), ("run", "run")])
 def test_a_merge_killed_pending_is_settled_by_the_next_run_or_undo_and_undone(
-    tmp_path: Path, after: str
+    tmp_path: Path, killed: str, after: str
 ) -> None:
     with _sandbox(SEED, 10) as box:
-        profile = profile_for(box, tmp_path)
-        plan_dir = tmp_path / "plan"
-        plan = written_plan(profile, plan_dir)
-        plan_id = plan.header.plan_id
+        profile = profile_for(box, tmp_path, extra=AUTO_MERGE if killed == "run" else "")
         before = crm_state(profile)
-        assert _kill_once_merges_land(box, tmp_path, plan_dir) >= 1
+        if killed == "apply":
+            plan_dir = tmp_path / "plan"
+            written_plan(profile, plan_dir)
+            child = _start(box, tmp_path, plan_dir, "apply", stderr=subprocess.DEVNULL)
+        else:  # the nightly run, merging the duplicates it finds
+            child = _crm_ops(box, tmp_path, "run", stderr=subprocess.DEVNULL)
+        assert _kill_once_merges_land(box, child) >= 1
+        if killed == "run":
+            (plan_dir,) = (tmp_path / "state" / "runs").glob("*/plan.jsonl")
+            plan_dir = plan_dir.parent
+            profile_for(box, tmp_path)  # the next run applies nothing: what the CRMs hold is compared
+        plan_id = read_plan(plan_dir / "plan.jsonl").header.plan_id
         pending = {
             e["record_id"]
             for e in journal_of(tmp_path, plan_id).values()
@@ -149,27 +173,14 @@ def test_a_merge_killed_pending_is_settled_by_the_next_run_or_undo_and_undone(
         assert landed, (pending, "the kill came after the merges were journaled done")
 
         if after == "run":
-            env = {**os.environ, **box.env}
-            run = subprocess.run(
-                [sys.executable, "-m", "crm_ops", "run", "-c", str(tmp_path / "crm-ops.toml")],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert run.returncode in (0, 1), run.stderr
+            code, err = _finish(_crm_ops(box, tmp_path, "run"))
+            assert code in (0, 1), err
             journal = journal_of(tmp_path, plan_id)
             assert not [e for e in journal.values() if e["status"] == "pending"]  # settled, every one
-            assert all(e["status"] == "done" for k, e in journal.items() if e["record_id"] in landed)
+            assert all(e["status"] == "done" for e in journal.values() if e["record_id"] in landed)
 
-        code = subprocess.run(
-            [sys.executable, "-m", "crm_ops", "undo", str(plan_dir), "--yes"],
-            env={**os.environ, **box.env, "CRM_OPS_CONFIG": str(tmp_path / "crm-ops.toml")},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert code.returncode in FINISHED, code.stderr
+        code, err = _finish(_crm_ops(box, tmp_path, "undo", str(plan_dir), "--yes"))
+        assert code in FINISHED, err
         undone = journal_of(tmp_path, f"undo-{plan_id}")
         recreated = assert_undone(before, crm_state(profile), undone, set())  # no conversion was reached
         assert landed <= set(recreated)  # each merged-away contact brought back, named in the undo journal
