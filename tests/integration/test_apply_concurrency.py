@@ -3,7 +3,7 @@ undo --yes` at once, and an apply (or a nightly `crm-ops run` auto-applying merg
 while HubSpot merges it sent are journaled `pending`, then the next `crm-ops run` or `crm-ops undo`. Each
 ends as one clean apply and one clean undo: the second process exits 5 naming the first, nothing is
 written twice (no HubSpot contact created twice), and every old value and merged-away record comes back.
-Each fails without the plan locks, the journal's order and the settling of pending merges"""
+Each fails without the plan locks, the journal's order and the settling of pending merges."""
 
 from __future__ import annotations
 

@@ -14,6 +14,11 @@ send again (the connector does), and one whose reply never came (its retries spe
 for the next run to find landed. A value holding a lone UTF-16 surrogate (text no CRM stores) is
 ``failed`` before anything is sent, its record alone.
 
+One apply or undo of a plan writes at a time: ``Applier.apply`` holds the plan's lock
+(``crm_ops.locks.plan_lock``), and a journal entry only moves forward (``crm_ops.state.may_replace``).
+What a killed apply of an earlier plan left ``pending`` is looked up before a new plan is built or an undo
+runs (``crm_ops.plan.settle``): landed, ``done``; else ``not applied``.
+
 A plan whose actions are all journaled changes nothing when applied again. Undo builds the reverse
 actions (seen value = what was written, proposed = the value before) and applies them the same way,
 journaled under ``undo-<plan id>``.
