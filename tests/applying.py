@@ -21,7 +21,7 @@ from crm_ops.check import current_frames, run_check
 from crm_ops.cli import EXIT_FAILED, EXIT_OK
 from crm_ops.config import Profile
 from crm_ops.match.run import run_matching
-from crm_ops.plan import build_plan
+from crm_ops.plan import build_plan, write_plan
 from crm_ops.plan.format import Plan
 from crm_ops.pull import Puller
 from crm_ops.sandbox.generator import SeedConfig
@@ -29,6 +29,7 @@ from crm_ops.sandbox.hubspot import HubSpotLimits
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.schema.entities import ENTITIES
+from crm_ops.state import State
 
 FAST = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
 PULLED = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]
@@ -56,6 +57,22 @@ def fresh_plan(profile: Profile) -> Plan:
     puller.close()
     findings = pl.concat([run_check(profile).result.findings, matched], how="diagonal_relaxed")
     return build_plan(findings, profile="sandbox")
+
+
+def written_plan(profile: Profile, folder: Path) -> Plan:
+    """``fresh_plan`` of ``profile``, written into ``folder`` (plan.jsonl, plan.csv)."""
+    plan = fresh_plan(profile)
+    write_plan(plan, folder)
+    return plan
+
+
+def journal_of(profile_dir: Path, plan_id: str) -> dict[str, dict[str, Any]]:
+    """The journal of plan ``plan_id`` in the state of the profile written into ``profile_dir``."""
+    state = State(profile_dir / "state" / "state.sqlite")
+    try:
+        return state.journal(plan_id)
+    finally:
+        state.close()
 
 
 def crm_state(profile: Profile) -> dict[tuple[str, str], pl.DataFrame]:

@@ -21,6 +21,7 @@ import polars as pl
 from crm_ops import durable
 from crm_ops.config import Profile, ReviewSettings
 from crm_ops.errors import ConfigError
+from crm_ops.match.links import finding_rules
 from crm_ops.plan.format import rule_versions
 from crm_ops.rules.engine import CheckResult, run_rules
 from crm_ops.rules.loader import RuleProblem, load_rules, select_rules, shipped_rules_dir
@@ -61,7 +62,12 @@ def profile_rules(
     rules, problems = load_rules(folders, shipped=shipped)
     if profile is None:
         return rules, problems
-    unknown = unknown_names(named_settings(profile), rules, broken=[p.rule for p in problems if p.rule])
+    unknown = unknown_names(
+        named_settings(profile),
+        rules,
+        broken=[p.rule for p in problems if p.rule],
+        produced=finding_rules(),
+    )
     if unknown:
         if problems:
             unknown.append(

@@ -33,11 +33,6 @@ logged and changes nothing.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import socket
-import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +45,8 @@ from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
 from crm_ops.cli import ExitCode
 from crm_ops.config import Profile
-from crm_ops.errors import ConfigError, CrmOpsError, PartialPullError, PullFailure
+from crm_ops.errors import ConfigError, PartialPullError, PullFailure
+from crm_ops.locks import LockedError, RunLock
 from crm_ops.match import MatchResult, run_matching
 from crm_ops.match.run import settings_from_profile
 from crm_ops.match.sources import CACHE_KEY, source_links
@@ -59,6 +55,7 @@ from crm_ops.plan.apply import Applier
 from crm_ops.plan.context import Context, addresses
 from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.review import Review, auto_apply
+from crm_ops.plan.settle import settle_pending
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import RunData, Threshold, render_run, score_counts
@@ -68,70 +65,6 @@ from crm_ops.runrecord import history, previous_findings, record_failure, write_
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
 EXIT_PARTIAL, EXIT_FAILED = ExitCode.PARTIAL, ExitCode.FAILED
-
-
-class LockedError(CrmOpsError):
-    """Another run holds the lock."""
-
-
-class RunLock:
-    """An exclusive lock the kernel releases when its holder dies: ``fcntl.flock`` on the lock file.
-
-    A run killed (SIGKILL, a container stopped, the machine rebooted) holds nothing, however its pid is
-    reused: a container's pid 1 or a recycled pid never keeps a dead run's lock, and no timeout takes a
-    live run's lock away. The file is kept (removing a locked file lets two runs lock two files); it
-    holds the holder's pid, host, boot id and start time, for the message another run prints. The state
-    dir must be on a local file system (flock over NFS is not reliable everywhere).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.held = False
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        """Take the lock, or raise ``LockedError`` naming the holder."""
-        durable.private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_all(fd)
-            os.close(fd)
-            raise LockedError(f"another run holds {self.path}: {holder or 'no details'}") from None
-        except BaseException:
-            os.close(fd)
-            raise
-        os.fchmod(fd, 0o600)  # it names the host and pid: for the run's user only
-        left = _read_all(fd)
-        if left:
-            # a run that died holding it (killed, a container stopped): the kernel let it go
-            log.warning("run.stale_lock", path=str(self.path), content=left)
-        owner = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": _boot_id(),
-                 "started": time.time()}  # fmt: skip
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(owner).encode(), 0)
-        os.fsync(fd)
-        self._fd, self.held = fd, True
-
-    def release(self) -> None:
-        """Give the lock back (the file stays, empty)."""
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd, self.held = None, False
-
-
-def _read_all(fd: int) -> str:
-    return os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip()
-
-
-def _boot_id() -> str | None:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
 
 
 @dataclass
@@ -262,6 +195,8 @@ def _batch(
             pulls = puller.pull_many(profile.all_systems(), pulled_entities(profile))
         except PartialPullError as exc:
             pulls, failures = exc.results, exc.failures
+        stage.name = "settling what earlier applies left pending"
+        settle_pending(puller.state, puller.connector)  # what killed applies left pending, landed or not
         frames = current_frames(puller.state)
         match_settings = settings_from_profile(
             profile.match, f"{profile.source} match", Path(profile.source).parent

@@ -99,6 +99,29 @@ def now() -> datetime:
     return stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
 
 
+# The order of a journal entry's states: an action is ``pending`` (about to be sent), an undone merge's
+# record ``restored`` (its links not yet back), then it ends in one outcome. An entry moves only forward:
+# never from an outcome to anything else (a ``done`` write keeps the value it replaced, whatever a second
+# apply of the plan finds later), nor from ``restored`` back to ``pending``.
+STEPS = {"pending": 0, "restored": 1}
+NOT_APPLIED = "not applied"  # a pending action settled as never landed (``crm_ops.plan.settle``)
+NOT_SENT = (
+    "not applied: the process that sent it stopped before the CRM took it; settled before a newer plan "
+    "or an undo (a newer plan proposes it again if it is still wanted)"
+)
+OUTCOMES = frozenset({"done", "failed", "conflict", "skipped", "irreversible", NOT_APPLIED})
+
+
+def may_replace(held: str | None, status: str) -> bool:
+    """Whether a journal entry in state ``held`` (None: none yet) may become ``status``: only forward
+    (``STEPS`` in order, then an outcome); an outcome, or a state this version does not know, is final."""
+    if held is None:
+        return True
+    if held not in STEPS:
+        return False
+    return STEPS.get(status, len(STEPS)) >= STEPS[held]
+
+
 @dataclass
 class PullJob:
     """One pull of one entity, from start to its snapshot."""
@@ -304,11 +327,21 @@ class State:
                 "edited_from")  # fmt: skip
         return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
 
-    def record_actions(self, plan_id: str, entries: list[dict[str, Any]]) -> None:
-        """Write journal entries (insert or replace), all in one transaction. ``edited_from``: the plan's
-        proposed value, when a person edited it in the review file (``after`` is what was written)."""
+    def record_actions(self, plan_id: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write journal entries, all in one transaction; those the journal holds a stronger state of are
+        kept as they are (``may_replace``), and returned. ``edited_from``: the plan's proposed value, when a
+        person edited it in the review file (``after`` is what was written)."""
         stamp = _iso(now())
         with self._tx() as db:
+            held = self._statuses(db, plan_id, [e["action_id"] for e in entries])
+            kept = [e for e in entries if not may_replace(held.get(e["action_id"]), e["status"])]
+            if kept:
+                log.warning(
+                    "journal.kept",
+                    plan_id=plan_id,
+                    count=len(kept),
+                    examples=[(e["action_id"], held[e["action_id"]], e["status"]) for e in kept[:5]],
+                )
             db.executemany(
                 "INSERT INTO journal (plan_id, action_id, system, entity, record_id, field, before, after, "
                 "status, error, updated_at, edited_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -321,8 +354,35 @@ class State:
                      e.get("before"), e.get("after"), e["status"], e.get("error"), stamp,
                      e.get("edited_from"))
                     for e in entries
+                    if may_replace(held.get(e["action_id"]), e["status"])
                 ],
             )  # fmt: skip
+        return kept
+
+    @staticmethod
+    def _statuses(db: sqlite3.Connection, plan_id: str, action_ids: list[str]) -> dict[str, str]:
+        """The journaled status of each of ``action_ids`` that has one (read inside the writing
+        transaction: no other writer comes between)."""
+        out: dict[str, str] = {}
+        for start in range(0, len(action_ids), 500):
+            chunk = action_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                db.execute(
+                    f"SELECT action_id, status FROM journal WHERE plan_id=? AND action_id IN ({marks})",  # noqa: S608
+                    (plan_id, *chunk),
+                ).fetchall()
+            )
+        return out
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Every ``pending`` journal entry of any plan, with its plan id, oldest plan first."""
+        keys = ("plan_id", "action_id", "system", "entity", "record_id", "field", "before", "after")
+        rows = self.db.execute(
+            f"SELECT {', '.join(keys)} FROM journal WHERE status='pending' "  # noqa: S608
+            "ORDER BY plan_id, action_id"
+        ).fetchall()
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     # ---------------------------------------------------------------- remembered decisions
 

@@ -18,8 +18,15 @@ from crm_ops.plan.format import Action, Plan
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.lostreply import LostReplies, hubspot_operation, salesforce_operation
 from crm_ops.sandbox.server import Sandbox
-from crm_ops.state import State
-from tests.applying import FINISHED, assert_undone, crm_state, fresh_plan, run_apply, twin_sandboxes
+from tests.applying import (
+    FINISHED,
+    assert_undone,
+    crm_state,
+    fresh_plan,
+    journal_of,
+    run_apply,
+    twin_sandboxes,
+)
 from tests.pulling import changed_cells, profile_for
 
 pytestmark = pytest.mark.integration
@@ -73,14 +80,6 @@ def _lose_replies(box: Sandbox, seed: int) -> tuple[LostReplies, LostReplies]:
     return sf, hs
 
 
-def _statuses(profile_dir: Path, plan_id: str) -> dict[str, dict[str, str | None]]:
-    state = State(profile_dir / "state" / "state.sqlite")
-    try:
-        return state.journal(plan_id)
-    finally:
-        state.close()
-
-
 def test_lost_replies_and_a_kill_end_as_a_clean_run_and_undo_is_exact(tmp_path: Path) -> None:
     rng = random.Random(11)
     with twin_sandboxes(SEED, 12) as (clean, lossy):
@@ -99,7 +98,7 @@ def test_lost_replies_and_a_kill_end_as_a_clean_run_and_undo_is_exact(tmp_path: 
         assert run_apply(clean, clean_dir, plan_dir, kill_after=None, rng=rng) in FINISHED
         want = crm_state(clean_profile)
         plan_id = plan.header.plan_id
-        clean_journal = _statuses(clean_dir, plan_id)
+        clean_journal = journal_of(clean_dir, plan_id)
 
         lossy_profile = profile_for(lossy, lossy_dir, salesforce=QUICK, hubspot=QUICK)
         before = crm_state(lossy_profile)
@@ -118,7 +117,7 @@ def test_lost_replies_and_a_kill_end_as_a_clean_run_and_undo_is_exact(tmp_path: 
         for kind in ("merge", "update"):
             assert hs_lost.counts().get(kind), (kind, hs_lost.counts())
 
-        journal = _statuses(lossy_dir, plan_id)
+        journal = journal_of(lossy_dir, plan_id)
         # the same outcome for every action as the clean run: no landed write journaled failed
         assert {k: e["status"] for k, e in journal.items()} == {
             k: e["status"] for k, e in clean_journal.items()
@@ -140,6 +139,6 @@ def test_lost_replies_and_a_kill_end_as_a_clean_run_and_undo_is_exact(tmp_path: 
         assert run_apply(lossy, lossy_dir, plan_dir, kill_after=None, rng=rng, command="undo") in FINISHED
         assert sf_lost.counts().get("undelete"), sf_lost.counts()
         assert hs_lost.counts().get("create"), hs_lost.counts()
-        undo_journal = _statuses(lossy_dir, f"undo-{plan_id}")
+        undo_journal = journal_of(lossy_dir, f"undo-{plan_id}")
         recreated = assert_undone(before, crm_state(lossy_profile), undo_journal, conversions)
         assert len(recreated) == sum(1 for a in plan.actions if a.kind == "merge" and a.system == "hubspot")

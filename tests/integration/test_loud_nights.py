@@ -181,9 +181,15 @@ def test_the_profile_guard_and_rule_names_are_config_errors_from_python_too(tmp_
     config.write_text(
         '[profiles.prod]\nstate_dir = "state"\n[profiles.prod.hubspot]\n'
         '[profiles.prod.review]\napprove = ["tag:format", "person.phone.e164x"]\n'
+        '[profiles.prod.run]\nauto_apply = ["match.duplicate", "match.drift.title", "match.dupliate"]\n'
     )
     from crm_ops.check import profile_rules
 
     with pytest.raises(ConfigError) as caught:
         profile_rules(load_profile(config, "prod"))
     assert f'{config} [profiles.prod.review] approve: no rule "person.phone.e164x"' in str(caught.value)
+    # matching's findings are named like rules: known, and a misspelling of one is caught
+    assert '[profiles.prod.run] auto_apply: no rule "match.dupliate"; did you mean "match.duplicate"?' in str(
+        caught.value
+    )
+    assert len(caught.value.problems) == 2

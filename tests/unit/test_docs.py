@@ -62,6 +62,10 @@ def test_every_command_has_its_exit_codes_in_the_table_and_its_help() -> None:
         assert "Exit codes: 0 " in shown.output, command
     page = render_all()["exit-codes.md"]
     assert "| `crm-ops run` | 5 | another run holds the lock |" in page
+    for command in ("apply", "undo"):  # one apply or undo of a plan at a time; a budget stop resumes it
+        assert f"| `crm-ops {command}` | 5 | another apply or undo of the plan is running" in page
+        budget = f"| `crm-ops {command}` | 4 | stopped at the API budget (journaled: the {command} resumes"
+        assert budget in page
 
 
 def test_the_runner_uses_the_table_s_codes() -> None:

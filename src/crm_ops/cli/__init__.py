@@ -136,24 +136,28 @@ from crm_ops.cli.exits import (  # noqa: E402
 )
 
 
-def exit_for(exc: BaseException, api_hint: str = "") -> tuple[ExitCode, str] | None:
+def exit_for(exc: BaseException, api_hint: str = "", resumes: str = "") -> tuple[ExitCode, str] | None:
     """The exit code and message of an error we can name (None: a crash, a bug); no secret-named
-    environment variable's value is ever in the message (``config.redact``)."""
+    environment variable's value is ever in the message (``config.redact``). ``resumes``: what resumes
+    after a stop at the API budget (the pull, the apply)."""
     from crm_ops.config import redact
 
-    named = _exit_for(exc, api_hint)
+    named = _exit_for(exc, api_hint, resumes)
     return None if named is None else (named[0], redact(named[1]))
 
 
-def _exit_for(exc: BaseException, api_hint: str) -> tuple[ExitCode, str] | None:
+def _exit_for(exc: BaseException, api_hint: str, resumes: str) -> tuple[ExitCode, str] | None:
     import sqlite3
 
     from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
+    from crm_ops.locks import LockedError
 
     if isinstance(exc, ConfigError):
         return EXIT_CONFIG, f"configuration error: {exc}"
+    if isinstance(exc, LockedError):
+        return EXIT_LOCKED, f"locked: {exc}"
     if isinstance(exc, BudgetExhaustedError):
-        return EXIT_BUDGET, f"stopped: {exc}"
+        return EXIT_BUDGET, f"stopped: {exc}" + (f" ({resumes})" if resumes else "")
     if isinstance(exc, ApiError):
         return EXIT_API, f"CRM error: {exc}{api_hint}"
     if isinstance(exc, OSError | sqlite3.OperationalError | sqlite3.DatabaseError):
@@ -167,8 +171,9 @@ def _exit_for(exc: BaseException, api_hint: str) -> tuple[ExitCode, str] | None:
 
 
 @contextmanager
-def _errors(api_hint: str = "") -> Iterator[None]:
-    """Our errors (and the machine's) as exit codes for cron, with the message on stderr."""
+def _errors(api_hint: str = "", resumes: str = "") -> Iterator[None]:
+    """Our errors (and the machine's) as exit codes for cron, with the message on stderr; ``resumes``
+    says what resumes after a stop at the API budget."""
     import sqlite3
 
     from crm_ops.errors import CrmOpsError
@@ -176,7 +181,7 @@ def _errors(api_hint: str = "") -> Iterator[None]:
     try:
         yield
     except (CrmOpsError, OSError, sqlite3.Error) as e:
-        named = exit_for(e, api_hint)
+        named = exit_for(e, api_hint, resumes)
         if named is None:
             raise
         typer.echo(named[1], err=True)

@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
     CONFIG = 2  # configuration, input file (plan, review file) or usage error: fix it, run again
     API = 3  # a CRM refused or failed a call (after retries); what was done is journaled: run again
     BUDGET = 4  # stopped before spending more of a CRM's API allowance than configured: resumes
-    LOCKED = 5  # another run holds the lock (a live one: the kernel releases a dead run's lock)
+    LOCKED = 5  # a live process holds the lock (run: another run; apply, undo: of the same plan)
     PARTIAL = 6  # some entities could not be pulled; the others were pulled (run: checked, planned)
     FAILED = 7  # apply, undo: the CRM refused some records; check, run: a rule could not load or raised
     OPERATIONAL = 8  # the machine: disk full, a state dir or file that cannot be written or read
@@ -43,7 +43,7 @@ MEANING = {
     EXIT_CONFIG: "configuration or usage error: nothing was done; the message names the problem",
     EXIT_API: "CRM error: what was done is kept (journaled or resumable); run again to resume",
     EXIT_BUDGET: "stopped before spending more of the daily API allowance than configured; resumes next run",
-    EXIT_LOCKED: "another run holds the lock",
+    EXIT_LOCKED: "another live process holds the lock (named in the message): nothing was done",
     EXIT_PARTIAL: "partial: some entities could not be pulled (each named); the rest were done",
     EXIT_FAILED: "the CRM refused some records (printed by error), or a rule did not load or raised",
     EXIT_OPERATIONAL: "operational error (a full disk, a state dir that cannot be written): fix, run again",
@@ -84,19 +84,28 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_FAILED, "a rule could not be loaded or raised (its findings are missing; each listed)"),
     ),
     "match": ((EXIT_OK, "proposals written"), (EXIT_CONFIG, "configuration error")),
-    "plan": ((EXIT_OK, "plan written"), (EXIT_CONFIG, "configuration error, or no findings yet")),
+    "plan": (
+        (EXIT_OK, "plan written"),
+        (EXIT_CONFIG, "configuration error, or no findings yet"),
+        (EXIT_API, "CRM error looking up what a killed apply left pending (run again)"),
+        (EXIT_BUDGET, "stopped at the API budget looking that up (run again)"),
+    ),
     "plan show": ((EXIT_OK, "shown"), (EXIT_CONFIG, "not a plan")),
     "apply": (
         (EXIT_FAILED, "the CRM refused some records (printed, grouped by its message)"),
         (EXIT_OK, "applied (or, without --yes, the dry run shown)"),
         (EXIT_CONFIG, "configuration error, or production without --allow-production"),
         (EXIT_API, "CRM error (journaled: run again to resume)"),
+        (EXIT_BUDGET, "stopped at the API budget (journaled: the apply resumes when run again)"),
+        (EXIT_LOCKED, "another apply or undo of the plan is running (its command, pid, host named)"),
     ),
     "undo": (
         (EXIT_FAILED, "the CRM refused some records (printed, grouped by its message)"),
         (EXIT_OK, "undone (or, without --yes, the dry run shown)"),
         (EXIT_CONFIG, "configuration error, or production without --allow-production"),
         (EXIT_API, "CRM error (journaled: run again to resume)"),
+        (EXIT_BUDGET, "stopped at the API budget (journaled: the undo resumes when run again)"),
+        (EXIT_LOCKED, "another apply or undo of the plan is running (its command, pid, host named)"),
     ),
     "run": (
         (EXIT_OK, "clean: findings under the threshold"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,11 +44,12 @@ def plan(
     from crm_ops.plan import build_plan, latest_findings, links_beside, write_plan
     from crm_ops.plan.context import Context, addresses
     from crm_ops.plan.review import Review
+    from crm_ops.plan.settle import settle_pending
     from crm_ops.plan.show import summarise, tables
     from crm_ops.pull import Puller
 
     logs.configure()
-    with _errors():
+    with _errors(" (what was looked up is journaled; run again)", "run `crm-ops plan` again"):
         prof = load_profile(config, profile)
         sources = findings or latest_findings(prof.state_dir)
         if not sources:
@@ -61,6 +63,7 @@ def plan(
         rules, _ = profile_rules(prof)
         puller = Puller(prof)
         try:
+            settle_pending(puller.state, puller.connector)  # what killed applies left pending, landed or not
             snapshots = snapshot_versions(puller.state)
             context = Context(
                 current_frames(puller.state), links_beside(sources), addresses(prof, puller.connector)
@@ -152,6 +155,7 @@ def _run_apply(
     from crm_ops.check import current_frames, profile_rules
     from crm_ops.config import load_profile
     from crm_ops.errors import ConfigError
+    from crm_ops.locks import plan_lock
     from crm_ops.match.run import settings_from_profile
     from crm_ops.plan import read_plan, select_actions, write_plan
     from crm_ops.plan.apply import Applier, undo_plan
@@ -160,12 +164,15 @@ def _run_apply(
     from crm_ops.plan.outcomes import failure_lines, failures
     from crm_ops.plan.review import Review, default_approvals, rejections
     from crm_ops.plan.reviewfile import ReviewFile, check_profile, read_review_file
+    from crm_ops.plan.settle import settle_pending
     from crm_ops.plan.show import summarise, tables
     from crm_ops.progress import bars
     from crm_ops.pull import Puller
 
     logs.configure()
-    with _errors(" (the journal keeps what was done; run again to resume)"), bars() as steps:
+    name = "undo" if undo else "apply"
+    resumes = f"the {name} resumes where it stopped when run again: the journal keeps what was done"
+    with _errors(" (the journal keeps what was done; run again to resume)", resumes), bars() as steps:
         prof = load_profile(config, profile)
         if yes and prof.production and not allow_production:
             raise ConfigError(
@@ -213,7 +220,10 @@ def _run_apply(
             if refused:
                 raise ConfigError(refused)
         puller = Puller(prof)
+        held = ExitStack()
         try:
+            if yes:  # one apply or undo of a plan at a time, crm-ops run's auto-apply included
+                held.enter_context(plan_lock(puller.state.path.parent, loaded.header.plan_id))
             if edits:
                 # a person's value passes the rules the proposal came from, on the record as pulled
                 refused = check_edits(edits, loaded, profile_rules(prof)[0], current_frames(puller.state))
@@ -231,6 +241,8 @@ def _run_apply(
                 edited={e.action_id: e.planned for e in edits},
             )
             if undo:
+                if yes:  # a killed apply's pending merges: landed ones are undone too
+                    settle_pending(puller.state, puller.connector, loaded.header.plan_id)
                 loaded = undo_plan(puller.state, loaded)
                 write_plan(loaded, plan_file.parent / "undo")
                 actions = list(loaded.actions)
@@ -238,8 +250,8 @@ def _run_apply(
                 actions = with_edits(select_actions(loaded, approvals=approvals, **filters), edits)
             report = applier.apply(loaded.header.plan_id, actions, dry_run=not yes)
         finally:
+            held.close()
             puller.close()
-    name = "undo" if undo else "apply"
     failed_groups = failures(report.outcomes, loaded.actions)
     # one file per run, never overwritten: a later dry run leaves the real apply's report as it was
     report_file = (

@@ -49,7 +49,7 @@ def pull(
 
     logs.configure()
     console = Console(stderr=True)
-    with _errors():
+    with _errors(resumes="the pull resumes where it stopped on the next run"):
         prof = load_profile(config, profile)
         systems = system or prof.all_systems()
         known = ("salesforce", "hubspot", *prof.sources)

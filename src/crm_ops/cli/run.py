@@ -31,7 +31,7 @@ def run_command(
     from crm_ops.runner import EXIT_LOCKED, LockedError, run_batch
 
     _check_engine(engine)
-    with _errors(" (journaled; the next run resumes)"):
+    with _errors(" (journaled; the next run resumes)", "the next run resumes where this one stopped"):
         prof = load_profile(config, profile)
         try:
             with bars() as steps:

@@ -144,7 +144,7 @@ class HubSpotConnector(HubSpotWrites):
                 if mapped.status == 429 and mapped.code == "DAILY":
                     # the portal's daily allowance is spent until its midnight: never retried
                     raise BudgetExhaustedError(
-                        f"{mapped}; the pull stopped and resumes on the next run"
+                        f"{mapped}; stopped there, and resumes on the next run"
                     ) from None
                 raise mapped from None
 

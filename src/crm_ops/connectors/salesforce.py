@@ -163,8 +163,8 @@ class SalesforceConnector(SalesforceWrites):
             used, self.used = self.used, None  # the next attempt re-reads the usage from its answer
             raise BudgetExhaustedError(
                 f"salesforce: {used:,} of {self.limit:,} daily API requests used, at or past the "
-                f"configured share {self.settings.api_budget_share:.0%}; the pull stopped and resumes "
-                "on the next run"
+                f"configured share {self.settings.api_budget_share:.0%}; stopped there, and resumes on "
+                "the next run"
             )
 
     def _call(self, fn: Callable[[], T], landed: Callable[[], T | None] | None = None) -> T:
@@ -190,7 +190,7 @@ class SalesforceConnector(SalesforceWrites):
         if mapped is None:
             raise exc
         if mapped.code == "REQUEST_LIMIT_EXCEEDED" and isinstance(mapped, FatalApiError):
-            raise BudgetExhaustedError(f"{mapped}; the pull resumes on the next run") from None
+            raise BudgetExhaustedError(f"{mapped}; stopped there, and resumes on the next run") from None
         if mapped.code == "INVALID_SESSION_ID" and mapped.status == 401:
             self._renew(mapped, renewed)
             return RetriableApiError(SYSTEM, "session expired; signed in again", status=401)

@@ -43,6 +43,16 @@ DRIFT_FIELDS = {
         "currency": "code",
     },
 }
+
+
+def finding_rules() -> tuple[str, ...]:
+    """The rule names matching's findings carry (``match.duplicate``, ``match.lead_duplicates_contact``,
+    ``match.drift.<field>``): a profile may name them in ``auto_apply``, ``review.approve`` or
+    ``rules.severity`` as it names a loaded rule."""
+    drifts = sorted({f"match.drift.{f}" for fields in DRIFT_FIELDS.values() for f in fields})
+    return ("match.duplicate", "match.lead_duplicates_contact", *drifts)
+
+
 # a field only compared where both records agree on another (or one lacks it): amounts in one currency
 COMPARED_IN = {"amount": "currency"}
 

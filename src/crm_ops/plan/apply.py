@@ -14,6 +14,11 @@ send again (the connector does), and one whose reply never came (its retries spe
 for the next run to find landed. A value holding a lone UTF-16 surrogate (text no CRM stores) is
 ``failed`` before anything is sent, its record alone.
 
+One apply or undo of a plan writes at a time: ``Applier.apply`` holds the plan's lock
+(``crm_ops.locks.plan_lock``), and a journal entry only moves forward (``crm_ops.state.may_replace``).
+What a killed apply of an earlier plan left ``pending`` is looked up before a new plan is built or an undo
+runs (``crm_ops.plan.settle``): landed, ``done``; else ``not applied``.
+
 A plan whose actions are all journaled changes nothing when applied again. Undo builds the reverse
 actions (seen value = what was written, proposed = the value before) and applies them the same way,
 journaled under ``undo-<plan id>``.
@@ -34,6 +39,7 @@ from typing import Any
 import structlog
 
 from crm_ops.connectors.base import Change, Connector, invalid_text
+from crm_ops.locks import plan_lock
 from crm_ops.plan.converting import ConvertSteps
 from crm_ops.plan.format import Action, Header, Plan
 from crm_ops.plan.journaled import entry as _entry
@@ -41,10 +47,10 @@ from crm_ops.plan.journaled import rows_by_id, same
 from crm_ops.plan.journaled import text as _text
 from crm_ops.plan.merging import MergeSteps
 from crm_ops.progress import Steps
-from crm_ops.state import State
+from crm_ops.state import NOT_APPLIED, NOT_SENT, OUTCOMES, State
 
 log = structlog.get_logger("crm_ops.apply")
-TERMINAL = ("done", "conflict", "failed", "skipped", "irreversible")
+TERMINAL = tuple(sorted(OUTCOMES))  # journaled outcomes: an action that has one is never sent again
 WRITES = ("update", "associate")
 CONVERTED_STATUS = "Closed - Converted"  # Salesforce's default converted lead status
 
@@ -114,7 +120,11 @@ class Applier(MergeSteps, ConvertSteps):
         steps: Steps | None = None,
         converted_status: str = CONVERTED_STATUS,
         edited: Mapping[str, str | None] | None = None,
+        settling: bool = False,
     ) -> None:
+        # settling (``crm_ops.plan.settle``): pending actions are looked up, not sent: landed, ``done``;
+        # else ``not applied``
+        self.settling = settling
         self.edited = dict(edited or {})  # action id -> the plan's value a person replaced (review file)
         self.state = state
         self.connector = connector
@@ -123,8 +133,15 @@ class Applier(MergeSteps, ConvertSteps):
         self.converted_status = converted_status
 
     def apply(self, plan_id: str, actions: Iterable[Action], *, dry_run: bool = True) -> ApplyReport:
-        """Apply (or, by default, only check) ``actions`` of plan ``plan_id``."""
-        actions = list(actions)
+        """Apply (or, by default, only check) ``actions`` of plan ``plan_id``. Writing, it holds the plan's
+        lock (``crm_ops.locks.plan_lock``: its apply and its undo, one process at a time), or raises
+        ``LockedError`` naming the process that does."""
+        if dry_run:
+            return self._apply(plan_id, list(actions), dry_run=True)
+        with plan_lock(self.state.path.parent, plan_id):
+            return self._apply(plan_id, list(actions), dry_run=False)
+
+    def _apply(self, plan_id: str, actions: list[Action], *, dry_run: bool) -> ApplyReport:
         report = ApplyReport(plan_id, dry_run)
         if self.steps is not None:
             steps, label = self.steps, f"{'checking' if dry_run else 'applying'} {plan_id}"
@@ -231,6 +248,9 @@ class Applier(MergeSteps, ConvertSteps):
             if pending and pending["status"] == "pending" and same(now, action.proposed_value):
                 # the write landed before the last run stopped
                 finished.append(_entry(action, "done", before=pending["before"]))
+                continue
+            if self.settling:  # pending, and not landed: settled, not sent
+                finished.append(_entry(action, NOT_APPLIED, before=now, error=NOT_SENT))
                 continue
             if not pending and same(now, action.proposed_value) and not same(now, action.seen_value):
                 # written since the plan was made (by a person, or a run whose write a lagging search hid)

@@ -38,7 +38,7 @@ from crm_ops.plan.journaled import (
     text,
 )
 from crm_ops.plan.merging import STAMPS
-from crm_ops.state import State
+from crm_ops.state import NOT_APPLIED, NOT_SENT, State
 
 if TYPE_CHECKING:
     from crm_ops.plan.apply import ApplyReport
@@ -71,6 +71,7 @@ class ConvertSteps:
     state: State
     connector: Callable[[str], Connector]
     converted_status: str
+    settling: bool
 
     if TYPE_CHECKING:
 
@@ -102,6 +103,9 @@ class ConvertSteps:
                 if pending and pending["status"] == "pending" and lead is not None:
                     if lead.get("is_converted") and lead.get("converted_contact_id") == a.proposed_value:
                         landed.append((a, pending["before"] or "{}"))
+                        continue
+                    if not lead.get("is_converted") and self.settling:
+                        finished.append(entry(a, NOT_APPLIED, before=pending["before"], error=NOT_SENT))
                         continue
                     if not lead.get("is_converted"):
                         todo.append((a, pending["before"] or "{}"))

@@ -45,7 +45,7 @@ from crm_ops.plan.journaled import (
     survivor_values,
     text,
 )
-from crm_ops.state import State
+from crm_ops.state import NOT_APPLIED, NOT_SENT, State
 
 if TYPE_CHECKING:
     from crm_ops.plan.apply import ApplyReport
@@ -61,6 +61,7 @@ class MergeSteps:
 
     state: State
     connector: Callable[[str], Connector]
+    settling: bool
 
     if TYPE_CHECKING:
 
@@ -110,6 +111,9 @@ class MergeSteps:
                         elif row is None or row.get("is_deleted"):
                             error = f"the record is gone, but not merged into {survivor}"
                             finished.append(entry(action, "conflict", before=pending["before"], error=error))
+                        elif self.settling:  # not landed: settled, not sent
+                            unsent = entry(action, NOT_APPLIED, before=pending["before"], error=NOT_SENT)
+                            finished.append(unsent)
                         else:
                             to_merge.append((action, pending["before"]))
                         continue

@@ -31,13 +31,17 @@ def nearest(name: str, known: Iterable[str]) -> str | None:
 
 
 def unknown_names(
-    settings: Iterable[NamedIn], rules: Iterable[Rule], broken: Iterable[str] = ()
+    settings: Iterable[NamedIn],
+    rules: Iterable[Rule],
+    broken: Iterable[str] = (),
+    produced: Iterable[str] = (),
 ) -> list[str]:
     """A problem per name in ``settings`` that matches no rule id (or, as ``tag:x``, no rule's tag).
 
-    ``broken`` are the ids of rules that exist but failed to load: naming them is not a typo."""
+    ``broken`` are the ids of rules that exist but failed to load: naming them is not a typo;
+    ``produced`` the names of findings made elsewhere (matching's ``match.duplicate``)."""
     rules = list(rules)
-    ids = {r.id for r in rules} | set(broken)
+    ids = {r.id for r in rules} | set(broken) | set(produced)
     tags = {f"tag:{t}" for r in rules for t in r.tags}
     problems = []
     for setting in settings:
