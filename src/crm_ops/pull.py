@@ -373,6 +373,10 @@ class Puller:
             unknown = [e for e in entities if e not in ENTITY_NAMES]
             if unknown:
                 raise ConfigError(f"unknown entity {', '.join(unknown)}; known: {', '.join(ENTITY_NAMES)}")
+        systems = list(systems)
+        missing = self.profile.missing_secrets(systems)  # a variable unset: said before anything is pulled
+        if missing:
+            raise ConfigError(missing)
         results: list[PullResult] = []
         failures: list[PullFailure] = []
         stopped: list[BudgetExhaustedError] = []
