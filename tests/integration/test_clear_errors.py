@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from crm_ops.cli import EXIT_CONFIG
+from crm_ops.cli import EXIT_API, EXIT_CONFIG, EXIT_OPERATIONAL
 from crm_ops.sandbox.server import Sandbox
 from tests.pulling import fast_sandbox, profile_for
 
@@ -104,3 +107,134 @@ def test_a_jwt_key_file_that_cannot_be_read_names_itself(box: Sandbox, tmp_path:
     assert (
         f"the JWT key file {key} (CRM_OPS_SF_JWT_KEY_FILE) cannot be read: Permission denied" in pulled.stderr
     )
+
+
+SF_CALLS = {  # a call of each path, and the request the proxy's page answers in its place
+    "describe": r"GET /services/data/v[\d.]+/sobjects/Contact/describe",
+    "pull page": r"GET /services/data/v[\d.]+/query",
+    "write": r"PATCH /services/data/v[\d.]+/composite/sobjects",
+    "org": r"GET /services/data/v[\d.]+/limits",
+}
+HS_CALLS = {
+    "describe": r"GET /crm/v3/properties/contacts",
+    "pull page": r"GET /crm/v3/objects/contacts\?",
+    "write": r"POST /crm/v3/objects/contacts/batch/update",
+    "org": r"GET /account-info/v3/details",
+}
+
+
+@contextmanager
+def _fronted(box: Sandbox, folder: Path, system: str, page_on: str) -> Iterator[tuple[Path, str]]:
+    """``profile_for`` with one CRM's URL pointed at a front answering ``page_on`` with a sign-in page;
+    yields the config and the front's host."""
+    from tests.pagefront import page_front
+
+    sf = system == "salesforce"
+    profile_for(box, folder)
+    config = folder / "crm-ops.toml"
+    url = box.env["CRM_OPS_SF_INSTANCE_URL" if sf else "CRM_OPS_HUBSPOT_BASE_URL"]
+    ca = folder / "front-ca.pem"
+    with page_front(url, box.env["CRM_OPS_SF_CA_BUNDLE"], page_on, ca if sf else None) as front:
+        text = config.read_text().replace(url, front)
+        config.write_text(text.replace(box.env["CRM_OPS_SF_CA_BUNDLE"], str(ca)) if sf else text)
+        yield config, front.split("://")[1]
+
+
+def _call(conn: object, system: str, call: str, record_id: str) -> object:
+    from crm_ops.connectors.base import Change
+
+    c: Any = conn
+    if call == "describe":
+        return c.describe("Contact")
+    if call == "pull page":
+        return list(c.pull("Contact", since=None, until=datetime.now(UTC), cursor=None))
+    if call == "write":
+        return c.push("Contact", [Change(record_id, {"first_name": "Ada"})])
+    return c.limits() if system == "salesforce" else c.account_info()
+
+
+@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+@pytest.mark.parametrize("call", list(SF_CALLS))
+def test_a_proxy_page_in_place_of_json_is_a_crm_error_naming_host_status_and_type(
+    box: Sandbox, tmp_path: Path, system: str, call: str
+) -> None:
+    from crm_ops.config import load_profile
+    from crm_ops.errors import ApiError
+    from crm_ops.pull import connect
+    from tests.pagefront import PAGE_SECRET
+
+    page_on = (SF_CALLS if system == "salesforce" else HS_CALLS)[call]
+    contacts = (
+        box.data.salesforce["Contact"]["Id"] if system == "salesforce" else box.data.hubspot["contacts"]["id"]
+    )
+    with _fronted(box, tmp_path, system, page_on) as (config, host):
+        conn = connect(load_profile(config, "sandbox"), system)
+        try:
+            with pytest.raises(ApiError) as raised:
+                _call(conn, system, call, str(contacts[0]))
+        finally:
+            conn.close()
+    message = str(raised.value)
+    assert f"{host} answered 200 with text/html, not the API's JSON" in message
+    assert "Acme Web Gateway: sign in" in message and raised.value.code == "NOT_JSON"
+    assert PAGE_SECRET not in message and box.env["CRM_OPS_HUBSPOT_TOKEN"] not in message
+
+
+@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+def test_pull_behind_a_proxy_page_exits_3_naming_the_host(box: Sandbox, tmp_path: Path, system: str) -> None:
+    from tests.pagefront import PAGE_SECRET
+
+    with _fronted(box, tmp_path, system, "/") as (config, host):
+        done = _run("pull", "-c", str(config), "-s", system, env={**os.environ, **box.env})
+    assert done.returncode == EXIT_API, done.stderr
+    assert f"{host} answered 200 with text/html" in done.stderr
+    assert "Traceback" not in done.stderr and PAGE_SECRET not in done.stderr
+
+
+DISK_FULL = """
+import polars as pl
+
+_sink = pl.LazyFrame.sink_parquet
+
+
+def _full(self, path, *args, **kwargs):
+    if "/snapshots/" in str(path):  # what polars raises when the disk fills under a snapshot
+        open(path, "wb").write(b"PAR1 half")
+        raise pl.exceptions.ComputeError(
+            "parquet: File out of specification: underlying IO error: No space left on device (os error 28)"
+        )
+    return _sink(self, path, *args, **kwargs)
+
+
+pl.LazyFrame.sink_parquet = _full
+"""
+
+
+def test_a_disk_full_under_the_snapshot_exits_8_naming_it_and_the_next_pull_resumes(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    profile_for(box, tmp_path)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(DISK_FULL)
+    env = {**os.environ, **box.env}
+    config = str(tmp_path / "crm-ops.toml")
+    full = _run(
+        "pull",
+        "-c",
+        config,
+        "-s",
+        "hubspot",
+        "-e",
+        "Contact",
+        env={**env, "PYTHONPATH": f"{hook}:{env.get('PYTHONPATH', '')}"},
+    )
+    assert full.returncode == EXIT_OPERATIONAL, full.stderr
+    snapshots = tmp_path / "state" / "snapshots" / "hubspot" / "Contact"
+    assert f"No space left on device writing {snapshots}/" in full.stderr and "resumes" in full.stderr
+    assert "Traceback" not in full.stderr
+    assert list(snapshots.iterdir()) == []  # the half-written file is gone, its space given back
+    again = _run("pull", "-c", config, "-s", "hubspot", "-e", "Contact", env=env)
+    assert again.returncode == 0, again.stderr
+    assert '"resumed": true' in again.stderr, again.stderr
+    assert len(list(snapshots.iterdir())) == 1

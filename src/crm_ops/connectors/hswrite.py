@@ -111,7 +111,7 @@ class HubSpotWrites(HubSpotRestores):
             r = self._send(method, path, None, _request_timeout)
             if r.status_code >= 400:
                 raise _RawFailureError(r.status_code, r.reason, r.content, r.headers)
-            return SimpleNamespace(data=b"{}")
+            return SimpleNamespace(data=r.content, status=r.status_code, headers=r.headers)
 
         self._call(send)
 

@@ -34,6 +34,7 @@ import structlog
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
+from crm_ops.connectors.answers import not_api_answer
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
 from crm_ops.connectors.hserrors import translate
@@ -72,6 +73,20 @@ class _HttpFailureError(Exception):
     def __init__(self, status: int, reason: Any, body: bytes, headers: Any) -> None:
         super().__init__(f"{status} {reason}")
         self.status, self.reason, self.body, self.headers = status, reason, body, headers
+
+
+def _parsed(base_url: str, response: Any) -> Any:
+    """A raw answer's JSON ({} when empty); a page in its place (a proxy's sign-in) is our error."""
+    if not response.data:
+        return {}
+    try:
+        return orjson.loads(response.data)
+    except orjson.JSONDecodeError:
+        headers = getattr(response, "headers", None) or {}
+        kind = headers.get("Content-Type") if hasattr(headers, "get") else None
+        raise not_api_answer(
+            SYSTEM, base_url, getattr(response, "status", 200), kind, response.data
+        ) from None
 
 
 class HubSpotConnector(HubSpotWrites):
@@ -136,7 +151,7 @@ class HubSpotConnector(HubSpotWrites):
                 response = fn(
                     *args, _preload_content=False, _request_timeout=self.settings.timeout_seconds, **kwargs
                 )
-                return orjson.loads(response.data) if response.data else {}
+                return _parsed(self.settings.base_url, response)
             except Exception as exc:
                 mapped = translate(exc, self.settings.ca_bundle)
                 if mapped is None:
@@ -550,7 +565,9 @@ class HubSpotConnector(HubSpotWrites):
             if response.status_code >= 400:
                 status, reason = response.status_code, response.reason
                 raise _HttpFailureError(status, reason, response.content, response.headers)
-            return SimpleNamespace(data=response.content)
+            return SimpleNamespace(
+                data=response.content, status=response.status_code, headers=response.headers
+            )
 
         body = self._call(get)
         return body if isinstance(body, dict) else {}

@@ -29,6 +29,7 @@ from crm_ops.config import SalesforceSettings
 from crm_ops.errors import ConfigError, FatalApiError, RetriableApiError
 
 SYSTEM = "salesforce"
+TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a path, not a secret
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 Body = dict[str, Any]
@@ -108,7 +109,7 @@ def jwt_key(s: SalesforceSettings) -> RSAPrivateKey:
 def token_endpoint(s: SalesforceSettings) -> str:
     """Where the token request goes: ``oauth_url`` (a host, or the full endpoint), else the login URL's."""
     base = (s.oauth_url or s.login_url).rstrip("/")
-    return base if base.endswith("/services/oauth2/token") else f"{base}/services/oauth2/token"
+    return base if base.endswith(TOKEN_PATH) else f"{base}{TOKEN_PATH}"
 
 
 def refusal_hint(auth: str, error: str, description: str) -> str:
