@@ -36,7 +36,6 @@ from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.connectors.source import SourceConnector
-from crm_ops.durable import replace_durably, temporary_beside
 from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError, PartialPullError, PullFailure
 from crm_ops.schema.entities import ENTITY_NAMES, empty
 from crm_ops.schema.fieldmap import load_map
@@ -255,9 +254,7 @@ class Puller:
             merged = base.update(fresh, on="id", how="left", include_nulls=True)
         else:
             merged = base
-        tmp = temporary_beside(snapshot)
-        merged.sort("id").sink_parquet(tmp, compression="zstd")
-        replace_durably(tmp, snapshot)
+        durable.write_parquet(merged.sort("id"), snapshot)
         self.state.finish_pull(job, snapshot, current.rows, current.watermark)
         shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
         self._prune(job.system, job.entity)
@@ -344,9 +341,7 @@ class Puller:
             )
         else:
             merged = base if base is not None else delta
-        tmp = temporary_beside(snapshot)
-        merged.sort("id").sink_parquet(tmp, compression="zstd")
-        replace_durably(tmp, snapshot)
+        durable.write_parquet(merged.sort("id"), snapshot)
         total = pl.scan_parquet(snapshot).select(pl.len()).collect().item()
         old = current.watermark if current is not None else None
         watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)
