@@ -58,6 +58,8 @@ from crm_ops.plan.review import Review, auto_apply
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import RunData, Threshold, render_index, render_run, score_counts
+from crm_ops.report.history import previous_findings as _previous
+from crm_ops.report.history import summaries as _history
 from crm_ops.rules import CheckResult, Rule, run_rules
 
 log = structlog.get_logger("crm_ops.runner")
@@ -139,17 +141,6 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _history(runs: Path, limit: int | None = 30) -> list[dict[str, Any]]:
-    """The runs' summaries, oldest first (the last ``limit``)."""
-    out = []
-    for summary in sorted(runs.glob("*/summary.json"))[-limit if limit else 0 :]:
-        try:
-            out.append(json.loads(summary.read_text()))
-        except (OSError, ValueError):
-            continue
-    return out
-
-
 def _on_spark(
     profile: Profile, rules: list[Rule], match_settings: dict[str, Any]
 ) -> tuple[CheckResult, MatchResult]:
@@ -168,16 +159,6 @@ def _on_spark(
     sourced = source_links_spark(frames, match_settings["lists"])
     checked = run_rules_spark(rules, frames, cache={CACHE_KEY: sourced})
     return checked, run_matching_spark(frames, rules=rules, linked_sources=sourced, **match_settings)
-
-
-def _previous(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]:
-    """The last earlier run that left findings, and its findings."""
-    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and p.name < run_id), reverse=True):
-        try:
-            return folder.name, pl.read_parquet(folder / "findings.parquet")
-        except (OSError, pl.exceptions.PolarsError):
-            continue
-    return None, None
 
 
 def pulled_entities(profile: Profile) -> list[str] | None:

@@ -238,3 +238,38 @@ def test_a_disk_full_under_the_snapshot_exits_8_naming_it_and_the_next_pull_resu
     assert again.returncode == 0, again.stderr
     assert '"resumed": true' in again.stderr, again.stderr
     assert len(list(snapshots.iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    ("summary", "findings"),
+    [
+        ("[1, 2, 3]", b"PAR1 cut short"),  # valid JSON of the wrong shape; a truncated Parquet file
+        ('{"run_id": "x"}', None),  # keys missing
+        ("{not json", "other columns"),  # a Parquet file of another schema
+    ],
+)
+def test_damaged_files_of_an_earlier_run_are_warned_and_skipped(
+    box: Sandbox, tmp_path: Path, summary: str, findings: bytes | str | None
+) -> None:
+    import polars as pl
+
+    profile_for(box, tmp_path)
+    env = {**os.environ, **box.env}
+    config = str(tmp_path / "crm-ops.toml")
+    first = _run("run", "-c", config, env=env)
+    assert first.returncode in (0, 1), first.stderr
+    (earlier,) = [p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir()]
+    (earlier / "summary.json").write_text(summary)
+    if isinstance(findings, bytes):
+        (earlier / "findings.parquet").write_bytes(findings)
+    elif findings is not None:
+        pl.DataFrame({"rule": ["x"], "count": [1]}).write_parquet(earlier / "findings.parquet")
+    second = _run("run", "-c", config, env=env)
+    assert second.returncode == first.returncode, second.stderr
+    assert "Traceback" not in second.stderr
+    assert '"event": "run.history_skipped"' in second.stderr
+    assert str(earlier / "summary.json") in second.stderr
+    if findings is not None:
+        assert str(earlier / "findings.parquet") in second.stderr
+    index = (tmp_path / "state" / "runs" / "index.html").read_text()
+    assert "1 runs, newest first" in index  # the damaged run left out, this one listed
