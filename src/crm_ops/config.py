@@ -104,6 +104,8 @@ class CrmSettings:
     retry_attempts: int = 8  # attempts in all for a retriable failure (429, 5xx, timeout, dropped)
     retry_initial_wait: float = 0.5  # first backoff wait, seconds (exponential, with jitter)
     retry_max_wait: float = 30.0  # longest wait between attempts, seconds (Retry-After capped by it)
+    connect_timeout: float = 10.0  # seconds to make a connection (then timeout_seconds for the answer)
+    unreachable_after: float = 20.0  # seconds a host that refuses or does not resolve is tried for
     secret_env: dict[str, str] = field(default_factory=dict)
     where: str = "config"
 
@@ -127,7 +129,9 @@ class CrmSettings:
 
     def retry_policy(self) -> RetryPolicy:
         """The retry policy these settings ask for."""
-        return RetryPolicy(self.retry_attempts, self.retry_initial_wait, self.retry_max_wait)
+        return RetryPolicy(
+            self.retry_attempts, self.retry_initial_wait, self.retry_max_wait, self.unreachable_after
+        )
 
 
 @dataclass(frozen=True)

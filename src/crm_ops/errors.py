@@ -72,6 +72,24 @@ def unanswered(error: BaseException | None) -> bool:
     return isinstance(error, RetriableApiError) and error.code == NO_ANSWER
 
 
+UNREACHABLE = "UNREACHABLE"  # the code of an UnreachableError
+
+
+class UnreachableError(RetriableApiError):
+    """The CRM's host could not be reached at all (refused, a name that does not resolve, no connection in
+    time): nothing was sent. Retried only for the profile's ``unreachable_after`` seconds; a pull then
+    skips the host's other entities instead of trying each."""
+
+    def __init__(self, system: str, host: str, reason: str, after: float) -> None:
+        super().__init__(
+            system,
+            f"cannot reach {host}: {reason} (gave up after trying for {after:g} s, unreachable_after); "
+            "check the URL in the profile, DNS, the network and HTTPS_PROXY / NO_PROXY",
+            code=UNREACHABLE,
+        )
+        self.host = host
+
+
 class FatalApiError(ApiError):
     """A failure that retrying will not fix (bad request, bad credentials, missing resource)."""
 

@@ -36,7 +36,14 @@ from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.connectors.source import SourceConnector
-from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError, PartialPullError, PullFailure
+from crm_ops.errors import (
+    ApiError,
+    BudgetExhaustedError,
+    ConfigError,
+    PartialPullError,
+    PullFailure,
+    UnreachableError,
+)
 from crm_ops.schema.entities import ENTITY_NAMES, empty
 from crm_ops.schema.fieldmap import load_map
 from crm_ops.state import PullJob, State, now
@@ -385,6 +392,10 @@ class Puller:
             for entity in [e for e in (entities or ENTITY_NAMES) if e in conn.entities()]:
                 try:
                     results.append(self.pull(system, entity, full=full))
+                except UnreachableError as exc:  # the host's other entities are not tried one by one
+                    log.error("pull.system_unreachable", system=system, host=exc.host, error=str(exc))
+                    failures.append(PullFailure(system, None, exc))
+                    break
                 except (ConfigError, ApiError) as exc:
                     log.error("pull.entity_failed", system=system, entity=entity, error=str(exc))
                     failures.append(PullFailure(system, entity, exc))

@@ -273,3 +273,44 @@ def test_damaged_files_of_an_earlier_run_are_warned_and_skipped(
         assert str(earlier / "findings.parquet") in second.stderr
     index = (tmp_path / "state" / "runs" / "index.html").read_text()
     assert "1 runs, newest first" in index  # the damaged run left out, this one listed
+
+
+def _closed_port() -> int:
+    """A port of 127.0.0.1 nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(("command", "after"), [("pull", None), ("run", 2)])
+def test_an_unreachable_crm_gives_up_in_seconds_naming_the_host_and_skips_its_other_entities(
+    box: Sandbox, tmp_path: Path, command: str, after: int | None
+) -> None:
+    import time
+
+    port = _closed_port()
+    profile_for(box, tmp_path)
+    config = tmp_path / "crm-ops.toml"
+    text = config.read_text()
+    text = text.replace(box.env["CRM_OPS_SF_INSTANCE_URL"], f"https://127.0.0.1:{port}")
+    text = text.replace(box.env["CRM_OPS_HUBSPOT_BASE_URL"], "https://nonexistent.invalid")
+    if after is not None:  # the profile's bound (the default: 20 s a host)
+        for system in ("salesforce", "hubspot"):
+            text = text.replace(
+                f"[profiles.sandbox.{system}]\n",
+                f"[profiles.sandbox.{system}]\nunreachable_after = {after}\n",
+            )
+    config.write_text(text)
+    started = time.monotonic()
+    done = _run(command, "-c", str(config), env={**os.environ, **box.env})
+    took = time.monotonic() - started
+    assert done.returncode == EXIT_API, done.stderr
+    assert f"cannot reach 127.0.0.1:{port}: the connection was refused" in done.stderr
+    assert "cannot reach nonexistent.invalid" in done.stderr and "does not resolve (DNS)" in done.stderr
+    assert "Traceback" not in done.stderr
+    # each host given up on once, after about unreachable_after, its other entities not tried
+    assert done.stderr.count('"event": "pull.system_unreachable"') == 2
+    assert '"event": "pull.entity_failed"' not in done.stderr
+    assert took < (2 * 20 + 15 if after is None else 15), took

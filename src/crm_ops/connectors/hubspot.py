@@ -41,7 +41,8 @@ from crm_ops.connectors.hserrors import translate
 from crm_ops.connectors.hsprops import join_rest, split_for_url
 from crm_ops.connectors.hswrite import HubSpotWrites
 from crm_ops.connectors.netconf import CrmSession, proxy_for
-from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError
+from crm_ops.connectors.reach import unreachable
+from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError, UnreachableError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, call_settled
 from crm_ops.schema import fieldmap
@@ -123,7 +124,12 @@ class HubSpotConnector(HubSpotWrites):
         self._resolved: dict[str, Resolved] = {}
         self._moved: dict[str, dict[str, str]] = {}  # merged ids met by read, by entity
         self._merges_refused: dict[str, str] = {}
-        self._http = CrmSession(settings.ca_bundle)  # calls the client library does not make
+        self._http = CrmSession(
+            settings.ca_bundle, settings.connect_timeout
+        )  # calls the client library does not make
+
+    def _unreachable(self, exc: BaseException) -> UnreachableError | None:
+        return unreachable(SYSTEM, exc, self.settings.base_url, self.settings.unreachable_after)
 
     @property
     def api_calls(self) -> int:
@@ -148,12 +154,11 @@ class HubSpotConnector(HubSpotWrites):
             self.limiter.acquire()
             self._calls += 1
             try:
-                response = fn(
-                    *args, _preload_content=False, _request_timeout=self.settings.timeout_seconds, **kwargs
-                )
+                timeout = (self.settings.connect_timeout, self.settings.timeout_seconds)
+                response = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
                 return _parsed(self.settings.base_url, response)
             except Exception as exc:
-                mapped = translate(exc, self.settings.ca_bundle)
+                mapped = self._unreachable(exc) or translate(exc, self.settings.ca_bundle)
                 if mapped is None:
                     raise
                 if mapped.status == 429 and mapped.code == "DAILY":
@@ -579,7 +584,8 @@ class HubSpotConnector(HubSpotWrites):
         try:
             response = self._send(method, path, body, self.settings.timeout_seconds)
         except requests.exceptions.RequestException as exc:
-            raise translate(exc, self.settings.ca_bundle) or RetriableApiError(SYSTEM, str(exc)) from exc
+            mapped = self._unreachable(exc) or translate(exc, self.settings.ca_bundle)
+            raise mapped or RetriableApiError(SYSTEM, str(exc)) from exc
         try:
             parsed = response.json() if response.content else None
         except ValueError:

@@ -37,6 +37,7 @@ from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import answers, sfauth
 from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page, resolve_map
 from crm_ops.connectors.netconf import CrmSession, proxy_hint, tls_hint
+from crm_ops.connectors.reach import unreachable
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.connectors.sfwindows import BULK_RESTARTS, narrower, next_window, window_clauses
 from crm_ops.connectors.sfwrite import SalesforceWrites
@@ -127,7 +128,7 @@ class SalesforceConnector(SalesforceWrites):
         self.server_date: str | None = None  # the Date header of the last answer (clock skew)
         self.enforce_budget = True  # off only for the few calls of diagnostics (doctor)
         self.on_count: Callable[[str, int], None] | None = None  # a pull's COUNT(), for progress totals
-        self.session = CrmSession(settings.ca_bundle)
+        self.session = CrmSession(settings.ca_bundle, settings.connect_timeout)
         self.session.hooks["response"].append(self._on_response)
         instance_url, token = sfauth.sign_in(settings, self.session, self._call)
         self.sf = Salesforce(
@@ -192,7 +193,10 @@ class SalesforceConnector(SalesforceWrites):
 
     def _mapped(self, exc: Exception, renewed: bool) -> ApiError:
         """Our error for a failed attempt (a session that expired renewed, once a call)."""
-        mapped = translate(exc, self.settings.ca_bundle)
+        url = self.settings.instance_url or sfauth.token_endpoint(self.settings)
+        mapped = unreachable(SYSTEM, exc, url, self.settings.unreachable_after) or translate(
+            exc, self.settings.ca_bundle
+        )
         if mapped is None:
             raise exc
         if mapped.code == "REQUEST_LIMIT_EXCEEDED" and isinstance(mapped, FatalApiError):
