@@ -314,3 +314,52 @@ def test_an_unreachable_crm_gives_up_in_seconds_naming_the_host_and_skips_its_ot
     assert done.stderr.count('"event": "pull.system_unreachable"') == 2
     assert '"event": "pull.entity_failed"' not in done.stderr
     assert took < (2 * 20 + 15 if after is None else 15), took
+
+
+def test_the_sandbox_env_file_and_config_file_give_values_init_and_doctor_accept(tmp_path: Path) -> None:
+    import time
+
+    from crm_ops.sandbox.server import read_env_file
+
+    env_file, config = tmp_path / "sandbox.env", tmp_path / "crm-ops.toml"
+    serve = [CRM_OPS, "sandbox", "serve", "--records", "150", "--env-file", str(env_file)]
+    proc = subprocess.Popen([*serve, "--config-file", str(config)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not env_file.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the sandbox did not start"
+            time.sleep(0.1)
+        sandbox = read_env_file(env_file)
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_OPS")}, **sandbox}
+        served = _run("doctor", "-c", str(config), env=env)
+        assert served.returncode == 0, served.stdout + served.stderr
+        # the README's first-org steps with the env file's values: the login URL, as in life, for JWT
+        init = _run(
+            "init", "-c", str(tmp_path / "org.toml"),
+            "--login-url", sandbox["CRM_OPS_SF_LOGIN_URL"],
+            "--username", sandbox["CRM_OPS_SF_USERNAME"],
+            "--client-id", sandbox["CRM_OPS_SF_CLIENT_ID"],
+            "--ca-bundle", sandbox["CRM_OPS_SF_CA_BUNDLE"],
+            "--hubspot-url", sandbox["CRM_OPS_HUBSPOT_BASE_URL"],
+            env=env,
+        )  # fmt: skip
+        assert init.returncode == 0, init.stderr
+        doctor = _run("doctor", "-c", str(tmp_path / "org.toml"), "-p", "prod", env=env)
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert "signed in as" in doctor.stdout and "with jwt" in doctor.stdout
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_jwt_audience_the_org_does_not_take_is_named_as_such(box: Sandbox, tmp_path: Path) -> None:
+    from tests.pulling import jwt_profile
+
+    jwt_profile(box, tmp_path)
+    config = tmp_path / "crm-ops.toml"
+    config.write_text(
+        config.read_text().replace('audience = "login"', 'audience = "https://elsewhere.example"')
+    )
+    doctor = _run("doctor", "-c", str(config), env={**os.environ, **box.env})
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    assert "audience is invalid; the JWT's aud must be the login host" in " ".join(doctor.stdout.split())
