@@ -32,16 +32,20 @@ def box() -> Iterator[Sandbox]:
         yield sb
 
 
-@pytest.mark.parametrize("command", ["pull", "run"])
-def test_an_unset_token_variable_is_a_config_error_before_anything_is_pulled(
-    box: Sandbox, tmp_path: Path, command: str
+@pytest.mark.parametrize(
+    ("command", "variable"), [("pull", "CRM_OPS_HUBSPOT_TOKEN"), ("run", "CRM_OPS_SF_JWT_KEY_FILE")]
+)
+def test_an_unset_secret_variable_is_a_config_error_before_anything_is_pulled(
+    box: Sandbox, tmp_path: Path, command: str, variable: str
 ) -> None:
-    profile_for(box, tmp_path)
-    env = {k: v for k, v in {**os.environ, **box.env}.items() if k != "CRM_OPS_HUBSPOT_TOKEN"}
+    from tests.pulling import jwt_profile
+
+    jwt_profile(box, tmp_path)  # Salesforce signs in by JWT: its key file comes from a variable
+    env = {k: v for k, v in {**os.environ, **box.env}.items() if k != variable}
     done = _run(command, "-c", str(tmp_path / "crm-ops.toml"), env=env)
     assert done.returncode == EXIT_CONFIG, done.stderr
-    assert "set CRM_OPS_HUBSPOT_TOKEN" in done.stderr
-    assert not (tmp_path / "state" / "snapshots").exists()  # Salesforce was not pulled first
+    assert f"set {variable}" in done.stderr
+    assert not (tmp_path / "state" / "snapshots").exists()  # the other CRM was not pulled first
 
 
 def _bad_keys(folder: Path) -> dict[str, tuple[Path, str]]:
