@@ -184,6 +184,25 @@ def test_a_proxy_page_in_place_of_json_is_a_crm_error_naming_host_status_and_typ
     assert PAGE_SECRET not in message and box.env["CRM_OPS_HUBSPOT_TOKEN"] not in message
 
 
+def test_a_proxy_page_answering_a_write_outside_the_client_library_is_a_crm_error(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    from crm_ops.config import load_profile
+    from crm_ops.connectors.base import Change
+    from crm_ops.errors import ApiError
+    from crm_ops.pull import connect
+
+    contacts = box.data.hubspot["contacts"]
+    record = str(contacts.filter(contacts["email"].is_not_null())["id"][0])
+    with _fronted(box, tmp_path, "hubspot", r"POST /communication-preferences/") as (config, host):
+        conn: Any = connect(load_profile(config, "sandbox"), "hubspot")
+        try:
+            with pytest.raises(ApiError, match=f"{host} answered 200 with text/html"):
+                conn.push("Contact", [Change(record, {"email_opt_out": True})])
+        finally:
+            conn.close()
+
+
 @pytest.mark.parametrize("system", ["salesforce", "hubspot"])
 def test_pull_behind_a_proxy_page_exits_3_naming_the_host(box: Sandbox, tmp_path: Path, system: str) -> None:
     from tests.pagefront import PAGE_SECRET

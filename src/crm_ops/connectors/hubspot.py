@@ -124,9 +124,8 @@ class HubSpotConnector(HubSpotWrites):
         self._resolved: dict[str, Resolved] = {}
         self._moved: dict[str, dict[str, str]] = {}  # merged ids met by read, by entity
         self._merges_refused: dict[str, str] = {}
-        self._http = CrmSession(
-            settings.ca_bundle, settings.connect_timeout
-        )  # calls the client library does not make
+        # the calls the client library does not make
+        self._http = CrmSession(settings.ca_bundle, settings.connect_timeout)
 
     def _unreachable(self, exc: BaseException) -> UnreachableError | None:
         return unreachable(SYSTEM, exc, self.settings.base_url, self.settings.unreachable_after)
@@ -551,7 +550,9 @@ class HubSpotConnector(HubSpotWrites):
 
     # ------------------------------------------------------------------ the portal itself
 
-    def _send(self, method: str, path: str, body: Any, timeout: float) -> requests.Response:
+    def _send(
+        self, method: str, path: str, body: Any, timeout: float | tuple[float, float]
+    ) -> requests.Response:
         """One request outside the client library, with the token, proxies and CA every call has."""
         return self._http.request(
             method,
@@ -565,7 +566,7 @@ class HubSpotConnector(HubSpotWrites):
         """The portal's details (``GET /account-info/v3/details``: ``portalId``, ``uiDomain``, ...), through
         the same rate limit, retries and errors as every other call."""
 
-        def get(*, _preload_content: bool, _request_timeout: float) -> Any:
+        def get(*, _preload_content: bool, _request_timeout: tuple[float, float]) -> Any:
             response = self._send("GET", "/account-info/v3/details", None, _request_timeout)
             if response.status_code >= 400:
                 status, reason = response.status_code, response.reason
