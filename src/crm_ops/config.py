@@ -32,7 +32,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,12 @@ SF_SECRETS = {
 }
 HS_SECRETS = {"token": "CRM_OPS_HUBSPOT_TOKEN"}
 SF_AUTH = ("password", "client_credentials", "jwt", "session")
+SF_AUTH_SECRETS = {  # the secrets each Salesforce auth reads
+    "password": ("password", "client_secret"),
+    "client_credentials": ("client_secret",),
+    "jwt": ("jwt_key_file",),
+    "session": ("access_token",),
+}
 LOGIN_DOMAINS = {"login": "https://login.salesforce.com", "test": "https://test.salesforce.com"}
 
 
@@ -98,6 +104,8 @@ class CrmSettings:
     retry_attempts: int = 8  # attempts in all for a retriable failure (429, 5xx, timeout, dropped)
     retry_initial_wait: float = 0.5  # first backoff wait, seconds (exponential, with jitter)
     retry_max_wait: float = 30.0  # longest wait between attempts, seconds (Retry-After capped by it)
+    connect_timeout: float = 10.0  # seconds to make a connection (then timeout_seconds for the answer)
+    unreachable_after: float = 20.0  # seconds a host that refuses or does not resolve is tried for
     secret_env: dict[str, str] = field(default_factory=dict)
     where: str = "config"
 
@@ -105,9 +113,25 @@ class CrmSettings:
         """A secret from its environment variable, or a ConfigError naming the variable."""
         return _secret(self.secret_env, name, self.where)
 
+    def needed_secrets(self) -> tuple[str, ...]:
+        """The secrets a connection needs (by the names of ``secret_env``)."""
+        return tuple(self.secret_env)
+
+    def missing_secrets(self) -> list[str]:
+        """Each needed secret whose environment variable is unset or empty, as a problem naming it."""
+        problems = []
+        for name in self.needed_secrets():
+            try:
+                self.secret(name)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        return problems
+
     def retry_policy(self) -> RetryPolicy:
         """The retry policy these settings ask for."""
-        return RetryPolicy(self.retry_attempts, self.retry_initial_wait, self.retry_max_wait)
+        return RetryPolicy(
+            self.retry_attempts, self.retry_initial_wait, self.retry_max_wait, self.unreachable_after
+        )
 
 
 @dataclass(frozen=True)
@@ -135,6 +159,10 @@ class SalesforceSettings(CrmSettings):
     allow_duplicate_saves: bool = False  # saves a duplicate rule alerts on go through (allowSave=true)
     timeout_seconds: float = 120.0  # one HTTP call's time-out
     secret_env: dict[str, str] = field(default_factory=lambda: dict(SF_SECRETS))
+
+    def needed_secrets(self) -> tuple[str, ...]:
+        """The secrets the configured auth needs (the security token may be empty: trusted IP ranges)."""
+        return SF_AUTH_SECRETS.get(self.auth, ())
 
 
 @dataclass(frozen=True)
@@ -185,6 +213,11 @@ class Profile:
     def systems(self) -> list[str]:
         """The CRMs this profile connects to."""
         return [s for s in ("salesforce", "hubspot") if getattr(self, s) is not None]
+
+    def missing_secrets(self, systems: Sequence[str] | None = None) -> list[str]:
+        """Each secret variable the CRMs of ``systems`` (default: all) need and the environment lacks."""
+        asked = self.systems() if systems is None else [s for s in self.systems() if s in systems]
+        return [p for s in asked for p in getattr(self, s).missing_secrets()]
 
     def all_systems(self) -> list[str]:
         """The CRMs, then the sources (by the names the config gives them)."""

@@ -1,11 +1,19 @@
 """Writing files so that a crash leaves the old file or the new one, never half of either; and privately:
 state holds CRM data (snapshots, journals, plans), so folders are made 0700 and files 0600 (``protect``
-tightens those made before)."""
+tightens those made before). A write that fails (a full disk) removes its temporary file and raises an
+``OSError`` naming the file it was writing: polars says ``ComputeError: ... (os error 28)``, made here
+the ``OSError(ENOSPC)`` the command line turns into exit 8."""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -73,15 +81,75 @@ def temporary_beside(path: Path) -> Path:
     return path.with_name(path.name + ".tmp")
 
 
+@contextmanager
+def _os_errors(path: Path, tmp: Path) -> Iterator[None]:
+    """A failed write of ``path``: its temporary file removed (it takes the space a full disk lacks), and
+    a polars error that carries the system's (``(os error N)``) raised as that ``OSError``, on ``path``."""
+    try:
+        yield
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        code = (
+            re.search(r"\(os error (\d+)\)", str(exc)) if isinstance(exc, pl.exceptions.PolarsError) else None
+        )
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from exc
+        if code is not None:
+            number = int(code.group(1))
+            raise OSError(number, os.strerror(number), str(path)) from exc
+        raise
+
+
+def write_with(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` then ``replace_durably(tmp, path)``: the one way our files are written."""
+    tmp = temporary_beside(path)
+    with _os_errors(path, tmp):
+        write(tmp)
+        replace_durably(tmp, path)
+
+
 def write_text(path: Path, text: str) -> None:
     """Write a text file (UTF-8, line endings as given) atomically, durably, 0600."""
-    tmp = temporary_beside(path)
-    private_file(tmp).write_text(text, encoding="utf-8", newline="")
-    replace_durably(tmp, path)
+    write_with(path, lambda tmp: private_file(tmp).write_text(text, encoding="utf-8", newline=""))
 
 
-def write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Write a Parquet file (zstd, with statistics) atomically, durably, 0600."""
-    tmp = temporary_beside(path)
-    frame.write_parquet(tmp, compression="zstd", statistics=True)
-    replace_durably(tmp, path)
+def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
+    """Write a Parquet file (zstd, with statistics) atomically, durably, 0600; a lazy frame is streamed."""
+    if isinstance(frame, pl.LazyFrame):
+        write_with(path, lambda tmp: frame.sink_parquet(tmp, compression="zstd", statistics=True))
+    else:
+        write_with(path, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
+
+
+class _NamedConnection(sqlite3.Connection):
+    """A SQLite connection whose "database or disk is full" is an ``OSError(ENOSPC)`` naming its file."""
+
+    path = ""
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        with self._full():
+            return super().execute(*args)
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:
+        with self._full():
+            return super().executemany(*args)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        with self._full():
+            return super().executescript(script)
+
+    @contextmanager
+    def _full(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.path) from exc
+            raise
+
+
+def connect_sqlite(path: Path, **options: Any) -> sqlite3.Connection:
+    """``sqlite3.connect(path)``; a full disk is an ``OSError`` naming ``path`` (exit 8), as for files."""
+    db = sqlite3.connect(path, factory=_NamedConnection, **options)
+    db.path = str(path)
+    return db

@@ -4,7 +4,8 @@
   problem found at once, each naming its file, line or key.
 - ``ApiError``: a CRM answered with an error. ``RetriableApiError`` (429, 5xx, timeouts, dropped
   connections) is retried by ``crm_ops.retry``; ``FatalApiError`` (other 4xx) is not;
-  ``SessionExpiredError`` is the fatal one of a given session id that expired.
+  ``SessionExpiredError`` is the fatal one of a given session id that expired; ``NotApiAnswerError``
+  is a page (a proxy's sign-in) answering in the API's place.
 - ``BudgetExhaustedError``: a pull stopped on purpose before spending more of the CRM's API allowance than
   configured; the next run resumes where this one stopped.
 - ``PartialPullError``: some (system, entity) pulls failed while the others were pulled; it carries both.
@@ -71,8 +72,32 @@ def unanswered(error: BaseException | None) -> bool:
     return isinstance(error, RetriableApiError) and error.code == NO_ANSWER
 
 
+UNREACHABLE = "UNREACHABLE"  # the code of an UnreachableError
+
+
+class UnreachableError(RetriableApiError):
+    """The CRM's host could not be reached at all (refused, a name that does not resolve, no connection in
+    time): nothing was sent. Retried only for the profile's ``unreachable_after`` seconds; a pull then
+    skips the host's other entities instead of trying each."""
+
+    def __init__(self, system: str, host: str, reason: str, after: float) -> None:
+        super().__init__(
+            system,
+            f"cannot reach {host}: {reason} (gave up after trying for {after:g} s, unreachable_after); "
+            "check the URL in the profile, DNS, the network and HTTPS_PROXY / NO_PROXY",
+            code=UNREACHABLE,
+        )
+        self.host = host
+
+
 class FatalApiError(ApiError):
     """A failure that retrying will not fix (bad request, bad credentials, missing resource)."""
+
+
+class NotApiAnswerError(ApiError):
+    """Something other than the CRM's API answered: a proxy's or single sign-on page in place of JSON.
+    Not a refusal of the records asked about (no record-by-record fallback catches it) and not retried:
+    the operation stops (exit 3); what was done is kept and the next run resumes."""
 
 
 class SessionExpiredError(FatalApiError):

@@ -36,8 +36,14 @@ from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.connectors.source import SourceConnector
-from crm_ops.durable import replace_durably, temporary_beside
-from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError, PartialPullError, PullFailure
+from crm_ops.errors import (
+    ApiError,
+    BudgetExhaustedError,
+    ConfigError,
+    PartialPullError,
+    PullFailure,
+    UnreachableError,
+)
 from crm_ops.schema.entities import ENTITY_NAMES, empty
 from crm_ops.schema.fieldmap import load_map
 from crm_ops.state import PullJob, State, now
@@ -255,9 +261,7 @@ class Puller:
             merged = base.update(fresh, on="id", how="left", include_nulls=True)
         else:
             merged = base
-        tmp = temporary_beside(snapshot)
-        merged.sort("id").sink_parquet(tmp, compression="zstd")
-        replace_durably(tmp, snapshot)
+        durable.write_parquet(merged.sort("id"), snapshot)
         self.state.finish_pull(job, snapshot, current.rows, current.watermark)
         shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
         self._prune(job.system, job.entity)
@@ -344,9 +348,7 @@ class Puller:
             )
         else:
             merged = base if base is not None else delta
-        tmp = temporary_beside(snapshot)
-        merged.sort("id").sink_parquet(tmp, compression="zstd")
-        replace_durably(tmp, snapshot)
+        durable.write_parquet(merged.sort("id"), snapshot)
         total = pl.scan_parquet(snapshot).select(pl.len()).collect().item()
         old = current.watermark if current is not None else None
         watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)
@@ -373,6 +375,10 @@ class Puller:
             unknown = [e for e in entities if e not in ENTITY_NAMES]
             if unknown:
                 raise ConfigError(f"unknown entity {', '.join(unknown)}; known: {', '.join(ENTITY_NAMES)}")
+        systems = list(systems)
+        missing = self.profile.missing_secrets(systems)  # a variable unset: said before anything is pulled
+        if missing:
+            raise ConfigError(missing)
         results: list[PullResult] = []
         failures: list[PullFailure] = []
         stopped: list[BudgetExhaustedError] = []
@@ -386,6 +392,10 @@ class Puller:
             for entity in [e for e in (entities or ENTITY_NAMES) if e in conn.entities()]:
                 try:
                     results.append(self.pull(system, entity, full=full))
+                except UnreachableError as exc:  # the host's other entities are not tried one by one
+                    log.error("pull.system_unreachable", system=system, host=exc.host, error=str(exc))
+                    failures.append(PullFailure(system, None, exc))
+                    break
                 except (ConfigError, ApiError) as exc:
                     log.error("pull.entity_failed", system=system, entity=entity, error=str(exc))
                     failures.append(PullFailure(system, entity, exc))

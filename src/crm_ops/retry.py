@@ -2,7 +2,8 @@
 
 Retried: 429 (honouring ``Retry-After`` when the server sends one, else HubSpot's 10-second window),
 5xx, timeouts and dropped connections. Not retried: every other 4xx. Backoff is exponential with
-jitter and bounded in attempts.
+jitter and bounded in attempts; a host that cannot be reached at all (``UnreachableError``: refused, a
+name that does not resolve) is also bounded in time, ``unreachable_after`` seconds.
 
 Logging: each retry is a debug line (``api.retry``, seen with ``--verbose``); a burst (one call's
 retries) ends in one summary line, ``api.retried``, when the call finally succeeds (info) or gives up
@@ -20,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 import structlog
 import tenacity
 
-from crm_ops.errors import RetriableApiError, unanswered
+from crm_ops.errors import RetriableApiError, UnreachableError, unanswered
 
 log = structlog.get_logger("crm_ops.retry")
 P = ParamSpec("P")
@@ -34,6 +35,7 @@ class RetryPolicy:
     attempts: int = 8
     initial_wait: float = 0.5
     max_wait: float = 30.0
+    unreachable_after: float = 20.0  # seconds a host that cannot be reached at all is tried for
 
     def wait_for(self, attempt: int, error: BaseException | None) -> float:
         """The delay before the next attempt: the server's own ``Retry-After`` when given, else backoff."""
@@ -96,6 +98,18 @@ class _Summarising(tenacity.Retrying):
                 )
 
 
+class _StopUnreachable(tenacity.stop.stop_base):
+    """A host that cannot be reached at all is tried for ``after`` seconds, not for every attempt."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+
+    def __call__(self, state: tenacity.RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        waited = (state.seconds_since_start or 0.0) + state.upcoming_sleep
+        return isinstance(error, UnreachableError) and waited > self.after
+
+
 def retrying(policy: RetryPolicy, *, sleep: Callable[[float], None] | None = None) -> tenacity.Retrying:
     """A tenacity controller applying ``policy`` to ``RetriableApiError``; others pass straight through."""
     backoff = tenacity.wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
@@ -108,7 +122,7 @@ def retrying(policy: RetryPolicy, *, sleep: Callable[[float], None] | None = Non
     kwargs = {} if sleep is None else {"sleep": sleep}
     return _Summarising(
         retry=tenacity.retry_if_exception_type(RetriableApiError),
-        stop=tenacity.stop_after_attempt(policy.attempts),
+        stop=tenacity.stop_after_attempt(policy.attempts) | _StopUnreachable(policy.unreachable_after),
         wait=wait,
         reraise=True,
         **kwargs,

@@ -59,8 +59,9 @@ from crm_ops.plan.settle import settle_pending
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import RunData, Threshold, render_run, score_counts
+from crm_ops.report.history import previous_findings, summaries
 from crm_ops.rules import CheckResult, Rule, run_rules
-from crm_ops.runrecord import history, previous_findings, record_failure, write_record
+from crm_ops.runrecord import record_failure, write_record
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
@@ -298,7 +299,7 @@ def _batch(
         exit_code=code,
         counts=counts,
         findings=findings,
-        history=[*history(runs), summary],  # this run's summary is the newest
+        history=[*summaries(runs), summary],  # this run's summary is the newest
         previous=previous,
         previous_run=previous_run,
         rules={r.id: r.description for r in rules},

@@ -5,7 +5,8 @@ A run that finishes writes its full summary (``crm_ops.runner``); one that stops
 error, both CRMs down, the API budget, the lock, a full disk, a crash) gets a summary and a page of its
 own saying what failed, at which step, and what to do, so a night that failed is never only a line in
 run.log. Writing that record never hides the error that stopped the run: if the disk is full, the
-record is logged as not written and the run's own error goes on to the caller.
+record is logged as not written and the run's own error goes on to the caller. Earlier runs' files
+are read through ``crm_ops.report.history``, which skips a damaged one with a warning.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import structlog
 
 from crm_ops import durable
@@ -26,6 +26,7 @@ from crm_ops.locks import LockedError
 from crm_ops.notify import notify_run
 from crm_ops.report import render_index
 from crm_ops.report.failed import render_failed
+from crm_ops.report.history import summaries
 
 log = structlog.get_logger("crm_ops.runner")
 INTERRUPTED = 130  # SIGINT, as a shell reports it
@@ -61,36 +62,6 @@ def failure_code(exc: BaseException) -> tuple[int, str]:
     return ExitCode.CRASH, redact(f"crashed ({type(exc).__name__}): {exc}")
 
 
-def history(runs: Path, limit: int | None = 30) -> list[dict[str, Any]]:
-    """The runs' summaries, oldest first (the last ``limit``); a damaged one is warned about and
-    skipped, never a reason for this run to fail."""
-    out = []
-    for path in sorted(runs.glob("*/summary.json"))[-limit if limit else 0 :]:
-        try:
-            summary = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            log.warning("run.summary_unreadable", path=str(path), error=type(exc).__name__)
-            continue
-        if not isinstance(summary, dict):
-            log.warning("run.summary_unreadable", path=str(path), error="not a JSON object")
-            continue
-        out.append(summary)
-    return out
-
-
-def previous_findings(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame | None]:
-    """The last earlier run that left findings, and its findings."""
-    for folder in sorted((p for p in runs.iterdir() if p.is_dir() and p.name < run_id), reverse=True):
-        if not (folder / "findings.parquet").exists():
-            continue  # a run that stopped before checking
-        try:
-            return folder.name, pl.read_parquet(folder / "findings.parquet")
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            log.warning("run.findings_unreadable", path=str(folder), error=type(exc).__name__)
-            continue
-    return None, None
-
-
 def write_record(
     folder: Path, profile: str, notify: NotifySettings, summary: Mapping[str, Any], report: str
 ) -> None:
@@ -98,7 +69,7 @@ def write_record(
     durable.write_text(folder / "summary.json", json.dumps(summary, indent=2, default=str))
     durable.write_text(folder / "report.html", report)
     runs = folder.parent
-    durable.write_text(runs / "index.html", render_index(profile, history(runs, None)))
+    durable.write_text(runs / "index.html", render_index(profile, summaries(runs, None)))
     notify_run(notify, summary, str(folder / "report.html"))  # failure or breach only
 
 

@@ -168,7 +168,7 @@ class State:
                 now="folders 0700, files 0600",
             )
         durable.private_file(self.path)  # SQLite's -wal and -shm files take the database's mode
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db = durable.connect_sqlite(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)

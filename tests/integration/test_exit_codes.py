@@ -9,15 +9,15 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from crm_ops.cli import EXIT_API, EXIT_CRASH, EXIT_FAILED, EXIT_FINDINGS, EXIT_OPERATIONAL, ExitCode, exit_for
 from crm_ops.sandbox.server import Sandbox
+from tests.pagefront import serving
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
@@ -106,14 +106,8 @@ class _LoginPage(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def login_page() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _LoginPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_LoginPage) as url:
+        yield url
 
 
 def test_an_html_login_page_answering_the_token_call_is_a_crm_error(tmp_path: Path, login_page: str) -> None:

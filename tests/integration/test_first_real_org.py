@@ -45,7 +45,7 @@ def _init_for(command: str, sandbox: Sandbox) -> list[str]:
     """`init` as written, with the sandbox's values in place of the example org's."""
     words = shlex.split(command)
     values = {
-        "--login-url": sandbox.env["CRM_OPS_SF_INSTANCE_URL"],
+        "--login-url": sandbox.env["CRM_OPS_SF_LOGIN_URL"],
         "--username": sandbox.env["CRM_OPS_SF_USERNAME"],
         "--client-id": sandbox.env["CRM_OPS_SF_CLIENT_ID"],
     }

@@ -147,6 +147,7 @@ def exit_for(exc: BaseException, api_hint: str = "", resumes: str = "") -> tuple
 
 
 def _exit_for(exc: BaseException, api_hint: str, resumes: str) -> tuple[ExitCode, str] | None:
+    import errno
     import sqlite3
 
     from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
@@ -160,6 +161,11 @@ def _exit_for(exc: BaseException, api_hint: str, resumes: str) -> tuple[ExitCode
         return EXIT_BUDGET, f"stopped: {exc}" + (f" ({resumes})" if resumes else "")
     if isinstance(exc, ApiError):
         return EXIT_API, f"CRM error: {exc}{api_hint}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return EXIT_OPERATIONAL, (
+            f"operational error: {exc.strerror} writing {exc.filename or 'a file'}; free space "
+            "there and run again: what was written is kept (journaled), and a pull resumes where it stopped"
+        )
     if isinstance(exc, OSError | sqlite3.OperationalError | sqlite3.DatabaseError):
         named = isinstance(exc, OSError) and exc.filename and exc.strerror
         what = f"{exc.strerror}: {exc.filename}" if named else str(exc)  # type: ignore[union-attr]

@@ -46,7 +46,8 @@ MEANING = {
     EXIT_LOCKED: "another live process holds the lock (named in the message): nothing was done",
     EXIT_PARTIAL: "partial: some entities could not be pulled (each named); the rest were done",
     EXIT_FAILED: "the CRM refused some records (printed by error), or a rule did not load or raised",
-    EXIT_OPERATIONAL: "operational error (a full disk, a state dir that cannot be written): fix, run again",
+    EXIT_OPERATIONAL: "operational error (a full disk, a state dir that cannot be written; the file named): "
+    "fix, run again (a pull resumes)",
     EXIT_CRASH: "a crash (a bug): the traceback is on stderr; what was done is journaled",
 }
 
@@ -55,15 +56,27 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
     "init": ((EXIT_OK, "config written"), (EXIT_CONFIG, "the file exists (use --force) or bad options")),
     "doctor": (
         (EXIT_OK, "nothing blocks a pull or an apply (warnings may be listed)"),
-        (EXIT_FINDINGS, "something does: each problem on a FAIL line with what to do"),
+        (
+            EXIT_FINDINGS,
+            "something does: each problem on a FAIL line with what to do (a secret variable unset, a key "
+            "file without a private key, a CRM unreachable or answered by a proxy's page, a refusal...)",
+        ),
         (EXIT_CONFIG, "configuration error, or the profile configures no CRM"),
     ),
     "sandbox serve": ((EXIT_OK, "served until interrupted"), (EXIT_CONFIG, "bad options")),
     "demo": ((EXIT_OK, "the demo ran"), (EXIT_CONFIG, "bad options")),
     "pull": (
         (EXIT_OK, "every entity pulled"),
-        (EXIT_CONFIG, "configuration error"),
-        (EXIT_API, "CRM error (the pull resumes where it stopped)"),
+        (
+            EXIT_CONFIG,
+            "configuration error, a secret variable unset or a JWT key file without a private key (named, "
+            "before anything is pulled)",
+        ),
+        (
+            EXIT_API,
+            "CRM error: a refusal, retries spent, a host unreachable (named, given up on after "
+            "unreachable_after seconds), a proxy's page in place of the API's JSON; the pull resumes",
+        ),
         (EXIT_BUDGET, "stopped at the API budget (resumes on the next run)"),
         (EXIT_PARTIAL, "some entities failed (listed); the others were pulled"),
     ),
@@ -112,10 +125,14 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_FINDINGS, "findings at or above the threshold ([profiles.P.run] fail_on, max_findings)"),
         (
             EXIT_CONFIG,
-            "configuration error, or a production profile whose run would write unattended without "
-            "[run] allow_production = true or --allow-production (refused before any pull)",
+            "configuration error, a secret variable unset (named, before anything is pulled), or a "
+            "production profile whose run would write unattended without [run] allow_production = true "
+            "or --allow-production (refused before any pull)",
         ),
-        (EXIT_API, "CRM error (journaled; the next run resumes)"),
+        (
+            EXIT_API,
+            "CRM error, an unreachable host or a proxy's page among them (journaled; the next run resumes)",
+        ),
         (EXIT_BUDGET, "stopped at the API budget (the next run resumes)"),
         (EXIT_LOCKED, "another run holds the lock"),
         (EXIT_PARTIAL, "some entities could not be pulled; the rest were checked and planned"),

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import polars as pl
 from hubspot import HubSpot
 
+from crm_ops.connectors import answers
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink, invalid_text
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis
 from crm_ops.connectors.hsrestore import HubSpotRestores
@@ -55,7 +56,7 @@ class HubSpotWrites(HubSpotRestores):
             self, source: str, target: str, ids: Sequence[str]
         ) -> dict[str, list[tuple[str, bool]]]: ...
         def read(self, entity: str, ids: Sequence[str]) -> pl.DataFrame: ...
-        def _send(self, method: str, path: str, body: Any, timeout: float) -> Any: ...
+        def _send(self, method: str, path: str, body: Any, timeout: float | tuple[float, float]) -> Any: ...
 
     # ------------------------------------------------------------------ writing
 
@@ -107,10 +108,11 @@ class HubSpotWrites(HubSpotRestores):
         """One call outside the client library (the legacy and v4 endpoints it lacks), with the same
         rate limit, retries and errors as every other call."""
 
-        def send(*, _preload_content: bool, _request_timeout: float) -> Any:
+        def send(*, _preload_content: bool, _request_timeout: tuple[float, float]) -> Any:
             r = self._send(method, path, None, _request_timeout)
             if r.status_code >= 400:
                 raise _RawFailureError(r.status_code, r.reason, r.content, r.headers)
+            answers.check("hubspot", r)  # the body is not read, but a proxy's page is no answer
             return SimpleNamespace(data=b"{}")
 
         self._call(send)

@@ -34,13 +34,15 @@ import structlog
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
+from crm_ops.connectors.answers import not_api_answer
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
 from crm_ops.connectors.hserrors import translate
 from crm_ops.connectors.hsprops import join_rest, split_for_url
 from crm_ops.connectors.hswrite import HubSpotWrites
 from crm_ops.connectors.netconf import CrmSession, proxy_for
-from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError
+from crm_ops.connectors.reach import unreachable
+from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError, UnreachableError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, call_settled
 from crm_ops.schema import fieldmap
@@ -72,6 +74,20 @@ class _HttpFailureError(Exception):
     def __init__(self, status: int, reason: Any, body: bytes, headers: Any) -> None:
         super().__init__(f"{status} {reason}")
         self.status, self.reason, self.body, self.headers = status, reason, body, headers
+
+
+def _parsed(base_url: str, response: Any) -> Any:
+    """A raw answer's JSON ({} when empty); a page in its place (a proxy's sign-in) is our error."""
+    if not response.data:
+        return {}
+    try:
+        return orjson.loads(response.data)
+    except orjson.JSONDecodeError:
+        headers = getattr(response, "headers", None) or {}
+        kind = headers.get("Content-Type") if hasattr(headers, "get") else None
+        raise not_api_answer(
+            SYSTEM, base_url, getattr(response, "status", 200), kind, response.data
+        ) from None
 
 
 class HubSpotConnector(HubSpotWrites):
@@ -108,7 +124,11 @@ class HubSpotConnector(HubSpotWrites):
         self._resolved: dict[str, Resolved] = {}
         self._moved: dict[str, dict[str, str]] = {}  # merged ids met by read, by entity
         self._merges_refused: dict[str, str] = {}
-        self._http = CrmSession(settings.ca_bundle)  # calls the client library does not make
+        # the calls the client library does not make
+        self._http = CrmSession(settings.ca_bundle, settings.connect_timeout)
+
+    def _unreachable(self, exc: BaseException) -> UnreachableError | None:
+        return unreachable(SYSTEM, exc, self.settings.base_url, self.settings.unreachable_after)
 
     @property
     def api_calls(self) -> int:
@@ -133,12 +153,11 @@ class HubSpotConnector(HubSpotWrites):
             self.limiter.acquire()
             self._calls += 1
             try:
-                response = fn(
-                    *args, _preload_content=False, _request_timeout=self.settings.timeout_seconds, **kwargs
-                )
-                return orjson.loads(response.data) if response.data else {}
+                timeout = (self.settings.connect_timeout, self.settings.timeout_seconds)
+                response = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
+                return _parsed(self.settings.base_url, response)
             except Exception as exc:
-                mapped = translate(exc, self.settings.ca_bundle)
+                mapped = self._unreachable(exc) or translate(exc, self.settings.ca_bundle)
                 if mapped is None:
                     raise
                 if mapped.status == 429 and mapped.code == "DAILY":
@@ -531,7 +550,9 @@ class HubSpotConnector(HubSpotWrites):
 
     # ------------------------------------------------------------------ the portal itself
 
-    def _send(self, method: str, path: str, body: Any, timeout: float) -> requests.Response:
+    def _send(
+        self, method: str, path: str, body: Any, timeout: float | tuple[float, float]
+    ) -> requests.Response:
         """One request outside the client library, with the token, proxies and CA every call has."""
         return self._http.request(
             method,
@@ -545,12 +566,14 @@ class HubSpotConnector(HubSpotWrites):
         """The portal's details (``GET /account-info/v3/details``: ``portalId``, ``uiDomain``, ...), through
         the same rate limit, retries and errors as every other call."""
 
-        def get(*, _preload_content: bool, _request_timeout: float) -> Any:
+        def get(*, _preload_content: bool, _request_timeout: tuple[float, float]) -> Any:
             response = self._send("GET", "/account-info/v3/details", None, _request_timeout)
             if response.status_code >= 400:
                 status, reason = response.status_code, response.reason
                 raise _HttpFailureError(status, reason, response.content, response.headers)
-            return SimpleNamespace(data=response.content)
+            return SimpleNamespace(
+                data=response.content, status=response.status_code, headers=response.headers
+            )
 
         body = self._call(get)
         return body if isinstance(body, dict) else {}
@@ -562,7 +585,8 @@ class HubSpotConnector(HubSpotWrites):
         try:
             response = self._send(method, path, body, self.settings.timeout_seconds)
         except requests.exceptions.RequestException as exc:
-            raise translate(exc, self.settings.ca_bundle) or RetriableApiError(SYSTEM, str(exc)) from exc
+            mapped = self._unreachable(exc) or translate(exc, self.settings.ca_bundle)
+            raise mapped or RetriableApiError(SYSTEM, str(exc)) from exc
         try:
             parsed = response.json() if response.content else None
         except ValueError:

@@ -24,10 +24,19 @@ if TYPE_CHECKING:
 class CrmSession(requests.Session):
     """A requests session for one CRM: environment proxies (NO_PROXY honoured), our own TLS trust."""
 
-    def __init__(self, ca_bundle: str | None) -> None:
+    def __init__(self, ca_bundle: str | None, connect_timeout: float | None = None) -> None:
         super().__init__()
         self.trust_env = False  # no REQUESTS_CA_BUNDLE over our CA, no netrc over our token
         self.verify = ca_bundle or True
+        self.connect_timeout = connect_timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        """A request whose connection is made within ``connect_timeout`` (the answer's wait as given)."""
+        timeout = kwargs.get("timeout")
+        if self.connect_timeout is not None and not isinstance(timeout, tuple):
+            connect = self.connect_timeout if timeout is None else min(self.connect_timeout, timeout)
+            kwargs["timeout"] = (connect, timeout)
+        return super().request(method, url, *args, **kwargs)
 
     def merge_environment_settings(
         self,

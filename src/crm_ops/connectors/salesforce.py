@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import io
+import json
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,9 +34,10 @@ from simple_salesforce.bulk2 import Operation, _Bulk2Client
 from simple_salesforce.exceptions import SalesforceError
 
 from crm_ops.config import SalesforceSettings
-from crm_ops.connectors import sfauth
+from crm_ops.connectors import answers, sfauth
 from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page, resolve_map
 from crm_ops.connectors.netconf import CrmSession, proxy_hint, tls_hint
+from crm_ops.connectors.reach import unreachable
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.connectors.sfwindows import BULK_RESTARTS, narrower, next_window, window_clauses
 from crm_ops.connectors.sfwrite import SalesforceWrites
@@ -45,6 +47,7 @@ from crm_ops.errors import (
     BudgetExhaustedError,
     ConfigError,
     FatalApiError,
+    NotApiAnswerError,
     RetriableApiError,
     SessionExpiredError,
 )
@@ -93,6 +96,8 @@ def translate(exc: BaseException, ca_bundle: str | None = None) -> ApiError | No
         return FatalApiError(SYSTEM, f"TLS error ({_reason(exc)}): {tls_hint(ca_bundle)}")
     if isinstance(exc, requests.exceptions.ProxyError):
         return FatalApiError(SYSTEM, proxy_hint(_reason(exc)))
+    if isinstance(exc, json.JSONDecodeError):  # typed JSON, yet not (requests' JSONDecodeError is one)
+        return NotApiAnswerError(SYSTEM, f"an answer said to be JSON is not ({exc})", code=answers.NOT_JSON)
     if isinstance(exc, requests.exceptions.RequestException) and not isinstance(
         exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
     ):
@@ -123,7 +128,7 @@ class SalesforceConnector(SalesforceWrites):
         self.server_date: str | None = None  # the Date header of the last answer (clock skew)
         self.enforce_budget = True  # off only for the few calls of diagnostics (doctor)
         self.on_count: Callable[[str, int], None] | None = None  # a pull's COUNT(), for progress totals
-        self.session = CrmSession(settings.ca_bundle)
+        self.session = CrmSession(settings.ca_bundle, settings.connect_timeout)
         self.session.hooks["response"].append(self._on_response)
         instance_url, token = sfauth.sign_in(settings, self.session, self._call)
         self.sf = Salesforce(
@@ -147,6 +152,8 @@ class SalesforceConnector(SalesforceWrites):
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._calls += 1
+        if not response.url.endswith(sfauth.TOKEN_PATH):  # sign-in says more of its own (sfauth)
+            answers.check(SYSTEM, response)  # a proxy's page in place of the API's answer: our error
         self.server_date = response.headers.get("Date") or self.server_date
         info = response.headers.get("Sforce-Limit-Info", "")
         for part in info.split(","):
@@ -186,7 +193,10 @@ class SalesforceConnector(SalesforceWrites):
 
     def _mapped(self, exc: Exception, renewed: bool) -> ApiError:
         """Our error for a failed attempt (a session that expired renewed, once a call)."""
-        mapped = translate(exc, self.settings.ca_bundle)
+        url = self.settings.instance_url or sfauth.token_endpoint(self.settings)
+        mapped = unreachable(SYSTEM, exc, url, self.settings.unreachable_after) or translate(
+            exc, self.settings.ca_bundle
+        )
         if mapped is None:
             raise exc
         if mapped.code == "REQUEST_LIMIT_EXCEEDED" and isinstance(mapped, FatalApiError):

@@ -14,6 +14,7 @@ Salesforce's own answer (``invalid_grant: authentication failure``) does not say
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,11 +22,14 @@ from typing import Any
 
 import jwt
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from crm_ops.config import SalesforceSettings
 from crm_ops.errors import ConfigError, FatalApiError, RetriableApiError
 
 SYSTEM = "salesforce"
+TOKEN_PATH = "/services/oauth2/token"  # noqa: S105 - a path, not a secret
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 Body = dict[str, Any]
@@ -58,11 +62,7 @@ def jwt_form(s: SalesforceSettings, client_id: str) -> dict[str, str]:
     """A JWT bearer assertion for the user, signed (RS256) with the configured key file."""
     if not s.username:
         raise ConfigError(f"{s.where}.username: JWT auth needs the user to act as")
-    key_file = s.secret("jwt_key_file")
-    try:
-        key = Path(key_file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{s.where}: cannot read the JWT key file: {exc.strerror}") from None
+    key = jwt_key(s)
     audience = (s.audience or s.login_url).rstrip("/")
     claims = {
         "iss": client_id,
@@ -73,10 +73,43 @@ def jwt_form(s: SalesforceSettings, client_id: str) -> dict[str, str]:
     return {"grant_type": JWT_GRANT, "assertion": jwt.encode(claims, key, algorithm="RS256")}
 
 
+def jwt_key(s: SalesforceSettings) -> RSAPrivateKey:
+    """The RSA private key of the file ``CRM_OPS_SF_JWT_KEY_FILE`` names, or a ConfigError naming the file
+    and what it holds instead (a certificate, nothing, a folder, a file that cannot be read)."""
+    var = s.secret_env["jwt_key_file"]
+    path = Path(s.secret("jwt_key_file"))
+    wanted = "it must hold the connected app's RSA private key in PEM (-----BEGIN PRIVATE KEY-----)"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{s.where}: the JWT key file {path} ({var}) cannot be read: {exc.strerror}; {wanted}"
+        ) from None
+    found = re.search(rb"-----BEGIN ([A-Z ]+)-----", data)
+    if not data.strip():
+        problem = "is empty"
+    elif found is None:
+        problem = "holds no PEM block"
+    elif b"PRIVATE KEY" not in found.group(1):
+        problem = f"holds a {found.group(1).decode().lower()}, not a private key"
+    else:
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except TypeError:
+            problem = "holds an encrypted private key (crm-ops takes it unencrypted, the file kept 0600)"
+        except ValueError:
+            problem = "holds a private key that cannot be read (damaged?)"
+        else:
+            if isinstance(key, RSAPrivateKey):
+                return key
+            problem = "holds a private key that is not RSA (JWT bearer signs with RS256)"
+    raise ConfigError(f"{s.where}: the JWT key file {path} ({var}) {problem}; {wanted}")
+
+
 def token_endpoint(s: SalesforceSettings) -> str:
     """Where the token request goes: ``oauth_url`` (a host, or the full endpoint), else the login URL's."""
     base = (s.oauth_url or s.login_url).rstrip("/")
-    return base if base.endswith("/services/oauth2/token") else f"{base}/services/oauth2/token"
+    return base if base.endswith(TOKEN_PATH) else f"{base}{TOKEN_PATH}"
 
 
 def refusal_hint(auth: str, error: str, description: str) -> str:

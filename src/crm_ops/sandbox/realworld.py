@@ -57,12 +57,12 @@ import polars as pl
 from crm_ops.sandbox.hs_objects import HsObject, HsProperty
 from crm_ops.sandbox.http import FaultProfile, Request, Response
 from crm_ops.sandbox.realsaves import seed_salesforce
+from crm_ops.sandbox.salesforce.auth import LOGIN_HOST
 from crm_ops.sandbox.sf_objects import SfField, SfObject
 from crm_ops.sandbox.store import Store
 
 SF_JSON = "application/json;charset=UTF-8"
 HS_JSON = "application/json;charset=utf-8"
-LOGIN_HOST = "localhost"  # the sandbox's stand-in for login.salesforce.com (the instance is 127.0.0.1)
 FORMULA_FIELD = "Account_Tier_F__c"
 _ASSOC_READ = re.compile(r"^/crm/v4/associations/[^/]+/[^/]+/batch/read/?$")
 _COMPANY_MERGE = re.compile(r"^/crm/v3/objects/companies/merge/?$")

@@ -31,6 +31,7 @@ from crm_ops.sandbox.realworld import (
     extend_salesforce,
 )
 from crm_ops.sandbox.salesforce import SalesforceApp, SalesforceCredentials, SalesforceLimits
+from crm_ops.sandbox.salesforce.auth import login_url
 from crm_ops.sandbox.store import Store, Table
 
 log = structlog.get_logger("crm_ops.sandbox")
@@ -189,7 +190,7 @@ class Sandbox:
         self.env = {
             "CRM_OPS_SF_INSTANCE_URL": sf_server.url,
             # the login host (login.salesforce.com in life): the same server under another name
-            "CRM_OPS_SF_LOGIN_URL": sf_server.url.replace("127.0.0.1", "localhost"),
+            "CRM_OPS_SF_LOGIN_URL": login_url(sf_server.url),
             "CRM_OPS_SF_ACCESS_TOKEN": sf_token,
             "CRM_OPS_SF_CA_BUNDLE": str(ca_path),
             "CRM_OPS_SF_CLIENT_ID": credentials.client_id,

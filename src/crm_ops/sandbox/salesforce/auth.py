@@ -15,6 +15,13 @@ from crm_ops.sandbox.http import Request, Response
 from crm_ops.sandbox.salesforce.common import JSON, ORG_ID, SalesforceState, error
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+LOGIN_HOST = "localhost"  # the sandbox's stand-in for login.salesforce.com (the instance is 127.0.0.1)
+REAL_LOGIN = ("https://login.salesforce.com", "https://test.salesforce.com")
+
+
+def login_url(instance_url: str) -> str:
+    """The sandbox's login URL (login.salesforce.com in life): its instance under the login host's name."""
+    return instance_url.replace("127.0.0.1", LOGIN_HOST)
 
 
 @dataclass(frozen=True)
@@ -94,13 +101,17 @@ class AuthHandlers(SalesforceState):
         fail = Response.json(400, {"error": "invalid_grant", "error_description": "invalid assertion"}, JSON)
         if c.jwt_public_key_pem is None or "assertion" not in form:
             return fail
-        try:
+        try:  # the aud Salesforce takes: its login hosts (the sandbox's own too) or the My Domain
             claims = jwt.decode(
                 form["assertion"],
                 c.jwt_public_key_pem,
                 algorithms=["RS256"],
-                audience=[self.instance_url, "https://login.salesforce.com", "https://test.salesforce.com"],
+                audience=[self.instance_url, login_url(self.instance_url), *REAL_LOGIN],
                 options={"require": ["exp", "iss", "sub", "aud"]},
+            )
+        except jwt.InvalidAudienceError:  # Salesforce's own words for it
+            return Response.json(
+                400, {"error": "invalid_grant", "error_description": "audience is invalid"}, JSON
             )
         except jwt.PyJWTError:
             return fail
