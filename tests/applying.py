@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from crm_ops.sandbox.objects import HUBSPOT_OBJECTS
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.schema.entities import ENTITIES
 from crm_ops.state import State
+from tests.pulling import TODAY
 
 FAST = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
 PULLED = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]
@@ -39,7 +41,8 @@ FINISHED = (EXIT_OK, EXIT_FAILED)  # done, or done with records the CRM refused
 @contextmanager
 def twin_sandboxes(seed: SeedConfig, duplicates: int) -> Iterator[tuple[Sandbox, Sandbox]]:
     """Two sandboxes holding the very same data, ``duplicates`` HubSpot duplicates typed into each: one
-    for a reference run, one for the run under test."""
+    for a reference run, one for the run under test (seeded with one "today", even across midnight)."""
+    seed = replace(seed, as_of=seed.as_of or TODAY)
     with (
         Sandbox(SandboxConfig(seed=seed, hubspot_limits=FAST)) as first,
         Sandbox(SandboxConfig(seed=seed, hubspot_limits=FAST)) as second,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,13 +134,16 @@ def assert_same(pulled: pl.DataFrame, truth: pl.DataFrame, label: str) -> None:
 
 
 FAST_HUBSPOT = HubSpotLimits(per_ten_seconds=1_000_000, search_per_second=100_000)
+# the seeded data's "today", fixed once per test session: sandboxes a test compares (a calm twin and a
+# faulty one) seed the same dates even when the session crosses midnight
+TODAY = datetime.now(UTC).date()
 
 
 @contextmanager
 def fast_sandbox(records: int, seed: int) -> Iterator[Sandbox]:
     """A sandbox of ``records`` contacts, HubSpot's window wide open (rate limits have their own tests)."""
     with Sandbox(
-        SandboxConfig(seed=SeedConfig(records=records, seed=seed), hubspot_limits=FAST_HUBSPOT)
+        SandboxConfig(seed=SeedConfig(records=records, seed=seed, as_of=TODAY), hubspot_limits=FAST_HUBSPOT)
     ) as sb:
         yield sb
 
@@ -148,7 +152,7 @@ def fast_sandbox(records: int, seed: int) -> Iterator[Sandbox]:
 def real_world_sandbox(records: int, seed: int, faults: str = "none", **settings: Any) -> Iterator[Sandbox]:
     """A fast sandbox with real-world settings (``RealWorld`` keyword arguments) and a fault profile."""
     config = SandboxConfig(
-        seed=SeedConfig(records=records, seed=seed),
+        seed=SeedConfig(records=records, seed=seed, as_of=TODAY),
         hubspot_limits=FAST_HUBSPOT,
         faults=faults,
         fault_seed=seed,
