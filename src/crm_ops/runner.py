@@ -43,9 +43,9 @@ import structlog
 
 from crm_ops import durable, logs
 from crm_ops.check import current_frames, profile_rules, rule_set_versions, snapshot_versions
-from crm_ops.cli import ExitCode
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError, PartialPullError, PullFailure
+from crm_ops.exitcodes import ExitCode
 from crm_ops.locks import LockedError, RunLock
 from crm_ops.match import MatchResult, run_matching
 from crm_ops.match.run import settings_from_profile

@@ -20,8 +20,8 @@ from typing import Any
 import structlog
 
 from crm_ops import durable
-from crm_ops.cli.exits import ExitCode
 from crm_ops.config import NotifySettings, redact
+from crm_ops.exitcodes import ExitCode, exit_for
 from crm_ops.locks import LockedError
 from crm_ops.notify import notify_run
 from crm_ops.report import render_index
@@ -50,7 +50,6 @@ WHAT_TO_DO = {
 
 def failure_code(exc: BaseException) -> tuple[int, str]:
     """The exit code and message of the error that stopped a run (as the command line names it)."""
-    from crm_ops.cli import exit_for  # noqa: PLC0415 - the CLI's one table of errors to codes
 
     if isinstance(exc, LockedError):
         return ExitCode.LOCKED, f"locked: {exc}"

@@ -134,46 +134,7 @@ from crm_ops.cli.exits import (  # noqa: E402
     EXIT_PARTIAL,
     ExitCode,
 )
-
-
-def exit_for(exc: BaseException, api_hint: str = "", resumes: str = "") -> tuple[ExitCode, str] | None:
-    """The exit code and message of an error we can name (None: a crash, a bug); no secret-named
-    environment variable's value is ever in the message (``config.redact``). ``resumes``: what resumes
-    after a stop at the API budget (the pull, the apply)."""
-    from crm_ops.config import redact
-
-    named = _exit_for(exc, api_hint, resumes)
-    return None if named is None else (named[0], redact(named[1]))
-
-
-def _exit_for(exc: BaseException, api_hint: str, resumes: str) -> tuple[ExitCode, str] | None:
-    import errno
-    import sqlite3
-
-    from crm_ops.errors import ApiError, BudgetExhaustedError, ConfigError
-    from crm_ops.locks import LockedError
-
-    if isinstance(exc, ConfigError):
-        return EXIT_CONFIG, f"configuration error: {exc}"
-    if isinstance(exc, LockedError):
-        return EXIT_LOCKED, f"locked: {exc}"
-    if isinstance(exc, BudgetExhaustedError):
-        return EXIT_BUDGET, f"stopped: {exc}" + (f" ({resumes})" if resumes else "")
-    if isinstance(exc, ApiError):
-        return EXIT_API, f"CRM error: {exc}{api_hint}"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return EXIT_OPERATIONAL, (
-            f"operational error: {exc.strerror} writing {exc.filename or 'a file'}; free space "
-            "there and run again: what was written is kept (journaled), and a pull resumes where it stopped"
-        )
-    if isinstance(exc, OSError | sqlite3.OperationalError | sqlite3.DatabaseError):
-        named = isinstance(exc, OSError) and exc.filename and exc.strerror
-        what = f"{exc.strerror}: {exc.filename}" if named else str(exc)  # type: ignore[union-attr]
-        return EXIT_OPERATIONAL, (
-            f"operational error ({type(exc).__name__}): {what} (a full disk, a state dir that cannot be "
-            "written, the network?); what was done is journaled: fix it and run again"
-        )
-    return None
+from crm_ops.exitcodes import exit_for  # noqa: E402 - the core's: which error ends in which code
 
 
 @contextmanager
@@ -262,5 +223,6 @@ __all__ = [
     "ExitCode",
     "app",
     "commands",
+    "exit_for",
     "main",
 ]

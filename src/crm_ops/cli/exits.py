@@ -3,53 +3,25 @@ are both made from it (``crm_ops.docs``), so neither can drift from the other.
 
 The codes mean the same thing in every command; ``COMMANDS`` says which of them each command can end
 with. A usage error (an unknown option, a bad value) is Click's 2, the same as a configuration error.
+The codes themselves, what each means and which error ends in which are the core's (``crm_ops.exitcodes``).
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
-
-
-class ExitCode(IntEnum):
-    """Every exit code of every ``crm-ops`` command. A crash or an operational error never exits 1, so a
-    cron wrapper that lets findings pass cannot mistake a traceback for a night's findings."""
-
-    OK = 0  # done; nothing at the threshold
-    FINDINGS = 1  # check, run: findings at the threshold; doctor: a problem; rules test: an example failed
-    CONFIG = 2  # configuration, input file (plan, review file) or usage error: fix it, run again
-    API = 3  # a CRM refused or failed a call (after retries); what was done is journaled: run again
-    BUDGET = 4  # stopped before spending more of a CRM's API allowance than configured: resumes
-    LOCKED = 5  # a live process holds the lock (run: another run; apply, undo: of the same plan)
-    PARTIAL = 6  # some entities could not be pulled; the others were pulled (run: checked, planned)
-    FAILED = 7  # apply, undo: the CRM refused some records; check, run: a rule could not load or raised
-    OPERATIONAL = 8  # the machine: disk full, a state dir or file that cannot be written or read
-    CRASH = 70  # an unexpected error (a bug): the traceback is on stderr (EX_SOFTWARE)
-
-
-EXIT_OK = ExitCode.OK
-EXIT_FINDINGS = ExitCode.FINDINGS
-EXIT_CONFIG = ExitCode.CONFIG
-EXIT_API = ExitCode.API
-EXIT_BUDGET = ExitCode.BUDGET
-EXIT_LOCKED = ExitCode.LOCKED
-EXIT_PARTIAL = ExitCode.PARTIAL
-EXIT_FAILED = ExitCode.FAILED
-EXIT_OPERATIONAL = ExitCode.OPERATIONAL
-EXIT_CRASH = ExitCode.CRASH
-
-MEANING = {
-    EXIT_OK: "done",
-    EXIT_FINDINGS: "done, and it found what it reports (see the command)",
-    EXIT_CONFIG: "configuration or usage error: nothing was done; the message names the problem",
-    EXIT_API: "CRM error: what was done is kept (journaled or resumable); run again to resume",
-    EXIT_BUDGET: "stopped before spending more of the daily API allowance than configured; resumes next run",
-    EXIT_LOCKED: "another live process holds the lock (named in the message): nothing was done",
-    EXIT_PARTIAL: "partial: some entities could not be pulled (each named); the rest were done",
-    EXIT_FAILED: "the CRM refused some records (printed by error), or a rule did not load or raised",
-    EXIT_OPERATIONAL: "operational error (a full disk, a state dir that cannot be written; the file named): "
-    "fix, run again (a pull resumes)",
-    EXIT_CRASH: "a crash (a bug): the traceback is on stderr; what was done is journaled",
-}
+from crm_ops.exitcodes import (
+    EXIT_API,
+    EXIT_BUDGET,
+    EXIT_CONFIG,
+    EXIT_CRASH,
+    EXIT_FAILED,
+    EXIT_FINDINGS,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_OPERATIONAL,
+    EXIT_PARTIAL,
+    MEANING,
+    ExitCode,
+)
 
 # command (as typed after crm-ops) -> (code, what it means for that command)
 COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
@@ -152,3 +124,22 @@ def help_text(command: str) -> str:
         + ", ".join(f"{int(code)} {what}" for code, what in codes)
         + "; any command: 8 operational error, 70 crash."
     )
+
+
+__all__ = [  # the codes are the core's (crm_ops.exitcodes), re-exported for the commands
+    "ANY_COMMAND",
+    "COMMANDS",
+    "EXIT_API",
+    "EXIT_BUDGET",
+    "EXIT_CONFIG",
+    "EXIT_CRASH",
+    "EXIT_FAILED",
+    "EXIT_FINDINGS",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_OPERATIONAL",
+    "EXIT_PARTIAL",
+    "MEANING",
+    "ExitCode",
+    "help_text",
+]
