@@ -6,7 +6,7 @@ summary.json, report.html and run.log (JSON lines, the run id on each), and rewr
 ``run.lock``, which the kernel releases when its holder dies, so a dead run's lock (whatever its pid) is
 taken over by the next run at once.
 
-Exit codes (for cron; the table is ``crm_ops.cli.ExitCode``):
+Exit codes (for cron; the table is ``crm_ops.exitcodes.ExitCode``):
     0  clean: no error finding (or fewer than the configured threshold)
     1  findings at or above the threshold
     2  configuration error
