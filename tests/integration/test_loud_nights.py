@@ -146,6 +146,7 @@ def test_every_run_that_stops_early_leaves_a_summary_a_report_and_an_index_line(
     assert "What to do" in page and "127.0.0.1:9" in page and "next run resumes" in page
     index = (tmp_path / "state" / "runs" / "index.html").read_text()
     assert failed.name in index and crashed.name in index
+    assert "stopped while pulling" in index  # not "0 findings, applied nothing", as if it had checked
     assert [b["text"].split(": exit ")[1] for b in hook.bodies] == ["3, CRM error", "70, crashed (a bug)"]
     assert "*What to do:*" in hook.bodies[0]["blocks"][1]["text"]["text"]
     # the next run is not troubled by the failed ones (no findings there, no scores)

@@ -28,15 +28,18 @@ def render_index(profile: str, runs: Sequence[Mapping[str, Any]]) -> str:
         score = overall(s)
         verdict = "good" if s.get("exit_code") == 0 else "bad"
         applied = s.get("applied") or {}
+        stopped = s.get("finished") is False  # stopped early: nothing was counted, nor written by it
         rows.append(
             [
                 e(str(s.get("started_at", ""))[:19].replace("T", " ")),
                 f'<a href="{e(run_id)}/report.html">{e(run_id)}</a>',
                 f'<span class="{verdict}">{e(s.get("exit_code"))}</span>',
                 pct(score) if score is not None else "-",
-                f"{int(s.get('findings') or 0):,}",
-                f"{int(s.get('plan_actions') or 0):,}",
-                e(", ".join(f"{k} {v:,}" for k, v in sorted(applied.items())) or "nothing"),
+                "-" if stopped else f"{int(s.get('findings') or 0):,}",
+                "-" if stopped else f"{int(s.get('plan_actions') or 0):,}",
+                f'<span class="bad">stopped while {e(s.get("stage") or "starting")}</span>'
+                if stopped
+                else e(", ".join(f"{k} {v:,}" for k, v in sorted(applied.items())) or "nothing"),
             ]
         )
     body = [
