@@ -50,11 +50,14 @@ def not_api_answer(
 
 
 def check(system: str, response: requests.Response) -> None:
-    """Raise ``not_api_answer`` for a successful answer in none of the APIs' types (a requests response
-    hook: it runs before any caller parses the body). An empty answer (204) passes."""
-    if not 200 <= response.status_code < 300:
+    """Raise ``not_api_answer`` for a successful answer in none of the APIs' types, or a page labelled
+    JSON (a proxy that keeps the content type it was asked for): a requests response hook, it runs
+    before any caller parses the body. An empty answer (204) passes."""
+    if not 200 <= response.status_code < 300 or not response.content:
         return
     kind = response.headers.get("Content-Type", "").lower()
-    if any(t in kind for t in API_TYPES) or not response.content:
+    if "json" in kind and response.content.lstrip()[:1] == b"<":  # markup is never JSON
+        raise not_api_answer(system, response.url, response.status_code, kind, response.content)
+    if any(t in kind for t in API_TYPES):
         return
     raise not_api_answer(system, response.url, response.status_code, kind, response.content)
