@@ -22,7 +22,6 @@ import structlog
 from crm_ops import durable
 from crm_ops.config import NotifySettings, redact
 from crm_ops.exitcodes import ExitCode, exit_for
-from crm_ops.locks import LockedError
 from crm_ops.notify import notify_run
 from crm_ops.report import render_index
 from crm_ops.report.failed import render_failed
@@ -50,9 +49,6 @@ WHAT_TO_DO = {
 
 def failure_code(exc: BaseException) -> tuple[int, str]:
     """The exit code and message of the error that stopped a run (as the command line names it)."""
-
-    if isinstance(exc, LockedError):
-        return ExitCode.LOCKED, f"locked: {exc}"
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED, "interrupted"
     named = exit_for(exc)
