@@ -147,7 +147,9 @@ def test_phonetic_codes_come_from_jellyfish_once_per_distinct_value() -> None:
         codes = phonetic_codes(accents, algorithm).to_list()
         assert codes[0] == codes[1] and codes[2] == codes[3], algorithm
     rule = {"field": "last_name", "comparator": "phonetic", "normaliser": "name", "phonetic": "metaphone"}
-    custom = DEFAULTS["Contact"].with_overrides({"fields": [rule], "blocking": [["account_id"]]}, "m")
+    custom = DEFAULTS["Contact"].with_overrides(
+        {"fields": [rule], "blocking": [["account_id"]], "min_fields": 1}, "m"
+    )
     assert custom.fields[0].phonetic == "metaphone"
     with pytest.raises(ConfigError, match=r"phonetic must be one of soundex, metaphone, nysiis"):
         DEFAULTS["Contact"].with_overrides({"fields": [{**rule, "phonetic": "caverphone"}]}, "m")

@@ -10,21 +10,37 @@ which records are compared at all. A pair's score is the weighted mean of its fi
 - ``phonetic``: equal phonetic codes of the normalised values (jellyfish's, by ``phonetic``: soundex,
   metaphone, nysiis or match_rating);
 - ``first_name``: equal, a known nickname (Bob/Robert), an initial, or fuzzy;
-- ``date``: equal within ``days``.
+- ``date``: equal within ``days``. Date and datetime columns are compared as they are (a datetime by
+  its calendar date); text columns are read as dates (``crm_ops.match.dates``): ISO (``2024-03-05``,
+  ``2024-03-05T10:00:00Z``), ``2024/03/05``, ``5 Mar 2024``, ``March 5, 2024``; day and month before
+  the year (``05/03/2024``) only with ``date_order`` (``"dmy"`` or ``"mdy"``), as it reads two ways.
+  A value that cannot be read is a ``ConfigError`` naming the field and the value, before any scoring.
 
 A field with ``also`` is compared with those multi-value columns of the other record too (``;``-
 separated): an e-mail equal to one of the other record's secondary e-mails (``additional_emails``,
 HubSpot's ``hs_additional_emails``) agrees fully, and the blocking key on that field finds the pair.
+``also`` columns a frame lacks are skipped (a CRM without secondary e-mails); every other column a rule
+names (``field``, ``other_field``, ``same``) must be in the frame.
 
-Blocking keys are lists of fields whose normalised values, joined, form a key: records sharing a key are
-candidates. A key value shared by more than ``max_block`` records (a placeholder e-mail, a shared switchboard
-number) says nothing about identity and is skipped, so the cost stays close to linear in the records.
+Blocking keys are lists of names whose normalised values, joined, form a key: records sharing a key are
+candidates. A name is a rule's field (normalised by that rule's normaliser, read from its
+``other_field`` on the right) or else a column of the frames (normalised as text). A key value shared by
+more than ``max_block`` records (a placeholder e-mail, a shared switchboard number) says nothing about
+identity and is skipped, so the cost stays close to linear in the records.
+
+Both classes check themselves when built: an unknown comparator, normaliser, scorer or phonetic
+algorithm, a weight that is not positive, a threshold outside [0, 1], ``max_block`` below 2,
+``min_fields`` below 1 or above the number of fields, and two rules on one field (the same ``field`` and
+``other_field``) are each a ``ConfigError`` naming the setting and the valid choices. The columns are
+checked when matching (``crm_ops.match.engine``), against the frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import difflib
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from crm_ops.errors import ConfigError
@@ -32,11 +48,109 @@ from crm_ops.errors import ConfigError
 COMPARATORS = ("exact", "normalised", "fuzzy", "phonetic", "first_name", "date")
 NORMALISERS = ("text", "email", "phone", "name", "company", "domain", "country")
 PHONETICS = ("soundex", "metaphone", "nysiis", "match_rating")
+SCORERS = ("ratio", "token_sort_ratio", "token_set_ratio", "partial_ratio", "WRatio")  # rapidfuzz's
+DATE_ORDERS = ("dmy", "mdy")
+
+
+def _choice(where: str, setting: str, value: Any, valid: Iterable[str]) -> list[str]:
+    """A problem when ``value`` is not one of ``valid``, naming them and the nearest."""
+    valid = tuple(valid)
+    if isinstance(value, str) and value in valid:
+        return []
+    near = difflib.get_close_matches(str(value), valid, n=1, cutoff=0.6)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return [f"{where}: {setting} must be one of {', '.join(valid)}, got {value!r}{hint}"]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, tuple) and all(isinstance(v, str) and v for v in value)
+
+
+def rule_problems(rule: FieldRule, where: str) -> list[str]:
+    """What is wrong with ``rule`` (each problem prefixed by ``where``); empty when nothing is."""
+    out = []
+    if not isinstance(rule.field, str) or not rule.field:
+        out.append(f"{where}: field must be a column name, got {rule.field!r}")
+    out += _choice(where, "comparator", rule.comparator, COMPARATORS)
+    out += _choice(where, "normaliser", rule.normaliser, NORMALISERS)
+    out += _choice(where, "scorer", rule.scorer, SCORERS)
+    out += _choice(where, "phonetic", rule.phonetic, PHONETICS)
+    if not _number(rule.weight) or rule.weight <= 0:
+        out.append(f"{where}: weight must be a number above 0, got {rule.weight!r}")
+    if not _whole(rule.days) or rule.days < 0:
+        out.append(f"{where}: days must be a whole number of days, 0 or more, got {rule.days!r}")
+    if rule.date_order is not None:
+        out += _choice(where, "date_order", rule.date_order, DATE_ORDERS)
+    for name, value in (("other_field", rule.other_field), ("same", rule.same)):
+        if value is not None and (not isinstance(value, str) or not value):
+            out.append(f"{where}: {name} must be a column name, got {value!r}")
+    if not _names(rule.also):
+        out.append(f"{where}: also must be a list of column names, got {rule.also!r}")
+    return out
+
+
+def config_problems(
+    rules: Any, blocking: Any, threshold: Any, max_block: Any, min_fields: Any, where: str
+) -> list[str]:
+    """What is wrong with a ``MatchConfig``'s settings as a whole (its ``FieldRule``s check themselves
+    when built), each problem prefixed by ``where``; empty when nothing is."""
+    out = []
+    if not isinstance(rules, tuple) or not rules or not all(isinstance(r, FieldRule) for r in rules):
+        out.append(f"{where}: fields must be one or more FieldRules, got {rules!r}")
+        rules = ()
+    seen: set[tuple[str, str | None]] = set()
+    for rule in rules:
+        if not isinstance(rule, FieldRule):
+            continue
+        key = (rule.field, rule.other_field)
+        if key in seen:
+            other = f" (other_field {rule.other_field!r})" if rule.other_field else ""
+            out.append(
+                f"{where}: two rules on field {rule.field!r}{other}; one rule per field, with the weight "
+                "of both, or compare the field with another column through other_field"
+            )
+        seen.add(key)
+    if not isinstance(blocking, tuple):
+        out.append(f"{where}: blocking must be a list of keys, each a list of field names, got {blocking!r}")
+        blocking = ()
+    for i, key in enumerate(blocking):
+        if not _names(key) or not key:
+            out.append(f"{where}: blocking[{i}] must be a list of one or more field names, got {key!r}")
+    if not _number(threshold) or not 0 <= threshold <= 1:
+        hint = " (scores are 0-1: 0.8, not 80)" if _number(threshold) and threshold > 1 else ""
+        out.append(f"{where}: threshold must be in [0, 1], got {threshold!r}{hint}")
+    if not _whole(max_block) or max_block < 2:
+        out.append(f"{where}: max_block must be a whole number, 2 or more, got {max_block!r}")
+    if not _whole(min_fields) or min_fields < 1:
+        out.append(f"{where}: min_fields must be a whole number, 1 or more, got {min_fields!r}")
+    elif rules and min_fields > len(rules):
+        out.append(
+            f"{where}: min_fields is {min_fields} but there are {len(rules)} field rules: no pair could match"
+        )
+    return out
 
 
 @dataclass(frozen=True)
 class FieldRule:
-    """How one field takes part in a match."""
+    """How one field takes part in a match: the column, its comparator, its weight in the score.
+
+    ``field``: the column (on both sides, or the left one when ``other_field`` names the right one);
+    ``comparator``: one of ``COMPARATORS``; ``weight``: above 0, its share of the weighted mean;
+    ``normaliser``: one of ``NORMALISERS``; ``scorer``: rapidfuzz's, for ``fuzzy`` (``SCORERS``);
+    ``days``: the ``date`` comparator's tolerance; ``date_order``: how the ``date`` comparator reads
+    text dates with the year last (``dmy``: 05/03/2024 is 5 March; ``mdy``: 3 May; unset: refused);
+    ``also``: multi-value columns of the other record this field is compared with too; ``same``: a
+    column both records must agree on (or one lack) for the field to be compared; ``phonetic``: the
+    phonetic comparator's code (``PHONETICS``). A bad setting is a ``ConfigError`` when built.
+    """
 
     field: str
     comparator: str = "normalised"
@@ -52,11 +166,31 @@ class FieldRule:
     # only in the same currency
     same: str | None = None
     phonetic: str = "soundex"  # the phonetic comparator's code (PHONETICS)
+    date_order: str | None = None  # how text dates with the year last read (DATE_ORDERS)
+
+    def __post_init__(self) -> None:
+        also: Any = self.also
+        if isinstance(also, list | str):  # a list from a caller, one name given bare
+            object.__setattr__(self, "also", (also,) if isinstance(also, str) else tuple(also))
+        problems = rule_problems(self, f"FieldRule {self.field!r}")
+        if problems:
+            raise ConfigError(problems)
+
+    def column(self, side: str) -> str:
+        """The column this rule reads on ``side`` (``left`` or ``right``)."""
+        return self.other_field if side == "right" and self.other_field else self.field
 
 
 @dataclass(frozen=True)
 class MatchConfig:
-    """A matching rule set for one entity (or one pair of entities, when linking)."""
+    """A matching rule set for one entity (or one pair of entities, when linking).
+
+    ``name`` names it in logs and errors; ``fields``: its ``FieldRule``s; ``blocking``: the keys, each
+    a list of names (a rule's field, or a column of the frames; a bare name is a one-name key), records
+    sharing one are compared; ``threshold``: the score (0-1) a pair needs; ``max_block``: key values
+    shared by more records are skipped (2 or more); ``min_fields``: the fields a pair needs present on
+    both sides. Checked when built (``config_problems``): a ``ConfigError`` names what is wrong.
+    """
 
     name: str
     fields: tuple[FieldRule, ...]
@@ -66,58 +200,87 @@ class MatchConfig:
     min_fields: int = 2  # a pair needs at least this many fields present on both sides
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", _as_tuple(self.fields))
+        object.__setattr__(self, "blocking", _keys(self.blocking))
+        problems = config_problems(
+            self.fields,
+            self.blocking,
+            self.threshold,
+            self.max_block,
+            self.min_fields,
+            f"MatchConfig {self.name!r}",
+        )
+        if problems:
+            raise ConfigError(problems)
+
+    def rule_of(self, name: str) -> FieldRule | None:
+        """The first rule on field ``name`` (None: no rule; a blocking name is then a column)."""
+        return next((r for r in self.fields if r.field == name), None)
+
     def with_overrides(self, raw: Mapping[str, Any], where: str) -> MatchConfig:
-        """A copy with a profile's overrides (threshold, max_block, fields, blocking) applied."""
+        """A copy with a profile's overrides (threshold, max_block, min_fields, fields, blocking)
+        applied, checked as when built; each problem is named under ``where`` (``crm-ops.toml
+        profiles.prod.match.Contact``)."""
         problems = []
         unknown = set(raw) - {"threshold", "max_block", "min_fields", "fields", "blocking"}
         if unknown:
-            problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
-        fields = self.fields
+            problems.append(
+                f"{where}: unknown setting(s) {', '.join(sorted(unknown))}; "
+                "settings are threshold, max_block, min_fields, fields, blocking"
+            )
+        rules = self.fields
         if "fields" in raw:
             parsed = []
             for i, spec in enumerate(raw["fields"]):
+                here = f"{where}.fields[{i}]"
                 if not isinstance(spec, Mapping) or "field" not in spec:
-                    problems.append(f"{where}.fields[{i}]: needs at least 'field'")
+                    problems.append(f"{here}: needs at least 'field'")
                     continue
-                bad = set(spec) - set(FieldRule.__dataclass_fields__)
+                keys = [f.name for f in fields(FieldRule)]
+                bad = set(spec) - set(keys)
                 if bad:
-                    problems.append(f"{where}.fields[{i}]: unknown key(s) {', '.join(sorted(bad))}")
+                    problems.append(
+                        f"{here}: unknown key(s) {', '.join(sorted(bad))}; keys are {', '.join(keys)}"
+                    )
                     continue
                 values = dict(spec)
                 if "also" in values:
                     also = values["also"]
                     if not isinstance(also, list) or not all(isinstance(a, str) for a in also):
-                        problems.append(f"{where}.fields[{i}].also: a list of column names")
+                        problems.append(f"{here}.also: a list of column names")
                         continue
                     values["also"] = tuple(also)
-                rule = FieldRule(**values)
-                if rule.comparator not in COMPARATORS:
-                    problems.append(
-                        f"{where}.fields[{i}]: comparator must be one of {', '.join(COMPARATORS)}"
-                    )
-                if rule.phonetic not in PHONETICS:
-                    problems.append(f"{where}.fields[{i}]: phonetic must be one of {', '.join(PHONETICS)}")
-                if rule.normaliser not in NORMALISERS:
-                    problems.append(
-                        f"{where}.fields[{i}]: normaliser must be one of {', '.join(NORMALISERS)}"
-                    )
-                parsed.append(rule)
-            fields = tuple(parsed)
-        threshold = float(raw.get("threshold", self.threshold))
-        if not 0 < threshold <= 1:
-            problems.append(f"{where}.threshold: must be in (0, 1], got {threshold}")
+                try:
+                    parsed.append(FieldRule(**values))
+                except ConfigError as exc:
+                    prefix = f"FieldRule {values['field']!r}"
+                    problems += [p.replace(prefix, here, 1) for p in exc.problems]
+            rules = tuple(parsed)
+        blocking = _keys(raw.get("blocking", self.blocking))
+        threshold = raw.get("threshold", self.threshold)
+        max_block = raw.get("max_block", self.max_block)
+        min_fields = raw.get("min_fields", self.min_fields)
+        checked = rules if "fields" not in raw or len(rules) == len(raw["fields"]) else None
+        if checked is not None:
+            problems += config_problems(checked, blocking, threshold, max_block, min_fields, where)
+        else:  # some rules are wrong: the rest of the settings still checked
+            problems += config_problems(self.fields, blocking, threshold, max_block, 1, where)
         if problems:
             raise ConfigError(problems)
-        blocking = tuple(tuple(b) for b in raw.get("blocking", self.blocking))
-        return MatchConfig(
-            self.name,
-            fields,
-            blocking,
-            threshold,
-            int(raw.get("max_block", self.max_block)),
-            int(raw.get("min_fields", self.min_fields)),
-            dict(self.extra),
-        )
+        return MatchConfig(self.name, rules, blocking, threshold, max_block, min_fields, dict(self.extra))
+
+
+def _as_tuple(value: Any) -> Any:
+    """A caller's list as the tuple the frozen class keeps (anything else as it is, to be checked)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _keys(value: Any) -> Any:
+    """Blocking keys as tuples of names: a caller's lists, and a bare name as a one-name key."""
+    if not isinstance(value, list | tuple):
+        return value
+    return tuple((k,) if isinstance(k, str) else _as_tuple(k) for k in value)
 
 
 F = FieldRule

@@ -4,10 +4,19 @@
 compares two frames (Salesforce and HubSpot, leads and contacts). Both return one row per candidate pair
 at or above the threshold: ids, score (0-1) and the reasons (the fields that agreed).
 ``clusters(pairs)`` groups matched records by transitive closure (union-find).
+
+The caller names every column: the id (``id_column``, ``id`` unless given) and each rule's fields
+(``crm_ops.match.config``). A column the config names that the frame lacks is a ``ConfigError`` naming
+it, the config and the frame's columns, raised before anything is compared; so is a ``date`` rule's
+text that is not a date (``crm_ops.match.dates``).
+
+``prepare`` and ``score`` are the two halves every engine shares: the Spark engine runs them on each
+partition (``crm_ops.spark.match``), so both engines give the same pairs.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 
@@ -17,7 +26,9 @@ import polars as pl
 import structlog
 from rapidfuzz import fuzz, process
 
+from crm_ops.errors import ConfigError
 from crm_ops.match.config import FieldRule, MatchConfig
+from crm_ops.match.dates import checked_dates
 from crm_ops.rules.library import LEGAL_FORMS, bare_domain_expr, country_key_expr, country_lookup, junk_mask
 from crm_ops.rules.wordlists import WordLists
 from crm_ops.rules.wordlists import shipped as shipped_lists
@@ -32,6 +43,16 @@ PHONETIC: dict[str, Callable[[str], str]] = {
     "metaphone": jellyfish.metaphone,
     "nysiis": jellyfish.nysiis,
     "match_rating": jellyfish.match_rating_codex,
+}
+
+
+# rapidfuzz's scorers by the names ``FieldRule.scorer`` takes (``crm_ops.match.config.SCORERS``)
+SCORERS: dict[str, Callable[..., float]] = {
+    "ratio": fuzz.ratio,
+    "token_sort_ratio": fuzz.token_sort_ratio,
+    "token_set_ratio": fuzz.token_set_ratio,
+    "partial_ratio": fuzz.partial_ratio,
+    "WRatio": fuzz.WRatio,
 }
 
 
@@ -167,9 +188,7 @@ def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series, lists: WordLists) -
     if rule.comparator in ("exact", "normalised"):
         sim = (a == b).fill_null(False).to_numpy().astype(float)
     elif rule.comparator == "fuzzy":
-        scorer = {"ratio": fuzz.ratio, "token_sort_ratio": fuzz.token_sort_ratio,
-                  "token_set_ratio": fuzz.token_set_ratio, "partial_ratio": fuzz.partial_ratio,
-                  "WRatio": fuzz.WRatio}.get(rule.scorer, fuzz.ratio)  # fmt: skip
+        scorer = SCORERS[rule.scorer]
         sim = _differing(
             a,
             b,
@@ -186,48 +205,114 @@ def _similarity(rule: FieldRule, a: pl.Series, b: pl.Series, lists: WordLists) -
             return np.where(same_person_names(av, bv, lists), 1.0, ratio)
 
         sim = _differing(a, b, names)
-    elif rule.comparator == "date":
-        days = (
-            (a.cast(pl.Date).cast(pl.Int32) - b.cast(pl.Date).cast(pl.Int32))
-            .abs()
-            .fill_null(10**6)
-            .to_numpy()
-        )
+    elif rule.comparator == "date":  # dates already (``prepare``)
+        days = (a.cast(pl.Int32) - b.cast(pl.Int32)).abs().fill_null(10**6).to_numpy()
         sim = (days <= rule.days).astype(float)
     else:
         raise ValueError(f"unknown comparator {rule.comparator!r}")
     return np.where(missing, np.nan, sim)
 
 
-def _prepared(frame: pl.DataFrame, config: MatchConfig, side: str, lists: WordLists) -> pl.DataFrame:
-    cols = [pl.col("id").cast(pl.String).alias("id")]
+def missing_columns(
+    columns: Sequence[str], config: MatchConfig, side: str, id_column: str = "id", label: str = "frame"
+) -> list[str]:
+    """A problem per column ``config`` reads on ``side`` (``left`` or ``right``) that ``columns`` lacks:
+    the id, each rule's field (or ``other_field`` on the right) and ``same`` guard, and the blocking
+    names that are no rule's field; each names the config, the frame's columns and the nearest."""
+    have = set(columns)
+    wanted: dict[str, str] = {id_column: "the id column"}
     for rule in config.fields:
-        name = rule.other_field if side == "right" and rule.other_field else rule.field
-        source = pl.col(name) if name in frame.columns else pl.lit(None, pl.String)
-        if rule.comparator == "date" or (
-            rule.comparator == "exact" and name in frame.columns and frame.schema[name].is_numeric()
-        ):
-            cols.append(source.alias(f"f:{rule.field}"))
-        elif name in frame.columns:  # normalised step by step (``normalised``), the same values
-            cols.append(
-                pl.lit(normalised(frame.get_column(name), rule.normaliser, lists)).alias(f"f:{rule.field}")
-            )
-        else:
-            cols.append(normalise(source, rule.normaliser, lists).alias(f"f:{rule.field}"))
+        wanted.setdefault(rule.column(side), f"field rule {rule.field!r}")
+        if rule.same:
+            wanted.setdefault(rule.same, f"the 'same' guard of field rule {rule.field!r}")
+    for i, key in enumerate(config.blocking):
+        for name in key:
+            if config.rule_of(name) is None:
+                wanted.setdefault(name, f"blocking[{i}], not a rule's field so a column")
+    problems = []
+    for name, why in wanted.items():
+        if name in have:
+            continue
+        near = difflib.get_close_matches(name, sorted(have), n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        problems.append(
+            f"match {config.name!r}: the {label} has no column {name!r}, {why}{hint}; "
+            f"its columns: {', '.join(columns)}"
+        )
+    return problems
+
+
+def _where(config: MatchConfig, rule: FieldRule) -> str:
+    return f"match {config.name!r} field rule {rule.field!r}"
+
+
+def key_columns(config: MatchConfig, key: Sequence[str]) -> list[str]:
+    """The ``prepare``d columns a blocking key joins: each name's rule's (the first on that field), or
+    the column's own (``b:<name>``) when no rule is on it."""
+    out = []
+    for name in key:
+        index = next((i for i, r in enumerate(config.fields) if r.field == name), None)
+        out.append(f"b:{name}" if index is None else f"f:{index}")
+    return out
+
+
+def secondary_columns(config: MatchConfig, key: Sequence[str]) -> tuple[str, str] | None:
+    """For a one-name key on a rule with ``also``: its ``prepare``d value and secondary-values columns."""
+    if len(key) != 1:
+        return None
+    index = next((i for i, r in enumerate(config.fields) if r.field == key[0]), None)
+    if index is None or not config.fields[index].also:
+        return None
+    return f"f:{index}", f"a:{index}"
+
+
+def prepare(
+    frame: pl.DataFrame,
+    config: MatchConfig,
+    side: str = "left",
+    lists: WordLists | None = None,
+    *,
+    id_column: str = "id",
+    label: str = "frame",
+) -> pl.DataFrame:
+    """Each record as ``score`` and the blocking read it: its id as text (``id``, from ``id_column``),
+    each rule's normalised value (``f:<i>``, i the rule's place in ``config.fields``; a date rule's as a
+    date), secondary values (``a:<i>``, a list), same-guard (``g:<i>``) and the blocking names that are
+    no rule's field (``b:<name>``, normalised as text). ``side`` is ``left`` or ``right`` (the right
+    reads rules' ``other_field``). A column missing, or a date rule's text that is not a date, is a
+    ``ConfigError`` (``label`` names the frame in it)."""
+    problems = missing_columns(frame.columns, config, side, id_column, label)
+    if problems:
+        raise ConfigError(problems)
+    words = lists or shipped_lists()
+    cols = [pl.col(id_column).cast(pl.String).alias("id")]
+    for i, rule in enumerate(config.fields):
+        name = rule.column(side)
+        values = frame.get_column(name)
+        if rule.comparator == "date":
+            dates = checked_dates(values, rule.date_order, f"{_where(config, rule)} ({label})", name)
+            cols.append(pl.lit(dates).alias(f"f:{i}"))
+        elif rule.comparator == "exact" and values.dtype.is_numeric():
+            cols.append(pl.col(name).alias(f"f:{i}"))
+        else:  # normalised step by step (``normalised``), the same values as ``normalise``
+            cols.append(pl.lit(normalised(values, rule.normaliser, words)).alias(f"f:{i}"))
         others = [c for c in rule.also if c in frame.columns]
         if others:
             items = [
                 pl.col(c)
                 .cast(pl.String)
                 .str.split(";")
-                .list.eval(normalise(pl.element(), rule.normaliser, lists))
+                .list.eval(normalise(pl.element(), rule.normaliser, words))
                 for c in others
             ]
             joined = items[0] if len(items) == 1 else pl.concat_list(items)
-            cols.append(joined.list.drop_nulls().alias(f"a:{rule.field}"))
+            cols.append(joined.list.drop_nulls().alias(f"a:{i}"))
         if rule.same:
-            guard = pl.col(rule.same) if rule.same in frame.columns else pl.lit(None, pl.String)
-            cols.append(guard.cast(pl.String).str.to_uppercase().alias(f"g:{rule.field}"))
+            cols.append(pl.col(rule.same).cast(pl.String).str.to_uppercase().alias(f"g:{i}"))
+    for key in config.blocking:
+        for name, column in zip(key, key_columns(config, key), strict=True):
+            if column.startswith("b:") and column not in {c.meta.output_name() for c in cols}:
+                cols.append(pl.lit(normalised(frame.get_column(name), "text", words)).alias(column))
     return frame.select(cols)
 
 
@@ -235,9 +320,10 @@ def _secondary_candidates(
     left: pl.DataFrame, right: pl.DataFrame | None, key: tuple[str, ...], config: MatchConfig
 ) -> list[pl.DataFrame]:
     """Pairs where one record's value of a one-field key is among the other's secondary values."""
-    if len(key) != 1:
+    named = secondary_columns(config, key)
+    if named is None:
         return []
-    value, also = f"f:{key[0]}", f"a:{key[0]}"
+    value, also = named
     other = right if right is not None else left
     out = []
     for values, lists, flip in ((left, other, False), (other, left, True)):
@@ -264,9 +350,7 @@ def _candidates(left: pl.DataFrame, right: pl.DataFrame | None, config: MatchCon
     """Candidate pairs from every blocking key, blocks above ``max_block`` skipped."""
     pairs = []
     for key in config.blocking:
-        columns = [f"f:{k}" for k in key]
-        if any(c not in left.columns for c in columns):
-            continue
+        columns = key_columns(config, key)
 
         def keyed(frame: pl.DataFrame, columns: list[str] = columns) -> pl.DataFrame:
             k = pl.concat_str([pl.col(c).cast(pl.String) for c in columns], separator="\x1f")
@@ -298,9 +382,18 @@ def _candidates(left: pl.DataFrame, right: pl.DataFrame | None, config: MatchCon
     return pl.concat(pairs).unique()
 
 
-def _score(
+def reason_labels(config: MatchConfig) -> list[str]:
+    """Each rule's name in a pair's reasons: its field, with the other side's column when two rules
+    share the field (``company/account_name``)."""
+    counts = {r.field: sum(x.field == r.field for x in config.fields) for r in config.fields}
+    return [r.field if counts[r.field] == 1 else f"{r.field}/{r.column('right')}" for r in config.fields]
+
+
+def score(
     cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig, lists: WordLists
 ) -> pl.DataFrame:
+    """The candidate pairs ``cands`` (left_id, right_id) scored on the ``prepare``d records of both
+    sides, those at or above the threshold with ``min_fields`` present kept (``PAIR_SCHEMA``)."""
     if cands.is_empty():
         return pl.DataFrame(schema=PAIR_SCHEMA)
     data = cands.join(left, left_on="left_id", right_on="id").join(
@@ -311,13 +404,13 @@ def _score(
     present = np.zeros(data.height)
     agreed: dict[str, np.ndarray] = {}  # per field: agreed (>= 0.9) and on a secondary value
     for i, rule in enumerate(config.fields):
-        sim = _similarity(rule, data[f"f:{rule.field}"], data[f"f:{rule.field}:r"], lists)
+        sim = _similarity(rule, data[f"f:{i}"], data[f"f:{i}:r"], lists)
         if rule.same:  # not comparable (as if missing) where both records say and they differ
-            g, gr = data[f"g:{rule.field}"], data[f"g:{rule.field}:r"]
+            g, gr = data[f"g:{i}"], data[f"g:{i}:r"]
             sim = np.where(
                 (g.is_not_null() & gr.is_not_null() & (g != gr)).fill_null(False).to_numpy(), np.nan, sim
             )
-        secondary = _secondary_hits(data, rule.field)
+        secondary = _secondary_hits(data, i)
         sim = np.where(secondary & ~(sim >= 0.9), 1.0, sim)
         have = ~np.isnan(sim)
         weights += np.where(have, rule.weight, 0.0)
@@ -333,17 +426,18 @@ def _score(
     ).filter(keep)
     labels = [
         pl.when(pl.col(f"__agree{i}")).then(
-            pl.when(pl.col(f"__second{i}")).then(pl.lit(f"{r.field}(secondary)")).otherwise(pl.lit(r.field))
+            pl.when(pl.col(f"__second{i}")).then(pl.lit(f"{name}(secondary)")).otherwise(pl.lit(name))
         )
-        for i, r in enumerate(config.fields)
+        for i, name in enumerate(reason_labels(config))
     ]
     reasons = pl.concat_str(labels, separator=",", ignore_nulls=True) if labels else pl.lit("")
     return kept.select("left_id", "right_id", "score", reasons.alias("reasons"))
 
 
-def _secondary_hits(data: pl.DataFrame, name: str) -> np.ndarray:
-    """Pairs where one side's value is among the other side's secondary values (``also``)."""
-    value, also = f"f:{name}", f"a:{name}"
+def _secondary_hits(data: pl.DataFrame, index: int) -> np.ndarray:
+    """Pairs where one side's value of rule ``index`` is among the other side's secondary values
+    (``also``)."""
+    value, also = f"f:{index}", f"a:{index}"
     checks = []
     if f"{also}:r" in data.columns:
         checks.append(pl.col(f"{also}:r").list.contains(pl.col(value)))
@@ -359,22 +453,30 @@ def find_duplicates(
     frame: pl.DataFrame,
     config: MatchConfig,
     *,
+    id_column: str = "id",
     stats: dict[str, int] | None = None,
     lists: WordLists | None = None,
 ) -> pl.DataFrame:
-    """Scored duplicate pairs within one frame (live records only), at or above the threshold.
+    """Scored duplicate pairs within one frame (live records only: ``is_deleted`` not true), at or
+    above the config's threshold: ``left_id``, ``right_id`` (the ids as text, left < right), ``score``
+    (0-1), ``reasons`` (the fields that agreed, comma-separated).
 
-    ``stats``, when given, receives the number of candidate pairs compared (``candidates``); ``lists``:
-    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones).
+    ``id_column`` names the frame's id column (``contact_id``); the config's rules name its fields. A
+    column the config reads that the frame lacks, or a ``date`` rule's text that is not a date, is a
+    ``ConfigError`` naming it, before anything is compared. ``stats``, when given, receives the number
+    of candidate pairs compared (``candidates``); ``lists``: the nickname, free-mail and placeholder
+    lists (``crm_ops.rules.wordlists``; the shipped ones).
+
+        pairs = find_duplicates(frame, DEFAULTS["Contact"], id_column="contact_id")
     """
     lists = lists or shipped_lists()
     live = live_records(frame)
-    prepared = _prepared(live, config, "left", lists)
+    prepared = prepare(live, config, "left", lists, id_column=id_column)
     cands = _candidates(prepared, None, config)
     log.info("match.candidates", rule=config.name, records=live.height, candidates=cands.height)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.height
-    return _score(cands, prepared, prepared, config, lists)
+    return score(cands, prepared, prepared, config, lists)
 
 
 def link_records(
@@ -382,18 +484,33 @@ def link_records(
     right: pl.DataFrame,
     config: MatchConfig,
     *,
+    id_column: str = "id",
+    right_id_column: str | None = None,
     stats: dict[str, int] | None = None,
     lists: WordLists | None = None,
 ) -> pl.DataFrame:
-    """Scored pairs between two frames, at or above the threshold (many-to-many; see ``one_to_one``)."""
+    """Scored pairs between two frames' live records, at or above the threshold (many-to-many; see
+    ``one_to_one``): ``left_id``, ``right_id``, ``score``, ``reasons`` as ``find_duplicates``.
+
+    ``id_column`` names the left frame's id column, ``right_id_column`` the right's (the same unless
+    given); a rule's ``other_field`` names its column on the right. Missing columns and unreadable
+    dates are a ``ConfigError`` as in ``find_duplicates``; ``stats`` and ``lists`` as there too.
+    """
     lists = lists or shipped_lists()
-    lp = _prepared(live_records(left), config, "left", lists)
-    rp = _prepared(live_records(right), config, "right", lists)
+    lp = prepare(live_records(left), config, "left", lists, id_column=id_column, label="left frame")
+    rp = prepare(
+        live_records(right),
+        config,
+        "right",
+        lists,
+        id_column=right_id_column or id_column,
+        label="right frame",
+    )
     cands = _candidates(lp, rp, config)
     log.info("match.candidates", rule=config.name, left=lp.height, right=rp.height, candidates=cands.height)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.height
-    return _score(cands, lp, rp, config, lists)
+    return score(cands, lp, rp, config, lists)
 
 
 def one_to_one(pairs: pl.DataFrame, order: Sequence[str] = ("score",)) -> pl.DataFrame:

@@ -12,8 +12,7 @@ a person rejected are left out while their records are unchanged (``crm_ops.matc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,12 @@ import polars as pl
 import structlog
 
 from crm_ops.errors import ConfigError
-from crm_ops.match.config import CONTACT, DEFAULTS, LEAD_CONTACT, MatchConfig
-from crm_ops.match.decisions import active, drop_rejected
-from crm_ops.match.engine import clusters, find_duplicates, link_records, one_to_one
+from crm_ops.match.config import CONTACT, DEFAULTS, MatchConfig
+from crm_ops.match.engine import find_duplicates, link_records
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
-from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
-from crm_ops.match.sources import CRMS, SOURCE_LINK_SCHEMA, link_counts, source_links
+from crm_ops.match.merges import survivorship
+from crm_ops.match.orchestrate import MatchResult, matched_fields, orchestrate
+from crm_ops.match.sources import source_links
 from crm_ops.match.survivor import ORDERINGS, MergeRules
 from crm_ops.rules.engine import ProposalGate
 from crm_ops.rules.loader import load_rules
@@ -36,76 +35,107 @@ from crm_ops.rules.wordlists import shipped as shipped_lists
 from crm_ops.schema.entities import live
 
 log = structlog.get_logger("crm_ops.match")
-LINK_SCHEMA = {
-    "entity": pl.String,
-    "sf_entity": pl.String,
-    "sf_id": pl.String,
-    "hs_id": pl.String,
-    "method": pl.String,
-    "score": pl.Float64,
-    "reasons": pl.String,
-}
-PAIRS_SCHEMA = {
-    "system": pl.String,
-    "entity": pl.String,
-    "left_id": pl.String,
-    "right_id": pl.String,
-    "score": pl.Float64,
-    "reasons": pl.String,
-    "cluster_id": pl.String,
-}
+Frames = Mapping[str, Mapping[str, pl.DataFrame]]
 
 
-@dataclass
-class MatchResult:
-    """Pairs found, clusters, the CRM-to-CRM links, records on one side only, and findings."""
+class PolarsEngine:
+    """``crm_ops.match.orchestrate.MatchEngine`` on polars frames, in memory: the rules' gate over
+    ``frames`` (none when ``rules`` is empty), the word lists ``lists``."""
 
-    duplicates: pl.DataFrame  # system, entity, left_id, right_id, score, reasons, cluster_id
-    links: pl.DataFrame  # entity, sf_entity, sf_id, hs_id, method, score, reasons
-    unmatched: pl.DataFrame  # system, entity, id
-    findings: pl.DataFrame
-    stats: dict[str, Any] = field(default_factory=dict)
-    # sources' records (billing customers, product users) linked to the CRMs' (``match.sources``)
-    source_links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SOURCE_LINK_SCHEMA))
+    def __init__(self, frames: Frames, rules: Sequence[Rule], lists: WordLists | None) -> None:
+        self.gate = ProposalGate(rules, frames) if rules else None
+        self.lists = lists
+
+    def live(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The records not deleted."""
+        return live(frame)
+
+    def open_leads(self, leads: pl.DataFrame) -> pl.DataFrame:
+        """The live leads not yet converted."""
+        return live(leads).filter(~pl.col("is_converted").fill_null(False))
+
+    def with_account_names(self, contacts: pl.DataFrame, accounts: pl.DataFrame | None) -> pl.DataFrame:
+        """Contacts with their account's name as ``account_name``."""
+        if accounts is None:
+            return contacts.with_columns(pl.lit(None, pl.String).alias("account_name"))
+        names = accounts.select(pl.col("id").alias("account_id"), pl.col("name").alias("account_name"))
+        return contacts.join(names, on="account_id", how="left")
+
+    def duplicates(self, frame: pl.DataFrame, config: MatchConfig, stats: dict[str, int]) -> pl.DataFrame:
+        """``find_duplicates``."""
+        return find_duplicates(frame, config, stats=stats, lists=self.lists)
+
+    def pairs(
+        self, left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig, stats: dict[str, int]
+    ) -> pl.DataFrame:
+        """``link_records``."""
+        return link_records(left, right, config, stats=stats, lists=self.lists)
+
+    def link(
+        self,
+        sf: pl.DataFrame,
+        hs: pl.DataFrame,
+        config: MatchConfig,
+        sf_link: str,
+        hs_link: str,
+        stats: dict[str, int],
+    ) -> pl.DataFrame:
+        """``crm_ops.match.links.link``."""
+        return link(sf, hs, config, sf_link, hs_link, stats, self.lists)
+
+    def unlinked(self, frame: pl.DataFrame, links: pl.DataFrame, column: str) -> pl.DataFrame:
+        """The records whose id is not in ``links``' ``column``."""
+        return frame.join(links.select(pl.col(column).alias("id")), on="id", how="anti")
+
+    def cross_links(self, entity: str, links: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        """The links by Salesforce entity, stacked as ``LINK_SCHEMA``."""
+        return pl.concat([_link_rows(entity, sf_entity, frame) for sf_entity, frame in links.items()])
+
+    def collect(self, frame: pl.DataFrame, schema: Mapping[str, Any]) -> pl.DataFrame:
+        """The frame's ``schema`` columns."""
+        return frame.select(list(schema))
+
+    def records(self, frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+        """The records whose id is in ``ids``."""
+        return frame.filter(pl.col("id").is_in(ids.implode()))
+
+    def drift(
+        self,
+        entity: str,
+        sf: pl.DataFrame,
+        hs: pl.DataFrame,
+        links: pl.DataFrame,
+        truth: Mapping[str, str],
+    ) -> pl.DataFrame:
+        """``crm_ops.match.links.drift`` with the gate."""
+        return drift(entity, sf, hs, links, truth, self.gate, self.lists)
+
+    def proposals(self, make: Callable[..., pl.DataFrame]) -> pl.DataFrame:
+        """``make`` with the gate."""
+        return make(gate=self.gate)
+
+    def source_links(self, frames: Frames) -> pl.DataFrame:
+        """``crm_ops.match.sources.source_links``."""
+        return source_links(frames, self.lists)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
-# the entities linked across the two CRMs, each with its match settings' key
-CROSS_ENTITIES = (
-    ("Contact", "cross.Contact"),
-    ("Account", "cross.Account"),
-    ("Opportunity", "cross.Opportunity"),
-)
-
-
-def matched_fields(config: MatchConfig) -> list[str]:
-    """The fields a rule set matches on (its fields and the secondary ones they are compared with)."""
-    out: list[str] = []
-    for rule in config.fields:
-        for name in (rule.field, *rule.also):
-            if name not in out:
-                out.append(name)
-    return out
-
-
-def _twins(
-    system: str,
-    entity: str,
-    frames: Mapping[str, Mapping[str, pl.DataFrame]],
-    links: pl.DataFrame,
-) -> dict[str, dict[str, Any]]:
-    """Each record's linked record in the other CRM (for ``from:<system>`` merge rules)."""
-    other = "hubspot" if system == "salesforce" else "salesforce"
-    frame = frames.get(other, {}).get(entity)
-    if frame is None or links.is_empty():
-        return {}
-    here, there = ("sf_id", "hs_id") if system == "salesforce" else ("hs_id", "sf_id")
-    pairs = links.filter((pl.col("entity") == entity) & (pl.col("sf_entity") == entity)).select(here, there)
-    rows = {str(r["id"]): r for r in frame.join(pairs, left_on="id", right_on=there, how="semi").to_dicts()}
-    return {str(a): rows[str(b)] for a, b in pairs.iter_rows() if str(b) in rows}
+def _link_rows(entity: str, sf_entity: str, links: pl.DataFrame) -> pl.DataFrame:
+    return links.select(
+        pl.lit(entity).alias("entity"),
+        pl.lit(sf_entity).alias("sf_entity"),
+        pl.col("left_id").alias("sf_id"),
+        pl.col("right_id").alias("hs_id"),
+        "method",
+        "score",
+        "reasons",
+    )
 
 
 def run_matching(
-    frames: Mapping[str, Mapping[str, pl.DataFrame]],
+    frames: Frames,
     *,
     configs: Mapping[str, MatchConfig] | None = None,
     source_of_truth: Mapping[str, str] | None = None,
@@ -115,131 +145,30 @@ def run_matching(
     lists: WordLists | None = None,
     linked_sources: pl.DataFrame | None = None,
 ) -> MatchResult:
-    """Duplicates, lead-vs-contact, cross-CRM links and drift over snapshot frames.
+    """Duplicates, lead-vs-contact, cross-CRM links and drift over snapshot frames (polars), in
+    ``crm_ops.match.orchestrate``'s order.
 
-    ``merge_rules`` decide each merge's master and the survivor's values; ``rejected`` are the remembered
-    rejections (``State.rejections``): those pairs are left out while their records are unchanged.
-    ``rules`` (the shipped rules when None; none checked when empty) are what every proposed value must
-    pass in the CRM it is written into: drift syncs and the values a merge gives its survivor. ``lists``:
-    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones).
+    ``frames``: {system: {entity: frame}} of canonical columns (``crm_ops.schema.entities``;
+    ``crm_ops.check.snapshot_frames``). ``configs``: match rule sets replacing ``DEFAULTS``' of the same
+    key (Contact, Lead-Contact, Account, cross.Contact, cross.Account, cross.Opportunity); a column one
+    names that a frame lacks is a ``ConfigError``. ``source_of_truth``: per field (``"*"`` the rest)
+    which CRM's value drift proposes (salesforce | hubspot | latest). ``merge_rules`` decide each
+    merge's master and the survivor's values; ``rejected`` are the remembered rejections
+    (``State.rejections``): those pairs are left out while their records are unchanged. ``rules`` (the
+    shipped rules when None; none checked when empty) are what every proposed value must pass in the CRM
+    it is written into: drift syncs and the values a merge gives its survivor. ``lists``: the nickname,
+    free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones).
     ``linked_sources``: the sources' links when the caller has them (``match.sources.source_links``)."""
-    cfg = {**DEFAULTS, **(configs or {})}
     if rules is None:
         rules, _ = load_rules([])
-    gate = ProposalGate(rules, frames) if rules else None
-    merging = merge_rules or MergeRules()
-    truth = dict(source_of_truth or {})
-    dups, findings, links, unmatched = [], [], [], []
-    stats: dict[str, Any] = {}
-    found: list[tuple[str, str, pl.DataFrame, pl.DataFrame]] = []
-    for system, entities in frames.items():
-        if system not in CRMS:
-            continue  # a source's records are not merged (it is read-only): its links are below
-        for entity, key in (("Contact", "Contact"), ("Account", "Account")):
-            frame = entities.get(entity)
-            if frame is None:
-                continue
-            records = live(frame)
-            counts: dict[str, int] = {}
-            pairs = find_duplicates(records, cfg[key], stats=counts, lists=lists)
-            skip = active(rejected, system, entity, records, None, matched_fields(cfg[key]))
-            kept = drop_rejected(pairs, skip)
-            stats[f"{system}.{entity}.candidates"] = counts.get("candidates", 0)
-            stats[f"{system}.{entity}.duplicate_pairs"] = kept.height
-            if pairs.height != kept.height:
-                stats[f"{system}.{entity}.rejected_pairs_left_out"] = pairs.height - kept.height
-            if kept.height:
-                found.append((system, entity, records, kept))
-    sf = frames.get("salesforce", {})
-    # leads not yet converted: checked against contacts here, and against HubSpot contacts below
-    leads = live(sf["Lead"]).filter(~pl.col("is_converted").fill_null(False)) if "Lead" in sf else None
-    if leads is not None and "Contact" in sf:
-        contacts = live(sf["Contact"])
-        if "Account" in sf:
-            names = sf["Account"].select(
-                pl.col("id").alias("account_id"), pl.col("name").alias("account_name")
-            )
-            contacts = contacts.join(names, on="account_id", how="left")
-        lead_cfg = cfg.get("Lead-Contact", LEAD_CONTACT)
-        matched = [r.field for r in lead_cfg.fields]
-        pairs = link_records(leads, contacts, lead_cfg, lists=lists)
-        skip = active(rejected, "salesforce", "Lead-Contact", leads, contacts, matched)
-        pairs = one_to_one(drop_rejected(pairs, skip, cluster=False))
-        stats["salesforce.Lead-Contact.pairs"] = pairs.height
-        if pairs.height:
-            dups.append(
-                pairs.with_columns(
-                    pl.col("left_id").alias("cluster_id"),
-                    pl.lit("salesforce").alias("system"),
-                    pl.lit("Lead-Contact").alias("entity"),
-                )
-            )
-            findings.append(conversions(leads, contacts, pairs, merging, matched=matched, gate=gate))
-    hs = frames.get("hubspot", {})
-    if sf and hs:
-        for entity, key in CROSS_ENTITIES:
-            if entity not in sf or entity not in hs:
-                continue
-            left, right = live(sf[entity]), live(hs[entity])
-            counts = {}
-            linked = link(left, right, cfg[key], "linked_id", "linked_id", counts, lists).with_columns(
-                pl.lit(entity).alias("sf_entity")
-            )
-            if entity == "Contact" and leads is not None:
-                rest = right.join(linked.select(pl.col("right_id").alias("id")), on="id", how="anti")
-                lead_links = link(
-                    leads, rest, cfg[key], "linked_id", "linked_lead_id", counts, lists
-                ).with_columns(pl.lit("Lead").alias("sf_entity"))
-                linked = pl.concat([linked, lead_links])
-            linked = linked.select(
-                pl.lit(entity).alias("entity"),
-                "sf_entity",
-                pl.col("left_id").alias("sf_id"),
-                pl.col("right_id").alias("hs_id"),
-                "method",
-                "score",
-                "reasons",
-            )
-            links.append(linked)
-            stats[f"cross.{entity}.links"] = linked.height
-            stats[f"cross.{entity}.candidates"] = counts.get("candidates", 0)
-            only_sf = left.join(linked.select(pl.col("sf_id").alias("id")), on="id", how="anti").select("id")
-            only_hs = right.join(linked.select(pl.col("hs_id").alias("id")), on="id", how="anti").select("id")
-            unmatched.append(
-                only_sf.with_columns(pl.lit("salesforce").alias("system"), pl.lit(entity).alias("entity"))
-            )
-            unmatched.append(
-                only_hs.with_columns(pl.lit("hubspot").alias("system"), pl.lit(entity).alias("entity"))
-            )
-            findings.append(
-                drift(entity, left, right, linked.filter(pl.col("sf_entity") == entity), truth, gate, lists)
-            )
-    all_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA)
-    for system, entity, records, pairs in found:
-        dups.append(
-            pairs.join(clusters(pairs), left_on="left_id", right_on="id").with_columns(
-                pl.lit(system).alias("system"), pl.lit(entity).alias("entity")
-            )
-        )
-        wants_twins = any(merging.rule_for(entity, c).startswith("from:") for c in records.columns)
-        twins = _twins(system, entity, frames, all_links) if wants_twins else None
-        matched = matched_fields(cfg[entity])
-        findings.append(
-            survivorship(records, pairs, system, entity, merging, matched=matched, twins=twins, gate=gate)
-        )
-    sourced = source_links(frames, lists) if linked_sources is None else linked_sources
-    stats.update(link_counts(sourced))
-    return MatchResult(
-        source_links=sourced,
-        duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
-        if dups
-        else pl.DataFrame(schema=PAIRS_SCHEMA),
-        links=all_links,
-        unmatched=pl.concat([u.select("system", "entity", "id") for u in unmatched])
-        if unmatched
-        else pl.DataFrame(schema={"system": pl.String, "entity": pl.String, "id": pl.String}),
-        findings=pl.concat(findings) if findings else pl.DataFrame(schema=MATCH_FINDINGS_SCHEMA),
-        stats=stats,
+    return orchestrate(
+        PolarsEngine(frames, rules, lists),
+        frames,
+        configs=configs,
+        source_of_truth=source_of_truth,
+        merge_rules=merge_rules,
+        rejected=rejected,
+        linked_sources=linked_sources,
     )
 
 
@@ -315,6 +244,7 @@ __all__ = [
     "CONTACT",
     "DRIFT_FIELDS",
     "MatchResult",
+    "PolarsEngine",
     "matched_fields",
     "run_matching",
     "settings_from_profile",
