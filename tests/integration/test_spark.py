@@ -260,7 +260,7 @@ def test_merge_and_drift_values_pass_the_rules_on_spark_as_on_polars(spark: Any)
     from crm_ops.rules.model import example_frame
     from crm_ops.rules.wordlists import shipped as shipped_lists
     from crm_ops.spark.gate import SparkGate, gated_on_driver
-    from crm_ops.spark.match import _drift_spark
+    from crm_ops.spark.match import drift_spark
 
     shipped, _ = load_rules()
     frames = _typed(
@@ -306,7 +306,7 @@ def test_merge_and_drift_values_pass_the_rules_on_spark_as_on_polars(spark: Any)
     expected = drift("Contact", sf, hs, links, {}, ProposalGate(shipped, frames, now=NOW))
     spark_links = spark.createDataFrame(links.to_arrow())
     got = to_polars_frame(
-        _drift_spark(
+        drift_spark(
             "Contact", on_spark["salesforce"]["Contact"], on_spark["hubspot"]["Contact"], spark_links,
             {}, gate, shipped_lists(),
         )

@@ -94,8 +94,11 @@ def unreadable(values: pl.Series, order: str | None = None) -> pl.Series:
     return _texts(values).filter(_read(pl.col("t"), order).is_null())["t"].sort()
 
 
-def refusal(where: str, column: str, bad: pl.Series, order: str | None) -> ConfigError:
-    """The error for a ``date`` rule whose column ``column`` holds the texts ``bad`` (``unreadable``)."""
+def refusal(
+    where: str, column: str, bad: pl.Series, order: str | None, count: int | None = None
+) -> ConfigError:
+    """The error for a ``date`` rule whose column ``column`` holds the texts ``bad`` (``unreadable``;
+    ``count`` of them when ``bad`` holds a few examples only)."""
     examples = ", ".join(repr(str(v)) for v in bad.head(3))
     two_ways = bad.str.contains(_YEAR_LAST)
     hints = []
@@ -108,8 +111,9 @@ def refusal(where: str, column: str, bad: pl.Series, order: str | None) -> Confi
         hints.append(
             "dates are read as ISO (2024-03-05, 2024-03-05T10:00:00Z), 2024/03/05, 5 Mar 2024 or Mar 5, 2024"
         )
+    many = bad.len() if count is None else count
     return ConfigError(
-        f"{where}: {bad.len()} value(s) of column {column!r} cannot be read as dates (e.g. {examples}); "
+        f"{where}: {many} value(s) of column {column!r} cannot be read as dates (e.g. {examples}); "
         + "; ".join(hints)
     )
 

@@ -242,8 +242,9 @@ def missing_columns(
     return problems
 
 
-def _where(config: MatchConfig, rule: FieldRule) -> str:
-    return f"match {config.name!r} field rule {rule.field!r}"
+def rule_where(config: MatchConfig, rule: FieldRule, label: str = "frame") -> str:
+    """How errors name one rule of ``config`` read on the frame ``label``."""
+    return f"match {config.name!r} field rule {rule.field!r} ({label})"
 
 
 def key_columns(config: MatchConfig, key: Sequence[str]) -> list[str]:
@@ -290,7 +291,7 @@ def prepare(
         name = rule.column(side)
         values = frame.get_column(name)
         if rule.comparator == "date":
-            dates = checked_dates(values, rule.date_order, f"{_where(config, rule)} ({label})", name)
+            dates = checked_dates(values, rule.date_order, rule_where(config, rule, label), name)
             cols.append(pl.lit(dates).alias(f"f:{i}"))
         elif rule.comparator == "exact" and values.dtype.is_numeric():
             cols.append(pl.col(name).alias(f"f:{i}"))

@@ -1,9 +1,13 @@
 """Matching on Spark: the same pairs, clusters and links as ``crm_ops.match`` on polars.
 
-- normalising and blocking keys: the polars engine's ``_prepared`` and key expressions, per partition;
+``SparkEngine`` is ``crm_ops.match.orchestrate.MatchEngine`` over Spark DataFrames; matching's steps
+and their order are ``crm_ops.match.orchestrate``'s, as for polars. What runs where:
+
+- normalising and blocking keys: the polars engine's ``prepare`` and ``key_columns``, per partition
+  (the columns a config names, and a date rule's text, checked on the driver first);
 - blocking: a Spark join per blocking key, the blocks above ``max_block`` (by a Spark count) left out;
 - scoring: each partition of candidate pairs, joined with both records' prepared fields, goes through
-  the polars engine's ``_score`` (rapidfuzz, the same comparators and weights);
+  the polars engine's ``score`` (rapidfuzz, the same comparators and weights);
 - clusters: connected components by iterated min-label propagation over the pairs (Spark joins), the
   cluster id the smallest member id, as union-find gives;
 - one-to-one links: rounds of mutual best choices, each a pair of Spark aggregations;
@@ -16,27 +20,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import structlog
 
-from crm_ops.match.config import DEFAULTS, LEAD_CONTACT, MatchConfig
-from crm_ops.match.decisions import active, drop_rejected
-from crm_ops.match.engine import PAIR_SCHEMA, _prepared, _score, clusters, one_to_one
+from crm_ops.match.config import MatchConfig
+from crm_ops.match.dates import refusal, unreadable
+from crm_ops.match.engine import PAIR_SCHEMA, key_columns, prepare, rule_where, score, secondary_columns
 from crm_ops.match.links import DRIFT_FIELDS, drift
-from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
-from crm_ops.match.run import (
-    CROSS_ENTITIES,
-    LINK_SCHEMA,
-    PAIRS_SCHEMA,
-    MatchResult,
-    _twins,
-    matched_fields,
-)
-from crm_ops.match.sources import link_counts
+from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA
+from crm_ops.match.orchestrate import MatchResult, orchestrate
 from crm_ops.match.survivor import MergeRules
 from crm_ops.rules.loader import load_rules
 from crm_ops.rules.model import Rule
@@ -76,21 +72,51 @@ def _c(name: str) -> Column:
     return F.col(f"`{name}`")
 
 
-def prepare(frame: DataFrame, config: MatchConfig, side: str, lists: WordLists) -> DataFrame:
-    """Each record's normalised fields (``f:<field>``), secondary values (``a:``), guards (``g:``) and
-    blocking keys (``k<i>``), per partition, with the word lists ``lists``."""
+def _check_dates(frame: DataFrame, config: MatchConfig, side: str, label: str) -> None:
+    """A date rule's text column read as dates on Spark, on the driver before anything runs: text that
+    is not a date is the polars engine's ``ConfigError``."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    for rule in config.fields:
+        name = rule.column(side)
+        if rule.comparator != "date" or not isinstance(frame.schema[name].dataType, StringType):
+            continue
+        bad = map_polars(
+            frame.select(_c(name).alias("v")), partial(_unreadable, order=rule.date_order), {"v": pl.String()}
+        ).distinct()
+        examples = to_polars(bad.orderBy(F.col("v")).limit(3), {"v": pl.String()})["v"]
+        if examples.len():
+            raise refusal(rule_where(config, rule, label), name, examples, rule.date_order, count=bad.count())
+
+
+def _unreadable(frame: pl.DataFrame, order: str | None) -> pl.DataFrame:
+    return unreadable(frame["v"], order).to_frame("v")
+
+
+def prepare_spark(
+    frame: DataFrame,
+    config: MatchConfig,
+    side: str,
+    lists: WordLists,
+    *,
+    id_column: str = "id",
+    label: str = "frame",
+) -> DataFrame:
+    """The polars engine's ``prepare`` per partition (normalised fields ``f:<i>``, secondary values
+    ``a:<i>``, guards ``g:<i>``, blocking-only columns ``b:<name>``) with each blocking key (``k<i>``),
+    with the word lists ``lists``. Missing columns and unreadable dates are refused on the driver."""
     schema = polars_schema(frame.schema)
-    empty = _prepared(pl.DataFrame(schema=schema), config, side, lists)
+    empty = prepare(pl.DataFrame(schema=schema), config, side, lists, id_column=id_column, label=label)
+    _check_dates(frame, config, side, label)
     out = dict(empty.schema)
     keys = []
     for i, key in enumerate(config.blocking):
-        columns = [f"f:{k}" for k in key]
-        if all(c in empty.columns for c in columns):
-            keys.append((f"k{i}", columns))
-            out[f"k{i}"] = pl.String()
+        keys.append((f"k{i}", key_columns(config, key)))
+        out[f"k{i}"] = pl.String()
 
     def run(f: pl.DataFrame) -> pl.DataFrame:
-        prepared = _prepared(f, config, side, lists)
+        prepared = prepare(f, config, side, lists, id_column=id_column, label=label)
         return prepared.with_columns(
             [
                 pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator=SEP).alias(name)
@@ -135,12 +161,13 @@ def _secondary(
     left: DataFrame, right: DataFrame | None, key: tuple[str, ...], config: MatchConfig
 ) -> list[DataFrame]:
     """Pairs where one record's value of a one-field key is among the other's secondary values
-    (``match.engine._secondary_candidates``)."""
+    (as the polars engine's blocking)."""
     from pyspark.sql import functions as F
 
-    if len(key) != 1:
+    named = secondary_columns(config, key)
+    if named is None:
         return []
-    value, also = f"f:{key[0]}", f"a:{key[0]}"
+    value, also = named
     other = right if right is not None else left
     out = []
     for values, lists, flip in ((left, other, False), (other, left, True)):
@@ -166,7 +193,7 @@ def _secondary(
 def _scored(
     cands: DataFrame, left: DataFrame, right: DataFrame, config: MatchConfig, lists: WordLists
 ) -> DataFrame:
-    """``_score`` of the polars engine over each partition of the candidate pairs."""
+    """``score`` of the polars engine over each partition of the candidate pairs."""
     from pyspark.sql import functions as F
 
     fields = [c for c in left.columns if c.startswith(("f:", "a:", "g:"))]
@@ -179,7 +206,7 @@ def _scored(
         rf = f.select(pl.col("right_id").alias("id"), *[pl.col(f"{c}:r").alias(c) for c in fields]).unique(
             "id"
         )
-        return _score(f.select("left_id", "right_id"), lf, rf, config, lists)
+        return score(f.select("left_id", "right_id"), lf, rf, config, lists)
 
     return map_polars(data, run, PAIR_SCHEMA)
 
@@ -188,11 +215,13 @@ def find_duplicates_spark(
     frame: DataFrame,
     config: MatchConfig,
     *,
+    id_column: str = "id",
     stats: dict[str, int] | None = None,
     lists: WordLists | None = None,
 ) -> DataFrame:
-    """Scored duplicate pairs within one frame (live records), as ``crm_ops.match.find_duplicates``."""
-    return _pairs(frame, None, config, stats, lists)
+    """Scored duplicate pairs within one frame (live records), as ``crm_ops.match.find_duplicates``
+    (the same arguments, the same checks)."""
+    return _pairs(frame, None, config, stats, lists, (id_column, id_column))
 
 
 def link_records_spark(
@@ -200,11 +229,13 @@ def link_records_spark(
     right: DataFrame,
     config: MatchConfig,
     *,
+    id_column: str = "id",
+    right_id_column: str | None = None,
     stats: dict[str, int] | None = None,
     lists: WordLists | None = None,
 ) -> DataFrame:
-    """Scored pairs between two frames, as ``crm_ops.match.link_records``."""
-    return _pairs(left, right, config, stats, lists)
+    """Scored pairs between two frames, as ``crm_ops.match.link_records`` (the same arguments)."""
+    return _pairs(left, right, config, stats, lists, (id_column, right_id_column or id_column))
 
 
 def _pairs(
@@ -213,11 +244,18 @@ def _pairs(
     config: MatchConfig,
     stats: dict[str, int] | None,
     lists: WordLists | None,
+    ids: tuple[str, str],
 ) -> DataFrame:
-    """Scored pairs between ``left`` and ``right``'s live records, or within ``left`` when it is None."""
+    """Scored pairs between ``left`` and ``right``'s live records, or within ``left`` when it is None;
+    ``ids``: the id column of each."""
     words = lists or shipped_lists()
-    lp = prepare(_live(left), config, "left", words).persist()
-    rp = None if right is None else prepare(_live(right), config, "right", words).persist()
+    label = "frame" if right is None else "left frame"
+    lp = prepare_spark(_live(left), config, "left", words, id_column=ids[0], label=label).persist()
+    rp = None
+    if right is not None:
+        rp = prepare_spark(
+            _live(right), config, "right", words, id_column=ids[1], label="right frame"
+        ).persist()
     cands = _candidates(lp, rp, config)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.count()
@@ -296,7 +334,7 @@ def _union_kinds(parts: Mapping[str, DataFrame], key: str) -> DataFrame:
     return out.repartition(F.col(key))
 
 
-def _drift_spark(
+def drift_spark(
     entity: str,
     sf: DataFrame,
     hs: DataFrame,
@@ -305,7 +343,8 @@ def _drift_spark(
     gate: SparkGate | None,
     lists: WordLists,
 ) -> DataFrame:
-    """The polars ``drift`` on each linked pair's two records, gathered in one partition. With a gate,
+    """The polars ``drift`` on each linked pair's two records (``links``: sf_id, hs_id), gathered in one
+    partition. With a gate,
     twice (``crm_ops.spark.gate``): the first pass collects the syncs to judge, Spark judges them all,
     and each verdict joins its pair's partition for the second."""
     from pyspark.sql import functions as F
@@ -381,7 +420,7 @@ def _id_links(sf: DataFrame, hs: DataFrame, sf_link: str, hs_link: str) -> DataF
     return pairs.select("left_id", "right_id", F.lit(1.0).alias("score"), F.lit("linked id").alias("reasons"))
 
 
-def _link(
+def link_spark(
     sf: DataFrame,
     hs: DataFrame,
     config: MatchConfig,
@@ -390,6 +429,8 @@ def _link(
     stats: dict[str, int],
     lists: WordLists,
 ) -> DataFrame:
+    """One-to-one links as ``crm_ops.match.links.link``: by the ids each keeps of the other, then by
+    the rules on what is left, the older record preferred between equals."""
     from pyspark.sql import functions as F
 
     by_id = one_to_one_spark(_id_links(sf, hs, sf_link, hs_link)).withColumn("method", F.lit("id"))
@@ -413,9 +454,110 @@ def _records(frame: DataFrame, ids: pl.Series) -> pl.DataFrame:
     return to_polars(frame.join(wanted, "id", "left_semi"), polars_schema(frame.schema))
 
 
-def _rejections_for(rejected: Sequence[Mapping[str, Any]], system: str, entity: str) -> pl.Series:
-    mine = [r for r in rejected if r["system"] == system and r["entity"] == entity]
-    return pl.Series("id", [str(r[k]) for r in mine for k in ("record_id", "other_id")], dtype=pl.String)
+class SparkEngine:
+    """``crm_ops.match.orchestrate.MatchEngine`` on Spark DataFrames: every proposal judged by Spark
+    (``SparkGate`` of ``rules`` over ``frames``; none when ``rules`` is empty), the word lists
+    ``lists`` (the shipped ones when None)."""
+
+    def __init__(self, frames: SparkFrames, rules: Sequence[Rule], lists: WordLists | None) -> None:
+        self.words = lists or shipped_lists()
+        self.shared: dict[Any, Any] = {}
+        self.gate = SparkGate(rules, frames, shared=self.shared) if rules else None
+
+    def live(self, frame: DataFrame) -> DataFrame:
+        """The records not deleted."""
+        return _live(frame)
+
+    def open_leads(self, leads: DataFrame) -> DataFrame:
+        """The live leads not yet converted."""
+        from pyspark.sql import functions as F
+
+        return _live(leads).where(~F.coalesce(F.col("is_converted"), F.lit(False)))
+
+    def with_account_names(self, contacts: DataFrame, accounts: DataFrame | None) -> DataFrame:
+        """Contacts with their account's name as ``account_name``."""
+        from pyspark.sql import functions as F
+
+        if accounts is None:
+            return contacts.withColumn("account_name", F.lit(None).cast("string"))
+        names = accounts.select(F.col("id").alias("account_id"), F.col("name").alias("account_name"))
+        return contacts.join(names, "account_id", "left")
+
+    def duplicates(self, frame: DataFrame, config: MatchConfig, stats: dict[str, int]) -> pl.DataFrame:
+        """``find_duplicates_spark``, collected."""
+        return to_polars(find_duplicates_spark(frame, config, stats=stats, lists=self.words), PAIR_SCHEMA)
+
+    def pairs(
+        self, left: DataFrame, right: DataFrame, config: MatchConfig, stats: dict[str, int]
+    ) -> pl.DataFrame:
+        """``link_records_spark``, collected."""
+        return to_polars(link_records_spark(left, right, config, stats=stats, lists=self.words), PAIR_SCHEMA)
+
+    def link(
+        self,
+        sf: DataFrame,
+        hs: DataFrame,
+        config: MatchConfig,
+        sf_link: str,
+        hs_link: str,
+        stats: dict[str, int],
+    ) -> DataFrame:
+        """``link_spark``, checkpointed (it is read several times)."""
+        return link_spark(sf, hs, config, sf_link, hs_link, stats, self.words).localCheckpoint()
+
+    def unlinked(self, frame: DataFrame, links: DataFrame, column: str) -> DataFrame:
+        """The records whose id is not in ``links``' ``column``."""
+        from pyspark.sql import functions as F
+
+        return frame.join(links.select(F.col(column).alias("id")), "id", "left_anti")
+
+    def cross_links(self, entity: str, links: Mapping[str, DataFrame]) -> DataFrame:
+        """The links by Salesforce entity, stacked as ``LINK_SCHEMA``."""
+        from pyspark.sql import functions as F
+
+        out = None
+        for sf_entity, frame in links.items():
+            rows = frame.select(
+                F.lit(entity).alias("entity"),
+                F.lit(sf_entity).alias("sf_entity"),
+                F.col("left_id").alias("sf_id"),
+                F.col("right_id").alias("hs_id"),
+                "method",
+                "score",
+                "reasons",
+            )
+            out = rows if out is None else out.unionByName(rows)
+        assert out is not None, "no links to stack"
+        return out.localCheckpoint()
+
+    def collect(self, frame: DataFrame, schema: Mapping[str, Any]) -> pl.DataFrame:
+        """The frame's ``schema`` columns, on the driver."""
+        return to_polars(frame.select(*schema), schema)
+
+    def records(self, frame: DataFrame, ids: pl.Series) -> pl.DataFrame:
+        """The records whose id is in ``ids``, on the driver."""
+        return _records(frame, ids)
+
+    def drift(
+        self, entity: str, sf: DataFrame, hs: DataFrame, links: DataFrame, truth: Mapping[str, str]
+    ) -> pl.DataFrame:
+        """``drift_spark`` with the gate, collected."""
+        return to_polars(
+            drift_spark(entity, sf, hs, links, truth, self.gate, self.words), MATCH_FINDINGS_SCHEMA
+        )
+
+    def proposals(self, make: Callable[..., pl.DataFrame]) -> pl.DataFrame:
+        """``make`` on the driver with Spark's verdicts (``gated_on_driver``)."""
+        return gated_on_driver(self.gate, make)
+
+    def source_links(self, frames: Mapping[str, Mapping[str, DataFrame]]) -> pl.DataFrame:
+        """``crm_ops.spark.sources.source_links_spark``."""
+        return source_links_spark(frames, self.words)
+
+    def close(self) -> None:
+        """The gate's persisted frames unpersisted."""
+        for persisted in self.shared.get("__persisted", []):
+            persisted.unpersist()
 
 
 def run_matching_spark(
@@ -432,163 +574,20 @@ def run_matching_spark(
     """Duplicates, lead-vs-contact, cross-CRM links and drift on Spark, as ``run_matching`` (the same
     arguments: ``rules`` every proposed value must pass, the shipped ones when None; ``lists`` the word
     lists; ``linked_sources`` the sources' links when the caller has them, else found by
-    ``crm_ops.spark.sources``).
+    ``crm_ops.spark.sources``), in ``crm_ops.match.orchestrate``'s order.
 
     Blocking, scoring, links, unmatched records and drift run on Spark; the pairs found (a small share
     of the records) come to the driver, where the remembered rejections are left out and the merge and
     conversion proposals are made by the polars code over the records of those pairs only. Every
     proposal is judged by Spark (``crm_ops.spark.gate``)."""
-    from pyspark.sql import functions as F
-
-    cfg = {**DEFAULTS, **(configs or {})}
     if rules is None:
         rules, _ = load_rules([])
-    words = lists or shipped_lists()
-    shared: dict[Any, Any] = {}
-    gate = SparkGate(rules, frames, shared=shared) if rules else None
-    merging = merge_rules or MergeRules()
-    truth = dict(source_of_truth or {})
-    dups: list[pl.DataFrame] = []
-    findings: list[DataFrame | pl.DataFrame] = []
-    links: list[pl.DataFrame] = []
-    unmatched: list[pl.DataFrame] = []
-    stats: dict[str, Any] = {}
-    found: list[tuple[str, str, DataFrame, pl.DataFrame]] = []
-    for system, entities in frames.items():
-        for entity, key in (("Contact", "Contact"), ("Account", "Account")):
-            frame = entities.get(entity)
-            if frame is None:
-                continue
-            records = _live(frame)
-            counts: dict[str, int] = {}
-            pairs = to_polars(
-                find_duplicates_spark(records, cfg[key], stats=counts, lists=words), PAIR_SCHEMA
-            )
-            ids = _rejections_for(rejected, system, entity)
-            fields = matched_fields(cfg[key])
-            skip = active(rejected, system, entity, _records(records, ids), None, fields) if ids.len() else []
-            kept = drop_rejected(pairs, skip)
-            stats[f"{system}.{entity}.candidates"] = counts.get("candidates", 0)
-            stats[f"{system}.{entity}.duplicate_pairs"] = kept.height
-            if pairs.height != kept.height:
-                stats[f"{system}.{entity}.rejected_pairs_left_out"] = pairs.height - kept.height
-            if kept.height:
-                found.append((system, entity, records, kept))
-    sf = frames.get("salesforce", {})
-    leads = None
-    if "Lead" in sf:
-        leads = _live(sf["Lead"]).where(~F.coalesce(F.col("is_converted"), F.lit(False)))
-    if leads is not None and "Contact" in sf:
-        contacts = _live(sf["Contact"])
-        if "Account" in sf:
-            names = sf["Account"].select(F.col("id").alias("account_id"), F.col("name").alias("account_name"))
-            contacts = contacts.join(names, "account_id", "left")
-        lead_cfg = cfg.get("Lead-Contact", LEAD_CONTACT)
-        matched = [r.field for r in lead_cfg.fields]
-        lead_pairs = to_polars(link_records_spark(leads, contacts, lead_cfg, lists=words), PAIR_SCHEMA)
-        ids = _rejections_for(rejected, "salesforce", "Lead-Contact")
-        skip = []
-        if ids.len():
-            skip = active(
-                rejected, "salesforce", "Lead-Contact", _records(leads, ids), _records(contacts, ids), matched
-            )
-        lead_pairs = one_to_one(drop_rejected(lead_pairs, skip, cluster=False))
-        stats["salesforce.Lead-Contact.pairs"] = lead_pairs.height
-        if lead_pairs.height:
-            dups.append(
-                lead_pairs.with_columns(
-                    pl.col("left_id").alias("cluster_id"),
-                    pl.lit("salesforce").alias("system"),
-                    pl.lit("Lead-Contact").alias("entity"),
-                )
-            )
-            lead_records = _records(leads, lead_pairs["left_id"])
-            contact_records = _records(contacts, lead_pairs["right_id"])
-            made = partial(conversions, lead_records, contact_records, lead_pairs, merging, matched=matched)
-            findings.append(gated_on_driver(gate, made))
-    hs = frames.get("hubspot", {})
-    if sf and hs:
-        for entity, key in CROSS_ENTITIES:
-            if entity not in sf or entity not in hs:
-                continue
-            left, right = _live(sf[entity]), _live(hs[entity])
-            counts = {}
-            linked = (
-                _link(left, right, cfg[key], "linked_id", "linked_id", counts, words)
-                .withColumn("sf_entity", F.lit(entity))
-                .localCheckpoint()
-            )
-            if entity == "Contact" and leads is not None:
-                rest = right.join(linked.select(F.col("right_id").alias("id")), "id", "left_anti")
-                lead_links = _link(
-                    leads, rest, cfg[key], "linked_id", "linked_lead_id", counts, words
-                ).withColumn("sf_entity", F.lit("Lead"))
-                linked = linked.unionByName(lead_links).localCheckpoint()
-            linked = linked.select(
-                F.lit(entity).alias("entity"),
-                "sf_entity",
-                F.col("left_id").alias("sf_id"),
-                F.col("right_id").alias("hs_id"),
-                "method",
-                "score",
-                "reasons",
-            )
-            collected = to_polars(linked, LINK_SCHEMA)
-            links.append(collected)
-            stats[f"cross.{entity}.links"] = collected.height
-            stats[f"cross.{entity}.candidates"] = counts.get("candidates", 0)
-            only_sf = left.join(linked.select(F.col("sf_id").alias("id")), "id", "left_anti").select("id")
-            only_hs = right.join(linked.select(F.col("hs_id").alias("id")), "id", "left_anti").select("id")
-            for side, rows in (("salesforce", only_sf), ("hubspot", only_hs)):
-                unmatched.append(
-                    to_polars(rows).with_columns(pl.lit(side).alias("system"), pl.lit(entity).alias("entity"))
-                )
-            findings.append(
-                _drift_spark(
-                    entity, left, right, linked.where(F.col("sf_entity") == entity), truth, gate, words
-                )
-            )
-    all_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA)
-    for system, entity, records, pairs in found:
-        members = clusters(pairs)
-        dups.append(
-            pairs.join(members, left_on="left_id", right_on="id").with_columns(
-                pl.lit(system).alias("system"), pl.lit(entity).alias("entity")
-            )
-        )
-        member_records = _records(records, members["id"])
-        twins = None
-        if any(merging.rule_for(entity, c).startswith("from:") for c in member_records.columns):
-            other = "hubspot" if system == "salesforce" else "salesforce"
-            twin_frame = frames.get(other, {}).get(entity)
-            if twin_frame is not None:
-                here, there = ("sf_id", "hs_id") if system == "salesforce" else ("hs_id", "sf_id")
-                twin_ids = all_links.filter(pl.col(here).is_in(members["id"].implode()))[there]
-                restricted = {other: {entity: _records(twin_frame, twin_ids)}}
-                twins = _twins(system, entity, restricted, all_links)
-        fields = matched_fields(cfg[entity])
-        made = partial(
-            survivorship, member_records, pairs, system, entity, merging, matched=fields, twins=twins
-        )
-        findings.append(gated_on_driver(gate, made))
-    collected_findings = [
-        f if isinstance(f, pl.DataFrame) else to_polars(f, MATCH_FINDINGS_SCHEMA) for f in findings
-    ]
-    for persisted in shared.get("__persisted", []):
-        persisted.unpersist()
-    sourced = source_links_spark(frames, words) if linked_sources is None else linked_sources
-    stats.update(link_counts(sourced))
-    return MatchResult(
-        duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])
-        if dups
-        else pl.DataFrame(schema=PAIRS_SCHEMA),
-        links=all_links,
-        unmatched=pl.concat([u.select("system", "entity", "id") for u in unmatched])
-        if unmatched
-        else pl.DataFrame(schema={"system": pl.String, "entity": pl.String, "id": pl.String}),
-        findings=pl.concat(collected_findings)
-        if collected_findings
-        else pl.DataFrame(schema=MATCH_FINDINGS_SCHEMA),
-        stats=stats,
-        source_links=sourced,
+    return orchestrate(
+        SparkEngine(frames, rules, lists),
+        frames,
+        configs=configs,
+        source_of_truth=source_of_truth,
+        merge_rules=merge_rules,
+        rejected=rejected,
+        linked_sources=linked_sources,
     )
