@@ -237,7 +237,7 @@ def test_profiles_add_free_mail_domains_placeholders_and_nicknames(tmp_path: Pat
 
 
 def test_column_normalising_step_by_step_gives_the_expression_s_values() -> None:
-    # _prepared normalises whole columns step by step (and names, countries once per distinct value);
+    # prepare normalises whole columns step by step (and names, countries once per distinct value);
     # every kind must give exactly what the expression gives, nulls and junk included
     from crm_ops.match.engine import normalise, normalised
 

@@ -5,8 +5,15 @@ from crm_ops.match import MatchConfig, FieldRule, find_duplicates, link_records,
 config = MatchConfig("Contact", fields=(FieldRule("email", "normalised", 0.6, "email"),
                                         FieldRule("last_name", "fuzzy", 0.4, "name")),
                      blocking=(("email",),), threshold=0.8)
-pairs = find_duplicates(frame, config)      # left_id, right_id, score, reasons
-groups = clusters(pairs)                    # id, cluster_id
+pairs = find_duplicates(frame, config, id_column="contact_id")   # left_id, right_id, score, reasons
+groups = clusters(pairs)                                          # id, cluster_id
+
+The frame's columns are the caller's: ``id_column`` names the id (``id`` by default) and the rules name
+the fields; a column the config names that the frame lacks is a ``ConfigError`` naming it and the
+frame's columns. ``date`` rules read date, datetime and text columns (ISO and common forms,
+``crm_ops.match.dates``). A config that cannot work (an unknown comparator, a threshold of 80...) is
+refused when built. ``run_matching`` runs every step over a profile's snapshots (the order:
+``crm_ops.match.orchestrate``; on Spark, ``crm_ops.spark.run_matching_spark``).
 """
 
 from crm_ops.match.config import DEFAULTS, FieldRule, MatchConfig
