@@ -369,3 +369,58 @@ def test_cross_source_rules_and_source_links_on_spark_equal_polars(spark: Any, t
     bare = run_rules(crossing, crm_only, now=NOW).findings
     assert bare.height == 0
     assert run_rules_spark(crossing, {s: on_spark[s] for s in crm_only}, now=NOW).findings.height == 0
+
+
+# ------------------------------------------------ the matching API's columns and dates (issue 25) on Spark
+
+
+def test_spark_matching_takes_the_callers_id_column_and_text_dates_and_refuses_junk_as_polars(
+    spark: Any,
+) -> None:
+    from datetime import date
+
+    from crm_ops.errors import ConfigError
+    from crm_ops.match import FieldRule, MatchConfig, find_duplicates, link_records
+    from crm_ops.match.engine import PAIR_SCHEMA
+    from crm_ops.spark import find_duplicates_spark, link_records_spark
+    from crm_ops.spark.frames import to_polars
+
+    deals = MatchConfig(
+        "Deals",
+        (FieldRule("name", "normalised", 0.5), FieldRule("close_date", "date", 0.5, days=1)),
+        (("name",),),
+        threshold=0.9,
+    )
+    left = pl.DataFrame(
+        {"deal_id": ["d1", "d2", "d3"], "name": ["Acme renewal", "Acme renewal", "Globex"],
+         "close_date": [date(2024, 3, 5), date(2024, 3, 6), date(2024, 6, 1)]}
+    )  # fmt: skip
+    right = pl.DataFrame(
+        {
+            "id": ["h1", "h2"],
+            "name": ["Acme renewal", "Globex"],
+            "close_date": ["5 Mar 2024", "2024-06-09T10:00:00Z"],
+        }
+    )
+
+    def on_spark(frame: pl.DataFrame) -> Any:
+        return spark.createDataFrame(frame.to_arrow()).repartition(2)
+
+    expected = find_duplicates(left, deals, id_column="deal_id")
+    got = to_polars(find_duplicates_spark(on_spark(left), deals, id_column="deal_id"), PAIR_SCHEMA)
+    assert expected.select("left_id", "right_id").rows() == [("d1", "d2")]
+    _same(expected, got, "duplicates by the caller's id column")
+    expected = link_records(left, right, deals, id_column="deal_id", right_id_column="id")
+    got = to_polars(
+        link_records_spark(on_spark(left), on_spark(right), deals, id_column="deal_id", right_id_column="id"),
+        PAIR_SCHEMA,
+    )
+    assert sorted(expected.select("left_id", "right_id").rows()) == [("d1", "h1"), ("d2", "h1")]
+    _same(expected, got, "links on text dates")
+    junk = right.with_columns(pl.Series("close_date", ["soon", "2024-06-09"]))
+    with pytest.raises(
+        ConfigError, match=r"1 value\(s\) of column 'close_date' cannot be read as dates \(e.g. 'soon'\)"
+    ):
+        link_records_spark(on_spark(left), on_spark(junk), deals, id_column="deal_id", right_id_column="id")
+    with pytest.raises(ConfigError, match=r"the right frame has no column 'deal_id', the id column"):
+        link_records_spark(on_spark(left), on_spark(right), deals, id_column="deal_id")
