@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -55,6 +55,9 @@ from crm_ops.rules.model import Rule
 from crm_ops.runner import RunResult, run_batch
 from crm_ops.state import PullJob, State
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 ENGINES = ("polars", "spark")
 SURVIVORS = ("most_complete", "oldest", "most_recent")
 
@@ -64,9 +67,12 @@ class Workspace:
     is a method; each reads and writes the profile's state folder as the command line does, so steps
     may be run from scripts and from ``crm-ops`` in any mix."""
 
-    def __init__(self, profile: Profile) -> None:
-        """Work on ``profile`` (a loaded ``crm_ops.config.Profile``; ``open_profile`` loads one)."""
+    def __init__(self, profile: Profile, *, spark: SparkSession | None = None) -> None:
+        """Work on ``profile`` (a loaded ``crm_ops.config.Profile``; ``open_profile`` loads one). On the
+        Spark engine, ``spark`` is the session to compute on (a cluster's, a Databricks job's); without
+        it one is made from the profile's ``[spark]`` settings."""
         self.profile = profile
+        self.spark = spark
 
     def __repr__(self) -> str:
         return f"Workspace(profile={self.profile.name!r}, state_dir={str(self.profile.state_dir)!r})"
@@ -176,7 +182,7 @@ class Workspace:
             from crm_ops.spark import run_matching_spark, session  # noqa: PLC0415 - an optional extra
             from crm_ops.spark import snapshot_frames as spark_frames  # noqa: PLC0415
 
-            frames = spark_frames(session(self.profile), self.profile)
+            frames = spark_frames(self.spark or session(self.profile), self.profile)
             result = run_matching_spark(frames, rejected=rejected, rules=rules, **settings)
         else:
             result = run_matching(snapshot_frames(self.profile), rejected=rejected, rules=rules, **settings)
@@ -324,11 +330,14 @@ class Workspace:
         )
 
 
-def open_profile(config: Path | str | None = None, profile: str | None = None) -> Workspace:
+def open_profile(
+    config: Path | str | None = None, profile: str | None = None, *, spark: SparkSession | None = None
+) -> Workspace:
     """Open ``profile`` of the config file ``config`` (defaults as the command line's: ``$CRM_OPS_CONFIG``
     or ./crm-ops.toml, ``$CRM_OPS_PROFILE`` or sandbox). Secrets are read from the environment variables
-    the profile names; a ``ConfigError`` lists every problem of the file at once."""
-    return Workspace(load_profile(config, profile))
+    the profile names; a ``ConfigError`` lists every problem of the file at once. ``spark``: the session
+    the Spark engine computes on (``Workspace``)."""
+    return Workspace(load_profile(config, profile), spark=spark)
 
 
 def show_plan(
