@@ -3,19 +3,19 @@ it (it parses options, prints and turns results and errors into exit codes), so 
 the same findings, the same plan (with the same default approvals, labels and record links) and the
 same journal from the same snapshots.
 
-A night, step by step (``examples/nightly_api.py`` runs this on the sandbox)::
+A night, step by step (``examples/nightly_api.py`` runs this on the sandbox):
 
     from crm_ops.api import open_profile
 
-    ws = open_profile("crm-ops.toml", "prod")     # the config file and profile, as --config / --profile
-    pulled = ws.pull()                            # incremental; ws.pull(full=True) for everything
-    checked = ws.check()                          # the profile's rules over the snapshots
-    matched = ws.match()                          # duplicates in each CRM, links between the two
+    ws = open_profile("crm-ops.toml", "prod")   # as --config / --profile
+    pulled = ws.pull()                          # incremental (full=True: all)
+    checked = ws.check()                        # the profile's rules
+    matched = ws.match()                        # duplicates, cross-CRM links
     planned = ws.plan([checked.findings_path, matched.findings_path])
-    print(ws.show(planned.folder)["by_rule"])     # what the plan would do
-    dry = ws.apply(planned.folder)                # a dry run of the actions approved by default
+    print(ws.show(planned.folder)["by_rule"])   # what the plan would do
+    dry = ws.apply(planned.folder)              # dry run of the default approvals
     done = ws.apply(planned.folder, review=planned.review_file, write=True)
-    ws.undo(planned.folder, write=True)           # puts back what the apply wrote
+    ws.undo(planned.folder, write=True)         # puts back what it wrote
 
 or all of it as cron's batch: ``ws.run()`` (lock, pull, check, match, plan, apply the safe part, report).
 
@@ -362,16 +362,17 @@ def _engine(engine: str | None) -> str | None:
     return engine
 
 
-__all__ = [
-    "ApplyRun",
+# the order of the reference page: the entry points first, then what they return
+__all__ = [  # noqa: RUF022
+    "open_profile",
+    "Workspace",
+    "show_plan",
+    "entities",
+    "match_configs",
+    "PullRun",
     "CheckRun",
     "MatchRun",
     "PlanRun",
-    "PullRun",
+    "ApplyRun",
     "RunResult",
-    "Workspace",
-    "entities",
-    "match_configs",
-    "open_profile",
-    "show_plan",
 ]
