@@ -48,7 +48,7 @@ from crm_ops.errors import ConfigError, PartialPullError, PullFailure
 from crm_ops.exitcodes import ExitCode
 from crm_ops.locks import LockedError, RunLock
 from crm_ops.match import MatchResult, run_matching
-from crm_ops.match.sources import CACHE_KEY, source_links
+from crm_ops.match.sources import source_links
 from crm_ops.plan import write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.format import new_plan_id
@@ -61,6 +61,7 @@ from crm_ops.pull import Puller
 from crm_ops.report import RunData, Threshold, render_run, score_counts
 from crm_ops.report.history import previous_findings, summaries
 from crm_ops.rules import CheckResult, Rule, run_rules
+from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.runrecord import record_failure, write_record
 
 log = structlog.get_logger("crm_ops.runner")

@@ -83,6 +83,8 @@ def rules_test(
 ) -> None:
     """Run every rule's examples (rows that pass, rows that fail, the fix expected). Exit 1 on a failure."""
     from crm_ops.check import profile_rules
+    from crm_ops.match.sources import source_links
+    from crm_ops.rules.crosssource import CACHE_KEY
     from crm_ops.rules.testing import run_examples
 
     logs.configure(level="warning")
@@ -90,7 +92,7 @@ def rules_test(
         found, problems = profile_rules(
             _optional_profile(config, profile), rules or [], shipped=not no_shipped
         )
-    results = run_examples(found)
+    results = run_examples(found, cache={CACHE_KEY: source_links})
     failed = [r for r in results if not r.ok]
     for r in failed:
         typer.echo(f"FAIL {r.rule} [{r.entity}] example {r.number}: {r.message}")
