@@ -21,8 +21,11 @@ import polars as pl
 from crm_ops import durable
 from crm_ops.config import Profile, ReviewSettings
 from crm_ops.errors import ConfigError
+from crm_ops.exitcodes import ExitCode
 from crm_ops.match.links import finding_rules
+from crm_ops.match.sources import source_links
 from crm_ops.plan.format import rule_versions
+from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.rules.engine import CheckResult, run_rules
 from crm_ops.rules.loader import RuleProblem, load_rules, select_rules, shipped_rules_dir
 from crm_ops.rules.model import Rule
@@ -31,6 +34,10 @@ from crm_ops.state import State
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+# the severities each ``fail_on`` counts
+FAIL_ON: dict[str, tuple[str, ...]] = {"error": ("error",), "warning": ("error", "warning"), "never": ()}
 
 
 @dataclass
@@ -46,6 +53,20 @@ class CheckRun:
     def failed(self) -> bool:
         """Whether some rule's findings are missing: a rule could not be loaded, or raised."""
         return bool(self.problems or self.result.errors)
+
+    def serious(self, fail_on: str = "error") -> int:
+        """Findings at ``fail_on`` (error, warning or never) or above."""
+        if fail_on not in FAIL_ON:
+            raise ConfigError(f"fail_on {fail_on!r}: use error, warning or never")
+        return self.result.findings.filter(pl.col("severity").is_in(FAIL_ON[fail_on])).height
+
+    def exit_code(self, fail_on: str = "error") -> ExitCode:
+        """``crm-ops check``'s exit code: ``FAILED`` (7) when a rule could not load or raised (the check
+        is incomplete, whatever ``fail_on`` says), ``FINDINGS`` (1) when a finding is at ``fail_on`` or
+        above, else ``OK``."""
+        if self.failed:
+            return ExitCode.FAILED
+        return ExitCode.FINDINGS if self.serious(fail_on) else ExitCode.OK
 
 
 def profile_rules(
@@ -146,8 +167,10 @@ def check_rules(
         from crm_ops.spark import run_rules_spark, session  # noqa: PLC0415 - an optional extra
         from crm_ops.spark import snapshot_frames as spark_frames  # noqa: PLC0415
 
-        return run_rules_spark(rules, spark_frames(spark or session(profile), profile), now=now)
-    return run_rules(rules, snapshot_frames(profile), now=now)
+        frames = spark_frames(spark or session(profile), profile)
+        return run_rules_spark(rules, frames, now=now, cache={CACHE_KEY: source_links})
+    # the cross-source rules' links, computed when one of them first asks (``rules.crosssource``)
+    return run_rules(rules, snapshot_frames(profile), now=now, cache={CACHE_KEY: source_links})
 
 
 def run_check(

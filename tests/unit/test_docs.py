@@ -78,3 +78,32 @@ def test_the_runner_uses_the_table_s_codes() -> None:
         exits.EXIT_LOCKED,
         exits.EXIT_PARTIAL,
     )
+
+
+def test_every_public_name_of_the_api_has_a_docstring() -> None:
+    from crm_ops.docs.api import undocumented
+
+    assert undocumented() == []
+
+
+def test_a_public_name_without_a_docstring_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crm_ops.docs.api import undocumented
+
+    (tmp_path / "bare_api.py").write_text(
+        '"""A module."""\n\n\ndef documented() -> None:\n    """Yes."""\n\n\n'
+        'def bare() -> None:\n    pass\n\n\nclass Thing:\n    """A thing."""\n\n'
+        "    def method(self) -> None:\n        pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert undocumented(("bare_api",)) == ["bare_api.Thing.method", "bare_api.bare"]
+
+
+def test_the_api_reference_is_generated_with_every_public_module(tmp_path: Path) -> None:
+    from crm_ops.docs.api import PUBLIC_MODULES, write_api_docs
+
+    pages = write_api_docs(tmp_path)
+    assert len(pages) == len(PUBLIC_MODULES) and all(p.is_file() for p in pages)
+    api = (tmp_path / "crm_ops" / "api.html").read_text(encoding="utf-8")
+    for name in ("Workspace", "open_profile", "show_plan", "entities", "match_configs", "undo"):
+        assert name in api, name
+    assert "crm_ops/api.html" in (tmp_path / "index.html").read_text(encoding="utf-8")
