@@ -64,9 +64,11 @@ spark-bench: $(STAMP) java
 	$(BIN)/python benchmarks/spark_bench.py --sizes $(or $(SIZES),1000000) \
 		--masters $(or $(MASTERS),'local[1]' 'local[2]') --driver-memory $(or $(SPARK_HEAP),14g)
 
-# The reference pages generated from the code (docs/reference/); a test fails when they are stale.
+# The reference pages generated from the code (docs/reference/; a test fails when they are stale) and the
+# Python API's reference from its docstrings (docs/api/index.html, by pdoc; not committed).
 docs: $(STAMP)
 	$(BIN)/python -m crm_ops.docs docs/reference
+	$(BIN)/python -m crm_ops.docs --api docs/api
 
 # Re-pin every dependency to what is installed now (after changing pyproject.toml).
 lock: $(STAMP)

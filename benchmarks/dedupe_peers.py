@@ -111,7 +111,7 @@ def child(engine: str, folder: str) -> None:
     if engine == "splink":  # imports are not timed (neither engine's)
         import splink.comparison_library  # noqa: F401
     else:
-        from crm_ops.rules.wordlists import shipped
+        from crm_ops.values.wordlists import shipped
 
         shipped()
     loaded = peak_rss_mb()

@@ -110,9 +110,10 @@ def child_check(folder: str) -> None:
     from crm_ops.check import profile_rules
     from crm_ops.config import load_profile
     from crm_ops.logs import configure
-    from crm_ops.match.sources import CACHE_KEY, source_links
+    from crm_ops.match.sources import source_links
     from crm_ops.pull import Puller
     from crm_ops.rules import run_rules
+    from crm_ops.rules.crosssource import CACHE_KEY
 
     configure(level="warning", json=True)
     profile = load_profile(Path(folder) / "crm-ops.toml", "bench")

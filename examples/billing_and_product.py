@@ -18,6 +18,7 @@ from crm_ops.logs import configure
 from crm_ops.match.sources import source_links
 from crm_ops.pull import Puller
 from crm_ops.rules import run_rules, summary
+from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.generator.billing import generate_sources, write_sources
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
@@ -60,7 +61,7 @@ def main() -> None:
     links = source_links(frames)
     print(links.group_by("source", "system", "entity", "method").len().sort("source", "system", "method"))
     rules = [r for r in profile_rules(profile)[0] if r.id.startswith(("billing.", "product."))]
-    findings = run_rules(rules, frames).findings
+    findings = run_rules(rules, frames, cache={CACHE_KEY: links}).findings  # the links computed above
     print(summary(findings))
     fixes = findings.filter(pl.col("proposed_value").is_not_null())
     print(

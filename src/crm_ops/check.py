@@ -16,10 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from crm_ops import durable
 from crm_ops.config import Profile, ReviewSettings
 from crm_ops.engines import check_rules
 from crm_ops.errors import ConfigError
+from crm_ops.exitcodes import ExitCode
 from crm_ops.match.links import finding_rules
 from crm_ops.plan.format import rule_versions
 from crm_ops.rules.engine import CheckResult
@@ -45,6 +48,10 @@ __all__ = [
 ]
 
 
+# the severities each ``fail_on`` counts
+FAIL_ON: dict[str, tuple[str, ...]] = {"error": ("error",), "warning": ("error", "warning"), "never": ()}
+
+
 @dataclass
 class CheckRun:
     """A check's result, where its findings were written, and the rules that could not be loaded."""
@@ -58,6 +65,20 @@ class CheckRun:
     def failed(self) -> bool:
         """Whether some rule's findings are missing: a rule could not be loaded, or raised."""
         return bool(self.problems or self.result.errors)
+
+    def serious(self, fail_on: str = "error") -> int:
+        """Findings at ``fail_on`` (error, warning or never) or above."""
+        if fail_on not in FAIL_ON:
+            raise ConfigError(f"fail_on {fail_on!r}: use error, warning or never")
+        return self.result.findings.filter(pl.col("severity").is_in(FAIL_ON[fail_on])).height
+
+    def exit_code(self, fail_on: str = "error") -> ExitCode:
+        """``crm-ops check``'s exit code: ``FAILED`` (7) when a rule could not load or raised (the check
+        is incomplete, whatever ``fail_on`` says), ``FINDINGS`` (1) when a finding is at ``fail_on`` or
+        above, else ``OK``."""
+        if self.failed:
+            return ExitCode.FAILED
+        return ExitCode.FINDINGS if self.serious(fail_on) else ExitCode.OK
 
 
 def profile_rules(

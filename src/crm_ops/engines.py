@@ -23,7 +23,8 @@ from crm_ops.config import Profile
 from crm_ops.config_tables import ENGINES
 from crm_ops.errors import ConfigError
 from crm_ops.match.run import MatchResult, run_matching, settings_from_profile
-from crm_ops.match.sources import CACHE_KEY
+from crm_ops.match.sources import source_links
+from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.rules.engine import CheckResult, run_rules
 from crm_ops.rules.model import Rule
 from crm_ops.snapshots import snapshot_frames
@@ -55,8 +56,10 @@ def check_rules(
         from crm_ops.spark import run_rules_spark, session  # noqa: PLC0415 - an optional extra
         from crm_ops.spark import snapshot_frames as spark_frames  # noqa: PLC0415
 
-        return run_rules_spark(rules, spark_frames(spark or session(profile), profile), now=now)
-    return run_rules(rules, snapshot_frames(profile), now=now)
+        frames = spark_frames(spark or session(profile), profile)
+        return run_rules_spark(rules, frames, now=now, cache={CACHE_KEY: source_links})
+    # the cross-source rules' links, computed when one of them first asks (``rules.crosssource``)
+    return run_rules(rules, snapshot_frames(profile), now=now, cache={CACHE_KEY: source_links})
 
 
 def run_matching_on(

@@ -42,28 +42,29 @@ import polars as pl
 import structlog
 
 from crm_ops import durable, logs
-from crm_ops.check import profile_rules, rule_set_versions
+from crm_ops.check import profile_rules
 from crm_ops.config import Profile
 from crm_ops.engines import check_and_match_spark as _on_spark
 from crm_ops.errors import ConfigError, PartialPullError, PullFailure
 from crm_ops.exitcodes import ExitCode
 from crm_ops.locks import LockedError, RunLock
 from crm_ops.match import run_matching
-from crm_ops.match.run import settings_from_profile
-from crm_ops.match.sources import CACHE_KEY, source_links
-from crm_ops.plan import build_plan, write_plan
+from crm_ops.match.sources import source_links
+from crm_ops.plan import write_plan
 from crm_ops.plan.apply import Applier
-from crm_ops.plan.context import Context, addresses
 from crm_ops.plan.format import new_plan_id
-from crm_ops.plan.review import Review, auto_apply
+from crm_ops.plan.review import auto_apply
 from crm_ops.plan.settle import settle_pending
+from crm_ops.planning import match_settings as profile_match_settings
+from crm_ops.planning import profile_plan
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import RunData, Threshold, render_run, score_counts
 from crm_ops.report.history import previous_findings, summaries
 from crm_ops.rules import run_rules
+from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.runrecord import record_failure, write_record
-from crm_ops.snapshots import current_frames, snapshot_versions
+from crm_ops.snapshots import current_frames
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
@@ -181,9 +182,7 @@ def _batch(
         stage.name = "settling what earlier applies left pending"
         settle_pending(puller.state, puller.connector)  # what killed applies left pending, landed or not
         frames = current_frames(puller.state)
-        match_settings = settings_from_profile(
-            profile.match, f"{profile.source} match", Path(profile.source).parent
-        )
+        match_settings = profile_match_settings(profile)
         match_settings["rejected"] = puller.state.rejections()
         stage.name = "checking and matching"
         if (engine or profile.engine) == "spark":
@@ -197,14 +196,15 @@ def _batch(
         durable.write_parquet(findings, folder / "findings.parquet")
         durable.write_parquet(matched.source_links, folder / "source_links.parquet")
         stage.name = "planning"
-        plan = build_plan(
+        plan = profile_plan(
+            profile,
             findings,
-            profile=profile.name,
-            snapshots=snapshot_versions(puller.state),
-            rules=rule_set_versions(profile),
+            rules,
+            state=puller.state,
+            connector=puller.connector,
+            links=matched.links,
+            frames=frames,
             now=started,
-            context=Context(frames, matched.links, addresses(profile, puller.connector)),
-            review=Review.for_rules(rules, profile.review),
         )
         write_plan(plan, folder)
         # field writes by rule or tag, merges only by name; and of those, an action a person has to

@@ -17,6 +17,7 @@ from crm_ops.match import run_matching
 from crm_ops.match.sources import source_links
 from crm_ops.pull import Puller
 from crm_ops.rules import run_rules
+from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.runner import run_batch
 from crm_ops.sandbox.generator.billing import SourceData, generate_sources, write_sources
 from crm_ops.sandbox.server import Sandbox
@@ -58,7 +59,7 @@ def test_each_cross_source_rule_finds_its_injected_defects(
 ) -> None:
     _, sources, profile = world
     rules = [r for r in profile_rules(profile)[0] if r.id.startswith(("billing.", "product."))]
-    found = run_rules(rules, frames).findings
+    found = run_rules(rules, frames, cache={CACHE_KEY: source_links}).findings
     truth = sources.truth
     assert set(truth["rule"]) == {r.id for r in rules}
     report = []
@@ -84,7 +85,7 @@ def test_paying_prospects_get_the_customer_type_proposed_and_links_are_kept(
 ) -> None:
     _, sources, profile = world
     rules = [r for r in profile_rules(profile)[0] if r.id == "billing.account.paying_not_customer"]
-    found = run_rules(rules, frames).findings
+    found = run_rules(rules, frames, cache={CACHE_KEY: source_links}).findings
     fixed = found.filter(pl.col("proposed_value").is_not_null())
     assert fixed.height >= 0.99 * found.height  # the links are strong: an id, or the domain and the name
     assert set(fixed["proposed_value"]) == {"Customer - Direct"}

@@ -261,9 +261,9 @@ def test_merge_and_drift_values_pass_the_rules_on_spark_as_on_polars(spark: Any)
     from crm_ops.match.merges import survivorship
     from crm_ops.rules.engine import ProposalGate
     from crm_ops.rules.model import example_frame
-    from crm_ops.rules.wordlists import shipped as shipped_lists
     from crm_ops.spark.gate import SparkGate, gated_on_driver
     from crm_ops.spark.match import _drift_spark
+    from crm_ops.values.wordlists import shipped as shipped_lists
 
     shipped, _ = load_rules()
     frames = _typed(
@@ -333,6 +333,7 @@ def to_polars_frame(frame: Any) -> pl.DataFrame:
 def test_cross_source_rules_and_source_links_on_spark_equal_polars(spark: Any, tmp_path: Path) -> None:
     from crm_ops.check import profile_rules
     from crm_ops.match.sources import source_links
+    from crm_ops.rules.crosssource import CACHE_KEY
     from crm_ops.sandbox.generator.billing import generate_sources, write_sources
     from crm_ops.spark import run_matching_spark, run_rules_spark
     from crm_ops.spark.sources import source_links_spark
@@ -360,8 +361,9 @@ def test_cross_source_rules_and_source_links_on_spark_equal_polars(spark: Any, t
     matched, got_matched = run_matching(frames), run_matching_spark(on_spark)
     _same(matched.source_links, got_matched.source_links, "matching's source links")
     assert got_matched.stats == matched.stats and "billing.salesforce.links" in matched.stats
-    expected = run_rules(rules, frames, now=NOW)
-    got = run_rules_spark(rules, on_spark, now=NOW)
+    # the run gives both engines the sources' links (as ``crm-ops check`` and the runner do)
+    expected = run_rules(rules, frames, now=NOW, cache={CACHE_KEY: source_links})
+    got = run_rules_spark(rules, on_spark, now=NOW, cache={CACHE_KEY: source_links})
     assert got.errors == [] and expected.errors == []
     cross = expected.findings.filter(pl.col("rule").is_in([r.id for r in crossing]))
     assert set(cross["rule"]) == set(sources.truth["rule"])  # every cross-source rule finds something

@@ -25,7 +25,7 @@ from crm_ops.match.engine import normalise, phonetic_codes, same_person_names
 from crm_ops.match.run import settings_from_profile, with_survivor
 from crm_ops.match.survivor import MergeRules
 from crm_ops.rules.model import example_frame
-from crm_ops.rules.wordlists import shipped
+from crm_ops.values.wordlists import shipped
 
 
 def _contacts(rows: list[dict[str, object]]) -> pl.DataFrame:

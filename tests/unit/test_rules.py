@@ -9,7 +9,9 @@ import polars as pl
 import pytest
 
 from crm_ops.config import load_profile
+from crm_ops.match.sources import source_links
 from crm_ops.rules import load_rules, run_rules
+from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.rules.engine import run_entity
 from crm_ops.rules.loader import load_python_rules, load_yaml_rules, select_rules
 from crm_ops.rules.model import RuleContext, example_frame
@@ -24,8 +26,26 @@ def test_shipped_rules_load_cleanly_and_every_example_holds() -> None:
     assert len(rules) >= 30
     for r in rules:
         assert any(e.passes for e in r.examples) and any(not e.passes for e in r.examples), r.id
-    failed = [x for x in run_examples(rules) if not x.ok]
+    failed = [x for x in run_examples(rules, cache={CACHE_KEY: source_links}) if not x.ok]
     assert failed == []
+
+
+def test_cross_source_rules_are_given_the_links_by_their_caller() -> None:
+    """The rules do not link the sources (matching does): without the links a cross-source rule is a
+    rule error saying where to give them; given the function, it runs on each example's frames."""
+    rules = [r for r in load_rules()[0] if r.id == "billing.account.paying_not_customer"]
+    assert rules and rules[0].examples
+    bare = run_examples(rules)
+    assert bare and all(not x.ok and "cache={'source_links': ...}" in x.message for x in bare)
+    calls: list[object] = []
+
+    def linked(frames: dict[str, dict[str, pl.DataFrame]]) -> pl.DataFrame:
+        calls.append(frames)
+        return source_links(frames)
+
+    given = run_examples(rules, cache={CACHE_KEY: linked})
+    assert all(x.ok for x in given)
+    assert len(calls) == len(given)  # once per example's run, though its check and fixer both read them
 
 
 def test_the_shipped_folder_is_the_projects_rules_folder() -> None:

@@ -40,18 +40,11 @@ def match(
 ) -> None:
     """Find duplicates in each CRM and link the two CRMs; write merge, conversion and sync proposals as
     findings. Pairs rejected in a review file are left out while their records are unchanged."""
-    from datetime import UTC, datetime
-
     from rich.console import Console
     from rich.table import Table
 
-    from crm_ops import durable
-    from crm_ops.check import profile_rules, snapshot_frames
-    from crm_ops.config import load_profile
-    from crm_ops.match import run_matching
-    from crm_ops.match.run import settings_from_profile, with_survivor
+    from crm_ops.api import open_profile
     from crm_ops.rules.engine import summary
-    from crm_ops.state import State
     from crm_ops.tables import figures_table
 
     logs.configure()
@@ -59,31 +52,12 @@ def match(
     if survivor not in (None, "most_complete", "oldest", "most_recent"):
         raise typer.BadParameter("--survivor must be most_complete, oldest or most_recent")
     with _errors():
-        prof = load_profile(config, profile)
-        settings = settings_from_profile(
-            prof.match, f"{prof.source} profiles.{prof.name}.match", Path(prof.source).parent
+        run = open_profile(config, profile).match(
+            output=output, survivor=survivor, forget=forget, engine=engine
         )
-        if survivor:
-            settings["merge_rules"] = with_survivor(settings["merge_rules"], survivor)
-        state = State(prof.state_dir / "state.sqlite")
-        try:
-            if forget:
-                typer.echo(f"forgot {state.forget_rejections():,} rejected pair(s)")
-            rejected = state.rejections()
-        finally:
-            state.close()
-        rules = profile_rules(prof)[0]  # what every proposed value must pass
-        if (engine or prof.engine) == "spark":
-            from crm_ops.spark import run_matching_spark, session
-            from crm_ops.spark import snapshot_frames as spark_frames
-
-            frames = spark_frames(session(prof), prof)
-            result = run_matching_spark(frames, rejected=rejected, rules=rules, **settings)
-        else:
-            result = run_matching(snapshot_frames(prof), rejected=rejected, rules=rules, **settings)
-    folder = output or prof.state_dir / "match" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    for name in ("findings", "duplicates", "links", "unmatched", "source_links"):
-        durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")
+    if forget:
+        typer.echo(f"forgot {run.forgotten:,} rejected pair(s)")
+    result = run.result
     table = figures_table("matching", {**result.stats, "records on one side only": result.unmatched.height})
     out = Console(width=None if sys.stdout.isatty() else 120)
     out.print(table)
@@ -93,4 +67,4 @@ def match(
     for row in summary(result.findings).iter_rows(named=True):
         findings.add_row(row["rule"], row["system"], row["entity"], f"{row['findings']:,}")
     out.print(findings)
-    typer.echo(f"written to {folder}")
+    typer.echo(f"written to {run.folder}")

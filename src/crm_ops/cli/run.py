@@ -25,16 +25,15 @@ def run_command(
     engine: EngineName = None,
 ) -> None:
     """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/)."""
-    from crm_ops.config import load_profile
+    from crm_ops.api import open_profile
     from crm_ops.notify import rule_error_line
     from crm_ops.progress import bars
-    from crm_ops.runner import run_batch
 
     _check_engine(engine)
     with _errors(" (journaled; the next run resumes)", "the next run resumes where this one stopped"):
-        prof = load_profile(config, profile)
+        ws = open_profile(config, profile)
         with bars() as steps:  # another run holding the lock: exit 5, as the one table says
-            result = run_batch(prof, allow_production=allow_production, steps=steps, engine=engine)
+            result = ws.run(allow_production=allow_production, steps=steps, engine=engine)
     summary = result.summary
     typer.echo(
         f"run {result.run_id}: {summary['findings']:,} findings, "

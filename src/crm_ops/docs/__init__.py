@@ -1,8 +1,9 @@
 """The reference pages, generated from the code: ``python -m crm_ops.docs`` (``make docs``) writes
 docs/reference/checks.md (the rules library's named checks and fixers, from the registry, the
 docstrings and the parameters each function reads), config.md (every config key with its type and
-default, from the settings dataclasses and the known-keys tables), exit-codes.md (from the one table
-in ``crm_ops.cli.exits``) and layers.md (the layering contract in pyproject.toml, whose picture
+default, from the settings dataclasses and the known-keys tables), entities.md (the canonical entities
+and their columns, from ``crm_ops.schema.entities``), exit-codes.md (from the one table in
+``crm_ops.cli.exits``) and layers.md (the layering contract in pyproject.toml, whose picture
 docs/architecture.md embeds: refreshed too). A test regenerates them and fails when the committed pages
 are stale.
 """
@@ -14,12 +15,14 @@ from pathlib import Path
 
 from crm_ops.docs.checks import checks_page
 from crm_ops.docs.config import config_page
+from crm_ops.docs.entities import entities_page
 from crm_ops.docs.exits import exit_codes_page
 from crm_ops.docs.layers import embed, layers_page
 
 PAGES: dict[str, Callable[[], str]] = {
     "checks.md": checks_page,
     "config.md": config_page,
+    "entities.md": entities_page,
     "exit-codes.md": exit_codes_page,
     "layers.md": layers_page,
 }

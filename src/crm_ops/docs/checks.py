@@ -1,6 +1,6 @@
 """docs/reference/checks.md: the rule vocabulary, from the rules library's registry and its source.
 
-A check's or fixer's parameters are read from its function: ``_field(params)`` (the rule's ``field``),
+A check's or fixer's parameters are read from its function: ``field_of(params)`` (the rule's ``field``),
 ``params["x"]`` (required) and ``params.get("x", default)`` (optional, with its default), so the page
 lists what the code reads, not what someone remembered to write down.
 """
@@ -35,7 +35,7 @@ def params_read(fn: Callable[..., Any]) -> list[Param]:
         return isinstance(node, ast.Name) and node.id == "params"
 
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_field":
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "field_of":
             found.setdefault("field", Param("field", True))
         elif isinstance(node, ast.Subscript) and is_params(node.value):
             if isinstance(node.slice, ast.Constant):

@@ -18,10 +18,13 @@ import structlog
 from rapidfuzz import fuzz, process
 
 from crm_ops.match.config import FieldRule, MatchConfig
-from crm_ops.rules.library import LEGAL_FORMS, bare_domain_expr, country_key_expr, country_lookup, junk_mask
-from crm_ops.rules.wordlists import WordLists
-from crm_ops.rules.wordlists import shipped as shipped_lists
 from crm_ops.schema.entities import live as live_records
+from crm_ops.values.companies import LEGAL_FORMS
+from crm_ops.values.countries import country_key_expr, country_lookup
+from crm_ops.values.domains import bare_domain_expr
+from crm_ops.values.junk import junk_mask
+from crm_ops.values.wordlists import WordLists
+from crm_ops.values.wordlists import shipped as shipped_lists
 
 log = structlog.get_logger("crm_ops.match")
 PAIR_SCHEMA = {"left_id": pl.String, "right_id": pl.String, "score": pl.Float64, "reasons": pl.String}

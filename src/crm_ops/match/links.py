@@ -22,7 +22,7 @@ from crm_ops.match.config import MatchConfig
 from crm_ops.match.engine import link_records, normalise, one_to_one
 from crm_ops.match.merges import empty, finding
 from crm_ops.rules.engine import Gate
-from crm_ops.rules.wordlists import WordLists
+from crm_ops.values.wordlists import WordLists
 
 DRIFT_FIELDS = {
     "Contact": {

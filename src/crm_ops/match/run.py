@@ -31,9 +31,9 @@ from crm_ops.match.survivor import ORDERINGS, MergeRules
 from crm_ops.rules.engine import ProposalGate
 from crm_ops.rules.loader import load_rules
 from crm_ops.rules.model import Rule
-from crm_ops.rules.wordlists import PROFILE_KEYS, WordLists
-from crm_ops.rules.wordlists import shipped as shipped_lists
 from crm_ops.schema.entities import live
+from crm_ops.values.wordlists import PROFILE_KEYS, WordLists
+from crm_ops.values.wordlists import shipped as shipped_lists
 
 log = structlog.get_logger("crm_ops.match")
 LINK_SCHEMA = {
@@ -121,7 +121,7 @@ def run_matching(
     rejections (``State.rejections``): those pairs are left out while their records are unchanged.
     ``rules`` (the shipped rules when None; none checked when empty) are what every proposed value must
     pass in the CRM it is written into: drift syncs and the values a merge gives its survivor. ``lists``:
-    the nickname, free-mail and placeholder lists (``crm_ops.rules.wordlists``; the shipped ones).
+    the nickname, free-mail and placeholder lists (``crm_ops.values.wordlists``; the shipped ones).
     ``linked_sources``: the sources' links when the caller has them (``match.sources.source_links``)."""
     cfg = {**DEFAULTS, **(configs or {})}
     if rules is None:
@@ -266,7 +266,7 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
     most_complete | oldest | most_recent), ``source_of_truth`` (field -> salesforce | hubspot | latest,
     ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Account, "cross.Contact",
     "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking; and additions to
-    the word lists (``crm_ops.rules.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``,
+    the word lists (``crm_ops.values.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``,
     ``nicknames_extra``, ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the
     config file's folder).
     """

@@ -13,26 +13,22 @@ to each CRM's accounts, one CRM at a time:
 
 Product users link to contacts, then to leads, by their e-mail address normalised as matching
 normalises it (junk addresses never link). ``source_links(frames)`` gives every link of every source
-frame; rules read them through ``cached_links(ctx)``, computed once per run.
+frame; a rule run is given them by its caller (``crm_ops.rules.crosssource.CACHE_KEY``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 
 from crm_ops.match.config import FieldRule, MatchConfig
 from crm_ops.match.engine import link_records, normalise, one_to_one
-from crm_ops.rules.wordlists import WordLists
 from crm_ops.schema.entities import live
-
-if TYPE_CHECKING:
-    from crm_ops.rules.model import RuleContext
+from crm_ops.values.wordlists import WordLists
 
 CRMS = ("salesforce", "hubspot")
-CACHE_KEY = "source_links"  # where a rule run's context keeps them (``run_rules(cache=...)`` seeds it)
 SOURCE_LINK_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "source_entity": pl.String(),
@@ -232,13 +228,4 @@ def source_links(
     return pl.concat(out, how="diagonal_relaxed").select(list(SOURCE_LINK_SCHEMA))
 
 
-def cached_links(ctx: RuleContext) -> pl.DataFrame:
-    """``source_links`` of a rule run's frames, computed once per run (the context's shared cache)."""
-    if CACHE_KEY not in ctx.cache:
-        frames = {s: ctx.frames(s) for s in ctx.systems()}
-        ctx.cache[CACHE_KEY] = source_links(frames)
-    links: pl.DataFrame = ctx.cache[CACHE_KEY]
-    return links
-
-
-__all__ = ["CACHE_KEY", "SOURCE_LINK_SCHEMA", "cached_links", "customers", "id_column", "source_links"]
+__all__ = ["SOURCE_LINK_SCHEMA", "customers", "id_column", "source_links"]

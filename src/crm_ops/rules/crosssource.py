@@ -1,9 +1,12 @@
 """Checks across the CRMs and the sources beyond them (billing, product): the shipped rules of
 ``rules/sources.yaml`` call these by name.
 
-Each reads the links of ``crm_ops.match.sources`` (billing customers to accounts, product users to
-contacts and leads), computed once per run, and the sources' frames from the run's context (every
-system that is not a CRM). Without a source frame there is nothing to compare: every record passes.
+Each reads the sources' links (billing customers to accounts, product users to contacts and leads:
+``crm_ops.match.sources.source_links``) and the sources' frames from the run's context (every system
+that is not a CRM). Without a source frame there is nothing to compare: every record passes. The links
+are matching's work, and matching sits above the rules, so the caller gives them to the rule run:
+``run_rules(cache={CACHE_KEY: links})``, or, to have them computed only when a check first asks,
+``cache={CACHE_KEY: source_links}`` (a function of the run's frames, {system: {entity: frame}}).
 
 Money is compared in one currency: ``rates`` (a rule parameter, the profile's ``[rules.params]``) gives
 the value of one unit of each currency in ``base_currency``; an amount in a currency the table lacks is
@@ -19,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import structlog
 
-from crm_ops.rules.library import check, fixer, junk_mask, proposals
-from crm_ops.rules.wordlists import shipped as shipped_lists
+from crm_ops.rules.library.registry import check, fixer, proposals
 from crm_ops.schema.entities import SUBSCRIPTION_ACTIVE, live
+from crm_ops.values.junk import junk_mask
+from crm_ops.values.wordlists import shipped as shipped_lists
 
 if TYPE_CHECKING:
     from crm_ops.rules.model import RuleContext
@@ -31,10 +35,20 @@ ENDED = ("cancelled", "canceled", "ended", "expired", "incomplete_expired")
 CRMS = ("salesforce", "hubspot")
 
 
-def _links(ctx: RuleContext) -> pl.DataFrame:
-    from crm_ops.match.sources import cached_links  # noqa: PLC0415 - match imports the rules library
+CACHE_KEY = "source_links"  # where a rule run's shared cache holds the sources' links (see above)
 
-    return cached_links(ctx)
+
+def _links(ctx: RuleContext) -> pl.DataFrame:
+    """The sources' links the caller gave the run, computed on first use when it gave a function."""
+    given = ctx.cache.get(CACHE_KEY)
+    if callable(given):
+        given = ctx.cache[CACHE_KEY] = given({s: ctx.frames(s) for s in ctx.systems()})
+    if not isinstance(given, pl.DataFrame):
+        raise TypeError(
+            f"the cross-source checks need the sources' links: run_rules(cache={{{CACHE_KEY!r}: ...}}) "
+            "takes them (crm_ops.match.sources.source_links, or the function itself)"
+        )
+    return given
 
 
 def _source_frames(ctx: RuleContext, entity: str) -> list[tuple[str, pl.DataFrame]]:

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from crm_ops.rules import library
+from crm_ops.rules import crosssource, library  # noqa: F401 - crosssource's checks register themselves
 from crm_ops.rules.model import SEVERITIES, CheckFn, Example, FixFn, Rule
 from crm_ops.rules.names import nearest
 from crm_ops.schema.entities import CUSTOM_PREFIX, ENTITIES

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,8 +35,11 @@ def _same(proposed: str | None, expected: object) -> bool:
         return proposed == str(expected)
 
 
-def run_example(rule: Rule, example: Example, number: int, entity: str) -> ExampleResult:
-    """Run one example through the real engine (pandera and all) and compare."""
+def run_example(
+    rule: Rule, example: Example, number: int, entity: str, cache: Mapping[str, object] | None = None
+) -> ExampleResult:
+    """Run one example through the real engine (pandera and all) and compare; ``cache`` seeds the
+    example's shared cache as ``run_rules``'s does."""
     frame = example_frame(entity, [example.row], example.system)
     frames: dict[str, dict[str, pl.DataFrame]] = {example.system: {}}
     for key, rows in example.context.items():  # "Entity" (the example's system) or "system.Entity"
@@ -45,6 +48,7 @@ def run_example(rule: Rule, example: Example, number: int, entity: str) -> Examp
         frames.setdefault(system, {})[name] = example_frame(name, rows, system)
     frames[example.system][entity] = frame
     ctx = RuleContext(frames, system=example.system, now=datetime.now(UTC))
+    ctx.cache.update(cache or {})
     result = run_entity([rule], frame, ctx, example.system, entity)
     if result.errors:
         return ExampleResult(rule.id, number, entity, False, f"rule error: {result.errors[0].error}")
@@ -69,13 +73,15 @@ def run_example(rule: Rule, example: Example, number: int, entity: str) -> Examp
     return ExampleResult(rule.id, number, entity, True, "fails as expected")
 
 
-def run_examples(rules: Sequence[Rule]) -> list[ExampleResult]:
-    """Every example of every rule, for each entity the rule judges."""
+def run_examples(rules: Sequence[Rule], cache: Mapping[str, object] | None = None) -> list[ExampleResult]:
+    """Every example of every rule, for each entity the rule judges. ``cache`` seeds each example's
+    shared cache: the cross-source rules' examples need the function that links the sources
+    (``{crm_ops.rules.crosssource.CACHE_KEY: crm_ops.match.sources.source_links}``), run per example."""
     results = []
     for rule in rules:
         for entity in rule.entities:
             for number, example in enumerate(rule.examples, start=1):
                 if rule.systems and example.system not in rule.systems:
                     continue
-                results.append(run_example(rule, example, number, entity))
+                results.append(run_example(rule, example, number, entity, cache))
     return results

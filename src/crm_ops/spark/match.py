@@ -40,8 +40,6 @@ from crm_ops.match.sources import link_counts
 from crm_ops.match.survivor import MergeRules
 from crm_ops.rules.loader import load_rules
 from crm_ops.rules.model import Rule
-from crm_ops.rules.wordlists import WordLists
-from crm_ops.rules.wordlists import shipped as shipped_lists
 from crm_ops.spark.frames import map_polars, polars_schema, to_polars
 from crm_ops.spark.gate import (
     ANSWER_SCHEMA,
@@ -52,6 +50,8 @@ from crm_ops.spark.gate import (
     gated_on_driver,
 )
 from crm_ops.spark.sources import source_links_spark
+from crm_ops.values.wordlists import WordLists
+from crm_ops.values.wordlists import shipped as shipped_lists
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

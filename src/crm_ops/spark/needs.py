@@ -443,6 +443,7 @@ def kind_of(fn: Callable[..., Any], needs: Mapping[Callable[..., Any], Provider]
         return "unique" if generic[0] == "unique" else "row"
     if fn in needs:
         return "needs"
-    if fn in ROW_LEVEL or getattr(fn, "__module__", "") in ("crm_ops.rules.library", "crm_ops.rules.loader"):
+    module = getattr(fn, "__module__", "")
+    if fn in ROW_LEVEL or module.startswith(f"{library.__name__}.") or module == "crm_ops.rules.loader":
         return "row"
     return "driver"

@@ -19,7 +19,7 @@ from crm_ops.match.sources import CRMS, SOURCE_LINK_SCHEMA, id_column, source_fr
 from crm_ops.spark.frames import to_polars
 
 if TYPE_CHECKING:
-    from crm_ops.rules.wordlists import WordLists
+    from crm_ops.values.wordlists import WordLists
 
 SOURCE_ENTITIES = ("Subscription", "ProductUser")
 # what link_customers and link_users read of each CRM entity (the stored billing ids are added per source)

@@ -145,7 +145,7 @@ def _with_nicknames(
 @lru_cache(maxsize=1)
 def shipped() -> WordLists:
     """The shipped lists: the packages' and ``wordlists.yaml``'s."""
-    text = resources.files("crm_ops.rules").joinpath("wordlists.yaml").read_text()
+    text = resources.files("crm_ops.values").joinpath("wordlists.yaml").read_text()
     data = yaml.safe_load(text)
     problems: list[str] = []
     lists = _file_lists(data, "wordlists.yaml", problems)
