@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit chromium java bench spark-bench docs lock clean
+.PHONY: demo test lint layers types unit chromium java bench spark-bench docs lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,11 +24,16 @@ java:
 demo: $(STAMP)
 	$(BIN)/crm-ops demo
 
-test: lint types unit
+test: lint layers types unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The layering contract (pyproject.toml [tool.importlinter]): which module may import which, and no
+# import cycle inside a folder; its picture is docs/reference/layers.md.
+layers: $(STAMP)
+	$(BIN)/lint-imports --no-logo --no-cache
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -14,26 +14,38 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from crm_ops import durable
 from crm_ops.config import Profile, ReviewSettings
+from crm_ops.engines import check_rules
 from crm_ops.errors import ConfigError
 from crm_ops.exitcodes import ExitCode
 from crm_ops.match.links import finding_rules
-from crm_ops.match.sources import source_links
 from crm_ops.plan.format import rule_versions
-from crm_ops.rules.crosssource import CACHE_KEY
-from crm_ops.rules.engine import CheckResult, run_rules
+from crm_ops.rules.engine import CheckResult
 from crm_ops.rules.loader import RuleProblem, load_rules, select_rules, shipped_rules_dir
 from crm_ops.rules.model import Rule
 from crm_ops.rules.names import NamedIn, profile_settings, unknown_names
-from crm_ops.state import State
+from crm_ops.snapshots import current_frames, snapshot_frames, snapshot_versions
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+# the snapshot readers live in ``crm_ops.snapshots`` (the engine choice reads them too); their names stay
+# importable from here
+__all__ = [
+    "CheckRun",
+    "current_frames",
+    "named_settings",
+    "profile_rules",
+    "rule_set_versions",
+    "run_check",
+    "snapshot_frames",
+    "snapshot_versions",
+]
 
 
 # the severities each ``fail_on`` counts
@@ -124,53 +136,6 @@ def rule_set_versions(profile: Profile) -> dict[str, str]:
     """A content hash of every rule file the profile runs (shipped and its folders), for a plan's header."""
     folders = (shipped_rules_dir(), *profile.rules.folders)
     return rule_versions(p for folder in folders for p in Path(folder).glob("*.*"))
-
-
-def current_frames(state: State) -> dict[str, dict[str, pl.DataFrame]]:
-    """The current snapshot of every pulled entity in a state file, by system."""
-    frames: dict[str, dict[str, pl.DataFrame]] = {}
-    for c in state.all_current():
-        frames.setdefault(c.system, {})[c.entity] = pl.read_parquet(c.snapshot)
-    return frames
-
-
-def snapshot_versions(state: State) -> dict[str, str]:
-    """The pull id behind each current snapshot (``system.Entity`` -> pull id), for a plan's header."""
-    return {f"{c.system}.{c.entity}": c.pull_id for c in state.all_current()}
-
-
-def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
-    """The current snapshot of every pulled entity, by system."""
-    state_file = profile.state_dir / "state.sqlite"
-    if not state_file.exists():
-        raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
-    state = State(state_file)
-    try:
-        frames = current_frames(state)
-    finally:
-        state.close()
-    if not frames:
-        raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
-    return frames
-
-
-def check_rules(
-    profile: Profile,
-    rules: Sequence[Rule],
-    *,
-    now: datetime | None = None,
-    engine: str | None = None,
-    spark: Any = None,
-) -> CheckResult:
-    """``rules`` over the profile's current snapshots, on its engine (or ``engine``)."""
-    if (engine or profile.engine) == "spark":
-        from crm_ops.spark import run_rules_spark, session  # noqa: PLC0415 - an optional extra
-        from crm_ops.spark import snapshot_frames as spark_frames  # noqa: PLC0415
-
-        frames = spark_frames(spark or session(profile), profile)
-        return run_rules_spark(rules, frames, now=now, cache={CACHE_KEY: source_links})
-    # the cross-source rules' links, computed when one of them first asks (``rules.crosssource``)
-    return run_rules(rules, snapshot_frames(profile), now=now, cache={CACHE_KEY: source_links})
 
 
 def run_check(

@@ -33,7 +33,7 @@ logged and changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,12 +42,13 @@ import polars as pl
 import structlog
 
 from crm_ops import durable, logs
-from crm_ops.check import current_frames, profile_rules
+from crm_ops.check import profile_rules
 from crm_ops.config import Profile
+from crm_ops.engines import check_and_match_spark as _on_spark
 from crm_ops.errors import ConfigError, PartialPullError, PullFailure
 from crm_ops.exitcodes import ExitCode
 from crm_ops.locks import LockedError, RunLock
-from crm_ops.match import MatchResult, run_matching
+from crm_ops.match import run_matching
 from crm_ops.match.sources import source_links
 from crm_ops.plan import write_plan
 from crm_ops.plan.apply import Applier
@@ -60,9 +61,10 @@ from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import RunData, Threshold, render_run, score_counts
 from crm_ops.report.history import previous_findings, summaries
-from crm_ops.rules import CheckResult, Rule, run_rules
+from crm_ops.rules import run_rules
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.runrecord import record_failure, write_record
+from crm_ops.snapshots import current_frames
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
@@ -77,26 +79,6 @@ class RunResult:
     folder: Path
     exit_code: int
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def _on_spark(
-    profile: Profile, rules: list[Rule], match_settings: dict[str, Any]
-) -> tuple[CheckResult, MatchResult]:
-    """Check and match on Spark, over the snapshots this run just pulled (the state file's)."""
-    from crm_ops.spark import (  # noqa: PLC0415 - an optional extra
-        run_matching_spark,
-        run_rules_spark,
-        session,
-        snapshot_frames,
-    )
-    from crm_ops.spark.sources import source_links_spark  # noqa: PLC0415
-
-    local = replace(profile, spark=replace(profile.spark, snapshots=""))
-    frames = snapshot_frames(session(profile), local)
-    # the sources' links once, for the cross-source rules and for matching's output (as on polars)
-    sourced = source_links_spark(frames, match_settings["lists"])
-    checked = run_rules_spark(rules, frames, cache={CACHE_KEY: sourced})
-    return checked, run_matching_spark(frames, rules=rules, linked_sources=sourced, **match_settings)
 
 
 def pulled_entities(profile: Profile) -> list[str] | None:

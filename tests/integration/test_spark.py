@@ -121,8 +121,11 @@ def test_spark_gives_polars_findings_pairs_and_links_exactly(
     # the README's code, as written, with this test's config (the Spark session is the given one)
     monkeypatch.chdir(config.parent)
     code = _readme_code()
-    assert "run_check(profile, spark=spark)" in code
-    code = code.replace("run_check(profile, spark=spark)", "run_check(profile, spark=spark, now=NOW)")
+    assert 'run_check(profile, engine="spark", spark=spark)' in code
+    code = code.replace(
+        'run_check(profile, engine="spark", spark=spark)',
+        'run_check(profile, engine="spark", spark=spark, now=NOW)',
+    )
     scope: dict[str, Any] = {"spark": spark, "NOW": NOW}
     exec(code, scope)  # noqa: S102 - the README's own code (the run's time fixed)
     run, result = scope["run"], scope["matched"]

@@ -11,6 +11,7 @@ from crm_ops.cli import app, commands
 from crm_ops.cli.exits import COMMANDS
 from crm_ops.docs import render_all
 from crm_ops.docs.checks import Param, params_read
+from crm_ops.docs.layers import embed, layers_diagram, layers_page
 from crm_ops.rules import library
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,3 +108,23 @@ def test_the_api_reference_is_generated_with_every_public_module(tmp_path: Path)
     for name in ("Workspace", "open_profile", "show_plan", "entities", "match_configs", "undo"):
         assert name in api, name
     assert "crm_ops/api.html" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_architecture_page_embeds_the_current_picture_of_the_layers() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert embed(page) == page, "docs/architecture.md's picture of the layers is stale: run `make docs`"
+
+
+def test_the_picture_of_the_layers_follows_the_contract_top_to_bottom(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[tool.importlinter]\nroot_package = "crm_ops"\n\n[[tool.importlinter.contracts]]\nid = "layers"\n'
+        'name = "n"\ntype = "layers"\ncontainers = ["crm_ops"]\n'
+        'layers = ["cli", "(later)", "check | runrecord", "plan : match", "errors"]\n'
+    )
+    rows = [line.strip("│ ").strip() for line in layers_diagram(pyproject).splitlines() if "│" in line]
+    assert rows == ["cli", "later (to come)", "check │ runrecord", "plan : match", "errors"]
+    page = layers_page(pyproject)
+    assert "| 2 | `crm_ops.later` | not written yet |  |" in page
+    assert "| 3 | `crm_ops.check` | Checking: the profile's rules over its current snapshots" in page
+    assert "| 4 | `crm_ops.plan` |" in page and "apply, build, context" in page

@@ -12,10 +12,9 @@ import polars as pl
 from crm_ops.errors import PullFailure
 from crm_ops.exitcodes import ExitCode
 from crm_ops.match.run import MatchResult
-from crm_ops.plan.apply import ApplyReport
 from crm_ops.plan.edits import Edit
 from crm_ops.plan.format import Action, Plan
-from crm_ops.plan.outcomes import FailureGroup
+from crm_ops.plan.outcomes import ApplyReport, FailureGroup
 from crm_ops.pull import PullResult
 
 

@@ -41,7 +41,7 @@ from crm_ops.plan.merging import STAMPS
 from crm_ops.state import NOT_APPLIED, NOT_SENT, State
 
 if TYPE_CHECKING:
-    from crm_ops.plan.apply import ApplyReport
+    from crm_ops.plan.outcomes import ApplyReport
 
 CONVERT_CHUNK = 200  # leads converted together (one convertLead call)
 # the contact columns convertLead fills from the lead when empty (the standard lead field mapping)

@@ -48,7 +48,7 @@ from crm_ops.plan.journaled import (
 from crm_ops.state import NOT_APPLIED, NOT_SENT, State
 
 if TYPE_CHECKING:
-    from crm_ops.plan.apply import ApplyReport
+    from crm_ops.plan.outcomes import ApplyReport
 
 MERGE_CHUNK = 100  # survivors re-read and looked up together
 STAMPS = frozenset({"id", "updated_at", "created_at", "is_deleted", "source_system"})

@@ -1,10 +1,11 @@
-"""What an apply or undo run tells a person: the records the CRM refused, grouped by the CRM's error, each
-with its label (what the record is) and the CRM's message."""
+"""What an apply or undo run did (``ApplyReport``, filled by ``crm_ops.plan.apply.Applier`` and its merge and
+conversion steps) and what it tells a person: the records the CRM refused, grouped by the CRM's error,
+each with its label (what the record is) and the CRM's message."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,56 @@ from crm_ops.plan.format import Action
 
 SHOWN_PER_GROUP = 20
 _CODE = re.compile(r"^([A-Z][A-Z0-9_]{2,})\b")
+
+
+@dataclass
+class ApplyReport:
+    """What an apply run did (or, dry, would do)."""
+
+    plan_id: str
+    dry_run: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    on_outcome: Callable[[dict[str, Any]], None] | None = None
+
+    def add(self, entry: dict[str, Any]) -> None:
+        """Count one action's outcome."""
+        self.counts[entry["status"]] = self.counts.get(entry["status"], 0) + 1
+        self.outcomes.append(entry)
+        if self.on_outcome is not None:
+            self.on_outcome(entry)
+
+    def refusals(self) -> list[dict[str, Any]]:
+        """The actions the CRM refused (``failed``), grouped by what it said (``refusal_groups``)."""
+        return refusal_groups(self.outcomes)
+
+
+def refusal_groups(outcomes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Failed outcomes grouped by the CRM's message (its code and message, without what is particular
+    to one record: ids, matched records), largest group first: ``{"reason", "system", "entity", "count",
+    "records": [{"record_id", "field", "error"}]}``."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for o in outcomes:
+        if o.get("status") != "failed":
+            continue
+        error = str(o.get("error") or "refused")
+        reason = refusal_reason(error)
+        group = groups.setdefault(
+            (o["system"], o["entity"], reason),
+            {"reason": reason, "system": o["system"], "entity": o["entity"], "count": 0, "records": []},
+        )
+        group["count"] += 1
+        group["records"].append({"record_id": o["record_id"], "field": o.get("field"), "error": error})
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["system"], g["entity"], g["reason"]))
+
+
+def refusal_reason(error: str) -> str:
+    """What a refusal says of every record it hits: the text before the record's particulars (matched
+    ids in parentheses, a locked record's id after the colon)."""
+    head = error.split(" (", 1)[0].split("; ", 1)[0].strip()
+    if head.startswith("UNABLE_TO_LOCK_ROW"):
+        return "UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to the record"
+    return head or error
 
 
 @dataclass

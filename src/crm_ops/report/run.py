@@ -264,7 +264,7 @@ def _changes(d: RunData, new: pl.DataFrame, resolved: pl.DataFrame) -> str:
 
 
 def _refusals(d: RunData) -> str:
-    """The applied actions the CRMs refused, one table per message (``plan.apply.refusal_groups``)."""
+    """The applied actions the CRMs refused, one table per message (``plan.outcomes.refusal_groups``)."""
     parts = []
     for group in d.refusals:
         where = f"{e(group['system'])}.{e(group['entity'])}"

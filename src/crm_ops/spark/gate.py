@@ -31,8 +31,8 @@ from crm_ops.rules.engine import proposal_failures, withhold
 from crm_ops.rules.model import Rule, RuleContext
 from crm_ops.schema.entities import live as live_records
 from crm_ops.spark import needs as N
+from crm_ops.spark.context import OUT_SCHEMA, attach, found_needs, live_rows
 from crm_ops.spark.frames import CHUNK_ROWS, map_polars, polars_schema, to_polars
-from crm_ops.spark.rules import OUT_SCHEMA, _attach, _live, _needs
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -124,7 +124,7 @@ class SparkGate:
             .where(F.col("__pvalue").isNotNull() & F.col("__field").isin(list(judged)))
             .distinct()
         )
-        live = _live(frame)
+        live = live_rows(frame)
         kinds = {c: {N.kind_of(r.check, N.CHECK_NEEDS) for r in rs} for c, rs in judged.items()}
         plain = {c: rs for c, rs in judged.items() if kinds[c] <= {"row", "needs"}}
         out = []
@@ -169,8 +169,10 @@ class SparkGate:
             return mine
 
         rules = [r for rs in judged.values() for r in rs]
-        found = _needs(rules, N.CHECK_NEEDS, lambda r: r.check, written, self.frames, system, self.shared)
-        attached, rebuild = _attach(rows, found, self.frames, system, self.now, self.shared)
+        found = found_needs(
+            rules, N.CHECK_NEEDS, lambda r: r.check, written, self.frames, system, self.shared
+        )
+        attached, rebuild = attach(rows, found, self.frames, system, self.now, self.shared)
         if together:
             attached = attached.coalesce(1)
 
@@ -297,7 +299,7 @@ def gated_on_driver(gate: SparkGate | None, make: Callable[..., pl.DataFrame]) -
 def withhold_failing(
     findings: DataFrame, gate: SparkGate, system: str, entity: str, fields: Iterable[str]
 ) -> DataFrame:
-    """Fixers' findings (``rules.OUT_SCHEMA``) whose proposal fails a rule of its field withheld, as the
+    """Fixers' findings (``context.OUT_SCHEMA``) whose proposal fails a rule of its field withheld, as the
     polars engine's ``_gate_fixes``: no fix, and the message names the rules."""
     from pyspark.sql import functions as F
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,9 @@ import structlog
 from crm_ops.rules.engine import CheckResult, RuleError, _findings, run_entity
 from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
 from crm_ops.spark import needs as N
+from crm_ops.spark.context import OUT_SCHEMA, Rebuild, attach, found_needs, live_rows
 from crm_ops.spark.frames import map_polars, polars_schema, to_polars
+from crm_ops.spark.gate import SparkGate, withhold_failing
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -38,143 +40,6 @@ if TYPE_CHECKING:
     from crm_ops.spark.sessions import SparkFrames
 
 log = structlog.get_logger("crm_ops.spark")
-OUT_SCHEMA: dict[str, pl.DataType] = {**FINDINGS_SCHEMA, "error": pl.String()}
-
-
-@dataclass(frozen=True)
-class FramePlan:
-    """How a partition rebuilds one context frame from the column its rows carry."""
-
-    column: str
-    system: str
-    entity: str
-    schema: dict[str, pl.DataType]
-    nonempty: bool
-
-
-@dataclass(frozen=True)
-class Rebuild:
-    """Everything a partition needs to rebuild its ``RuleContext`` (picklable: plain polars data)."""
-
-    systems: tuple[str, ...]
-    system: str
-    now: datetime
-    frames: tuple[FramePlan, ...]
-    wholes: tuple[tuple[str, str, pl.DataFrame], ...]
-    caches: tuple[tuple[str, Any, Callable[[pl.DataFrame], Any]], ...]
-    row_schema: dict[str, pl.DataType]
-
-    def context(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, RuleContext]:
-        frames: dict[str, dict[str, pl.DataFrame]] = {s: {} for s in self.systems}
-        for p in self.frames:
-            found = (
-                frame.select(pl.col(p.column).explode())
-                .filter(pl.col(p.column).is_not_null())
-                .unnest(p.column)
-                .unique()
-            )
-            found = found.select([pl.col(c).cast(t) for c, t in p.schema.items()])
-            if p.nonempty:
-                found = pl.concat([found, _sentinel(p.schema)])
-            frames[p.system][p.entity] = found
-        for system, entity, whole in self.wholes:
-            frames[system][entity] = whole
-        ctx = RuleContext(frames, system=self.system, now=self.now)
-        for column, key, build in self.caches:
-            entries = (
-                frame.select(pl.col(column).explode()).filter(pl.col(column).is_not_null()).unnest(column)
-            )
-            ctx.cache[key] = build(entries)
-        rows = frame.select([c for c in self.row_schema if c in frame.columns])
-        return rows, ctx
-
-
-def _sentinel(schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    row: dict[str, Any] = dict.fromkeys(schema)
-    row["id"] = N.SENTINEL_ID
-    if "is_deleted" in schema:
-        row["is_deleted"] = True
-    return pl.DataFrame([row], schema=dict(schema), orient="row")
-
-
-def _live(frame: DataFrame) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    if "is_deleted" not in frame.columns:
-        return frame
-    return frame.where(~F.coalesce(F.col("is_deleted"), F.lit(False)))
-
-
-def _nonempty(shared: dict[Any, Any], system: str, entity: str, frame: DataFrame) -> bool:
-    key = ("nonempty", system, entity)
-    if key not in shared:
-        shared[key] = not frame.isEmpty()
-    return bool(shared[key])
-
-
-def _attach(
-    rows: DataFrame,
-    found: Sequence[N.Need],
-    frames: SparkFrames,
-    system: str,
-    now: datetime,
-    shared: dict[Any, Any],
-) -> tuple[DataFrame, Rebuild]:
-    """The rows with their context attached (one list column per context frame and per cache)."""
-    from pyspark.sql import functions as F
-
-    row_schema = polars_schema(rows.schema)
-    links: dict[tuple[str, str], list[N.Link]] = {}
-    wholes: dict[tuple[str, str], set[str]] = {}
-    caches: dict[Any, list[N.CacheLink]] = {}
-    for need in found:
-        if isinstance(need, N.Link):
-            links.setdefault((need.system, need.entity), []).append(need)
-        elif isinstance(need, N.Whole):
-            wholes.setdefault((need.system, need.entity), set()).update(need.columns)
-        else:
-            caches.setdefault(need.key, []).append(need)
-    plans = []
-    out = rows
-    for i, ((sys_, entity), group) in enumerate(sorted(links.items())):
-        ctx = frames[sys_][entity]
-        wanted = {"id", "is_deleted"} | {c for link in group for c in link.columns}
-        cols = [c for c in ctx.columns if c in wanted]
-        pairs = group[0].pairs
-        for link in group[1:]:
-            pairs = pairs.unionByName(link.pairs)
-        name = f"__ctx{i}"
-        agg = (
-            pairs.distinct()
-            .join(ctx.select(F.col("id").alias(N.CID), *cols), N.CID)
-            .groupBy(N.RID)
-            .agg(F.collect_list(F.struct(*cols)).alias(name))
-        )
-        out = out.join(agg, out["id"] == agg[N.RID], "left").drop(N.RID)
-        schema = polars_schema(ctx.select(*cols).schema)
-        plans.append(FramePlan(name, sys_, entity, schema, _nonempty(shared, sys_, entity, ctx)))
-    shipped = []
-    for (sys_, entity), columns in sorted(wholes.items()):
-        source = frames.get(sys_, {}).get(entity)
-        if source is None:
-            continue
-        key = ("whole", sys_, entity, tuple(sorted(columns)))
-        if key not in shared:
-            shared[key] = to_polars(source.select(*[c for c in source.columns if c in columns]))
-        shipped.append((sys_, entity, shared[key]))
-    cache_plans = []
-    for i, (key, group_c) in enumerate(caches.items()):
-        entries = group_c[0].entries
-        for c in group_c[1:]:
-            entries = entries.unionByName(c.entries)
-        name = f"__cache{i}"
-        agg = entries.groupBy(N.RID).agg(F.collect_list(F.struct("__slot", "__ck", "__cv")).alias(name))
-        out = out.join(agg, out["id"] == agg[N.RID], "left").drop(N.RID)
-        cache_plans.append((name, key, group_c[0].build))
-    rebuild = Rebuild(
-        tuple(frames), system, now, tuple(plans), tuple(shipped), tuple(cache_plans), row_schema
-    )
-    return out, rebuild
 
 
 def _rows_out(findings: pl.DataFrame, errors: Sequence[RuleError], system: str, entity: str) -> pl.DataFrame:
@@ -226,23 +91,6 @@ def _fix_pass(
     return map_polars(rows, run, OUT_SCHEMA)
 
 
-def _needs(
-    rules: Sequence[Rule],
-    table: Mapping[Callable[..., Any], N.Provider],
-    fn: Callable[[Rule], Callable[..., Any] | None],
-    rows_for: Callable[[Rule], DataFrame],
-    frames: SparkFrames,
-    system: str,
-    shared: dict[Any, Any],
-) -> list[N.Need]:
-    found: list[N.Need] = []
-    for r in rules:
-        f = fn(r)
-        if f is not None and f in table:
-            found += table[f](N.NeedArgs(rows_for(r), frames, system, r.params, shared))
-    return found
-
-
 def run_entity_spark(
     rules: Sequence[Rule],
     frames: SparkFrames,
@@ -258,7 +106,7 @@ def run_entity_spark(
     from pyspark.sql import functions as F
 
     frame = frames[system][entity]
-    live = _live(frame)
+    live = live_rows(frame)
     applicable = [
         r for r in rules if r.applies_to(system, entity) and not N.passes_everything(r.check, frames, system)
     ]
@@ -271,15 +119,15 @@ def run_entity_spark(
     outputs = []
     plain = [r for r in distributed if kinds[r.id] in ("row", "needs")]
     if plain:
-        found = _needs(plain, N.CHECK_NEEDS, lambda r: r.check, lambda r: live, frames, system, shared)
-        rows, rebuild = _attach(live, found, frames, system, now, shared)
+        found = found_needs(plain, N.CHECK_NEEDS, lambda r: r.check, lambda r: live, frames, system, shared)
+        rows, rebuild = attach(live, found, frames, system, now, shared)
         outputs.append(_check_pass(plain, rows, rebuild, system, entity))
     for r in distributed:
         if kinds[r.id] != "unique":
             continue
         column = r.field or ""
         spread = live.repartition(F.col(column)) if column in live.columns else live
-        _, rebuild = _attach(live.limit(0), [], frames, system, now, shared)
+        _, rebuild = attach(live.limit(0), [], frames, system, now, shared)
         outputs.append(_check_pass([r], spread, rebuild, system, entity))
     checked = empty
     for o in outputs:
@@ -287,8 +135,6 @@ def run_entity_spark(
     checked = checked.persist()
     shared.setdefault("__persisted", []).append(checked)
     fixing = [r for r in distributed if r.fix is not None]
-    from crm_ops.spark.gate import SparkGate, withhold_failing  # the gate builds on this module
-
     fixed = empty
     if fixing:
         failing = checked.where(F.col("error").isNull() & F.col("rule").isin([r.id for r in fixing]))
@@ -298,9 +144,9 @@ def run_entity_spark(
         def rows_for(r: Rule) -> DataFrame:
             return rows_all.where(F.col("__rule") == r.id).drop("__rule")
 
-        found = _needs(fixing, N.FIX_NEEDS, lambda r: r.fix, rows_for, frames, system, shared)
+        found = found_needs(fixing, N.FIX_NEEDS, lambda r: r.fix, rows_for, frames, system, shared)
         base_schema = polars_schema(live.schema)
-        rows, rebuild = _attach(rows_all, found, frames, system, now, shared)
+        rows, rebuild = attach(rows_all, found, frames, system, now, shared)
         rebuild = replace(rebuild, row_schema=base_schema)
         fixed = _fix_pass(fixing, rows, rebuild, system, entity).persist()
         shared.setdefault("__persisted", []).append(fixed)

@@ -7,10 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from dataclasses import dataclass, field
 from typing import Any
-
-import polars as pl
 
 from crm_ops.sandbox import soql
 from crm_ops.sandbox.http import Request, Response
@@ -20,25 +17,13 @@ from crm_ops.sandbox.salesforce.common import (
     CSV,
     JSON,
     MAX_JOBS,
+    Job,
     SalesforceState,
     error,
     json_object,
 )
 from crm_ops.sandbox.salesforce.query import execute
 from crm_ops.sandbox.sfwrite import SaveError, Writer
-
-
-@dataclass
-class Job:
-    """One Bulk API 2.0 job: its info as the API shows it, and its data."""
-
-    info: dict[str, Any]
-    frame: pl.DataFrame | None = None  # query results
-    upload: list[bytes] = field(default_factory=list)
-    successes: list[dict[str, str]] = field(default_factory=list)
-    failures: list[dict[str, str]] = field(default_factory=list)
-    unprocessed: list[dict[str, str]] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
 
 
 class BulkHandlers(SalesforceState):

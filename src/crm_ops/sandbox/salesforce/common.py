@@ -7,18 +7,17 @@ import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import polars as pl
 
 from crm_ops.sandbox.http import Request, Response, has_lone_surrogate, surrogate_at
 from crm_ops.sandbox.objects import SfObject
 from crm_ops.sandbox.realsaves import SaveContext, SaveRules, duplicate_rule_header
 from crm_ops.sandbox.sfwrite import SaveGuard
 from crm_ops.sandbox.store import Store
-
-if TYPE_CHECKING:
-    from crm_ops.sandbox.salesforce.bulk import Job
 
 JSON = "application/json;charset=UTF-8"
 CSV = "text/csv"
@@ -76,6 +75,19 @@ def json_object(request: Request) -> dict[str, Any] | Response:
             f"Invalid UTF-16 surrogate in a string at [line:{line}, column:{column}]",
         )
     return body
+
+
+@dataclass
+class Job:
+    """One Bulk API 2.0 job: its info as the API shows it, and its data."""
+
+    info: dict[str, Any]
+    frame: pl.DataFrame | None = None  # query results
+    upload: list[bytes] = field(default_factory=list)
+    successes: list[dict[str, str]] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    unprocessed: list[dict[str, str]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
 
 
 class SalesforceState:
