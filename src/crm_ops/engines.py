@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crm_ops.config import Profile
 from crm_ops.config_tables import ENGINES
 from crm_ops.errors import ConfigError
-from crm_ops.match.run import MatchResult, run_matching, settings_from_profile
+from crm_ops.match.run import MatchResult, profile_settings, run_matching
 from crm_ops.match.sources import source_links
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.rules.engine import CheckResult, run_rules
@@ -73,8 +72,7 @@ def run_matching_on(
     """Matching over the profile's current snapshots, on its engine (or ``engine``), with its
     ``[profiles.P.match]`` settings (``settings`` override them: ``rejected``, ``merge_rules``...); every
     proposal passes ``rules`` (``crm_ops.check.profile_rules(profile)[0]``, as ``crm-ops match``)."""
-    where = f"{profile.source} profiles.{profile.name}.match"
-    chosen = {**settings_from_profile(profile.match, where, Path(profile.source).parent), **settings}
+    chosen = {**profile_settings(profile), **settings}
     if chosen_engine(profile, engine) == "spark":
         from crm_ops.spark import run_matching_spark, session  # noqa: PLC0415 - an optional extra
         from crm_ops.spark import snapshot_frames as spark_frames  # noqa: PLC0415

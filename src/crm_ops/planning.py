@@ -1,4 +1,4 @@
-"""A profile's plan and match settings, built one way for every caller: the runner, the Python API and
+"""A profile's plan, built one way for every caller: the runner, the Python API and
 the command line (``crm-ops plan``) all give a plan its review defaults (the profile's ``[review]``
 settings and the rules' tags) and its context (record labels, account names, URLs from the snapshots
 the findings came from and the CRMs' addresses), so the same findings make the same plan whoever asks.
@@ -8,29 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from crm_ops.check import current_frames, rule_set_versions, snapshot_versions
 from crm_ops.config import Profile
-from crm_ops.match.run import settings_from_profile
 from crm_ops.plan import build_plan
 from crm_ops.plan.context import Context, addresses
 from crm_ops.plan.format import Plan
 from crm_ops.plan.review import Review
 from crm_ops.rules.model import Rule
 from crm_ops.state import State
-
-
-def match_settings(profile: Profile) -> dict[str, Any]:
-    """``run_matching`` keyword arguments from the profile's ``[profiles.P.match]`` table (merge rules,
-    survivor, sources of truth, per-rule overrides, word lists); a ``ConfigError`` names each bad key
-    as ``<config file> profiles.<name>.match.<key>``."""
-    return settings_from_profile(
-        profile.match, f"{profile.source} profiles.{profile.name}.match", Path(profile.source).parent
-    )
 
 
 def profile_plan(

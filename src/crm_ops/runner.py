@@ -49,13 +49,13 @@ from crm_ops.errors import ConfigError, PartialPullError, PullFailure
 from crm_ops.exitcodes import ExitCode
 from crm_ops.locks import LockedError, RunLock
 from crm_ops.match import run_matching
+from crm_ops.match.run import profile_settings
 from crm_ops.match.sources import source_links
 from crm_ops.plan import write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.review import auto_apply
 from crm_ops.plan.settle import settle_pending
-from crm_ops.planning import match_settings as profile_match_settings
 from crm_ops.planning import profile_plan
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
@@ -182,7 +182,7 @@ def _batch(
         stage.name = "settling what earlier applies left pending"
         settle_pending(puller.state, puller.connector)  # what killed applies left pending, landed or not
         frames = current_frames(puller.state)
-        match_settings = profile_match_settings(profile)
+        match_settings = profile_settings(profile)
         match_settings["rejected"] = puller.state.rejections()
         stage.name = "checking and matching"
         if (engine or profile.engine) == "spark":

@@ -149,7 +149,7 @@ def test_the_api_refuses_what_the_command_line_refuses(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no profile 'nope'"):
         open_profile(profile, "nope")
     ws = open_profile(profile, "prod")
-    with pytest.raises(ConfigError, match="engine 'duckdb'"):
+    with pytest.raises(ConfigError, match="engine: expected one of polars, spark, got 'duckdb'"):
         ws.check(engine="duckdb")
     with pytest.raises(ConfigError, match="survivor 'newest'"):
         ws.match(survivor="newest")

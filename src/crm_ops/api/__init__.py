@@ -42,12 +42,14 @@ from crm_ops.api.catalog import entities, match_configs
 from crm_ops.api.results import ApplyRun, MatchRun, PlanRun, PullRun
 from crm_ops.check import CheckRun, profile_rules, run_check
 from crm_ops.config import Profile, load_profile
+from crm_ops.engines import chosen_engine, run_matching_on
 from crm_ops.errors import ConfigError, PartialPullError
+from crm_ops.match.run import profile_settings, with_survivor
 from crm_ops.plan import latest_findings, links_beside, read_plan, write_plan
 from crm_ops.plan.reviewfile import read_review_file
 from crm_ops.plan.settle import settle_pending
 from crm_ops.plan.show import summarise
-from crm_ops.planning import match_settings, profile_plan
+from crm_ops.planning import profile_plan
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.rules.loader import RuleProblem
@@ -58,7 +60,6 @@ from crm_ops.state import PullJob, State
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-ENGINES = ("polars", "spark")
 SURVIVORS = ("most_complete", "oldest", "most_recent")
 
 
@@ -143,8 +144,9 @@ class Workspace:
         write the findings (``<state>/findings/<time>.parquet``, or ``output``). ``engine``: polars or
         spark (default: the profile's). The result lists rule problems and rules that raised; its
         ``exit_code(fail_on)`` is the command's."""
+        chosen_engine(self.profile, engine)  # an unknown engine: refused before anything is read
         return run_check(
-            self.profile, extra_rules=extra_rules, output=output, now=now, engine=_engine(engine)
+            self.profile, extra_rules=extra_rules, output=output, now=now, engine=engine, spark=self.spark
         )
 
     def match(
@@ -161,14 +163,10 @@ class Workspace:
         ``<state>/match/<time>/`` (or ``output``). ``survivor`` (most_complete, oldest, most_recent)
         overrides the profile's ``[match.merge]`` master ordering; ``forget`` forgets every pair people
         rejected first. Pairs rejected in a review file are left out while their records are unchanged."""
-        from crm_ops.check import snapshot_frames  # noqa: PLC0415 - beside the Spark branch's own
-        from crm_ops.match import run_matching  # noqa: PLC0415
-        from crm_ops.match.run import with_survivor  # noqa: PLC0415
-
-        chosen = _engine(engine) or self.profile.engine
+        chosen_engine(self.profile, engine)  # an unknown engine: refused before anything is read
         if survivor is not None and survivor not in SURVIVORS:
             raise ConfigError(f"survivor {survivor!r}: use {', '.join(SURVIVORS)}")
-        settings = match_settings(self.profile)
+        settings = profile_settings(self.profile)
         if survivor:
             settings["merge_rules"] = with_survivor(settings["merge_rules"], survivor)
         state = State(self.state_dir / "state.sqlite")
@@ -178,14 +176,9 @@ class Workspace:
         finally:
             state.close()
         rules = profile_rules(self.profile)[0]  # what every proposed value must pass
-        if chosen == "spark":
-            from crm_ops.spark import run_matching_spark, session  # noqa: PLC0415 - an optional extra
-            from crm_ops.spark import snapshot_frames as spark_frames  # noqa: PLC0415
-
-            frames = spark_frames(self.spark or session(self.profile), self.profile)
-            result = run_matching_spark(frames, rejected=rejected, rules=rules, **settings)
-        else:
-            result = run_matching(snapshot_frames(self.profile), rejected=rejected, rules=rules, **settings)
+        result = run_matching_on(
+            self.profile, rules=rules, engine=engine, spark=self.spark, rejected=rejected, **settings
+        )
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
         folder = output or self.state_dir / "match" / stamp
         for name in ("findings", "duplicates", "links", "unmatched", "source_links"):
@@ -323,7 +316,7 @@ class Workspace:
         return run_batch(
             self.profile,
             allow_production=allow_production,
-            engine=_engine(engine),
+            engine=chosen_engine(self.profile, engine),
             steps=steps,
             now=now,
             log_level=log_level,
@@ -354,12 +347,6 @@ def show_plan(
     )
     summary["warnings"] = list(reviewed.warnings) if reviewed else []
     return summary
-
-
-def _engine(engine: str | None) -> str | None:
-    if engine not in (None, *ENGINES):
-        raise ConfigError(f"engine {engine!r}: use {' or '.join(ENGINES)}")
-    return engine
 
 
 # the order of the reference page: the entry points first, then what they return

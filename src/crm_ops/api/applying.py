@@ -17,6 +17,7 @@ from crm_ops.check import current_frames, profile_rules
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError
 from crm_ops.locks import plan_lock
+from crm_ops.match.run import profile_settings
 from crm_ops.plan import read_plan, select_actions, write_plan
 from crm_ops.plan.apply import Applier, undo_plan
 from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
@@ -25,7 +26,6 @@ from crm_ops.plan.outcomes import failures
 from crm_ops.plan.review import Review, default_approvals, rejections
 from crm_ops.plan.reviewfile import ReviewFile, check_profile, read_review_file
 from crm_ops.plan.settle import settle_pending
-from crm_ops.planning import match_settings
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 
@@ -104,7 +104,7 @@ def apply_plan(
             # the defaults the plan holds (a version 1 plan holds none: decided now, by the profile)
             approvals = default_approvals(loaded, Review.for_rules(profile_rules(profile)[0], profile.review))
             chosen_by = "approved by default (review plan.csv and pass --review to choose)"
-    converted_status = match_settings(profile)["merge_rules"].converted_status
+    converted_status = profile_settings(profile)["merge_rules"].converted_status
     rejected = rejections(reviewed.rejections(loaded)) if reviewed else []
     edits: list[Edit] = []
     if reviewed and approvals is not None:

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 import structlog
 
+from crm_ops.config import Profile
 from crm_ops.errors import ConfigError
 from crm_ops.match.config import CONTACT, DEFAULTS, MatchConfig
 from crm_ops.match.engine import find_duplicates, link_records
@@ -185,6 +186,14 @@ def with_survivor(rules: MergeRules, survivor: str) -> MergeRules:
         raise ConfigError(f"survivor: must be {', '.join(ORDERINGS)}, got {survivor!r}")
     return MergeRules(LEGACY_SURVIVOR[survivor], rules.fields, {}, rules.entity_fields,
                       rules.secondary_systems, rules.converted_status)  # fmt: skip
+
+
+def profile_settings(profile: Profile) -> dict[str, Any]:
+    """``run_matching`` keyword arguments from ``profile``'s ``[profiles.P.match]`` table (merge rules,
+    survivor, sources of truth, per-rule overrides, word lists read relative to the config file); a
+    ``ConfigError`` names each bad key as ``<config file> profiles.<name>.match.<key>``."""
+    where = f"{profile.source} profiles.{profile.name}.match"
+    return settings_from_profile(profile.match, where, Path(profile.source).parent)
 
 
 def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None = None) -> dict[str, Any]:
