@@ -372,3 +372,26 @@ def test_the_readmes_rule_loads_and_judges_as_it_says(tmp_path: Path) -> None:
     )
     frames["salesforce"]["Owner"] = example_frame("Owner", [{"id": "u1", "title": "AE"}], "salesforce")
     assert _failing(rules[0], frames) == ["o0"]
+
+
+def test_rules_list_shows_which_rows_each_rule_judges() -> None:
+    from typer.testing import CliRunner
+
+    from crm_ops.cli import app
+    from crm_ops.rules.conditions import judges
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "rules"
+    acme = {r.id: r for r in load_yaml_rules(examples / "acme.yaml")[0]}
+    assert judges(acme["acme.contact.tier1.title"]) == "Account.tier (via account_id) = Tier 1"
+    assert judges(acme["acme.opportunity.large.director_owner"]) == (
+        "amount > 1000000 and is_closed = False; tolerance 2%"
+    )
+    assert judges(acme["acme.account.open_deals.tiered"]) == (
+        "count of Opportunity (via account_id, where is_closed = False) >= 3"
+    )
+    assert judges(acme["acme.lead.source.required"]) == ""
+    listed = CliRunner().invoke(app, ["rules", "list", "--rules", str(examples)])
+    assert listed.exit_code == 0, listed.output
+    assert "when" in listed.output and "Account.tier (via account_id) = Tier 1" in " ".join(
+        listed.output.split()
+    )

@@ -46,16 +46,18 @@ def _print_problems(problems: list[RuleProblem]) -> None:
 
 @rules_app.command("list")
 def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: RulePaths = None) -> None:
-    """Every rule the profile runs: id, entities, severity, systems, whether it proposes fixes."""
+    """Every rule the profile runs: id, entities, severity, systems, whether it proposes fixes, which rows
+    it judges (its condition and tolerance)."""
     from rich.console import Console
     from rich.table import Table
 
     from crm_ops.check import profile_rules
+    from crm_ops.rules.conditions import judges
 
     with _errors():
         found, problems = profile_rules(_optional_profile(config, profile), rules or [])
     table = Table(title=f"{len(found)} rules")
-    for col in ("id", "entity", "severity", "systems", "fix", "description"):
+    for col in ("id", "entity", "severity", "systems", "fix", "when", "description"):
         table.add_column(col)
     for r in sorted(found, key=lambda r: r.id):
         table.add_row(
@@ -64,6 +66,7 @@ def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: Ru
             r.severity,
             ", ".join(r.systems) or "both",
             "yes" if r.fix else "",
+            judges(r),
             r.description,
         )
     Console(width=None if sys.stdout.isatty() else 200).print(table)

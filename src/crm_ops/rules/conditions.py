@@ -116,7 +116,8 @@ class Operand:
             return self.column
         if self.kind == "ref":
             return f"{self.entity}.{self.column} (via {self.via})"
-        return f"{self.agg} of {self.entity}{'.' + self.column if self.column else ''} (via {self.via})"
+        shown = f"{self.agg} of {self.entity}{'.' + self.column if self.column else ''} (via {self.via}"
+        return shown + (f", where {self.child_when})" if self.child_when else ")")
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,12 @@ class Test:
         }[self.op]
         return compared.fill_null(self.op == "!=")
 
+    def __str__(self) -> str:
+        if self.op in NO_VALUE:
+            return f"{self.operand} {self.op}"
+        shown = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.value
+        return f"{self.operand} {self.op} {'[' + shown + ']' if isinstance(self.value, list) else shown}"
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -170,6 +177,9 @@ class Condition:
     def reads_others(self) -> bool:
         """Whether any test reads records beyond the row (a parent's value, a children aggregate)."""
         return any(t.operand.reads_others() for t in self.tests)
+
+    def __str__(self) -> str:
+        return " and ".join(map(str, self.tests))
 
 
 def _column(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.Expr:
@@ -444,3 +454,10 @@ def reads_others(rule: Rule) -> bool:
     return (rule.when is not None and rule.when.reads_others()) or (
         isinstance(check, ConditionCheck) and check.condition.reads_others()
     )
+
+
+def judges(rule: Rule) -> str:
+    """Which rows a rule judges, for people (``crm-ops rules list``): its condition and its tolerance;
+    empty for a rule judging every live row, with no tolerance."""
+    shown = [str(rule.when) if rule.when else "", f"tolerance {rule.tolerance}" if rule.tolerance else ""]
+    return "; ".join(s for s in shown if s)
