@@ -6,6 +6,7 @@ from crm_ops.check import run_check
 run = run_check(load_profile("crm-ops.toml", "prod"))
 run.result.findings          # rule, entity, system, record_id, field, current_value, severity,
                              # message, proposed_value, confidence
+run.write_samples(Path("samples.csv"), per_rule=20)   # a few findings of each rule, for people
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from crm_ops import durable
+from crm_ops import csvio, durable
 from crm_ops.config import Profile, ReviewSettings
 from crm_ops.engines import check_rules
 from crm_ops.errors import ConfigError
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckRun",
     "current_frames",
+    "finding_samples",
     "named_settings",
     "profile_rules",
     "rule_set_versions",
@@ -50,6 +52,7 @@ __all__ = [
 
 # the severities each ``fail_on`` counts
 FAIL_ON: dict[str, tuple[str, ...]] = {"error": ("error",), "warning": ("error", "warning"), "never": ()}
+SAMPLES_PER_RULE = 20  # findings of each rule in a samples CSV (``crm-ops check --samples-csv``)
 
 
 @dataclass
@@ -79,6 +82,40 @@ class CheckRun:
         if self.failed:
             return ExitCode.FAILED
         return ExitCode.FINDINGS if self.serious(fail_on) else ExitCode.OK
+
+    def write_samples(self, path: Path, per_rule: int = SAMPLES_PER_RULE) -> Path:
+        """Write up to ``per_rule`` findings of each rule to a CSV file for people (``finding_samples``;
+        values a spreadsheet would run as formulas are neutralised). Returns ``path``."""
+        sample = finding_samples(self.result.findings, per_rule)
+        return csvio.write_file(path, sample.columns, sample.iter_rows())
+
+
+def finding_samples(findings: pl.DataFrame, per_rule: int = SAMPLES_PER_RULE) -> pl.DataFrame:
+    """Up to ``per_rule`` findings of each rule, to show a rule's failures by example: a spread over
+    its CRMs and entities (ordered by a hash of the record id, so the same findings give the same
+    sample), with ``rule_findings``, how many findings the rule has in all. Rules by findings, most first."""
+    if per_rule < 1:
+        raise ConfigError(f"samples per rule must be 1 or more, got {per_rule}")
+    counted = findings.with_columns(pl.len().over("rule").alias("rule_findings"))
+    order = [pl.col("rule_findings"), pl.col("rule"), pl.col("record_id").hash(seed=26), pl.col("record_id")]
+    first = [
+        "rule",
+        "severity",
+        "rule_findings",
+        "system",
+        "entity",
+        "record_id",
+        "field",
+        "current_value",
+        "message",
+        "proposed_value",
+        "confidence",
+    ]
+    return (
+        counted.sort(order, descending=[True, False, False, False], maintain_order=True)
+        .filter(pl.int_range(pl.len()).over("rule") < per_rule)
+        .select(first)
+    )
 
 
 def profile_rules(

@@ -108,7 +108,11 @@ def test_rules_and_check_commands_with_custom_rules(sandbox: Sandbox, tmp_path: 
     assert "acme.person.title.vp_spelled_out" in listed.stdout and "person.email.valid" in listed.stdout
     assert _run("pull", "-c", config, env=env).returncode == 0
     out = tmp_path / "findings.parquet"
-    checked = _run("check", "-c", config, "--rules", custom, "--output", str(out), env=env)
+    samples = tmp_path / "samples.csv"
+    checked = _run(
+        "check", "-c", config, "--rules", custom, "--output", str(out), "--samples-csv", str(samples),
+        "--samples", "3", env=env,
+    )  # fmt: skip
     # the sandbox holds error-level defects: --fail-on error (the default) exits 1, as cron needs
     assert checked.returncode == 1, checked.stderr
     assert "findings at --fail-on error or above" in checked.stderr
@@ -120,6 +124,12 @@ def test_rules_and_check_commands_with_custom_rules(sandbox: Sandbox, tmp_path: 
     assert set(findings.columns) == set(FINDINGS_SCHEMA)
     assert {"person.email.valid", "acme.person.title.vp_spelled_out"} <= set(findings["rule"])
     assert "findings" in checked.stdout
+    # a few findings of each rule, for people: every rule that found something, three at most each
+    sampled = pl.read_csv(samples, infer_schema=False)
+    assert set(sampled["rule"]) == set(findings["rule"]) and f"samples: {samples}" in checked.stdout
+    assert sampled.group_by("rule").len()["len"].max() == 3
+    alone = _run("check", "-c", config, "--samples", "3", env=env)
+    assert alone.returncode == 2 and "--samples: give --samples-csv FILE too" in alone.stderr
     matched = _run("match", "-c", config, "--output", str(tmp_path / "match"), env=env)
     assert matched.returncode == 0, matched.stderr
     links = pl.read_parquet(tmp_path / "match" / "links.parquet")

@@ -327,6 +327,55 @@ def to_polars_frame(frame: Any) -> pl.DataFrame:
     return to_polars(frame, MATCH_FINDINGS_SCHEMA)
 
 
+# ------------------------------------------------ conditions, references and tolerances (issue 26) on Spark
+
+
+def test_rules_with_conditions_references_and_tolerances_on_spark_equal_polars(spark: Any) -> None:
+    """examples/rules/acme.yaml's conditional rules (a parent's value, a condition check on the owner,
+    an aggregate of children, a tolerance) and a condition on the row's own columns, run on partitions."""
+    from dataclasses import replace
+
+    from crm_ops.rules.conditions import parse_condition
+    from crm_ops.rules.loader import load_yaml_rules
+    from crm_ops.rules.model import example_frame
+    from crm_ops.spark import run_rules_spark
+
+    acme, problems = load_yaml_rules(ROOT / "examples" / "rules" / "acme.yaml")
+    assert problems == []
+    accounts = [{"id": f"a{i}", "tier": ["Tier 1", "Tier 2", None][i % 3]} for i in range(30)]
+    contacts = [
+        {"id": f"c{i}", "account_id": f"a{i % 31}", "title": "CFO" if i % 4 else None} for i in range(90)
+    ]
+    owners = [{"id": "u1", "title": "Account Executive"}, {"id": "u2", "title": "Sales Director"}]
+    opps = [
+        {"id": f"o{i}", "account_id": f"a{i % 7}", "owner_id": f"u{1 + i % 2}", "is_closed": i % 5 == 0,
+         "amount": 2e6 if i % 3 else 10.0}
+        for i in range(60)
+    ]  # fmt: skip
+    leads = [{"id": f"l{i}", "lead_source": None if i % 2 else "Web", "status": "Open"} for i in range(20)]
+    frames = _typed(
+        {
+            "salesforce": {
+                "Account": example_frame("Account", accounts, "salesforce"),
+                "Contact": example_frame("Contact", contacts, "salesforce"),
+                "Owner": example_frame("Owner", owners, "salesforce"),
+                "Opportunity": example_frame("Opportunity", opps, "salesforce"),
+                "Lead": example_frame("Lead", leads, "salesforce"),
+            }
+        }
+    )
+    rules = [r for r in acme if r.when is not None or r.tolerance is not None]
+    assert len(rules) == 3
+    rules += [r for r in acme if r.id == "acme.lead.source.required"]  # plus one, conditioned here
+    only_open, _ = parse_condition({"status": "Open"}, ["Lead"])
+    rules[-1] = replace(rules[-1], when=only_open)
+    expected = run_rules(rules, frames, now=NOW)
+    got = run_rules_spark(rules, _to_spark(spark, frames), now=NOW)
+    assert expected.errors == [] and got.errors == []
+    assert set(expected.findings["rule"]) == {r.id for r in rules}  # every rule finds something
+    _same(expected.findings, got.findings, "findings of conditional rules")
+
+
 # ------------------------------------------------ billing and product sources (issue 14) on Spark
 
 

@@ -63,7 +63,7 @@ def test_the_tutorial_runs_as_written(sandbox: Sandbox, tmp_path: Path) -> None:
             outputs.append((body, done))
     by_command = dict(outputs)
     assert (
-        "4 of 4 examples passed, 2 rules"
+        "6 of 6 examples passed, 3 rules"
         in by_command["crm-ops rules test --rules my_rules/ --no-shipped"].stdout
     )
     assert "acme.lead.company.spaces" in by_command["crm-ops rules list --rules my_rules/"].stdout

@@ -168,8 +168,13 @@ def test_custom_rules_in_examples_load_and_pass_their_examples() -> None:
     assert {r.id for r in rules} == {
         "acme.lead.source.required",
         "acme.account.tier.known",
+        "acme.contact.tier1.title",
+        "acme.opportunity.large.director_owner",
+        "acme.account.open_deals.tiered",
         "acme.person.title.vp_spelled_out",
     }
+    for r in rules:  # every rule shows a row that passes and one that fails
+        assert any(e.passes for e in r.examples) and any(not e.passes for e in r.examples), r.id
     assert all(x.ok for x in run_examples(rules))
 
 

@@ -46,16 +46,18 @@ def _print_problems(problems: list[RuleProblem]) -> None:
 
 @rules_app.command("list")
 def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: RulePaths = None) -> None:
-    """Every rule the profile runs: id, entities, severity, systems, whether it proposes fixes."""
+    """Every rule the profile runs: id, entities, severity, systems, whether it proposes fixes, which rows
+    it judges (its condition and tolerance)."""
     from rich.console import Console
     from rich.table import Table
 
     from crm_ops.check import profile_rules
+    from crm_ops.rules.conditions import judges
 
     with _errors():
         found, problems = profile_rules(_optional_profile(config, profile), rules or [])
     table = Table(title=f"{len(found)} rules")
-    for col in ("id", "entity", "severity", "systems", "fix", "description"):
+    for col in ("id", "entity", "severity", "systems", "fix", "when", "description"):
         table.add_column(col)
     for r in sorted(found, key=lambda r: r.id):
         table.add_row(
@@ -64,6 +66,7 @@ def rules_list(config: ConfigPath = None, profile: ProfileName = None, rules: Ru
             r.severity,
             ", ".join(r.systems) or "both",
             "yes" if r.fix else "",
+            judges(r),
             r.description,
         )
     Console(width=None if sys.stdout.isatty() else 200).print(table)
@@ -120,12 +123,20 @@ def check(
         ),
     ] = "error",
     engine: EngineName = None,
+    samples_csv: Annotated[
+        Path | None,
+        typer.Option("--samples-csv", help="Also write a few findings of each rule to this CSV file."),
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option("--samples", help="Findings of each rule in --samples-csv (default 20).", min=1),
+    ] = None,
 ) -> None:
     """Run the rules over the current snapshots; write the findings as Parquet and print a summary."""
     from rich.console import Console
 
     from crm_ops.api import open_profile
-    from crm_ops.check import FAIL_ON
+    from crm_ops.check import FAIL_ON, SAMPLES_PER_RULE
     from crm_ops.errors import ConfigError
     from crm_ops.tables import findings_table
 
@@ -134,8 +145,12 @@ def check(
     with _errors():
         if fail_on not in FAIL_ON:
             raise ConfigError(f"--fail-on {fail_on!r}: use error, warning or never")
+        if samples is not None and samples_csv is None:
+            raise ConfigError("--samples: give --samples-csv FILE too (the file the samples go to)")
         ws = open_profile(config, profile)
         run = ws.check(extra_rules=rules or [], output=output, engine=engine)
+        if samples_csv is not None:
+            run.write_samples(samples_csv, samples or SAMPLES_PER_RULE)
     code = run.exit_code(fail_on)
     findings = run.result.findings
     table = findings_table(f"{findings.height:,} findings from {len(run.rules)} rules", findings)
@@ -146,6 +161,8 @@ def check(
         )
     _print_problems(run.problems)
     typer.echo(f"findings: {run.findings_path}")
+    if samples_csv is not None:
+        typer.echo(f"samples: {samples_csv}")
     if run.failed:
         # a rule that could not load or raised has no findings: the check is incomplete, whatever
         # --fail-on says

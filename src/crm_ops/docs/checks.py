@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ops.rules import library
+from crm_ops.rules import conditions, library
 from crm_ops.rules.loader import FIX_MAPPING_HELP, RULE_KEY_HELP, load_rules
 
 
@@ -139,5 +139,30 @@ def checks_page() -> str:
         "| key | meaning |",
         "|---|---|",
         *(f"| `{k}` | {v} |" for k, v in FIX_MAPPING_HELP.items()),
+        "",
+        "## Conditions",
+        "",
+        "`when:` picks the rows a rule judges (the others pass); `check: {holds: ...}` takes the same",
+        "syntax and passes the rows it holds for. A condition is one test or a list of tests, all of which",
+        "must hold. A test is `{column: value}` (`=`; a list: `in`; null: `is_null`; several columns: all)",
+        "or `{field: F, op: OP, value: V}`, where `ref: {via, entity, field}` (the parent record the row's",
+        "`via` column points at, same CRM) or `children: {entity, via, agg, field, when}` (an aggregate of",
+        "the live records whose `via` column holds the row's id) may stand in for `field`. Every field is",
+        "checked against the entity's columns (`custom_<name>` allowed), every value against its type.",
+        "An empty value matches only `is_null`, `!=` and `not_in`.",
+        "",
+        "| op | takes: holds when |",
+        "|---|---|",
+        *(f"| `{k}` | {v} |" for k, v in conditions.OP_HELP.items()),
+        "",
+        f"`children` aggregates: {', '.join(f'`{a}`' for a in conditions.AGGS)} (default `count`; a row",
+        "without children counts 0 and sums 0). A children's `when` tests the children's own fields.",
+        "",
+        "## Tolerance",
+        "",
+        "`tolerance: 2%` (of the rows the rule judges, per entity and CRM) or `tolerance: 10` (rows): while",
+        "no more rows fail than that, the rule's findings are kept, fixes and all, as `info`, their",
+        "message saying `(within tolerance: 3 of 200 rows fail, 2% allowed)`; beyond it they keep the",
+        "rule's severity. So a few gaps do not fail a run (`--fail-on`), a systemic problem does.",
     ]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,8 @@ For each entity of each CRM, every applicable rule's check becomes a named ``pan
 ``DataFrameSchema`` (polars backend) validated on the live records, eagerly and with ``lazy=True`` so
 every failure of every check is collected in one pass (a LazyFrame would only have its schema checked).
 Pandera's failure cases give the failing rows; a check that raises comes back as a rule error, not a
-crash. Fixers then run on the failing rows only.
+crash. A rule's ``when`` joins its check's expression (the rows it does not hold for pass); a rule
+within its ``tolerance`` has its findings downgraded to info. Fixers then run on the failing rows only.
 
 Every proposal passes the rules of the field it would write before it is proposed: ``ProposalGate``
 puts the proposed values into the target records and runs the same checks (``run_entity``, fixers
@@ -26,6 +27,7 @@ import polars as pl
 import structlog
 
 from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
+from crm_ops.rules.tolerance import tolerate
 from crm_ops.schema.entities import live as live_records
 
 log = structlog.get_logger("crm_ops.rules")
@@ -77,7 +79,10 @@ def run_entity(
     for r in applicable:
         started = time.perf_counter()
         try:
-            exprs.append(as_expr(r.check(live, ctx, r.params), live.height, r).alias(f"__ok{len(owners)}"))
+            ok = as_expr(r.check(live, ctx, r.params), live.height, r)
+            if r.when is not None:  # the rows the condition does not hold for pass
+                ok = ok | ~r.when.expr(live, ctx)
+            exprs.append(ok.alias(f"__ok{len(owners)}"))
         except Exception as exc:  # noqa: BLE001 - a rule's bug is reported, not fatal
             errors.append(RuleError(r.id, system, entity, f"{type(exc).__name__}: {exc}"))
             continue
@@ -140,11 +145,21 @@ def run_entity(
         rows = live[rows_idx.sort()]
         frames.append(_findings(rule, rows, ctx, system, entity, errors))
     findings = pl.concat(frames) if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
+    for rule, _ in failing.values():
+        if rule.tolerance is not None:
+            findings = tolerate(findings, rule.id, rule.tolerance, judged_rows(rule, live, ctx))
     if any(r.fix is not None for r in owners) and findings.height:
         started = time.perf_counter()
         findings = _gate_fixes(findings, owners, live, ctx, system, entity)
         timings["(fixes checked)"] = time.perf_counter() - started
     return CheckResult(findings, errors, timings)
+
+
+def judged_rows(rule: Rule, live: pl.DataFrame, ctx: RuleContext) -> int:
+    """How many of the live rows ``rule`` judges (those its ``when`` holds for)."""
+    if rule.when is None:
+        return live.height
+    return int(live.select(rule.when.expr(live, ctx).sum()).item())
 
 
 def proposal_failures(

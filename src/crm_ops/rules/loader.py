@@ -20,9 +20,9 @@ from typing import Any
 import polars as pl
 import yaml
 
-from crm_ops.rules import crosssource, library  # noqa: F401 - crosssource's checks register themselves
+from crm_ops.rules import crosssource, library, tolerance  # noqa: F401 - crosssource's checks register
+from crm_ops.rules.conditions import ConditionCheck, no_such_field, parse_condition
 from crm_ops.rules.model import SEVERITIES, CheckFn, Example, FixFn, Rule
-from crm_ops.rules.names import nearest
 from crm_ops.schema.entities import CUSTOM_PREFIX, ENTITIES
 
 # The keys of a YAML rule, and the fix mappings, with what each means (docs/reference/checks.md).
@@ -35,10 +35,13 @@ RULE_KEY_HELP = {
     "description": "required: what is wrong, for a business user (the finding's message)",
     "tags": "a list of words: `tag:<tag>` selects rules in disabled, review.approve and run.auto_apply",
     "systems": "salesforce and/or hubspot (default: every system with the entity, sources included)",
-    "check": "required: a named check, a plain check (not_null) or a mapping ({matches: regex})",
+    "check": "required: a named check, a plain check (not_null), a mapping ({matches: regex}) or "
+    "{holds: condition}: the row passes where the condition holds (see Conditions)",
     "params": "the check's and fixer's parameters",
     "fix": "a named fixer, or a fix mapping",
     "examples": "a list of {pass: row} or {fail: row, fix: value}, with optional context and system",
+    "when": "a condition: only the rows it holds for are judged, the others pass (see Conditions)",
+    "tolerance": tolerance.HELP,
 }
 RULE_KEYS = set(RULE_KEY_HELP)
 FIX_MAPPING_HELP = {
@@ -128,12 +131,7 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
     if column is not None and not bad:
         for e in entities:
             if column not in ENTITIES[e] and not str(column).startswith(CUSTOM_PREFIX):
-                guess = nearest(str(column), ENTITIES[e])
-                problems.append(
-                    f"{e} has no field {column!r}"
-                    + (f" (did you mean {guess!r}?)" if guess else "")
-                    + f"; its fields: {', '.join(ENTITIES[e])} (or {CUSTOM_PREFIX}<name> for a custom field)"
-                )
+                problems.append(no_such_field(e, column))
     systems = tuple(spec.get("systems") or ())
     if any(s not in SYSTEMS for s in systems):
         problems.append(f"systems must be among {', '.join(SYSTEMS)}, got {list(systems)}")
@@ -152,7 +150,14 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
                 f"unknown check {raw_check!r}; known: "
                 + ", ".join(sorted([*library.CHECKS, *library.GENERIC_CHECKS]))
             )
-    if isinstance(raw_check, dict) and check_fn is None:
+    if isinstance(raw_check, dict) and "holds" in raw_check:
+        if len(raw_check) != 1:
+            problems.append("check: {holds: condition} takes nothing else")
+        elif not bad:
+            condition, check_problems = parse_condition(raw_check["holds"], entities, where="check holds")
+            problems += check_problems
+            check_fn = ConditionCheck(condition) if condition is not None else None
+    elif isinstance(raw_check, dict) and check_fn is None:
         if len(raw_check) != 1:
             problems.append("a check mapping takes exactly one check, e.g. {matches: '^[A-Z]'}")
         elif column is None:
@@ -178,6 +183,14 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
             problems.append(fix_problem)
     elif raw_fix is not None:
         problems.append("fix must be a fixer's name or a mapping such as {set: value, confidence: 0.9}")
+    when = None
+    if "when" in spec and not bad:
+        when, when_problems = parse_condition(spec["when"], entities)
+        problems += when_problems
+    limit = None
+    if "tolerance" in spec:
+        limit, limit_problem = tolerance.parse_tolerance(spec["tolerance"])
+        problems += [limit_problem] if limit_problem else []
     examples, example_problems = _examples(spec.get("examples"), "examples")
     problems += [p.removeprefix("examples: ") for p in example_problems]
     if problems or check_fn is None:
@@ -196,6 +209,8 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
             systems=systems,
             examples=tuple(examples),
             source=where,
+            when=when,
+            tolerance=limit,
         ),
         [],
     )

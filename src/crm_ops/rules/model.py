@@ -8,7 +8,10 @@ understands, tags, optionally the systems it applies to, and:
   ``DataFrameSchema`` (polars backend) and reads the failing rows from pandera's failure cases;
 - optionally a fixer: a function of (failing rows, context, params) returning one proposed value and
   a confidence (0-1) per failing record;
-- examples: rows that pass, rows that fail and the fix expected, run by ``crm-ops rules test``.
+- examples: rows that pass, rows that fail and the fix expected, run by ``crm-ops rules test``;
+- optionally a condition (``when``, ``crm_ops.rules.conditions``): the rows it does not hold for pass,
+  whatever the check says; and a tolerance (``crm_ops.rules.tolerance``): while no more of the judged
+  rows fail than it allows, the rule's findings are kept as info.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
 from crm_ops.schema.entities import ENTITIES
+
+if TYPE_CHECKING:
+    from crm_ops.rules.tolerance import Tolerance
 
 SEVERITIES = ("error", "warning", "info")
 CheckFn = Callable[[pl.DataFrame, "RuleContext", Mapping[str, Any]], "pl.Series | pl.Expr"]
@@ -39,6 +45,18 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "proposed_value": pl.String(),
     "confidence": pl.Float64(),
 }
+
+
+class Condition(Protocol):
+    """Which rows a rule judges (``crm_ops.rules.conditions.Condition`` builds it from a YAML ``when:``)."""
+
+    def expr(self, frame: pl.DataFrame, ctx: RuleContext) -> pl.Expr:
+        """True where the rule judges the row (never null)."""
+        ...
+
+    def reads_others(self) -> bool:
+        """Whether it reads records beyond the row (a parent's value, an aggregate of children)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,8 @@ class Rule:
     systems: tuple[str, ...] = ()
     examples: tuple[Example, ...] = ()
     source: str = ""  # "file:line" where the rule is defined
+    when: Condition | None = None  # the rows judged (None: every live row)
+    tolerance: Tolerance | None = None
 
     def applies_to(self, system: str, entity: str) -> bool:
         """Whether this rule judges ``entity`` records of ``system``."""

@@ -125,7 +125,7 @@ class SparkGate:
             .distinct()
         )
         live = live_rows(frame)
-        kinds = {c: {N.kind_of(r.check, N.CHECK_NEEDS) for r in rs} for c, rs in judged.items()}
+        kinds = {c: {N.rule_kind(r, counting=False) for r in rs} for c, rs in judged.items()}
         plain = {c: rs for c, rs in judged.items() if kinds[c] <= {"row", "needs"}}
         out = []
         for column, rs in judged.items():

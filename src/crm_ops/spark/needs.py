@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from crm_ops.match.sources import source_frames
-from crm_ops.rules import crosssource, library
+from crm_ops.rules import conditions, crosssource, library
+from crm_ops.rules.model import Rule
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -434,6 +435,18 @@ def passes_everything(fn: Callable[..., Any] | None, frames: Mapping[str, Any], 
     if fn is None or getattr(fn, "__module__", "") != crosssource.__name__ or system not in crosssource.CRMS:
         return False
     return not source_frames(frames, "Subscription")
+
+
+def rule_kind(rule: Rule, *, counting: bool = True) -> str:
+    """How the Spark engine runs a rule's check: ``kind_of`` its check, but on the driver when its
+    condition (``when:``, ``check: {holds: ...}``) reads other records (a parent's value, an aggregate
+    of children) or, when it ``counting`` findings, its tolerance counts an entity's rows: both need
+    whole frames, not a partition's rows."""
+    if conditions.reads_others(rule) or (counting and rule.tolerance is not None):
+        return "driver"
+    if isinstance(rule.check, conditions.ConditionCheck):
+        return "row"
+    return kind_of(rule.check, CHECK_NEEDS)
 
 
 def kind_of(fn: Callable[..., Any], needs: Mapping[Callable[..., Any], Provider]) -> str:

@@ -13,7 +13,10 @@ Per (system, entity), over the live records:
    as the polars engine's gate does.
 
 Checks and fixers the engine cannot place (a user's own Python ones, not declared ``row_level``) run on
-the driver over the collected frames. Findings come back as the polars engine's ``CheckResult``.
+the driver over the collected frames, as do YAML rules whose condition reads other records (a parent's
+value, an aggregate of children) or that carry a tolerance (``needs.rule_kind``); a condition on the
+row's own columns runs on the partitions with its check. Findings come back as the polars engine's
+``CheckResult``.
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ def run_entity_spark(
     applicable = [
         r for r in rules if r.applies_to(system, entity) and not N.passes_everything(r.check, frames, system)
     ]
-    kinds = {r.id: N.kind_of(r.check, N.CHECK_NEEDS) for r in applicable}
+    kinds = {r.id: N.rule_kind(r) for r in applicable}
     fix_kinds = {r.id: N.kind_of(r.fix, N.FIX_NEEDS) for r in applicable if r.fix is not None}
     on_driver = [r for r in applicable if kinds[r.id] == "driver" or fix_kinds.get(r.id) == "driver"]
     distributed = [r for r in applicable if r not in on_driver]
