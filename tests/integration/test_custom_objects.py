@@ -16,11 +16,12 @@ import pytest
 
 from crm_ops.api import Workspace
 from crm_ops.config import Profile, load_profile, sandbox_config
+from crm_ops.doctor import run_doctor
 from crm_ops.errors import ConfigError
 from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
-from tests.pulling import fast_sandbox
+from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
 ENTITY = "CrmSubscription"  # "Subscription" is the billing source's core entity
@@ -84,7 +85,14 @@ def box() -> Iterator[Sandbox]:
         yield sb
 
 
-def _profile(box: Sandbox, folder: Path, sf_map: str = SF_MAP, hs_map: str = HS_MAP) -> Profile:
+def _profile(
+    box: Sandbox,
+    folder: Path,
+    sf_map: str = SF_MAP,
+    hs_map: str = HS_MAP,
+    salesforce: dict[str, Any] | None = None,
+    hubspot: dict[str, Any] | None = None,
+) -> Profile:
     (folder / "objects").mkdir(parents=True, exist_ok=True)
     (folder / "objects" / "salesforce.yaml").write_text(sf_map)
     (folder / "objects" / "hubspot.yaml").write_text(hs_map)
@@ -92,7 +100,9 @@ def _profile(box: Sandbox, folder: Path, sf_map: str = SF_MAP, hs_map: str = HS_
     (folder / "rules" / "subscriptions.yaml").write_text(RULE)
     os.environ.update(box.env)
     rate = min(box.config.hubspot_limits.per_ten_seconds - 10, 100_000)
-    text = sandbox_config(box.env, folder / "state", hubspot_rate=rate).replace(
+    text = sandbox_config(
+        box.env, folder / "state", hubspot_rate=rate, salesforce=salesforce, hubspot=hubspot
+    ).replace(
         "[profiles.sandbox]\n",
         '[profiles.sandbox]\nobject_maps = ["objects/salesforce.yaml", "objects/hubspot.yaml"]\n',
         1,
@@ -220,9 +230,80 @@ def test_declared_object_maps_are_checked_at_load(box: Sandbox, tmp_path: Path) 
         _profile(box, tmp_path / "core", hs_map=core)
 
 
+class _KilledError(Exception):
+    """A pull stopped after its first page, as a kill would."""
+
+
+def test_a_big_declared_object_goes_through_bulk_and_resumes(box: Sandbox, tmp_path: Path) -> None:
+    # HubSpot's custom object named by its objectTypeId, as the schemas API gives it
+    schemas = hubspot_client(box.env).crm.schemas.core_api.get_all().results
+    (schema,) = [s for s in schemas if s.name == "subscriptions"]
+    assert schema.fully_qualified_name == "p123456789_subscriptions"
+    assert schema.object_type_id.startswith("2-")
+    assert {a.to_object_type_id for a in schema.associations} == {"0-2"}
+    profile = _profile(
+        box,
+        tmp_path,
+        hs_map=HS_MAP.replace("p_subscriptions", schema.object_type_id),
+        salesforce={"bulk_threshold": 50, "bulk_page_records": 100},
+        hubspot={"part_rows": 100},
+    )
+    pages: list[str] = []
+
+    def stop_after_one(job: Any, rows: int) -> None:
+        if rows:
+            pages.append(job.system)
+            raise _KilledError
+
+    for system in ("salesforce", "hubspot"):
+        killed = Puller(profile, on_page=stop_after_one)
+        with pytest.raises(_KilledError):
+            killed.pull(system, ENTITY)
+        killed.close()
+    assert pages == ["salesforce", "hubspot"]
+    puller = Puller(profile)
+    try:
+        # stopped mid-way: a Bulk query job's cursor on Salesforce, a list page's on HubSpot
+        sf_job, hs_job = (puller.state.open_pull(s, ENTITY) for s in ("salesforce", "hubspot"))
+        assert sf_job is not None and sf_job.cursor is not None and sf_job.cursor["mode"] == "bulk"
+        assert hs_job is not None and hs_job.cursor is not None and hs_job.cursor["phase"] == "active"
+        done = {s: puller.pull(s, ENTITY) for s in ("salesforce", "hubspot")}
+        assert all(r.resumed and r.mode == "full" for r in done.values())
+        sf, hs = _snapshot(puller, "salesforce"), _snapshot(puller, "hubspot")
+    finally:
+        puller.close()
+    truth_sf = box.data.salesforce["Subscription__c"]
+    assert sf.height == truth_sf.height and sf["id"].n_unique() == sf.height
+    assert hs["id"].n_unique() == hs.height == box.data.hubspot["p_subscriptions"].height
+    # through Bulk's CSV the same types and values as through REST
+    want = dict(zip(truth_sf["Id"].to_list(), truth_sf["MRR__c"].to_list(), strict=True))
+    assert dict(zip(sf["id"].to_list(), sf["mrr"].to_list(), strict=True)) == want
+    assert sf.schema["seats"] == pl.Int64 and sf.schema["is_deleted"] == pl.Boolean
+    assert hs["account_id"].drop_nulls().len() == hs.height
+
+
 def test_an_object_the_org_lacks_fails_that_entity_alone(box: Sandbox, tmp_path: Path) -> None:
     profile = _profile(box, tmp_path, sf_map=SF_MAP.replace("Subscription__c", "Subscriptoin__c"))
     run = Workspace(profile).pull(systems=["salesforce"], entities=[ENTITY, "Account"])
     assert [r.entity for r in run.results] == ["Account"]
     assert [f.entity for f in run.failures] == [ENTITY]
     assert "Subscriptoin__c" in str(run.failures[0].error)
+
+
+def test_doctor_lists_the_orgs_objects_with_counts_and_what_maps_them(box: Sandbox, tmp_path: Path) -> None:
+    sf_live = box.salesforce.store["Subscription__c"].frame().filter(~pl.col("IsDeleted")).height
+    hs_live = box.hubspot.objects["p_subscriptions"].frame().filter(~pl.col("archived")).height
+    plain = profile_for(box, tmp_path / "plain")
+    lines = {f.detail for f in run_doctor(plain) if f.check == "inventory"}
+    assert (
+        f"Subscription__c (Subscription, custom): {sf_live:,} records; "
+        "not mapped (declare it in the profile's object_maps)"
+    ) in lines
+    assert any(
+        line.startswith("Account (Account, standard):") and "mapped to Account" in line for line in lines
+    )
+    hs_line = next(line for line in lines if line.startswith("p_subscriptions "))
+    assert f"custom, 2-7353817): {hs_live:,} records; not mapped" in hs_line
+    declared = {f.detail for f in run_doctor(_profile(box, tmp_path / "declared")) if f.check == "inventory"}
+    assert f"Subscription__c (Subscription, custom): {sf_live:,} records; mapped to {ENTITY}" in declared
+    assert any(line.startswith("p_subscriptions ") and f"mapped to {ENTITY}" in line for line in declared)

@@ -596,6 +596,16 @@ class HubSpotConnector(HubSpotWrites):
         body = self._call(get)
         return body if isinstance(body, dict) else {}
 
+    def custom_object_types(self) -> list[dict[str, Any]]:
+        """The portal's custom object schemas (``GET /crm/v3/schemas``: ``objectTypeId``,
+        ``fullyQualifiedName``, ``name``, ``labels``, ``associations``...)."""
+        body = self._call(self.client.crm.schemas.core_api.get_all)
+        return list(body.get("results", [])) if isinstance(body, dict) else []
+
+    def record_count(self, object_type: str) -> int:
+        """How many live records of ``object_type`` the portal holds (the search API's total)."""
+        return int(self._search(object_type, [], ["hs_object_id"], 0, 1).get("total", 0))
+
     def probe(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
         """One raw call (status, headers, parsed body), not retried, for diagnostics (``doctor``): an error
         answer is returned, not raised; a failure to connect is raised as our error."""
