@@ -24,6 +24,11 @@ profile may name others with ``<secret>_env = "VAR"``). Other string values may 
     [profiles.sandbox]                      # (same table) objects crm_ops ships no map for
     object_maps = ["objects/salesforce.yaml", "objects/hubspot.yaml"]
 
+    [profiles.sandbox.objects.salesforce.Project]   # or one declared in the profile itself
+    object = "Project__c"
+    required = {name = "Name"}
+    optional = {account_id = {field = "Account__c", parent = "Account"}}
+
     [profiles.sandbox.review]               # which plan actions start approved (plan.csv, apply)
     approve = ["tag:format", "person.email.normalised"]
     min_confidence = 0.95
@@ -54,7 +59,7 @@ from crm_ops.config_tables import (
 )
 from crm_ops.errors import ConfigError
 from crm_ops.retry import RetryPolicy
-from crm_ops.schema.fieldmap import load_object_map
+from crm_ops.schema.fieldmap import load_object_map, load_object_tables
 
 __all__ = [
     "CrmSettings",
@@ -203,6 +208,7 @@ class Profile:
     hubspot: HubSpotSettings | None = None
     maps: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     object_maps: tuple[Path, ...] = ()  # YAML maps declaring entities of other objects (custom objects)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # the same, declared in the profile
     entities: tuple[str, ...] | None = None
     rules: RuleSettings = field(default_factory=RuleSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
@@ -243,6 +249,8 @@ PROFILE_KEYS = {
     "maps": "tables maps.<system>.<Entity>: field map overrides",
     "object_maps": "a list of YAML field maps (relative to the config file) declaring entities of objects "
     "crm_ops ships no map for: Salesforce custom objects (X__c), HubSpot custom object types (p_<name>)",
+    "objects": "tables objects.<system>.<Entity> (object, required, optional): entities declared in the "
+    "profile itself, as in an object map file",
     "rules": "table: which rules run",
     "review": "table: which plan actions start approved",
     "match": "table: matching settings",
@@ -373,6 +381,27 @@ def _object_maps(raw: Any, where: str, file: Path, problems: list[str]) -> tuple
     return tuple(paths)
 
 
+def _object_tables(raw: Any, where: str, problems: list[str]) -> dict[str, dict[str, Any]]:
+    """The entities the profile declares in ``objects.<system>.<Entity>`` tables, checked now."""
+    if not isinstance(raw, dict) or any(s not in ("salesforce", "hubspot") for s in raw):
+        problems.append(
+            f"{where}.objects: expected tables objects.salesforce.<Entity> / objects.hubspot.<Entity>"
+        )
+        return {}
+    good: dict[str, dict[str, Any]] = {}
+    for system, tables in raw.items():
+        if not isinstance(tables, dict):
+            problems.append(f"{where}.objects.{system}: expected tables objects.{system}.<Entity>")
+            continue
+        try:
+            load_object_tables(system, tables, where)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        good[system] = tables
+    return good
+
+
 def load_profile(path: str | Path | None = None, profile: str | None = None) -> Profile:
     """Read ``profile`` from the config file (``CRM_OPS_CONFIG`` or ./crm-ops.toml by default)."""
     file = Path(path or os.environ.get("CRM_OPS_CONFIG") or DEFAULT_CONFIG)
@@ -412,6 +441,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         problems.append(f"{where}.maps: expected tables maps.salesforce.<Entity> / maps.hubspot.<Entity>")
         maps = {}
     object_maps = _object_maps(raw.get("object_maps", []), f"{where}.object_maps", file, problems)
+    objects = _object_tables(raw.get("objects", {}), where, problems)
     entities = raw.get("entities")
     if entities is not None and (
         not isinstance(entities, list) or not all(isinstance(e, str) for e in entities)
@@ -446,6 +476,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         hubspot=hs,
         maps=maps,
         object_maps=object_maps,
+        objects=objects,
         entities=tuple(entities) if entities else None,
         rules=rules,
         review=review,

@@ -82,7 +82,11 @@ def connect(profile: Profile, system: str) -> Connector:
                           f"it has {known}")  # fmt: skip
     overrides = profile.maps.get(system)
     fmap = load_map(
-        system, overrides=overrides, overrides_origin=profile.source, declared=profile.object_maps
+        system,
+        overrides=overrides,
+        overrides_origin=profile.source,
+        declared=profile.object_maps,
+        declared_tables=profile.objects.get(system),
     )
     if system == "salesforce" and profile.salesforce is not None:
         return SalesforceConnector(profile.salesforce, fmap, policy=profile.salesforce.retry_policy())

@@ -58,6 +58,15 @@ entities:
       start_date: start_date
       end_date: end_date
 """
+HS_TABLES = """\
+[profiles.sandbox.objects.hubspot.CrmSubscription]
+object = "p_subscriptions"
+required = {name = "subscription_name"}
+[profiles.sandbox.objects.hubspot.CrmSubscription.optional]
+account_id = {association = "companies", parent = "Account"}
+status = "status"
+seats = {property = "seats", type = "int"}
+"""
 RULE = """\
 rules:
   - id: subscription.status.present
@@ -92,10 +101,16 @@ def _profile(
     hs_map: str = HS_MAP,
     salesforce: dict[str, Any] | None = None,
     hubspot: dict[str, Any] | None = None,
+    tables: str = "",
 ) -> Profile:
+    """A profile of ``box`` declaring the two object map files (``tables``: TOML added to the profile,
+    such as ``objects`` tables; an empty map text leaves that file out) and running the rule folder."""
     (folder / "objects").mkdir(parents=True, exist_ok=True)
-    (folder / "objects" / "salesforce.yaml").write_text(sf_map)
-    (folder / "objects" / "hubspot.yaml").write_text(hs_map)
+    files = []
+    for system, text in (("salesforce", sf_map), ("hubspot", hs_map)):
+        if text:
+            (folder / "objects" / f"{system}.yaml").write_text(text)
+            files.append(f'"objects/{system}.yaml"')
     (folder / "rules").mkdir(exist_ok=True)
     (folder / "rules" / "subscriptions.yaml").write_text(RULE)
     os.environ.update(box.env)
@@ -104,10 +119,10 @@ def _profile(
         box.env, folder / "state", hubspot_rate=rate, salesforce=salesforce, hubspot=hubspot
     ).replace(
         "[profiles.sandbox]\n",
-        '[profiles.sandbox]\nobject_maps = ["objects/salesforce.yaml", "objects/hubspot.yaml"]\n',
+        f"[profiles.sandbox]\nobject_maps = [{', '.join(files)}]\n",
         1,
     )
-    (folder / "crm-ops.toml").write_text(text + '[profiles.sandbox.rules]\nfolders = ["rules"]\n')
+    (folder / "crm-ops.toml").write_text(text + '[profiles.sandbox.rules]\nfolders = ["rules"]\n' + tables)
     return load_profile(folder / "crm-ops.toml", "sandbox")
 
 
@@ -304,6 +319,16 @@ def test_doctor_lists_the_orgs_objects_with_counts_and_what_maps_them(box: Sandb
     )
     hs_line = next(line for line in lines if line.startswith("p_subscriptions "))
     assert f"custom, 2-7353817): {hs_live:,} records; not mapped" in hs_line
-    declared = {f.detail for f in run_doctor(_profile(box, tmp_path / "declared")) if f.check == "inventory"}
+    # the HubSpot side declared in the profile itself rather than in a file
+    profile = _profile(box, tmp_path / "declared", hs_map="", tables=HS_TABLES)
+    declared = {f.detail for f in run_doctor(profile) if f.check == "inventory"}
     assert f"Subscription__c (Subscription, custom): {sf_live:,} records; mapped to {ENTITY}" in declared
     assert any(line.startswith("p_subscriptions ") and f"mapped to {ENTITY}" in line for line in declared)
+    puller = Puller(profile)
+    try:
+        pulled = puller.pull("hubspot", ENTITY)
+        frame = _snapshot(puller, "hubspot")
+    finally:
+        puller.close()
+    assert pulled.total == box.hubspot.objects["p_subscriptions"].frame().height
+    assert frame.schema["seats"] == pl.Int64 and frame["account_id"].drop_nulls().len() == frame.height

@@ -10,8 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from crm_ops.config import load_profile
 from crm_ops.errors import ConfigError
-from crm_ops.schema.entities import BOOL, COMMON, FLOAT, INT, STR, TIME, columns, is_entity
+from crm_ops.schema.entities import BOOL, COMMON, DATE, FLOAT, INT, STR, TIME, columns, is_entity
 from crm_ops.schema.fieldmap import apply, load_map, load_object_map
 
 PROJECTS = """\
@@ -117,3 +118,47 @@ def test_mistakes_in_an_object_map_are_named_with_file_line_and_nearest_name(tmp
         load_object_map(hubspot)
     with pytest.raises(ConfigError, match=r"'system' must be one of salesforce, hubspot, got 'pipedrive'"):
         load_object_map(_write(tmp_path, "system: pipedrive\nentities: {}\n", "pd.yaml"))
+
+
+def test_entities_declared_in_the_profile_itself_are_checked_and_named_by_setting(tmp_path: Path) -> None:
+    config = tmp_path / "crm-ops.toml"
+    config.write_text(
+        "[profiles.p]\n"
+        "[profiles.p.objects.salesforce.Milestone]\n"
+        'object = "Milestone__c"\n'
+        'required = {name = "Name"}\n'
+        "[profiles.p.objects.salesforce.Milestone.optional]\n"
+        'project_id = {field = "Project__c", parent = "Projet"}\n'
+        'due = {field = "Due__c", type = "day"}\n'
+        "[profiles.p.objects.hubspot.Milestone]\n"
+        'objekt = "p_milestones"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_profile(config, "p")
+    where = f"{config} profiles.p objects"
+    problems = caught.value.problems
+    assert any(
+        p.startswith(f"{where}.salesforce.Milestone.optional.due: unknown type 'day'") for p in problems
+    )
+    assert any(
+        p.startswith(
+            f"{where}.salesforce.Milestone.optional.project_id: Milestone.project_id: parent 'Projet'"
+        )
+        for p in problems
+    )
+    needs = "Milestone needs 'object', the CRM object it comes from (did you mean 'object'?)"
+    assert f"{where}.hubspot.Milestone: {needs}" in problems
+    config.write_text(
+        "[profiles.p]\n"
+        "[profiles.p.objects.hubspot.Milestone]\n"
+        'object = "p_milestones"\n'
+        'required = {name = "milestone_name"}\n'
+        "[profiles.p.objects.hubspot.Milestone.optional]\n"
+        'project_id = {association = "p_projects"}\n'
+        'due = {property = "due_date", type = "date"}\n'
+    )
+    profile = load_profile(config, "p")
+    assert set(profile.objects["hubspot"]) == {"Milestone"}
+    emap = load_map("hubspot", declared_tables=profile.objects["hubspot"]).entity("Milestone")
+    assert emap.declared and emap.object == "p_milestones" and emap.associations() == ["p_projects"]
+    assert columns("Milestone")["due"] == DATE

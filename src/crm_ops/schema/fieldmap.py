@@ -485,21 +485,60 @@ def _read_entities(
 ) -> None:
     """The entities of one map file into ``maps``; each problem appended with its file and line. A
     declared-objects file (``declared``) may only name entities that are not core ones."""
-    root = compose_file(file)
 
     def at(node: yaml.Node) -> str:
         return f"{file}:{node.start_mark.line + 1}"
 
+    _read_root(compose_file(file), at, f"{file}:1", system, problems, maps, declared=declared)
+
+
+def _read_tables(
+    tables: Mapping[str, Any], origin: str, system: str, problems: list[str], maps: dict[str, EntityMap]
+) -> None:
+    """Entities declared in the profile itself (``[profiles.P.objects.<system>.<Entity>]``), read as a map
+    file is; each problem names its setting (``origin.Entity.optional.column``) where a file names a line."""
+    root = yaml.compose(yaml.safe_dump({"system": system, "entities": dict(tables)}))
+    paths: dict[int, str] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        paths[id(node)] = path
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = f"{path}.{_python(key)}" if path else str(_python(key))
+                paths[id(key)] = sub
+                walk(value, sub)
+
+    if root is not None:
+        walk(root, "")
+
+    def at(node: yaml.Node) -> str:
+        return f"{origin}.{paths.get(id(node), '').removeprefix('entities.')}".rstrip(".")
+
+    _read_root(root, at, origin, system, problems, maps, declared=True)
+
+
+def _read_root(
+    root: yaml.Node | None,
+    at: Callable[[yaml.Node], str],
+    top_where: str,
+    system: str,
+    problems: list[str],
+    maps: dict[str, EntityMap],
+    *,
+    declared: bool,
+) -> None:
+    """The entities of one composed map (a file's, or a profile's tables) into ``maps``; ``at`` says where
+    a node is (file and line, or the setting), ``top_where`` where the map itself is."""
     if not isinstance(root, yaml.MappingNode):
-        problems.append(f"{file}:1: a field map is a mapping with 'system' and 'entities'")
+        problems.append(f"{top_where}: a field map is a mapping with 'system' and 'entities'")
         return
     top = {_python(k): v for k, v in root.value}
     given = _python(top["system"]) if "system" in top else None
     if given != system:
-        problems.append(f"{file}:1: map is for system {given!r}, expected {system!r}")
+        problems.append(f"{top_where}: map is for system {given!r}, expected {system!r}")
     entities = top.get("entities")
     if not isinstance(entities, yaml.MappingNode):
-        problems.append(f"{file}:1: 'entities' must be a mapping of entity name to its map")
+        problems.append(f"{top_where}: 'entities' must be a mapping of entity name to its map")
         return
     for key, body in entities.value:
         entity = _python(key)
@@ -533,7 +572,9 @@ def _read_entities(
         parts = {_python(k): (k, v) for k, v in body.value}
         obj = _python(parts["object"][1]) if "object" in parts else None
         if not isinstance(obj, str) or not obj:
-            problems.append(f"{at(key)}: {entity} needs 'object', the CRM object it comes from")
+            strays = sorted(str(k) for k in parts if k not in ("object", *LAYERS))
+            hint = next((_nearest(k, ["object"]) for k in strays if _nearest(k, ["object"])), "")
+            problems.append(f"{at(key)}: {entity} needs 'object', the CRM object it comes from{hint}")
             continue
         unknown_parts = set(parts) - {"object", *LAYERS}
         if unknown_parts:
@@ -576,13 +617,15 @@ def load_map(
     overrides: Mapping[str, Any] | None = None,
     overrides_origin: str = "config",
     declared: Sequence[str | Path] = (),
+    declared_tables: Mapping[str, Any] | None = None,
 ) -> FieldMap:
     """Load and check ``system``'s field map (the shipped one unless ``path``), then apply overrides.
 
     ``overrides`` is ``{entity: {column: field-or-spec}}`` from a profile's config. ``declared`` are
     the profile's object maps (``object_maps``): those for ``system`` add the entities they declare
-    (the others are skipped). Every problem in the files and the overrides is reported at once, each
-    with its file and line.
+    (the others are skipped); ``declared_tables`` the entities the profile declares itself
+    (``objects.<system>``: entity -> table, named in errors after ``overrides_origin``). Every problem in
+    the files, the tables and the overrides is reported at once, each with its file and line or setting.
     """
     file = Path(path) if path else shipped_map_path(system)
     problems: list[str] = []
@@ -593,6 +636,9 @@ def load_map(
     for extra in map(Path, declared):
         if map_system(extra) == system:
             _read_entities(extra, system, problems, maps, declared=True)
+    if declared_tables:
+        where = f"{overrides_origin} objects.{system}"
+        _read_tables(declared_tables, where, system, problems, maps)
     for entity, columns_over in (overrides or {}).items():
         where = f"{overrides_origin} maps.{system}.{entity}"
         if entity not in maps:
@@ -649,6 +695,14 @@ def load_map(
             core = COMMON
             declare(entity, {c: s.dtype or STR for c, s in emap.columns.items() if c not in core})
     return FieldMap(system, maps)
+
+
+def load_object_tables(system: str, tables: Mapping[str, Any], origin: str = "config") -> FieldMap:
+    """The entities a profile declares in its own tables (``objects.<system>``), checked as ``load_map``
+    checks them and recorded in ``crm_ops.schema.entities``; problems name the setting after
+    ``origin``."""
+    loaded = load_map(system, overrides_origin=origin, declared_tables=tables)
+    return FieldMap(system, {e: m for e, m in loaded.entities.items() if m.declared})
 
 
 def load_object_map(path: str | Path) -> FieldMap:
