@@ -21,6 +21,14 @@ profile may name others with ``<secret>_env = "VAR"``). Other string values may 
     [profiles.sandbox.maps.salesforce.Contact]
     custom_segment = "Segment__c"           # carry a custom field under a name of your own
 
+    [profiles.sandbox]                      # (same table) objects crm_ops ships no map for
+    object_maps = ["objects/salesforce.yaml", "objects/hubspot.yaml"]
+
+    [profiles.sandbox.objects.salesforce.Project]   # or one declared in the profile itself
+    object = "Project__c"
+    required = {name = "Name"}
+    optional = {account_id = {field = "Account__c", parent = "Account"}}
+
     [profiles.sandbox.review]               # which plan actions start approved (plan.csv, apply)
     approve = ["tag:format", "person.email.normalised"]
     min_confidence = 0.95
@@ -51,6 +59,7 @@ from crm_ops.config_tables import (
 )
 from crm_ops.errors import ConfigError
 from crm_ops.retry import RetryPolicy
+from crm_ops.schema.fieldmap import load_object_map, load_object_tables
 
 __all__ = [
     "CrmSettings",
@@ -198,6 +207,8 @@ class Profile:
     salesforce: SalesforceSettings | None = None
     hubspot: HubSpotSettings | None = None
     maps: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    object_maps: tuple[Path, ...] = ()  # YAML maps declaring entities of other objects (custom objects)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)  # the same, declared in the profile
     entities: tuple[str, ...] | None = None
     rules: RuleSettings = field(default_factory=RuleSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
@@ -236,6 +247,10 @@ PROFILE_KEYS = {
     "salesforce": "table: how to reach Salesforce (absent: not pulled)",
     "hubspot": "table: how to reach HubSpot (absent: not pulled)",
     "maps": "tables maps.<system>.<Entity>: field map overrides",
+    "object_maps": "a list of YAML field maps (relative to the config file) declaring entities of objects "
+    "crm_ops ships no map for: Salesforce custom objects (X__c), HubSpot custom object types (p_<name>)",
+    "objects": "tables objects.<system>.<Entity> (object, required, optional): entities declared in the "
+    "profile itself, as in an object map file",
     "rules": "table: which rules run",
     "review": "table: which plan actions start approved",
     "match": "table: matching settings",
@@ -349,6 +364,44 @@ def _notify_settings(raw: Any, where: str, problems: list[str]) -> NotifySetting
     return NotifySettings(env, ca, float(timeout))
 
 
+def _object_maps(raw: Any, where: str, file: Path, problems: list[str]) -> tuple[Path, ...]:
+    """The object map files a profile names, each loaded and checked now (its entities declared)."""
+    if not isinstance(raw, list) or not all(isinstance(p, str) and p for p in raw):
+        problems.append(f"{where}: expected a list of YAML map files, got {raw!r}")
+        return ()
+    paths = []
+    for given in raw:
+        path = Path(given) if Path(given).is_absolute() else file.resolve().parent / given
+        try:
+            load_object_map(path)
+        except ConfigError as exc:
+            problems.extend(f"{where}: {p}" for p in exc.problems)
+            continue
+        paths.append(path)
+    return tuple(paths)
+
+
+def _object_tables(raw: Any, where: str, problems: list[str]) -> dict[str, dict[str, Any]]:
+    """The entities the profile declares in ``objects.<system>.<Entity>`` tables, checked now."""
+    if not isinstance(raw, dict) or any(s not in ("salesforce", "hubspot") for s in raw):
+        problems.append(
+            f"{where}.objects: expected tables objects.salesforce.<Entity> / objects.hubspot.<Entity>"
+        )
+        return {}
+    good: dict[str, dict[str, Any]] = {}
+    for system, tables in raw.items():
+        if not isinstance(tables, dict):
+            problems.append(f"{where}.objects.{system}: expected tables objects.{system}.<Entity>")
+            continue
+        try:
+            load_object_tables(system, tables, where)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        good[system] = tables
+    return good
+
+
 def load_profile(path: str | Path | None = None, profile: str | None = None) -> Profile:
     """Read ``profile`` from the config file (``CRM_OPS_CONFIG`` or ./crm-ops.toml by default)."""
     file = Path(path or os.environ.get("CRM_OPS_CONFIG") or DEFAULT_CONFIG)
@@ -387,6 +440,8 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     if not isinstance(maps, dict) or any(s not in ("salesforce", "hubspot") for s in maps):
         problems.append(f"{where}.maps: expected tables maps.salesforce.<Entity> / maps.hubspot.<Entity>")
         maps = {}
+    object_maps = _object_maps(raw.get("object_maps", []), f"{where}.object_maps", file, problems)
+    objects = _object_tables(raw.get("objects", {}), where, problems)
     entities = raw.get("entities")
     if entities is not None and (
         not isinstance(entities, list) or not all(isinstance(e, str) for e in entities)
@@ -420,6 +475,8 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         salesforce=sf,
         hubspot=hs,
         maps=maps,
+        object_maps=object_maps,
+        objects=objects,
         entities=tuple(entities) if entities else None,
         rules=rules,
         review=review,

@@ -14,6 +14,9 @@ or an apply, or would make their results wrong without saying so:
 
 ``warn`` is worth knowing but blocks nothing: a custom field the org does not have (switch the column off
 or map your own), a cross-CRM id field absent (records link by matching), allowance above 80% used.
+
+Then the org's inventory (``connectors.inventory``), one ``ok`` line per object: its records and the
+entity that reads it, or that none does (a custom object to declare in the profile's ``object_maps``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Any
 
 from crm_ops.config import Profile
 from crm_ops.connectors.hswrite import OWN_ENDPOINTS
-from crm_ops.connectors.hubspot import CRM_OBJECTS, HubSpotConnector
+from crm_ops.connectors.hubspot import CRM_OBJECTS, HubSpotConnector, is_object
+from crm_ops.connectors.inventory import OrgObject, hubspot_inventory, salesforce_inventory
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.connectors.source import SourceConnector
 from crm_ops.errors import ApiError, ConfigError, CrmOpsError
@@ -156,6 +160,7 @@ def _salesforce(conn: SalesforceConnector, now: datetime) -> Iterator[Finding]:
             continue
         fields = {f.name: f.updateable for f in described}
         yield from _map_findings(sf, emap, fields)
+    yield from _inventory(salesforce_inventory(conn))
 
 
 def _hubspot(conn: HubSpotConnector, now: datetime) -> Iterator[Finding]:
@@ -206,7 +211,7 @@ def _hubspot(conn: HubSpotConnector, now: datetime) -> Iterator[Finding]:
         )
     for entity in conn.entities():
         emap = conn.fmap.entity(entity)
-        if emap.object not in CRM_OBJECTS:
+        if not is_object(emap.object):
             continue
         try:
             described = conn.describe(entity)
@@ -215,6 +220,22 @@ def _hubspot(conn: HubSpotConnector, now: datetime) -> Iterator[Finding]:
             continue
         fields = {p.name: p.updateable for p in described} | {"archived": False}
         yield from _map_findings(hs, emap, fields)
+    yield from _inventory(hubspot_inventory(conn))
+
+
+def _inventory(objects: list[OrgObject]) -> Iterator[Finding]:
+    """One line per object of the org: records, and the entity reading it (or how to declare one)."""
+    for o in objects:
+        records = "records not counted (no access)" if o.records is None else f"{o.records:,} records"
+        kind = f"custom, {o.type_id}" if o.type_id else "custom" if o.custom else "standard"
+        read = (
+            f"mapped to {o.entity}"
+            if o.entity
+            else "not mapped (declare it in the profile's object_maps)"
+            if o.custom
+            else "not mapped"
+        )
+        yield Finding(o.system, "inventory", "ok", f"{o.name} ({o.label}, {kind}): {records}; {read}")
 
 
 def _source(conn: SourceConnector) -> Iterator[Finding]:

@@ -44,7 +44,7 @@ from crm_ops.errors import (
     PullFailure,
     UnreachableError,
 )
-from crm_ops.schema.entities import ENTITY_NAMES, empty
+from crm_ops.schema.entities import empty, entity_names
 from crm_ops.schema.fieldmap import load_map
 from crm_ops.state import PullJob, State, now
 
@@ -81,7 +81,13 @@ def connect(profile: Profile, system: str) -> Connector:
         raise ConfigError(f"{profile.source}: profile {profile.name!r} has no system or source {system!r}; "
                           f"it has {known}")  # fmt: skip
     overrides = profile.maps.get(system)
-    fmap = load_map(system, overrides=overrides, overrides_origin=profile.source)
+    fmap = load_map(
+        system,
+        overrides=overrides,
+        overrides_origin=profile.source,
+        declared=profile.object_maps,
+        declared_tables=profile.objects.get(system),
+    )
     if system == "salesforce" and profile.salesforce is not None:
         return SalesforceConnector(profile.salesforce, fmap, policy=profile.salesforce.retry_policy())
     if system == "hubspot" and profile.hubspot is not None:
@@ -372,9 +378,9 @@ class Puller:
         allowance is its own), then ``BudgetExhaustedError`` says which stopped (exit 4).
         """
         if entities:
-            unknown = [e for e in entities if e not in ENTITY_NAMES]
+            unknown = [e for e in entities if e not in entity_names()]
             if unknown:
-                raise ConfigError(f"unknown entity {', '.join(unknown)}; known: {', '.join(ENTITY_NAMES)}")
+                raise ConfigError(f"unknown entity {', '.join(unknown)}; known: {', '.join(entity_names())}")
         systems = list(systems)
         missing = self.profile.missing_secrets(systems)  # a variable unset: said before anything is pulled
         if missing:
@@ -389,7 +395,7 @@ class Puller:
                 log.error("pull.system_failed", system=system, error=str(exc))
                 failures.append(PullFailure(system, None, exc))
                 continue
-            for entity in [e for e in (entities or ENTITY_NAMES) if e in conn.entities()]:
+            for entity in [e for e in (entities or entity_names()) if e in conn.entities()]:
                 try:
                     results.append(self.pull(system, entity, full=full))
                 except UnreachableError as exc:  # the host's other entities are not tried one by one

@@ -59,6 +59,9 @@ SEARCH_CAP = 10_000
 OWNER_LIMIT = 500
 PRIMARY_TYPES = {1, 2, 5, 6}
 CRM_OBJECTS = ("contacts", "companies", "deals")
+# the entities that are no object of the objects API (pulled whole by their own endpoints); every other
+# object is one: the standard ones, and custom object types (``p_<name>``, ``2-<id>``) a profile declares
+NOT_OBJECTS = ("owners", "deal_contacts")
 MERGED_IDS = "hs_merged_object_ids"  # the ids merged into a record (each answers it)
 # the last-modified property HubSpot's search indexes for each object
 MODIFIED = {
@@ -66,6 +69,18 @@ MODIFIED = {
     "companies": "hs_lastmodifieddate",
     "deals": "hs_lastmodifieddate",
 }
+
+
+def modified_property(object_type: str) -> str:
+    """The last-modified property search indexes for ``object_type`` (every object but contacts:
+    ``hs_lastmodifieddate``, custom object types included)."""
+    return MODIFIED.get(object_type, "hs_lastmodifieddate")
+
+
+def is_object(object_type: str) -> bool:
+    """Whether ``object_type`` is read through the objects, properties and search APIs (a standard or
+    custom object type), rather than pulled whole by an endpoint of its own (owners, deal contacts)."""
+    return object_type not in NOT_OBJECTS
 
 
 class _HttpFailureError(Exception):
@@ -198,13 +213,14 @@ class HubSpotConnector(HubSpotWrites):
         raise ConfigError(f"hubspot: {entity} has no formula columns to refresh")
 
     def incremental(self, entity: str) -> bool:
-        """CRM objects are searchable by last-modified date; owners and deal contacts are pulled whole."""
-        return self.fmap.entity(entity).object in CRM_OBJECTS
+        """Objects (custom ones too) are searchable by last-modified date; owners and deal contacts are
+        pulled whole."""
+        return is_object(self.fmap.entity(entity).object)
 
     def describe(self, entity: str) -> list[FieldInfo]:
         """The object's properties from the properties API (owners: their fixed fields)."""
         emap = self.fmap.entity(entity)
-        if emap.object not in CRM_OBJECTS:
+        if not is_object(emap.object):
             return [
                 FieldInfo(name, "string", canonical=c) for c, s in emap.columns.items() for name in s.names
             ]
@@ -230,7 +246,7 @@ class HubSpotConnector(HubSpotWrites):
         custom = [p.name for p in described if p.custom]
         wanted = [f for f in emap.fields() if f != "archived"]
         wanted += [c for c in custom if c not in wanted]
-        modified = MODIFIED[emap.object]
+        modified = modified_property(emap.object)
         for required in ("hs_object_id", modified):
             if required not in wanted:
                 wanted.append(required)
@@ -239,12 +255,14 @@ class HubSpotConnector(HubSpotWrites):
     def count(self, entity: str, since: datetime | None) -> int:
         """Records modified since ``since`` (search total), or all active ones."""
         emap = self._map(entity)
-        if emap.object not in CRM_OBJECTS:
+        if not is_object(emap.object):
             return -1
         filters = (
             []
             if since is None
-            else [{"propertyName": MODIFIED[emap.object], "operator": "GTE", "value": epoch_ms(since)}]
+            else [
+                {"propertyName": modified_property(emap.object), "operator": "GTE", "value": epoch_ms(since)}
+            ]
         )
         body = self._search(emap.object, filters, ["hs_object_id"], 0, 1)
         return int(body.get("total", 0))
@@ -360,7 +378,7 @@ class HubSpotConnector(HubSpotWrites):
     def _pull_full(self, entity: str, cursor: dict[str, Any]) -> Iterator[Page]:
         emap = self._map(entity)
         props, custom = self._props(entity)
-        modified = MODIFIED[emap.object]
+        modified = modified_property(emap.object)
         phases = ("active", "archived")
         phase = cursor.get("phase", "active")
         after = cursor.get("after")
@@ -396,7 +414,7 @@ class HubSpotConnector(HubSpotWrites):
     ) -> Iterator[Page]:
         emap = self._map(entity)
         props, custom = self._props(entity)
-        modified = MODIFIED[emap.object]
+        modified = modified_property(emap.object)
         window = [
             {"propertyName": modified, "operator": "GTE", "value": epoch_ms(since)},
             {"propertyName": modified, "operator": "LTE", "value": epoch_ms(until)},
@@ -506,7 +524,7 @@ class HubSpotConnector(HubSpotWrites):
     def read(self, entity: str, ids: Sequence[str]) -> pl.DataFrame:
         """Current values of ``ids`` through batch read (100 a call), canonical."""
         emap = self._map(entity)
-        if emap.object not in CRM_OBJECTS:
+        if not is_object(emap.object):
             raise ConfigError(f"hubspot: {entity} cannot be read by id")
         props, custom = self._props(entity)
         results = self._batch_read(emap.object, list(ids), [*props, MERGED_IDS])
@@ -518,7 +536,7 @@ class HubSpotConnector(HubSpotWrites):
                 if old.strip() in asked and old.strip() != now:
                     moved[old.strip()] = now  # a merged id, answered by the record it became
         unique = list({str(r.get("id")): r for r in results}.values())  # an old and a new id, one record
-        rows = self._rows(unique, props, MODIFIED[emap.object])
+        rows = self._rows(unique, props, modified_property(emap.object))
         return self._page(entity, rows, props, custom)
 
     def moved_ids(self, entity: str) -> dict[str, str]:
@@ -577,6 +595,16 @@ class HubSpotConnector(HubSpotWrites):
 
         body = self._call(get)
         return body if isinstance(body, dict) else {}
+
+    def custom_object_types(self) -> list[dict[str, Any]]:
+        """The portal's custom object schemas (``GET /crm/v3/schemas``: ``objectTypeId``,
+        ``fullyQualifiedName``, ``name``, ``labels``, ``associations``...)."""
+        body = self._call(self.client.crm.schemas.core_api.get_all)
+        return list(body.get("results", [])) if isinstance(body, dict) else []
+
+    def record_count(self, object_type: str) -> int:
+        """How many live records of ``object_type`` the portal holds (the search API's total)."""
+        return int(self._search(object_type, [], ["hs_object_id"], 0, 1).get("total", 0))
 
     def probe(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
         """One raw call (status, headers, parsed body), not retried, for diagnostics (``doctor``): an error

@@ -564,6 +564,22 @@ class SalesforceConnector(SalesforceWrites):
         body = self._call(lambda: self.sf.session.get(url, headers=self.sf.headers, timeout=30).json())
         return [str(v["version"]) for v in body] if isinstance(body, list) else []
 
+    def org_objects(self) -> list[dict[str, Any]]:
+        """The org's objects as describe global lists them (``name``, ``label``, ``custom``,
+        ``queryable``...), those the integration user can see."""
+        body: dict[str, Any] = self._call(lambda: self._rest("sobjects"))
+        return list(body.get("sobjects", []))
+
+    def record_counts(self, names: Sequence[str]) -> dict[str, int]:
+        """Records of each object (``GET /limits/recordCount``: the org's storage count, refreshed by
+        Salesforce now and then, so approximate), 100 objects a call; an object it does not know is absent."""
+        counts: dict[str, int] = {}
+        for start in range(0, len(names), 100):
+            chunk = ",".join(names[start : start + 100])
+            body = self._call(partial(self._rest, "limits/recordCount", params={"sObjects": chunk}))
+            counts |= {str(o["name"]): int(o["count"]) for o in body.get("sObjects", [])}
+        return counts
+
     def limits(self) -> dict[str, Any]:
         """The org's limits (``DailyApiRequests``: Max and Remaining, and the others)."""
         body: dict[str, Any] = self._call(lambda: self._rest("limits"))

@@ -182,7 +182,7 @@ def record_label(entity: str, row: Mapping[str, Any]) -> str | None:
         return f"{title} ({shown})" if title and shown else (title or shown or "(no name)")
     if entity == "ContactRole":
         return _text(row.get("role"))
-    return None
+    return _text(row.get("name"))  # a declared entity (a custom object): its name, when it maps one
 
 
 def _text(value: Any) -> str | None:

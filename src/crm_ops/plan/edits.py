@@ -26,7 +26,7 @@ from crm_ops.plan.format import Action, Plan, csv_row
 from crm_ops.plan.journaled import same
 from crm_ops.rules.engine import as_expr
 from crm_ops.rules.model import Rule, RuleContext, example_frame
-from crm_ops.schema.entities import ENTITIES
+from crm_ops.schema.entities import columns, is_entity
 
 EDITABLE = ("update",)
 
@@ -93,7 +93,7 @@ def _check(
     edit: Edit, action: Action, rules: Sequence[Rule], frames: Mapping[str, Mapping[str, pl.DataFrame]]
 ) -> list[str]:
     column = action.field or ""
-    schema = ENTITIES.get(action.entity, {})
+    schema = columns(action.entity) if is_entity(action.entity) else {}
     current = frames.get(action.system, {}).get(action.entity)
     row = current.filter(pl.col("id") == action.record_id).head(1) if current is not None else None
     if row is None or row.is_empty():

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 import polars as pl
 
 from crm_ops.rules.names import nearest
-from crm_ops.schema.entities import CRM_ENTITIES, CUSTOM_PREFIX, ENTITIES
+from crm_ops.schema.entities import CUSTOM_PREFIX, SOURCE_ENTITIES, columns, entity_names, is_entity
 from crm_ops.schema.entities import live as live_records
 
 if TYPE_CHECKING:
@@ -190,16 +190,17 @@ def _column(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.Expr:
 def _dtype(entity: str, column: str) -> pl.DataType | None:
     if column.startswith(CUSTOM_PREFIX):
         return pl.String()
-    return ENTITIES[entity].get(column)
+    return columns(entity).get(column)
 
 
 def no_such_field(entity: str, column: object) -> str:
     """The problem of a field ``entity`` lacks: the nearest name, and every field it has."""
-    guess = nearest(str(column), ENTITIES[entity])
+    known = columns(entity)
+    guess = nearest(str(column), known)
     return (
         f"{entity} has no field {column!r}"
         + (f" (did you mean {guess!r}?)" if guess else "")
-        + f"; its fields: {', '.join(ENTITIES[entity])} (or {CUSTOM_PREFIX}<name> for a custom field)"
+        + f"; its fields: {', '.join(known)} (or {CUSTOM_PREFIX}<name> for a custom field)"
     )
 
 
@@ -219,8 +220,10 @@ def _field_type(entities: Sequence[str], column: Any, where: str) -> tuple[pl.Da
 
 
 def _entity(raw: Any, where: str) -> tuple[str | None, list[str]]:
-    if raw not in CRM_ENTITIES:
-        return None, [f"{where}: entity must be one of {', '.join(CRM_ENTITIES)}, got {raw!r}"]
+    # the CRMs' entities, core or declared by a map (read when the rule loads: maps are declared first)
+    crm = [e for e in entity_names() if e not in SOURCE_ENTITIES]
+    if not isinstance(raw, str) or not is_entity(raw) or raw in SOURCE_ENTITIES:
+        return None, [f"{where}: entity must be one of {', '.join(crm)}, got {raw!r}"]
     return str(raw), []
 
 

@@ -23,7 +23,7 @@ import yaml
 from crm_ops.rules import crosssource, library, tolerance  # noqa: F401 - crosssource's checks register
 from crm_ops.rules.conditions import ConditionCheck, no_such_field, parse_condition
 from crm_ops.rules.model import SEVERITIES, CheckFn, Example, FixFn, Rule
-from crm_ops.schema.entities import CUSTOM_PREFIX, ENTITIES
+from crm_ops.schema.entities import CUSTOM_PREFIX, columns, entity_names, is_entity
 
 # The keys of a YAML rule, and the fix mappings, with what each means (docs/reference/checks.md).
 RULE_KEY_HELP = {
@@ -121,16 +121,16 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
     if problems:
         return None, problems
     entities = spec["entity"] if isinstance(spec["entity"], list) else [spec["entity"]]
-    bad = [e for e in entities if e not in ENTITIES]
+    bad = [e for e in entities if not is_entity(e)]  # core, or declared by the profile's object maps
     if bad:
-        problems.append(f"unknown entity {', '.join(map(str, bad))}; known: {', '.join(ENTITIES)}")
+        problems.append(f"unknown entity {', '.join(map(str, bad))}; known: {', '.join(entity_names())}")
     severity = spec["severity"]
     if severity not in SEVERITIES:
         problems.append(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
     column = spec.get("field")
     if column is not None and not bad:
         for e in entities:
-            if column not in ENTITIES[e] and not str(column).startswith(CUSTOM_PREFIX):
+            if column not in columns(e) and not str(column).startswith(CUSTOM_PREFIX):
                 problems.append(no_such_field(e, column))
     systems = tuple(spec.get("systems") or ())
     if any(s not in SYSTEMS for s in systems):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from crm_ops.schema.entities import ENTITIES
+from crm_ops.schema.entities import columns, is_entity
 
 if TYPE_CHECKING:
     from crm_ops.rules.tolerance import Tolerance
@@ -141,13 +141,13 @@ class RuleContext:
         """One entity of one system (this rule's system by default); empty with its schema when absent."""
         found = self._frames.get(system or self.system, {}).get(entity)
         if found is None:
-            return pl.DataFrame(schema=ENTITIES[entity]) if entity in ENTITIES else pl.DataFrame()
+            return pl.DataFrame(schema=columns(entity)) if is_entity(entity) else pl.DataFrame()
         return found
 
 
 def example_frame(entity: str, rows: Sequence[Mapping[str, Any]], system: str) -> pl.DataFrame:
     """Partial example rows as a full canonical frame (missing columns null, ids filled in)."""
-    schema = ENTITIES[entity]
+    schema = columns(entity)
     filled = []
     for i, row in enumerate(rows):
         values = {"id": f"example-{i}", "is_deleted": False, "source_system": system, **row}

@@ -80,6 +80,7 @@ class HsObject:
     id_base: int
     properties: tuple[HsProperty, ...]
     modified_property: str = "hs_lastmodifieddate"
+    created_property: str = "createdate"  # a custom object type's is hs_createdate
     by_name: dict[str, HsProperty] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -160,7 +161,13 @@ def _parse(text: str, *, hubspot_defined: bool = True) -> list[HsProperty]:
     return out
 
 
-_IDS = {"contacts": ("0-1", 100_000_000), "companies": ("0-2", 200_000_000), "deals": ("0-3", 300_000_000)}
+_IDS = {
+    "contacts": ("0-1", 100_000_000),
+    "companies": ("0-2", 200_000_000),
+    "deals": ("0-3", 300_000_000),
+    # a custom object type: "2-" and an id the portal assigns; its fully qualified name is p<portal>_<name>
+    "p_subscriptions": ("2-7353817", 400_000_000),
+}
 
 
 @functools.cache
@@ -172,13 +179,16 @@ def hubspot_objects(org: str = "crm_ops") -> dict[str, HsObject]:
     for name, text in data.TEXT.items():
         props = _parse(text)
         if org == "crm_ops":
-            props += _parse(data._SALESFORCE[name])
+            props += _parse(data._SALESFORCE.get(name, ""))
         props += _parse(data.CUSTOM[name], hubspot_defined=False)
         unique = {p.name: p for p in reversed(props)}  # the first definition of a name wins
         ordered = tuple(unique[p.name] for p in props if unique[p.name] is p)
         type_id, base = _IDS[name]
         modified = "lastmodifieddate" if name == "contacts" else "hs_lastmodifieddate"
-        objects[name] = HsObject(name, type_id, base, ordered, modified_property=modified)
+        created = "hs_createdate" if type_id.startswith("2-") else "createdate"
+        objects[name] = HsObject(
+            name, type_id, base, ordered, modified_property=modified, created_property=created
+        )
     return objects
 
 
@@ -200,6 +210,7 @@ DEAL_STAGES: dict[str, tuple[float, bool, bool]] = {
 _DEFAULT_PROPERTIES = {
     "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+    "p_subscriptions": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
     "deals": (
         "amount",
         "closedate",
@@ -220,6 +231,9 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "deals"): 4,
     ("deals", "companies"): 341,
     ("companies", "deals"): 342,
+    # a custom object's association definitions get ids of their own (USER_DEFINED in the schema)
+    ("p_subscriptions", "companies"): 71,
+    ("companies", "p_subscriptions"): 72,
 }
 PRIMARY_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 1,

@@ -755,4 +755,37 @@ OPTIONS.update(
     region=("amer", "emea", "apac"),
 )
 
-TEXT = {"contacts": CONTACTS, "companies": COMPANIES, "deals": DEALS}
+# A custom object type (issue 26), as POST /crm/v3/schemas makes one: HubSpot gives it its system
+# properties (hs_object_id, hs_createdate, hs_lastmodifieddate, owner...); the admin's own come after.
+SUBSCRIPTIONS = """
+[subscription_information]
+hs_object_id n ro stored label=Record_ID
+hs_createdate dt ro stored label=Object_create_date/time
+hs_lastmodifieddate dt ro stored label=Object_last_modified_date/time
+hs_created_by_user_id n ro label=Created_by_user_ID
+hs_updated_by_user_id n ro label=Updated_by_user_ID
+hs_merged_object_ids c:none ro label=Merged_Record_IDs
+hs_object_source e:object_source ro label=Record_source
+hs_was_imported b ro label=Imported
+hs_pipeline e:pipeline ro label=Pipeline
+hubspot_owner_id e:owners stored label=Owner
+hs_all_owner_ids c:owners ro label=All_owner_IDs
+"""
+CUSTOM["p_subscriptions"] = """
+[subscription_information]
+subscription_name s stored label=Subscription_name
+status e:subscription_status stored label=Status
+plan e:subscription_plan stored label=Plan
+mrr n stored label=MRR
+seats n stored label=Seats
+start_date d stored label=Start_date
+end_date d stored label=End_date
+"""
+OPTIONS.update(
+    subscription_status=("active", "trial", "past_due", "cancelled"),
+    subscription_plan=("starter", "professional", "enterprise"),
+)
+
+TEXT = {"contacts": CONTACTS, "companies": COMPANIES, "deals": DEALS, "p_subscriptions": SUBSCRIPTIONS}
+# the custom object types' schemas (GET /crm/v3/schemas): name -> (singular, plural, primary display)
+CUSTOM_OBJECTS = {"p_subscriptions": ("Subscription", "Subscriptions", "subscription_name")}

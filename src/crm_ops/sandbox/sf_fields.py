@@ -160,6 +160,8 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
     "digest": ("D", "W", "N"),
     "group_notify": ("P", "D", "W", "N"),
     "tier": ("Tier 1", "Tier 2", "Tier 3"),
+    "subscription_status": ("Active", "Trial", "Past Due", "Cancelled"),
+    "subscription_plan": ("Starter", "Professional", "Enterprise"),
     "language_pref": ("English", "German", "French", "Spanish"),
 }
 
@@ -333,6 +335,26 @@ LastAmountChangedHistoryId reference ro ref=OpportunityHistory
 LastCloseDateChangedHistoryId reference ro ref=OpportunityHistory
 """
 
+# A custom object as an admin makes one (Setup > Object Manager): the standard fields every custom object
+# has (Name, OwnerId, the audit stamps), then its own __c fields, among them a lookup to Account.
+SUBSCRIPTION = """
+Id id:18 req ro doc label=Record_ID
+OwnerId reference req doc ref=User rel=Owner label=Owner_ID
+IsDeleted boolean req ro doc label=Deleted
+Name string:80 doc label=Subscription_Name
+@audit
+LastActivityDate date ro
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+Account__c reference ref=Account rel=Account__r label=Account
+Status__c picklist:255 pl=subscription_status label=Status
+Plan__c picklist:255 pl=subscription_plan label=Plan
+MRR__c currency label=MRR
+Seats__c double label=Seats
+Start_Date__c date label=Start_Date
+End_Date__c date label=End_Date
+"""
+
 OPPORTUNITY_CONTACT_ROLE = """
 Id id:18 req ro doc
 OpportunityId reference req co ref=Opportunity
@@ -458,7 +480,7 @@ CHILDREN: dict[str, str] = {
         Cases 0; Contact AccountId Contacts 0; Contract AccountId Contracts 1; Event WhatId Events 1;
         Lead ConvertedAccountId - 0; Note ParentId Notes 1; OpenActivity AccountId OpenActivities 1;
         Opportunity AccountId Opportunities 0; Order AccountId Orders 1; Task WhatId Tasks 1;
-        User AccountId Users 0""",
+        User AccountId Users 0; Subscription__c Account__c Subscriptions__r 0""",
     "Contact": """
         AccountContactRole ContactId AccountContactRoles 1; ActivityHistory WhoId ActivityHistories 1;
         Asset ContactId Assets 0; Attachment ParentId Attachments 1; CampaignMember ContactId
@@ -518,4 +540,6 @@ OBJECTS = {
         OPPORTUNITY_CONTACT_ROLE,
     ),
     "User": ("005", "User", "Users", False, USER),
+    # a custom object (issue 26): its key prefix is one the org assigns (a0x-a9x)
+    "Subscription__c": ("a1S", "Subscription", "Subscriptions", True, SUBSCRIPTION),
 }

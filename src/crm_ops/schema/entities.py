@@ -4,6 +4,12 @@ Ids are strings whatever the CRM (HubSpot's numeric ids included), times are UTC
 percentages are floats (a probability is 0-100 in both CRMs once mapped). A column a CRM has no source
 for is present and null, so frames from both CRMs stack. Custom fields ride along as extra ``custom_*``
 string columns after these.
+
+Beyond these, a profile may declare entities of its own (issue 26): a Salesforce custom object
+(``Subscription__c``), a standard object not yet mapped, a HubSpot custom object type. Their maps
+(``crm_ops.schema.fieldmap``, from the YAML files a profile names in ``object_maps``) declare their
+columns; ``declare`` records each one's schema here, so that ``columns``, ``empty`` and ``is_entity``
+answer for them as for the core ones. A declared entity starts with ``COMMON`` like every other.
 """
 
 from __future__ import annotations
@@ -177,12 +183,42 @@ CRM_ENTITIES = tuple(e for e in ENTITY_NAMES if e not in SOURCE_ENTITIES)
 SUBSCRIPTION_ACTIVE = ("active", "past_due", "non_renewing", "unpaid")
 
 
+# the entities declared by maps (``declare``): name -> columns, COMMON first
+_DECLARED: dict[str, dict[str, pl.DataType]] = {}
+
+
+def declare(entity: str, extra: dict[str, pl.DataType]) -> None:
+    """Record the schema of an entity a map declares (``COMMON`` then ``extra``); a later declaration of
+    the same entity (its other CRM's map, a reloaded profile) adds the columns it lacks. A core entity
+    is never redeclared."""
+    if entity in ENTITIES:
+        raise ValueError(f"{entity} is a core entity; its columns are fixed")
+    schema = _DECLARED.setdefault(entity, dict(COMMON))
+    for column, dtype in extra.items():
+        schema.setdefault(column, dtype)
+
+
+def declared_entities() -> tuple[str, ...]:
+    """The entities declared by maps so far, in declaration order."""
+    return tuple(_DECLARED)
+
+
+def entity_names() -> tuple[str, ...]:
+    """Every entity known: the core ones, then those declared by maps."""
+    return (*ENTITY_NAMES, *_DECLARED)
+
+
+def is_entity(entity: str) -> bool:
+    """Whether ``entity`` is a core entity or one a map declared."""
+    return entity in ENTITIES or entity in _DECLARED
+
+
 def columns(entity: str) -> dict[str, pl.DataType]:
-    """The canonical schema of ``entity`` (without custom columns)."""
-    try:
-        return ENTITIES[entity]
-    except KeyError:
-        raise KeyError(f"unknown entity {entity!r}; known: {', '.join(ENTITY_NAMES)}") from None
+    """The canonical schema of ``entity`` (without custom columns); a declared entity's as declared."""
+    found = ENTITIES.get(entity) or _DECLARED.get(entity)
+    if found is None:
+        raise KeyError(f"unknown entity {entity!r}; known: {', '.join(entity_names())}")
+    return found
 
 
 def empty(entity: str) -> pl.DataFrame:

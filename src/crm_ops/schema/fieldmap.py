@@ -16,10 +16,21 @@ columns typed as the CRM types them.
 ``apply`` turns a frame of raw CRM columns into the canonical frame: every canonical column present
 and typed, values converted from the CRM's wire form (strings, in Bulk CSV and HubSpot JSON), and the
 other custom fields carried as ``custom_<name>`` string columns.
+
+Declared entities (issue 26): a YAML file of the same shape that a profile names in ``object_maps``
+maps objects crm_ops does not ship a map for (a Salesforce ``X__c`` or unmapped standard object, a
+HubSpot custom object type ``p_<name>`` / ``2-<id>``) to entities of the user's naming. Their columns
+are the user's (lower-case names); ``id``, ``updated_at``, ``is_deleted``, ``created_at`` and
+``owner_id`` default to the CRM's system fields (``DECLARED_DEFAULTS``); a column not given a ``type``
+takes its field's type from the CRM's metadata at connect; ``parent: Entity`` marks a column as the id
+of a parent record (a lookup field, a HubSpot association). Each declared entity's schema is recorded
+in ``crm_ops.schema.entities`` (``declare``) so rules and snapshots know it.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,12 +41,54 @@ import polars as pl
 import yaml
 
 from crm_ops.errors import ConfigError
-from crm_ops.schema.entities import BOOL, CUSTOM_PREFIX, DATE, ENTITIES, FLOAT, INT, REQUIRED, STR, TIME
+from crm_ops.schema.entities import (
+    BOOL,
+    COMMON,
+    CUSTOM_PREFIX,
+    DATE,
+    ENTITIES,
+    FLOAT,
+    INT,
+    REQUIRED,
+    STR,
+    TIME,
+    declare,
+    is_entity,
+)
 
 TRANSFORMS = ("date", "fraction_to_percent", "negate")
 SYSTEMS = ("salesforce", "hubspot")
 ASSOCIATION_PREFIX = "__assoc_"
 LAYERS = ("required", "optional")
+# the ``type`` a map may give a column (a declared entity's, or a custom one), as canonical types
+TYPES: dict[str, pl.DataType] = {
+    "string": STR,
+    "float": FLOAT,
+    "int": INT,
+    "bool": BOOL,
+    "date": DATE,
+    "datetime": TIME,
+}
+# a declared entity's column names, and its own name
+DECLARED_COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
+DECLARED_ENTITY = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+# the columns a declared entity has without saying so: (field or candidates, required) by system
+DECLARED_DEFAULTS: dict[str, dict[str, tuple[tuple[str, ...], bool]]] = {
+    "salesforce": {
+        "id": (("Id",), True),
+        "updated_at": (("SystemModstamp",), True),
+        "is_deleted": (("IsDeleted",), True),
+        "created_at": (("CreatedDate",), True),
+        "owner_id": (("OwnerId",), False),  # a detail of a master-detail relation has no owner
+    },
+    "hubspot": {
+        "id": (("hs_object_id",), True),
+        "updated_at": (("hs_lastmodifieddate",), True),
+        "is_deleted": (("archived",), True),
+        "created_at": (("hs_createdate", "createdate"), False),
+        "owner_id": (("hubspot_owner_id",), False),
+    },
+}
 # How each CRM's field types read as canonical types (a mapped custom column takes its field's type).
 CRM_TYPES: dict[str, dict[str, pl.DataType]] = {
     "salesforce": {
@@ -72,6 +125,7 @@ class Source:
     dtype: pl.DataType | None = None  # a custom column's type, from the CRM's metadata (set by resolve)
     # the org lacking the field is a normal set-up (e.g. "single-currency org"): an empty column, no warning
     absent_ok: str | None = None
+    parent: str | None = None  # the entity whose record id this column holds (a lookup, an association)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -108,6 +162,11 @@ class EntityMap:
     object: str
     columns: dict[str, Source]
     origin: str = ""
+    declared: bool = False  # declared by a profile's object map, not one of the core entities
+
+    def parents(self) -> dict[str, str]:
+        """The columns holding a parent record's id, and the parent's entity."""
+        return {c: s.parent for c, s in self.columns.items() if s.parent}
 
     def fields(self) -> list[str]:
         """The CRM fields (properties) this map reads, in map order, without duplicates."""
@@ -145,6 +204,7 @@ class EntityMap:
             if not src.names:
                 columns[column] = src
                 continue
+            core = ENTITIES.get(self.entity, COMMON)
             found = next((have[n.lower()] for n in src.names if n.lower() in have), None)
             if found is None:
                 noun = "field" if self.system in SYSTEMS else "column"  # a source's are columns
@@ -157,13 +217,17 @@ class EntityMap:
                         warnings.append(f"{message}; the column stays empty")
                     # kept without a field: an empty column of its type, never written
                     columns[column] = Source(
-                        origin=src.origin, optional=True, dtype=src.dtype or STR, absent_ok=src.absent_ok
+                        origin=src.origin,
+                        optional=True,
+                        dtype=src.dtype or core.get(column, STR),
+                        absent_ok=src.absent_ok,
+                        parent=src.parent,
                     )
                 else:
                     problems.append(f"{src.origin}: {message}")
                 continue
             dtype = src.dtype
-            if column not in ENTITIES[self.entity] and dtype is None:
+            if column not in core and dtype is None:
                 dtype = types.get(found.lower(), STR)
             columns[column] = Source(
                 field=found,
@@ -172,10 +236,12 @@ class EntityMap:
                 optional=src.optional,
                 dtype=dtype,
                 absent_ok=src.absent_ok,
+                parent=src.parent,
             )
         if problems:
             raise ConfigError(problems)
-        return Resolved(EntityMap(self.system, self.entity, self.object, columns, self.origin), warnings)
+        resolved = EntityMap(self.system, self.entity, self.object, columns, self.origin, self.declared)
+        return Resolved(resolved, warnings)
 
 
 def _listed(names: Sequence[str]) -> str:
@@ -240,6 +306,7 @@ def _python(node: yaml.Node) -> Any:
 OFF = "off"  # what ``_source`` answers for a column switched off (``column = false`` / ``{off = true}``)
 SOURCE_KEYS = {
     "field", "property", "association", "constant", "transform", "any_of", "optional", "off", "absent_ok",
+    "type", "parent",
 }  # fmt: skip
 
 
@@ -276,6 +343,12 @@ def _source(value: yaml.Node, where: str, *, optional: bool) -> Source | str:
         if absent_ok is not None and not optional:
             return f"{where}: 'absent_ok' is for optional columns"
         name = spec.get("field", spec.get("property"))
+        kind, parent = spec.get("type"), spec.get("parent")
+        if kind is not None and kind not in TYPES:
+            return f"{where}: unknown type {kind!r}{_nearest(str(kind), TYPES)}; known: {', '.join(TYPES)}"
+        if parent is not None and (not isinstance(parent, str) or not parent):
+            return f"{where}: 'parent' names the entity whose record id the column holds (Account)"
+        dtype = TYPES[kind] if kind is not None else None
         transform = spec.get("transform")
         if transform is not None and transform not in TRANSFORMS:
             return f"{where}: unknown transform {transform!r}; known: {', '.join(TRANSFORMS)}"
@@ -283,23 +356,57 @@ def _source(value: yaml.Node, where: str, *, optional: bool) -> Source | str:
         if len(given) != 1 or ("field" in spec and "property" in spec):
             return f"{where}: give exactly one of field/property, any_of, association or constant"
         if "constant" in spec:
-            return Source(constant=spec["constant"], is_constant=True, transform=transform, origin=where)
+            return Source(
+                constant=spec["constant"],
+                is_constant=True,
+                transform=transform,
+                origin=where,
+                dtype=dtype,
+                parent=parent,
+            )
         if "association" in spec:
-            return Source(association=str(spec["association"]), transform=transform, origin=where)
+            return Source(
+                association=str(spec["association"]),
+                transform=transform,
+                origin=where,
+                dtype=dtype,
+                parent=parent,
+            )
         if "any_of" in spec:
             names = spec["any_of"]
             if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
                 return f"{where}: 'any_of' takes a list of field names"
-            return Source(candidates=tuple(names), transform=transform, origin=where, optional=optional)
+            return Source(
+                candidates=tuple(names),
+                transform=transform,
+                origin=where,
+                optional=optional,
+                dtype=dtype,
+                parent=parent,
+            )
         if not isinstance(name, str) or not name:
             return f"{where}: the field name must be a non-empty string"
-        return Source(field=name, transform=transform, origin=where, optional=optional, absent_ok=absent_ok)
+        return Source(
+            field=name,
+            transform=transform,
+            origin=where,
+            optional=optional,
+            absent_ok=absent_ok,
+            dtype=dtype,
+            parent=parent,
+        )
     return f"{where}: expected a field name or a mapping"
+
+
+def _nearest(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the known name nearest ``name``, or nothing when none is near."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _check_constant(entity: str, column: str, src: Source) -> str | None:
     """A problem when a constant cannot be a value of its column's type (``""`` for a Boolean...)."""
-    target = ENTITIES[entity].get(column, STR)
+    target = ENTITIES.get(entity, COMMON).get(column, src.dtype or STR)
     try:
         pl.Series([src.constant]).cast(target, strict=True)
     except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError, TypeError, ValueError):
@@ -308,10 +415,14 @@ def _check_constant(entity: str, column: str, src: Source) -> str | None:
 
 
 def _check_column(entity: str, column: str, where: str) -> str | None:
+    if entity not in ENTITIES:  # a declared entity: its columns are the map's own
+        if DECLARED_COLUMN.match(column):
+            return None
+        return f"{where}: {entity}.{column}: a column name is lower case letters, digits and _ (account_id)"
     if column in ENTITIES[entity] or (column.startswith(CUSTOM_PREFIX) and len(column) > len(CUSTOM_PREFIX)):
         return None
     return (
-        f"{where}: {entity} has no canonical column {column!r} "
+        f"{where}: {entity} has no canonical column {column!r}{_nearest(column, ENTITIES[entity])} "
         f"(custom columns must start with {CUSTOM_PREFIX!r})"
     )
 
@@ -358,40 +469,102 @@ def read_layer(
             columns[column] = src
 
 
-def load_map(
-    system: str,
-    path: str | Path | None = None,
-    *,
-    overrides: Mapping[str, Any] | None = None,
-    overrides_origin: str = "config",
-) -> FieldMap:
-    """Load and check ``system``'s field map (the shipped one unless ``path``), then apply overrides.
+def _declared_defaults(system: str, columns: dict[str, Source], origin: str) -> None:
+    """The system columns a declared entity has without its map saying so (``DECLARED_DEFAULTS``)."""
+    for column, (names, required) in DECLARED_DEFAULTS.get(system, {}).items():
+        if column in columns:
+            continue
+        if len(names) == 1:
+            columns[column] = Source(field=names[0], origin=origin, optional=not required)
+        else:
+            columns[column] = Source(candidates=names, origin=origin, optional=not required)
 
-    ``overrides`` is ``{entity: {column: field-or-spec}}`` from a profile's config. Every problem in the
-    file and the overrides is reported at once, each with its file and line.
-    """
-    file = Path(path) if path else shipped_map_path(system)
-    root = compose_file(file)
-    problems: list[str] = []
-    maps: dict[str, EntityMap] = {}
+
+def _read_entities(
+    file: Path, system: str, problems: list[str], maps: dict[str, EntityMap], *, declared: bool
+) -> None:
+    """The entities of one map file into ``maps``; each problem appended with its file and line. A
+    declared-objects file (``declared``) may only name entities that are not core ones."""
 
     def at(node: yaml.Node) -> str:
         return f"{file}:{node.start_mark.line + 1}"
 
+    _read_root(compose_file(file), at, f"{file}:1", system, problems, maps, declared=declared)
+
+
+def _read_tables(
+    tables: Mapping[str, Any], origin: str, system: str, problems: list[str], maps: dict[str, EntityMap]
+) -> None:
+    """Entities declared in the profile itself (``[profiles.P.objects.<system>.<Entity>]``), read as a map
+    file is; each problem names its setting (``origin.Entity.optional.column``) where a file names a line."""
+    root = yaml.compose(yaml.safe_dump({"system": system, "entities": dict(tables)}))
+    paths: dict[int, str] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        paths[id(node)] = path
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = f"{path}.{_python(key)}" if path else str(_python(key))
+                paths[id(key)] = sub
+                walk(value, sub)
+
+    if root is not None:
+        walk(root, "")
+
+    def at(node: yaml.Node) -> str:
+        return f"{origin}.{paths.get(id(node), '').removeprefix('entities.')}".rstrip(".")
+
+    _read_root(root, at, origin, system, problems, maps, declared=True)
+
+
+def _read_root(
+    root: yaml.Node | None,
+    at: Callable[[yaml.Node], str],
+    top_where: str,
+    system: str,
+    problems: list[str],
+    maps: dict[str, EntityMap],
+    *,
+    declared: bool,
+) -> None:
+    """The entities of one composed map (a file's, or a profile's tables) into ``maps``; ``at`` says where
+    a node is (file and line, or the setting), ``top_where`` where the map itself is."""
     if not isinstance(root, yaml.MappingNode):
-        raise ConfigError(f"{file}:1: a field map is a mapping with 'system' and 'entities'")
+        problems.append(f"{top_where}: a field map is a mapping with 'system' and 'entities'")
+        return
     top = {_python(k): v for k, v in root.value}
-    declared = _python(top["system"]) if "system" in top else None
-    if declared != system:
-        problems.append(f"{file}:1: map is for system {declared!r}, expected {system!r}")
+    given = _python(top["system"]) if "system" in top else None
+    if given != system:
+        problems.append(f"{top_where}: map is for system {given!r}, expected {system!r}")
     entities = top.get("entities")
     if not isinstance(entities, yaml.MappingNode):
-        problems.append(f"{file}:1: 'entities' must be a mapping of entity name to its map")
-        raise ConfigError(problems)
+        problems.append(f"{top_where}: 'entities' must be a mapping of entity name to its map")
+        return
     for key, body in entities.value:
         entity = _python(key)
-        if entity not in ENTITIES:
-            problems.append(f"{at(key)}: unknown entity {entity!r}; known: {', '.join(ENTITIES)}")
+        if declared:
+            if entity in ENTITIES:
+                problems.append(
+                    f"{at(key)}: {entity} is a core entity: change its columns under "
+                    f"maps.{system}.{entity} in the profile, and declare new entities under other names"
+                )
+                continue
+            if not isinstance(entity, str) or not DECLARED_ENTITY.match(entity):
+                problems.append(
+                    f"{at(key)}: entity name {entity!r}: a declared entity is named in CamelCase "
+                    f"(Subscription, ProjectTask)"
+                )
+                continue
+            if entity in maps:
+                problems.append(
+                    f"{at(key)}: {entity} is declared twice for {system} (also {maps[entity].origin})"
+                )
+                continue
+        elif entity not in ENTITIES:
+            problems.append(
+                f"{at(key)}: unknown entity {entity!r}{_nearest(str(entity), ENTITIES)}; "
+                f"known: {', '.join(ENTITIES)}"
+            )
             continue
         if not isinstance(body, yaml.MappingNode):
             problems.append(f"{at(key)}: {entity} must have 'object' and 'columns'")
@@ -399,15 +572,19 @@ def load_map(
         parts = {_python(k): (k, v) for k, v in body.value}
         obj = _python(parts["object"][1]) if "object" in parts else None
         if not isinstance(obj, str) or not obj:
-            problems.append(f"{at(key)}: {entity} needs 'object', the CRM object it comes from")
+            strays = sorted(str(k) for k in parts if k not in ("object", *LAYERS))
+            hint = next((_nearest(k, ["object"]) for k in strays if _nearest(k, ["object"])), "")
+            problems.append(f"{at(key)}: {entity} needs 'object', the CRM object it comes from{hint}")
             continue
         unknown_parts = set(parts) - {"object", *LAYERS}
         if unknown_parts:
+            keys = ", ".join(sorted(map(str, unknown_parts)))
+            hint = _nearest(str(sorted(map(str, unknown_parts))[0]), ["object", *LAYERS])
             problems.append(
-                f"{at(key)}: {entity} has unknown key(s) {', '.join(sorted(map(str, unknown_parts)))}; "
+                f"{at(key)}: {entity} has unknown key(s) {keys}{hint}; "
                 f"an entity has 'object', 'required' and 'optional'"
             )
-        if "required" not in parts:
+        if "required" not in parts and not declared:
             problems.append(f"{at(key)}: {entity} needs 'required', the columns it cannot be built without")
         columns: dict[str, Source] = {}
         for layer in LAYERS:
@@ -418,11 +595,54 @@ def load_map(
                 problems.append(f"{at(parts[layer][0])}: {entity}.{layer} must map columns to fields")
                 continue
             read_layer(entity, cols, layer, at, problems, columns)
-        maps[entity] = EntityMap(system, entity, obj, columns, at(key))
+        if declared:
+            _declared_defaults(system, columns, at(key))
+        maps[entity] = EntityMap(system, entity, obj, columns, at(key), declared)
+
+
+def map_system(file: Path) -> str:
+    """The ``system`` a map file says it is for (salesforce or hubspot), or a ``ConfigError``."""
+    root = compose_file(file)
+    top = {_python(k): v for k, v in root.value} if isinstance(root, yaml.MappingNode) else {}
+    system = _python(top["system"]) if "system" in top else None
+    if system not in SYSTEMS:
+        raise ConfigError(f"{file}:1: 'system' must be one of {', '.join(SYSTEMS)}, got {system!r}")
+    return str(system)
+
+
+def load_map(
+    system: str,
+    path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    overrides_origin: str = "config",
+    declared: Sequence[str | Path] = (),
+    declared_tables: Mapping[str, Any] | None = None,
+) -> FieldMap:
+    """Load and check ``system``'s field map (the shipped one unless ``path``), then apply overrides.
+
+    ``overrides`` is ``{entity: {column: field-or-spec}}`` from a profile's config. ``declared`` are
+    the profile's object maps (``object_maps``): those for ``system`` add the entities they declare
+    (the others are skipped); ``declared_tables`` the entities the profile declares itself
+    (``objects.<system>``: entity -> table, named in errors after ``overrides_origin``). Every problem in
+    the files, the tables and the overrides is reported at once, each with its file and line or setting.
+    """
+    file = Path(path) if path else shipped_map_path(system)
+    problems: list[str] = []
+    maps: dict[str, EntityMap] = {}
+    _read_entities(file, system, problems, maps, declared=False)
+    if problems and not maps:
+        raise ConfigError(problems)
+    for extra in map(Path, declared):
+        if map_system(extra) == system:
+            _read_entities(extra, system, problems, maps, declared=True)
+    if declared_tables:
+        where = f"{overrides_origin} objects.{system}"
+        _read_tables(declared_tables, where, system, problems, maps)
     for entity, columns_over in (overrides or {}).items():
         where = f"{overrides_origin} maps.{system}.{entity}"
         if entity not in maps:
-            problems.append(f"{where}: {system} has no map for entity {entity!r}")
+            problems.append(f"{where}: {system} has no map for entity {entity!r}{_nearest(entity, maps)}")
             continue
         merged = dict(maps[entity].columns)
         if not isinstance(columns_over, Mapping):
@@ -452,18 +672,46 @@ def load_map(
                 problems.append(src)
             else:
                 merged[column] = src
-        maps[entity] = EntityMap(system, entity, maps[entity].object, merged, maps[entity].origin)
+        old = maps[entity]
+        maps[entity] = EntityMap(system, entity, old.object, merged, old.origin, old.declared)
     for entity, emap in maps.items():
         for column, src in emap.columns.items():
             bad = _check_constant(entity, column, src) if src.is_constant else None
             if bad:
                 problems.append(bad)
+            if src.parent is not None and src.parent not in maps and not is_entity(src.parent):
+                known = [*ENTITIES, *(m for m in maps if maps[m].declared)]
+                problems.append(
+                    f"{src.origin}: {entity}.{column}: parent {src.parent!r} is no entity"
+                    f"{_nearest(src.parent, known)}; known: {', '.join(known)}"
+                )
         missing = [c for c in REQUIRED if c not in emap.columns]
         if missing:
             problems.append(f"{emap.origin}: {entity} must map {', '.join(missing)}")
     if problems:
         raise ConfigError(problems)
+    for entity, emap in maps.items():
+        if emap.declared:
+            core = COMMON
+            declare(entity, {c: s.dtype or STR for c, s in emap.columns.items() if c not in core})
     return FieldMap(system, maps)
+
+
+def load_object_tables(system: str, tables: Mapping[str, Any], origin: str = "config") -> FieldMap:
+    """The entities a profile declares in its own tables (``objects.<system>``), checked as ``load_map``
+    checks them and recorded in ``crm_ops.schema.entities``; problems name the setting after
+    ``origin``."""
+    loaded = load_map(system, overrides_origin=origin, declared_tables=tables)
+    return FieldMap(system, {e: m for e, m in loaded.entities.items() if m.declared})
+
+
+def load_object_map(path: str | Path) -> FieldMap:
+    """The entities one object map file (a profile's ``object_maps``) declares, checked as ``load_map``
+    checks them, and recorded in ``crm_ops.schema.entities`` (``declare``)."""
+    file = Path(path)
+    system = map_system(file)
+    loaded = load_map(system, declared=[file])
+    return FieldMap(system, {e: m for e, m in loaded.entities.items() if m.declared})
 
 
 # ---------------------------------------------------------------------------------------------- applying
@@ -532,7 +780,7 @@ def _transformed(expr: pl.Expr, transform: str | None, target: pl.DataType) -> p
 
 def apply(emap: EntityMap, raw: pl.DataFrame, *, custom: Iterable[str] = ()) -> pl.DataFrame:
     """The canonical frame of ``raw`` (a frame of CRM fields): typed, every column present, customs last."""
-    schema = ENTITIES[emap.entity]
+    schema = ENTITIES.get(emap.entity, COMMON)  # a declared entity's own columns follow as extras
     raw_types = raw.schema
     exprs: list[pl.Expr] = []
     for column, target in schema.items():

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from crm_ops.errors import ConfigError
-from crm_ops.schema.entities import ENTITIES
+from crm_ops.schema.entities import entity_names
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -104,7 +104,7 @@ def uri_frames(spark: SparkSession, uri: str, systems: list[str]) -> SparkFrames
     frames: SparkFrames = {}
     base = uri.rstrip("/")
     for system in systems:
-        for entity in ENTITIES:
+        for entity in entity_names():  # core, and those the profile's object maps declare
             try:
                 frame = spark.read.parquet(f"{base}/{system}/{entity}")
             except AnalysisException as exc:

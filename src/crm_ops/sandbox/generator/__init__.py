@@ -33,6 +33,7 @@ from crm_ops.sandbox.generator.manifest import (
 )
 from crm_ops.sandbox.generator.mirror import HubSpotMirror
 from crm_ops.sandbox.generator.people import People
+from crm_ops.sandbox.generator.subscriptions import Subscriptions
 from crm_ops.sandbox.generator.tombstones import Tombstones
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, hubspot_objects, salesforce_objects
 
@@ -44,7 +45,7 @@ def generate(config: SeedConfig) -> SeededData:
     return _Generator(config).run()
 
 
-class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones):
+class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscriptions):
     def __init__(self, config: SeedConfig) -> None:
         self.cfg = config
         self.rng = np.random.default_rng(config.seed)
@@ -80,6 +81,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones):
         self.inject(sf, hs)
         self.duplicate(sf)
         self.drift_pairs(sf, hs)
+        self.subscriptions(sf, hs)  # the custom objects (issue 26), on a random stream of their own
         for name, obj in SALESFORCE_OBJECTS.items():
             schema = obj.schema()
             sf[name] = sf[name].select(list(schema)).cast(schema)  # type: ignore[arg-type]
@@ -88,6 +90,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones):
         for name, hobj in HUBSPOT_OBJECTS.items():
             hs[name] = hs[name].select(list(hobj.schema())).cast(hobj.schema())  # type: ignore[arg-type]
         deleted = self.tombstones(sf, hs, associations)
+        deleted += self.subscription_links(sf, hs, associations)
         # What the org serves: fields and properties it does not have are simply not there.
         for name, obj in salesforce_objects(self.cfg.org).items():
             sf[name] = sf[name].select(list(obj.schema()))

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 
 from crm_ops.sandbox.http import Handler, Request, Response
-from crm_ops.sandbox.hubspot.common import HsError, HubSpotState
+from crm_ops.sandbox.hubspot.common import HsError, HubSpotState, object_named, scope_name
 
 SCOPES_DOC = "https://developers.hubspot.com/scopes"
 
@@ -61,8 +61,8 @@ class AccessHandlers(HubSpotState):
             for _, key, _, _ in string.Formatter().parse(template):
                 if key is None:
                     continue
-                obj = self.types.get(captures.get(key, "").lower())
-                names[key] = obj.name if obj is not None else None
+                obj = object_named(self.types, captures.get(key, ""), self.portal_id)
+                names[key] = scope_name(obj) if obj is not None else None
             if None not in names.values():
                 out.append(template.format(**names))
         return list(dict.fromkeys(out))

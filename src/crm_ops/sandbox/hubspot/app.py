@@ -16,7 +16,7 @@ from crm_ops.sandbox.hubspot.common import PORTAL_ID, HsError, HubSpotLimits, no
 from crm_ops.sandbox.hubspot.merge import MergeHandlers
 from crm_ops.sandbox.hubspot.objects import ObjectHandlers
 from crm_ops.sandbox.hubspot.owners import OwnerHandlers
-from crm_ops.sandbox.hubspot.properties import PropertyHandlers
+from crm_ops.sandbox.hubspot.schemas import SchemaHandlers
 from crm_ops.sandbox.hubspot.search import SearchHandlers
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, HsObject
 from crm_ops.sandbox.store import Store, Table
@@ -28,7 +28,7 @@ class HubSpotApp(
     ObjectHandlers,
     SearchHandlers,
     MergeHandlers,
-    PropertyHandlers,
+    SchemaHandlers,
     OwnerHandlers,
     AssociationHandlers,
     ChannelHandlers,
@@ -89,6 +89,9 @@ class HubSpotApp(
         r("DELETE", f"{o}/{{object_id}}", self.archive_object, write)
         r("GET", "/crm/v3/properties/{object_type}", self.list_properties, schema)
         r("GET", "/crm/v3/properties/{object_type}/{name}", self.get_property, schema)
+        for schemas in ("/crm/v3/schemas", "/crm-object-schemas/v3/schemas"):
+            r("GET", schemas, self.list_schemas, "crm.schemas.custom.read")
+            r("GET", f"{schemas}/{{object_type}}", self.get_schema, "crm.schemas.custom.read")
         r("GET", "/crm/v3/owners", self.list_owners, "crm.objects.owners.read")
         r("GET", "/crm/v3/owners/{owner_id}", self.get_owner, "crm.objects.owners.read")
         a = "/crm/v4/associations/{from_type}/{to_type}"

@@ -90,6 +90,7 @@ class AssociationHandlers(RecordModel):
     def association_batch_default(self, request: Request, from_type: str, to_type: str) -> Response:
         """POST /crm/v4/associations/{from}/{to}/batch/associate/default: the default (unlabeled) link,
         plus the primary one where the pair has a primary and the record has none yet."""
+        from_type, to_type = self._type_name(from_type), self._type_name(to_type)
         key, flipped = association_table(self.associations, from_type, to_type)
         started = self.now()
         pairs = self._pairs(self._batch_inputs(self._body(request), MAX_ASSOC_BATCH), from_type, to_type)
@@ -140,6 +141,7 @@ class AssociationHandlers(RecordModel):
     def association_batch_archive(self, request: Request, from_type: str, to_type: str) -> Response:
         """POST /crm/v4/associations/{from}/{to}/batch/archive: remove every link type between the
         pairs; 204."""
+        from_type, to_type = self._type_name(from_type), self._type_name(to_type)
         key, flipped = association_table(self.associations, from_type, to_type)
         inputs = self._batch_inputs(self._body(request), MAX_ASSOC_BATCH)
         gone = []
@@ -161,7 +163,7 @@ class AssociationHandlers(RecordModel):
 
     def association_batch_read(self, request: Request, from_type: str, to_type: str) -> Response:
         """POST /crm/v4/associations/{from}/{to}/batch/read."""
-        frm, to = from_type.lower(), to_type.lower()
+        frm, to = self._type_name(from_type), self._type_name(to_type)
         if frm not in self.types or to not in self.types:
             raise HsError(400, "VALIDATION_ERROR", f"Unknown association {from_type} -> {to_type}")
         started = self.now()
@@ -217,9 +219,8 @@ class AssociationHandlers(RecordModel):
         """GET /crm/v4/objects/{from}/{id}/associations/{to}."""
         if not object_id.isdigit():
             raise HsError(400, "VALIDATION_ERROR", f"invalid id {object_id}")
-        links = associated(self.associations, from_type.lower(), to_type.lower(), [int(object_id)]).get(
-            int(object_id), []
-        )
+        frm, to = self._type_name(from_type), self._type_name(to_type)
+        links = associated(self.associations, frm, to, [int(object_id)]).get(int(object_id), [])
         results = [
             {
                 "toObjectId": target,

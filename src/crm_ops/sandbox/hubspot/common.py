@@ -33,7 +33,26 @@ DEFAULT_SCOPES = frozenset(
     {f"crm.objects.{t}.{access}" for t in CRM_TYPES for access in ("read", "write")}
     | {f"crm.schemas.{t}.read" for t in CRM_TYPES}
     | {"crm.objects.owners.read", "oauth", "communication_preferences.write"}
+    # custom object types: one pair of scopes for all of them, as HubSpot grants them
+    | {"crm.objects.custom.read", "crm.objects.custom.write", "crm.schemas.custom.read"}
 )
+
+
+def object_named(types: Mapping[str, HsObject], given: str, portal_id: int = PORTAL_ID) -> HsObject | None:
+    """The object type a path names: by name (``contacts``), by objectTypeId (``0-1``, ``2-7353817``), or a
+    custom one by its fully qualified name (``p123456789_subscriptions``, or ``p_subscriptions``)."""
+    key = given.lower()
+    if key in types:
+        return types[key]
+    prefix = f"p{portal_id}_"
+    if key.startswith(prefix) and "p_" + key[len(prefix) :] in types:
+        return types["p_" + key[len(prefix) :]]
+    return next((o for o in types.values() if o.object_type_id == key), None)
+
+
+def scope_name(obj: HsObject) -> str:
+    """The word a scope uses for the object type (``contacts``; ``custom`` for every custom one)."""
+    return "custom" if obj.object_type_id.startswith("2-") else obj.name
 
 
 @dataclass(frozen=True)
@@ -126,10 +145,16 @@ class HubSpotState:
     merged_into: dict[tuple[str, int], int]  # (object type, merged id) -> the record that id answers now
 
     def _object(self, object_type: str) -> tuple[HsObject, Table]:
-        obj = self.types.get(object_type.lower())
+        obj = object_named(self.types, object_type, self.portal_id)
         if obj is None or obj.name not in self.objects:
             raise HsError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {object_type}")
         return obj, self.objects[obj.name]
+
+    def _type_name(self, given: str) -> str:
+        """The stored name of the object type a path names (an objectTypeId or fully qualified name
+        answered as the type's name); an unknown one as given, lower case."""
+        obj = object_named(self.types, given, self.portal_id)
+        return obj.name if obj is not None else given.lower()
 
     @staticmethod
     def _body(request: Request) -> dict[str, Any]:

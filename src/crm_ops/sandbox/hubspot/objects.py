@@ -85,7 +85,7 @@ class ObjectHandlers(RecordModel):
         record = {
             **values,
             "id": obj.id_base + len(table),
-            "createdate": now,
+            obj.created_property: now,
             **self._modified(obj, now),
             "archived": False,
             "archivedAt": None,

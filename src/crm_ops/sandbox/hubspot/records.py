@@ -43,7 +43,7 @@ class RecordModel(HubSpotState):
     @staticmethod
     def _props(obj: HsObject, asked: list[str] | None) -> list[str]:
         names = list(obj.default_properties) if not asked else [p for p in asked if p in obj.by_name]
-        for always in ("hs_object_id", "createdate", obj.modified_property):
+        for always in ("hs_object_id", obj.created_property, obj.modified_property):
             if always not in names:
                 names.append(always)
         return names
@@ -59,7 +59,7 @@ class RecordModel(HubSpotState):
             "id",
             "archived",
             "archivedAt",
-            "createdate",
+            obj.created_property,
             obj.modified_property,
             *[p for p in props if p != "hs_object_id" and p in frame.columns],
         ]
@@ -71,7 +71,7 @@ class RecordModel(HubSpotState):
             record: dict[str, Any] = {
                 "id": str(row["id"]),
                 "properties": properties,
-                "createdAt": wire(row["createdate"]),
+                "createdAt": wire(row[obj.created_property]),
                 "updatedAt": wire(row[obj.modified_property]),
                 "archived": bool(row["archived"]),
             }

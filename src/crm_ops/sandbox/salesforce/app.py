@@ -69,6 +69,7 @@ class SalesforceApp(
         r("POST", "/services/oauth2/userinfo", self.userinfo)
         r("GET", "/services/data", self.versions)
         r("GET", f"{d}/limits", self.get_limits)
+        r("GET", f"{d}/limits/recordCount", self.record_count)
         r("GET", f"{d}/sobjects", self.describe_global)
         r("GET", f"{d}/sobjects/{{name}}/describe", self.describe)
         r("GET", f"{d}/sobjects/{{name}}", self.sobject_info)

@@ -163,3 +163,20 @@ class AuthHandlers(SalesforceState):
             "FileStorageMB": {"Max": 20, "Remaining": 20},
         }
         return Response.json(200, body, JSON)
+
+    def record_count(self, request: Request, version: str) -> Response:
+        """GET /limits/recordCount?sObjects=A,B: each object's records (live ones: what storage counts);
+        every object when none is named, an unknown name left out (as Salesforce does)."""
+        asked = [n.strip() for n in (request.arg("sObjects") or "").split(",") if n.strip()]
+        names = asked or [o.name for o in self.objects.values()]
+        counts = []
+        for name in names:
+            obj = self._object(name)
+            if obj is None:
+                continue
+            frame = self.store[obj.name].frame()
+            live = (
+                frame.height - int(frame["IsDeleted"].sum()) if "IsDeleted" in frame.columns else frame.height
+            )
+            counts.append({"count": live, "name": obj.name})
+        return Response.json(200, {"sObjects": counts}, JSON)

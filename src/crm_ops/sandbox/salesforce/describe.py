@@ -48,7 +48,7 @@ class DescribeHandlers(SalesforceState):
             "activateable": False,
             "associateEntityType": None,
             "associateParentEntity": None,
-            "custom": False,
+            "custom": o.name.endswith("__c"),
             "customSetting": False,
             "deepCloneable": False,
             "deprecatedAndHidden": False,

@@ -1,0 +1,191 @@
+"""A custom object on each side (issue 26): Salesforce ``Subscription__c`` (a lookup to Account) and the
+HubSpot custom object type ``p_subscriptions`` (associated with companies), with a few seeded defects.
+
+Built from a random stream of its own (the seed plus ``STREAM``), so the core tables, and every other
+ground truth, stay exactly those of a seed without it. The Salesforce table is made with the others;
+the HubSpot associations are added after the tombstones are chosen (``subscription_links``), so which
+companies are deleted does not change either. Ground truth: blank statuses and subscriptions with no
+account are ``custom_blank`` defects in the manifest; a few records are deleted (recycle bin, archived)
+and listed with the other deleted records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps
+from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
+
+STREAM = 26
+SF_OBJECT, HS_OBJECT = "Subscription__c", "p_subscriptions"
+PER_ACCOUNT = 0.8  # subscriptions per account (and per company)
+BLANK_STATUS = 0.04
+NO_ACCOUNT = 0.02
+DELETED = 0.02
+KIND = "custom_blank"
+PLANS = {"Starter": (49.0, 5), "Professional": (199.0, 20), "Enterprise": (899.0, 100)}
+
+
+class Subscriptions(GenState):
+    """The custom objects of both CRMs."""
+
+    def subscriptions(self, sf: dict[str, pl.DataFrame], hs: dict[str, pl.DataFrame]) -> None:
+        """``Subscription__c`` into ``sf`` and ``p_subscriptions`` (no associations yet) into ``hs``."""
+        rng = np.random.default_rng(self.cfg.seed + STREAM)
+        accounts = sf["Account"].filter(~pl.col("IsDeleted"))["Id"].to_numpy()
+        reserved = set(getattr(self, "reserved_accounts", np.array([], dtype=np.int64)).tolist())
+        accounts = np.asarray([a for i, a in enumerate(accounts) if i not in reserved], dtype=object)
+        sf[SF_OBJECT] = self._sf_subscriptions(rng, accounts)
+        owners = hs["companies"]["hubspot_owner_id"].drop_nulls().unique().sort().to_numpy()
+        hs[HS_OBJECT] = self._hs_subscriptions(rng, max(1, int(hs["companies"].height * PER_ACCOUNT)), owners)
+
+    def _values(self, rng: np.random.Generator, n: int) -> dict[str, Any]:
+        plan = _pick(rng, tuple(PLANS), n)
+        seats = np.asarray([rng.integers(1, PLANS[p][1] + 1) for p in plan], dtype=float)
+        mrr = np.round(np.asarray([PLANS[p][0] for p in plan]) * seats, 2)
+        start = _timestamps(rng, self.today, n, 900, 10).astype("datetime64[D]")
+        end = start + np.timedelta64(365, "D")
+        status = _pick(rng, ("Active", "Active", "Active", "Trial", "Past Due", "Cancelled"), n)
+        created = _timestamps(rng, self.today, n, 900, 30)
+        modified = _timestamps(rng, self.today, n, 25)
+        return {
+            "plan": plan,
+            "seats": seats,
+            "mrr": mrr,
+            "start": start,
+            "end": end,
+            "status": status,
+            "created": created,
+            "modified": modified,
+        }
+
+    def _sf_subscriptions(self, rng: np.random.Generator, accounts: np.ndarray) -> pl.DataFrame:
+        n = max(1, int(len(accounts) * PER_ACCOUNT))
+        v = self._values(rng, n)
+        ids = sf_ids(SALESFORCE_OBJECTS[SF_OBJECT].key_prefix, 0, n).to_numpy()
+        account = accounts[rng.integers(0, len(accounts), n)].astype(object)
+        status = v["status"].astype(object)
+        deleted = np.zeros(n, dtype=bool)
+        for row in rng.choice(n, self._seeded(n, BLANK_STATUS), replace=False).tolist():
+            self.defects.append(self._blank("salesforce", SF_OBJECT, str(ids[row]), "Status__c", status[row]))
+            status[row] = None
+        free = [r for r in range(n) if status[r] is not None]
+        for row in rng.choice(free, self._seeded(n, NO_ACCOUNT), replace=False).tolist():
+            self.defects.append(self._blank("salesforce", SF_OBJECT, str(ids[row]), "Account__c", None))
+            account[row] = None
+        taken = {d["record_id"] for d in self.defects}
+        free = [r for r in range(n) if str(ids[r]) not in taken]
+        deleted[rng.choice(free, max(1, int(n * DELETED)), replace=False)] = True
+        owners = self.user_ids[self.active_owners[rng.integers(0, len(self.active_owners), n)]]
+        return _frame(
+            SALESFORCE_OBJECTS[SF_OBJECT].schema(),
+            {
+                "Id": ids,
+                "OwnerId": owners,
+                "IsDeleted": deleted,
+                "Name": np.asarray([f"SUB-{i + 1:06d}" for i in range(n)], dtype=object),
+                "CreatedDate": v["created"],
+                "CreatedById": self.user_ids[0],
+                "LastModifiedDate": v["modified"],
+                "LastModifiedById": self.user_ids[0],
+                "SystemModstamp": v["modified"],
+                "Account__c": account,
+                "Status__c": status,
+                "Plan__c": v["plan"],
+                "MRR__c": v["mrr"],
+                "Seats__c": v["seats"],
+                "Start_Date__c": v["start"],
+                "End_Date__c": v["end"],
+            },
+            n,
+        )
+
+    def _hs_subscriptions(self, rng: np.random.Generator, n: int, owners: np.ndarray) -> pl.DataFrame:
+        v = self._values(rng, n)
+        obj = HUBSPOT_OBJECTS[HS_OBJECT]
+        ids = np.arange(obj.id_base, obj.id_base + n, dtype=np.int64)  # a row is its id less the base
+        status = np.asarray([s.lower().replace(" ", "_") for s in v["status"]], dtype=object)
+        for row in rng.choice(n, self._seeded(n, BLANK_STATUS), replace=False).tolist():
+            self.defects.append(self._blank("hubspot", HS_OBJECT, str(ids[row]), "status", status[row]))
+            status[row] = None
+        return _frame(
+            obj.schema(),
+            {
+                "id": ids,
+                "hs_createdate": v["created"],
+                "hs_lastmodifieddate": v["modified"],
+                "hubspot_owner_id": rng.choice(owners, n) if len(owners) else None,
+                "subscription_name": np.asarray([f"SUB-{i + 1:06d}" for i in range(n)], dtype=object),
+                "status": status,
+                "plan": np.asarray([p.lower() for p in v["plan"]], dtype=object),
+                "mrr": v["mrr"],
+                "seats": v["seats"],
+                "start_date": v["start"],
+                "end_date": v["end"],
+                "archived": False,
+            },
+            n,
+        )
+
+    def _seeded(self, n: int, share: float) -> int:
+        """How many of ``n`` records get a defect of this share (none when the seed asks for none)."""
+        return max(1, int(n * share)) if self.cfg.defect_rate > 0 else 0
+
+    @staticmethod
+    def _blank(system: str, obj: str, record_id: str, field: str, correct: Any) -> dict[str, Any]:
+        return {
+            "system": system,
+            "object": obj,
+            "record_id": record_id,
+            "field": field,
+            "kind": KIND,
+            "bad_value": None,
+            "correct_value": None if correct is None else str(correct),
+        }
+
+    def subscription_links(
+        self,
+        sf: dict[str, pl.DataFrame],
+        hs: dict[str, pl.DataFrame],
+        associations: dict[tuple[str, str], pl.DataFrame],
+    ) -> list[dict[str, Any]]:
+        """Each HubSpot subscription associated with a live company (a few archived): the links put in
+        ``associations``, the archived ones returned as deleted records."""
+        rng = np.random.default_rng(self.cfg.seed + STREAM + 1)
+        companies = hs["companies"]
+        live = companies.filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
+        subs = hs[HS_OBJECT]
+        ids = subs["id"].to_numpy()
+        pair = (HS_OBJECT, "companies")
+        associations[pair] = pl.DataFrame(
+            {
+                "from_id": ids,
+                "to_id": live[rng.integers(0, len(live), len(ids))],
+                "type_id": np.full(len(ids), ASSOCIATION_TYPES[pair]),
+            },
+            schema={"from_id": pl.Int64, "to_id": pl.Int64, "type_id": pl.Int32},
+        )
+        taken = {d["record_id"] for d in self.defects}
+        free = [r for r in range(len(ids)) if str(ids[r]) not in taken]
+        rows = sorted(rng.choice(free, max(1, int(len(ids) * DELETED)), replace=False).tolist())
+        end = datetime.combine(self.today, datetime.min.time(), tzinfo=UTC)
+        stamps = [end - timedelta(days=int(d)) for d in rng.integers(1, 20, len(rows))]
+        archived = subs["archived"].to_list()
+        at: list[datetime | None] = [None] * len(ids)
+        for r, s in zip(rows, stamps, strict=True):
+            archived[r], at[r] = True, s
+        hs[HS_OBJECT] = subs.with_columns(
+            pl.Series("archived", archived, dtype=pl.Boolean),
+            pl.Series("archivedAt", at, dtype=pl.Datetime("ms", "UTC")),
+        )
+        return [
+            {"system": "hubspot", "object": HS_OBJECT, "record_id": str(ids[r]), "deleted_at": s}
+            for r, s in zip(rows, stamps, strict=True)
+        ] + [
+            {"system": "salesforce", "object": SF_OBJECT, "record_id": i, "deleted_at": m}
+            for i, m in sf[SF_OBJECT].filter(pl.col("IsDeleted")).select("Id", "SystemModstamp").iter_rows()
+        ]
