@@ -161,7 +161,7 @@ def test_the_api_refuses_what_the_command_line_refuses(tmp_path: Path) -> None:
 
 def test_the_catalog_lists_the_entities_and_match_rules_from_the_code() -> None:
     listed = entities()
-    assert list(listed) == list(ENTITIES)
+    assert list(listed)[: len(ENTITIES)] == list(ENTITIES)  # then any a profile declared
     assert listed["Contact"]["id"] == "String" and "email" in listed["Contact"]
     assert "Subscription" not in entities(sources=False)
     configs = match_configs()

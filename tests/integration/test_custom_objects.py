@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from crm_ops.api import Workspace
+from crm_ops.api import Workspace, entities
 from crm_ops.config import Profile, load_profile, sandbox_config
 from crm_ops.doctor import run_doctor
 from crm_ops.errors import ConfigError
@@ -189,6 +189,10 @@ def test_declared_custom_objects_pull_full_then_incremental_and_are_checked(
         assert hs2.filter(pl.col("id") == live_hs[1])["is_deleted"][0] is True
     finally:
         puller.close()
+
+    # the API's catalogue lists the declared entity with its typed columns, after the core ones
+    listed = entities()
+    assert ENTITY in listed and listed[ENTITY]["id"] == "String" and "status" in listed[ENTITY]
 
     # a custom rule on the declared entity finds exactly the seeded blank statuses of live records
     run = Workspace(profile).check()

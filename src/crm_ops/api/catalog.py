@@ -5,16 +5,18 @@ their columns and types (the same for both CRMs), and the default match rules (w
 from __future__ import annotations
 
 from crm_ops.match.config import DEFAULTS, MatchConfig
-from crm_ops.schema.entities import CRM_ENTITIES, ENTITIES, SOURCE_ENTITIES
+from crm_ops.schema.entities import SOURCE_ENTITIES, columns, entity_names
 
 
 def entities(*, sources: bool = True) -> dict[str, dict[str, str]]:
     """Every canonical entity and its columns with their polars types, in order: ``{"Contact": {"id":
     "String", "updated_at": "Datetime(time_unit='ms', time_zone='UTC')", ...}, ...}``. Both CRMs' pulls
     give these columns (a column a CRM cannot fill is null), plus custom fields as ``custom_<field>``
-    columns. ``sources=False`` leaves out the sources' entities (Subscription, ProductUser)."""
-    names = (*CRM_ENTITIES, *(SOURCE_ENTITIES if sources else ()))
-    return {name: {col: str(dtype) for col, dtype in ENTITIES[name].items()} for name in names}
+    columns. The entities a profile declares by maps (custom objects: ``object_maps``, ``[objects]``) are
+    listed after the core ones once a profile declaring them is opened. ``sources=False`` leaves out the
+    sources' entities (Subscription, ProductUser)."""
+    names = [e for e in entity_names() if sources or e not in SOURCE_ENTITIES]
+    return {name: {col: str(dtype) for col, dtype in columns(name).items()} for name in names}
 
 
 def match_configs() -> dict[str, MatchConfig]:
