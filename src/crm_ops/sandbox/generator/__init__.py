@@ -79,6 +79,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones):
         self.acc["n"] = sizes["accounts"]
         self.inject(sf, hs)
         self.duplicate(sf)
+        self.copies(sf, hs, associations)
         self.drift_pairs(sf, hs)
         for name, obj in SALESFORCE_OBJECTS.items():
             schema = obj.schema()
