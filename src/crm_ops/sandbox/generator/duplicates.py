@@ -235,7 +235,9 @@ class Duplicates(GenState):
             return
         taken = {d["record_id"] for d in self.defects} | {d["record_id"] for d in self.duplicates}
         reserved = set(self.acc["ids"][self.reserved_accounts].tolist())
-        sf["Account"] = self._copy_rows(("salesforce", "Account"), sf["Account"], taken | reserved)
+        # an orphan's right account has no copy: its truth stays one account, not either of two
+        parents = {d["correct_value"] for d in self.defects if d["field"] == "AccountId"}
+        sf["Account"] = self._copy_rows(("salesforce", "Account"), sf["Account"], taken | reserved | parents)
         converted = sf["Lead"]["Id"].filter(sf["Lead"]["IsConverted"]).to_list()
         sf["Lead"] = self._copy_rows(("salesforce", "Lead"), sf["Lead"], taken | set(converted))
         hs["companies"] = self._copy_rows(("hubspot", "companies"), hs["companies"], taken)
