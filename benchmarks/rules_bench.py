@@ -39,34 +39,17 @@ COUNTRIES = ["US", "GB", "DE", "FR", "CA", "AU", "ES", "NL"]
 def canonical_frames(records: int, folder: Path, seed: int = 1) -> dict[str, int]:
     """Seed, map every entity with the shipped field maps, write Parquet (and the ground truth's duplicates
     and matches as ``truth.*.parquet``); return row counts."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.match_eval import canonical_frames as mapped
+
     from crm_ops.sandbox.generator import SeedConfig, generate
-    from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, apply, load_map
 
     data = generate(SeedConfig(records=records, seed=seed))
     counts = {}
-    sf, hs = load_map("salesforce"), load_map("hubspot")
-    for entity, emap in sf.entities.items():
-        frame = apply(emap, data.salesforce[emap.object])
-        frame.write_parquet(folder / f"salesforce.{entity}.parquet")
-        counts[f"salesforce.{entity}"] = frame.height
-    tables = {**data.hubspot, "owners": data.hubspot_owners}
-    for entity, emap in hs.entities.items():
-        if emap.object not in tables:
-            continue
-        raw = tables[emap.object].with_columns(pl.col("id").alias("hs_object_id"))
-        for target in emap.associations():
-            links = data.hubspot_associations.get((emap.object, target))
-            if links is not None:
-                first = links.sort("type_id").group_by("from_id").agg(pl.col("to_id").first().cast(pl.String))
-                raw = raw.join(
-                    first.rename({"to_id": ASSOCIATION_PREFIX + target}),
-                    left_on="id",
-                    right_on="from_id",
-                    how="left",
-                )
-        frame = apply(emap, raw)
-        frame.write_parquet(folder / f"hubspot.{entity}.parquet")
-        counts[f"hubspot.{entity}"] = frame.height
+    for system, entities in mapped(data).items():
+        for entity, frame in entities.items():
+            frame.write_parquet(folder / f"{system}.{entity}.parquet")
+            counts[f"{system}.{entity}"] = frame.height
     data.manifest.duplicates.write_parquet(folder / "truth.duplicates.parquet")
     data.manifest.matches.write_parquet(folder / "truth.matches.parquet")
     return counts

@@ -2,21 +2,107 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from crm_ops.match import MatchResult
+from crm_ops.sandbox.generator import SeededData
+from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, apply, load_map
+
+# the manifest's (system, object) of a duplicate pair -> matching's (system, entity)
+ENTITY_OF = {
+    ("salesforce", "Contact"): "Contact",
+    ("salesforce", "Account"): "Account",
+    ("salesforce", "Lead"): "Lead",
+    ("hubspot", "contacts"): "Contact",
+    ("hubspot", "companies"): "Account",
+}
 
 
 def _pairs(frame: pl.DataFrame, a: str, b: str) -> set[tuple[str, str]]:
     return {tuple(sorted(p)) for p in frame.select(a, b).iter_rows()}
 
 
-def duplicate_scores(duplicates: pl.DataFrame, result: MatchResult) -> tuple[float, float, int, int]:
-    """Precision and recall of duplicate pairs (contact copies and lead-vs-contact), found and true counts."""
-    truth_pairs = set()
+def _cluster_pairs(duplicates: pl.DataFrame) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
     for _, group in duplicates.group_by("cluster_id"):
         ids = sorted(group["record_id"].to_list())
-        truth_pairs |= {(ids[i], ids[j]) for i in range(len(ids)) for j in range(i + 1, len(ids))}
+        out |= {(ids[i], ids[j]) for i in range(len(ids)) for j in range(i + 1, len(ids))}
+    return out
+
+
+def canonical_frames(data: SeededData) -> dict[str, dict[str, pl.DataFrame]]:
+    """The seeded records of both CRMs in the canonical schema, mapped by the shipped field maps (HubSpot's
+    associations as the parent ids a pull gives them): what matching reads after a pull."""
+    frames: dict[str, dict[str, pl.DataFrame]] = {"salesforce": {}, "hubspot": {}}
+    for entity, emap in load_map("salesforce").entities.items():
+        frames["salesforce"][entity] = apply(emap, data.salesforce[emap.object])
+    tables = {**data.hubspot, "owners": data.hubspot_owners}
+    for entity, emap in load_map("hubspot").entities.items():
+        if emap.object not in tables:
+            continue
+        raw = tables[emap.object].with_columns(pl.col("id").alias("hs_object_id"))
+        for target in emap.associations():
+            links = data.hubspot_associations.get((emap.object, target))
+            if links is not None:
+                first = links.sort("type_id").group_by("from_id").agg(pl.col("to_id").first().cast(pl.String))
+                raw = raw.join(
+                    first.rename({"to_id": ASSOCIATION_PREFIX + target}),
+                    left_on="id",
+                    right_on="from_id",
+                    how="left",
+                )
+        frames["hubspot"][entity] = apply(emap, raw)
+    return frames
+
+
+@dataclass(frozen=True)
+class DedupeScore:
+    """Matching's duplicate pairs in one CRM's entity against the seeded ones."""
+
+    system: str
+    entity: str
+    seeded: int  # true pairs
+    found: int  # pairs matching found
+    hits: int  # found pairs that are true
+
+    @property
+    def precision(self) -> float:
+        """The share of found pairs that are true (1 when none was found and none seeded)."""
+        return self.hits / self.found if self.found else float(self.seeded == 0)
+
+    @property
+    def recall(self) -> float:
+        """The share of true pairs found (1 when none was seeded)."""
+        return self.hits / self.seeded if self.seeded else 1.0
+
+
+def dedupe_scores(duplicates: pl.DataFrame, result: MatchResult) -> list[DedupeScore]:
+    """Per (system, entity) (Salesforce Contact, Account, Lead and Lead-Contact; HubSpot Contact and
+    Account), the seeded duplicate pairs (the manifest's ``duplicates``) against ``result``'s."""
+    truth: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for (system, obj), group in duplicates.filter(pl.col("kind") != "lead_contact").group_by(
+        "system", "object"
+    ):
+        truth[(str(system), ENTITY_OF[(str(system), str(obj))])] = _cluster_pairs(group)
+    truth[("salesforce", "Lead-Contact")] = _cluster_pairs(
+        duplicates.filter(pl.col("kind") == "lead_contact")
+    )
+    keys = sorted(set(truth) | set(result.duplicates.select("system", "entity").unique().iter_rows()))
+    out = []
+    for system, entity in keys:
+        mine = result.duplicates.filter((pl.col("system") == system) & (pl.col("entity") == entity))
+        found = _pairs(mine, "left_id", "right_id")
+        seeded = truth.get((system, entity), set())
+        out.append(DedupeScore(system, entity, len(seeded), len(found), len(found & seeded)))
+    return out
+
+
+def duplicate_scores(duplicates: pl.DataFrame, result: MatchResult) -> tuple[float, float, int, int]:
+    """Precision and recall of Salesforce's duplicate pairs (contact copies and lead-vs-contact), found
+    and true counts."""
+    truth_pairs = _cluster_pairs(duplicates.filter(pl.col("system") == "salesforce"))
     found = _pairs(result.duplicates.filter(pl.col("system") == "salesforce"), "left_id", "right_id")
     hits = len(found & truth_pairs)
     return hits / max(1, len(found)), hits / max(1, len(truth_pairs)), len(found), len(truth_pairs)

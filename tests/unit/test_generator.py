@@ -11,6 +11,7 @@ import pycountry
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
+from crm_ops.sandbox import wordlists as w
 from crm_ops.sandbox.generator import Manifest, SeedConfig, SeededData, generate
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_row
 
@@ -134,11 +135,20 @@ def test_orphans_point_at_nothing_or_a_deleted_account(data: SeededData) -> None
 
 def test_duplicates_and_matches_point_at_real_records(data: SeededData) -> None:
     dups = data.manifest.duplicates
-    assert set(dups["kind"].unique()) == {"exact", "fuzzy", "lead_contact"}
-    contacts = set(data.salesforce["Contact"]["Id"].to_list())
-    leads = set(data.salesforce["Lead"]["Id"].to_list())
-    for obj, record_id in dups.select("object", "record_id").iter_rows():
-        assert record_id in (contacts if obj == "Contact" else leads)
+    seeded = set(dups.select("system", "object").unique().iter_rows())
+    assert seeded == {
+        ("salesforce", "Contact"),
+        ("salesforce", "Lead"),
+        ("salesforce", "Account"),
+        ("hubspot", "contacts"),
+        ("hubspot", "companies"),
+    }
+    assert {"exact", "fuzzy", "lead_contact", "typo", "legal_form", "phone_format"} <= set(dups["kind"])
+    ids = {("salesforce", n): set(f["Id"].to_list()) for n, f in data.salesforce.items()}
+    ids |= {("hubspot", n): set(f["id"].cast(pl.String).to_list()) for n, f in data.hubspot.items()}
+    for system, obj, record_id in dups.select("system", "object", "record_id").iter_rows():
+        assert record_id in ids[(system, obj)], (system, obj, record_id)
+    contacts = ids[("salesforce", "Contact")]
     matches = data.manifest.matches
     assert matches.height > 0
     hs_contacts = set(data.hubspot["contacts"]["id"].cast(pl.String).to_list())
@@ -147,6 +157,43 @@ def test_duplicates_and_matches_point_at_real_records(data: SeededData) -> None:
         assert hs_id in hs_contacts
     linked = data.hubspot["contacts"].filter(pl.col("salesforcecontactid").is_not_null())
     assert linked["salesforcecontactid"].is_in(list(contacts)).all()
+
+
+def test_copies_differ_from_their_originals_as_the_manifest_says(data: SeededData) -> None:
+    """Each copy is a later record differing from its original as its kind says; a difference that is a
+    defect is noted as one; HubSpot's contacts hold one address each (HubSpot refuses a second)."""
+    defects = dict(data.manifest.defects.select("record_id", "kind").iter_rows())
+    hs_contacts = data.hubspot["contacts"].filter(~pl.col("id").cast(pl.String).is_in(list(defects)))
+    assert hs_contacts["email"].str.to_lowercase().is_unique().all()
+    suffixes = {s for options in w.LEGAL_SUFFIXES.values() for s in options}
+    names = {"Account": "Name", "Lead": "LastName", "companies": "name", "contacts": "lastname"}
+    dups = data.manifest.duplicates.filter(
+        pl.col("object").is_in(list(names)) & (pl.col("kind") != "lead_contact")
+    )
+    assert dups.height > 0
+    for (system, obj, _), pair in dups.group_by("system", "object", "cluster_id"):
+        frame = data.salesforce[str(obj)] if system == "salesforce" else data.hubspot[str(obj)]
+        key, created = ("Id", "CreatedDate") if system == "salesforce" else ("id", "createdate")
+        rows = {
+            r["record_id"]: frame.filter(pl.col(key).cast(pl.String) == r["record_id"]).row(0, named=True)
+            for r in pair.iter_rows(named=True)
+        }
+        original = rows[pair.filter(pl.col("is_original"))["record_id"][0]]
+        copy_id = pair.filter(~pl.col("is_original"))["record_id"][0]
+        copy, kind, name = rows[copy_id], pair["kind"][0], names[str(obj)]
+        assert copy[created] >= original[created]
+        if obj == "contacts":
+            assert copy["email"] != original["email"]
+            assert kind != "personal_email" or copy["email"].split("@")[1] in w.FREEMAIL
+        if kind in ("name_format", "phone_format", "website_format"):
+            assert defects.get(copy_id) == kind, (obj, kind, copy_id)
+        elif kind == "legal_form":
+            short, long = sorted((copy[name], original[name]), key=len)
+            assert long.startswith(short + " ") and long[len(short) + 1 :] in suffixes
+        elif kind == "typo":
+            assert copy[name] != original[name] and abs(len(copy[name]) - len(original[name])) <= 1
+        elif kind == "exact":
+            assert copy[name] == original[name]
 
 
 def test_manifest_round_trips(data: SeededData, tmp_path: Path) -> None:
@@ -198,11 +245,11 @@ def test_sizes_per_object_can_be_chosen() -> None:
 def test_accounts_the_truth_calls_distinct_are_distinguishable(data: SeededData) -> None:
     # two accounts with one name stem and one domain are the same company to anyone: the company words
     # must make every (prefix, core, sector) its own domain, so the truth's distinct accounts are
-    from crm_ops.sandbox import wordlists as w
-
     words = (w.COMPANY_PREFIXES, w.COMPANY_CORES, w.COMPANY_SECTORS)
     assert all(len(set(ws)) == len(ws) for ws in words)
     domains = {f"{a.lower()}{b}{s.lower()}" for a in words[0] for b in words[1] for s in words[2]}
     assert len(domains) == len(words[0]) * len(words[1]) * len(words[2])
-    websites = data.salesforce["Account"]["Website"].str.to_lowercase().str.strip_chars()
+    copies = data.manifest.duplicates.filter(~pl.col("is_original"))["record_id"]
+    accounts = data.salesforce["Account"].filter(~pl.col("Id").is_in(copies.implode()))
+    websites = accounts["Website"].str.to_lowercase().str.strip_chars()
     assert websites.is_unique().all()

@@ -307,6 +307,19 @@ LEAD_CONTACT = MatchConfig(
     ),
     blocking=(("email",), ("phone",)),
 )
+# leads among themselves: one person's two form fills, an import run twice (open leads only: a converted
+# lead is read-only in Salesforce)
+LEAD = MatchConfig(
+    "Lead",
+    fields=(
+        F("email", "fuzzy", 0.35, "email"),
+        F("phone", "normalised", 0.25, "phone"),
+        F("last_name", "fuzzy", 0.15, "name"),
+        F("first_name", "first_name", 0.1, "name"),
+        F("company", "fuzzy", 0.15, "company", scorer="token_sort_ratio"),
+    ),
+    blocking=(("email",), ("phone",), ("last_name", "company")),
+)
 ACCOUNT = MatchConfig(
     "Account",
     fields=(
@@ -355,6 +368,7 @@ CROSS_OPPORTUNITY = MatchConfig(
 DEFAULTS = {
     "Contact": CONTACT,
     "Lead-Contact": LEAD_CONTACT,
+    "Lead": LEAD,
     "Account": ACCOUNT,
     "cross.Contact": CROSS_CONTACT,
     "cross.Account": CROSS_ACCOUNT,

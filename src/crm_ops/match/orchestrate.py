@@ -1,10 +1,10 @@
 """Matching's steps, in their order, once for every engine: ``orchestrate(engine, frames, ...)``.
 
-The order: duplicates within each CRM (contacts, accounts), leads that duplicate contacts, the two CRMs
-linked record to record (each entity; then leads to the HubSpot contacts no Salesforce contact took),
-records on one side only, drift on the linked pairs, the sources' links, then the merge proposals of
-each CRM's clusters (survivorship, with each member's twin in the other CRM when a merge rule asks for
-it), with the pairs a person rejected left out while their records are unchanged.
+The order: duplicates within each CRM (contacts, accounts, open leads), leads that duplicate contacts,
+the two CRMs linked record to record (each entity; then leads to the HubSpot contacts no Salesforce
+contact took), records on one side only, drift on the linked pairs, the sources' links, then the merge
+proposals of each CRM's clusters (survivorship, with each member's twin in the other CRM when a merge
+rule asks for it), with the pairs a person rejected left out while their records are unchanged.
 
 An engine (``MatchEngine``) does the work on its own frames: polars (``crm_ops.match.run.PolarsEngine``)
 or Spark (``crm_ops.spark.match.SparkEngine``). The pairs it finds (a small share of the records) come
@@ -48,7 +48,7 @@ PAIRS_SCHEMA = {
 }
 UNMATCHED_SCHEMA = {"system": pl.String, "entity": pl.String, "id": pl.String}
 # the entities deduplicated within each CRM, and those linked across the two (with their settings' key)
-DEDUPED = ("Contact", "Account")
+DEDUPED = ("Contact", "Account", "Lead")
 CROSS_ENTITIES = (
     ("Contact", "cross.Contact"),
     ("Account", "cross.Account"),
@@ -199,7 +199,8 @@ def orchestrate(
                 frame = entities.get(entity)
                 if frame is None:
                     continue
-                records = engine.live(frame)
+                # a converted lead is read-only: only open ones are merged
+                records = engine.open_leads(frame) if entity == "Lead" else engine.live(frame)
                 counts: dict[str, int] = {}
                 pairs = engine.duplicates(records, cfg[entity], counts)
                 ids = _rejected_ids(rejected, system, entity)

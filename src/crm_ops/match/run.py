@@ -151,7 +151,7 @@ def run_matching(
 
     ``frames``: {system: {entity: frame}} of canonical columns (``crm_ops.schema.entities``;
     ``crm_ops.check.snapshot_frames``). ``configs``: match rule sets replacing ``DEFAULTS``' of the same
-    key (Contact, Lead-Contact, Account, cross.Contact, cross.Account, cross.Opportunity); a column one
+    key (Contact, Lead-Contact, Lead, Account, cross.Contact, cross.Account, cross.Opportunity); a column one
     names that a frame lacks is a ``ConfigError``. ``source_of_truth``: per field (``"*"`` the rest)
     which CRM's value drift proposes (salesforce | hubspot | latest). ``merge_rules`` decide each
     merge's master and the survivor's values; ``rejected`` are the remembered rejections
@@ -202,7 +202,7 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
     Keys: ``merge`` (the merge rules: master ordering, per-field rules, see
     ``crm_ops.match.survivor.MergeRules.from_profile``), ``survivor`` (the older, plain choice of master:
     most_complete | oldest | most_recent), ``source_of_truth`` (field -> salesforce | hubspot | latest,
-    ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Account, "cross.Contact",
+    ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Lead, Account, "cross.Contact",
     "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking; and additions to
     the word lists (``crm_ops.values.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``,
     ``nicknames_extra``, ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the

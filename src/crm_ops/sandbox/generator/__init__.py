@@ -80,6 +80,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscri
         self.acc["n"] = sizes["accounts"]
         self.inject(sf, hs)
         self.duplicate(sf)
+        self.copies(sf, hs, associations)
         self.drift_pairs(sf, hs)
         self.subscriptions(sf, hs)  # the custom objects (issue 26), on a random stream of their own
         for name, obj in SALESFORCE_OBJECTS.items():
