@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -17,7 +18,9 @@ from crm_ops.config import Profile, load_profile, sandbox_config
 from crm_ops.errors import ConfigError
 from crm_ops.pull import Puller
 from crm_ops.rules.testing import run_examples
+from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
+from crm_ops.schema.entities import entity_names
 from tests.pulling import fast_sandbox
 
 pytestmark = pytest.mark.integration
@@ -47,6 +50,17 @@ def test_a_profile_without_the_cases_map_pulls_and_checks_as_before(box: Sandbox
     ws = Workspace(_profile(box, tmp_path))
     rules, problems = ws.rules()
     assert not problems and not RULES & {r.id for r in rules}
+    # a rule of the user's own on Case is refused, naming the map that brings the entity
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "rules:\n  - {id: my.case.origin, entity: Case, field: origin, severity: info,"
+        " description: Origin set., check: not_null}\n"
+    )
+    _, problems = ws.rules([mine])
+    assert [p.message for p in problems] == [
+        f"unknown entity Case; known: {', '.join(entity_names())}; Case comes with the shipped object map "
+        "'cases': add it to the profile's object_maps"
+    ]
     run = ws.pull()
     assert not run.failures
     assert "Case" not in {r.entity for r in run.results}
@@ -57,8 +71,10 @@ def test_a_profile_without_the_cases_map_pulls_and_checks_as_before(box: Sandbox
 
 def test_an_unknown_shipped_map_names_the_shipped_ones(box: Sandbox, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        _profile(box, tmp_path, '["casse"]')
-    assert "profiles.sandbox.object_maps: no shipped object map 'casse'; shipped: cases" in str(caught.value)
+        _profile(box, tmp_path, '["casse", "cases"]')
+    assert (
+        "profiles.sandbox.object_maps: no shipped object map 'casse' (did you mean 'cases'?); shipped: cases"
+    ) in str(caught.value)
 
 
 def test_the_shipped_cases_map_pulls_both_crms_and_its_rules_find_the_seeded_defects(
@@ -107,6 +123,29 @@ def test_the_shipped_cases_map_pulls_both_crms_and_its_rules_find_the_seeded_def
     }
     assert {"salesforce", "hubspot"} == {s for s, _, _ in truth}
     assert {(s, r, rule) for s, r, rule in found.select("system", "record_id", "rule").rows()} == truth
+
+    # Salesforce closes a case from its status (IsClosed, ClosedDate); a ticket given its close date
+    # leaves the findings; an incremental pull brings both
+    open_sf = sf.filter(~pl.col("is_deleted") & ~pl.col("is_closed"))["id"][0]
+    no_date = next(r for s, r, rule in truth if s == "hubspot" and rule == "case.closed_date.required")
+    sfc: Any = salesforce_client(box.env)
+    sfc.Case.update(open_sf, {"Status": "Closed"})
+    hubspot_client(box.env).crm.tickets.basic_api.update(
+        no_date, simple_public_object_input={"properties": {"closed_date": "2026-11-30T09:00:00Z"}}
+    )
+    assert {r.mode for r in ws.pull(entities=["Case"]).results} == {"incremental"}
+    puller = Puller(profile)
+    try:
+        after_sf, after_hs = (_snapshot(puller, s) for s in ("salesforce", "hubspot"))
+    finally:
+        puller.close()
+    row = after_sf.filter(pl.col("id") == open_sf)
+    assert row["is_closed"][0] is True and row["closed_date"][0] is not None
+    assert after_hs.filter(pl.col("id") == no_date)["closed_date"][0] is not None
+    rechecked = ws.check().result.findings.filter(pl.col("entity") == "Case")
+    assert {(s, r) for s, r in rechecked.select("system", "record_id").rows()} == {
+        (s, r) for s, r, _ in truth if r != no_date
+    }
 
     # a profile without the map, checked after Case is known: no Case entity pulled, no rule error
     plain = Workspace(_profile(box, tmp_path / "plain"))

@@ -10,6 +10,7 @@ exactly as before, and the shipped rules on those entities stay dormant (``dorma
 
 from __future__ import annotations
 
+import difflib
 import functools
 from importlib import resources
 from pathlib import Path
@@ -45,8 +46,10 @@ def shipped_object_map(name: str, where: str = "object_maps") -> tuple[Path, ...
     """The map files of the shipped object map ``name``, or a ``ConfigError`` naming the shipped ones."""
     shipped = shipped_object_maps()
     if name not in shipped:
+        near = difflib.get_close_matches(name, list(shipped), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise ConfigError(
-            f"{where}: no shipped object map {name!r}; shipped: {', '.join(shipped) or 'none'} "
+            f"{where}: no shipped object map {name!r}{hint}; shipped: {', '.join(shipped) or 'none'} "
             f"(or give the path of a YAML map file, such as objects/salesforce.yaml)"
         )
     return shipped[name]
