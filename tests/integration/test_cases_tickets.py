@@ -15,6 +15,7 @@ import pytest
 
 from crm_ops.api import Workspace
 from crm_ops.config import Profile, load_profile, sandbox_config
+from crm_ops.doctor import run_doctor
 from crm_ops.errors import ConfigError
 from crm_ops.pull import Puller
 from crm_ops.rules.testing import run_examples
@@ -104,6 +105,12 @@ def test_the_shipped_cases_map_pulls_both_crms_and_its_rules_find_the_seeded_def
         pairs = links[("tickets", target)].select("from_id", "to_id").rows()
         got = {(i, v) for i, v in hs.select("id", column).rows() if v is not None}
         assert got == {(str(a), str(b)) for a, b in pairs} and got
+
+    # doctor's inventory says which entity maps each object
+    lines = {f.detail for f in run_doctor(profile) if f.check == "inventory"}
+    live_sf, live_hs = (~truth_sf["IsDeleted"]).sum(), (~truth_hs["archived"]).sum()
+    assert f"Case (Case, standard): {live_sf:,} records; mapped to Case" in lines
+    assert f"tickets (Tickets, standard): {live_hs:,} records; mapped to Case" in lines
 
     # the shipped case rules run (their examples pass) and find exactly the seeded defects of live cases
     ws = Workspace(profile)
