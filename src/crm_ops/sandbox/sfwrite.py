@@ -227,7 +227,8 @@ class Writer:
         )
 
     def derived(self, row: dict[str, Any], changes: dict[str, Any], now: datetime) -> dict[str, Any]:
-        """The fields a save sets besides those written: audit stamps, Name, IsClosed/IsWon."""
+        """The fields a save sets besides those written: audit stamps, Name, IsClosed/IsWon, a case's
+        IsClosed/ClosedDate."""
         extra: dict[str, Any] = {
             "LastModifiedDate": now,
             "SystemModstamp": now,
@@ -240,6 +241,9 @@ class Writer:
         if self.obj.name == "Opportunity" and "StageName" in changes:
             _, closed, won = OPPORTUNITY_STAGES.get(changes["StageName"], (0, False, False))
             extra["IsClosed"], extra["IsWon"] = closed, won
+        if self.obj.name == "Case" and "Status" in changes:  # the org keeps a case's close from its status
+            extra["IsClosed"] = changes["Status"] == "Closed"
+            extra["ClosedDate"] = (row.get("ClosedDate") or now) if extra["IsClosed"] else None
         return extra
 
     def update(
