@@ -169,5 +169,10 @@ def config_page() -> str:
             f"| `{name}` | {cfg.threshold} | {cfg.min_fields} | {', '.join(f.field for f in cfg.fields)} |"
             for name, cfg in MATCH_RULES.items()
         ),
+        "",
+        "Any other entity, core or declared by the profile's maps (`Opportunity`, a custom object), is",
+        "deduplicated in each CRM when it has a table of its own, `[profiles.<name>.match.<Entity>]`, which",
+        "must give `fields` and `blocking` (there is no default to override). Its duplicates are merges only",
+        "where the CRM has a merge API for the object (`crm_ops.schema.relations.MERGE_APIS`), else flags.",
     ]
     return "\n".join(lines) + "\n"
