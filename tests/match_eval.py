@@ -78,14 +78,20 @@ class DedupeScore:
         return self.hits / self.seeded if self.seeded else 1.0
 
 
-def dedupe_scores(duplicates: pl.DataFrame, result: MatchResult) -> list[DedupeScore]:
+def dedupe_scores(
+    duplicates: pl.DataFrame, result: MatchResult, declared: dict[tuple[str, str], str] | None = None
+) -> list[DedupeScore]:
     """Per (system, entity) (Salesforce Contact, Account, Lead and Lead-Contact; HubSpot Contact and
-    Account), the seeded duplicate pairs (the manifest's ``duplicates``) against ``result``'s."""
+    Account; and the objects ``declared`` maps to a profile's entities, such as the custom objects), the
+    seeded duplicate pairs (the manifest's ``duplicates``) against ``result``'s."""
+    entity_of = {**ENTITY_OF, **(declared or {})}
     truth: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for (system, obj), group in duplicates.filter(pl.col("kind") != "lead_contact").group_by(
         "system", "object"
     ):
-        truth[(str(system), ENTITY_OF[(str(system), str(obj))])] = _cluster_pairs(group)
+        entity = entity_of.get((str(system), str(obj)))
+        if entity is not None:  # an object no profile here declares: not matched, not scored
+            truth[(str(system), entity)] = _cluster_pairs(group)
     truth[("salesforce", "Lead-Contact")] = _cluster_pairs(
         duplicates.filter(pl.col("kind") == "lead_contact")
     )
@@ -102,7 +108,10 @@ def dedupe_scores(duplicates: pl.DataFrame, result: MatchResult) -> list[DedupeS
 def duplicate_scores(duplicates: pl.DataFrame, result: MatchResult) -> tuple[float, float, int, int]:
     """Precision and recall of Salesforce's duplicate pairs (contact copies and lead-vs-contact), found
     and true counts."""
-    truth_pairs = _cluster_pairs(duplicates.filter(pl.col("system") == "salesforce"))
+    core = [obj for system, obj in ENTITY_OF if system == "salesforce"]
+    truth_pairs = _cluster_pairs(
+        duplicates.filter((pl.col("system") == "salesforce") & pl.col("object").is_in(core))
+    )
     found = _pairs(result.duplicates.filter(pl.col("system") == "salesforce"), "left_id", "right_id")
     hits = len(found & truth_pairs)
     return hits / max(1, len(found)), hits / max(1, len(truth_pairs)), len(found), len(truth_pairs)

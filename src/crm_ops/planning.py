@@ -1,7 +1,8 @@
 """A profile's plan, built one way for every caller: the runner, the Python API and
 the command line (``crm-ops plan``) all give a plan its review defaults (the profile's ``[review]``
 settings and the rules' tags) and its context (record labels, account names, URLs from the snapshots
-the findings came from and the CRMs' addresses), so the same findings make the same plan whoever asks.
+the findings came from and the CRMs' addresses) and its relations (which objects its CRMs merge, what
+points at a merged record: ``profile_relations``), so the same findings make the same plan whoever asks.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from crm_ops.plan.context import Context, addresses
 from crm_ops.plan.format import Plan
 from crm_ops.plan.review import Review
 from crm_ops.rules.model import Rule
+from crm_ops.schema.fieldmap import load_map
+from crm_ops.schema.relations import Relations, relations
 from crm_ops.state import State
 
 
@@ -52,4 +55,23 @@ def profile_plan(
             addresses(profile, connector),
         ),
         review=Review.for_rules(rules, profile.review),
+        relations=profile_relations(profile),
+    )
+
+
+def profile_relations(profile: Profile) -> Relations:
+    """The relations of ``profile``'s maps (shipped, overridden and declared, as its pulls load them):
+    which objects its CRMs can merge and what points at a merged record."""
+    systems = [
+        s for s, settings in (("salesforce", profile.salesforce), ("hubspot", profile.hubspot)) if settings
+    ]
+    return relations(
+        load_map(
+            system,
+            overrides=profile.maps.get(system),
+            overrides_origin=profile.source,
+            declared=profile.object_maps,
+            declared_tables=profile.objects.get(system),
+        )
+        for system in systems
     )

@@ -142,6 +142,35 @@ def test_spark_gives_polars_findings_pairs_and_links_exactly(
     assert load_profile(config, "prod").engine == "spark"
 
 
+def test_an_entity_without_a_default_rule_is_deduplicated_on_spark_as_on_polars(
+    spark: Any, pulled: tuple[Path, dict[str, dict[str, pl.DataFrame]]]
+) -> None:
+    """A profile's rule set for an entity with none by default (issue 26: any object; here deals of one
+    account at one stage) goes through the one orchestration on both engines: the same pairs and
+    proposals (HubSpot's as merges, Salesforce's too: the plan, not matching, decides what merges)."""
+    from crm_ops.match.run import settings_from_profile
+    from crm_ops.spark import run_matching_spark
+
+    _, frames = pulled
+    opps = {s: {"Opportunity": e["Opportunity"]} for s, e in frames.items() if "Opportunity" in e}
+    rule = {
+        "fields": [
+            {"field": "account_id", "comparator": "exact", "weight": 0.5},
+            {"field": "stage", "comparator": "normalised", "weight": 0.5},
+        ],
+        "blocking": [["account_id", "stage"]],
+        "threshold": 0.9,
+    }
+    settings = settings_from_profile({"Opportunity": rule}, "test profiles.prod.match")
+    expected = run_matching(opps, rules=[], **settings)
+    got = run_matching_spark(_to_spark(spark, opps), rules=[], **settings)
+    mine = expected.duplicates.filter(pl.col("entity") == "Opportunity")
+    assert set(mine["system"]) == {"salesforce", "hubspot"} and mine.height > 50
+    _same(expected.duplicates, got.duplicates, "duplicate pairs")
+    _same(expected.findings, got.findings, "match findings")
+    assert got.stats == expected.stats
+
+
 # -------------------------------------------------------------- the proposal gate (issue 18) on Spark
 # The 20k pull exercises drift's gate (syncs turned to the valid side) but no fixer or merge value that
 # fails: these small cases do, each compared with polars and checked to have been gated at all.

@@ -169,5 +169,11 @@ def config_page() -> str:
             f"| `{name}` | {cfg.threshold} | {cfg.min_fields} | {', '.join(f.field for f in cfg.fields)} |"
             for name, cfg in MATCH_RULES.items()
         ),
+        "",
+        "Any other entity, core or declared by the profile's maps (`Opportunity`, a custom object), is",
+        "deduplicated in each CRM when it has a table of its own, `[profiles.<name>.match.<Entity>]`, which",
+        "must give `fields` and `blocking` (there is no default to override). Its duplicates are merges only",
+        "where crm_ops merges the object (`crm_ops.schema.relations.MERGE_APIS`: the CRM has a merge API",
+        "and apply carries it out), else flags.",
     ]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """Matching's steps, in their order, once for every engine: ``orchestrate(engine, frames, ...)``.
 
-The order: duplicates within each CRM (contacts, accounts, open leads), leads that duplicate contacts,
+The order: duplicates within each CRM (contacts, accounts, open leads, then every other entity a rule
+set is given for: ``configs`` keyed by entity, such as a custom object's), leads that duplicate contacts,
 the two CRMs linked record to record (each entity; then leads to the HubSpot contacts no Salesforce
 contact took), records on one side only, drift on the linked pairs, the sources' links, then the merge
 proposals of each CRM's clusters (survivorship, with each member's twin in the other CRM when a merge
@@ -47,7 +48,8 @@ PAIRS_SCHEMA = {
     "cluster_id": pl.String,
 }
 UNMATCHED_SCHEMA = {"system": pl.String, "entity": pl.String, "id": pl.String}
-# the entities deduplicated within each CRM, and those linked across the two (with their settings' key)
+# the entities deduplicated within each CRM (with every other entity ``configs`` has a rule set for), and
+# those linked across the two (with their settings' key)
 DEDUPED = ("Contact", "Account", "Lead")
 CROSS_ENTITIES = (
     ("Contact", "cross.Contact"),
@@ -191,11 +193,12 @@ def orchestrate(
     unmatched: list[pl.DataFrame] = []
     stats: dict[str, Any] = {}
     found: list[tuple[str, str, Frame, pl.DataFrame]] = []
+    deduped = (*DEDUPED, *(k for k in cfg if k not in DEFAULTS))
     try:
         for system, entities in frames.items():
             if system not in CRMS:
                 continue  # a source's records are not merged (it is read-only): its links are below
-            for entity in DEDUPED:
+            for entity in deduped:
                 frame = entities.get(entity)
                 if frame is None:
                     continue

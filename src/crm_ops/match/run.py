@@ -21,7 +21,7 @@ import structlog
 
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError
-from crm_ops.match.config import CONTACT, DEFAULTS, MatchConfig
+from crm_ops.match.config import CONTACT, DEFAULTS, FieldRule, MatchConfig
 from crm_ops.match.engine import find_duplicates, link_records
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import survivorship
@@ -31,7 +31,7 @@ from crm_ops.match.survivor import ORDERINGS, MergeRules
 from crm_ops.rules.engine import ProposalGate
 from crm_ops.rules.loader import load_rules
 from crm_ops.rules.model import Rule
-from crm_ops.schema.entities import live
+from crm_ops.schema.entities import entity_names, is_entity, live
 from crm_ops.values.wordlists import PROFILE_KEYS, WordLists
 from crm_ops.values.wordlists import shipped as shipped_lists
 
@@ -151,7 +151,8 @@ def run_matching(
 
     ``frames``: {system: {entity: frame}} of canonical columns (``crm_ops.schema.entities``;
     ``crm_ops.check.snapshot_frames``). ``configs``: match rule sets replacing ``DEFAULTS``' of the same
-    key (Contact, Lead-Contact, Lead, Account, cross.Contact, cross.Account, cross.Opportunity); a column one
+    key (Contact, Lead-Contact, Lead, Account, cross.Contact, cross.Account, cross.Opportunity), and rule
+    sets of other entities (a custom object's), which are deduplicated in each CRM too; a column one
     names that a frame lacks is a ``ConfigError``. ``source_of_truth``: per field (``"*"`` the rest)
     which CRM's value drift proposes (salesforce | hubspot | latest). ``merge_rules`` decide each
     merge's master and the survivor's values; ``rejected`` are the remembered rejections
@@ -196,6 +197,23 @@ def profile_settings(profile: Profile) -> dict[str, Any]:
     return settings_from_profile(profile.match, where, Path(profile.source).parent)
 
 
+def _config(key: str, raw: Mapping[str, Any], where: str) -> MatchConfig:
+    """The match rule set ``key`` names: a default one with ``raw``'s overrides, or, for an entity with
+    no default (a custom object, an opportunity), one made of ``raw`` alone, which must then give
+    ``fields`` and ``blocking``."""
+    if key in DEFAULTS:
+        return DEFAULTS[key].with_overrides(raw, where)
+    missing = [k for k in ("fields", "blocking") if k not in raw]
+    if missing:
+        raise ConfigError(
+            f"{where}: {key} has no default match rule, so its table must give {' and '.join(missing)} "
+            "(fields: [{field, comparator, weight, ...}], blocking: [[field, ...], ...])"
+        )
+    # every setting the base has is replaced by raw's (fields, blocking) or checked with raw's values
+    base = MatchConfig(key, (FieldRule("id"),), (("id",),), min_fields=1)
+    return base.with_overrides({"min_fields": 2, **raw}, where)
+
+
 def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None = None) -> dict[str, Any]:
     """``run_matching`` keyword arguments from a profile's ``[profiles.P.match]`` table.
 
@@ -203,7 +221,9 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
     ``crm_ops.match.survivor.MergeRules.from_profile``), ``survivor`` (the older, plain choice of master:
     most_complete | oldest | most_recent), ``source_of_truth`` (field -> salesforce | hubspot | latest,
     ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Lead, Account, "cross.Contact",
-    "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking; and additions to
+    "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking; per entity with no
+    default rule (``Opportunity``, a declared custom object), a whole rule set (``fields`` and
+    ``blocking`` required), which ``run_matching`` deduplicates in each CRM; and additions to
     the word lists (``crm_ops.values.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``,
     ``nicknames_extra``, ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the
     config file's folder).
@@ -229,11 +249,14 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
     for key, value in raw.items():
         if key in ("survivor", "source_of_truth", "merge", *PROFILE_KEYS):
             continue
-        if key not in DEFAULTS or not isinstance(value, Mapping):
-            problems.append(f"{where}.{key}: unknown setting; match rules are {', '.join(DEFAULTS)}")
+        if not isinstance(value, Mapping) or (key not in DEFAULTS and not is_entity(key)):
+            problems.append(
+                f"{where}.{key}: unknown setting; match rules are {', '.join(DEFAULTS)} or an entity's "
+                f"name (a core one or one the profile declares: {', '.join(entity_names())})"
+            )
             continue
         try:
-            configs[key] = DEFAULTS[key].with_overrides(value, f"{where}.{key}")
+            configs[key] = _config(key, value, f"{where}.{key}")
         except ConfigError as exc:
             problems += exc.problems
     lists = None

@@ -16,14 +16,20 @@ from crm_ops.plan.context import Context
 from crm_ops.plan.format import Action, Header, Plan, new_plan_id
 from crm_ops.plan.review import Review
 from crm_ops.rules.model import FINDINGS_SCHEMA
+from crm_ops.schema.relations import Relations, shipped_relations
 
+OTHER_RECORD = ("match.lead_duplicates_contact", "match.duplicate")  # rules whose flags name another record
 ASSOCIATIONS = frozenset({"account_id"})  # fields that link a record to another (HubSpot: an association)
 WRITABLE = ("salesforce", "hubspot")  # the systems a plan writes into; sources are read-only
 
 
-def _kind(rule: str, field: str | None, has_proposal: bool, detail: dict[str, Any] | None) -> str | None:
+def _kind(
+    f: Mapping[str, Any], has_proposal: bool, detail: dict[str, Any] | None, relations: Relations
+) -> str | None:
+    rule, field = f["rule"], f["field"]
     if rule == "match.duplicate":
-        return "merge"
+        # merged where the CRM has a merge API for the object; else a person merges by hand
+        return "merge" if relations.mergeable(f["system"], f["entity"]) else "flag"
     if rule == "match.lead_duplicates_contact":
         # converted into the contact on its account; a contact without an account cannot take a lead
         return "convert" if detail and detail.get("account_id") else "flag"
@@ -45,6 +51,7 @@ def build_plan(
     context: Context | None = None,
     review: Review | None = None,
     converted: Collection[tuple[str, str]] | None = None,
+    relations: Relations | None = None,
 ) -> Plan:
     """A plan from findings (rules' and matching's, same table).
 
@@ -55,7 +62,12 @@ def build_plan(
     error-level finding without a fix (when ``flag_errors``) a ``flag`` for a human. A converted lead
     gets no action at all: Salesforce refuses every edit of one (CANNOT_UPDATE_CONVERTED_LEAD); its
     contact carries the person now (the leads are known from ``context``'s snapshots, else
-    ``converted``: (system, lead id) pairs). Where several
+    ``converted``: (system, lead id) pairs). A duplicate of an object its CRM has no merge API for
+    (``crm_ops.schema.relations.MERGE_APIS``: a custom object, a Salesforce opportunity) is a ``flag``
+    naming its survivor, for a person to merge by hand or delete one. ``relations`` (the profile's maps:
+    each entity's object and parent references; the shipped maps' when None) decide that, and give each
+    merge the children it moves (``detail["moves"]``: live records by ``<entity>.<column>`` pointing at
+    the merged-away record in ``context``'s snapshots). Where several
     findings propose values for the same field of the same record, the most confident wins and the
     others are named in its reason. A record that a merge folds into another (or a lead converted) gets
     no other action: its fixes are moot once it is merged, and writing them would make the merge a
@@ -69,6 +81,7 @@ def build_plan(
     missing = set(FINDINGS_SCHEMA) - set(findings.columns)
     if missing:
         raise ValueError(f"not a findings table: missing {', '.join(sorted(missing))}")
+    relations = relations or shipped_relations()
     frozen = set(converted or ()) | (converted_leads(context.frames) if context is not None else set())
     if frozen:
         keys = pl.DataFrame(
@@ -86,7 +99,7 @@ def build_plan(
         if raw and raw not in details:
             details[raw] = json.loads(raw)
         detail = details.get(raw) if raw else None
-        kind = _kind(f["rule"], f["field"], has_proposal, detail)
+        kind = _kind(f, has_proposal, detail, relations)
         if kind is not None and f["system"] not in WRITABLE:
             kind = "flag"  # a source (billing, product, files) is read-only: a person fixes it there
         if kind is None:
@@ -97,6 +110,7 @@ def build_plan(
         if key in chosen:
             others.setdefault(key, []).append(f["rule"])
             continue
+        unmerged = kind == "flag" and f["rule"] == "match.duplicate"
         chosen[key] = Action(
             kind=kind,
             system=f["system"],
@@ -109,9 +123,12 @@ def build_plan(
             rule=f["rule"],
             severity=f["severity"],
             confidence=f["confidence"],
-            reason=f["message"],
-            # the contact a lead duplicates: the flag proposes nothing, but a person wants to see it
-            other_id=f["proposed_value"] if f["rule"] == "match.lead_duplicates_contact" else None,
+            reason=f"{f['message']}: {relations.no_merge(f['system'], f['entity'])}"
+            if unmerged
+            else f["message"],
+            # the contact a lead duplicates, a duplicate's survivor: a flag proposes nothing, but a person
+            # wants to see the other record
+            other_id=f["proposed_value"] if f["rule"] in OTHER_RECORD else None,
         )
     merged_away = {(k[1], k[2], k[3]) for k in chosen if k[0] in ("merge", "convert")}
     actions = []
@@ -124,6 +141,7 @@ def build_plan(
     actions.sort(key=lambda a: (a.system, a.entity, a.record_id, a.kind, a.field or "", a.rule))
     if context is not None:
         actions = context.annotate(actions)
+        actions = context.with_moves(actions, relations)
     review = review or Review()
     actions = [review.annotate(a) for a in actions]
     header = Header(

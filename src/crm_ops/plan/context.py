@@ -26,6 +26,8 @@ import structlog
 from crm_ops.config import Profile
 from crm_ops.errors import ApiError, ConfigError
 from crm_ops.plan.format import Action
+from crm_ops.schema.entities import live
+from crm_ops.schema.relations import Relations
 
 log = structlog.get_logger("crm_ops.plan")
 SF_OBJECTS = {"ContactRole": "OpportunityContactRole", "Owner": "User"}
@@ -128,6 +130,38 @@ class Context:
             )
         return out
 
+    def with_moves(self, actions: list[Action], relations: Relations) -> list[Action]:
+        """``actions`` with each merge's children counted in its ``detail["moves"]``: the live records
+        of the snapshots whose parent column (``relations``) holds the merged-away record's id, by
+        ``<entity>.<column>`` (none: an empty table), which the merge moves to the survivor."""
+        merged: dict[tuple[str, str], list[str]] = {}
+        for a in actions:
+            if a.kind == "merge":
+                merged.setdefault((a.system, a.entity), []).append(a.record_id)
+        counts: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        for (system, entity), ids in merged.items():
+            mine = counts.setdefault((system, entity), {})
+            for child, column in relations.children(system, entity):
+                frame = self.frames.get(system, {}).get(child)
+                if frame is None or column not in frame.columns:
+                    continue
+                found = (
+                    live(frame)
+                    .filter(pl.col(column).cast(pl.String).is_in(ids))
+                    .group_by(pl.col(column).cast(pl.String).alias("parent"))
+                    .len()
+                )
+                for parent, n in found.iter_rows():
+                    mine.setdefault(str(parent), {})[f"{child}.{column}"] = int(n)
+        out = []
+        for a in actions:
+            if a.kind != "merge":
+                out.append(a)
+                continue
+            moves = counts.get((a.system, a.entity), {}).get(a.record_id, {})
+            out.append(a.replace(detail={**(a.detail or {}), "moves": dict(sorted(moves.items()))}))
+        return out
+
     def _twins(self, drifts: list[Action]) -> dict[tuple[str, str, str], str]:
         """(system, entity, id) -> the id of its twin in the other CRM, for the records of ``drifts``."""
         if not drifts or self.links is None or self.links.is_empty():
@@ -152,6 +186,8 @@ class Context:
             return a.system, OTHER_ENTITY["associate"], a.proposed_value
         if a.kind == "flag" and a.rule == "match.lead_duplicates_contact" and a.other_id:
             return "salesforce", "Contact", a.other_id
+        if a.kind == "flag" and a.rule == "match.duplicate" and a.other_id:  # no merge API: its survivor
+            return a.system, a.entity, a.other_id
         twin = twins.get((a.system, a.entity, a.record_id)) if a.rule.startswith("match.drift.") else None
         if twin is not None:
             return ("hubspot" if a.system == "salesforce" else "salesforce"), a.entity, twin

@@ -2,7 +2,8 @@
 
 ``summarise`` gives the figures and samples as plain data (``--json`` prints it): counts by rule, kind,
 object and approval state (and why rows need review), a few before -> after rows per rule with their
-labels, and merges with both records side by side. ``render`` lays that out as text tables.
+labels, and merges with both records side by side and the child records each moves to its survivor.
+``render`` lays that out as text tables.
 
 CRM values are untrusted: they go into the tables as plain text (never as console markup), with
 control characters (terminal escapes among them) shown as ``\\xNN``.
@@ -85,6 +86,8 @@ def summarise(
                         "duplicate": _record(a.system, a.entity, a.record_id, a.label, a.url),
                         "survivor": _record(a.system, kept, a.proposed_value, a.other_label, a.other_url),
                         "survivor_values": list(detail.get("values") or []),
+                        # the children the merge moves to the survivor (None: the plan did not count)
+                        "moves": dict(detail["moves"]) if "moves" in detail else None,
                         "notes": list(detail.get("notes") or []),
                         "cannot_undo": irreversible_parts(a),
                         "reason": a.reason,
@@ -172,6 +175,12 @@ def _ends_with(merge: Mapping[str, Any]) -> Text:
         for v in merge.get("survivor_values") or []
     ]
     lines += [f"note: {n}" for n in merge.get("notes") or []]
+    moves = merge.get("moves")
+    if moves is not None:
+        moved = ", ".join(f"{n:,} {where}" for where, n in moves.items())
+        lines.append(
+            f"moves {sum(moves.values()):,} child records to the survivor" + (f": {moved}" if moved else "")
+        )
     if merge.get("cannot_undo"):
         lines.append(f"undo: {merge['cannot_undo']}")
     return Text("\n").join(safe(line) for line in lines) if lines else safe("(its own values)")

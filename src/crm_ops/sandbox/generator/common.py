@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -202,14 +202,15 @@ class GenState:
         hs: dict[str, pl.DataFrame],
         objects: tuple[str, str],
         share: float,
+        keep: Collection[str] = (),
     ) -> list[dict[str, Any]]:
-        """Archive ``share`` of HubSpot ``objects[1]``'s records that carry no defect (archived in the last
-        weeks), and list those with Salesforce ``objects[0]``'s deleted ones, as the manifest's deleted
-        records."""
+        """Archive ``share`` of HubSpot ``objects[1]``'s records that carry no defect and are not in ``keep``
+        (archived in the last weeks), and list those with Salesforce ``objects[0]``'s deleted ones, as the
+        manifest's deleted records."""
         sf_object, hs_object = objects
         frame = hs[hs_object]
         ids = frame["id"].to_numpy()
-        taken = {d["record_id"] for d in self.defects}
+        taken = {d["record_id"] for d in self.defects} | set(keep)
         free = [r for r in range(len(ids)) if str(ids[r]) not in taken]
         rows = sorted(rng.choice(free, max(1, int(len(ids) * share)), replace=False).tolist())
         end = datetime.combine(self.today, datetime.min.time(), tzinfo=UTC)

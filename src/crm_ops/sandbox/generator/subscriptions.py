@@ -6,7 +6,10 @@ ground truth, stay exactly those of a seed without it. The Salesforce table is m
 the HubSpot associations are added after the tombstones are chosen (``subscription_links``), so which
 companies are deleted does not change either. Ground truth: blank statuses and subscriptions with no
 account are ``custom_blank`` defects in the manifest; a few records are deleted (recycle bin, archived)
-and listed with the other deleted records.
+and listed with the other deleted records. A few live, clean subscriptions are entered twice (a stream
+of their own again, ``STREAM + 2``): the copy has the next name number, was made after its original and
+has its account (association), plan, seats and MRR, its start and end dates the same or a day or two off
+(``COPY_KINDS``); each pair is a cluster in the manifest's duplicates. Neither is deleted.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ BLANK_STATUS = 0.04
 NO_ACCOUNT = 0.02
 DELETED = 0.02
 KIND = "custom_blank"
+DUPLICATED = 0.03  # the share of subscriptions entered twice
+COPY_KINDS = ("exact", "dates_off")
 PLANS = {"Starter": (49.0, 5), "Professional": (199.0, 20), "Enterprise": (899.0, 100)}
 
 
@@ -41,6 +46,56 @@ class Subscriptions(GenState):
         sf[SF_OBJECT] = self._sf_subscriptions(rng, accounts)
         owners = hs["companies"]["hubspot_owner_id"].drop_nulls().unique().sort().to_numpy()
         hs[HS_OBJECT] = self._hs_subscriptions(rng, max(1, int(hs["companies"].height * PER_ACCOUNT)), owners)
+        if self.cfg.defect_rate > 0:
+            copies = np.random.default_rng(self.cfg.seed + STREAM + 2)
+            sf[SF_OBJECT] = self._copies(copies, "salesforce", sf[SF_OBJECT])
+            hs[HS_OBJECT] = self._copies(copies, "hubspot", hs[HS_OBJECT])
+
+    def _copies(self, rng: np.random.Generator, system: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with a few of its live, clean records entered again (``COPY_KINDS``), in the
+        manifest's duplicates."""
+        sfs = system == "salesforce"
+        obj = SF_OBJECT if sfs else HS_OBJECT
+        key, name = ("Id", "Name") if sfs else ("id", "subscription_name")
+        created, modified = (
+            ("CreatedDate", "LastModifiedDate") if sfs else ("hs_createdate", "hs_lastmodifieddate")
+        )
+        start, end = ("Start_Date__c", "End_Date__c") if sfs else ("start_date", "end_date")
+        ids = frame[key].cast(pl.String)
+        taken = pl.Series([d["record_id"] for d in self.defects], dtype=pl.String).implode()
+        live = ~frame["IsDeleted"] if sfs else pl.Series([True] * frame.height)
+        clean = (live & ~ids.is_in(taken)).arg_true().to_numpy()
+        k = min(len(clean), max(1, int(frame.height * DUPLICATED)))
+        rows = np.sort(rng.choice(clean, k, replace=False))
+        kinds = np.asarray(COPY_KINDS, dtype=object)[rng.integers(0, len(COPY_KINDS), k)]
+        shift = np.where(kinds == "dates_off", rng.choice([-2, -1, 1, 2], k), 0)
+        n = frame.height
+        if sfs:
+            new_ids: list[Any] = sf_ids(SALESFORCE_OBJECTS[SF_OBJECT].key_prefix, n, k).to_list()
+        else:
+            new_ids = (HUBSPOT_OBJECTS[HS_OBJECT].id_base + n + np.arange(k)).tolist()
+        days = pl.lit(pl.Series(shift.tolist(), dtype=pl.Int64))
+        copies = frame[rows.tolist()].with_columns(
+            pl.Series(key, new_ids, dtype=frame.schema[key]),
+            pl.Series(name, [f"SUB-{n + j + 1:06d}" for j in range(k)], dtype=pl.String),
+            pl.col(modified).alias(created),  # entered again after the original's last change
+            pl.col(start) + pl.duration(days=days),
+            pl.col(end) + pl.duration(days=days),
+        )
+        for row, kind, new_id in zip(rows.tolist(), kinds.tolist(), new_ids, strict=True):
+            for is_original, rid in ((True, ids[row]), (False, str(new_id))):
+                self.duplicates.append(
+                    {
+                        "system": system,
+                        "object": obj,
+                        "cluster_id": f"{system}-{obj}-{row}",
+                        "record_id": rid,
+                        "kind": kind,
+                        "is_original": is_original,
+                    }
+                )
+        out: pl.DataFrame = pl.concat([frame, copies])
+        return out
 
     def _values(self, rng: np.random.Generator, n: int) -> dict[str, Any]:
         plan = _pick(rng, tuple(PLANS), n)
@@ -150,12 +205,23 @@ class Subscriptions(GenState):
         subs = hs[HS_OBJECT]
         ids = subs["id"].to_numpy()
         pair = (HS_OBJECT, "companies")
+        to_id = live[rng.integers(0, len(live), len(ids))]
+        # a copy is at its original's company
+        mine = [d for d in self.duplicates if d["object"] == HS_OBJECT]
+        original = {d["cluster_id"]: int(d["record_id"]) for d in mine if d["is_original"]}
+        base = HUBSPOT_OBJECTS[HS_OBJECT].id_base  # a row is its id less the base
+        for d in mine:
+            if not d["is_original"]:
+                to_id[int(d["record_id"]) - base] = to_id[original[d["cluster_id"]] - base]
         associations[pair] = pl.DataFrame(
             {
                 "from_id": ids,
-                "to_id": live[rng.integers(0, len(live), len(ids))],
+                "to_id": to_id,
                 "type_id": np.full(len(ids), ASSOCIATION_TYPES[pair]),
             },
             schema={"from_id": pl.Int64, "to_id": pl.Int64, "type_id": pl.Int32},
         )
-        return self._deleted_pair(rng, sf, hs, (SF_OBJECT, HS_OBJECT), DELETED)
+        # a seeded duplicate is never archived: the truth's pairs stay live on both sides
+        return self._deleted_pair(
+            rng, sf, hs, (SF_OBJECT, HS_OBJECT), DELETED, keep={d["record_id"] for d in mine}
+        )

@@ -1,0 +1,68 @@
+"""Which duplicates become merges (issue 26): only those of objects their CRM merges by API
+(``crm_ops.schema.relations.MERGE_APIS``); the rest are flags naming the record they duplicate, and a
+merge counts the child records it moves."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from crm_ops.plan import build_plan
+from crm_ops.plan.context import Context
+from crm_ops.rules.model import FINDINGS_SCHEMA, example_frame
+from crm_ops.schema.relations import MERGE_APIS, shipped_relations
+
+
+def _duplicate(system: str, entity: str, record_id: str, survivor: str) -> dict[str, object]:
+    return {"rule": "match.duplicate", "entity": entity, "system": system, "record_id": record_id,
+            "field": "merge_into", "severity": "warning", "message": f"Duplicate of {survivor}",
+            "proposed_value": survivor, "confidence": 0.95}  # fmt: skip
+
+
+def test_a_duplicate_merges_only_where_its_crm_has_a_merge_api() -> None:
+    rows = [
+        _duplicate("salesforce", "Account", "a2", "a1"),
+        _duplicate("salesforce", "Opportunity", "o2", "o1"),  # Salesforce merges no opportunities
+        _duplicate("hubspot", "Opportunity", "d2", "d1"),  # HubSpot merges deals
+        _duplicate("hubspot", "Contact", "h2", "h1"),
+    ]
+    findings = pl.DataFrame(rows, schema=FINDINGS_SCHEMA)
+    plan = build_plan(findings, profile="p")
+    kinds = {(a.system, a.entity): a.kind for a in plan.actions}
+    assert kinds == {
+        ("salesforce", "Account"): "merge",
+        ("salesforce", "Opportunity"): "flag",
+        ("hubspot", "Opportunity"): "flag",  # HubSpot merges deals; apply does not yet
+        ("hubspot", "Contact"): "merge",
+    }
+    flags = {a.system: a for a in plan.actions if a.kind == "flag"}
+    assert flags["salesforce"].reason == (
+        "Duplicate of o1: duplicates; Salesforce has no merge for Opportunity: merge by hand or delete one"
+    )
+    assert flags["hubspot"].reason.endswith(
+        "duplicates; crm_ops does not merge HubSpot deals yet: merge by hand or delete one"
+    )
+    assert flags["salesforce"].other_id == "o1" and flags["salesforce"].proposed_value is None
+    # a plan never proposes a merge apply cannot carry out: Case, deals and tickets wait for the connectors
+    assert {
+        "salesforce": frozenset({"Account", "Contact", "Lead"}),
+        "hubspot": frozenset({"contacts", "companies"}),
+    } == MERGE_APIS
+
+
+def test_a_merge_counts_the_live_children_of_the_merged_away_record() -> None:
+    contacts = example_frame(
+        "Contact",
+        [{"id": "c1", "account_id": "a2"}, {"id": "c2", "account_id": "a2"}, {"id": "c3", "account_id": "a1"},
+         {"id": "c4", "account_id": "a2", "is_deleted": True}],
+        "salesforce",
+    )  # fmt: skip
+    opportunities = example_frame("Opportunity", [{"id": "o1", "account_id": "a2"}], "salesforce")
+    accounts = example_frame("Account", [{"id": "a1"}, {"id": "a2"}, {"id": "a3"}], "salesforce")
+    frames = {"salesforce": {"Account": accounts, "Contact": contacts, "Opportunity": opportunities}}
+    findings = pl.DataFrame(
+        [_duplicate("salesforce", "Account", "a2", "a1"), _duplicate("salesforce", "Account", "a3", "a1")],
+        schema=FINDINGS_SCHEMA,
+    )
+    plan = build_plan(findings, profile="p", context=Context(frames), relations=shipped_relations())
+    moves = {a.record_id: (a.detail or {})["moves"] for a in plan.actions}
+    assert moves == {"a2": {"Contact.account_id": 2, "Opportunity.account_id": 1}, "a3": {}}
