@@ -21,8 +21,8 @@ profile may name others with ``<secret>_env = "VAR"``). Other string values may 
     [profiles.sandbox.maps.salesforce.Contact]
     custom_segment = "Segment__c"           # carry a custom field under a name of your own
 
-    [profiles.sandbox]                      # (same table) objects crm_ops ships no map for
-    object_maps = ["objects/salesforce.yaml", "objects/hubspot.yaml"]
+    [profiles.sandbox]                      # (same table) shipped object maps by name, and objects
+    object_maps = ["cases", "objects/salesforce.yaml", "objects/hubspot.yaml"]   # crm_ops ships no map for
 
     [profiles.sandbox.objects.salesforce.Project]   # or one declared in the profile itself
     object = "Project__c"
@@ -60,6 +60,7 @@ from crm_ops.config_tables import (
 from crm_ops.errors import ConfigError
 from crm_ops.retry import RetryPolicy
 from crm_ops.schema.fieldmap import load_object_map, load_object_tables
+from crm_ops.schema.objectmaps import is_shipped_name, shipped_object_map
 
 __all__ = [
     "CrmSettings",
@@ -247,7 +248,8 @@ PROFILE_KEYS = {
     "salesforce": "table: how to reach Salesforce (absent: not pulled)",
     "hubspot": "table: how to reach HubSpot (absent: not pulled)",
     "maps": "tables maps.<system>.<Entity>: field map overrides",
-    "object_maps": "a list of YAML field maps (relative to the config file) declaring entities of objects "
+    "object_maps": "a list of shipped object maps by name (cases: Salesforce Case and HubSpot tickets as "
+    "the entity Case) and of YAML field maps (relative to the config file) declaring entities of objects "
     "crm_ops ships no map for: Salesforce custom objects (X__c), HubSpot custom object types (p_<name>)",
     "objects": "tables objects.<system>.<Entity> (object, required, optional): entities declared in the "
     "profile itself, as in an object map file",
@@ -369,15 +371,23 @@ def _object_maps(raw: Any, where: str, file: Path, problems: list[str]) -> tuple
     if not isinstance(raw, list) or not all(isinstance(p, str) and p for p in raw):
         problems.append(f"{where}: expected a list of YAML map files, got {raw!r}")
         return ()
-    paths = []
+    paths: list[Path] = []
     for given in raw:
-        path = Path(given) if Path(given).is_absolute() else file.resolve().parent / given
-        try:
-            load_object_map(path)
-        except ConfigError as exc:
-            problems.extend(f"{where}: {p}" for p in exc.problems)
-            continue
-        paths.append(path)
+        if is_shipped_name(given):  # a shipped map by name ("cases"): its file for each CRM
+            try:
+                named = list(shipped_object_map(given, where))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                continue
+        else:
+            named = [Path(given) if Path(given).is_absolute() else file.resolve().parent / given]
+        for path in named:
+            try:
+                load_object_map(path)
+            except ConfigError as exc:
+                problems.extend(f"{where}: {p}" for p in exc.problems)
+                continue
+            paths.append(path)
     return tuple(paths)
 
 

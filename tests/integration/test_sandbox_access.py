@@ -347,7 +347,7 @@ def test_associations_need_both_objects_scopes(limited: Sandbox) -> None:
 
 
 def test_a_type_the_portal_lacks_is_still_the_validation_error(limited: Sandbox) -> None:
-    unknown = _hs(limited, "GET", "/crm/v3/objects/tickets?limit=1")
+    unknown = _hs(limited, "GET", "/crm/v3/objects/p_projects?limit=1")  # no such custom type
     assert unknown.status_code == 400
     assert unknown.json()["category"] == "VALIDATION_ERROR"
 

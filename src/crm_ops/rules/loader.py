@@ -24,6 +24,7 @@ from crm_ops.rules import crosssource, library, tolerance  # noqa: F401 - crosss
 from crm_ops.rules.conditions import ConditionCheck, no_such_field, parse_condition
 from crm_ops.rules.model import SEVERITIES, CheckFn, Example, FixFn, Rule
 from crm_ops.schema.entities import CUSTOM_PREFIX, columns, entity_names, is_entity
+from crm_ops.schema.objectmaps import dormant_entities
 
 # The keys of a YAML rule, and the fix mappings, with what each means (docs/reference/checks.md).
 RULE_KEY_HELP = {
@@ -123,7 +124,15 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
     entities = spec["entity"] if isinstance(spec["entity"], list) else [spec["entity"]]
     bad = [e for e in entities if not is_entity(e)]  # core, or declared by the profile's object maps
     if bad:
-        problems.append(f"unknown entity {', '.join(map(str, bad))}; known: {', '.join(entity_names())}")
+        dormant = dormant_entities()
+        hint = "".join(
+            f"; {e} comes with the shipped object map {dormant[e]!r}: add it to the profile's object_maps"
+            for e in bad
+            if e in dormant
+        )
+        problems.append(
+            f"unknown entity {', '.join(map(str, bad))}; known: {', '.join(entity_names())}{hint}"
+        )
     severity = spec["severity"]
     if severity not in SEVERITIES:
         problems.append(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
@@ -238,8 +247,10 @@ def _generic_fix(raw: dict[str, Any], column: Any) -> tuple[FixFn | None, str | 
     return None, "a fix mapping takes set, set_null, strip or lowercase (and confidence)"
 
 
-def load_yaml_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
-    """The rules of one YAML file, and the problems of those that could not be loaded."""
+def load_yaml_rules(path: Path, *, shipped: bool = False) -> tuple[list[Rule], list[RuleProblem]]:
+    """The rules of one YAML file, and the problems of those that could not be loaded. A ``shipped``
+    file's rules on entities of a shipped object map the profile does not enable (``Case`` without
+    ``object_maps = ["cases"]``) are dormant: left out, not problems."""
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -260,6 +271,8 @@ def load_yaml_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
         spec = _python(node)
         if not isinstance(spec, dict):
             problems.append(RuleProblem(where, None, "each rule is a mapping"))
+            continue
+        if shipped and _dormant(spec):
             continue
         rule, rule_problems = _rule_from_spec(spec, where)
         rid = str(spec.get("id")) if spec.get("id") else None
@@ -385,6 +398,14 @@ def load_python_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
     return rules, problems
 
 
+def _dormant(spec: dict[str, Any]) -> bool:
+    """Whether a shipped rule judges only entities of shipped object maps that no loaded map declares."""
+    given = spec.get("entity")
+    entities = given if isinstance(given, list) else [given]
+    dormant = dormant_entities()
+    return bool(entities) and all(e in dormant and not is_entity(e) for e in entities)
+
+
 def load_rules(
     folders: Iterable[str | Path] = (), *, shipped: bool = True
 ) -> tuple[list[Rule], list[RuleProblem]]:
@@ -393,7 +414,8 @@ def load_rules(
     A rule id defined twice is a problem (the first definition is kept).
     """
     paths: list[Path] = []
-    sources = ([shipped_rules_dir()] if shipped else []) + [Path(f) for f in folders]
+    shipped_dir = shipped_rules_dir()
+    sources = ([shipped_dir] if shipped else []) + [Path(f) for f in folders]
     problems: list[RuleProblem] = []
     for source in sources:
         if source.is_dir():
@@ -405,7 +427,10 @@ def load_rules(
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for path in paths:
-        loaded, found = load_python_rules(path) if path.suffix == ".py" else load_yaml_rules(path)
+        if path.suffix == ".py":
+            loaded, found = load_python_rules(path)
+        else:
+            loaded, found = load_yaml_rules(path, shipped=shipped and shipped_dir in path.parents)
         problems += found
         for r in loaded:
             if r.id in seen:

@@ -165,6 +165,7 @@ _IDS = {
     "contacts": ("0-1", 100_000_000),
     "companies": ("0-2", 200_000_000),
     "deals": ("0-3", 300_000_000),
+    "tickets": ("0-5", 500_000_000),
     # a custom object type: "2-" and an id the portal assigns; its fully qualified name is p<portal>_<name>
     "p_subscriptions": ("2-7353817", 400_000_000),
 }
@@ -211,6 +212,17 @@ _DEFAULT_PROPERTIES = {
     "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
     "p_subscriptions": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "tickets": (
+        "content",
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "hs_pipeline",
+        "hs_pipeline_stage",
+        "hs_ticket_category",
+        "hs_ticket_priority",
+        "subject",
+    ),
     "deals": (
         "amount",
         "closedate",
@@ -231,6 +243,10 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "deals"): 4,
     ("deals", "companies"): 341,
     ("companies", "deals"): 342,
+    ("tickets", "contacts"): 16,
+    ("contacts", "tickets"): 15,
+    ("tickets", "companies"): 339,
+    ("companies", "tickets"): 340,
     # a custom object's association definitions get ids of their own (USER_DEFINED in the schema)
     ("p_subscriptions", "companies"): 71,
     ("companies", "p_subscriptions"): 72,

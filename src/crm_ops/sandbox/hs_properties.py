@@ -786,6 +786,60 @@ OPTIONS.update(
     subscription_plan=("starter", "professional", "enterprise"),
 )
 
-TEXT = {"contacts": CONTACTS, "companies": COMPANIES, "deals": DEALS, "p_subscriptions": SUBSCRIPTIONS}
+# Tickets (object type 0-5), HubSpot's default ticket properties (its properties API for tickets); the
+# default pipeline is "0" with the statuses 1 New, 2 Waiting on contact, 3 Waiting on us, 4 Closed.
+TICKETS = """
+[ticketinformation]
+hs_object_id n ro stored label=Record_ID
+hs_ticket_id n ro label=Ticket_ID
+subject s stored label=Ticket_name
+content t label=Ticket_description
+hs_pipeline e:ticket_pipeline stored label=Pipeline
+hs_pipeline_stage e:ticket_stage stored label=Ticket_status
+hs_ticket_priority e:ticket_priority stored label=Priority
+hs_ticket_category c:ticket_category label=Category
+source_type e:ticket_source stored label=Source
+hs_resolution e:ticket_resolution label=Resolution
+createdate dt ro stored label=Create_date
+hs_lastmodifieddate dt ro stored label=Last_modified_date
+closed_date dt stored label=Close_date
+hubspot_owner_id e:owners stored label=Ticket_owner
+hubspot_owner_assigneddate dt ro label=Owner_assigned_date
+hubspot_team_id e:teams label=HubSpot_team
+hs_all_owner_ids c:owners ro label=All_owner_IDs
+hs_created_by_user_id n ro label=Created_by_user_ID
+hs_updated_by_user_id n ro label=Updated_by_user_ID
+hs_merged_object_ids c:none ro label=Merged_ticket_IDs
+hs_object_source e:object_source ro label=Record_source
+hs_was_imported b ro label=Imported
+hs_lastactivitydate dt ro label=Last_activity_date
+last_engagement_date dt ro label=Last_contacted
+last_reply_date dt ro label=Last_response_date
+first_agent_reply_date dt ro label=First_agent_email_response_date
+time_to_close n ro label=Time_to_close
+time_to_first_agent_reply n ro label=Time_to_first_agent_email_reply
+hs_date_entered_1 dt ro label=Date_entered_'New'
+hs_date_entered_4 dt ro label=Date_entered_'Closed'
+hs_num_associated_companies n ro label=Number_of_associated_companies
+hs_num_times_contacted n ro label=Number_of_times_contacted
+hs_tag_ids c:none label=Ticket_tags
+"""
+OPTIONS.update(
+    ticket_pipeline=("0",),
+    ticket_stage=("1", "2", "3", "4"),
+    ticket_priority=("LOW", "MEDIUM", "HIGH", "URGENT"),
+    ticket_category=("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY"),
+    ticket_source=("EMAIL", "CHAT", "FORM", "PHONE"),
+    ticket_resolution=("ISSUE_FIXED", "NO_ACTION_NEEDED", "CUSTOMER_EDUCATED", "OTHER"),
+)
+CUSTOM["tickets"] = ""
+
+TEXT = {
+    "contacts": CONTACTS,
+    "companies": COMPANIES,
+    "deals": DEALS,
+    "tickets": TICKETS,
+    "p_subscriptions": SUBSCRIPTIONS,
+}
 # the custom object types' schemas (GET /crm/v3/schemas): name -> (singular, plural, primary display)
 CUSTOM_OBJECTS = {"p_subscriptions": ("Subscription", "Subscriptions", "subscription_name")}

@@ -161,6 +161,22 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
     "group_notify": ("P", "D", "W", "N"),
     "tier": ("Tier 1", "Tier 2", "Tier 3"),
     "subscription_status": ("Active", "Trial", "Past Due", "Cancelled"),
+    # Case's picklists as a new org has them (Setup > Object Manager > Case)
+    "case_status": ("New", "Working", "Escalated", "Closed"),
+    "case_origin": ("Phone", "Email", "Web"),
+    "case_priority": ("High", "Medium", "Low"),
+    "case_type": ("Question", "Problem", "Feature Request"),
+    "case_reason": (
+        "Installation",
+        "Equipment Complexity",
+        "Performance",
+        "Breakdown",
+        "Equipment Design",
+        "Feedback",
+        "Instructions not clear",
+        "New problem",
+        "Existing problem",
+    ),
     "subscription_plan": ("Starter", "Professional", "Enterprise"),
     "language_pref": ("English", "German", "French", "Spanish"),
 }
@@ -355,6 +371,42 @@ Start_Date__c date label=Start_Date
 End_Date__c date label=End_Date
 """
 
+# Case, a standard object (Object Reference): the server numbers it (CaseNumber, an auto-number) and keeps
+# IsClosed and ClosedDate from its Status; the Supplied* fields are what web-to-case and email-to-case fill.
+CASE = """
+@system
+MasterRecordId reference ro ref=Case rel=MasterRecord label=Master_Record_ID
+CaseNumber string:30 req ro doc label=Case_Number
+ContactId reference ref=Contact label=Contact_ID
+AccountId reference ref=Account label=Account_ID
+AssetId reference ref=Asset label=Asset_ID
+SourceId reference ref=EmailMessage|LiveChatTranscript|SocialPost poly rel=Source label=Source_ID
+ParentId reference ref=Case label=Parent_Case_ID
+SuppliedName string:80 label=Name
+SuppliedEmail email:80 label=Email_Address
+SuppliedPhone string:40 label=Phone
+SuppliedCompany string:80 label=Company
+Type picklist:255 pl=case_type label=Case_Type
+Status picklist:255 doc pl=case_status
+Reason picklist:255 pl=case_reason label=Case_Reason
+Origin picklist:255 pl=case_origin label=Case_Origin
+Subject string:255
+Priority picklist:255 doc pl=case_priority
+Description textarea:32000
+IsClosed boolean req ro doc label=Closed
+ClosedDate datetime ro label=Closed_Date
+IsEscalated boolean req doc label=Escalated
+OwnerId reference req doc ref=Group|User poly rel=Owner label=Owner_ID
+@audit
+ContactPhone phone:40 ro label=Contact_Phone
+ContactMobile phone:40 ro label=Contact_Mobile
+ContactEmail email:80 ro label=Contact_Email
+ContactFax phone:40 ro label=Contact_Fax
+Comments textarea:4000 label=Internal_Comments
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+"""
+
 OPPORTUNITY_CONTACT_ROLE = """
 Id id:18 req ro doc
 OpportunityId reference req co ref=Opportunity
@@ -502,6 +554,11 @@ CHILDREN: dict[str, str] = {
         OpportunityId Histories 1; OpportunityHistory OpportunityId OpportunityHistories 1;
         OpportunityLineItem OpportunityId OpportunityLineItems 1; OpportunityPartner OpportunityId
         OpportunityPartnersFrom 1; OpportunityShare OpportunityId Shares 1; Task WhatId Tasks 1""",
+    "Case": """
+        ActivityHistory WhatId ActivityHistories 1; Attachment ParentId Attachments 1; Case ParentId
+        Cases 0; CaseComment ParentId CaseComments 1; CaseContactRole CasesId CaseContactRoles 1;
+        CaseHistory CaseId Histories 1; CaseShare CaseId Shares 1; EmailMessage ParentId EmailMessages 1;
+        Event WhatId Events 1; OpenActivity WhatId OpenActivities 1; Task WhatId Tasks 1""",
     "OpportunityContactRole": "",
     "User": """
         Account OwnerId - 0; Contact OwnerId - 0; Event OwnerId - 0; Lead OwnerId - 0; Opportunity
@@ -540,6 +597,7 @@ OBJECTS = {
         OPPORTUNITY_CONTACT_ROLE,
     ),
     "User": ("005", "User", "Users", False, USER),
+    "Case": ("500", "Case", "Cases", True, CASE),
     # a custom object (issue 26): its key prefix is one the org assigns (a0x-a9x)
     "Subscription__c": ("a1S", "Subscription", "Subscriptions", True, SUBSCRIPTION),
 }

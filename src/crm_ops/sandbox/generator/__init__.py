@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from crm_ops.sandbox.generator.cases import Cases
 from crm_ops.sandbox.generator.config import SeedConfig
 from crm_ops.sandbox.generator.defects import DEFECT_KINDS, Defects
 from crm_ops.sandbox.generator.duplicates import Duplicates
@@ -45,7 +46,7 @@ def generate(config: SeedConfig) -> SeededData:
     return _Generator(config).run()
 
 
-class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscriptions):
+class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscriptions, Cases):
     def __init__(self, config: SeedConfig) -> None:
         self.cfg = config
         self.rng = np.random.default_rng(config.seed)
@@ -83,6 +84,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscri
         self.copies(sf, hs, associations)
         self.drift_pairs(sf, hs)
         self.subscriptions(sf, hs)  # the custom objects (issue 26), on a random stream of their own
+        self.cases(sf, hs)  # Salesforce cases and HubSpot tickets, on random streams of their own too
         for name, obj in SALESFORCE_OBJECTS.items():
             schema = obj.schema()
             sf[name] = sf[name].select(list(schema)).cast(schema)  # type: ignore[arg-type]
@@ -92,6 +94,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscri
             hs[name] = hs[name].select(list(hobj.schema())).cast(hobj.schema())  # type: ignore[arg-type]
         deleted = self.tombstones(sf, hs, associations)
         deleted += self.subscription_links(sf, hs, associations)
+        deleted += self.case_links(sf, hs, associations)
         # What the org serves: fields and properties it does not have are simply not there.
         for name, obj in salesforce_objects(self.cfg.org).items():
             sf[name] = sf[name].select(list(obj.schema()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -151,6 +151,21 @@ def _frame(obj_schema: dict[str, pl.DataType], columns: dict[str, Any], n: int) 
     return pl.DataFrame(data)
 
 
+def blank_defect(
+    kind: str, system: str, obj: str, record_id: str, field: str, correct: Any
+) -> dict[str, Any]:
+    """A manifest defect: ``field`` of this record left blank (``correct``: the value it had, if any)."""
+    return {
+        "system": system,
+        "object": obj,
+        "record_id": record_id,
+        "field": field,
+        "kind": kind,
+        "bad_value": None,
+        "correct_value": None if correct is None else str(correct),
+    }
+
+
 class GenState:
     """What every stage of the generator shares: the config, the random stream, the truth so far, and
     the clean records' key arrays (``acc``, ``con``, ``lead``, ``opp``) later stages build on."""
@@ -175,6 +190,46 @@ class GenState:
     company_of_account: dict[int, int]
     hs_contact_of: dict[int, int]
     hs_contacts_pos: dict[str, np.ndarray]
+
+    def _seeded(self, n: int, share: float) -> int:
+        """How many of ``n`` records get a defect of this share (none when the seed asks for none)."""
+        return max(1, int(n * share)) if self.cfg.defect_rate > 0 else 0
+
+    def _deleted_pair(
+        self,
+        rng: Rng,
+        sf: dict[str, pl.DataFrame],
+        hs: dict[str, pl.DataFrame],
+        objects: tuple[str, str],
+        share: float,
+    ) -> list[dict[str, Any]]:
+        """Archive ``share`` of HubSpot ``objects[1]``'s records that carry no defect (archived in the last
+        weeks), and list those with Salesforce ``objects[0]``'s deleted ones, as the manifest's deleted
+        records."""
+        sf_object, hs_object = objects
+        frame = hs[hs_object]
+        ids = frame["id"].to_numpy()
+        taken = {d["record_id"] for d in self.defects}
+        free = [r for r in range(len(ids)) if str(ids[r]) not in taken]
+        rows = sorted(rng.choice(free, max(1, int(len(ids) * share)), replace=False).tolist())
+        end = datetime.combine(self.today, datetime.min.time(), tzinfo=UTC)
+        stamps = [end - timedelta(days=int(d)) for d in rng.integers(1, 20, len(rows))]
+        archived = frame["archived"].to_list()
+        at: list[datetime | None] = [None] * len(ids)
+        for r, s in zip(rows, stamps, strict=True):
+            archived[r], at[r] = True, s
+        hs[hs_object] = frame.with_columns(
+            pl.Series("archived", archived, dtype=pl.Boolean),
+            pl.Series("archivedAt", at, dtype=pl.Datetime("ms", "UTC")),
+        )
+        gone = sf[sf_object].filter(pl.col("IsDeleted")).select("Id", "SystemModstamp")
+        return [
+            {"system": "hubspot", "object": hs_object, "record_id": str(ids[r]), "deleted_at": s}
+            for r, s in zip(rows, stamps, strict=True)
+        ] + [
+            {"system": "salesforce", "object": sf_object, "record_id": i, "deleted_at": m}
+            for i, m in gone.iter_rows()
+        ]
 
     def people(self, n: int, account_index: np.ndarray | None) -> dict[str, np.ndarray]:
         rng = self.rng

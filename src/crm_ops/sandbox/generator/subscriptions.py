@@ -11,13 +11,12 @@ and listed with the other deleted records.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps
+from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 26
@@ -71,11 +70,15 @@ class Subscriptions(GenState):
         status = v["status"].astype(object)
         deleted = np.zeros(n, dtype=bool)
         for row in rng.choice(n, self._seeded(n, BLANK_STATUS), replace=False).tolist():
-            self.defects.append(self._blank("salesforce", SF_OBJECT, str(ids[row]), "Status__c", status[row]))
+            self.defects.append(
+                blank_defect(KIND, "salesforce", SF_OBJECT, str(ids[row]), "Status__c", status[row])
+            )
             status[row] = None
         free = [r for r in range(n) if status[r] is not None]
         for row in rng.choice(free, self._seeded(n, NO_ACCOUNT), replace=False).tolist():
-            self.defects.append(self._blank("salesforce", SF_OBJECT, str(ids[row]), "Account__c", None))
+            self.defects.append(
+                blank_defect(KIND, "salesforce", SF_OBJECT, str(ids[row]), "Account__c", None)
+            )
             account[row] = None
         taken = {d["record_id"] for d in self.defects}
         free = [r for r in range(n) if str(ids[r]) not in taken]
@@ -110,7 +113,9 @@ class Subscriptions(GenState):
         ids = np.arange(obj.id_base, obj.id_base + n, dtype=np.int64)  # a row is its id less the base
         status = np.asarray([s.lower().replace(" ", "_") for s in v["status"]], dtype=object)
         for row in rng.choice(n, self._seeded(n, BLANK_STATUS), replace=False).tolist():
-            self.defects.append(self._blank("hubspot", HS_OBJECT, str(ids[row]), "status", status[row]))
+            self.defects.append(
+                blank_defect(KIND, "hubspot", HS_OBJECT, str(ids[row]), "status", status[row])
+            )
             status[row] = None
         return _frame(
             obj.schema(),
@@ -130,22 +135,6 @@ class Subscriptions(GenState):
             },
             n,
         )
-
-    def _seeded(self, n: int, share: float) -> int:
-        """How many of ``n`` records get a defect of this share (none when the seed asks for none)."""
-        return max(1, int(n * share)) if self.cfg.defect_rate > 0 else 0
-
-    @staticmethod
-    def _blank(system: str, obj: str, record_id: str, field: str, correct: Any) -> dict[str, Any]:
-        return {
-            "system": system,
-            "object": obj,
-            "record_id": record_id,
-            "field": field,
-            "kind": KIND,
-            "bad_value": None,
-            "correct_value": None if correct is None else str(correct),
-        }
 
     def subscription_links(
         self,
@@ -169,23 +158,4 @@ class Subscriptions(GenState):
             },
             schema={"from_id": pl.Int64, "to_id": pl.Int64, "type_id": pl.Int32},
         )
-        taken = {d["record_id"] for d in self.defects}
-        free = [r for r in range(len(ids)) if str(ids[r]) not in taken]
-        rows = sorted(rng.choice(free, max(1, int(len(ids) * DELETED)), replace=False).tolist())
-        end = datetime.combine(self.today, datetime.min.time(), tzinfo=UTC)
-        stamps = [end - timedelta(days=int(d)) for d in rng.integers(1, 20, len(rows))]
-        archived = subs["archived"].to_list()
-        at: list[datetime | None] = [None] * len(ids)
-        for r, s in zip(rows, stamps, strict=True):
-            archived[r], at[r] = True, s
-        hs[HS_OBJECT] = subs.with_columns(
-            pl.Series("archived", archived, dtype=pl.Boolean),
-            pl.Series("archivedAt", at, dtype=pl.Datetime("ms", "UTC")),
-        )
-        return [
-            {"system": "hubspot", "object": HS_OBJECT, "record_id": str(ids[r]), "deleted_at": s}
-            for r, s in zip(rows, stamps, strict=True)
-        ] + [
-            {"system": "salesforce", "object": SF_OBJECT, "record_id": i, "deleted_at": m}
-            for i, m in sf[SF_OBJECT].filter(pl.col("IsDeleted")).select("Id", "SystemModstamp").iter_rows()
-        ]
+        return self._deleted_pair(rng, sf, hs, (SF_OBJECT, HS_OBJECT), DELETED)

@@ -26,7 +26,7 @@ from crm_ops.sandbox.store import Store, Table
 JSON = "application/json;charset=utf-8"
 PORTAL_ID = 123456789  # the sandbox portal's id (hub id), the one the recorded responses carry
 MAX_BATCH = 100
-CRM_TYPES = ("contacts", "companies", "deals")
+CRM_TYPES = ("contacts", "companies", "deals", "tickets")
 # What the private app is granted unless told otherwise: everything crm-ops and the emulated endpoints
 # need (``oauth``, which every app holds, for the account details).
 DEFAULT_SCOPES = frozenset(

@@ -58,7 +58,7 @@ class DescribeHandlers(SalesforceState):
             "keyPrefix": o.key_prefix,
             "label": o.label,
             "labelPlural": o.label_plural or o.label + "s",
-            "mergeable": o.name in ("Account", "Contact", "Lead"),
+            "mergeable": o.name in ("Account", "Contact", "Lead", "Case"),
             "name": o.name,
             "undeletable": o.soft_delete,
             **flags,

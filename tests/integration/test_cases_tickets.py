@@ -1,0 +1,122 @@
+"""Cases and tickets as a shipped object map (issue 26): a profile enabling ``object_maps = ["cases"]``
+pulls Salesforce ``Case`` and HubSpot ``tickets`` as the entity ``Case`` (parents: the account and the
+contact), and the shipped case rules find exactly the seeded defects; a profile without it pulls and
+checks as before, its case rules dormant."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from crm_ops.api import Workspace
+from crm_ops.config import Profile, load_profile, sandbox_config
+from crm_ops.errors import ConfigError
+from crm_ops.pull import Puller
+from crm_ops.rules.testing import run_examples
+from crm_ops.sandbox.server import Sandbox
+from tests.pulling import fast_sandbox
+
+pytestmark = pytest.mark.integration
+RULES = {"case.subject.required", "case.closed_date.required"}
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[Sandbox]:
+    with fast_sandbox(1_500, 2601) as sb:
+        yield sb
+
+
+def _profile(box: Sandbox, folder: Path, object_maps: str = "") -> Profile:
+    """A profile of ``box`` in ``folder``; ``object_maps``: the TOML value of that setting, if any."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ.update(box.env)
+    rate = min(box.config.hubspot_limits.per_ten_seconds - 10, 100_000)
+    text = sandbox_config(box.env, folder / "state", hubspot_rate=rate)
+    if object_maps:
+        text = text.replace("[profiles.sandbox]\n", f"[profiles.sandbox]\nobject_maps = {object_maps}\n", 1)
+    (folder / "crm-ops.toml").write_text(text)
+    return load_profile(folder / "crm-ops.toml", "sandbox")
+
+
+def test_a_profile_without_the_cases_map_pulls_and_checks_as_before(box: Sandbox, tmp_path: Path) -> None:
+    # first in this module: nothing has declared Case yet, so the shipped case rules are dormant
+    ws = Workspace(_profile(box, tmp_path))
+    rules, problems = ws.rules()
+    assert not problems and not RULES & {r.id for r in rules}
+    run = ws.pull()
+    assert not run.failures
+    assert "Case" not in {r.entity for r in run.results}
+    checked = ws.check()
+    assert not checked.problems and not checked.result.errors
+    assert "Case" not in set(checked.result.findings["entity"])
+
+
+def test_an_unknown_shipped_map_names_the_shipped_ones(box: Sandbox, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _profile(box, tmp_path, '["casse"]')
+    assert "profiles.sandbox.object_maps: no shipped object map 'casse'; shipped: cases" in str(caught.value)
+
+
+def test_the_shipped_cases_map_pulls_both_crms_and_its_rules_find_the_seeded_defects(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    profile = _profile(box, tmp_path, '["cases"]')
+    truth_sf, truth_hs = box.data.salesforce["Case"], box.data.hubspot["tickets"]
+    puller = Puller(profile)
+    try:
+        puller.pull_many(["salesforce", "hubspot"], ["Case"])
+        frames = {s: _snapshot(puller, s) for s in ("salesforce", "hubspot")}
+    finally:
+        puller.close()
+    sf, hs = frames["salesforce"], frames["hubspot"]
+
+    # every record, deleted ones as tombstones, typed from the CRMs' metadata
+    assert sf.height == truth_sf.height and hs.height == truth_hs.height
+    assert sf["is_deleted"].sum() == truth_sf["IsDeleted"].sum() > 0
+    assert hs["is_deleted"].sum() == truth_hs["archived"].sum() > 0
+    assert sf.schema["is_closed"] == pl.Boolean
+    assert sf.schema["closed_date"] == hs.schema["closed_date"] == pl.Datetime("ms", "UTC")
+    want = truth_sf.select("Id", "CaseNumber", "Status", "AccountId", "ContactId").rows()
+    assert sorted(sf.select("id", "case_number", "status", "account_id", "contact_id").rows()) == sorted(want)
+    # HubSpot's parents are the ticket's associated company and contact
+    links = box.data.hubspot_associations
+    for column, target in (("account_id", "companies"), ("contact_id", "contacts")):
+        pairs = links[("tickets", target)].select("from_id", "to_id").rows()
+        got = {(i, v) for i, v in hs.select("id", column).rows() if v is not None}
+        assert got == {(str(a), str(b)) for a, b in pairs} and got
+
+    # the shipped case rules run (their examples pass) and find exactly the seeded defects of live cases
+    ws = Workspace(profile)
+    rules, problems = ws.rules()
+    cases = [r for r in rules if r.id in RULES]
+    assert not problems and {r.id for r in cases} == RULES
+    assert all(e.ok for e in run_examples(cases))
+    ws.pull()  # the other entities, so the whole check runs as a nightly one does
+    checked = ws.check()
+    assert not checked.problems and not checked.result.errors
+    found = checked.result.findings.filter(pl.col("entity") == "Case")
+    rule_of = {"Subject": "case.subject.required", "subject": "case.subject.required"}
+    defects = box.data.manifest.defects.filter(pl.col("kind") == "case_blank")
+    truth = {
+        (s, r, rule_of.get(f, "case.closed_date.required"))
+        for s, r, f in defects.select("system", "record_id", "field").rows()
+    }
+    assert {"salesforce", "hubspot"} == {s for s, _, _ in truth}
+    assert {(s, r, rule) for s, r, rule in found.select("system", "record_id", "rule").rows()} == truth
+
+    # a profile without the map, checked after Case is known: no Case entity pulled, no rule error
+    plain = Workspace(_profile(box, tmp_path / "plain"))
+    assert "Case" not in {r.entity for r in plain.pull().results}
+    again = plain.check()
+    assert not again.problems and not again.result.errors
+    assert "Case" not in set(again.result.findings["entity"])
+
+
+def _snapshot(puller: Puller, system: str) -> pl.DataFrame:
+    current = puller.state.current(system, "Case")
+    assert current is not None
+    return pl.read_parquet(current.snapshot).sort("id")
