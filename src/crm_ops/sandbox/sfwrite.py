@@ -240,6 +240,9 @@ class Writer:
         if self.obj.name == "Opportunity" and "StageName" in changes:
             _, closed, won = OPPORTUNITY_STAGES.get(changes["StageName"], (0, False, False))
             extra["IsClosed"], extra["IsWon"] = closed, won
+        if self.obj.name == "Task" and "Status" in changes:  # the org closes a task by its status
+            extra["IsClosed"] = changes["Status"] == "Completed"
+            extra["CompletedDateTime"] = (row.get("CompletedDateTime") or now) if extra["IsClosed"] else None
         return extra
 
     def update(
