@@ -72,4 +72,5 @@ def not_overdue(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]
         cutoff = cutoff.date()
     elif isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
         cutoff = cutoff.replace(tzinfo=None)
-    return (pl.col(column) >= cutoff).fill_null(True)
+    passes: pl.Expr = (pl.col(column) >= cutoff).fill_null(True)
+    return passes

@@ -71,7 +71,22 @@ class Activities(GenState):
                     },
                     schema={"from_id": pl.Int64, "to_id": pl.Int64, "type_id": pl.Int32},
                 )
+        self._bad_values(sf, hs)
         return deleted
+
+    def _bad_values(self, sf: dict[str, pl.DataFrame], hs: dict[str, pl.DataFrame]) -> None:
+        """Each activity defect's bad value: the record's value as served (the due date, the WhoId)."""
+        mine = [d for d in self.defects if str(d["kind"]).startswith("activity_")]
+        for system, obj, field in {(d["system"], d["object"], d["field"]) for d in mine}:
+            frame, key = (sf[obj], "Id") if system == "salesforce" else (hs[obj], "id")
+            ids = [
+                d["record_id"] for d in mine if (d["system"], d["object"], d["field"]) == (system, obj, field)
+            ]
+            rows = frame.select(pl.col(key).cast(pl.String), field).filter(pl.col(key).is_in(ids))
+            values = {i: None if v is None else str(v) for i, v in rows.iter_rows()}
+            for d in mine:
+                if (d["system"], d["object"], d["field"]) == (system, obj, field):
+                    d["bad_value"] = values[d["record_id"]]
 
     # ------------------------------------------------------------------------------------ Salesforce
 
@@ -165,7 +180,9 @@ class Activities(GenState):
                 "LastModifiedById": self.user_ids[0],
                 "SystemModstamp": modified,
                 "CallDurationInSeconds": np.where(call, rng.integers(20, 3600, n), 0),
-                "CallType": np.where(call, _pick(rng, ("Inbound", "Outbound", "Outbound"), n), None),
+                "CallType": np.where(
+                    call, _pick(rng, ("Inbound", "Outbound", "Outbound"), n), np.array(None)
+                ),
                 "TaskSubtype": subtype,
                 "CompletedDateTime": np.where(closed, modified, np.datetime64("NaT", "ms")),
             },
