@@ -44,12 +44,16 @@ from crm_ops.errors import (
     PullFailure,
     UnreachableError,
 )
+from crm_ops.extsort import id_bounds, sorted_by_id
 from crm_ops.schema.entities import empty, entity_names
 from crm_ops.schema.fieldmap import load_map
 from crm_ops.state import PullJob, State, now
 
 log = structlog.get_logger("crm_ops.pull")
 KEEP_SNAPSHOTS = 3
+# A snapshot is written sorted by id, one range of ids at a time, each range about this many rows: polars
+# sorts a range in memory, so a pull of an activity-sized table holds one range, not the table.
+SORT_CHUNK_ROWS = 250_000
 FORMULAS = "formulas"  # a pull of the formula columns only, laid over the current snapshot
 
 
@@ -327,17 +331,21 @@ class Puller:
         """Write the snapshot of a finished pull; return it with its rows, tombstones, delta and watermark.
 
         Streams through polars' engine (parts and the previous snapshot scanned, the result sunk to
-        Parquet) so memory stays near one sort of the entity, not several copies of it.
+        Parquet). Only the delta's keys (id, updated_at, is_deleted) are held whole; the rows are sorted
+        by id one range of ``SORT_CHUNK_ROWS`` at a time (ranges cut at the ids of the previous snapshot,
+        or of the delta on a full pull), so memory follows one range, not the table.
         """
-        parts = sorted((self.root / "pulls" / job.pull_id).glob("part-*.parquet"))
+        folder = self.root / "pulls" / job.pull_id
+        parts = sorted(folder.glob("part-*.parquet"))
         current = self.state.current(job.system, job.entity)
         snapshot = self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}.parquet"
+        twice = False
         if parts:
             delta = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
             keys = delta.select("id", "updated_at", "is_deleted").collect()
             changed = keys["id"].n_unique()
-            if changed != keys.height:  # the same record twice (overlap, or changed during the pull)
-                delta = latest_versions(delta)
+            twice = changed != keys.height  # the same record twice (overlap, or changed during the pull)
+            if twice:
                 keys = latest_versions(keys.lazy()).collect()
             seen = keys["updated_at"].max()
             deleted = int(keys["is_deleted"].sum())
@@ -349,12 +357,22 @@ class Puller:
             else None
         )
         if base is not None and keys is not None:
-            merged = pl.concat(
-                [base.join(keys.select("id").lazy(), on="id", how="anti"), delta], how="diagonal_relaxed"
-            )
+            # the previous rows of the records the delta brings again go (a filter streams; a join
+            # might build its table on the snapshot's side)
+            gone = ~pl.col("id").is_in(keys["id"].implode())
+            merged = pl.concat([base.filter(gone), delta], how="diagonal_relaxed")
         else:
             merged = base if base is not None else delta
-        durable.write_parquet(merged.sort("id"), snapshot)
+        if base is not None and current is not None and current.rows > SORT_CHUNK_ROWS:
+            # the previous snapshot is sorted by id: one id in every SORT_CHUNK_ROWS cuts it evenly
+            bounds = id_bounds(base.select(pl.col("id").gather_every(SORT_CHUNK_ROWS)).collect()["id"], 1)
+        elif base is None and keys is not None:
+            bounds = id_bounds(keys["id"], SORT_CHUNK_ROWS)
+        else:
+            bounds = []
+        # the previous snapshot's rows are of other ids than the delta's: only the delta has versions
+        merged = sorted_by_id(merged, bounds, folder, latest_versions if twice else None)
+        durable.write_parquet(merged, snapshot)
         total = pl.scan_parquet(snapshot).select(pl.len()).collect().item()
         old = current.watermark if current is not None else None
         watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)

@@ -74,7 +74,8 @@ def test_an_unknown_shipped_map_names_the_shipped_ones(box: Sandbox, tmp_path: P
     with pytest.raises(ConfigError) as caught:
         _profile(box, tmp_path, '["casse", "cases"]')
     assert (
-        "profiles.sandbox.object_maps: no shipped object map 'casse' (did you mean 'cases'?); shipped: cases"
+        "profiles.sandbox.object_maps: no shipped object map 'casse' (did you mean 'cases'?); "
+        "shipped: activities, cases"
     ) in str(caught.value)
 
 

@@ -83,9 +83,10 @@ class Operand:
             parents = live_records(ctx.frame(self.entity))
             if self.column not in parents.columns or "id" not in parents.columns:
                 return pl.lit(None, self.dtype)
-            keys = parents.select("id", self.column).unique("id", keep="first")
+            # the parent's own id (does the record exist?) is a column like any other
+            keys = parents.select("id", pl.col(self.column).alias("__v")).unique("id", keep="first")
             return _column(frame, self.via, pl.String()).replace_strict(
-                keys["id"], keys[self.column].cast(self.dtype), default=None, return_dtype=self.dtype
+                keys["id"], keys["__v"].cast(self.dtype), default=None, return_dtype=self.dtype
             )
         children = live_records(ctx.frame(self.entity))
         if self.via not in children.columns:

@@ -168,7 +168,11 @@ _IDS = {
     "tickets": ("0-5", 500_000_000),
     # a custom object type: "2-" and an id the portal assigns; its fully qualified name is p<portal>_<name>
     "p_subscriptions": ("2-7353817", 400_000_000),
+    # engagements (activities)
+    "tasks": ("0-27", 600_000_000),
+    "calls": ("0-48", 700_000_000),
 }
+ENGAGEMENTS = ("tasks", "calls")
 
 
 @functools.cache
@@ -186,7 +190,7 @@ def hubspot_objects(org: str = "crm_ops") -> dict[str, HsObject]:
         ordered = tuple(unique[p.name] for p in props if unique[p.name] is p)
         type_id, base = _IDS[name]
         modified = "lastmodifieddate" if name == "contacts" else "hs_lastmodifieddate"
-        created = "hs_createdate" if type_id.startswith("2-") else "createdate"
+        created = "hs_createdate" if type_id.startswith("2-") or name in ENGAGEMENTS else "createdate"
         objects[name] = HsObject(
             name, type_id, base, ordered, modified_property=modified, created_property=created
         )
@@ -223,6 +227,8 @@ _DEFAULT_PROPERTIES = {
         "hs_ticket_priority",
         "subject",
     ),
+    "tasks": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id", "hs_task_subject", "hs_timestamp"),
+    "calls": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id", "hs_call_title", "hs_timestamp"),
     "deals": (
         "amount",
         "closedate",
@@ -250,6 +256,15 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     # a custom object's association definitions get ids of their own (USER_DEFINED in the schema)
     ("p_subscriptions", "companies"): 71,
     ("companies", "p_subscriptions"): 72,
+    # engagements: HUBSPOT_DEFINED ids
+    ("tasks", "contacts"): 204,
+    ("contacts", "tasks"): 203,
+    ("tasks", "companies"): 192,
+    ("companies", "tasks"): 191,
+    ("calls", "contacts"): 194,
+    ("contacts", "calls"): 193,
+    ("calls", "companies"): 182,
+    ("companies", "calls"): 181,
 }
 PRIMARY_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 1,

@@ -833,6 +833,57 @@ OPTIONS.update(
     ticket_resolution=("ISSUE_FIXED", "NO_ACTION_NEEDED", "CUSTOMER_EDUCATED", "OTHER"),
 )
 CUSTOM["tickets"] = ""
+# Engagements (activities): tasks (0-27) and calls (0-48), as their properties APIs list them. Like a
+# custom object type they keep hs_createdate; hs_timestamp is a task's due date and a call's time.
+_ENGAGEMENT = """
+hs_object_id n ro stored label=Record_ID
+hs_createdate dt ro stored label=Create_date
+hs_lastmodifieddate dt ro stored label=Last_modified_date
+hs_timestamp dt stored label=Activity_date
+hubspot_owner_id e:owners stored label=Activity_assigned_to
+hs_created_by_user_id n ro label=Created_by_user_ID
+hs_modified_by n ro label=Modified_by
+hs_body_preview t ro label=Body_preview
+hs_all_owner_ids c:owners ro label=All_owner_IDs
+hs_merged_object_ids c:none ro label=Merged_Record_IDs
+"""
+TASKS = (
+    "[task]\n"
+    + _ENGAGEMENT
+    + """
+hs_task_subject s stored label=Task_title
+hs_task_body t label=Notes
+hs_task_status e:task_status stored label=Task_status
+hs_task_priority e:task_priority stored label=Priority
+hs_task_type e:task_type stored label=Task_type
+hs_task_completion_date dt ro label=Completed_at
+hs_task_is_overdue b ro label=Is_overdue
+hs_task_reminders s label=Reminder
+"""
+)
+CALLS = (
+    "[call]\n"
+    + _ENGAGEMENT
+    + """
+hs_call_title s stored label=Call_title
+hs_call_body t label=Call_notes
+hs_call_status e:call_status stored label=Call_status
+hs_call_direction e:call_direction stored label=Call_direction
+hs_call_duration n stored label=Call_duration
+hs_call_disposition s label=Call_outcome
+hs_call_from_number p label=From_number
+hs_call_to_number p label=To_number
+hs_call_recording_url s label=Recording_URL
+"""
+)
+CUSTOM.update(tasks="", calls="")
+OPTIONS.update(
+    task_status=("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
+    task_priority=("NONE", "LOW", "MEDIUM", "HIGH"),
+    task_type=("TODO", "CALL", "EMAIL"),
+    call_status=("BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS"),
+    call_direction=("INBOUND", "OUTBOUND"),
+)
 
 TEXT = {
     "contacts": CONTACTS,
@@ -840,6 +891,8 @@ TEXT = {
     "deals": DEALS,
     "tickets": TICKETS,
     "p_subscriptions": SUBSCRIPTIONS,
+    "tasks": TASKS,
+    "calls": CALLS,
 }
 # the custom object types' schemas (GET /crm/v3/schemas): name -> (singular, plural, primary display)
 CUSTOM_OBJECTS = {"p_subscriptions": ("Subscription", "Subscriptions", "subscription_name")}

@@ -179,6 +179,11 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
     ),
     "subscription_plan": ("Starter", "Professional", "Enterprise"),
     "language_pref": ("English", "German", "French", "Spanish"),
+    "task_status": ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
+    "task_priority": ("High", "Normal", "Low"),
+    "task_type": ("Call", "Email", "Meeting", "Other"),
+    "task_subtype": ("Task", "Email", "ListEmail", "Cadence", "Call"),
+    "call_type": ("Internal", "Inbound", "Outbound"),
 }
 
 FORMULAS: dict[tuple[str, str], str] = {
@@ -407,6 +412,38 @@ LastViewedDate datetime ro
 LastReferencedDate datetime ro
 """
 
+# The standard Task object (an activity: Object Reference, "Task"). WhoId points at a contact or a lead,
+# WhatId at an account, opportunity or other record; AccountId is the org's own (the Who's or What's
+# account). IsClosed follows the Status; TaskSubtype is set on create and never changes.
+TASK = """
+Id id:18 req ro doc label=Activity_ID
+WhoId reference ref=Contact|Lead poly rel=Who label=Name_ID
+WhatId reference ref=Account|Opportunity|Case poly rel=What label=Related_To_ID
+WhoCount int ro label=Relation_Count
+WhatCount int ro label=Related_Count
+Subject string:255
+ActivityDate date label=Due_Date_Only
+Status picklist:40 req doc pl=task_status
+Priority picklist:40 req doc pl=task_priority
+IsHighPriority boolean req ro doc label=High_Priority
+OwnerId reference req doc ref=User rel=Owner label=Assigned_To_ID
+Description textarea:32000
+Type picklist:40 pl=task_type
+IsDeleted boolean req ro doc label=Deleted
+AccountId reference ro ref=Account label=Account_ID
+IsClosed boolean req ro doc label=Closed
+@audit
+IsArchived boolean req ro doc label=Archived
+CallDurationInSeconds int label=Call_Duration
+CallType picklist:40 pl=call_type restricted
+CallDisposition string:255 label=Call_Result
+CallObject string:255 label=Call_Object_Identifier
+ReminderDateTime datetime label=Reminder_Date/Time
+IsReminderSet boolean req doc label=Reminder_Set
+TaskSubtype picklist:40 co pl=task_subtype restricted
+CompletedDateTime datetime ro label=Completed_Date/Time
+"""
+
 OPPORTUNITY_CONTACT_ROLE = """
 Id id:18 req ro doc
 OpportunityId reference req co ref=Opportunity
@@ -600,4 +637,5 @@ OBJECTS = {
     "Case": ("500", "Case", "Cases", True, CASE),
     # a custom object (issue 26): its key prefix is one the org assigns (a0x-a9x)
     "Subscription__c": ("a1S", "Subscription", "Subscriptions", True, SUBSCRIPTION),
+    "Task": ("00T", "Task", "Tasks", True, TASK),
 }

@@ -244,6 +244,9 @@ class Writer:
         if self.obj.name == "Case" and "Status" in changes:  # the org keeps a case's close from its status
             extra["IsClosed"] = changes["Status"] == "Closed"
             extra["ClosedDate"] = (row.get("ClosedDate") or now) if extra["IsClosed"] else None
+        if self.obj.name == "Task" and "Status" in changes:  # the org closes a task by its status
+            extra["IsClosed"] = changes["Status"] == "Completed"
+            extra["CompletedDateTime"] = (row.get("CompletedDateTime") or now) if extra["IsClosed"] else None
         return extra
 
     def update(

@@ -58,3 +58,19 @@ def not_stale(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) 
     """Fails when the record has not changed for ``days`` days."""
     cutoff = ctx.now - timedelta(days=int(params.get("days", 730)))
     return (pl.col("updated_at") >= cutoff).fill_null(True)
+
+
+@check("not_overdue")
+def not_overdue(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.Expr:
+    """Fails when the date (or time) in ``field`` is more than ``days`` days (default 0) before the run:
+    an open task's due date, a renewal date. Pair it with ``when:`` to judge only open records."""
+    column = field_of(params)
+    days = int(params.get("days", 0))
+    dtype = frame.schema.get(column)
+    cutoff: Any = ctx.now - timedelta(days=days)
+    if dtype == pl.Date:
+        cutoff = cutoff.date()
+    elif isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        cutoff = cutoff.replace(tzinfo=None)
+    passes: pl.Expr = (pl.col(column) >= cutoff).fill_null(True)
+    return passes

@@ -27,6 +27,8 @@ class SeedConfig:
     # "plain": an org as crm_ops first meets it (no custom fields, no integration properties, and
     # Contact.HasOptedOutOfEmail hidden from the integration user by field-level security).
     org: str = "crm_ops"
+    # activities (Salesforce Task; HubSpot tasks and calls) per live contact on each CRM; 0: none
+    activities_per_contact: float = 10.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -42,6 +44,10 @@ class SeedConfig:
             value = getattr(self, name)
             if value is not None and not 1 <= value <= 1_000_000:
                 problems.append(f"{name} must be between 1 and 1,000,000, got {value}")
+        if not 0 <= self.activities_per_contact <= 50:
+            problems.append(
+                f"activities_per_contact must be between 0 and 50, got {self.activities_per_contact}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
 

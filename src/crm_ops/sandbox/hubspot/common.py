@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from crm_ops.sandbox.hs_objects import ENGAGEMENTS
 from crm_ops.sandbox.http import (
     ErrorResponseError,
     FaultInjector,
@@ -51,7 +52,10 @@ def object_named(types: Mapping[str, HsObject], given: str, portal_id: int = POR
 
 
 def scope_name(obj: HsObject) -> str:
-    """The word a scope uses for the object type (``contacts``; ``custom`` for every custom one)."""
+    """The word a scope uses for the object type (``contacts``; ``custom`` for every custom one; the
+    engagements, tasks and calls, are read and written under the contacts scopes, as HubSpot grants them)."""
+    if obj.name in ENGAGEMENTS:
+        return "contacts"
     return "custom" if obj.object_type_id.startswith("2-") else obj.name
 
 
