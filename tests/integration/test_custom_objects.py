@@ -336,3 +336,53 @@ def test_doctor_lists_the_orgs_objects_with_counts_and_what_maps_them(box: Sandb
         puller.close()
     assert pulled.total == box.hubspot.objects["p_subscriptions"].frame().height
     assert frame.schema["seats"] == pl.Int64 and frame["account_id"].drop_nulls().len() == frame.height
+
+
+CROSS_RULE = """\
+rules:
+  - id: subscription.account.live
+    entity: CrmSubscription
+    field: account_id
+    severity: error
+    description: A paying subscription belongs to a live account (not blank, not deleted).
+    when: {field: status, op: in, value: [Active, active, Past Due, past_due]}
+    check: {holds: {ref: {via: account_id, entity: Account, field: id}, op: not_null}}
+    examples:
+      - fail: {status: Active, account_id: null}
+      - fail: {status: active, account_id: a9}
+        context: {Account: [{id: a1}]}
+      - pass: {status: Active, account_id: a1}
+        context: {Account: [{id: a1}]}
+      - pass: {status: Cancelled, account_id: null}
+"""
+
+
+def test_a_conditional_cross_object_rule_on_a_declared_object(box: Sandbox, tmp_path: Path) -> None:
+    """The issue's first "done when": a custom YAML rule with `when:` and a reference to another object,
+    on a custom object of each CRM, finds exactly the paying subscriptions whose account is blank or
+    gone, as computed from the pulled snapshots themselves."""
+    profile = _profile(box, tmp_path)
+    (tmp_path / "rules" / "subscriptions.yaml").write_text(CROSS_RULE)
+    ws = Workspace(profile)
+    pulled = ws.pull(entities=[ENTITY, "Account"])
+    assert not pulled.failures
+    run = ws.check()
+    assert not run.problems and not run.result.errors
+    found = run.result.findings.filter(pl.col("rule") == "subscription.account.live")
+
+    puller = Puller(profile)
+    try:
+        expected: set[tuple[str, str]] = set()
+        for system in ("salesforce", "hubspot"):
+            subs = _snapshot(puller, system).filter(~pl.col("is_deleted"))
+            accounts = pl.read_parquet(puller.state.current(system, "Account").snapshot)  # type: ignore[union-attr]
+            live = set(accounts.filter(~pl.col("is_deleted"))["id"])
+            paying = subs.filter(pl.col("status").is_in(["Active", "active", "Past Due", "past_due"]))
+            expected |= {
+                (system, i) for i, a in paying.select("id", "account_id").iter_rows() if a not in live
+            }
+    finally:
+        puller.close()
+    assert {s for s, _ in expected} >= {"salesforce"}  # the seeded missing accounts (HubSpot's all have one)
+    assert {(s, r) for s, r in found.select("system", "record_id").iter_rows()} == expected
+    assert set(found["severity"]) == {"error"}
