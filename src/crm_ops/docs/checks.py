@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from crm_ops.rules import conditions, library
-from crm_ops.rules.loader import FIX_MAPPING_HELP, RULE_KEY_HELP, load_rules
+from crm_ops.rules.loader import FIX_MAPPING_HELP, RULE_KEY_HELP, load_rules, shipped_rules_dir
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,24 @@ def _param_text(params: list[Param]) -> str:
 
 
 def _used_by() -> dict[str, list[str]]:
-    """Which shipped rules use each named check or fixer (by the functions they hold)."""
+    """Which shipped rules use each named check or fixer (by the functions they hold), the rules of
+    shipped object maps no profile of this process enabled included: the page is the same whatever
+    maps were declared before it was made."""
     names = {id(fn): name for name, fn in library.CHECKS.items()}
     names |= {id(fn): name for name, fn in library.FIXES.items()}
     rules, _ = load_rules()
-    used: dict[str, list[str]] = {}
+    used: dict[str, set[str]] = {}
     for r in rules:
         for fn in (r.check, r.fix):
             if fn is not None and id(fn) in names:
-                used.setdefault(names[id(fn)], []).append(r.id)
-    return used
+                used.setdefault(names[id(fn)], set()).add(r.id)
+    for path in sorted(shipped_rules_dir().glob("*.yaml")):  # the dormant ones, by the names they give
+        for spec in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("rules") or []:
+            for key in ("check", "fix"):
+                named = spec.get(key)
+                if isinstance(named, str) and (named in library.CHECKS or named in library.FIXES):
+                    used.setdefault(named, set()).add(str(spec["id"]))
+    return {name: sorted(ids) for name, ids in used.items()}
 
 
 def _table(registry: dict[str, Callable[..., Any]], used: dict[str, list[str]]) -> list[str]:
