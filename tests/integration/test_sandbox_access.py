@@ -360,3 +360,17 @@ def test_account_details_need_the_oauth_scope() -> None:
         answer = _hs(sandbox, "GET", "/account-info/v3/details")
         assert answer.status_code == 403
         _missing_scopes(answer.json(), "oauth")
+
+
+def test_tickets_are_read_under_the_legacy_tickets_scope_too() -> None:
+    """A private app made before HubSpot's granular ticket scopes holds ``tickets``: HubSpot serves its
+    tickets under it, and so does the sandbox; without either, the granular scope is the one named."""
+    granular = {"crm.objects.tickets.read", "crm.objects.tickets.write"}
+    legacy = _plain(hubspot_limits=HubSpotLimits(scopes=(DEFAULT_SCOPES - granular) | {"tickets"}))
+    with Sandbox(legacy) as sandbox:
+        assert _hs(sandbox, "GET", "/crm/v3/objects/tickets?limit=1").status_code == 200
+    neither = _plain(hubspot_limits=HubSpotLimits(scopes=DEFAULT_SCOPES - granular))
+    with Sandbox(neither) as sandbox:
+        answer = _hs(sandbox, "GET", "/crm/v3/objects/tickets?limit=1")
+        assert answer.status_code == 403
+        _missing_scopes(answer.json(), "crm.objects.tickets.read")

@@ -36,6 +36,11 @@ def missing_scopes(scopes: Iterable[str]) -> HsError:
     )
 
 
+# scopes HubSpot still honours in place of the granular ones: a private app made before the
+# ``crm.objects.tickets.*`` scopes holds ``tickets`` (read and write tickets)
+LEGACY = {"crm.objects.tickets.read": "tickets", "crm.objects.tickets.write": "tickets"}
+
+
 class AccessHandlers(HubSpotState):
     """Authentication, scopes and rate limits."""
 
@@ -47,7 +52,12 @@ class AccessHandlers(HubSpotState):
         """
 
         def check(request: Request, **captures: str) -> Response:
-            lacking = [s for s in self._required(required, captures) if s not in self.limits.scopes]
+            granted = self.limits.scopes
+            lacking = [
+                s
+                for s in self._required(required, captures)
+                if s not in granted and LEGACY.get(s) not in granted
+            ]
             if lacking:
                 raise missing_scopes(lacking)
             return handler(request, **captures)
