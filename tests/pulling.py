@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from crm_ops.config import Profile, load_profile, sandbox_profile
+from crm_ops.config import Profile, load_profile, sandbox_config, sandbox_profile
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.hubspot import HubSpotLimits
 from crm_ops.sandbox.realworld import RealWorld
@@ -200,3 +201,15 @@ def changed_cells(
         for rid in joined.filter(pl.col(column).ne_missing(pl.col(f"{column}__new")))["id"].to_list():
             cells.add((rid, column))
     return cells
+
+
+def object_maps_profile(box: Sandbox, folder: Path, object_maps: str = "") -> Profile:
+    """A profile of ``box`` in ``folder``; ``object_maps``: the TOML value of that setting, if any."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ.update(box.env)
+    rate = min(box.config.hubspot_limits.per_ten_seconds - 10, 100_000)
+    text = sandbox_config(box.env, folder / "state", hubspot_rate=rate)
+    if object_maps:
+        text = text.replace("[profiles.sandbox]\n", f"[profiles.sandbox]\nobject_maps = {object_maps}\n", 1)
+    (folder / "crm-ops.toml").write_text(text)
+    return load_profile(folder / "crm-ops.toml", "sandbox")

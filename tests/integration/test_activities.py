@@ -6,7 +6,6 @@ profile without the map pulls and checks as before."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,12 +15,12 @@ import polars as pl
 import pytest
 
 from crm_ops.api import Workspace
-from crm_ops.config import Profile, load_profile, sandbox_config
 from crm_ops.pull import Puller
 from crm_ops.rules.testing import run_examples
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from tests.pulling import fast_sandbox
+from tests.pulling import object_maps_profile as _profile
 
 pytestmark = pytest.mark.integration
 RULES = {"activity.task.overdue", "activity.contact.exists"}
@@ -32,18 +31,6 @@ ENTITIES = ["Task", "Call"]
 def box() -> Iterator[Sandbox]:
     with fast_sandbox(800, 2603) as sb:
         yield sb
-
-
-def _profile(box: Sandbox, folder: Path, object_maps: str = "") -> Profile:
-    """A profile of ``box`` in ``folder``; ``object_maps``: the TOML value of that setting, if any."""
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ.update(box.env)
-    rate = min(box.config.hubspot_limits.per_ten_seconds - 10, 100_000)
-    text = sandbox_config(box.env, folder / "state", hubspot_rate=rate)
-    if object_maps:
-        text = text.replace("[profiles.sandbox]\n", f"[profiles.sandbox]\nobject_maps = {object_maps}\n", 1)
-    (folder / "crm-ops.toml").write_text(text)
-    return load_profile(folder / "crm-ops.toml", "sandbox")
 
 
 def _snapshot(puller: Puller, system: str, entity: str = "Task") -> pl.DataFrame:

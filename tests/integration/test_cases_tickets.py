@@ -5,7 +5,6 @@ checks as before, its case rules dormant."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ import polars as pl
 import pytest
 
 from crm_ops.api import Workspace
-from crm_ops.config import Profile, load_profile, sandbox_config
 from crm_ops.doctor import run_doctor
 from crm_ops.errors import ConfigError
 from crm_ops.pull import Puller
@@ -23,6 +21,7 @@ from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.schema.entities import entity_names
 from tests.pulling import fast_sandbox
+from tests.pulling import object_maps_profile as _profile
 
 pytestmark = pytest.mark.integration
 RULES = {"case.subject.required", "case.closed_date.required"}
@@ -32,18 +31,6 @@ RULES = {"case.subject.required", "case.closed_date.required"}
 def box() -> Iterator[Sandbox]:
     with fast_sandbox(1_500, 2601) as sb:
         yield sb
-
-
-def _profile(box: Sandbox, folder: Path, object_maps: str = "") -> Profile:
-    """A profile of ``box`` in ``folder``; ``object_maps``: the TOML value of that setting, if any."""
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ.update(box.env)
-    rate = min(box.config.hubspot_limits.per_ten_seconds - 10, 100_000)
-    text = sandbox_config(box.env, folder / "state", hubspot_rate=rate)
-    if object_maps:
-        text = text.replace("[profiles.sandbox]\n", f"[profiles.sandbox]\nobject_maps = {object_maps}\n", 1)
-    (folder / "crm-ops.toml").write_text(text)
-    return load_profile(folder / "crm-ops.toml", "sandbox")
 
 
 def test_a_profile_without_the_cases_map_pulls_and_checks_as_before(box: Sandbox, tmp_path: Path) -> None:
