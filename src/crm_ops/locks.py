@@ -34,6 +34,7 @@ from crm_ops.errors import CrmOpsError
 
 log = structlog.get_logger("crm_ops.locks")
 _HELD: dict[Path, int] = {}  # lock files this process holds -> how many times taken
+DETAILS_WAIT = 2.0  # seconds a blocked process waits for a holder that has not yet written its details
 
 
 class LockedError(CrmOpsError):
@@ -55,11 +56,7 @@ class RunLock:
         durable.private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_all(fd)
-            os.close(fd)
-            raise LockedError(f"{self.what} holds {self.path}: {describe(holder)}") from None
+            _take_or_name_holder(fd, self.what, self.path)
         except BaseException:
             os.close(fd)
             raise
@@ -82,6 +79,23 @@ class RunLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd, self.held = None, False
+
+
+def _take_or_name_holder(fd: int, what: str, path: Path) -> None:
+    """Lock ``fd``, or raise ``LockedError`` naming the holder. A holder writes its details just after it
+    takes the lock and empties the file just before it lets go, so an empty file on a held lock is a
+    holder in one of those two moments: wait a little for its details (or for it to let go) rather than
+    say "no details"."""
+    deadline = time.monotonic() + DETAILS_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            holder = _read_all(fd)
+            if holder or time.monotonic() >= deadline:
+                raise LockedError(f"{what} holds {path}: {describe(holder)}") from None
+            time.sleep(0.02)
 
 
 def plan_key(plan_id: str) -> str:
@@ -123,7 +137,7 @@ def describe(holder: str) -> str:
     try:
         owner = json.loads(holder)
     except ValueError:
-        return holder or "no details"
+        return holder or "no details (its holder wrote none)"
     if not isinstance(owner, dict):
         return holder
     started = owner.get("started")

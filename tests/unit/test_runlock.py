@@ -101,3 +101,30 @@ def test_a_plans_apply_and_undo_share_one_lock_that_names_its_holder(tmp_path: P
         assert json.loads(lock_file.read_text())["pid"] == os.getpid()
     assert lock_file.read_text() == ""  # released once, when the outer block ends
     assert plan_lock_path(tmp_path, "../../etc/passwd").parent == tmp_path / "locks"
+
+
+SLOW_HOLDER = """
+import fcntl, json, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(0.5)  # a holder caught between taking the lock and writing who it is
+os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": "box", "command": "crm-ops apply p"}).encode(), 0)
+time.sleep(120)
+"""
+
+
+def test_a_process_that_meets_a_holder_before_it_wrote_its_details_still_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "plan.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SLOW_HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockedError, match=rf"holds .*: crm-ops apply p \(pid {holder.pid} on box"):
+            RunLock(path).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
