@@ -9,8 +9,10 @@ CRM's or the emulator's. Then an incremental pull brings ``--changed`` of the ro
 deleted) and merges them into the previous snapshot. The child resets its peak resident set
 (``/proc/self/clear_refs``) before each step and reports it after, with the table's size in memory (polars'
 ``estimated_size`` of the snapshot, read only after the pulls are measured) and on disk. ``--check``
-also times ``Workspace.check`` with the shipped activity rules on the snapshot (it reads the snapshot
-whole: see docs/architecture.md).
+also pulls the contacts the tasks are logged on (a tenth as many, one in 97 deleted) and times
+``Workspace.check`` with the shipped rules (the activity rules read each task's contact): the Task table
+is checked a chunk at a time (``crm_ops.rules.chunks``); ``--whole`` checks with every table read whole,
+as before, to compare.
 """
 
 from __future__ import annotations
@@ -44,6 +46,25 @@ def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
+def canonical(frame: Any, entity: str) -> Any:
+    """``frame`` with ``entity``'s columns, in order and typed (those it lacks empty)."""
+    import polars as pl
+
+    from crm_ops.schema.entities import columns
+
+    return frame.select(
+        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+        for c, t in columns(entity).items()
+    )
+
+
+def sf_id(prefix: str, n: Any) -> Any:
+    """A Salesforce-shaped id of the object ``prefix`` (``003``) numbered by the expression ``n``."""
+    import polars as pl
+
+    return pl.lit(f"{prefix}8d0") + n.cast(pl.String).str.zfill(9) + pl.lit("AAA")
+
+
 class TaskPages:
     """A connector of one entity, ``Task``: ``rows`` records in pages of ``page_rows`` on a full pull; on an
     incremental one, ``changed`` of them again (one in ten deleted), stamped after the first pull."""
@@ -53,8 +74,9 @@ class TaskPages:
         self.api_calls = 0
 
     def entities(self) -> tuple[str, ...]:
-        """The one entity it serves."""
-        return ("Task",)
+        """Tasks, the contacts they are logged on (a tenth as many) and the contacts' accounts (a
+        quarter as many as the contacts)."""
+        return ("Task", "Contact", "Account")
 
     def incremental(self, entity: str) -> bool:
         """It follows a change stamp."""
@@ -74,14 +96,12 @@ class TaskPages:
     def _frame(self, rows: Any, stamp: datetime, deleted: Any) -> Any:
         import polars as pl
 
-        from crm_ops.schema.entities import columns
-
         frame = pl.DataFrame({"n": rows}).select(
             id=pl.lit("00T8d0") + pl.col("n").cast(pl.String).str.zfill(9) + pl.lit("EAA"),
             updated_at=pl.lit(stamp) - pl.duration(milliseconds=(pl.col("n") % 86_400_000)),
             is_deleted=pl.Series(deleted) if deleted is not None else pl.lit(False),
             created_at=pl.lit(stamp) - pl.duration(days=(pl.col("n") % 900) + 1),
-            owner_id=pl.lit("0058d0") + (pl.col("n") % 200).cast(pl.String).str.zfill(9) + pl.lit("AAA"),
+            owner_id=sf_id("005", pl.col("n") % 200),
             subject=pl.lit("Follow up #") + (pl.col("n") % 1000).cast(pl.String),
             status=pl.when(pl.col("n") % 10 == 0).then(pl.lit("Not Started")).otherwise(pl.lit("Completed")),
             due_date=pl.lit(NOW.date()) - pl.duration(days=(pl.col("n") * 7919) % 730),
@@ -89,15 +109,45 @@ class TaskPages:
             kind=pl.when(pl.col("n") % 3 == 0).then(pl.lit("Call")).otherwise(pl.lit("Task")),
             activity_type=pl.lit("Other"),
             priority=pl.lit("Normal"),
-            contact_id=pl.lit("0038d0") + (pl.col("n") // 10).cast(pl.String).str.zfill(9) + pl.lit("AAA"),
-            related_id=pl.lit("0018d0") + (pl.col("n") // 40).cast(pl.String).str.zfill(9) + pl.lit("AAA"),
-            account_id=pl.lit("0018d0") + (pl.col("n") // 40).cast(pl.String).str.zfill(9) + pl.lit("AAA"),
+            contact_id=sf_id("003", pl.col("n") // 10),
+            related_id=sf_id("001", pl.col("n") // 40),
+            account_id=sf_id("001", pl.col("n") // 40),
             completed_at=pl.lit(None, pl.Datetime("ms", "UTC")),
         )
-        return frame.select(
-            pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
-            for c, t in columns("Task").items()
+        return canonical(frame, "Task")
+
+    def _contacts(self, rows: Any) -> Any:
+        import polars as pl
+
+        frame = pl.DataFrame({"n": rows}).select(
+            id=sf_id("003", pl.col("n")),
+            updated_at=pl.lit(NOW) - pl.duration(milliseconds=(pl.col("n") % 86_400_000)),
+            is_deleted=pl.col("n") % 97 == 13,  # in the recycle bin, their tasks with them on record
+            created_at=pl.lit(NOW) - pl.duration(days=(pl.col("n") % 900) + 1),
+            first_name=pl.lit("Ada") + (pl.col("n") % 5000).cast(pl.String),
+            last_name=pl.lit("Lovelace") + (pl.col("n") % 7000).cast(pl.String),
+            email=pl.lit("ada")
+            + pl.col("n").cast(pl.String)
+            + pl.lit("@acme")
+            + (pl.col("n") // 4).cast(pl.String)
+            + pl.lit(".com"),
+            account_id=sf_id("001", pl.col("n") // 4),
         )
+        return canonical(frame, "Contact")
+
+    def _accounts(self, rows: Any) -> Any:
+        import polars as pl
+
+        frame = pl.DataFrame({"n": rows}).select(
+            id=sf_id("001", pl.col("n")),
+            updated_at=pl.lit(NOW) - pl.duration(milliseconds=(pl.col("n") % 86_400_000)),
+            is_deleted=pl.lit(False),
+            created_at=pl.lit(NOW) - pl.duration(days=(pl.col("n") % 900) + 1),
+            name=pl.lit("Acme ") + pl.col("n").cast(pl.String),
+            website=pl.lit("https://acme") + pl.col("n").cast(pl.String) + pl.lit(".com"),
+            domain=pl.lit("acme") + pl.col("n").cast(pl.String) + pl.lit(".com"),
+        )
+        return canonical(frame, "Account")
 
     def pull(
         self,
@@ -106,11 +156,23 @@ class TaskPages:
         until: datetime | None = None,
         cursor: dict[str, Any] | None = None,
     ) -> Iterator[Any]:
-        """Pages of Task rows: all of them, or those changed since ``since``."""
+        """Pages of Task rows (all of them, or those changed since ``since``), or every contact."""
         import numpy as np
 
         from crm_ops.connectors.base import Page
 
+        if entity in ("Contact", "Account"):
+            make, count = (
+                (self._contacts, self.rows // 10)
+                if entity == "Contact"
+                else (self._accounts, self.rows // 40)
+            )
+            everyone = np.arange(count, dtype=np.int64)
+            for offset in range(0, len(everyone), self.page_rows):
+                self.api_calls += 1
+                end = offset + self.page_rows
+                yield Page(make(everyone[offset:end]), None if end >= len(everyone) else {"n": end})
+            return
         step = max(1, int(1 / self.changed))
         if since is None:
             todo, stamp = np.arange(self.rows, dtype=np.int64), NOW
@@ -125,8 +187,34 @@ class TaskPages:
             yield Page(self._frame(rows, stamp, deleted), None if end >= len(todo) else {"offset": end})
 
 
-def child(rows: int, page_rows: int, changed: float, check: bool) -> None:
-    """Pull ``rows`` tasks in full, then incrementally, in this process; print the figures as JSON."""
+def check_step(profile: Any, whole: bool) -> dict[str, Any]:
+    """Check the pulled tasks and contacts with the shipped rules (the activity rules read each task's
+    contact): through ``Workspace.check`` (the Task table checked a chunk at a time), or, ``whole``, with
+    every table read whole as before; its time, peak resident set and findings."""
+
+    from crm_ops.api import Workspace
+    from crm_ops.check import profile_rules
+    from crm_ops.rules import run_rules
+    from crm_ops.snapshots import profile_snapshots
+
+    reset_peak()
+    started = time.perf_counter()
+    if whole:
+        found = profile_snapshots(profile, chunk_rows=10**12)
+        findings = run_rules(profile_rules(profile)[0], found.frames).findings
+    else:
+        findings = Workspace(profile).check().result.findings
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "findings": dict(findings.group_by("entity").len().sort("entity").iter_rows()),
+        "whole": whole,
+    }
+
+
+def child(rows: int, page_rows: int, changed: float, check: bool, whole: bool = False) -> None:
+    """Pull ``rows`` tasks in full, then incrementally, in this process (with ``check``, a tenth as many
+    contacts too, and check them all); print the figures as JSON."""
     import polars as pl
 
     from crm_ops.config import Profile
@@ -159,17 +247,11 @@ def child(rows: int, page_rows: int, changed: float, check: bool) -> None:
         snapshot = result.snapshot
         puller.close()
         if check:
-            from crm_ops.api import Workspace
-
-            reset_peak()
-            started = time.perf_counter()
-            run = Workspace(profile).check()
-            found = run.result.findings
-            out["check"] = {
-                "seconds": round(time.perf_counter() - started, 1),
-                "peak_rss_mb": round(peak_rss_mb()),
-                "findings": found.filter(pl.col("entity") == "Task").height,
-            }
+            puller = Puller(profile, connectors={"salesforce": connector})  # type: ignore[dict-item]
+            puller.pull("salesforce", "Contact")
+            puller.pull("salesforce", "Account")
+            puller.close()
+            out["check"] = check_step(profile, whole)
         out["parquet_mb"] = round(snapshot.stat().st_size / 2**20)
         frame = pl.read_parquet(snapshot)
         out["table_mb"] = round(frame.estimated_size() / 2**20)
@@ -185,17 +267,19 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--page-rows", type=int, default=50_000)
     parser.add_argument("--changed", type=float, default=0.01)
-    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--check", action="store_true", help="also pull the contacts and check everything")
+    parser.add_argument("--whole", action="store_true", help="check with every table read whole (before)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.page_rows, args.changed, args.check)
+        child(args.child, args.page_rows, args.changed, args.check, args.whole)
         return
     print_machine()
     rows = []
     for size in args.sizes:
         cmd = [sys.executable, __file__, "--child", str(size), "--page-rows", str(args.page_rows)]
         cmd += ["--changed", str(args.changed)] + (["--check"] if args.check else [])
+        cmd += ["--whole"] if args.whole else []
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
             raise SystemExit(done.stderr)

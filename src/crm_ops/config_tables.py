@@ -12,6 +12,9 @@ from typing import Any
 RUN_KEYS = ("auto_apply", "min_confidence", "fail_on", "max_findings", "allow_production")
 
 
+CHUNK_ROWS = 250_000  # the default of ``[profiles.P.rules] chunk_rows`` (``crm_ops.rules.chunks``)
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     """Which rules a profile runs: extra folders; rules (or ``tag:x``) switched off, re-graded, re-tuned."""
@@ -20,6 +23,9 @@ class RuleSettings:
     disabled: tuple[str, ...] = ()  # rule ids or tag:<tag> switched off
     severity: dict[str, str] = field(default_factory=dict)  # rule id = error | warning | info
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id = {parameter = value}
+    # a declared entity matching does not use (an activity table) with more rows is checked this many
+    # rows at a time, not read whole
+    chunk_rows: int = CHUNK_ROWS  # rows of a large table checked at a time (declared entities not matched)
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,9 @@ class SparkSettings:
 
 def _rule_settings(raw: Any, where: str, base: Path, problems: list[str]) -> RuleSettings:
     if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a table with folders, disabled, severity, params")
+        problems.append(f"{where}: expected a table with folders, disabled, severity, params, chunk_rows")
         return RuleSettings()
-    unknown = set(raw) - {"folders", "disabled", "severity", "params"}
+    unknown = set(raw) - {"folders", "disabled", "severity", "params", "chunk_rows"}
     if unknown:
         problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
     folders = raw.get("folders", [])
@@ -97,8 +103,14 @@ def _rule_settings(raw: Any, where: str, base: Path, problems: list[str]) -> Rul
     if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
         problems.append(f"{where}.params: expected tables of parameters by rule id")
         params = {}
+    chunk_rows = raw.get("chunk_rows", CHUNK_ROWS)
+    if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1000:
+        problems.append(f"{where}.chunk_rows: expected a number of rows, 1000 or more, got {chunk_rows!r}")
+        chunk_rows = CHUNK_ROWS
     paths = tuple(Path(f) if Path(f).is_absolute() else base / f for f in folders)
-    return RuleSettings(paths, tuple(disabled), dict(severity), {k: dict(v) for k, v in params.items()})
+    return RuleSettings(
+        paths, tuple(disabled), dict(severity), {k: dict(v) for k, v in params.items()}, chunk_rows
+    )
 
 
 def _review_settings(raw: Any, where: str, problems: list[str]) -> ReviewSettings:

@@ -26,7 +26,7 @@ from crm_ops.match.sources import source_links
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.rules.engine import CheckResult, run_rules
 from crm_ops.rules.model import Rule
-from crm_ops.snapshots import snapshot_frames
+from crm_ops.snapshots import profile_snapshots, snapshot_frames
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -58,7 +58,16 @@ def check_rules(
         frames = spark_frames(spark or session(profile), profile)
         return run_rules_spark(rules, frames, now=now, cache={CACHE_KEY: source_links})
     # the cross-source rules' links, computed when one of them first asks (``rules.crosssource``)
-    return run_rules(rules, snapshot_frames(profile), now=now, cache={CACHE_KEY: source_links})
+    # a table too large to hold whole (an activity table) is checked a chunk at a time
+    found = profile_snapshots(profile)
+    return run_rules(
+        rules,
+        found.frames,
+        now=now,
+        cache={CACHE_KEY: source_links},
+        large=found.large,
+        chunk_rows=profile.rules.chunk_rows,
+    )
 
 
 def run_matching_on(

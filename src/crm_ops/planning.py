@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_ops.check import current_frames, rule_set_versions, snapshot_versions
+from crm_ops.check import rule_set_versions, snapshot_versions
 from crm_ops.config import Profile
 from crm_ops.plan import build_plan
 from crm_ops.plan.context import Context, addresses
@@ -22,6 +22,7 @@ from crm_ops.plan.review import Review
 from crm_ops.rules.model import Rule
 from crm_ops.schema.fieldmap import load_map
 from crm_ops.schema.relations import Relations, relations
+from crm_ops.snapshots import Snapshots, state_snapshots
 from crm_ops.state import State
 
 
@@ -33,27 +34,30 @@ def profile_plan(
     state: State,
     connector: Callable[[str], Any] | None,
     links: pl.DataFrame | None,
-    frames: Mapping[str, Mapping[str, pl.DataFrame]] | None = None,
+    frames: Mapping[str, Mapping[str, pl.DataFrame]] | Snapshots | None = None,
     now: datetime | None = None,
 ) -> Plan:
     """The plan of ``findings`` (rules' and matching's, one table) for ``profile``.
 
     ``state`` gives the snapshots the findings came from (their pull ids go in the header, their records
     give each action its label and account), ``frames`` those snapshots when the caller already read
-    them, ``links`` matching's cross-CRM links (the twins a drift sync is between), ``connector`` the
-    CRMs' instance addresses for record URLs (None: no URLs). Each action's default approval follows
-    the profile's ``[review]`` settings and ``rules``' tags."""
+    them (``Snapshots``: with the tables too large to hold whole left on disk), ``links`` matching's
+    cross-CRM links (the twins a drift sync is between), ``connector`` the CRMs' instance addresses for
+    record URLs (None: no URLs). Each action's default approval follows the profile's ``[review]``
+    settings and ``rules``' tags."""
+    if isinstance(frames, Snapshots):
+        found = frames
+    elif frames is not None:
+        found = Snapshots({s: dict(f) for s, f in frames.items()})
+    else:
+        found = state_snapshots(state, profile)
     return build_plan(
         findings,
         profile=profile.name,
         snapshots=snapshot_versions(state),
         rules=rule_set_versions(profile),
         now=now,
-        context=Context(
-            frames if frames is not None else current_frames(state),
-            links,
-            addresses(profile, connector),
-        ),
+        context=Context(found.frames, links, addresses(profile, connector), found.large),
         review=Review.for_rules(rules, profile.review),
         relations=profile_relations(profile),
     )

@@ -64,7 +64,7 @@ from crm_ops.report.history import previous_findings, summaries
 from crm_ops.rules import run_rules
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.runrecord import record_failure, write_record
-from crm_ops.snapshots import current_frames
+from crm_ops.snapshots import state_snapshots
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
@@ -181,7 +181,9 @@ def _batch(
             pulls, failures = exc.results, exc.failures
         stage.name = "settling what earlier applies left pending"
         settle_pending(puller.state, puller.connector)  # what killed applies left pending, landed or not
-        frames = current_frames(puller.state)
+        # a table too large to hold whole (an activity table) stays on disk, checked a chunk at a time
+        found = state_snapshots(puller.state, profile)
+        frames = found.frames
         match_settings = profile_settings(profile)
         match_settings["rejected"] = puller.state.rejections()
         stage.name = "checking and matching"
@@ -190,7 +192,13 @@ def _batch(
         else:
             # the sources' links once, for the cross-source rules and for matching's output
             sourced = source_links(frames, match_settings["lists"])
-            checked = run_rules(rules, frames, cache={CACHE_KEY: sourced})
+            checked = run_rules(
+                rules,
+                frames,
+                cache={CACHE_KEY: sourced},
+                large=found.large,
+                chunk_rows=profile.rules.chunk_rows,
+            )
             matched = run_matching(frames, rules=rules, linked_sources=sourced, **match_settings)
         findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
         durable.write_parquet(findings, folder / "findings.parquet")
@@ -203,7 +211,7 @@ def _batch(
             state=puller.state,
             connector=puller.connector,
             links=matched.links,
-            frames=frames,
+            frames=found,
             now=started,
         )
         write_plan(plan, folder)
@@ -248,7 +256,7 @@ def _batch(
     if failures:
         code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
     warnings = [w for r in pulls for w in r.warnings]
-    counts = score_counts(frames, findings)
+    counts = score_counts(frames, findings, found.large)
     summary = {
         "run_id": run_id,
         "profile": profile.name,

@@ -1,13 +1,52 @@
 """The current snapshots a state file points at, read as polars frames by system and entity (what the
-polars engine checks and matches), and the pull behind each (a plan's header)."""
+polars engine checks and matches), and the pull behind each (a plan's header).
+
+``split_frames`` leaves out the tables too large to hold whole: a declared entity (an activity table,
+say) that matching does not use and whose snapshot has more than ``chunk_rows`` rows comes back as its
+Parquet path, which the rules read a chunk at a time (``crm_ops.rules.chunks``) and a plan reads only
+the columns it counts from."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
 from crm_ops.config import Profile
+from crm_ops.config_tables import CHUNK_ROWS
 from crm_ops.errors import ConfigError
+from crm_ops.schema.entities import ENTITY_NAMES
 from crm_ops.state import State
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """The current snapshots: ``frames`` held in memory, ``large`` (their paths) read a chunk at a time."""
+
+    frames: dict[str, dict[str, pl.DataFrame]]
+    large: dict[str, dict[str, Path]] = field(default_factory=dict)
+
+
+def whole_entities(profile: Profile) -> frozenset[str]:
+    """The entities always held whole: the core ones (matching and planning read them), and every entity
+    the profile deduplicates (``[profiles.P.match.<Entity>]``)."""
+    return frozenset(ENTITY_NAMES) | {k for k, v in profile.match.items() if isinstance(v, dict)}
+
+
+def split_frames(
+    state: State, *, whole: frozenset[str] = frozenset(ENTITY_NAMES), chunk_rows: int = CHUNK_ROWS
+) -> Snapshots:
+    """The current snapshots, those of entities outside ``whole`` with more than ``chunk_rows`` rows left
+    on disk (``Snapshots.large``), the others read."""
+    out = Snapshots({}, {})
+    for c in state.all_current():
+        if c.entity not in whole and (c.rows or 0) > chunk_rows:
+            out.large.setdefault(c.system, {})[c.entity] = c.snapshot
+        else:
+            out.frames.setdefault(c.system, {})[c.entity] = pl.read_parquet(c.snapshot)
+    return out
 
 
 def current_frames(state: State) -> dict[str, dict[str, pl.DataFrame]]:
@@ -25,14 +64,31 @@ def snapshot_versions(state: State) -> dict[str, str]:
 
 def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
     """The current snapshot of every pulled entity, by system."""
+    return _read(profile, lambda state: Snapshots(current_frames(state))).frames
+
+
+def profile_snapshots(profile: Profile, chunk_rows: int | None = None) -> Snapshots:
+    """The profile's current snapshots, its tables of more than ``chunk_rows`` rows (default: its
+    ``[rules] chunk_rows``) left on disk (``state_snapshots``)."""
+    return _read(profile, lambda state: state_snapshots(state, profile, chunk_rows))
+
+
+def state_snapshots(state: State, profile: Profile, chunk_rows: int | None = None) -> Snapshots:
+    """``split_frames`` of ``state`` for ``profile``: its matched entities held whole, its tables of more
+    than ``chunk_rows`` rows (default: its ``[rules] chunk_rows``) left on disk."""
+    rows = chunk_rows or profile.rules.chunk_rows
+    return split_frames(state, whole=whole_entities(profile), chunk_rows=rows)
+
+
+def _read(profile: Profile, read: Callable[[State], Snapshots]) -> Snapshots:
     state_file = profile.state_dir / "state.sqlite"
     if not state_file.exists():
         raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
     state = State(state_file)
     try:
-        frames = current_frames(state)
+        found = read(state)
     finally:
         state.close()
-    if not frames:
+    if not found.frames and not found.large:
         raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
-    return frames
+    return found

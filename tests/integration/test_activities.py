@@ -7,6 +7,7 @@ profile without the map pulls and checks as before."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from crm_ops.pull import Puller
 from crm_ops.rules.testing import run_examples
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
+from crm_ops.snapshots import profile_snapshots
 from tests.pulling import fast_sandbox
 from tests.pulling import object_maps_profile as _profile
 
@@ -109,6 +111,15 @@ def test_the_shipped_activities_map_pulls_both_crms_incrementally_and_finds_the_
     truth = {(s, r, rule_of[k]) for s, r, k in defects.select("system", "record_id", "kind").rows()}
     assert {rule for _, _, rule in truth} == RULES and {s for s, _, _ in truth} == {"salesforce", "hubspot"}
     assert {(s, r, rule) for s, r, rule in found.select("system", "record_id", "rule").rows()} == truth
+    # with [rules] chunk_rows under the tables' sizes they stay on disk and are checked a chunk at a
+    # time: the same findings, every rule's
+    small = replace(profile, rules=replace(profile.rules, chunk_rows=1000))
+    large = {s: sorted(e) for s, e in profile_snapshots(small).large.items()}
+    assert large == {"hubspot": ["Call", "Task"], "salesforce": ["Task"]}
+    chunked = Workspace(small).check()
+    assert not chunked.problems and not chunked.result.errors
+    order = ["system", "entity", "rule", "record_id", "field"]
+    assert chunked.result.findings.sort(order).equals(checked.result.findings.sort(order))
 
     # a change on each CRM (a task closed, one reopened, one deleted), then an incremental pull
     sfc: Any = salesforce_client(box.env)

@@ -83,7 +83,8 @@ def test_bad_settings_are_each_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
         tmp_path,
         '[profiles.prod]\nstat_dir = "x"\n[profiles.prod.salesforce]\nauth = "magic"\n'
         'bulk_threshold = "big"\n'
-        'instance_url = "${NOT_SET_ANYWHERE}"\napi_budget_share = 1.5\n',
+        'instance_url = "${NOT_SET_ANYWHERE}"\napi_budget_share = 1.5\n'
+        "[profiles.prod.rules]\nchunk_rows = 10\n",
     )
     with pytest.raises(ConfigError) as raised:
         load_profile(path, "prod")
@@ -95,6 +96,7 @@ def test_bad_settings_are_each_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "salesforce.bulk_threshold: expected int, got 'big'" in problems
     assert "NOT_SET_ANYWHERE is not set" in problems
     assert "api_budget_share: must be in (0, 1]" in problems
+    assert "profiles.prod.rules.chunk_rows: expected a number of rows, 1000 or more, got 10" in problems
 
 
 def test_unknown_profile_and_missing_file(tmp_path: Path) -> None:

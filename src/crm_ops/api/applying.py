@@ -13,7 +13,7 @@ from pathlib import Path
 
 from crm_ops import durable
 from crm_ops.api.results import ApplyRun
-from crm_ops.check import current_frames, profile_rules
+from crm_ops.check import profile_rules
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError
 from crm_ops.locks import plan_lock
@@ -28,6 +28,7 @@ from crm_ops.plan.reviewfile import ReviewFile, check_profile, read_review_file
 from crm_ops.plan.settle import settle_pending
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
+from crm_ops.snapshots import state_snapshots
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def apply_plan(
             held.enter_context(plan_lock(puller.state.path.parent, loaded.header.plan_id))
         if edits:
             # a person's value passes the rules the proposal came from, on the record as pulled
-            refused = check_edits(edits, loaded, profile_rules(profile)[0], current_frames(puller.state))
+            found = state_snapshots(puller.state, profile)
+            refused = check_edits(edits, loaded, profile_rules(profile)[0], found.frames, found.large)
             if refused:
                 raise ConfigError(refused)
         if rejected and write:

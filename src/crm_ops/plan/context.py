@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -26,7 +27,6 @@ import structlog
 from crm_ops.config import Profile
 from crm_ops.errors import ApiError, ConfigError
 from crm_ops.plan.format import Action
-from crm_ops.schema.entities import live
 from crm_ops.schema.relations import Relations
 
 log = structlog.get_logger("crm_ops.plan")
@@ -85,6 +85,16 @@ class Context:
     frames: Mapping[str, Mapping[str, pl.DataFrame]] = field(default_factory=dict)
     links: pl.DataFrame | None = None
     addresses: Addresses = field(default_factory=Addresses)
+    # tables too large to hold whole (``crm_ops.snapshots.Snapshots.large``): only the rows and columns
+    # a plan needs are read from them
+    large: Mapping[str, Mapping[str, Path]] = field(default_factory=dict)
+
+    def _table(self, system: str, entity: str) -> pl.LazyFrame | None:
+        frame = self.frames.get(system, {}).get(entity)
+        if frame is not None:
+            return frame.lazy()
+        path = self.large.get(system, {}).get(entity)
+        return pl.scan_parquet(path) if path is not None else None
 
     def annotate(self, actions: list[Action]) -> list[Action]:
         """``actions`` with their labels, account names, other records and URLs."""
@@ -142,14 +152,17 @@ class Context:
         for (system, entity), ids in merged.items():
             mine = counts.setdefault((system, entity), {})
             for child, column in relations.children(system, entity):
-                frame = self.frames.get(system, {}).get(child)
-                if frame is None or column not in frame.columns:
+                table = self._table(system, child)
+                names = table.collect_schema().names() if table is not None else []
+                if table is None or column not in names:
                     continue
+                if "is_deleted" in names:
+                    table = table.filter(~pl.col("is_deleted").fill_null(False))
                 found = (
-                    live(frame)
-                    .filter(pl.col(column).cast(pl.String).is_in(ids))
+                    table.filter(pl.col(column).cast(pl.String).is_in(ids))
                     .group_by(pl.col(column).cast(pl.String).alias("parent"))
                     .len()
+                    .collect()
                 )
                 for parent, n in found.iter_rows():
                     mine.setdefault(str(parent), {})[f"{child}.{column}"] = int(n)
@@ -194,11 +207,12 @@ class Context:
         return None
 
     def _rows(self, system: str, entity: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        frame = self.frames.get(system, {}).get(entity)
-        if frame is None:
+        table = self._table(system, entity)
+        if table is None:
             return {}
-        columns = ["id", "account_id", *LABEL_COLUMNS]
-        subset = frame.filter(pl.col("id").is_in(list(ids))).select(c for c in columns if c in frame.columns)
+        names = table.collect_schema().names()
+        columns = [c for c in ("id", "account_id", *LABEL_COLUMNS) if c in names]
+        subset = table.filter(pl.col("id").is_in(list(ids))).select(columns).collect()
         return {str(r["id"]): r for r in subset.to_dicts()}
 
 

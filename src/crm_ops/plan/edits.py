@@ -79,23 +79,36 @@ def check_edits(
     plan: Plan,
     rules: Sequence[Rule],
     frames: Mapping[str, Mapping[str, pl.DataFrame]],
+    large: Mapping[str, Mapping[str, Path]] | None = None,
 ) -> list[str]:
-    """Every edit a rule refuses (or that is not of its column's type), each naming file, line, column."""
+    """Every edit a rule refuses (or that is not of its column's type), each naming file, line, column.
+    ``large``: the snapshots of tables too large to hold whole (``crm_ops.snapshots.Snapshots.large``),
+    from which only the edited records are read."""
     actions = {a.action_id: a for a in plan.actions}
     problems: list[str] = []
     for edit in edits:
         action = actions[edit.action_id]
-        problems += _check(edit, action, rules, frames)
+        problems += _check(edit, action, rules, frames, large or {})
     return problems
 
 
 def _check(
-    edit: Edit, action: Action, rules: Sequence[Rule], frames: Mapping[str, Mapping[str, pl.DataFrame]]
+    edit: Edit,
+    action: Action,
+    rules: Sequence[Rule],
+    frames: Mapping[str, Mapping[str, pl.DataFrame]],
+    large: Mapping[str, Mapping[str, Path]],
 ) -> list[str]:
     column = action.field or ""
     schema = columns(action.entity) if is_entity(action.entity) else {}
     current = frames.get(action.system, {}).get(action.entity)
-    row = current.filter(pl.col("id") == action.record_id).head(1) if current is not None else None
+    path = large.get(action.system, {}).get(action.entity)
+    mine = pl.col("id") == action.record_id
+    row = None
+    if current is not None:
+        row = current.filter(mine).head(1)
+    elif path is not None:
+        row = pl.scan_parquet(path).filter(mine).head(1).collect()
     if row is None or row.is_empty():
         row = example_frame(action.entity, [{"id": action.record_id}], action.system)
     dtype = row.schema.get(column) or schema.get(column) or pl.String()
@@ -103,7 +116,7 @@ def _check(
     if edit.value is not None and edited.null_count():
         return [f"{edit.where}: {edit.value!r} is not a {dtype} value for {action.entity}.{column}"]
     row = row.with_columns(edited.alias(column)) if column in row.columns else row.with_columns(edited)
-    ctx = RuleContext(frames, system=action.system)
+    ctx = RuleContext(frames, system=action.system, large=large)
     judging = [
         r
         for r in rules

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
-
-from crm_ops.schema.entities import live
 
 DEFINITION = (
     "Score: the share of an object's live (not deleted) records that passed every error- and "
@@ -31,21 +30,32 @@ class Score:
 
 
 def score_counts(
-    frames: Mapping[str, Mapping[str, pl.DataFrame]], findings: pl.DataFrame
+    frames: Mapping[str, Mapping[str, pl.DataFrame]],
+    findings: pl.DataFrame,
+    large: Mapping[str, Mapping[str, Path]] | None = None,
 ) -> dict[str, Score]:
-    """Per ``system.entity``: live records and those without an error or warning finding."""
+    """Per ``system.entity``: live records and those without an error or warning finding. ``large``
+    (snapshot paths of tables too large to hold whole) are counted from their ids, streamed."""
     out = {}
     bad = findings.filter(pl.col("severity").is_in(["error", "warning"]))
-    for system, entities in frames.items():
-        for entity, frame in entities.items():
-            if entity in ("Owner", "ContactRole"):
-                continue
-            records = live(frame)
-            if records.is_empty():
-                continue
-            flagged = bad.filter((pl.col("system") == system) & (pl.col("entity") == entity))["record_id"]
-            n_bad = records.filter(pl.col("id").is_in(flagged.implode())).height
-            out[f"{system}.{entity}"] = Score(records.height, records.height - n_bad)
+    tables: list[tuple[str, str, pl.LazyFrame]] = [
+        *((s, e, f.lazy()) for s, entities in frames.items() for e, f in entities.items()),
+        *((s, e, pl.scan_parquet(p)) for s, paths in (large or {}).items() for e, p in paths.items()),
+    ]
+    for system, entity, table in tables:
+        if entity in ("Owner", "ContactRole"):
+            continue
+        alive = table
+        if "is_deleted" in table.collect_schema().names():
+            alive = table.filter(~pl.col("is_deleted").fill_null(False))
+        flagged = bad.filter((pl.col("system") == system) & (pl.col("entity") == entity))["record_id"]
+        records, n_bad = (
+            alive.select(pl.len(), pl.col("id").is_in(flagged.implode()).sum())
+            .collect(engine="streaming")
+            .row(0)
+        )
+        if records:
+            out[f"{system}.{entity}"] = Score(records, records - n_bad)
     return out
 
 

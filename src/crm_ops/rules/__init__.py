@@ -10,6 +10,7 @@ Write a rule in YAML (see rules/*.yaml) or in Python::
         return ~frame["title"].str.contains(r"(?i)\\bvp\\b").fill_null(False)
 """
 
+from crm_ops.rules.chunks import row_level
 from crm_ops.rules.engine import CheckResult, RuleError, run_rules, summary
 from crm_ops.rules.loader import RuleProblem, load_rules, rule
 from crm_ops.rules.model import FINDINGS_SCHEMA, Example, Rule, RuleContext
@@ -23,6 +24,7 @@ __all__ = [
     "RuleError",
     "RuleProblem",
     "load_rules",
+    "row_level",
     "rule",
     "run_rules",
     "summary",

@@ -20,12 +20,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 import pandera.polars as pa
 import polars as pl
 import structlog
 
+from crm_ops.config_tables import CHUNK_ROWS
+from crm_ops.rules.chunks import chunk_safe, chunks
 from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
 from crm_ops.rules.tolerance import tolerate
 from crm_ops.schema.entities import live as live_records
@@ -349,37 +352,91 @@ def run_rules(
     *,
     now: datetime | None = None,
     cache: Mapping[str, object] | None = None,
+    large: Mapping[str, Mapping[str, Path]] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> CheckResult:
     """Run every rule over every entity of every system in ``frames`` ({system: {entity: frame}}).
 
     ``cache`` seeds the rules' shared cache with what the caller computed already (the run gives the
-    sources' links, ``source_links``, so that rules and matching use the same ones, computed once)."""
-    ctx = RuleContext(frames, now=now)
+    sources' links, ``source_links``, so that rules and matching use the same ones, computed once).
+    ``large`` ({system: {entity: snapshot path}}, ``crm_ops.snapshots.split_frames``) are tables too large
+    to hold whole: each is checked ``chunk_rows`` rows at a time (``crm_ops.rules.chunks``)."""
+    ctx = RuleContext(frames, now=now, large=large)
     ctx.cache.update(cache or {})
     results = []
     errors: list[RuleError] = []
     seconds: dict[str, float] = {}
-    for system, entities in frames.items():
+    tables: list[tuple[str, str, pl.DataFrame | Path]] = [
+        *((s, e, f) for s, entities in frames.items() for e, f in entities.items()),
+        *((s, e, p) for s, paths in (large or {}).items() for e, p in paths.items()),
+    ]
+    for system, entity, table in tables:
         sctx = ctx.for_system(system)
-        for entity, frame in entities.items():
-            started = time.perf_counter()
-            result = run_entity(rules, frame, sctx, system, entity)
-            results.append(result.findings)
-            errors += result.errors
-            for k, v in result.seconds.items():
-                seconds[k] = seconds.get(k, 0.0) + v
-            log.info(
-                "rules.entity",
-                system=system,
-                entity=entity,
-                records=frame.height,
-                findings=result.findings.height,
-                seconds=round(time.perf_counter() - started, 3),
-            )
+        started = time.perf_counter()
+        if isinstance(table, Path):
+            result, records = run_large(rules, table, sctx, system, entity, chunk_rows)
+        else:
+            result, records = run_entity(rules, table, sctx, system, entity), table.height
+        results.append(result.findings)
+        errors += result.errors
+        for k, v in result.seconds.items():
+            seconds[k] = seconds.get(k, 0.0) + v
+        log.info(
+            "rules.entity",
+            system=system,
+            entity=entity,
+            records=records,
+            findings=result.findings.height,
+            seconds=round(time.perf_counter() - started, 3),
+        )
     for e in errors:
         log.warning("rules.error", rule=e.rule, system=e.system, entity=e.entity, error=e.error)
     findings = pl.concat(results) if results else pl.DataFrame(schema=FINDINGS_SCHEMA)
     return CheckResult(findings, errors, seconds)
+
+
+def run_large(
+    rules: Sequence[Rule],
+    path: Path,
+    ctx: RuleContext,
+    system: str,
+    entity: str,
+    chunk_rows: int = CHUNK_ROWS,
+) -> tuple[CheckResult, int]:
+    """Run ``rules`` over a table too large to hold whole (its snapshot at ``path``), and how many records
+    it has. The rules that judge a row on its own (``chunks.chunk_safe``) run a chunk of ``chunk_rows``
+    rows at a time, a tolerance counting the judged rows of every chunk; the others run once over the
+    whole table (logged, as that reads it all)."""
+    applicable = [r for r in rules if r.applies_to(system, entity)]
+    chunked = [replace(r, tolerance=None) for r in applicable if chunk_safe(r)]
+    whole = [r for r in applicable if not chunk_safe(r)]
+    tolerant = {r.id: r for r in applicable if r.tolerance is not None and chunk_safe(r)}
+    judged = dict.fromkeys(tolerant, 0)
+    findings: list[pl.DataFrame] = []
+    errors: list[RuleError] = []
+    seconds: dict[str, float] = {}
+    records = 0
+    for number, chunk in enumerate(chunks(path, chunk_rows)):
+        records += chunk.height
+        result = run_entity(chunked, chunk, ctx, system, entity)
+        findings.append(result.findings)
+        errors += [e for e in result.errors if number == 0 or e not in errors]
+        for k, v in result.seconds.items():
+            seconds[k] = seconds.get(k, 0.0) + v
+        if tolerant:
+            live = live_records(chunk)
+            for rule in tolerant.values():
+                judged[rule.id] += judged_rows(rule, live, ctx)
+    if whole:
+        log.info("rules.whole_table", system=system, entity=entity, rules=[r.id for r in whole])
+        result = run_entity(whole, pl.read_parquet(path), ctx, system, entity)
+        findings.append(result.findings)
+        errors += result.errors
+        seconds.update(result.seconds)
+    found = pl.concat(findings) if findings else pl.DataFrame(schema=FINDINGS_SCHEMA)
+    for rule in tolerant.values():
+        found = tolerate(found, rule.id, rule.tolerance, judged[rule.id]) if rule.tolerance else found
+    return CheckResult(found, errors, seconds), records
 
 
 def summary(findings: pl.DataFrame) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
@@ -112,8 +113,10 @@ class RuleContext:
         *,
         system: str = "salesforce",
         now: datetime | None = None,
+        large: Mapping[str, Mapping[str, Path]] | None = None,
     ) -> None:
         self._frames = {s: dict(f) for s, f in frames.items()}
+        self._large = {s: dict(f) for s, f in (large or {}).items()}
         self.system = system
         self.now = now or datetime.now(UTC)
         self.cache: dict[Any, Any] = {}
@@ -125,7 +128,7 @@ class RuleContext:
 
     def for_system(self, system: str) -> RuleContext:
         """The same data, seen from ``system`` (``frame(entity)`` defaults to it); the cache is shared."""
-        other = RuleContext(self._frames, system=system, now=self.now)
+        other = RuleContext(self._frames, system=system, now=self.now, large=self._large)
         other.cache = self.cache
         return other
 
@@ -134,13 +137,19 @@ class RuleContext:
         return list(self._frames)
 
     def frames(self, system: str) -> dict[str, pl.DataFrame]:
-        """Every entity frame of one system."""
+        """Every entity frame of one system held in memory (not the large tables checked a chunk at a
+        time: ``frame`` reads one of those when a rule names it)."""
         return self._frames.get(system, {})
 
     def frame(self, entity: str, system: str | None = None) -> pl.DataFrame:
-        """One entity of one system (this rule's system by default); empty with its schema when absent."""
+        """One entity of one system (this rule's system by default); empty with its schema when absent.
+        A large table (``crm_ops.rules.chunks``) is read whole from its snapshot each time it is asked
+        for, as a rule that names it needs it: its parents' values, its children's aggregates."""
         found = self._frames.get(system or self.system, {}).get(entity)
         if found is None:
+            path = self._large.get(system or self.system, {}).get(entity)
+            if path is not None:
+                return pl.read_parquet(path)
             return pl.DataFrame(schema=columns(entity)) if is_entity(entity) else pl.DataFrame()
         return found
 

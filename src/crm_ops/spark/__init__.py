@@ -24,6 +24,7 @@ pyspark is an optional extra: ``pip install 'crm-ops[spark]'`` (and Java 17+).
 
 from __future__ import annotations
 
+from crm_ops.rules.chunks import row_level
 from crm_ops.spark.match import (
     clusters_spark,
     find_duplicates_spark,
@@ -31,7 +32,6 @@ from crm_ops.spark.match import (
     one_to_one_spark,
     run_matching_spark,
 )
-from crm_ops.spark.needs import row_level
 from crm_ops.spark.rules import run_rules_spark
 from crm_ops.spark.sessions import SparkFrames, session, snapshot_frames
 

@@ -26,6 +26,7 @@ import polars as pl
 
 from crm_ops.match.sources import source_frames
 from crm_ops.rules import conditions, crosssource, library
+from crm_ops.rules.chunks import ROW_LEVEL
 from crm_ops.rules.model import Rule
 
 if TYPE_CHECKING:
@@ -416,16 +417,10 @@ FIX_NEEDS: dict[Callable[..., Any], Provider] = {
     library.name_fix: _name_fix,
 }
 
-# Python rules of a user's own that read only their rows may be declared so (``row_level(fn)``) and run
-# on the partitions; any other check or fixer outside the library runs on the driver, over the whole
-# frames collected there (correct, but bounded by the driver's memory).
-ROW_LEVEL: set[Callable[..., Any]] = set()
-
-
-def row_level(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Declare a custom check or fixer row-level: the Spark engine runs it on each partition."""
-    ROW_LEVEL.add(fn)
-    return fn
+# Python rules of a user's own that read only their rows may be declared so (``row_level(fn)``, kept by
+# ``crm_ops.rules.chunks``: a large table is checked a chunk at a time by them too) and run on the
+# partitions; any other check or fixer outside the library runs on the driver, over the whole frames
+# collected there (correct, but bounded by the driver's memory).
 
 
 def passes_everything(fn: Callable[..., Any] | None, frames: Mapping[str, Any], system: str) -> bool:
