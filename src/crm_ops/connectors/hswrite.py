@@ -25,7 +25,12 @@ from crm_ops.errors import ConfigError, FatalApiError
 from crm_ops.schema.fieldmap import EntityMap
 
 # What a merge moves to the survivor: the associations of each mergeable object.
-RELATIONS = {"contacts": ("companies", "deals"), "companies": ("contacts", "deals")}
+RELATIONS = {
+    "contacts": ("companies", "deals"),
+    "companies": ("contacts", "deals"),
+    "deals": ("companies", "contacts"),
+    "tickets": ("contacts", "companies"),
+}
 # contact columns HubSpot keeps read-only, written through their own endpoints
 OWN_ENDPOINTS = {"contacts": ("email_opt_out", "additional_emails")}
 SECONDARY_EMAILS = "/contacts/v1/secondary-email/{id}/email/{email}"

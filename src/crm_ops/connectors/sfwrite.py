@@ -46,11 +46,13 @@ COMPOSITE_BATCH = 200
 MERGE_BATCH = 2  # records merged into the master per merge call
 UNDELETE_BATCH = 200
 CONVERT_BATCH = 200  # leads a convertLead call converts
-# What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds).
+# What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds),
+# journaled with the merge and pointed back by its undo. A case's: its child cases and its tasks.
 RELATIONS = {
     "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
     "Contact": (("OpportunityContactRole", "ContactId"),),
     "Lead": (),
+    "Case": (("Case", "ParentId"), ("Task", "WhatId")),
 }
 
 
