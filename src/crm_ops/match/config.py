@@ -379,7 +379,9 @@ CASE = MatchConfig(
     threshold=0.85,
     min_fields=3,
 )
-# a deal entered twice: one name on one account, the same amount (in one currency), closing within a week
+# a deal entered twice: one name on one account, the same amount (in one currency), closing within a week;
+# all four present on both (two deals of one account closing the same week, one without an amount, are
+# told apart by nothing but their names: "Acme - Expansion", "Acme - Upgrade")
 OPPORTUNITY = MatchConfig(
     "Opportunity",
     fields=(
@@ -390,7 +392,7 @@ OPPORTUNITY = MatchConfig(
     ),
     blocking=(("account_id",), ("name",)),
     threshold=0.85,
-    min_fields=3,
+    min_fields=4,
 )
 DEFAULTS = {
     "Contact": CONTACT,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from crm_ops.sandbox.generator.common import copy_pairs
 from crm_ops.sandbox.generator.duplicates import _typo
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
@@ -82,17 +83,6 @@ def case_copies(
         stamps.alias(modified),
         **state,
     )
-    truth = [
-        {
-            "system": system,
-            "object": obj,
-            "cluster_id": f"{system}-{obj}-{row}",
-            "record_id": rid,
-            "kind": kind,
-            "is_original": is_original,
-        }
-        for row, kind, new_id in zip(rows.tolist(), kinds.tolist(), new_ids, strict=True)
-        for is_original, rid in ((True, ids[row]), (False, str(new_id)))
-    ]
+    truth = copy_pairs(system, obj, rows.tolist(), kinds.tolist(), ids, new_ids)
     out: pl.DataFrame = pl.concat([frame, copies.select(frame.columns)])
     return out, truth

@@ -12,12 +12,10 @@ on a random stream of its own, so every other table and truth of a seed stays as
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState
+from crm_ops.sandbox.generator.common import GenState, copy_pairs
 from crm_ops.sandbox.generator.duplicates import _typo
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS
 
@@ -79,20 +77,4 @@ class DealCopies(GenState):
                     pl.col(column).replace_strict(of, return_dtype=links.schema[column])
                 )
                 associations[key] = pl.concat([links, moved.select(links.columns)])
-        self.duplicates += _truth(rows, kinds, ids, new_ids)
-
-
-def _truth(rows: np.ndarray, kinds: np.ndarray, ids: pl.Series, new_ids: np.ndarray) -> list[dict[str, Any]]:
-    """The manifest's duplicates rows of the pairs: the original and its copy, one cluster each."""
-    return [
-        {
-            "system": "hubspot",
-            "object": OBJECT,
-            "cluster_id": f"hubspot-{OBJECT}-{row}",
-            "record_id": rid,
-            "kind": kind,
-            "is_original": is_original,
-        }
-        for row, kind, new_id in zip(rows.tolist(), kinds.tolist(), new_ids.tolist(), strict=True)
-        for is_original, rid in ((True, ids[row]), (False, str(new_id)))
-    ]
+        self.duplicates += copy_pairs("hubspot", OBJECT, rows.tolist(), kinds.tolist(), ids, new_ids.tolist())
