@@ -4,7 +4,9 @@ A Salesforce case merges through the SOAP merge call: the merged-away case goes 
 its tasks and child cases move to the survivor; undo brings it back from the recycle bin under its id
 and points them back. A HubSpot ticket or deal merges through its merge endpoint, its associations
 moving to the survivor; undo makes it again (a new id) from the journaled values, associations
-included. The emulators refuse what the CRMs refuse: a record merged with itself, a merged-away id.
+included. The emulators refuse what the CRMs refuse: a record merged with itself, a merged-away id. A
+merge killed after the CRM took it is settled by the next run (found landed, not sent again). With the
+cases map, an account merge's undo puts the merged-away account's cases back on it too.
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ def _pulled(puller: Puller, system: str, entity: str) -> pl.DataFrame:
     return pl.read_parquet(current.snapshot).drop("updated_at").sort("id")
 
 
-def _pair(box: Sandbox, system: str, obj: str) -> tuple[str, str]:
-    """A seeded duplicate pair of ``obj``: (the original, its copy)."""
+def _pair(box: Sandbox, system: str, obj: str, which: int = 0) -> tuple[str, str]:
+    """A seeded duplicate pair of ``obj`` (the ``which``-th): (the original, its copy)."""
     dupes = box.data.manifest.duplicates.filter((pl.col("system") == system) & (pl.col("object") == obj))
-    cluster = dupes.filter(pl.col("cluster_id") == dupes["cluster_id"].sort()[0])
+    cluster = dupes.filter(pl.col("cluster_id") == dupes["cluster_id"].unique().sort()[which])
     original = cluster.filter(pl.col("is_original"))["record_id"].item()
     copy = cluster.filter(~pl.col("is_original"))["record_id"].item()
     return str(original), str(copy)
@@ -185,3 +187,99 @@ def test_a_hubspot_deal_merge_moves_its_associations_and_undo_makes_it_again(
     _hs_merge_and_undo(
         box, tmp_path, "Opportunity", "deals", str(original["id"]), str(copy.id), ("contacts", contacts[0])
     )
+
+
+class _KilledError(BaseException):
+    """The process died just after the CRM took the merge, before the journal said so."""
+
+
+@pytest.mark.parametrize(("system", "obj"), [("salesforce", "Case"), ("hubspot", "tickets")])
+def test_a_case_merge_killed_after_it_landed_is_settled_by_the_next_run_and_undone(
+    box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system: str, obj: str
+) -> None:
+    profile = object_maps_profile(box, tmp_path, '["cases"]')
+    puller = Puller(profile)
+    survivor, loser = _pair(box, system, obj, which=1)
+    before = _pulled(puller, system, "Case")
+    snapshot = pl.read_parquet(puller.state.current(system, "Case").snapshot)  # type: ignore[union-attr]
+    plan = _plan(
+        f"killed-{obj}",
+        [_merge(system, "Case", snapshot.filter(pl.col("id") == loser).row(0, named=True), survivor)],
+    )
+    conn = puller.connector(system)
+    merge = conn.merge
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        merge(*args, **kwargs)
+        raise _KilledError
+
+    monkeypatch.setattr(conn, "merge", dying)
+    with pytest.raises(_KilledError):
+        Applier(puller.state, puller.connector).apply(plan.header.plan_id, plan.actions, dry_run=False)
+    (journaled,) = puller.state.journal(plan.header.plan_id).values()
+    assert journaled["status"] == "pending"
+    monkeypatch.setattr(conn, "merge", merge)
+
+    # the next run finds the merge landed (Salesforce: in the recycle bin with MasterRecordId the
+    # survivor; HubSpot: among the survivor's merged ids) and journals it done without merging again
+    report = Applier(puller.state, puller.connector).apply(plan.header.plan_id, plan.actions, dry_run=False)
+    assert report.counts == {"done": 1}, report.outcomes
+    assert conn.merged_into("Case", survivor, [loser]) == {loser}
+
+    undo = undo_plan(puller.state, plan)
+    assert Applier(puller.state, puller.connector).apply(
+        undo.header.plan_id, undo.actions, dry_run=False
+    ).counts == {"done": 1}
+    after = _pulled(puller, system, "Case")
+    if system == "salesforce":
+        assert changed_cells(before, after) == set()  # back under its id, from the recycle bin
+    else:
+        new_id = puller.state.journal(undo.header.plan_id)[undo.actions[0].action_id]["after"]
+        others = ~pl.col("id").is_in([loser, new_id])
+        assert changed_cells(before.filter(others), after.filter(others)) == set()
+        # the merged-away id stays merged away (HubSpot cannot unmerge): its values are back on a new one
+        assert after.filter(pl.col("id") == loser)["is_deleted"].item()
+        old = before.filter(pl.col("id") == loser).drop("id", "created_at")
+        assert old.equals(after.filter(pl.col("id") == new_id).drop("id", "created_at"))
+
+
+@pytest.mark.parametrize(
+    ("system", "parent", "parent_obj"),
+    [("salesforce", "Account", "Account"), ("hubspot", "Account", "companies")],
+)
+def test_an_account_merge_with_the_cases_map_puts_the_cases_back_on_undo(
+    box: Sandbox, tmp_path: Path, system: str, parent: str, parent_obj: str
+) -> None:
+    profile = object_maps_profile(box, tmp_path, '["cases"]')
+    puller = Puller(profile)
+    cases = _pulled(puller, system, "Case").filter(~pl.col("is_deleted") & pl.col("account_id").is_not_null())
+    busy = cases.group_by("account_id").len().sort("len", "account_id", descending=True)["account_id"]
+    loser, survivor = busy[-1], busy[-2]  # two accounts with a case or two, the first merged into the other
+    moved = set(cases.filter(pl.col("account_id") == loser)["id"].to_list())
+    accounts = pl.read_parquet(_snapshot(puller, system, parent))
+    plan = _plan(
+        f"account-{system}",
+        [_merge(system, parent, accounts.filter(pl.col("id") == loser).row(0, named=True), survivor)],
+    )
+    before = _pulled(puller, system, "Case")
+
+    applier = Applier(puller.state, puller.connector)
+    assert applier.apply(plan.header.plan_id, plan.actions, dry_run=False).counts == {"done": 1}
+    merged = _pulled(puller, system, "Case")
+    assert set(merged.filter(pl.col("account_id") == survivor)["id"].to_list()) >= moved  # moved with it
+
+    undo = undo_plan(puller.state, plan)
+    report = applier.apply(undo.header.plan_id, undo.actions, dry_run=False)
+    assert report.counts == {"done": 1}, report.outcomes
+    back = puller.state.journal(undo.header.plan_id)[undo.actions[0].action_id]["after"]
+    restored = _pulled(puller, system, "Case")
+    # each case is on its account again (HubSpot: the company made again, under its new id)
+    assert set(restored.filter(pl.col("account_id") == back)["id"].to_list()) == moved
+    assert changed_cells(before, restored) == {(c, "account_id") for c in moved if back != loser}
+
+
+def _snapshot(puller: Puller, system: str, entity: str) -> Path:
+    puller.pull_many([system], [entity], full=True)
+    current = puller.state.current(system, entity)
+    assert current is not None
+    return Path(current.snapshot)
