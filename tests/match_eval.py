@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from crm_ops.match import MatchResult
 from crm_ops.sandbox.generator import SeededData
-from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, apply, load_map
+from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, EntityMap, apply, load_map
+from crm_ops.schema.objectmaps import shipped_object_map
 
 # the manifest's (system, object) of a duplicate pair -> matching's (system, entity)
 ENTITY_OF = {
@@ -18,6 +20,9 @@ ENTITY_OF = {
     ("hubspot", "contacts"): "Contact",
     ("hubspot", "companies"): "Account",
 }
+# the same for the objects of the shipped "cases" map, and for deals (deduplicated when a profile asks)
+CASES = {("salesforce", "Case"): "Case", ("hubspot", "tickets"): "Case"}
+DEALS = {("hubspot", "deals"): "Opportunity"}
 
 
 def _pairs(frame: pl.DataFrame, a: str, b: str) -> set[tuple[str, str]]:
@@ -32,14 +37,16 @@ def _cluster_pairs(duplicates: pl.DataFrame) -> set[tuple[str, str]]:
     return out
 
 
-def canonical_frames(data: SeededData) -> dict[str, dict[str, pl.DataFrame]]:
-    """The seeded records of both CRMs in the canonical schema, mapped by the shipped field maps (HubSpot's
-    associations as the parent ids a pull gives them): what matching reads after a pull."""
+def canonical_frames(data: SeededData, object_maps: Sequence[str] = ()) -> dict[str, dict[str, pl.DataFrame]]:
+    """The seeded records of both CRMs in the canonical schema, mapped by the shipped field maps and the
+    shipped object maps named in ``object_maps`` ("cases"; HubSpot's associations as the parent ids a
+    pull gives them): what matching reads after a pull."""
+    declared = [path for name in object_maps for path in shipped_object_map(name)]
     frames: dict[str, dict[str, pl.DataFrame]] = {"salesforce": {}, "hubspot": {}}
-    for entity, emap in load_map("salesforce").entities.items():
+    for entity, emap in load_map("salesforce", declared=declared).entities.items():
         frames["salesforce"][entity] = apply(emap, data.salesforce[emap.object])
     tables = {**data.hubspot, "owners": data.hubspot_owners}
-    for entity, emap in load_map("hubspot").entities.items():
+    for entity, emap in load_map("hubspot", declared=declared).entities.items():
         if emap.object not in tables:
             continue
         raw = tables[emap.object].with_columns(pl.col("id").alias("hs_object_id"))
@@ -53,8 +60,19 @@ def canonical_frames(data: SeededData) -> dict[str, dict[str, pl.DataFrame]]:
                     right_on="from_id",
                     how="left",
                 )
-        frames["hubspot"][entity] = apply(emap, raw)
+        frames["hubspot"][entity] = apply(_candidates_chosen(emap, raw), raw)
     return frames
+
+
+def _candidates_chosen(emap: EntityMap, raw: pl.DataFrame) -> EntityMap:
+    """``emap`` with each ``any_of`` column reading the first of its candidates ``raw`` has, as a pull
+    resolves the map against the org (a ticket's create date is ``createdate``, not ``hs_createdate``)."""
+    columns = dict(emap.columns)
+    for column, src in emap.columns.items():
+        present = next((c for c in src.candidates if c in raw.columns), None)
+        if present is not None:
+            columns[column] = replace(src, field=present, candidates=())
+    return replace(emap, columns=columns)
 
 
 @dataclass(frozen=True)

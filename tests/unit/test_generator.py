@@ -144,6 +144,9 @@ def test_duplicates_and_matches_point_at_real_records(data: SeededData) -> None:
         ("hubspot", "companies"),
         ("salesforce", "Subscription__c"),  # the custom objects (issue 26)
         ("hubspot", "p_subscriptions"),
+        ("salesforce", "Case"),  # cases opened twice, deals entered twice (issue 26)
+        ("hubspot", "tickets"),
+        ("hubspot", "deals"),
     }
     assert {"exact", "fuzzy", "lead_contact", "typo", "legal_form", "phone_format"} <= set(dups["kind"])
     ids = {("salesforce", n): set(f["Id"].to_list()) for n, f in data.salesforce.items()}

@@ -1,6 +1,7 @@
 """Which duplicates become merges (issue 26): only those of objects their CRM merges by API
-(``crm_ops.schema.relations.MERGE_APIS``); the rest are flags naming the record they duplicate, and a
-merge counts the child records it moves."""
+(``crm_ops.schema.relations.MERGE_APIS``: Salesforce Account, Contact, Lead, Case; HubSpot contacts,
+companies, deals, tickets); the rest are flags naming the record they duplicate, and a merge counts the
+child records it moves."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import polars as pl
 from crm_ops.plan import build_plan
 from crm_ops.plan.context import Context
 from crm_ops.rules.model import FINDINGS_SCHEMA, example_frame
-from crm_ops.schema.relations import MERGE_APIS, shipped_relations
+from crm_ops.schema.fieldmap import load_map
+from crm_ops.schema.objectmaps import shipped_object_map
+from crm_ops.schema.relations import CRM_MERGE_APIS, MERGE_APIS, relations, shipped_relations
 
 
 def _duplicate(system: str, entity: str, record_id: str, survivor: str) -> dict[str, object]:
@@ -31,22 +34,35 @@ def test_a_duplicate_merges_only_where_its_crm_has_a_merge_api() -> None:
     assert kinds == {
         ("salesforce", "Account"): "merge",
         ("salesforce", "Opportunity"): "flag",
-        ("hubspot", "Opportunity"): "flag",  # HubSpot merges deals; apply does not yet
+        ("hubspot", "Opportunity"): "merge",
         ("hubspot", "Contact"): "merge",
     }
-    flags = {a.system: a for a in plan.actions if a.kind == "flag"}
-    assert flags["salesforce"].reason == (
+    (flag,) = [a for a in plan.actions if a.kind == "flag"]
+    assert flag.reason == (
         "Duplicate of o1: duplicates; Salesforce has no merge for Opportunity: merge by hand or delete one"
     )
-    assert flags["hubspot"].reason.endswith(
-        "duplicates; crm_ops does not merge HubSpot deals yet: merge by hand or delete one"
+    assert flag.other_id == "o1" and flag.proposed_value is None
+    # every object a CRM merges by API, crm_ops merges (and undoes): Case, deals and tickets included
+    assert (
+        {
+            "salesforce": frozenset({"Account", "Contact", "Lead", "Case"}),
+            "hubspot": frozenset({"contacts", "companies", "deals", "tickets"}),
+        }
+        == MERGE_APIS
+        == CRM_MERGE_APIS
     )
-    assert flags["salesforce"].other_id == "o1" and flags["salesforce"].proposed_value is None
-    # a plan never proposes a merge apply cannot carry out: Case, deals and tickets wait for the connectors
-    assert {
-        "salesforce": frozenset({"Account", "Contact", "Lead"}),
-        "hubspot": frozenset({"contacts", "companies"}),
-    } == MERGE_APIS
+
+
+def test_cases_and_tickets_merge_once_the_cases_map_brings_them() -> None:
+    cases = shipped_object_map("cases")
+    fmaps = [load_map(system, declared=cases) for system in ("salesforce", "hubspot")]
+    rels = relations(fmaps)
+    rows = [_duplicate("salesforce", "Case", "c2", "c1"), _duplicate("hubspot", "Case", "t2", "t1")]
+    plan = build_plan(pl.DataFrame(rows, schema=FINDINGS_SCHEMA), profile="p", relations=rels)
+    assert {(a.system, a.kind, a.proposed_value) for a in plan.actions} == {
+        ("salesforce", "merge", "c1"), ("hubspot", "merge", "t1"),
+    }  # fmt: skip
+    assert rels.object_of("hubspot", "Case") == "tickets"
 
 
 def test_a_merge_counts_the_live_children_of_the_merged_away_record() -> None:

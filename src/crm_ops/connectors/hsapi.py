@@ -35,8 +35,10 @@ class HubSpotApis:
         self.properties = crm.properties.core_api
         self.associations = crm.associations.v4.batch_api
         self.owners = crm.owners.owners_api
-        # the merge endpoint is per object type (contacts, companies)
+        # the merge endpoint is per object type (contacts, companies, deals, tickets)
         self.merge: dict[str, Any] = {
             "contacts": crm.contacts.basic_api,
             "companies": crm.companies.basic_api,
+            "deals": crm.deals.basic_api,
+            "tickets": crm.tickets.basic_api,
         }

@@ -6,8 +6,8 @@ Two things real portals do that this has to live with (issue 15):
 - search lags behind writes: for seconds after a record is created, a search for it answers
   ``{"total": 1, "results": []}``. Whether an interrupted undo created the record already is asked of
   the batch read API by the unique e-mail (``idProperty``), which is consistent at once, for contacts;
-  for companies (no unique property) of search, asked again while it counts a record it does not
-  show, a bounded number of times (``retry.retrying``);
+  for companies, deals and tickets (no unique property) of search, asked again while it counts a record
+  it does not show, a bounded number of times (``retry.retrying``);
 - e-mail addresses are unique among contacts, secondary ones included: a contact whose address
   another holds is refused with 409 CONFLICT "Contact already exists. Existing ID: N". That contact is
   the one an interrupted undo created when it was created since the merge with this address; otherwise
@@ -31,7 +31,10 @@ EXISTING = re.compile(r"Existing ID:\s*(\d+)")
 LAG_POLICY = RetryPolicy(attempts=6, initial_wait=0.5, max_wait=4.0)  # ~10 s for search to catch up
 CLOCK_SKEW = timedelta(minutes=2)  # how far HubSpot's clock may be behind ours
 # what tells a record created again from others, most telling first (a search takes at most 6 filters)
-IDENTITY = ("domain", "name", "firstname", "lastname", "phone", "mobilephone", "jobtitle", "city", "website")
+IDENTITY = (
+    "domain", "name", "dealname", "subject", "firstname", "lastname", "phone", "mobilephone", "jobtitle",
+    "city", "website", "amount", "closedate", "hs_pipeline_stage",
+)  # fmt: skip
 
 
 class HubSpotRestores:
@@ -135,8 +138,8 @@ class HubSpotRestores:
 
     def _restored_before(self, object_type: str, properties: dict[str, Any], since: Any) -> str | None:
         """A record created since ``since`` with the same identity: the e-mail (unique among contacts),
-        else the values of up to five identity properties (``IDENTITY``: domain, name, first and last
-        name, phone...) all equal."""
+        else the values of up to five identity properties (``IDENTITY``: domain, name, a deal's name, a
+        ticket's subject, first and last name, phone...) all equal."""
         if not since:
             return None
         after = parse_stamp(str(since))

@@ -22,10 +22,18 @@ from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushRes
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis
 from crm_ops.connectors.hsrestore import HubSpotRestores
 from crm_ops.errors import ConfigError, FatalApiError
-from crm_ops.schema.fieldmap import EntityMap
+from crm_ops.schema.fieldmap import EntityMap, FieldMap
 
 # What a merge moves to the survivor: the associations of each mergeable object.
-RELATIONS = {"contacts": ("companies", "deals"), "companies": ("contacts", "deals")}
+RELATIONS = {
+    "contacts": ("companies", "deals"),
+    "companies": ("contacts", "deals"),
+    "deals": ("companies", "contacts"),
+    "tickets": ("contacts", "companies"),
+}
+# ... and the associations of object types a profile may map or not (tickets: the shipped "cases" map),
+# moved back by undo only when this profile maps them (a portal without ticket scopes merges as before)
+MAPPED_RELATIONS = {"contacts": ("tickets",), "companies": ("tickets",)}
 # contact columns HubSpot keeps read-only, written through their own endpoints
 OWN_ENDPOINTS = {"contacts": ("email_opt_out", "additional_emails")}
 SECONDARY_EMAILS = "/contacts/v1/secondary-email/{id}/email/{email}"
@@ -44,6 +52,7 @@ class HubSpotWrites(HubSpotRestores):
     ``HubSpotRestores``)."""
 
     client: HubSpot
+    fmap: FieldMap
     api: HubSpotApis
     _merges_refused: dict[str, str]  # object types HubSpot refuses to merge in this portal, and why
 
@@ -370,10 +379,13 @@ class HubSpotWrites(HubSpotRestores):
         raise ConfigError("hubspot: lead conversion is a Salesforce call; HubSpot has no lead records")
 
     def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
-        """The records associated with ``ids`` (what a merge moves to the survivor)."""
+        """The records associated with ``ids`` (what a merge moves to the survivor: ``RELATIONS``, and
+        ``MAPPED_RELATIONS`` of the object types this profile maps)."""
         emap = self._map(entity)
+        mapped = {e.object for e in self.fmap.entities.values()}
+        optional = tuple(t for t in MAPPED_RELATIONS.get(emap.object, ()) if t in mapped)
         out = []
-        for target in RELATIONS.get(emap.object, ()):
+        for target in (*RELATIONS.get(emap.object, ()), *optional):
             for record_id, linked in self._associations(emap.object, target, ids).items():
                 out += [Link(f"{emap.object}->{target}", to, record_id) for to, _ in linked]
         return out

@@ -37,7 +37,7 @@ from crm_ops.connectors.sfsaves import (
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.errors import ConfigError, RetriableApiError
 from crm_ops.retry import GaveUpError, RetryPolicy, retrying
-from crm_ops.schema.fieldmap import EntityMap
+from crm_ops.schema.fieldmap import EntityMap, FieldMap
 
 log = structlog.get_logger("crm_ops.salesforce")
 T = TypeVar("T")
@@ -46,11 +46,19 @@ COMPOSITE_BATCH = 200
 MERGE_BATCH = 2  # records merged into the master per merge call
 UNDELETE_BATCH = 200
 CONVERT_BATCH = 200  # leads a convertLead call converts
-# What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds).
+# What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds),
+# journaled with the merge and pointed back by its undo. A case's: its child cases and its tasks.
 RELATIONS = {
     "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
     "Contact": (("OpportunityContactRole", "ContactId"),),
     "Lead": (),
+    "Case": (("Case", "ParentId"), ("Task", "WhatId")),
+}
+# ... and the lookups of objects a profile may map or not (the shipped "cases" map): journaled and pointed
+# back only when this profile maps the child object (so an org whose user cannot read cases merges as before)
+MAPPED_RELATIONS = {
+    "Account": (("Case", "AccountId"),),
+    "Contact": (("Case", "ContactId"),),
 }
 
 
@@ -59,6 +67,7 @@ class SalesforceWrites(SalesforceIngest, SalesforceLookups):
     ``SalesforceIngest``; what a write whose answer was lost did: ``SalesforceLookups``)."""
 
     settings: SalesforceSettings
+    fmap: FieldMap
     policy: RetryPolicy
     session: requests.Session
     sf: Salesforce
@@ -316,10 +325,13 @@ class SalesforceWrites(SalesforceIngest, SalesforceLookups):
         return results
 
     def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
-        """The live records whose lookups point at ``ids`` (what a merge re-parents)."""
+        """The live records whose lookups point at ``ids`` (what a merge re-parents: ``RELATIONS``, and
+        ``MAPPED_RELATIONS`` of the objects this profile maps)."""
         emap = self._map(entity)
+        mapped = {e.object for e in self.fmap.entities.values()}
+        optional = [(c, k) for c, k in MAPPED_RELATIONS.get(emap.object, ()) if c in mapped]
         out: list[Link] = []
-        for child, lookup in RELATIONS.get(emap.object, ()):
+        for child, lookup in (*RELATIONS.get(emap.object, ()), *optional):
             for start in range(0, len(ids), READ_BATCH):
                 chunk = ", ".join(soql_quote(i) for i in ids[start : start + READ_BATCH])
                 records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE {lookup} IN ({chunk})")

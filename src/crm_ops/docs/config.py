@@ -12,6 +12,7 @@ from typing import Any
 from crm_ops import config
 from crm_ops.config_sources import SourceSettings
 from crm_ops.match.config import DEFAULTS as MATCH_RULES
+from crm_ops.match.config import OPT_IN
 
 _COMMENTED = re.compile(r"^\s+(\w+):[^#]*#\s*(.+)$")
 _TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "Path": "path"}
@@ -167,13 +168,15 @@ def config_page() -> str:
         "|---|---|---|---|",
         *(
             f"| `{name}` | {cfg.threshold} | {cfg.min_fields} | {', '.join(f.field for f in cfg.fields)} |"
-            for name, cfg in MATCH_RULES.items()
+            for name, cfg in (*MATCH_RULES.items(), *OPT_IN.items())
         ),
         "",
-        "Any other entity, core or declared by the profile's maps (`Opportunity`, a custom object), is",
+        "`Case` is deduplicated whenever cases are pulled (the shipped `cases` object map). `Opportunity`",
+        "is deduplicated only when the profile names it: `[profiles.<name>.match.Opportunity]`, empty to",
+        "take the default above. Any other entity declared by the profile's maps (a custom object) is",
         "deduplicated in each CRM when it has a table of its own, `[profiles.<name>.match.<Entity>]`, which",
-        "must give `fields` and `blocking` (there is no default to override). Its duplicates are merges only",
-        "where crm_ops merges the object (`crm_ops.schema.relations.MERGE_APIS`: the CRM has a merge API",
-        "and apply carries it out), else flags.",
+        "must give `fields` and `blocking` (there is no default to override). Duplicates are merges only",
+        "where crm_ops merges the object (`crm_ops.schema.relations.MERGE_APIS`: Salesforce Account,",
+        "Contact, Lead, Case; HubSpot contacts, companies, deals, tickets), else flags.",
     ]
     return "\n".join(lines) + "\n"

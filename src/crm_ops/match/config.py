@@ -365,12 +365,45 @@ CROSS_OPPORTUNITY = MatchConfig(
     blocking=(("name",),),
     threshold=0.85,
 )
+# a case opened twice: one contact writing again about one problem (a reply's "RE:", a slip of the
+# keyboard) within days; the close dates are compared only when both are closed
+CASE = MatchConfig(
+    "Case",
+    fields=(
+        F("subject", "fuzzy", 0.4, "text", scorer="token_sort_ratio"),
+        F("contact_id", "exact", 0.3),
+        F("created_at", "date", 0.3, days=2),
+        F("closed_date", "date", 0.2, days=2),
+    ),
+    blocking=(("contact_id",),),
+    threshold=0.85,
+    min_fields=3,
+)
+# a deal entered twice: one name on one account, the same amount (in one currency), closing within a week;
+# all four present on both (two deals of one account closing the same week, one without an amount, are
+# told apart by nothing but their names: "Acme - Expansion", "Acme - Upgrade")
+OPPORTUNITY = MatchConfig(
+    "Opportunity",
+    fields=(
+        F("name", "fuzzy", 0.35, "text", scorer="token_sort_ratio"),
+        F("account_id", "exact", 0.25),
+        F("amount", "exact", 0.2, same="currency"),
+        F("close_date", "date", 0.2, days=7),
+    ),
+    blocking=(("account_id",), ("name",)),
+    threshold=0.85,
+    min_fields=4,
+)
 DEFAULTS = {
     "Contact": CONTACT,
     "Lead-Contact": LEAD_CONTACT,
     "Lead": LEAD,
     "Account": ACCOUNT,
+    "Case": CASE,
     "cross.Contact": CROSS_CONTACT,
     "cross.Account": CROSS_ACCOUNT,
     "cross.Opportunity": CROSS_OPPORTUNITY,
 }
+# default rule sets of entities deduplicated only when a profile asks (a ``[match.Opportunity]`` table,
+# empty or with overrides): a pipeline holds many look-alike deals (renewals, one per year)
+OPT_IN = {"Opportunity": OPPORTUNITY}

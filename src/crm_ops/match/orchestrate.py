@@ -1,11 +1,12 @@
 """Matching's steps, in their order, once for every engine: ``orchestrate(engine, frames, ...)``.
 
-The order: duplicates within each CRM (contacts, accounts, open leads, then every other entity a rule
-set is given for: ``configs`` keyed by entity, such as a custom object's), leads that duplicate contacts,
-the two CRMs linked record to record (each entity; then leads to the HubSpot contacts no Salesforce
-contact took), records on one side only, drift on the linked pairs, the sources' links, then the merge
-proposals of each CRM's clusters (survivorship, with each member's twin in the other CRM when a merge
-rule asks for it), with the pairs a person rejected left out while their records are unchanged.
+The order: duplicates within each CRM (contacts, accounts, open leads, cases when pulled, then every
+other entity a rule set is given for: ``configs`` keyed by entity, such as a custom object's or an
+opportunity's), leads that duplicate contacts, the two CRMs linked record to record (each entity; then
+leads to the HubSpot contacts no Salesforce contact took), records on one side only, drift on the
+linked pairs, the sources' links, then the merge proposals of each CRM's clusters (survivorship, with
+each member's twin in the other CRM when a merge rule asks for it), with the pairs a person rejected
+left out while their records are unchanged.
 
 An engine (``MatchEngine``) does the work on its own frames: polars (``crm_ops.match.run.PolarsEngine``)
 or Spark (``crm_ops.spark.match.SparkEngine``). The pairs it finds (a small share of the records) come
@@ -50,7 +51,7 @@ PAIRS_SCHEMA = {
 UNMATCHED_SCHEMA = {"system": pl.String, "entity": pl.String, "id": pl.String}
 # the entities deduplicated within each CRM (with every other entity ``configs`` has a rule set for), and
 # those linked across the two (with their settings' key)
-DEDUPED = ("Contact", "Account", "Lead")
+DEDUPED = ("Contact", "Account", "Lead", "Case")
 CROSS_ENTITIES = (
     ("Contact", "cross.Contact"),
     ("Account", "cross.Account"),

@@ -21,7 +21,7 @@ import structlog
 
 from crm_ops.config import Profile
 from crm_ops.errors import ConfigError
-from crm_ops.match.config import CONTACT, DEFAULTS, FieldRule, MatchConfig
+from crm_ops.match.config import CONTACT, DEFAULTS, OPT_IN, FieldRule, MatchConfig
 from crm_ops.match.engine import find_duplicates, link_records
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import survivorship
@@ -151,11 +151,11 @@ def run_matching(
 
     ``frames``: {system: {entity: frame}} of canonical columns (``crm_ops.schema.entities``;
     ``crm_ops.check.snapshot_frames``). ``configs``: match rule sets replacing ``DEFAULTS``' of the same
-    key (Contact, Lead-Contact, Lead, Account, cross.Contact, cross.Account, cross.Opportunity), and rule
-    sets of other entities (a custom object's), which are deduplicated in each CRM too; a column one
-    names that a frame lacks is a ``ConfigError``. ``source_of_truth``: per field (``"*"`` the rest)
-    which CRM's value drift proposes (salesforce | hubspot | latest). ``merge_rules`` decide each
-    merge's master and the survivor's values; ``rejected`` are the remembered rejections
+    key (Contact, Lead-Contact, Lead, Account, Case, cross.Contact, cross.Account, cross.Opportunity), and
+    rule sets of other entities (an opportunity's, a custom object's), which are deduplicated in each CRM
+    too; a column one names that a frame lacks is a ``ConfigError``. ``source_of_truth``: per field
+    (``"*"`` the rest) which CRM's value drift proposes (salesforce | hubspot | latest). ``merge_rules``
+    decide each merge's master and the survivor's values; ``rejected`` are the remembered rejections
     (``State.rejections``): those pairs are left out while their records are unchanged. ``rules`` (the
     shipped rules when None; none checked when empty) are what every proposed value must pass in the CRM
     it is written into: drift syncs and the values a merge gives its survivor. ``lists``: the nickname,
@@ -198,11 +198,14 @@ def profile_settings(profile: Profile) -> dict[str, Any]:
 
 
 def _config(key: str, raw: Mapping[str, Any], where: str) -> MatchConfig:
-    """The match rule set ``key`` names: a default one with ``raw``'s overrides, or, for an entity with
-    no default (a custom object, an opportunity), one made of ``raw`` alone, which must then give
-    ``fields`` and ``blocking``."""
+    """The match rule set ``key`` names: a default one with ``raw``'s overrides (``DEFAULTS``, or
+    ``OPT_IN``'s for an entity deduplicated only when named: Opportunity), or, for an entity with no
+    default (a custom object), one made of ``raw`` alone, which must then give ``fields`` and
+    ``blocking``."""
     if key in DEFAULTS:
         return DEFAULTS[key].with_overrides(raw, where)
+    if key in OPT_IN:  # a default the profile opts into by naming the entity
+        return OPT_IN[key].with_overrides(raw, where)
     missing = [k for k in ("fields", "blocking") if k not in raw]
     if missing:
         raise ConfigError(
@@ -220,10 +223,12 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
     Keys: ``merge`` (the merge rules: master ordering, per-field rules, see
     ``crm_ops.match.survivor.MergeRules.from_profile``), ``survivor`` (the older, plain choice of master:
     most_complete | oldest | most_recent), ``source_of_truth`` (field -> salesforce | hubspot | latest,
-    ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Lead, Account, "cross.Contact",
-    "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking; per entity with no
-    default rule (``Opportunity``, a declared custom object), a whole rule set (``fields`` and
-    ``blocking`` required), which ``run_matching`` deduplicates in each CRM; and additions to
+    ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Lead, Account, Case,
+    "cross.Contact", "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking;
+    ``Opportunity`` (its default rule set, ``crm_ops.match.config.OPT_IN``, with the table's overrides:
+    an empty table takes it as it is), which ``run_matching`` then deduplicates in each CRM; per entity
+    with no default rule (a declared custom object), a whole rule set (``fields`` and ``blocking``
+    required), deduplicated the same way; and additions to
     the word lists (``crm_ops.values.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``,
     ``nicknames_extra``, ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the
     config file's folder).

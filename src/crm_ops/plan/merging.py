@@ -52,8 +52,9 @@ if TYPE_CHECKING:
 
 MERGE_CHUNK = 100  # survivors re-read and looked up together
 STAMPS = frozenset({"id", "updated_at", "created_at", "is_deleted", "source_system"})
-# columns the CRM keeps as associations: a merge's undo moves them back by relinking, not by writing
-ASSOCIATED = {"hubspot": frozenset({"account_id"})}
+# columns the CRM keeps as associations (a ticket's contact too): a merge's undo moves them back by
+# relinking, not by writing
+ASSOCIATED = {"hubspot": frozenset({"account_id", "contact_id"})}
 
 
 class MergeSteps:

@@ -1,12 +1,13 @@
 """Which objects a CRM can merge, and which records point at a record: what a merge needs to know.
 
 ``MERGE_APIS`` is the one list of the objects crm_ops merges: those whose CRM has a merge API *and*
-whose merge the connectors carry out and undo (Salesforce's ``merge()`` for Account, Contact and Lead;
-HubSpot's ``/crm/v3/objects/<type>/merge`` for contacts and companies). The CRMs merge more
-(``CRM_MERGE_APIS``: Salesforce Case, HubSpot deals and tickets) than the connectors do yet; a
-duplicate of such an object, like one of an object with no merge at all (a custom object, an opportunity
-in Salesforce, a campaign), is for a person to merge by hand or to delete one of: ``crm_ops.plan.build``
-makes it a ``flag`` action, never a merge that apply could not carry out.
+whose merge the connectors carry out and undo (Salesforce's ``merge()`` for Account, Contact, Lead and
+Case; HubSpot's ``/crm/v3/objects/<type>/merge`` for contacts, companies, deals and tickets).
+``CRM_MERGE_APIS`` is what the CRMs' merge APIs take; today the two are the same, and an object a CRM
+merges that the connectors did not (yet) would be named as such in a flag's reason. A duplicate of an
+object with no merge at all (a custom object, an opportunity in Salesforce, a campaign) is for a person
+to merge by hand or to delete one of: ``crm_ops.plan.build`` makes it a ``flag`` action, never a merge
+that apply could not carry out.
 
 A merge moves the merged-away record's children to the survivor: the records whose parent column holds
 its id. The core entities' parent columns are ``CORE_PARENTS``; a map's own (``parent:`` in a declared
@@ -29,8 +30,8 @@ CRM_MERGE_APIS: Mapping[str, frozenset[str]] = {
 }
 # of those, what apply merges and undo unmerges (connectors/sfwrite.py, connectors/hswrite.py)
 MERGE_APIS: Mapping[str, frozenset[str]] = {
-    "salesforce": frozenset({"Account", "Contact", "Lead"}),
-    "hubspot": frozenset({"contacts", "companies"}),
+    "salesforce": frozenset({"Account", "Contact", "Lead", "Case"}),
+    "hubspot": frozenset({"contacts", "companies", "deals", "tickets"}),
 }
 CRM_NAMES = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 # child entity -> {its column holding a parent's id: the parent entity}, for the core entities

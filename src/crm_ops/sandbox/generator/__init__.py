@@ -22,6 +22,7 @@ import polars as pl
 from crm_ops.sandbox.generator.activities import Activities
 from crm_ops.sandbox.generator.cases import Cases
 from crm_ops.sandbox.generator.config import SeedConfig
+from crm_ops.sandbox.generator.deal_copies import DealCopies
 from crm_ops.sandbox.generator.defects import DEFECT_KINDS, Defects
 from crm_ops.sandbox.generator.duplicates import Duplicates
 from crm_ops.sandbox.generator.manifest import (
@@ -47,7 +48,9 @@ def generate(config: SeedConfig) -> SeededData:
     return _Generator(config).run()
 
 
-class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscriptions, Cases, Activities):
+class _Generator(
+    People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscriptions, Cases, Activities, DealCopies
+):
     def __init__(self, config: SeedConfig) -> None:
         self.cfg = config
         self.rng = np.random.default_rng(config.seed)
@@ -101,6 +104,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscri
         deleted += self.subscription_links(sf, hs, associations)
         deleted += self.case_links(sf, hs, associations)
         deleted += self.activities(sf, hs, associations)  # issue 26, on a random stream of their own
+        self.deal_copies(hs, associations)  # deals entered twice, last, on a random stream of their own
         # What the org serves: fields and properties it does not have are simply not there.
         for name, obj in salesforce_objects(self.cfg.org).items():
             sf[name] = sf[name].select(list(obj.schema()))

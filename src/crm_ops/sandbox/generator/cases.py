@@ -13,7 +13,9 @@ made with the others; the HubSpot tickets' associations are added after the tomb
 Ground truth (``case_blank`` defects in the manifest): cases and tickets with a blank subject, and closed
 tickets (the default pipeline's stage 4) with no close date. Salesforce keeps ``IsClosed`` and
 ``ClosedDate`` itself from the status, so its closed cases always have one. A few records of each side
-are deleted (recycle bin, archived) and listed with the other deleted records.
+are deleted (recycle bin, archived) and listed with the other deleted records. A few live, clean cases
+of each side are opened twice (``case_copies``, on a stream of their own), each pair a cluster in the
+manifest's duplicates; a copied ticket is on its original's contact and company, and never archived.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from crm_ops.sandbox.generator.case_copies import case_copies
 from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
@@ -62,6 +65,13 @@ class Cases(GenState):
         sf[SF_OBJECT] = self._sf_cases(rng, contacts)
         owners = hs["companies"]["hubspot_owner_id"].drop_nulls().unique().sort().to_numpy()
         hs[HS_OBJECT] = self._hs_tickets(rng, max(1, int(hs["contacts"].height * PER_CONTACT)), owners)
+        if self.cfg.defect_rate > 0:  # cases opened twice, on a stream of their own
+            copies = np.random.default_rng(self.cfg.seed + STREAM + 2)
+            end = np.datetime64(datetime.combine(self.today, datetime.min.time()), "ms")
+            taken = {d["record_id"] for d in self.defects}
+            for system, frames, name in (("salesforce", sf, SF_OBJECT), ("hubspot", hs, HS_OBJECT)):
+                frames[name], truth = case_copies(copies, system, frames[name], taken, end)
+                self.duplicates += truth
 
     def _times(self, rng: np.random.Generator, n: int, closed: np.ndarray) -> dict[str, np.ndarray]:
         """Creation, close (closed ones: hours to weeks later, never after today) and last change."""
@@ -164,7 +174,15 @@ class Cases(GenState):
         people = hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
         tickets = hs[HS_OBJECT]
         ids = tickets["id"].to_numpy()
-        contact = people[rng.integers(0, len(people), len(ids))]
+        # a ticket opened twice (``case_copies``: after the others) is on its original's contact
+        mine = [d for d in self.duplicates if d["object"] == HS_OBJECT]
+        original = {d["cluster_id"]: int(d["record_id"]) for d in mine if d["is_original"]}
+        copied = {int(d["record_id"]): original[d["cluster_id"]] for d in mine if not d["is_original"]}
+        drawn = people[rng.integers(0, len(people), len(ids) - len(copied))]
+        base = HUBSPOT_OBJECTS[HS_OBJECT].id_base  # a row is its id less the base
+        contact = np.concatenate([drawn, [drawn[copied[i] - base] for i in sorted(copied)]]).astype(
+            drawn.dtype
+        )
         live_companies = hs["companies"].filter(~pl.col("archived").fill_null(False))["id"]
         employer = (
             associations[("contacts", "companies")]
@@ -187,4 +205,6 @@ class Cases(GenState):
                 },
                 schema=schema,
             )
-        return self._deleted_pair(rng, sf, hs, (SF_OBJECT, HS_OBJECT), DELETED)
+        # a case opened twice is never archived: the truth's pairs stay live
+        keep = {d["record_id"] for d in mine}
+        return self._deleted_pair(rng, sf, hs, (SF_OBJECT, HS_OBJECT), DELETED, keep=keep)

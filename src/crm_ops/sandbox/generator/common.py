@@ -284,3 +284,22 @@ class GenState:
             rank = rank.scatter(rows, among.to_series())
         numbered = pl.concat_str("l", pl.lit(rank).cast(pl.String), pl.lit("@"), "d")
         return frame.select(pl.when(pl.lit(rank) > 0).then(numbered).otherwise("e")).to_series().to_numpy()
+
+
+def copy_pairs(
+    system: str, obj: str, rows: Sequence[int], kinds: Sequence[str], ids: pl.Series, new_ids: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The manifest's duplicates rows of records entered twice: for each original (row ``rows[i]`` of
+    ``obj``, id ``ids[row]``) and its copy (``new_ids[i]``, differing as ``kinds[i]`` says), one cluster."""
+    return [
+        {
+            "system": system,
+            "object": obj,
+            "cluster_id": f"{system}-{obj}-{row}",
+            "record_id": rid,
+            "kind": kind,
+            "is_original": is_original,
+        }
+        for row, kind, new_id in zip(rows, kinds, new_ids, strict=True)
+        for is_original, rid in ((True, str(ids[row])), (False, str(new_id)))
+    ]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect
+from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect, copy_pairs
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 26
@@ -82,18 +82,7 @@ class Subscriptions(GenState):
             pl.col(start) + pl.duration(days=days),
             pl.col(end) + pl.duration(days=days),
         )
-        for row, kind, new_id in zip(rows.tolist(), kinds.tolist(), new_ids, strict=True):
-            for is_original, rid in ((True, ids[row]), (False, str(new_id))):
-                self.duplicates.append(
-                    {
-                        "system": system,
-                        "object": obj,
-                        "cluster_id": f"{system}-{obj}-{row}",
-                        "record_id": rid,
-                        "kind": kind,
-                        "is_original": is_original,
-                    }
-                )
+        self.duplicates += copy_pairs(system, obj, rows.tolist(), kinds.tolist(), ids, new_ids)
         out: pl.DataFrame = pl.concat([frame, copies])
         return out
 

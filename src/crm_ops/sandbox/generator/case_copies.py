@@ -1,0 +1,88 @@
+"""Support cases opened twice (issue 26): a customer writes again about the same problem before the
+first case is answered, or two agents log one phone call. Both CRMs merge cases (Salesforce ``Case``,
+HubSpot ``tickets``), so the sandbox seeds such pairs with ground truth.
+
+A copy is of a live, clean case: the same contact and account, type, origin, priority and owner; a
+subject as people's second messages have it (``COPY_KINDS``: the very same, a reply's ``RE:`` prefix, in
+other case, one slip of the keyboard); opened hours to two days after the original, and still new
+(open, no close date). Each pair is a cluster in the manifest's duplicates, its kind the subject's
+difference. Built from a random stream of its own, after the cases, so nothing else of a seed changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from crm_ops.sandbox.generator.common import copy_pairs
+from crm_ops.sandbox.generator.duplicates import _typo
+from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
+
+DUPLICATED = 0.03  # the share of cases opened twice
+COPY_KINDS = ("exact", "reply", "subject_case", "typo")
+MAX_LATER_HOURS = 48  # how long after the original a copy is opened, at most
+
+
+def copy_subject(rng: np.random.Generator, kind: str, subject: str) -> str:
+    """``subject`` as the copy of ``kind`` has it."""
+    if kind == "reply":
+        return f"RE: {subject}"
+    if kind == "subject_case":
+        return subject.lower()
+    if kind == "typo":
+        return _typo(rng, subject)
+    return subject
+
+
+def case_copies(
+    rng: np.random.Generator, system: str, frame: pl.DataFrame, taken: set[str], today_end: np.datetime64
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """``frame`` (Salesforce ``Case`` or HubSpot ``tickets``) with a few of its live records not in
+    ``taken`` (the defects) opened again, and the manifest's duplicates rows of each pair."""
+    sfs = system == "salesforce"
+    obj = "Case" if sfs else "tickets"
+    key, subject = ("Id", "Subject") if sfs else ("id", "subject")
+    created, modified = ("CreatedDate", "LastModifiedDate") if sfs else ("createdate", "hs_lastmodifieddate")
+    ids = frame[key].cast(pl.String)
+    live = ~frame["IsDeleted"] if sfs else ~frame["archived"].fill_null(False)
+    clean = (live & ~ids.is_in(pl.Series(sorted(taken), dtype=pl.String).implode())).arg_true().to_numpy()
+    k = min(len(clean), max(1, int(frame.height * DUPLICATED)))
+    rows = np.sort(rng.choice(clean, k, replace=False))
+    kinds = np.asarray(COPY_KINDS, dtype=object)[rng.integers(0, len(COPY_KINDS), k)]
+    later = (rng.uniform(0.5, MAX_LATER_HOURS, k) * 3_600_000).astype("timedelta64[ms]")
+    n = frame.height
+    originals = frame[rows.tolist()]
+    subjects = [
+        copy_subject(rng, kind, str(text))
+        for kind, text in zip(kinds.tolist(), originals[subject].to_list(), strict=True)
+    ]
+    opened = np.minimum(originals[created].to_numpy().astype("datetime64[ms]") + later, today_end)
+    stamps = pl.Series(opened).cast(frame.schema[created])
+    if sfs:
+        new_ids: list[Any] = sf_ids(SALESFORCE_OBJECTS[obj].key_prefix, n, k).to_list()
+        state: dict[str, Any] = {
+            "CaseNumber": pl.Series([f"{n + j + 1:08d}" for j in range(k)], dtype=pl.String),
+            "Status": pl.lit("New"),
+            "IsClosed": pl.lit(False),
+            "IsEscalated": pl.lit(False),
+            "ClosedDate": pl.lit(None, dtype=frame.schema["ClosedDate"]),
+            "SystemModstamp": stamps,
+        }
+    else:
+        new_ids = (HUBSPOT_OBJECTS[obj].id_base + n + np.arange(k)).tolist()
+        state = {
+            "hs_pipeline_stage": pl.lit("1"),
+            "closed_date": pl.lit(None, dtype=frame.schema["closed_date"]),
+        }
+    copies = originals.with_columns(
+        pl.Series(key, new_ids, dtype=frame.schema[key]),
+        pl.Series(subject, subjects, dtype=pl.String),
+        stamps.alias(created),
+        stamps.alias(modified),
+        **state,
+    )
+    truth = copy_pairs(system, obj, rows.tolist(), kinds.tolist(), ids, new_ids)
+    out: pl.DataFrame = pl.concat([frame, copies.select(frame.columns)])
+    return out, truth

@@ -1,0 +1,106 @@
+"""Cases, tickets and deals entered twice in the sandbox (issue 26): each copy is live, on its original's
+contact (and company), differing as its kind says; seeding them changes no other table of a seed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from crm_ops.sandbox.generator import SeedConfig, SeededData, generate
+from crm_ops.sandbox.generator import cases as cases_module
+from crm_ops.sandbox.generator.deal_copies import DealCopies
+
+CONFIG = SeedConfig(records=600, seed=11, as_of=date(2026, 6, 1))
+COPIED = {("salesforce", "Case"), ("hubspot", "tickets"), ("hubspot", "deals")}
+
+
+@pytest.fixture(scope="module")
+def data() -> SeededData:
+    return generate(CONFIG)
+
+
+def _pairs(data: SeededData, system: str, obj: str) -> list[tuple[str, str, str]]:
+    dups = data.manifest.duplicates.filter((pl.col("system") == system) & (pl.col("object") == obj))
+    out = []
+    for _, group in dups.group_by("cluster_id"):
+        original = group.filter(pl.col("is_original")).row(0, named=True)
+        copy = group.filter(~pl.col("is_original")).row(0, named=True)
+        out.append((original["record_id"], copy["record_id"], copy["kind"]))
+    return out
+
+
+def test_a_copied_case_is_live_new_and_on_its_originals_contact(data: SeededData) -> None:
+    cases = data.salesforce["Case"]
+    pairs = _pairs(data, "salesforce", "Case")
+    assert len(pairs) >= 5
+    by_id = {r["Id"]: r for r in cases.to_dicts()}
+    for original, copy, kind in pairs:
+        a, b = by_id[original], by_id[copy]
+        assert not a["IsDeleted"] and not b["IsDeleted"]
+        assert (b["ContactId"], b["AccountId"]) == (a["ContactId"], a["AccountId"])
+        assert b["Status"] == "New" and not b["IsClosed"] and b["ClosedDate"] is None
+        assert a["CreatedDate"] < b["CreatedDate"] <= a["CreatedDate"] + timedelta(hours=48)
+        if kind == "exact":
+            assert b["Subject"] == a["Subject"]
+        elif kind == "reply":
+            assert b["Subject"] == f"RE: {a['Subject']}"
+        elif kind == "subject_case":
+            assert b["Subject"] == a["Subject"].lower()
+        else:
+            assert b["Subject"] != a["Subject"] and len(b["Subject"]) - len(a["Subject"]) in (-1, 0, 1)
+    assert {r["CaseNumber"] for r in by_id.values()} == {f"{i + 1:08d}" for i in range(cases.height)}
+
+
+def test_a_copied_ticket_or_deal_has_its_originals_associations(data: SeededData) -> None:
+    links = data.hubspot_associations
+    for obj, targets in (("tickets", ("contacts", "companies")), ("deals", ("contacts", "companies"))):
+        pairs = _pairs(data, "hubspot", obj)
+        assert len(pairs) >= 3, obj  # 3% of ~110 deals at 600 contacts
+        table = data.hubspot[obj]
+        live = set(table.filter(~pl.col("archived"))["id"].cast(pl.String).to_list())
+        for original, copy, _ in pairs:
+            assert {original, copy} <= live
+            for target in targets:
+                frame = links[(obj, target)]
+                of = {
+                    rid: set(frame.filter(pl.col("from_id") == int(rid))["to_id"].to_list())
+                    for rid in (original, copy)
+                }
+                assert of[copy] == of[original], (obj, target, original)
+    deals = data.hubspot["deals"]
+    for original, copy, _ in _pairs(data, "hubspot", "deals"):
+        a, b = (deals.filter(pl.col("id") == int(x)).row(0, named=True) for x in (original, copy))
+        assert b["amount"] == a["amount"] and b["salesforceopportunityid"] is None
+
+
+def test_seeding_the_copies_changes_no_other_table(data: SeededData, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cases_module, "case_copies", lambda rng, system, frame, taken, end: (frame, []))
+    monkeypatch.setattr(DealCopies, "deal_copies", lambda self, hs, associations: None)
+    plain = generate(CONFIG)
+    for system, tables, others in (
+        ("salesforce", data.salesforce, plain.salesforce),
+        ("hubspot", data.hubspot, plain.hubspot),
+    ):
+        for name, frame in tables.items():
+            if (system, name) not in COPIED:
+                assert frame.equals(others[name]), (system, name)
+    for key, frame in data.hubspot_associations.items():
+        if "deals" not in key and "tickets" not in key:
+            assert frame.equals(plain.hubspot_associations[key]), key
+    assert data.manifest.defects.equals(plain.manifest.defects)
+    copied = pl.col("object").is_in(["Case", "tickets", "deals"])
+    assert data.manifest.duplicates.filter(~copied).equals(plain.manifest.duplicates)
+    # the originals keep their contacts: only the copies' links are added
+    for key in (("tickets", "contacts"), ("deals", "contacts"), ("deals", "companies")):
+        new = data.hubspot_associations[key].join(
+            plain.hubspot_associations[key], on=list(plain.hubspot_associations[key].columns), how="anti"
+        )
+        copies = {
+            int(r)
+            for r in data.manifest.duplicates.filter(
+                copied & ~pl.col("is_original") & (pl.col("system") == "hubspot")
+            )["record_id"]
+        }
+        assert set(new["from_id"].to_list()) <= copies, key
