@@ -42,10 +42,11 @@ def test_a_duplicate_merges_only_where_its_crm_has_a_merge_api() -> None:
         "Duplicate of o1: duplicates; Salesforce has no merge for Opportunity: merge by hand or delete one"
     )
     assert flag.other_id == "o1" and flag.proposed_value is None
-    # every object a CRM merges by API, crm_ops merges (and undoes): Case, deals and tickets included
+    # every object a CRM merges by API, crm_ops merges (and undoes): deals and tickets included; not
+    # Salesforce's cases, which its API's merge() does not take
     assert (
         {
-            "salesforce": frozenset({"Account", "Contact", "Lead", "Case"}),
+            "salesforce": frozenset({"Account", "Contact", "Lead"}),
             "hubspot": frozenset({"contacts", "companies", "deals", "tickets"}),
         }
         == MERGE_APIS
@@ -53,15 +54,20 @@ def test_a_duplicate_merges_only_where_its_crm_has_a_merge_api() -> None:
     )
 
 
-def test_cases_and_tickets_merge_once_the_cases_map_brings_them() -> None:
+def test_tickets_merge_and_salesforce_cases_are_flagged_for_the_merge_cases_page() -> None:
     cases = shipped_object_map("cases")
     fmaps = [load_map(system, declared=cases) for system in ("salesforce", "hubspot")]
     rels = relations(fmaps)
     rows = [_duplicate("salesforce", "Case", "c2", "c1"), _duplicate("hubspot", "Case", "t2", "t1")]
     plan = build_plan(pl.DataFrame(rows, schema=FINDINGS_SCHEMA), profile="p", relations=rels)
-    assert {(a.system, a.kind, a.proposed_value) for a in plan.actions} == {
-        ("salesforce", "merge", "c1"), ("hubspot", "merge", "t1"),
+    assert {(a.system, a.kind, a.other_id or a.proposed_value) for a in plan.actions} == {
+        ("salesforce", "flag", "c1"), ("hubspot", "merge", "t1"),
     }  # fmt: skip
+    (flag,) = [a for a in plan.actions if a.kind == "flag"]
+    assert flag.reason == (
+        "Duplicate of c1: duplicates; Salesforce merges cases on the case's Merge Cases page (or in Apex), "
+        "not through its API: merge by hand or close one"
+    )
     assert rels.object_of("hubspot", "Case") == "tickets"
 
 

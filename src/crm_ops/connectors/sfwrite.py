@@ -47,12 +47,11 @@ MERGE_BATCH = 2  # records merged into the master per merge call
 UNDELETE_BATCH = 200
 CONVERT_BATCH = 200  # leads a convertLead call converts
 # What a merge re-parents: the lookups pointing at each mergeable object (those the sandbox holds),
-# journaled with the merge and pointed back by its undo. A case's: its child cases and its tasks.
+# journaled with the merge and pointed back by its undo.
 RELATIONS = {
     "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
     "Contact": (("OpportunityContactRole", "ContactId"),),
     "Lead": (),
-    "Case": (("Case", "ParentId"), ("Task", "WhatId")),
 }
 # ... and the lookups of objects a profile may map or not (the shipped "cases" map): journaled and pointed
 # back only when this profile maps the child object (so an org whose user cannot read cases merges as before)

@@ -4,12 +4,14 @@
 ``POST /services/Soap/u/{version}`` with a SOAP 1.1 envelope; the session id travels in the
 ``SessionHeader``. As in Salesforce:
 
-- ``merge``: one master record and one or two records to merge into it (Account, Contact, Lead, Case;
-  all of one type, live; the master not among them). The merged records go to the recycle bin with
-  ``MasterRecordId`` set to the master; every record that pointed at a merged record through a lookup
-  (contacts and opportunities of an account, contact roles of a contact, a case's child cases and
-  tasks) is re-parented to the master and listed in ``updatedRelatedIds``. A merged-away id is
-  refused as deleted (ENTITY_IS_DELETED), the master among the merged ones as INVALID_ID_FIELD.
+- ``merge``: one master record and one or two records to merge into it (Account, Contact, Lead: the
+  only objects the API's merge() takes; Salesforce merges cases on its Merge Cases page and in Apex,
+  not through the API, so a Case is refused as INVALID_TYPE like any other object; all of one type,
+  live; the master not among them). The merged records go to the recycle bin with ``MasterRecordId``
+  set to the master; every record that pointed at a merged record through a lookup (contacts and
+  opportunities of an account, contact roles of a contact) is re-parented to the master and listed in
+  ``updatedRelatedIds``. A merged-away id is refused as deleted (ENTITY_IS_DELETED), the master among
+  the merged ones as INVALID_ID_FIELD.
   The master record of a request may carry field values (API names as elements, ``fieldsToNull`` for
   the ones to clear): they are validated like an update and set on the master in the same transaction;
   a field the user cannot update fails the request. Other field values of the master are kept.
@@ -48,7 +50,7 @@ PARTNER = "urn:partner.soap.sforce.com"
 SOBJECT = "urn:sobject.partner.soap.sforce.com"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XML = "text/xml; charset=utf-8"
-MERGEABLE = ("Account", "Contact", "Lead", "Case")
+MERGEABLE = ("Account", "Contact", "Lead")
 MAX_CONVERT = 200
 CONVERTED_STATUSES = ("Closed - Converted",)
 # the standard lead-to-contact field mapping of a conversion (lead field, contact field)

@@ -1,8 +1,11 @@
 """Which objects a CRM can merge, and which records point at a record: what a merge needs to know.
 
 ``MERGE_APIS`` is the one list of the objects crm_ops merges: those whose CRM has a merge API *and*
-whose merge the connectors carry out and undo (Salesforce's ``merge()`` for Account, Contact, Lead and
-Case; HubSpot's ``/crm/v3/objects/<type>/merge`` for contacts, companies, deals and tickets).
+whose merge the connectors carry out and undo (Salesforce's ``merge()`` for Account, Contact and Lead;
+HubSpot's ``/crm/v3/objects/<type>/merge`` for contacts, companies, deals and tickets). Salesforce merges
+cases too, but only on its Merge Cases page and in Apex: its API's ``merge()`` takes accounts, contacts
+and leads (and person accounts, individuals), so a duplicate case is flagged for a person
+(``NO_API_MERGE``).
 ``CRM_MERGE_APIS`` is what the CRMs' merge APIs take; today the two are the same, and an object a CRM
 merges that the connectors did not (yet) would be named as such in a flag's reason. A duplicate of an
 object with no merge at all (a custom object, an opportunity in Salesforce, a campaign) is for a person
@@ -25,13 +28,18 @@ from crm_ops.schema.fieldmap import SYSTEMS, FieldMap, load_map
 
 # what each CRM's merge API takes
 CRM_MERGE_APIS: Mapping[str, frozenset[str]] = {
-    "salesforce": frozenset({"Account", "Contact", "Lead", "Case"}),
+    "salesforce": frozenset({"Account", "Contact", "Lead"}),
     "hubspot": frozenset({"contacts", "companies", "deals", "tickets"}),
 }
 # of those, what apply merges and undo unmerges (connectors/sfwrite.py, connectors/hswrite.py)
 MERGE_APIS: Mapping[str, frozenset[str]] = {
-    "salesforce": frozenset({"Account", "Contact", "Lead", "Case"}),
+    "salesforce": frozenset({"Account", "Contact", "Lead"}),
     "hubspot": frozenset({"contacts", "companies", "deals", "tickets"}),
+}
+# objects a CRM merges only in its own pages, not through its API: how a person merges them
+NO_API_MERGE: Mapping[tuple[str, str], str] = {
+    ("salesforce", "Case"): "Salesforce merges cases on the case's Merge Cases page (or in Apex), not "
+    "through its API",
 }
 CRM_NAMES = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 # child entity -> {its column holding a parent's id: the parent entity}, for the core entities
@@ -69,6 +77,8 @@ class Relations:
         """Why a duplicate of ``entity`` is not merged by crm_ops, for the person who will."""
         obj = self.object_of(system, entity) or entity
         crm = CRM_NAMES.get(system, system)
+        if (system, obj) in NO_API_MERGE:
+            return f"duplicates; {NO_API_MERGE[system, obj]}: merge by hand or close one"
         if obj in CRM_MERGE_APIS.get(system, frozenset()):
             return f"duplicates; crm_ops does not merge {crm} {obj} yet: merge by hand or delete one"
         return f"duplicates; {crm} has no merge for {obj}: merge by hand or delete one"
