@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_ops.rules import RuleContext, rule
+from crm_ops.rules import RuleContext, row_level, rule
 
 VP = r"(?i)^\s*(s?vp|evp)\b\.?"
 
@@ -25,6 +25,7 @@ VP = r"(?i)^\s*(s?vp|evp)\b\.?"
         {"fail": {"title": "SVP Marketing"}, "fix": "Senior Vice President Marketing"},
     ],
 )
+@row_level  # it judges each row on its own: a large table is checked a chunk at a time, Spark per partition
 def vp_spelled_out(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.Expr:
     """Pass unless the title starts with VP, SVP or EVP."""
     return ~pl.col("title").str.contains(VP)

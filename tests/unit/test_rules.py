@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandera.polars as pa
@@ -11,6 +12,7 @@ import pytest
 from crm_ops.config import load_profile
 from crm_ops.match.sources import source_links
 from crm_ops.rules import load_rules, run_rules
+from crm_ops.rules.chunks import chunk_safe
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.rules.engine import run_entity
 from crm_ops.rules.loader import load_python_rules, load_yaml_rules, select_rules
@@ -176,6 +178,9 @@ def test_custom_rules_in_examples_load_and_pass_their_examples() -> None:
     for r in rules:  # every rule shows a row that passes and one that fails
         assert any(e.passes for e in r.examples) and any(not e.passes for e in r.examples), r.id
     assert all(x.ok for x in run_examples(rules))
+    # the Python rule declares its check row-level: a large table is checked a chunk at a time by it
+    vp = next(r for r in rules if r.id == "acme.person.title.vp_spelled_out")
+    assert chunk_safe(vp) and not chunk_safe(replace(vp, check=lambda f, c, p: pl.col("title").is_unique()))
 
 
 def test_a_failing_rule_without_a_field_is_a_finding_not_a_crash() -> None:
