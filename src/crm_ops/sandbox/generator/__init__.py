@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.activities import Activities
+from crm_ops.sandbox.generator.campaigns import Campaigns
 from crm_ops.sandbox.generator.cases import Cases
 from crm_ops.sandbox.generator.config import SeedConfig
 from crm_ops.sandbox.generator.defects import DEFECT_KINDS, Defects
@@ -47,7 +48,9 @@ def generate(config: SeedConfig) -> SeededData:
     return _Generator(config).run()
 
 
-class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscriptions, Cases, Activities):
+class _Generator(
+    People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscriptions, Cases, Activities, Campaigns
+):
     def __init__(self, config: SeedConfig) -> None:
         self.cfg = config
         self.rng = np.random.default_rng(config.seed)
@@ -87,7 +90,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscri
         self.subscriptions(sf, hs)  # the custom objects (issue 26), on a random stream of their own
         self.cases(sf, hs)  # Salesforce cases and HubSpot tickets, on random streams of their own too
         for name, obj in SALESFORCE_OBJECTS.items():
-            if name not in sf:  # the activities come after the tombstones
+            if name not in sf:  # the activities and campaigns come after the tombstones
                 continue
             schema = obj.schema()
             sf[name] = sf[name].select(list(schema)).cast(schema)  # type: ignore[arg-type]
@@ -101,6 +104,7 @@ class _Generator(People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscri
         deleted += self.subscription_links(sf, hs, associations)
         deleted += self.case_links(sf, hs, associations)
         deleted += self.activities(sf, hs, associations)  # issue 26, on a random stream of their own
+        deleted += self.campaigns(sf)  # Salesforce campaigns and members, on a random stream of their own
         # What the org serves: fields and properties it does not have are simply not there.
         for name, obj in salesforce_objects(self.cfg.org).items():
             sf[name] = sf[name].select(list(obj.schema()))
