@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 import pytest
 from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from crm_ops.api import Workspace
 from crm_ops.config import Profile
@@ -292,6 +293,14 @@ def test_events_emails_and_notes_pull_incrementally_and_the_rules_find_exactly_t
     )
     orphan = sorted(r for s, r, rule in seeded if s == "salesforce")[0]
     sfc.Event.delete(orphan)
+    # Salesforce keeps an event's times consistent: a new end sets the duration; an end before the start
+    # is refused
+    moved = sorted(set(_live(sf_events)) - {r for _, r, _ in seeded})[0]
+    moved_start = sf_events.filter(pl.col("id") == moved)["start_at"][0]
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sfc.Event.update(moved, {"EndDateTime": (moved_start - timedelta(hours=1)).isoformat()})
+    assert refused.value.content[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    sfc.Event.update(moved, {"EndDateTime": (moved_start + timedelta(minutes=90)).isoformat()})
     puller = Puller(profile)
     try:
         second = puller.pull_many(["salesforce", "hubspot"], NEW)
@@ -301,6 +310,12 @@ def test_events_emails_and_notes_pull_incrementally_and_the_rules_find_exactly_t
     finally:
         puller.close()
     assert snap2[("salesforce", "Event")].filter(pl.col("id") == orphan)["is_deleted"][0] is True
+    after = snap2[("salesforce", "Event")].filter(pl.col("id") == moved)
+    assert after.select("start_at", "end_at", "duration_minutes").row(0) == (
+        moved_start,
+        moved_start + timedelta(minutes=90),
+        90,
+    )
     assert snap2[("hubspot", "Note")].filter(pl.col("id") == blank)["body"][0] == "Called back."
     again = Workspace(profile).check().result.findings.filter(pl.col("entity").is_in(NEW))
     now = {(s, r, rule) for s, r, rule in again.select("system", "record_id", "rule").rows()}
@@ -314,6 +329,10 @@ def test_events_emails_and_notes_pull_incrementally_and_the_rules_find_exactly_t
             ("salesforce", orphan, "activity.contact.exists"),
         }
     )
+
+
+def _live(frame: pl.DataFrame) -> list[str]:
+    return frame.filter(~pl.col("is_deleted"))["id"].to_list()
 
 
 def _live_contacts(profile: Profile) -> set[str]:

@@ -19,7 +19,7 @@ from crm_ops.pull import Puller
 from crm_ops.rules.testing import run_examples
 from crm_ops.sandbox.clients import salesforce_client
 from crm_ops.sandbox.server import Sandbox
-from tests.pulling import fast_sandbox
+from tests.pulling import TODAY, fast_sandbox
 from tests.pulling import object_maps_profile as _profile
 
 pytestmark = pytest.mark.integration
@@ -167,13 +167,15 @@ def test_the_shipped_campaigns_map_pulls_incrementally_and_finds_exactly_the_see
     assert {rule for _, rule in seeded} == RULES
     assert found == seeded
 
-    # changes: a campaign's dates set right, an orphaned member deleted, a live member's status changed
+    # changes: a campaign's dates set right, an orphaned member deleted, a live member responding (the
+    # org sets HasResponded and the first response date from the status)
     sfc: Any = salesforce_client(box.env)
     backwards = sorted(r for r, rule in seeded if rule == "campaign.end_date.before_start")[0]
     sfc.Campaign.update(backwards, {"EndDate": "2099-12-31"})
     orphan = sorted(r for r, rule in seeded if rule == "campaign.member.lead.exists")[0]
     sfc.CampaignMember.delete(orphan)
-    fine = sorted(set(_live_ids(snap["CampaignMember"])) - {r for r, _ in seeded})[0]
+    not_yet = snap["CampaignMember"].filter(~pl.col("has_responded"))
+    fine = sorted(set(_live_ids(not_yet)) - {r for r, _ in seeded})[0]
     sfc.CampaignMember.update(fine, {"Status": "Responded"})
     puller = Puller(profile)
     try:
@@ -185,7 +187,12 @@ def test_the_shipped_campaigns_map_pulls_incrementally_and_finds_exactly_the_see
         puller.close()
     assert snap2["Campaign"].filter(pl.col("id") == backwards)["end_date"][0] == date(2099, 12, 31)
     assert snap2["CampaignMember"].filter(pl.col("id") == orphan)["is_deleted"][0] is True
-    assert snap2["CampaignMember"].filter(pl.col("id") == fine)["status"][0] == "Responded"
+    responded = snap2["CampaignMember"].filter(pl.col("id") == fine)
+    assert responded.select("status", "has_responded", "first_responded_date").row(0) == (
+        "Responded",
+        True,
+        TODAY,
+    )
     again = Workspace(profile).check().result.findings.filter(pl.col("rule").is_in(list(RULES)))
     now = {(r, rule) for r, rule in again.select("record_id", "rule").rows()}
     assert (
