@@ -22,6 +22,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from crm_ops.api import Workspace
 from crm_ops.config import Profile
+from crm_ops.doctor import run_doctor
 from crm_ops.pull import Puller
 from crm_ops.rules.testing import run_examples
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
@@ -349,7 +350,8 @@ def test_emails_are_read_with_sales_email_read_only_and_other_engagements_with_t
     tmp_path: Path,
 ) -> None:
     """HubSpot serves logged e-mails' details only to an app granted ``sales-email-read`` besides the
-    contacts scope; meetings and notes need only the contacts scope; a pull of e-mails names the scope."""
+    contacts scope; meetings and notes need only the contacts scope; a pull of e-mails and doctor name the
+    scope."""
     limits = HubSpotLimits(scopes=DEFAULT_SCOPES - {"sales-email-read"})
     config = SandboxConfig(seed=SeedConfig(records=200, seed=5, as_of=TODAY), hubspot_limits=limits)
     with Sandbox(config) as sb:
@@ -362,10 +364,16 @@ def test_emails_are_read_with_sales_email_read_only_and_other_engagements_with_t
         body = json.loads(raised.value.body)
         assert body["category"] == "MISSING_SCOPES"
         assert body["errors"][0]["context"]["requiredScopes"] == ["sales-email-read"]
-        run = Workspace(_profile(sb, tmp_path, '["activities"]')).pull(systems=["hubspot"], entities=NEW)
+        profile = _profile(sb, tmp_path, '["activities"]')
+        run = Workspace(profile).pull(systems=["hubspot"], entities=NEW)
         assert [(f.system, f.entity) for f in run.failures] == [("hubspot", "Email")]
         assert "sales-email-read" in str(run.failures[0].error)
         assert {r.entity for r in run.results} == {"Event", "Note"}
+        # doctor names the scope too, for a profile whose maps read e-mails
+        scopes = [f for f in run_doctor(profile) if f.system == "hubspot" and f.check == "scopes"]
+        assert [(f.status, f.detail) for f in scopes] == [
+            ("fail", "the private app lacks sales-email-read: add them on its Scopes tab")
+        ]
     without_contacts = HubSpotLimits(scopes=DEFAULT_SCOPES - {"crm.objects.contacts.read"})
     config = SandboxConfig(seed=SeedConfig(records=200, seed=5, as_of=TODAY), hubspot_limits=without_contacts)
     with Sandbox(config) as sb:
