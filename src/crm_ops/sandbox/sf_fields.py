@@ -431,17 +431,22 @@ LastViewedDate datetime ro
 LastReferencedDate datetime ro
 """
 
-# The standard Task object (an activity: Object Reference, "Task"). WhoId points at a contact or a lead,
-# WhatId at an account, opportunity or other record; AccountId is the org's own (the Who's or What's
-# account). IsClosed follows the Status; TaskSubtype is set on create and never changes.
-TASK = """
+# What Task and Event share: the activity's id, its Who (a contact or a lead) and What, and its subject.
+_ACTIVITY = """
 Id id:18 req ro doc label=Activity_ID
 WhoId reference ref=Contact|Lead poly rel=Who label=Name_ID
 WhatId reference ref=Account|Opportunity|Case poly rel=What label=Related_To_ID
 WhoCount int ro label=Relation_Count
 WhatCount int ro label=Related_Count
 Subject string:255
-ActivityDate date label=Due_Date_Only
+"""
+
+# The standard Task object (an activity: Object Reference, "Task"). WhoId points at a contact or a lead,
+# WhatId at an account, opportunity or other record; AccountId is the org's own (the Who's or What's
+# account). IsClosed follows the Status; TaskSubtype is set on create and never changes.
+TASK = (
+    _ACTIVITY
+    + """ActivityDate date label=Due_Date_Only
 Status picklist:40 req doc pl=task_status
 Priority picklist:40 req doc pl=task_priority
 IsHighPriority boolean req ro doc label=High_Priority
@@ -462,19 +467,15 @@ IsReminderSet boolean req doc label=Reminder_Set
 TaskSubtype picklist:40 co pl=task_subtype restricted
 CompletedDateTime datetime ro label=Completed_Date/Time
 """
+)
 
 # The standard Event object (a calendar event, most often a meeting: Object Reference, "Event"). Who and
 # What as on Task. Salesforce keeps the times consistent: ActivityDateTime is the StartDateTime (its date
 # the ActivityDate), DurationInMinutes the minutes to EndDateTime (EndDate its date), and a save whose end
 # is before its start is refused; an all-day event has dates and a duration of whole days.
-EVENT = """
-Id id:18 req ro doc label=Activity_ID
-WhoId reference ref=Contact|Lead poly rel=Who label=Name_ID
-WhatId reference ref=Account|Opportunity|Case poly rel=What label=Related_To_ID
-WhoCount int ro label=Relation_Count
-WhatCount int ro label=Related_Count
-Subject string:255
-Location string:255
+EVENT = (
+    _ACTIVITY
+    + """Location string:255
 IsAllDayEvent boolean req doc label=All-Day_Event
 ActivityDateTime datetime label=Due_Date_Time
 ActivityDate date label=Due_Date_Only
@@ -497,6 +498,7 @@ ReminderDateTime datetime label=Reminder_Date/Time
 IsReminderSet boolean req doc label=Reminder_Set
 EventSubtype picklist:40 co pl=event_subtype restricted
 """
+)
 
 # The standard Campaign object (Object Reference, "Campaign"): the Number* and Amount* roll-ups are kept
 # by Salesforce from the members and opportunities. Nothing stops an EndDate before the StartDate.

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, blank_defect
+from crm_ops.sandbox.generator.common import GenState, _frame, _pick, blank_defect, sf_audit
 from crm_ops.sandbox.objects import SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2604
@@ -116,11 +116,7 @@ class Campaigns(GenState):
                 "ExpectedResponse": np.round(rng.uniform(1, 15, n), 1),
                 "IsActive": (status == "In Progress") | (status == "Planned"),
                 "OwnerId": owners,
-                "CreatedDate": created,
-                "CreatedById": self.user_ids[0],
-                "LastModifiedDate": modified,
-                "LastModifiedById": self.user_ids[0],
-                "SystemModstamp": modified,
+                **sf_audit(created, modified, self.user_ids[0]),
             },
             n,
         ).with_columns(pl.col(pl.Boolean).fill_null(False))
@@ -227,11 +223,7 @@ class Campaigns(GenState):
                 "FirstRespondedDate": first_response,
                 "LeadOrContactId": person,
                 "Type": np.where(lead != None, "Lead", "Contact").astype(object),  # noqa: E711
-                "CreatedDate": created,
-                "CreatedById": self.user_ids[0],
-                "LastModifiedDate": modified,
-                "LastModifiedById": self.user_ids[0],
-                "SystemModstamp": modified,
+                **sf_audit(created, modified, self.user_ids[0]),
             },
             m,
         ).with_columns(pl.col(pl.Boolean).fill_null(False))

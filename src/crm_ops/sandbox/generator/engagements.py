@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.activity_common import DELETED, ORPHAN, ActivityState
-from crm_ops.sandbox.generator.common import _frame, _pick
+from crm_ops.sandbox.generator.common import _frame, _pick, sf_audit
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 EVENT_ON_LEAD = 0.1  # of Salesforce's events, with a lead rather than a contact
@@ -216,11 +216,7 @@ class Engagements(ActivityState):
                 "Type": _pick(rng, ("Meeting", "Meeting", "Meeting", "Call", "Other"), n),
                 "ShowAs": "Busy",
                 "IsDeleted": is_deleted,
-                "CreatedDate": created,
-                "CreatedById": self.user_ids[0],
-                "LastModifiedDate": modified,
-                "LastModifiedById": self.user_ids[0],
-                "SystemModstamp": modified,
+                **sf_audit(created, modified, self.user_ids[0]),
                 "EventSubtype": "Event",
             },
             n,
