@@ -9,7 +9,8 @@ or an apply, or would make their results wrong without saying so:
 - an object the maps read cannot be described, a required mapped field is missing, a standard optional
   field is hidden (field-level security: its column would be empty, an opt-out silently lost), a field
   crm-ops fixes cannot be written by the integration user;
-- a HubSpot scope crm-ops needs is not granted (403 MISSING_SCOPES names it);
+- a HubSpot scope crm-ops needs is not granted (403 MISSING_SCOPES names it), ``sales-email-read``
+  included when a map reads HubSpot's logged e-mails;
 - a source (``[sources.<name>]``) cannot be read, or lacks a column its map requires.
 
 ``warn`` is worth knowing but blocks nothing: a custom field the org does not have (switch the column off
@@ -49,6 +50,9 @@ HUBSPOT_SCOPES = (
     *(f"crm.schemas.{o}.read" for o in CRM_OBJECTS),
     "crm.objects.owners.read",
 )
+# Scopes reading a declared object takes besides those: HubSpot serves logged e-mails' details only with
+# sales-email-read (the activities map's Email).
+OBJECT_SCOPES = {"emails": ("sales-email-read",)}
 MAX_SKEW_SECONDS = 300
 WRITTEN = frozenset({"Account", "Contact", "Lead", "Opportunity"})  # the entities fix plans write
 
@@ -174,7 +178,9 @@ def _hubspot(conn: HubSpotConnector, now: datetime) -> Iterator[Finding]:
     if status == 200 and isinstance(body, dict):
         granted = set(body.get("scopes") or [])
         yield Finding(hs, "sign-in", "ok", f"private app {body.get('appId')} in portal {body.get('hubId')}")
-        missing = [s for s in HUBSPOT_SCOPES if s not in granted]
+        objects = {conn.fmap.entity(e).object for e in conn.entities()}
+        needed = [*HUBSPOT_SCOPES, *(x for o in sorted(objects) for x in OBJECT_SCOPES.get(o, ()))]
+        missing = [s for s in needed if s not in granted]
         yield (
             Finding(
                 hs,
@@ -183,7 +189,7 @@ def _hubspot(conn: HubSpotConnector, now: datetime) -> Iterator[Finding]:
                 f"the private app lacks {', '.join(missing)}: add them on its Scopes tab",
             )
             if missing
-            else Finding(hs, "scopes", "ok", f"all {len(HUBSPOT_SCOPES)} scopes crm-ops needs are granted")
+            else Finding(hs, "scopes", "ok", f"all {len(needed)} scopes crm-ops needs are granted")
         )
     else:
         yield Finding(hs, "sign-in", "warn", f"token info unavailable ({status}); scopes probed one by one")

@@ -62,7 +62,7 @@ def test_an_unknown_shipped_map_names_the_shipped_ones(box: Sandbox, tmp_path: P
         _profile(box, tmp_path, '["casse", "cases"]')
     assert (
         "profiles.sandbox.object_maps: no shipped object map 'casse' (did you mean 'cases'?); "
-        "shipped: activities, cases"
+        "shipped: activities, campaigns, cases"
     ) in str(caught.value)
 
 

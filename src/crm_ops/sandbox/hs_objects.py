@@ -171,8 +171,11 @@ _IDS = {
     # engagements (activities)
     "tasks": ("0-27", 600_000_000),
     "calls": ("0-48", 700_000_000),
+    "emails": ("0-49", 640_000_000),
+    "meetings": ("0-47", 660_000_000),
+    "notes": ("0-46", 680_000_000),
 }
-ENGAGEMENTS = ("tasks", "calls")
+ENGAGEMENTS = ("tasks", "calls", "emails", "meetings", "notes")
 
 
 @functools.cache
@@ -229,6 +232,9 @@ _DEFAULT_PROPERTIES = {
     ),
     "tasks": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id", "hs_task_subject", "hs_timestamp"),
     "calls": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id", "hs_call_title", "hs_timestamp"),
+    "emails": ("hs_createdate", "hs_email_subject", "hs_lastmodifieddate", "hs_object_id", "hs_timestamp"),
+    "meetings": ("hs_createdate", "hs_lastmodifieddate", "hs_meeting_title", "hs_object_id", "hs_timestamp"),
+    "notes": ("hs_createdate", "hs_lastmodifieddate", "hs_note_body", "hs_object_id", "hs_timestamp"),
     "deals": (
         "amount",
         "closedate",
@@ -265,6 +271,24 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "calls"): 193,
     ("calls", "companies"): 182,
     ("companies", "calls"): 181,
+    ("emails", "contacts"): 198,
+    ("contacts", "emails"): 197,
+    ("emails", "companies"): 186,
+    ("companies", "emails"): 185,
+    ("emails", "deals"): 210,
+    ("deals", "emails"): 209,
+    ("meetings", "contacts"): 200,
+    ("contacts", "meetings"): 199,
+    ("meetings", "companies"): 188,
+    ("companies", "meetings"): 187,
+    ("meetings", "deals"): 212,
+    ("deals", "meetings"): 211,
+    ("notes", "contacts"): 202,
+    ("contacts", "notes"): 201,
+    ("notes", "companies"): 190,
+    ("companies", "notes"): 189,
+    ("notes", "deals"): 214,
+    ("deals", "notes"): 213,
 }
 PRIMARY_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 1,

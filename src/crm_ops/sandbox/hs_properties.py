@@ -876,13 +876,58 @@ hs_call_to_number p label=To_number
 hs_call_recording_url s label=Recording_URL
 """
 )
-CUSTOM.update(tasks="", calls="")
+# Logged e-mails (0-49), meetings (0-47) and notes (0-46). An e-mail's hs_timestamp is when it was sent
+# or received, a meeting's when it was booked for (its start), a note's when it was written.
+EMAILS = (
+    "[email]\n"
+    + _ENGAGEMENT
+    + """
+hs_email_subject s stored label=Email_subject
+hs_email_text t label=Email_body
+hs_email_html t label=Email_HTML_body
+hs_email_direction e:email_direction stored label=Email_direction
+hs_email_status e:email_status stored label=Email_send_status
+hs_email_headers t label=Email_headers
+hs_email_sender_email s label=Sender_email
+hs_email_to_email s label=Recipient_email
+hs_email_thread_id s ro label=Thread_ID
+hs_attachment_ids c:none label=Attached_file_IDs
+"""
+)
+MEETINGS = (
+    "[meeting]\n"
+    + _ENGAGEMENT
+    + """
+hs_meeting_title s stored label=Meeting_name
+hs_meeting_body t label=Meeting_description
+hs_internal_meeting_notes t label=Internal_meeting_notes
+hs_meeting_external_url s label=External_URL
+hs_meeting_location s stored label=Location
+hs_meeting_start_time dt stored label=Start_time
+hs_meeting_end_time dt stored label=End_time
+hs_meeting_outcome e:meeting_outcome stored label=Meeting_outcome
+hs_activity_type s label=Call_and_meeting_type
+hs_attachment_ids c:none label=Attached_file_IDs
+"""
+)
+NOTES = (
+    "[note]\n"
+    + _ENGAGEMENT
+    + """
+hs_note_body t stored label=Note_body
+hs_attachment_ids c:none label=Attached_file_IDs
+"""
+)
+CUSTOM.update(tasks="", calls="", emails="", meetings="", notes="")
 OPTIONS.update(
     task_status=("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
     task_priority=("NONE", "LOW", "MEDIUM", "HIGH"),
     task_type=("TODO", "CALL", "EMAIL"),
     call_status=("BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS"),
     call_direction=("INBOUND", "OUTBOUND"),
+    email_direction=("EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL"),
+    email_status=("BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT"),
+    meeting_outcome=("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"),
 )
 
 TEXT = {
@@ -893,6 +938,9 @@ TEXT = {
     "p_subscriptions": SUBSCRIPTIONS,
     "tasks": TASKS,
     "calls": CALLS,
+    "emails": EMAILS,
+    "meetings": MEETINGS,
+    "notes": NOTES,
 }
 # the custom object types' schemas (GET /crm/v3/schemas): name -> (singular, plural, primary display)
 CUSTOM_OBJECTS = {"p_subscriptions": ("Subscription", "Subscriptions", "subscription_name")}

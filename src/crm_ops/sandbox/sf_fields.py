@@ -184,6 +184,25 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
     "task_type": ("Call", "Email", "Meeting", "Other"),
     "task_subtype": ("Task", "Email", "ListEmail", "Cadence", "Call"),
     "call_type": ("Internal", "Inbound", "Outbound"),
+    "event_type": ("Call", "Email", "Meeting", "Other"),
+    "event_show_as": ("Busy", "OutOfOffice", "Free"),
+    "event_subtype": ("Event",),
+    "campaign_type": (
+        "Conference",
+        "Webinar",
+        "Trade Show",
+        "Public Relations",
+        "Partners",
+        "Referral Program",
+        "Advertisement",
+        "Banner Ads",
+        "Direct Mail",
+        "Email",
+        "Telemarketing",
+        "Other",
+    ),
+    "campaign_status": ("Planned", "In Progress", "Completed", "Aborted"),
+    "campaign_member_status": ("Planned", "Received", "Responded", "Sent"),
 }
 
 FORMULAS: dict[tuple[str, str], str] = {
@@ -412,17 +431,22 @@ LastViewedDate datetime ro
 LastReferencedDate datetime ro
 """
 
-# The standard Task object (an activity: Object Reference, "Task"). WhoId points at a contact or a lead,
-# WhatId at an account, opportunity or other record; AccountId is the org's own (the Who's or What's
-# account). IsClosed follows the Status; TaskSubtype is set on create and never changes.
-TASK = """
+# What Task and Event share: the activity's id, its Who (a contact or a lead) and What, and its subject.
+_ACTIVITY = """
 Id id:18 req ro doc label=Activity_ID
 WhoId reference ref=Contact|Lead poly rel=Who label=Name_ID
 WhatId reference ref=Account|Opportunity|Case poly rel=What label=Related_To_ID
 WhoCount int ro label=Relation_Count
 WhatCount int ro label=Related_Count
 Subject string:255
-ActivityDate date label=Due_Date_Only
+"""
+
+# The standard Task object (an activity: Object Reference, "Task"). WhoId points at a contact or a lead,
+# WhatId at an account, opportunity or other record; AccountId is the org's own (the Who's or What's
+# account). IsClosed follows the Status; TaskSubtype is set on create and never changes.
+TASK = (
+    _ACTIVITY
+    + """ActivityDate date label=Due_Date_Only
 Status picklist:40 req doc pl=task_status
 Priority picklist:40 req doc pl=task_priority
 IsHighPriority boolean req ro doc label=High_Priority
@@ -442,6 +466,94 @@ ReminderDateTime datetime label=Reminder_Date/Time
 IsReminderSet boolean req doc label=Reminder_Set
 TaskSubtype picklist:40 co pl=task_subtype restricted
 CompletedDateTime datetime ro label=Completed_Date/Time
+"""
+)
+
+# The standard Event object (a calendar event, most often a meeting: Object Reference, "Event"). Who and
+# What as on Task. Salesforce keeps the times consistent: ActivityDateTime is the StartDateTime (its date
+# the ActivityDate), DurationInMinutes the minutes to EndDateTime (EndDate its date), and a save whose end
+# is before its start is refused; an all-day event has dates and a duration of whole days.
+EVENT = (
+    _ACTIVITY
+    + """Location string:255
+IsAllDayEvent boolean req doc label=All-Day_Event
+ActivityDateTime datetime label=Due_Date_Time
+ActivityDate date label=Due_Date_Only
+DurationInMinutes int label=Duration
+StartDateTime datetime label=Start_Date_Time
+EndDateTime datetime label=End_Date_Time
+EndDate date ro label=End_Date_Only
+Description textarea:32000
+AccountId reference ro ref=Account label=Account_ID
+OwnerId reference req doc ref=User rel=Owner label=Assigned_To_ID
+Type picklist:40 pl=event_type
+IsPrivate boolean req doc label=Private
+ShowAs picklist:40 pl=event_show_as label=Show_Time_As
+IsDeleted boolean req ro doc label=Deleted
+IsChild boolean req ro doc label=Is_Child
+IsGroupEvent boolean req ro doc label=Is_Group_Event
+@audit
+IsArchived boolean req ro doc label=Archived
+ReminderDateTime datetime label=Reminder_Date/Time
+IsReminderSet boolean req doc label=Reminder_Set
+EventSubtype picklist:40 co pl=event_subtype restricted
+"""
+)
+
+# The standard Campaign object (Object Reference, "Campaign"): the Number* and Amount* roll-ups are kept
+# by Salesforce from the members and opportunities. Nothing stops an EndDate before the StartDate.
+CAMPAIGN = """
+@system
+Name string:80 req label=Campaign_Name
+ParentId reference ref=Campaign rel=Parent label=Parent_Campaign_ID
+Type picklist:255 pl=campaign_type
+Status picklist:255 pl=campaign_status
+StartDate date
+EndDate date
+ExpectedRevenue currency label=Expected_Revenue_in_Campaign
+BudgetedCost currency label=Budgeted_Cost_in_Campaign
+ActualCost currency label=Actual_Cost_in_Campaign
+ExpectedResponse percent label=Expected_Response_(%)
+NumberSent double label=Num_Sent_in_Campaign
+IsActive boolean req doc label=Active
+Description textarea:32000
+NumberOfLeads int ro label=Leads_in_Campaign
+NumberOfConvertedLeads int ro label=Converted_Leads_in_Campaign
+NumberOfContacts int ro label=Contacts_in_Campaign
+NumberOfResponses int ro label=Responses_in_Campaign
+NumberOfOpportunities int ro label=Opportunities_in_Campaign
+NumberOfWonOpportunities int ro label=Won_Opportunities_in_Campaign
+AmountAllOpportunities currency ro label=Value_Opportunities_in_Campaign
+AmountWonOpportunities currency ro label=Value_Won_Opportunities_in_Campaign
+OwnerId reference req doc ref=User rel=Owner label=Owner_ID
+@audit
+LastActivityDate date ro
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+"""
+
+# The standard CampaignMember object (Object Reference, "CampaignMember"): a lead or a contact (one of
+# LeadId and ContactId) in a campaign, once each; the person's fields are copies Salesforce keeps.
+CAMPAIGN_MEMBER = """
+@system
+CampaignId reference req co ref=Campaign label=Campaign_ID
+LeadId reference co ref=Lead label=Lead_ID
+ContactId reference co ref=Contact label=Contact_ID
+Status picklist:40 pl=campaign_member_status
+HasResponded boolean req ro doc label=Responded
+@audit
+FirstRespondedDate date ro label=Member_First_Responded
+Salutation picklist:40 ro pl=salutation
+Name string:121 ro
+FirstName string:40 ro label=First_Name
+LastName string:80 ro label=Last_Name
+Title string:128 ro
+CompanyOrAccount string:255 ro label=Company_(Account)
+Email email:80 ro
+LeadSource picklist:255 ro pl=lead_source
+LeadOrContactId reference ro ref=Contact|Lead poly label=Contact_or_Lead_ID
+LeadOrContactOwnerId reference ro ref=Group|User poly label=Owner_ID
+Type string:40 ro
 """
 
 OPPORTUNITY_CONTACT_ROLE = """
@@ -597,6 +709,11 @@ CHILDREN: dict[str, str] = {
         CaseHistory CaseId Histories 1; CaseShare CaseId Shares 1; EmailMessage ParentId EmailMessages 1;
         Event WhatId Events 1; OpenActivity WhatId OpenActivities 1; Task WhatId Tasks 1""",
     "OpportunityContactRole": "",
+    "Campaign": """
+        ActivityHistory WhatId ActivityHistories 1; Campaign ParentId ChildCampaigns 0; CampaignMember
+        CampaignId CampaignMembers 1; Event WhatId Events 1; OpenActivity WhatId OpenActivities 1; Opportunity
+        CampaignId Opportunities 0; Task WhatId Tasks 1""",
+    "CampaignMember": "",
     "User": """
         Account OwnerId - 0; Contact OwnerId - 0; Event OwnerId - 0; Lead OwnerId - 0; Opportunity
         OwnerId - 0; Task OwnerId - 0; User ManagerId ManagedUsers 0; UserRole ForecastUserId - 0""",
@@ -638,4 +755,7 @@ OBJECTS = {
     # a custom object (issue 26): its key prefix is one the org assigns (a0x-a9x)
     "Subscription__c": ("a1S", "Subscription", "Subscriptions", True, SUBSCRIPTION),
     "Task": ("00T", "Task", "Tasks", True, TASK),
+    "Event": ("00U", "Event", "Events", True, EVENT),
+    "Campaign": ("701", "Campaign", "Campaigns", True, CAMPAIGN),
+    "CampaignMember": ("00v", "Campaign Member", "Campaign Members", True, CAMPAIGN_MEMBER),
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from crm_ops.sandbox.objects import (
@@ -169,9 +169,14 @@ class Writer:
 
     def refuse_record(self, current: dict[str, Any], changes: dict[str, Any]) -> SaveError | None:
         """What Salesforce refuses about this record whatever the values: a converted lead takes no edit;
-        a person account's Name is its contact's name (FirstName, LastName), not a field to write."""
+        a person account's Name is its contact's name (FirstName, LastName), not a field to write; an
+        event cannot end before it starts (``event_times``)."""
         if self.obj.name == "Lead" and current.get("IsConverted"):
             return SaveError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+        if self.obj.name == "Event" and EVENT_TIMES & set(changes):
+            times = event_times(current, changes)
+            if isinstance(times, SaveError):
+                return times
         if self.obj.name == "Account" and current.get("IsPersonAccount") and "Name" in changes:
             return SaveError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
@@ -228,7 +233,7 @@ class Writer:
 
     def derived(self, row: dict[str, Any], changes: dict[str, Any], now: datetime) -> dict[str, Any]:
         """The fields a save sets besides those written: audit stamps, Name, IsClosed/IsWon, a case's
-        IsClosed/ClosedDate."""
+        IsClosed/ClosedDate, an event's times, a campaign member's response (or a SaveError raised)."""
         extra: dict[str, Any] = {
             "LastModifiedDate": now,
             "SystemModstamp": now,
@@ -247,6 +252,15 @@ class Writer:
         if self.obj.name == "Task" and "Status" in changes:  # the org closes a task by its status
             extra["IsClosed"] = changes["Status"] == "Completed"
             extra["CompletedDateTime"] = (row.get("CompletedDateTime") or now) if extra["IsClosed"] else None
+        if self.obj.name == "Event" and EVENT_TIMES & set(changes):
+            times = event_times(row, changes)
+            if isinstance(times, SaveError):
+                raise times
+            extra.update(times)
+        if self.obj.name == "CampaignMember" and "Status" in changes:  # "Responded" counts as responded
+            extra["HasResponded"] = changes["Status"] == "Responded"
+            first = row.get("FirstRespondedDate") or (now.date() if extra["HasResponded"] else None)
+            extra["FirstRespondedDate"] = first
         return extra
 
     def update(
@@ -345,3 +359,36 @@ class Writer:
 
 
 _PREFIXES = {name: o.key_prefix for name, o in SALESFORCE_OBJECTS.items()}
+
+
+EVENT_TIMES = frozenset({"StartDateTime", "ActivityDateTime", "EndDateTime", "DurationInMinutes"})
+
+
+def event_times(row: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any] | SaveError:
+    """An event's times after a save, kept consistent as Salesforce keeps them: ActivityDateTime is the
+    StartDateTime, DurationInMinutes the minutes to EndDateTime (a new end sets the duration, a new
+    duration or start moves the end), ActivityDate and EndDate their dates. An end before the start (or
+    over a day later: multiday events are off in the emulated org) is refused as the org refuses it."""
+    start = changes.get("StartDateTime") or changes.get("ActivityDateTime") or row.get("StartDateTime")
+    if not isinstance(start, datetime):
+        return {}
+    if changes.get("EndDateTime") is not None:
+        end = changes["EndDateTime"]
+        minutes = int((end - start).total_seconds() // 60)
+    else:
+        minutes = int(changes.get("DurationInMinutes", row.get("DurationInMinutes")) or 0)
+        end = start + timedelta(minutes=minutes)
+    if not 0 <= minutes <= 1440:
+        return SaveError(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Duration must be between 0 and 1440 minutes: Duration",
+            ("DurationInMinutes",),
+        )
+    return {
+        "StartDateTime": start,
+        "ActivityDateTime": start,
+        "EndDateTime": end,
+        "DurationInMinutes": minutes,
+        "ActivityDate": start.date(),
+        "EndDate": end.date(),
+    }

@@ -15,6 +15,7 @@ the libraries only the distinct values that expression cannot decide.
 from crm_ops.rules.library.deals import (
     absolute,
     close_date_not_past_when_open,
+    not_before,
     not_negative,
     not_overdue,
     not_stale,
@@ -81,6 +82,7 @@ __all__ = [
     "lifecycle_matches_lead",
     "name_clean",
     "name_fix",
+    "not_before",
     "not_freemail",
     "not_negative",
     "not_overdue",

@@ -1,4 +1,5 @@
-"""Opportunities and record age: amounts, stages and probabilities, close dates, stale records."""
+"""Opportunities and record age: amounts, stages and probabilities, close dates, stale records, dates
+out of order."""
 
 from __future__ import annotations
 
@@ -74,3 +75,11 @@ def not_overdue(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]
         cutoff = cutoff.replace(tzinfo=None)
     passes: pl.Expr = (pl.col(column) >= cutoff).fill_null(True)
     return passes
+
+
+@check("not_before")
+def not_before(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.Expr:
+    """Fails when the date (or time) in ``field`` is before the one in the row's column ``start``: an end
+    before its start (a meeting, a campaign). Passes when either is empty."""
+    start = str(params["start"])
+    return (pl.col(field_of(params)) >= pl.col(start)).fill_null(True)

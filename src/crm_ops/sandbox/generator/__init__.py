@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.activities import Activities
+from crm_ops.sandbox.generator.campaigns import Campaigns
 from crm_ops.sandbox.generator.cases import Cases
 from crm_ops.sandbox.generator.config import SeedConfig
 from crm_ops.sandbox.generator.deal_copies import DealCopies
@@ -49,7 +50,16 @@ def generate(config: SeedConfig) -> SeededData:
 
 
 class _Generator(
-    People, HubSpotMirror, Defects, Duplicates, Tombstones, Subscriptions, Cases, Activities, DealCopies
+    People,
+    HubSpotMirror,
+    Defects,
+    Duplicates,
+    Tombstones,
+    Subscriptions,
+    Cases,
+    Activities,
+    Campaigns,
+    DealCopies,
 ):
     def __init__(self, config: SeedConfig) -> None:
         self.cfg = config
@@ -90,7 +100,7 @@ class _Generator(
         self.subscriptions(sf, hs)  # the custom objects (issue 26), on a random stream of their own
         self.cases(sf, hs)  # Salesforce cases and HubSpot tickets, on random streams of their own too
         for name, obj in SALESFORCE_OBJECTS.items():
-            if name not in sf:  # the activities come after the tombstones
+            if name not in sf:  # the activities and campaigns come after the tombstones
                 continue
             schema = obj.schema()
             sf[name] = sf[name].select(list(schema)).cast(schema)  # type: ignore[arg-type]
@@ -104,6 +114,7 @@ class _Generator(
         deleted += self.subscription_links(sf, hs, associations)
         deleted += self.case_links(sf, hs, associations)
         deleted += self.activities(sf, hs, associations)  # issue 26, on a random stream of their own
+        deleted += self.campaigns(sf)  # Salesforce campaigns and members, on a random stream of their own
         self.deal_copies(hs, associations)  # deals entered twice, last, on a random stream of their own
         # What the org serves: fields and properties it does not have are simply not there.
         for name, obj in salesforce_objects(self.cfg.org).items():

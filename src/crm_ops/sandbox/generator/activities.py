@@ -1,38 +1,49 @@
-"""Activities (issue 26), the largest tables of an org: Salesforce ``Task`` (calls logged as tasks among
-them) and HubSpot's engagements ``tasks`` and ``calls``, about ``SeedConfig.activities_per_contact``
-records a contact on each CRM, with a few seeded defects.
+"""Activities (issue 26), the largest tables of an org: about ``SeedConfig.activities_per_contact`` records
+a live contact on each CRM, split across the kinds as ``SF_SHARES`` and ``HS_SHARES`` say. Salesforce
+``Task`` (calls and e-mails logged as tasks among them) and ``Event`` (meetings); HubSpot's engagements
+``tasks``, ``calls``, ``emails``, ``meetings`` and ``notes``. This module makes the tasks and calls and the
+associations of every engagement; ``generator.engagements`` makes events, e-mails, meetings and notes.
 
-Built from a random stream of its own (the seed plus ``STREAM``) after the tombstones are chosen, so every
-other table and ground truth of a seed stays exactly what it was without them. Ground truth in the
-manifest's defects: ``activity_overdue`` (an open task due more than a year ago: no other open task is
-due before ``OVERDUE_DAYS`` ago) and, on Salesforce, ``activity_orphan`` (a live task whose ``WhoId`` is
-a contact in the recycle bin). A few activities are deleted (recycle bin, archived) and listed with the
-other deleted records.
+Built from a random stream of its own (the seed plus ``STREAM``; the other kinds on ``STREAM + 1``) after
+the tombstones are chosen, so every other table and ground truth of a seed stays exactly what it was
+without them. Ground truth in the manifest's defects: ``activity_overdue`` (an open task due more than a
+year ago: no other open task is due before ``OVERDUE_DAYS`` ago) and, on Salesforce, ``activity_orphan``
+(a live task or event whose ``WhoId`` is a contact in the recycle bin); the other kinds' in
+``generator.engagements``. A few activities are deleted (recycle bin, archived) and listed with the other
+deleted records.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps
+from crm_ops.sandbox.generator.activity_common import DELETED, ORPHAN
+from crm_ops.sandbox.generator.common import _frame, _pick, _timestamps
+from crm_ops.sandbox.generator.engagements import Engagements
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 27
 OVERDUE_DAYS = 365  # an open task due longer ago than this is a defect (and only seeded ones are)
-HS_TASK_SHARE = 0.6  # of HubSpot's activities, tasks; the rest are calls
+# How an org's activities split across the kinds. Salesforce: most logged work is tasks (calls and e-mails
+# logged as tasks among them), a quarter calendar events. HubSpot: logged e-mails lead, then tasks, calls,
+# notes and meetings (a sales team's sequence sends many e-mails a booked meeting).
+SF_SHARES = {"Task": 0.75, "Event": 0.25}
+HS_SHARES = {"tasks": 0.25, "calls": 0.2, "emails": 0.3, "meetings": 0.1, "notes": 0.15}
+# the share of each HubSpot kind associated with a company and with a deal (every one has a contact)
+LINK_SHARES = {"contacts": 1.0, "companies": 0.7, "deals": 0.3}
 CALL_SHARE = 0.3  # of Salesforce's tasks, logged calls (TaskSubtype Call)
 ON_LEAD = 0.1  # of Salesforce's tasks, on a lead rather than a contact
-OVERDUE, ORPHAN, DELETED = 0.002, 0.002, 0.01
+OVERDUE = 0.002
 SUBJECTS = ("Follow up", "Call back", "Send proposal", "Check in", "Demo", "Renewal call", "Intro email")
 TASK_OPEN = ("Not Started", "In Progress", "Waiting on someone else")
 HS_OPEN = ("NOT_STARTED", "IN_PROGRESS", "WAITING")
 
 
-class Activities(GenState):
+class Activities(Engagements):
     """The activities of both CRMs."""
 
     def activities(
@@ -47,38 +58,73 @@ class Activities(GenState):
         per = self.cfg.activities_per_contact
         contacts = sf["Contact"]
         n_sf = int(contacts.filter(~pl.col("IsDeleted")).height * per)
-        sf["Task"], deleted = self._sf_tasks(rng, sf, n_sf)
+        sf["Task"], deleted = self._sf_tasks(rng, sf, int(n_sf * SF_SHARES["Task"]))
         live = hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
         n_hs = int(len(live) * per)
-        n_tasks = int(n_hs * HS_TASK_SHARE)
         owners = hs["companies"]["hubspot_owner_id"].drop_nulls().unique().sort().to_numpy()
-        companies = hs["companies"].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
-        for name, n in (("tasks", n_tasks), ("calls", n_hs - n_tasks)):
-            frame, gone = self._hs_engagements(rng, name, n, owners)
+        pools = {
+            target: hs[target].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
+            for target in LINK_SHARES
+        }
+        for name in ("tasks", "calls"):
+            frame, gone = self._hs_engagements(rng, name, int(n_hs * HS_SHARES[name]), owners)
             hs[name] = frame
             deleted += gone
-            ids = frame["id"].to_numpy()
-            for target, pool, share in (("contacts", live, 1.0), ("companies", companies, 0.7)):
-                if not len(pool) or not len(ids):
-                    continue
-                linked = ids[rng.random(len(ids)) < share]
-                pair = (name, target)
-                associations[pair] = pl.DataFrame(
-                    {
-                        "from_id": linked,
-                        "to_id": pool[rng.integers(0, len(pool), len(linked))],
-                        "type_id": np.full(len(linked), ASSOCIATION_TYPES[pair]),
-                    },
-                    schema={"from_id": pl.Int64, "to_id": pl.Int64, "type_id": pl.Int32},
-                )
+            self._link(rng, name, frame["id"].to_numpy(), pools, associations)
+        # events, e-mails, meetings and notes: a stream of their own, so tasks and calls stay as they were
+        other = np.random.default_rng(self.cfg.seed + STREAM + 1)
+        n_event = n_sf - int(n_sf * SF_SHARES["Task"])
+        sizes = {name: int(n_hs * HS_SHARES[name]) for name in ("emails", "meetings", "notes")}
+        deleted += self.engagements(other, sf, hs, n_event, sizes, owners)
+        for name in sizes:
+            unlinked = {d["record_id"] for d in self.defects if d["kind"] == "activity_email_unlinked"}
+            ids = hs[name]["id"].to_numpy()
+            self._link(other, name, ids, pools, associations, skip=unlinked)
         self._bad_values(sf, hs)
         return deleted
 
+    def _link(
+        self,
+        rng: np.random.Generator,
+        name: str,
+        ids: np.ndarray,
+        pools: dict[str, np.ndarray],
+        associations: dict[tuple[str, str], pl.DataFrame],
+        skip: set[str] | None = None,
+    ) -> None:
+        """Associate engagements ``ids`` of type ``name`` with live contacts, companies and deals (the
+        shares of ``LINK_SHARES`` that HubSpot defines associations for); ``skip``: ids left without a
+        contact."""
+        for target, share in LINK_SHARES.items():
+            pair = (name, target)
+            pool = pools[target]
+            if pair not in ASSOCIATION_TYPES or not len(pool) or not len(ids):
+                continue
+            chosen = rng.random(len(ids)) < share
+            if target == "contacts" and skip:
+                chosen &= (
+                    ~pl.Series(ids.astype(str))
+                    .is_in(pl.Series(sorted(skip), dtype=pl.String).implode())
+                    .to_numpy()
+                )
+            linked = ids[chosen]
+            associations[pair] = pl.DataFrame(
+                {
+                    "from_id": linked,
+                    "to_id": pool[rng.integers(0, len(pool), len(linked))],
+                    "type_id": np.full(len(linked), ASSOCIATION_TYPES[pair]),
+                },
+                schema={"from_id": pl.Int64, "to_id": pl.Int64, "type_id": pl.Int32},
+            )
+
     def _bad_values(self, sf: dict[str, pl.DataFrame], hs: dict[str, pl.DataFrame]) -> None:
-        """Each activity defect's bad value: the record's value as served (the due date, the WhoId)."""
+        """Each activity defect's bad value: the record's value as served (the due date, the WhoId); a
+        defect on an association (an e-mail without a contact) has none."""
         mine = [d for d in self.defects if str(d["kind"]).startswith("activity_")]
         for system, obj, field in {(d["system"], d["object"], d["field"]) for d in mine}:
             frame, key = (sf[obj], "Id") if system == "salesforce" else (hs[obj], "id")
+            if field not in frame.columns:
+                continue
             ids = [
                 d["record_id"] for d in mine if (d["system"], d["object"], d["field"]) == (system, obj, field)
             ]
@@ -94,23 +140,8 @@ class Activities(GenState):
         self, rng: np.random.Generator, sf: dict[str, pl.DataFrame], n: int
     ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
         contacts = sf["Contact"]
-        live = contacts.filter(~pl.col("IsDeleted"))
-        leads = sf["Lead"].filter(~pl.col("IsDeleted"))["Id"].to_numpy()
         ids = sf_ids(SALESFORCE_OBJECTS["Task"].key_prefix, 0, n).to_numpy()
-        who_row = rng.integers(0, max(1, live.height), n)
-        who = live["Id"].to_numpy()[who_row].astype(object) if live.height else np.full(n, None, object)
-        account = live["AccountId"].to_numpy()[who_row].astype(object) if live.height else who.copy()
-        on_lead = (rng.random(n) < ON_LEAD) & (len(leads) > 0)
-        if on_lead.any():
-            who[on_lead] = leads[rng.integers(0, len(leads), int(on_lead.sum()))]
-            account[on_lead] = None
-        opps = sf["Opportunity"].filter(~pl.col("IsDeleted")).select("Id", "AccountId")
-        on_opp = (rng.random(n) < 0.25) & ~on_lead & (opps.height > 0)
-        what = account.copy()
-        if on_opp.any():
-            picked = rng.integers(0, opps.height, int(on_opp.sum()))
-            what[on_opp] = opps["Id"].to_numpy()[picked]
-            account[on_opp] = opps["AccountId"].to_numpy()[picked]
+        who, what, account, on_lead = self._who_what(rng, sf, n, ON_LEAD, 0.25)
         call = rng.random(n) < CALL_SHARE
         # due dates from two years ago to a month ahead; calls are logged when made, so in the past
         due = (np.datetime64(self.today) - rng.integers(-30, 730, n).astype("timedelta64[D]")).astype(
@@ -252,40 +283,4 @@ class Activities(GenState):
             created + (rng.uniform(0, 5, n) * 86_400_000).astype("timedelta64[ms]"), end
         )
         frame = _frame(obj.schema(), values, n)
-        taken = set(overdue.tolist())
-        free = [r for r in range(n) if r not in taken]
-        rows = sorted(self._rows(rng, np.asarray(free, dtype=np.int64), n, DELETED).tolist()) if free else []
-        stop = datetime.combine(self.today, datetime.min.time(), tzinfo=UTC)
-        stamps = [stop - timedelta(days=int(d)) for d in rng.integers(1, 20, len(rows))]
-        archived = np.zeros(n, dtype=bool)
-        archived[rows] = True
-        at: list[datetime | None] = [None] * n
-        for r, s in zip(rows, stamps, strict=True):
-            at[r] = s
-        frame = frame.with_columns(
-            pl.Series("archived", archived, dtype=pl.Boolean),
-            pl.Series("archivedAt", at, dtype=pl.Datetime("ms", "UTC")),
-        )
-        return frame, [
-            {"system": "hubspot", "object": name, "record_id": str(ids[r]), "deleted_at": s}
-            for r, s in zip(rows, stamps, strict=True)
-        ]
-
-    # ------------------------------------------------------------------------------------ shared
-
-    def _rows(self, rng: np.random.Generator, pool: np.ndarray, n: int, share: float) -> np.ndarray:
-        """``share`` of ``n`` rows drawn from ``pool`` (none when the seed asks for no defects)."""
-        k = min(len(pool), max(1, int(n * share))) if self.cfg.defect_rate > 0 and n else 0
-        return np.sort(rng.choice(pool, k, replace=False)) if k else np.asarray([], dtype=np.int64)
-
-    @staticmethod
-    def _activity_defect(system: str, obj: str, record_id: str, field: str, kind: str) -> dict[str, Any]:
-        return {
-            "system": system,
-            "object": obj,
-            "record_id": record_id,
-            "field": field,
-            "kind": f"activity_{kind}",
-            "bad_value": None,
-            "correct_value": None,
-        }
+        return self._archive(rng, name, frame, set(overdue.tolist()))

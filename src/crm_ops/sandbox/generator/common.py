@@ -128,6 +128,17 @@ def _timestamps(rng: Rng, today: date, n: int, max_age_days: int, min_age_days: 
     return np.datetime64(end.replace(tzinfo=None), "ms") - (ages * 86_400_000).astype("timedelta64[ms]")
 
 
+def sf_audit(created: np.ndarray, modified: np.ndarray, user: Any) -> dict[str, Any]:
+    """A Salesforce record's audit fields: made and last changed at these times by ``user``."""
+    return {
+        "CreatedDate": created,
+        "CreatedById": user,
+        "LastModifiedDate": modified,
+        "LastModifiedById": user,
+        "SystemModstamp": modified,
+    }
+
+
 def _frame(obj_schema: dict[str, pl.DataType], columns: dict[str, Any], n: int) -> pl.DataFrame:
     data = {}
     for name, dtype in obj_schema.items():

@@ -27,7 +27,8 @@ class SeedConfig:
     # "plain": an org as crm_ops first meets it (no custom fields, no integration properties, and
     # Contact.HasOptedOutOfEmail hidden from the integration user by field-level security).
     org: str = "crm_ops"
-    # activities (Salesforce Task; HubSpot tasks and calls) per live contact on each CRM; 0: none
+    # activities (Salesforce Task, Event; HubSpot tasks, calls, e-mails, meetings, notes) per live contact
+    # on each CRM, all kinds together; 0: none
     activities_per_contact: float = 10.0
 
     def __post_init__(self) -> None:

@@ -68,7 +68,8 @@ class DealCopies(GenState):
         hs[OBJECT] = pl.concat([frame, copies])
         of = dict(zip(originals["id"].to_list(), new_ids.tolist(), strict=True))
         for key, links in list(associations.items()):
-            if OBJECT not in key:
+            # its company and contacts (its line items, quotes, meetings are the original's own)
+            if OBJECT not in key or not {"contacts", "companies"} & set(key):
                 continue
             column = "from_id" if key[0] == OBJECT else "to_id"
             mine = links.filter(pl.col(column).is_in(list(of)))

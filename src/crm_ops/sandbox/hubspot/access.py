@@ -14,7 +14,13 @@ import uuid
 from collections.abc import Iterable
 
 from crm_ops.sandbox.http import Handler, Request, Response
-from crm_ops.sandbox.hubspot.common import HsError, HubSpotState, object_named, scope_name
+from crm_ops.sandbox.hubspot.common import (
+    EXTRA_READ_SCOPES,
+    HsError,
+    HubSpotState,
+    object_named,
+    scope_name,
+)
 
 SCOPES_DOC = "https://developers.hubspot.com/scopes"
 
@@ -48,7 +54,8 @@ class AccessHandlers(HubSpotState):
         """``handler`` answering 403 MISSING_SCOPES unless the token holds every ``required`` scope.
 
         A scope may name a path capture (``crm.objects.{object_type}.read``): the capture stands for its
-        object type's name; a type the portal does not have requires nothing (the handler answers it).
+        object type's name; a type the portal does not have requires nothing (the handler answers it). A
+        read of a type with ``EXTRA_READ_SCOPES`` (e-mails) requires those too.
         """
 
         def check(request: Request, **captures: str) -> Response:
@@ -68,13 +75,16 @@ class AccessHandlers(HubSpotState):
         out = []
         for template in templates:
             names = {}
+            extra: list[str] = []
             for _, key, _, _ in string.Formatter().parse(template):
                 if key is None:
                     continue
                 obj = object_named(self.types, captures.get(key, ""), self.portal_id)
                 names[key] = scope_name(obj) if obj is not None else None
+                if obj is not None and template.startswith("crm.objects.") and template.endswith(".read"):
+                    extra += EXTRA_READ_SCOPES.get(obj.name, ())
             if None not in names.values():
-                out.append(template.format(**names))
+                out += [template.format(**names), *extra]
         return list(dict.fromkeys(out))
 
     def before(self, request: Request) -> Response | None:

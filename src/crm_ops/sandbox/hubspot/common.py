@@ -36,7 +36,12 @@ DEFAULT_SCOPES = frozenset(
     | {"crm.objects.owners.read", "oauth", "communication_preferences.write"}
     # custom object types: one pair of scopes for all of them, as HubSpot grants them
     | {"crm.objects.custom.read", "crm.objects.custom.write", "crm.schemas.custom.read"}
+    # logged e-mails' content (issue 26): HubSpot asks for it besides the contacts scopes
+    | {"sales-email-read"}
 )
+# Scopes HubSpot requires besides ``crm.objects.<scope word>.read`` to read an object type: the logged
+# e-mails' details are behind ``sales-email-read`` (HubSpot's engagements and e-mail API references).
+EXTRA_READ_SCOPES: dict[str, tuple[str, ...]] = {"emails": ("sales-email-read",)}
 
 
 def object_named(types: Mapping[str, HsObject], given: str, portal_id: int = PORTAL_ID) -> HsObject | None:
@@ -53,7 +58,8 @@ def object_named(types: Mapping[str, HsObject], given: str, portal_id: int = POR
 
 def scope_name(obj: HsObject) -> str:
     """The word a scope uses for the object type (``contacts``; ``custom`` for every custom one; the
-    engagements, tasks and calls, are read and written under the contacts scopes, as HubSpot grants them)."""
+    engagements (tasks, calls, e-mails, meetings, notes) are read and written under the contacts scopes,
+    as HubSpot grants them; reading e-mails takes ``sales-email-read`` besides: ``EXTRA_READ_SCOPES``)."""
     if obj.name in ENGAGEMENTS:
         return "contacts"
     return "custom" if obj.object_type_id.startswith("2-") else obj.name
