@@ -171,6 +171,9 @@ _IDS = {
     # engagements (activities)
     "tasks": ("0-27", 600_000_000),
     "calls": ("0-48", 700_000_000),
+    # the product library and line items (commerce)
+    "products": ("0-7", 800_000_000),
+    "line_items": ("0-8", 900_000_000),
 }
 ENGAGEMENTS = ("tasks", "calls")
 
@@ -229,6 +232,16 @@ _DEFAULT_PROPERTIES = {
     ),
     "tasks": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id", "hs_task_subject", "hs_timestamp"),
     "calls": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id", "hs_call_title", "hs_timestamp"),
+    "products": ("createdate", "description", "hs_lastmodifieddate", "hs_object_id", "name", "price"),
+    "line_items": (
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "hs_product_id",
+        "name",
+        "price",
+        "quantity",
+    ),
     "deals": (
         "amount",
         "closedate",
@@ -265,6 +278,9 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "calls"): 193,
     ("calls", "companies"): 182,
     ("companies", "calls"): 181,
+    # line items on deals (a line item belongs to one deal)
+    ("line_items", "deals"): 20,
+    ("deals", "line_items"): 19,
 }
 PRIMARY_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 1,

@@ -885,6 +885,62 @@ OPTIONS.update(
     call_direction=("INBOUND", "OUTBOUND"),
 )
 
+# The product library (products, 0-7) and line items (0-8), as their properties APIs list them (a recorded
+# batch read of line items: shared/fixtures/recorded/hubspot). A line item is a product sold on a deal:
+# hs_product_id names the library product it was made from (none for a one-off line); price is its unit
+# price, discount an amount off each unit and amount HubSpot's own calculation, quantity x price less the
+# discount. Deals' amounts are their own property: nothing keeps them to the sum of the line items.
+PRODUCTS = """
+[productinformation]
+hs_object_id n ro stored label=Record_ID
+name s stored label=Name
+description t label=Description
+hs_sku s stored label=SKU
+price n stored label=Unit_price
+hs_cost_of_goods_sold n label=Unit_cost
+hs_product_type e:product_type stored label=Product_type
+hs_recurring_billing_period s label=Term
+hs_url s label=URL
+createdate dt ro stored label=Create_date
+hs_lastmodifieddate dt ro stored label=Last_modified_date
+hubspot_owner_id e:owners label=Owner
+hs_folder_id n label=Folder
+hs_merged_object_ids c:none ro label=Merged_product_IDs
+hs_created_by_user_id n ro label=Created_by_user_ID
+"""
+LINE_ITEMS = """
+[lineiteminformation]
+hs_object_id n ro stored label=Record_ID
+name s stored label=Name
+description t label=Description
+hs_product_id n stored label=Product_ID
+hs_sku s stored label=SKU
+quantity n stored label=Quantity
+price n stored label=Unit_price
+discount n stored label=Unit_discount
+hs_discount_percentage n label=Unit_discount_percentage
+amount n ro stored label=Net_price
+hs_pre_discount_amount n ro label=Pre-discount_amount
+hs_cost_of_goods_sold n label=Unit_cost
+hs_margin n ro label=Margin
+hs_tcv n ro label=Total_contract_value
+hs_acv n ro label=Annual_contract_value
+hs_arr n ro label=Annual_recurring_revenue
+hs_mrr n ro label=Monthly_recurring_revenue
+hs_product_type e:product_type label=Product_type
+hs_position_on_quote n label=Position_on_quote
+hs_recurring_billing_period s label=Term
+hs_line_item_currency_code e:line_item_currency label=Currency
+createdate dt ro stored label=Create_date
+hs_lastmodifieddate dt ro stored label=Last_modified_date
+hs_created_by_user_id n ro label=Created_by_user_ID
+hs_merged_object_ids c:none ro label=Merged_line_item_IDs
+"""
+CUSTOM.update(products="", line_items="")
+OPTIONS.update(
+    product_type=("inventory", "non_inventory", "service"), line_item_currency=("USD", "EUR", "GBP")
+)
+
 TEXT = {
     "contacts": CONTACTS,
     "companies": COMPANIES,
@@ -893,6 +949,8 @@ TEXT = {
     "p_subscriptions": SUBSCRIPTIONS,
     "tasks": TASKS,
     "calls": CALLS,
+    "products": PRODUCTS,
+    "line_items": LINE_ITEMS,
 }
 # the custom object types' schemas (GET /crm/v3/schemas): name -> (singular, plural, primary display)
 CUSTOM_OBJECTS = {"p_subscriptions": ("Subscription", "Subscriptions", "subscription_name")}

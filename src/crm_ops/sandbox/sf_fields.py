@@ -184,6 +184,8 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
     "task_type": ("Call", "Email", "Meeting", "Other"),
     "task_subtype": ("Task", "Email", "ListEmail", "Cadence", "Call"),
     "call_type": ("Internal", "Inbound", "Outbound"),
+    "product_family": ("Software", "Services", "Hardware", "Support"),
+    "quantity_unit": ("Each", "Hours", "Seats"),
 }
 
 FORMULAS: dict[tuple[str, str], str] = {
@@ -444,6 +446,59 @@ TaskSubtype picklist:40 co pl=task_subtype restricted
 CompletedDateTime datetime ro label=Completed_Date/Time
 """
 
+# Products and price books (Object Reference: Product2, PricebookEntry, OpportunityLineItem). A line item
+# is a product of a price book entry on an opportunity: ListPrice, ProductCode, Name and Subtotal come
+# from the entry and the org; UnitPrice or TotalPrice is given on create (the org computes the other).
+# While an opportunity has line items the org keeps its Amount to the sum of their TotalPrice.
+PRODUCT2 = """
+@system
+Name string:255 req label=Product_Name
+ProductCode string:255
+Description textarea:4000 label=Product_Description
+IsActive boolean req doc label=Active
+Family picklist:40 pl=product_family label=Product_Family
+StockKeepingUnit string:180 label=Product_SKU
+QuantityUnitOfMeasure picklist:255 pl=quantity_unit label=Quantity_Unit_Of_Measure
+IsArchived boolean req ro doc label=Archived
+@audit
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+"""
+
+PRICEBOOK_ENTRY = """
+@system
+Name string:255 ro label=Product_Name
+Pricebook2Id reference req co ref=Pricebook2 label=Price_Book_ID
+Product2Id reference req co ref=Product2 label=Product_ID
+UnitPrice currency req label=List_Price
+IsActive boolean req doc label=Active
+UseStandardPrice boolean req doc label=Use_Standard_Price
+ProductCode string:255 ro
+IsArchived boolean req ro doc label=Archived
+@audit
+"""
+
+OPPORTUNITY_LINE_ITEM = """
+@system
+OpportunityId reference req co ref=Opportunity label=Opportunity_ID
+SortOrder int label=Sort_Order
+PricebookEntryId reference co ref=PricebookEntry label=Price_Book_Entry_ID
+Product2Id reference co ref=Product2 label=Product_ID
+ProductCode string:255 ro
+Name string:376 ro label=Opportunity_Product_Name
+Quantity double req
+TotalPrice currency label=Total_Price
+UnitPrice currency label=Sales_Price
+ListPrice currency ro label=List_Price
+ServiceDate date label=Date
+Description string:255 label=Line_Description
+Discount percent
+Subtotal currency ro
+@audit
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+"""
+
 OPPORTUNITY_CONTACT_ROLE = """
 Id id:18 req ro doc
 OpportunityId reference req co ref=Opportunity
@@ -597,6 +652,10 @@ CHILDREN: dict[str, str] = {
         CaseHistory CaseId Histories 1; CaseShare CaseId Shares 1; EmailMessage ParentId EmailMessages 1;
         Event WhatId Events 1; OpenActivity WhatId OpenActivities 1; Task WhatId Tasks 1""",
     "OpportunityContactRole": "",
+    "Product2": """
+        OpportunityLineItem Product2Id - 0; PricebookEntry Product2Id PricebookEntries 1""",
+    "PricebookEntry": """
+        OpportunityLineItem PricebookEntryId - 0""",
     "User": """
         Account OwnerId - 0; Contact OwnerId - 0; Event OwnerId - 0; Lead OwnerId - 0; Opportunity
         OwnerId - 0; Task OwnerId - 0; User ManagerId ManagedUsers 0; UserRole ForecastUserId - 0""",
@@ -638,4 +697,13 @@ OBJECTS = {
     # a custom object (issue 26): its key prefix is one the org assigns (a0x-a9x)
     "Subscription__c": ("a1S", "Subscription", "Subscriptions", True, SUBSCRIPTION),
     "Task": ("00T", "Task", "Tasks", True, TASK),
+    "Product2": ("01t", "Product", "Products", True, PRODUCT2),
+    "PricebookEntry": ("01u", "Price Book Entry", "Price Book Entries", True, PRICEBOOK_ENTRY),
+    "OpportunityLineItem": (
+        "00k",
+        "Opportunity Product",
+        "Opportunity Product",
+        True,
+        OPPORTUNITY_LINE_ITEM,
+    ),
 }

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 
 from crm_ops.sandbox.http import Handler, Request, Response
-from crm_ops.sandbox.hubspot.common import HsError, HubSpotState, object_named, scope_name
+from crm_ops.sandbox.hubspot.common import COMMERCE_TYPES, HsError, HubSpotState, object_named, scope_name
 
 SCOPES_DOC = "https://developers.hubspot.com/scopes"
 
@@ -39,6 +39,12 @@ def missing_scopes(scopes: Iterable[str]) -> HsError:
 # scopes HubSpot still honours in place of the granular ones: a private app made before the
 # ``crm.objects.tickets.*`` scopes holds ``tickets`` (read and write tickets)
 LEGACY = {"crm.objects.tickets.read": "tickets", "crm.objects.tickets.write": "tickets"}
+# and one made before the granular commerce scopes holds ``e-commerce`` (products and line items)
+LEGACY.update(
+    {f"crm.objects.{t}.{access}": "e-commerce" for t in COMMERCE_TYPES for access in ("read", "write")}
+)
+# the properties of products and line items are read under the objects' read scope (no schemas scope)
+SCHEMA_SCOPES = {f"crm.schemas.{t}.read": f"crm.objects.{t}.read" for t in COMMERCE_TYPES}
 
 
 class AccessHandlers(HubSpotState):
@@ -74,7 +80,8 @@ class AccessHandlers(HubSpotState):
                 obj = object_named(self.types, captures.get(key, ""), self.portal_id)
                 names[key] = scope_name(obj) if obj is not None else None
             if None not in names.values():
-                out.append(template.format(**names))
+                scope = template.format(**names)
+                out.append(SCHEMA_SCOPES.get(scope, scope))
         return list(dict.fromkeys(out))
 
     def before(self, request: Request) -> Response | None:
