@@ -936,7 +936,35 @@ hs_lastmodifieddate dt ro stored label=Last_modified_date
 hs_created_by_user_id n ro label=Created_by_user_ID
 hs_merged_object_ids c:none ro label=Merged_line_item_IDs
 """
-CUSTOM.update(products="", line_items="")
+# Quotes (0-14): a deal's priced offer, with its own title, status and expiration; hs_quote_amount is
+# HubSpot's sum of the quote's line items.
+QUOTES = """
+[quoteinformation]
+hs_object_id n ro stored label=Record_ID
+hs_title s stored label=Quote_name
+hs_status e:quote_status stored label=Quote_approval_status
+hs_expiration_date d stored label=Quote_expiration_date
+hs_quote_amount n ro stored label=Quote_amount
+hs_quote_number s ro stored label=Quote_number
+hs_currency e:line_item_currency label=Currency
+hs_sign_status e:quote_sign_status stored label=Quote_signature_status
+hs_esign_enabled b label=Enable_e-signature
+hs_terms t label=Terms
+hs_comments t label=Comments
+hs_language s label=Language
+hs_domain s ro label=Domain
+hs_public_url_key s ro label=Public_URL_key
+hs_createdate dt ro stored label=Create_date
+hs_lastmodifieddate dt ro stored label=Last_modified_date
+hubspot_owner_id e:owners stored label=Quote_owner
+hs_created_by_user_id n ro label=Created_by_user_ID
+hs_merged_object_ids c:none ro label=Merged_quote_IDs
+"""
+CUSTOM.update(products="", line_items="", quotes="")
+OPTIONS.update(
+    quote_status=("DRAFT", "APPROVAL_NOT_NEEDED", "PENDING_APPROVAL", "APPROVED", "REJECTED"),
+    quote_sign_status=("NOT_SIGNED", "PENDING", "SIGNED"),
+)
 OPTIONS.update(
     product_type=("inventory", "non_inventory", "service"), line_item_currency=("USD", "EUR", "GBP")
 )
@@ -951,6 +979,7 @@ TEXT = {
     "calls": CALLS,
     "products": PRODUCTS,
     "line_items": LINE_ITEMS,
+    "quotes": QUOTES,
 }
 # the custom object types' schemas (GET /crm/v3/schemas): name -> (singular, plural, primary display)
 CUSTOM_OBJECTS = {"p_subscriptions": ("Subscription", "Subscriptions", "subscription_name")}

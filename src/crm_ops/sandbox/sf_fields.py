@@ -186,6 +186,16 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
     "call_type": ("Internal", "Inbound", "Outbound"),
     "product_family": ("Software", "Services", "Hardware", "Support"),
     "quantity_unit": ("Each", "Hours", "Seats"),
+    "quote_status": (
+        "Draft",
+        "Needs Review",
+        "In Review",
+        "Approved",
+        "Rejected",
+        "Presented",
+        "Accepted",
+        "Denied",
+    ),
 }
 
 FORMULAS: dict[tuple[str, str], str] = {
@@ -499,6 +509,36 @@ LastViewedDate datetime ro
 LastReferencedDate datetime ro
 """
 
+# The standard Quote object (Object Reference: Quote): a priced offer on an opportunity. Its totals are
+# the org's own sums of its quote line items (read-only); IsSyncing marks the quote whose lines the
+# opportunity's line items follow; AccountId is the opportunity's.
+QUOTE = """
+@system
+Name string:255 req label=Quote_Name
+OpportunityId reference req co ref=Opportunity label=Opportunity_ID
+Pricebook2Id reference ref=Pricebook2 label=Price_Book_ID
+ContactId reference ref=Contact label=Contact_ID
+QuoteNumber string:30 ro doc label=Quote_Number
+IsSyncing boolean req ro doc label=Syncing
+ShippingHandling currency label=Shipping_and_Handling
+Tax currency
+Status picklist:40 doc pl=quote_status
+ExpirationDate date label=Expiration_Date
+Description textarea:32000
+Subtotal currency ro
+TotalPrice currency ro label=Total_Price
+LineItemCount int ro label=Line_Items
+Discount percent ro
+GrandTotal currency ro label=Grand_Total
+Email email:80
+Phone phone:40
+Fax phone:40
+AccountId reference ro ref=Account label=Account_ID
+@audit
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+"""
+
 OPPORTUNITY_CONTACT_ROLE = """
 Id id:18 req ro doc
 OpportunityId reference req co ref=Opportunity
@@ -698,6 +738,7 @@ OBJECTS = {
     "Subscription__c": ("a1S", "Subscription", "Subscriptions", True, SUBSCRIPTION),
     "Task": ("00T", "Task", "Tasks", True, TASK),
     "Product2": ("01t", "Product", "Products", True, PRODUCT2),
+    "Quote": ("0Q0", "Quote", "Quotes", True, QUOTE),
     "PricebookEntry": ("01u", "Price Book Entry", "Price Book Entries", True, PRICEBOOK_ENTRY),
     "OpportunityLineItem": (
         "00k",

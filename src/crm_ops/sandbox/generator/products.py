@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _timestamps
+from crm_ops.sandbox.generator.common import GenState, _frame, _timestamps, defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2626
@@ -70,20 +70,6 @@ NEGATIVE_KIND, ABOVE_KIND, TOTAL_KIND, GONE_KIND = (
     "line_item_total",
     "line_item_deleted_product",
 )
-
-
-def _defect(
-    system: str, obj: str, record_id: str, field: str, kind: str, bad: Any, good: Any
-) -> dict[str, Any]:
-    return {
-        "system": system,
-        "object": obj,
-        "record_id": record_id,
-        "field": field,
-        "kind": kind,
-        "bad_value": None if bad is None else str(bad),
-        "correct_value": None if good is None else str(good),
-    }
 
 
 def _lines(rng: np.random.Generator, amounts: np.ndarray, prices: np.ndarray) -> dict[str, np.ndarray]:
@@ -196,12 +182,12 @@ class Products(GenState):
             quantity[other] = max(1, -(-total[other] // prices[product[other]]))
             unit[other] = (total[other] + quantity[other] // 2) // quantity[other]
             self.defects.append(
-                _defect(
+                defect(
+                    NEGATIVE_KIND,
                     "salesforce",
                     "OpportunityLineItem",
                     str(ids[row]),
                     "Quantity",
-                    NEGATIVE_KIND,
                     -quantity[row],
                     quantity[row],
                 )
@@ -312,12 +298,12 @@ class Products(GenState):
             total[other] += 2 * total[row]
             unit[other] = total[other]
             self.defects.append(
-                _defect(
+                defect(
+                    NEGATIVE_KIND,
                     "hubspot",
                     "line_items",
                     str(ids[row]),
                     "quantity",
-                    NEGATIVE_KIND,
                     -quantity[row],
                     quantity[row],
                 )
@@ -331,12 +317,12 @@ class Products(GenState):
             # sold from a product since deleted from the library: the line keeps its id, name and price
             product[row] = len(CATALOG) + int(rng.integers(0, len(RETIRED)))
             self.defects.append(
-                _defect(
+                defect(
+                    GONE_KIND,
                     "hubspot",
                     "line_items",
                     str(ids[row]),
                     "hs_product_id",
-                    GONE_KIND,
                     product_ids[product[row]],
                     None,
                 )
@@ -348,12 +334,12 @@ class Products(GenState):
         for i, deal in enumerate(extra):
             pick = int(rng.integers(0, len(CATALOG)))
             self.defects.append(
-                _defect(
+                defect(
+                    TOTAL_KIND,
                     "hubspot",
                     "deals",
                     str(deal_ids[deal]),
                     "amount",
-                    TOTAL_KIND,
                     cents[deal] / 100,
                     (cents[deal] + live_prices[pick]) / 100,
                 )
@@ -438,12 +424,12 @@ class Products(GenState):
         for row in self._take(rng, pool, len(ids), ABOVE_LIST):
             line["product"][row] = cheapest
             self.defects.append(
-                _defect(
+                defect(
+                    ABOVE_KIND,
                     system,
                     obj,
                     str(ids[row]),
                     field,
-                    ABOVE_KIND,
                     line["unit"][row] / 100,
                     prices[cheapest] / 100,
                 )

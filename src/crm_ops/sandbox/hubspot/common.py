@@ -41,6 +41,8 @@ DEFAULT_SCOPES = frozenset(
     | {"crm.objects.custom.read", "crm.objects.custom.write", "crm.schemas.custom.read"}
     # the product library and line items
     | {f"crm.objects.{t}.{access}" for t in COMMERCE_TYPES for access in ("read", "write")}
+    # quotes: their own scopes, the schema one included
+    | {"crm.objects.quotes.read", "crm.objects.quotes.write", "crm.schemas.quotes.read"}
 )
 
 
