@@ -72,6 +72,11 @@ NEGATIVE_KIND, ABOVE_KIND, TOTAL_KIND, GONE_KIND = (
 )
 
 
+def _among(ids: np.ndarray, taken: set[str]) -> np.ndarray:
+    """Whether each id (as text) is one of ``taken``."""
+    return np.isin(ids.astype(str), np.asarray(sorted(taken), dtype=str))
+
+
 def _lines(rng: np.random.Generator, amounts: np.ndarray, prices: np.ndarray) -> dict[str, np.ndarray]:
     """1 to ``MAX_LINES`` product lines per amount (in cents): the parent's row, the product, quantity,
     unit price and total (cents), the totals of a parent adding up to its amount, no unit price above
@@ -290,10 +295,9 @@ class Products(GenState):
         )
         is_services = product < 0
         deal_ids = deals["id"].to_numpy()
-        pairs = [
-            (int(r), int(np.flatnonzero(is_services & (parent == parent[r]))[0]))
-            for r in np.flatnonzero(~is_services)
-        ]
+        services_of = np.flatnonzero(is_services)  # the services line of each deal, in deal order
+        sold = np.flatnonzero(~is_services)
+        pairs = list(zip(sold.tolist(), services_of[parent[sold]].tolist(), strict=True))
         for row, other in self._pairs(rng, pairs, m, NEGATIVE):
             total[other] += 2 * total[row]
             unit[other] = total[other]
@@ -310,9 +314,7 @@ class Products(GenState):
             )
             quantity[row], total[row] = -quantity[row], -total[row]
         taken = {d["record_id"] for d in self.defects}
-        clean = np.asarray(
-            [r for r in np.flatnonzero(~is_services) if str(ids[r]) not in taken], dtype=np.int64
-        )
+        clean = np.flatnonzero(~is_services & ~_among(ids, taken))
         for row in self._take(rng, clean, m, DELETED_PRODUCT):
             # sold from a product since deleted from the library: the line keeps its id, name and price
             product[row] = len(CATALOG) + int(rng.integers(0, len(RETIRED)))
@@ -410,16 +412,11 @@ class Products(GenState):
         whose product was changed without its price): their unit price is then above the list price."""
         cheapest = int(np.argmin(prices[:among]))
         taken = {d["record_id"] for d in self.defects}
-        pool = np.asarray(
-            [
-                r
-                for r in range(len(ids))
-                if line["product"][r] >= 0
-                and line["unit"][r] > prices[cheapest] * 1.1
-                and str(ids[r]) not in taken
-                and line["quantity"][r] > 0
-            ],
-            dtype=np.int64,
+        pool = np.flatnonzero(
+            (line["product"] >= 0)
+            & (line["unit"] > prices[cheapest] * 1.1)
+            & (line["quantity"] > 0)
+            & ~_among(ids, taken)
         )
         for row in self._take(rng, pool, len(ids), ABOVE_LIST):
             line["product"][row] = cheapest
