@@ -179,6 +179,9 @@ def test_the_shipped_products_map_pulls_both_crms_and_its_rules_find_the_seeded_
     sfc.OpportunityLineItem.delete(clean_sf[1])
     clean_hs = hs.filter(pl.col("product_id").is_not_null() & (pl.col("quantity") > 0))["id"].to_list()
     hsc.crm.objects.basic_api.archive("line_items", clean_hs[0])
+    hsc.crm.objects.basic_api.update(  # HubSpot recalculates the line's amount, not the deal's
+        "line_items", clean_hs[1], simple_public_object_input={"properties": {"quantity": "7"}}
+    )
     second, frames2 = _pull(profile, [*ENTITIES, "Opportunity"])
     assert {r.mode for r in second} == {"incremental"}  # type: ignore[attr-defined]
     sf2, hs2 = frames2[("salesforce", "LineItem")], frames2[("hubspot", "LineItem")]
@@ -199,6 +202,9 @@ def test_the_shipped_products_map_pulls_both_crms_and_its_rules_find_the_seeded_
         assert abs(lines.filter(pl.col("opportunity_id") == opp)["total_price"].sum() - amount) < 0.01
     deal = hs.filter(pl.col("id") == clean_hs[0])["opportunity_id"][0]
     assert ("hubspot", deal) in set(totals.select("system", "record_id").rows())
+    seven = hs2.filter(pl.col("id") == clean_hs[1]).row(0, named=True)
+    assert (seven["quantity"], seven["total_price"]) == (7.0, round(7 * seven["unit_price"], 2))
+    assert ("hubspot", seven["opportunity_id"]) in set(totals.select("system", "record_id").rows())
 
 
 def test_the_line_items_total_fix_is_planned_applied_and_undone_on_the_sandbox(
