@@ -405,6 +405,48 @@ def test_rules_with_conditions_references_and_tolerances_on_spark_equal_polars(s
     _same(expected.findings, got.findings, "findings of conditional rules")
 
 
+def test_the_products_rules_and_their_amount_fix_on_spark_equal_polars(spark: Any) -> None:
+    """rules/products.yaml (issue 26) with the shipped map 'products' declared: a children sum compared
+    with the row's own amount within a cent, and its fix proposing the sum, run on the driver; a column
+    compared with another column of the row, on the partitions."""
+    from crm_ops.rules.model import example_frame
+    from crm_ops.schema.fieldmap import load_object_map
+    from crm_ops.schema.objectmaps import shipped_object_map
+    from crm_ops.spark import run_rules_spark
+    from crm_ops.spark.needs import rule_kind
+
+    for file in shipped_object_map("products"):
+        load_object_map(file)
+    rules = [r for r in load_rules()[0] if r.id.startswith(("opportunity.line_items", "line_item."))]
+    assert len(rules) == 5
+    kinds = {r.id: rule_kind(r) for r in rules}
+    assert kinds["opportunity.line_items.total"] == kinds["line_item.product.exists"] == "driver"
+    assert kinds["line_item.unit_price.above_list"] == kinds["line_item.quantity.positive"] == "row"
+    opps = [{"id": f"o{i}", "amount": 100.0 * (i % 5) if i % 7 else None} for i in range(40)]
+    products = [{"id": f"p{i}", "price": 30.0 + i, "is_deleted": i == 3} for i in range(6)]
+    lines = [
+        {"id": f"l{i}", "opportunity_id": f"o{i % 45}", "product_id": f"p{i % 7}" if i % 9 else None,
+         "quantity": float(i % 6 - 1), "unit_price": 10.0 * (i % 8), "list_price": 45.0,
+         "total_price": 50.0 * (i % 4)}
+        for i in range(120)
+    ]  # fmt: skip
+    frames = {
+        system: {
+            "Opportunity": example_frame("Opportunity", opps, system),
+            "Product": example_frame("Product", products, system),
+            "LineItem": example_frame("LineItem", lines, system),
+        }
+        for system in ("salesforce", "hubspot")
+    }
+    frames = _typed(frames)
+    expected = run_rules(rules, frames, now=NOW)
+    got = run_rules_spark(rules, _to_spark(spark, frames), now=NOW)
+    assert expected.errors == [] and got.errors == []
+    assert set(expected.findings["rule"]) == {r.id for r in rules}  # every rule finds something
+    assert expected.findings.filter(pl.col("proposed_value").is_not_null()).height > 0  # the amount fix
+    _same(expected.findings, got.findings, "findings of the products rules")
+
+
 # ------------------------------------------------ billing and product sources (issue 14) on Spark
 
 

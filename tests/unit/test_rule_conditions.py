@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from crm_ops.rules import run_rules
+from crm_ops.rules.conditions import ConditionCheck
 from crm_ops.rules.engine import ProposalGate
 from crm_ops.rules.loader import load_yaml_rules
 from crm_ops.rules.model import Rule, example_frame
@@ -219,6 +220,73 @@ def test_children_aggregates_count_and_sum_the_records_pointing_here(tmp_path: P
     assert _failing(over, frames, entity="Account") == ["a1", "a2"]  # the deleted deal not summed
 
 
+def test_a_value_may_be_another_column_or_an_aggregate_within_a_tolerance(tmp_path: Path) -> None:
+    accounts: list[dict[str, Any]] = [
+        {"id": "a1", "annual_revenue": 1100.0},  # its deals sum to 1100
+        {"id": "a2", "annual_revenue": 2000.0},  # 2000.004: equal within a cent
+        {"id": "a3", "annual_revenue": 10.0},  # 500: off
+        {"id": "a4", "annual_revenue": None},  # a null side: never equal
+        {"id": "a5", "annual_revenue": 7.0},  # no deals: a sum of 0
+    ]
+    opps: list[dict[str, Any]] = [
+        {"id": "o1", "account_id": "a1", "amount": 600.0, "probability": 700.0},
+        {"id": "o2", "account_id": "a1", "amount": 500.0, "probability": 10.0},
+        {"id": "o3", "account_id": "a2", "amount": 2000.004, "probability": None},
+        {"id": "o4", "account_id": "a3", "amount": 500.0, "probability": 500.0},
+        {"id": "o5", "account_id": "a4", "amount": 5.0, "probability": 1.0},
+    ]
+    frames = {
+        "salesforce": {
+            "Account": example_frame("Account", accounts, "salesforce"),
+            "Opportunity": example_frame("Opportunity", opps, "salesforce"),
+        }
+    }
+    total = {"entity": "Opportunity", "via": "account_id", "agg": "sum", "field": "amount"}
+    adds_up = _rule(tmp_path, entity="Account", field="annual_revenue",
+                    check={"holds": {"children": total, "op": "=", "value": {"field": "annual_revenue"},
+                                     "within": 0.01}})  # fmt: skip
+    assert _failing(adds_up, frames, entity="Account") == ["a3", "a4", "a5"]
+    assert isinstance(adds_up.check, ConditionCheck)
+    assert (
+        str(adds_up.check.condition)
+        == "sum of Opportunity.amount (via account_id) = annual_revenue within 0.01"
+    )
+    differs = _rule(tmp_path, entity="Opportunity", field="close_date", check="not_null",
+                    when={"field": "probability", "op": ">", "value": {"field": "amount"}})  # fmt: skip
+    assert rule_kind(differs) == "row" and rule_kind(adds_up) == "driver"
+    assert _failing(differs, frames, entity="Opportunity") == ["o1"]  # 700 > 600; 500 > 500 is not
+    opps[0]["amount"] = None
+    frames["salesforce"]["Opportunity"] = example_frame("Opportunity", opps, "salesforce")
+    assert _failing(differs, frames, entity="Opportunity") == []  # a null amount: not greater
+    near = _rule(tmp_path, entity="Opportunity", field="amount", check="not_null",
+                 when={"field": "amount", "op": "!=", "value": 5, "within": 0.5})  # fmt: skip
+    assert _failing(near, frames, entity="Opportunity") == ["o1"]  # o1's empty amount differs from 5
+
+
+def test_a_fix_may_propose_an_aggregate_of_the_rows_children(tmp_path: Path) -> None:
+    accounts = [{"id": "a1", "annual_revenue": 10.0}, {"id": "a2", "annual_revenue": 30.0}]
+    opps = [
+        {"id": "o1", "account_id": "a1", "amount": 600.0},
+        {"id": "o2", "account_id": "a1", "amount": 500.0},
+        {"id": "o3", "account_id": "a2", "amount": 30.0},
+    ]
+    frames = {
+        "salesforce": {
+            "Account": example_frame("Account", accounts, "salesforce"),
+            "Opportunity": example_frame("Opportunity", opps, "salesforce"),
+        }
+    }
+    total = {"entity": "Opportunity", "via": "account_id", "agg": "sum", "field": "amount"}
+    rule = _rule(tmp_path, entity="Account", field="annual_revenue",
+                 check={"holds": {"field": "annual_revenue", "op": "=", "value": {"children": total}}},
+                 fix={"set": {"children": total}, "confidence": 0.7})  # fmt: skip
+    result = run_rules([rule], frames)
+    assert result.errors == []
+    found = result.findings.select("record_id", "proposed_value", "confidence").rows()
+    assert found == [("a1", "1100.0", 0.7)]
+    assert rule_kind(rule) == "driver"
+
+
 # ------------------------------------------------------------------------------------ refusals
 
 
@@ -258,6 +326,22 @@ def test_children_aggregates_count_and_sum_the_records_pointing_here(tmp_path: P
          "when children when: ref is not allowed here"),
         ({"when": None}, "when: a test is a mapping"),
         ({"check": {"holds": {"field": "amount", "op": "~", "value": 1}}}, "check holds op: unknown op '~'"),
+        ({"when": {"field": "stage", "op": "in", "value": {"field": "name"}}},
+         "when value: in compares with a value; a field, ref or children value takes one of =, !=, >"),
+        ({"when": {"field": "amount", "op": "=", "value": {"field": "stage"}}},
+         "when value: amount is Float64 and stage is String; compare a number with a number"),
+        ({"when": {"field": "amount", "op": "=", "value": {"field": "amout"}}},
+         "when value field: Opportunity has no field 'amout' (did you mean 'amount'?)"),
+        ({"when": {"field": "amount", "op": "=", "value": {"column": "amount"}}},
+         "when value: unknown key(s) column; known: field, ref, children"),
+        ({"when": {"field": "stage", "op": "=", "value": "Won", "within": 1}},
+         "when within: a tolerance needs a number field; stage is String"),
+        ({"when": {"field": "amount", "op": ">", "value": 1, "within": 1}},
+         "when within: only = and != take a tolerance; op is >"),
+        ({"when": {"field": "amount", "op": "=", "value": 1, "within": -1}},
+         "when within: a number 0 or more (0.01: a cent), got -1"),
+        ({"fix": {"set": {"field": "stage"}}}, "fix set: stage is String; the field 'amount' is Float64"),
+        ({"fix": {"set": {"field": "amount"}, "strip": True}}, "fix: strip cannot go with set:"),
         ({"tolerance": "lots"}, f"{TOLERANCE}, got 'lots'"),
         ({"tolerance": 0.05}, f"{TOLERANCE}, got 0.05"),
     ],

@@ -13,10 +13,17 @@ condition is one test or a list of tests (all must hold). A test is either the s
   column is the row's id, optionally only those matching the child's own ``when`` (its own columns only).
   A row without children counts 0 and sums 0; its min, max and mean are null.
 
+The ``value`` of ``=``, ``!=``, ``>``, ``>=``, ``<`` and ``<=`` may itself be an operand of the row, in
+the same forms: ``{children: {entity: LineItem, via: opportunity_id, agg: sum, field: total_price}, op:
+"=", value: {field: amount}}`` compares an aggregate with the row's own column. Numbers compared by ``=``
+or ``!=`` may take ``within: 0.01``: equal when they differ by no more than that (money rounded to the
+cent, say).
+
 A null value matches only ``is_null``, ``!=`` and ``not_in`` (a missing value equals nothing), so a
-condition never judges a row by accident. Every mistake (an unknown op, field or entity, a value of the
-wrong type for its column, a malformed regular expression) is a problem naming the ``when`` key; the
-loader reports it as a rule error. Nothing here is evaluated as code: each test becomes a polars
+condition never judges a row by accident; a comparison with a null operand is the same. Every mistake
+(an unknown op, field or entity, a value of the wrong type for its column, a malformed regular
+expression, a tolerance on a text) is a problem naming the ``when`` key; the loader reports it as a
+rule error. Nothing here is evaluated as code: each test becomes a polars
 expression.
 """
 
@@ -30,6 +37,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
+from crm_ops.rules.library.registry import proposals
 from crm_ops.rules.names import nearest
 from crm_ops.schema.entities import CUSTOM_PREFIX, SOURCE_ENTITIES, columns, entity_names, is_entity
 from crm_ops.schema.entities import live as live_records
@@ -57,7 +65,9 @@ ORDERING = (">", ">=", "<", "<=")
 NO_VALUE = ("is_null", "not_null")
 TEXT_OPS = ("contains", "matches")
 # The keys of the full form, of ``ref`` and of ``children``.
-TEST_KEYS = ("field", "ref", "children", "op", "value")
+TEST_KEYS = ("field", "ref", "children", "op", "value", "within")
+OPERAND_KEYS = ("field", "ref", "children")
+COMPARISONS = ("=", "!=", *ORDERING)
 REF_KEYS = ("via", "entity", "field")
 CHILDREN_KEYS = ("entity", "via", "agg", "field", "when")
 AGGS = ("count", "sum", "min", "max", "mean")
@@ -128,11 +138,16 @@ class Test:
     operand: Operand
     op: str
     value: Any = None
+    other: Operand | None = None  # a value that is an operand of the row (``value: {field: amount}``)
+    within: float | None = None  # =, != on numbers: equal when no further apart than this
 
     def expr(self, frame: pl.DataFrame, ctx: RuleContext) -> pl.Expr:
         """True where the test holds (never null: a null value holds only for is_null, != and not_in)."""
         x = self.operand.expr(frame, ctx)
         v = self.value
+        if self.other is not None or self.within is not None:
+            y = self.other.expr(frame, ctx) if self.other is not None else pl.lit(v, self.operand.dtype)
+            return _compare(x, y, self.op, self.within)
         if self.op == "is_null":
             return x.is_null()
         if self.op == "not_null":
@@ -144,22 +159,22 @@ class Test:
             return x.str.contains(str(v), literal=True).fill_null(False)
         if self.op == "matches":
             return x.str.contains(str(v)).fill_null(False)
-        literal = pl.lit(v, self.operand.dtype)
-        compared = {
-            "=": x == literal,
-            "!=": x != literal,
-            ">": x > literal,
-            ">=": x >= literal,
-            "<": x < literal,
-            "<=": x <= literal,
-        }[self.op]
-        return compared.fill_null(self.op == "!=")
+        return _compare(x, pl.lit(v, self.operand.dtype), self.op, None)
+
+    def reads_others(self) -> bool:
+        """Whether the test reads records beyond the row (in its operand or its value)."""
+        return self.operand.reads_others() or (self.other is not None and self.other.reads_others())
 
     def __str__(self) -> str:
         if self.op in NO_VALUE:
             return f"{self.operand} {self.op}"
+        near = f" within {self.within:g}" if self.within is not None else ""
+        if self.other is not None:
+            return f"{self.operand} {self.op} {self.other}{near}"
         shown = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.value
-        return f"{self.operand} {self.op} {'[' + shown + ']' if isinstance(self.value, list) else shown}"
+        return (
+            f"{self.operand} {self.op} {'[' + shown + ']' if isinstance(self.value, list) else shown}{near}"
+        )
 
 
 @dataclass(frozen=True)
@@ -177,10 +192,20 @@ class Condition:
 
     def reads_others(self) -> bool:
         """Whether any test reads records beyond the row (a parent's value, a children aggregate)."""
-        return any(t.operand.reads_others() for t in self.tests)
+        return any(t.reads_others() for t in self.tests)
 
     def __str__(self) -> str:
         return " and ".join(map(str, self.tests))
+
+
+def _compare(x: pl.Expr, y: pl.Expr, op: str, within: float | None) -> pl.Expr:
+    """``x op y`` for each row, never null (a null side holds only for ``!=``); ``within``: = and != with
+    a tolerance."""
+    if within is not None:
+        close = (x - y).abs() <= within
+        return close.fill_null(False) if op == "=" else (~close).fill_null(True)
+    compared = {"=": x == y, "!=": x != y, ">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y}[op]
+    return compared.fill_null(op == "!=")
 
 
 def _column(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> pl.Expr:
@@ -330,9 +355,32 @@ def _typed(value: Any, dtype: pl.DataType, where: str) -> tuple[Any, str | None]
     return None, wrong.format("text (put it in quotes)")
 
 
-def _test(operand: Operand, op: Any, raw: Mapping[str, Any], where: str) -> tuple[Test | None, list[str]]:
+def _test(
+    operand: Operand,
+    op: Any,
+    raw: Mapping[str, Any],
+    where: str,
+    entities: Sequence[str] = (),
+    nested: bool = True,
+) -> tuple[Test | None, list[str]]:
     if op not in OPS:
         return None, [f"{where} op: unknown op {op!r}; known: {', '.join(OPS)}"]
+    test, problems = _plain_test(operand, op, raw, where, entities, nested)
+    if test is None or raw.get("within") is None:
+        return test, problems
+    within = raw["within"]
+    if op not in ("=", "!="):
+        return None, [f"{where} within: only = and != take a tolerance; op is {op}"]
+    if not operand.dtype.is_numeric():
+        return None, [f"{where} within: a tolerance needs a number field; {operand} is {operand.dtype}"]
+    if not isinstance(within, int | float) or isinstance(within, bool) or within < 0:
+        return None, [f"{where} within: a number 0 or more (0.01: a cent), got {within!r}"]
+    return Test(test.operand, test.op, test.value, test.other, float(within)), []
+
+
+def _plain_test(
+    operand: Operand, op: str, raw: Mapping[str, Any], where: str, entities: Sequence[str], nested: bool
+) -> tuple[Test | None, list[str]]:
     dtype = operand.dtype
     if op in NO_VALUE:
         if raw.get("value") is not None:
@@ -342,6 +390,8 @@ def _test(operand: Operand, op: Any, raw: Mapping[str, Any], where: str) -> tupl
         hint = " (to test for an empty value: op: is_null)" if op in ("=", "!=") else ""
         return None, [f"{where}: op {op} needs a value{hint}"]
     value = raw["value"]
+    if isinstance(value, dict):
+        return _operand_test(operand, op, value, f"{where} value", entities, nested)
     if op in TEXT_OPS:
         if dtype != pl.String():
             return None, [f"{where}: {op} needs a text field; {operand} is {dtype}"]
@@ -369,33 +419,73 @@ def _test(operand: Operand, op: Any, raw: Mapping[str, Any], where: str) -> tupl
     return (None, [problem]) if problem else (Test(operand, op, found), [])
 
 
+def _operand_test(
+    operand: Operand, op: str, raw: dict[str, Any], where: str, entities: Sequence[str], nested: bool
+) -> tuple[Test | None, list[str]]:
+    """A test whose value is an operand of the row (``value: {field: amount}``)."""
+    if op not in COMPARISONS:
+        return None, [
+            f"{where}: {op} compares with a value; a field, ref or children value takes one of "
+            f"{', '.join(COMPARISONS)}"
+        ]
+    other, problems = operand_value(raw, entities, where, nested=nested)
+    if other is None:
+        return None, problems
+    a, b = operand.dtype, other.dtype
+    if not (a == b or (a.is_numeric() and b.is_numeric())):
+        return None, [
+            f"{where}: {operand} is {a} and {other} is {b}; compare a number with a number, "
+            "a date with a date, a text with a text"
+        ]
+    if op in ORDERING and not (a.is_numeric() or a.is_temporal()):
+        return None, [f"{where}: {op} needs numbers or dates; {operand} is {a}"]
+    return Test(operand, op, other=other), []
+
+
+def parse_operand(
+    raw: Mapping[str, Any], entities: Sequence[str], where: str, *, nested: bool = True
+) -> tuple[Operand | None, list[str]]:
+    """What a test looks at, from the one of ``field``, ``ref`` or ``children`` ``raw`` gives; or the
+    problems. ``nested=False`` allows ``field`` only (a children's own ``when``)."""
+    given = [k for k in OPERAND_KEYS if k in raw]
+    if len(given) != 1:
+        return None, [f"{where}: needs exactly one of field, ref or children"]
+    if given[0] != "field" and not nested:
+        return None, [f"{where}: {given[0]} is not allowed here (a children's when tests their own fields)"]
+    if given[0] == "field":
+        dtype, problems = _field_type(entities, raw["field"], f"{where} field")
+        return (Operand("field", str(raw["field"]), dtype) if dtype is not None else None), problems
+    if given[0] == "ref":
+        return _ref(raw["ref"], entities, f"{where} ref")
+    return _children(raw["children"], f"{where} children")
+
+
+def operand_value(
+    raw: Any, entities: Sequence[str], where: str, *, nested: bool = True
+) -> tuple[Operand | None, list[str]]:
+    """An operand given as a value (``value: {field: amount}``, ``fix: {set: {children: ...}}``): a
+    mapping of exactly one of ``field``, ``ref`` or ``children``; or the problems."""
+    problems = _mapping(raw, OPERAND_KEYS, where)
+    return (None, problems) if problems else parse_operand(raw, entities, where, nested=nested)
+
+
 def _full_test(
     raw: Mapping[str, Any], entities: Sequence[str], where: str, nested: bool
 ) -> tuple[Test | None, list[str]]:
     problems = _mapping(raw, TEST_KEYS, where)
     if problems:
         return None, problems
-    given = [k for k in ("field", "ref", "children") if k in raw]
-    if len(given) != 1:
-        return None, [f"{where}: needs exactly one of field, ref or children"]
-    if "op" not in raw:
+    if len([k for k in OPERAND_KEYS if k in raw]) == 1 and "op" not in raw:
         return None, [f"{where}: needs op (one of {', '.join(OPS)})"]
-    if given[0] != "field" and not nested:
-        return None, [f"{where}: {given[0]} is not allowed here (a children's when tests their own fields)"]
-    operand: Operand | None
-    if given[0] == "field":
-        dtype, problems = _field_type(entities, raw["field"], f"{where} field")
-        operand = Operand("field", str(raw["field"]), dtype) if dtype is not None else None
-    elif given[0] == "ref":
-        operand, problems = _ref(raw["ref"], entities, f"{where} ref")
-    else:
-        operand, problems = _children(raw["children"], f"{where} children")
+    operand, problems = parse_operand(raw, entities, where, nested=nested)
     if operand is None:
         return None, problems
-    return _test(operand, raw["op"], raw, where)
+    return _test(operand, raw["op"], raw, where, entities, nested)
 
 
-def _shorthand(raw: Mapping[str, Any], entities: Sequence[str], where: str) -> tuple[list[Test], list[str]]:
+def _shorthand(
+    raw: Mapping[str, Any], entities: Sequence[str], where: str, nested: bool
+) -> tuple[list[Test], list[str]]:
     tests: list[Test] = []
     for column, value in raw.items():
         dtype, problems = _field_type(entities, column, f"{where} {column}")
@@ -403,7 +493,7 @@ def _shorthand(raw: Mapping[str, Any], entities: Sequence[str], where: str) -> t
             return [], problems
         op = "is_null" if value is None else "in" if isinstance(value, list) else "="
         test, problems = _test(
-            Operand("field", str(column), dtype), op, {"value": value}, f"{where} {column}"
+            Operand("field", str(column), dtype), op, {"value": value}, f"{where} {column}", entities, nested
         )
         if test is None:
             return [], problems
@@ -434,7 +524,7 @@ def parse_condition(
                 return None, problems
             tests.append(test)
         else:
-            found, problems = _shorthand(item, entities, here)
+            found, problems = _shorthand(item, entities, here, nested)
             if problems:
                 return None, problems
             tests += found
@@ -452,11 +542,27 @@ class ConditionCheck:
         return self.condition.expr(frame, ctx)
 
 
+@dataclass(frozen=True, eq=False)  # hashed by identity, as the fixers it stands beside
+class OperandFix:
+    """A fix proposing an operand's value (``fix: {set: {children: ...}}``): the sum of the line items,
+    say, for an amount that does not add up."""
+
+    operand: Operand
+    confidence: float
+
+    def __call__(self, rows: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.DataFrame:
+        """The proposals: each failing row's operand value, at the fix's confidence."""
+        found = proposals(rows, self.operand.expr(rows, ctx), self.confidence)
+        return found.filter(pl.col("proposed_value").is_not_null())
+
+
 def reads_others(rule: Rule) -> bool:
     """Whether a rule's condition or condition check reads records beyond the judged row."""
-    check = rule.check
-    return (rule.when is not None and rule.when.reads_others()) or (
-        isinstance(check, ConditionCheck) and check.condition.reads_others()
+    check, fix = rule.check, rule.fix
+    return (
+        (rule.when is not None and rule.when.reads_others())
+        or (isinstance(check, ConditionCheck) and check.condition.reads_others())
+        or (isinstance(fix, OperandFix) and fix.operand.reads_others())
     )
 
 

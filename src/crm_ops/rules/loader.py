@@ -21,7 +21,14 @@ import polars as pl
 import yaml
 
 from crm_ops.rules import crosssource, library, tolerance  # noqa: F401 - crosssource's checks register
-from crm_ops.rules.conditions import ConditionCheck, no_such_field, parse_condition
+from crm_ops.rules.conditions import (
+    OPERAND_KEYS,
+    ConditionCheck,
+    OperandFix,
+    no_such_field,
+    operand_value,
+    parse_condition,
+)
 from crm_ops.rules.model import SEVERITIES, CheckFn, Example, FixFn, Rule
 from crm_ops.schema.entities import CUSTOM_PREFIX, columns, entity_names, is_entity
 from crm_ops.schema.objectmaps import dormant_entities
@@ -46,7 +53,8 @@ RULE_KEY_HELP = {
 }
 RULE_KEYS = set(RULE_KEY_HELP)
 FIX_MAPPING_HELP = {
-    "set": "propose this value",
+    "set": "propose this value; or {field: ...}, {ref: ...} or {children: ...}: that value of the row "
+    "(see Conditions), such as the sum of its line items",
     "set_null": "true: propose emptying the field",
     "strip": "true: propose the value without leading and trailing spaces",
     "lowercase": "true: propose the value in lower case (with strip: both)",
@@ -186,6 +194,9 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
             problems.append(f"unknown fix {raw_fix!r}; known: {', '.join(sorted(library.FIXES))}")
         else:
             fix_fn = library.FIXES[raw_fix]
+    elif isinstance(raw_fix, dict) and isinstance(raw_fix.get("set"), dict):
+        fix_fn, fix_problems = _operand_fix(raw_fix, column, entities if not bad else [])
+        problems += fix_problems
     elif isinstance(raw_fix, dict):
         fix_fn, fix_problem = _generic_fix(raw_fix, column)
         if fix_problem:
@@ -223,6 +234,31 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
         ),
         [],
     )
+
+
+def _operand_fix(raw: dict[str, Any], column: Any, entities: list[str]) -> tuple[FixFn | None, list[str]]:
+    """``fix: {set: {field|ref|children: ...}}``: propose the value of an operand of the row (the sum of
+    its line items, say), of the rule field's type."""
+    if column is None:
+        return None, ["a fix mapping needs the rule's 'field'"]
+    unknown = sorted(set(raw) - {"set", "confidence"})
+    if unknown:
+        return None, [f"fix: {', '.join(unknown)} cannot go with set: {{{', '.join(OPERAND_KEYS)}}}"]
+    confidence = raw.get("confidence", 0.9)
+    if not isinstance(confidence, int | float) or isinstance(confidence, bool) or not 0 <= confidence <= 1:
+        return None, [f"fix confidence must be a number between 0 and 1, got {confidence!r}"]
+    if not entities:
+        return None, []
+    operand, problems = operand_value(raw["set"], entities, "fix set")
+    if operand is None:
+        return None, problems
+    target = [columns(e).get(str(column)) for e in entities]
+    if any(
+        t is not None and t != operand.dtype and not (t.is_numeric() and operand.dtype.is_numeric())
+        for t in target
+    ):
+        return None, [f"fix set: {operand} is {operand.dtype}; the field {column!r} is {target[0]}"]
+    return OperandFix(operand, float(confidence)), []
 
 
 def _generic_fix(raw: dict[str, Any], column: Any) -> tuple[FixFn | None, str | None]:
@@ -399,11 +435,26 @@ def load_python_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
 
 
 def _dormant(spec: dict[str, Any]) -> bool:
-    """Whether a shipped rule judges only entities of shipped object maps that no loaded map declares."""
+    """Whether a shipped rule judges only entities of shipped object maps that no loaded map declares,
+    or reads one (a ``ref`` or ``children`` of its condition, check or fix: an Opportunity's line items
+    without the ``products`` map)."""
     given = spec.get("entity")
     entities = given if isinstance(given, list) else [given]
     dormant = dormant_entities()
-    return bool(entities) and all(e in dormant and not is_entity(e) for e in entities)
+    if bool(entities) and all(e in dormant and not is_entity(e) for e in entities):
+        return True
+    read = _named_entities([spec.get("when"), spec.get("check"), spec.get("fix")])
+    return any(e in dormant and not is_entity(e) for e in read)
+
+
+def _named_entities(raw: Any) -> set[str]:
+    """The entities a rule's condition, check or fix names (each ``entity:`` of a ``ref`` or ``children``)."""
+    if isinstance(raw, list):
+        return set().union(*map(_named_entities, raw)) if raw else set()
+    if not isinstance(raw, dict):
+        return set()
+    named = {raw["entity"]} if isinstance(raw.get("entity"), str) else set()
+    return named.union(*(_named_entities(v) for v in raw.values()))
 
 
 def load_rules(

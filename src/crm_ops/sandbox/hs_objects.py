@@ -174,6 +174,10 @@ _IDS = {
     "emails": ("0-49", 640_000_000),
     "meetings": ("0-47", 660_000_000),
     "notes": ("0-46", 680_000_000),
+    # the product library and line items (commerce)
+    "products": ("0-7", 800_000_000),
+    "line_items": ("0-8", 900_000_000),
+    "quotes": ("0-14", 1_000_000_000),
 }
 ENGAGEMENTS = ("tasks", "calls", "emails", "meetings", "notes")
 
@@ -193,7 +197,8 @@ def hubspot_objects(org: str = "crm_ops") -> dict[str, HsObject]:
         ordered = tuple(unique[p.name] for p in props if unique[p.name] is p)
         type_id, base = _IDS[name]
         modified = "lastmodifieddate" if name == "contacts" else "hs_lastmodifieddate"
-        created = "hs_createdate" if type_id.startswith("2-") or name in ENGAGEMENTS else "createdate"
+        own_createdate = type_id.startswith("2-") or name in ENGAGEMENTS or name == "quotes"
+        created = "hs_createdate" if own_createdate else "createdate"
         objects[name] = HsObject(
             name, type_id, base, ordered, modified_property=modified, created_property=created
         )
@@ -235,6 +240,17 @@ _DEFAULT_PROPERTIES = {
     "emails": ("hs_createdate", "hs_email_subject", "hs_lastmodifieddate", "hs_object_id", "hs_timestamp"),
     "meetings": ("hs_createdate", "hs_lastmodifieddate", "hs_meeting_title", "hs_object_id", "hs_timestamp"),
     "notes": ("hs_createdate", "hs_lastmodifieddate", "hs_note_body", "hs_object_id", "hs_timestamp"),
+    "products": ("createdate", "description", "hs_lastmodifieddate", "hs_object_id", "name", "price"),
+    "line_items": (
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "hs_product_id",
+        "name",
+        "price",
+        "quantity",
+    ),
+    "quotes": ("hs_createdate", "hs_expiration_date", "hs_lastmodifieddate", "hs_object_id", "hs_title"),
     "deals": (
         "amount",
         "closedate",
@@ -289,6 +305,12 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("companies", "notes"): 189,
     ("notes", "deals"): 214,
     ("deals", "notes"): 213,
+    # line items on deals (a line item belongs to one deal)
+    ("line_items", "deals"): 20,
+    ("deals", "line_items"): 19,
+    # quotes on deals
+    ("quotes", "deals"): 64,
+    ("deals", "quotes"): 63,
 }
 PRIMARY_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 1,

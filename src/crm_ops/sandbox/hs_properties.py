@@ -930,6 +930,90 @@ OPTIONS.update(
     meeting_outcome=("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"),
 )
 
+# The product library (products, 0-7) and line items (0-8), as their properties APIs list them (a recorded
+# batch read of line items: shared/fixtures/recorded/hubspot). A line item is a product sold on a deal:
+# hs_product_id names the library product it was made from (none for a one-off line); price is its unit
+# price, discount an amount off each unit and amount HubSpot's own calculation, quantity x price less the
+# discount. Deals' amounts are their own property: nothing keeps them to the sum of the line items.
+PRODUCTS = """
+[productinformation]
+hs_object_id n ro stored label=Record_ID
+name s stored label=Name
+description t label=Description
+hs_sku s stored label=SKU
+price n stored label=Unit_price
+hs_cost_of_goods_sold n label=Unit_cost
+hs_product_type e:product_type stored label=Product_type
+hs_recurring_billing_period s label=Term
+hs_url s label=URL
+createdate dt ro stored label=Create_date
+hs_lastmodifieddate dt ro stored label=Last_modified_date
+hubspot_owner_id e:owners label=Owner
+hs_folder_id n label=Folder
+hs_merged_object_ids c:none ro label=Merged_product_IDs
+hs_created_by_user_id n ro label=Created_by_user_ID
+"""
+LINE_ITEMS = """
+[lineiteminformation]
+hs_object_id n ro stored label=Record_ID
+name s stored label=Name
+description t label=Description
+hs_product_id n stored label=Product_ID
+hs_sku s stored label=SKU
+quantity n stored label=Quantity
+price n stored label=Unit_price
+discount n stored label=Unit_discount
+hs_discount_percentage n label=Unit_discount_percentage
+amount n ro stored label=Net_price
+hs_pre_discount_amount n ro label=Pre-discount_amount
+hs_cost_of_goods_sold n label=Unit_cost
+hs_margin n ro label=Margin
+hs_tcv n ro label=Total_contract_value
+hs_acv n ro label=Annual_contract_value
+hs_arr n ro label=Annual_recurring_revenue
+hs_mrr n ro label=Monthly_recurring_revenue
+hs_product_type e:product_type label=Product_type
+hs_position_on_quote n label=Position_on_quote
+hs_recurring_billing_period s label=Term
+hs_line_item_currency_code e:line_item_currency label=Currency
+createdate dt ro stored label=Create_date
+hs_lastmodifieddate dt ro stored label=Last_modified_date
+hs_created_by_user_id n ro label=Created_by_user_ID
+hs_merged_object_ids c:none ro label=Merged_line_item_IDs
+"""
+# Quotes (0-14): a deal's priced offer, with its own title, status and expiration; hs_quote_amount is
+# HubSpot's sum of the quote's line items.
+QUOTES = """
+[quoteinformation]
+hs_object_id n ro stored label=Record_ID
+hs_title s stored label=Quote_name
+hs_status e:quote_status stored label=Quote_approval_status
+hs_expiration_date d stored label=Quote_expiration_date
+hs_quote_amount n ro stored label=Quote_amount
+hs_quote_number s ro stored label=Quote_number
+hs_currency e:line_item_currency label=Currency
+hs_sign_status e:quote_sign_status stored label=Quote_signature_status
+hs_esign_enabled b label=Enable_e-signature
+hs_terms t label=Terms
+hs_comments t label=Comments
+hs_language s label=Language
+hs_domain s ro label=Domain
+hs_public_url_key s ro label=Public_URL_key
+hs_createdate dt ro stored label=Create_date
+hs_lastmodifieddate dt ro stored label=Last_modified_date
+hubspot_owner_id e:owners stored label=Quote_owner
+hs_created_by_user_id n ro label=Created_by_user_ID
+hs_merged_object_ids c:none ro label=Merged_quote_IDs
+"""
+CUSTOM.update(products="", line_items="", quotes="")
+OPTIONS.update(
+    quote_status=("DRAFT", "APPROVAL_NOT_NEEDED", "PENDING_APPROVAL", "APPROVED", "REJECTED"),
+    quote_sign_status=("NOT_SIGNED", "PENDING", "SIGNED"),
+)
+OPTIONS.update(
+    product_type=("inventory", "non_inventory", "service"), line_item_currency=("USD", "EUR", "GBP")
+)
+
 TEXT = {
     "contacts": CONTACTS,
     "companies": COMPANIES,
@@ -941,6 +1025,9 @@ TEXT = {
     "emails": EMAILS,
     "meetings": MEETINGS,
     "notes": NOTES,
+    "products": PRODUCTS,
+    "line_items": LINE_ITEMS,
+    "quotes": QUOTES,
 }
 # the custom object types' schemas (GET /crm/v3/schemas): name -> (singular, plural, primary display)
 CUSTOM_OBJECTS = {"p_subscriptions": ("Subscription", "Subscriptions", "subscription_name")}

@@ -203,6 +203,18 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
     ),
     "campaign_status": ("Planned", "In Progress", "Completed", "Aborted"),
     "campaign_member_status": ("Planned", "Received", "Responded", "Sent"),
+    "product_family": ("Software", "Services", "Hardware", "Support"),
+    "quantity_unit": ("Each", "Hours", "Seats"),
+    "quote_status": (
+        "Draft",
+        "Needs Review",
+        "In Review",
+        "Approved",
+        "Rejected",
+        "Presented",
+        "Accepted",
+        "Denied",
+    ),
 }
 
 FORMULAS: dict[tuple[str, str], str] = {
@@ -556,6 +568,89 @@ LeadOrContactOwnerId reference ro ref=Group|User poly label=Owner_ID
 Type string:40 ro
 """
 
+# Products and price books (Object Reference: Product2, PricebookEntry, OpportunityLineItem). A line item
+# is a product of a price book entry on an opportunity: ListPrice, ProductCode, Name and Subtotal come
+# from the entry and the org; UnitPrice or TotalPrice is given on create (the org computes the other).
+# While an opportunity has line items the org keeps its Amount to the sum of their TotalPrice.
+PRODUCT2 = """
+@system
+Name string:255 req label=Product_Name
+ProductCode string:255
+Description textarea:4000 label=Product_Description
+IsActive boolean req doc label=Active
+Family picklist:40 pl=product_family label=Product_Family
+StockKeepingUnit string:180 label=Product_SKU
+QuantityUnitOfMeasure picklist:255 pl=quantity_unit label=Quantity_Unit_Of_Measure
+IsArchived boolean req ro doc label=Archived
+@audit
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+"""
+
+PRICEBOOK_ENTRY = """
+@system
+Name string:255 ro label=Product_Name
+Pricebook2Id reference req co ref=Pricebook2 label=Price_Book_ID
+Product2Id reference req co ref=Product2 label=Product_ID
+UnitPrice currency req label=List_Price
+IsActive boolean req doc label=Active
+UseStandardPrice boolean req doc label=Use_Standard_Price
+ProductCode string:255 ro
+IsArchived boolean req ro doc label=Archived
+@audit
+"""
+
+OPPORTUNITY_LINE_ITEM = """
+@system
+OpportunityId reference req co ref=Opportunity label=Opportunity_ID
+SortOrder int label=Sort_Order
+PricebookEntryId reference co ref=PricebookEntry label=Price_Book_Entry_ID
+Product2Id reference co ref=Product2 label=Product_ID
+ProductCode string:255 ro
+Name string:376 ro label=Opportunity_Product_Name
+Quantity double req
+TotalPrice currency label=Total_Price
+UnitPrice currency label=Sales_Price
+ListPrice currency ro label=List_Price
+ServiceDate date label=Date
+Description string:255 label=Line_Description
+Discount percent
+Subtotal currency ro
+@audit
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+"""
+
+# The standard Quote object (Object Reference: Quote): a priced offer on an opportunity. Its totals are
+# the org's own sums of its quote line items (read-only); IsSyncing marks the quote whose lines the
+# opportunity's line items follow; AccountId is the opportunity's.
+QUOTE = """
+@system
+Name string:255 req label=Quote_Name
+OpportunityId reference req co ref=Opportunity label=Opportunity_ID
+Pricebook2Id reference ref=Pricebook2 label=Price_Book_ID
+ContactId reference ref=Contact label=Contact_ID
+QuoteNumber string:30 ro doc label=Quote_Number
+IsSyncing boolean req ro doc label=Syncing
+ShippingHandling currency label=Shipping_and_Handling
+Tax currency
+Status picklist:40 doc pl=quote_status
+ExpirationDate date label=Expiration_Date
+Description textarea:32000
+Subtotal currency ro
+TotalPrice currency ro label=Total_Price
+LineItemCount int ro label=Line_Items
+Discount percent ro
+GrandTotal currency ro label=Grand_Total
+Email email:80
+Phone phone:40
+Fax phone:40
+AccountId reference ro ref=Account label=Account_ID
+@audit
+LastViewedDate datetime ro
+LastReferencedDate datetime ro
+"""
+
 OPPORTUNITY_CONTACT_ROLE = """
 Id id:18 req ro doc
 OpportunityId reference req co ref=Opportunity
@@ -714,6 +809,10 @@ CHILDREN: dict[str, str] = {
         CampaignId CampaignMembers 1; Event WhatId Events 1; OpenActivity WhatId OpenActivities 1; Opportunity
         CampaignId Opportunities 0; Task WhatId Tasks 1""",
     "CampaignMember": "",
+    "Product2": """
+        OpportunityLineItem Product2Id - 0; PricebookEntry Product2Id PricebookEntries 1""",
+    "PricebookEntry": """
+        OpportunityLineItem PricebookEntryId - 0""",
     "User": """
         Account OwnerId - 0; Contact OwnerId - 0; Event OwnerId - 0; Lead OwnerId - 0; Opportunity
         OwnerId - 0; Task OwnerId - 0; User ManagerId ManagedUsers 0; UserRole ForecastUserId - 0""",
@@ -758,4 +857,14 @@ OBJECTS = {
     "Event": ("00U", "Event", "Events", True, EVENT),
     "Campaign": ("701", "Campaign", "Campaigns", True, CAMPAIGN),
     "CampaignMember": ("00v", "Campaign Member", "Campaign Members", True, CAMPAIGN_MEMBER),
+    "Product2": ("01t", "Product", "Products", True, PRODUCT2),
+    "Quote": ("0Q0", "Quote", "Quotes", True, QUOTE),
+    "PricebookEntry": ("01u", "Price Book Entry", "Price Book Entries", True, PRICEBOOK_ENTRY),
+    "OpportunityLineItem": (
+        "00k",
+        "Opportunity Product",
+        "Opportunity Product",
+        True,
+        OPPORTUNITY_LINE_ITEM,
+    ),
 }

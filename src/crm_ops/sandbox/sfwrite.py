@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import polars as pl
+
 from crm_ops.sandbox.objects import (
     OPPORTUNITY_STAGES,
     SALESFORCE_OBJECTS,
@@ -261,7 +263,33 @@ class Writer:
             extra["HasResponded"] = changes["Status"] == "Responded"
             first = row.get("FirstRespondedDate") or (now.date() if extra["HasResponded"] else None)
             extra["FirstRespondedDate"] = first
+        if self.obj.name == LINE_ITEM:
+            extra.update(_line_prices(merged, changes))
         return extra
+
+    def roll_up(self, opportunity_id: Any, now: datetime) -> None:
+        """After a save of a line item: the org keeps its opportunity's Amount to the sum of the live line
+        items' TotalPrice (while it has any)."""
+        if (
+            self.obj.name != LINE_ITEM
+            or not isinstance(opportunity_id, str)
+            or "Opportunity" not in self.tables
+        ):
+            return
+        lines = self.table.frame().filter((pl.col("OpportunityId") == opportunity_id) & ~pl.col("IsDeleted"))
+        row = sf_row(opportunity_id, _PREFIXES["Opportunity"])
+        opportunities = self.tables["Opportunity"]
+        if row is None or lines.is_empty():
+            return
+        with opportunities.lock:
+            opportunities.update(
+                row,
+                {
+                    "Amount": round(float(lines["TotalPrice"].fill_null(0).sum()), 2),
+                    "LastModifiedDate": now,
+                    "SystemModstamp": now,
+                },
+            )
 
     def update(
         self,
@@ -287,7 +315,8 @@ class Writer:
             if refused is not None:
                 raise refused
             self.table.update(located, {**changes, **self.derived(current, changes, now)})
-            return str(current["Id"])
+        self.roll_up(current.get("OpportunityId"), now)
+        return str(current["Id"])
 
     def validate_update(
         self, record_id: Any, values: dict[str, Any], *, from_csv: bool = False
@@ -344,7 +373,8 @@ class Writer:
                 record.pop("OwnerId")
             record.update(self.derived(record, changes, now))
             self.table.append(record)
-            return new_id
+        self.roll_up(record.get("OpportunityId"), now)
+        return new_id
 
     def delete(self, record_id: Any, now: datetime) -> str:
         """Soft-delete a record (to the recycle bin: ``queryAll`` still sees it)."""
@@ -355,6 +385,8 @@ class Writer:
             raise SaveError("DELETE_FAILED", f"{self.obj.name} records cannot be deleted")
         with self.table.lock:
             self.table.update(located, {"IsDeleted": True, "SystemModstamp": now, "LastModifiedDate": now})
+            current = self.table.row(located) or {}
+        self.roll_up(current.get("OpportunityId"), now)
         return str(record_id)
 
 
@@ -392,3 +424,26 @@ def event_times(row: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str,
         "ActivityDate": start.date(),
         "EndDate": end.date(),
     }
+
+
+LINE_ITEM = "OpportunityLineItem"
+
+
+def _line_prices(merged: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """What the org computes on a line item's save: TotalPrice from Quantity, UnitPrice and Discount (or
+    UnitPrice from a TotalPrice given instead), and the Subtotal before the discount."""
+    quantity, unit, discount = merged.get("Quantity"), merged.get("UnitPrice"), merged.get("Discount") or 0
+    if quantity is None:
+        return {}
+    if (
+        "TotalPrice" in changes
+        and "UnitPrice" not in changes
+        and changes["TotalPrice"] is not None
+        and quantity
+    ):
+        unit = round(changes["TotalPrice"] / quantity / (1 - discount / 100), 2) if discount < 100 else 0.0
+        return {"UnitPrice": unit, "Subtotal": round(quantity * unit, 2)}
+    if unit is None or not {"Quantity", "UnitPrice", "Discount"} & set(changes):
+        return {}
+    subtotal = round(quantity * unit, 2)
+    return {"Subtotal": subtotal, "TotalPrice": round(subtotal * (1 - discount / 100), 2)}

@@ -37,6 +37,8 @@ from crm_ops.sandbox.generator.manifest import (
 )
 from crm_ops.sandbox.generator.mirror import HubSpotMirror
 from crm_ops.sandbox.generator.people import People
+from crm_ops.sandbox.generator.products import Products
+from crm_ops.sandbox.generator.quotes import Quotes
 from crm_ops.sandbox.generator.subscriptions import Subscriptions
 from crm_ops.sandbox.generator.tombstones import Tombstones
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, hubspot_objects, salesforce_objects
@@ -59,6 +61,8 @@ class _Generator(
     Cases,
     Activities,
     Campaigns,
+    Products,
+    Quotes,
     DealCopies,
 ):
     def __init__(self, config: SeedConfig) -> None:
@@ -115,6 +119,8 @@ class _Generator(
         deleted += self.case_links(sf, hs, associations)
         deleted += self.activities(sf, hs, associations)  # issue 26, on a random stream of their own
         deleted += self.campaigns(sf)  # Salesforce campaigns and members, on a random stream of their own
+        deleted += self.products(sf, hs, associations)  # products and line items, a stream of their own
+        deleted += self.quotes(sf, hs, associations)  # quotes, on a stream of their own too
         self.deal_copies(hs, associations)  # deals entered twice, last, on a random stream of their own
         # What the org serves: fields and properties it does not have are simply not there.
         for name, obj in salesforce_objects(self.cfg.org).items():

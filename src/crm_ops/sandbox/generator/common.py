@@ -166,13 +166,20 @@ def blank_defect(
     kind: str, system: str, obj: str, record_id: str, field: str, correct: Any
 ) -> dict[str, Any]:
     """A manifest defect: ``field`` of this record left blank (``correct``: the value it had, if any)."""
+    return defect(kind, system, obj, record_id, field, None, correct)
+
+
+def defect(
+    kind: str, system: str, obj: str, record_id: str, field: str, bad: Any, correct: Any
+) -> dict[str, Any]:
+    """A manifest defect: ``field`` of this record holds ``bad`` where ``correct`` (if known) belongs."""
     return {
         "system": system,
         "object": obj,
         "record_id": record_id,
         "field": field,
         "kind": kind,
-        "bad_value": None,
+        "bad_value": None if bad is None else str(bad),
         "correct_value": None if correct is None else str(correct),
     }
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from crm_ops.sandbox.http import Handler, Request, Response
 from crm_ops.sandbox.hubspot.common import (
+    COMMERCE_TYPES,
     EXTRA_READ_SCOPES,
     HsError,
     HubSpotState,
@@ -45,6 +46,12 @@ def missing_scopes(scopes: Iterable[str]) -> HsError:
 # scopes HubSpot still honours in place of the granular ones: a private app made before the
 # ``crm.objects.tickets.*`` scopes holds ``tickets`` (read and write tickets)
 LEGACY = {"crm.objects.tickets.read": "tickets", "crm.objects.tickets.write": "tickets"}
+# and one made before the granular commerce scopes holds ``e-commerce`` (products and line items)
+LEGACY.update(
+    {f"crm.objects.{t}.{access}": "e-commerce" for t in COMMERCE_TYPES for access in ("read", "write")}
+)
+# the properties of products and line items are read under the objects' read scope (no schemas scope)
+SCHEMA_SCOPES = {f"crm.schemas.{t}.read": f"crm.objects.{t}.read" for t in COMMERCE_TYPES}
 
 
 class AccessHandlers(HubSpotState):
@@ -84,7 +91,8 @@ class AccessHandlers(HubSpotState):
                 if obj is not None and template.startswith("crm.objects.") and template.endswith(".read"):
                     extra += EXTRA_READ_SCOPES.get(obj.name, ())
             if None not in names.values():
-                out += [template.format(**names), *extra]
+                scope = template.format(**names)
+                out += [SCHEMA_SCOPES.get(scope, scope), *extra]
         return list(dict.fromkeys(out))
 
     def before(self, request: Request) -> Response | None:

@@ -28,6 +28,9 @@ JSON = "application/json;charset=utf-8"
 PORTAL_ID = 123456789  # the sandbox portal's id (hub id), the one the recorded responses carry
 MAX_BATCH = 100
 CRM_TYPES = ("contacts", "companies", "deals", "tickets")
+# products and line items: read and written under scopes of their own (crm.objects.line_items.read...);
+# their properties under those same scopes, as HubSpot's products and line items guides list them
+COMMERCE_TYPES = ("products", "line_items")
 # What the private app is granted unless told otherwise: everything crm-ops and the emulated endpoints
 # need (``oauth``, which every app holds, for the account details).
 DEFAULT_SCOPES = frozenset(
@@ -38,6 +41,10 @@ DEFAULT_SCOPES = frozenset(
     | {"crm.objects.custom.read", "crm.objects.custom.write", "crm.schemas.custom.read"}
     # logged e-mails' content (issue 26): HubSpot asks for it besides the contacts scopes
     | {"sales-email-read"}
+    # the product library and line items
+    | {f"crm.objects.{t}.{access}" for t in COMMERCE_TYPES for access in ("read", "write")}
+    # quotes: their own scopes, the schema one included
+    | {"crm.objects.quotes.read", "crm.objects.quotes.write", "crm.schemas.quotes.read"}
 )
 # Scopes HubSpot requires besides ``crm.objects.<scope word>.read`` to read an object type: the logged
 # e-mails' details are behind ``sales-email-read`` (HubSpot's engagements and e-mail API references).

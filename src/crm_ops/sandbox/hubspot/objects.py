@@ -75,6 +75,7 @@ class ObjectHandlers(RecordModel):
 
     def _create(self, obj: HsObject, table: Table, properties: Any) -> int:
         values = self._convert(obj, properties)
+        values |= self._calculated(obj, None, values)
         self._columns_for(obj, table, values)
         if obj.name == "contacts" and values.get("email"):
             held = address_holders(table, [str(values["email"])])
@@ -122,6 +123,7 @@ class ObjectHandlers(RecordModel):
         if row is None:
             raise HsError(404, "OBJECT_NOT_FOUND", f"resource not found: {object_id}")
         now = self.now()
+        values |= self._calculated(obj, table.row(row), values)
         self._columns_for(obj, table, values)
         table.update(row, {**values, **self._modified(obj, now)})
         return Response.json(
@@ -183,7 +185,8 @@ class ObjectHandlers(RecordModel):
             row = self._row(obj, table, str(item.get("id", "")), item.get("idProperty"))
             (planned.append((row, values)) if row is not None else missing.append(str(item.get("id"))))
         now = self.now()
-        for row, values in planned:
+        for row, given in planned:
+            values = given | self._calculated(obj, table.row(row), given)
             self._columns_for(obj, table, values)
             table.update(row, {**values, **self._modified(obj, now)})
         names = sorted({k for _, v in planned for k in v})

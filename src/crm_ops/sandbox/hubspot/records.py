@@ -5,6 +5,7 @@ them (string values, ``null`` for unset, ``...Z`` times, ``url``)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,6 +125,20 @@ class RecordModel(HubSpotState):
     def _modified(self, obj: HsObject, now: datetime) -> dict[str, Any]:
         stamp = {obj.modified_property: now, "hs_lastmodifieddate": now}
         return {k: v for k, v in stamp.items() if k in obj.by_name}
+
+    @staticmethod
+    def _calculated(
+        obj: HsObject, current: Mapping[str, Any] | None, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """What HubSpot calculates on a save: a line item's amount, quantity x (price less the unit
+        discount), when one of those is written."""
+        if obj.name != "line_items" or not {"quantity", "price", "discount"} & set(values):
+            return {}
+        merged = {**(current or {}), **values}
+        quantity, price = merged.get("quantity"), merged.get("price")
+        if quantity is None or price is None:
+            return {}
+        return {"amount": round(float(quantity) * (float(price) - float(merged.get("discount") or 0)), 2)}
 
     def _convert(self, obj: HsObject, properties: Any) -> dict[str, Any]:
         if not isinstance(properties, dict):
