@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     PARTIAL = 6  # some entities could not be pulled; the others were pulled (run: checked, planned)
     FAILED = 7  # apply, undo: the CRM refused some records; check, run: a rule could not load or raised
     OPERATIONAL = 8  # the machine: disk full, a state dir or file that cannot be written or read
+    BRAKED = 9  # run: a monitor tripped the circuit breaker; nothing was applied unattended (issue 27)
     CRASH = 70  # an unexpected error (a bug): the traceback is on stderr (EX_SOFTWARE)
 
 
@@ -38,6 +39,7 @@ EXIT_LOCKED = ExitCode.LOCKED
 EXIT_PARTIAL = ExitCode.PARTIAL
 EXIT_FAILED = ExitCode.FAILED
 EXIT_OPERATIONAL = ExitCode.OPERATIONAL
+EXIT_BRAKED = ExitCode.BRAKED
 EXIT_CRASH = ExitCode.CRASH
 
 MEANING = {
@@ -51,6 +53,8 @@ MEANING = {
     EXIT_FAILED: "the CRM refused some records (printed by error), or a rule did not load or raised",
     EXIT_OPERATIONAL: "operational error (a full disk, a state dir that cannot be written; the file named): "
     "fix, run again (a pull resumes)",
+    EXIT_BRAKED: "run: a monitor tripped the circuit breaker (each reason in the summary, report and "
+    "webhook): the run checked and planned but applied nothing unattended; look, then override it once",
     EXIT_CRASH: "a crash (a bug): the traceback is on stderr; what was done is journaled",
 }
 
