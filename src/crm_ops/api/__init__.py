@@ -42,6 +42,7 @@ from crm_ops.api.catalog import entities, match_configs
 from crm_ops.api.results import ApplyRun, MatchRun, PlanRun, PullRun
 from crm_ops.check import CheckRun, profile_rules, run_check
 from crm_ops.config import Profile, load_profile
+from crm_ops.discover import Discovered, discover_maps
 from crm_ops.engines import chosen_engine, run_matching_on
 from crm_ops.errors import ConfigError, PartialPullError
 from crm_ops.match.run import profile_settings, with_survivor
@@ -93,6 +94,16 @@ class Workspace:
         applied) and those that could not be loaded (each a rule error: its findings would be missing).
         Raises ``ConfigError`` when a setting names a rule or tag that does not exist."""
         return profile_rules(self.profile, extra)
+
+    def discover(
+        self, folder: str | Path, *, objects: Sequence[str] = (), force: bool = False
+    ) -> list[Discovered]:
+        """Write an object map file per CRM into ``folder`` (``discovered-<system>.yaml``) for the org's
+        custom objects no map reads, or the objects named (API names: ``Project__c``, ``p_projects``),
+        fields named from the org's metadata, lookups to mapped objects as parent references. Enable a
+        file with ``object_maps = ["<file>"]``. Raises ``ConfigError`` for an object the org lacks (with
+        the nearest name) or a file that exists without ``force``."""
+        return discover_maps(self.profile, Path(folder), objects=objects, force=force)
 
     def pull(
         self,

@@ -26,6 +26,11 @@ from crm_ops.exitcodes import (
 # command (as typed after crm-ops) -> (code, what it means for that command)
 COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
     "init": ((EXIT_OK, "config written"), (EXIT_CONFIG, "the file exists (use --force) or bad options")),
+    "discover": (
+        (EXIT_OK, "map files written (or every custom object is mapped already)"),
+        (EXIT_CONFIG, "an object the org lacks (the nearest named), or a file exists (use --force)"),
+        (EXIT_API, "a CRM refused or failed a metadata call"),
+    ),
     "doctor": (
         (EXIT_OK, "nothing blocks a pull or an apply (warnings may be listed)"),
         (

@@ -94,3 +94,32 @@ def doctor(config: ConfigPath = None, profile: ProfileName = None) -> None:
     if not findings:
         typer.echo("the profile configures no CRM", err=True)
         raise typer.Exit(EXIT_CONFIG)
+
+
+@app.command()
+def discover(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    objects: Annotated[
+        list[str] | None,
+        typer.Option("--object", "-o", help="An object to map (API name: Project__c, p_projects); repeat."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="The folder to write the map files into.")] = Path("object-maps"),
+    force: Annotated[bool, typer.Option("--force", help="Replace existing map files.")] = False,
+) -> None:
+    """Write object map files for the org's custom objects no map reads (or the objects named): one per
+    CRM, fields named from the org's metadata. Review them, then enable them with object_maps."""
+    from crm_ops.api import Workspace
+    from crm_ops.config import load_profile
+
+    logs.configure(level="warning")
+    with _errors():
+        found = Workspace(load_profile(config, profile)).discover(out, objects=objects or (), force=force)
+    if not found:
+        typer.echo("every custom object of the org is mapped already (name others with --object)")
+        return
+    for d in found:
+        declared = ", ".join(f"{obj} as {entity}" for obj, entity in d.entities.items())
+        typer.echo(f"wrote {d.path}: {declared}")
+    files = ", ".join(f'"{d.path}"' for d in found)
+    typer.echo(f"review them, then add to the profile:  object_maps = [{files}]")

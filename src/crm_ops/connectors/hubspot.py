@@ -596,6 +596,12 @@ class HubSpotConnector(HubSpotWrites):
         body = self._call(get)
         return body if isinstance(body, dict) else {}
 
+    def object_properties(self, object_type: str) -> list[dict[str, Any]]:
+        """An object type's properties as the portal answers them (``name``, ``type``,
+        ``hubspotDefined``...), for a type no map reads yet (``crm-ops discover``)."""
+        body = self._call(self.api.properties.get_all, object_type)
+        return list(body.get("results", [])) if isinstance(body, dict) else []
+
     def custom_object_types(self) -> list[dict[str, Any]]:
         """The portal's custom object schemas (``GET /crm/v3/schemas``: ``objectTypeId``,
         ``fullyQualifiedName``, ``name``, ``labels``, ``associations``...)."""

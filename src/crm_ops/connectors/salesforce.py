@@ -564,6 +564,12 @@ class SalesforceConnector(SalesforceWrites):
         body = self._call(lambda: self.sf.session.get(url, headers=self.sf.headers, timeout=30).json())
         return [str(v["version"]) for v in body] if isinstance(body, list) else []
 
+    def object_describe(self, name: str) -> dict[str, Any]:
+        """An object's describe as the org answers it (``fields`` with their ``type``, ``referenceTo``...),
+        for an object no map reads yet (``crm-ops discover``)."""
+        body: dict[str, Any] = self._call(lambda: self._rest(f"sobjects/{name}/describe"))
+        return body
+
     def org_objects(self) -> list[dict[str, Any]]:
         """The org's objects as describe global lists them (``name``, ``label``, ``custom``,
         ``queryable``...), those the integration user can see."""
