@@ -30,6 +30,7 @@ from crm_ops.rules.engine import CheckResult
 from crm_ops.rules.loader import RuleProblem, load_rules, select_rules, shipped_rules_dir
 from crm_ops.rules.model import Rule
 from crm_ops.rules.names import NamedIn, profile_settings, unknown_names
+from crm_ops.schema.objectmaps import map_file_entities
 from crm_ops.snapshots import current_frames, snapshot_frames, snapshot_versions
 
 if TYPE_CHECKING:
@@ -129,7 +130,10 @@ def profile_rules(
     (``rules.disabled``, ``rules.severity``, ``rules.params``, ``review.approve``, ``run.auto_apply``),
     each problem naming the setting and the nearest valid name."""
     folders = [*(profile.rules.folders if profile else ()), *map(Path, extra)]
-    rules, problems = load_rules(folders, shipped=shipped)
+    # the shipped rules of the object maps this profile enables, whatever another profile of this
+    # process declared
+    enabled = profile_entities(profile) if profile is not None else None
+    rules, problems = load_rules(folders, shipped=shipped, enabled=enabled)
     if profile is None:
         return rules, problems
     unknown = unknown_names(
@@ -148,6 +152,12 @@ def profile_rules(
         rules, disabled=profile.rules.disabled, severity=profile.rules.severity, params=profile.rules.params
     )
     return chosen, problems
+
+
+def profile_entities(profile: Profile) -> frozenset[str]:
+    """The entities ``profile``'s object maps and ``objects`` tables declare."""
+    tables = {str(e) for by_entity in profile.objects.values() for e in by_entity}
+    return map_file_entities(profile.object_maps) | tables
 
 
 def named_settings(profile: Profile) -> list[NamedIn]:

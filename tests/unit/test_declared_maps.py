@@ -162,3 +162,21 @@ def test_entities_declared_in_the_profile_itself_are_checked_and_named_by_settin
     emap = load_map("hubspot", declared_tables=profile.objects["hubspot"]).entity("Milestone")
     assert emap.declared and emap.object == "p_milestones" and emap.associations() == ["p_projects"]
     assert columns("Milestone")["due"] == DATE
+
+
+def test_the_shipped_rules_of_an_object_map_wake_only_for_the_profiles_that_enable_it(tmp_path: Path) -> None:
+    from crm_ops.check import profile_rules
+    from crm_ops.schema.objectmaps import shipped_object_map
+
+    for path in shipped_object_map("cases"):
+        load_object_map(path)  # another profile of this process enabled the cases map
+    assert is_entity("Case")
+    config = tmp_path / "crm-ops.toml"
+    config.write_text(
+        '[profiles.plain]\nstate_dir = "a"\n[profiles.cases]\nstate_dir = "b"\nobject_maps = ["cases"]\n'
+    )
+    plain, _ = profile_rules(load_profile(config, "plain"))
+    with_cases, _ = profile_rules(load_profile(config, "cases"))
+    case_rules = {"case.subject.required", "case.closed_date.required"}
+    assert not case_rules & {r.id for r in plain}
+    assert case_rules <= {r.id for r in with_cases}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from importlib import resources
@@ -283,10 +283,13 @@ def _generic_fix(raw: dict[str, Any], column: Any) -> tuple[FixFn | None, str | 
     return None, "a fix mapping takes set, set_null, strip or lowercase (and confidence)"
 
 
-def load_yaml_rules(path: Path, *, shipped: bool = False) -> tuple[list[Rule], list[RuleProblem]]:
+def load_yaml_rules(
+    path: Path, *, shipped: bool = False, enabled: Collection[str] | None = None
+) -> tuple[list[Rule], list[RuleProblem]]:
     """The rules of one YAML file, and the problems of those that could not be loaded. A ``shipped``
     file's rules on entities of a shipped object map the profile does not enable (``Case`` without
-    ``object_maps = ["cases"]``) are dormant: left out, not problems."""
+    ``object_maps = ["cases"]``) are dormant: left out, not problems. ``enabled``: the entities the
+    profile's maps declare (None: those declared in this process)."""
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -308,7 +311,7 @@ def load_yaml_rules(path: Path, *, shipped: bool = False) -> tuple[list[Rule], l
         if not isinstance(spec, dict):
             problems.append(RuleProblem(where, None, "each rule is a mapping"))
             continue
-        if shipped and _dormant(spec):
+        if shipped and _dormant(spec, enabled):
             continue
         rule, rule_problems = _rule_from_spec(spec, where)
         rid = str(spec.get("id")) if spec.get("id") else None
@@ -434,17 +437,21 @@ def load_python_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
     return rules, problems
 
 
-def _dormant(spec: dict[str, Any]) -> bool:
-    """Whether a shipped rule judges only entities of shipped object maps that no loaded map declares,
-    or reads one (a ``ref`` or ``children`` of its condition, check or fix: an Opportunity's line items
-    without the ``products`` map)."""
+def _dormant(spec: dict[str, Any], enabled: Collection[str] | None = None) -> bool:
+    """Whether a shipped rule judges only entities of shipped object maps that are not enabled, or reads
+    one (a ``ref`` or ``children`` of its condition, check or fix: an Opportunity's line items without
+    the ``products`` map). ``enabled``: the entities the profile's maps declare (None: those this process
+    has declared, ``schema.entities.is_entity``)."""
     given = spec.get("entity")
     entities = given if isinstance(given, list) else [given]
     dormant = dormant_entities()
-    if bool(entities) and all(e in dormant and not is_entity(e) for e in entities):
+
+    def off(entity: Any) -> bool:
+        return entity in dormant and not (is_entity(entity) if enabled is None else entity in enabled)
+
+    if bool(entities) and all(off(e) for e in entities):
         return True
-    read = _named_entities([spec.get("when"), spec.get("check"), spec.get("fix")])
-    return any(e in dormant and not is_entity(e) for e in read)
+    return any(off(e) for e in _named_entities([spec.get("when"), spec.get("check"), spec.get("fix")]))
 
 
 def _named_entities(raw: Any) -> set[str]:
@@ -458,11 +465,13 @@ def _named_entities(raw: Any) -> set[str]:
 
 
 def load_rules(
-    folders: Iterable[str | Path] = (), *, shipped: bool = True
+    folders: Iterable[str | Path] = (), *, shipped: bool = True, enabled: Collection[str] | None = None
 ) -> tuple[list[Rule], list[RuleProblem]]:
     """Every rule of the shipped set (unless ``shipped=False``) and of the given folders or files.
 
-    A rule id defined twice is a problem (the first definition is kept).
+    A rule id defined twice is a problem (the first definition is kept). ``enabled``: the entities the
+    profile's maps declare, which wake the shipped rules of its object maps (None: those declared in this
+    process, whichever profile declared them).
     """
     paths: list[Path] = []
     shipped_dir = shipped_rules_dir()
@@ -481,7 +490,9 @@ def load_rules(
         if path.suffix == ".py":
             loaded, found = load_python_rules(path)
         else:
-            loaded, found = load_yaml_rules(path, shipped=shipped and shipped_dir in path.parents)
+            loaded, found = load_yaml_rules(
+                path, shipped=shipped and shipped_dir in path.parents, enabled=enabled
+            )
         problems += found
         for r in loaded:
             if r.id in seen:

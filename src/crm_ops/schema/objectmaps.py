@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -65,3 +66,17 @@ def dormant_entities() -> dict[str, str]:
             for entity in loaded.get("entities") or {}:
                 out.setdefault(str(entity), name)
     return out
+
+
+def map_file_entities(files: Iterable[Path]) -> frozenset[str]:
+    """The entities the object map ``files`` declare (their ``entities:`` keys; a file that cannot be read
+    declares none here: loading the profile's maps names its problem)."""
+    out: set[str] = set()
+    for file in files:
+        try:
+            loaded = yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        entities = loaded.get("entities") if isinstance(loaded, dict) else None
+        out |= {str(e) for e in entities or {}} if isinstance(entities, dict) else set()
+    return frozenset(out)
