@@ -220,7 +220,7 @@ def child(rows: int, page_rows: int, changed: float, check: bool, whole: bool = 
     from crm_ops.config import Profile
     from crm_ops.logs import configure
     from crm_ops.pull import Puller
-    from crm_ops.schema.fieldmap import load_object_map
+    from crm_ops.schema.maploading import load_object_map
     from crm_ops.schema.objectmaps import shipped_object_map
 
     configure(level="warning", json=True)

@@ -9,7 +9,9 @@ import polars as pl
 
 from crm_ops.match import MatchResult
 from crm_ops.sandbox.generator import SeededData
-from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, EntityMap, apply, load_map
+from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, EntityMap
+from crm_ops.schema.mapapply import apply
+from crm_ops.schema.maploading import load_map
 from crm_ops.schema.objectmaps import shipped_object_map
 
 # the manifest's (system, object) of a duplicate pair -> matching's (system, entity)

@@ -18,7 +18,7 @@ from crm_ops.sandbox.hubspot import HubSpotLimits
 from crm_ops.sandbox.realworld import RealWorld
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.schema.entities import ENTITIES
-from crm_ops.schema.fieldmap import shipped_map_path
+from crm_ops.schema.maploading import shipped_map_path
 
 
 def profile_for(

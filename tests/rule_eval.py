@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from crm_ops.schema.fieldmap import load_map
+from crm_ops.schema.maploading import load_map
 
 # which shipped rules find which kind of injected defect
 KIND_RULES: dict[str, tuple[str, ...]] = {

@@ -59,7 +59,7 @@ from crm_ops.config_tables import (
 )
 from crm_ops.errors import ConfigError
 from crm_ops.retry import RetryPolicy
-from crm_ops.schema.fieldmap import load_object_map, load_object_tables
+from crm_ops.schema.maploading import load_object_map, load_object_tables
 from crm_ops.schema.objectmaps import is_shipped_name, shipped_object_map
 
 __all__ = [

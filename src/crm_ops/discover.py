@@ -38,7 +38,7 @@ from crm_ops.errors import ConfigError
 from crm_ops.pull import connect
 from crm_ops.rules.names import nearest
 from crm_ops.schema.entities import entity_names
-from crm_ops.schema.fieldmap import load_map
+from crm_ops.schema.maploading import load_map
 
 SF_SKIP = {
     "Id", "SystemModstamp", "IsDeleted", "CreatedDate", "OwnerId", "CreatedById", "LastModifiedById",

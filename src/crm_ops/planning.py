@@ -20,7 +20,7 @@ from crm_ops.plan.context import Context, addresses
 from crm_ops.plan.format import Plan
 from crm_ops.plan.review import Review
 from crm_ops.rules.model import Rule
-from crm_ops.schema.fieldmap import load_map
+from crm_ops.schema.maploading import load_map
 from crm_ops.schema.relations import Relations, relations
 from crm_ops.snapshots import Snapshots, state_snapshots
 from crm_ops.state import State

@@ -46,7 +46,7 @@ from crm_ops.errors import (
 )
 from crm_ops.extsort import id_bounds, sorted_by_id
 from crm_ops.schema.entities import empty, entity_names
-from crm_ops.schema.fieldmap import load_map
+from crm_ops.schema.maploading import load_map
 from crm_ops.state import PullJob, State, now
 
 log = structlog.get_logger("crm_ops.pull")

@@ -18,7 +18,8 @@ import pytest
 from crm_ops.config import load_profile
 from crm_ops.pull import Puller, read_snapshot
 from crm_ops.schema.entities import ENTITIES, TIME
-from crm_ops.schema.fieldmap import canonical_type, load_map
+from crm_ops.schema.fieldmap import canonical_type
+from crm_ops.schema.maploading import load_map
 from tests.replay import RECORDED, Replay, recorded_describes, recorded_records, recording, replay
 
 pytestmark = pytest.mark.integration

@@ -410,7 +410,7 @@ def test_the_products_rules_and_their_amount_fix_on_spark_equal_polars(spark: An
     with the row's own amount within a cent, and its fix proposing the sum, run on the driver; a column
     compared with another column of the row, on the partitions."""
     from crm_ops.rules.model import example_frame
-    from crm_ops.schema.fieldmap import load_object_map
+    from crm_ops.schema.maploading import load_object_map
     from crm_ops.schema.objectmaps import shipped_object_map
     from crm_ops.spark import run_rules_spark
     from crm_ops.spark.needs import rule_kind

@@ -13,7 +13,8 @@ import pytest
 from crm_ops.config import load_profile
 from crm_ops.errors import ConfigError
 from crm_ops.schema.entities import BOOL, COMMON, DATE, FLOAT, INT, STR, TIME, columns, is_entity
-from crm_ops.schema.fieldmap import apply, load_map, load_object_map
+from crm_ops.schema.mapapply import apply
+from crm_ops.schema.maploading import load_map, load_object_map
 
 PROJECTS = """\
 system: salesforce

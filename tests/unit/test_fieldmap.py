@@ -11,7 +11,8 @@ import pytest
 from crm_ops.errors import ConfigError
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS
 from crm_ops.schema.entities import BOOL, CRM_ENTITIES, DATE, ENTITIES, FLOAT, STR
-from crm_ops.schema.fieldmap import apply, load_map
+from crm_ops.schema.mapapply import apply
+from crm_ops.schema.maploading import load_map
 
 
 def test_shipped_maps_load_and_resolve_fully_against_the_sandbox_org() -> None:

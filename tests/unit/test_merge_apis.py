@@ -10,7 +10,7 @@ import polars as pl
 from crm_ops.plan import build_plan
 from crm_ops.plan.context import Context
 from crm_ops.rules.model import FINDINGS_SCHEMA, example_frame
-from crm_ops.schema.fieldmap import load_map
+from crm_ops.schema.maploading import load_map
 from crm_ops.schema.objectmaps import shipped_object_map
 from crm_ops.schema.relations import CRM_MERGE_APIS, MERGE_APIS, relations, shipped_relations
 

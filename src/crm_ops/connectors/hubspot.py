@@ -45,7 +45,7 @@ from crm_ops.connectors.reach import unreachable
 from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError, UnreachableError
 from crm_ops.ratelimit import RateLimiter
 from crm_ops.retry import RetryPolicy, call_settled
-from crm_ops.schema import fieldmap
+from crm_ops.schema import fieldmap, mapapply
 from crm_ops.schema.fieldmap import ASSOCIATION_PREFIX, EntityMap, FieldMap, Resolved
 
 __all__ = ["HubSpotConnector", "parse_stamp", "translate"]
@@ -318,7 +318,7 @@ class HubSpotConnector(HubSpotWrites):
             raw = raw.with_columns(
                 pl.Series(ASSOCIATION_PREFIX + target, [primary.get(i) for i in ids], dtype=pl.String)
             )
-        return fieldmap.apply(emap, raw, custom=custom)
+        return mapapply.apply(emap, raw, custom=custom)
 
     def _associations(
         self, source: str, target: str, ids: Sequence[str]
@@ -483,7 +483,7 @@ class HubSpotConnector(HubSpotWrites):
                 if after is None:
                     break
         raw = pl.DataFrame(rows, schema=dict.fromkeys(fields, pl.String()), orient="row")
-        yield Page(fieldmap.apply(emap, raw.unique("id", keep="first", maintain_order=True)), None)
+        yield Page(mapapply.apply(emap, raw.unique("id", keep="first", maintain_order=True)), None)
 
     def _pull_deal_contacts(self, entity: str, cursor: dict[str, Any]) -> Iterator[Page]:
         emap = self._map(entity)
@@ -517,7 +517,7 @@ class HubSpotConnector(HubSpotWrites):
                 ["id", "deal_id", "contact_id", "hs_lastmodifieddate", "archived"], pl.String()
             )
             raw = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-            yield Page(fieldmap.apply(emap, raw), {"after": after} if after else None)
+            yield Page(mapapply.apply(emap, raw), {"after": after} if after else None)
             if after is None:
                 return
 

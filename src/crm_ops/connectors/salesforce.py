@@ -52,7 +52,7 @@ from crm_ops.errors import (
     SessionExpiredError,
 )
 from crm_ops.retry import RetryPolicy, call_settled
-from crm_ops.schema import fieldmap
+from crm_ops.schema import fieldmap, mapapply
 from crm_ops.schema.entities import CUSTOM_PREFIX
 from crm_ops.schema.fieldmap import EntityMap, FieldMap, Resolved
 
@@ -323,7 +323,7 @@ class SalesforceConnector(SalesforceWrites):
         return int(body["totalSize"])
 
     def _frame(self, entity: str, raw: pl.DataFrame) -> pl.DataFrame:
-        return fieldmap.apply(self._map(entity), raw, custom=self._custom(entity))
+        return mapapply.apply(self._map(entity), raw, custom=self._custom(entity))
 
     def _records_frame(
         self, records: list[dict[str, Any]], fields: list[str], types: dict[str, str]
@@ -507,7 +507,7 @@ class SalesforceConnector(SalesforceWrites):
                     raise CursorExpiredError(f"Bulk job {job_id} results gone: {exc}") from None
                 raise
             rows += raw.height
-            frame = fieldmap.apply(emap, raw, custom=custom) if raw.width else pl.DataFrame()
+            frame = mapapply.apply(emap, raw, custom=custom) if raw.width else pl.DataFrame()
             if not locator:
                 processed = info.get("numberRecordsProcessed")
                 if processed is not None and int(processed) != rows:

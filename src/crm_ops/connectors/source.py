@@ -28,7 +28,8 @@ from crm_ops.connectors.sourcefiles import FileData, file_format, file_pages, ma
 from crm_ops.connectors.sourcesql import SqlReader
 from crm_ops.errors import ConfigError
 from crm_ops.schema.entities import ENTITIES, TIME, empty
-from crm_ops.schema.fieldmap import EntityMap, _parse_time, apply
+from crm_ops.schema.fieldmap import EntityMap
+from crm_ops.schema.mapapply import _parse_time, apply
 from crm_ops.schema.sourcemap import load_source_map
 
 log = structlog.get_logger("crm_ops.connectors.source")

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
-from crm_ops.schema.fieldmap import SYSTEMS, FieldMap, load_map
+from crm_ops.schema.fieldmap import SYSTEMS, FieldMap
+from crm_ops.schema.maploading import load_map
 
 # what each CRM's merge API takes
 CRM_MERGE_APIS: Mapping[str, frozenset[str]] = {

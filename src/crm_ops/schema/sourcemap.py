@@ -28,16 +28,14 @@ import yaml
 
 from crm_ops.errors import ConfigError
 from crm_ops.schema.entities import ENTITIES
-from crm_ops.schema.fieldmap import (
-    LAYERS,
+from crm_ops.schema.fieldmap import LAYERS, EntityMap, Source
+from crm_ops.schema.maploading import (
     OFF,
-    EntityMap,
-    Source,
-    _check_column,
-    _check_constant,
-    _python,
-    _source,
+    check_column,
+    check_constant,
     compose_file,
+    node_value,
+    parse_source,
     read_layer,
 )
 
@@ -50,10 +48,10 @@ def _from_file(path: Path, entity: str, problems: list[str]) -> dict[str, Source
 
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{path}:1: a source's field map is a mapping with entity, required, optional")
-    parts = {_python(k): (k, v) for k, v in root.value}
+    parts = {node_value(k): (k, v) for k, v in root.value}
     for key in sorted(set(parts) - {"entity", *LAYERS}, key=str):
         problems.append(f"{at(parts[key][0])}: unknown key {key!r}; a map has entity, required, optional")
-    declared = _python(parts["entity"][1]) if "entity" in parts else None
+    declared = node_value(parts["entity"][1]) if "entity" in parts else None
     if declared is not None and declared != entity:
         problems.append(f"{at(parts['entity'][0])}: the map is for {declared!r}, the source gives {entity!r}")
     columns: dict[str, Source] = {}
@@ -85,12 +83,12 @@ def load_source_map(
     mapped = _from_file(Path(path), entity, problems) if path else {}
     for column, spec in (columns or {}).items():
         at = f"{where}.columns.{column}"
-        bad = _check_column(entity, column, at)
+        bad = check_column(entity, column, at)
         if bad:
             problems.append(bad)
             continue
         node = yaml.compose(yaml.safe_dump(spec))
-        src = _source(node, at, optional=False) if node is not None else f"{at}: empty"
+        src = parse_source(node, at, optional=False) if node is not None else f"{at}: empty"
         if src == OFF:
             mapped.pop(column, None)
             continue
@@ -104,7 +102,7 @@ def load_source_map(
     if "is_deleted" not in mapped:
         mapped["is_deleted"] = Source(constant=False, is_constant=True, origin=f"{where} (default)")
     for column, src in mapped.items():
-        bad = _check_constant(entity, column, src) if src.is_constant else None
+        bad = check_constant(entity, column, src) if src.is_constant else None
         if bad:
             problems.append(bad)
     if problems:
