@@ -15,7 +15,9 @@ import pytest
 from crm_ops.api import Workspace
 from crm_ops.doctor import run_doctor
 from crm_ops.errors import ConfigError
+from crm_ops.match.sources import source_links
 from crm_ops.pull import Puller
+from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.rules.testing import run_examples
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
@@ -106,6 +108,10 @@ def test_the_shipped_cases_map_pulls_both_crms_and_its_rules_find_the_seeded_def
     cases = [r for r in rules if r.id in RULES]
     assert not problems and {r.id for r in cases} == RULES
     assert all(e.ok for e in run_examples(cases))
+    # and the one reading billing too (open cases on churned accounts: no billing source here, no finding)
+    shipped = [r for r in rules if r.id.startswith("case.")]
+    assert {r.id for r in shipped} == {*RULES, "case.open.churned_account"}
+    assert all(e.ok for e in run_examples(shipped, cache={CACHE_KEY: source_links}))
     ws.pull()  # the other entities, so the whole check runs as a nightly one does
     checked = ws.check()
     assert not checked.problems and not checked.result.errors

@@ -180,6 +180,18 @@ def customer_has_live_subscription(
     return ~(ended & _is_customer(frame, params))
 
 
+@check("account_not_churned")
+def account_not_churned(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.Series:
+    """Fails on a record (an open case or ticket) whose account (the ``account`` column, default
+    ``account_id``) billing says has churned: every subscription of the customer linked to it has ended.
+    Passes everything when no source gives subscriptions."""
+    column = str(params.get("account", "account_id"))
+    facts = _by_account(ctx, {k: v for k, v in params.items() if k != "field"})
+    if facts is None or column not in frame.columns:
+        return pl.Series([True] * frame.height)
+    return ~_aligned(frame, facts, on=column)["all_ended"].fill_null(False)
+
+
 @check("arr_matches_billing")
 def arr_matches_billing(frame: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.Series:
     """Fails when the account's ARR in the CRM and in billing differ by more than ``tolerance`` (a
