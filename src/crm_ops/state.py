@@ -456,7 +456,8 @@ class State:
 
     def marks(self) -> list[dict[str, Any]]:
         """Every mute and acknowledgement, oldest first (expired ones too: they show as expired)."""
-        rows = self.db.execute(f"SELECT {', '.join(MARK_COLUMNS)} FROM marks ORDER BY created_at, mark_id")  # noqa: S608
+        columns = ", ".join(MARK_COLUMNS)
+        rows = self.db.execute(f"SELECT {columns} FROM marks ORDER BY created_at, rowid")  # noqa: S608
         return [dict(zip(MARK_COLUMNS, r, strict=True)) for r in rows.fetchall()]
 
     def remove_marks(self, kind: str | None, rule: str, system: str | None, record_id: str | None) -> int:
