@@ -62,7 +62,7 @@ def finding_rows(
     router = Router(profile.owners, {r.id: r.tags for r in rules})
     t = triage(findings, previous, router, marks, moment)
     fresh = t.new.with_columns(pl.lit(True).alias("new")) if t.compared else None
-    frame = t.findings
+    frame = t.findings.with_columns(pl.col(c).cast(pl.String) for c in KEY)
     if fresh is not None:
         frame = frame.join(fresh, on=KEY, how="left", nulls_equal=True)
     context = Context(large=large, addresses=addresses(profile))

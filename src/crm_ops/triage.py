@@ -241,7 +241,8 @@ def triage(
     most open findings; ``email`` and ``channel`` when the settings say."""
     routed = apply_marks(router.route(findings), marks, now)
     new, resolved = changes(findings, previous)
-    news = new.join(routed.select([*KEY, "owner", "state"]).unique(KEY), on=KEY, how="left", nulls_equal=True)
+    keyed = routed.select([*(pl.col(c).cast(pl.String) for c in KEY), "owner", "state"]).unique(KEY)
+    news = new.join(keyed, on=KEY, how="left", nulls_equal=True)
     gone = (
         router.route(resolved)
         if resolved.height

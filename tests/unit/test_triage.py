@@ -173,3 +173,38 @@ def test_the_webhook_counts_per_owner_without_the_muted_and_links_the_report_ove
     assert "*Owner* crm: 7 open (3 new, 1 resolved), 2 muted" in text
     assert "*Owner* ops: 3 open (0 new, 0 resolved), 1 acknowledged" in text
     assert "*Report:* https://reports.example.com/crm/R2/report.html" in text and "/var/lib" not in text
+
+
+def test_the_findings_commands_keep_marks_and_a_lasting_mute_is_listed_as_such(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from crm_ops.cli import app
+
+    path = _profile(tmp_path, "production = false\n")
+    runner = CliRunner()
+
+    def cli(*args: str) -> tuple[int, str]:
+        done = runner.invoke(app, [*args, "-c", str(path), "-p", "prod"])
+        return done.exit_code, done.output
+
+    code, out = cli("findings", "mute", "person.email.valid", "--until", "never", "--note", "legacy import")
+    assert code == 0 and "until never" in out, out
+    code, out = cli("findings", "ack", "person.phone.e164", "--record", "003X", "--note", "sales call first")
+    assert code == 0 and "acknowledged: person.phone.e164 on any system, record 003X" in out
+    code, out = cli("findings", "mute", "person.email.valid", "--note", "  ")
+    assert code == 2 and "--note" in out
+    code, out = cli("findings", "mute", "person.emial.valid", "--note", "x")
+    assert code == 2 and 'did you mean "person.email.valid"' in out
+    code, out = cli("findings", "mute", "person.email.valid", "--until", "2001-01-01", "--note", "x")
+    assert code == 2 and "not in the future" in out
+    code, out = cli("findings", "muted")
+    lines = out.strip().splitlines()
+    assert (
+        len(lines) == 2 and "until never; legacy import" in lines[0] and lines[1].startswith("acknowledged")
+    )
+    assert (
+        cli("findings", "unmute", "person.email.valid")[1].strip()
+        == "removed 1 mark(s) of person.email.valid"
+    )
+    code, out = cli("digest")
+    assert code == 2 and "no run with a summary.json yet" in out
