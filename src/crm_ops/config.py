@@ -198,8 +198,7 @@ class NotifySettings:
     webhook_env: str | None = None  # the environment variable holding the webhook URL (unset: no post)
     ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
     timeout_seconds: float = 10.0  # the post's time-out
-    # where runs/ is published (https only): posts and digests link <report_url>/<run id>/report.html
-    report_url: str | None = None
+    report_url: str | None = None  # https address where runs/ is published: posts and digests link the report
 
     def report_link(self, run_id: str) -> str | None:
         """The https address of a run's report when ``report_url`` says where reports are published."""

@@ -33,8 +33,8 @@ class Owner:
     """Who owns findings: a name, and optionally where to reach them (an e-mail, a chat channel)."""
 
     name: str
-    email: str | None = None
-    channel: str | None = None
+    email: str | None = None  # where to write to them (text shown in the digest, the report, the CSV)
+    channel: str | None = None  # a chat channel's name (#crm-ops), never a webhook URL
 
 
 @dataclass(frozen=True)
