@@ -52,11 +52,6 @@ class OwnerSettings:
         """The owner called ``name`` (one without a ``people`` entry: the name alone)."""
         return self.people.get(name) or Owner(name)
 
-    def named(self) -> list[str]:
-        """Every owner the settings name, each once, in order."""
-        given = [self.default, *self.people, *self.rules.values(), *self.entities.values()]
-        return list(dict.fromkeys(n for n in [*given, *self.systems.values()] if n))
-
 
 def _nearest(name: str, known: Iterable[str]) -> str:
     found = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)

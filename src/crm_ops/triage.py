@@ -101,13 +101,6 @@ class Mark:
         """Whether the mark has run out at ``now``."""
         return self.until is not None and now >= self.until
 
-    def where(self) -> str:
-        """What the mark covers, in words."""
-        scope = (
-            f"{self.system or 'any system'}, {'record ' + self.record_id if self.record_id else 'any record'}"
-        )
-        return f"{self.rule} ({scope})"
-
     def as_row(self, now: datetime) -> dict[str, Any]:
         """The mark as the list (and the state file) show it."""
         return {
@@ -209,10 +202,6 @@ class Triage:
     def counted(self) -> pl.DataFrame:
         """The findings that count (toward the threshold, in the webhook): all but the muted."""
         return self.findings.filter(pl.col("state") != "muted")
-
-    def muted_count(self) -> int:
-        """How many findings a live mute hides."""
-        return self.findings.filter(pl.col("state") == "muted").height
 
     def summary(self) -> dict[str, Any]:
         """What summary.json keeps of the triage (``owners`` per owner; totals)."""
