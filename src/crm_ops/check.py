@@ -127,7 +127,8 @@ def profile_rules(
     findings are missing), never a warning alone.
 
     Raises ``ConfigError`` when the profile's settings name a rule or tag that does not exist
-    (``rules.disabled``, ``rules.severity``, ``rules.params``, ``review.approve``, ``run.auto_apply``),
+    (``rules.disabled``, ``rules.severity``, ``rules.params``, ``review.approve``, ``run.auto_apply``,
+    ``owners.rules``),
     each problem naming the setting and the nearest valid name."""
     folders = [*(profile.rules.folders if profile else ()), *map(Path, extra)]
     # the shipped rules of the object maps this profile enables, whatever another profile of this
@@ -175,6 +176,8 @@ def named_settings(profile: Profile) -> list[NamedIn]:
             },
             "review": {"approve": review},
             "run": {"auto_apply": profile.run.auto_apply},
+            # a monitor's id (monitor.<kind>.<what>) is routed as a rule's, but no rule makes it
+            "owners": {"rules": [r for r in profile.owners.rules if not r.startswith("monitor.")]},
         },
     )
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_ops.config_owners import OwnerSettings, owner_settings
 from crm_ops.config_sources import SourceSettings, source_settings
 from crm_ops.config_tables import (
     ENGINES,
@@ -197,6 +198,11 @@ class NotifySettings:
     webhook_env: str | None = None  # the environment variable holding the webhook URL (unset: no post)
     ca_bundle: str | None = None  # a proxy's CA when it inspects TLS; the system store otherwise
     timeout_seconds: float = 10.0  # the post's time-out
+    report_url: str | None = None  # https address where runs/ is published: posts and digests link the report
+
+    def report_link(self, run_id: str) -> str | None:
+        """The https address of a run's report when ``report_url`` says where reports are published."""
+        return f"{self.report_url.rstrip('/')}/{run_id}/report.html" if self.report_url else None
 
 
 @dataclass(frozen=True)
@@ -216,6 +222,7 @@ class Profile:
     match: dict[str, Any] = field(default_factory=dict)
     run: RunSettings = field(default_factory=RunSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    owners: OwnerSettings = field(default_factory=OwnerSettings)  # who owns which findings (issue 27)
     production: bool = False
     source: str = "config"
     sources: dict[str, SourceSettings] = field(default_factory=dict)  # billing, product, files (issue 14)
@@ -258,6 +265,8 @@ PROFILE_KEYS = {
     "match": "table: matching settings",
     "run": "table: the nightly run's auto-apply and exit-code threshold",
     "notify": "table: the webhook a failing run posts to",
+    "owners": "table: who owns which findings (by rule or tag:x, entity, system; a default), for the "
+    "webhook, the digest, the report and the findings CSV",
     "sources": "tables sources.<name>: billing, product and file sources checked against the CRMs",
     "engine": 'what check, match and run compute on: "polars" (one machine, the default) or "spark"',
     "spark": 'table: where Spark runs and where it reads the snapshots (engine = "spark")',
@@ -346,7 +355,7 @@ def _section(
 
 def _notify_settings(raw: Any, where: str, problems: list[str]) -> NotifySettings:
     if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a table with webhook_env, ca_bundle, timeout_seconds")
+        problems.append(f"{where}: expected a table with webhook_env, ca_bundle, timeout_seconds, report_url")
         return NotifySettings()
     known = set(NotifySettings.__dataclass_fields__)
     for key in sorted(set(raw) - known):
@@ -363,7 +372,14 @@ def _notify_settings(raw: Any, where: str, problems: list[str]) -> NotifySetting
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         problems.append(f"{where}.timeout_seconds: expected a positive number, got {timeout!r}")
         timeout = NotifySettings.timeout_seconds
-    return NotifySettings(env, ca, float(timeout))
+    report_url = raw.get("report_url")
+    if report_url is not None and (not isinstance(report_url, str) or not report_url.startswith("https://")):
+        problems.append(
+            f"{where}.report_url: expected an https:// address (where runs/ is published; a report holds "
+            f"CRM data, never sent in the clear), got {report_url!r}"
+        )
+        report_url = None
+    return NotifySettings(env, ca, float(timeout), report_url)
 
 
 def _object_maps(raw: Any, where: str, file: Path, problems: list[str]) -> tuple[Path, ...]:
@@ -472,6 +488,8 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
     sources = source_settings(raw.get("sources", {}), f"{where}.sources", file.resolve().parent, problems)
+    systems = ("salesforce", "hubspot", *sources)
+    owners = owner_settings(raw.get("owners", {}), f"{where}.owners", problems, systems)
     engine = raw.get("engine", "polars")
     if engine not in ENGINES:
         problems.append(f"{where}.engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
@@ -493,6 +511,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         match=dict(raw.get("match", {})),
         run=run,
         notify=notify,
+        owners=owners,
         production=production,
         source=str(file),
         sources=sources,

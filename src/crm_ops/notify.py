@@ -1,6 +1,7 @@
 """Telling people: a run that failed or breached its threshold posts to a webhook (Slack-compatible
 JSON, ``{"text": ..., "blocks": [...]}``, which Slack, Mattermost and Teams' Slack-compatible hooks
-take).
+take). It counts findings per owner, new and resolved since the last run (muted findings are not
+counted) and links the report over https when ``[profiles.P.notify] report_url`` says where it is.
 
 The webhook URL is a secret (it is the credential): it comes from the environment variable the profile
 names (``[profiles.P.notify] webhook_env = "CRM_OPS_WEBHOOK_URL"``) and never appears in a log line or
@@ -20,6 +21,7 @@ import structlog
 
 from crm_ops.config import NotifySettings
 from crm_ops.connectors.netconf import CrmSession
+from crm_ops.triage import owner_line
 
 log = structlog.get_logger("crm_ops.notify")
 WHY = {
@@ -44,6 +46,23 @@ def rule_error_line(err: Mapping[str, Any]) -> str:
     return f"{err.get('rule') or '(whole file)'} {verb} ({where}): {err.get('error')}"
 
 
+SHOWN_OWNERS = 10  # owners listed in a post (the digest and the report list them all)
+
+
+def owner_facts(summary: Mapping[str, Any]) -> list[str]:
+    """A summary's counts per owner (``crm_ops.triage``), a line each: open, new and resolved since the
+    last run, muted and acknowledged."""
+    owners = summary.get("owners") or {}
+    compared = summary.get("new") is not None
+    lines = [
+        f"*Owner* {owner_line(name, counts, compared)}"
+        for name, counts in list(owners.items())[:SHOWN_OWNERS]
+    ]
+    if len(owners) > SHOWN_OWNERS:
+        lines.append(f"*Owners:* {len(owners) - SHOWN_OWNERS:,} more in the digest")
+    return lines
+
+
 def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, Any]:
     """The webhook's body for a run's summary (``exit_code``, ``profile``, ``run_id``, counts, ``error``)."""
     code = int(summary.get("exit_code", 3))
@@ -60,10 +79,13 @@ def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, 
         facts.append(f"*Rule errors:* {len(errors) - SHOWN_ERRORS:,} more in the report")
     if "findings" in summary:
         by = summary.get("findings_by_severity") or {}
+        muted = int(summary.get("muted") or 0)
         facts.append(
-            f"*Findings:* {int(summary['findings']):,} "
+            f"*Findings:* {int(summary['findings']) - muted:,} "
             f"({', '.join(f'{k} {v:,}' for k, v in sorted(by.items())) or 'none'})"
+            + (f"; {muted:,} muted, not counted" if muted else "")
         )
+    facts += owner_facts(summary)
     threshold = summary.get("threshold")
     if threshold:
         facts.append(
@@ -74,8 +96,8 @@ def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, 
         facts.append("*Applied:* " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary["applied"].items())))
     for failure in summary.get("pull_failures") or []:
         facts.append(f"*Pull failed:* {failure}")
-    if report:
-        facts.append(f"*Report:* {report}")
+    if summary.get("report_link") or report:
+        facts.append(f"*Report:* {summary.get('report_link') or report}")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(facts) or headline}},

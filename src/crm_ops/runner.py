@@ -21,7 +21,9 @@ Exit codes (for cron; the table is ``crm_ops.exitcodes.ExitCode``):
 
 Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email.normalised", ...]``
 (rule ids or ``tag:x``) with ``min_confidence`` (default 0.95); ``fail_on = "error"`` (or "warning") and
-``max_findings = 0`` set exit code 1. A production profile's run writes unattended only when its
+``max_findings = 0`` set exit code 1. Findings a person muted (``crm_ops.triage``) are not counted
+toward it and never auto-applied; the summary counts findings per owner (``[profiles.P.owners]``), new
+and resolved since the previous run. A production profile's run writes unattended only when its
 ``[profiles.P.run] allow_production = true`` (or ``--allow-production``) says so; without it, a run
 whose ``auto_apply`` names rules is refused before it pulls (exit 2). A rule that could not be loaded
 or raised is a rule error: exit 7, listed first in the summary, the report and the webhook, and the run
@@ -65,6 +67,7 @@ from crm_ops.rules import run_rules
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.runrecord import record_failure, write_record
 from crm_ops.snapshots import state_snapshots
+from crm_ops.triage import Router, mark_from_row, triage, unmuted_actions
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
@@ -203,6 +206,12 @@ def _batch(
         findings = pl.concat([checked.findings, matched.findings], how="diagonal_relaxed")
         durable.write_parquet(findings, folder / "findings.parquet")
         durable.write_parquet(matched.source_links, folder / "source_links.parquet")
+        runs = folder.parent
+        previous_run, previous = previous_findings(runs, run_id)
+        # owners, new and resolved, mutes and acknowledgements (crm_ops.triage): the run's clock judges expiry
+        router = Router(profile.owners, {r.id: r.tags for r in rules})
+        marks = [mark_from_row(m) for m in puller.state.marks()]
+        triaged = triage(findings, previous, router, marks, started)
         stage.name = "planning"
         plan = profile_plan(
             profile,
@@ -223,6 +232,7 @@ def _batch(
             min_confidence=settings.min_confidence,
             tags={r.id: set(r.tags) for r in rules},
         )
+        chosen = unmuted_actions(chosen, triaged.findings)  # a muted finding is never applied unattended
         rule_errors = [
             *({"stage": "load", "rule": p.rule, "source": p.source, "error": p.message} for p in problems),
             *({"stage": "run", **e.__dict__} for e in checked.errors),
@@ -249,7 +259,7 @@ def _batch(
         puller.close()
     stage.name = "reporting"
     severities = ["error"] if settings.fail_on == "error" else ["error", "warning"]
-    serious = findings.filter(pl.col("severity").is_in(severities)).height
+    serious = triaged.counted().filter(pl.col("severity").is_in(severities)).height  # muted: not counted
     code = EXIT_FINDINGS if serious > settings.max_findings else EXIT_CLEAN
     if rule_errors or applied.get("failed"):
         code = EXIT_FAILED  # a rule missing (its findings with it) or records refused: a person looks
@@ -268,7 +278,7 @@ def _batch(
         "pull_failures": [str(f) for f in failures],
         "warnings": warnings,
         "findings": findings.height,
-        "findings_by_severity": dict(findings.group_by("severity").len().iter_rows()),
+        "findings_by_severity": dict(triaged.counted().group_by("severity").len().iter_rows()),  # unmuted
         "rule_errors": rule_errors,
         "plan_actions": len(plan.actions),
         "auto_apply_chosen": len(chosen),
@@ -279,9 +289,9 @@ def _batch(
         "score_counts": {k: {"records": v.records, "passed": v.passed} for k, v in counts.items()},
         "findings_by_rule": dict(findings.group_by("rule").len().iter_rows()) if findings.height else {},
         "threshold": {"fail_on": settings.fail_on, "max_findings": settings.max_findings, "serious": serious},
+        **triaged.summary(),  # owners (each: open, new, resolved, muted, acknowledged), new, resolved...
+        "report_link": profile.notify.report_link(run_id),
     }
-    runs = folder.parent
-    previous_run, previous = previous_findings(runs, run_id)
     report_data = RunData(
         run_id=run_id,
         profile=profile.name,
@@ -302,6 +312,7 @@ def _batch(
         applied=applied,
         notices=[*(f"pull failed: {f}" for f in failures), *warnings],
         rule_errors=rule_errors,
+        triage=triaged,
     )
     write_record(folder, profile.name, profile.notify, summary, render_run(report_data))
     log.info("run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied)

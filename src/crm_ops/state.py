@@ -1,5 +1,6 @@
 """The state file (SQLite): watermarks, pulls in progress and done, the current snapshot of each entity,
-the apply journal, and the merges people rejected (remembered decisions).
+the apply journal, the merges people rejected (remembered decisions), and the findings people muted or
+acknowledged (``marks``: ``crm_ops.triage``).
 
 Every change is one transaction, written before the step that depends on it is reported done: a part file
 is on disk (fsynced, renamed into place) before the row that counts it is committed, and a snapshot is
@@ -82,7 +83,18 @@ CREATE TABLE IF NOT EXISTS current (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (system, entity)
 );
+CREATE TABLE IF NOT EXISTS marks (
+    mark_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    system TEXT,
+    record_id TEXT,
+    note TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    until TEXT
+);
 """
+MARK_COLUMNS = ("mark_id", "kind", "rule", "system", "record_id", "note", "created_at", "until")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -425,3 +437,34 @@ class State:
             (system, system, entity, entity),
         ).fetchall()
         return [self._job(r) for r in rows]
+
+    def add_mark(self, mark: dict[str, Any]) -> dict[str, Any]:
+        """Keep a mute or acknowledgement (``MARK_COLUMNS``; ``mark_id`` made when absent); one of the same
+        kind, rule, system and record replaces the earlier. Returns the mark as kept."""
+        kept = {**{k: mark.get(k) for k in MARK_COLUMNS}, "mark_id": mark.get("mark_id") or uuid.uuid4().hex}
+        with self._tx() as db:
+            db.execute(
+                "DELETE FROM marks WHERE kind=? AND rule=? AND system IS ? AND record_id IS ?",
+                (kept["kind"], kept["rule"], kept["system"], kept["record_id"]),
+            )
+            slots = ", ".join("?" * len(MARK_COLUMNS))
+            db.execute(
+                f"INSERT INTO marks ({', '.join(MARK_COLUMNS)}) VALUES ({slots})",  # noqa: S608
+                [kept[k] for k in MARK_COLUMNS],
+            )
+        return kept
+
+    def marks(self) -> list[dict[str, Any]]:
+        """Every mute and acknowledgement, oldest first (expired ones too: they show as expired)."""
+        columns = ", ".join(MARK_COLUMNS)
+        rows = self.db.execute(f"SELECT {columns} FROM marks ORDER BY created_at, rowid")  # noqa: S608
+        return [dict(zip(MARK_COLUMNS, r, strict=True)) for r in rows.fetchall()]
+
+    def remove_marks(self, kind: str | None, rule: str, system: str | None, record_id: str | None) -> int:
+        """Forget the marks of ``rule`` on ``system`` and ``record_id`` (None: the rule-wide mark) of
+        ``kind`` (None: mutes and acknowledgements); how many there were."""
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM marks WHERE (? IS NULL OR kind=?) AND rule=? AND system IS ? AND record_id IS ?",
+                (kind, kind, rule, system, record_id),
+            ).rowcount

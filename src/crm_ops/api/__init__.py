@@ -18,6 +18,8 @@ A night, step by step (``examples/nightly_api.py`` runs this on the sandbox):
     ws.undo(planned.folder, write=True)         # puts back what it wrote
 
 or all of it as cron's batch: ``ws.run()`` (lock, pull, check, match, plan, apply the safe part, report).
+Then the findings workflow: ``ws.digest()`` (per owner), ``ws.mute(rule, note=...)`` /
+``ws.acknowledge(...)`` / ``ws.unmute(...)`` / ``ws.marks()``, ``ws.export_findings("findings.csv")``.
 
 Errors are exceptions (``crm_ops.errors``): ``ConfigError`` (configuration or input, nothing done; its
 ``problems`` list every one), ``ApiError`` (a CRM failed a call; what was done is journaled),
@@ -30,7 +32,7 @@ The canonical entities and their columns: ``entities()``; the default match rule
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +41,15 @@ import polars as pl
 from crm_ops import durable
 from crm_ops.api.applying import Selection, apply_plan, as_tuple, plan_file
 from crm_ops.api.catalog import entities, match_configs
+from crm_ops.api.findings import list_marks, mark_findings, unmark_findings
 from crm_ops.api.results import ApplyRun, MatchRun, PlanRun, PullRun
 from crm_ops.check import CheckRun, profile_rules, run_check
 from crm_ops.config import Profile, load_profile
+from crm_ops.digest import Digest, run_digest
 from crm_ops.discover import Discovered, discover_maps
 from crm_ops.engines import chosen_engine, run_matching_on
 from crm_ops.errors import ConfigError, PartialPullError
+from crm_ops.findings_csv import export_findings
 from crm_ops.match.run import profile_settings, with_survivor
 from crm_ops.plan import latest_findings, links_beside, read_plan, write_plan
 from crm_ops.plan.reviewfile import read_review_file
@@ -333,6 +338,64 @@ class Workspace:
             log_level=log_level,
         )
 
+    def mute(
+        self,
+        rule: str,
+        *,
+        note: str,
+        system: str | None = None,
+        record_id: str | None = None,
+        until: str | date | datetime | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Mute the findings of ``rule`` (on ``system``, ``record_id`` when given) until ``until``
+        (default: 30 days; ``"never"`` when meant): shown in the run's report as muted, not counted
+        toward its exit code nor in the webhook, never applied unattended. Returns the mark."""
+        return mark_findings(
+            self.profile, "mute", rule, note=note, system=system, record_id=record_id, until=until, now=now
+        )
+
+    def acknowledge(
+        self,
+        rule: str,
+        *,
+        note: str,
+        system: str | None = None,
+        record_id: str | None = None,
+        until: str | date | datetime | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Acknowledge the findings of ``rule`` (a person has them in hand): still counted and applied,
+        shown as acknowledged, never counted as new; expires as ``mute``'s marks do. Returns the mark."""
+        return mark_findings(
+            self.profile, "ack", rule, note=note, system=system, record_id=record_id, until=until, now=now
+        )
+
+    def unmute(
+        self, rule: str, *, system: str | None = None, record_id: str | None = None, kind: str | None = None
+    ) -> int:
+        """Remove the marks of ``rule`` on ``system`` and ``record_id`` as given (``kind``: mute or ack;
+        None: both); how many were removed."""
+        return unmark_findings(self.profile, rule, system=system, record_id=record_id, kind=kind)
+
+    def marks(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Every mute and acknowledgement, each with its status at ``now`` (expired ones included)."""
+        return list_marks(self.profile, now)
+
+    def digest(self, run: str | None = None) -> Digest:
+        """The digest of run ``run`` (default: the latest) per owner: open, new, resolved, muted and
+        acknowledged findings, the rules with most open, an https link to the report when
+        ``[notify] report_url`` is set (``.text()``, ``.as_dict()``)."""
+        return run_digest(self.profile, run)
+
+    def export_findings(
+        self, path: Path | str, *, run: str | None = None, now: datetime | None = None
+    ) -> Path:
+        """Write the findings of run ``run`` (default: the latest) to ``path`` as CSV: labels, record
+        links, owner, mute or acknowledgement, new since the run before; values neutralised for
+        spreadsheets."""
+        return export_findings(self.profile, Path(path), run, now)
+
 
 def open_profile(
     config: Path | str | None = None, profile: str | None = None, *, spark: SparkSession | None = None
@@ -373,4 +436,5 @@ __all__ = [  # noqa: RUF022
     "PlanRun",
     "ApplyRun",
     "RunResult",
+    "Digest",
 ]

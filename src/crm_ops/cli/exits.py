@@ -115,6 +115,27 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_PARTIAL, "some entities could not be pulled; the rest were checked and planned"),
         (EXIT_FAILED, "a rule could not be loaded or raised, or the CRM refused records the run applied"),
     ),
+    "findings mute": (
+        (EXIT_OK, "muted (the mark printed, with its expiry)"),
+        (EXIT_CONFIG, "configuration error, a rule or system that does not exist, a date not in the future"),
+    ),
+    "findings ack": (
+        (EXIT_OK, "acknowledged (the mark printed, with its expiry)"),
+        (EXIT_CONFIG, "configuration error, a rule or system that does not exist, a date not in the future"),
+    ),
+    "findings muted": ((EXIT_OK, "the marks listed"), (EXIT_CONFIG, "configuration error")),
+    "findings unmute": (
+        (EXIT_OK, "the marks removed (how many printed)"),
+        (EXIT_CONFIG, "configuration error"),
+    ),
+    "findings export": (
+        (EXIT_OK, "the CSV written"),
+        (EXIT_CONFIG, "configuration error, or no such run (the latest named)"),
+    ),
+    "digest": (
+        (EXIT_OK, "the digest printed (and written with --out)"),
+        (EXIT_CONFIG, "configuration error (a report_url that is not https), or no run yet"),
+    ),
 }
 
 

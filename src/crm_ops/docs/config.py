@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from crm_ops import config
+from crm_ops.config_owners import Owner, OwnerSettings
 from crm_ops.config_sources import SourceSettings
 from crm_ops.match.config import DEFAULTS as MATCH_RULES
 from crm_ops.match.config import OPT_IN
@@ -144,6 +145,21 @@ def config_page() -> str:
         "logged.",
         "",
         *_dataclass_rows(config.NotifySettings, ()),
+        "",
+        "## `[profiles.<name>.owners]`",
+        "",
+        "Who owns which findings: the webhook, `crm-ops digest`, the report and `crm-ops findings export`",
+        "count and list them per owner. The most specific setting wins: a rule id, then a `tag:x` of the",
+        "rule, then `system.Entity`, `Entity`, the system, `default`. A rule or tag that names nothing is an",
+        "error naming the nearest one; once `people` is given, every owner named must be in it.",
+        "",
+        *_dataclass_rows(OwnerSettings, ()),
+        "",
+        "Each `[profiles.<name>.owners.people.<owner>]` (never a secret: a URL is refused):",
+        "",
+        "| key | type | default | what |",
+        "|---|---|---|---|",
+        *(f"| `{k}` | string | unset | {v} |" for k, v in _comments(Owner).items() if k != "name"),
         "",
         "## `[profiles.<name>.spark]`",
         "",

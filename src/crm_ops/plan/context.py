@@ -206,6 +206,10 @@ class Context:
             return ("hubspot" if a.system == "salesforce" else "salesforce"), a.entity, twin
         return None
 
+    def labels(self, system: str, entity: str, ids: Iterable[str]) -> dict[str, str | None]:
+        """Each record's label (``record_label``) by id, from the snapshot (a record not in it: absent)."""
+        return {i: record_label(entity, row) for i, row in self._rows(system, entity, ids).items()}
+
     def _rows(self, system: str, entity: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         table = self._table(system, entity)
         if table is None:

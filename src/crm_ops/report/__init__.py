@@ -8,8 +8,9 @@
 
 from crm_ops.report.html import e
 from crm_ops.report.index import render_index
-from crm_ops.report.run import RunData, Threshold, changes, render_run
+from crm_ops.report.run import RunData, Threshold, render_run
 from crm_ops.report.scores import DEFINITION, Score, score_counts, scores
+from crm_ops.triage import changes  # new and resolved findings (kept here for its callers)
 
 __all__ = [
     "DEFINITION",

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 import structlog
 
+from crm_ops.errors import ConfigError
 from crm_ops.rules.model import FINDINGS_SCHEMA
 
 log = structlog.get_logger("crm_ops.report")
@@ -94,3 +95,21 @@ def previous_findings(runs: Path, run_id: str) -> tuple[str | None, pl.DataFrame
         if frame is not None:
             return folder.name, frame
     return None, None
+
+
+def run_folder(runs: Path, run_id: str | None = None, needs: str = "summary.json") -> Path:
+    """The folder of run ``run_id`` (None: the newest run holding ``needs``); a ``ConfigError`` naming the
+    runs there when there is none."""
+    folders = sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+    if run_id is not None:
+        if (runs / run_id / needs).is_file():
+            return runs / run_id
+        known = [p.name for p in folders if (p / needs).is_file()][-5:]
+        raise ConfigError(
+            f"{runs}: no run {run_id!r} with a {needs}; the latest: "
+            f"{', '.join(known) or 'none (crm-ops run makes one)'}"
+        )
+    for folder in reversed(folders):
+        if (folder / needs).is_file():
+            return folder
+    raise ConfigError(f"{runs}: no run with a {needs} yet; `crm-ops run` makes one")

@@ -15,10 +15,11 @@ from typing import Any
 import polars as pl
 
 from crm_ops.report.html import e, link, page, pct, table
+from crm_ops.report.owners import render_owners
 from crm_ops.report.scores import DEFINITION, Score
 from crm_ops.report.trend import counts_trend, trend_svg
+from crm_ops.triage import KEY, Triage, changes
 
-KEY = ["rule", "system", "entity", "record_id", "field"]
 APPLIED = ("done", "already done")
 SHOWN = 200  # rows per table at most (the files hold them all)
 ACTION_COLUMNS = (
@@ -59,6 +60,7 @@ class RunData:
     applied: Mapping[str, int] = field(default_factory=dict)
     notices: Sequence[str] = ()
     rule_errors: Sequence[Mapping[str, Any]] = ()  # rules that could not load or raised (summary's)
+    triage: Triage | None = None  # owners, new and resolved per owner, muted and acknowledged findings
 
 
 def rule_id(rule: Any) -> str:
@@ -104,21 +106,6 @@ def _scores(d: RunData) -> str:
     return f'<div class="cards">{"".join(cards)}</div><p class="muted">{e(DEFINITION)}</p>' + table(
         ["object", "records", "passed", "with a finding", "score"], rows, numeric=(1, 2, 3, 4)
     )
-
-
-def _keys(frame: pl.DataFrame | None) -> pl.DataFrame:
-    if frame is None or frame.is_empty():
-        return pl.DataFrame(schema=dict.fromkeys(KEY, pl.String))
-    return frame.select([pl.col(c).cast(pl.String) for c in KEY]).unique()
-
-
-def changes(now: pl.DataFrame, before: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Findings new since the last run, and those resolved (in the last run, not in this one), by
-    (rule, system, entity, record, field)."""
-    a, b = _keys(now), _keys(before)
-    if before is None:
-        return a.clear(), b.clear()
-    return a.join(b, on=KEY, how="anti", nulls_equal=True), b.join(a, on=KEY, how="anti", nulls_equal=True)
 
 
 def _rules(d: RunData, new: pl.DataFrame, resolved: pl.DataFrame) -> str:
@@ -313,6 +300,7 @@ def render_run(d: RunData) -> str:
         _scores(d),
         "<h2>Trend</h2>",
         trend_svg(d.history),
+        *(["<h2>Owners and muted findings</h2>", render_owners(d.triage)] if d.triage else []),
         "<h2>Rules</h2>",
         _rules(d, new, resolved),
         "<h2>Actions</h2>",
