@@ -6,6 +6,9 @@ does not stop the pull of the others; nothing changed, nothing reported."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from crm_ops.sandbox.sf_objects import SfField
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
+CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +175,20 @@ def test_the_nightly_run_lists_the_changes_in_its_summary(box: Sandbox, tmp_path
     assert [(m["monitor"], m["system"], m["entity"], m["field"]) for m in summary["monitors"]] == [
         ("monitor.schema.picklist_value_removed", "salesforce", "Account", "Industry")
     ]
+
+
+def test_crm_ops_pull_prints_a_line_per_change(box: Sandbox, tmp_path: Path) -> None:
+    _baseline(box, tmp_path)
+    oc.hs_archive_property(box, "contacts", "jobtitle")
+    done = subprocess.run(
+        [CRM_OPS, "pull", "-c", str(tmp_path / "crm-ops.toml"), "-e", "Contact"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **box.env},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "org changed: error: monitor.schema.field_removed hubspot.Contact.jobtitle "
+        "(affects map hubspot contacts.jobtitle -> Contact.title +2)"
+    ) in done.stderr
