@@ -5,7 +5,9 @@ column (shipped, object map or declared), the rules judging that column, the mat
 fields and blocking keys, source of truth, merge rules), the cross-CRM links and the drift syncs.
 ``org_changes`` is what ``crm-ops pull``, ``crm-ops run`` and the API call once the pull is done: for each
 CRM entity the pull read (or tried to), the org's metadata the connector fetched (no extra call) is diffed
-against the version kept by the previous pull (``crm_ops.monitors.schema``) and kept.
+against the version kept by the previous pull (``crm_ops.monitors.schema``) and kept; and for an entity
+both CRMs were read for, the linked records holding values the other CRM's field will not take
+(``crm_ops.monitors.compat``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import structlog
 
 from crm_ops.check import profile_rules
 from crm_ops.config import Profile
-from crm_ops.connectors.orgmeta import DescribesOrg
+from crm_ops.connectors.orgmeta import DescribesOrg, ObjectMeta
 from crm_ops.errors import CrmOpsError
 from crm_ops.match.config import DEFAULTS, OPT_IN
 from crm_ops.match.links import DRIFT_FIELDS
 from crm_ops.match.run import profile_settings
 from crm_ops.monitors import MonitorFinding
+from crm_ops.monitors.compat import incompatible_values
 from crm_ops.monitors.schema import Held, Uses, watch_object
 from crm_ops.rules import Rule
 from crm_ops.schema.fieldmap import EntityMap
@@ -115,6 +118,7 @@ def org_changes(
     except CrmOpsError:  # a bad [match] table is the check's error to report, not this monitor's
         settings = None
     found: list[MonitorFinding] = []
+    described: dict[tuple[str, str], tuple[ObjectMeta, EntityMap]] = {}
     for system, entity in dict.fromkeys(pulled):
         if system not in ("salesforce", "hubspot"):
             continue
@@ -131,6 +135,8 @@ def org_changes(
             continue
         uses = field_uses(system, emap, rules, settings)
         found += watch_object(state, system, entity, meta, uses, held_counter(state, system, entity, emap))
+        described[(system, entity)] = (meta, emap)
+    found += linked_compatibility(state, described)
     for f in found:
         {"error": log.error, "warning": log.warning}.get(f.severity, log.info)(
             "orgwatch.change",
@@ -139,6 +145,39 @@ def org_changes(
             entity=f.entity,
             field=f.field,
         )
+    return found
+
+
+def linked_compatibility(
+    state: State, described: Mapping[tuple[str, str], tuple[ObjectMeta, EntityMap]]
+) -> list[MonitorFinding]:
+    """For each entity both CRMs were described for, the linked records of each side holding values of
+    a synced column (``DRIFT_FIELDS``) the other side's field will not take (``monitors.compat``)."""
+    found: list[MonitorFinding] = []
+    for (system, entity), (_, emap) in described.items():
+        other = "hubspot" if system == "salesforce" else "salesforce"
+        columns = [c for c in DRIFT_FIELDS.get(entity, {}) if c in emap.columns]
+        current = state.current(system, entity)
+        if (
+            (other, entity) not in described
+            or not columns
+            or current is None
+            or not current.snapshot.exists()
+        ):
+            continue
+        other_meta, other_map = described[(other, entity)]
+        fields = {
+            c: next((n for n in other_map.columns[c].names if n in other_meta), "")
+            for c in columns
+            if c in other_map.columns
+        }
+        frame = _snapshot(current.snapshot)
+        have = frame.collect_schema().names()
+        if "linked_id" not in have:
+            continue
+        wanted = [c for c in ("linked_id", "is_deleted", *columns) if c in have]
+        linked = frame.filter(pl.col("linked_id").is_not_null()).select(wanted).collect()
+        found += incompatible_values(entity, system, linked, other, other_meta, fields, columns)
     return found
 
 
@@ -152,4 +191,4 @@ def change_line(finding: MonitorFinding) -> str:
     return line
 
 
-__all__ = ["change_line", "field_uses", "held_counter", "org_changes"]
+__all__ = ["change_line", "field_uses", "held_counter", "linked_compatibility", "org_changes"]

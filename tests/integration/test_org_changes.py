@@ -192,3 +192,25 @@ def test_crm_ops_pull_prints_a_line_per_change(box: Sandbox, tmp_path: Path) -> 
         "org changed: error: monitor.schema.field_removed hubspot.Contact.jobtitle "
         "(affects map hubspot contacts.jobtitle -> Contact.title +2)"
     ) in done.stderr
+
+
+def test_linked_values_the_other_crm_will_not_take(box: Sandbox, tmp_path: Path) -> None:
+    ws = _baseline(box, tmp_path)
+    hubspot = read_snapshot(ws.state_dir, "hubspot", "Contact").filter(pl.col("linked_id").is_not_null())
+    too_long = hubspot.filter(pl.col("title").str.len_chars() > 12).height
+    off = hubspot.filter(pl.col("country").is_not_null() & ~pl.col("country").is_in(["DE", "FR"])).height
+    assert too_long and off
+    oc.sf_change_field(box, "Contact", "Title", length=12)
+    oc.sf_change_field(box, "Contact", "MailingCountry", type="picklist", picklist=("DE", "FR"))
+    run = ws.pull(entities=["Contact"])
+    compat = {f.monitor: f for f in run.monitors if f.monitor.startswith("monitor.compat.")}
+    assert set(compat) == {"monitor.compat.too_long", "monitor.compat.value_not_in_options"}
+    long = compat["monitor.compat.too_long"]
+    assert (long.system, long.field, long.severity) == ("hubspot", "title", "warning")
+    assert long.observed is not None and long.observed.startswith(f"{too_long:,} records")
+    assert long.affects[0] == "drift sync match.drift.title"
+    options = compat["monitor.compat.value_not_in_options"]
+    assert (options.system, options.field, options.observed) == ("hubspot", "country", f"{off:,} records")
+    assert "'US' (" in options.message and "they will not sync" in options.message
+    # a clean org (the first pull, and the next with nothing changed) has none: no nightly noise
+    assert not [f for f in ws.pull(entities=["Contact"]).monitors if f.monitor.startswith("monitor.schema.")]

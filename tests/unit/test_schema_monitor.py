@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from crm_ops.connectors.orgmeta import ObjectMeta, hubspot_property, salesforce_field
+from crm_ops.monitors.compat import incompatible_values
 from crm_ops.monitors.schema import diff_metadata, watch_object
 from crm_ops.state import ORG_VERSIONS_KEPT, State
 
@@ -129,3 +132,30 @@ def test_the_state_keeps_a_few_versions_and_the_first_pull_is_a_baseline(tmp_pat
     assert kept is not None and kept[1] == {"Email": {"type": "email", "length": 10 + ORG_VERSIONS_KEPT + 1}}
     assert state.metadata("hubspot", "Contact") is None
     state.close()
+
+
+def test_linked_values_the_other_side_refuses() -> None:
+    frame = pl.DataFrame(
+        {
+            "linked_id": ["1", "2", "3", None, "5"],
+            "is_deleted": [False, False, False, False, True],
+            "stage": ["Won", "Lost", "Lost", "Odd", "Odd"],
+            "title": ["VP", "Head of Everything", None, "Far too long a title", "Far too long a title"],
+        }
+    )
+    meta: ObjectMeta = {"Stage": {"type": "picklist", "picklist": ["Won"]}, "Title": {"length": 10}}
+    found = incompatible_values(
+        "Opportunity",
+        "hubspot",
+        frame,
+        "salesforce",
+        meta,
+        {"stage": "Stage", "title": "Title"},
+        ["stage", "title"],
+    )
+    # the unlinked and the deleted record are left out
+    assert [(f.monitor, f.observed) for f in found] == [
+        ("monitor.compat.value_not_in_options", "2 records"),
+        ("monitor.compat.too_long", "1 records, longest 18"),
+    ]
+    assert "'Lost' (2)" in found[0].message and found[0].expected == "salesforce Stage options: Won"
