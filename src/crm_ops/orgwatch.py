@@ -28,7 +28,7 @@ from crm_ops.match.links import DRIFT_FIELDS
 from crm_ops.match.run import profile_settings
 from crm_ops.monitors import MonitorFinding
 from crm_ops.monitors.compat import incompatible_values
-from crm_ops.monitors.schema import Held, Uses, watch_object
+from crm_ops.monitors.schema import Held, Uses, diff_metadata, watch_object
 from crm_ops.rules import Rule
 from crm_ops.schema.fieldmap import EntityMap
 from crm_ops.state import State
@@ -148,6 +148,35 @@ def org_changes(
     return found
 
 
+def since_last_pull(profile: Profile, conn: Any, rules: Sequence[Rule] | None = None) -> list[MonitorFinding]:
+    """``crm-ops doctor``'s look: each entity of ``conn``'s CRM as its metadata is now, against the version
+    the last pull kept; nothing kept or changed (read-only: the next pull reports and keeps them). No
+    state file yet (never pulled): none."""
+    path = profile.state_dir / "state.sqlite"
+    if not isinstance(conn, DescribesOrg) or not path.exists():
+        return []
+    if rules is None:
+        rules, _ = profile_rules(profile)
+    try:
+        settings: Mapping[str, Any] | None = profile_settings(profile)
+    except CrmOpsError:
+        settings = None
+    state = State(path)
+    try:
+        found: list[MonitorFinding] = []
+        for entity in conn.fmap.entities:
+            kept = state.metadata(conn.system, entity)
+            if kept is None:
+                continue
+            emap = conn.fmap.entity(entity)
+            uses = field_uses(conn.system, emap, rules, settings)
+            held = held_counter(state, conn.system, entity, emap)
+            found += diff_metadata(conn.system, entity, kept[1], conn.org_metadata(entity), uses, held)
+        return found
+    finally:
+        state.close()
+
+
 def linked_compatibility(
     state: State, described: Mapping[tuple[str, str], tuple[ObjectMeta, EntityMap]]
 ) -> list[MonitorFinding]:
@@ -191,4 +220,11 @@ def change_line(finding: MonitorFinding) -> str:
     return line
 
 
-__all__ = ["change_line", "field_uses", "held_counter", "linked_compatibility", "org_changes"]
+__all__ = [
+    "change_line",
+    "field_uses",
+    "held_counter",
+    "linked_compatibility",
+    "org_changes",
+    "since_last_pull",
+]

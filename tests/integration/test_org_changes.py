@@ -17,6 +17,7 @@ import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from crm_ops.api import Workspace
+from crm_ops.doctor import run_doctor
 from crm_ops.monitors import MonitorFinding, breaker_reasons
 from crm_ops.pull import read_snapshot
 from crm_ops.sandbox import orgchanges as oc
@@ -214,3 +215,18 @@ def test_linked_values_the_other_crm_will_not_take(box: Sandbox, tmp_path: Path)
     assert "'US' (" in options.message and "they will not sync" in options.message
     # a clean org (the first pull, and the next with nothing changed) has none: no nightly noise
     assert not [f for f in ws.pull(entities=["Contact"]).monitors if f.monitor.startswith("monitor.schema.")]
+
+
+def test_doctor_shows_the_changes_since_the_last_pull_without_keeping_them(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    ws = _baseline(box, tmp_path)
+    assert not [f for f in run_doctor(ws.profile) if f.check == "org changes"]
+    oc.sf_drop_field(box, "Contact", "Email")
+    oc.sf_add_field(box, "Contact", SfField("Shoe_Size__c", "double", label="Shoe Size"), pl.Float64())
+    lines = [(f.system, f.status, f.detail) for f in run_doctor(ws.profile) if f.check == "org changes"]
+    assert [(s, st) for s, st, _ in lines] == [("salesforce", "fail"), ("salesforce", "ok")]
+    assert "Contact.Email is gone" in lines[0][2] and lines[1][2].startswith("1 change(s)")
+    # the doctor kept nothing: the next pull still reports the change
+    found = _by_field(ws.pull(entities=["Contact"], systems=["salesforce"]).monitors)
+    assert found[("salesforce", "Email", "field_removed")].severity == "error"
