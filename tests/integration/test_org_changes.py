@@ -170,12 +170,19 @@ def test_hubspot_option_removed_property_hidden_and_added(box: Sandbox, tmp_path
 def test_the_nightly_run_lists_the_changes_in_its_summary(box: Sandbox, tmp_path: Path) -> None:
     ws = Workspace(profile_for(box, tmp_path))
     assert ws.run().summary["monitors"] == []
-    oc.sf_remove_picklist_value(box, "Account", "Industry", "Banking")
+    oc.sf_remove_picklist_value(box, "Account", "Industry", "Media")
+    oc.hs_archive_property(box, "companies", "city")
     result = ws.run()
     summary = json.loads((result.folder / "summary.json").read_text())
-    assert [(m["monitor"], m["system"], m["entity"], m["field"]) for m in summary["monitors"]] == [
-        ("monitor.schema.picklist_value_removed", "salesforce", "Account", "Industry")
+    assert [
+        (m["monitor"], m["system"], m["entity"], m["field"], m["severity"]) for m in summary["monitors"]
+    ] == [
+        ("monitor.schema.picklist_value_removed", "salesforce", "Account", "Industry", "warning"),
+        ("monitor.schema.field_removed", "hubspot", "Account", "city", "error"),
     ]
+    report = (result.folder / "report.html").read_text()  # warnings and errors among the report's notices
+    assert "org changed: hubspot Account.city is gone" in report
+    assert "used by map hubspot companies.city -&gt; Account.city" in report
 
 
 def test_crm_ops_pull_prints_a_line_per_change(box: Sandbox, tmp_path: Path) -> None:
