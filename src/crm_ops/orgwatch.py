@@ -79,6 +79,23 @@ def _snapshot(path: Path) -> pl.LazyFrame:
     return pl.scan_parquet(path / "*.parquet" if path.is_dir() else path)
 
 
+def _uses_of(
+    profile: Profile, rules: Sequence[Rule] | None
+) -> tuple[Sequence[Rule], Mapping[str, Any] | None]:
+    """The rules (loaded when not given) and match settings ``field_uses`` reads. A rule or ``[match]``
+    setting that cannot be loaded is the check's error to report, not this monitor's: without them the
+    changes name the maps alone."""
+    if rules is None:
+        try:
+            rules, _ = profile_rules(profile)
+        except CrmOpsError:
+            rules = []
+    try:
+        return rules, profile_settings(profile)
+    except CrmOpsError:
+        return rules, None
+
+
 def held_counter(state: State, system: str, entity: str, emap: EntityMap) -> Held:
     """How many live records of the current snapshot hold a value in a field (its mapped column, or a
     custom column of its own name); None when the snapshot has neither."""
@@ -111,12 +128,7 @@ def org_changes(
     metadata diffed against the kept version, then kept. ``connector``: the puller's, by system (its
     describes are cached: no extra call); ``rules``: the profile's (loaded when not given). A CRM that
     cannot answer its metadata now is logged and skipped: the pull's own failure says why."""
-    if rules is None:
-        rules, _ = profile_rules(profile)
-    try:
-        settings: Mapping[str, Any] | None = profile_settings(profile)
-    except CrmOpsError:  # a bad [match] table is the check's error to report, not this monitor's
-        settings = None
+    rules, settings = _uses_of(profile, rules)
     found: list[MonitorFinding] = []
     described: dict[tuple[str, str], tuple[ObjectMeta, EntityMap]] = {}
     for system, entity in dict.fromkeys(pulled):
@@ -155,12 +167,7 @@ def since_last_pull(profile: Profile, conn: Any, rules: Sequence[Rule] | None = 
     path = profile.state_dir / "state.sqlite"
     if not isinstance(conn, DescribesOrg) or not path.exists():
         return []
-    if rules is None:
-        rules, _ = profile_rules(profile)
-    try:
-        settings: Mapping[str, Any] | None = profile_settings(profile)
-    except CrmOpsError:
-        settings = None
+    rules, settings = _uses_of(profile, rules)
     state = State(path)
     try:
         found: list[MonitorFinding] = []
