@@ -16,6 +16,10 @@ or an apply, or would make their results wrong without saying so:
 ``warn`` is worth knowing but blocks nothing: a custom field the org does not have (switch the column off
 or map your own), a cross-CRM id field absent (records link by matching), allowance above 80% used.
 
+The org's field changes since the last pull (``orgwatch.since_last_pull``, read-only): a field crm-ops
+reads gone or retyped out of its column ``fail``, a shortened, required or read-only one and a picklist
+value records hold ``warn``.
+
 Then the org's inventory (``connectors.inventory``), one ``ok`` line per object: its records and the
 entity that reads it, or that none does (a custom object to declare in the profile's ``object_maps``).
 """
@@ -35,6 +39,7 @@ from crm_ops.connectors.inventory import OrgObject, hubspot_inventory, salesforc
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.connectors.source import SourceConnector
 from crm_ops.errors import ApiError, ConfigError, CrmOpsError
+from crm_ops.orgwatch import since_last_pull
 from crm_ops.pull import connect
 from crm_ops.schema.fieldmap import EntityMap, absent_reason
 
@@ -266,6 +271,19 @@ def _source(conn: SourceConnector) -> Iterator[Finding]:
         )
 
 
+def _org_changes(profile: Profile, conn: Any) -> Iterator[Finding]:
+    """The org's field changes since the last pull (``orgwatch``): an error-level one (a used field gone
+    or retyped out of its column) fails, a warning warns; info-level churn is one ``ok`` line."""
+    changes = since_last_pull(profile, conn)
+    status = {"error": "fail", "warning": "warn"}
+    for change in changes:
+        if change.severity in status:
+            yield Finding(conn.system, "org changes", status[change.severity], change.message)
+    quiet = sum(1 for c in changes if c.severity not in status)
+    if quiet:
+        yield Finding(conn.system, "org changes", "ok", f"{quiet} change(s) to fields crm-ops does not read")
+
+
 def run_doctor(profile: Profile, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[Finding]:
     """Every check for every CRM and source the profile configures; one that cannot be reached is one
     ``fail``."""
@@ -279,6 +297,7 @@ def run_doctor(profile: Profile, *, now: Callable[[], datetime] = lambda: dateti
         try:
             checks = _salesforce(conn, now()) if system == "salesforce" else _hubspot(conn, now())
             findings.extend(checks)
+            findings.extend(_org_changes(profile, conn))
         except CrmOpsError as exc:
             findings.append(Finding(system, "connection", "fail", str(exc)))
         finally:

@@ -53,6 +53,7 @@ from crm_ops.locks import LockedError, RunLock
 from crm_ops.match import run_matching
 from crm_ops.match.run import profile_settings
 from crm_ops.match.sources import source_links
+from crm_ops.orgwatch import org_changes
 from crm_ops.plan import write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.format import new_plan_id
@@ -182,6 +183,9 @@ def _batch(
             pulls = puller.pull_many(profile.all_systems(), pulled_entities(profile))
         except PartialPullError as exc:
             pulls, failures = exc.results, exc.failures
+        stage.name = "comparing the org's metadata with the last pull's"
+        tried = [(r.system, r.entity) for r in pulls] + [(f.system, f.entity) for f in failures if f.entity]
+        monitors = [m.as_dict() for m in org_changes(profile, puller.state, puller.connector, tried, rules)]
         stage.name = "settling what earlier applies left pending"
         settle_pending(puller.state, puller.connector)  # what killed applies left pending, landed or not
         # a table too large to hold whole (an activity table) stays on disk, checked a chunk at a time
@@ -291,6 +295,7 @@ def _batch(
         "threshold": {"fail_on": settings.fail_on, "max_findings": settings.max_findings, "serious": serious},
         **triaged.summary(),  # owners (each: open, new, resolved, muted, acknowledged), new, resolved...
         "report_link": profile.notify.report_link(run_id),
+        "monitors": monitors,  # MonitorFinding.as_dict()s: the org's changes since the last pull (issue 27)
     }
     report_data = RunData(
         run_id=run_id,
@@ -310,7 +315,11 @@ def _batch(
         refused=withheld,
         refusals=refusals,
         applied=applied,
-        notices=[*(f"pull failed: {f}" for f in failures), *warnings],
+        notices=[
+            *(f"pull failed: {f}" for f in failures),
+            *warnings,
+            *(f"org changed: {m['message']}" for m in monitors if m["severity"] != "info"),
+        ],
         rule_errors=rule_errors,
         triage=triaged,
     )

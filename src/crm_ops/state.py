@@ -93,8 +93,17 @@ CREATE TABLE IF NOT EXISTS marks (
     created_at TEXT NOT NULL,
     until TEXT
 );
+CREATE TABLE IF NOT EXISTS org_metadata (
+    system TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    taken_at TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    PRIMARY KEY (system, entity, version)
+);
 """
 MARK_COLUMNS = ("mark_id", "kind", "rule", "system", "record_id", "note", "created_at", "until")
+ORG_VERSIONS_KEPT = 5  # versions of an object's metadata kept (the newest is what the next pull diffs)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -468,3 +477,47 @@ class State:
                 "DELETE FROM marks WHERE (? IS NULL OR kind=?) AND rule=? AND system IS ? AND record_id IS ?",
                 (kind, kind, rule, system, record_id),
             ).rowcount
+
+    # ---------------------------------------------------------------- the org's metadata (issue 27)
+
+    def keep_metadata(self, system: str, entity: str, fields: dict[str, Any]) -> bool:
+        """Keep ``fields`` (the object's metadata, ``crm_ops.connectors.orgmeta``'s compact form) as the
+        newest version for (system, entity), one transaction, the oldest beyond ``ORG_VERSIONS_KEPT``
+        dropped. Returns False (keeping nothing) when it equals the newest kept version."""
+        body = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT version, fields FROM org_metadata WHERE system=? AND entity=? "
+                "ORDER BY version DESC LIMIT 1",
+                (system, entity),
+            ).fetchone()
+            if row is not None and row[1] == body:
+                return False
+            version = 1 if row is None else row[0] + 1
+            db.execute(
+                "INSERT INTO org_metadata (system, entity, version, taken_at, fields) VALUES (?, ?, ?, ?, ?)",
+                (system, entity, version, _iso(now()), body),
+            )
+            db.execute(
+                "DELETE FROM org_metadata WHERE system=? AND entity=? AND version<=?",
+                (system, entity, version - ORG_VERSIONS_KEPT),
+            )
+        return True
+
+    def metadata(self, system: str, entity: str) -> tuple[datetime, dict[str, Any]] | None:
+        """The newest kept metadata of (system, entity) and when it was taken, or None."""
+        row = self.db.execute(
+            "SELECT taken_at, fields FROM org_metadata WHERE system=? AND entity=? "
+            "ORDER BY version DESC LIMIT 1",
+            (system, entity),
+        ).fetchone()
+        if row is None:
+            return None
+        return _time(row[0]) or now(), json.loads(row[1])
+
+    def metadata_versions(self, system: str, entity: str) -> int:
+        """How many versions of (system, entity)'s metadata are kept."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM org_metadata WHERE system=? AND entity=?", (system, entity)
+        ).fetchone()
+        return int(row[0])

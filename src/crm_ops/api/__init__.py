@@ -51,6 +51,7 @@ from crm_ops.engines import chosen_engine, run_matching_on
 from crm_ops.errors import ConfigError, PartialPullError
 from crm_ops.findings_csv import export_findings
 from crm_ops.match.run import profile_settings, with_survivor
+from crm_ops.orgwatch import org_changes
 from crm_ops.plan import latest_findings, links_beside, read_plan, write_plan
 from crm_ops.plan.reviewfile import read_review_file
 from crm_ops.plan.settle import settle_pending
@@ -121,7 +122,8 @@ class Workspace:
         """Pull CRM (and source) records into Parquet snapshots: incremental from each entity's watermark
         unless ``full``. ``systems``: salesforce, hubspot or a source's name (default: all configured);
         ``entities``: canonical entity names (default: all). An entity that fails does not stop the
-        others: it is in ``failures`` and resumes on the next pull. ``steps`` receives progress."""
+        others: it is in ``failures`` and resumes on the next pull. ``steps`` receives progress. The org's
+        field metadata is compared with the last pull's: the changes are ``monitors``."""
         prof = self.profile
         chosen = list(systems or prof.all_systems())
         known = ("salesforce", "hubspot", *prof.sources)
@@ -142,9 +144,14 @@ class Workspace:
 
             puller.on_page, puller.on_total = on_page, on_total
         try:
-            return PullRun(puller.pull_many(chosen, list(entities) if entities else None, full=full))
-        except PartialPullError as exc:
-            return PullRun(exc.results, exc.failures)
+            try:
+                run = PullRun(puller.pull_many(chosen, list(entities) if entities else None, full=full))
+            except PartialPullError as exc:
+                run = PullRun(exc.results, exc.failures)
+            tried = [(r.system, r.entity) for r in run.results]
+            tried += [(f.system, f.entity) for f in run.failures if f.entity]
+            run.monitors.extend(org_changes(prof, puller.state, puller.connector, tried))
+            return run
         finally:
             puller.close()
 

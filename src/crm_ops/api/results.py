@@ -12,6 +12,7 @@ import polars as pl
 from crm_ops.errors import PullFailure
 from crm_ops.exitcodes import ExitCode
 from crm_ops.match.run import MatchResult
+from crm_ops.monitors import MonitorFinding
 from crm_ops.plan.edits import Edit
 from crm_ops.plan.format import Action, Plan
 from crm_ops.plan.outcomes import ApplyReport, FailureGroup
@@ -21,10 +22,13 @@ from crm_ops.pull import PullResult
 @dataclass(frozen=True)
 class PullRun:
     """What ``Workspace.pull`` did: one result per entity pulled, and the entities that failed (the
-    others were still pulled; each failed one resumes on the next pull)."""
+    others were still pulled; each failed one resumes on the next pull), and the org's field metadata
+    changes since the last pull (``monitors``: fields gone, hidden, retyped, picklist values removed...)."""
 
     results: list[PullResult]
     failures: list[PullFailure] = field(default_factory=list)
+    # the org's field metadata changed since the last pull (``crm_ops.orgwatch``): fields gone, retyped...
+    monitors: list[MonitorFinding] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:

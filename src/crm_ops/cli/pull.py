@@ -36,6 +36,7 @@ def pull(
     from rich.console import Console
 
     from crm_ops.api import open_profile
+    from crm_ops.orgwatch import change_line
     from crm_ops.progress import bars
     from crm_ops.tables import pull_table
 
@@ -51,4 +52,6 @@ def pull(
         typer.echo(f"warning: {warning}", err=True)
     for failure in pulled.failures:
         typer.echo(f"failed: {failure}", err=True)
+    for change in pulled.monitors:  # the org's fields changed since the last pull
+        typer.echo(f"org changed: {change_line(change)}", err=True)
     raise typer.Exit(pulled.exit_code)

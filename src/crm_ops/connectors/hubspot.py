@@ -41,6 +41,7 @@ from crm_ops.connectors.hserrors import translate
 from crm_ops.connectors.hsprops import join_rest, split_for_url
 from crm_ops.connectors.hswrite import HubSpotWrites
 from crm_ops.connectors.netconf import CrmSession, proxy_for
+from crm_ops.connectors.orgmeta import ObjectMeta, hubspot_property
 from crm_ops.connectors.reach import unreachable
 from crm_ops.errors import BudgetExhaustedError, ConfigError, RetriableApiError, UnreachableError
 from crm_ops.ratelimit import RateLimiter
@@ -136,6 +137,7 @@ class HubSpotConnector(HubSpotWrites):
         self.search_limiter = RateLimiter(settings.search_per_second, 1.0, sleep=sleep)
         self._calls = 0
         self._properties: dict[str, list[FieldInfo]] = {}
+        self._org: dict[str, ObjectMeta] = {}  # the properties answers, compact (``orgmeta``)
         self._resolved: dict[str, Resolved] = {}
         self._moved: dict[str, dict[str, str]] = {}  # merged ids met by read, by entity
         self._merges_refused: dict[str, str] = {}
@@ -237,7 +239,14 @@ class HubSpotConnector(HubSpotWrites):
                 )
                 for p in body.get("results", [])
             ]
+            self._org[emap.object] = {p["name"]: hubspot_property(p) for p in body.get("results", [])}
         return self._properties[emap.object]
+
+    def org_metadata(self, entity: str) -> ObjectMeta:
+        """The object's properties as this pull's properties answer gave them, compact (owners, which
+        have no properties API, none)."""
+        self.describe(entity)
+        return self._org.get(self.fmap.entity(entity).object, {})
 
     def _props(self, entity: str) -> tuple[list[str], list[str]]:
         """The properties to request and the custom ones among them."""

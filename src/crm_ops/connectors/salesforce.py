@@ -37,6 +37,7 @@ from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import answers, sfauth
 from crm_ops.connectors.base import CursorExpiredError, FieldInfo, Page, resolve_map
 from crm_ops.connectors.netconf import CrmSession, proxy_hint, tls_hint
+from crm_ops.connectors.orgmeta import ObjectMeta, salesforce_field
 from crm_ops.connectors.reach import unreachable
 from crm_ops.connectors.sfsoql import READ_BATCH, soql_datetime, soql_quote
 from crm_ops.connectors.sfwindows import BULK_RESTARTS, narrower, next_window, window_clauses
@@ -135,6 +136,7 @@ class SalesforceConnector(SalesforceWrites):
             instance_url=instance_url, session_id=token, session=self.session, version=settings.api_version
         )
         self._describes: dict[str, list[FieldInfo]] = {}
+        self._org: dict[str, ObjectMeta] = {}  # the describes' fields, compact (``orgmeta``)
         self._resolved: dict[str, Resolved] = {}
         self._bulk_restarts: dict[str, int] = {}
 
@@ -283,7 +285,13 @@ class SalesforceConnector(SalesforceWrites):
                 )
                 for f in body["fields"]
             ]
+            self._org[entity] = {f["name"]: salesforce_field(f) for f in body["fields"]}
         return self._describes[entity]
+
+    def org_metadata(self, entity: str) -> ObjectMeta:
+        """The object's fields as this pull's describe gave them (what the integration user sees), compact."""
+        self.describe(entity)
+        return self._org[entity]
 
     def _fields(self, entity: str) -> tuple[list[str], dict[str, str]]:
         """The fields to request (the mapped ones this org has, plus customs) and their types."""

@@ -59,6 +59,7 @@ class HsProperty:
     stored: bool = True
     formula: str | None = None
     hubspot_defined: bool = True
+    hidden: bool = False  # hidden in HubSpot's UI (the API still reads and writes it)
 
     @property
     def dtype(self) -> pl.DataType:

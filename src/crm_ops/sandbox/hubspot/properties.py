@@ -56,7 +56,7 @@ class PropertyHandlers(HubSpotState):
             "calculated": p.calculated,
             "externalOptions": p.name.startswith("hubspot_owner") or p.name == "hubspot_team_id",
             "hasUniqueValue": False,
-            "hidden": False,
+            "hidden": p.hidden,
             "hubspotDefined": p.hubspot_defined,
         }
         if p.calculated and p.formula:
