@@ -194,8 +194,8 @@ def check_step(profile: Any, whole: bool) -> dict[str, Any]:
 
     from crm_ops.api import Workspace
     from crm_ops.check import profile_rules
+    from crm_ops.engines import profile_snapshots
     from crm_ops.rules import run_rules
-    from crm_ops.snapshots import profile_snapshots
 
     reset_peak()
     started = time.perf_counter()

@@ -41,7 +41,7 @@ def main() -> None:
         data = generate(SeedConfig(records=size, seed=args.seed))
         started = time.perf_counter()
         frames = canonical_frames(data, ["cases"])
-        result = run_matching(frames, configs={"Opportunity": OPT_IN["Opportunity"]})
+        result = run_matching(frames, configs={"Opportunity": OPT_IN["Opportunity"], "Case": OPT_IN["Case"]})
         seconds = time.perf_counter() - started
         for s in dedupe_scores(data.manifest.duplicates, result, {**CASES, **DEALS}):
             print(

@@ -72,7 +72,7 @@ def snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", base.lower()).strip("_") or "field"
 
 
-def entity_name(obj: str, taken: set[str]) -> str:
+def entity_name(obj: str, taken: set[str], system: str = "salesforce") -> str:
     """An entity name for object ``obj`` (``Project_Task__c`` -> ``ProjectTask``), unique among ``taken``
     (a name already used gets the CRM's prefix: ``SfProjectTask``, ``HsProjects``)."""
     base = re.sub(r"__c$", "", obj)
@@ -80,7 +80,7 @@ def entity_name(obj: str, taken: set[str]) -> str:
     name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", base) if part)
     name = name if name[:1].isalpha() else f"Object{name}"
     if name in taken:
-        name = ("Sf" if obj.endswith("__c") else "Hs") + name
+        name = ("Sf" if system == "salesforce" else "Hs") + name
     while name in taken:
         name += "Object"
     return name
@@ -123,8 +123,9 @@ def _hubspot_entity(conn: Any, obj: OrgObject, schema: dict[str, Any]) -> dict[s
             required["name"] = name
         elif not p.get("hubspotDefined") and not p.get("archived"):
             column = snake(name)
-            if column not in (*SYSTEM_COLUMNS, "name"):
-                optional[column] = name
+            while column in optional or column in (*SYSTEM_COLUMNS, "name"):
+                column += "_property"  # two properties one snake_case name apart, or a system column's
+            optional[column] = name
     for assoc in schema.get("associations") or []:
         other = str(assoc.get("toObjectTypeId") or "")
         if other in HS_PARENTS:
@@ -158,12 +159,18 @@ def discover_maps(
         try:
             inventory = salesforce_inventory(conn) if system == "salesforce" else hubspot_inventory(conn)
             seen |= {o.name for o in inventory} | {o.type_id for o in inventory if o.type_id}
-            chosen = [
+            named = [o for o in inventory if o.name in wanted or (o.type_id or "") in wanted]
+            mapped = [f"{o.name} (mapped to {o.entity})" for o in named if o.entity]
+            if mapped:
+                raise ConfigError(f"discover: {', '.join(mapped)} already mapped; its map is the one to edit")
+            # a Salesforce org's custom objects end in __c (its __Share, __History, __Feed, __mdt and __x
+            # objects are the platform's, not records a team keeps)
+            unmapped = [
                 o
                 for o in inventory
-                if (o.name in wanted or (o.type_id or "") in wanted)
-                or (not wanted and o.custom and not o.entity)
+                if o.custom and not o.entity and (system != "salesforce" or o.name.endswith("__c"))
             ]
+            chosen = named if wanted else unmapped
             parents = {o.name: o.entity for o in inventory if o.entity}
             schemas = {
                 str(s.get("objectTypeId")): s
@@ -172,7 +179,7 @@ def discover_maps(
             entities: dict[str, Any] = {}
             found = Discovered(system, folder / f"discovered-{system}.yaml")
             for o in chosen:
-                name = entity_name(o.name, taken)
+                name = entity_name(o.name, taken, system)
                 taken.add(name)
                 if system == "salesforce":
                     entities[name] = _salesforce_entity(conn, o, parents)
@@ -197,12 +204,16 @@ def discover_maps(
     for found in out:
         if found.path.exists() and not force:
             raise ConfigError(f"{found.path} exists; add --force to replace it (or choose another folder)")
-        durable.write_text(found.path, found.text)
+    for found in out:
+        # written beside its place and loaded first: a map that would not load never replaces a file
+        checking = found.path.with_name(f".{found.path.stem}.checking.yaml")
+        durable.write_text(checking, found.text)
         try:
-            load_map(found.system, declared=[found.path])
+            load_map(found.system, declared=[checking])
         except ConfigError as exc:  # a bug of ours: say so rather than leave a map that will not load
-            found.path.unlink()
-            raise ConfigError(f"discover wrote a map that does not load ({exc}); please report it") from exc
+            checking.unlink()
+            raise ConfigError(f"discover made a map that does not load ({exc}); please report it") from exc
+        checking.replace(found.path)
     return out
 
 

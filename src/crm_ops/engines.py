@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from crm_ops.config import Profile
 from crm_ops.config_tables import ENGINES
 from crm_ops.errors import ConfigError
-from crm_ops.match.run import MatchResult, profile_settings, run_matching
+from crm_ops.match.run import MatchResult, matched_entities, profile_settings, run_matching
 from crm_ops.match.sources import source_links
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.rules.engine import CheckResult, run_rules
 from crm_ops.rules.model import Rule
-from crm_ops.snapshots import profile_snapshots, snapshot_frames
+from crm_ops.snapshots import Snapshots, read_snapshots, split_frames
+from crm_ops.state import State
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -39,6 +40,19 @@ def chosen_engine(profile: Profile, engine: str | None = None) -> str:
     if name not in ENGINES:
         raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {name!r}")
     return name
+
+
+def state_snapshots(state: State, profile: Profile, chunk_rows: int | None = None) -> Snapshots:
+    """The current snapshots of ``state`` for ``profile``: what matching reads held whole
+    (``match.run.matched_entities``), any other table of more than ``chunk_rows`` rows (default: its
+    ``[rules] chunk_rows``) left on disk to be checked a chunk at a time (``snapshots.split_frames``)."""
+    rows = chunk_rows or profile.rules.chunk_rows
+    return split_frames(state, whole=matched_entities(profile), chunk_rows=rows)
+
+
+def profile_snapshots(profile: Profile, chunk_rows: int | None = None) -> Snapshots:
+    """``state_snapshots`` of the profile's state file (a ``ConfigError`` when nothing was pulled)."""
+    return read_snapshots(profile, lambda state: state_snapshots(state, profile, chunk_rows))
 
 
 def check_rules(
@@ -87,7 +101,8 @@ def run_matching_on(
         from crm_ops.spark import snapshot_frames as spark_frames  # noqa: PLC0415
 
         return run_matching_spark(spark_frames(spark or session(profile), profile), rules=rules, **chosen)
-    return run_matching(snapshot_frames(profile), rules=rules, **chosen)
+    # what matching reads, held whole; an activity-sized table it never reads stays on disk
+    return run_matching(profile_snapshots(profile).frames, rules=rules, **chosen)
 
 
 def check_and_match_spark(

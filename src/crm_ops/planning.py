@@ -15,6 +15,7 @@ import polars as pl
 
 from crm_ops.check import rule_set_versions, snapshot_versions
 from crm_ops.config import Profile
+from crm_ops.engines import state_snapshots
 from crm_ops.plan import build_plan
 from crm_ops.plan.context import Context, addresses
 from crm_ops.plan.format import Plan
@@ -22,7 +23,7 @@ from crm_ops.plan.review import Review
 from crm_ops.rules.model import Rule
 from crm_ops.schema.maploading import load_map
 from crm_ops.schema.relations import Relations, relations
-from crm_ops.snapshots import Snapshots, state_snapshots
+from crm_ops.snapshots import Snapshots
 from crm_ops.state import State
 
 

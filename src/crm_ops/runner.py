@@ -47,6 +47,7 @@ from crm_ops import durable, logs
 from crm_ops.check import profile_rules
 from crm_ops.config import Profile
 from crm_ops.engines import check_and_match_spark as _on_spark
+from crm_ops.engines import state_snapshots
 from crm_ops.errors import ConfigError, PartialPullError, PullFailure
 from crm_ops.exitcodes import ExitCode
 from crm_ops.locks import LockedError, RunLock
@@ -67,7 +68,6 @@ from crm_ops.report.history import previous_findings, summaries
 from crm_ops.rules import run_rules
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.runrecord import record_failure, write_record
-from crm_ops.snapshots import state_snapshots
 from crm_ops.triage import Router, mark_from_row, triage, unmuted_actions
 
 log = structlog.get_logger("crm_ops.runner")

@@ -1,10 +1,10 @@
 """The current snapshots a state file points at, read as polars frames by system and entity (what the
 polars engine checks and matches), and the pull behind each (a plan's header).
 
-``split_frames`` leaves out the tables too large to hold whole: a declared entity (an activity table,
-say) that matching does not use and whose snapshot has more than ``chunk_rows`` rows comes back as its
-Parquet path, which the rules read a chunk at a time (``crm_ops.rules.chunks``) and a plan reads only
-the columns it counts from."""
+``split_frames`` leaves out the tables too large to hold whole: an entity outside ``whole`` (an activity
+table, say: ``crm_ops.engines.profile_snapshots`` keeps whole what matching reads) whose snapshot has more
+than ``chunk_rows`` rows comes back as its Parquet path, which the rules read a chunk at a time
+(``crm_ops.rules.chunks``) and a plan reads only the columns it counts from."""
 
 from __future__ import annotations
 
@@ -27,12 +27,6 @@ class Snapshots:
 
     frames: dict[str, dict[str, pl.DataFrame]]
     large: dict[str, dict[str, Path]] = field(default_factory=dict)
-
-
-def whole_entities(profile: Profile) -> frozenset[str]:
-    """The entities always held whole: the core ones (matching and planning read them), and every entity
-    the profile deduplicates (``[profiles.P.match.<Entity>]``)."""
-    return frozenset(ENTITY_NAMES) | {k for k, v in profile.match.items() if isinstance(v, dict)}
 
 
 def split_frames(
@@ -64,23 +58,11 @@ def snapshot_versions(state: State) -> dict[str, str]:
 
 def snapshot_frames(profile: Profile) -> dict[str, dict[str, pl.DataFrame]]:
     """The current snapshot of every pulled entity, by system."""
-    return _read(profile, lambda state: Snapshots(current_frames(state))).frames
+    return read_snapshots(profile, lambda state: Snapshots(current_frames(state))).frames
 
 
-def profile_snapshots(profile: Profile, chunk_rows: int | None = None) -> Snapshots:
-    """The profile's current snapshots, its tables of more than ``chunk_rows`` rows (default: its
-    ``[rules] chunk_rows``) left on disk (``state_snapshots``)."""
-    return _read(profile, lambda state: state_snapshots(state, profile, chunk_rows))
-
-
-def state_snapshots(state: State, profile: Profile, chunk_rows: int | None = None) -> Snapshots:
-    """``split_frames`` of ``state`` for ``profile``: its matched entities held whole, its tables of more
-    than ``chunk_rows`` rows (default: its ``[rules] chunk_rows``) left on disk."""
-    rows = chunk_rows or profile.rules.chunk_rows
-    return split_frames(state, whole=whole_entities(profile), chunk_rows=rows)
-
-
-def _read(profile: Profile, read: Callable[[State], Snapshots]) -> Snapshots:
+def read_snapshots(profile: Profile, read: Callable[[State], Snapshots]) -> Snapshots:
+    """``read`` of the profile's state file, or a ``ConfigError`` when nothing was pulled yet."""
     state_file = profile.state_dir / "state.sqlite"
     if not state_file.exists():
         raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")

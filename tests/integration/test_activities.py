@@ -24,13 +24,13 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 from crm_ops.api import Workspace
 from crm_ops.config import Profile
 from crm_ops.doctor import run_doctor
+from crm_ops.engines import profile_snapshots
 from crm_ops.pull import Puller
 from crm_ops.rules.testing import run_examples
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.generator.config import SeedConfig
 from crm_ops.sandbox.hubspot import DEFAULT_SCOPES, HubSpotLimits
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
-from crm_ops.snapshots import profile_snapshots
 from tests.pulling import TODAY, fast_sandbox
 from tests.pulling import object_maps_profile as _profile
 

@@ -1,7 +1,8 @@
-"""Cases, tickets and deals found twice (issue 26): a profile with the shipped cases map and
-``[match.Opportunity]`` finds the sandbox's seeded duplicate cases (both CRMs) and deals (HubSpot) by the
-default rule sets; tickets and deals become merges, Salesforce cases flags (its API does not merge them);
-a deal merge counts the contact roles it moves; the ticket merges apply and undo."""
+"""Cases, tickets and deals found twice (issue 26): a profile with the shipped cases map,
+``[match.Opportunity]`` and ``[match.Case]`` finds the sandbox's seeded duplicate cases (both CRMs) and
+deals (HubSpot) by the default rule sets; tickets and deals become merges, Salesforce cases flags (its
+API does not merge them); a deal merge counts the contact roles it moves; the ticket merges apply and
+undo."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def test_seeded_case_ticket_and_deal_duplicates_are_found_and_the_ticket_merges_
 ) -> None:
     object_maps_profile(box, tmp_path, '["cases"]')
     config = tmp_path / "crm-ops.toml"
-    config.write_text(config.read_text() + "\n[profiles.sandbox.match.Opportunity]\n")
+    config.write_text(
+        config.read_text() + "\n[profiles.sandbox.match.Opportunity]\n[profiles.sandbox.match.Case]\n"
+    )
     ws = Workspace(load_profile(config, "sandbox"))
     assert not ws.pull(entities=["Case", "Account", "Contact", "Opportunity", "ContactRole"]).failures
 

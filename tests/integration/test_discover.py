@@ -96,3 +96,10 @@ def test_the_command_names_the_files_and_the_setting_to_add(box: Sandbox, tmp_pa
     assert "wrote maps/discovered-salesforce.yaml: Subscription__c as SfSubscription" in done.stdout
     assert 'object_maps = ["maps/discovered-salesforce.yaml"]' in done.stdout
     assert not (tmp_path / "maps" / "discovered-hubspot.yaml").exists()  # only the object named
+
+
+def test_an_object_already_mapped_is_refused_naming_its_entity(box: Sandbox, tmp_path: Path) -> None:
+    ws = Workspace(object_maps_profile(box, tmp_path, '["cases"]'))
+    with pytest.raises(ConfigError, match=r"Case \(mapped to Case\) already mapped"):
+        ws.discover(tmp_path / "maps", objects=["Case"])
+    assert not (tmp_path / "maps").exists() or not any((tmp_path / "maps").iterdir())

@@ -77,12 +77,19 @@ def test_salesforce_refuses_a_case_merge_through_its_api_as_the_org_does(
 
 
 def _hs_merge_and_undo(
-    box: Sandbox, tmp_path: Path, entity: str, obj: str, survivor: str, loser: str, extra: tuple[str, str]
+    box: Sandbox,
+    tmp_path: Path,
+    entity: str,
+    obj: str,
+    survivor: str,
+    loser: str,
+    extra: tuple[str, str],
+    maps: str = '["cases"]',
 ) -> None:
     """Merge HubSpot ``loser`` into ``survivor`` (``entity``, object type ``obj``) after giving the loser
     one more association (``extra``: object type, id); undo; the record comes back with its values and
-    associations, the survivor as it was."""
-    profile = object_maps_profile(box, tmp_path, '["cases"]')
+    associations, the survivor as it was. ``maps``: the profile's object maps."""
+    profile = object_maps_profile(box, tmp_path, maps)
     puller = Puller(profile)
     hs: Any = hubspot_client(box.env)
     target, target_id = extra
@@ -261,3 +268,63 @@ def _snapshot(puller: Puller, system: str, entity: str) -> Path:
     current = puller.state.current(system, entity)
     assert current is not None
     return Path(current.snapshot)
+
+
+def test_with_the_products_map_a_deal_merges_undo_gives_its_line_items_back(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    # the profile maps line items as children of deals: the merge moves them (HubSpot moves every
+    # association), so it journals them and the undo associates them with the deal made again
+    hs: Any = hubspot_client(box.env)
+    deals = box.data.hubspot["deals"].filter(~pl.col("archived"))
+    original = deals.row(1, named=True)
+    copy = hs.crm.deals.basic_api.create(
+        simple_public_object_input_for_create={
+            "properties": {"dealname": original["dealname"], "pipeline": original["pipeline"],
+                           "dealstage": original["dealstage"], "amount": "100"}
+        }
+    )  # fmt: skip
+    line = hs.crm.line_items.basic_api.create(
+        simple_public_object_input_for_create={
+            "properties": {"name": "Setup", "quantity": "1", "price": "100"}
+        }
+    )
+    _hs_merge_and_undo(
+        box,
+        tmp_path,
+        "Opportunity",
+        "deals",
+        str(original["id"]),
+        str(copy.id),
+        ("line_items", str(line.id)),
+        maps='["cases", "products"]',
+    )
+
+
+def test_with_the_activities_map_a_contact_merges_undo_points_its_tasks_back(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    profile = object_maps_profile(box, tmp_path, '["activities"]')
+    puller = Puller(profile)
+    contacts = _pulled(puller, "salesforce", "Contact").filter(~pl.col("is_deleted"))
+    survivor, loser = contacts["id"][0], contacts["id"][1]
+    sf: Any = salesforce_client(box.env)
+    task = sf.Task.create(
+        {"Subject": "Call back", "Status": "Not Started", "Priority": "Normal", "WhoId": loser}
+    )
+    snapshot = pl.read_parquet(puller.state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
+    plan = _plan(
+        "merge-contact-tasks",
+        [
+            _merge(
+                "salesforce", "Contact", snapshot.filter(pl.col("id") == loser).row(0, named=True), survivor
+            )
+        ],
+    )
+    applier = Applier(puller.state, puller.connector)
+    assert applier.apply(plan.header.plan_id, plan.actions, dry_run=False).counts == {"done": 1}
+    assert sf.Task.get(task["id"])["WhoId"] == survivor  # Salesforce moved it with the contact
+    undo = undo_plan(puller.state, plan)
+    report = applier.apply(undo.header.plan_id, undo.actions, dry_run=False)
+    assert report.counts == {"done": 1}, report.outcomes
+    assert sf.Task.get(task["id"])["WhoId"] == loser  # and the undo points it back

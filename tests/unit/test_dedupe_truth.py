@@ -30,7 +30,7 @@ def test_every_mergeable_object_has_seeded_duplicates_and_matching_finds_them() 
     HubSpot wants)."""
     data = generate(SeedConfig(records=4000, seed=3, as_of=date(2026, 6, 1)))
     frames = canonical_frames(data, ["cases"])
-    result = run_matching(frames, configs={"Opportunity": OPT_IN["Opportunity"]})
+    result = run_matching(frames, configs={"Opportunity": OPT_IN["Opportunity"], "Case": OPT_IN["Case"]})
     scores = dedupe_scores(data.manifest.duplicates, result, {**CASES, **DEALS})
     # Salesforce merges no opportunities: none seeded there, and what its rule set finds is flagged
     assert {(s.system, s.entity) for s in scores} - {("salesforce", "Opportunity")} == MERGEABLE

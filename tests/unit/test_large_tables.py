@@ -13,6 +13,7 @@ import polars as pl
 import yaml
 
 from crm_ops.config import Profile
+from crm_ops.match.run import matched_entities
 from crm_ops.plan.context import Context
 from crm_ops.plan.format import Action
 from crm_ops.report.scores import score_counts
@@ -20,7 +21,7 @@ from crm_ops.rules import row_level, run_rules
 from crm_ops.rules.chunks import chunk_safe
 from crm_ops.rules.loader import load_yaml_rules
 from crm_ops.rules.model import Rule, example_frame
-from crm_ops.snapshots import split_frames, whole_entities
+from crm_ops.snapshots import split_frames
 from crm_ops.state import State
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -125,18 +126,22 @@ def test_only_large_tables_matching_does_not_use_stay_on_disk(tmp_path: Path) ->
     tasks = pl.DataFrame({"id": [f"00T{i}" for i in range(30)], "is_deleted": [False] * 30})
     small = tasks.head(5)
     opps = _opportunities(40)
-    state = _state_with(tmp_path, {"Task": tasks, "Note": small, "Opportunity": opps, "Widget": tasks})
+    tables = {"Task": tasks, "Note": small, "Opportunity": opps, "Widget": tasks, "Case": tasks}
+    state = _state_with(tmp_path, tables)
     try:
-        profile = Profile(name="p", state_dir=tmp_path / "state", match={"Widget": {"fields": []}})
-        assert whole_entities(profile) >= {"Contact", "Opportunity", "Widget"}
-        found = split_frames(state, whole=whole_entities(profile), chunk_rows=10)
+        profile = Profile(
+            name="p", state_dir=tmp_path / "state", match={"Widget": {"fields": []}, "Case": {}}
+        )
+        # the core entities, those matching deduplicates by default, and the [match] tables' (cases)
+        assert matched_entities(profile) >= {"Contact", "Opportunity", "Widget", "Case"}
+        found = split_frames(state, whole=matched_entities(profile), chunk_rows=10)
     finally:
         state.close()
     assert found.large == {"salesforce": {"Task": tmp_path / "Task.parquet"}}  # above 10 rows, not matched
-    assert sorted(found.frames["salesforce"]) == ["Note", "Opportunity", "Widget"]
+    assert sorted(found.frames["salesforce"]) == ["Case", "Note", "Opportunity", "Widget"]
 
 
-def test_a_plan_and_the_score_count_from_a_large_table_without_reading_it_whole(tmp_path: Path) -> None:
+def test_a_plan_and_the_score_count_from_a_large_table_as_from_one_held_whole(tmp_path: Path) -> None:
     opps = _opportunities(300)
     path = tmp_path / "opps.parquet"
     opps.write_parquet(path)

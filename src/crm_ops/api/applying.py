@@ -15,6 +15,7 @@ from crm_ops import durable
 from crm_ops.api.results import ApplyRun
 from crm_ops.check import profile_rules
 from crm_ops.config import Profile
+from crm_ops.engines import state_snapshots
 from crm_ops.errors import ConfigError
 from crm_ops.locks import plan_lock
 from crm_ops.match.run import profile_settings
@@ -28,7 +29,6 @@ from crm_ops.plan.reviewfile import ReviewFile, check_profile, read_review_file
 from crm_ops.plan.settle import settle_pending
 from crm_ops.progress import Steps
 from crm_ops.pull import Puller
-from crm_ops.snapshots import state_snapshots
 
 
 @dataclass(frozen=True)

@@ -379,13 +379,24 @@ class HubSpotWrites(HubSpotRestores):
         raise ConfigError("hubspot: lead conversion is a Salesforce call; HubSpot has no lead records")
 
     def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
-        """The records associated with ``ids`` (what a merge moves to the survivor: ``RELATIONS``, and
-        ``MAPPED_RELATIONS`` of the object types this profile maps)."""
+        """The records associated with ``ids`` (what a merge moves to the survivor: ``RELATIONS``,
+        ``MAPPED_RELATIONS`` of the object types this profile maps, and every type its maps associate
+        with ``entity`` as a parent)."""
         emap = self._map(entity)
         mapped = {e.object for e in self.fmap.entities.values()}
         optional = tuple(t for t in MAPPED_RELATIONS.get(emap.object, ()) if t in mapped)
+        # and every object type this profile's maps associate with ``entity`` as its parent (a deal's
+        # line items and quotes, a contact's e-mails and meetings): HubSpot moves them all
+        owned = tuple(
+            child.object
+            for child in self.fmap.entities.values()
+            if any(
+                parent == entity and child.columns[c].association == emap.object
+                for c, parent in child.parents().items()
+            )
+        )
         out = []
-        for target in (*RELATIONS.get(emap.object, ()), *optional):
+        for target in dict.fromkeys((*RELATIONS.get(emap.object, ()), *optional, *owned)):
             for record_id, linked in self._associations(emap.object, target, ids).items():
                 out += [Link(f"{emap.object}->{target}", to, record_id) for to, _ in linked]
         return out

@@ -324,17 +324,40 @@ class SalesforceWrites(SalesforceIngest, SalesforceLookups):
         return results
 
     def links(self, entity: str, ids: Sequence[str]) -> list[Link]:
-        """The live records whose lookups point at ``ids`` (what a merge re-parents: ``RELATIONS``, and
-        ``MAPPED_RELATIONS`` of the objects this profile maps)."""
+        """The live records whose lookups point at ``ids`` (what a merge re-parents: ``RELATIONS``,
+        ``MAPPED_RELATIONS`` of the objects this profile maps, and every lookup its maps mark as a parent
+        reference to ``entity``: ``_map_lookups``). A CRM error reading them fails the merge before it is
+        sent (rather than a merge whose undo would leave children behind)."""
         emap = self._map(entity)
         mapped = {e.object for e in self.fmap.entities.values()}
         optional = [(c, k) for c, k in MAPPED_RELATIONS.get(emap.object, ()) if c in mapped]
+        relations = dict.fromkeys([*RELATIONS.get(emap.object, ()), *optional, *self._map_lookups(entity)])
         out: list[Link] = []
-        for child, lookup in (*RELATIONS.get(emap.object, ()), *optional):
+        for child, lookup in relations:
             for start in range(0, len(ids), READ_BATCH):
                 chunk = ", ".join(soql_quote(i) for i in ids[start : start + READ_BATCH])
                 records = self._records(f"SELECT Id, {lookup} FROM {child} WHERE {lookup} IN ({chunk})")
                 out += [Link(f"{child}.{lookup}", str(r["Id"]), str(r[lookup])) for r in records]
+        return out
+
+    def _map_lookups(self, entity: str) -> list[tuple[str, str]]:
+        """(child object, lookup field) of every column of this profile's maps that holds an ``entity``
+        record's id (``parent: Entity``: a task's contact, a campaign member's lead), as this org names
+        the field: what a merge of ``entity`` re-parents besides ``RELATIONS``, journaled so its undo
+        points them back. A map this org cannot serve (a required field missing) is left out."""
+        out: list[tuple[str, str]] = []
+        for name, child in self.fmap.entities.items():
+            columns = [c for c, parent in child.parents().items() if parent == entity]
+            if not columns:
+                continue
+            try:
+                resolved = self._map(name)
+            except ConfigError:
+                continue  # a required field this org lacks: the entity is not pulled, nothing of it moves
+            for column in columns:
+                src = resolved.columns.get(column)
+                if src is not None and src.field and not src.association:
+                    out.append((resolved.object, src.field))
         return out
 
     def restore(self, entity: str, records: Sequence[dict[str, Any]]) -> list[PushResult]:

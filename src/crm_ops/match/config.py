@@ -399,11 +399,12 @@ DEFAULTS = {
     "Lead-Contact": LEAD_CONTACT,
     "Lead": LEAD,
     "Account": ACCOUNT,
-    "Case": CASE,
     "cross.Contact": CROSS_CONTACT,
     "cross.Account": CROSS_ACCOUNT,
     "cross.Opportunity": CROSS_OPPORTUNITY,
 }
-# default rule sets of entities deduplicated only when a profile asks (a ``[match.Opportunity]`` table,
-# empty or with overrides): a pipeline holds many look-alike deals (renewals, one per year)
-OPT_IN = {"Opportunity": OPPORTUNITY}
+# default rule sets of entities deduplicated only when a profile asks (a ``[match.Opportunity]`` or
+# ``[match.Case]`` table, empty or with overrides): a pipeline holds many look-alike deals (renewals, one
+# per year), a support queue many look-alike cases (a web form's "Support request" subjects, one contact
+# writing twice in a day), and a merge of either should be a team's choice, not a default
+OPT_IN = {"Opportunity": OPPORTUNITY, "Case": CASE}

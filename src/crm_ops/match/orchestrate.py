@@ -51,7 +51,7 @@ PAIRS_SCHEMA = {
 UNMATCHED_SCHEMA = {"system": pl.String, "entity": pl.String, "id": pl.String}
 # the entities deduplicated within each CRM (with every other entity ``configs`` has a rule set for), and
 # those linked across the two (with their settings' key)
-DEDUPED = ("Contact", "Account", "Lead", "Case")
+DEDUPED = ("Contact", "Account", "Lead")
 CROSS_ENTITIES = (
     ("Contact", "cross.Contact"),
     ("Account", "cross.Account"),

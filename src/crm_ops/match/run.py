@@ -25,13 +25,13 @@ from crm_ops.match.config import CONTACT, DEFAULTS, OPT_IN, FieldRule, MatchConf
 from crm_ops.match.engine import find_duplicates, link_records
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import survivorship
-from crm_ops.match.orchestrate import MatchResult, matched_fields, orchestrate
+from crm_ops.match.orchestrate import CROSS_ENTITIES, DEDUPED, MatchResult, matched_fields, orchestrate
 from crm_ops.match.sources import source_links
 from crm_ops.match.survivor import ORDERINGS, MergeRules
 from crm_ops.rules.engine import ProposalGate
 from crm_ops.rules.loader import load_rules
 from crm_ops.rules.model import Rule
-from crm_ops.schema.entities import entity_names, is_entity, live
+from crm_ops.schema.entities import ENTITY_NAMES, entity_names, is_entity, live
 from crm_ops.values.wordlists import PROFILE_KEYS, WordLists
 from crm_ops.values.wordlists import shipped as shipped_lists
 
@@ -151,7 +151,7 @@ def run_matching(
 
     ``frames``: {system: {entity: frame}} of canonical columns (``crm_ops.schema.entities``;
     ``crm_ops.check.snapshot_frames``). ``configs``: match rule sets replacing ``DEFAULTS``' of the same
-    key (Contact, Lead-Contact, Lead, Account, Case, cross.Contact, cross.Account, cross.Opportunity), and
+    key (Contact, Lead-Contact, Lead, Account, cross.Contact, cross.Account, cross.Opportunity), and
     rule sets of other entities (an opportunity's, a custom object's), which are deduplicated in each CRM
     too; a column one names that a frame lacks is a ``ConfigError``. ``source_of_truth``: per field
     (``"*"`` the rest) which CRM's value drift proposes (salesforce | hubspot | latest). ``merge_rules``
@@ -189,6 +189,13 @@ def with_survivor(rules: MergeRules, survivor: str) -> MergeRules:
                       rules.secondary_systems, rules.converted_status)  # fmt: skip
 
 
+def matched_entities(profile: Profile) -> frozenset[str]:
+    """The entities matching reads whole for ``profile``: the core ones, those it deduplicates or links
+    by default (cases among them), and every entity of a ``[profiles.P.match.<Entity>]`` table."""
+    tables = {k for k, v in profile.match.items() if isinstance(v, dict)}
+    return frozenset({*ENTITY_NAMES, *DEDUPED, *(e for e, _ in CROSS_ENTITIES), *tables})
+
+
 def profile_settings(profile: Profile) -> dict[str, Any]:
     """``run_matching`` keyword arguments from ``profile``'s ``[profiles.P.match]`` table (merge rules,
     survivor, sources of truth, per-rule overrides, word lists read relative to the config file); a
@@ -223,15 +230,14 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
     Keys: ``merge`` (the merge rules: master ordering, per-field rules, see
     ``crm_ops.match.survivor.MergeRules.from_profile``), ``survivor`` (the older, plain choice of master:
     most_complete | oldest | most_recent), ``source_of_truth`` (field -> salesforce | hubspot | latest,
-    ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Lead, Account, Case,
-    "cross.Contact", "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking;
-    ``Opportunity`` (its default rule set, ``crm_ops.match.config.OPT_IN``, with the table's overrides:
+    ``"*"`` for the rest) and, per match rule (Contact, Lead-Contact, Lead, Account, "cross.Contact",
+    "cross.Account", "cross.Opportunity"), overrides of its threshold, fields, blocking; ``Opportunity``
+    and ``Case`` (their default rule sets, ``crm_ops.match.config.OPT_IN``, with the table's overrides:
     an empty table takes it as it is), which ``run_matching`` then deduplicates in each CRM; per entity
     with no default rule (a declared custom object), a whole rule set (``fields`` and ``blocking``
-    required), deduplicated the same way; and additions to
-    the word lists (``crm_ops.values.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``,
-    ``nicknames_extra``, ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the
-    config file's folder).
+    required), deduplicated the same way; and additions to the word lists
+    (``crm_ops.values.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``, ``nicknames_extra``,
+    ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the config file's folder).
     """
     problems = []
     survivor = raw.get("survivor")

@@ -432,7 +432,8 @@ def run_large(
         result = run_entity(whole, pl.read_parquet(path), ctx, system, entity)
         findings.append(result.findings)
         errors += result.errors
-        seconds.update(result.seconds)
+        for k, v in result.seconds.items():
+            seconds[k] = seconds.get(k, 0.0) + v
     found = pl.concat(findings) if findings else pl.DataFrame(schema=FINDINGS_SCHEMA)
     for rule in tolerant.values():
         found = tolerate(found, rule.id, rule.tolerance, judged[rule.id]) if rule.tolerance else found

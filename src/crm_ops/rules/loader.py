@@ -119,7 +119,18 @@ def _examples(raw: Any, where: str) -> tuple[list[Example], list[str]]:
     return out, problems
 
 
-def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list[str]]:
+def _known(entity: Any, enabled: Collection[str] | None) -> bool:
+    """Whether a rule may name ``entity``: a core entity or one declared, but an entity of a shipped
+    object map only in a profile that enables it (``enabled``: the profile's declared entities; None:
+    whatever this process declared)."""
+    if not is_entity(entity):
+        return False
+    return enabled is None or entity in enabled or entity not in dormant_entities()
+
+
+def _rule_from_spec(
+    spec: dict[str, Any], where: str, enabled: Collection[str] | None = None
+) -> tuple[Rule | None, list[str]]:
     problems: list[str] = []
     unknown = set(spec) - RULE_KEYS
     if unknown:
@@ -130,7 +141,7 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
     if problems:
         return None, problems
     entities = spec["entity"] if isinstance(spec["entity"], list) else [spec["entity"]]
-    bad = [e for e in entities if not is_entity(e)]  # core, or declared by the profile's object maps
+    bad = [e for e in entities if not _known(e, enabled)]  # core, or declared by the profile's maps
     if bad:
         dormant = dormant_entities()
         hint = "".join(
@@ -138,9 +149,8 @@ def _rule_from_spec(spec: dict[str, Any], where: str) -> tuple[Rule | None, list
             for e in bad
             if e in dormant
         )
-        problems.append(
-            f"unknown entity {', '.join(map(str, bad))}; known: {', '.join(entity_names())}{hint}"
-        )
+        known = [e for e in entity_names() if _known(e, enabled)]
+        problems.append(f"unknown entity {', '.join(map(str, bad))}; known: {', '.join(known)}{hint}")
     severity = spec["severity"]
     if severity not in SEVERITIES:
         problems.append(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
@@ -313,7 +323,7 @@ def load_yaml_rules(
             continue
         if shipped and _dormant(spec, enabled):
             continue
-        rule, rule_problems = _rule_from_spec(spec, where)
+        rule, rule_problems = _rule_from_spec(spec, where, enabled)
         rid = str(spec.get("id")) if spec.get("id") else None
         problems += [RuleProblem(where, rid, p) for p in rule_problems]
         if rule is not None:
@@ -382,8 +392,10 @@ def rule(
     return wrap
 
 
-def load_python_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
-    """The ``@rule`` functions of one Python file."""
+def load_python_rules(
+    path: Path, enabled: Collection[str] | None = None
+) -> tuple[list[Rule], list[RuleProblem]]:
+    """The ``@rule`` functions of one Python file (``enabled``: as ``load_rules`` takes it)."""
     _collecting.rules = []
     try:
         name = f"crm_ops_user_rules_{abs(hash(str(path.resolve())))}"
@@ -410,7 +422,7 @@ def load_python_rules(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
         spec_dict = dict(built.spec)
         spec_dict["check"] = "__python__"
         checked, rule_problems = _rule_from_spec(
-            {**spec_dict, "check": "not_null", "field": spec_dict["field"] or "id"}, built.source
+            {**spec_dict, "check": "not_null", "field": spec_dict["field"] or "id"}, built.source, enabled
         )
         problems += [RuleProblem(built.source, built.spec["id"], p) for p in rule_problems]
         if checked is None:
@@ -488,7 +500,7 @@ def load_rules(
     seen: dict[str, str] = {}
     for path in paths:
         if path.suffix == ".py":
-            loaded, found = load_python_rules(path)
+            loaded, found = load_python_rules(path, enabled)
         else:
             loaded, found = load_yaml_rules(
                 path, shipped=shipped and shipped_dir in path.parents, enabled=enabled
