@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_ops.config_monitors import MonitorSettings, _monitor_settings
 from crm_ops.config_sources import SourceSettings, source_settings
 from crm_ops.config_tables import (
     ENGINES,
@@ -65,6 +66,7 @@ from crm_ops.schema.objectmaps import is_shipped_name, shipped_object_map
 __all__ = [
     "CrmSettings",
     "HubSpotSettings",
+    "MonitorSettings",
     "Profile",
     "ReviewSettings",
     "RuleSettings",
@@ -216,6 +218,7 @@ class Profile:
     match: dict[str, Any] = field(default_factory=dict)
     run: RunSettings = field(default_factory=RunSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    monitors: MonitorSettings = field(default_factory=MonitorSettings)  # the data monitors (issue 27)
     production: bool = False
     source: str = "config"
     sources: dict[str, SourceSettings] = field(default_factory=dict)  # billing, product, files (issue 14)
@@ -258,6 +261,7 @@ PROFILE_KEYS = {
     "match": "table: matching settings",
     "run": "table: the nightly run's auto-apply and exit-code threshold",
     "notify": "table: the webhook a failing run posts to",
+    "monitors": "table: the data monitors' baseline, thresholds and severities (the circuit breaker)",
     "sources": "tables sources.<name>: billing, product and file sources checked against the CRMs",
     "engine": 'what check, match and run compute on: "polars" (one machine, the default) or "spark"',
     "spark": 'table: where Spark runs and where it reads the snapshots (engine = "spark")',
@@ -471,6 +475,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
     run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
+    monitors = _monitor_settings(raw.get("monitors", {}), f"{where}.monitors", problems)
     sources = source_settings(raw.get("sources", {}), f"{where}.sources", file.resolve().parent, problems)
     engine = raw.get("engine", "polars")
     if engine not in ENGINES:
@@ -493,6 +498,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         match=dict(raw.get("match", {})),
         run=run,
         notify=notify,
+        monitors=monitors,
         production=production,
         source=str(file),
         sources=sources,

@@ -1,5 +1,6 @@
-"""The state file (SQLite): watermarks, pulls in progress and done, the current snapshot of each entity,
-the apply journal, and the merges people rejected (remembered decisions).
+"""The state file (SQLite): watermarks, pulls in progress and done, the current snapshot of each entity
+and the statistics of each pull's snapshot (the data monitors' history), the apply journal, and the
+merges people rejected (remembered decisions).
 
 Every change is one transaction, written before the step that depends on it is reported done: a part file
 is on disk (fsynced, renamed into place) before the row that counts it is committed, and a snapshot is
@@ -82,6 +83,14 @@ CREATE TABLE IF NOT EXISTS current (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (system, entity)
 );
+CREATE TABLE IF NOT EXISTS entity_stats (
+    pull_id TEXT PRIMARY KEY,
+    system TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    stats TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entity_stats_by_entity ON entity_stats (system, entity, taken_at);
 """
 
 
@@ -270,9 +279,24 @@ class State:
                 (_iso(now()), job.pull_id),
             )
 
-    def finish_pull(self, job: PullJob, snapshot: Path, rows: int, watermark: datetime | None) -> None:
-        """The snapshot is in place: make it current and move the watermark, in one transaction."""
+    def finish_pull(
+        self,
+        job: PullJob,
+        snapshot: Path,
+        rows: int,
+        watermark: datetime | None,
+        stats: dict[str, Any] | None = None,
+    ) -> None:
+        """The snapshot is in place: make it current and move the watermark, in one transaction (with
+        the snapshot's statistics, ``crm_ops.entitystats``, when given: a pull is kept with its numbers
+        or not at all)."""
         with self._tx() as db:
+            if stats is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO entity_stats (pull_id, system, entity, taken_at, stats) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (job.pull_id, job.system, job.entity, _iso(now()), json.dumps(stats)),
+                )
             db.execute(
                 "UPDATE pulls SET status='done', finished_at=?, snapshot=? WHERE pull_id=?",
                 (_iso(now()), str(snapshot), job.pull_id),
@@ -313,6 +337,21 @@ class State:
             "SELECT system, entity, watermark, snapshot, pull_id, rows FROM current ORDER BY system, entity"
         ).fetchall()
         return [Current(r[0], r[1], _time(r[2]), Path(r[3]), r[4], r[5]) for r in rows]
+
+    def stats_history(self, system: str, entity: str, limit: int) -> list[dict[str, Any]]:
+        """The statistics of the entity's last ``limit`` complete pulls, newest first (each with its
+        ``pull_id``)."""
+        rows = self.db.execute(
+            "SELECT pull_id, stats FROM entity_stats WHERE system=? AND entity=? "
+            "ORDER BY taken_at DESC, rowid DESC LIMIT ?",
+            (system, entity, limit),
+        ).fetchall()
+        return [{**json.loads(r[1]), "pull_id": r[0]} for r in rows]
+
+    def stats_entities(self) -> list[tuple[str, str]]:
+        """Every (system, entity) with statistics kept."""
+        rows = self.db.execute("SELECT DISTINCT system, entity FROM entity_stats ORDER BY system, entity")
+        return [(r[0], r[1]) for r in rows.fetchall()]
 
     # ---------------------------------------------------------------- the apply journal
 
