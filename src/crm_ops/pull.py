@@ -239,9 +239,17 @@ class Puller:
     @staticmethod
     def _visible(conn: Connector, entity: str) -> int | None:
         """The live records the CRM counts for the integration user now (one call), None when the
-        connector cannot count them: the volume the data monitors watch (``crm_ops.entitystats``)."""
+        connector cannot count them or the count failed (a time-out, the budget: the pull itself is done
+        and kept; the monitors then use the snapshot's live rows): the volume the data monitors watch
+        (``crm_ops.entitystats``)."""
         count = getattr(conn, "visible_count", None)
-        return None if count is None else count(entity)
+        if count is None:
+            return None
+        try:
+            return count(entity)  # type: ignore[no-any-return]
+        except (ApiError, BudgetExhaustedError) as exc:
+            log.warning("pull.count_failed", system=conn.system, entity=entity, error=str(exc))
+            return None
 
     def _refresh_if_due(self, conn: Connector, system: str, entity: str) -> None:
         """Refresh the formula columns when ``formula_refresh_hours`` have passed since a full pull or the
