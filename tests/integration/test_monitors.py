@@ -5,6 +5,8 @@ null-rate jump are reported; ten clean nights of ordinary edits fire nothing."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -14,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hubspot.crm.contacts import PublicObjectSearchRequest
+from simple_salesforce.exceptions import SalesforceResourceNotFound
 
 from crm_ops.api import Workspace
 from crm_ops.config import load_profile
-from crm_ops.sandbox.clients import salesforce_client
+from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from tests.pulling import fast_sandbox, profile_for
 from tests.webhook import webhook
@@ -87,7 +91,9 @@ def test_hidden_contacts_trip_the_breaker_until_a_person_overrides_it(box: Sandb
         report = (Path(summary["folder"]) / "report.html").read_text()
         assert report.index("<h2>Circuit breaker</h2>") < report.index("<h2>Data monitors</h2>")
         assert report.index("<h2>Data monitors</h2>") < report.index("<h2>Score per object</h2>")
-        assert "monitor.volume.drop" in report and "<svg" in report
+        assert "monitor.volume.drop" in report
+        trend = report.split("<h2>Data monitors</h2>", 1)[1].split("<h2>", 1)[0]
+        assert "Live records per entity" in trend and "<title>salesforce.Contact</title>" in trend
         (body,) = hook.bodies
         assert body["text"].endswith("exit 9, the circuit breaker tripped: nothing was applied")
         assert "*Circuit breaker tripped (nothing applied):*" in body["blocks"][1]["text"]["text"]
@@ -144,3 +150,39 @@ def test_ten_clean_nights_of_ordinary_edits_fire_no_monitor(box: Sandbox, tmp_pa
         summary = ws.run().summary
         assert summary["monitors"] == [], (day, summary["monitors"])
         assert not summary["breaker"]["tripped"]
+
+
+def test_hidden_records_are_absent_for_the_integration_user_everywhere_but_not_deleted(box: Sandbox) -> None:
+    sf: Any = salesforce_client(box.env)
+    soql = "SELECT Id, SystemModstamp FROM Contact"
+    before = {r["Id"]: r["SystemModstamp"] for r in sf.query_all(soql)["records"]}
+    everything = len(sf.query_all(soql, include_deleted=True)["records"])
+    hs = hubspot_client(box.env)
+    hs_total = _hs_search_total(hs)
+    box.controls.hide("salesforce", "Contact", 0.25, seed=5)
+    box.controls.hide("hubspot", "contacts", 0.25, seed=5)
+    try:
+        shown = {r["Id"]: r["SystemModstamp"] for r in sf.query_all(soql)["records"]}
+        gone = set(before) - set(shown)
+        assert len(gone) == round(0.25 * len(before)) and set(shown) < set(before)
+        assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == len(shown)
+        # not deleted: queryAll and Bulk do not show them either, and nothing moved
+        assert len(sf.query_all(soql, include_deleted=True)["records"]) == everything - len(gone)
+        chunks = sf.bulk2.Contact.query_all("SELECT Id FROM Contact", max_records=100_000, wait=1)
+        bulk = {row["Id"] for chunk in chunks for row in csv.DictReader(io.StringIO(chunk))}
+        assert len(bulk) == everything - len(gone) and not bulk & gone
+        with pytest.raises(SalesforceResourceNotFound):
+            sf.Contact.get(next(iter(gone)))
+        assert _hs_search_total(hs) == hs_total - round(0.25 * hs_total)
+        listed = {c.id for c in hs.crm.contacts.get_all()}
+        assert len(listed) == hs_total - round(0.25 * hs_total)
+    finally:
+        box.controls.reveal("salesforce", "Contact")
+        box.controls.reveal("hubspot", "contacts")
+    assert {r["Id"]: r["SystemModstamp"] for r in sf.query_all(soql)["records"]} == before
+    assert _hs_search_total(hs) == hs_total
+
+
+def _hs_search_total(hs: Any) -> int:
+    request = PublicObjectSearchRequest(filter_groups=[], properties=["email"], limit=1)
+    return int(hs.crm.contacts.search_api.do_search(public_object_search_request=request).total)

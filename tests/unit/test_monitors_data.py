@@ -19,7 +19,9 @@ from crm_ops.state import State
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def _stats(live: int, day: int, *, nulls: float = 0.02, stages: dict[str, float] | None = None) -> dict[str, Any]:
+def _stats(
+    live: int, day: int, *, nulls: float = 0.02, stages: dict[str, float] | None = None
+) -> dict[str, Any]:
     return {
         "rows": live + 20,
         "live": live,
