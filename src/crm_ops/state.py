@@ -27,6 +27,7 @@ import structlog
 from crm_ops import durable
 
 log = structlog.get_logger("crm_ops.state")
+KEEP_STATS = 400  # the statistics kept per entity (``entity_stats``): the newest pulls'
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pulls (
     pull_id TEXT PRIMARY KEY,
@@ -296,6 +297,12 @@ class State:
                     "INSERT OR REPLACE INTO entity_stats (pull_id, system, entity, taken_at, stats) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (job.pull_id, job.system, job.entity, _iso(now()), json.dumps(stats)),
+                )
+                db.execute(  # a year and more of nightly pulls; the monitors read the last few
+                    "DELETE FROM entity_stats WHERE system=? AND entity=? AND pull_id NOT IN "
+                    "(SELECT pull_id FROM entity_stats WHERE system=? AND entity=? "
+                    "ORDER BY taken_at DESC, rowid DESC LIMIT ?)",
+                    (job.system, job.entity, job.system, job.entity, KEEP_STATS),
                 )
             db.execute(
                 "UPDATE pulls SET status='done', finished_at=?, snapshot=? WHERE pull_id=?",

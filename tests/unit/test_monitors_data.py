@@ -152,3 +152,41 @@ def test_monitor_settings_are_read(tmp_path: Path) -> None:
     got = load_profile(config, "p").monitors
     assert (got.runs, got.min_runs, got.disabled, got.volume_drop) == (10, 4, ("distribution",), 0.3)
     assert got.severity == {"nulls.jump": "error"}
+
+
+def test_a_spike_mass_deletions_a_collapse_and_an_old_newest_change(tmp_path: Path) -> None:
+    state = State(tmp_path / "state.sqlite")
+    for day, live in enumerate([1000, 1004, 998, 1010]):
+        _keep(state, "hubspot", "Company", _stats(live, day))
+    now = _stats(1800, 5)
+    now["pull_deleted"] = 150
+    now["columns"]["email"]["distinct"] = 200
+    now["lag_seconds"] = 80 * 3600.0
+    _keep(state, "hubspot", "Company", now)
+    found = data_monitors(state, MonitorSettings(max_age_hours=72), [("hubspot", "Company")])
+    assert {(f.monitor, f.severity) for f in found} == {
+        ("monitor.volume.spike", "warning"),
+        ("monitor.deletions.spike", "warning"),
+        ("monitor.distinct.collapse", "warning"),
+        ("monitor.freshness.stale", "error"),
+    }
+    by = {f.monitor: f for f in found}
+    assert by["monitor.deletions.spike"].message == (
+        "hubspot Company: this pull found 150 records deleted, usually 3 a pull"
+    )
+    assert "80 hours old (bound 72 hours)" in by["monitor.freshness.stale"].message
+    assert "monitor.freshness.stale" not in {  # off by default: a quiet weekend is not an incident
+        f.monitor for f in data_monitors(state, MonitorSettings(), [("hubspot", "Company")])
+    }
+
+
+def test_statistics_are_kept_with_the_finished_pull_only_and_pruned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("crm_ops.state.KEEP_STATS", 3)
+    state = State(tmp_path / "state.sqlite")
+    state.start_pull("salesforce", "Lead", "full", None, T0)  # killed before its snapshot: no numbers
+    assert state.stats_history("salesforce", "Lead", 10) == []
+    for day in range(5):
+        _keep(state, "salesforce", "Lead", _stats(100 + day, day))
+    assert [h["live"] for h in state.stats_history("salesforce", "Lead", 10)] == [104, 103, 102]
