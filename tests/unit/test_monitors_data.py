@@ -190,3 +190,13 @@ def test_statistics_are_kept_with_the_finished_pull_only_and_pruned(
     for day in range(5):
         _keep(state, "salesforce", "Lead", _stats(100 + day, day))
     assert [h["live"] for h in state.stats_history("salesforce", "Lead", 10)] == [104, 103, 102]
+
+
+def test_a_side_that_is_often_quiet_is_not_stalled(tmp_path: Path) -> None:
+    state = State(tmp_path / "state.sqlite")
+    for day in range(6):
+        _keep(state, "hubspot", "Deal", _stats(1000, day))
+        quiet = _stats(1000, day)
+        quiet["newest_change"] = T0.isoformat()  # never changes: not synced to this side
+        _keep(state, "salesforce", "Deal", quiet)
+    assert data_monitors(state, MonitorSettings(), [("salesforce", "Deal"), ("hubspot", "Deal")]) == []

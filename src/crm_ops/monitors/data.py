@@ -14,8 +14,9 @@ What is watched, per system and entity (``[profiles.P.monitors]``, ``crm_ops.con
   while an incremental snapshot still holds them);
 - ``deletions.spike``: the records one pull found deleted;
 - ``freshness.stalled``: the newest change has not moved for ``stall_runs`` pulls while the other CRM's
-  same entity kept changing (a stalled side of the sync); ``freshness.stale``: the newest change is
-  older than ``max_age_hours``;
+  same entity kept changing, on a side whose changes came in at least every other pull before (a
+  stalled side of the sync; an object the sync does not carry, quiet on one side, stays silent);
+  ``freshness.stale``: the newest change is older than ``max_age_hours``;
 - ``nulls.jump``: a column's share of empty values, ``distinct.collapse``: its distinct values;
 - ``distribution.shift``: the total variation distance between a categorical column's value shares
   (picklists, stages, countries) and their baseline.
@@ -34,6 +35,7 @@ from crm_ops.entitystats import live_rows
 from crm_ops.monitors import MonitorFinding
 from crm_ops.state import State
 
+CRMS = ("salesforce", "hubspot")  # the two sides of the sync (a source is neither)
 MAD_SCALE = 1.4826  # MAD x this estimates the standard deviation of normally distributed noise
 
 
@@ -101,8 +103,9 @@ def data_monitors(
         if len(earlier) >= settings.min_runs:
             _volume(judge, history[0], earlier)
             _columns(judge, history[0], earlier)
-        others = [(s, h) for (s, e), h in histories.items() if e == entity and s != system]
-        _freshness(judge, history, others)
+        others = [(s, h) for (s, e), h in histories.items() if e == entity and s != system and s in CRMS]
+        if system in CRMS:  # a file or database source changes when it is exported, not with the sync
+            _freshness(judge, history, others)
         found += judge.found
     return found
 
@@ -241,6 +244,10 @@ def _freshness(
         return
     if any(_newest(h) != newest for h in span[1:]):
         return  # it moved
+    before = [_newest(h) for h in history[s.stall_runs :]]
+    moved = [a is not None and b is not None and a > b for a, b in itertools.pairwise(before)]
+    if len(before) < s.min_runs or sum(moved) * 2 < len(moved):
+        return  # learning, or a side that is often quiet (its other CRM's object may not be synced)
     for other_system, other in others:
         window = other[: s.stall_runs + 1]
         ends = [_newest(h) for h in window]
