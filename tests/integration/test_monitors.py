@@ -144,9 +144,10 @@ def test_a_field_blanked_on_many_records_is_a_null_rate_jump(box: Sandbox, tmp_p
 
 
 def test_ten_clean_nights_of_ordinary_edits_fire_no_monitor(box: Sandbox, tmp_path: Path) -> None:
-    ws = _workspace(box, tmp_path)
+    ws = Workspace(profile_for(box, tmp_path))  # every entity of both CRMs
     for day in range(10):
-        box.controls.daily_edits(seed=300 + day, updates=30, creates=8, deletes=4)
+        edits = box.controls.daily_edits(seed=300 + day, updates=30, creates=8, deletes=4)
+        assert edits == {"salesforce": 42, "hubspot": 42}
         summary = ws.run().summary
         assert summary["monitors"] == [], (day, summary["monitors"])
         assert not summary["breaker"]["tripped"]
