@@ -355,11 +355,6 @@ class State:
         ).fetchall()
         return [{**json.loads(r[1]), "pull_id": r[0]} for r in rows]
 
-    def stats_entities(self) -> list[tuple[str, str]]:
-        """Every (system, entity) with statistics kept."""
-        rows = self.db.execute("SELECT DISTINCT system, entity FROM entity_stats ORDER BY system, entity")
-        return [(r[0], r[1]) for r in rows.fetchall()]
-
     # ---------------------------------------------------------------- the apply journal
 
     def journal(self, plan_id: str) -> dict[str, dict[str, Any]]:
