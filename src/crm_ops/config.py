@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_ops.config_monitors import MonitorSettings, _monitor_settings
 from crm_ops.config_owners import OwnerSettings, owner_settings
 from crm_ops.config_sources import SourceSettings, source_settings
 from crm_ops.config_tables import (
@@ -66,6 +67,7 @@ from crm_ops.schema.objectmaps import is_shipped_name, shipped_object_map
 __all__ = [
     "CrmSettings",
     "HubSpotSettings",
+    "MonitorSettings",
     "Profile",
     "ReviewSettings",
     "RuleSettings",
@@ -223,6 +225,7 @@ class Profile:
     run: RunSettings = field(default_factory=RunSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     owners: OwnerSettings = field(default_factory=OwnerSettings)  # who owns which findings (issue 27)
+    monitors: MonitorSettings = field(default_factory=MonitorSettings)  # the data monitors (issue 27)
     production: bool = False
     source: str = "config"
     sources: dict[str, SourceSettings] = field(default_factory=dict)  # billing, product, files (issue 14)
@@ -267,6 +270,7 @@ PROFILE_KEYS = {
     "notify": "table: the webhook a failing run posts to",
     "owners": "table: who owns which findings (by rule or tag:x, entity, system; a default), for the "
     "webhook, the digest, the report and the findings CSV",
+    "monitors": "table: the data monitors' baseline, thresholds and severities (the circuit breaker)",
     "sources": "tables sources.<name>: billing, product and file sources checked against the CRMs",
     "engine": 'what check, match and run compute on: "polars" (one machine, the default) or "spark"',
     "spark": 'table: where Spark runs and where it reads the snapshots (engine = "spark")',
@@ -487,6 +491,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     review = _review_settings(raw.get("review", {}), f"{where}.review", problems)
     run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
+    monitors = _monitor_settings(raw.get("monitors", {}), f"{where}.monitors", problems)
     sources = source_settings(raw.get("sources", {}), f"{where}.sources", file.resolve().parent, problems)
     systems = ("salesforce", "hubspot", *sources)
     owners = owner_settings(raw.get("owners", {}), f"{where}.owners", problems, systems)
@@ -512,6 +517,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         run=run,
         notify=notify,
         owners=owners,
+        monitors=monitors,
         production=production,
         source=str(file),
         sources=sources,

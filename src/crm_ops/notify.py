@@ -33,6 +33,7 @@ WHY = {
     6: "some entities could not be pulled",
     7: "rule errors or records the CRM refused",
     8: "operational error (disk, state dir)",
+    9: "the circuit breaker tripped: nothing was applied",
     70: "crashed (a bug)",
     130: "interrupted",
 }
@@ -63,12 +64,30 @@ def owner_facts(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def breaker_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The circuit breaker's facts for a post (first: it says why nothing was applied) and the data
+    monitors' warnings (``summary["breaker"]``, ``summary["monitors"]``)."""
+    breaker = summary.get("breaker") or {}
+    lines = []
+    if breaker.get("tripped"):
+        state = (
+            "overridden for this run: fixes were applied" if breaker.get("overridden") else "nothing applied"
+        )
+        lines.append(f"*Circuit breaker tripped ({state}):*")
+        lines += [f"• {reason}" for reason in breaker.get("reasons", [])[:SHOWN_ERRORS]]
+    warned = [m for m in summary.get("monitors") or [] if m.get("severity") != "error"]
+    lines += [f"*Monitor ({m.get('severity')}):* {m.get('message')}" for m in warned[:SHOWN_ERRORS]]
+    if len(warned) > SHOWN_ERRORS:
+        lines.append(f"*Monitors:* {len(warned) - SHOWN_ERRORS:,} more in the report")
+    return lines
+
+
 def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, Any]:
     """The webhook's body for a run's summary (``exit_code``, ``profile``, ``run_id``, counts, ``error``)."""
     code = int(summary.get("exit_code", 3))
     profile, run_id = summary.get("profile", "?"), summary.get("run_id", "?")
     headline = f"crm-ops run {run_id} ({profile}): exit {code}, {WHY.get(code, 'failed')}"
-    facts = []
+    facts = breaker_lines(summary)
     if summary.get("error"):
         facts.append(f"*Error:* {summary['error']}")
     if summary.get("what_to_do"):

@@ -8,8 +8,10 @@ For one entity a pull goes:
    commit the page's cursor with the part count. A kill between the two re-fetches that page on resume,
    and the extra part file (numbered past the committed count) is overwritten: nothing is lost or doubled.
 3. Build the snapshot: the parts (last version of each id), over the previous snapshot for an
-   incremental pull; write it atomically; then, in one transaction, make it current and move the
-   watermark to the newest change seen. The watermark never passes data not yet in a snapshot.
+   incremental pull; write it atomically; measure it (``crm_ops.entitystats``: volume, freshness, per
+   column null rate, distinct count, top values; and the live records the CRM counts, one call); then,
+   in one transaction, make it current, keep its statistics and move the watermark to the newest change
+   seen. The watermark never passes data not yet in a snapshot.
 
 Layout under the profile's state_dir::
 
@@ -36,6 +38,7 @@ from crm_ops.connectors.base import Connector, CursorExpiredError
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.connectors.salesforce import SalesforceConnector
 from crm_ops.connectors.source import SourceConnector
+from crm_ops.entitystats import snapshot_stats
 from crm_ops.errors import (
     ApiError,
     BudgetExhaustedError,
@@ -188,7 +191,14 @@ class Puller:
             )
         self._complete(conn, job)
         snapshot, total, deleted, changed, watermark = self._build_snapshot(job)
-        self.state.finish_pull(job, snapshot, total, watermark)
+        stats = snapshot_stats(
+            snapshot,
+            pulled_at=job.until,
+            pull_changed=changed,
+            pull_deleted=deleted,
+            visible=self._visible(conn, entity),
+        )
+        self.state.finish_pull(job, snapshot, total, watermark, stats)
         shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
         self._prune(system, entity)
         result = PullResult(
@@ -225,6 +235,21 @@ class Puller:
                 )
                 self.state.restart_pull(job)
                 self._drop_parts_after(job)
+
+    @staticmethod
+    def _visible(conn: Connector, entity: str) -> int | None:
+        """The live records the CRM counts for the integration user now (one call), None when the
+        connector cannot count them or the count failed (a time-out, the budget: the pull itself is done
+        and kept; the monitors then use the snapshot's live rows): the volume the data monitors watch
+        (``crm_ops.entitystats``)."""
+        count = getattr(conn, "visible_count", None)
+        if count is None:
+            return None
+        try:
+            return count(entity)  # type: ignore[no-any-return]
+        except (ApiError, BudgetExhaustedError) as exc:
+            log.warning("pull.count_failed", system=conn.system, entity=entity, error=str(exc))
+            return None
 
     def _refresh_if_due(self, conn: Connector, system: str, entity: str) -> None:
         """Refresh the formula columns when ``formula_refresh_hours`` have passed since a full pull or the

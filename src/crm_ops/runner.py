@@ -18,6 +18,12 @@ Exit codes (for cron; the table is ``crm_ops.exitcodes.ExitCode``):
     7  a rule could not be loaded or raised (its findings are missing; named in the summary, the
        report and the webhook; nothing applied), or the CRM refused records the run applied
     8  operational error (disk full, state dir not writable); 70 a crash (a bug, traceback on stderr)
+    9  the circuit breaker held the run back: a monitor at error level (a drop of live records, a
+       stalled side of the sync, a mapped field gone from the org; ``crm_ops.monitors``) saw data that
+       may be wrong, so the run pulled, checked and planned but applied nothing unattended and merged
+       nothing (``--override-breaker`` lets one run apply). Precedence: 6 > 7 > 9 > 1 > 0 (a partial
+       pull or a rule error says more about the run than the breaker; the summary's ``breaker`` is
+       written whatever the code)
 
 Safe auto-apply is configuration: ``[profiles.P.run] auto_apply = ["person.email.normalised", ...]``
 (rule ids or ``tag:x``) with ``min_confidence`` (default 0.95); ``fail_on = "error"`` (or "warning") and
@@ -54,6 +60,8 @@ from crm_ops.locks import LockedError, RunLock
 from crm_ops.match import run_matching
 from crm_ops.match.run import profile_settings
 from crm_ops.match.sources import source_links
+from crm_ops.monitors import breaker_reasons
+from crm_ops.monitors.data import data_monitors, live_trend
 from crm_ops.orgwatch import org_changes
 from crm_ops.plan import write_plan
 from crm_ops.plan.apply import Applier
@@ -72,7 +80,7 @@ from crm_ops.triage import Router, mark_from_row, triage, unmuted_actions
 
 log = structlog.get_logger("crm_ops.runner")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_LOCKED = ExitCode.OK, ExitCode.FINDINGS, ExitCode.LOCKED
-EXIT_PARTIAL, EXIT_FAILED = ExitCode.PARTIAL, ExitCode.FAILED
+EXIT_PARTIAL, EXIT_FAILED, EXIT_BRAKED = ExitCode.PARTIAL, ExitCode.FAILED, ExitCode.BRAKED
 
 
 @dataclass
@@ -124,8 +132,13 @@ def run_batch(
     log_level: str = "info",
     steps: Steps | None = None,
     engine: str | None = None,
+    override_breaker: bool = False,
 ) -> RunResult:
     """One batch: lock, pull, check, match, plan, apply the safe part, report. Returns the exit code.
+
+    A monitor at error level (``crm_ops.monitors.data``, or an org change: ``crm_ops.orgwatch``) trips
+    the circuit breaker: the run still checks and plans but applies nothing and merges nothing, and
+    exits 9, unless ``override_breaker`` (a person's decision for this one run, recorded in the summary).
 
     Whatever the run ends with, its folder gets a summary.json and a report.html and the runs index
     lists it; a run that stops early (an error is raised to the caller) records what failed first.
@@ -140,7 +153,9 @@ def run_batch(
     try:
         lock.acquire()
         refuse_unattended_production(profile, allow_production)
-        return _batch(profile, run_id, folder, started, stage, steps=steps, engine=engine)
+        return _batch(
+            profile, run_id, folder, started, stage, steps=steps, engine=engine, override=override_breaker
+        )
     except BaseException as exc:
         record_failure(
             folder,
@@ -166,6 +181,7 @@ def _batch(
     *,
     steps: Steps | None,
     engine: str | None,
+    override: bool = False,
 ) -> RunResult:
     settings = profile.run  # checked when the profile was loaded
     stage.name = "loading the rules"
@@ -185,9 +201,21 @@ def _batch(
             pulls, failures = exc.results, exc.failures
         stage.name = "comparing the org's metadata with the last pull's"
         tried = [(r.system, r.entity) for r in pulls] + [(f.system, f.entity) for f in failures if f.entity]
-        monitors = [m.as_dict() for m in org_changes(profile, puller.state, puller.connector, tried, rules)]
+        org = org_changes(profile, puller.state, puller.connector, tried, rules)
         stage.name = "settling what earlier applies left pending"
         settle_pending(puller.state, puller.connector)  # what killed applies left pending, landed or not
+        stage.name = "watching the data"
+        # the org's changes and the data's: an error among either (a mapped field gone, a volume drop)
+        # trips the circuit breaker
+        monitored = [
+            *org,
+            *data_monitors(puller.state, profile.monitors, [(r.system, r.entity) for r in pulls]),
+        ]
+        breaker = {"tripped": bool(breaker_reasons(monitored)), "reasons": breaker_reasons(monitored)}
+        breaker["overridden"] = bool(breaker["tripped"] and override)
+        for m in monitored:
+            log.warning("run.monitor", **m.as_dict())
+        live = live_trend(puller.state, [(r.system, r.entity) for r in pulls], 1)
         # a table too large to hold whole (an activity table) stays on disk, checked a chunk at a time
         found = state_snapshots(puller.state, profile)
         frames = found.frames
@@ -245,7 +273,12 @@ def _batch(
         outcomes: list[dict[str, Any]] = []
         withheld = None
         refusals: list[dict[str, Any]] = []  # what the CRMs refused, grouped by their message
-        if chosen and rule_errors:
+        if chosen and breaker["tripped"] and not override:
+            # the data this run read may be wrong (records hidden, a side stalled): a person looks first
+            applied = {"withheld (circuit breaker)": len(chosen)}
+            withheld = "the circuit breaker tripped: the run applied nothing (see Circuit breaker)"
+            log.error("run.breaker_tripped", actions=len(chosen), reasons=breaker["reasons"])
+        elif chosen and rule_errors:
             # a fix is judged by every rule of its field: with rules missing, nothing is applied
             applied = {"withheld (rule errors)": len(chosen)}
             withheld = "rules could not be loaded or raised: the run applied nothing (see Rule errors)"
@@ -267,6 +300,8 @@ def _batch(
     code = EXIT_FINDINGS if serious > settings.max_findings else EXIT_CLEAN
     if rule_errors or applied.get("failed"):
         code = EXIT_FAILED  # a rule missing (its findings with it) or records refused: a person looks
+    if breaker["tripped"] and not override and code in (EXIT_CLEAN, EXIT_FINDINGS):
+        code = EXIT_BRAKED  # outranks findings; a rule error (7) or a partial pull (6) outranks it
     if failures:
         code = EXIT_PARTIAL  # a pull that failed needs a person more than findings do
     warnings = [w for r in pulls for w in r.warnings]
@@ -295,7 +330,10 @@ def _batch(
         "threshold": {"fail_on": settings.fail_on, "max_findings": settings.max_findings, "serious": serious},
         **triaged.summary(),  # owners (each: open, new, resolved, muted, acknowledged), new, resolved...
         "report_link": profile.notify.report_link(run_id),
-        "monitors": monitors,  # MonitorFinding.as_dict()s: the org's changes since the last pull (issue 27)
+        # MonitorFinding.as_dict()s (issue 27): the org's changes since the last pull, the data monitors'
+        "monitors": [m.as_dict() for m in monitored],
+        "breaker": breaker,
+        "live_records": {k: v[-1] for k, v in live.items() if v},
     }
     report_data = RunData(
         run_id=run_id,
@@ -318,10 +356,12 @@ def _batch(
         notices=[
             *(f"pull failed: {f}" for f in failures),
             *warnings,
-            *(f"org changed: {m['message']}" for m in monitors if m["severity"] != "info"),
+            *(f"org changed: {m.message}" for m in org if m.severity != "info"),
         ],
         rule_errors=rule_errors,
         triage=triaged,
+        monitors=[m.as_dict() for m in monitored],
+        breaker=breaker,
     )
     write_record(folder, profile.name, profile.notify, summary, render_run(report_data))
     log.info("run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied)

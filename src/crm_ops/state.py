@@ -1,6 +1,7 @@
-"""The state file (SQLite): watermarks, pulls in progress and done, the current snapshot of each entity,
-the apply journal, the merges people rejected (remembered decisions), and the findings people muted or
-acknowledged (``marks``: ``crm_ops.triage``).
+"""The state file (SQLite): watermarks, pulls in progress and done, the current snapshot of each entity
+and the statistics of each pull's snapshot (the data monitors' history), the org's metadata as each pull
+saw it, the apply journal, the merges people rejected (remembered decisions), and the findings people
+muted or acknowledged (``marks``: ``crm_ops.triage``).
 
 Every change is one transaction, written before the step that depends on it is reported done: a part file
 is on disk (fsynced, renamed into place) before the row that counts it is committed, and a snapshot is
@@ -27,6 +28,7 @@ import structlog
 from crm_ops import durable
 
 log = structlog.get_logger("crm_ops.state")
+KEEP_STATS = 400  # the statistics kept per entity (``entity_stats``): the newest pulls'
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pulls (
     pull_id TEXT PRIMARY KEY,
@@ -101,6 +103,14 @@ CREATE TABLE IF NOT EXISTS org_metadata (
     fields TEXT NOT NULL,
     PRIMARY KEY (system, entity, version)
 );
+CREATE TABLE IF NOT EXISTS entity_stats (
+    pull_id TEXT PRIMARY KEY,
+    system TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    stats TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entity_stats_by_entity ON entity_stats (system, entity, taken_at);
 """
 MARK_COLUMNS = ("mark_id", "kind", "rule", "system", "record_id", "note", "created_at", "until")
 ORG_VERSIONS_KEPT = 5  # versions of an object's metadata kept (the newest is what the next pull diffs)
@@ -291,9 +301,30 @@ class State:
                 (_iso(now()), job.pull_id),
             )
 
-    def finish_pull(self, job: PullJob, snapshot: Path, rows: int, watermark: datetime | None) -> None:
-        """The snapshot is in place: make it current and move the watermark, in one transaction."""
+    def finish_pull(
+        self,
+        job: PullJob,
+        snapshot: Path,
+        rows: int,
+        watermark: datetime | None,
+        stats: dict[str, Any] | None = None,
+    ) -> None:
+        """The snapshot is in place: make it current and move the watermark, in one transaction (with
+        the snapshot's statistics, ``crm_ops.entitystats``, when given: a pull is kept with its numbers
+        or not at all)."""
         with self._tx() as db:
+            if stats is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO entity_stats (pull_id, system, entity, taken_at, stats) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (job.pull_id, job.system, job.entity, _iso(now()), json.dumps(stats)),
+                )
+                db.execute(  # a year and more of nightly pulls; the monitors read the last few
+                    "DELETE FROM entity_stats WHERE system=? AND entity=? AND pull_id NOT IN "
+                    "(SELECT pull_id FROM entity_stats WHERE system=? AND entity=? "
+                    "ORDER BY taken_at DESC, rowid DESC LIMIT ?)",
+                    (job.system, job.entity, job.system, job.entity, KEEP_STATS),
+                )
             db.execute(
                 "UPDATE pulls SET status='done', finished_at=?, snapshot=? WHERE pull_id=?",
                 (_iso(now()), str(snapshot), job.pull_id),
@@ -334,6 +365,16 @@ class State:
             "SELECT system, entity, watermark, snapshot, pull_id, rows FROM current ORDER BY system, entity"
         ).fetchall()
         return [Current(r[0], r[1], _time(r[2]), Path(r[3]), r[4], r[5]) for r in rows]
+
+    def stats_history(self, system: str, entity: str, limit: int) -> list[dict[str, Any]]:
+        """The statistics of the entity's last ``limit`` complete pulls, newest first (each with its
+        ``pull_id``)."""
+        rows = self.db.execute(
+            "SELECT pull_id, stats FROM entity_stats WHERE system=? AND entity=? "
+            "ORDER BY taken_at DESC, rowid DESC LIMIT ?",
+            (system, entity, limit),
+        ).fetchall()
+        return [{**json.loads(r[1]), "pull_id": r[0]} for r in rows]
 
     # ---------------------------------------------------------------- the apply journal
 

@@ -180,6 +180,9 @@ def test_the_nightly_run_lists_the_changes_in_its_summary(box: Sandbox, tmp_path
         ("monitor.schema.picklist_value_removed", "salesforce", "Account", "Industry", "warning"),
         ("monitor.schema.field_removed", "hubspot", "Account", "city", "error"),
     ]
+    # a field the map reads gone trips the circuit breaker: nothing applied unattended, exit 9
+    assert summary["breaker"]["tripped"] and result.exit_code == 9
+    assert [r for r in summary["breaker"]["reasons"] if "hubspot.Account.city" in r]
     report = (result.folder / "report.html").read_text()  # warnings and errors among the report's notices
     assert "org changed: hubspot Account.city is gone" in report
     assert "used by map hubspot companies.city -&gt; Account.city" in report

@@ -332,10 +332,13 @@ class Workspace:
         steps: Steps | None = None,
         now: datetime | None = None,
         log_level: str = "info",
+        override_breaker: bool = False,
     ) -> RunResult:
         """Cron's batch (``crm-ops run``): lock, pull, check, match, plan, apply what ``[run] auto_apply``
         names, report in ``<state>/runs/<run id>/``. The result's ``exit_code`` is the command's; an
-        error is raised after the run's record (summary.json, report.html) is written."""
+        error is raised after the run's record (summary.json, report.html) is written. A data monitor at
+        error level trips the circuit breaker (nothing applied, exit 9); ``override_breaker`` lets this
+        one run apply anyway (recorded in the summary's ``breaker``)."""
         return run_batch(
             self.profile,
             allow_production=allow_production,
@@ -343,6 +346,7 @@ class Workspace:
             steps=steps,
             now=now,
             log_level=log_level,
+            override_breaker=override_breaker,
         )
 
     def mute(

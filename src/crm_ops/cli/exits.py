@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from crm_ops.exitcodes import (
     EXIT_API,
+    EXIT_BRAKED,
     EXIT_BUDGET,
     EXIT_CONFIG,
     EXIT_CRASH,
@@ -114,6 +115,12 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_LOCKED, "another run holds the lock"),
         (EXIT_PARTIAL, "some entities could not be pulled; the rest were checked and planned"),
         (EXIT_FAILED, "a rule could not be loaded or raised, or the CRM refused records the run applied"),
+        (
+            EXIT_BRAKED,
+            "a data monitor at error level (live records dropped, a side of the sync stalled) tripped the "
+            "circuit breaker: the run checked and planned but applied and merged nothing (each reason in "
+            "summary.json, the report and the webhook); --override-breaker applies once. 6 and 7 outrank it",
+        ),
     ),
     "findings mute": (
         (EXIT_OK, "muted (the mark printed, with its expiry)"),

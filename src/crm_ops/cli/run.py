@@ -23,6 +23,14 @@ def run_command(
         ),
     ] = False,
     engine: EngineName = None,
+    override_breaker: Annotated[
+        bool,
+        typer.Option(
+            "--override-breaker",
+            help="Apply even though a data monitor tripped the circuit breaker (this run only; recorded "
+            "in summary.json). Without it a tripped breaker applies nothing and exits 9.",
+        ),
+    ] = False,
 ) -> None:
     """The cron batch: pull, check, match, plan, apply the safe fixes, report (runs/<run id>/)."""
     from crm_ops.api import open_profile
@@ -33,7 +41,12 @@ def run_command(
     with _errors(" (journaled; the next run resumes)", "the next run resumes where this one stopped"):
         ws = open_profile(config, profile)
         with bars() as steps:  # another run holding the lock: exit 5, as the one table says
-            result = ws.run(allow_production=allow_production, steps=steps, engine=engine)
+            result = ws.run(
+                allow_production=allow_production,
+                steps=steps,
+                engine=engine,
+                override_breaker=override_breaker,
+            )
     summary = result.summary
     typer.echo(
         f"run {result.run_id}: {summary['findings']:,} findings, "
@@ -44,6 +57,14 @@ def run_command(
         typer.echo(f"rule error: {rule_error_line(err)}", err=True)
     if summary["rule_errors"]:
         typer.echo(f"{len(summary['rule_errors'])} rule error(s): their findings are missing", err=True)
+    for finding in summary.get("monitors", []):
+        typer.echo(f"monitor {finding['severity']}: {finding['message']}", err=True)
+    breaker = summary.get("breaker") or {}
+    if breaker.get("tripped"):
+        held = (
+            "overridden for this run (--override-breaker)" if breaker.get("overridden") else "nothing applied"
+        )
+        typer.echo(f"circuit breaker tripped ({held}): " + "; ".join(breaker["reasons"]), err=True)
     raise typer.Exit(result.exit_code)
 
 

@@ -276,6 +276,12 @@ class HubSpotConnector(HubSpotWrites):
         body = self._search(emap.object, filters, ["hs_object_id"], 0, 1)
         return int(body.get("total", 0))
 
+    def visible_count(self, entity: str) -> int | None:
+        """The active records the private app sees (search total), None for an entity that is not a
+        CRM object (associations, owners): the data monitors' volume."""
+        total = self.count(entity, None)
+        return total if total >= 0 else None
+
     # ------------------------------------------------------------------ reading
 
     def _search(

@@ -330,6 +330,13 @@ class SalesforceConnector(SalesforceWrites):
         body = self._call(lambda: self._rest("queryAll", params={"q": soql}))
         return int(body["totalSize"])
 
+    def visible_count(self, entity: str) -> int | None:
+        """COUNT() of the live records the integration user sees (``query``, not ``queryAll``): what a
+        sharing rule or a profile change hides leaves it at once (the data monitors' volume)."""
+        emap = self._map(entity)
+        body = self._call(lambda: self._rest("query", params={"q": f"SELECT COUNT() FROM {emap.object}"}))
+        return int(body["totalSize"])
+
     def _frame(self, entity: str, raw: pl.DataFrame) -> pl.DataFrame:
         return mapapply.apply(self._map(entity), raw, custom=self._custom(entity))
 

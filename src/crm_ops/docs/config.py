@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from crm_ops import config
+from crm_ops.config_monitors import MONITORS
 from crm_ops.config_owners import Owner, OwnerSettings
 from crm_ops.config_sources import SourceSettings
 from crm_ops.match.config import DEFAULTS as MATCH_RULES
@@ -160,6 +161,18 @@ def config_page() -> str:
         "| key | type | default | what |",
         "|---|---|---|---|",
         *(f"| `{k}` | string | unset | {v} |" for k, v in _comments(Owner).items() if k != "name"),
+        "",
+        "## `[profiles.<name>.monitors]`",
+        "",
+        "The data monitors compare each pull's statistics (volume, freshness, per column null rate,",
+        "distinct count, shares of a categorical column's values) with the entity's last `runs` complete",
+        "pulls (median and MAD), once `min_runs` exist. An error-level finding trips the circuit breaker:",
+        "the run applies nothing unattended and merges nothing, and exits 9",
+        "(`crm-ops run --override-breaker` lets it apply once). Monitor ids: "
+        + ", ".join(f"`{m}` ({s})" for m, s in MONITORS.items())
+        + ".",
+        "",
+        *_dataclass_rows(config.MonitorSettings, ()),
         "",
         "## `[profiles.<name>.spark]`",
         "",

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from crm_ops.report.html import e, link, page, pct, table
+from crm_ops.report.monitors import breaker_section, monitors_section
 from crm_ops.report.owners import render_owners
 from crm_ops.report.scores import DEFINITION, Score
 from crm_ops.report.trend import counts_trend, trend_svg
@@ -61,6 +62,8 @@ class RunData:
     notices: Sequence[str] = ()
     rule_errors: Sequence[Mapping[str, Any]] = ()  # rules that could not load or raised (summary's)
     triage: Triage | None = None  # owners, new and resolved per owner, muted and acknowledged findings
+    monitors: Sequence[Mapping[str, Any]] = ()  # the data monitors' findings (summary's)
+    breaker: Mapping[str, Any] | None = None  # the circuit breaker: tripped, reasons, overridden
 
 
 def rule_id(rule: Any) -> str:
@@ -73,6 +76,7 @@ def _verdict(d: RunData) -> str:
     why = {
         0: f"clean: {t.serious:,} findings at {e(t.fail_on)} or above, at most {t.max_findings:,} allowed",
         1: f"{t.serious:,} findings at {e(t.fail_on)} or above, more than the {t.max_findings:,} allowed",
+        9: "a data monitor tripped the circuit breaker (see below): the run applied nothing",
         6: "some entities could not be pulled (see the warnings); the rest were checked and planned",
         7: (
             "some rules could not be loaded or raised (listed below): their findings are missing"
@@ -290,12 +294,14 @@ def render_run(d: RunData) -> str:
         f"<h1>Data quality: run {e(d.run_id)}</h1>",
         f'<p class="lead">Profile <code>{e(d.profile)}</code>, started {e(d.started_at)}.</p>',
         _verdict(d),
+        breaker_section(d.breaker),
     ]
     if d.rule_errors:
         body += ["<h2>Rule errors</h2>", rule_errors(d.rule_errors)]
     if d.notices:
         body.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in d.notices) + "</ul>")
     body += [
+        monitors_section(d.monitors, d.history),
         "<h2>Score per object</h2>",
         _scores(d),
         "<h2>Trend</h2>",

@@ -17,6 +17,7 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from crm_ops.sandbox.controls import Controls
 from crm_ops.sandbox.generator import SeedConfig, SeededData, generate
 from crm_ops.sandbox.http import FaultInjector, FaultProfile, Server, parse_fault_profile
 from crm_ops.sandbox.hubspot import HubSpotApp, HubSpotLimits
@@ -204,6 +205,7 @@ class Sandbox:
             "CRM_OPS_HUBSPOT_PORTAL_ID": str(self.hubspot.portal_id),
             "CRM_OPS_SANDBOX_MANIFEST": str(manifest_path),
         }
+        self.controls = Controls(sf_store, self.hubspot.objects, self.env)  # hide, stall, daily edits
         log.info("sandbox.started", salesforce=sf_server.url, hubspot=hs_server.url, faults=profile.name)
         return self
 

@@ -37,6 +37,9 @@ class Table:
         self._updates: dict[int, dict[str, Any]] = {}
         self._appends: list[dict[str, Any]] = []
         self.lock = threading.RLock()
+        # rows the integration user may not see (a sharing rule, a profile change: ``sandbox.controls``):
+        # not deleted, absent from every query, search, list and read as if they did not exist
+        self.hidden: frozenset[int] = frozenset()
 
     @property
     def schema(self) -> pl.Schema:
@@ -53,14 +56,24 @@ class Table:
             self._fold()
             return self._frame
 
+    def visible(self) -> pl.DataFrame:
+        """The records the integration user sees: ``frame()`` without the hidden rows (positions are not
+        kept: for queries and searches, not for row arithmetic)."""
+        with self.lock:
+            frame = self.frame()
+            if not self.hidden:
+                return frame
+            keep = ~pl.int_range(pl.len(), dtype=pl.Int64).is_in(sorted(self.hidden))
+            return frame.filter(keep)
+
     def row(self, index: int) -> dict[str, Any] | None:
-        """The record at ``index`` as a dict of typed values, or None when out of range.
+        """The record at ``index`` as a dict of typed values, or None when out of range or hidden.
 
         Read through the overlay without folding it, so a run of single-record saves (each reading its
         record first) stays O(1) per save instead of rewriting whole columns every time.
         """
         with self.lock:
-            if index < 0 or index >= len(self):
+            if index < 0 or index >= len(self) or index in self.hidden:
                 return None
             base = self._frame.height
             if index >= base:

@@ -33,7 +33,10 @@ class ObjectHandlers(RecordModel):
         # Look at a window after the cursor, not the whole table: a page costs the same at row 10 or 1M.
         window = 2 * (limit + 1)
         while True:
-            page = frame.slice(row0, window).filter(pl.col("archived") == archived).head(limit + 1)
+            shown = (pl.col("archived") == archived) & ~pl.int_range(row0, row0 + pl.len()).is_in(
+                sorted(table.hidden)
+            )
+            page = frame.slice(row0, window).filter(shown).head(limit + 1)
             if page.height > limit or row0 + window >= frame.height:
                 break
             window *= 4

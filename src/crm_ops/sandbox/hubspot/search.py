@@ -52,7 +52,7 @@ class SearchHandlers(RecordModel):
                 f"paged through by search is {SEARCH_CAP}; use filters to narrow the results.",
             )
         expr = self._filter(obj, body.get("filterGroups") or [])
-        lazy = table.frame().lazy().filter(~pl.col("archived"))
+        lazy = table.visible().lazy().filter(~pl.col("archived"))
         named = {
             f.get("propertyName")
             for g in body.get("filterGroups") or []

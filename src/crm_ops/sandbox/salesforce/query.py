@@ -117,8 +117,8 @@ def execute(
     executable = replace(q, fields=stored + tuple(parts))
     return soql.execute(
         executable,
-        store[obj.name].frame(),
+        store[obj.name].visible(),
         now,
         include_deleted=include_deleted,
-        related=lambda name: store[name].frame(),
+        related=lambda name: store[name].visible(),
     )
