@@ -145,9 +145,10 @@ def test_spark_gives_polars_findings_pairs_and_links_exactly(
 def test_an_entity_without_a_default_rule_is_deduplicated_on_spark_as_on_polars(
     spark: Any, pulled: tuple[Path, dict[str, dict[str, pl.DataFrame]]]
 ) -> None:
-    """A profile's rule set for an entity with none by default (issue 26: any object; here deals of one
-    account at one stage) goes through the one orchestration on both engines: the same pairs and
-    proposals (HubSpot's as merges, Salesforce's too: the plan, not matching, decides what merges)."""
+    """A profile's own rule set for an entity matching does not deduplicate by default (issue 26: any
+    object; here deals of one account at one stage, replacing the opt-in Opportunity rule's fields) goes
+    through the one orchestration on both engines: the same pairs and proposals (HubSpot's as merges,
+    Salesforce's too: the plan, not matching, decides what merges)."""
     from crm_ops.match.run import settings_from_profile
     from crm_ops.spark import run_matching_spark
 
@@ -160,6 +161,7 @@ def test_an_entity_without_a_default_rule_is_deduplicated_on_spark_as_on_polars(
         ],
         "blocking": [["account_id", "stage"]],
         "threshold": 0.9,
+        "min_fields": 2,  # the opt-in default's is 4, for its 4 fields
     }
     settings = settings_from_profile({"Opportunity": rule}, "test profiles.prod.match")
     expected = run_matching(opps, rules=[], **settings)

@@ -133,7 +133,8 @@ def config_problems(
         out.append(f"{where}: min_fields must be a whole number, 1 or more, got {min_fields!r}")
     elif rules and min_fields > len(rules):
         out.append(
-            f"{where}: min_fields is {min_fields} but there are {len(rules)} field rules: no pair could match"
+            f"{where}: min_fields is {min_fields} but there are {len(rules)} field rules: no pair could "
+            f"match (give min_fields = {len(rules)} or less with your fields)"
         )
     return out
 
