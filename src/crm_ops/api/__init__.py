@@ -49,6 +49,7 @@ from crm_ops.digest import Digest, run_digest
 from crm_ops.discover import Discovered, discover_maps
 from crm_ops.engines import chosen_engine, run_matching_on
 from crm_ops.errors import ConfigError, PartialPullError
+from crm_ops.fieldaudit import EMPTY_DAYS, FieldProfile, field_audit
 from crm_ops.findings_csv import export_findings
 from crm_ops.match.run import profile_settings, with_survivor
 from crm_ops.orgwatch import org_changes
@@ -398,6 +399,27 @@ class Workspace:
         acknowledged findings, the rules with most open, an https link to the report when
         ``[notify] report_url`` is set (``.text()``, ``.as_dict()``)."""
         return run_digest(self.profile, run)
+
+    def field_audit(
+        self,
+        *,
+        entities: Sequence[str] | None = None,
+        systems: Sequence[str] | None = None,
+        empty_days: int = EMPTY_DAYS,
+    ) -> list[FieldProfile]:
+        """The field audit of what was pulled (``crm-ops profile``): per system, entity and column, the
+        live records holding a value, distinct values, the commonest, the values off the field's active
+        picklist (the org's metadata the last pull kept), and since when a column has been empty in
+        every pull of ``empty_days`` days. Reads the snapshots and the pulls' history; calls no CRM.
+        Raises ``ConfigError`` when nothing was pulled yet."""
+        state_file = self.state_dir / "state.sqlite"
+        if not state_file.exists():
+            raise ConfigError(f"{self.state_dir}: nothing pulled yet; run `crm-ops pull` first")
+        state = State(state_file)
+        try:
+            return field_audit(self.profile, state, entities=entities, systems=systems, empty_days=empty_days)
+        finally:
+            state.close()
 
     def export_findings(
         self, path: Path | str, *, run: str | None = None, now: datetime | None = None

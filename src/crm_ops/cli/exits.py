@@ -27,6 +27,10 @@ from crm_ops.exitcodes import (
 # command (as typed after crm-ops) -> (code, what it means for that command)
 COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
     "init": ((EXIT_OK, "config written"), (EXIT_CONFIG, "the file exists (use --force) or bad options")),
+    "profile": (
+        (EXIT_OK, "the audit printed (and written, with --csv)"),
+        (EXIT_CONFIG, "nothing pulled yet, or bad options"),
+    ),
     "discover": (
         (EXIT_OK, "map files written (or every custom object is mapped already)"),
         (EXIT_CONFIG, "an object the org lacks (the nearest named), or a file exists (use --force)"),

@@ -157,3 +157,72 @@ def digest_command(
         if out is not None:
             durable.write_text(out, text)
     typer.echo(text, nl=False)
+
+
+@app.command("profile")
+def profile_command(
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    entity: Annotated[
+        list[str] | None, typer.Option("--entity", "-e", help="An entity to audit; repeat.")
+    ] = None,
+    system: Annotated[
+        list[str] | None, typer.Option("--system", "-s", help="A CRM or source; repeat.")
+    ] = None,
+    below: Annotated[
+        float, typer.Option(help="Show only the columns filled below this percent (100: every column).")
+    ] = 100.0,
+    empty_days: Annotated[
+        int, typer.Option(help="Days of empty pulls that make a column 'empty since'.")
+    ] = 30,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Also write every column's audit to this CSV.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of the table.")] = False,
+) -> None:
+    """Audit the pulled fields: how full each column is, its distinct and commonest values, values off its
+    picklist, and the columns empty for --empty-days days (standard, mapped and custom fields alike)."""
+    from crm_ops import csvio
+    from crm_ops.api import Workspace
+    from crm_ops.config import load_profile
+
+    with _errors():
+        found = Workspace(load_profile(config, profile)).field_audit(
+            entities=entity or None, systems=system or None, empty_days=empty_days
+        )
+        if csv is not None:
+            head = ["system", "entity", "column", "field", "live", "filled", "fill_rate", "distinct", "top",
+                    "off_picklist", "off_values", "empty_since"]  # fmt: skip
+            rows = [
+                [
+                    p.system,
+                    p.entity,
+                    p.column,
+                    p.field,
+                    p.live,
+                    p.filled,
+                    round(p.fill_rate, 4),
+                    p.distinct,
+                    "; ".join(f"{v} ({n})" for v, n in p.top),
+                    p.off_picklist,
+                    "; ".join(f"{v} ({n})" for v, n in p.off_values),
+                    p.empty_since,
+                ]
+                for p in found
+            ]
+            csvio.write_file(csv, head, rows)
+    shown = [p for p in found if p.fill_rate * 100 < below or below >= 100]
+    if as_json:
+        typer.echo(json.dumps([p.as_dict() for p in shown], indent=2, default=str))
+        return
+    last = None
+    for p in shown:
+        if (p.system, p.entity) != last:
+            last = (p.system, p.entity)
+            typer.echo(f"{p.system}.{p.entity}: {p.live:,} live records")
+        values = ", ".join(f"{v} ({n:,})" for v, n in p.top[:3])
+        extra = f"; {p.off_picklist:,} off the picklist" if p.off_picklist else ""
+        extra += f"; empty since {p.empty_since[:10]}" if p.empty_since else ""
+        typer.echo(
+            f"  {p.column:<28} {p.fill_rate:>7.1%} filled  {p.distinct:>8,} distinct  {values[:60]}{extra}"
+        )
