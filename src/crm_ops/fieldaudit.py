@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from crm_ops.config import Profile
+from crm_ops.entitystats import OTHER
 from crm_ops.schema.entities import CUSTOM_PREFIX
 from crm_ops.schema.fieldmap import EntityMap, FieldMap
 from crm_ops.schema.maploading import load_map
@@ -30,6 +31,8 @@ from crm_ops.state import State
 SYSTEM_COLUMNS = ("id", "updated_at", "is_deleted", "source_system")
 TOP = 5  # commonest values shown per column
 EMPTY_DAYS = 30  # a column empty in every pull of this many days is "empty since"
+LOW_FILL = 0.1  # the run's report lists the columns filled below this share
+REPORTED = 200  # columns the run's report lists at most
 
 
 @dataclass(frozen=True)
@@ -214,3 +217,59 @@ def field_audit(
         emap = fmap.entities.get(c.entity) if fmap is not None else None
         out += audit_entity(state, c.system, c.entity, emap, empty_days=empty_days, now=now)
     return out
+
+
+def run_audit(
+    profile: Profile,
+    state: State,
+    pulled: Iterable[tuple[str, str]],
+    *,
+    empty_days: int = EMPTY_DAYS,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The nightly run's short field audit, from the statistics its pulls kept (no further read of the
+    snapshots): the columns of the entities ``pulled`` filled below ``LOW_FILL``, and the categorical
+    ones holding values off their field's active picklist (counted from the value shares the statistics
+    keep: exact for a column of up to a dozen values). Worst first, at most ``REPORTED``."""
+    pairs = list(dict.fromkeys(pulled))
+    maps = _maps(profile, {s for s, _ in pairs})
+    when = now or datetime.now(UTC)
+    out: list[FieldProfile] = []
+    for system, entity in pairs:
+        history = state.stats_history(system, entity, 400)
+        if not history:
+            continue
+        latest = history[0]
+        live = int(latest.get("live") or 0)
+        columns = {c: v for c, v in (latest.get("columns") or {}).items() if c not in SYSTEM_COLUMNS}
+        fmap = maps.get(system)
+        fields = _fields_of(fmap.entities.get(entity) if fmap is not None else None, columns)
+        picklists = _picklists(state, system, entity)
+        for column, entry in columns.items():
+            filled = round(live * (1.0 - float(entry.get("null_rate", 0.0))))
+            shares = {v: x for v, x in (entry.get("top") or {}).items() if v != OTHER}
+            top = sorted(((v, round(x * filled)) for v, x in shares.items()), key=lambda t: (-t[1], t[0]))
+            allowed = picklists.get(fields.get(column, ""))
+            off_values = []
+            if allowed is not None:
+                off_values = [(v, n) for v, n in top if not set(v.split(";")) <= set(allowed)]
+            low = live > 0 and filled < LOW_FILL * live
+            if not low and not off_values:
+                continue
+            out.append(
+                FieldProfile(
+                    system,
+                    entity,
+                    column,
+                    fields.get(column),
+                    live,
+                    filled,
+                    int(entry.get("distinct", 0)),
+                    top[:TOP],
+                    sum(n for _, n in off_values) if allowed is not None else None,
+                    off_values[:TOP],
+                    _empty_since(history, column, empty_days, when) if not filled else None,
+                )
+            )
+    out.sort(key=lambda p: (-(p.off_picklist or 0), p.fill_rate, p.system, p.entity, p.column))
+    return [p.as_dict() for p in out[:REPORTED]]

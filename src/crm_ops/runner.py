@@ -56,6 +56,7 @@ from crm_ops.engines import check_and_match_spark as _on_spark
 from crm_ops.engines import state_snapshots
 from crm_ops.errors import ConfigError, PartialPullError, PullFailure
 from crm_ops.exitcodes import ExitCode
+from crm_ops.fieldaudit import run_audit
 from crm_ops.locks import LockedError, RunLock
 from crm_ops.match import run_matching
 from crm_ops.match.run import profile_settings
@@ -207,15 +208,15 @@ def _batch(
         stage.name = "watching the data"
         # the org's changes and the data's: an error among either (a mapped field gone, a volume drop)
         # trips the circuit breaker
-        monitored = [
-            *org,
-            *data_monitors(puller.state, profile.monitors, [(r.system, r.entity) for r in pulls]),
-        ]
+        pulled = [(r.system, r.entity) for r in pulls]
+        monitored = [*org, *data_monitors(puller.state, profile.monitors, pulled)]
         breaker = {"tripped": bool(breaker_reasons(monitored)), "reasons": breaker_reasons(monitored)}
         breaker["overridden"] = bool(breaker["tripped"] and override)
         for m in monitored:
             log.warning("run.monitor", **m.as_dict())
-        live = live_trend(puller.state, [(r.system, r.entity) for r in pulls], 1)
+        live = live_trend(puller.state, pulled, 1)
+        # the columns nearly empty, or holding values off their picklist, from the pulls' statistics
+        audited = run_audit(profile, puller.state, pulled)
         # a table too large to hold whole (an activity table) stays on disk, checked a chunk at a time
         found = state_snapshots(puller.state, profile)
         frames = found.frames
@@ -334,6 +335,7 @@ def _batch(
         "monitors": [m.as_dict() for m in monitored],
         "breaker": breaker,
         "live_records": {k: v[-1] for k, v in live.items() if v},
+        "field_audit": audited,  # columns filled below 10% or off their picklist (crm_ops.fieldaudit)
     }
     report_data = RunData(
         run_id=run_id,
@@ -362,6 +364,7 @@ def _batch(
         triage=triaged,
         monitors=[m.as_dict() for m in monitored],
         breaker=breaker,
+        field_audit=audited,
     )
     write_record(folder, profile.name, profile.notify, summary, render_run(report_data))
     log.info("run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied)

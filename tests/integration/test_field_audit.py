@@ -58,6 +58,14 @@ def test_the_audit_counts_what_the_snapshots_hold_and_the_values_off_the_picklis
     )
     assert not {c for s, e, c in audit if c in ("id", "updated_at", "is_deleted")}
 
+    # the nightly run lists the column in its report's field audit, from its pulls' statistics
+    run = ws.run()
+    listed = {(c["system"], c["entity"], c["column"]): c for c in run.summary["field_audit"]}
+    assert listed[("salesforce", "Account", "industry")]["off_picklist"] == industry.off_picklist
+    assert all(c["off_picklist"] or c["fill_rate"] < 0.1 for c in listed.values())
+    report = (run.folder / "report.html").read_text()
+    assert "<h2>Field audit</h2>" in report and "salesforce.Account.industry" in report
+
     command = ["profile", "--entity", "Account", "--system", "salesforce", "--json", "--csv", "audit.csv"]
     done = subprocess.run(
         [sys.executable, "-m", "crm_ops", *command],

@@ -78,3 +78,32 @@ def monitors_section(monitors: Sequence[Mapping[str, Any]], history: Sequence[Ma
         else ""
     )
     return f"<h2>Data monitors</h2>{found}{chart}"
+
+
+def field_audit_section(columns: Sequence[Mapping[str, Any]]) -> str:
+    """The run's field audit (``crm_ops.fieldaudit.run_audit``): the columns holding values off their
+    field's picklist, then those nearly empty (empty when nothing lists; ``crm-ops profile`` has all)."""
+    if not columns:
+        return ""
+
+    def off(c: Mapping[str, Any]) -> str:
+        if not c.get("off_picklist"):
+            return ""
+        values = ", ".join(f"{v} ({n:,})" for v, n in c.get("off_values", []))
+        return f"{int(c['off_picklist']):,}: {values}"
+
+    rows = [
+        [
+            e(f"{c.get('system')}.{c.get('entity')}.{c.get('column')}"),
+            e(c.get("field") or ""),
+            f"{float(c.get('fill_rate', 0)):.1%}",
+            e(off(c)),
+            e(str(c.get("empty_since") or "")[:10]),
+        ]
+        for c in columns
+    ]
+    return (
+        "<h2>Field audit</h2><p>Columns holding values their field's picklist no longer offers, and "
+        "columns filled on fewer than one record in ten (<code>crm-ops profile</code> audits every "
+        "column).</p>" + table(["column", "field", "filled", "off the picklist", "empty since"], rows)
+    )

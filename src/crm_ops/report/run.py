@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from crm_ops.report.html import e, link, page, pct, table
-from crm_ops.report.monitors import breaker_section, monitors_section
+from crm_ops.report.monitors import breaker_section, field_audit_section, monitors_section
 from crm_ops.report.owners import render_owners
 from crm_ops.report.scores import DEFINITION, Score
 from crm_ops.report.trend import counts_trend, trend_svg
@@ -64,6 +64,7 @@ class RunData:
     triage: Triage | None = None  # owners, new and resolved per owner, muted and acknowledged findings
     monitors: Sequence[Mapping[str, Any]] = ()  # the data monitors' findings (summary's)
     breaker: Mapping[str, Any] | None = None  # the circuit breaker: tripped, reasons, overridden
+    field_audit: Sequence[Mapping[str, Any]] = ()  # columns nearly empty or off their picklist
 
 
 def rule_id(rule: Any) -> str:
@@ -306,6 +307,7 @@ def render_run(d: RunData) -> str:
         _scores(d),
         "<h2>Trend</h2>",
         trend_svg(d.history),
+        field_audit_section(d.field_audit),
         *(["<h2>Owners and muted findings</h2>", render_owners(d.triage)] if d.triage else []),
         "<h2>Rules</h2>",
         _rules(d, new, resolved),
