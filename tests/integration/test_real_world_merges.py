@@ -174,3 +174,28 @@ def test_restores_and_pulls_tolerate_search_lag_and_a_taken_address_names_its_ho
         puller.pull_many(["hubspot"], ["Contact"])
         assert _live(puller, "Contact").filter(pl.col("id") == target["id"])["title"].item() == "Lag Tester"
         puller.close()
+
+
+def test_a_restore_search_lag_that_outlasts_the_wait_fails_the_record_rather_than_make_it_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with real_world_sandbox(300, 86, search_lag_seconds=600.0) as box:
+        puller = Puller(profile_for(box, tmp_path))
+        puller.pull_many(["hubspot"], ["Account"], full=True)
+        conn = puller.connector("hubspot")
+        waits: list[float] = []
+        monkeypatch.setattr(conn, "_sleep", waits.append)  # the 14 s of waiting, not slept
+        since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+        company = {
+            **_live(puller, "Account").row(0, named=True),
+            "name": "Slow Index Ltd",
+            "domain": "slow.example",
+        }
+        (first,) = conn.restore("Account", [company])
+        before = len(box.hubspot.objects["companies"].frame())
+        (second,) = conn.restore("Account", [{**company, "__merged_at": since}])
+        assert first.ok and not second.ok and second.extra.get("code") == "SEARCH_LAG"
+        assert "not created again" in (second.error or "")
+        assert len(box.hubspot.objects["companies"].frame()) == before  # nothing made twice
+        assert sum(waits) >= 14.0  # a fixed wait, not a random backoff that may end within the lag
+        puller.close()

@@ -28,7 +28,10 @@ from crm_ops.retry import GaveUpError, RetryPolicy, retrying
 from crm_ops.schema.fieldmap import EntityMap
 
 EXISTING = re.compile(r"Existing ID:\s*(\d+)")
-LAG_POLICY = RetryPolicy(attempts=6, initial_wait=0.5, max_wait=4.0)  # ~10 s for search to catch up
+# search counting a record it does not show yet is asked again every LAG_WAIT seconds, LAG_POLICY's
+# attempts in all (14 s: a fixed wait, not a random backoff that could give up within the lag)
+LAG_WAIT = 2.0
+LAG_POLICY = RetryPolicy(attempts=8, initial_wait=LAG_WAIT, max_wait=LAG_WAIT)
 CLOCK_SKEW = timedelta(minutes=2)  # how far HubSpot's clock may be behind ours
 # what tells a record created again from others, most telling first (a search takes at most 6 filters)
 IDENTITY = (
@@ -76,7 +79,10 @@ class HubSpotRestores:
             return PushResult(str(record.get("id")), False, bad, {"code": "INVALID_TEXT"})
         properties = self._properties_of(emap, Change("", values))
         since = record.get("__merged_at")
-        earlier = self._restored_before(emap.object, properties, since)
+        try:
+            earlier = self._restored_before(emap.object, properties, since)
+        except SearchLagError as exc:  # unknown whether it landed: not sent again now
+            return PushResult(str(record.get("id")), False, str(exc), {"code": "SEARCH_LAG"})
         if earlier is not None:  # a restore that landed before the last run stopped
             return PushResult(str(record.get("id")), True, None, {"id": earlier})
         # a create whose answer is lost is looked for (created since just before it was sent) before
@@ -181,14 +187,28 @@ class HubSpotRestores:
                     if results:
                         return str(results[0]["id"])
                     if int(body.get("total") or 0) > 0:  # counted but not shown yet: the index lags
-                        raise _LaggingError("hubspot", "search counts a record it does not show yet")
+                        raise _LaggingError(
+                            "hubspot", "search counts a record it does not show yet", retry_after=LAG_WAIT
+                        )
                     return None
         except GaveUpError as exc:
             raise exc.error from None
         except _LaggingError:
-            return None  # still not shown after the wait: taken as not there
+            # still counted and not shown: it may be the record made before; making it again could make it
+            # twice, so this record waits for the next run
+            waited = LAG_WAIT * (LAG_POLICY.attempts - 1)
+            raise SearchLagError(
+                "hubspot",
+                f"{object_type}: search still counts a record like this one but has not shown it after "
+                f"{waited:g} s; not created again (it may be the one made before): the next apply or undo "
+                "looks again",
+            ) from None
         return None
 
 
 class _LaggingError(RetriableApiError):
     """Search counts a record its results do not show yet."""
+
+
+class SearchLagError(RetriableApiError):
+    """Search kept counting a matching record without showing it: whether a restore landed is unknown."""
