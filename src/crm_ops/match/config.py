@@ -50,6 +50,11 @@ NORMALISERS = ("text", "email", "phone", "name", "company", "domain", "country")
 PHONETICS = ("soundex", "metaphone", "nysiis", "match_rating")
 SCORERS = ("ratio", "token_sort_ratio", "token_set_ratio", "partial_ratio", "WRatio")  # rapidfuzz's
 DATE_ORDERS = ("dmy", "mdy")
+# how a pair's fields make its score: ``weighted``, the weighted mean of similarities; ``fellegi-sunter``,
+# match weights learned from the data (``crm_ops.match.fs``), the score a match probability
+MODELS = ("weighted", "fellegi-sunter")
+# the similarity bands a fuzzy (or first-name) field's comparison levels split at under Fellegi-Sunter
+DEFAULT_BANDS = (0.9, 0.75)
 
 
 def _choice(where: str, setting: str, value: Any, valid: Iterable[str]) -> list[str]:
@@ -94,15 +99,33 @@ def rule_problems(rule: FieldRule, where: str) -> list[str]:
             out.append(f"{where}: {name} must be a column name, got {value!r}")
     if not _names(rule.also):
         out.append(f"{where}: also must be a list of column names, got {rule.also!r}")
+    bands = rule.bands
+    if not (
+        isinstance(bands, tuple)
+        and all(_number(b) and 0 < b < 1 for b in bands)
+        and list(bands) == sorted(set(bands), reverse=True)
+    ):
+        out.append(
+            f"{where}: bands must be similarities between 0 and 1, highest first, each once "
+            f"(like [0.9, 0.75]), got {list(bands) if isinstance(bands, tuple) else bands!r}"
+        )
+    if not isinstance(rule.tf, bool):
+        out.append(f"{where}: tf must be true or false, got {rule.tf!r}")
     return out
 
 
 def config_problems(
-    rules: Any, blocking: Any, threshold: Any, max_block: Any, min_fields: Any, where: str
+    rules: Any,
+    blocking: Any,
+    threshold: Any,
+    max_block: Any,
+    min_fields: Any,
+    where: str,
+    model: Any = "weighted",
 ) -> list[str]:
     """What is wrong with a ``MatchConfig``'s settings as a whole (its ``FieldRule``s check themselves
     when built), each problem prefixed by ``where``; empty when nothing is."""
-    out = []
+    out = _choice(where, "model", model, MODELS)
     if not isinstance(rules, tuple) or not rules or not all(isinstance(r, FieldRule) for r in rules):
         out.append(f"{where}: fields must be one or more FieldRules, got {rules!r}")
         rules = ()
@@ -125,7 +148,8 @@ def config_problems(
         if not _names(key) or not key:
             out.append(f"{where}: blocking[{i}] must be a list of one or more field names, got {key!r}")
     if not _number(threshold) or not 0 <= threshold <= 1:
-        hint = " (scores are 0-1: 0.8, not 80)" if _number(threshold) and threshold > 1 else ""
+        what = "match probabilities" if model == "fellegi-sunter" else "scores"
+        hint = f" ({what} are 0-1: 0.8, not 80)" if _number(threshold) and threshold > 1 else ""
         out.append(f"{where}: threshold must be in [0, 1], got {threshold!r}{hint}")
     if not _whole(max_block) or max_block < 2:
         out.append(f"{where}: max_block must be a whole number, 2 or more, got {max_block!r}")
@@ -168,11 +192,15 @@ class FieldRule:
     same: str | None = None
     phonetic: str = "soundex"  # the phonetic comparator's code (PHONETICS)
     date_order: str | None = None  # how text dates with the year last read (DATE_ORDERS)
+    bands: tuple[float, ...] = DEFAULT_BANDS  # fuzzy similarity levels under Fellegi-Sunter
+    tf: bool = False  # exact agreements weighed by the value's rarity (Fellegi-Sunter)
 
     def __post_init__(self) -> None:
         also: Any = self.also
         if isinstance(also, list | str):  # a list from a caller, one name given bare
             object.__setattr__(self, "also", (also,) if isinstance(also, str) else tuple(also))
+        if isinstance(self.bands, list):
+            object.__setattr__(self, "bands", tuple(self.bands))
         problems = rule_problems(self, f"FieldRule {self.field!r}")
         if problems:
             raise ConfigError(problems)
@@ -190,7 +218,10 @@ class MatchConfig:
     a list of names (a rule's field, or a column of the frames; a bare name is a one-name key), records
     sharing one are compared; ``threshold``: the score (0-1) a pair needs; ``max_block``: key values
     shared by more records are skipped (2 or more); ``min_fields``: the fields a pair needs present on
-    both sides. Checked when built (``config_problems``): a ``ConfigError`` names what is wrong.
+    both sides; ``model``: ``weighted`` (the score is the weighted mean of the fields' similarities) or
+    ``fellegi-sunter`` (each field's comparison levels weigh what they tell, learned from the records
+    by ``crm_ops.match.fs``; the score, and so ``threshold``, is a match probability). Checked when
+    built (``config_problems``): a ``ConfigError`` names what is wrong.
     """
 
     name: str
@@ -200,6 +231,7 @@ class MatchConfig:
     max_block: int = 50
     min_fields: int = 2  # a pair needs at least this many fields present on both sides
     extra: dict[str, Any] = field(default_factory=dict)
+    model: str = "weighted"  # MODELS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", _as_tuple(self.fields))
@@ -211,6 +243,7 @@ class MatchConfig:
             self.max_block,
             self.min_fields,
             f"MatchConfig {self.name!r}",
+            self.model,
         )
         if problems:
             raise ConfigError(problems)
@@ -224,11 +257,11 @@ class MatchConfig:
         applied, checked as when built; each problem is named under ``where`` (``crm-ops.toml
         profiles.prod.match.Contact``)."""
         problems = []
-        unknown = set(raw) - {"threshold", "max_block", "min_fields", "fields", "blocking"}
+        unknown = set(raw) - {"threshold", "max_block", "min_fields", "fields", "blocking", "model"}
         if unknown:
             problems.append(
                 f"{where}: unknown setting(s) {', '.join(sorted(unknown))}; "
-                "settings are threshold, max_block, min_fields, fields, blocking"
+                "settings are threshold, max_block, min_fields, fields, blocking, model"
             )
         rules = self.fields
         if "fields" in raw:
@@ -252,6 +285,8 @@ class MatchConfig:
                         problems.append(f"{here}.also: a list of column names")
                         continue
                     values["also"] = tuple(also)
+                if isinstance(values.get("bands"), list):
+                    values["bands"] = tuple(values["bands"])
                 try:
                     parsed.append(FieldRule(**values))
                 except ConfigError as exc:
@@ -262,14 +297,17 @@ class MatchConfig:
         threshold = raw.get("threshold", self.threshold)
         max_block = raw.get("max_block", self.max_block)
         min_fields = raw.get("min_fields", self.min_fields)
+        model = raw.get("model", self.model)
         checked = rules if "fields" not in raw or len(rules) == len(raw["fields"]) else None
         if checked is not None:
-            problems += config_problems(checked, blocking, threshold, max_block, min_fields, where)
+            problems += config_problems(checked, blocking, threshold, max_block, min_fields, where, model)
         else:  # some rules are wrong: the rest of the settings still checked
-            problems += config_problems(self.fields, blocking, threshold, max_block, 1, where)
+            problems += config_problems(self.fields, blocking, threshold, max_block, 1, where, model)
         if problems:
             raise ConfigError(problems)
-        return MatchConfig(self.name, rules, blocking, threshold, max_block, min_fields, dict(self.extra))
+        return MatchConfig(
+            self.name, rules, blocking, threshold, max_block, min_fields, dict(self.extra), model
+        )
 
 
 def _as_tuple(value: Any) -> Any:

@@ -27,6 +27,7 @@ import structlog
 from rapidfuzz import fuzz, process
 
 from crm_ops.errors import ConfigError
+from crm_ops.match import fs
 from crm_ops.match.config import FieldRule, MatchConfig
 from crm_ops.match.dates import checked_dates
 from crm_ops.schema.entities import live as live_records
@@ -38,7 +39,13 @@ from crm_ops.values.wordlists import WordLists
 from crm_ops.values.wordlists import shipped as shipped_lists
 
 log = structlog.get_logger("crm_ops.match")
-PAIR_SCHEMA = {"left_id": pl.String, "right_id": pl.String, "score": pl.Float64, "reasons": pl.String}
+PAIR_SCHEMA = {
+    "left_id": pl.String,
+    "right_id": pl.String,
+    "score": pl.Float64,
+    "reasons": pl.String,
+    "explain": pl.String,
+}
 _LEGAL = "|".join(re.escape(f.lower()) for f in sorted(LEGAL_FORMS, key=len, reverse=True))
 
 PHONETIC: dict[str, Callable[[str], str]] = {
@@ -393,22 +400,16 @@ def reason_labels(config: MatchConfig) -> list[str]:
     return [r.field if counts[r.field] == 1 else f"{r.field}/{r.column('right')}" for r in config.fields]
 
 
-def score(
-    cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig, lists: WordLists
-) -> pl.DataFrame:
-    """The candidate pairs ``cands`` (left_id, right_id) scored on the ``prepare``d records of both
-    sides, those at or above the threshold with ``min_fields`` present kept (``PAIR_SCHEMA``)."""
-    if cands.is_empty():
-        return pl.DataFrame(schema=PAIR_SCHEMA)
-    data = cands.join(left, left_on="left_id", right_on="id").join(
-        right, left_on="right_id", right_on="id", suffix=":r"
-    )
-    weights = np.zeros(data.height)
-    total = np.zeros(data.height)
-    present = np.zeros(data.height)
-    agreed: dict[str, np.ndarray] = {}  # per field: agreed (>= 0.9) and on a secondary value
+def _compared(
+    data: pl.DataFrame, config: MatchConfig, lists: WordLists
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per rule, each pair's similarity (0-1, NaN where not comparable: a side missing, or the ``same``
+    guard's values differ) and whether its normalised values are equal (or one is among the other's
+    secondary values, which then counts as full agreement)."""
+    out = []
     for i, rule in enumerate(config.fields):
-        sim = _similarity(rule, data[f"f:{i}"], data[f"f:{i}:r"], lists)
+        a, b = data[f"f:{i}"], data[f"f:{i}:r"]
+        sim = _similarity(rule, a, b, lists)
         if rule.same:  # not comparable (as if missing) where both records say and they differ
             g, gr = data[f"g:{i}"], data[f"g:{i}:r"]
             sim = np.where(
@@ -416,26 +417,158 @@ def score(
             )
         secondary = _secondary_hits(data, i)
         sim = np.where(secondary & ~(sim >= 0.9), 1.0, sim)
+        equal = (a == b).fill_null(False).to_numpy().astype(bool) | secondary
+        out.append((sim, equal & ~np.isnan(sim)))
+    return out
+
+
+def _signed(values: np.ndarray) -> pl.Expr:
+    """Weights as text with their sign and two decimals at most (``+9.81``, ``-4.2``)."""
+    w = pl.lit(pl.Series(np.round(values, 2)))
+    text = w.cast(pl.String)
+    return pl.when(w >= 0).then(pl.lit("+") + text).otherwise(text)
+
+
+def _explain(
+    prior: float, labels: Sequence[str], levels: Sequence[pl.Series], weights: np.ndarray
+) -> pl.Expr:
+    """The ``explain`` text (``crm_ops.match.explain``) of each pair: the prior, then per rule its
+    label, its level and its signed weight."""
+    parts: list[pl.Expr] = [pl.lit(f"prior {prior:+.2f}")]
+    for i, label in enumerate(labels):
+        parts.append(
+            pl.concat_str([pl.lit(f"{label} "), pl.lit(levels[i]), pl.lit(" "), _signed(weights[:, i])])
+        )
+    return pl.concat_str(parts, separator="; ")
+
+
+def train_model(
+    config: MatchConfig,
+    data: pl.DataFrame,
+    matrix: np.ndarray,
+    left: pl.DataFrame,
+    right: pl.DataFrame | None,
+    lists: WordLists,
+    *,
+    seed: int = 0,
+) -> fs.Model:
+    """A Fellegi-Sunter ``fs.Model`` of ``config`` from the ``prepare``d records (``right`` None when
+    deduplicating ``left``) and the candidate pairs blocking found (``data``, joined with both sides'
+    prepared columns; ``matrix``, their levels): u on random pairs of the records, m and the prior by
+    EM over the candidates, the value shares of ``tf`` rules over all the records."""
+    other = left if right is None else right
+    a, b = fs.random_pairs(left.height, None if right is None else right.height, fs.RANDOM_PAIRS, seed)
+    rand = pl.concat([left[a], other[b].rename({c: f"{c}:r" for c in other.columns})], how="horizontal")
+    random_levels = _levels(config, rand, lists)
+    masks = {}
+    for k, key in enumerate(config.blocking):
+        mask = np.ones(data.height, dtype=bool)
+        for column in key_columns(config, key):
+            mask &= (data[column] == data[f"{column}:r"]).fill_null(False).to_numpy().astype(bool)
+        masks[k] = mask
+    shares = {}
+    for i, rule in enumerate(config.fields):
+        if rule.tf:
+            values = left[f"f:{i}"] if right is None else pl.concat([left[f"f:{i}"], right[f"f:{i}"]])
+            shares[i] = fs.value_shares(values)
+    model = fs.train(config, matrix, random_levels, masks, shares, reason_labels(config), seed=seed)
+    log.info("match.model_trained", **model.summary())
+    return model
+
+
+def _levels(config: MatchConfig, data: pl.DataFrame, lists: WordLists) -> np.ndarray:
+    """Each pair's comparison level per rule (pairs x rules; ``fs.NULL`` where not comparable)."""
+    compared = _compared(data, config, lists)
+    if not compared:
+        return np.zeros((data.height, 0), dtype=np.int8)
+    return np.column_stack(
+        [fs.levels(rule, sim, equal) for rule, (sim, equal) in zip(config.fields, compared, strict=True)]
+    ).astype(np.int8)
+
+
+def score(
+    cands: pl.DataFrame,
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    config: MatchConfig,
+    lists: WordLists,
+    *,
+    model: fs.Model | None = None,
+    keep_all: bool = False,
+) -> pl.DataFrame:
+    """The candidate pairs ``cands`` (left_id, right_id) scored on the ``prepare``d records of both
+    sides, those at or above the threshold with ``min_fields`` present kept (every pair with
+    ``keep_all``), as ``PAIR_SCHEMA``: the score, the agreeing fields (``reasons``) and each field's
+    part in the score (``explain``, ``crm_ops.match.explain``).
+
+    Under the Fellegi-Sunter model the score is the pair's match probability under ``model``, trained
+    here on these pairs and records when not given (``right is left`` when deduplicating one frame)."""
+    if cands.is_empty():
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    data = cands.join(left, left_on="left_id", right_on="id").join(
+        right, left_on="right_id", right_on="id", suffix=":r"
+    )
+    compared = _compared(data, config, lists)
+    labels = reason_labels(config)
+    n = data.height
+    present = np.zeros(n)
+    agreed: dict[str, np.ndarray] = {}  # per field: agreed (>= 0.9)
+    for i, (sim, _) in enumerate(compared):
         have = ~np.isnan(sim)
-        weights += np.where(have, rule.weight, 0.0)
-        total += np.where(have, rule.weight * np.nan_to_num(sim), 0.0)
         present += have
         agreed[f"__agree{i}"] = have & (sim >= 0.9)
-        agreed[f"__second{i}"] = secondary
-    score = np.divide(total, weights, out=np.zeros_like(total), where=weights > 0)
-    keep = pl.Series((score >= config.threshold) & (present >= config.min_fields))
-    # the reasons (the fields that agreed, in the rules' order) are spelled for the kept pairs only
+        agreed[f"__second{i}"] = _secondary_hits(data, i)
+    if config.model == "fellegi-sunter":
+        matrix = np.column_stack(
+            [fs.levels(r, sim, eq) for r, (sim, eq) in zip(config.fields, compared, strict=True)]
+        ).astype(np.int8)
+        if model is None:
+            model = train_model(config, data, matrix, left, None if right is left else right, lists)
+        values = {i: data[f"f:{i}"] for i, r in enumerate(config.fields) if r.tf}
+        weights = fs.pair_weights(model, matrix, values)
+        prior = model.prior_weight
+        total = prior + weights.sum(axis=1)
+        scores = 1.0 / (1.0 + np.exp2(-np.clip(total, -200, 200)))
+        names = [np.asarray([*fm.levels, "null"]) for fm in model.fields]
+        level_text = [
+            names[i][np.where(matrix[:, i] < 0, len(names[i]) - 1, matrix[:, i])] for i in range(len(names))
+        ]
+    else:
+        prior = 0.0
+        rule_weights = np.asarray([r.weight for r in config.fields])
+        sims = np.column_stack([sim for sim, _ in compared]) if compared else np.zeros((n, 0))
+        have = ~np.isnan(sims)
+        denominator = (have * rule_weights).sum(axis=1)
+        weights = np.divide(
+            np.nan_to_num(sims) * rule_weights,
+            denominator[:, None],
+            out=np.zeros_like(sims),
+            where=denominator[:, None] > 0,
+        )
+        scores = weights.sum(axis=1)
+        level_text = [
+            np.where(have[:, i], np.char.mod("%.2f", np.nan_to_num(sims[:, i])), "null")
+            for i in range(sims.shape[1])
+        ]
+    keep = (
+        np.ones(n, dtype=bool) if keep_all else (scores >= config.threshold) & (present >= config.min_fields)
+    )
+    # the reasons (the fields that agreed, in the rules' order) and explanations are spelled for the kept
+    # pairs only
     kept = pl.DataFrame(
-        {"left_id": data["left_id"], "right_id": data["right_id"], "score": score, **agreed}
-    ).filter(keep)
-    labels = [
+        {"left_id": data["left_id"], "right_id": data["right_id"], "score": scores, **agreed}
+    ).filter(pl.Series(keep))
+    reasons = [
         pl.when(pl.col(f"__agree{i}")).then(
             pl.when(pl.col(f"__second{i}")).then(pl.lit(f"{name}(secondary)")).otherwise(pl.lit(name))
         )
-        for i, name in enumerate(reason_labels(config))
+        for i, name in enumerate(labels)
     ]
-    reasons = pl.concat_str(labels, separator=",", ignore_nulls=True) if labels else pl.lit("")
-    return kept.select("left_id", "right_id", "score", reasons.alias("reasons"))
+    reason = pl.concat_str(reasons, separator=",", ignore_nulls=True) if reasons else pl.lit("")
+    explain = _explain(
+        prior, labels, [pl.Series(t[keep], dtype=pl.String) for t in level_text], weights[keep]
+    )
+    return kept.select("left_id", "right_id", "score", reason.alias("reasons"), explain.alias("explain"))
 
 
 def _secondary_hits(data: pl.DataFrame, index: int) -> np.ndarray:
@@ -460,6 +593,7 @@ def find_duplicates(
     id_column: str = "id",
     stats: dict[str, int] | None = None,
     lists: WordLists | None = None,
+    model: fs.Model | None = None,
 ) -> pl.DataFrame:
     """Scored duplicate pairs within one frame (live records only: ``is_deleted`` not true), at or
     above the config's threshold: ``left_id``, ``right_id`` (the ids as text, left < right), ``score``
@@ -480,7 +614,7 @@ def find_duplicates(
     log.info("match.candidates", rule=config.name, records=live.height, candidates=cands.height)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.height
-    return score(cands, prepared, prepared, config, lists)
+    return score(cands, prepared, prepared, config, lists, model=model)
 
 
 def link_records(
@@ -492,6 +626,7 @@ def link_records(
     right_id_column: str | None = None,
     stats: dict[str, int] | None = None,
     lists: WordLists | None = None,
+    model: fs.Model | None = None,
 ) -> pl.DataFrame:
     """Scored pairs between two frames' live records, at or above the threshold (many-to-many; see
     ``one_to_one``): ``left_id``, ``right_id``, ``score``, ``reasons`` as ``find_duplicates``.
@@ -514,7 +649,7 @@ def link_records(
     log.info("match.candidates", rule=config.name, left=lp.height, right=rp.height, candidates=cands.height)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.height
-    return score(cands, lp, rp, config, lists)
+    return score(cands, lp, rp, config, lists, model=model)
 
 
 def one_to_one(pairs: pl.DataFrame, order: Sequence[str] = ("score",)) -> pl.DataFrame:

@@ -1,0 +1,323 @@
+"""Fellegi-Sunter scoring: what each field's agreement tells about a pair, learned from the records.
+
+A config with ``model = "fellegi-sunter"`` compares each field at one of its comparison levels
+(``level_names``: ``exact``, an alias or sound-alike, fuzzy bands, ``differ``; ``null`` when either side
+lacks the value). Each level ``k`` of a field has two probabilities: ``m``, that a true match falls in
+it, and ``u``, that two records of different people do. Its match weight is ``log2(m / u)`` bits; a
+pair's match weight is the prior's (``log2`` of the odds that a compared pair matches) plus its fields',
+and its score is the probability that weight stands for (``explain.probability``).
+
+How they are learned (``train``), the way splink and recordlinkage do it:
+
+- ``u`` from random pairs of records (almost all of them different people): the share of each level;
+- ``m`` by expectation-maximisation over the pairs blocking found, ``u`` held fixed. The pairs one
+  blocking key found all agree on that key's fields, which would teach that those fields always agree,
+  so each key's pairs train the other fields only, and a field's ``m`` is the mean of what the keys
+  that do not contain it learned (a field in every key learns from all pairs);
+- the prior by expectation-maximisation over all the pairs found, ``m`` and ``u`` held fixed;
+- term frequencies for fields with ``tf``: agreeing on a value held by a share ``f`` of the records
+  weighs ``log2(m / f)`` instead of ``log2(m / u)``: two records agreeing on "Smith" tell less than two
+  agreeing on "Okonkwo".
+
+A ``Model`` holds what was learned; ``crm_ops.match.engine.score`` trains one on the pairs it scores
+unless given one (the Spark engine trains one on the driver and gives it to every partition), and
+``Model.summary`` says what it learned (for logs, ``crm-ops match`` and the run's summary).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from crm_ops.match.config import FieldRule, MatchConfig
+
+NULL = -1  # the level of a field missing on either side
+RANDOM_PAIRS = 200_000  # random pairs u is counted on (fewer when the records make fewer)
+TRAINING_PAIRS = 250_000  # candidate pairs each EM session reads at most (a random sample beyond)
+ITERATIONS = 40
+TOLERANCE = 1e-5
+FLOOR = 1e-6  # no probability below this: a level never seen does not weigh infinitely
+
+
+def level_names(rule: FieldRule) -> tuple[str, ...]:
+    """A field's comparison levels, best first; the last is always ``differ``."""
+    bands = tuple(f"fuzzy>={b:g}" for b in rule.bands)
+    if rule.comparator == "fuzzy":
+        return ("exact", *bands, "differ")
+    if rule.comparator == "first_name":
+        return ("exact", "alias", *bands, "differ")
+    if rule.comparator == "phonetic":
+        return ("exact", "sounds-alike", "differ")
+    if rule.comparator == "date" and rule.days:
+        return ("exact", f"within-{rule.days}d", "differ")
+    return ("exact", "differ")
+
+
+def levels(rule: FieldRule, similarity: np.ndarray, equal: np.ndarray) -> np.ndarray:
+    """Each pair's level of ``rule`` (an index into ``level_names``, ``NULL`` where a side is missing)
+    from its similarity (0-1, NaN when missing, as the comparators give it) and whether the two
+    normalised values are equal (or one is among the other's secondary values)."""
+    names = level_names(rule)
+    out = np.full(similarity.shape[0], len(names) - 1, dtype=np.int8)
+    sim = np.nan_to_num(similarity, nan=0.0)
+    if rule.comparator in ("fuzzy", "first_name"):
+        first = 2 if rule.comparator == "first_name" else 1
+        for k in range(len(rule.bands) - 1, -1, -1):
+            out[sim >= rule.bands[k]] = first + k
+        if rule.comparator == "first_name":
+            out[sim >= 1.0] = 1  # a nickname or an initial: the comparator's 1.0 for unequal names
+    elif rule.comparator in ("phonetic", "date") and len(names) == 3:
+        out[sim >= 1.0] = 1
+    out[equal] = 0
+    out[np.isnan(similarity)] = NULL
+    return out
+
+
+@dataclass(frozen=True)
+class FieldModel:
+    """What was learned of one field: its reason label, level names, ``m`` and ``u`` per level, and
+    for a ``tf`` field each normalised value's share of the records (``value``, ``share``)."""
+
+    label: str
+    levels: tuple[str, ...]
+    m: tuple[float, ...]
+    u: tuple[float, ...]
+    shares: pl.DataFrame | None = None
+
+    def weights(self) -> np.ndarray:
+        """Each level's match weight in bits (``log2(m / u)``)."""
+        return np.log2(np.asarray(self.m)) - np.log2(np.asarray(self.u))
+
+
+@dataclass(frozen=True)
+class Model:
+    """A config's learned Fellegi-Sunter parameters: the prior probability that a compared pair matches
+    (``prior``), each field's ``FieldModel``, and how much it learned from."""
+
+    config: str
+    prior: float
+    fields: tuple[FieldModel, ...]
+    pairs: int  # candidate pairs trained on
+    random_pairs: int  # random pairs u was counted on
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def prior_weight(self) -> float:
+        """The prior as a match weight: ``log2`` of its odds."""
+        return math.log2(self.prior / (1.0 - self.prior))
+
+    def summary(self) -> dict[str, Any]:
+        """What was learned, for logs and summaries: the prior, and per field each level's m, u and
+        weight (rounded), and the training sizes."""
+        return {
+            "config": self.config,
+            "prior": round(self.prior, 6),
+            "pairs": self.pairs,
+            "random_pairs": self.random_pairs,
+            "fields": {
+                f.label: {
+                    name: {"m": round(m, 5), "u": round(u, 6), "weight": round(float(w), 2)}
+                    for name, m, u, w in zip(f.levels, f.m, f.u, f.weights(), strict=True)
+                }
+                for f in self.fields
+            },
+            "notes": list(self.notes),
+        }
+
+
+def _clip(p: np.ndarray) -> np.ndarray:
+    out = np.clip(p, FLOOR, None)
+    return out / out.sum()
+
+
+def u_probabilities(random_levels: np.ndarray, count: int) -> np.ndarray:
+    """A field's ``u`` per level from its levels on random pairs (``NULL`` ones left out), a level never
+    seen given a share of half a pair."""
+    seen = random_levels[random_levels >= 0].astype(np.int64)
+    counts = np.bincount(seen, minlength=count).astype(float) if seen.size else np.zeros(count)
+    counts = np.where(counts == 0, 0.5, counts)
+    return _clip(counts / counts.sum())
+
+
+def _start_m(count: int) -> np.ndarray:
+    """Where EM starts: a match mostly agrees exactly, rarely differs."""
+    if count == 2:
+        return np.array([0.9, 0.1])
+    middle = np.full(count - 2, 0.1 / (count - 2))
+    return _clip(np.concatenate([[0.85], middle, [0.05]]))
+
+
+def _log_terms(matrix: np.ndarray, tables: Sequence[np.ndarray], active: Sequence[int]) -> np.ndarray:
+    """Per pair the sum over the ``active`` fields of ``log2(table[level])`` (nulls add nothing)."""
+    out = np.zeros(matrix.shape[0])
+    for f in active:
+        g = matrix[:, f]
+        have = g >= 0
+        out[have] += np.log2(tables[f])[g[have]]
+    return out
+
+
+def _posterior(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp2(-np.clip(logit, -200, 200)))
+
+
+def expectation_maximisation(
+    matrix: np.ndarray,
+    u: Sequence[np.ndarray],
+    active: Sequence[int],
+    *,
+    m: Sequence[np.ndarray] | None = None,
+    prior: float = 0.1,
+    learn_m: bool = True,
+) -> tuple[list[np.ndarray], float, int]:
+    """EM over the pairs' levels (``matrix``: pairs x fields): the ``m`` of the ``active`` fields (when
+    ``learn_m``) and the prior, ``u`` fixed. Returns ``m`` per field (unchanged for inactive ones),
+    the prior and the iterations run."""
+    ms = [np.array(x, dtype=float) for x in (m or [_start_m(len(x)) for x in u])]
+    lam = prior
+    base_u = _log_terms(matrix, u, active)
+    iteration = 0
+    for iteration in range(1, ITERATIONS + 1):  # noqa: B007 (the count is returned)
+        logit = math.log2(lam / (1 - lam)) + _log_terms(matrix, ms, active) - base_u
+        p = _posterior(logit)
+        new_lam = float(np.clip(p.mean(), 1e-7, 1 - 1e-7))
+        change = abs(new_lam - lam)
+        if learn_m:
+            for f in active:
+                g = matrix[:, f]
+                have = g >= 0
+                if not have.any() or p[have].sum() <= 0:
+                    continue
+                counts = np.bincount(g[have].astype(np.int64), weights=p[have], minlength=len(ms[f]))
+                new_m = _clip(counts / counts.sum())
+                change = max(change, float(np.abs(new_m - ms[f]).max()))
+                ms[f] = new_m
+        lam = new_lam
+        if change < TOLERANCE:
+            break
+    return ms, lam, iteration
+
+
+def _sample(count: int, size: int, rng: np.random.Generator) -> np.ndarray | None:
+    """Indices of a random sample of ``size`` out of ``count`` (None: take them all)."""
+    return None if count <= size else np.sort(rng.choice(count, size, replace=False))
+
+
+def train(
+    config: MatchConfig,
+    matrix: np.ndarray,
+    random_matrix: np.ndarray,
+    key_masks: Mapping[int, np.ndarray],
+    shares: Mapping[int, pl.DataFrame],
+    labels: Sequence[str],
+    *,
+    seed: int = 0,
+) -> Model:
+    """A ``Model`` of ``config`` from its candidate pairs' levels (``matrix``: pairs x rules), random
+    pairs' levels (``random_matrix``), which candidates each blocking key found (``key_masks``: the
+    key's index to a boolean mask over the pairs) and, for ``tf`` rules, the value shares (rule index
+    to ``value``, ``share``). ``labels`` name the rules (their reason labels)."""
+    rng = np.random.default_rng(seed)
+    rules = config.fields
+    counts = [len(level_names(r)) for r in rules]
+    u = [u_probabilities(random_matrix[:, f], counts[f]) for f in range(len(rules))]
+    notes = []
+    learned: dict[int, list[np.ndarray]] = {f: [] for f in range(len(rules))}
+    keyed = _keyed_fields(config)
+    for index, mask in key_masks.items():
+        active = [f for f in range(len(rules)) if f not in keyed[index]]
+        pairs = matrix[mask]
+        if not active or pairs.shape[0] < 10:
+            continue
+        chosen = _sample(pairs.shape[0], TRAINING_PAIRS, rng)
+        ms, _, _ = expectation_maximisation(pairs if chosen is None else pairs[chosen], u, active)
+        for f in active:
+            learned[f].append(ms[f])
+    everything = _sample(matrix.shape[0], TRAINING_PAIRS, rng)
+    sample = matrix if everything is None else matrix[everything]
+    untaught = [f for f in range(len(rules)) if not learned[f]]
+    if untaught and sample.shape[0]:
+        ms, _, _ = expectation_maximisation(sample, u, list(range(len(rules))))
+        for f in untaught:
+            learned[f].append(ms[f])
+            notes.append(f"{labels[f]}: in every blocking key, learned from all pairs together")
+    m = [_clip(np.mean(learned[f], axis=0)) if learned[f] else _start_m(counts[f]) for f in range(len(rules))]
+    for f in range(len(rules)):
+        if not learned[f]:
+            notes.append(f"{labels[f]}: too few pairs to learn from, the starting m kept")
+    prior = 0.1
+    if sample.shape[0]:
+        _, prior, _ = expectation_maximisation(sample, u, list(range(len(rules))), m=m, learn_m=False)
+    fields = tuple(
+        FieldModel(labels[f], level_names(r), tuple(map(float, m[f])), tuple(map(float, u[f])), shares.get(f))
+        for f, r in enumerate(rules)
+    )
+    return Model(config.name, prior, fields, int(matrix.shape[0]), int(random_matrix.shape[0]), tuple(notes))
+
+
+def _keyed_fields(config: MatchConfig) -> dict[int, set[int]]:
+    """Per blocking key, the rules (indices) on the fields it joins."""
+    out = {}
+    for k, key in enumerate(config.blocking):
+        out[k] = {i for i, r in enumerate(config.fields) if r.field in key}
+    return out
+
+
+def pair_weights(
+    model: Model, matrix: np.ndarray, values: Mapping[int, pl.Series] | None = None
+) -> np.ndarray:
+    """Each pair's match weight per field (pairs x fields, bits; 0 where null): the level's weight, and
+    for a ``tf`` field agreeing exactly ``log2(m_exact / share)`` of the value agreed on (``values``:
+    rule index to the pairs' normalised values)."""
+    out = np.zeros(matrix.shape, dtype=float)
+    for f, fm in enumerate(model.fields):
+        g = matrix[:, f]
+        have = g >= 0
+        out[have, f] = fm.weights()[g[have]]
+        if fm.shares is not None and values is not None and f in values:
+            exact = g == 0
+            if exact.any():
+                share = (
+                    values[f]
+                    .cast(pl.String)
+                    .alias("value")
+                    .to_frame()
+                    .join(fm.shares, on="value", how="left", maintain_order="left")["share"]
+                    .fill_null(fm.u[0])
+                    .to_numpy()
+                )
+                tf = np.log2(fm.m[0]) - np.log2(np.clip(share, FLOOR, None))
+                out[exact, f] = tf[exact]
+    return out
+
+
+def value_shares(values: pl.Series) -> pl.DataFrame:
+    """Each normalised value's share of the records that have one (``value``, ``share``)."""
+    present = values.cast(pl.String).drop_nulls()
+    if present.is_empty():
+        return pl.DataFrame(schema={"value": pl.String, "share": pl.Float64})
+    counts = present.alias("value").value_counts(name="n")
+    return counts.select("value", (pl.col("n") / present.len()).alias("share"))
+
+
+def random_pairs(left: int, right: int | None, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of up to ``size`` random pairs: of ``left`` records among themselves (``right`` None,
+    never a record with itself) or of a left and a right record."""
+    rng = np.random.default_rng(seed)
+    if right is None:
+        if left < 2:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        size = min(size, left * (left - 1) // 2)
+        a = rng.integers(0, left, size)
+        b = rng.integers(0, left - 1, size)
+        b = np.where(b >= a, b + 1, b)  # never the record itself
+        return a, b
+    if not left or not right:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    size = min(size, left * right)
+    return rng.integers(0, left, size), rng.integers(0, right, size)
