@@ -467,11 +467,17 @@ def train_model(
             mask &= (data[column] == data[f"{column}:r"]).fill_null(False).to_numpy().astype(bool)
         masks[k] = mask
     shares = {}
+    exact: dict[int, float | None] = {}
     for i, rule in enumerate(config.fields):
+        column = f"f:{i}"
         if rule.tf:
-            values = left[f"f:{i}"] if right is None else pl.concat([left[f"f:{i}"], right[f"f:{i}"]])
+            values = left[column] if right is None else pl.concat([left[column], right[column]])
             shares[i] = fs.value_shares(values)
-    model = fs.train(config, matrix, random_levels, masks, shares, reason_labels(config), seed=seed)
+        if not rule.also:  # secondary values agree exactly too: left to the random pairs
+            exact[i] = fs.exact_u(left[column], None if right is None else right[column])
+    model = fs.train(
+        config, matrix, random_levels, masks, shares, reason_labels(config), exact=exact, seed=seed
+    )
     log.info("match.model_trained", **model.summary())
     return model
 
