@@ -189,20 +189,24 @@ def config_page() -> str:
         '| `source_of_truth` | `{}` | field = salesforce, hubspot or latest (`"*"` for the rest): '
         "drift sync |",
         "",
-        "and one table per match rule, `[profiles.<name>.match.<rule>]`, overriding `threshold`,",
-        "`max_block`, `min_fields`, `fields` (a list of `{field, comparator, normaliser, weight...}`) and",
-        f"`blocking`. The match rules and their defaults (`max_block` {sample.max_block}):",
+        "and one table per match rule, `[profiles.<name>.match.<rule>]`, overriding `model`, `threshold`,",
+        "`max_block`, `min_fields`, `fields` (a list of `{field, comparator, normaliser, weight, bands,",
+        "tf...}`) and `blocking`. `model` is `weighted` (the score is the weighted mean of the fields'",
+        "similarities) or `fellegi-sunter` (each field's comparison levels weigh what they tell, learned",
+        "from the org's records; the score and the threshold are match probabilities). The match rules",
+        f"and their defaults (`max_block` {sample.max_block}):",
         "",
-        "| match rule | threshold | min_fields | fields |",
-        "|---|---|---|---|",
+        "| match rule | model | threshold | min_fields | fields |",
+        "|---|---|---|---|---|",
         *(
-            f"| `{name}` | {cfg.threshold} | {cfg.min_fields} | {', '.join(f.field for f in cfg.fields)} |"
+            f"| `{name}` | {cfg.model} | {cfg.threshold} | {cfg.min_fields} | "
+            f"{', '.join(f.field for f in cfg.fields)} |"
             for name, cfg in (*MATCH_RULES.items(), *OPT_IN.items())
         ),
         "",
-        "`Case` is deduplicated whenever cases are pulled (the shipped `cases` object map). `Opportunity`",
-        "is deduplicated only when the profile names it: `[profiles.<name>.match.Opportunity]`, empty to",
-        "take the default above. Any other entity declared by the profile's maps (a custom object) is",
+        "`Case` and `Opportunity` are deduplicated only when the profile names them:",
+        "`[profiles.<name>.match.Case]` or `[profiles.<name>.match.Opportunity]`, empty to take the",
+        "default above. Any other entity declared by the profile's maps (a custom object) is",
         "deduplicated in each CRM when it has a table of its own, `[profiles.<name>.match.<Entity>]`, which",
         "must give `fields` and `blocking` (there is no default to override). Duplicates are merges only",
         "where crm_ops merges the object (`crm_ops.schema.relations.MERGE_APIS`: Salesforce Account,",

@@ -409,7 +409,12 @@ def _compared(
     out = []
     for i, rule in enumerate(config.fields):
         a, b = data[f"f:{i}"], data[f"f:{i}:r"]
-        sim = _similarity(rule, a, b, lists)
+        if config.model == "fellegi-sunter" and rule.normaliser == "email" and rule.comparator == "fuzzy":
+            # the part before the @: the domain says which company, which other fields say better
+            # (two colleagues' addresses share it and look alike: anna.smith@, anne.smith@acme.com)
+            sim = _similarity(rule, a.str.split("@").list.first(), b.str.split("@").list.first(), lists)
+        else:
+            sim = _similarity(rule, a, b, lists)
         if rule.same:  # not comparable (as if missing) where both records say and they differ
             g, gr = data[f"g:{i}"], data[f"g:{i}:r"]
             sim = np.where(
@@ -464,7 +469,7 @@ def fit_model(
     lists: WordLists,
     *,
     shares: Mapping[int, pl.DataFrame],
-    exact: Mapping[int, float | None],
+    exact: Mapping[int, tuple[float, float] | None],
     seed: int = 0,
 ) -> fs.Model:
     """``fs.train`` on candidate pairs (``data`` joined with both sides' ``prepare``d columns,
@@ -500,7 +505,7 @@ def train_model(
     over all of them), m and the prior by EM over the candidates, the value shares of ``tf`` rules over
     all the records."""
     shares = {}
-    exact: dict[int, float | None] = {}
+    exact: dict[int, tuple[float, float] | None] = {}
     for i, rule in enumerate(config.fields):
         column = f"f:{i}"
         if rule.tf:

@@ -44,6 +44,15 @@ TRAINING_PAIRS = 250_000  # candidate pairs each EM session reads at most (a ran
 ITERATIONS = 40
 TOLERANCE = 1e-5
 FLOOR = 1e-6  # no probability below this: a level never seen does not weigh infinitely
+# What the model believes before it has seen records, and how many pairs that belief weighs: a few
+# records (a test, a new org, a small custom object) cannot teach m and u, so the estimates lean on these
+# until the data outweighs them (maximum a posteriori): u as if from PRIOR_PAIRS pairs of two different
+# records, m as if from PRIOR_MATCHES matches, the prior as if from PRIOR_MATCHES pairs found.
+PRIOR_PAIRS = 1_000
+PRIOR_MATCHES = 20
+PRIOR = 0.1
+PRIOR_U_EXACT = 0.001  # two different records agreeing exactly
+PRIOR_U_NEAR = 0.004  # ... or in one of the levels between exact and differ
 
 
 def level_names(rule: FieldRule) -> tuple[str, ...]:
@@ -138,39 +147,51 @@ def _clip(p: np.ndarray) -> np.ndarray:
     return out / out.sum()  # type: ignore[no-any-return]
 
 
-def u_probabilities(random_levels: np.ndarray, count: int, exact: float | None = None) -> np.ndarray:
-    """A field's ``u`` per level from its levels on random pairs (``NULL`` ones left out), a level never
-    seen given a share of half a pair. ``exact``, when known, is the exact level's ``u`` counted over
-    every pair of records (``exact_u``): the other levels share the rest as the random pairs do."""
+def prior_u(count: int) -> np.ndarray:
+    """The ``u`` a field's levels have before any record is seen (``PRIOR_U_EXACT``, ``PRIOR_U_NEAR``)."""
+    near = [PRIOR_U_NEAR] * (count - 2)
+    return np.asarray([PRIOR_U_EXACT, *near, 1.0 - PRIOR_U_EXACT - sum(near)])
+
+
+def u_probabilities(
+    random_levels: np.ndarray, count: int, exact: tuple[float, float] | None = None
+) -> np.ndarray:
+    """A field's ``u`` per level from its levels on random pairs (``NULL`` ones left out), leaning on
+    ``prior_u`` as if it were ``PRIOR_PAIRS`` more pairs. ``exact``, when known, is the exact level's
+    ``u`` counted over every pair of records and how many pairs that is (``exact_u``): the other levels
+    share the rest as the random pairs do."""
     seen = random_levels[random_levels >= 0].astype(np.int64)
     counts = np.bincount(seen, minlength=count).astype(float) if seen.size else np.zeros(count)
-    counts = np.where(counts == 0, 0.5, counts)
+    prior = prior_u(count)
+    u = (counts + PRIOR_PAIRS * prior) / (counts.sum() + PRIOR_PAIRS)
     if exact is None:
-        return _clip(counts / counts.sum())
-    rest = counts[1:] / counts[1:].sum()
-    return _clip(np.concatenate([[exact], (1.0 - exact) * rest]))
+        return _clip(u)
+    share, pairs = exact
+    first = (pairs * share + PRIOR_PAIRS * prior[0]) / (pairs + PRIOR_PAIRS)
+    rest = u[1:] / u[1:].sum()
+    return _clip(np.concatenate([[first], (1.0 - first) * rest]))
 
 
-def exact_u(left: pl.Series, right: pl.Series | None) -> float | None:
+def exact_u(left: pl.Series, right: pl.Series | None) -> tuple[float, float] | None:
     """The share of all pairs of records (of ``left`` among themselves, or of a ``left`` and a
     ``right`` one) with the value present on both sides that hold one value: sum of ``c(c-1)`` over
     ``n(n-1)``, or of ``cl * cr`` over ``nl * nr``. Exact where random pairs would only estimate it (an
-    e-mail shared by two records in a million: u 1e-12, never seen in 50,000 random pairs). None when
-    no pair has the value on both sides."""
+    e-mail shared by two records in a million: u 1e-12, never seen in 50,000 random pairs), with the
+    number of pairs it counted. None when no pair has the value on both sides."""
     lc = left.drop_nulls().alias("v").value_counts(name="c")
     if right is None:
         n = int(lc["c"].sum()) if lc.height else 0
         if n < 2:
             return None
         same = float((lc["c"].cast(pl.Float64) * (lc["c"].cast(pl.Float64) - 1)).sum())
-        return max(same / (n * (n - 1.0)), 0.5 / (n * (n - 1.0)))
+        return same / (n * (n - 1.0)), n * (n - 1.0) / 2
     rc = right.drop_nulls().alias("v").value_counts(name="c")
     nl, nr = int(lc["c"].sum()) if lc.height else 0, int(rc["c"].sum()) if rc.height else 0
     if not nl or not nr:
         return None
     both = lc.join(rc, on="v", suffix="_r")
     same = float((both["c"].cast(pl.Float64) * both["c_r"].cast(pl.Float64)).sum())
-    return max(same / (float(nl) * nr), 0.5 / (float(nl) * nr))
+    return same / (float(nl) * nr), float(nl) * nr
 
 
 def _start_m(count: int) -> np.ndarray:
@@ -206,16 +227,18 @@ def expectation_maximisation(
     learn_m: bool = True,
 ) -> tuple[list[np.ndarray], float, int]:
     """EM over the pairs' levels (``matrix``: pairs x fields): the ``m`` of the ``active`` fields (when
-    ``learn_m``) and the prior, ``u`` fixed. Returns ``m`` per field (unchanged for inactive ones),
-    the prior and the iterations run."""
+    ``learn_m``) and the prior, ``u`` fixed; each leaning on where it starts (``_start_m``, ``PRIOR``)
+    as if from ``PRIOR_MATCHES`` more pairs. Returns ``m`` per field (unchanged for inactive ones), the
+    prior and the iterations run."""
     ms = [np.array(x, dtype=float) for x in (m or [_start_m(len(x)) for x in u])]
+    start = [_start_m(len(x)) for x in u]
     lam = prior
     base_u = _log_terms(matrix, u, active)
     iteration = 0
     for iteration in range(1, ITERATIONS + 1):  # noqa: B007 (the count is returned)
         logit = math.log2(lam / (1 - lam)) + _log_terms(matrix, ms, active) - base_u
         p = _posterior(logit)
-        new_lam = float(np.clip(p.mean(), 1e-7, 1 - 1e-7))
+        new_lam = float((p.sum() + PRIOR_MATCHES * PRIOR) / (p.size + PRIOR_MATCHES))
         change = abs(new_lam - lam)
         if learn_m:
             for f in active:
@@ -224,6 +247,7 @@ def expectation_maximisation(
                 if not have.any() or p[have].sum() <= 0:
                     continue
                 counts = np.bincount(g[have].astype(np.int64), weights=p[have], minlength=len(ms[f]))
+                counts = counts + PRIOR_MATCHES * start[f]
                 new_m = _clip(counts / counts.sum())
                 change = max(change, float(np.abs(new_m - ms[f]).max()))
                 ms[f] = new_m
@@ -246,7 +270,7 @@ def train(
     shares: Mapping[int, pl.DataFrame],
     labels: Sequence[str],
     *,
-    exact: Mapping[int, float | None] | None = None,
+    exact: Mapping[int, tuple[float, float] | None] | None = None,
     seed: int = 0,
 ) -> Model:
     """A ``Model`` of ``config`` from its candidate pairs' levels (``matrix``: pairs x rules), random
@@ -283,7 +307,7 @@ def train(
     for f in range(len(rules)):
         if not learned[f]:
             notes.append(f"{labels[f]}: too few pairs to learn from, the starting m kept")
-    prior = 0.1
+    prior = PRIOR
     if sample.shape[0]:
         _, prior, _ = expectation_maximisation(sample, u, list(range(len(rules))), m=m, learn_m=False)
     fields = tuple(
@@ -330,12 +354,19 @@ def pair_weights(
 
 
 def value_shares(values: pl.Series) -> pl.DataFrame:
-    """Each normalised value's share of the records that have one (``value``, ``share``)."""
+    """Each normalised value's share of the records that have one (``value``, ``share``), leaning on
+    ``PRIOR_U_EXACT`` as if from ``PRIOR_PAIRS`` more records (three records of five named Smith say
+    little about how common Smith is)."""
     present = values.cast(pl.String).drop_nulls()
     if present.is_empty():
         return pl.DataFrame(schema={"value": pl.String, "share": pl.Float64})
-    counts = present.alias("value").value_counts(name="n")
-    return counts.select("value", (pl.col("n") / present.len()).alias("share"))
+    return shares_of(present.alias("value").value_counts(name="n"), present.len())
+
+
+def shares_of(counts: pl.DataFrame, present: int) -> pl.DataFrame:
+    """``value_shares`` from each value's count (``value``, ``n``) of ``present`` records."""
+    share = (pl.col("n") + PRIOR_PAIRS * PRIOR_U_EXACT) / (present + PRIOR_PAIRS)
+    return counts.select(pl.col("value").cast(pl.String), share.cast(pl.Float64).alias("share"))
 
 
 def record_hashes(ids: pl.Series) -> pl.Series:
@@ -369,3 +400,16 @@ def random_pairs(left: int, right: int | None, size: int, seed: int = 0) -> tupl
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     size = min(size, left * right)
     return rng.integers(0, left, size), rng.integers(0, right, size)
+
+
+def expected_precision(
+    probabilities: np.ndarray, thresholds: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99)
+) -> list[tuple[float, int, float]]:
+    """What the model expects of each threshold: ``(threshold, pairs at or above it, their mean match
+    probability)``, the mean being the share of them it expects to be true matches (its precision, when
+    its probabilities are calibrated; a test holds it to the truth of FEBRL3)."""
+    out = []
+    for t in thresholds:
+        kept = probabilities[probabilities >= t]
+        out.append((float(t), int(kept.size), float(kept.mean()) if kept.size else 1.0))
+    return out

@@ -233,7 +233,7 @@ def _scored(
     return map_polars(data, run, PAIR_SCHEMA)
 
 
-def _exact_u(left: DataFrame, right: DataFrame | None, column: str) -> float | None:
+def _exact_u(left: DataFrame, right: DataFrame | None, column: str) -> tuple[float, float] | None:
     """``fs.exact_u`` of a ``prepare``d column counted by Spark: only the sums reach the driver."""
     from pyspark.sql import functions as F
 
@@ -248,7 +248,7 @@ def _exact_u(left: DataFrame, right: DataFrame | None, column: str) -> float | N
         n, same = (row["n"] or 0, row["same"] or 0) if row else (0, 0)
         if n < 2:
             return None
-        return max(float(same) / (n * (n - 1.0)), 0.5 / (n * (n - 1.0)))
+        return float(same) / (n * (n - 1.0)), n * (n - 1.0) / 2
     rc = counts(right)
     nl = lc.agg(F.sum("count")).first()[0] or 0  # type: ignore[index]
     nr = rc.agg(F.sum("count")).first()[0] or 0  # type: ignore[index]
@@ -256,7 +256,7 @@ def _exact_u(left: DataFrame, right: DataFrame | None, column: str) -> float | N
         return None
     both = lc.join(rc.withColumnRenamed("count", "count_r"), "v")
     same = both.agg(F.sum(F.col("count") * F.col("count_r"))).first()[0] or 0  # type: ignore[index]
-    return max(float(same) / (float(nl) * nr), 0.5 / (float(nl) * nr))
+    return float(same) / (float(nl) * nr), float(nl) * nr
 
 
 def _trained(
@@ -289,9 +289,10 @@ def _trained(
             if right is not None:
                 both = both.unionByName(right.select(_c(column).alias("v")))
             counted = both.where(F.col("v").isNotNull()).groupBy("v").count()
-            frame = to_polars(counted.select(F.col("v").cast("string").alias("value"), "count"))
-            present = frame["count"].sum() or 1
-            shares[i] = frame.select("value", (pl.col("count") / present).cast(pl.Float64).alias("share"))
+            frame = to_polars(
+                counted.select(F.col("v").cast("string").alias("value"), F.col("count").alias("n"))
+            )
+            shares[i] = fs.shares_of(frame, int(frame["n"].sum() or 0))
         if not rule.also:
             exact[i] = _exact_u(left, right, column)
     compared = pair_levels(config, data, lists)
