@@ -99,7 +99,7 @@ def rule_problems(rule: FieldRule, where: str) -> list[str]:
             out.append(f"{where}: {name} must be a column name, got {value!r}")
     if not _names(rule.also):
         out.append(f"{where}: also must be a list of column names, got {rule.also!r}")
-    bands = rule.bands
+    bands: Any = rule.bands
     if not (
         isinstance(bands, tuple)
         and all(_number(b) and 0 < b < 1 for b in bands)
@@ -109,8 +109,9 @@ def rule_problems(rule: FieldRule, where: str) -> list[str]:
             f"{where}: bands must be similarities between 0 and 1, highest first, each once "
             f"(like [0.9, 0.75]), got {list(bands) if isinstance(bands, tuple) else bands!r}"
         )
-    if not isinstance(rule.tf, bool):
-        out.append(f"{where}: tf must be true or false, got {rule.tf!r}")
+    tf: Any = rule.tf
+    if not isinstance(tf, bool):
+        out.append(f"{where}: tf must be true or false, got {tf!r}")
     return out
 
 
@@ -199,8 +200,9 @@ class FieldRule:
         also: Any = self.also
         if isinstance(also, list | str):  # a list from a caller, one name given bare
             object.__setattr__(self, "also", (also,) if isinstance(also, str) else tuple(also))
-        if isinstance(self.bands, list):
-            object.__setattr__(self, "bands", tuple(self.bands))
+        bands: Any = self.bands
+        if isinstance(bands, list):
+            object.__setattr__(self, "bands", tuple(bands))
         problems = rule_problems(self, f"FieldRule {self.field!r}")
         if problems:
             raise ConfigError(problems)

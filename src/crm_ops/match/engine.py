@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import jellyfish
 import numpy as np
@@ -442,6 +442,48 @@ def _explain(
     return pl.concat_str(parts, separator="; ")
 
 
+def random_pairs_data(
+    left: pl.DataFrame, right: pl.DataFrame | None, size: int = fs.RANDOM_PAIRS, seed: int = 0
+) -> pl.DataFrame:
+    """Up to ``size`` random pairs of ``prepare``d records (of ``left`` among themselves when ``right``
+    is None), joined as ``score`` joins candidates (the right side's columns suffixed ``:r``). They are
+    drawn from ``fs.chosen_records`` of each side, so the same records give the same pairs whatever
+    their order (the Spark engine's model and the polars engine's agree)."""
+    left = fs.chosen_records(left)
+    right = None if right is None else fs.chosen_records(right)
+    other = left if right is None else right
+    a, b = fs.random_pairs(left.height, None if right is None else right.height, size, seed)
+    return pl.concat([left[a], other[b].rename({c: f"{c}:r" for c in other.columns})], how="horizontal")
+
+
+def fit_model(
+    config: MatchConfig,
+    data: pl.DataFrame,
+    matrix: np.ndarray,
+    random: pl.DataFrame,
+    lists: WordLists,
+    *,
+    shares: Mapping[int, pl.DataFrame],
+    exact: Mapping[int, float | None],
+    seed: int = 0,
+) -> fs.Model:
+    """``fs.train`` on candidate pairs (``data`` joined with both sides' ``prepare``d columns,
+    ``matrix`` their levels) and random pairs (``random_pairs_data``), with the ``tf`` rules' value
+    shares and the exact levels' u counted over all records (``fs.exact_u``)."""
+    masks = {}
+    for k, key in enumerate(config.blocking):
+        mask = np.ones(data.height, dtype=bool)
+        for column in key_columns(config, key):
+            mask &= (data[column] == data[f"{column}:r"]).fill_null(False).to_numpy().astype(bool)
+        masks[k] = mask
+    random_levels = pair_levels(config, random, lists)
+    model = fs.train(
+        config, matrix, random_levels, masks, shares, reason_labels(config), exact=exact, seed=seed
+    )
+    log.info("match.model_trained", **model.summary())
+    return model
+
+
 def train_model(
     config: MatchConfig,
     data: pl.DataFrame,
@@ -454,18 +496,9 @@ def train_model(
 ) -> fs.Model:
     """A Fellegi-Sunter ``fs.Model`` of ``config`` from the ``prepare``d records (``right`` None when
     deduplicating ``left``) and the candidate pairs blocking found (``data``, joined with both sides'
-    prepared columns; ``matrix``, their levels): u on random pairs of the records, m and the prior by
-    EM over the candidates, the value shares of ``tf`` rules over all the records."""
-    other = left if right is None else right
-    a, b = fs.random_pairs(left.height, None if right is None else right.height, fs.RANDOM_PAIRS, seed)
-    rand = pl.concat([left[a], other[b].rename({c: f"{c}:r" for c in other.columns})], how="horizontal")
-    random_levels = _levels(config, rand, lists)
-    masks = {}
-    for k, key in enumerate(config.blocking):
-        mask = np.ones(data.height, dtype=bool)
-        for column in key_columns(config, key):
-            mask &= (data[column] == data[f"{column}:r"]).fill_null(False).to_numpy().astype(bool)
-        masks[k] = mask
+    prepared columns; ``matrix``, their levels): u on random pairs of the records (the exact level's
+    over all of them), m and the prior by EM over the candidates, the value shares of ``tf`` rules over
+    all the records."""
     shares = {}
     exact: dict[int, float | None] = {}
     for i, rule in enumerate(config.fields):
@@ -475,18 +508,19 @@ def train_model(
             shares[i] = fs.value_shares(values)
         if not rule.also:  # secondary values agree exactly too: left to the random pairs
             exact[i] = fs.exact_u(left[column], None if right is None else right[column])
-    model = fs.train(
-        config, matrix, random_levels, masks, shares, reason_labels(config), exact=exact, seed=seed
-    )
-    log.info("match.model_trained", **model.summary())
-    return model
+    random = random_pairs_data(left, right, seed=seed)
+    return fit_model(config, data, matrix, random, lists, shares=shares, exact=exact, seed=seed)
 
 
-def _levels(config: MatchConfig, data: pl.DataFrame, lists: WordLists) -> np.ndarray:
-    """Each pair's comparison level per rule (pairs x rules; ``fs.NULL`` where not comparable)."""
-    compared = _compared(data, config, lists)
+def pair_levels(config: MatchConfig, data: pl.DataFrame, lists: WordLists) -> np.ndarray:
+    """Each pair's comparison level per rule (pairs x rules; ``fs.NULL`` where not comparable) of pairs
+    joined as ``score`` joins them (the right side's ``prepare``d columns suffixed ``:r``)."""
+    return _as_levels(config, _compared(data, config, lists))
+
+
+def _as_levels(config: MatchConfig, compared: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     if not compared:
-        return np.zeros((data.height, 0), dtype=np.int8)
+        return np.zeros((0, len(config.fields)), dtype=np.int8)
     return np.column_stack(
         [fs.levels(rule, sim, equal) for rule, (sim, equal) in zip(config.fields, compared, strict=True)]
     ).astype(np.int8)
@@ -525,9 +559,7 @@ def score(
         agreed[f"__agree{i}"] = have & (sim >= 0.9)
         agreed[f"__second{i}"] = _secondary_hits(data, i)
     if config.model == "fellegi-sunter":
-        matrix = np.column_stack(
-            [fs.levels(r, sim, eq) for r, (sim, eq) in zip(config.fields, compared, strict=True)]
-        ).astype(np.int8)
+        matrix = _as_levels(config, compared)
         if model is None:
             model = train_model(config, data, matrix, left, None if right is left else right, lists)
         values = {i: data[f"f:{i}"] for i, r in enumerate(config.fields) if r.tf}

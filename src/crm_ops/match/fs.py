@@ -27,6 +27,7 @@ unless given one (the Spark engine trains one on the driver and gives it to ever
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from crm_ops.match.config import FieldRule, MatchConfig
 
 NULL = -1  # the level of a field missing on either side
 RANDOM_PAIRS = 50_000  # random pairs u is counted on (fewer when the records make fewer)
+RANDOM_RECORDS = 5_000  # the records random pairs are drawn from, at most (``chosen_records``)
 TRAINING_PAIRS = 250_000  # candidate pairs each EM session reads at most (a random sample beyond)
 ITERATIONS = 40
 TOLERANCE = 1e-5
@@ -91,7 +93,8 @@ class FieldModel:
 
     def weights(self) -> np.ndarray:
         """Each level's match weight in bits (``log2(m / u)``)."""
-        return np.log2(np.asarray(self.m)) - np.log2(np.asarray(self.u))
+        out: np.ndarray = np.log2(np.asarray(self.m)) - np.log2(np.asarray(self.u))
+        return out
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,8 @@ class Model:
 
 
 def _clip(p: np.ndarray) -> np.ndarray:
-    out = np.clip(p, FLOOR, None)
-    return out / out.sum()
+    out: np.ndarray = np.clip(p, FLOOR, None)
+    return out / out.sum()  # type: ignore[no-any-return]
 
 
 def u_probabilities(random_levels: np.ndarray, count: int, exact: float | None = None) -> np.ndarray:
@@ -189,7 +192,8 @@ def _log_terms(matrix: np.ndarray, tables: Sequence[np.ndarray], active: Sequenc
 
 
 def _posterior(logit: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp2(-np.clip(logit, -200, 200)))
+    out: np.ndarray = 1.0 / (1.0 + np.exp2(-np.clip(logit, -200, 200)))
+    return out
 
 
 def expectation_maximisation(
@@ -332,6 +336,21 @@ def value_shares(values: pl.Series) -> pl.DataFrame:
         return pl.DataFrame(schema={"value": pl.String, "share": pl.Float64})
     counts = present.alias("value").value_counts(name="n")
     return counts.select("value", (pl.col("n") / present.len()).alias("share"))
+
+
+def record_hashes(ids: pl.Series) -> pl.Series:
+    """Each id's CRC-32 (of its UTF-8 text): the order ``chosen_records`` takes records in, which Spark
+    computes the same way (``crc32``), so both engines draw random pairs from the same records."""
+    return pl.Series("crc", [zlib.crc32(i.encode()) for i in ids.cast(pl.String).to_list()], dtype=pl.Int64)
+
+
+def chosen_records(records: pl.DataFrame, size: int = RANDOM_RECORDS) -> pl.DataFrame:
+    """Up to ``size`` of ``records`` (an ``id`` column): those of the smallest id hashes, a spread
+    sample that does not depend on the records' order or on a random state; then in id order."""
+    if records.height > size:
+        hashed = records.with_columns(record_hashes(records["id"]).alias("__crc"))
+        records = hashed.sort("__crc", "id").head(size).drop("__crc")
+    return records.sort("id")
 
 
 def random_pairs(left: int, right: int | None, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -27,9 +27,20 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import structlog
 
+from crm_ops.match import fs
 from crm_ops.match.config import MatchConfig
 from crm_ops.match.dates import refusal, unreadable
-from crm_ops.match.engine import PAIR_SCHEMA, key_columns, prepare, rule_where, score, secondary_columns
+from crm_ops.match.engine import (
+    PAIR_SCHEMA,
+    fit_model,
+    key_columns,
+    pair_levels,
+    prepare,
+    random_pairs_data,
+    rule_where,
+    score,
+    secondary_columns,
+)
 from crm_ops.match.links import DRIFT_FIELDS, drift
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA
 from crm_ops.match.orchestrate import MatchResult, orchestrate
@@ -190,25 +201,101 @@ def _secondary(
     return out
 
 
-def _scored(
-    cands: DataFrame, left: DataFrame, right: DataFrame, config: MatchConfig, lists: WordLists
-) -> DataFrame:
-    """``score`` of the polars engine over each partition of the candidate pairs."""
+def _joined(cands: DataFrame, left: DataFrame, right: DataFrame, fields: Sequence[str]) -> DataFrame:
+    """Candidate pairs with both sides' ``prepare``d ``fields`` (the right's suffixed ``:r``)."""
     from pyspark.sql import functions as F
 
-    fields = [c for c in left.columns if c.startswith(("f:", "a:", "g:"))]
     lsel = left.select(F.col("id").alias("left_id"), *[_c(c) for c in fields])
     rsel = right.select(F.col("id").alias("right_id"), *[_c(c).alias(f"{c}:r") for c in fields])
-    data = cands.join(lsel, "left_id").join(rsel, "right_id")
+    return cands.join(lsel, "left_id").join(rsel, "right_id")
+
+
+def _scored(
+    cands: DataFrame,
+    left: DataFrame,
+    right: DataFrame,
+    config: MatchConfig,
+    lists: WordLists,
+    model: fs.Model | None = None,
+) -> DataFrame:
+    """``score`` of the polars engine over each partition of the candidate pairs (under one ``model``,
+    trained on the driver, when the config is Fellegi-Sunter)."""
+    fields = [c for c in left.columns if c.startswith(("f:", "a:", "g:"))]
+    data = _joined(cands, left, right, fields)
 
     def run(f: pl.DataFrame) -> pl.DataFrame:
         lf = f.select(pl.col("left_id").alias("id"), *fields).unique("id")
         rf = f.select(pl.col("right_id").alias("id"), *[pl.col(f"{c}:r").alias(c) for c in fields]).unique(
             "id"
         )
-        return score(f.select("left_id", "right_id"), lf, rf, config, lists)
+        return score(f.select("left_id", "right_id"), lf, rf, config, lists, model=model)
 
     return map_polars(data, run, PAIR_SCHEMA)
+
+
+def _exact_u(left: DataFrame, right: DataFrame | None, column: str) -> float | None:
+    """``fs.exact_u`` of a ``prepare``d column counted by Spark: only the sums reach the driver."""
+    from pyspark.sql import functions as F
+
+    def counts(frame: DataFrame) -> DataFrame:
+        return frame.where(_c(column).isNotNull()).groupBy(_c(column).alias("v")).count()
+
+    lc = counts(left)
+    if right is None:
+        row = lc.agg(
+            F.sum("count").alias("n"), F.sum(F.col("count") * (F.col("count") - 1)).alias("same")
+        ).first()
+        n, same = (row["n"] or 0, row["same"] or 0) if row else (0, 0)
+        if n < 2:
+            return None
+        return max(float(same) / (n * (n - 1.0)), 0.5 / (n * (n - 1.0)))
+    rc = counts(right)
+    nl = lc.agg(F.sum("count")).first()[0] or 0  # type: ignore[index]
+    nr = rc.agg(F.sum("count")).first()[0] or 0  # type: ignore[index]
+    if not nl or not nr:
+        return None
+    both = lc.join(rc.withColumnRenamed("count", "count_r"), "v")
+    same = both.agg(F.sum(F.col("count") * F.col("count_r"))).first()[0] or 0  # type: ignore[index]
+    return max(float(same) / (float(nl) * nr), 0.5 / (float(nl) * nr))
+
+
+def _trained(
+    cands: DataFrame, left: DataFrame, right: DataFrame | None, config: MatchConfig, lists: WordLists
+) -> fs.Model:
+    """A Fellegi-Sunter model trained on the driver, as the polars engine trains it: EM over a sample of
+    the candidate pairs (``fs.TRAINING_PAIRS``), u over random pairs of a sample of the records, the
+    exact levels' u and the ``tf`` shares counted over every record by Spark."""
+    from pyspark.sql import functions as F
+
+    fields = [c for c in left.columns if c.startswith(("f:", "a:", "g:", "b:"))]
+    other = left if right is None else right
+    total = cands.count()
+    fraction = min(1.0, 1.2 * fs.TRAINING_PAIRS / max(total, 1))
+    sample = cands if fraction >= 1 else cands.sample(fraction=fraction, seed=0)
+    data = to_polars(_joined(sample, left, other, fields))
+
+    def some(frame: DataFrame) -> pl.DataFrame:  # ``fs.chosen_records``, the smallest id hashes
+        crc = F.crc32(F.col("id").cast("string").cast("binary"))
+        part = frame.orderBy(crc, F.col("id")).limit(fs.RANDOM_RECORDS)
+        return to_polars(part.select("id", *[_c(c) for c in fields]))
+
+    lsome = some(left)
+    random = random_pairs_data(lsome, None if right is None else some(right))
+    shares, exact = {}, {}
+    for i, rule in enumerate(config.fields):
+        column = f"f:{i}"
+        if rule.tf:
+            both = left.select(_c(column).alias("v"))
+            if right is not None:
+                both = both.unionByName(right.select(_c(column).alias("v")))
+            counted = both.where(F.col("v").isNotNull()).groupBy("v").count()
+            frame = to_polars(counted.select(F.col("v").cast("string").alias("value"), "count"))
+            present = frame["count"].sum() or 1
+            shares[i] = frame.select("value", (pl.col("count") / present).cast(pl.Float64).alias("share"))
+        if not rule.also:
+            exact[i] = _exact_u(left, right, column)
+    compared = pair_levels(config, data, lists)
+    return fit_model(config, data, compared, random, lists, shares=shares, exact=exact)
 
 
 def find_duplicates_spark(
@@ -218,10 +305,11 @@ def find_duplicates_spark(
     id_column: str = "id",
     stats: dict[str, int] | None = None,
     lists: WordLists | None = None,
+    model: fs.Model | None = None,
 ) -> DataFrame:
     """Scored duplicate pairs within one frame (live records), as ``crm_ops.match.find_duplicates``
     (the same arguments, the same checks)."""
-    return _pairs(frame, None, config, stats, lists, (id_column, id_column))
+    return _pairs(frame, None, config, stats, lists, (id_column, id_column), model)
 
 
 def link_records_spark(
@@ -233,9 +321,10 @@ def link_records_spark(
     right_id_column: str | None = None,
     stats: dict[str, int] | None = None,
     lists: WordLists | None = None,
+    model: fs.Model | None = None,
 ) -> DataFrame:
     """Scored pairs between two frames, as ``crm_ops.match.link_records`` (the same arguments)."""
-    return _pairs(left, right, config, stats, lists, (id_column, right_id_column or id_column))
+    return _pairs(left, right, config, stats, lists, (id_column, right_id_column or id_column), model)
 
 
 def _pairs(
@@ -245,6 +334,7 @@ def _pairs(
     stats: dict[str, int] | None,
     lists: WordLists | None,
     ids: tuple[str, str],
+    model: fs.Model | None = None,
 ) -> DataFrame:
     """Scored pairs between ``left`` and ``right``'s live records, or within ``left`` when it is None;
     ``ids``: the id column of each."""
@@ -259,7 +349,9 @@ def _pairs(
     cands = _candidates(lp, rp, config)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.count()
-    return _scored(cands, lp, lp if rp is None else rp, config, words)
+    if config.model == "fellegi-sunter" and model is None:
+        model = _trained(cands, lp, rp, config, words)
+    return _scored(cands, lp, lp if rp is None else rp, config, words, model)
 
 
 def clusters_spark(pairs: DataFrame, max_rounds: int = 100) -> DataFrame:
