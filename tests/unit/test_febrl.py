@@ -29,8 +29,8 @@ from tests.febrl import (
 # 1.0000; FEBRL2 splink 0.9997 (recordlinkage 0.9992); FEBRL4 splink 0.9998 (recordlinkage 0.9994).
 PEER_BEST_F1 = {"febrl1": 1.0, "febrl2": 0.9997, "febrl4": 0.9998}
 # FEBRL3 is where the rule set was chosen: its own figure is held so that a change that loses pairs
-# there shows (measured 0.9993, 6,529 of 6,538 pairs, none false; blocking holds 6,531)
-FEBRL3_F1 = 0.9993
+# there shows (measured 0.99946, 6,531 of 6,538 pairs, none false; blocking holds 6,531)
+FEBRL3_F1 = 0.9995
 RECORDS = {"febrl1": (1000,), "febrl2": (5000,), "febrl3": (5000,), "febrl4": (5000, 5000)}
 
 

@@ -160,3 +160,37 @@ def test_the_weighted_model_explains_its_score_too() -> None:
     for score, explain in pairs.select("score", "explain").rows():
         assert total(explain) == pytest.approx(score, abs=0.02)
         assert decode(explain)[0] == 0
+
+
+def test_names_written_the_wrong_way_round_are_a_level_of_their_own() -> None:
+    rule = FieldRule("given", "fuzzy", normaliser="name", swap="surname")
+    assert fs.level_names(rule) == ("exact", "fuzzy>=0.9", "fuzzy>=0.75", "swapped", "differ")
+    sim = np.array([1.0, 0.95, 0.1, 0.1])
+    equal = np.array([True, False, False, False])
+    crosswise = np.array([True, True, True, False])  # exact and a band outrank it
+    assert fs.levels(rule, sim, equal, crosswise).tolist() == [0, 1, 3, 4]
+    people = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "given": ["gabriel", "moulton", "anna"],
+            "surname": ["moulton", "gabriel", "lee"],
+        }
+    )
+    config = MatchConfig(
+        "People",
+        (rule, FieldRule("surname", "fuzzy", normaliser="name", swap="given")),
+        (("id",),),
+        model="fellegi-sunter",
+        min_fields=1,
+    )
+    cands = pl.DataFrame({"left_id": ["a"], "right_id": ["b"]})
+    from crm_ops.match.engine import prepare, score
+    from crm_ops.values.wordlists import shipped
+
+    prepared = prepare(people, config)
+    scored = score(cands, prepared, prepared, config, shipped(), keep_all=True)
+    assert [t.level for t in decode(scored["explain"][0])[1]] == ["swapped", "swapped"]
+    with pytest.raises(
+        ConfigError, match=r"field rule 'given': swap must name another rule's field \(surname\), got 'name'"
+    ):
+        MatchConfig("People", (FieldRule("given", swap="name"), FieldRule("surname")), (("given",),))

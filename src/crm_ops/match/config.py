@@ -94,7 +94,7 @@ def rule_problems(rule: FieldRule, where: str) -> list[str]:
         out.append(f"{where}: days must be a whole number of days, 0 or more, got {rule.days!r}")
     if rule.date_order is not None:
         out += _choice(where, "date_order", rule.date_order, DATE_ORDERS)
-    for name, value in (("other_field", rule.other_field), ("same", rule.same)):
+    for name, value in (("other_field", rule.other_field), ("same", rule.same), ("swap", rule.swap)):
         if value is not None and (not isinstance(value, str) or not value):
             out.append(f"{where}: {name} must be a column name, got {value!r}")
     if not _names(rule.also):
@@ -142,6 +142,17 @@ def config_problems(
                 "of both, or compare the field with another column through other_field"
             )
         seen.add(key)
+    fields_named = {r.field for r in rules if isinstance(r, FieldRule)}
+    for rule in rules:
+        if (
+            isinstance(rule, FieldRule)
+            and rule.swap is not None
+            and (rule.swap == rule.field or rule.swap not in fields_named)
+        ):
+            out.append(
+                f"{where}: field rule {rule.field!r}: swap must name another rule's field "
+                f"({', '.join(sorted(fields_named - {rule.field}))}), got {rule.swap!r}"
+            )
     if not isinstance(blocking, tuple):
         out.append(f"{where}: blocking must be a list of keys, each a list of field names, got {blocking!r}")
         blocking = ()
@@ -183,7 +194,9 @@ class FieldRule:
     ``first_name`` each of ``bands`` (``fuzzy>=0.9``...; a fuzzy e-mail's bands compare the part before
     the @, as the domain says only which company); else ``differ``. ``weight`` is then unused: each
     level's weight is learned. ``tf``: an exact agreement weighs by how rare the value is (a common
-    surname agreeing counts less). A bad setting is a ``ConfigError`` when built.
+    surname agreeing counts less). ``swap``: another rule's field the values may be swapped with (a
+    first name written as the last): agreeing crosswise is a level (``swapped``) of its own. A bad
+    setting is a ``ConfigError`` when built.
     """
 
     field: str
@@ -203,6 +216,9 @@ class FieldRule:
     date_order: str | None = None  # how text dates with the year last read (DATE_ORDERS)
     bands: tuple[float, ...] = DEFAULT_BANDS  # fuzzy similarity levels under Fellegi-Sunter
     tf: bool = False  # exact agreements weighed by the value's rarity (Fellegi-Sunter)
+    # another rule's field this one may be swapped with (first and last name, two address lines): a
+    # level of its own under Fellegi-Sunter when the values agree crosswise
+    swap: str | None = None
 
     def __post_init__(self) -> None:
         also: Any = self.also

@@ -400,6 +400,20 @@ def reason_labels(config: MatchConfig) -> list[str]:
     return [r.field if counts[r.field] == 1 else f"{r.field}/{r.column('right')}" for r in config.fields]
 
 
+def _swapped(data: pl.DataFrame, config: MatchConfig, index: int) -> np.ndarray | None:
+    """For a rule with ``swap``: the pairs whose values agree crosswise (this rule's value of one record
+    is the ``swap`` rule's of the other)."""
+    rule = config.fields[index]
+    other = next((j for j, r in enumerate(config.fields) if r.field == rule.swap), None)
+    if other is None:
+        return None
+    a, b = f"f:{index}", f"f:{other}"
+    cross = (data[a].cast(pl.String) == data[f"{b}:r"].cast(pl.String)).fill_null(False) | (
+        data[b].cast(pl.String) == data[f"{a}:r"].cast(pl.String)
+    ).fill_null(False)
+    return np.asarray(cross.to_numpy(), dtype=bool)
+
+
 def _compared(
     data: pl.DataFrame, config: MatchConfig, lists: WordLists
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -456,6 +470,8 @@ def random_pairs_data(
     their order (the Spark engine's model and the polars engine's agree)."""
     left = fs.chosen_records(left)
     right = None if right is None else fs.chosen_records(right)
+    # ten per record, 10,000 at least: a thousand records need no 50,000 pairs to tell u
+    size = min(size, max(10_000, 10 * (left.height + (0 if right is None else right.height))))
     other = left if right is None else right
     a, b = fs.random_pairs(left.height, None if right is None else right.height, size, seed)
     return pl.concat([left[a], other[b].rename({c: f"{c}:r" for c in other.columns})], how="horizontal")
@@ -520,14 +536,19 @@ def train_model(
 def pair_levels(config: MatchConfig, data: pl.DataFrame, lists: WordLists) -> np.ndarray:
     """Each pair's comparison level per rule (pairs x rules; ``fs.NULL`` where not comparable) of pairs
     joined as ``score`` joins them (the right side's ``prepare``d columns suffixed ``:r``)."""
-    return _as_levels(config, _compared(data, config, lists))
+    return _as_levels(config, _compared(data, config, lists), data)
 
 
-def _as_levels(config: MatchConfig, compared: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def _as_levels(
+    config: MatchConfig, compared: Sequence[tuple[np.ndarray, np.ndarray]], data: pl.DataFrame
+) -> np.ndarray:
     if not compared:
         return np.zeros((0, len(config.fields)), dtype=np.int8)
     return np.column_stack(
-        [fs.levels(rule, sim, equal) for rule, (sim, equal) in zip(config.fields, compared, strict=True)]
+        [
+            fs.levels(rule, sim, equal, _swapped(data, config, i) if rule.swap else None)
+            for i, (rule, (sim, equal)) in enumerate(zip(config.fields, compared, strict=True))
+        ]
     ).astype(np.int8)
 
 
@@ -564,7 +585,7 @@ def score(
         agreed[f"__agree{i}"] = have & (sim >= 0.9)
         agreed[f"__second{i}"] = _secondary_hits(data, i)
     if config.model == "fellegi-sunter":
-        matrix = _as_levels(config, compared)
+        matrix = _as_levels(config, compared, data)
         if model is None:
             model = train_model(config, data, matrix, left, None if right is left else right, lists)
         values = {i: data[f"f:{i}"] for i, r in enumerate(config.fields) if r.tf}

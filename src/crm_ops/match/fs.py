@@ -58,21 +58,27 @@ PRIOR_U_NEAR = 0.004  # ... or in one of the levels between exact and differ
 def level_names(rule: FieldRule) -> tuple[str, ...]:
     """A field's comparison levels, best first; the last is always ``differ``."""
     bands = tuple(f"fuzzy>={b:g}" for b in rule.bands)
+    swapped = ("swapped",) if rule.swap else ()
     if rule.comparator == "fuzzy":
-        return ("exact", *bands, "differ")
+        return ("exact", *bands, *swapped, "differ")
     if rule.comparator == "first_name":
-        return ("exact", "alias", *bands, "differ")
+        return ("exact", "alias", *bands, *swapped, "differ")
     if rule.comparator == "phonetic":
-        return ("exact", "sounds-alike", "differ")
+        return ("exact", "sounds-alike", *swapped, "differ")
     if rule.comparator == "date" and rule.days:
-        return ("exact", f"within-{rule.days}d", "differ")
-    return ("exact", "differ")
+        return ("exact", f"within-{rule.days}d", *swapped, "differ")
+    return ("exact", *swapped, "differ")
 
 
-def levels(rule: FieldRule, similarity: np.ndarray, equal: np.ndarray) -> np.ndarray:
+def levels(
+    rule: FieldRule, similarity: np.ndarray, equal: np.ndarray, swapped: np.ndarray | None = None
+) -> np.ndarray:
     """Each pair's level of ``rule`` (an index into ``level_names``, ``NULL`` where a side is missing)
-    from its similarity (0-1, NaN when missing, as the comparators give it) and whether the two
-    normalised values are equal (or one is among the other's secondary values)."""
+    from its similarity (0-1, NaN when missing, as the comparators give it), whether the two
+    normalised values are equal (or one is among the other's secondary values) and, for a rule with
+    ``swap``, whether the values agree crosswise (this field of one record is the ``swap`` field of the
+    other: a first and last name written the wrong way round): that level only when no better one
+    holds."""
     names = level_names(rule)
     out = np.full(similarity.shape[0], len(names) - 1, dtype=np.int8)
     sim = np.nan_to_num(similarity, nan=0.0)
@@ -82,8 +88,10 @@ def levels(rule: FieldRule, similarity: np.ndarray, equal: np.ndarray) -> np.nda
             out[sim >= rule.bands[k]] = first + k
         if rule.comparator == "first_name":
             out[sim >= 1.0] = 1  # a nickname or an initial: the comparator's 1.0 for unequal names
-    elif rule.comparator in ("phonetic", "date") and len(names) == 3:
+    elif rule.comparator in ("phonetic", "date") and names[1] != "swapped":
         out[sim >= 1.0] = 1
+    if swapped is not None and rule.swap:
+        out[swapped & (out == len(names) - 1)] = len(names) - 2
     out[equal] = 0
     out[np.isnan(similarity)] = NULL
     return out
