@@ -102,3 +102,22 @@ def test_febrl3_where_the_rules_were_chosen(measured: dict[str, Scores]) -> None
 def test_config_is_fellegi_sunter_over_every_field() -> None:
     assert CONFIG.model == "fellegi-sunter"
     assert {r.field for r in CONFIG.fields} == set(COLUMNS) - {"rec_id"}
+
+
+def test_the_models_expected_precision_holds_against_the_truth(febrl: dict[str, FebrlSet]) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from crm_ops.match import fs
+
+    for name in ("febrl3", "febrl2"):
+        data = febrl[name]
+        every = run_crm_ops(data, dataclasses.replace(CONFIG, threshold=0.0))
+        for threshold, pairs, expected in fs.expected_precision(every["score"].to_numpy(), (0.5, 0.9)):
+            kept = every.filter(every["score"] >= threshold)
+            assert kept.height == pairs
+            measured = scores(kept, data).precision
+            assert abs(expected - measured) < 0.005, f"{name} at {threshold}: {expected} vs {measured}"
+        low = every.filter(every["score"] < 0.5)  # what the model calls unlikely is mostly not a match
+        assert scores(low, data).precision < float(np.mean(low["score"].to_numpy())) + 0.05

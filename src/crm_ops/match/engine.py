@@ -593,6 +593,14 @@ def score(
         prior = model.prior_weight
         total = prior + weights.sum(axis=1)
         scores = 1.0 / (1.0 + np.exp2(-np.clip(total, -200, 200)))
+        log.info(
+            "match.expected_precision",
+            rule=config.name,
+            by_threshold=[
+                {"threshold": t, "pairs": n, "precision": round(p, 4)}
+                for t, n, p in fs.expected_precision(scores, sorted({0.5, 0.9, 0.99, config.threshold}))
+            ],
+        )
         names = [np.asarray([*fm.levels, "null"]) for fm in model.fields]
         level_text = [
             names[i][np.where(matrix[:, i] < 0, len(names[i]) - 1, matrix[:, i])] for i in range(len(names))
