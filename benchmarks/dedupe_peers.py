@@ -6,10 +6,11 @@ canonical schema; each engine then deduplicates them in its own child process (w
 and its pairs are scored against the generator's truth (contact copies, exact and fuzzy): precision,
 recall, F1.
 
-splink gets the same fields our Contact rule compares (e-mail, phone, last and first name, account),
-prepared the way its documentation advises (lowercased, phone digits), the same blocking keys, and a
-model trained as its tutorials train one: the match prior from the deterministic e-mail rule, u by
-random sampling, m by expectation maximisation on two blocking rules; pairs at match probability >= 0.9.
+splink gets the fields our Contact rule reads (e-mail, phone, last and first name, and the account, on
+which ours only blocks: it compares the other four, by Fellegi-Sunter, learned from the records), prepared
+the way its documentation advises (lowercased, phone digits), the same blocking keys, and a model
+trained as its tutorials train one: the match prior from the deterministic e-mail rule, u by random
+sampling, m by expectation maximisation on two blocking rules; pairs at match probability >= 0.9.
 The preparation and the training are timed with the prediction: a user runs all three.
 """
 
