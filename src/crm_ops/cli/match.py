@@ -61,6 +61,8 @@ def match(
     table = figures_table("matching", {**result.stats, "records on one side only": result.unmatched.height})
     out = Console(width=None if sys.stdout.isatty() else 120)
     out.print(table)
+    for line in result.notices:  # what blocking could not compare: never silent
+        typer.echo(line)
     findings = Table(title=f"{result.findings.height:,} proposals")
     for col in ("rule", "system", "entity", "findings"):
         findings.add_column(col)
