@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from crm_ops.sandbox.server import Sandbox
@@ -67,3 +68,23 @@ def test_pairs_not_compared_are_in_the_summary_the_report_and_the_match_output(
         matched.stdout,
     )
     assert "hubspot.Contact: " in matched.stdout
+
+    # a pair it proposed, explained: scored, and compared in a sub-block of its account (issue 28)
+    found = sorted((tmp_path / "state" / "match").iterdir())[-1]
+    pairs = pl.read_parquet(found / "duplicates.parquet").filter(
+        (pl.col("system") == "salesforce") & (pl.col("entity") == "Contact")
+    )
+    assert pairs.height > 0
+    left, right = pairs.row(0, named=True)["left_id"], pairs.row(0, named=True)["right_id"]
+    why = _cli(box, tmp_path, "match", "--why", left, right)
+    assert why.returncode == 0, why.stderr
+    lines = why.stdout.splitlines()
+    assert (
+        lines[0] == f"salesforce Contact {left} and salesforce Contact {right}, by rule set Contact: proposed"
+    )
+    assert (
+        "    account_id: shared, its value is held by" in why.stdout
+        and "compared in a sub-block" in why.stdout
+    )
+    unknown = _cli(box, tmp_path, "match", "--why", left, "nope")
+    assert unknown.returncode == 2 and "no record 'nope'" in unknown.stderr

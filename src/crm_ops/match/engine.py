@@ -546,10 +546,17 @@ def reason_labels(config: MatchConfig) -> list[str]:
 
 
 def score(
-    cands: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame, config: MatchConfig, lists: WordLists
+    cands: pl.DataFrame,
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    config: MatchConfig,
+    lists: WordLists,
+    *,
+    keep_all: bool = False,
 ) -> pl.DataFrame:
     """The candidate pairs ``cands`` (left_id, right_id) scored on the ``prepare``d records of both
-    sides, those at or above the threshold with ``min_fields`` present kept (``PAIR_SCHEMA``)."""
+    sides, those at or above the threshold with ``min_fields`` present kept (``PAIR_SCHEMA``); with
+    ``keep_all``, every pair (why a pair was not proposed: ``crm_ops.match.why``)."""
     if cands.is_empty():
         return pl.DataFrame(schema=PAIR_SCHEMA)
     data = cands.join(left, left_on="left_id", right_on="id").join(
@@ -575,7 +582,7 @@ def score(
         agreed[f"__agree{i}"] = have & (sim >= 0.9)
         agreed[f"__second{i}"] = secondary
     score = np.divide(total, weights, out=np.zeros_like(total), where=weights > 0)
-    keep = pl.Series((score >= config.threshold) & (present >= config.min_fields))
+    keep = pl.Series(((score >= config.threshold) & (present >= config.min_fields)) | keep_all)
     # the reasons (the fields that agreed, in the rules' order) are spelled for the kept pairs only
     kept = pl.DataFrame(
         {"left_id": data["left_id"], "right_id": data["right_id"], "score": score, **agreed}
