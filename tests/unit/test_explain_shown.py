@@ -10,6 +10,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -18,7 +19,7 @@ from crm_ops import csvio
 from crm_ops.explain import compact
 from crm_ops.match import survivorship
 from crm_ops.match.merges import conversions
-from crm_ops.plan.format import Action, Header, Plan, write_plan
+from crm_ops.plan.format import Action, Header, Plan, explain_text, write_plan
 from crm_ops.plan.reviewfile import read_review_file
 from crm_ops.plan.show import render, summarise
 from crm_ops.report import render_run
@@ -140,6 +141,13 @@ def test_plan_show_draws_each_merges_waterfall_with_its_probability_or_score() -
     plain = _merge_plan()
     plain = Plan(plain.header, tuple(a.replace(detail={"values": []}) for a in plain.actions))
     assert "why they match" not in render(summarise(plain), width=200)
+    # a plan.jsonl edited by hand: its text said unreadable, the rest shown all the same
+    broken = Plan(plain.header, (plain.actions[0].replace(detail={"explain": "prior +1.00; email"}),))
+    (merge,) = summarise(broken)["merges"]
+    assert merge["waterfall"][0]["field"] == "(unreadable)" and merge["outcome"] is None
+    assert "(unreadable)" in render(summarise(broken), width=200)
+    assert explain_text(broken.actions[0]).startswith("(unreadable: explain: 'email'")
+    assert "<h2>Why the merges match" not in render_run(_run_with(broken))
 
 
 def test_the_report_draws_the_waterfall_of_each_merge_escaped() -> None:
@@ -153,3 +161,9 @@ def test_the_report_draws_the_waterfall_of_each_merge_escaped() -> None:
     # the prior and the phone speak against the match
     assert section.count('class="bar neg"') == 2 and section.count('class="bar pos"') == 3
     assert html.escape(HOSTILE, quote=True) in section and "<script" not in section
+
+
+def _run_with(plan: Plan) -> Any:
+    run = sample_run()
+    run.actions = [a.as_dict() for a in plan.actions]
+    return run

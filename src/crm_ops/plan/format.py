@@ -189,8 +189,17 @@ def csv_row(action: Action) -> dict[str, Any]:
         values["seen_value"] = action.label or action.record_id
         values["proposed_value"] = action.other_label or action.proposed_value
     values["survivor_values"] = survivor_text(action)
-    values["explain"] = compact((action.detail or {}).get("explain"))
+    values["explain"] = explain_text(action)
     return values
+
+
+def explain_text(action: Action) -> str:
+    """Why a merge's or conversion's records match, in one line (``crm_ops.explain.compact`` of its
+    ``detail``'s ``explain``); empty without one, said when it does not read (a findings file edited)."""
+    try:
+        return compact((action.detail or {}).get("explain"))
+    except ValueError as exc:
+        return f"(unreadable: {exc})"
 
 
 def survivor_text(action: Action) -> str:

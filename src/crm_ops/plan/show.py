@@ -141,9 +141,14 @@ def why_matched(text: str | None) -> dict[str, Any]:
     explained itself)."""
     if not text:
         return {"waterfall": [], "outcome": None}
+    try:
+        drawn = waterfall(text)
+    except ValueError as exc:  # a plan.jsonl edited by hand: said, not fatal to showing the rest
+        unreadable = {"field": "(unreadable)", "level": str(exc), "weight": 0.0, "total": 0.0}
+        return {"waterfall": [unreadable], "outcome": None}
     rows = [
         {"field": field, "level": level, "weight": weight, "total": running}
-        for field, level, weight, running in waterfall(text)
+        for field, level, weight, running in drawn
     ]
     kind, value = outcome(text)
     return {"waterfall": rows, "outcome": {kind: value}}

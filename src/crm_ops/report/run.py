@@ -228,13 +228,26 @@ def _bar(weight: float, widest: float) -> str:
     return f'<span class="bar {side}" style="width:{width:.0f}%"></span> {weight:+.2f}'
 
 
+def _readable(text: Any) -> bool:
+    """An ``explain`` text that reads (a plan edited by hand may hold anything: left out, not fatal)."""
+    if not isinstance(text, str) or not text:
+        return False
+    try:
+        waterfall(text)
+    except ValueError:
+        return False
+    return True
+
+
 def why_section(actions: Sequence[Mapping[str, Any]]) -> str:
     """Why the proposed merges and conversions match: per proposal (the first ``WHY_SHOWN``), the
     waterfall of its pair's ``explain`` text (``crm_ops.explain``): the prior, each field with its
     comparison level, signed weight (a bar) and the running total, and what they come to (the match
     probability, or the score). Empty when no proposal carries an ``explain``."""
     explained = [
-        a for a in actions if a.get("kind") in ("merge", "convert") and (a.get("detail") or {}).get("explain")
+        a
+        for a in actions
+        if a.get("kind") in ("merge", "convert") and _readable((a.get("detail") or {}).get("explain"))
     ]
     if not explained:
         return ""
