@@ -167,3 +167,24 @@ def _run_with(plan: Plan) -> Any:
     run = sample_run()
     run.actions = [a.as_dict() for a in plan.actions]
     return run
+
+
+def test_a_link_carries_its_pairs_explain_and_a_link_by_id_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crm_ops.match import DEFAULTS
+    from crm_ops.match import links as match_links
+
+    from crm_ops.match.engine import link_records as scored
+
+    def explained(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        return scored(*args, **kwargs).with_columns(pl.lit(EXPLAIN).alias("explain"))
+
+    person = {"first_name": "Ann", "last_name": "Lee", "email": "ann@acme.com"}
+    sf = example_frame(
+        "Contact", [{"id": "s1", **person}, {"id": "s2", "last_name": "Kim", "linked_id": "h2"}], "salesforce"
+    )
+    hs = example_frame("Contact", [{"id": "h1", **person}, {"id": "h2", "last_name": "Kim"}], "hubspot")
+    plain = match_links.link(sf, hs, DEFAULTS["cross.Contact"], "linked_id", "linked_id")
+    assert dict(plain.select("method", "explain").iter_rows()) == {"id": None, "match": None}
+    monkeypatch.setattr(match_links, "link_records", explained)
+    links = match_links.link(sf, hs, DEFAULTS["cross.Contact"], "linked_id", "linked_id")
+    assert dict(links.select("method", "explain").iter_rows()) == {"id": None, "match": EXPLAIN}

@@ -26,6 +26,7 @@ import polars as pl
 from crm_ops.match.config import DEFAULTS, LEAD_CONTACT, MatchConfig
 from crm_ops.match.decisions import active, drop_rejected
 from crm_ops.match.engine import clusters, one_to_one
+from crm_ops.match.links import with_explain
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
 from crm_ops.match.sources import CRMS, SOURCE_LINK_SCHEMA, link_counts
 from crm_ops.match.survivor import MergeRules
@@ -38,6 +39,7 @@ LINK_SCHEMA = {
     "method": pl.String,
     "score": pl.Float64,
     "reasons": pl.String,
+    "explain": pl.String,  # why the records match (``crm_ops.explain``); null for a link by id
 }
 PAIRS_SCHEMA = {
     "system": pl.String,
@@ -46,6 +48,7 @@ PAIRS_SCHEMA = {
     "right_id": pl.String,
     "score": pl.Float64,
     "reasons": pl.String,
+    "explain": pl.String,
     "cluster_id": pl.String,
 }
 UNMATCHED_SCHEMA = {"system": pl.String, "entity": pl.String, "id": pl.String}
@@ -194,6 +197,8 @@ def _rejected_ids(rejected: Sequence[Mapping[str, Any]], system: str, entity: st
 
 
 def _tagged(pairs: pl.DataFrame, system: str, entity: str) -> pl.DataFrame:
+    if "left_id" in pairs.columns:  # pairs: why they match, null where they do not say
+        pairs = with_explain(pairs)
     return pairs.with_columns(pl.lit(system).alias("system"), pl.lit(entity).alias("entity"))
 
 

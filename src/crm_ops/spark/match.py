@@ -572,7 +572,13 @@ def _id_links(sf: DataFrame, hs: DataFrame, sf_link: str, hs_link: str) -> DataF
     pairs = pairs.join(sf.select(F.col("id").alias("left_id")), "left_id", "left_semi").join(
         hs.select(F.col("id").alias("right_id")), "right_id", "left_semi"
     )
-    return pairs.select("left_id", "right_id", F.lit(1.0).alias("score"), F.lit("linked id").alias("reasons"))
+    return pairs.select(
+        "left_id",
+        "right_id",
+        F.lit(1.0).alias("score"),
+        F.lit("linked id").alias("reasons"),
+        F.lit(None).cast("string").alias("explain"),
+    )
 
 
 def link_spark(
@@ -592,13 +598,15 @@ def link_spark(
     rest_sf = sf.join(by_id.select(F.col("left_id").alias("id")), "id", "left_anti")
     rest_hs = hs.join(by_id.select(F.col("right_id").alias("id")), "id", "left_anti")
     scored = link_records_spark(rest_sf, rest_hs, config, stats=stats, lists=lists)
+    if "explain" not in scored.columns:  # pairs scored before every pair explained itself
+        scored = scored.withColumn("explain", F.lit(None).cast("string"))
     created = rest_sf.select(F.col("id").alias("left_id"), F.col("created_at").alias("__created"))
     scored = scored.join(created, "left_id", "left").withColumn(
         "__age", -F.coalesce(F.unix_millis(F.col("__created")), F.lit(0))
     )
     by_rule = one_to_one_spark(scored, order=("score", "__age")).drop("__created", "__age")
     by_rule = by_rule.withColumn("method", F.lit("match"))
-    cols = ["left_id", "right_id", "method", "score", "reasons"]
+    cols = ["left_id", "right_id", "method", "score", "reasons", "explain"]
     return by_id.select(*cols).unionByName(by_rule.select(*cols))
 
 
@@ -680,6 +688,7 @@ class SparkEngine:
                 "method",
                 "score",
                 "reasons",
+                "explain",
             )
             out = rows if out is None else out.unionByName(rows)
         assert out is not None, "no links to stack"
