@@ -172,7 +172,6 @@ def _run_with(plan: Plan) -> Any:
 def test_a_link_carries_its_pairs_explain_and_a_link_by_id_none(monkeypatch: pytest.MonkeyPatch) -> None:
     from crm_ops.match import DEFAULTS
     from crm_ops.match import links as match_links
-
     from crm_ops.match.engine import link_records as scored
 
     def explained(*args: Any, **kwargs: Any) -> pl.DataFrame:
