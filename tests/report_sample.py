@@ -11,6 +11,10 @@ from crm_ops.report import RunData, Score, Threshold
 from crm_ops.rules import FINDINGS_SCHEMA
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+# why a merge's records match (crm_ops.explain): a Fellegi-Sunter pair, its prior not 0
+EXPLAIN = (
+    "prior -13.29; email exact +9.81; phone differ -4.20; last_name fuzzy>=0.92 +6.10; first_name null +0.00"
+)
 LONG = "averyveryverylongvaluewithoutanyspaces" * 8 + "@example.com"
 
 
@@ -84,7 +88,23 @@ def sample_run() -> RunData:
         previous_run=str(history[-2]["run_id"]),
         rules={"person.email.valid": "The e-mail address is not a valid address."},
         threshold=Threshold("error", 0, 3),
-        actions=[_action(1), _action(2), _action(3), _action(4)],
+        actions=[
+            _action(1),
+            _action(2),
+            _action(3),
+            _action(4),
+            _action(
+                5,
+                kind="merge",
+                rule="match.duplicate",
+                field="merge_into",
+                proposed_value="003000000000006",
+                other_label=f"Ann Lee (kept) {HOSTILE}",
+                approved=False,
+                review_reason="a merge: a person decides",
+                detail={"explain": EXPLAIN, "values": []},
+            ),
+        ],
         chosen=frozenset({"a1", "a2", "a4"}),
         outcomes=[
             {"action_id": "a1", "status": "done"},

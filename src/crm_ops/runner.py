@@ -359,6 +359,7 @@ def _batch(
             *(f"pull failed: {f}" for f in failures),
             *warnings,
             *(f"org changed: {m.message}" for m in org if m.severity != "info"),
+            *(f"matching: {n}" for n in matched.notices),  # what blocking could not compare
         ],
         rule_errors=rule_errors,
         triage=triaged,

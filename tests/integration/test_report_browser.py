@@ -119,3 +119,28 @@ def test_the_check_catches_an_overflowing_page(tmp_path: Path) -> None:
     wide = render_run(sample_run()).replace("</body>", "<div style='width:2000px'>wide</div></body>")
     with pytest.raises(AssertionError, match="overflows sideways"):
         _check(wide, tmp_path, "wide")
+
+
+BARS = """<script>addEventListener("load", () => {
+  const m = document.createElement("pre"); m.id = "bars";
+  m.textContent = JSON.stringify([...document.querySelectorAll(".bar")].map(
+    b => [b.className, Math.round(b.getBoundingClientRect().width)]));
+  document.body.appendChild(m);
+});</script>"""
+
+
+@needs_chromium
+def test_a_merges_waterfall_draws_its_bars_in_a_browser(tmp_path: Path) -> None:
+    """The waterfall of why a merge's records match (issue 28): one bar per term, drawn, the widest
+    (the prior's, -13.29) the longest, the null field's none."""
+    page = render_run(sample_run())
+    assert "Why the merges match" in page
+    path = tmp_path / "bars.html"
+    path.write_text(page.replace("</body>", BARS + "</body>"))
+    dom = _chromium("--window-size=1280,900", "--dump-dom", path.as_uri()).stdout
+    found = re.search(r'<pre id="bars">(.*?)</pre>', dom)
+    assert found, dom[-500:]
+    bars = json.loads(found.group(1).replace("&quot;", '"'))
+    assert [kind for kind, _ in bars] == ["bar neg", "bar pos", "bar neg", "bar pos", "bar pos"]
+    widths = [width for _, width in bars]
+    assert widths[0] == max(widths) > 0 and widths[1] > widths[3] > 0 and widths[-1] == 0

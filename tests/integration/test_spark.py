@@ -590,3 +590,69 @@ def test_fellegi_sunter_on_spark_trains_one_model_on_the_driver_and_scores_as_po
         PAIR_SCHEMA,
     )
     close(expected, got, "Fellegi-Sunter links")
+
+
+# ---------------------------------------------- blocks above max_block (issue 28): sub-blocked, counted
+
+
+def test_capped_blocks_are_sub_blocked_and_counted_on_spark_as_on_polars(spark: Any) -> None:
+    from crm_ops.match import DEFAULTS, FieldRule, MatchConfig, find_duplicates, link_records
+    from crm_ops.match.engine import PAIR_SCHEMA
+    from crm_ops.rules.model import example_frame
+    from crm_ops.spark import find_duplicates_spark, link_records_spark
+    from crm_ops.spark.frames import to_polars
+
+    def on_spark(frame: pl.DataFrame) -> Any:
+        return spark.createDataFrame(frame.to_arrow()).repartition(2)
+
+    rows = [
+        {
+            "id": f"c{i:02d}",
+            "last_name": "Lee" if i in (7, 43) else f"L{i % 9}",
+            "phone": f"555 0{i % 4}00 000",
+            "email": "office@acme-widgets.com",
+            "additional_emails": "office@acme-widgets.com" if i < 3 else None,
+        }
+        for i in range(60)
+    ]
+    contacts = example_frame("Contact", rows, "salesforce")
+    for config in (DEFAULTS["Contact"], DEFAULTS["Contact"].with_overrides({"max_block": 6}, "test")):
+        stats: dict[str, int] = {}
+        expected = find_duplicates(contacts, config, stats=stats)
+        got_stats: dict[str, int] = {}
+        got = to_polars(find_duplicates_spark(on_spark(contacts), config, stats=got_stats), PAIR_SCHEMA)
+        assert (
+            stats["pairs_not_compared"] > 0
+            and ("c07", "c43") in expected.select("left_id", "right_id").rows()
+        )
+        _same(expected, got, "pairs of sub-blocks")
+        assert got_stats == stats
+    by_email = MatchConfig(
+        "Test",
+        (FieldRule("email", "exact", 0.5), FieldRule("phone", "normalised", 0.3, "phone")),
+        (("email",),),
+        max_block=3,
+        min_fields=1,
+        threshold=0.1,
+    )
+    left = pl.DataFrame(
+        {"id": ["l1", "l2", "l3"], "email": ["a@x.com"] * 3, "phone": ["5551234567", None, None]}
+    )
+    right = pl.DataFrame({"id": ["h1", "h2"], "email": ["a@x.com"] * 2, "phone": ["5551234567", None]})
+    stats = {}
+    expected = link_records(left, right, by_email, stats=stats)
+    got_stats = {}
+    got = to_polars(
+        link_records_spark(on_spark(left), on_spark(right), by_email, stats=got_stats), PAIR_SCHEMA
+    )
+    _same(expected, got, "links of sub-blocks")
+    assert (
+        got_stats
+        == stats
+        == {
+            "blocks_capped": 1,
+            "records_in_capped_blocks": 5,
+            "pairs_not_compared": 5,
+            "candidates": 1,
+        }
+    )

@@ -21,7 +21,7 @@ def test_the_run_page_says_what_a_person_needs() -> None:
     assert "gone@@x.com" in page  # the resolved one, with its value of the last run
     assert "The e-mail address is not a valid address." in text  # a rule's description
     assert "8 → 7 → 6 → 5 → 4 → 2" in text  # the rule's trend, this run last
-    assert "applied 1" in text and "awaiting review 1" in text and "refused or failed 2" in text
+    assert "applied 1" in text and "awaiting review 2" in text and "refused or failed 2" in text
     assert "INVALID_EMAIL_ADDRESS: Email: invalid email" in text  # the CRM's message
     assert "confidence 0.62 < 0.95" in text  # why it waits
     assert 'href="https://acme.lightning.force.com/lightning/r/Contact/003000000000001/view"' in page

@@ -11,6 +11,7 @@ A night, step by step (``examples/nightly_api.py`` runs this on the sandbox):
     pulled = ws.pull()                          # incremental (full=True: all)
     checked = ws.check()                        # the profile's rules
     matched = ws.match()                        # duplicates, cross-CRM links
+    print("\n".join(ws.why("003A", "003B").lines()))  # why a pair was (not) proposed
     planned = ws.plan([checked.findings_path, matched.findings_path])
     print(ws.show(planned.folder)["by_rule"])   # what the plan would do
     dry = ws.apply(planned.folder)              # dry run of the default approvals
@@ -47,11 +48,12 @@ from crm_ops.check import CheckRun, profile_rules, run_check
 from crm_ops.config import Profile, load_profile
 from crm_ops.digest import Digest, run_digest
 from crm_ops.discover import Discovered, discover_maps
-from crm_ops.engines import chosen_engine, run_matching_on
+from crm_ops.engines import chosen_engine, profile_snapshots, run_matching_on
 from crm_ops.errors import ConfigError, PartialPullError
 from crm_ops.fieldaudit import EMPTY_DAYS, FieldProfile, field_audit
 from crm_ops.findings_csv import export_findings
 from crm_ops.match.run import profile_settings, with_survivor
+from crm_ops.match.why import PairWhy, why_pair
 from crm_ops.orgwatch import org_changes
 from crm_ops.plan import latest_findings, links_beside, read_plan, write_plan
 from crm_ops.plan.reviewfile import read_review_file
@@ -208,6 +210,22 @@ class Workspace:
         for name in ("findings", "duplicates", "links", "unmatched", "source_links"):
             durable.write_parquet(getattr(result, name), folder / f"{name}.parquet")
         return MatchRun(result, folder, forgotten)
+
+    def why(self, id1: str, id2: str, *, entity: str | None = None) -> PairWhy:
+        """Why the records ``id1`` and ``id2`` were or were not proposed as a pair (a near miss): the
+        pair scored under the profile's match settings whether or not blocking found it, its waterfall
+        when scoring explains itself, and, key by key, whether blocking would compare it
+        (``crm_ops.match.why``). Reads the current snapshots on this machine (polars, whatever the
+        engine); ``entity`` names the entity of both when an id is in two tables."""
+        settings = profile_settings(self.profile)
+        return why_pair(
+            profile_snapshots(self.profile).frames,
+            id1,
+            id2,
+            configs=settings["configs"],
+            lists=settings["lists"],
+            entity=entity,
+        )
 
     def plan(
         self,
@@ -469,5 +487,6 @@ __all__ = [  # noqa: RUF022
     "PlanRun",
     "ApplyRun",
     "RunResult",
+    "PairWhy",
     "Digest",
 ]

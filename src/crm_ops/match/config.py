@@ -26,7 +26,9 @@ Blocking keys are lists of names whose normalised values, joined, form a key: re
 candidates. A name is a rule's field (normalised by that rule's normaliser, read from its
 ``other_field`` on the right) or else a column of the frames (normalised as text). A key value shared by
 more than ``max_block`` records (a placeholder e-mail, a shared switchboard number) says nothing about
-identity and is skipped, so the cost stays close to linear in the records.
+identity and is not compared whole, so the cost stays close to linear in the records: its records are
+sub-blocked by the config's other fields, and the pairs still not compared are counted
+(``crm_ops.match.engine._candidates``).
 
 Both classes check themselves when built: an unknown comparator, normaliser, scorer or phonetic
 algorithm, a weight that is not positive, a threshold outside [0, 1], ``max_block`` below 2,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import jellyfish
 import numpy as np
@@ -39,6 +40,7 @@ from crm_ops.values.wordlists import WordLists
 from crm_ops.values.wordlists import shipped as shipped_lists
 
 log = structlog.get_logger("crm_ops.match")
+SEP = "\x1f"  # between the parts of a blocking key
 PAIR_SCHEMA = {
     "left_id": pl.String,
     "right_id": pl.String,
@@ -327,70 +329,220 @@ def prepare(
     return frame.select(cols)
 
 
-def _secondary_candidates(
-    left: pl.DataFrame, right: pl.DataFrame | None, key: tuple[str, ...], config: MatchConfig
-) -> list[pl.DataFrame]:
-    """Pairs where one record's value of a one-field key is among the other's secondary values."""
-    named = secondary_columns(config, key)
-    if named is None:
-        return []
-    value, also = named
-    other = right if right is not None else left
-    out = []
-    for values, lists, flip in ((left, other, False), (other, left, True)):
-        if value not in values.columns or also not in lists.columns:
-            continue
-        keys = values.select("id", pl.col(value).alias("key")).filter(pl.col("key").is_not_null())
-        items = lists.select("id", pl.col(also).alias("key")).explode("key")
-        items = items.filter(pl.col("key").is_not_null())
-        sizes = pl.concat([keys.select("key"), items.select("key")]).group_by("key").len()
-        big = sizes.filter(pl.col("len") > config.max_block).select("key")
-        joined = keys.join(big, on="key", how="anti").join(items, on="key", suffix="_r")
-        a, b = ("id_r", "id") if flip else ("id", "id_r")
-        pairs = joined.select(pl.col(a).alias("left_id"), pl.col(b).alias("right_id"))
-        if right is None:
-            pairs = pairs.filter(pl.col("left_id") != pl.col("right_id")).select(
-                pl.min_horizontal("left_id", "right_id").alias("left_id"),
-                pl.max_horizontal("left_id", "right_id").alias("right_id"),
-            )
-        out.append(pairs)
+def sub_block_columns(config: MatchConfig, key: Sequence[str]) -> list[str]:
+    """The ``prepare``d columns a block of ``key`` above ``max_block`` is sub-blocked by, in order: the
+    other blocking keys' columns, then the other rules' fields (a column of ``key`` left out)."""
+    own = set(key_columns(config, key))
+    out: list[str] = []
+    for other in config.blocking:
+        out += [c for c in key_columns(config, other) if c not in own and c not in out]
+    out += [f"f:{i}" for i in range(len(config.fields)) if f"f:{i}" not in own and f"f:{i}" not in out]
     return out
 
 
-def _candidates(left: pl.DataFrame, right: pl.DataFrame | None, config: MatchConfig) -> pl.DataFrame:
-    """Candidate pairs from every blocking key, blocks above ``max_block`` skipped."""
-    pairs = []
+@dataclass
+class _Capped:
+    """The blocks of one key (or one direction of its secondary values) above ``max_block``: their
+    records on each side (``id``, ``key``), how many, and the pairs they hold."""
+
+    left: pl.DataFrame
+    right: pl.DataFrame
+    blocks: int
+    records: int
+    pairs: int
+    both_ways: bool = False  # pairs within one frame through secondary values: either id on either side
+
+
+def _blocked(
+    lk: pl.DataFrame, rk: pl.DataFrame | None, max_block: int
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, pl.DataFrame]:
+    """The pairs of the blocks of ``lk`` and ``rk`` (``id``, ``key`` and the sub-block columns; ``rk``
+    None: within ``lk``, left id < right id) of at most ``max_block`` records, then the records of the
+    larger blocks on each side and those blocks' sizes (``key``, ``nl``, ``nr``; only blocks with a pair)."""
+    nl = lk.group_by("key").agg(pl.len().cast(pl.Int64).alias("nl"))
+    if rk is None:
+        big = nl.filter(pl.col("nl") > max_block).with_columns(pl.col("nl").alias("nr"))
+    else:
+        nr = rk.group_by("key").agg(pl.len().cast(pl.Int64).alias("nr"))
+        sizes = nl.join(nr, on="key", how="inner")  # a key on one side only holds no pair
+        big = sizes.filter(pl.col("nl") + pl.col("nr") > max_block)
+    keys = big.select("key")
+    small_l = lk.select("id", "key").join(keys, on="key", how="anti")
+    small_r = small_l if rk is None else rk.select("id", "key").join(keys, on="key", how="anti")
+    pairs = small_l.join(small_r, on="key", suffix="_r").select(
+        pl.col("id").alias("left_id"), pl.col("id_r").alias("right_id")
+    )
+    if rk is None:
+        pairs = pairs.filter(pl.col("left_id") < pl.col("right_id"))
+    big_l = lk.join(keys, on="key", how="semi")
+    big_r = None if rk is None else rk.join(keys, on="key", how="semi")
+    return pairs, big_l, big_r, big
+
+
+def _sub_blocked(
+    lk: pl.DataFrame, rk: pl.DataFrame | None, columns: Sequence[str], max_block: int
+) -> list[pl.DataFrame]:
+    """The pairs of the records of blocks above ``max_block`` (``lk``, ``rk`` as ``_blocked``'s) that
+    also share one of ``columns``: each column in turn is added to the key, and a sub-block still above
+    ``max_block`` is sub-blocked again by the columns after it."""
+    out = []
+    for i, column in enumerate(columns):
+
+        def rekeyed(frame: pl.DataFrame, column: str = column) -> pl.DataFrame:
+            return frame.filter(pl.col(column).is_not_null()).with_columns(
+                pl.concat_str(["key", column], separator=SEP).alias("key")
+            )
+
+        pairs, big_l, big_r, _ = _blocked(rekeyed(lk), None if rk is None else rekeyed(rk), max_block)
+        out.append(pairs)
+        if big_l.height and i + 1 < len(columns):
+            out += _sub_blocked(big_l, big_r, columns[i + 1 :], max_block)
+    return out
+
+
+def _capped_blocks(big: pl.DataFrame, big_l: pl.DataFrame, big_r: pl.DataFrame | None) -> _Capped:
+    """The counts of the blocks above ``max_block`` of ``_blocked``."""
+    within = big_r is None
+    pairs = (pl.col("nl") * (pl.col("nl") - 1) // 2) if within else pl.col("nl") * pl.col("nr")
+    records = pl.col("nl") if within else pl.col("nl") + pl.col("nr")
+    sums = big.select(pairs.sum().alias("pairs"), records.sum().alias("records"))
+    return _Capped(
+        big_l.select("id", "key"),
+        (big_l if big_r is None else big_r).select("id", "key"),
+        big.height,
+        int(sums["records"][0] or 0),
+        int(sums["pairs"][0] or 0),
+    )
+
+
+def _not_compared(capped: _Capped, cands: pl.DataFrame) -> int:
+    """The pairs of ``capped``'s blocks that are not among the candidates ``cands`` (compared in a
+    sub-block or through another key all the same)."""
+    if not capped.blocks:
+        return 0
+    left = capped.left.rename({"id": "left_id"})
+    right = capped.right.rename({"id": "right_id"})
+    oriented = [cands]
+    if capped.both_ways:  # one frame's pairs are stored smaller id first, whichever side found them
+        oriented.append(
+            cands.select(pl.col("right_id").alias("left_id"), pl.col("left_id").alias("right_id"))
+        )
+    found = pl.concat(
+        [c.join(left, on="left_id").join(right, on=["right_id", "key"], how="semi") for c in oriented]
+    ).select("left_id", "right_id")
+    if capped.both_ways:
+        found = found.select(
+            pl.min_horizontal("left_id", "right_id").alias("left_id"),
+            pl.max_horizontal("left_id", "right_id").alias("right_id"),
+        )
+    shared = found.unique().height
+    own = 0
+    if capped.both_ways:  # a record whose value is among its own secondary values is no pair
+        own = capped.left.join(capped.right, on=["id", "key"], how="semi").height
+    return capped.pairs - own - shared
+
+
+def _secondary_candidates(
+    left: pl.DataFrame, right: pl.DataFrame | None, key: tuple[str, ...], config: MatchConfig
+) -> tuple[list[pl.DataFrame], list[_Capped]]:
+    """Pairs where one record's value of a one-field key is among the other's secondary values, blocks
+    above ``max_block`` sub-blocked (``_sub_blocked``), and those blocks (``_Capped``)."""
+    named = secondary_columns(config, key)
+    if named is None:
+        return [], []
+    value, also = named
+    carry = [c for c in sub_block_columns(config, key) if c in left.columns]
+    other = right if right is not None else left
+    out, capped = [], []
+    # within one frame the second direction finds the first's pairs the other way round
+    directions = ((left, other, False),) if right is None else ((left, other, False), (other, left, True))
+    for values, lists, flip in directions:
+        if value not in values.columns or also not in lists.columns:
+            continue
+        keys = _keyed(values, pl.col(value), carry)
+        items = _keyed(lists, pl.col(also), carry, explode=True)
+        pairs, big_l, big_r, big = _blocked(keys, items, config.max_block)
+        found = [pairs, *_sub_blocked(big_l, big_r, carry, config.max_block)]
+        a, b = ("right_id", "left_id") if flip else ("left_id", "right_id")
+        for each in found:
+            oriented = each.select(pl.col(a).alias("left_id"), pl.col(b).alias("right_id"))
+            if right is None:
+                oriented = oriented.filter(pl.col("left_id") != pl.col("right_id")).select(
+                    pl.min_horizontal("left_id", "right_id").alias("left_id"),
+                    pl.max_horizontal("left_id", "right_id").alias("right_id"),
+                )
+            out.append(oriented)
+        block = _capped_blocks(big, big_l, big_r)
+        if flip:  # the candidates' left ids are the lists' records
+            block = _Capped(block.right, block.left, block.blocks, block.records, block.pairs)
+        block.both_ways = right is None
+        capped.append(block)
+    return out, capped
+
+
+def _keyed(frame: pl.DataFrame, key: pl.Expr, carry: Sequence[str], *, explode: bool = False) -> pl.DataFrame:
+    """``id``, the blocking ``key`` (text; a list's items, one per row, with ``explode``) and the
+    sub-block columns ``carry`` (text), the rows without a key left out."""
+    keyed = frame.select("id", key.alias("key"), *[pl.col(c).cast(pl.String) for c in carry])
+    if explode:
+        keyed = keyed.explode("key").unique(["id", "key"], maintain_order=True)
+    return keyed.with_columns(pl.col("key").cast(pl.String)).filter(pl.col("key").is_not_null())
+
+
+def _candidates(
+    left: pl.DataFrame,
+    right: pl.DataFrame | None,
+    config: MatchConfig,
+    stats: dict[str, int] | None = None,
+) -> pl.DataFrame:
+    """Candidate pairs from every blocking key: the records sharing a key value, or one's value among
+    the other's secondary values (``right`` None: within ``left``, left id < right id).
+
+    A key value shared by more than ``max_block`` records (a placeholder e-mail, a switchboard number)
+    is no evidence of identity, and comparing all its records would cost their square: its records are
+    sub-blocked instead (``_sub_blocked``), the key extended by one more field at a time
+    (``sub_block_columns``: the other keys' columns, then the other rules' fields), so that two of sixty
+    records on ``noemail@example.com`` that share a phone are still compared. What is left is counted
+    into ``stats`` (added to what it holds): ``blocks_capped``, the key values (of each key, and each
+    direction of its secondary values) held by more than ``max_block`` records, with a pair among them;
+    ``records_in_capped_blocks``, their records (a record in two such blocks counted twice); and
+    ``pairs_not_compared``, the pairs of records sharing such a value (n(n-1)/2 within one frame,
+    nl x nr across two) that are not candidates all the same (through a sub-block or another key):
+    exact per key, summed over the keys, so a pair two capped keys share counts twice."""
+    pairs: list[pl.DataFrame] = []
+    capped: list[_Capped] = []
     for key in config.blocking:
         columns = key_columns(config, key)
-
-        def keyed(frame: pl.DataFrame, columns: list[str] = columns) -> pl.DataFrame:
-            k = pl.concat_str([pl.col(c).cast(pl.String) for c in columns], separator="\x1f")
-            return frame.select("id", k.alias("key")).filter(pl.col("key").is_not_null())
-
-        lk = keyed(left)
-        rk = keyed(right) if right is not None else lk
-        sizes = pl.concat([lk.select("key"), rk.select("key")] if right is not None else [lk.select("key")])
-        big = sizes.group_by("key").len().filter(pl.col("len") > config.max_block)
-        if big.height:
-            log.info(
-                "match.blocks_skipped",
-                rule=config.name,
-                key="+".join(key),
-                blocks=big.height,
-                records=int(big["len"].sum()),
-            )
-            lk = lk.join(big.select("key"), on="key", how="anti")
-            rk = rk.join(big.select("key"), on="key", how="anti")
-        joined = lk.join(rk, on="key", suffix="_r").select(
-            pl.col("id").alias("left_id"), pl.col("id_r").alias("right_id")
-        )
-        if right is None:
-            joined = joined.filter(pl.col("left_id") < pl.col("right_id"))
-        pairs.append(joined)
-        pairs += _secondary_candidates(left, right, key, config)
+        carry = [c for c in sub_block_columns(config, key) if c in left.columns]
+        k = pl.concat_str([pl.col(c).cast(pl.String) for c in columns], separator=SEP)
+        lk = _keyed(left, k, carry)
+        rk = _keyed(right, k, carry) if right is not None else None
+        found, big_l, big_r, big = _blocked(lk, rk, config.max_block)
+        pairs += [found, *_sub_blocked(big_l, big_r, carry, config.max_block)]
+        capped.append(_capped_blocks(big, big_l, big_r))
+        more, capped_more = _secondary_candidates(left, right, key, config)
+        pairs += more
+        capped += capped_more
     if not pairs:
         return pl.DataFrame(schema={"left_id": pl.String, "right_id": pl.String})
-    return pl.concat(pairs).unique()
+    cands = pl.concat(pairs).unique()
+    blocks = sum(c.blocks for c in capped)
+    if blocks:
+        records = sum(c.records for c in capped)
+        missed = sum(_not_compared(c, cands) for c in capped)
+        log.warning(
+            "match.blocks_capped",
+            rule=config.name,
+            max_block=config.max_block,
+            blocks=blocks,
+            records=records,
+            pairs_not_compared=missed,
+        )
+        if stats is not None:
+            for name, n in (("blocks_capped", blocks), ("records_in_capped_blocks", records),
+                            ("pairs_not_compared", missed)):  # fmt: skip
+                stats[name] = stats.get(name, 0) + n
+    return cands
 
 
 def reason_labels(config: MatchConfig) -> list[str]:
@@ -674,15 +826,17 @@ def find_duplicates(
     ``id_column`` names the frame's id column (``contact_id``); the config's rules name its fields. A
     column the config reads that the frame lacks, or a ``date`` rule's text that is not a date, is a
     ``ConfigError`` naming it, before anything is compared. ``stats``, when given, receives the number
-    of candidate pairs compared (``candidates``); ``lists``: the nickname, free-mail and placeholder
-    lists (``crm_ops.values.wordlists``; the shipped ones).
+    of candidate pairs compared (``candidates``) and, when some key value was held by more than
+    ``max_block`` records, what blocking could not compare (``blocks_capped``,
+    ``records_in_capped_blocks``, ``pairs_not_compared``: see ``_candidates``); ``lists``: the
+    nickname, free-mail and placeholder lists (``crm_ops.values.wordlists``; the shipped ones).
 
         pairs = find_duplicates(frame, DEFAULTS["Contact"], id_column="contact_id")
     """
     lists = lists or shipped_lists()
     live = live_records(frame)
     prepared = prepare(live, config, "left", lists, id_column=id_column)
-    cands = _candidates(prepared, None, config)
+    cands = _candidates(prepared, None, config, stats)
     log.info("match.candidates", rule=config.name, records=live.height, candidates=cands.height)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.height
@@ -717,7 +871,7 @@ def link_records(
         id_column=right_id_column or id_column,
         label="right frame",
     )
-    cands = _candidates(lp, rp, config)
+    cands = _candidates(lp, rp, config, stats)
     log.info("match.candidates", rule=config.name, left=lp.height, right=rp.height, candidates=cands.height)
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.height

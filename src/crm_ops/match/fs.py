@@ -315,7 +315,10 @@ def train(
         ms, _, _ = expectation_maximisation(sample, u, list(range(len(rules))))
         for f in untaught:
             learned[f].append(ms[f])
-            notes.append(f"{labels[f]}: in every blocking key, learned from all pairs together")
+            notes.append(
+                f"{labels[f]}: learned from all pairs together (in every blocking key, or too few pairs "
+                "outside those that share it)"
+            )
     m = [_clip(np.mean(learned[f], axis=0)) if learned[f] else _start_m(counts[f]) for f in range(len(rules))]
     for f in range(len(rules)):
         if not learned[f]:

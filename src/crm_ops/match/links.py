@@ -2,8 +2,9 @@
 
 ``link(sf, hs, config, ...)`` pairs Salesforce and HubSpot records one-to-one: first by the ids each keeps
 of the other (either direction), then by the match rules on what is left, the older record preferred
-between equals. ``drift(entity, sf, hs, links, truth)`` compares linked pairs field by field after
-normalisation and proposes each difference's sync as a ``match.drift.<field>`` finding.
+between equals; each link with why its records match (``explain``, null for a link by id).
+``drift(entity, sf, hs, links, truth)`` compares linked pairs field by field after normalisation and
+proposes each difference's sync as a ``match.drift.<field>`` finding.
 
 With a ``ProposalGate`` (the rules the run checks), both values of a difference are put through the
 rules of the field in the CRM they would be written into: when the value the source of truth picks
@@ -57,6 +58,14 @@ def finding_rules() -> tuple[str, ...]:
 COMPARED_IN = {"amount": "currency"}
 
 
+def with_explain(pairs: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` with an ``explain`` column (``crm_ops.explain``), null where they have none: pairs by
+    the ids the CRMs keep of each other, pairs scored before every pair explained itself."""
+    if "explain" in pairs.columns:
+        return pairs
+    return pairs.with_columns(pl.lit(None, pl.String).alias("explain"))
+
+
 def _id_links(sf: pl.DataFrame, hs: pl.DataFrame, sf_link: str, hs_link: str) -> pl.DataFrame:
     """Pairs by the ids each CRM keeps of the other (either direction), both records existing."""
     sf_ids, hs_ids = sf.select("id"), hs.select("id")
@@ -70,7 +79,7 @@ def _id_links(sf: pl.DataFrame, hs: pl.DataFrame, sf_link: str, hs_link: str) ->
     pairs = pairs.join(sf_ids, left_on="left_id", right_on="id", how="semi").join(
         hs_ids, left_on="right_id", right_on="id", how="semi"
     )
-    return pairs.with_columns(pl.lit(1.0).alias("score"), pl.lit("linked id").alias("reasons"))
+    return with_explain(pairs.with_columns(pl.lit(1.0).alias("score"), pl.lit("linked id").alias("reasons")))
 
 
 def link(
@@ -96,7 +105,7 @@ def link(
     rest_hs = hs.select([c for c in hs.columns if c in read_hs]).join(
         by_id.select(pl.col("right_id").alias("id")), on="id", how="anti"
     )
-    scored = link_records(rest_sf, rest_hs, config, stats=stats, lists=lists)
+    scored = with_explain(link_records(rest_sf, rest_hs, config, stats=stats, lists=lists))
     # prefer the older record of two equal candidates (a later copy is the duplicate)
     created = rest_sf.select(pl.col("id").alias("left_id"), pl.col("created_at").alias("__created"))
     scored = scored.join(created, on="left_id", how="left").with_columns(
@@ -107,12 +116,8 @@ def link(
         .drop("__created", "__age")
         .with_columns(pl.lit("match").alias("method"))
     )
-    return pl.concat(
-        [
-            by_id.select("left_id", "right_id", "method", "score", "reasons"),
-            by_rule.select("left_id", "right_id", "method", "score", "reasons"),
-        ]
-    )
+    columns = ("left_id", "right_id", "method", "score", "reasons", "explain")
+    return pl.concat([by_id.select(columns), by_rule.select(columns)])
 
 
 def _failed(failures: dict[tuple[str, str], list[str]], name: str) -> pl.DataFrame:

@@ -3,11 +3,14 @@
 A ``match.duplicate`` finding is one record to merge into its survivor (``proposed_value``); every
 finding of a cluster carries the same ``detail`` (JSON): the survivor, the master ordering, the values
 the survivor will change and where each came from (``crm_ops.match.survivor``), notes for the reviewer,
-and the fingerprints of the members' matched fields (a rejection is remembered against them).
+and the fingerprints of the members' matched fields (a rejection is remembered against them); and, when
+the pairs carry it, ``explain``: why the record is said to duplicate, its best pair's ``explain`` text
+(``crm_ops.explain``: the prior and each field's level and weight; the pair whose score and reasons the
+finding's confidence and message give).
 
 A ``match.lead_duplicates_contact`` finding proposes converting a lead into the contact it duplicates
 (``proposed_value``), on the contact's account; its ``detail`` holds the contact's values after the
-conversion (the same merge rules, the contact as master) and the fingerprints.
+conversion (the same merge rules, the contact as master), the fingerprints and the pair's ``explain``.
 
 With a ``ProposalGate``, every value a survivor would take from another member passes the rules of
 its field first; one that fails (a placeholder title, a broken address) is not taken: the survivor
@@ -86,6 +89,17 @@ def gate_values(details: Mapping[str, dict[str, Any]], system: str, entity: str,
         d["values"] = kept
 
 
+def _explain(pairs: pl.DataFrame) -> list[str]:
+    """``["explain"]`` when the pairs carry why they matched (``crm_ops.explain``), else nothing: pairs
+    by linked id, a source's links and pairs scored before the column was added have none."""
+    return ["explain"] if "explain" in pairs.columns else []
+
+
+def _with_explain(detail: dict[str, Any], text: str | None) -> dict[str, Any]:
+    """A proposal's ``detail`` with its pair's ``explain`` text (none without one)."""
+    return {**detail, "explain": text} if text else detail
+
+
 def survivorship(
     frame: pl.DataFrame,
     pairs: pl.DataFrame,
@@ -107,11 +121,12 @@ def survivorship(
     if pairs.is_empty():
         return empty()
     members = clusters(pairs)
+    carried = ["score", "reasons", *_explain(pairs)]
     scores = (
         pl.concat(
             [
-                pairs.select(pl.col("left_id").alias("id"), "score", "reasons"),
-                pairs.select(pl.col("right_id").alias("id"), "score", "reasons"),
+                pairs.select(pl.col("left_id").alias("id"), *carried),
+                pairs.select(pl.col("right_id").alias("id"), *carried),
             ]
         )
         .sort("score", descending=True)
@@ -120,11 +135,22 @@ def survivorship(
     ranked = rank_clusters(frame, members, rules.master_for(entity)).join(scores, on="id", how="left")
     details = cluster_details(ranked, chosen_columns(frame), entity, system, rules, matched, twins)
     gate_values(details, system, entity, gate)
-    detail = pl.DataFrame(
-        {"cluster_id": list(details), "detail": [json.dumps(d, sort_keys=True) for d in details.values()]},
-        schema={"cluster_id": pl.String, "detail": pl.String},
-    )
-    losers = ranked.filter(pl.col("id") != pl.col("survivor")).join(detail, on="cluster_id", how="left")
+    losers = ranked.filter(pl.col("id") != pl.col("survivor"))
+    if "explain" in losers.columns:  # each record's own best pair: why it is said to duplicate
+        texts = [
+            json.dumps(_with_explain(details[cluster], why), sort_keys=True)
+            for cluster, why in losers.select("cluster_id", "explain").iter_rows()
+        ]
+        losers = losers.with_columns(pl.Series("detail", texts, dtype=pl.String))
+    else:
+        detail = pl.DataFrame(
+            {
+                "cluster_id": list(details),
+                "detail": [json.dumps(d, sort_keys=True) for d in details.values()],
+            },
+            schema={"cluster_id": pl.String, "detail": pl.String},
+        )
+        losers = losers.join(detail, on="cluster_id", how="left")
     return finding(
         losers.select(
             pl.lit("match.duplicate").alias("rule"),
@@ -175,9 +201,14 @@ def conversions(
     account = contacts.select(pl.col("id").alias("right_id"), pl.col("account_id").alias("__account"))
     seen = leads.select(pl.col("id").alias("left_id"), "updated_at")
     rows = pairs.join(account, on="right_id", how="left").join(seen, on="left_id", how="left")
+    why = (
+        rows["explain"]
+        if "explain" in rows.columns
+        else pl.repeat(None, rows.height, dtype=pl.String, eager=True)
+    )
     detail = [
-        json.dumps({**details[lead], "account_id": acct}, sort_keys=True)
-        for lead, acct in rows.select("left_id", "__account").iter_rows()
+        json.dumps(_with_explain({**details[lead], "account_id": acct}, text), sort_keys=True)
+        for lead, acct, text in zip(rows["left_id"], rows["__account"], why, strict=True)
     ]
     return finding(
         rows.with_columns(pl.Series("detail", detail, dtype=pl.String)).select(

@@ -26,6 +26,7 @@ import polars as pl
 from crm_ops.match.config import DEFAULTS, LEAD_CONTACT, MatchConfig
 from crm_ops.match.decisions import active, drop_rejected
 from crm_ops.match.engine import clusters, one_to_one
+from crm_ops.match.links import with_explain
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA, conversions, survivorship
 from crm_ops.match.sources import CRMS, SOURCE_LINK_SCHEMA, link_counts
 from crm_ops.match.survivor import MergeRules
@@ -38,6 +39,7 @@ LINK_SCHEMA = {
     "method": pl.String,
     "score": pl.Float64,
     "reasons": pl.String,
+    "explain": pl.String,  # why the records match (``crm_ops.explain``); null for a link by id
 }
 PAIRS_SCHEMA = {
     "system": pl.String,
@@ -46,6 +48,7 @@ PAIRS_SCHEMA = {
     "right_id": pl.String,
     "score": pl.Float64,
     "reasons": pl.String,
+    "explain": pl.String,
     "cluster_id": pl.String,
 }
 UNMATCHED_SCHEMA = {"system": pl.String, "entity": pl.String, "id": pl.String}
@@ -70,6 +73,10 @@ class MatchResult:
     unmatched: pl.DataFrame  # system, entity, id
     findings: pl.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    # what blocking could not compare, one line per rule set that met a key value held by more than its
+    # max_block records ("salesforce.Contact: 3 blocks over max_block 50 (1,234 records): 12,345 pairs
+    # not compared"; the counts are in ``stats``)
+    notices: list[str] = field(default_factory=list)
     # sources' records (billing customers, product users) linked to the CRMs' (``match.sources``)
     source_links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SOURCE_LINK_SCHEMA))
 
@@ -163,6 +170,26 @@ def twins(
     return {str(a): rows[str(b)] for a, b in pairs.iter_rows() if str(b) in rows}
 
 
+CAPPED = ("blocks_capped", "records_in_capped_blocks", "pairs_not_compared")  # ``engine._candidates``
+
+
+def capped(
+    prefix: str, counts: Mapping[str, int], config: MatchConfig, stats: dict[str, Any], notices: list[str]
+) -> None:
+    """What blocking could not compare for one rule set (``counts``, an engine's stats), into ``stats``
+    under ``prefix`` (``salesforce.Contact``) and as a line in ``notices``; nothing when no block was
+    capped."""
+    if not counts.get("blocks_capped"):
+        return
+    for name in CAPPED:
+        stats[f"{prefix}.{name}"] = counts.get(name, 0)
+    notices.append(
+        f"{prefix}: {counts['blocks_capped']:,} blocks over max_block {config.max_block} "
+        f"({counts.get('records_in_capped_blocks', 0):,} records): "
+        f"{counts.get('pairs_not_compared', 0):,} pairs not compared"
+    )
+
+
 def _rejected_ids(rejected: Sequence[Mapping[str, Any]], system: str, entity: str) -> pl.Series:
     """The records the rejections of ``system``'s ``entity`` name (their fingerprints are compared)."""
     mine = [r for r in rejected if r["system"] == system and r["entity"] == entity]
@@ -170,6 +197,8 @@ def _rejected_ids(rejected: Sequence[Mapping[str, Any]], system: str, entity: st
 
 
 def _tagged(pairs: pl.DataFrame, system: str, entity: str) -> pl.DataFrame:
+    if "left_id" in pairs.columns:  # pairs: why they match, null where they do not say
+        pairs = with_explain(pairs)
     return pairs.with_columns(pl.lit(system).alias("system"), pl.lit(entity).alias("entity"))
 
 
@@ -193,6 +222,7 @@ def orchestrate(
     links: list[pl.DataFrame] = []
     unmatched: list[pl.DataFrame] = []
     stats: dict[str, Any] = {}
+    notices: list[str] = []
     found: list[tuple[str, str, Frame, pl.DataFrame]] = []
     deduped = (*DEDUPED, *(k for k in cfg if k not in DEFAULTS))
     try:
@@ -216,6 +246,7 @@ def orchestrate(
                 )
                 kept = drop_rejected(pairs, skip)
                 stats[f"{system}.{entity}.candidates"] = counts.get("candidates", 0)
+                capped(f"{system}.{entity}", counts, cfg[entity], stats, notices)
                 stats[f"{system}.{entity}.duplicate_pairs"] = kept.height
                 if pairs.height != kept.height:
                     stats[f"{system}.{entity}.rejected_pairs_left_out"] = pairs.height - kept.height
@@ -226,7 +257,7 @@ def orchestrate(
         leads = engine.open_leads(sf["Lead"]) if "Lead" in sf else None
         if leads is not None and "Contact" in sf:
             contacts = engine.with_account_names(engine.live(sf["Contact"]), sf.get("Account"))
-            findings += _lead_contact(engine, leads, contacts, cfg, merging, rejected, stats, dups)
+            findings += _lead_contact(engine, leads, contacts, cfg, merging, rejected, stats, dups, notices)
         hs = frames.get("hubspot", {})
         if sf and hs:
             for entity, key in CROSS_ENTITIES:
@@ -246,6 +277,7 @@ def orchestrate(
                 links.append(collected)
                 stats[f"cross.{entity}.links"] = collected.height
                 stats[f"cross.{entity}.candidates"] = counts.get("candidates", 0)
+                capped(f"cross.{entity}", counts, cfg[key], stats, notices)
                 for side, rows, column in (("salesforce", left, "sf_id"), ("hubspot", right, "hs_id")):
                     only = engine.collect(engine.unlinked(rows, every, column), {"id": pl.String})
                     unmatched.append(_tagged(only, side, entity))
@@ -283,6 +315,7 @@ def orchestrate(
         else pl.DataFrame(schema=UNMATCHED_SCHEMA),
         findings=pl.concat(findings) if findings else pl.DataFrame(schema=MATCH_FINDINGS_SCHEMA),
         stats=stats,
+        notices=notices,
         source_links=sourced,
     )
 
@@ -296,12 +329,15 @@ def _lead_contact(
     rejected: Sequence[Mapping[str, Any]],
     stats: dict[str, Any],
     dups: list[pl.DataFrame],
+    notices: list[str],
 ) -> list[pl.DataFrame]:
     """Open leads that duplicate contacts, one-to-one: their pairs added to ``dups`` and the
-    conversion proposals returned."""
+    conversion proposals returned (what blocking could not compare in ``stats`` and ``notices``)."""
     lead_cfg = cfg.get("Lead-Contact", LEAD_CONTACT)
     matched = [r.field for r in lead_cfg.fields]
-    pairs = engine.pairs(leads, contacts, lead_cfg, {})
+    counts: dict[str, int] = {}
+    pairs = engine.pairs(leads, contacts, lead_cfg, counts)
+    capped("salesforce.Lead-Contact", counts, lead_cfg, stats, notices)
     ids = _rejected_ids(rejected, "salesforce", "Lead-Contact")
     skip = []
     if ids.len():

@@ -132,6 +132,7 @@ def _link_rows(entity: str, sf_entity: str, links: pl.DataFrame) -> pl.DataFrame
         "method",
         "score",
         "reasons",
+        "explain",
     )
 
 

@@ -32,7 +32,9 @@ is ``None``. Version 2 plans lack ``detail``.
 ``plan.csv`` holds the same actions for review in a spreadsheet: ``approve`` (yes/no, from the default
 approval; blank on a merge or a conversion, a person's decision: ``no`` or ``not_duplicate`` there is
 remembered) and ``review_reason`` first, then the labels, values (``survivor_values``: what a merge's
-survivor ends with), links, the ``action_id`` and the ``plan_id``; applying with ``--review`` honours
+survivor ends with; ``explain``: why its records are said to match, each field's signed weight,
+strongest first, ``crm_ops.explain.compact`` of the ``detail``'s ``explain``; read-only, not read back),
+links, the ``action_id`` and the ``plan_id``; applying with ``--review`` honours
 ``approve`` under the contract of ``crm_ops.plan.reviewfile`` (rows held to their plan). A merge row shows the
 duplicate's label as its seen value and the survivor's as its proposed value (``plan.jsonl`` keeps the
 time and the id applying checks). ``seen_value`` is the
@@ -56,6 +58,7 @@ from typing import Any
 
 from crm_ops import csvio, durable
 from crm_ops.errors import ConfigError
+from crm_ops.explain import compact
 
 FORMAT = "crm_ops.fixplan"
 VERSION = 3
@@ -69,8 +72,8 @@ ACTION_FIELDS = (
 )  # fmt: skip
 CSV_FIELDS = (
     "approve", "review_reason", "kind", "system", "entity", "record_id", "label", "account", "field",
-    "seen_value", "proposed_value", "survivor_values", "other_id", "other_label", "confidence", "rule",
-    "severity", "reason", "url", "other_url", "action_id", "plan_id",
+    "seen_value", "proposed_value", "survivor_values", "explain", "other_id", "other_label", "confidence",
+    "rule", "severity", "reason", "url", "other_url", "action_id", "plan_id",
 )  # fmt: skip
 PLAN_ID = "plan_id"  # the review file's column holding the plan's id on every row (``plan.reviewfile``)
 
@@ -186,7 +189,17 @@ def csv_row(action: Action) -> dict[str, Any]:
         values["seen_value"] = action.label or action.record_id
         values["proposed_value"] = action.other_label or action.proposed_value
     values["survivor_values"] = survivor_text(action)
+    values["explain"] = explain_text(action)
     return values
+
+
+def explain_text(action: Action) -> str:
+    """Why a merge's or conversion's records match, in one line (``crm_ops.explain.compact`` of its
+    ``detail``'s ``explain``); empty without one, said when it does not read (a findings file edited)."""
+    try:
+        return compact((action.detail or {}).get("explain"))
+    except ValueError as exc:
+        return f"(unreadable: {exc})"
 
 
 def survivor_text(action: Action) -> str:

@@ -2,7 +2,8 @@
 
 ``summarise`` gives the figures and samples as plain data (``--json`` prints it): counts by rule, kind,
 object and approval state (and why rows need review), a few before -> after rows per rule with their
-labels, and merges with both records side by side and the child records each moves to its survivor.
+labels, and merges with both records side by side, the child records each moves to its survivor and
+why its records match (the waterfall of its pair's ``explain``: ``why_matched``).
 ``render`` lays that out as text tables.
 
 CRM values are untrusted: they go into the tables as plain text (never as console markup), with
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from crm_ops.explain import outcome, waterfall
 from crm_ops.plan.format import Action, Plan
 from crm_ops.plan.review import irreversible_parts, reason_group
 
@@ -91,6 +93,7 @@ def summarise(
                         "notes": list(detail.get("notes") or []),
                         "cannot_undo": irreversible_parts(a),
                         "reason": a.reason,
+                        **why_matched(detail.get("explain")),
                     }
                 )
             continue
@@ -128,6 +131,40 @@ def summarise(
         "merges": merge_rows,
         "merges_total": merge_total,
     }
+
+
+def why_matched(text: str | None) -> dict[str, Any]:
+    """Why a merge's or conversion's records are said to match, from its pair's ``explain`` text
+    (``crm_ops.explain``): ``waterfall``, the prior then each field with its comparison level, signed
+    weight and the running total; ``outcome``, the match probability under the Fellegi-Sunter model (the
+    prior is not 0) or the score. Empty lists and None without a text (a plan made before matching
+    explained itself)."""
+    if not text:
+        return {"waterfall": [], "outcome": None}
+    try:
+        drawn = waterfall(text)
+    except ValueError as exc:  # a plan.jsonl edited by hand: said, not fatal to showing the rest
+        unreadable = {"field": "(unreadable)", "level": str(exc), "weight": 0.0, "total": 0.0}
+        return {"waterfall": [unreadable], "outcome": None}
+    rows = [
+        {"field": field, "level": level, "weight": weight, "total": running}
+        for field, level, weight, running in drawn
+    ]
+    kind, value = outcome(text)
+    return {"waterfall": rows, "outcome": {kind: value}}
+
+
+def _why(merge: Mapping[str, Any]) -> Text:
+    """A merge's waterfall as lines: ``field level +weight = running total``, then the outcome."""
+    rows = merge.get("waterfall") or []
+    if not rows:
+        return safe("")
+    lines = [
+        f"{r['field']} {r['level']} {r['weight']:+.2f} = {r['total']:+.2f}".replace("  ", " ") for r in rows
+    ]
+    for kind, value in (merge.get("outcome") or {}).items():
+        lines.append(f"{kind} {value:.4f}" if kind == "probability" else f"{kind} {value:.2f}")
+    return Text("\n").join(safe(line) for line in lines)
 
 
 def safe(value: Any) -> Text:
@@ -241,25 +278,27 @@ def tables(summary: Mapping[str, Any]) -> list[Table]:
             )
         )
     if summary["merges"]:
-        out.append(
-            _table(
-                f"merges and conversions ({len(summary['merges'])} of {summary['merges_total']:,}): "
-                "duplicate -> survivor",
-                ("object", "merged away", "kept", "survivor ends with", "confidence", "approval"),
-                [
-                    (
-                        f"{m['duplicate']['system']}.{m['duplicate']['entity']}"
-                        + (" (convert)" if m.get("kind") == "convert" else ""),
-                        _who(m["duplicate"]),
-                        _who(m["survivor"]),
-                        _ends_with(m),
-                        "" if m["confidence"] is None else f"{m['confidence']:.2f}",
-                        m["approval"],
-                    )
-                    for m in summary["merges"]
-                ],
-            )
-        )
+        # why they match: a column only when a merge says (a plan made before matching explained itself)
+        explained = any(m.get("waterfall") for m in summary["merges"])
+        columns = ["object", "merged away", "kept", "survivor ends with", "confidence", "approval"]
+        if explained:
+            columns.insert(4, "why they match")
+        rows = []
+        for m in summary["merges"]:
+            row = [
+                f"{m['duplicate']['system']}.{m['duplicate']['entity']}"
+                + (" (convert)" if m.get("kind") == "convert" else ""),
+                _who(m["duplicate"]),
+                _who(m["survivor"]),
+                _ends_with(m),
+                "" if m["confidence"] is None else f"{m['confidence']:.2f}",
+                m["approval"],
+            ]
+            if explained:
+                row.insert(4, _why(m))
+            rows.append(row)
+        title = f"merges and conversions ({len(summary['merges'])} of {summary['merges_total']:,}): "
+        out.append(_table(title + "duplicate -> survivor", columns, rows))
     return out
 
 

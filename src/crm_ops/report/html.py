@@ -29,6 +29,8 @@ border-radius:6px;padding:.6rem .9rem;min-width:11rem;flex:1 1 11rem}.card b{dis
 border-radius:2px}svg.chart{width:100%;height:auto;max-width:100%}
 .badge{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:12px;background:#eef2f6}
 .badge.applied{background:#c6f6d5}.badge.refused{background:#fed7d7}.badge.review{background:#fefcbf}
+.bar{display:inline-block;height:.7rem;max-width:8rem;vertical-align:middle;border-radius:2px}
+.bar.pos{background:#68d391}.bar.neg{background:#fc8181}
 """
 
 

@@ -3,7 +3,8 @@
 Sections: the verdict (exit code and the threshold that set it), the score per object with its counts
 and definition, the trend, the rules (description, findings, new and resolved since the last run, the
 trend of their counts), the plan's actions as applied, awaiting review or refused (with the CRM's
-message), with links to the records, new and resolved findings, and the warnings of the pull.
+message), with links to the records, why the proposed merges match (the waterfall of each one's pair),
+new and resolved findings, and the warnings of the pull.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from crm_ops.explain import outcome, waterfall
 from crm_ops.report.html import e, link, page, pct, table
 from crm_ops.report.monitors import breaker_section, field_audit_section, monitors_section
 from crm_ops.report.owners import render_owners
@@ -216,6 +218,63 @@ def _actions(d: RunData) -> str:
     return "".join(parts)
 
 
+WHY_SHOWN = 20  # merges and conversions whose waterfall the page draws (plan show and plan.csv: all)
+
+
+def _bar(weight: float, widest: float) -> str:
+    """A weight as an inline bar (green for, red against the match), its length relative to ``widest``."""
+    width = 0.0 if widest <= 0 else min(100.0, 100.0 * abs(weight) / widest)
+    side = "pos" if weight >= 0 else "neg"
+    return f'<span class="bar {side}" style="width:{width:.0f}%"></span> {weight:+.2f}'
+
+
+def _readable(text: Any) -> bool:
+    """An ``explain`` text that reads (a plan edited by hand may hold anything: left out, not fatal)."""
+    if not isinstance(text, str) or not text:
+        return False
+    try:
+        waterfall(text)
+    except ValueError:
+        return False
+    return True
+
+
+def why_section(actions: Sequence[Mapping[str, Any]]) -> str:
+    """Why the proposed merges and conversions match: per proposal (the first ``WHY_SHOWN``), the
+    waterfall of its pair's ``explain`` text (``crm_ops.explain``): the prior, each field with its
+    comparison level, signed weight (a bar) and the running total, and what they come to (the match
+    probability, or the score). Empty when no proposal carries an ``explain``."""
+    explained = [
+        a
+        for a in actions
+        if a.get("kind") in ("merge", "convert") and _readable((a.get("detail") or {}).get("explain"))
+    ]
+    if not explained:
+        return ""
+    parts = ["<h2>Why the merges match</h2>"]
+    for a in explained[:WHY_SHOWN]:
+        text = a["detail"]["explain"]
+        rows = waterfall(text)
+        widest = max((abs(w) for _, _, w, _ in rows), default=0.0)
+        kind, value = outcome(text)
+        shown = f"{value:.4f}" if kind == "probability" else f"{value:.2f}"
+        parts.append(
+            f"<h3>{e(a.get('label') or a.get('record_id'))} &rarr; "
+            f"{e(a.get('other_label') or a.get('proposed_value'))} "
+            f"<span class=muted>({e(a.get('system'))}.{e(a.get('entity'))}, {e(kind)} {shown})</span></h3>"
+        )
+        parts.append(
+            table(
+                ["field", "level", "weight", "running total"],
+                [[e(f), e(level), _bar(w, widest), f"{t:+.2f}"] for f, level, w, t in rows],
+                numeric=(3,),
+            )
+        )
+    if len(explained) > WHY_SHOWN:
+        parts.append(f'<p class="muted">{len(explained) - WHY_SHOWN:,} more in plan.csv (explain).</p>')
+    return "".join(parts)
+
+
 def _finding_rows(keys: pl.DataFrame, d: RunData, source: pl.DataFrame | None) -> list[list[str]]:
     urls = {
         (a.get("system"), a.get("entity"), a.get("record_id")): (a.get("url"), a.get("label"))
@@ -313,6 +372,7 @@ def render_run(d: RunData) -> str:
         _rules(d, new, resolved),
         "<h2>Actions</h2>",
         _actions(d),
+        why_section(d.actions),
         *(["<h2>Refused by the CRM</h2>", _refusals(d)] if d.refusals else []),
         "<h2>New and resolved findings</h2>",
         _changes(d, new, resolved),

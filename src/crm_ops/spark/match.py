@@ -5,7 +5,9 @@ and their order are ``crm_ops.match.orchestrate``'s, as for polars. What runs wh
 
 - normalising and blocking keys: the polars engine's ``prepare`` and ``key_columns``, per partition
   (the columns a config names, and a date rule's text, checked on the driver first);
-- blocking: a Spark join per blocking key, the blocks above ``max_block`` (by a Spark count) left out;
+- blocking: a Spark join per blocking key; the blocks above ``max_block`` (by a Spark count) sub-blocked
+  by the polars engine's ``sub_block_columns`` and what is left counted, as there (the same candidates
+  and counts);
 - scoring: each partition of candidate pairs, joined with both records' prepared fields, goes through
   the polars engine's ``score`` (rapidfuzz, the same comparators and weights);
 - clusters: connected components by iterated min-label propagation over the pairs (Spark joins), the
@@ -21,6 +23,7 @@ and their order are ``crm_ops.match.orchestrate``'s, as for polars. What runs wh
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,7 @@ from crm_ops.match.config import MatchConfig
 from crm_ops.match.dates import refusal, unreadable
 from crm_ops.match.engine import (
     PAIR_SCHEMA,
+    SEP,
     fit_model,
     key_columns,
     pair_levels,
@@ -40,6 +44,7 @@ from crm_ops.match.engine import (
     rule_where,
     score,
     secondary_columns,
+    sub_block_columns,
 )
 from crm_ops.match.links import DRIFT_FIELDS, drift
 from crm_ops.match.merges import MATCH_FINDINGS_SCHEMA
@@ -66,7 +71,6 @@ if TYPE_CHECKING:
     from crm_ops.spark.sessions import SparkFrames
 
 log = structlog.get_logger("crm_ops.spark")
-SEP = "\x1f"
 
 
 def _live(frame: DataFrame) -> DataFrame:
@@ -138,67 +142,200 @@ def prepare_spark(
     return map_polars(frame, run, out)
 
 
-def _candidates(left: DataFrame, right: DataFrame | None, config: MatchConfig) -> DataFrame:
+@dataclass
+class _Capped:
+    """The blocks of one key (or one direction of its secondary values) above ``max_block``, as the
+    polars engine's ``_Capped``: their records on each side (``id``, ``key``) and counts."""
+
+    left: DataFrame
+    right: DataFrame
+    blocks: int
+    records: int
+    pairs: int
+    both_ways: bool = False
+
+
+def _keyed(frame: DataFrame, key: Column, carry: Sequence[str], *, explode: bool = False) -> DataFrame:
+    """``id``, the blocking ``key`` (text; a list's items, one per row, with ``explode``) and the
+    sub-block columns ``carry`` (text), the rows without a key left out (as the polars engine's)."""
+    from pyspark.sql import functions as F
+
+    keyed = frame.select(F.col("id"), key.alias("key"), *[_c(c).cast("string").alias(c) for c in carry])
+    if explode:
+        keyed = keyed.withColumn("key", F.explode("key")).dropDuplicates(["id", "key"])
+    return keyed.withColumn("key", F.col("key").cast("string")).where(F.col("key").isNotNull())
+
+
+def _blocked(
+    lk: DataFrame, rk: DataFrame | None, max_block: int
+) -> tuple[DataFrame, DataFrame, DataFrame | None, DataFrame]:
+    """The polars engine's ``_blocked`` on Spark: the pairs of the blocks of at most ``max_block``
+    records, the records of the larger ones on each side, and their sizes (``key``, ``nl``, ``nr``)."""
+    from pyspark.sql import functions as F
+
+    nl = lk.groupBy("key").agg(F.count(F.lit(1)).alias("nl"))
+    if rk is None:
+        big = nl.where(F.col("nl") > max_block).withColumn("nr", F.col("nl"))
+    else:
+        nr = rk.groupBy("key").agg(F.count(F.lit(1)).alias("nr"))
+        big = nl.join(nr, "key").where(F.col("nl") + F.col("nr") > max_block)
+    big = big.localCheckpoint()
+    keys = big.select("key")
+    small_l = lk.select("id", "key").join(keys, "key", "left_anti")
+    small_r = small_l if rk is None else rk.select("id", "key").join(keys, "key", "left_anti")
+    pairs = (
+        small_l.alias("l")
+        .join(small_r.alias("r"), "key")
+        .select(F.col("l.id").alias("left_id"), F.col("r.id").alias("right_id"))
+    )
+    if rk is None:
+        pairs = pairs.where(F.col("left_id") < F.col("right_id"))
+    big_l = lk.join(keys, "key", "left_semi")
+    big_r = None if rk is None else rk.join(keys, "key", "left_semi")
+    return pairs, big_l, big_r, big
+
+
+def _sub_blocked(
+    lk: DataFrame, rk: DataFrame | None, columns: Sequence[str], max_block: int
+) -> list[DataFrame]:
+    """The polars engine's ``_sub_blocked`` on Spark (the same sub-blocks, the same pairs)."""
+    from pyspark.sql import functions as F
+
+    out = []
+    for i, column in enumerate(columns):
+
+        def rekeyed(frame: DataFrame, column: str = column) -> DataFrame:
+            return frame.where(_c(column).isNotNull()).withColumn(
+                "key", F.concat_ws(SEP, F.col("key"), _c(column))
+            )
+
+        pairs, big_l, big_r, _ = _blocked(rekeyed(lk), None if rk is None else rekeyed(rk), max_block)
+        out.append(pairs)
+        if i + 1 < len(columns) and not big_l.isEmpty():
+            out += _sub_blocked(big_l, big_r, columns[i + 1 :], max_block)
+    return out
+
+
+def _capped_blocks(big: DataFrame, big_l: DataFrame, big_r: DataFrame | None) -> _Capped:
+    """The counts of the blocks above ``max_block`` (the polars engine's ``_capped_blocks``)."""
+    from pyspark.sql import functions as F
+
+    within = big_r is None
+    pairs = (F.col("nl") * (F.col("nl") - 1) / 2) if within else F.col("nl") * F.col("nr")
+    records = F.col("nl") if within else F.col("nl") + F.col("nr")
+    row = big.agg(
+        F.count(F.lit(1)).alias("blocks"),
+        F.sum(pairs.cast("long")).alias("pairs"),
+        F.sum(records.cast("long")).alias("records"),
+    ).first()
+    right = big_l if big_r is None else big_r
+    return _Capped(
+        big_l.select("id", "key"),
+        right.select("id", "key"),
+        int(row["blocks"] or 0) if row else 0,
+        int(row["records"] or 0) if row else 0,
+        int(row["pairs"] or 0) if row else 0,
+    )
+
+
+def _not_compared(capped: _Capped, cands: DataFrame) -> int:
+    """The pairs of ``capped``'s blocks that are not candidates (the polars engine's ``_not_compared``)."""
+    from pyspark.sql import functions as F
+
+    if not capped.blocks:
+        return 0
+    left = capped.left.withColumnRenamed("id", "left_id")
+    right = capped.right.withColumnRenamed("id", "right_id")
+    oriented = [cands]
+    if capped.both_ways:
+        oriented.append(cands.select(F.col("right_id").alias("left_id"), F.col("left_id").alias("right_id")))
+    found = None
+    for c in oriented:
+        hit = (
+            c.join(left, "left_id")
+            .join(right, ["right_id", "key"], "left_semi")
+            .select("left_id", "right_id")
+        )
+        found = hit if found is None else found.unionByName(hit)
+    assert found is not None
+    if capped.both_ways:
+        found = found.select(
+            F.least("left_id", "right_id").alias("left_id"),
+            F.greatest("left_id", "right_id").alias("right_id"),
+        )
+    own = 0
+    if capped.both_ways:
+        own = capped.left.join(capped.right, ["id", "key"], "left_semi").count()
+    return capped.pairs - own - found.distinct().count()
+
+
+def _candidates(
+    left: DataFrame, right: DataFrame | None, config: MatchConfig
+) -> tuple[DataFrame, list[_Capped]]:
+    """The polars engine's ``_candidates`` on Spark: the candidate pairs of every blocking key, blocks
+    above ``max_block`` sub-blocked, and those blocks (``_Capped``) to count what was not compared."""
     from pyspark.sql import functions as F
 
     spark = left.sparkSession
-    pairs = None
+    pairs: list[DataFrame] = []
+    capped: list[_Capped] = []
     for i, key in enumerate(config.blocking):
         name = f"k{i}"
         if name not in left.columns:
             continue
-        lk = left.select("id", F.col(name).alias("key")).where(F.col("key").isNotNull())
-        rk = right.select("id", F.col(name).alias("key")).where(F.col("key").isNotNull()) if right else lk
-        sizes = lk.select("key") if right is None else lk.select("key").unionAll(rk.select("key"))
-        big = sizes.groupBy("key").count().where(F.col("count") > config.max_block).select("key")
-        lk = lk.join(big, "key", "left_anti")
-        rk = rk.join(big, "key", "left_anti") if right is not None else lk
-        joined = (
-            lk.alias("l")
-            .join(rk.alias("r"), "key")
-            .select(F.col("l.id").alias("left_id"), F.col("r.id").alias("right_id"))
-        )
-        if right is None:
-            joined = joined.where(F.col("left_id") < F.col("right_id"))
-        pairs = joined if pairs is None else pairs.unionByName(joined)
-        for extra in _secondary(left, right, key, config):
-            pairs = pairs.unionByName(extra)
-    if pairs is None:
-        return spark.createDataFrame([], "left_id string, right_id string")
-    return pairs.distinct()
+        carry = [c for c in sub_block_columns(config, key) if c in left.columns]
+        lk = _keyed(left, F.col(name), carry)
+        rk = _keyed(right, F.col(name), carry) if right is not None else None
+        found, big_l, big_r, big = _blocked(lk, rk, config.max_block)
+        pairs += [found, *_sub_blocked(big_l, big_r, carry, config.max_block)]
+        capped.append(_capped_blocks(big, big_l, big_r))
+        more, capped_more = _secondary(left, right, key, config)
+        pairs += more
+        capped += capped_more
+    if not pairs:
+        return spark.createDataFrame([], "left_id string, right_id string"), capped
+    out = pairs[0]
+    for p in pairs[1:]:
+        out = out.unionByName(p)
+    return out.distinct(), capped
 
 
 def _secondary(
     left: DataFrame, right: DataFrame | None, key: tuple[str, ...], config: MatchConfig
-) -> list[DataFrame]:
-    """Pairs where one record's value of a one-field key is among the other's secondary values
-    (as the polars engine's blocking)."""
+) -> tuple[list[DataFrame], list[_Capped]]:
+    """Pairs where one record's value of a one-field key is among the other's secondary values, and
+    the blocks above ``max_block`` (as the polars engine's blocking)."""
     from pyspark.sql import functions as F
 
     named = secondary_columns(config, key)
     if named is None:
-        return []
+        return [], []
     value, also = named
+    carry = [c for c in sub_block_columns(config, key) if c in left.columns]
     other = right if right is not None else left
-    out = []
-    for values, lists, flip in ((left, other, False), (other, left, True)):
+    out, capped = [], []
+    directions = ((left, other, False),) if right is None else ((left, other, False), (other, left, True))
+    for values, lists, flip in directions:
         if value not in values.columns or also not in lists.columns:
             continue
-        keys = values.select("id", _c(value).alias("key")).where(F.col("key").isNotNull())
-        items = lists.select(F.col("id").alias("id_r"), F.explode(_c(also)).alias("key"))
-        items = items.where(F.col("key").isNotNull())
-        sizes = keys.select("key").unionAll(items.select("key")).groupBy("key").count()
-        big = sizes.where(F.col("count") > config.max_block).select("key")
-        joined = keys.join(big, "key", "left_anti").join(items, "key")
-        a, b = ("id_r", "id") if flip else ("id", "id_r")
-        pairs = joined.select(F.col(a).alias("left_id"), F.col(b).alias("right_id"))
-        if right is None:
-            pairs = pairs.where(F.col("left_id") != F.col("right_id")).select(
-                F.least("left_id", "right_id").alias("left_id"),
-                F.greatest("left_id", "right_id").alias("right_id"),
-            )
-        out.append(pairs)
-    return out
+        keys = _keyed(values, _c(value), carry)
+        items = _keyed(lists, _c(also), carry, explode=True)
+        pairs, big_l, big_r, big = _blocked(keys, items, config.max_block)
+        a, b = ("right_id", "left_id") if flip else ("left_id", "right_id")
+        for each in [pairs, *_sub_blocked(big_l, big_r, carry, config.max_block)]:
+            oriented = each.select(F.col(a).alias("left_id"), F.col(b).alias("right_id"))
+            if right is None:
+                oriented = oriented.where(F.col("left_id") != F.col("right_id")).select(
+                    F.least("left_id", "right_id").alias("left_id"),
+                    F.greatest("left_id", "right_id").alias("right_id"),
+                )
+            out.append(oriented)
+        block = _capped_blocks(big, big_l, big_r)
+        if flip:
+            block = _Capped(block.right, block.left, block.blocks, block.records, block.pairs)
+        block.both_ways = right is None
+        capped.append(block)
+    return out, capped
 
 
 def _joined(cands: DataFrame, left: DataFrame, right: DataFrame, fields: Sequence[str]) -> DataFrame:
@@ -347,9 +484,20 @@ def _pairs(
         rp = prepare_spark(
             _live(right), config, "right", words, id_column=ids[1], label="right frame"
         ).persist()
-    cands = _candidates(lp, rp, config)
+    cands, capped = _candidates(lp, rp, config)
+    cands = cands.localCheckpoint()
     if stats is not None:
         stats["candidates"] = stats.get("candidates", 0) + cands.count()
+        blocks = sum(c.blocks for c in capped)
+        if blocks:
+            counts = {
+                "blocks_capped": blocks,
+                "records_in_capped_blocks": sum(c.records for c in capped),
+                "pairs_not_compared": sum(_not_compared(c, cands) for c in capped),
+            }
+            log.warning("match.blocks_capped", rule=config.name, max_block=config.max_block, **counts)
+            for name, n in counts.items():
+                stats[name] = stats.get(name, 0) + n
     if config.model == "fellegi-sunter" and model is None:
         model = _trained(cands, lp, rp, config, words)
     return _scored(cands, lp, lp if rp is None else rp, config, words, model)
@@ -510,7 +658,13 @@ def _id_links(sf: DataFrame, hs: DataFrame, sf_link: str, hs_link: str) -> DataF
     pairs = pairs.join(sf.select(F.col("id").alias("left_id")), "left_id", "left_semi").join(
         hs.select(F.col("id").alias("right_id")), "right_id", "left_semi"
     )
-    return pairs.select("left_id", "right_id", F.lit(1.0).alias("score"), F.lit("linked id").alias("reasons"))
+    return pairs.select(
+        "left_id",
+        "right_id",
+        F.lit(1.0).alias("score"),
+        F.lit("linked id").alias("reasons"),
+        F.lit(None).cast("string").alias("explain"),
+    )
 
 
 def link_spark(
@@ -530,13 +684,15 @@ def link_spark(
     rest_sf = sf.join(by_id.select(F.col("left_id").alias("id")), "id", "left_anti")
     rest_hs = hs.join(by_id.select(F.col("right_id").alias("id")), "id", "left_anti")
     scored = link_records_spark(rest_sf, rest_hs, config, stats=stats, lists=lists)
+    if "explain" not in scored.columns:  # pairs scored before every pair explained itself
+        scored = scored.withColumn("explain", F.lit(None).cast("string"))
     created = rest_sf.select(F.col("id").alias("left_id"), F.col("created_at").alias("__created"))
     scored = scored.join(created, "left_id", "left").withColumn(
         "__age", -F.coalesce(F.unix_millis(F.col("__created")), F.lit(0))
     )
     by_rule = one_to_one_spark(scored, order=("score", "__age")).drop("__created", "__age")
     by_rule = by_rule.withColumn("method", F.lit("match"))
-    cols = ["left_id", "right_id", "method", "score", "reasons"]
+    cols = ["left_id", "right_id", "method", "score", "reasons", "explain"]
     return by_id.select(*cols).unionByName(by_rule.select(*cols))
 
 
@@ -618,6 +774,7 @@ class SparkEngine:
                 "method",
                 "score",
                 "reasons",
+                "explain",
             )
             out = rows if out is None else out.unionByName(rows)
         assert out is not None, "no links to stack"
