@@ -278,27 +278,37 @@ def tables(summary: Mapping[str, Any]) -> list[Table]:
             )
         )
     if summary["merges"]:
-        # why they match: a column only when a merge says (a plan made before matching explained itself)
-        explained = any(m.get("waterfall") for m in summary["merges"])
         columns = ["object", "merged away", "kept", "survivor ends with", "confidence", "approval"]
-        if explained:
-            columns.insert(4, "why they match")
         rows = []
         for m in summary["merges"]:
-            row = [
-                f"{m['duplicate']['system']}.{m['duplicate']['entity']}"
-                + (" (convert)" if m.get("kind") == "convert" else ""),
-                _who(m["duplicate"]),
-                _who(m["survivor"]),
-                _ends_with(m),
-                "" if m["confidence"] is None else f"{m['confidence']:.2f}",
-                m["approval"],
-            ]
-            if explained:
-                row.insert(4, _why(m))
-            rows.append(row)
+            rows.append(
+                [
+                    f"{m['duplicate']['system']}.{m['duplicate']['entity']}"
+                    + (" (convert)" if m.get("kind") == "convert" else ""),
+                    _who(m["duplicate"]),
+                    _who(m["survivor"]),
+                    _ends_with(m),
+                    "" if m["confidence"] is None else f"{m['confidence']:.2f}",
+                    m["approval"],
+                ]
+            )
         title = f"merges and conversions ({len(summary['merges'])} of {summary['merges_total']:,}): "
         out.append(_table(title + "duplicate -> survivor", columns, rows))
+        # why they match, in a table of its own (a waterfall is many lines; the merges' table keeps its
+        # width): only when a merge says (a plan made before matching explained itself has none)
+        why = [
+            [_who(m["duplicate"]), _who(m["survivor"]), _why(m)]
+            for m in summary["merges"]
+            if m.get("waterfall")
+        ]
+        if why:
+            out.append(
+                _table(
+                    "why they match: each field's weight, and the running total",
+                    ["merged away", "kept", "why"],
+                    why,
+                )
+            )
     return out
 
 
