@@ -109,9 +109,10 @@ def rule_problems(rule: FieldRule, where: str) -> list[str]:
             f"{where}: bands must be similarities between 0 and 1, highest first, each once "
             f"(like [0.9, 0.75]), got {list(bands) if isinstance(bands, tuple) else bands!r}"
         )
-    tf: Any = rule.tf
-    if not isinstance(tf, bool):
-        out.append(f"{where}: tf must be true or false, got {tf!r}")
+    for name in ("tf", "veto"):
+        flag: Any = getattr(rule, name)
+        if not isinstance(flag, bool):
+            out.append(f"{where}: {name} must be true or false, got {flag!r}")
     return out
 
 
@@ -195,8 +196,12 @@ class FieldRule:
     the @, as the domain says only which company); else ``differ``. ``weight`` is then unused: each
     level's weight is learned. ``tf``: an exact agreement weighs by how rare the value is (a common
     surname agreeing counts less). ``swap``: another rule's field the values may be swapped with (a
-    first name written as the last): agreeing crosswise is a level (``swapped``) of its own. A bad
-    setting is a ``ConfigError`` when built.
+    first name written as the last): agreeing crosswise is a level (``swapped``) of its own. ``veto``
+    (either model): a pair whose ``veto`` fields all differ (each present on both sides and in no level
+    above ``differ``: not equal, no alias, no fuzzy band, not swapped) is not proposed, whatever the
+    other fields say: two people with first names that are not forms of one name and e-mails that are
+    not one address mistyped are two people, however much else (a household's phone, a surname) they
+    share. A bad setting is a ``ConfigError`` when built.
     """
 
     field: str
@@ -219,6 +224,8 @@ class FieldRule:
     # another rule's field this one may be swapped with (first and last name, two address lines): a
     # level of its own under Fellegi-Sunter when the values agree crosswise
     swap: str | None = None
+    # a pair whose ``veto`` fields all differ (both present, at no level above ``differ``) never matches
+    veto: bool = False
 
     def __post_init__(self) -> None:
         also: Any = self.also
