@@ -86,6 +86,9 @@ class DedupeScore:
     seeded: int  # true pairs
     found: int  # pairs matching found
     hits: int  # found pairs that are true
+    lookalikes: int = 0  # pairs seeded as alike and distinct (the manifest's ``lookalikes``)
+    merged: int = 0  # of those, pairs matching found: each a wrong merge, counted in ``found`` too
+    recalled: int | None = None  # seeded pairs found, when not ``hits`` (links: ``hits`` counts copies' too)
 
     @property
     def precision(self) -> float:
@@ -95,16 +98,33 @@ class DedupeScore:
     @property
     def recall(self) -> float:
         """The share of true pairs found (1 when none was seeded)."""
-        return self.hits / self.seeded if self.seeded else 1.0
+        found = self.hits if self.recalled is None else self.recalled
+        return found / self.seeded if self.seeded else 1.0
 
 
 def dedupe_scores(
-    duplicates: pl.DataFrame, result: MatchResult, declared: dict[tuple[str, str], str] | None = None
+    duplicates: pl.DataFrame,
+    result: MatchResult,
+    declared: dict[tuple[str, str], str] | None = None,
+    lookalikes: pl.DataFrame | None = None,
 ) -> list[DedupeScore]:
     """Per (system, entity) (Salesforce Contact, Account, Lead and Lead-Contact; HubSpot Contact and
     Account; and the objects ``declared`` maps to a profile's entities, such as the custom objects), the
-    seeded duplicate pairs (the manifest's ``duplicates``) against ``result``'s."""
+    seeded duplicate pairs (the manifest's ``duplicates``) against ``result``'s; with ``lookalikes`` (the
+    manifest's), how many of the pairs seeded as alike and distinct were found too."""
     entity_of = {**ENTITY_OF, **(declared or {})}
+    distinct: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    same = (
+        lookalikes.filter(
+            (pl.col("system") == pl.col("other_system")) & (pl.col("object") == pl.col("other_object"))
+        )
+        if lookalikes is not None
+        else pl.DataFrame()
+    )
+    for (system, obj), group in same.group_by("system", "object") if same.height else ():
+        entity = entity_of.get((str(system), str(obj)))
+        if entity is not None:
+            distinct[(str(system), entity)] = _pairs(group, "record_id", "other_id")
     truth: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for (system, obj), group in duplicates.filter(pl.col("kind") != "lead_contact").group_by(
         "system", "object"
@@ -121,7 +141,12 @@ def dedupe_scores(
         mine = result.duplicates.filter((pl.col("system") == system) & (pl.col("entity") == entity))
         found = _pairs(mine, "left_id", "right_id")
         seeded = truth.get((system, entity), set())
-        out.append(DedupeScore(system, entity, len(seeded), len(found), len(found & seeded)))
+        alike = distinct.get((system, entity), set())
+        out.append(
+            DedupeScore(
+                system, entity, len(seeded), len(found), len(found & seeded), len(alike), len(found & alike)
+            )
+        )
     return out
 
 
@@ -135,6 +160,59 @@ def duplicate_scores(duplicates: pl.DataFrame, result: MatchResult) -> tuple[flo
     found = _pairs(result.duplicates.filter(pl.col("system") == "salesforce"), "left_id", "right_id")
     hits = len(found & truth_pairs)
     return hits / max(1, len(found)), hits / max(1, len(truth_pairs)), len(found), len(truth_pairs)
+
+
+def _people(duplicates: pl.DataFrame) -> dict[str, set[str]]:
+    """Each record in a duplicate cluster: its clusters (the records of one person or company)."""
+    out: dict[str, set[str]] = {}
+    for record, cluster in duplicates.select("record_id", "cluster_id").iter_rows():
+        out.setdefault(record, set()).add(cluster)
+    return out
+
+
+def link_scores_by_object(
+    matches: pl.DataFrame,
+    result: MatchResult,
+    lookalikes: pl.DataFrame | None = None,
+    duplicates: pl.DataFrame | None = None,
+) -> list[DedupeScore]:
+    """Per Salesforce object (Contact, Lead, Account, Opportunity), the seeded Salesforce-HubSpot pairs
+    (the manifest's ``matches``) against ``result``'s links, as ``DedupeScore``s of system ``cross``;
+    with ``lookalikes``, how many cross-CRM pairs seeded as alike and distinct were linked. With
+    ``duplicates``, a link between a copy and the other CRM's record of its person or company (or two
+    copies of one) counts as right, as it is: only the originals' pairs are seeded, and recall counts
+    those."""
+    people = _people(duplicates) if duplicates is not None else {}
+    right = {
+        (a, b)
+        for sf_id, hs_id in matches.select("sf_id", "hs_id").iter_rows()
+        for a in people.get(sf_id, {sf_id})
+        for b in people.get(hs_id, {hs_id})
+    }
+    alike: dict[str, set[tuple[str, str]]] = {}
+    if lookalikes is not None:
+        for row in lookalikes.filter(pl.col("system") != pl.col("other_system")).iter_rows(named=True):
+            sf = row["system"] == "salesforce"
+            obj = row["object"] if sf else row["other_object"]
+            pair = (row["record_id"], row["other_id"]) if sf else (row["other_id"], row["record_id"])
+            alike.setdefault(obj, set()).add(pair)
+    out = []
+    objects = sorted(set(matches["sf_object"].unique()) | set(result.links["sf_entity"].unique()))
+    for obj in objects:
+        truth = set(matches.filter(pl.col("sf_object") == obj).select("sf_id", "hs_id").iter_rows())
+        found = set(result.links.filter(pl.col("sf_entity") == obj).select("sf_id", "hs_id").iter_rows())
+        hits = sum(
+            1
+            for sf_id, hs_id in found
+            if any((a, b) in right for a in people.get(sf_id, {sf_id}) for b in people.get(hs_id, {hs_id}))
+        )
+        wrong = alike.get(obj, set())
+        out.append(
+            DedupeScore(
+                "cross", obj, len(truth), len(found), hits, len(wrong), len(found & wrong), len(found & truth)
+            )
+        )
+    return out
 
 
 def link_scores(matches: pl.DataFrame, result: MatchResult) -> tuple[float, float, int, int]:

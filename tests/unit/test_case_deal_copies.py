@@ -11,6 +11,7 @@ import pytest
 from crm_ops.sandbox.generator import SeedConfig, SeededData, generate
 from crm_ops.sandbox.generator import cases as cases_module
 from crm_ops.sandbox.generator.deal_copies import DealCopies
+from crm_ops.sandbox.generator.hard_copies import HardCopies
 
 CONFIG = SeedConfig(records=600, seed=11, as_of=date(2026, 6, 1))
 COPIED = {("salesforce", "Case"), ("hubspot", "tickets"), ("hubspot", "deals")}
@@ -48,6 +49,8 @@ def test_a_copied_case_is_live_new_and_on_its_originals_contact(data: SeededData
             assert b["Subject"] == f"RE: {a['Subject']}"
         elif kind == "subject_case":
             assert b["Subject"] == a["Subject"].lower()
+        elif kind == "reply_other_channel":  # issue 28's harder copies: a reply, mistyped, by phone or web
+            assert b["Subject"].startswith("RE: ") and b["Origin"] != a["Origin"]
         else:
             assert b["Subject"] != a["Subject"] and len(b["Subject"]) - len(a["Subject"]) in (-1, 0, 1)
     assert {r["CaseNumber"] for r in by_id.values()} == {f"{i + 1:08d}" for i in range(cases.height)}
@@ -76,6 +79,9 @@ def test_a_copied_ticket_or_deal_has_its_originals_associations(data: SeededData
 
 
 def test_seeding_the_copies_changes_no_other_table(data: SeededData, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the harder copies and look-alikes (issue 28, made last) are counted from the copies: left out of both
+    monkeypatch.setattr(HardCopies, "hard_copies", lambda self, sf, hs, associations: [])
+    data = generate(CONFIG)
     monkeypatch.setattr(cases_module, "case_copies", lambda rng, system, frame, taken, end: (frame, []))
     monkeypatch.setattr(DealCopies, "deal_copies", lambda self, hs, associations: None)
     plain = generate(CONFIG)

@@ -194,3 +194,33 @@ def test_names_written_the_wrong_way_round_are_a_level_of_their_own() -> None:
         ConfigError, match=r"field rule 'given': swap must name another rule's field \(surname\), got 'name'"
     ):
         MatchConfig("People", (FieldRule("given", swap="name"), FieldRule("surname")), (("given",),))
+
+
+def test_a_pair_whose_veto_fields_all_differ_is_not_proposed() -> None:
+    """Two people of one household (one surname, one phone, two first names and two mailboxes) are not
+    one person, however high the rest scores; a copy whose first name lost its likeness to a typo keeps
+    its e-mail, and one field that agrees lifts the veto (issue 28)."""
+    people = pl.DataFrame(
+        {
+            "id": ["andrew", "amanda", "lea", "lae"],
+            "first_name": ["Andrew", "Amanda", "Léa", "Laé"],
+            "last_name": ["Kelly", "Kelly", "Patel", "Patel"],
+            "email": ["andrew.kelly@x.de", "amanda.kelly@x.de", "lea.patel@y.com", "lea.patel@y.com"],
+            "phone": ["+493087800189", "+493087800189", "+13034851111", "+13034851111"],
+        }
+    )
+    rules = (
+        FieldRule("email", "fuzzy", 0.3, "email", bands=(0.95,), veto=True),
+        FieldRule("phone", "normalised", 0.4, "phone"),
+        FieldRule("last_name", "fuzzy", 0.2, "name"),
+        FieldRule("first_name", "first_name", 0.1, "name", veto=True),
+    )
+    config = MatchConfig("People", rules, (("phone",),), threshold=0.7)
+    found = {tuple(sorted(p)) for p in find_duplicates(people, config).select("left_id", "right_id").rows()}
+    assert found == {("lae", "lea")}  # the household's pair scores 0.90 and is ruled out
+    plain = dataclasses.replace(config, fields=tuple(dataclasses.replace(r, veto=False) for r in rules))
+    assert ("amanda", "andrew") in {
+        tuple(sorted(p)) for p in find_duplicates(people, plain).select("left_id", "right_id").rows()
+    }
+    with pytest.raises(ConfigError, match=r"veto must be true or false, got 'yes'"):
+        FieldRule("first_name", "first_name", veto="yes")  # type: ignore[arg-type]

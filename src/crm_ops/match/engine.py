@@ -775,7 +775,9 @@ def score(
             for i in range(sims.shape[1])
         ]
     keep = (
-        np.ones(n, dtype=bool) if keep_all else (scores >= config.threshold) & (present >= config.min_fields)
+        np.ones(n, dtype=bool)
+        if keep_all
+        else (scores >= config.threshold) & (present >= config.min_fields) & ~_vetoed(config, compared, data)
     )
     # the reasons (the fields that agreed, in the rules' order) and explanations are spelled for the kept
     # pairs only
@@ -793,6 +795,19 @@ def score(
         prior, labels, [pl.Series(t[keep], dtype=pl.String) for t in level_text], weights[keep]
     )
     return kept.select("left_id", "right_id", "score", reason.alias("reasons"), explain.alias("explain"))
+
+
+def _vetoed(
+    config: MatchConfig, compared: Sequence[tuple[np.ndarray, np.ndarray]], data: pl.DataFrame
+) -> np.ndarray:
+    """The pairs the rules with ``veto`` rule out: each such rule's values both present and at its
+    ``differ`` level (none when no rule has ``veto``)."""
+    out = np.full(data.height, any(rule.veto for rule in config.fields))
+    for i, (rule, (sim, equal)) in enumerate(zip(config.fields, compared, strict=True)):
+        if rule.veto:
+            level = fs.levels(rule, sim, equal, _swapped(data, config, i) if rule.swap else None)
+            out &= level == len(fs.level_names(rule)) - 1
+    return out
 
 
 def _secondary_hits(data: pl.DataFrame, index: int) -> np.ndarray:

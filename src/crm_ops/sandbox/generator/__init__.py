@@ -26,12 +26,14 @@ from crm_ops.sandbox.generator.config import SeedConfig
 from crm_ops.sandbox.generator.deal_copies import DealCopies
 from crm_ops.sandbox.generator.defects import DEFECT_KINDS, Defects
 from crm_ops.sandbox.generator.duplicates import Duplicates
+from crm_ops.sandbox.generator.hard_copies import HardCopies
 from crm_ops.sandbox.generator.manifest import (
     _DEFECTS_SCHEMA,
     _DRIFT_SCHEMA,
     _DUPLICATES_SCHEMA,
     _MATCHES_SCHEMA,
     DELETED_SCHEMA,
+    LOOKALIKES_SCHEMA,
     Manifest,
     SeededData,
 )
@@ -64,6 +66,7 @@ class _Generator(
     Products,
     Quotes,
     DealCopies,
+    HardCopies,
 ):
     def __init__(self, config: SeedConfig) -> None:
         self.cfg = config
@@ -121,7 +124,9 @@ class _Generator(
         deleted += self.campaigns(sf)  # Salesforce campaigns and members, on a random stream of their own
         deleted += self.products(sf, hs, associations)  # products and line items, a stream of their own
         deleted += self.quotes(sf, hs, associations)  # quotes, on a stream of their own too
-        self.deal_copies(hs, associations)  # deals entered twice, last, on a random stream of their own
+        self.deal_copies(hs, associations)  # deals entered twice, on a random stream of their own
+        # harder copies and look-alikes in every mergeable object (issue 28), last, a stream of their own
+        lookalikes = self.hard_copies(sf, hs, associations)
         # What the org serves: fields and properties it does not have are simply not there.
         for name, obj in salesforce_objects(self.cfg.org).items():
             sf[name] = sf[name].select(list(obj.schema()))
@@ -134,5 +139,6 @@ class _Generator(
             drift=pl.DataFrame(self.drift, schema=_DRIFT_SCHEMA, orient="row"),
             config={**asdict(self.cfg), "as_of": self.today.isoformat()},
             deleted=pl.DataFrame(deleted, schema=DELETED_SCHEMA, orient="row"),
+            lookalikes=pl.DataFrame(lookalikes, schema=LOOKALIKES_SCHEMA, orient="row"),
         )
         return SeededData(self.cfg, sf, hs, hs_owners, associations, manifest)

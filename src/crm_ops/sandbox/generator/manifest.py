@@ -45,6 +45,7 @@ _MANIFEST_FILES = {
     "matches": "matches.parquet",
     "drift": "drift.parquet",
     "deleted": "deleted.parquet",
+    "lookalikes": "lookalikes.parquet",
 }
 # Records seeded as deleted: Salesforce's recycle bin (IsDeleted, seen by queryAll) and HubSpot's
 # archived records (archived=true list pulls), with when each was deleted.
@@ -53,6 +54,20 @@ DELETED_SCHEMA: dict[str, pl.DataType] = {
     "object": pl.String(),
     "record_id": pl.String(),
     "deleted_at": pl.Datetime("ms", "UTC"),
+}
+
+
+# Pairs of records that look alike and are distinct (issue 28: namesakes, households, namesake companies,
+# a colleague's case, another deal of one company): merging or linking any is wrong. ``record_id`` is the
+# record made to look like ``other_id``, in the same object or, for a link, the other CRM's.
+LOOKALIKES_SCHEMA: dict[str, pl.DataType] = {
+    "system": pl.String(),
+    "object": pl.String(),
+    "record_id": pl.String(),
+    "other_system": pl.String(),
+    "other_object": pl.String(),
+    "other_id": pl.String(),
+    "kind": pl.String(),
 }
 
 
@@ -66,6 +81,7 @@ class Manifest:
     drift: pl.DataFrame
     config: dict[str, Any] = field(default_factory=dict)
     deleted: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DELETED_SCHEMA))
+    lookalikes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LOOKALIKES_SCHEMA))
 
     def write(self, directory: Path) -> Path:
         """Write the tables as Parquet and ``manifest.json`` (config, counts, files), each atomically."""
@@ -80,6 +96,7 @@ class Manifest:
             "matches": self.matches.height,
             "drift": self.drift.height,
             "deleted": self.deleted.height,
+            "lookalikes": self.lookalikes.height,
         }
         target = directory / "manifest.json"
         tmp = target.with_suffix(".json.tmp")
