@@ -21,6 +21,9 @@ LOOPBACK = ("127.0.0.1", "localhost")
 
 class _Handler(socketserver.StreamRequestHandler):
     server: _ProxyServer
+    # unbuffered: a buffered reader would keep the bytes after the headers (a POST's body) to itself, and
+    # the relay would wait its 30 s for a body the upstream never gets
+    rbufsize = 0
 
     def handle(self) -> None:
         line = self.rfile.readline(65537).decode("latin-1")

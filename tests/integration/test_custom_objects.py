@@ -21,7 +21,7 @@ from crm_ops.errors import ConfigError
 from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
-from tests.pulling import fast_sandbox, profile_for
+from tests.pulling import fast_sandbox, hubspot_rate, hubspot_searches, profile_for
 
 pytestmark = pytest.mark.integration
 ENTITY = "CrmSubscription"  # "Subscription" is the billing source's core entity
@@ -114,9 +114,12 @@ def _profile(
     (folder / "rules").mkdir(exist_ok=True)
     (folder / "rules" / "subscriptions.yaml").write_text(RULE)
     os.environ.update(box.env)
-    rate = min(box.config.hubspot_limits.per_ten_seconds - 10, 100_000)
     text = sandbox_config(
-        box.env, folder / "state", hubspot_rate=rate, salesforce=salesforce, hubspot=hubspot
+        box.env,
+        folder / "state",
+        hubspot_rate=hubspot_rate(box),
+        salesforce=salesforce,
+        hubspot={**hubspot_searches(box), **(hubspot or {})},
     ).replace(
         "[profiles.sandbox]\n",
         f"[profiles.sandbox]\nobject_maps = [{', '.join(files)}]\n",
