@@ -97,6 +97,11 @@ def sf_ids(prefix: str, start: int, count: int) -> pl.Series:
     return (prefix + "8d0" + nums + suffix).alias("Id")
 
 
+def sf_id_at(prefix: str, row: int) -> str:
+    """``sf_ids`` of one row, without building a Series (the generator's record-at-a-time stages)."""
+    return f"{prefix}8d0{row:09d}{sf_id_suffix(f'{prefix}8d0000000000')}"
+
+
 def sf_row(record_id: str, prefix: str) -> int | None:
     """The row an id points at, or None when it is not one of this object's ids (15 or 18 chars)."""
     if len(record_id) not in (15, 18) or not record_id.startswith(prefix) or record_id[3:6] != "8d0":

@@ -35,7 +35,7 @@ from crm_ops.sandbox.objects import (
     HUBSPOT_OBJECTS,
     PRIMARY_ASSOCIATION_TYPES,
     SALESFORCE_OBJECTS,
-    sf_ids,
+    sf_id_at,
 )
 
 STREAM = 2828  # issue 28: the stream is np.random.default_rng([seed, STREAM])
@@ -230,7 +230,7 @@ class _Maker:
         it in ``new``; its id."""
         row = height + len(new)
         if system == "salesforce":
-            new_id: Any = sf_ids(SALESFORCE_OBJECTS[obj].key_prefix, row, 1)[0]
+            new_id: Any = sf_id_at(SALESFORCE_OBJECTS[obj].key_prefix, row)
             record["Id"] = new_id
             if obj == "Case":
                 record["CaseNumber"] = f"{row + 1:08d}"
