@@ -777,7 +777,10 @@ def score(
     keep = (
         np.ones(n, dtype=bool)
         if keep_all
-        else (scores >= config.threshold) & (present >= config.min_fields) & ~_vetoed(config, compared, data)
+        else (scores >= config.threshold)
+        & (present >= config.min_fields)
+        & ~_vetoed(config, compared, data)
+        & ~_ruled_out(config, compared, data)
     )
     # the reasons (the fields that agreed, in the rules' order) and explanations are spelled for the kept
     # pairs only
@@ -807,6 +810,24 @@ def _vetoed(
         if rule.veto:
             level = fs.levels(rule, sim, equal, _swapped(data, config, i) if rule.swap else None)
             out &= level == len(fs.level_names(rule)) - 1
+    return out
+
+
+def _ruled_out(
+    config: MatchConfig, compared: Sequence[tuple[np.ndarray, np.ndarray]], data: pl.DataFrame
+) -> np.ndarray:
+    """The pairs a ``required`` rule did not compare (a value missing on a side), and, with the config's
+    ``lifetime`` (opened, closed), those where one record was opened on a later day than the other was
+    closed (no close date: still open)."""
+    out = np.zeros(data.height, dtype=bool)
+    for rule, (sim, _) in zip(config.fields, compared, strict=True):
+        if rule.required:
+            out |= np.isnan(sim)
+    if config.lifetime and data.height:
+        names = [r.field for r in config.fields]
+        opened, closed = (f"f:{names.index(name)}" for name in config.lifetime)
+        apart = (pl.col(opened) > pl.col(f"{closed}:r")) | (pl.col(f"{opened}:r") > pl.col(closed))
+        out |= data.select(apart.fill_null(False).alias("apart"))["apart"].to_numpy()
     return out
 
 

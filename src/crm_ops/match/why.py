@@ -67,7 +67,12 @@ class PairWhy:
         out += [f"  note: {n}" for n in self.notes]
         out.append(
             f"  score {self.score:.4f} against threshold {self.threshold}"
-            + ("" if self.kept else " (below it, or too few fields present on both)")
+            + (
+                ""
+                if self.kept
+                else " (below it, too few fields present on both, or ruled out: the veto fields all "
+                "differ, a required field missing, or one record opened after the other was closed)"
+            )
             + (f"; agreeing: {self.reasons}" if self.reasons else "")
         )
         if self.explain:

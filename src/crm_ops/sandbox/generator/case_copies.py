@@ -4,9 +4,11 @@ HubSpot ``tickets``), so the sandbox seeds such pairs with ground truth.
 
 A copy is of a live, clean case: the same contact and account, type, origin, priority and owner; a
 subject as people's second messages have it (``COPY_KINDS``: the very same, a reply's ``RE:`` prefix, in
-other case, one slip of the keyboard); opened hours to two days after the original, and still new
-(open, no close date). Each pair is a cluster in the manifest's duplicates, its kind the subject's
-difference. Built from a random stream of its own, after the cases, so nothing else of a seed changes.
+other case, one slip of the keyboard); opened hours to two days after the original and, when the original
+is closed, before it was (half-way at most: the customer wrote again before the answer came; a problem
+back after its case was closed is a new case, not a copy), and still new (open, no close date). Each
+pair is a cluster in the manifest's duplicates, its kind the subject's difference. Built from a random
+stream of its own, after the cases, so nothing else of a seed changes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,51 @@ def copy_subject(rng: np.random.Generator, kind: str, subject: str) -> str:
     return subject
 
 
+def before_answer(
+    created: np.ndarray, later: np.ndarray, closed: np.ndarray, today_end: np.datetime64
+) -> np.ndarray:
+    """When copies of cases opened at ``created`` are opened: ``later`` after them, never after today,
+    and for an original closed at ``closed`` (NaT: still open) half-way to its close at most."""
+    waited = np.where(np.isnat(closed), later, np.minimum(later, (closed - created) // 2))
+    out: np.ndarray = np.minimum(created + waited, today_end)
+    return out
+
+
+def unlabelled_copies(
+    contact: np.ndarray, subject: np.ndarray, created: np.ndarray, closed: np.ndarray, kept: np.ndarray
+) -> np.ndarray:
+    """The rows of cases that are, by chance, what ``case_copies`` makes: one contact's case on the very
+    subject of another of theirs opened up to ``MAX_LATER_HOURS`` before it and not yet closed (NaT:
+    still open). The later of each such pair is returned, or the earlier when the later is ``kept`` (a
+    seeded copy or its original, whose subject must stay); a pair both kept is left."""
+    frame = pl.DataFrame(
+        {
+            "row": np.arange(len(contact)),
+            "contact": pl.Series(contact.astype(str)),
+            "subject": pl.Series(subject.tolist(), dtype=pl.String),
+            "created": pl.Series(created.astype("datetime64[ms]")),
+            "closed": pl.Series(closed.astype("datetime64[ms]")),
+            "kept": pl.Series(kept, dtype=pl.Boolean),
+        }
+    ).filter(pl.col("subject").is_not_null())
+    window = np.timedelta64(MAX_LATER_HOURS, "h")
+    by = ["contact", "subject"]
+    pairs = (
+        frame.sort([*by, "created"])
+        .with_columns(
+            pl.col("row", "closed", "created", "kept").shift(1).over(by).name.prefix("prev_"),
+        )
+        .filter(
+            pl.col("created") - pl.col("prev_created") <= pl.lit(window),
+            pl.col("prev_closed").is_null() | (pl.col("created") <= pl.col("prev_closed")),
+        )
+    )
+    chosen = pairs.select(
+        pl.when(~pl.col("kept")).then(pl.col("row")).when(~pl.col("prev_kept")).then(pl.col("prev_row"))
+    ).to_series()
+    return np.asarray(chosen.drop_nulls().unique().sort().to_numpy(), dtype=np.int64)
+
+
 def case_copies(
     rng: np.random.Generator, system: str, frame: pl.DataFrame, taken: set[str], today_end: np.datetime64
 ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
@@ -58,7 +105,8 @@ def case_copies(
         copy_subject(rng, kind, str(text))
         for kind, text in zip(kinds.tolist(), originals[subject].to_list(), strict=True)
     ]
-    opened = np.minimum(originals[created].to_numpy().astype("datetime64[ms]") + later, today_end)
+    closed = originals["ClosedDate" if sfs else "closed_date"].to_numpy().astype("datetime64[ms]")
+    opened = before_answer(originals[created].to_numpy().astype("datetime64[ms]"), later, closed, today_end)
     stamps = pl.Series(opened).cast(frame.schema[created])
     if sfs:
         new_ids: list[Any] = sf_ids(SALESFORCE_OBJECTS[obj].key_prefix, n, k).to_list()

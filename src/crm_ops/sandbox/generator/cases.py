@@ -16,6 +16,9 @@ tickets (the default pipeline's stage 4) with no close date. Salesforce keeps ``
 are deleted (recycle bin, archived) and listed with the other deleted records. A few live, clean cases
 of each side are opened twice (``case_copies``, on a stream of their own), each pair a cluster in the
 manifest's duplicates; a copied ticket is on its original's contact and company, and never archived.
+The independent draws are kept from making such copies by chance, with no truth to say so: a contact's
+case on the subject of their case opened under two days before and still open takes the next subject
+(``resubject``), so the manifest's duplicates are every pair a person would call one case opened twice.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.case_copies import case_copies
+from crm_ops.sandbox.generator.case_copies import case_copies, unlabelled_copies
 from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
@@ -72,6 +75,9 @@ class Cases(GenState):
             for system, frames, name in (("salesforce", sf, SF_OBJECT), ("hubspot", hs, HS_OBJECT)):
                 frames[name], truth = case_copies(copies, system, frames[name], taken, end)
                 self.duplicates += truth
+            sf[SF_OBJECT] = self._resubjected(
+                "salesforce", sf[SF_OBJECT], sf[SF_OBJECT]["ContactId"].to_numpy()
+            )
 
     def _times(self, rng: np.random.Generator, n: int, closed: np.ndarray) -> dict[str, np.ndarray]:
         """Creation, close (closed ones: hours to weeks later, never after today) and last change."""
@@ -162,6 +168,24 @@ class Cases(GenState):
             n,
         )
 
+    def _resubjected(self, system: str, frame: pl.DataFrame, contact: np.ndarray) -> pl.DataFrame:
+        """``frame`` (``Case`` or ``tickets``, with its seeded copies) with no unlabelled copy among the
+        independent cases (``resubject``), ``contact`` each one's contact: the copies and their
+        originals keep their subjects."""
+        sfs = system == "salesforce"
+        key, subject_f = ("Id", "Subject") if sfs else ("id", "subject")
+        created_f, closed_f = ("CreatedDate", "ClosedDate") if sfs else ("createdate", "closed_date")
+        seeded = {d["record_id"] for d in self.duplicates if d["system"] == system}
+        kept = frame[key].cast(pl.String).is_in(pl.Series(sorted(seeded), dtype=pl.String).implode())
+        subject = resubject(
+            contact,
+            np.asarray(frame[subject_f].to_list(), dtype=object),
+            frame[created_f].to_numpy().astype("datetime64[ms]"),
+            frame[closed_f].to_numpy().astype("datetime64[ms]"),
+            kept.to_numpy(),
+        )
+        return frame.with_columns(pl.Series(subject_f, subject.tolist(), dtype=pl.String))
+
     def case_links(
         self,
         sf: dict[str, pl.DataFrame],
@@ -183,6 +207,7 @@ class Cases(GenState):
         contact = np.concatenate([drawn, [drawn[copied[i] - base] for i in sorted(copied)]]).astype(
             drawn.dtype
         )
+        tickets = hs[HS_OBJECT] = self._resubjected("hubspot", tickets, contact)
         live_companies = hs["companies"].filter(~pl.col("archived").fill_null(False))["id"]
         employer = (
             associations[("contacts", "companies")]
@@ -208,3 +233,18 @@ class Cases(GenState):
         # a case opened twice is never archived: the truth's pairs stay live
         keep = {d["record_id"] for d in mine}
         return self._deleted_pair(rng, sf, hs, (SF_OBJECT, HS_OBJECT), DELETED, keep=keep)
+
+
+def resubject(
+    contact: np.ndarray, subject: np.ndarray, created: np.ndarray, closed: np.ndarray, kept: np.ndarray
+) -> np.ndarray:
+    """``subject`` with each unlabelled copy among the independently drawn cases (``unlabelled_copies``)
+    given the next of ``SUBJECTS`` (and the next, until none is left): ``kept`` rows keep theirs."""
+    out = subject.copy()
+    for _ in SUBJECTS:
+        rows = unlabelled_copies(contact, out, created, closed, kept)
+        if not len(rows):
+            return out
+        for row in rows.tolist():
+            out[row] = SUBJECTS[(SUBJECTS.index(out[row]) + 1) % len(SUBJECTS)]
+    return out

@@ -299,14 +299,18 @@ class _Maker:
         created, modified = (
             ("CreatedDate", "LastModifiedDate") if sfs else ("createdate", "hs_lastmodifieddate")
         )
-        if obj in ("Case", "tickets"):  # the customer writes again, by another channel, within two days
+        if obj in ("Case", "tickets"):  # the customer writes again, by another channel, within two days,
+            # before the first was answered
             subject = "Subject" if sfs else "subject"
             r[subject] = f"RE: {_typo(rng, str(r[subject] or 'Help'))}"
             channel = "Origin" if sfs else "source_type"
             options = ("Phone", "Web", "Email") if sfs else ("PHONE", "FORM", "CHAT", "EMAIL")
             r[channel] = next(o for o in options if o != r[channel])
-            later = r[created] + timedelta(hours=float(rng.uniform(1, 40)))
-            return self._opened(sfs, r, later)
+            waited = timedelta(hours=float(rng.uniform(1, 40)))
+            closed = r["ClosedDate" if sfs else "closed_date"]
+            if closed is not None:  # written before the answer came (case_copies.before_answer)
+                waited = min(waited, (closed - r[created]) / 2)
+            return self._opened(sfs, r, r[created] + waited)
         if obj == "deals":  # a mistyped name and a close date a few days off, entered after the original
             r["dealname"] = _typo(rng, str(r["dealname"]))
             r["closedate"] = r["closedate"] + timedelta(days=int(rng.choice([-4, -2, 2, 4])))
