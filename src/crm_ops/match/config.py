@@ -255,8 +255,10 @@ class MatchConfig:
     shared by more records are skipped (2 or more); ``min_fields``: the fields a pair needs present on
     both sides; ``model``: ``weighted`` (the score is the weighted mean of the fields' similarities) or
     ``fellegi-sunter`` (each field's comparison levels weigh what they tell, learned from the records
-    by ``crm_ops.match.fs``; the score, and so ``threshold``, is a match probability). Checked when
-    built (``config_problems``): a ``ConfigError`` names what is wrong.
+    by ``crm_ops.match.fs``; the score, and so ``threshold``, is a match probability); ``confirmed``:
+    the levels of pairs people confirmed, which such a model learns ``m`` from too (set by matching from
+    the review decisions, ``crm_ops.match.calibration``). Checked when built (``config_problems``): a
+    ``ConfigError`` names what is wrong.
     """
 
     name: str
@@ -267,10 +269,23 @@ class MatchConfig:
     min_fields: int = 2  # a pair needs at least this many fields present on both sides
     extra: dict[str, Any] = field(default_factory=dict)
     model: str = "weighted"  # MODELS
+    # the comparison levels (one per rule) of pairs people confirmed in review files, which a
+    # Fellegi-Sunter model learns m from beside EM: set by matching (``match.calibration``), not a setting
+    confirmed: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", _as_tuple(self.fields))
         object.__setattr__(self, "blocking", _keys(self.blocking))
+        rows: Any = self.confirmed
+        if not (
+            isinstance(rows, tuple)
+            and all(isinstance(r, tuple) and len(r) == len(self.fields) for r in rows)
+            and all(_whole(x) and x >= -1 for r in rows for x in r)
+        ):
+            raise ConfigError(
+                f"MatchConfig {self.name!r}: confirmed must hold one level index (or -1) per field rule "
+                "for each pair"
+            )
         problems = config_problems(
             self.fields,
             self.blocking,
