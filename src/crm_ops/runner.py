@@ -222,6 +222,7 @@ def _batch(
         frames = found.frames
         match_settings = profile_settings(profile)
         match_settings["rejected"] = puller.state.rejections()
+        match_settings["verdicts"] = puller.state.verdicts()  # the models' precision held to them
         stage.name = "checking and matching"
         if (engine or profile.engine) == "spark":
             checked, matched = _on_spark(profile, rules, match_settings)

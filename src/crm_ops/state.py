@@ -75,6 +75,17 @@ CREATE TABLE IF NOT EXISTS decisions (
     decided_at TEXT NOT NULL,
     PRIMARY KEY (system, entity, record_id, other_id)
 );
+CREATE TABLE IF NOT EXISTS verdicts (
+    system TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    other_id TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    explain TEXT,
+    plan_id TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    PRIMARY KEY (system, entity, record_id, other_id)
+);
 CREATE TABLE IF NOT EXISTS current (
     system TEXT NOT NULL,
     entity TEXT NOT NULL,
@@ -471,6 +482,31 @@ class State:
         keys = ("system", "entity", "record_id", "other_id", "record_print", "other_print", "plan_id",
                 "decided_at")  # fmt: skip
         rows = self.db.execute(f"SELECT {', '.join(keys)} FROM decisions ORDER BY decided_at").fetchall()  # noqa: S608
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def remember_verdicts(self, plan_id: str, entries: list[dict[str, str]]) -> None:
+        """Keep people's verdicts on proposed pairs (system, entity, record_id, other_id, verdict:
+        ``duplicate`` or ``not_duplicate``, explain: the pair's explanation as the plan carried it), one
+        transaction; a pair decided again takes the newer verdict."""
+        stamp = _iso(now())
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO verdicts (system, entity, record_id, other_id, verdict, explain, plan_id, "
+                "decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (system, entity, record_id, other_id) DO UPDATE SET "
+                "verdict=excluded.verdict, explain=excluded.explain, plan_id=excluded.plan_id, "
+                "decided_at=excluded.decided_at",
+                [
+                    (e["system"], e["entity"], e["record_id"], e["other_id"], e["verdict"],
+                     e.get("explain"), plan_id, stamp)
+                    for e in entries
+                ],
+            )  # fmt: skip
+
+    def verdicts(self) -> list[dict[str, str]]:
+        """Every verdict people gave on a proposed pair, oldest first."""
+        keys = ("system", "entity", "record_id", "other_id", "verdict", "explain", "plan_id", "decided_at")
+        rows = self.db.execute(f"SELECT {', '.join(keys)} FROM verdicts ORDER BY decided_at").fetchall()  # noqa: S608
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def forget_rejections(self) -> int:

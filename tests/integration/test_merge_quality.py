@@ -242,6 +242,11 @@ def test_a_rejected_pair_is_not_proposed_again_until_a_matched_field_changes(
     assert {(r["record_id"], r["other_id"]) for r in remembered} >= {
         (a.record_id, a.proposed_value) for a in pair
     }
+    # and keeps the verdict with the pair's explanation: the model's precision is held to it (issue 28)
+    said = {(v["record_id"], v["other_id"]): v for v in puller.state.verdicts()}
+    for a in pair:
+        verdict = said[(a.record_id, str(a.proposed_value))]
+        assert verdict["verdict"] == "not_duplicate" and verdict["explain"].startswith("prior ")
     assert read_rejections(folder / "plan.csv", read_plan(folder / "plan.jsonl"))
     assert rejections([]) == []
     assert not proposed()  # not proposed on the next run

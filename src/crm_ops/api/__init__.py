@@ -199,6 +199,7 @@ class Workspace:
         try:
             forgotten = state.forget_rejections() if forget else 0
             rejected = state.rejections()
+            settings["verdicts"] = state.verdicts()  # people's decisions: the models are held to them
         finally:
             state.close()
         rules = profile_rules(self.profile)[0]  # what every proposed value must pass

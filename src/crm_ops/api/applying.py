@@ -24,7 +24,7 @@ from crm_ops.plan.apply import Applier, undo_plan
 from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
 from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.outcomes import failures
-from crm_ops.plan.review import Review, default_approvals, rejections
+from crm_ops.plan.review import Review, default_approvals, rejections, verdicts
 from crm_ops.plan.reviewfile import ReviewFile, check_profile, read_review_file
 from crm_ops.plan.settle import settle_pending
 from crm_ops.progress import Steps
@@ -107,6 +107,7 @@ def apply_plan(
             chosen_by = "approved by default (review plan.csv and pass --review to choose)"
     converted_status = profile_settings(profile)["merge_rules"].converted_status
     rejected = rejections(reviewed.rejections(loaded)) if reviewed else []
+    decided = verdicts(loaded, reviewed.answers) if reviewed and not undo else []
     edits: list[Edit] = []
     if reviewed and approvals is not None:
         edits, refused = read_edits(reviewed.table, loaded, (k for k, v in approvals.items() if v))
@@ -126,6 +127,9 @@ def apply_plan(
         if rejected and write:
             # remembered: not proposed again while the records' matched fields are unchanged
             puller.state.remember_rejections(loaded.header.plan_id, rejected)
+        if decided and write:
+            # what people said of proposed pairs: the model's precision is held to it (match.calibration)
+            puller.state.remember_verdicts(loaded.header.plan_id, decided)
         applier = Applier(
             puller.state,
             puller.connector,

@@ -272,7 +272,9 @@ class MatchConfig:
     by ``crm_ops.match.fs``; the score, and so ``threshold``, is a match probability); ``lifetime``:
     two of its date rules' fields, when each record was opened and closed (no close: still open): a pair
     where one was opened on a later day than the other was closed is not proposed (a problem back after
-    its case was closed is a new case, not a copy). Checked when built (``config_problems``): a
+    its case was closed is a new case, not a copy); ``confirmed``: the levels of pairs people confirmed,
+    which such a model learns ``m`` from too (set by matching from the review decisions,
+    ``crm_ops.match.calibration``). Checked when built (``config_problems``): a
     ``ConfigError`` names what is wrong.
     """
 
@@ -286,11 +288,24 @@ class MatchConfig:
     model: str = "weighted"  # MODELS
     # (opened, closed): two date rules' fields; records whose lifetimes do not overlap are never proposed
     lifetime: tuple[str, ...] = ()
+    # the comparison levels (one per rule) of pairs people confirmed in review files, which a
+    # Fellegi-Sunter model learns m from beside EM: set by matching (``match.calibration``), not a setting
+    confirmed: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", _as_tuple(self.fields))
         object.__setattr__(self, "blocking", _keys(self.blocking))
         object.__setattr__(self, "lifetime", _as_tuple(self.lifetime))
+        rows: Any = self.confirmed
+        if not (
+            isinstance(rows, tuple)
+            and all(isinstance(r, tuple) and len(r) == len(self.fields) for r in rows)
+            and all(_whole(x) and x >= -1 for r in rows for x in r)
+        ):
+            raise ConfigError(
+                f"MatchConfig {self.name!r}: confirmed must hold one level index (or -1) per field rule "
+                "for each pair"
+            )
         problems = config_problems(
             self.fields,
             self.blocking,

@@ -15,6 +15,8 @@ How they are learned (``train``), the way splink and recordlinkage do it:
   so each key's pairs train the other fields only, and a field's ``m`` is the mean of what the keys
   that do not contain it learned (a field in every key learns from all pairs);
 - the prior by expectation-maximisation over all the pairs found, ``m`` and ``u`` held fixed;
+- with pairs people confirmed in review (``MatchConfig.confirmed``, from ``crm_ops.match.calibration``),
+  each field's ``m`` moves towards their levels' shares, EM's counting as ``DECIDED_WEIGHT`` of them;
 - term frequencies for fields with ``tf``: agreeing on a value held by a share ``f`` of the records
   weighs ``log2(m / f)`` instead of ``log2(m / u)``: two records agreeing on "Smith" tell less than two
   agreeing on "Okonkwo".
@@ -58,6 +60,9 @@ PRIOR_MATCHES = 20
 PRIOR = 0.1
 PRIOR_U_EXACT = 0.001  # two different records agreeing exactly
 PRIOR_U_NEAR = 0.004  # ... or in one of the levels between exact and differ
+# how many decided pairs what EM learned of a field's m counts as, when people's confirmed pairs are
+# learned from too (``MatchConfig.confirmed``)
+DECIDED_WEIGHT = 50
 
 
 def level_names(rule: FieldRule) -> tuple[str, ...]:
@@ -323,6 +328,9 @@ def train(
     for f in range(len(rules)):
         if not learned[f]:
             notes.append(f"{labels[f]}: too few pairs to learn from, the starting m kept")
+    if config.confirmed:
+        m = _with_confirmed(m, np.asarray(config.confirmed, dtype=np.int64), counts)
+        notes.append(f"m learned beside {len(config.confirmed):,} pairs people confirmed in review")
     prior = PRIOR
     if sample.shape[0]:
         _, prior, _ = expectation_maximisation(sample, u, list(range(len(rules))), m=m, learn_m=False)
@@ -331,6 +339,21 @@ def train(
         for f, r in enumerate(rules)
     )
     return Model(config.name, prior, fields, int(matrix.shape[0]), int(random_matrix.shape[0]), tuple(notes))
+
+
+def _with_confirmed(m: list[np.ndarray], confirmed: np.ndarray, counts: Sequence[int]) -> list[np.ndarray]:
+    """Each field's ``m`` moved towards the share of each level among the pairs people confirmed
+    (``confirmed``: pairs x rules, ``NULL`` where not compared), EM's counting as ``DECIDED_WEIGHT``
+    decisions: a few decisions nudge it, hundreds outweigh it."""
+    out = []
+    for f, m_f in enumerate(m):
+        seen = confirmed[:, f][confirmed[:, f] >= 0]
+        if not len(seen) or seen.max() >= counts[f]:
+            out.append(m_f)
+            continue
+        tally = np.bincount(seen, minlength=counts[f]).astype(float)
+        out.append(_clip((DECIDED_WEIGHT * m_f + tally) / (DECIDED_WEIGHT + len(seen))))
+    return out
 
 
 def _keyed_fields(config: MatchConfig) -> dict[int, set[int]]:

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 import polars as pl
 
+from crm_ops.match.calibration import calibration, with_decisions
 from crm_ops.match.config import DEFAULTS, LEAD_CONTACT, MatchConfig
 from crm_ops.match.decisions import active, drop_rejected
 from crm_ops.match.engine import clusters, one_to_one
@@ -211,6 +212,8 @@ def orchestrate(
     merge_rules: MergeRules | None = None,
     rejected: Sequence[Mapping[str, Any]] = (),
     linked_sources: pl.DataFrame | None = None,
+    verdicts: Sequence[Mapping[str, Any]] = (),
+    learn_from_decisions: bool = False,
 ) -> MatchResult:
     """Matching over ``frames`` ({system: {entity: frame}}, the engine's frames) on ``engine``, in the
     module's order; the arguments as ``crm_ops.match.run_matching``'s."""
@@ -236,7 +239,10 @@ def orchestrate(
                 # a converted lead is read-only: only open ones are merged
                 records = engine.open_leads(frame) if entity == "Lead" else engine.live(frame)
                 counts: dict[str, int] = {}
-                pairs = engine.duplicates(records, cfg[entity], counts)
+                config = cfg[entity]
+                if learn_from_decisions:  # m learned from the pairs people confirmed too
+                    config = with_decisions(config, verdicts, system, entity)
+                pairs = engine.duplicates(records, config, counts)
                 ids = _rejected_ids(rejected, system, entity)
                 fields = matched_fields(cfg[entity])
                 skip = (
@@ -257,7 +263,12 @@ def orchestrate(
         leads = engine.open_leads(sf["Lead"]) if "Lead" in sf else None
         if leads is not None and "Contact" in sf:
             contacts = engine.with_account_names(engine.live(sf["Contact"]), sf.get("Account"))
-            findings += _lead_contact(engine, leads, contacts, cfg, merging, rejected, stats, dups, notices)
+            lc = cfg["Lead-Contact"]
+            if learn_from_decisions:
+                lc = with_decisions(lc, verdicts, "salesforce", "Lead-Contact")
+            findings += _lead_contact(
+                engine, leads, contacts, {**cfg, "Lead-Contact": lc}, merging, rejected, stats, dups, notices
+            )
         hs = frames.get("hubspot", {})
         if sf and hs:
             for entity, key in CROSS_ENTITIES:
@@ -304,6 +315,10 @@ def orchestrate(
         sourced = engine.source_links(frames) if linked_sources is None else linked_sources
     finally:
         engine.close()
+    for held in calibration(verdicts):  # the model's expected precision against people's decisions
+        stats.update(held.stats())
+        if held.over_confident:
+            notices.append(held.notice())
     stats.update(link_counts(sourced))
     return MatchResult(
         duplicates=pl.concat([d.select(*PAIRS_SCHEMA) for d in dups])

@@ -146,6 +146,8 @@ def run_matching(
     rules: Sequence[Rule] | None = None,
     lists: WordLists | None = None,
     linked_sources: pl.DataFrame | None = None,
+    verdicts: Sequence[Mapping[str, Any]] = (),
+    learn_from_decisions: bool = False,
 ) -> MatchResult:
     """Duplicates, lead-vs-contact, cross-CRM links and drift over snapshot frames (polars), in
     ``crm_ops.match.orchestrate``'s order.
@@ -161,7 +163,10 @@ def run_matching(
     shipped rules when None; none checked when empty) are what every proposed value must pass in the CRM
     it is written into: drift syncs and the values a merge gives its survivor. ``lists``: the nickname,
     free-mail and placeholder lists (``crm_ops.values.wordlists``; the shipped ones).
-    ``linked_sources``: the sources' links when the caller has them (``match.sources.source_links``)."""
+    ``linked_sources``: the sources' links when the caller has them (``match.sources.source_links``).
+    ``verdicts``: people's decisions on proposed pairs (``State.verdicts``): each Fellegi-Sunter rule
+    set's expected precision is held to them (``crm_ops.match.calibration``; a notice when it is
+    over-confident), and with ``learn_from_decisions`` its ``m`` learns from the pairs they confirmed."""
     if rules is None:
         rules, _ = load_rules([])
     return orchestrate(
@@ -172,8 +177,13 @@ def run_matching(
         merge_rules=merge_rules,
         rejected=rejected,
         linked_sources=linked_sources,
+        verdicts=verdicts,
+        learn_from_decisions=learn_from_decisions,
     )
 
+
+# ``[profiles.P.match] learn_from_decisions``: m learned from the pairs people confirmed too
+LEARN = "learn_from_decisions"
 
 LEGACY_SURVIVOR = {
     "most_complete": ("most_complete", "oldest"),
@@ -238,9 +248,14 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
     with no default rule (a declared custom object), a whole rule set (``fields`` and ``blocking``
     required), deduplicated the same way; and additions to the word lists
     (``crm_ops.values.wordlists.PROFILE_KEYS``: ``freemail_domains_extra``, ``nicknames_extra``,
-    ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the config file's folder).
+    ``placeholder_*_extra``, ``wordlists_file`` read relative to ``base``, the config file's folder);
+    ``learn_from_decisions`` (false by default): Fellegi-Sunter rule sets learn ``m`` from the pairs
+    people confirmed in review files too (``crm_ops.match.calibration``).
     """
     problems = []
+    learn = raw.get(LEARN, False)
+    if not isinstance(learn, bool):
+        problems.append(f"{where}.{LEARN}: true or false, got {learn!r}")
     survivor = raw.get("survivor")
     if survivor is not None and survivor not in ORDERINGS:
         problems.append(f"{where}.survivor: must be most_complete, oldest or most_recent, got {survivor!r}")
@@ -259,7 +274,7 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
             problems += exc.problems
     configs = {}
     for key, value in raw.items():
-        if key in ("survivor", "source_of_truth", "merge", *PROFILE_KEYS):
+        if key in ("survivor", "source_of_truth", "merge", LEARN, *PROFILE_KEYS):
             continue
         if not isinstance(value, Mapping) or (key not in DEFAULTS and not is_entity(key)):
             problems.append(
@@ -281,7 +296,13 @@ def settings_from_profile(raw: Mapping[str, Any], where: str, base: Path | None 
         raise ConfigError(problems)
     if survivor is not None and not (isinstance(merge, Mapping) and "master" in merge):
         rules = with_survivor(rules, survivor)
-    return {"configs": configs, "source_of_truth": truth, "merge_rules": rules, "lists": lists}
+    return {
+        "configs": configs,
+        "source_of_truth": truth,
+        "merge_rules": rules,
+        "lists": lists,
+        "learn_from_decisions": learn,
+    }
 
 
 __all__ = [

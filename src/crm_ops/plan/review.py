@@ -29,7 +29,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from crm_ops.config import ReviewSettings
-from crm_ops.plan.format import Action, Plan
+from crm_ops.plan.format import DECIDED_BY_PERSON, Action, Plan
 from crm_ops.rules.model import Rule
 
 DRIFT_PREFIX = "match.drift."
@@ -170,6 +170,35 @@ def rejections(actions: Iterable[Action]) -> list[dict[str, str]]:
                 "other_id": other,
                 "record_print": str(prints[a.record_id]),
                 "other_print": str(prints[other]),
+            }
+        )
+    return out
+
+
+def verdicts(plan: Plan, answers: Mapping[str, str]) -> list[dict[str, str]]:
+    """People's verdicts on the merges and conversions of ``plan`` they decided in a review file
+    (``answers``, ``ReviewFile.answers``): ``yes`` a ``duplicate``, ``not_duplicate`` (or ``no`` on a plan
+    of version 3 or later, where those rows start blank) not one, each with the pair's explanation as the
+    plan carried it (``State.remember_verdicts``; ``crm_ops.match.calibration`` reads them)."""
+    out = []
+    for a in plan.actions:
+        answer = answers.get(a.action_id)
+        if a.kind not in DECIDED_BY_PERSON or not a.proposed_value:
+            continue
+        if answer == "yes":
+            verdict = "duplicate"
+        elif answer == "not_duplicate" or (answer == "no" and plan.header.version >= 3):
+            verdict = "not_duplicate"
+        else:
+            continue
+        out.append(
+            {
+                "system": a.system,
+                "entity": "Lead-Contact" if a.kind == "convert" else a.entity,
+                "record_id": a.record_id,
+                "other_id": a.proposed_value,
+                "verdict": verdict,
+                "explain": str((a.detail or {}).get("explain") or ""),
             }
         )
     return out

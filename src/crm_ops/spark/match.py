@@ -820,6 +820,8 @@ def run_matching_spark(
     rules: Sequence[Rule] | None = None,
     lists: WordLists | None = None,
     linked_sources: pl.DataFrame | None = None,
+    verdicts: Sequence[Mapping[str, Any]] = (),
+    learn_from_decisions: bool = False,
 ) -> MatchResult:
     """Duplicates, lead-vs-contact, cross-CRM links and drift on Spark, as ``run_matching`` (the same
     arguments: ``rules`` every proposed value must pass, the shipped ones when None; ``lists`` the word
@@ -840,4 +842,6 @@ def run_matching_spark(
         merge_rules=merge_rules,
         rejected=rejected,
         linked_sources=linked_sources,
+        verdicts=verdicts,
+        learn_from_decisions=learn_from_decisions,
     )
