@@ -446,6 +446,24 @@ class State:
         ).fetchall()
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def journal_plans(self) -> list[dict[str, Any]]:
+        """Each plan with journal entries: its id, its newest entry's time and how many are pending."""
+        rows = self.db.execute(
+            "SELECT plan_id, MAX(updated_at), SUM(status='pending') FROM journal "
+            "GROUP BY plan_id ORDER BY plan_id"
+        ).fetchall()
+        return [{"plan_id": r[0], "updated_at": _time(r[1]), "pending": int(r[2] or 0)} for r in rows]
+
+    def forget_plan(self, plan_id: str) -> int:
+        """Delete a plan's journal entries (their old values with them: the plan can no longer be undone),
+        the freed pages overwritten and the write-ahead log emptied so no copy of the values is left in
+        the file; how many entries there were."""
+        self.db.execute("PRAGMA secure_delete=ON")
+        with self._tx() as db:
+            count = db.execute("DELETE FROM journal WHERE plan_id=?", (plan_id,)).rowcount
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(count)
+
     # ---------------------------------------------------------------- remembered decisions
 
     def remember_rejections(self, plan_id: str, entries: list[dict[str, str]]) -> None:

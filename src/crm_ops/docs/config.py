@@ -12,6 +12,7 @@ from typing import Any
 from crm_ops import config
 from crm_ops.config_monitors import MONITORS
 from crm_ops.config_owners import Owner, OwnerSettings
+from crm_ops.config_retention import RetentionSettings
 from crm_ops.config_sources import SourceSettings
 from crm_ops.match.config import DEFAULTS as MATCH_RULES
 from crm_ops.match.config import OPT_IN
@@ -173,6 +174,17 @@ def config_page() -> str:
         + ".",
         "",
         *_dataclass_rows(config.MonitorSettings, ()),
+        "",
+        "## `[profiles.<name>.retention]`",
+        "",
+        "How many days the nightly run keeps its own copies of CRM data before it deletes them (a whole",
+        'number of days, or `"forever"`): run folders (the newest two are always kept), findings and',
+        "match folders (the newest of each kept), plans with their journal entries (a plan with a pending",
+        "entry is kept until it is settled; a pruned plan can no longer be undone), and earlier snapshot",
+        "generations (never the current one). The run's summary says what it deleted (`retention`); what",
+        "it could not delete is a notice and exits 7 (`crm_ops.retention`).",
+        "",
+        *_dataclass_rows(RetentionSettings, ()),
         "",
         "## `[profiles.<name>.spark]`",
         "",
