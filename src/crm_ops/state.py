@@ -75,6 +75,11 @@ CREATE TABLE IF NOT EXISTS decisions (
     decided_at TEXT NOT NULL,
     PRIMARY KEY (system, entity, record_id, other_id)
 );
+CREATE TABLE IF NOT EXISTS pruned_plans (
+    plan_id TEXT PRIMARY KEY,
+    entries INTEGER NOT NULL,
+    pruned_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS current (
     system TEXT NOT NULL,
     entity TEXT NOT NULL,
@@ -461,8 +466,17 @@ class State:
         self.db.execute("PRAGMA secure_delete=ON")
         with self._tx() as db:
             count = db.execute("DELETE FROM journal WHERE plan_id=?", (plan_id,)).rowcount
+            db.execute(
+                "INSERT OR REPLACE INTO pruned_plans (plan_id, entries, pruned_at) VALUES (?, ?, ?)",
+                (plan_id, count, _iso(now())),
+            )
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(count)
+
+    def pruned_at(self, plan_id: str) -> datetime | None:
+        """When retention deleted the plan's journal (``forget_plan``), if it did."""
+        row = self.db.execute("SELECT pruned_at FROM pruned_plans WHERE plan_id=?", (plan_id,)).fetchone()
+        return _time(row[0]) if row else None
 
     # ---------------------------------------------------------------- remembered decisions
 

@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from crm_ops import state as state_module
@@ -146,3 +147,24 @@ def test_a_runs_notices_reach_the_webhook() -> None:
     text = body["blocks"][1]["text"]["text"]
     assert "*Notice:* retention: could not delete /s/runs/r0: Permission denied" in text
     assert "*Notice:* pull failed" not in text  # said once, as a pull failure
+
+
+def test_undo_of_a_plan_whose_journal_retention_deleted_says_so(tmp_path: Path) -> None:
+    from crm_ops.api import open_profile
+    from crm_ops.errors import ConfigError
+    from crm_ops.plan import build_plan, write_plan
+    from crm_ops.rules.model import FINDINGS_SCHEMA
+
+    config = tmp_path / "crm-ops.toml"
+    config.write_text('[profiles.t]\nstate_dir = "state"\nproduction = false\n', encoding="utf-8")
+    plan = build_plan(pl.DataFrame(schema=FINDINGS_SCHEMA), profile="t")
+    write_plan(plan, tmp_path / "plan")
+    state = State(tmp_path / "state" / "state.sqlite")
+    state.forget_plan(plan.header.plan_id)
+    assert state.pruned_at(plan.header.plan_id) is not None
+    state.close()
+    ws = open_profile(config, "t")
+    with pytest.raises(
+        ConfigError, match=r"its journal was deleted on \d{4}-\d\d-\d\d by the profile's retention"
+    ):
+        ws.undo(tmp_path / "plan", write=True)
