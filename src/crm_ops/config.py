@@ -47,6 +47,7 @@ from typing import Any
 
 from crm_ops.config_monitors import MonitorSettings, _monitor_settings
 from crm_ops.config_owners import OwnerSettings, owner_settings
+from crm_ops.config_retention import RetentionSettings, _retention_settings
 from crm_ops.config_sources import SourceSettings, source_settings
 from crm_ops.config_tables import (
     ENGINES,
@@ -226,6 +227,7 @@ class Profile:
     notify: NotifySettings = field(default_factory=NotifySettings)
     owners: OwnerSettings = field(default_factory=OwnerSettings)  # who owns which findings (issue 27)
     monitors: MonitorSettings = field(default_factory=MonitorSettings)  # the data monitors (issue 27)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # what runs prune (issue 31)
     production: bool = False
     source: str = "config"
     sources: dict[str, SourceSettings] = field(default_factory=dict)  # billing, product, files (issue 14)
@@ -271,6 +273,8 @@ PROFILE_KEYS = {
     "owners": "table: who owns which findings (by rule or tag:x, entity, system; a default), for the "
     "webhook, the digest, the report and the findings CSV",
     "monitors": "table: the data monitors' baseline, thresholds and severities (the circuit breaker)",
+    "retention": "table: how many days the nightly run keeps its runs, findings, plans and journals, and "
+    "earlier snapshots (then pruned)",
     "sources": "tables sources.<name>: billing, product and file sources checked against the CRMs",
     "engine": 'what check, match and run compute on: "polars" (one machine, the default) or "spark"',
     "spark": 'table: where Spark runs and where it reads the snapshots (engine = "spark")',
@@ -492,6 +496,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
     run = _run_settings(raw.get("run", {}), f"{where}.run", problems)
     notify = _notify_settings(raw.get("notify", {}), f"{where}.notify", problems)
     monitors = _monitor_settings(raw.get("monitors", {}), f"{where}.monitors", problems)
+    retention = _retention_settings(raw.get("retention", {}), f"{where}.retention", problems)
     sources = source_settings(raw.get("sources", {}), f"{where}.sources", file.resolve().parent, problems)
     systems = ("salesforce", "hubspot", *sources)
     owners = owner_settings(raw.get("owners", {}), f"{where}.owners", problems, systems)
@@ -518,6 +523,7 @@ def load_profile(path: str | Path | None = None, profile: str | None = None) -> 
         notify=notify,
         owners=owners,
         monitors=monitors,
+        retention=retention,
         production=production,
         source=str(file),
         sources=sources,

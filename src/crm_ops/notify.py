@@ -115,6 +115,10 @@ def message(summary: Mapping[str, Any], report: str | None = None) -> dict[str, 
         facts.append("*Applied:* " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary["applied"].items())))
     for failure in summary.get("pull_failures") or []:
         facts.append(f"*Pull failed:* {failure}")
+    notices = [n for n in summary.get("notices") or [] if not str(n).startswith("pull failed: ")]
+    facts += [f"*Notice:* {n}" for n in notices[:SHOWN_ERRORS]]
+    if len(notices) > SHOWN_ERRORS:
+        facts.append(f"*Notices:* {len(notices) - SHOWN_ERRORS:,} more in the report")
     if summary.get("report_link") or report:
         facts.append(f"*Report:* {summary.get('report_link') or report}")
     blocks: list[dict[str, Any]] = [

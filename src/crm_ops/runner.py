@@ -74,6 +74,7 @@ from crm_ops.progress import Steps
 from crm_ops.pull import Puller
 from crm_ops.report import RunData, Threshold, render_run, score_counts
 from crm_ops.report.history import previous_findings, summaries
+from crm_ops.retention import prune
 from crm_ops.rules import run_rules
 from crm_ops.rules.crosssource import CACHE_KEY
 from crm_ops.runrecord import record_failure, write_record
@@ -294,14 +295,18 @@ def _batch(
                 converted_status=match_settings["merge_rules"].converted_status,
             ).apply(plan.header.plan_id, chosen, dry_run=False)
             applied, outcomes, refusals = report.counts, report.outcomes, report.refusals()
+        stage.name = "pruning what is older than the profile's retention"
+        pruned = prune(profile.state_dir, puller.state, profile.retention, now=started, keep=[folder])
     finally:
         puller.close()
     stage.name = "reporting"
     severities = ["error"] if settings.fail_on == "error" else ["error", "warning"]
     serious = triaged.counted().filter(pl.col("severity").is_in(severities)).height  # muted: not counted
     code = EXIT_FINDINGS if serious > settings.max_findings else EXIT_CLEAN
-    if rule_errors or applied.get("failed"):
-        code = EXIT_FAILED  # a rule missing (its findings with it) or records refused: a person looks
+    if rule_errors or applied.get("failed") or pruned.problems:
+        # a rule missing (its findings with it), records refused, or personal data kept past its
+        # retention because it could not be deleted: a person looks
+        code = EXIT_FAILED
     if breaker["tripped"] and not override and code in (EXIT_CLEAN, EXIT_FINDINGS):
         code = EXIT_BRAKED  # outranks findings; a rule error (7) or a partial pull (6) outranks it
     if failures:
@@ -337,7 +342,16 @@ def _batch(
         "breaker": breaker,
         "live_records": {k: v[-1] for k, v in live.items() if v},
         "field_audit": audited,  # columns filled below 10% or off their picklist (crm_ops.fieldaudit)
+        "retention": pruned.summary(),  # what was older than [profiles.P.retention] and deleted (issue 31)
     }
+    notices = [
+        *(f"pull failed: {f}" for f in failures),
+        *warnings,
+        *(f"org changed: {m.message}" for m in org if m.severity != "info"),
+        *(f"matching: {n}" for n in matched.notices),  # what blocking could not compare, calibration
+        *pruned.notices(),  # what retention could not delete
+    ]
+    summary["notices"] = notices
     report_data = RunData(
         run_id=run_id,
         profile=profile.name,
@@ -356,12 +370,7 @@ def _batch(
         refused=withheld,
         refusals=refusals,
         applied=applied,
-        notices=[
-            *(f"pull failed: {f}" for f in failures),
-            *warnings,
-            *(f"org changed: {m.message}" for m in org if m.severity != "info"),
-            *(f"matching: {n}" for n in matched.notices),  # what blocking could not compare
-        ],
+        notices=notices,
         rule_errors=rule_errors,
         triage=triaged,
         monitors=[m.as_dict() for m in monitored],

@@ -86,6 +86,11 @@ CREATE TABLE IF NOT EXISTS verdicts (
     decided_at TEXT NOT NULL,
     PRIMARY KEY (system, entity, record_id, other_id)
 );
+CREATE TABLE IF NOT EXISTS pruned_plans (
+    plan_id TEXT PRIMARY KEY,
+    entries INTEGER NOT NULL,
+    pruned_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS current (
     system TEXT NOT NULL,
     entity TEXT NOT NULL,
@@ -456,6 +461,33 @@ class State:
             "ORDER BY plan_id, action_id"
         ).fetchall()
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def journal_plans(self) -> list[dict[str, Any]]:
+        """Each plan with journal entries: its id, its newest entry's time and how many are pending."""
+        rows = self.db.execute(
+            "SELECT plan_id, MAX(updated_at), SUM(status='pending') FROM journal "
+            "GROUP BY plan_id ORDER BY plan_id"
+        ).fetchall()
+        return [{"plan_id": r[0], "updated_at": _time(r[1]), "pending": int(r[2] or 0)} for r in rows]
+
+    def forget_plan(self, plan_id: str) -> int:
+        """Delete a plan's journal entries (their old values with them: the plan can no longer be undone),
+        the freed pages overwritten and the write-ahead log emptied so no copy of the values is left in
+        the file; how many entries there were."""
+        self.db.execute("PRAGMA secure_delete=ON")
+        with self._tx() as db:
+            count = db.execute("DELETE FROM journal WHERE plan_id=?", (plan_id,)).rowcount
+            db.execute(
+                "INSERT OR REPLACE INTO pruned_plans (plan_id, entries, pruned_at) VALUES (?, ?, ?)",
+                (plan_id, count, _iso(now())),
+            )
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(count)
+
+    def pruned_at(self, plan_id: str) -> datetime | None:
+        """When retention deleted the plan's journal (``forget_plan``), if it did."""
+        row = self.db.execute("SELECT pruned_at FROM pruned_plans WHERE plan_id=?", (plan_id,)).fetchone()
+        return _time(row[0]) if row else None
 
     # ---------------------------------------------------------------- remembered decisions
 

@@ -139,6 +139,12 @@ def apply_plan(
             edited={e.action_id: e.planned for e in edits},
         )
         if undo:
+            pruned = puller.state.pruned_at(loaded.header.plan_id)
+            if pruned is not None:  # its old values are gone: nothing can be put back
+                raise ConfigError(
+                    f"plan {loaded.header.plan_id}: its journal was deleted on {pruned:%Y-%m-%d} by the "
+                    "profile's retention (plans_days), so it can no longer be undone"
+                )
             if write:  # a killed apply's pending merges: landed ones are undone too
                 settle_pending(puller.state, puller.connector, loaded.header.plan_id)
             loaded = undo_plan(puller.state, loaded)

@@ -12,6 +12,7 @@ from typing import Any
 from crm_ops import config
 from crm_ops.config_monitors import MONITORS
 from crm_ops.config_owners import Owner, OwnerSettings
+from crm_ops.config_retention import RetentionSettings
 from crm_ops.config_sources import SourceSettings
 from crm_ops.match.config import DEFAULTS as MATCH_RULES
 from crm_ops.match.config import OPT_IN
@@ -174,6 +175,17 @@ def config_page() -> str:
         "",
         *_dataclass_rows(config.MonitorSettings, ()),
         "",
+        "## `[profiles.<name>.retention]`",
+        "",
+        "How many days the nightly run keeps its own copies of CRM data before it deletes them (a whole",
+        'number of days, or `"forever"`): run folders (the newest two are always kept), findings and',
+        "match folders (the newest of each kept), plans with their journal entries (a plan with a pending",
+        "entry is kept until it is settled; a pruned plan can no longer be undone), and earlier snapshot",
+        "generations (never the current one). The run's summary says what it deleted (`retention`); what",
+        "it could not delete is a notice and exits 7 (`crm_ops.retention`).",
+        "",
+        *_dataclass_rows(RetentionSettings, ()),
+        "",
         "## `[profiles.<name>.spark]`",
         "",
         'Read with `engine = "spark"` (or `--engine spark` on check, match and run): the same findings,',
@@ -188,10 +200,13 @@ def config_page() -> str:
         '| `survivor` | `"most_complete"` | who survives a merge: most_complete, oldest or most_recent |',
         '| `source_of_truth` | `{}` | field = salesforce, hubspot or latest (`"*"` for the rest): '
         "drift sync |",
+        "| `learn_from_decisions` | `false` | Fellegi-Sunter rule sets learn each field's m from the pairs "
+        "people confirmed in review files too (`crm_ops.match.calibration`) |",
         "",
         "and one table per match rule, `[profiles.<name>.match.<rule>]`, overriding `model`, `threshold`,",
-        "`max_block`, `min_fields`, `fields` (a list of `{field, comparator, normaliser, weight, bands,",
-        "tf...}`) and `blocking`. `model` is `weighted` (the score is the weighted mean of the fields'",
+        "`max_block`, `min_fields`, `lifetime` (two date fields, opened and closed: records whose",
+        "lifetimes do not overlap are never proposed), `fields` (a list of `{field, comparator,",
+        "normaliser, weight, bands, tf, swap, veto, required...}`) and `blocking`. `model` is `weighted` (the score is the weighted mean of the fields'",
         "similarities) or `fellegi-sunter` (each field's comparison levels weigh what they tell, learned",
         "from the org's records; the score and the threshold are match probabilities). The match rules",
         f"and their defaults (`max_block` {sample.max_block}):",
