@@ -9,8 +9,8 @@ What each age prunes, by the time a file or folder was last written (a run folde
   (``crm-ops match``), except the newest of each (``plan`` reads the newest);
 - ``plans_days``: plan folders (``plans/<id>/``) and the journal entries of plans whose newest entry is
   older (their old values with them: such a plan can no longer be undone, and undo says so, naming the
-  day: ``State.pruned_at``); a plan with a pending entry (an apply killed mid-write, settled by the next run) is kept
-  whatever its age;
+  day: ``State.pruned_at``); a plan with a pending entry (an apply killed mid-write, settled by the next
+  run) is kept whatever its age;
 - ``snapshots_days``: earlier generations of each entity's snapshot, never the current one.
 
 The state file's freed pages are overwritten and its write-ahead log emptied (``State.forget_plan``).
