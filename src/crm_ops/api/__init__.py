@@ -32,7 +32,7 @@ The canonical entities and their columns: ``entities()``; the default match rule
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -341,6 +341,31 @@ class Workspace:
             selection=Selection(),
             batch_size=batch_size,
             steps=steps,
+        )
+
+    def review(
+        self,
+        plan: Path | str,
+        *,
+        reviewer: str,
+        port: int = 0,
+        browser: bool = True,
+        announce: Callable[[str], None] = lambda url: None,
+    ) -> None:
+        """Serve the review of a plan (its folder or plan.jsonl) in the browser until interrupted
+        (``crm_ops.reviewapp``): on 127.0.0.1, ``port`` (0: the system picks), the address with this
+        run's token given to ``announce`` and opened in the browser when there is one and ``browser``.
+        Each decision is saved into the plan's plan.csv as made, ``reviewer`` the name it is saved under
+        unless the page gives another; ``apply(plan, review=<plan>/plan.csv)`` applies them."""
+        from crm_ops.reviewapp import serve  # noqa: PLC0415 - the web stack is loaded only to serve
+
+        serve(
+            self.profile,
+            plan_file(plan).parent,
+            reviewer=reviewer,
+            port=port,
+            browser=browser,
+            announce=announce,
         )
 
     def run(

@@ -1,0 +1,298 @@
+"""The review app's web side (Starlette): pages rendered on the server (Jinja2, every value escaped),
+our own CSS and JavaScript from the package, and the JSON calls that save decisions.
+
+Security: the app listens on 127.0.0.1 only. The URL it prints carries a token made for this run; the
+first request with it (compared in constant time) gets a session cookie (HttpOnly, SameSite=Strict) and
+is sent on without the token in its address; any request without the token or the cookie is refused
+(403), as is one naming another host (DNS rebinding). Each POST must carry the page's CSRF token in
+the ``X-CSRF-Token`` header and come from this origin; every answer carries a strict Content Security
+Policy (scripts and styles from the app only, no inline script), ``no-referrer`` and ``no-store``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+import polars as pl
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from crm_ops.errors import ConfigError
+from crm_ops.plan.format import Plan
+from crm_ops.plan.journaled import jsonable
+from crm_ops.plan.reviewstate import Change, ReviewState, StaleReviewError
+from crm_ops.reviewapp import listing
+from crm_ops.reviewapp.cluster import Snapshots, cluster_of, merges_of
+from crm_ops.reviewapp.diff import char_diff, visible
+
+log = structlog.get_logger()
+HERE = Path(__file__).parent
+COOKIE = "crm_ops_review"
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+# an edited value checked by the rules the proposal came from: (action id, value) -> refusals
+EditCheck = Callable[[str, str | None], list[str]]
+
+
+@dataclass
+class Review:
+    """What the app serves: the plan, its review state, the current snapshots (merges' records), the
+    check of an edited value, the default reviewer's name and this run's secrets."""
+
+    plan: Plan
+    state: ReviewState
+    records: Callable[[], Snapshots]  # the current snapshots, read again at each call
+    check_edit: EditCheck
+    reviewer: str
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    session: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    _actions: pl.DataFrame | None = None
+    _joined: tuple[str, pl.DataFrame] | None = None
+
+    def frame(self) -> tuple[str, pl.DataFrame]:
+        """The actions with their review state, and the state's version (joined again when it changed)."""
+        held = self.state.read()
+        if self._actions is None:
+            self._actions = listing.plan_frame(self.plan)
+        if self._joined is None or self._joined[0] != held.etag:
+            self._joined = (held.etag, listing.joined(self._actions, held))
+        return self._joined
+
+
+def build_app(review: Review) -> Starlette:
+    """The Starlette app serving ``review``."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.globals["visible"] = visible
+
+    def page(name: str, **values: Any) -> HTMLResponse:
+        body = env.get_template(name).render(csrf=review.csrf, reviewer=review.reviewer, **values)
+        return HTMLResponse(body)
+
+    async def actions(request: Request) -> Response:
+        etag, frame = review.frame()
+        filters = {c: request.query_params.get(c, "") for c in listing.FILTERS}
+        query = request.query_params.get("q", "")
+        try:
+            number = int(request.query_params.get("page", "1"))
+        except ValueError:
+            number = 1
+        shown = listing.page_of(frame, filters, number, query)
+        for row in shown.rows:
+            row["diff"] = char_diff(_text(row["seen_value"]), _text(row["proposed_value"]))
+            edited = row.get("cell_value")
+            row["edited"] = (
+                row["kind"] == "update" and edited is not None and edited != (row["proposed_value"] or "")
+            ) and not row["by_default"]
+
+        def link(**changes: Any) -> str:
+            values = {**filters, "q": query, "page": shown.page, **changes}
+            return "?" + urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+        return page("actions.html", page=shown, filters=filters, query=query, etag=etag, link=link,
+                    plan=review.plan.header)  # fmt: skip
+
+    async def merge(request: Request) -> Response:
+        action_id = request.path_params["action_id"]
+        merges = merges_of(review.plan, action_id)
+        if not merges:
+            missing = page("error.html", message=f"{action_id} is not a merge of this plan")
+            missing.status_code = 404
+            return missing
+        held = review.state.read()
+        picks = {a.action_id: held.review.picks.get(a.action_id, {}) for a in merges}
+        reviewers = {k: v[0] for k, v in held.review.reviewers.items()}
+        cluster = cluster_of(review.records(), merges, picks, reviewers)
+        answers = {a.action_id: held.review.answers.get(a.action_id, "") for a in merges}
+        seen = {a.action_id: held.row_version(a.action_id) for a in merges}
+        return page("merge.html", cluster=cluster, answers=answers, etag=held.etag, seen=json.dumps(seen),
+                    plan=review.plan.header)  # fmt: skip
+
+    async def decide(request: Request) -> Response:
+        body = await request.json()
+        answer = str(body.get("answer", ""))
+        if body.get("filters") is not None:
+            _, frame = review.frame()
+            filters = {str(k): str(v) for k, v in dict(body["filters"]).items()}
+            if not any(filters.get(c) for c in listing.FILTERS):
+                raise ConfigError("a decision on many rows names the rule (or other filter) it covers")
+            ids = listing.matching_ids(frame, filters, str(body.get("q", "")))
+        else:
+            ids = [str(x) for x in body.get("ids") or []]
+        if not ids:
+            raise ConfigError("no actions chosen")
+        held = review.state.change(
+            {i: Change(approve=answer) for i in ids},
+            reviewer=_reviewer(request, review),
+            etag=str(body.get("etag", "")),
+            seen=body.get("seen"),
+        )
+        log.info("review.decided", count=len(ids), answer=answer, reviewer=_reviewer(request, review))
+        return JSONResponse({"etag": held.etag, "changed": len(ids)})
+
+    async def edit(request: Request) -> Response:
+        body = await request.json()
+        action_id = str(body.get("id", ""))
+        value = body.get("value")
+        value = None if value is None else str(value)
+        refusals = review.check_edit(action_id, value or None)
+        if refusals or body.get("check_only"):
+            return JSONResponse({"problems": refusals}, status_code=422 if refusals else 200)
+        held = review.state.change(
+            {action_id: Change(approve="yes", proposed_value=value or "")},
+            reviewer=_reviewer(request, review),
+            etag=str(body.get("etag", "")),
+            seen=body.get("seen"),
+        )
+        return JSONResponse({"etag": held.etag, "changed": 1})
+
+    async def pick(request: Request) -> Response:
+        body = await request.json()
+        merges = merges_of(review.plan, str(body.get("id", "")))
+        if not merges:
+            raise ConfigError(f"{body.get('id')!r} is not a merge of this plan")
+        column, source = str(body.get("field", "")), str(body.get("from", ""))
+        held = review.state.read()
+        cluster = cluster_of(review.records(), merges, {}, {})
+        if source not in cluster.ids:
+            raise ConfigError(f"{source!r} is not a record of this cluster ({', '.join(cluster.ids)})")
+        values = _raw_values(
+            review.records(), cluster.system, cluster.entity, [source, cluster.survivor], column
+        )
+        changes = {}
+        for a in merges:
+            mine = dict(held.review.picks.get(a.action_id, {}))
+            mine[column] = {
+                "from": source,
+                "value": values.get(source),
+                "before": values.get(cluster.survivor),
+            }
+            changes[a.action_id] = Change(picks=mine)
+        saved = review.state.change(
+            changes,
+            reviewer=_reviewer(request, review),
+            etag=str(body.get("etag", "")),
+            seen=body.get("seen"),
+        )
+        return JSONResponse({"etag": saved.etag, "changed": len(changes)})
+
+    routes = [
+        Route("/", actions),
+        Route("/merge/{action_id}", merge),
+        Route("/api/decide", decide, methods=["POST"]),
+        Route("/api/edit", edit, methods=["POST"]),
+        Route("/api/pick", pick, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={ConfigError: _refused, StaleReviewError: _stale})
+    app.add_middleware(_Guard, review=review)
+    return app
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _reviewer(request: Request, review: Review) -> str:
+    return request.headers.get("x-reviewer", "").strip()[:100] or review.reviewer
+
+
+def _raw_values(state: Snapshots, system: str, entity: str, ids: list[str], column: str) -> dict[str, Any]:
+    current = state.get((system, entity))
+    if current is None:
+        return {}
+    frame = pl.scan_parquet(current).filter(pl.col("id").is_in(ids)).collect()
+    if column not in frame.columns:
+        raise ConfigError(f"{entity} has no field {column!r}")
+    return {str(r["id"]): jsonable(r[column]) for r in frame.to_dicts()}
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+    return JSONResponse({"problems": problems}, status_code=422)
+
+
+async def _stale(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"problems": [str(exc)], "stale": True}, status_code=409)
+
+
+class _Guard:
+    """Host check, token or session cookie, CSRF on POST, and the security headers (see the module)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], review: Review) -> None:
+        self.app = app
+        self.review = review
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(dict(scope), receive)
+        refusal = self._refusal(request)
+        if isinstance(refusal, Response):
+            await _secured(refusal)(scope, receive, send)
+            return
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in _HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+    def _refusal(self, request: Request) -> Response | None:
+        host = (request.headers.get("host") or "").rsplit(":", 1)[0]
+        if host not in self.review.hosts:
+            return Response("unknown host", status_code=403)
+        token = request.query_params.get("token")
+        if token is not None:
+            if not secrets.compare_digest(token.encode(), self.review.token.encode()):
+                return Response("wrong token: open the address crm-ops review printed", status_code=403)
+            kept = {k: v for k, v in request.query_params.items() if k != "token"}
+            target = request.url.path + ("?" + urlencode(kept) if kept else "")
+            answer = RedirectResponse(target, status_code=303)
+            answer.set_cookie(COOKIE, self.review.session, httponly=True, samesite="strict", path="/")
+            return answer
+        cookie = request.cookies.get(COOKIE, "")
+        if not secrets.compare_digest(cookie.encode(), self.review.session.encode()):
+            return Response("open the address `crm-ops review` printed (it holds this run's token)", 403)
+        if request.method != "GET":
+            csrf = request.headers.get("x-csrf-token", "")
+            origin = request.headers.get("origin")
+            if not secrets.compare_digest(csrf.encode(), self.review.csrf.encode()):
+                return Response("missing or wrong CSRF token", status_code=403)
+            if origin is not None and origin.split("://", 1)[-1].rsplit(":", 1)[0] not in self.review.hosts:
+                return Response("a request from another site", status_code=403)
+        return None
+
+
+_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+}
+
+
+def _secured(response: Response) -> Response:
+    response.headers.update(_HEADERS)
+    return response
