@@ -100,8 +100,8 @@ def test_a_post_needs_the_csrf_token_and_this_origin_and_a_stale_one_is_409(serv
     assert served.review.state.read().etag == etag  # nothing saved by any of them
     saved = _ask(served, "POST", "/api/decide", decide, Cookie=cookie, X_CSRF_Token=csrf, X_Reviewer="Ann")
     assert saved.status == 200
-    assert served.review.state.read().review.reviewers[first][0] == "Ann"
+    assert served.review.state.read().reviewers[first][0] == "Ann"
     # the same page's version again: another reviewer saved since
     stale = _ask(served, "POST", "/api/decide", {**decide, "answer": "yes"}, Cookie=cookie, X_CSRF_Token=csrf)
     assert stale.status == 409
-    assert served.review.state.read().review.answers[first] == "no"
+    assert served.review.state.read().answers[first] == "no"

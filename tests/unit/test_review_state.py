@@ -58,6 +58,16 @@ def test_decisions_are_saved_into_plan_csv_and_read_back_by_apply_s_contract(tmp
     held = state.change(
         {second.action_id: Change(proposed_value="=e@x.com")}, reviewer="Bo", etag=held.etag, now=NOW
     )
+    # what the state holds after its own writes is what the file reads back as
+    fresh = ReviewState(tmp_path, plan).read()
+    assert (held.etag, held.rows, held.header, held.answers, held.picks, held.reviewers) == (
+        fresh.etag,
+        fresh.rows,
+        fresh.header,
+        fresh.answers,
+        fresh.picks,
+        fresh.reviewers,
+    )
     review = read_review_file(tmp_path / "plan.csv", plan)
     assert review.answers[first.action_id] == "no" and review.answers[merge.action_id] == "yes"
     assert review.reviewers[first.action_id] == ("Ann", "2026-12-07T14:00:00+00:00")

@@ -35,7 +35,7 @@ from crm_ops.errors import ConfigError, CrmOpsError
 from crm_ops.plan.edits import EDITABLE
 from crm_ops.plan.format import CSV_FIELDS, PLAN_ID, Plan, csv_row
 from crm_ops.plan.picks import cluster_ids, parse_picks, picks_text
-from crm_ops.plan.reviewfile import ANSWERS, ReviewFile, answer_of, read_review_file
+from crm_ops.plan.reviewfile import ANSWERS, answer_of, read_review_file
 
 REVIEW_COLUMNS = ("picks", "reviewed_by", "reviewed_at")
 _THREADS = threading.Lock()
@@ -59,17 +59,20 @@ class Change:
 
 @dataclass(frozen=True)
 class Held:
-    """The review state read: its version, each row's cells by action id, the header, the contract's
-    reading."""
+    """The review state read: its version, each row's cells by action id, the header, and as the
+    review file's contract reads them (``ReviewFile``): each row's answer, picks and reviewer."""
 
     etag: str
     rows: Mapping[str, Mapping[str, str]]
     header: tuple[str, ...]
-    review: ReviewFile
+    answers: Mapping[str, str]
+    picks: Mapping[str, dict[str, Any]]
+    reviewers: Mapping[str, tuple[str, str]]
+    versions: Mapping[str, str]  # each row's own version (``row_version``)
 
     def row_version(self, action_id: str) -> str:
         """One row's own version: a hash of its cells (empty: no row)."""
-        return row_version(self.rows.get(action_id))
+        return self.versions.get(action_id, "")
 
 
 def row_version(cells: Mapping[str, str] | None) -> str:
@@ -101,7 +104,10 @@ class ReviewState:
             raise ConfigError(f"{self.path}: no review file beside the plan (write it with `crm-ops plan`)")
         review = read_review_file(self.path, self.plan)
         rows = {r.get("action_id").strip(): dict(r.values) for r in review.table}
-        self._cache = Held(etag, rows, review.table.header, review)
+        versions = {k: row_version(v) for k, v in rows.items()}
+        self._cache = Held(
+            etag, rows, review.table.header, review.answers, review.picks, review.reviewers, versions
+        )
         return self._cache
 
     def change(
@@ -128,23 +134,35 @@ class ReviewState:
                 raise ConfigError(problems)
             stamp = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
             header = _with_review_columns(held.header)
-            rows = {k: dict(v) for k, v in held.rows.items()}
-            order = list(rows)
+            rows = dict(held.rows)  # the rows changed are copied, the others shared
+            answers, picks, reviewers = dict(held.answers), dict(held.picks), dict(held.reviewers)
+            versions = dict(held.versions)
             for action_id, change in changes.items():
-                if action_id not in rows:
+                if action_id in rows:
+                    cells = dict(rows[action_id])
+                else:
                     written = {**csv_row(self.actions[action_id]), PLAN_ID: self.plan.header.plan_id}
-                    rows[action_id] = {c: csvio.neutralise(written.get(c, "")) for c in header}
-                    order.append(action_id)
-                cells = rows[action_id]
+                    cells = {c: csvio.neutralise(written.get(c, "")) for c in header}
                 if change.approve is not None:
-                    cells["approve"] = answer_of(change.approve) or ""
-                if change.proposed_value is not None:
-                    cells["proposed_value"] = change.proposed_value
+                    cells["approve"] = answers[action_id] = answer_of(change.approve) or ""
+                if change.proposed_value is not None:  # held as the file holds it: neutralised
+                    cells["proposed_value"] = csvio.neutralise(change.proposed_value)
                 if change.picks is not None:
                     cells["picks"] = picks_text(change.picks)
-                cells["reviewed_by"], cells["reviewed_at"] = reviewer.strip(), stamp
-            csvio.write_file(self.path, header, ([rows[k].get(c, "") for c in header] for k in order))
-            return self.read()
+                    picks[action_id] = dict(change.picks)
+                cells["reviewed_by"], cells["reviewed_at"] = csvio.neutralise(reviewer.strip()), stamp
+                reviewers[action_id] = (cells["reviewed_by"], stamp)
+                rows[action_id] = cells
+                versions[action_id] = row_version(cells)
+            # every cell changed or added here is neutralised above; the others are written back as read
+            cells_of = ([cells.get(c, "") for c in header] for cells in rows.values())
+            csvio.write_file(self.path, header, cells_of, neutralise_values=False)
+            # what was written is what the changes (checked above) made of what was read: held as such,
+            # without reading the file back
+            etag = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+            picked = {k: v for k, v in picks.items() if v}
+            self._cache = Held(etag, rows, header, answers, picked, reviewers, versions)
+            return self._cache
 
     def _problems(self, changes: Mapping[str, Change]) -> list[str]:
         problems = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from crm_ops.plan.format import Plan
-from crm_ops.plan.reviewstate import Held, row_version
+from crm_ops.plan.reviewstate import Held
 
 PAGE = 50
 REVIEW_TEXT = ("action_id", "answer", "cell_value", "picks", "reviewed_by", "reviewed_at", "version")
@@ -46,13 +46,13 @@ def review_frame(held: Held) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "action_id": ids,
-            "answer": [held.review.answers.get(k, "") for k in ids],
+            "answer": [held.answers.get(k, "") for k in ids],
             "by_default": defaults,
             "cell_value": [c.get("proposed_value", "") for c in cells],
             "picks": [c.get("picks", "") for c in cells],
             "reviewed_by": [c.get("reviewed_by", "") for c in cells],
             "reviewed_at": [c.get("reviewed_at", "") for c in cells],
-            "version": [row_version(c) for c in cells],
+            "version": [held.versions.get(k, "") for k in ids],
         },
         schema={**dict.fromkeys(REVIEW_TEXT, pl.String), "by_default": pl.Boolean},
     )

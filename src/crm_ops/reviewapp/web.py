@@ -116,10 +116,10 @@ def build_app(review: Review) -> Starlette:
             missing.status_code = 404
             return missing
         held = review.state.read()
-        picks = {a.action_id: held.review.picks.get(a.action_id, {}) for a in merges}
-        reviewers = {k: v[0] for k, v in held.review.reviewers.items()}
+        picks = {a.action_id: held.picks.get(a.action_id, {}) for a in merges}
+        reviewers = {k: v[0] for k, v in held.reviewers.items()}
         cluster = cluster_of(review.records(), merges, picks, reviewers)
-        answers = {a.action_id: held.review.answers.get(a.action_id, "") for a in merges}
+        answers = {a.action_id: held.answers.get(a.action_id, "") for a in merges}
         seen = {a.action_id: held.row_version(a.action_id) for a in merges}
         return page("merge.html", cluster=cluster, answers=answers, etag=held.etag, seen=json.dumps(seen),
                     plan=review.plan.header)  # fmt: skip
@@ -177,7 +177,7 @@ def build_app(review: Review) -> Starlette:
         )
         changes = {}
         for a in merges:
-            mine = dict(held.review.picks.get(a.action_id, {}))
+            mine = dict(held.picks.get(a.action_id, {}))
             mine[column] = {
                 "from": source,
                 "value": values.get(source),
