@@ -172,11 +172,17 @@ def review(
     browser: Annotated[
         bool, typer.Option("--browser/--no-browser", help="Open the address in the browser.")
     ] = True,
+    allow_production: Annotated[
+        bool,
+        typer.Option(
+            "--allow-production", help="Let the app's apply and undo write to a production profile."
+        ),
+    ] = False,
 ) -> None:
     """Review a plan in the browser: actions by rule, entity and approval, approve or reject one, a
     selection or a whole rule, edit a proposed value (checked by the field's rules), merges side by side
     with per-field picks. Each decision is saved into the plan's plan.csv as it is made, with your name
-    and the time; then `crm-ops apply PLAN --review PLAN/plan.csv`."""
+    and the time; then apply from the app (or `crm-ops apply PLAN --review PLAN/plan.csv`)."""
     import getpass
 
     from crm_ops.api import open_profile
@@ -190,6 +196,7 @@ def review(
             reviewer=name,
             port=port,
             browser=browser,
+            allow_production=allow_production,
             announce=lambda url: typer.echo(
                 f"review: {url}\n(the address holds this run's token: keep it to yourself; Ctrl-C ends)"
             ),

@@ -27,6 +27,7 @@ from crm_ops.plan.edits import Edit, check_edits
 from crm_ops.plan.reviewfile import check_profile
 from crm_ops.plan.reviewstate import ReviewState
 from crm_ops.reviewapp.cluster import Snapshots
+from crm_ops.reviewapp.running import Run, Runner
 from crm_ops.reviewapp.web import Review, build_app
 from crm_ops.state import State
 
@@ -34,10 +35,11 @@ log = structlog.get_logger()
 HOST = "127.0.0.1"
 
 
-def open_review(profile: Profile, plan_path: Path, reviewer: str) -> Review:
+def open_review(profile: Profile, plan_path: Path, reviewer: str, run: Run | None = None) -> Review:
     """The review of the plan at ``plan_path`` (its folder or plan.jsonl) for ``profile``: the plan held
     to the profile, its review state read (its problems refused now), edits checked by the profile's
-    rules on the records as pulled."""
+    rules on the records as pulled; ``run``: apply and undo, started from the app
+    (``crm_ops.reviewapp.running``)."""
     path = plan_path / "plan.jsonl" if plan_path.is_dir() else plan_path
     plan = read_plan(path)
     problems = check_profile(plan, path, profile.name)
@@ -72,7 +74,7 @@ def open_review(profile: Profile, plan_path: Path, reviewer: str) -> Review:
         edit = Edit(action_id, where, action.proposed_value, value)
         return check_edits([edit], plan, rules, {}, large)
 
-    return Review(plan, state, snapshots, check_edit, reviewer)
+    return Review(plan, state, snapshots, check_edit, reviewer, Runner(run))
 
 
 class ReviewServer:
@@ -119,10 +121,12 @@ def serve(
     port: int = 0,
     browser: bool = True,
     announce: Callable[[str], None] = lambda url: None,
+    run: Run | None = None,
 ) -> None:
     """Serve the review of ``plan_path`` until interrupted: ``announce`` is given the address (with this
-    run's token), which is opened in the browser when there is one and ``browser``."""
-    review = open_review(profile, plan_path, reviewer)
+    run's token), which is opened in the browser when there is one and ``browser``; ``run``: apply and
+    undo from the app."""
+    review = open_review(profile, plan_path, reviewer, run)
     with ReviewServer(review, port) as server:
         announce(server.url)
         log.info("review.serving", plan_id=review.plan.header.plan_id, port=server.port)

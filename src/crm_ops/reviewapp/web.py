@@ -35,6 +35,7 @@ from crm_ops.plan.reviewstate import Change, ReviewState, StaleReviewError
 from crm_ops.reviewapp import listing
 from crm_ops.reviewapp.cluster import Snapshots, cluster_of, merges_of
 from crm_ops.reviewapp.diff import char_diff, visible
+from crm_ops.reviewapp.running import Runner
 
 log = structlog.get_logger()
 HERE = Path(__file__).parent
@@ -57,6 +58,7 @@ class Review:
     records: Callable[[], Snapshots]  # the current snapshots, read again at each call
     check_edit: EditCheck
     reviewer: str
+    runner: Runner = field(default_factory=lambda: Runner(None))  # apply and undo from the app
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     session: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -192,8 +194,27 @@ def build_app(review: Review) -> Starlette:
         )
         return JSONResponse({"etag": saved.etag, "changed": len(changes)})
 
+    async def run_page(request: Request) -> Response:
+        job = review.runner.job
+        return page("run.html", job=job.as_dict() if job else None, can_run=review.runner.run is not None,
+                    plan=review.plan.header)  # fmt: skip
+
+    async def run_status(request: Request) -> Response:
+        job = review.runner.job
+        return JSONResponse(job.as_dict() if job else {"state": "none"})
+
+    async def run_start(request: Request) -> Response:
+        body = await request.json()
+        job = review.runner.start(
+            str(body.get("kind", "")), bool(body.get("write")), _reviewer(request, review)
+        )
+        return JSONResponse(job.as_dict(), status_code=202)
+
     routes = [
         Route("/", actions),
+        Route("/run", run_page),
+        Route("/api/run", run_status),
+        Route("/api/run", run_start, methods=["POST"]),
         Route("/merge/{action_id}", merge),
         Route("/api/decide", decide, methods=["POST"]),
         Route("/api/edit", edit, methods=["POST"]),

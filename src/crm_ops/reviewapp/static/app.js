@@ -85,3 +85,46 @@
     });
   }
 })();
+
+// apply and undo: started with a POST, then the job's state asked for every second until it ends
+(function () {
+  const section = document.getElementById("job");
+  if (!section) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const who = document.getElementById("reviewer");
+  function show(job) {
+    const state = section.querySelector(".job-state");
+    if (!job || job.state === "none") { state.textContent = "nothing run yet"; return; }
+    state.textContent = job.kind + (job.write ? "" : " (dry run)") + ": " + job.state + " (" + job.seconds + " s)";
+    state.dataset.state = job.state;
+    const steps = section.querySelector(".job-steps");
+    steps.replaceChildren(...Object.entries(job.steps).map(([label, [n, total]]) => {
+      const li = document.createElement("li");
+      li.textContent = label + ": " + n + (total ? " of " + total : "");
+      return li;
+    }));
+    const lines = section.querySelector(".job-lines");
+    const text = (job.problems || []).concat((job.result && job.result.lines) || []);
+    lines.replaceChildren(...text.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
+    if (job.state === "running") setTimeout(poll, 1000);
+  }
+  async function poll() {
+    const answer = await fetch("/api/run", {credentials: "same-origin"});
+    show(await answer.json());
+  }
+  section.parentElement.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-run]");
+    if (!button) return;
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    const answer = await fetch("/api/run", {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf, "X-Reviewer": who ? who.value.trim() : ""},
+      body: JSON.stringify({kind: button.dataset.run, write: button.dataset.write === "true"}),
+    });
+    const data = await answer.json();
+    if (answer.status !== 202) { show({kind: button.dataset.run, write: false, state: "refused", seconds: 0, steps: {}, problems: data.problems}); return; }
+    show(data);
+  });
+  const first = JSON.parse(section.dataset.job || "null");
+  show(first);
+})();
