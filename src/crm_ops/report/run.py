@@ -231,9 +231,9 @@ def _actions(d: RunData) -> str:
     if rows:
         parts.append(f"<h3>Refused or failed ({len(groups['refused']):,})</h3>")
         parts.append(table(ACTION_COLUMNS, rows))
-        more = len(groups["refused"]) - len(rows)
-        if more > 0:
-            parts.append(f'<p class="muted">{more:,} more in plan.csv.</p>')
+        hidden = len(groups["refused"]) - len(rows)
+        if hidden > 0:
+            parts.append(f'<p class="muted">{hidden:,} more in plan.csv.</p>')
     return "".join(parts)
 
 
