@@ -85,10 +85,13 @@ def cluster_of(
     for a in actions:
         for column, pick in (picks.get(a.action_id) or {}).items():
             chosen[column] = (str(pick["from"]), reviewers.get(a.action_id, ""))
+    owners = _owners(state, first.system, [records.get(i, {}).get("owner_id") for i in ids])
     fields = []
     for column in columns:
         values = [text(records.get(i, {}).get(column)) for i in ids]
         differs = any(not same(v, values[0]) for v in values[1:])
+        if column == "owner_id":  # who owns each record, by name
+            values = [f"{owners[v]} ({v})" if v in owners else v for v in values]
         if column in chosen:
             source, who = chosen[column]
             end = text(records.get(source, {}).get(column))
@@ -108,6 +111,8 @@ def cluster_of(
                 column, values, differs, values[0], "the survivor's own", None, column not in NOT_PICKABLE
             )
         )
+    # the ids, owners and dates first, then the fields that differ, then those all records agree on
+    fields.sort(key=lambda f: (f.field not in SHOWN_FIRST, not f.differs))
     children = _children(state, first.system, first.entity, ids)
     return Cluster(first.system, first.entity, survivor, ids, actions, fields, children, missing)
 
@@ -118,6 +123,20 @@ def _records(state: Snapshots, system: str, entity: str, ids: list[str]) -> dict
         return {}
     frame = pl.scan_parquet(current).filter(pl.col("id").is_in(ids)).collect()
     return {str(r["id"]): r for r in frame.to_dicts()}
+
+
+def _owners(state: Snapshots, system: str, ids: list[Any]) -> dict[str, str]:
+    """The owners' names (and e-mails) by id, from the Owner snapshot."""
+    current = state.get((system, "Owner"))
+    wanted = sorted({str(i) for i in ids if i is not None})
+    if current is None or not wanted:
+        return {}
+    frame = pl.scan_parquet(current).filter(pl.col("id").is_in(wanted)).collect()
+    out = {}
+    for r in frame.to_dicts():
+        name = " ".join(str(r[c]) for c in ("first_name", "last_name") if r.get(c))
+        out[str(r["id"])] = f"{name} <{r['email']}>" if r.get("email") else name or str(r["id"])
+    return out
 
 
 def _columns(records: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -3,6 +3,7 @@ only trims spaces or swaps a tab shows what it changes."""
 
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
 from typing import NamedTuple
 
@@ -20,6 +21,19 @@ class Piece(NamedTuple):
 def visible(text: str) -> str:
     """``text`` with spaces, tabs, line breaks and no-break spaces drawn as marks."""
     return "".join(VISIBLE.get(ch, ch) for ch in text)
+
+
+def unusual_spaces(text: str) -> str:
+    """``text`` with the whitespace a reader could not see or tell apart drawn as marks (tabs, breaks,
+    no-break spaces, spaces at either end or two and more together); a single space between words is
+    left as it is (the merge table: names read as names)."""
+    marked = "".join(VISIBLE[ch] if ch in VISIBLE and ch != " " else ch for ch in text)
+    core = marked.strip(" ")
+    if not core:
+        return VISIBLE[" "] * len(marked)
+    start = marked.index(core)
+    inner = re.sub(r" {2,}", lambda m: VISIBLE[" "] * len(m.group()), core)
+    return VISIBLE[" "] * start + inner + VISIBLE[" "] * (len(marked) - start - len(core))
 
 
 def char_diff(seen: str | None, proposed: str | None) -> tuple[list[Piece], list[Piece]]:

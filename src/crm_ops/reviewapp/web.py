@@ -34,7 +34,7 @@ from crm_ops.plan.journaled import jsonable
 from crm_ops.plan.reviewstate import Change, ReviewState, StaleReviewError
 from crm_ops.reviewapp import listing
 from crm_ops.reviewapp.cluster import Snapshots, cluster_of, merges_of
-from crm_ops.reviewapp.diff import char_diff, visible
+from crm_ops.reviewapp.diff import char_diff, unusual_spaces, visible
 from crm_ops.reviewapp.running import Runner
 
 log = structlog.get_logger()
@@ -82,6 +82,7 @@ def build_app(review: Review) -> Starlette:
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.globals["visible"] = visible
+    env.globals["unusual_spaces"] = unusual_spaces
 
     def page(name: str, **values: Any) -> HTMLResponse:
         body = env.get_template(name).render(csrf=review.csrf, reviewer=review.reviewer, **values)
