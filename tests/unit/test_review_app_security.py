@@ -16,7 +16,8 @@ from crm_ops.plan import write_plan
 from crm_ops.plan.format import Action, Header, Plan
 from crm_ops.plan.reviewstate import ReviewState
 from crm_ops.reviewapp import ReviewServer
-from crm_ops.reviewapp.web import CSP, Review
+from crm_ops.reviewapp.guard import CSP
+from crm_ops.reviewapp.web import Review
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -86,7 +86,7 @@ class ReviewServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((HOST, port))
         self.port = int(self.sock.getsockname()[1])
-        review.hosts = (HOST, "localhost")
+        review.secrets.hosts = (HOST, "localhost")
         config = uvicorn.Config(build_app(review), log_level="warning", access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)

@@ -1,19 +1,13 @@
 """The review app's web side (Starlette): pages rendered on the server (Jinja2, every value escaped),
 our own CSS and JavaScript from the package, and the JSON calls that save decisions.
 
-Security: the app listens on 127.0.0.1 only. The URL it prints carries a token made for this run; the
-first request with it (compared in constant time) gets a session cookie (HttpOnly, SameSite=Strict) and
-is sent on without the token in its address; any request without the token or the cookie is refused
-(403), as is one naming another host (DNS rebinding). Each POST must carry the page's CSRF token in
-the ``X-CSRF-Token`` header and come from this origin; every answer carries a strict Content Security
-Policy (scripts and styles from the app only, no inline script), ``no-referrer`` and ``no-store``.
+Every request passes the guard first (``crm_ops.reviewapp.guard``: token, session, CSRF, host, CSP).
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +18,7 @@ import polars as pl
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -35,15 +29,11 @@ from crm_ops.plan.reviewstate import Change, ReviewState, StaleReviewError
 from crm_ops.reviewapp import listing
 from crm_ops.reviewapp.cluster import Snapshots, cluster_of, merges_of
 from crm_ops.reviewapp.diff import char_diff, unusual_spaces, visible
+from crm_ops.reviewapp.guard import Guard, Secrets
 from crm_ops.reviewapp.running import Runner
 
 log = structlog.get_logger()
 HERE = Path(__file__).parent
-COOKIE = "crm_ops_review"
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 # an edited value checked by the rules the proposal came from: (action id, value) -> refusals
 EditCheck = Callable[[str, str | None], list[str]]
 
@@ -59,12 +49,24 @@ class Review:
     check_edit: EditCheck
     reviewer: str
     runner: Runner = field(default_factory=lambda: Runner(None))  # apply and undo from the app
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    session: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    secrets: Secrets = field(default_factory=Secrets)  # this run's token, session and CSRF token
     _actions: pl.DataFrame | None = None
     _joined: tuple[str, pl.DataFrame] | None = None
+
+    @property
+    def token(self) -> str:
+        """The token the printed address carries."""
+        return self.secrets.token
+
+    @property
+    def session(self) -> str:
+        """The session cookie's value the token is exchanged for."""
+        return self.secrets.session
+
+    @property
+    def csrf(self) -> str:
+        """The CSRF token each POST carries."""
+        return self.secrets.csrf
 
     def frame(self) -> tuple[str, pl.DataFrame]:
         """The actions with their review state, and the state's version (joined again when it changed)."""
@@ -223,7 +225,7 @@ def build_app(review: Review) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={ConfigError: _refused, StaleReviewError: _stale})
-    app.add_middleware(_Guard, review=review)
+    app.add_middleware(Guard, secrets=review.secrets)
     return app
 
 
@@ -252,69 +254,3 @@ async def _refused(request: Request, exc: Exception) -> Response:
 
 async def _stale(request: Request, exc: Exception) -> Response:
     return JSONResponse({"problems": [str(exc)], "stale": True}, status_code=409)
-
-
-class _Guard:
-    """Host check, token or session cookie, CSRF on POST, and the security headers (see the module)."""
-
-    def __init__(self, app: Callable[..., Awaitable[None]], review: Review) -> None:
-        self.app = app
-        self.review = review
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(dict(scope), receive)
-        refusal = self._refusal(request)
-        if isinstance(refusal, Response):
-            await _secured(refusal)(scope, receive, send)
-            return
-
-        async def sending(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or [])
-                headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in _HEADERS.items()]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, sending)
-
-    def _refusal(self, request: Request) -> Response | None:
-        host = (request.headers.get("host") or "").rsplit(":", 1)[0]
-        if host not in self.review.hosts:
-            return Response("unknown host", status_code=403)
-        token = request.query_params.get("token")
-        if token is not None:
-            if not secrets.compare_digest(token.encode(), self.review.token.encode()):
-                return Response("wrong token: open the address crm-ops review printed", status_code=403)
-            kept = {k: v for k, v in request.query_params.items() if k != "token"}
-            target = request.url.path + ("?" + urlencode(kept) if kept else "")
-            answer = RedirectResponse(target, status_code=303)
-            answer.set_cookie(COOKIE, self.review.session, httponly=True, samesite="strict", path="/")
-            return answer
-        cookie = request.cookies.get(COOKIE, "")
-        if not secrets.compare_digest(cookie.encode(), self.review.session.encode()):
-            return Response("open the address `crm-ops review` printed (it holds this run's token)", 403)
-        if request.method != "GET":
-            csrf = request.headers.get("x-csrf-token", "")
-            origin = request.headers.get("origin")
-            if not secrets.compare_digest(csrf.encode(), self.review.csrf.encode()):
-                return Response("missing or wrong CSRF token", status_code=403)
-            if origin is not None and origin.split("://", 1)[-1].rsplit(":", 1)[0] not in self.review.hosts:
-                return Response("a request from another site", status_code=403)
-        return None
-
-
-_HEADERS = {
-    "content-security-policy": CSP,
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-    "x-frame-options": "DENY",
-}
-
-
-def _secured(response: Response) -> Response:
-    response.headers.update(_HEADERS)
-    return response
