@@ -1,6 +1,7 @@
 """The review app: ``crm-ops review PLAN`` serves a plan's review in the browser (``crm_ops.reviewapp.web``),
 saving each decision into the plan's review state (``crm_ops.plan.reviewstate``: its plan.csv, the
-review file's contract), so ``crm-ops apply PLAN --review PLAN/plan.csv`` applies what was decided.
+review file's contract), so the app's apply (``crm_ops.reviewapp.running``) and ``crm-ops apply PLAN
+--review PLAN/plan.csv`` apply what was decided.
 
 ``ReviewServer`` runs it on 127.0.0.1 (a port of the system's choosing unless given), in a thread, and
 gives the address with this run's token; ``serve`` is what the command does with it.
