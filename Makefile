@@ -38,17 +38,19 @@ layers: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-# The report's browser test needs Debian's chromium, the Spark tests a Java 17+: each installed here
+# The browser tests need Debian's chromium (the review app's also chromium-driver, which selenium
+# drives), the Spark tests a Java 17+: each installed here
 # when missing and apt is there (CI runs as root); elsewhere those tests are skipped, saying why.
 unit: $(STAMP) chromium java
 	$(BIN)/pytest
 
 chromium:
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	@(command -v chromium >/dev/null || command -v chromium-browser >/dev/null) && \
+	  command -v chromedriver >/dev/null || \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
-	      echo "could not install chromium: the report's browser test will be skipped"; \
-	  else echo "no chromium and no apt-get as root: the report's browser test will be skipped"; fi
+	    (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	      echo "could not install chromium and chromium-driver: the browser tests will be skipped"; \
+	  else echo "no chromium or chromium-driver and no apt-get as root: the browser tests will be skipped"; fi
 
 # Every performance figure beside its target and its peer, in one table (benchmarks/bench.py). The
 # peers come from the bench extra, installed here; BENCH_SIZE=100000 make bench for a quick try. On a

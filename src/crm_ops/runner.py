@@ -365,6 +365,7 @@ def _batch(
         rules={r.id: r.description for r in rules},
         threshold=Threshold(settings.fail_on, settings.max_findings, serious),
         actions=[a.__dict__ for a in plan.actions],
+        plan_folder=str(folder),
         chosen=frozenset(a.action_id for a in chosen),
         outcomes=outcomes,
         refused=withheld,

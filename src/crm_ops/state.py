@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS journal (
     error TEXT,
     updated_at TEXT NOT NULL,
     edited_from TEXT,
+    reviewed_by TEXT,
+    reviewed_at TEXT,
     PRIMARY KEY (plan_id, action_id)
 );
 CREATE TABLE IF NOT EXISTS decisions (
@@ -222,6 +224,9 @@ class State:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(journal)")}
         if "edited_from" not in columns:  # a state file from before review edits (issue 18)
             self.db.execute("ALTER TABLE journal ADD COLUMN edited_from TEXT")
+        for column in ("reviewed_by", "reviewed_at"):  # from before the review app (issue 29)
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE journal ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         """Close the database."""
@@ -397,18 +402,20 @@ class State:
     def journal(self, plan_id: str) -> dict[str, dict[str, Any]]:
         """Every journaled action of a plan, by action id."""
         rows = self.db.execute(
-            "SELECT action_id, system, entity, record_id, field, before, after, status, error, edited_from "
-            "FROM journal WHERE plan_id=?",
+            "SELECT action_id, system, entity, record_id, field, before, after, status, error, edited_from, "
+            "reviewed_by, reviewed_at FROM journal WHERE plan_id=?",
             (plan_id,),
         ).fetchall()
         keys = ("action_id", "system", "entity", "record_id", "field", "before", "after", "status", "error",
-                "edited_from")  # fmt: skip
+                "edited_from", "reviewed_by", "reviewed_at")  # fmt: skip
         return {r[0]: dict(zip(keys, r, strict=True)) for r in rows}
 
     def record_actions(self, plan_id: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Write journal entries, all in one transaction; those the journal holds a stronger state of are
         kept as they are (``may_replace``), and returned. ``edited_from``: the plan's proposed value, when a
-        person edited it in the review file (``after`` is what was written)."""
+        person edited it in the review file (``after`` is what was written); ``reviewed_by`` and
+        ``reviewed_at``: who approved the action in the review file, and when (kept when an entry without
+        them replaces one with them)."""
         stamp = _iso(now())
         with self._tx() as db:
             held = self._statuses(db, plan_id, [e["action_id"] for e in entries])
@@ -422,15 +429,18 @@ class State:
                 )
             db.executemany(
                 "INSERT INTO journal (plan_id, action_id, system, entity, record_id, field, before, after, "
-                "status, error, updated_at, edited_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "status, error, updated_at, edited_from, reviewed_by, reviewed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (plan_id, action_id) DO UPDATE SET "
                 "before=excluded.before, after=excluded.after, "
                 "status=excluded.status, error=excluded.error, updated_at=excluded.updated_at, "
-                "edited_from=excluded.edited_from",
+                "edited_from=excluded.edited_from, "
+                "reviewed_by=coalesce(excluded.reviewed_by, journal.reviewed_by), "
+                "reviewed_at=coalesce(excluded.reviewed_at, journal.reviewed_at)",
                 [
                     (plan_id, e["action_id"], e["system"], e["entity"], e["record_id"], e.get("field"),
                      e.get("before"), e.get("after"), e["status"], e.get("error"), stamp,
-                     e.get("edited_from"))
+                     e.get("edited_from"), e.get("reviewed_by"), e.get("reviewed_at"))
                     for e in entries
                     if may_replace(held.get(e["action_id"]), e["status"])
                 ],

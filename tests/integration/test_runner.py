@@ -87,12 +87,14 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     }  # fmt: skip
     assert isinstance(summary["notices"], list)
     report = (folder / "report.html").read_text()
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
+    # the applied and waiting actions are counted by rule, not listed (issue 29), so the hostile name is
+    # not on this page; wherever a CRM value is (refused rows, merges, notices), it is escaped:
+    # tests/unit/test_report.py renders each of them hostile
     assert "<script" not in report.lower()
     assert "src=" not in report and "@import" not in report and "<link" not in report  # no network assets
     hrefs = re.findall(r'href="([^"]*)"', report)  # links: to the records in their CRM, to the run index
     assert hrefs and all(h.startswith("https://") or h == "../index.html" for h in hrefs)
-    assert "../index.html" in hrefs and any(h.startswith("https://") for h in hrefs)
+    assert "../index.html" in hrefs  # records are linked from the refused rows (none here) and the app
     assert (tmp_path / "state" / "runs" / "index.html").exists()
     lines = [json.loads(line) for line in (folder / "run.log").read_text().splitlines()]
     assert lines and all(line["run_id"] == folder.name for line in lines)

@@ -23,8 +23,12 @@ def test_the_run_page_says_what_a_person_needs() -> None:
     assert "8 → 7 → 6 → 5 → 4 → 2" in text  # the rule's trend, this run last
     assert "applied 1" in text and "awaiting review 2" in text and "refused or failed 2" in text
     assert "INVALID_EMAIL_ADDRESS: Email: invalid email" in text  # the CRM's message
-    assert "confidence 0.62 < 0.95" in text  # why it waits
-    assert 'href="https://acme.lightning.force.com/lightning/r/Contact/003000000000001/view"' in page
+    assert "confidence 0.62 < 0.95 (1)" in text  # why it waits, counted
+    # the applied and waiting actions are counted by rule (issue 29), not listed a row each; the
+    # refused are listed; the review app's command named
+    assert "person.email.normalised" in text and "Ann 1" not in text
+    assert "crm-ops review PLAN --profile prod" in text
+    assert 'href="https://acme.lightning.force.com/lightning/r/Contact/003000000000004/view"' in page
     assert "2026-11-25" in page and "2026-12-01" in page  # the trend's dates
 
 
@@ -38,9 +42,10 @@ def test_every_crm_value_is_escaped_and_nothing_is_fetched() -> None:
 
 def test_a_link_is_only_ever_http() -> None:
     run = sample_run()
-    run.actions = [{**run.actions[0], "url": "javascript:alert(1)"}]
+    run.actions = [{**run.actions[3], "url": "javascript:alert(1)"}]  # refused: listed with its link
     page = render_run(run)
-    assert "javascript:" not in page.split("<body>", 1)[1].split("Ann 1")[0]
+    assert "Ann 4" in page
+    assert "javascript:" not in page.split("<body>", 1)[1].split("Ann 4")[0]
     assert 'href="javascript' not in page
 
 

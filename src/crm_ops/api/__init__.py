@@ -32,7 +32,7 @@ The canonical entities and their columns: ``entities()``; the default match rule
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,7 @@ from crm_ops import durable
 from crm_ops.api.applying import Selection, apply_plan, as_tuple, plan_file
 from crm_ops.api.catalog import entities, match_configs
 from crm_ops.api.findings import list_marks, mark_findings, unmark_findings
-from crm_ops.api.results import ApplyRun, MatchRun, PlanRun, PullRun
+from crm_ops.api.results import ApplyRun, MatchRun, PlanRun, PullRun, run_summary
 from crm_ops.check import CheckRun, profile_rules, run_check
 from crm_ops.config import Profile, load_profile
 from crm_ops.digest import Digest, run_digest
@@ -343,6 +343,41 @@ class Workspace:
             batch_size=batch_size,
             steps=steps,
         )
+
+    def review(
+        self,
+        plan: Path | str,
+        *,
+        reviewer: str,
+        port: int = 0,
+        browser: bool = True,
+        allow_production: bool = False,
+        announce: Callable[[str], None] = lambda url: None,
+    ) -> None:
+        """Serve the review of a plan (its folder or plan.jsonl) in the browser until interrupted
+        (``crm_ops.reviewapp``): on 127.0.0.1, ``port`` (0: the system picks), the address with this
+        run's token given to ``announce`` and opened in the browser when there is one and ``browser``.
+        Each decision is saved into the plan's plan.csv as made, ``reviewer`` the name it is saved under
+        unless the page gives another; ``apply(plan, review=<plan>/plan.csv)`` applies them, and so does
+        the app's apply (``undo`` too), writing to a production profile only with ``allow_production``."""
+        from crm_ops.reviewapp import serve  # noqa: PLC0415 - the web stack is loaded only to serve
+
+        folder = plan_file(plan).parent
+
+        def run(kind: str, write: bool, steps: Steps) -> dict[str, Any]:
+            if kind == "undo":
+                done = self.undo(folder, write=write, allow_production=allow_production, steps=steps)
+            else:
+                done = self.apply(
+                    folder,
+                    review=folder / "plan.csv",
+                    write=write,
+                    allow_production=allow_production,
+                    steps=steps,
+                )
+            return run_summary(done)
+
+        serve(self.profile, folder, reviewer=reviewer, port=port, browser=browser, announce=announce, run=run)
 
     def run(
         self,

@@ -24,6 +24,7 @@ from crm_ops.plan.apply import Applier, undo_plan
 from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
 from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.outcomes import failures
+from crm_ops.plan.picks import with_picks
 from crm_ops.plan.review import Review, default_approvals, rejections, verdicts
 from crm_ops.plan.reviewfile import ReviewFile, check_profile, read_review_file
 from crm_ops.plan.settle import settle_pending
@@ -137,6 +138,7 @@ def apply_plan(
             steps=steps,
             converted_status=converted_status,
             edited={e.action_id: e.planned for e in edits},
+            reviewers=dict(reviewed.reviewers) if reviewed else None,
         )
         if undo:
             pruned = puller.state.pruned_at(loaded.header.plan_id)
@@ -160,7 +162,7 @@ def apply_plan(
                 entities=selection.entities,
                 systems=selection.systems,
             )
-            actions = with_edits(chosen, edits)
+            actions = with_picks(with_edits(chosen, edits), reviewed.picks if reviewed else {})
         report = applier.apply(loaded.header.plan_id, actions, dry_run=not write)
     finally:
         held.close()

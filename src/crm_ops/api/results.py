@@ -15,7 +15,7 @@ from crm_ops.match.run import MatchResult
 from crm_ops.monitors import MonitorFinding
 from crm_ops.plan.edits import Edit
 from crm_ops.plan.format import Action, Plan
-from crm_ops.plan.outcomes import ApplyReport, FailureGroup
+from crm_ops.plan.outcomes import ApplyReport, FailureGroup, failure_lines
 from crm_ops.pull import PullResult
 
 
@@ -124,3 +124,26 @@ class ApplyRun:
 
 
 __all__ = ["ApplyRun", "MatchRun", "PlanRun", "PullRun"]
+
+
+def run_summary(done: ApplyRun) -> dict[str, Any]:
+    """An apply's or undo's end as the review app shows it: the outcome counts, the report file, and
+    lines saying what was chosen, what a person edited or rejected, and the records the CRM refused."""
+    verb = "would" if done.dry_run else "did"
+    lines = [
+        f"{'undo' if done.undo else 'apply'} ({verb}): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(done.report.counts.items())),
+        f"selected {len(done.selected):,} of {len(done.plan.actions):,} actions: {done.chosen_by}",
+    ]
+    if done.edits:
+        lines.append(f"{len(done.edits):,} proposed value(s) as edited by a person")
+    if done.rejected:
+        lines.append(f"{len(done.rejected):,} rejected pair(s) remembered")
+    lines += [*done.warnings, *failure_lines(done.failed)]
+    lines.append(f"report: {done.report_file}")
+    return {
+        "counts": done.counts,
+        "report": str(done.report_file),
+        "lines": lines,
+        "exit_code": int(done.exit_code),
+    }

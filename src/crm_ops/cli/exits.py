@@ -94,6 +94,10 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_BUDGET, "stopped at the API budget (journaled: the apply resumes when run again)"),
         (EXIT_LOCKED, "another apply or undo of the plan is running (its command, pid, host named)"),
     ),
+    "review": (
+        (EXIT_OK, "served until interrupted (Ctrl-C)"),
+        (EXIT_CONFIG, "not a plan, a plan of another profile, its plan.csv breaking the review contract"),
+    ),
     "undo": (
         (EXIT_FAILED, "the CRM refused some records (printed, grouped by its message)"),
         (EXIT_OK, "undone (or, without --yes, the dry run shown)"),

@@ -160,6 +160,50 @@ def _run_apply(
 
 
 @app.command()
+def review(
+    plan_path: PlanPath,
+    config: ConfigPath = None,
+    profile: ProfileName = None,
+    reviewer: Annotated[
+        str | None,
+        typer.Option("--reviewer", help="The name decisions are saved under (default: your login name)."),
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="The port on 127.0.0.1 (0: any free one).")] = 0,
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open the address in the browser.")
+    ] = True,
+    allow_production: Annotated[
+        bool,
+        typer.Option(
+            "--allow-production", help="Let the app's apply and undo write to a production profile."
+        ),
+    ] = False,
+) -> None:
+    """Review a plan in the browser: actions by rule, entity and approval, approve or reject one, a
+    selection or a whole rule, edit a proposed value (checked by the field's rules), merges side by side
+    with per-field picks. Each decision is saved into the plan's plan.csv as it is made, with your name
+    and the time; then apply from the app (or `crm-ops apply PLAN --review PLAN/plan.csv`)."""
+    import getpass
+
+    from crm_ops.api import open_profile
+
+    logs.configure()
+    name = reviewer or getpass.getuser()
+    with _errors():
+        ws = open_profile(config, profile)
+        ws.review(
+            plan_path,
+            reviewer=name,
+            port=port,
+            browser=browser,
+            allow_production=allow_production,
+            announce=lambda url: typer.echo(
+                f"review: {url}\n(the address holds this run's token: keep it to yourself; Ctrl-C ends)"
+            ),
+        )
+
+
+@app.command()
 def apply(
     plan_path: PlanPath,
     config: ConfigPath = None,

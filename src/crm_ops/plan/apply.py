@@ -70,12 +70,14 @@ class Applier(MergeSteps, ConvertSteps):
         steps: Steps | None = None,
         converted_status: str = CONVERTED_STATUS,
         edited: Mapping[str, str | None] | None = None,
+        reviewers: Mapping[str, tuple[str, str]] | None = None,
         settling: bool = False,
     ) -> None:
         # settling (``crm_ops.plan.settle``): pending actions are looked up, not sent: landed, ``done``;
         # else ``not applied``
         self.settling = settling
         self.edited = dict(edited or {})  # action id -> the plan's value a person replaced (review file)
+        self.reviewers = dict(reviewers or {})  # action id -> (who approved it, when): the review file
         self.state = state
         self.connector = connector
         self.batch_size = batch_size
@@ -152,13 +154,21 @@ class Applier(MergeSteps, ConvertSteps):
         return report
 
     def _marked(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Entries of actions a person edited carry the plan's value they replaced (``edited_from``)."""
-        if not self.edited:
+        """Entries of actions a person edited carry the plan's value they replaced (``edited_from``), and
+        of actions a person approved, who and when (``reviewed_by``, ``reviewed_at``)."""
+        if not self.edited and not self.reviewers:
             return entries
-        return [
-            {**e, "edited_from": self.edited[e["action_id"]]} if e["action_id"] in self.edited else e
-            for e in entries
-        ]
+        out = []
+        for e in entries:
+            key = e["action_id"]
+            marked = dict(e)
+            if key in self.edited:
+                marked["edited_from"] = self.edited[key]
+            if key in self.reviewers:
+                marked["reviewed_by"], at = self.reviewers[key]
+                marked["reviewed_at"] = at or None
+            out.append(marked)
+        return out
 
     def _record(
         self, plan_id: str, report: ApplyReport, entries: list[dict[str, Any]], dry_run: bool

@@ -34,14 +34,15 @@ approval; blank on a merge or a conversion, a person's decision: ``no`` or ``not
 remembered) and ``review_reason`` first, then the labels, values (``survivor_values``: what a merge's
 survivor ends with; ``explain``: why its records are said to match, each field's signed weight,
 strongest first, ``crm_ops.explain.compact`` of the ``detail``'s ``explain``; read-only, not read back),
-links, the ``action_id`` and the ``plan_id``; applying with ``--review`` honours
-``approve`` under the contract of ``crm_ops.plan.reviewfile`` (rows held to their plan). A merge row shows the
-duplicate's label as its seen value and the survivor's as its proposed value (``plan.jsonl`` keeps the
-time and the id applying checks). ``seen_value`` is the
-value at pull time: applying re-reads the record and skips it as a conflict when the CRM no longer
-holds that value. ``crm_ops.csvio`` writes and reads it: values a spreadsheet would run as formulas are
-neutralised, a value with a line break (a lone CR too) stays in its row, Excel's files (BOM, ``;``) are
-read.
+``picks`` (a merge's per-field picks, ``crm_ops.plan.picks``), links, who decided (``reviewed_by``,
+``reviewed_at``: blank until a person or the review app fills them), the ``action_id`` and the
+``plan_id``; applying with ``--review`` honours ``approve`` under the contract of
+``crm_ops.plan.reviewfile`` (rows held to their plan). A merge row shows the duplicate's label as its
+seen value and the survivor's as its proposed value (``plan.jsonl`` keeps the time and the id applying
+checks). ``seen_value`` is the value at pull time: applying re-reads the record and skips it as a
+conflict when the CRM no longer holds that value. ``crm_ops.csvio`` writes and reads it: values a
+spreadsheet would run as formulas are neutralised, a value with a line break (a lone CR too) stays in
+its row, Excel's files (BOM, ``;``) are read.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ ACTION_FIELDS = (
 )  # fmt: skip
 CSV_FIELDS = (
     "approve", "review_reason", "kind", "system", "entity", "record_id", "label", "account", "field",
-    "seen_value", "proposed_value", "survivor_values", "explain", "other_id", "other_label", "confidence",
-    "rule", "severity", "reason", "url", "other_url", "action_id", "plan_id",
+    "seen_value", "proposed_value", "survivor_values", "picks", "explain", "other_id", "other_label",
+    "confidence", "rule", "severity", "reason", "url", "other_url", "reviewed_by", "reviewed_at", "action_id",
+    "plan_id",
 )  # fmt: skip
 PLAN_ID = "plan_id"  # the review file's column holding the plan's id on every row (``plan.reviewfile``)
 
@@ -190,6 +192,7 @@ def csv_row(action: Action) -> dict[str, Any]:
         values["proposed_value"] = action.other_label or action.proposed_value
     values["survivor_values"] = survivor_text(action)
     values["explain"] = explain_text(action)
+    values["picks"] = values["reviewed_by"] = values["reviewed_at"] = ""  # a person's (review file)
     return values
 
 

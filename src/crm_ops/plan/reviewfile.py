@@ -13,8 +13,11 @@ line would not). Read back against its plan, each row must:
   or conversion a person rejects, remembered) or a blank (undecided: not applied), in any case; anything
   else (``maybe``) is refused;
 - keep the columns that say which record and which change it is (``IDENTITY``: kind, system, entity,
-  record_id, field, rule) as the plan wrote them: only ``approve`` and an update's ``proposed_value``
-  (``crm_ops.plan.edits``) are a person's to change. Leaving a row out is allowed: not approved.
+  record_id, field, rule) as the plan wrote them: only ``approve``, an update's ``proposed_value``
+  (``crm_ops.plan.edits``), a merge's ``picks`` (``crm_ops.plan.picks``: JSON, each from a record of
+  its cluster) and who decided (``reviewed_by``, ``reviewed_at``: the review app fills them, a person
+  may; journaled with each applied action) are a person's to change. Leaving a row out is allowed: not
+  approved.
 
 A plan is applied (and undone) only with the profile it was made for (its header's ``profile``).
 
@@ -28,13 +31,15 @@ and identity columns, which a file of another plan fails unless both plans propo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from crm_ops import csvio
 from crm_ops.errors import ConfigError
 from crm_ops.plan.format import DECIDED_BY_PERSON, PLAN_ID, Action, Plan, csv_row
 from crm_ops.plan.journaled import same
+from crm_ops.plan.picks import cluster_ids, parse_picks
 
 APPROVING = ("yes", "y", "true", "1", "x")
 REJECTING = ("no", "n", "false", "0")
@@ -67,6 +72,8 @@ class ReviewFile:
     table: csvio.Table
     answers: Mapping[str, str]
     warnings: tuple[str, ...] = ()
+    picks: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # action id -> field -> pick
+    reviewers: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # action id -> (by, at)
 
     def approvals(self) -> dict[str, bool]:
         """Approved or not, by action id."""
@@ -103,6 +110,9 @@ def read_review_file(path: Path, plan: Plan | None = None) -> ReviewFile:
     problems: list[str] = []
     answers: dict[str, str] = {}
     lines: dict[str, int] = {}
+    picks: dict[str, dict[str, Any]] = {}
+    reviewers: dict[str, tuple[str, str]] = {}
+    clusters = cluster_ids(plan) if plan is not None else {}
     for row in table:
         action_id = row.get("action_id").strip()
         if not action_id:
@@ -126,6 +136,9 @@ def read_review_file(path: Path, plan: Plan | None = None) -> ReviewFile:
             problems.append(f"{table.where(row, 'approve')}: {row.get('approve')!r} is not {ANSWERS}")
         else:
             answers[action_id] = answer
+        by = row.get("reviewed_by").strip()
+        if by:
+            reviewers[action_id] = (by, row.get("reviewed_at").strip())
         if plan is None:
             continue
         action = actions.get(action_id)
@@ -136,9 +149,13 @@ def read_review_file(path: Path, plan: Plan | None = None) -> ReviewFile:
             )
             continue
         problems += _identity(table, row, action)
+        chosen, wrong = parse_picks(row.get("picks"), action, clusters)
+        problems += [f"{table.where(row, 'picks')}: {w}" for w in wrong]
+        if chosen:
+            picks[action_id] = chosen
     if problems:
         raise ConfigError(problems)
-    return ReviewFile(table, answers, tuple(warnings))
+    return ReviewFile(table, answers, tuple(warnings), picks, reviewers)
 
 
 def _identity(table: csvio.Table, row: csvio.Row, action: Action) -> list[str]:

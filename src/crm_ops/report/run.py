@@ -2,8 +2,9 @@
 
 Sections: the verdict (exit code and the threshold that set it), the score per object with its counts
 and definition, the trend, the rules (description, findings, new and resolved since the last run, the
-trend of their counts), the plan's actions as applied, awaiting review or refused (with the CRM's
-message), with links to the records, why the proposed merges match (the waterfall of each one's pair),
+trend of their counts), the plan's actions counted by rule as applied, awaiting review (the commonest
+reasons) or refused, the refused listed (the CRM's message, links to the records) and the command that
+opens the review app on the plan, why the proposed merges match (the waterfall of each one's pair),
 new and resolved findings, and the warnings of the pull.
 """
 
@@ -25,6 +26,7 @@ from crm_ops.triage import KEY, Triage, changes
 
 APPLIED = ("done", "already done")
 SHOWN = 200  # rows per table at most (the files hold them all)
+WHY_WAITING = 10  # the commonest reasons actions wait for a person, with their counts
 ACTION_COLUMNS = (
     "status", "kind", "object", "record", "field", "now", "proposed", "other record", "rule",
     "why / CRM's message",
@@ -56,6 +58,7 @@ class RunData:
     rules: Mapping[str, str] = field(default_factory=dict)  # rule id -> description
     threshold: Threshold = field(default_factory=Threshold)
     actions: Sequence[Mapping[str, Any]] = ()  # the plan's actions (as dicts)
+    plan_folder: str | None = None  # where the run wrote its plan (the review app's command names it)
     chosen: frozenset[str] = frozenset()  # ids of the actions the run applied (or tried to)
     outcomes: Sequence[Mapping[str, Any]] = ()  # the apply's outcome per action
     refused: str | None = None  # why nothing was applied (rules missing)
@@ -185,37 +188,72 @@ def _actions(d: RunData) -> str:
         "auto_apply</code> names; the rest waits in plan.csv for a person.</p>"
     )
     parts = [summary]
-    titles = {"refused": "Refused or failed", "applied": "Applied", "review": "Awaiting review"}
-    for css in ("refused", "applied", "review"):
-        rows = []
-        for a, status, detail in groups[css][:SHOWN]:
-            label = a.get("label") or a.get("record_id")
-            other = (
-                link(a.get("other_url"), a.get("other_label") or a.get("other_id"))
-                if a.get("other_id")
-                else ""
-            )
-            rows.append(
-                [
-                    f"<span class='badge {css}'>{e(status)}</span>",
-                    e(a.get("kind")),
-                    f"{e(a.get('system'))}.{e(a.get('entity'))}",
-                    link(a.get("url"), label) + (f"<br><span class=muted>{e(a.get('record_id'))}</span>"),
-                    e(a.get("field")),
-                    f"<span class=v>{e(a.get('seen_value'))}</span>",
-                    f"<span class=v>{e(a.get('proposed_value'))}</span>",
-                    other,
-                    rule_id(a.get("rule")),
-                    e(detail),
-                ]
-            )
-        if rows:
-            more = len(groups[css]) - len(rows)
-            parts.append(f"<h3>{titles[css]} ({len(groups[css]):,})</h3>")
-            parts.append(table(ACTION_COLUMNS, rows))
-            if more > 0:
-                parts.append(f'<p class="muted">{more:,} more in plan.csv.</p>')
+    if groups["review"]:
+        where = e(d.plan_folder) if d.plan_folder else "PLAN"
+        parts.append(
+            f"<p>Review them in the browser: <code>crm-ops review {where} --profile {e(d.profile)}</code> "
+            "prints the address to open (it holds a token made for that run), or in plan.csv.</p>"
+        )
+    parts.append(_action_counts(groups))
+    reasons: dict[str, int] = {}
+    for _, _, detail in groups["review"]:
+        reasons[detail or "(no reason given)"] = reasons.get(detail or "(no reason given)", 0) + 1
+    if reasons:
+        top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:WHY_WAITING]
+        items = "".join(f"<li>{e(reason)} ({count:,})</li>" for reason, count in top)
+        more = (
+            f"<li class=muted>{len(reasons) - len(top):,} more reasons</li>"
+            if len(reasons) > len(top)
+            else ""
+        )
+        parts.append(f"<p>Why they wait:</p><ul>{items}{more}</ul>")
+    # the refused and failed need a person now: each row shown (the applied and waiting are counted)
+    rows = []
+    for a, status, detail in groups["refused"][:SHOWN]:
+        label = a.get("label") or a.get("record_id")
+        other = (
+            link(a.get("other_url"), a.get("other_label") or a.get("other_id")) if a.get("other_id") else ""
+        )
+        rows.append(
+            [
+                f"<span class='badge refused'>{e(status)}</span>",
+                e(a.get("kind")),
+                f"{e(a.get('system'))}.{e(a.get('entity'))}",
+                link(a.get("url"), label) + (f"<br><span class=muted>{e(a.get('record_id'))}</span>"),
+                e(a.get("field")),
+                f"<span class=v>{e(a.get('seen_value'))}</span>",
+                f"<span class=v>{e(a.get('proposed_value'))}</span>",
+                other,
+                rule_id(a.get("rule")),
+                e(detail),
+            ]
+        )
+    if rows:
+        parts.append(f"<h3>Refused or failed ({len(groups['refused']):,})</h3>")
+        parts.append(table(ACTION_COLUMNS, rows))
+        hidden = len(groups["refused"]) - len(rows)
+        if hidden > 0:
+            parts.append(f'<p class="muted">{hidden:,} more in plan.csv.</p>')
     return "".join(parts)
+
+
+def _action_counts(groups: Mapping[str, list[tuple[Mapping[str, Any], str, str]]]) -> str:
+    """The actions counted by rule, kind and object: applied, awaiting review, refused or failed; one
+    short row each, the most first (issue 29: a row per action made pages tens of thousands of px tall)."""
+    counted: dict[tuple[str, str, str], dict[str, int]] = {}
+    for css, members in groups.items():
+        for a, _, _ in members:
+            key = (str(a.get("rule") or ""), str(a.get("kind") or ""), f"{a.get('system')}.{a.get('entity')}")
+            counted.setdefault(key, {"applied": 0, "review": 0, "refused": 0})[css] += 1
+    ordered = sorted(counted.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    rows = [
+        [rule_id(rule), e(kind), e(where), f"{c['applied']:,}", f"{c['review']:,}", f"{c['refused']:,}"]
+        for (rule, kind, where), c in ordered[:SHOWN]
+    ]
+    more = len(ordered) - len(rows)
+    tail = f'<p class="muted">{more:,} more rules in plan.csv.</p>' if more > 0 else ""
+    columns = ["rule", "kind", "object", "applied", "awaiting review", "refused or failed"]
+    return table(columns, rows, numeric=(3, 4, 5)) + tail
 
 
 WHY_SHOWN = 20  # merges and conversions whose waterfall the page draws (plan show and plan.csv: all)
