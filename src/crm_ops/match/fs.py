@@ -27,7 +27,6 @@ unless given one (the Spark engine trains one on the driver and gives it to ever
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,14 +189,21 @@ def exact_u(left: pl.Series, right: pl.Series | None) -> tuple[float, float] | N
     ``right`` one) with the value present on both sides that hold one value: sum of ``c(c-1)`` over
     ``n(n-1)``, or of ``cl * cr`` over ``nl * nr``. Exact where random pairs would only estimate it (an
     e-mail shared by two records in a million: u 1e-12, never seen in 50,000 random pairs), with the
-    number of pairs it counted. None when no pair has the value on both sides."""
-    lc = left.drop_nulls().alias("v").value_counts(name="c")
+    number of pairs it counted. None when no pair has the value on both sides.
+
+    Within one frame only the values held twice or more count: they are found by their 64-bit hashes
+    (one pass; a million distinct e-mails or phones are far slower to count as text), then counted
+    exactly, so two values of one hash are still told apart."""
     if right is None:
-        n = int(lc["c"].sum()) if lc.height else 0
+        present = left.drop_nulls()
+        n = present.len()
         if n < 2:
             return None
-        same = float((lc["c"].cast(pl.Float64) * (lc["c"].cast(pl.Float64) - 1)).sum())
+        repeated = present.filter(present.hash().is_duplicated())
+        c = repeated.alias("v").value_counts(name="c")["c"].cast(pl.Float64)
+        same = float((c * (c - 1)).sum())
         return same / (n * (n - 1.0)), n * (n - 1.0) / 2
+    lc = left.drop_nulls().alias("v").value_counts(name="c")
     rc = right.drop_nulls().alias("v").value_counts(name="c")
     nl, nr = int(lc["c"].sum()) if lc.height else 0, int(rc["c"].sum()) if rc.height else 0
     if not nl or not nr:
@@ -385,10 +391,37 @@ def shares_of(counts: pl.DataFrame, present: int) -> pl.DataFrame:
     return counts.select(pl.col("value").cast(pl.String), share.cast(pl.Float64).alias("share"))
 
 
+def _crc_table() -> np.ndarray:
+    """CRC-32's (zlib's, Spark's ``crc32``) byte table: the remainder of each byte value."""
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1).astype(np.uint32)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
 def record_hashes(ids: pl.Series) -> pl.Series:
-    """Each id's CRC-32 (of its UTF-8 text): the order ``chosen_records`` takes records in, which Spark
-    computes the same way (``crc32``), so both engines draw random pairs from the same records."""
-    return pl.Series("crc", [zlib.crc32(i.encode()) for i in ids.cast(pl.String).to_list()], dtype=pl.Int64)
+    """Each id's CRC-32 (of its UTF-8 text, ``zlib.crc32``'s): the order ``chosen_records`` takes records
+    in, which Spark computes the same way (``crc32``), so both engines draw random pairs from the same
+    records. Computed for all the ids at once, a byte position at a time (a million ids of 18 characters:
+    18 vectorised steps, where a Python call per id cost 0.2 s)."""
+    texts = ids.cast(pl.String)
+    if texts.null_count():
+        raise ValueError("record_hashes: an id is missing (null)")
+    lengths = texts.str.len_bytes().to_numpy().astype(np.int64)
+    data = np.frombuffer(texts.str.join("").item().encode(), dtype=np.uint8) if texts.len() else None
+    starts = np.cumsum(lengths) - lengths
+    crc = np.full(texts.len(), 0xFFFFFFFF, dtype=np.uint32)
+    for j in range(int(lengths.max()) if texts.len() else 0):
+        assert data is not None
+        longer = lengths > j
+        rows = slice(None) if longer.all() else longer  # ids of one length: no row left out
+        current = crc[rows]
+        byte = data[starts[rows] + j]
+        crc[rows] = _CRC_TABLE[(current ^ byte) & 0xFF] ^ (current >> 8)
+    return pl.Series("crc", (crc ^ np.uint32(0xFFFFFFFF)).astype(np.int64), dtype=pl.Int64)
 
 
 def chosen_records(records: pl.DataFrame, size: int = RANDOM_RECORDS) -> pl.DataFrame:
