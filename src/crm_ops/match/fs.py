@@ -410,17 +410,21 @@ def record_hashes(ids: pl.Series) -> pl.Series:
     texts = ids.cast(pl.String)
     if texts.null_count():
         raise ValueError("record_hashes: an id is missing (null)")
-    lengths = texts.str.len_bytes().to_numpy().astype(np.int64)
-    data = np.frombuffer(texts.str.join("").item().encode(), dtype=np.uint8) if texts.len() else None
-    starts = np.cumsum(lengths) - lengths
     crc = np.full(texts.len(), 0xFFFFFFFF, dtype=np.uint32)
-    for j in range(int(lengths.max()) if texts.len() else 0):
-        assert data is not None
-        longer = lengths > j
-        rows = slice(None) if longer.all() else longer  # ids of one length: no row left out
-        current = crc[rows]
-        byte = data[starts[rows] + j]
-        crc[rows] = _CRC_TABLE[(current ^ byte) & 0xFF] ^ (current >> 8)
+    if texts.len():
+        lengths = texts.str.len_bytes().to_numpy().astype(np.int64)
+        data = np.frombuffer(texts.str.join("").item().encode(), dtype=np.uint8)
+        width = int(lengths.max())
+        if (lengths == width).all():  # ids of one length (a CRM's): byte j of every id is a column
+            table = data.reshape(texts.len(), width)
+            for j in range(width):
+                crc = _CRC_TABLE[(crc ^ table[:, j]) & 0xFF] ^ (crc >> 8)
+        else:
+            starts = np.cumsum(lengths) - lengths
+            for j in range(width):
+                rows = lengths > j
+                current = crc[rows]
+                crc[rows] = _CRC_TABLE[(current ^ data[starts[rows] + j]) & 0xFF] ^ (current >> 8)
     return pl.Series("crc", (crc ^ np.uint32(0xFFFFFFFF)).astype(np.int64), dtype=pl.Int64)
 
 
