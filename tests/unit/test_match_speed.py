@@ -14,8 +14,7 @@ import zlib
 import polars as pl
 import pytest
 
-from crm_ops.match import FieldRule, MatchConfig, find_duplicates, fs, link_records
-from crm_ops.match import engine
+from crm_ops.match import FieldRule, MatchConfig, engine, find_duplicates, fs, link_records
 
 F = FieldRule
 CONFIG = MatchConfig(
@@ -73,10 +72,12 @@ def test_blocking_groups_only_the_records_whose_key_another_holds(
     grouped: dict[int, int] = {}  # records with a key -> those grouped (the sub-blocks' calls too)
     partnered = engine._partnered
 
+    def size(left: pl.DataFrame, right: pl.DataFrame | None) -> int:
+        return left.height + (0 if right is None else right.height)
+
     def counted(lk: pl.DataFrame, rk: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
         out = partnered(lk, rk)
-        size = lambda pair: pair[0].height + (0 if pair[1] is None else pair[1].height)  # noqa: E731
-        grouped[size((lk, rk))] = size(out)
+        grouped[size(lk, rk)] = size(*out)
         return out
 
     with monkeypatch.context() as every:  # what grouping every record with a key finds
@@ -97,7 +98,7 @@ def test_blocking_groups_only_the_records_whose_key_another_holds(
             keyed, sharing = left_keys.len(), int(left_keys.is_duplicated().sum())
         else:
             keyed = left_keys.len() + right_keys.len()
-            sharing = int(left_keys.is_in(right_keys).sum() + right_keys.is_in(left_keys).sum())
+            sharing = int(left_keys.is_in(right_keys).sum()) + int(right_keys.is_in(left_keys).sum())
         assert grouped[keyed] == sharing < 0.2 * keyed
 
 

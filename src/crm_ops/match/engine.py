@@ -19,8 +19,8 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import jellyfish
@@ -122,7 +122,9 @@ def normalised(values: pl.Series, kind: str, lists: WordLists | None = None) -> 
     frame = values.to_frame("v")
     if kind == "email":
         frame = frame.select(_fold(v).alias("v"))  # trimmed and lowercased: junk_mask's own first steps
-        frame = frame.select(pl.when(pl.lit(junk_folded(frame["v"], words))).then(None).otherwise(v).alias("v"))
+        frame = frame.select(
+            pl.when(pl.lit(junk_folded(frame["v"], words))).then(None).otherwise(v).alias("v")
+        )
     elif kind == "phone":
         frame = frame.select(
             v.cast(pl.String).str.replace_all(r"\D", "").alias("d"), junk_mask(v, words).alias("j")
