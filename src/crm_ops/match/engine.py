@@ -33,6 +33,7 @@ from crm_ops.errors import ConfigError
 from crm_ops.match import fs
 from crm_ops.match.config import FieldRule, MatchConfig
 from crm_ops.match.dates import checked_dates
+from crm_ops.match.repeats import also_in, repeated
 from crm_ops.schema.entities import live as live_records
 from crm_ops.values.companies import LEGAL_FORMS
 from crm_ops.values.countries import country_key_expr, country_lookup
@@ -426,13 +427,12 @@ def _blocked(
 
 def _partnered(lk: pl.DataFrame, rk: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """``lk`` and ``rk`` (``_blocked``'s) without the records whose key no other record holds (on the
-    other side when ``rk`` is given): those make no pair and no block above ``max_block``. The keys are
-    compared by their 64-bit hashes, a one-pass test far cheaper than grouping a million strings; two keys
-    of one hash are kept together, and the exact grouping and join that follow tell them apart."""
+    other side when ``rk`` is given): those make no pair and no block above ``max_block``. Found by the
+    keys' hashes (``repeats``), far cheaper than grouping a million strings; two keys of one hash are
+    both kept, and the exact grouping and join that follow tell them apart."""
     if rk is None:
-        return lk.filter(lk["key"].hash().is_duplicated()), None
-    hl, hr = lk["key"].hash(), rk["key"].hash()
-    return lk.filter(hl.is_in(hr)), rk.filter(hr.is_in(hl))
+        return lk.filter(repeated(lk["key"])), None
+    return lk.filter(also_in(lk["key"], rk["key"])), rk.filter(also_in(rk["key"], lk["key"]))
 
 
 def _sub_blocked(

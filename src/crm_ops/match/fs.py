@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from crm_ops.match.config import FieldRule, MatchConfig
+from crm_ops.match.repeats import repeated
 
 NULL = -1  # the level of a field missing on either side
 RANDOM_PAIRS = 50_000  # random pairs u is counted on (fewer when the records make fewer)
@@ -191,16 +192,15 @@ def exact_u(left: pl.Series, right: pl.Series | None) -> tuple[float, float] | N
     e-mail shared by two records in a million: u 1e-12, never seen in 50,000 random pairs), with the
     number of pairs it counted. None when no pair has the value on both sides.
 
-    Within one frame only the values held twice or more count: they are found by their 64-bit hashes
-    (one pass; a million distinct e-mails or phones are far slower to count as text), then counted
-    exactly, so two values of one hash are still told apart."""
+    Within one frame only the values held twice or more count: they are found by their hashes
+    (``repeats.repeated``; a million distinct e-mails or phones are far slower to count as text), then
+    counted exactly, so two values of one hash are still told apart."""
     if right is None:
         present = left.drop_nulls()
         n = present.len()
         if n < 2:
             return None
-        repeated = present.filter(present.hash().is_duplicated())
-        c = repeated.alias("v").value_counts(name="c")["c"].cast(pl.Float64)
+        c = present.filter(repeated(present)).alias("v").value_counts(name="c")["c"].cast(pl.Float64)
         same = float((c * (c - 1)).sum())
         return same / (n * (n - 1.0)), n * (n - 1.0) / 2
     lc = left.drop_nulls().alias("v").value_counts(name="c")
