@@ -734,10 +734,16 @@ def train_model(
     exact: dict[int, tuple[float, float] | None] = {}
     for i, rule in enumerate(config.fields):
         column = f"f:{i}"
+        counts = None
         if rule.tf:
             values = left[column] if right is None else pl.concat([left[column], right[column]])
-            shares[i] = fs.value_shares(values)
-        if not rule.also:  # secondary values agree exactly too: left to the random pairs
+            counts = fs.value_counts(values)
+            shares[i] = fs.shares_of(*counts)
+        if rule.also:  # secondary values agree exactly too: left to the random pairs
+            continue
+        if counts is not None and right is None:  # the same counts tell the exact level's u
+            exact[i] = fs.exact_u_of_counts(counts[0]["n"], counts[1])
+        else:
             exact[i] = fs.exact_u(left[column], None if right is None else right[column])
     random = random_pairs_data(left, right, seed=seed)
     return fit_model(config, data, matrix, random, lists, shares=shares, exact=exact, seed=seed)

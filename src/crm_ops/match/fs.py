@@ -197,12 +197,7 @@ def exact_u(left: pl.Series, right: pl.Series | None) -> tuple[float, float] | N
     counted exactly, so two values of one hash are still told apart."""
     if right is None:
         present = left.drop_nulls()
-        n = present.len()
-        if n < 2:
-            return None
-        c = present.filter(repeated(present)).alias("v").value_counts(name="c")["c"].cast(pl.Float64)
-        same = float((c * (c - 1)).sum())
-        return same / (n * (n - 1.0)), n * (n - 1.0) / 2
+        return exact_u_of_counts(present.filter(repeated(present)).value_counts(name="n")["n"], present.len())
     lc = left.drop_nulls().alias("v").value_counts(name="c")
     rc = right.drop_nulls().alias("v").value_counts(name="c")
     nl, nr = int(lc["c"].sum()) if lc.height else 0, int(rc["c"].sum()) if rc.height else 0
@@ -211,6 +206,16 @@ def exact_u(left: pl.Series, right: pl.Series | None) -> tuple[float, float] | N
     both = lc.join(rc, on="v", suffix="_r")
     same = float((both["c"].cast(pl.Float64) * both["c_r"].cast(pl.Float64)).sum())
     return same / (float(nl) * nr), float(nl) * nr
+
+
+def exact_u_of_counts(counts: pl.Series, present: int) -> tuple[float, float] | None:
+    """``exact_u`` within one frame from its values' counts (those held once may be left out) and the
+    number of records that have a value (``present``)."""
+    if present < 2:
+        return None
+    c = counts.cast(pl.Float64)
+    n = float(present)
+    return float((c * (c - 1)).sum()) / (n * (n - 1.0)), n * (n - 1.0) / 2
 
 
 def _start_m(count: int) -> np.ndarray:
@@ -379,14 +384,20 @@ def value_shares(values: pl.Series) -> pl.DataFrame:
     """Each normalised value's share of the records that have one (``value``, ``share``), leaning on
     ``PRIOR_U_EXACT`` as if from ``PRIOR_PAIRS`` more records (three records of five named Smith say
     little about how common Smith is)."""
+    return shares_of(*value_counts(values))
+
+
+def value_counts(values: pl.Series) -> tuple[pl.DataFrame, int]:
+    """Each normalised value's count (``value`` as text, ``n``) and the number of records that have one:
+    what ``shares_of`` and, within one frame, ``exact_u_of_counts`` read."""
     present = values.cast(pl.String).drop_nulls()
-    if present.is_empty():
-        return pl.DataFrame(schema={"value": pl.String, "share": pl.Float64})
-    return shares_of(present.alias("value").value_counts(name="n"), present.len())
+    return present.alias("value").value_counts(name="n"), present.len()
 
 
 def shares_of(counts: pl.DataFrame, present: int) -> pl.DataFrame:
     """``value_shares`` from each value's count (``value``, ``n``) of ``present`` records."""
+    if not present:
+        return pl.DataFrame(schema={"value": pl.String, "share": pl.Float64})
     share = (pl.col("n") + PRIOR_PAIRS * PRIOR_U_EXACT) / (present + PRIOR_PAIRS)
     return counts.select(pl.col("value").cast(pl.String), share.cast(pl.Float64).alias("share"))
 
