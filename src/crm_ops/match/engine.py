@@ -17,8 +17,10 @@ partition (``crm_ops.spark.match``), so both engines give the same pairs.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import jellyfish
@@ -31,16 +33,18 @@ from crm_ops.errors import ConfigError
 from crm_ops.match import fs
 from crm_ops.match.config import FieldRule, MatchConfig
 from crm_ops.match.dates import checked_dates
+from crm_ops.match.repeats import also_in, repeated
 from crm_ops.schema.entities import live as live_records
 from crm_ops.values.companies import LEGAL_FORMS
 from crm_ops.values.countries import country_key_expr, country_lookup
 from crm_ops.values.domains import bare_domain_expr
-from crm_ops.values.junk import junk_mask
+from crm_ops.values.junk import junk_folded, junk_mask
 from crm_ops.values.wordlists import WordLists
 from crm_ops.values.wordlists import shipped as shipped_lists
 
 log = structlog.get_logger("crm_ops.match")
 SEP = "\x1f"  # between the parts of a blocking key
+PARALLEL_ROWS = 50_000  # records from which ``prepare`` normalises the rules' columns side by side
 PAIR_SCHEMA = {
     "left_id": pl.String,
     "right_id": pl.String,
@@ -118,8 +122,10 @@ def normalised(values: pl.Series, kind: str, lists: WordLists | None = None) -> 
     v = pl.col("v")
     frame = values.to_frame("v")
     if kind == "email":
-        frame = frame.select(_fold(v).alias("v"))
-        frame = frame.select(pl.when(junk_mask(v, words)).then(None).otherwise(v).alias("v"))
+        frame = frame.select(_fold(v).alias("v"))  # trimmed and lowercased: junk_mask's own first steps
+        frame = frame.select(
+            pl.when(pl.lit(junk_folded(frame["v"], words))).then(None).otherwise(v).alias("v")
+        )
     elif kind == "phone":
         frame = frame.select(
             v.cast(pl.String).str.replace_all(r"\D", "").alias("d"), junk_mask(v, words).alias("j")
@@ -254,6 +260,23 @@ def missing_columns(
     return problems
 
 
+def read_live(
+    frame: pl.DataFrame, config: MatchConfig, side: str, id_column: str = "id", label: str = "frame"
+) -> pl.DataFrame:
+    """The live records of ``frame`` (``crm_ops.schema.entities.live``) with only the columns ``prepare``
+    reads on ``side``: filtering a CRM's thirty columns to drop the deleted records cost more than
+    normalising the four a rule reads. A column missing is a ``ConfigError`` naming the frame's columns,
+    as ``prepare``'s."""
+    problems = missing_columns(frame.columns, config, side, id_column, label)
+    if problems:
+        raise ConfigError(problems)
+    wanted = {id_column, "is_deleted"}
+    for rule in config.fields:
+        wanted |= {rule.column(side), *rule.also, *([rule.same] if rule.same else [])}
+    wanted |= {name for key in config.blocking for name in key if config.rule_of(name) is None}
+    return live_records(frame.select([c for c in frame.columns if c in wanted]))
+
+
 def rule_where(config: MatchConfig, rule: FieldRule, label: str = "frame") -> str:
     """How errors name one rule of ``config`` read on the frame ``label``."""
     return f"match {config.name!r} field rule {rule.field!r} ({label})"
@@ -279,6 +302,24 @@ def secondary_columns(config: MatchConfig, key: Sequence[str]) -> tuple[str, str
     return f"f:{index}", f"a:{index}"
 
 
+def _normalised_texts(
+    frame: pl.DataFrame, config: MatchConfig, side: str, words: WordLists
+) -> dict[int, pl.Series]:
+    """``normalised`` of each rule's column that is compared as text (rule index to its values), the
+    rules' columns normalised side by side: each is a run of string passes polars makes on one core, and
+    a million e-mails and phones are the longest part of ``prepare``."""
+    jobs = {}
+    for i, rule in enumerate(config.fields):
+        values = frame.get_column(rule.column(side))
+        if rule.comparator != "date" and not (rule.comparator == "exact" and values.dtype.is_numeric()):
+            jobs[i] = (values, rule.normaliser)
+    if len(jobs) < 2 or frame.height < PARALLEL_ROWS:
+        return {i: normalised(values, kind, words) for i, (values, kind) in jobs.items()}
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        running = {i: pool.submit(normalised, values, kind, words) for i, (values, kind) in jobs.items()}
+        return {i: job.result() for i, job in running.items()}
+
+
 def prepare(
     frame: pl.DataFrame,
     config: MatchConfig,
@@ -299,16 +340,17 @@ def prepare(
         raise ConfigError(problems)
     words = lists or shipped_lists()
     cols = [pl.col(id_column).cast(pl.String).alias("id")]
+    texts = _normalised_texts(frame, config, side, words)
     for i, rule in enumerate(config.fields):
         name = rule.column(side)
         values = frame.get_column(name)
         if rule.comparator == "date":
             dates = checked_dates(values, rule.date_order, rule_where(config, rule, label), name)
             cols.append(pl.lit(dates).alias(f"f:{i}"))
-        elif rule.comparator == "exact" and values.dtype.is_numeric():
+        elif i not in texts:
             cols.append(pl.col(name).alias(f"f:{i}"))
         else:  # normalised step by step (``normalised``), the same values as ``normalise``
-            cols.append(pl.lit(normalised(values, rule.normaliser, words)).alias(f"f:{i}"))
+            cols.append(pl.lit(texts[i]).alias(f"f:{i}"))
         others = [c for c in rule.also if c in frame.columns]
         if others:
             items = [
@@ -358,7 +400,11 @@ def _blocked(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, pl.DataFrame]:
     """The pairs of the blocks of ``lk`` and ``rk`` (``id``, ``key`` and the sub-block columns; ``rk``
     None: within ``lk``, left id < right id) of at most ``max_block`` records, then the records of the
-    larger blocks on each side and those blocks' sizes (``key``, ``nl``, ``nr``; only blocks with a pair)."""
+    larger blocks on each side and those blocks' sizes (``key``, ``nl``, ``nr``; only blocks with a pair).
+
+    Only the records whose key may have a partner are grouped and joined (``_partnered``): at a million
+    records most keys (an e-mail, a phone) are held by one record, which holds no pair."""
+    lk, rk = _partnered(lk, rk)
     nl = lk.group_by("key").agg(pl.len().cast(pl.Int64).alias("nl"))
     if rk is None:
         big = nl.filter(pl.col("nl") > max_block).with_columns(pl.col("nl").alias("nr"))
@@ -377,6 +423,16 @@ def _blocked(
     big_l = lk.join(keys, on="key", how="semi")
     big_r = None if rk is None else rk.join(keys, on="key", how="semi")
     return pairs, big_l, big_r, big
+
+
+def _partnered(lk: pl.DataFrame, rk: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """``lk`` and ``rk`` (``_blocked``'s) without the records whose key no other record holds (on the
+    other side when ``rk`` is given): those make no pair and no block above ``max_block``. Found by the
+    keys' hashes (``repeats``), far cheaper than grouping a million strings; two keys of one hash are
+    both kept, and the exact grouping and join that follow tell them apart."""
+    if rk is None:
+        return lk.filter(repeated(lk["key"])), None
+    return lk.filter(also_in(lk["key"], rk["key"])), rk.filter(also_in(rk["key"], lk["key"]))
 
 
 def _sub_blocked(
@@ -459,8 +515,10 @@ def _secondary_candidates(
     for values, lists, flip in directions:
         if value not in values.columns or also not in lists.columns:
             continue
-        keys = _keyed(values, pl.col(value), carry)
+        if not lists.get_column(also).list.len().sum():  # no secondary value (most orgs'): no pair
+            continue
         items = _keyed(lists, pl.col(also), carry, explode=True)
+        keys = _keyed(values, pl.col(value), carry)
         pairs, big_l, big_r, big = _blocked(keys, items, config.max_block)
         found = [pairs, *_sub_blocked(big_l, big_r, carry, config.max_block)]
         a, b = ("right_id", "left_id") if flip else ("left_id", "right_id")
@@ -676,10 +734,16 @@ def train_model(
     exact: dict[int, tuple[float, float] | None] = {}
     for i, rule in enumerate(config.fields):
         column = f"f:{i}"
+        counts = None
         if rule.tf:
             values = left[column] if right is None else pl.concat([left[column], right[column]])
-            shares[i] = fs.value_shares(values)
-        if not rule.also:  # secondary values agree exactly too: left to the random pairs
+            counts = fs.value_counts(values)
+            shares[i] = fs.shares_of(*counts)
+        if rule.also:  # secondary values agree exactly too: left to the random pairs
+            continue
+        if counts is not None and right is None:  # the same counts tell the exact level's u
+            exact[i] = fs.exact_u_of_counts(counts[0]["n"], counts[1])
+        else:
             exact[i] = fs.exact_u(left[column], None if right is None else right[column])
     random = random_pairs_data(left, right, seed=seed)
     return fit_model(config, data, matrix, random, lists, shares=shares, exact=exact, seed=seed)
@@ -870,7 +934,7 @@ def find_duplicates(
         pairs = find_duplicates(frame, DEFAULTS["Contact"], id_column="contact_id")
     """
     lists = lists or shipped_lists()
-    live = live_records(frame)
+    live = read_live(frame, config, "left", id_column)
     prepared = prepare(live, config, "left", lists, id_column=id_column)
     cands = _candidates(prepared, None, config, stats)
     log.info("match.candidates", rule=config.name, records=live.height, candidates=cands.height)
@@ -898,13 +962,21 @@ def link_records(
     dates are a ``ConfigError`` as in ``find_duplicates``; ``stats`` and ``lists`` as there too.
     """
     lists = lists or shipped_lists()
-    lp = prepare(live_records(left), config, "left", lists, id_column=id_column, label="left frame")
+    right_id = right_id_column or id_column
+    lp = prepare(
+        read_live(left, config, "left", id_column, "left frame"),
+        config,
+        "left",
+        lists,
+        id_column=id_column,
+        label="left frame",
+    )
     rp = prepare(
-        live_records(right),
+        read_live(right, config, "right", right_id, "right frame"),
         config,
         "right",
         lists,
-        id_column=right_id_column or id_column,
+        id_column=right_id,
         label="right frame",
     )
     cands = _candidates(lp, rp, config, stats)

@@ -31,6 +31,12 @@ def junk_mask(values: pl.Expr, lists: WordLists | None = None) -> pl.Expr:
     return v.map_batches(lambda folded: _junk(folded, words), return_dtype=pl.Boolean, is_elementwise=True)
 
 
+def junk_folded(folded: pl.Series, lists: WordLists | None = None) -> pl.Series:
+    """``junk_mask`` of values already trimmed and lowercased (a normaliser's output), which it would
+    trim and lowercase again: a pass over each of a million e-mails saved."""
+    return _junk(folded.cast(pl.String), lists or shipped_lists())
+
+
 def _junk(folded: pl.Series, words: WordLists) -> pl.Series:
     v = pl.col("v")
     return (
