@@ -56,7 +56,15 @@ chromium:
 # peers come from the bench extra, installed here; BENCH_SIZE=100000 make bench for a quick try. On a
 # shared machine: flock /work/.bench.lock make bench.
 BENCH_SIZE ?= 1000000
-bench: $(STAMP)
+# Soda Core pins DuckDB < 1.1 and MarkupSafe 2 (ours: DuckDB 2, MarkupSafe 3): a venv of its own, which
+# benchmarks/soda_peer.py runs in.
+SODA_VENV := .venv-soda
+$(SODA_VENV)/.installed:
+	test -x $(SODA_VENV)/bin/python || $(PYTHON) -m venv $(SODA_VENV)
+	$(SODA_VENV)/bin/python -m pip install --quiet 'soda-core-duckdb==3.5.6'
+	touch $@
+
+bench: $(STAMP) $(SODA_VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	BENCH_SIZE=$(BENCH_SIZE) $(BIN)/python benchmarks/bench.py
 
