@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 
 def main() -> None:
@@ -20,7 +21,7 @@ def main() -> None:
     import duckdb
     from soda.scan import Scan
 
-    path, spec = sys.argv[1], json.loads(open(sys.argv[2], encoding="utf-8").read())
+    path, spec = sys.argv[1], json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
     connection = duckdb.connect()
     connection.execute("CREATE TABLE contacts AS SELECT * FROM read_parquet(?)", [path])
     countries = ", ".join(f"'{c}'" for c in spec["countries"])
