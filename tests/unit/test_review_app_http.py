@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +21,14 @@ from crm_ops import csvio, reviewapp
 from crm_ops.api import Workspace
 from crm_ops.check import profile_rules
 from crm_ops.config import load_profile
+from crm_ops.engines import state_snapshots
+from crm_ops.errors import ConfigError
 from crm_ops.plan import write_plan
 from crm_ops.plan.edits import Edit, check_edits, read_edits
 from crm_ops.plan.format import Action, Header, Plan
 from crm_ops.plan.reviewfile import read_review_file
 from crm_ops.plan.reviewstate import ReviewState
+from crm_ops.progress import Steps
 from crm_ops.reviewapp import ReviewServer
 from crm_ops.reviewapp.running import Runner
 from crm_ops.reviewapp.web import Review
@@ -250,7 +254,7 @@ def test_the_app_s_edit_check_judges_as_apply_on_the_snapshots_read_once_per_pul
     write_plan(plan, tmp_path / "plan")
     email = plan.actions[1]
     reads: list[int] = []
-    real = reviewapp.state_snapshots
+    real = state_snapshots
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         reads.append(1)
@@ -275,3 +279,34 @@ def test_the_app_s_edit_check_judges_as_apply_on_the_snapshots_read_once_per_pul
     assert review.check_edit(email.action_id, "e@globex.com") == at_apply("e@globex.com") == []
     assert len(reads) == 2
     state.close()
+
+
+def test_a_run_s_progress_is_shown_from_a_copy_and_its_end_whole(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    def run(kind: str, write: bool, steps: Steps) -> dict[str, Any]:
+        steps("apply", 1, 3)
+        gate.wait(10)
+        steps("apply", 2)
+        return {"lines": ["3 done"]}
+
+    runner = Runner(run)
+    job = runner.start("apply", False, "Ann")
+    deadline = time.monotonic() + 10
+    while not job.steps and time.monotonic() < deadline:
+        time.sleep(0.01)
+    shown = job.as_dict()
+    with pytest.raises(ConfigError, match="is running"):
+        runner.start("undo", False, "Bo")  # one run at a time
+    gate.set()
+    while job.as_dict()["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # what was shown is not changed under the page by the run's thread (nor json.dumps of it broken)
+    assert shown["steps"] == {"apply": [1, 3]} and shown["state"] == "running"
+    end = job.as_dict()
+    assert (
+        end["state"] == "done"
+        and end["steps"] == {"apply": [3, 3]}
+        and end["result"] == {"lines": ["3 done"]}
+    )
+    json.dumps(end)
