@@ -4,6 +4,7 @@ refused naming the file, line and column, and nothing is written."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -198,3 +199,41 @@ def test_a_review_file_that_breaks_its_contract_writes_nothing_and_names_every_p
 def _cells(folder: Path) -> list[list[str]]:
     table = csvio.read_file(folder / "plan.csv")
     return [[r.get(c) for c in table.header] for r in table]
+
+
+def test_a_pick_typed_into_the_review_file_is_refused_at_apply_and_nothing_is_written(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """Review 29 #1: a pick's value is the source record's as pulled, never the cell's text."""
+    profile = profile_for(box, tmp_path)
+    config = tmp_path / "crm-ops.toml"
+    for args in (("pull",), ("check", "--fail-on", "never"), ("match",), ("plan", "-o", tmp_path / "plan")):
+        done = _cli(box, *args, "-c", config)
+        assert done.returncode == 0, done.stderr
+    folder = tmp_path / "plan"
+    plan = read_plan(folder / "plan.jsonl")
+    merge = next(a for a in plan.actions if a.kind == "merge" and a.entity == "Contact")
+    table = csvio.read_file(folder / "plan.csv")
+    cells = [[r.get(c) for c in table.header] for r in table]
+    approve, picks = table.header.index("approve"), table.header.index("picks")
+    lines = {}
+    for cell, row in zip(cells, table, strict=True):
+        cell[approve] = "no"
+        if row.get("action_id") == merge.action_id:
+            cell[approve] = "yes"
+            cell[picks] = json.dumps({"email": {"from": merge.record_id, "value": "evil@outside.example"}})
+            lines[merge.action_id] = row.line
+    review = tmp_path / "reviewed.csv"
+    _excel(review, table.header, cells)
+    refused = _cli(box, "apply", folder, "-c", config, "--review", review, "--yes")
+    assert refused.returncode == 2, refused.stderr
+    place = f"{review}:{lines[merge.action_id]}: column {picks + 1} (picks)"
+    where = f"{place}: pick of 'email' from {merge.record_id}"
+    assert f"{where}: the record holds" in refused.stderr and "'evil@outside.example'" in refused.stderr, (
+        refused.stderr[-3000:]
+    )
+    state = State(profile.state_dir / "state.sqlite")
+    try:
+        assert state.journal(plan.header.plan_id) == {}  # nothing written
+    finally:
+        state.close()

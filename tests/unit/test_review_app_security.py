@@ -106,3 +106,37 @@ def test_a_post_needs_the_csrf_token_and_this_origin_and_a_stale_one_is_409(serv
     stale = _ask(served, "POST", "/api/decide", {**decide, "answer": "yes"}, Cookie=cookie, X_CSRF_Token=csrf)
     assert stale.status == 409
     assert served.review.state.read().answers[first] == "no"
+
+
+def test_the_token_opens_one_tab_once_and_each_run_has_its_own_cookie(served: ReviewServer) -> None:
+    cookie, _, _ = _session(served)
+    name = cookie.split("=", 1)[0]
+    other = Review(_plan(), served.review.state, dict, lambda a, v: [], "cron")
+    assert name.startswith("crm_ops_review_") and name != other.secrets.cookie
+    # the printed address again (history, scrollback, a process list): refused without this tab's cookie
+    again = _ask(served, "GET", f"/?token={served.review.token}")
+    assert again.status == 403 and again.getheader("set-cookie") is None
+    # the tab it opened keeps working, and reopening the address in it is no refusal
+    assert _ask(served, "GET", "/", Cookie=cookie).status == 200
+    reopened = _ask(served, "GET", f"/?token={served.review.token}", Cookie=cookie)
+    assert reopened.status == 303 and reopened.getheader("set-cookie") is None
+    # another run's cookie name with this run's session: not this run's cookie
+    assert _ask(served, "GET", "/", Cookie=f"crm_ops_review={served.review.session}").status == 403
+
+
+def test_a_post_from_this_host_on_another_port_or_scheme_is_refused(served: ReviewServer) -> None:
+    cookie, csrf, etag = _session(served)
+    first = served.review.plan.actions[0].action_id
+    decide = {"ids": [first], "answer": "no", "etag": etag}
+    for origin in (
+        "http://127.0.0.1:1",
+        f"http://localhost:{served.port + 1}",
+        f"https://127.0.0.1:{served.port}",
+        "http://127.0.0.1",
+    ):
+        refused = _ask(served, "POST", "/api/decide", decide, Cookie=cookie, X_CSRF_Token=csrf, Origin=origin)
+        assert refused.status == 403, origin
+    assert served.review.state.read().etag == etag
+    saved = _ask(served, "POST", "/api/decide", decide, Cookie=cookie, X_CSRF_Token=csrf,
+                 Origin=f"http://127.0.0.1:{served.port}")  # fmt: skip
+    assert saved.status == 200

@@ -15,9 +15,11 @@ from crm_ops import csvio
 from crm_ops.errors import ConfigError
 from crm_ops.plan import write_plan
 from crm_ops.plan.format import Action, Header, Plan
-from crm_ops.plan.picks import PICKED, with_picks
+from crm_ops.plan.picks import PICKED, checked_picks, with_picks
 from crm_ops.plan.reviewfile import read_review_file
-from crm_ops.plan.reviewstate import Change, ReviewState, StaleReviewError
+from crm_ops.plan.reviewstate import REVIEW_COLUMNS, Change, ReviewState, StaleReviewError
+from crm_ops.rules.loader import load_rules
+from crm_ops.rules.model import example_frame
 
 NOW = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
 
@@ -48,6 +50,11 @@ def _state(tmp_path: Path) -> tuple[Plan, ReviewState]:
 def test_decisions_are_saved_into_plan_csv_and_read_back_by_apply_s_contract(tmp_path: Path) -> None:
     plan, state = _state(tmp_path)
     first, second, merge, _ = plan.actions
+    # a plan.csv from before the review app: no picks, reviewed_by, reviewed_at columns
+    table = csvio.read_file(tmp_path / "plan.csv")
+    header = tuple(c for c in table.header if c not in REVIEW_COLUMNS)
+    assert header != table.header
+    csvio.write_file(tmp_path / "plan.csv", header, [[r.get(c) for c in header] for r in table])
     held = state.read()
     held = state.change(
         {first.action_id: Change(approve="no"), merge.action_id: Change(approve="yes")},
@@ -60,14 +67,18 @@ def test_decisions_are_saved_into_plan_csv_and_read_back_by_apply_s_contract(tmp
     )
     # what the state holds after its own writes is what the file reads back as
     fresh = ReviewState(tmp_path, plan).read()
-    assert (held.etag, held.rows, held.header, held.answers, held.picks, held.reviewers) == (
+    assert (held.etag, held.rows, held.header, held.answers, held.picks, held.reviewers, held.versions) == (
         fresh.etag,
         fresh.rows,
         fresh.header,
         fresh.answers,
         fresh.picks,
         fresh.reviewers,
+        fresh.versions,
     )
+    # so a row nobody touched is not stale to this process for what another process read
+    untouched = plan.actions[3].action_id
+    assert held.row_version(untouched) == fresh.row_version(untouched) != ""
     review = read_review_file(tmp_path / "plan.csv", plan)
     assert review.answers[first.action_id] == "no" and review.answers[merge.action_id] == "yes"
     assert review.reviewers[first.action_id] == ("Ann", "2026-12-07T14:00:00+00:00")
@@ -156,3 +167,66 @@ def test_picks_in_the_review_file_are_held_to_the_cluster_and_applied(tmp_path: 
         f"{tmp_path / 'plan.csv'}:{at + 2}: column {column} (picks): pick of 'email': '003Z' is not a record "
         "of this cluster (003A, 003B, 003C)"
     ]
+
+
+def test_a_pick_of_a_field_the_crm_keeps_or_the_entity_lacks_is_refused_in_the_file(tmp_path: Path) -> None:
+    plan, state = _state(tmp_path)
+    merge = plan.actions[2]
+    state.read()
+    table = csvio.read_file(tmp_path / "plan.csv")
+    rows = [[r.get(c) for c in table.header] for r in table]
+    at = next(i for i, r in enumerate(table) if r.get("action_id") == merge.action_id)
+    picked = {"id": {"from": "003B", "value": "003B"}, "no_such_field": {"from": "003B", "value": "x"}}
+    rows[at][table.header.index("picks")] = json.dumps(picked)
+    csvio.write_file(tmp_path / "plan.csv", table.header, rows)
+    with pytest.raises(ConfigError) as raised:
+        read_review_file(tmp_path / "plan.csv", plan)
+    where = f"{tmp_path / 'plan.csv'}:{at + 2}: column {table.header.index('picks') + 1} (picks)"
+    assert raised.value.problems == [
+        f"{where}: pick of 'id': the CRM keeps id itself; it cannot be picked",
+        f"{where}: pick of 'no_such_field': Contact has no field 'no_such_field'",
+    ]
+    # the app's saves are held to the same contract
+    (tmp_path / "app").mkdir()
+    _, saving = _state(tmp_path / "app")
+    with pytest.raises(ConfigError, match="the CRM keeps linked_id itself"):
+        saving.change(
+            {merge.action_id: Change(picks={"linked_id": {"from": "003B", "value": "x"}})},
+            reviewer="Ann",
+            etag=saving.read().etag,
+        )
+
+
+def test_at_apply_a_pick_is_the_source_record_s_value_and_passes_the_field_s_rules() -> None:
+    plan = _plan()
+    merge = plan.actions[2]
+    frame = example_frame(
+        "Contact",
+        [
+            {"id": "003A", "email": "a@x.com"},
+            {"id": "003B", "email": "ANN @ acme"},
+            {"id": "003C", "email": "c@x.com"},
+        ],
+        "salesforce",
+    )
+    frames = {"salesforce": {"Contact": frame}}
+    rules = load_rules([], shipped=True)[0]
+    place = {merge.action_id: "plan.csv:4: column 14 (picks)"}
+
+    def check(pick: dict[str, object]) -> tuple[dict[str, dict[str, object]], list[str]]:
+        return checked_picks(plan, {merge.action_id: {"email": pick}}, place, rules, frames, {})
+
+    # a value typed into the cell is not what 003C holds: refused, nothing taken from the cell
+    kept, refused = check({"from": "003C", "value": "evil@outside", "before": "a@x.com"})
+    assert refused == [
+        f"{place[merge.action_id]}: pick of 'email' from 003C: the record holds 'c@x.com', not "
+        "'evil@outside' (changed since it was picked, or the cell was edited); pick again"
+    ]
+    kept, refused = check({"from": "003C", "value": "c@x.com", "before": "a@x.com"})
+    assert refused == [] and kept[merge.action_id]["email"]["value"] == "c@x.com"
+    # the record's own value, picked, is judged as an edit of the survivor's e-mail would be
+    _, refused = check({"from": "003B", "value": "ANN @ acme", "before": "a@x.com"})
+    assert refused and all(
+        p.startswith(f"{place[merge.action_id]}: pick of 'email' from 003B") for p in refused
+    )
+    assert any("fails rule person.email." in p for p in refused), refused

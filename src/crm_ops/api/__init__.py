@@ -363,6 +363,16 @@ class Workspace:
         from crm_ops.reviewapp import serve  # noqa: PLC0415 - the web stack is loaded only to serve
 
         folder = plan_file(plan).parent
+        run = self.review_run(folder, allow_production=allow_production)
+        serve(self.profile, folder, reviewer=reviewer, port=port, browser=browser, announce=announce, run=run)
+
+    def review_run(
+        self, plan: Path | str, *, allow_production: bool = False
+    ) -> Callable[[str, bool, Steps], dict[str, Any]]:
+        """What the review app's apply and undo buttons run for a plan (its folder or plan.jsonl):
+        ``apply(plan, review=<plan>/plan.csv)`` or ``undo(plan)``, a write to a production profile
+        refused (``ConfigError``) without ``allow_production``."""
+        folder = plan_file(plan).parent
 
         def run(kind: str, write: bool, steps: Steps) -> dict[str, Any]:
             if kind == "undo":
@@ -377,7 +387,7 @@ class Workspace:
                 )
             return run_summary(done)
 
-        serve(self.profile, folder, reviewer=reviewer, port=port, browser=browser, announce=announce, run=run)
+        return run
 
     def run(
         self,

@@ -6,10 +6,11 @@ killed applies settled, the journal, and a JSON report beside the plan."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crm_ops import durable
 from crm_ops.api.results import ApplyRun
@@ -24,7 +25,7 @@ from crm_ops.plan.apply import Applier, undo_plan
 from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
 from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.outcomes import failures
-from crm_ops.plan.picks import with_picks
+from crm_ops.plan.picks import checked_picks, with_picks
 from crm_ops.plan.review import Review, default_approvals, rejections, verdicts
 from crm_ops.plan.reviewfile import ReviewFile, check_profile, read_review_file
 from crm_ops.plan.settle import settle_pending
@@ -119,10 +120,18 @@ def apply_plan(
     try:
         if write:  # one apply or undo of a plan at a time, crm-ops run's auto-apply included
             held.enter_context(plan_lock(puller.state.path.parent, loaded.header.plan_id))
-        if edits:
-            # a person's value passes the rules the proposal came from, on the record as pulled
+        picks = reviewed_picks(reviewed, approvals)
+        if edits or picks:
+            # a person's value passes the rules the proposal came from, on the record as pulled; a
+            # picked value is the source record's as pulled, and passes its field's rules too
             found = state_snapshots(puller.state, profile)
-            refused = check_edits(edits, loaded, profile_rules(profile)[0], found.frames, found.large)
+            rules = profile_rules(profile)[0]
+            refused = check_edits(edits, loaded, rules, found.frames, found.large)
+            if picks and reviewed:
+                table = reviewed.table
+                places = {r.get("action_id").strip(): table.where(r, "picks") for r in table}
+                picks, wrong = checked_picks(loaded, picks, places, rules, found.frames, found.large)
+                refused += wrong
             if refused:
                 raise ConfigError(refused)
         if rejected and write:
@@ -162,7 +171,7 @@ def apply_plan(
                 entities=selection.entities,
                 systems=selection.systems,
             )
-            actions = with_picks(with_edits(chosen, edits), reviewed.picks if reviewed else {})
+            actions = with_picks(with_edits(chosen, edits), picks)
         report = applier.apply(loaded.header.plan_id, actions, dry_run=not write)
     finally:
         held.close()
@@ -203,6 +212,15 @@ def apply_plan(
         warnings=list(reviewed.warnings) if reviewed else [],
         undo=undo,
     )
+
+
+def reviewed_picks(
+    reviewed: ReviewFile | None, approvals: Mapping[str, bool] | None
+) -> dict[str, dict[str, Any]]:
+    """The picks of the review file's approved rows (every row's when all actions are applied)."""
+    if reviewed is None:
+        return {}
+    return {k: dict(v) for k, v in reviewed.picks.items() if approvals is None or approvals.get(k)}
 
 
 def as_tuple(values: Iterable[str] | None) -> tuple[str, ...]:

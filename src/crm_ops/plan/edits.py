@@ -59,10 +59,10 @@ def read_edits(
         action = actions.get(row.get("action_id").strip())
         if action is None:
             continue
-        written = csvio.neutralise(csv_row(action)["proposed_value"])
         cell = row.get("proposed_value")
-        if cell == written or same(cell or None, written or None):
+        if not is_edited(action, cell):
             continue
+        written = csvio.neutralise(csv_row(action)["proposed_value"])
         where = table.where(row, "proposed_value")
         if action.kind not in EDITABLE:
             problems.append(
@@ -72,6 +72,13 @@ def read_edits(
         value = csvio.unneutralise(cell)
         edits.append(Edit(action.action_id, where, action.proposed_value, value if value != "" else None))
     return edits, problems
+
+
+def is_edited(action: Action, cell: str) -> bool:
+    """Whether ``cell`` (a ``proposed_value`` cell as the file holds it) is an edit of ``action``'s
+    proposed value (see the module): whoever wrote it, approved by default or not."""
+    written = csvio.neutralise(csv_row(action)["proposed_value"])
+    return not (cell == written or same(cell or None, written or None))
 
 
 def check_edits(
@@ -88,17 +95,20 @@ def check_edits(
     problems: list[str] = []
     for edit in edits:
         action = actions[edit.action_id]
-        problems += _check(edit, action, rules, frames, large or {})
+        problems += check_value(edit, action, rules, frames, large or {})
     return problems
 
 
-def _check(
+def check_value(
     edit: Edit,
     action: Action,
     rules: Sequence[Rule],
     frames: Mapping[str, Mapping[str, pl.DataFrame]],
     large: Mapping[str, Mapping[str, Path]],
 ) -> list[str]:
+    """What the rules on ``action``'s field (and its own rule) say of ``edit``'s value in that field of
+    its record as pulled (see the module); a person's pick is judged the same way
+    (``crm_ops.plan.picks``)."""
     column = action.field or ""
     schema = columns(action.entity) if is_entity(action.entity) else {}
     current = frames.get(action.system, {}).get(action.entity)

@@ -93,22 +93,26 @@ class ReviewState:
         self.actions = {a.action_id: a for a in plan.actions}
         self.clusters = cluster_ids(plan)
         self._cache: Held | None = None
+        self._cache_lock = threading.RLock()
 
     def read(self) -> Held:
         """The state as the file holds it now (parsed again only when its bytes changed)."""
-        data = self.path.read_bytes() if self.path.exists() else b""
-        etag = hashlib.sha256(data).hexdigest()[:16]
-        if self._cache is not None and self._cache.etag == etag:
+        with self._cache_lock:  # the app's threads share the state
+            data = self.path.read_bytes() if self.path.exists() else b""
+            etag = hashlib.sha256(data).hexdigest()[:16]
+            if self._cache is not None and self._cache.etag == etag:
+                return self._cache
+            if not data:
+                raise ConfigError(
+                    f"{self.path}: no review file beside the plan (write it with `crm-ops plan`)"
+                )
+            review = read_review_file(self.path, self.plan)
+            rows = {r.get("action_id").strip(): dict(r.values) for r in review.table}
+            versions = {k: row_version(v) for k, v in rows.items()}
+            self._cache = Held(
+                etag, rows, review.table.header, review.answers, review.picks, review.reviewers, versions
+            )
             return self._cache
-        if not data:
-            raise ConfigError(f"{self.path}: no review file beside the plan (write it with `crm-ops plan`)")
-        review = read_review_file(self.path, self.plan)
-        rows = {r.get("action_id").strip(): dict(r.values) for r in review.table}
-        versions = {k: row_version(v) for k, v in rows.items()}
-        self._cache = Held(
-            etag, rows, review.table.header, review.answers, review.picks, review.reviewers, versions
-        )
-        return self._cache
 
     def change(
         self,
@@ -137,6 +141,11 @@ class ReviewState:
             rows = dict(held.rows)  # the rows changed are copied, the others shared
             answers, picks, reviewers = dict(held.answers), dict(held.picks), dict(held.reviewers)
             versions = dict(held.versions)
+            if header != held.header:
+                # a file from before the review columns: every row gets them (empty), as a fresh read of
+                # what is written here holds them, so each row's version is the one another process reads
+                rows = {k: {c: cells.get(c, "") for c in header} for k, cells in rows.items()}
+                versions = {k: row_version(cells) for k, cells in rows.items()}
             for action_id, change in changes.items():
                 if action_id in rows:
                     cells = dict(rows[action_id])
@@ -161,8 +170,9 @@ class ReviewState:
             # without reading the file back
             etag = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
             picked = {k: v for k, v in picks.items() if v}
-            self._cache = Held(etag, rows, header, answers, picked, reviewers, versions)
-            return self._cache
+            with self._cache_lock:
+                self._cache = Held(etag, rows, header, answers, picked, reviewers, versions)
+                return self._cache
 
     def _problems(self, changes: Mapping[str, Change]) -> list[str]:
         problems = []

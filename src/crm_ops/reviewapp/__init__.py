@@ -22,6 +22,7 @@ import uvicorn
 
 from crm_ops.check import profile_rules
 from crm_ops.config import Profile
+from crm_ops.engines import state_snapshots
 from crm_ops.errors import ConfigError
 from crm_ops.plan import read_plan
 from crm_ops.plan.edits import Edit, check_edits
@@ -30,7 +31,8 @@ from crm_ops.plan.reviewstate import ReviewState
 from crm_ops.reviewapp.cluster import Snapshots
 from crm_ops.reviewapp.running import Run, Runner
 from crm_ops.reviewapp.web import Review, build_app
-from crm_ops.state import State
+from crm_ops.snapshots import Snapshots as Pulled
+from crm_ops.state import Current, State
 
 log = structlog.get_logger()
 HOST = "127.0.0.1"
@@ -54,12 +56,10 @@ def open_review(profile: Profile, plan_path: Path, reviewer: str, run: Run | Non
     rules = profile_rules(profile)[0]
     actions = {a.action_id: a for a in plan.actions}
 
+    pulled = PulledSnapshots(profile, state_file)
+
     def snapshots() -> Snapshots:
-        records = State(state_file)  # one connection per call: the app answers from its own thread
-        try:
-            return {(c.system, c.entity): c.snapshot for c in records.all_current()}
-        finally:
-            records.close()
+        return {key: path for key, path, _ in pulled.current()}
 
     def check_edit(action_id: str, value: str | None) -> list[str]:
         action = actions.get(action_id)
@@ -67,15 +67,44 @@ def open_review(profile: Profile, plan_path: Path, reviewer: str, run: Run | Non
             return [f"{action_id!r} is not an action of plan {plan.header.plan_id}"]
         if action.kind != "update":
             return [f"a {action.kind}'s proposed value cannot be edited"]
-        # only the edited record is read from its snapshot (the snapshots stay on disk)
-        large: dict[str, dict[str, Path]] = {}
-        for (system, entity), path in snapshots().items():
-            large.setdefault(system, {})[entity] = path
+        # judged as apply judges it (``crm_ops.api.applying``): on the same snapshots, read once per pull
+        found = pulled.snapshots()
         where = f"{action.entity}.{action.field} of {action.record_id}"
         edit = Edit(action_id, where, action.proposed_value, value)
-        return check_edits([edit], plan, rules, {}, large)
+        return check_edits([edit], plan, rules, found.frames, found.large)
 
     return Review(plan, state, snapshots, check_edit, reviewer, Runner(run))
+
+
+class PulledSnapshots:
+    """The profile's current snapshots as apply reads them (``engines.state_snapshots``), read again only
+    when a pull made new ones; safe to share between the app's threads."""
+
+    def __init__(self, profile: Profile, state_file: Path) -> None:
+        self.profile = profile
+        self.state_file = state_file
+        self._lock = threading.Lock()
+        self._held: tuple[tuple[Current, ...], Pulled] | None = None
+
+    def current(self) -> list[tuple[tuple[str, str], Path, Current]]:
+        """Each entity's current snapshot: ((system, entity), its file, its row in the state)."""
+        records = State(self.state_file)  # one connection per call: the app answers from its threads
+        try:
+            return [((c.system, c.entity), c.snapshot, c) for c in records.all_current()]
+        finally:
+            records.close()
+
+    def snapshots(self) -> Pulled:
+        """The snapshots apply checks edits on, held while no pull made new ones."""
+        with self._lock:
+            version = tuple(c for _, _, c in self.current())
+            if self._held is None or self._held[0] != version:
+                records = State(self.state_file)
+                try:
+                    self._held = (version, state_snapshots(records, self.profile))
+                finally:
+                    records.close()
+            return self._held[1]
 
 
 class ReviewServer:

@@ -13,11 +13,10 @@ import polars as pl
 
 from crm_ops.plan.format import DECIDED_BY_PERSON, Action, Plan
 from crm_ops.plan.journaled import same, text
-from crm_ops.plan.picks import PICKED
+from crm_ops.plan.picks import NOT_PICKABLE, PICKED
 from crm_ops.schema.relations import CORE_PARENTS
 
 SHOWN_FIRST = ("id", "owner_id", "created_at", "updated_at")
-NOT_PICKABLE = ("id", "source_system", "is_deleted", "created_at", "updated_at", "linked_id")
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,24 @@ class Job:
     steps: dict[str, list[int | None]] = field(default_factory=dict)  # label -> [n, total]
     result: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # the run's thread counts steps while the app's threads show them: both under this lock
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def step(self, label: str, n: int, total: int | None = None) -> None:
+        """Count ``n`` more of step ``label`` (``total``: how many in all, when known)."""
+        with self.lock:
+            held = self.steps.setdefault(label, [0, total])
+            held[0] = (held[0] or 0) + n
+            if total is not None:
+                held[1] = total
 
     def as_dict(self) -> dict[str, Any]:
-        """The job as JSON for the page."""
-        return {"kind": self.kind, "write": self.write, "reviewer": self.reviewer, "state": self.state,
-                "seconds": round(time.time() - self.started, 1), "steps": self.steps, "result": self.result,
-                "problems": self.problems}  # fmt: skip
+        """The job as JSON for the page: a copy, taken under the lock (never the live steps)."""
+        with self.lock:
+            steps = {label: list(counts) for label, counts in self.steps.items()}
+            return {"kind": self.kind, "write": self.write, "reviewer": self.reviewer, "state": self.state,
+                    "seconds": round(time.time() - self.started, 1), "steps": steps,
+                    "result": dict(self.result), "problems": list(self.problems)}  # fmt: skip
 
 
 class Runner:
@@ -71,22 +83,19 @@ class Runner:
         return job
 
     def _work(self, job: Job) -> None:
-        def step(label: str, n: int, total: int | None = None) -> None:
-            held = job.steps.setdefault(label, [0, total])
-            held[0] = (held[0] or 0) + n
-            if total is not None:
-                held[1] = total
-
         assert self.run is not None
         log.info("review.run_started", kind=job.kind, write=job.write, reviewer=job.reviewer)
+        result: dict[str, Any] = {}
+        problems: list[str] = []
         try:
-            job.result = self.run(job.kind, job.write, step)
-            job.state = "done"
+            result, state = self.run(job.kind, job.write, job.step), "done"
         except ConfigError as exc:
-            job.problems, job.state = list(exc.problems), "refused"
+            problems, state = list(exc.problems), "refused"
         except CrmOpsError as exc:
-            job.problems, job.state = [str(exc)], "failed"
+            problems, state = [str(exc)], "failed"
         except Exception as exc:  # shown on the page, logged with its traceback
             log.exception("review.run_failed", kind=job.kind)
-            job.problems, job.state = [f"{type(exc).__name__}: {exc}"], "failed"
+            problems, state = [f"{type(exc).__name__}: {exc}"], "failed"
+        with job.lock:  # the end seen whole: never "done" without its result
+            job.result, job.problems, job.state = result, problems, state
         log.info("review.run_ended", kind=job.kind, state=job.state)

@@ -7,7 +7,8 @@ Every request passes the guard first (``crm_ops.reviewapp.guard``: token, sessio
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,17 @@ import jinja2
 import polars as pl
 import structlog
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from crm_ops import csvio
 from crm_ops.errors import ConfigError
-from crm_ops.plan.format import Plan
-from crm_ops.plan.journaled import jsonable
+from crm_ops.plan.edits import is_edited
+from crm_ops.plan.format import Action, Plan
+from crm_ops.plan.picks import NOT_PICKABLE, record_values
 from crm_ops.plan.reviewstate import Change, ReviewState, StaleReviewError
 from crm_ops.reviewapp import listing
 from crm_ops.reviewapp.cluster import Snapshots, cluster_of, merges_of
@@ -52,6 +56,8 @@ class Review:
     secrets: Secrets = field(default_factory=Secrets)  # this run's token, session and CSRF token
     _actions: pl.DataFrame | None = None
     _joined: tuple[str, pl.DataFrame] | None = None
+    _by_id: dict[str, Action] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # the app's threads share it
 
     @property
     def token(self) -> str:
@@ -68,14 +74,22 @@ class Review:
         """The CSRF token each POST carries."""
         return self.secrets.csrf
 
+    def action(self, action_id: str) -> Action:
+        """The plan's action of that id."""
+        with self._lock:
+            if self._by_id is None:
+                self._by_id = {a.action_id: a for a in self.plan.actions}
+            return self._by_id[action_id]
+
     def frame(self) -> tuple[str, pl.DataFrame]:
         """The actions with their review state, and the state's version (joined again when it changed)."""
         held = self.state.read()
-        if self._actions is None:
-            self._actions = listing.plan_frame(self.plan)
-        if self._joined is None or self._joined[0] != held.etag:
-            self._joined = (held.etag, listing.joined(self._actions, held))
-        return self._joined
+        with self._lock:
+            if self._actions is None:
+                self._actions = listing.plan_frame(self.plan)
+            if self._joined is None or self._joined[0] != held.etag:
+                self._joined = (held.etag, listing.joined(self._actions, held))
+            return self._joined
 
 
 def build_app(review: Review) -> Starlette:
@@ -90,7 +104,7 @@ def build_app(review: Review) -> Starlette:
         body = env.get_template(name).render(csrf=review.csrf, reviewer=review.reviewer, **values)
         return HTMLResponse(body)
 
-    async def actions(request: Request) -> Response:
+    def actions(request: Request) -> Response:
         etag, frame = review.frame()
         filters = {c: request.query_params.get(c, "") for c in listing.FILTERS}
         query = request.query_params.get("q", "")
@@ -101,10 +115,14 @@ def build_app(review: Review) -> Starlette:
         shown = listing.page_of(frame, filters, number, query)
         for row in shown.rows:
             row["diff"] = char_diff(_text(row["seen_value"]), _text(row["proposed_value"]))
-            edited = row.get("cell_value")
-            row["edited"] = (
-                row["kind"] == "update" and edited is not None and edited != (row["proposed_value"] or "")
-            ) and not row["by_default"]
+            # an edit as apply reads it (``plan.edits.read_edits``), shown and offered as it will be written
+            cell = _text(row.get("cell_value"))
+            action = review.action(str(row["action_id"]))
+            edited = row["kind"] == "update" and cell is not None and is_edited(action, cell)
+            row["edited"] = edited
+            row["edit_value"] = (
+                csvio.unneutralise(cell) if edited and cell is not None else (row["proposed_value"] or "")
+            )
 
         def link(**changes: Any) -> str:
             values = {**filters, "q": query, "page": shown.page, **changes}
@@ -113,7 +131,7 @@ def build_app(review: Review) -> Starlette:
         return page("actions.html", page=shown, filters=filters, query=query, etag=etag, link=link,
                     plan=review.plan.header)  # fmt: skip
 
-    async def merge(request: Request) -> Response:
+    def merge(request: Request) -> Response:
         action_id = request.path_params["action_id"]
         merges = merges_of(review.plan, action_id)
         if not merges:
@@ -129,8 +147,7 @@ def build_app(review: Review) -> Starlette:
         return page("merge.html", cluster=cluster, answers=answers, etag=held.etag, seen=json.dumps(seen),
                     plan=review.plan.header)  # fmt: skip
 
-    async def decide(request: Request) -> Response:
-        body = await request.json()
+    def decide(request: Request, body: dict[str, Any]) -> Response:
         answer = str(body.get("answer", ""))
         if body.get("filters") is not None:
             _, frame = review.frame()
@@ -151,11 +168,11 @@ def build_app(review: Review) -> Starlette:
         log.info("review.decided", count=len(ids), answer=answer, reviewer=_reviewer(request, review))
         return JSONResponse({"etag": held.etag, "changed": len(ids)})
 
-    async def edit(request: Request) -> Response:
-        body = await request.json()
+    def edit(request: Request, body: dict[str, Any]) -> Response:
         action_id = str(body.get("id", ""))
         value = body.get("value")
-        value = None if value is None else str(value)
+        # the value checked is the one apply will read back from the file (written neutralised)
+        value = None if value is None else csvio.unneutralise(csvio.neutralise(str(value)))
         refusals = review.check_edit(action_id, value or None)
         if refusals or body.get("check_only"):
             return JSONResponse({"problems": refusals}, status_code=422 if refusals else 200)
@@ -167,12 +184,13 @@ def build_app(review: Review) -> Starlette:
         )
         return JSONResponse({"etag": held.etag, "changed": 1})
 
-    async def pick(request: Request) -> Response:
-        body = await request.json()
+    def pick(request: Request, body: dict[str, Any]) -> Response:
         merges = merges_of(review.plan, str(body.get("id", "")))
         if not merges:
             raise ConfigError(f"{body.get('id')!r} is not a merge of this plan")
         column, source = str(body.get("field", "")), str(body.get("from", ""))
+        if column in NOT_PICKABLE:
+            raise ConfigError(f"the CRM keeps {column} itself; it cannot be picked")
         held = review.state.read()
         cluster = cluster_of(review.records(), merges, {}, {})
         if source not in cluster.ids:
@@ -197,17 +215,16 @@ def build_app(review: Review) -> Starlette:
         )
         return JSONResponse({"etag": saved.etag, "changed": len(changes)})
 
-    async def run_page(request: Request) -> Response:
+    def run_page(request: Request) -> Response:
         job = review.runner.job
         return page("run.html", job=job.as_dict() if job else None, can_run=review.runner.run is not None,
                     plan=review.plan.header)  # fmt: skip
 
-    async def run_status(request: Request) -> Response:
+    def run_status(request: Request) -> Response:
         job = review.runner.job
         return JSONResponse(job.as_dict() if job else {"state": "none"})
 
-    async def run_start(request: Request) -> Response:
-        body = await request.json()
+    def run_start(request: Request, body: dict[str, Any]) -> Response:
         job = review.runner.start(
             str(body.get("kind", "")), bool(body.get("write")), _reviewer(request, review)
         )
@@ -217,16 +234,38 @@ def build_app(review: Review) -> Starlette:
         Route("/", actions),
         Route("/run", run_page),
         Route("/api/run", run_status),
-        Route("/api/run", run_start, methods=["POST"]),
+        Route("/api/run", posted(run_start), methods=["POST"]),
         Route("/merge/{action_id}", merge),
-        Route("/api/decide", decide, methods=["POST"]),
-        Route("/api/edit", edit, methods=["POST"]),
-        Route("/api/pick", pick, methods=["POST"]),
+        Route("/api/decide", posted(decide), methods=["POST"]),
+        Route("/api/edit", posted(edit), methods=["POST"]),
+        Route("/api/pick", posted(pick), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={ConfigError: _refused, StaleReviewError: _stale})
     app.add_middleware(Guard, secrets=review.secrets)
     return app
+
+
+Posted = Callable[[Request, dict[str, Any]], Response]
+
+
+def posted(work: Posted) -> Callable[[Request], Awaitable[Response]]:
+    """A POST handler: its body read (a JSON object, else 422), then ``work`` run in a worker thread, as
+    Starlette runs a plain ``def`` handler, so its file locks, rewrites and snapshot reads never hold up
+    the event loop."""
+
+    async def handler(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError as exc:
+            raise ConfigError(f"the request's body is not JSON ({exc}): a JSON object was expected") from exc
+        if not isinstance(body, dict):
+            raise ConfigError(
+                f"the request's body is a JSON {type(body).__name__}: a JSON object was expected"
+            )
+        return await run_in_threadpool(work, request, body)
+
+    return handler
 
 
 def _text(value: object) -> str | None:
@@ -238,13 +277,11 @@ def _reviewer(request: Request, review: Review) -> str:
 
 
 def _raw_values(state: Snapshots, system: str, entity: str, ids: list[str], column: str) -> dict[str, Any]:
-    current = state.get((system, entity))
-    if current is None:
-        return {}
-    frame = pl.scan_parquet(current).filter(pl.col("id").is_in(ids)).collect()
-    if column not in frame.columns:
-        raise ConfigError(f"{entity} has no field {column!r}")
-    return {str(r["id"]): jsonable(r[column]) for r in frame.to_dicts()}
+    large = {s: {e: path} for (s, e), path in state.items() if (s, e) == (system, entity)}
+    try:
+        return record_values(system, entity, ids, column, {}, large)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 async def _refused(request: Request, exc: Exception) -> Response:

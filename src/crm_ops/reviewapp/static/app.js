@@ -108,9 +108,22 @@
     lines.replaceChildren(...text.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
     if (job.state === "running") setTimeout(poll, 1000);
   }
+  // a failed poll (the server busy, restarted, an answer that is not JSON) is said on the page, and
+  // asked again: the page never freezes on "running"
+  const banner = document.getElementById("banner");
   async function poll() {
-    const answer = await fetch("/api/run", {credentials: "same-origin"});
-    show(await answer.json());
+    try {
+      const answer = await fetch("/api/run", {credentials: "same-origin"});
+      if (!answer.ok) throw new Error("the app answered " + answer.status);
+      const job = await answer.json();
+      banner.hidden = true;
+      show(job);
+    } catch (error) {
+      banner.textContent = "could not ask for the run's progress (" + error.message + "); asking again";
+      banner.className = "banner error";
+      banner.hidden = false;
+      setTimeout(poll, 2000);
+    }
   }
   section.parentElement.addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-run]");
