@@ -23,13 +23,23 @@ def test_the_run_page_says_what_a_person_needs() -> None:
     assert "8 → 7 → 6 → 5 → 4 → 2" in text  # the rule's trend, this run last
     assert "applied 1" in text and "awaiting review 2" in text and "refused or failed 2" in text
     assert "INVALID_EMAIL_ADDRESS: Email: invalid email" in text  # the CRM's message
-    assert "confidence 0.62 < 0.95 (1)" in text  # why it waits, counted
+    assert "confidence below 0.95 (1)" in text  # why it waits, counted
     # the applied and waiting actions are counted by rule (issue 29), not listed a row each; the
     # refused are listed; the review app's command named
     assert "person.email.normalised" in text and "Ann 1" not in text
     assert "crm-ops review PLAN --profile prod" in text
     assert 'href="https://acme.lightning.force.com/lightning/r/Contact/003000000000004/view"' in page
     assert "2026-11-25" in page and "2026-12-01" in page  # the trend's dates
+
+
+def test_waiting_reasons_are_counted_by_the_bar_not_each_confidence() -> None:
+    run = sample_run()
+    waiting = run.actions[2]
+    run.actions = [
+        {**waiting, "action_id": f"w{i}", "review_reason": f"confidence 0.{60 + i} < 0.95"} for i in range(12)
+    ]
+    text = re.sub(r"<[^>]+>", " ", render_run(run))
+    assert "confidence below 0.95 (12)" in text and "more reasons" not in text
 
 
 def test_every_crm_value_is_escaped_and_nothing_is_fetched() -> None:

@@ -10,6 +10,8 @@ new and resolved findings, and the warnings of the pull.
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,7 @@ from crm_ops.triage import KEY, Triage, changes
 APPLIED = ("done", "already done")
 SHOWN = 200  # rows per table at most (the files hold them all)
 WHY_WAITING = 10  # the commonest reasons actions wait for a person, with their counts
+CONFIDENCE_REASON = re.compile(r"^confidence \S+ < (\S+)$")  # plan.review's, grouped by the bar alone
 ACTION_COLUMNS = (
     "status", "kind", "object", "record", "field", "now", "proposed", "other record", "rule",
     "why / CRM's message",
@@ -189,15 +192,18 @@ def _actions(d: RunData) -> str:
     )
     parts = [summary]
     if groups["review"]:
-        where = e(d.plan_folder) if d.plan_folder else "PLAN"
+        where = e(shlex.quote(str(d.plan_folder))) if d.plan_folder else "PLAN"
         parts.append(
-            f"<p>Review them in the browser: <code>crm-ops review {where} --profile {e(d.profile)}</code> "
+            f"<p>Review them in the browser: <code>crm-ops review {where} --profile "
+            f"{e(shlex.quote(d.profile))}</code> "
             "prints the address to open (it holds a token made for that run), or in plan.csv.</p>"
         )
     parts.append(_action_counts(groups))
     reasons: dict[str, int] = {}
     for _, _, detail in groups["review"]:
-        reasons[detail or "(no reason given)"] = reasons.get(detail or "(no reason given)", 0) + 1
+        # "confidence 0.62 < 0.95": one reason whatever each action's own confidence
+        reason = CONFIDENCE_REASON.sub(r"confidence below \1", detail) if detail else "(no reason given)"
+        reasons[reason] = reasons.get(reason, 0) + 1
     if reasons:
         top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:WHY_WAITING]
         items = "".join(f"<li>{e(reason)} ({count:,})</li>" for reason, count in top)
@@ -233,7 +239,9 @@ def _actions(d: RunData) -> str:
         parts.append(table(ACTION_COLUMNS, rows))
         hidden = len(groups["refused"]) - len(rows)
         if hidden > 0:
-            parts.append(f'<p class="muted">{hidden:,} more in plan.csv.</p>')
+            parts.append(
+                f'<p class="muted">{hidden:,} more; the refusals below group each by the CRM\'s message.</p>'
+            )
     return "".join(parts)
 
 
