@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,11 @@ from crm_ops.pull import Puller
 from crm_ops.runner import run_batch
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.state import State
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 from tests.webhook import webhook
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 NOTIFY = '\n[profiles.sandbox.notify]\nwebhook_env = "CRM_OPS_WEBHOOK_URL"\n'
 TYPO = """rules:
   - id: acme.contact.title.required
@@ -44,13 +42,8 @@ def box() -> Iterator[Sandbox]:
 
 
 def _cli(box: Sandbox, folder: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [CRM_OPS, *args, "-c", str(folder / "crm-ops.toml")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **box.env, **(env or {})},
-        check=False,
-    )
+    # in this process (tests.command)
+    return crm_ops(*args, "-c", folder / "crm-ops.toml", env={**os.environ, **box.env, **(env or {})})
 
 
 def _runs(folder: Path) -> list[Path]:
