@@ -161,12 +161,16 @@ def test_a_production_run_that_would_write_unattended_needs_leave_in_the_profile
         assert state.pulls() == []  # refused before any pull
     finally:
         state.close()
-    assert _summary(_runs(tmp_path)[-1])["exit_code"] == 2
+    (refused_run,) = _runs(tmp_path)
+    assert _summary(refused_run)["exit_code"] == 2
 
     config.write_text(config.read_text() + "allow_production = true\n")  # in [profiles.sandbox.run]
     allowed = _cli(box, tmp_path, "run")
     assert allowed.returncode == 1, allowed.stderr  # findings, and the fixes applied
-    summary = _summary(_runs(tmp_path)[-1])
+    # the run after it, found as the new folder: run ids sort by the second they start, and a refusal
+    # takes less than one (in this process, with no imports to pay, the two may share their second)
+    (allowed_run,) = set(_runs(tmp_path)) - {refused_run}
+    summary = _summary(allowed_run)
     assert summary["applied"].get("done", 0) > 0 and summary["exit_code"] == 1
 
 
