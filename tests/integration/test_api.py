@@ -25,6 +25,7 @@ from crm_ops.plan.format import Plan
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.schema.entities import ENTITIES
 from tests.applying import journal_of, twin_sandboxes
+from tests.command import crm_ops
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,18 +44,14 @@ def _example() -> ModuleType:
 
 
 def _cli(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crm_ops", *args],
+    return crm_ops(  # in this process (tests.command)
+        *args,
         env={
             **os.environ,
             **env,
             "CRM_OPS_CONFIG": str(folder / "crm-ops.toml"),
             "CRM_OPS_PROFILE": "sandbox",
         },
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
     )
 
 

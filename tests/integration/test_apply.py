@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,11 @@ from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.schema.entities import ENTITIES
+from tests.command import crm_ops
 from tests.pulling import changed_cells, fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
 ENTITIES_PULLED = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 
 @pytest.fixture(scope="module")
@@ -117,13 +115,7 @@ def test_apply_command_is_a_dry_run_by_default_and_prod_needs_a_flag(box: Sandbo
     write_plan(plan, tmp_path / "plan")
     env = {**os.environ, **box.env}
     config = str(tmp_path / "crm-ops.toml")
-    dry = subprocess.run(
-        [CRM_OPS, "apply", str(tmp_path / "plan"), "-c", config],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    dry = crm_ops("apply", tmp_path / "plan", "-c", config, env=env)  # in this process (tests.command)
     assert dry.returncode == 0, dry.stderr
     assert "dry run: nothing was written" in dry.stdout
     assert puller.state.journal(plan.header.plan_id) == {}
@@ -134,25 +126,16 @@ def test_apply_command_is_a_dry_run_by_default_and_prod_needs_a_flag(box: Sandbo
         prod.write_text(
             text.replace("profiles.sandbox", f"profiles.{name}").replace("production = false", setting)
         )
-        refused = subprocess.run(
-            [CRM_OPS, "apply", str(tmp_path / "plan"), "-c", str(prod), "-p", name, "--yes"],
-            capture_output=True, text=True, env=env, check=False,
-        )  # fmt: skip
+        refused = crm_ops("apply", tmp_path / "plan", "-c", prod, "-p", name, "--yes", env=env)
         assert refused.returncode == 2, (name, refused.stderr)
         assert "is production" in refused.stderr and "add --allow-production" in refused.stderr
     assert puller.state.journal(plan.header.plan_id) == {}
     assert read_plan(tmp_path / "plan" / "plan.jsonl").header.plan_id == plan.header.plan_id
 
     # each apply writes a report of its own: a later dry run never overwrites the real apply's
-    written = subprocess.run(
-        [CRM_OPS, "apply", str(tmp_path / "plan"), "-c", config, "--yes", "--all-actions"],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+    written = crm_ops("apply", tmp_path / "plan", "-c", config, "--yes", "--all-actions", env=env)
     assert written.returncode in (0, 7), written.stderr
-    again = subprocess.run(
-        [CRM_OPS, "apply", str(tmp_path / "plan"), "-c", config],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+    again = crm_ops("apply", tmp_path / "plan", "-c", config, env=env)
     assert again.returncode in (0, 7), again.stderr
     reports = sorted((tmp_path / "plan" / "reports").glob("apply-*.json"))
     runs = [json.loads(r.read_text()) for r in reports]

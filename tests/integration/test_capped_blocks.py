@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +14,10 @@ import polars as pl
 import pytest
 
 from crm_ops.sandbox.server import Sandbox
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 # contacts blocked by their account alone, at most 2 a block: most accounts have more contacts
 COARSE = """
 [profiles.sandbox.match.Contact]
@@ -34,13 +33,7 @@ def box() -> Iterator[Sandbox]:
 
 
 def _cli(box: Sandbox, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CRM_OPS, *args, "-c", str(folder / "crm-ops.toml")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **box.env},
-        check=False,
-    )
+    return crm_ops(*args, "-c", folder / "crm-ops.toml", env={**os.environ, **box.env})  # tests.command
 
 
 def test_pairs_not_compared_are_in_the_summary_the_report_and_the_match_output(

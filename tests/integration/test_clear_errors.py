@@ -16,6 +16,7 @@ import pytest
 
 from crm_ops.cli import EXIT_API, EXIT_CONFIG, EXIT_OPERATIONAL
 from crm_ops.sandbox.server import Sandbox
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
@@ -23,6 +24,12 @@ CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``crm-ops`` in this process (tests.command): these tests are of its arguments, output and codes."""
+    return crm_ops(*args, env=env)
+
+
+def _child(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``crm-ops`` in a process of its own, for an import hook (sitecustomize) that must not touch ours."""
     return subprocess.run([CRM_OPS, *args], capture_output=True, text=True, timeout=300, env=env, check=False)
 
 
@@ -242,7 +249,7 @@ def test_a_disk_full_under_the_snapshot_exits_8_naming_it_and_the_next_pull_resu
     (hook / "sitecustomize.py").write_text(DISK_FULL)
     env = {**os.environ, **box.env}
     config = str(tmp_path / "crm-ops.toml")
-    full = _run(
+    full = _child(
         "pull",
         "-c",
         config,

@@ -5,8 +5,6 @@ and HubSpot ``p_subscriptions`` type (associated with companies) pull with their
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from crm_ops.api import Workspace
 from crm_ops.errors import ConfigError
 from crm_ops.pull import Puller
 from crm_ops.sandbox.server import Sandbox
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, object_maps_profile
 
 pytestmark = pytest.mark.integration
@@ -84,14 +83,11 @@ def test_discovered_maps_declare_the_unmapped_custom_objects_and_pull_as_written
 
 def test_the_command_names_the_files_and_the_setting_to_add(box: Sandbox, tmp_path: Path) -> None:
     object_maps_profile(box, tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "crm_ops", "discover", "--object", "Subscription__c", "--out", "maps"],
+    done = crm_ops(
+        "discover", "--object", "Subscription__c", "--out", "maps",
         env={**os.environ, **box.env, "CRM_OPS_CONFIG": str(tmp_path / "crm-ops.toml")},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "wrote maps/discovered-salesforce.yaml: Subscription__c as SfSubscription" in done.stdout
     assert 'object_maps = ["maps/discovered-salesforce.yaml"]' in done.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,16 @@ from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.hubspot import DEFAULT_SCOPES, HubSpotLimits
 from crm_ops.sandbox.salesforce import SalesforceLimits
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from tests.command import crm_ops
 from tests.pulling import profile_for
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 FAST = {"per_ten_seconds": 1_000_000, "search_per_second": 100_000}
 
 
 def _doctor(box: Sandbox, folder: Path) -> subprocess.CompletedProcess[str]:
     profile_for(box, folder)
-    return subprocess.run(
-        [CRM_OPS, "doctor", "-c", str(folder / "crm-ops.toml")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **box.env},
-        check=False,
-        timeout=300,
-    )
+    return crm_ops("doctor", "-c", folder / "crm-ops.toml", env={**os.environ, **box.env})  # tests.command
 
 
 def _lines(done: subprocess.CompletedProcess[str], status: str) -> list[str]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from crm_ops.fieldaudit import _empty_since
 from crm_ops.pull import read_snapshot
 from crm_ops.sandbox import orgchanges as oc
 from crm_ops.sandbox.server import Sandbox
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
@@ -67,13 +66,10 @@ def test_the_audit_counts_what_the_snapshots_hold_and_the_values_off_the_picklis
     assert "<h2>Field audit</h2>" in report and "salesforce.Account.industry" in report
 
     command = ["profile", "--entity", "Account", "--system", "salesforce", "--json", "--csv", "audit.csv"]
-    done = subprocess.run(
-        [sys.executable, "-m", "crm_ops", *command],
+    done = crm_ops(
+        *command,
         env={**os.environ, **box.env, "CRM_OPS_CONFIG": str(tmp_path / "crm-ops.toml")},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert done.returncode == 0, done.stderr
     printed = {p["column"]: p for p in json.loads(done.stdout)}

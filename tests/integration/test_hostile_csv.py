@@ -7,7 +7,6 @@ import csv
 import io
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.state import State
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +35,7 @@ def box() -> Iterator[Sandbox]:
 
 
 def _cli(box: Sandbox, *args: str | Path, codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [CRM_OPS, *map(str, args)], capture_output=True, text=True, env={**os.environ, **box.env}, check=False
-    )
+    done = crm_ops(*args, env={**os.environ, **box.env})  # in this process (tests.command)
     assert done.returncode in codes, (args, done.stdout[-2000:], done.stderr[-2000:])
     return done
 

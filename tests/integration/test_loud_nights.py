@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +19,11 @@ from crm_ops.pull import Puller
 from crm_ops.runner import run_batch
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.state import State
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 from tests.webhook import webhook
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 NOTIFY = '\n[profiles.sandbox.notify]\nwebhook_env = "CRM_OPS_WEBHOOK_URL"\n'
 TYPO = """rules:
   - id: acme.contact.title.required
@@ -44,13 +42,8 @@ def box() -> Iterator[Sandbox]:
 
 
 def _cli(box: Sandbox, folder: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [CRM_OPS, *args, "-c", str(folder / "crm-ops.toml")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **box.env, **(env or {})},
-        check=False,
-    )
+    # in this process (tests.command)
+    return crm_ops(*args, "-c", folder / "crm-ops.toml", env={**os.environ, **box.env, **(env or {})})
 
 
 def _runs(folder: Path) -> list[Path]:
@@ -168,12 +161,16 @@ def test_a_production_run_that_would_write_unattended_needs_leave_in_the_profile
         assert state.pulls() == []  # refused before any pull
     finally:
         state.close()
-    assert _summary(_runs(tmp_path)[-1])["exit_code"] == 2
+    (refused_run,) = _runs(tmp_path)
+    assert _summary(refused_run)["exit_code"] == 2
 
     config.write_text(config.read_text() + "allow_production = true\n")  # in [profiles.sandbox.run]
     allowed = _cli(box, tmp_path, "run")
     assert allowed.returncode == 1, allowed.stderr  # findings, and the fixes applied
-    summary = _summary(_runs(tmp_path)[-1])
+    # the run after it, found as the new folder: run ids sort by the second they start, and a refusal
+    # takes less than one (in this process, with no imports to pay, the two may share their second)
+    (allowed_run,) = set(_runs(tmp_path)) - {refused_run}
+    summary = _summary(allowed_run)
     assert summary["applied"].get("done", 0) > 0 and summary["exit_code"] == 1
 
 

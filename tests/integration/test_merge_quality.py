@@ -9,8 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from crm_ops.pull import Puller
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.schema.entities import ENTITIES
+from tests.command import crm_ops
 from tests.integration.test_merge import _plan
 from tests.pulling import changed_cells, fast_sandbox, profile_for
 
@@ -233,9 +232,7 @@ def test_a_rejected_pair_is_not_proposed_again_until_a_matched_field_changes(
         writer.writerows(rows)
     # the CLI remembers it when the reviewed plan is applied
     env = {**os.environ, **box.env, "CRM_OPS_CONFIG": str(tmp_path / "crm-ops.toml")}
-    run = [sys.executable, "-m", "crm_ops"]
-    done = subprocess.run([*run, "apply", str(folder), "--review", str(folder / "plan.csv"), "--yes"],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    done = crm_ops("apply", folder, "--review", folder / "plan.csv", "--yes", env=env)
     assert done.returncode == 0, done.stderr
     assert "rejected pair(s) remembered" in done.stdout
     remembered = puller.state.rejections()
@@ -259,8 +256,7 @@ def test_a_rejected_pair_is_not_proposed_again_until_a_matched_field_changes(
     assert proposed()
     sf.Contact.update(twin_id, {"Phone": person["phone"]})
     assert not proposed()  # back as it was when rejected
-    forgot = subprocess.run([*run, "match", "--forget"], env=env, capture_output=True, text=True,
-                            timeout=300, check=False)  # fmt: skip
+    forgot = crm_ops("match", "--forget", env=env)
     assert forgot.returncode == 0, forgot.stderr
     assert f"forgot {len(remembered)} rejected pair(s)" in forgot.stdout
     assert proposed()

@@ -9,8 +9,6 @@ import csv
 import io
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +21,11 @@ from crm_ops.api import Workspace
 from crm_ops.config import load_profile
 from crm_ops.sandbox.clients import hubspot_client, salesforce_client
 from crm_ops.sandbox.server import Sandbox
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 from tests.webhook import webhook
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 NOTIFY = '\n[profiles.sandbox.notify]\nwebhook_env = "CRM_OPS_WEBHOOK_URL"\n'
 APPLY = '\n[profiles.sandbox.run]\nauto_apply = ["person.email.normalised", "tag:format"]\n'
 
@@ -49,13 +47,8 @@ def _workspace(box: Sandbox, folder: Path, extra: str = "") -> Workspace:
 
 
 def _cli(box: Sandbox, folder: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [CRM_OPS, "run", *args, "-c", str(folder / "crm-ops.toml")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **box.env, **(env or {})},
-        check=False,
-    )
+    # in this process (tests.command)
+    return crm_ops("run", *args, "-c", folder / "crm-ops.toml", env={**os.environ, **box.env, **(env or {})})
 
 
 def _summary(folder: Path) -> dict[str, Any]:

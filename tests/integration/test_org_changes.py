@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +23,10 @@ from crm_ops.sandbox.clients import salesforce_client
 from crm_ops.sandbox.hs_objects import HsProperty
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.sandbox.sf_objects import SfField
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 
 @pytest.fixture(scope="module")
@@ -191,13 +189,7 @@ def test_the_nightly_run_lists_the_changes_in_its_summary(box: Sandbox, tmp_path
 def test_crm_ops_pull_prints_a_line_per_change(box: Sandbox, tmp_path: Path) -> None:
     _baseline(box, tmp_path)
     oc.hs_archive_property(box, "contacts", "jobtitle")
-    done = subprocess.run(
-        [CRM_OPS, "pull", "-c", str(tmp_path / "crm-ops.toml"), "-e", "Contact"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **box.env},
-        check=False,
-    )
+    done = crm_ops("pull", "-c", tmp_path / "crm-ops.toml", "-e", "Contact", env={**os.environ, **box.env})
     assert done.returncode == 0, done.stderr
     assert (
         "org changed: error: monitor.schema.field_removed hubspot.Contact.jobtitle "

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +20,11 @@ from crm_ops.pull import read_snapshot
 from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.server import Sandbox, SandboxConfig
 from crm_ops.state import State
+from tests.command import crm_ops
 from tests.match_eval import link_scores
 from tests.pulling import FAST_HUBSPOT, profile_for
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +38,7 @@ def test_a_run_on_a_plain_org_completes_with_warnings_and_links_by_matching(
     plain: Sandbox, tmp_path: Path
 ) -> None:
     profile_for(plain, tmp_path)
-    run = subprocess.run(
-        [CRM_OPS, "run", "-c", str(tmp_path / "crm-ops.toml")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **plain.env},
-        check=False,
-        timeout=600,
-    )
+    run = crm_ops("run", "-c", tmp_path / "crm-ops.toml", env={**os.environ, **plain.env})
     assert run.returncode == 1, run.stderr[-3000:]  # findings above the threshold: the batch's normal end
     (folder,) = (p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())
     summary = json.loads((folder / "summary.json").read_text())

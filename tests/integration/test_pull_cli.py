@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -13,14 +12,15 @@ import pytest
 from crm_ops.plan import read_plan
 from crm_ops.rules import FINDINGS_SCHEMA
 from crm_ops.sandbox.server import Sandbox
+from tests.command import crm_ops
 from tests.pulling import profile_for
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CRM_OPS, *args], capture_output=True, text=True, timeout=300, env=env, check=False)
+    """``crm-ops`` in this process (tests.command): these tests are of its arguments, output and codes."""
+    return crm_ops(*args, env=env)
 
 
 def test_pull_command_full_then_incremental(sandbox: Sandbox, tmp_path: Path) -> None:

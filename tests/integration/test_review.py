@@ -9,7 +9,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +24,10 @@ from crm_ops.sandbox.hubspot import PORTAL_ID
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.schema.entities import ENTITIES
 from crm_ops.state import State
+from tests.command import crm_ops
 from tests.pulling import changed_cells, fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 FORMAT_RULES = {r.id for r in load_rules([], shipped=True)[0] if "format" in r.tags}
 RUN = """
 [profiles.sandbox.run]
@@ -44,9 +43,7 @@ def box() -> Iterator[Sandbox]:
 
 
 def _cli(box: Sandbox, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [CRM_OPS, *map(str, args)], capture_output=True, text=True, env={**os.environ, **box.env}, check=False
-    )
+    done = crm_ops(*args, env={**os.environ, **box.env})  # in this process (tests.command)
     assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
     return done
 
@@ -179,10 +176,7 @@ def test_plan_show_prints_the_breakdown_and_samples_and_json_parses(box: Sandbox
 def test_the_nightly_run_applies_nothing_a_person_has_to_see_first(tmp_path: Path) -> None:
     with fast_sandbox(1500, 47) as box:  # its own: the other tests here apply the safe fixes
         profile = profile_for(box, tmp_path, extra=RUN)
-        done = subprocess.run(
-            [CRM_OPS, "run", "-c", str(tmp_path / "crm-ops.toml")],
-            capture_output=True, text=True, env={**os.environ, **box.env}, check=False,
-        )  # fmt: skip
+        done = crm_ops("run", "-c", tmp_path / "crm-ops.toml", env={**os.environ, **box.env})
     assert done.returncode == 1, done.stderr  # the sandbox has error-level findings
     (folder,) = (p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())
     plan = read_plan(folder / "plan.jsonl")

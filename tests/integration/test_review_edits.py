@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from crm_ops.plan.outcomes import error_key
 from crm_ops.pull import Puller
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.state import State
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +34,7 @@ def box() -> Iterator[Sandbox]:
 
 
 def _cli(box: Sandbox, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CRM_OPS, *map(str, args)], capture_output=True, text=True, env={**os.environ, **box.env}, check=False
-    )
+    return crm_ops(*args, env={**os.environ, **box.env})  # in this process (tests.command)
 
 
 def _excel(path: Path, header: tuple[str, ...], cells: list[list[str]]) -> None:

@@ -18,6 +18,7 @@ import pytest
 from crm_ops.plan import read_plan
 from crm_ops.sandbox.clients import salesforce_client
 from crm_ops.sandbox.server import Sandbox
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 
 pytestmark = pytest.mark.integration
@@ -44,6 +45,7 @@ def box() -> Iterator[Sandbox]:
 
 
 def _run(box: Sandbox, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``crm-ops run`` in a process of its own (the lock tests: another process holds the lock)."""
     env = {**os.environ, **box.env}
     return subprocess.run(
         [CRM_OPS, "run", "-c", str(folder / "crm-ops.toml")],
@@ -64,7 +66,7 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     ]
     sf.Contact.update(victim, {"LastName": "<script>alert(1)</script>"})
 
-    first = _run(box, tmp_path)
+    first = crm_ops("run", "-c", tmp_path / "crm-ops.toml", env={**os.environ, **box.env})  # tests.command
     assert first.returncode == 1, first.stderr  # the sandbox has error-level defects
     runs = sorted(p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())
     folder = runs[-1]
@@ -99,7 +101,7 @@ def test_run_writes_its_artifacts_applies_safe_fixes_and_escapes_crm_values(
     lines = [json.loads(line) for line in (folder / "run.log").read_text().splitlines()]
     assert lines and all(line["run_id"] == folder.name for line in lines)
 
-    second = _run(box, tmp_path)
+    second = crm_ops("run", "-c", tmp_path / "crm-ops.toml", env={**os.environ, **box.env})  # tests.command
     assert second.returncode == 1
     latest = sorted(p for p in (tmp_path / "state" / "runs").iterdir() if p.is_dir())[-1]
     findings = pl.read_parquet(latest / "findings.parquet")

@@ -8,8 +8,6 @@ import csv
 import io
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +20,11 @@ from crm_ops.api import Workspace
 from crm_ops.errors import ConfigError
 from crm_ops.sandbox.clients import hubspot_client
 from crm_ops.sandbox.server import Sandbox
+from tests.command import crm_ops
 from tests.pulling import fast_sandbox, profile_for
 from tests.webhook import webhook
 
 pytestmark = pytest.mark.integration
-CRM_OPS = str(Path(sys.executable).parent / "crm-ops")
 OWNERS = """
 [profiles.sandbox.owners]
 default = "crm-team"
@@ -100,10 +98,9 @@ def test_new_and_resolved_per_owner_reach_the_digest_and_the_webhook(
     assert "mops: 0 open (0 new, 2 resolved)  [mops@example.com]" in digest.text()
     assert digest.as_dict()["owners"]["mops"]["resolved"] == 2
     out = tmp_path / "digest.json"
-    printed = subprocess.run(
-        [CRM_OPS, "digest", "--json", "--out", str(out), "-c", str(tmp_path / "crm-ops.toml")],
-        capture_output=True, text=True, env={**os.environ, **box.env}, check=False,
-    )  # fmt: skip
+    printed = crm_ops(
+        "digest", "--json", "--out", out, "-c", tmp_path / "crm-ops.toml", env={**os.environ, **box.env}
+    )
     assert printed.returncode == 0, printed.stderr
     assert (
         json.loads(printed.stdout) == json.loads(out.read_text()) == json.loads(json.dumps(digest.as_dict()))

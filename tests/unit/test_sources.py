@@ -278,22 +278,15 @@ def test_a_source_keeps_the_contract_and_refuses_writes(tmp_path: Path) -> None:
 
 def test_crm_ops_pull_takes_a_source_by_name(tmp_path: Path) -> None:
     import os
-    import subprocess
-    import sys
+
+    from tests.command import crm_ops
 
     config = _files(tmp_path)
-    crm_ops = Path(sys.executable).parent / "crm-ops"
     env = {**os.environ, "CRM_OPS_LOG_FORMAT": "json"}
-    done = subprocess.run(
-        [str(crm_ops), "pull", "-c", str(config), "-p", "t", "-s", "billing"],
-        capture_output=True, text=True, env=env, check=False, timeout=120,
-    )  # fmt: skip
+    done = crm_ops("pull", "-c", config, "-p", "t", "-s", "billing", env=env)  # in this process
     assert done.returncode == 0, done.stderr
     assert "billing" in done.stdout and "Subscription" in done.stdout
-    wrong = subprocess.run(
-        [str(crm_ops), "pull", "-c", str(config), "-p", "t", "-s", "invoices"],
-        capture_output=True, text=True, env=env, check=False, timeout=120,
-    )  # fmt: skip
+    wrong = crm_ops("pull", "-c", config, "-p", "t", "-s", "invoices", env=env)
     assert wrong.returncode == 2
     assert "unknown system invoices" in wrong.stderr and "(billing)" in wrong.stderr
 
