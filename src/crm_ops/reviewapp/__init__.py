@@ -157,6 +157,7 @@ def serve(
     run's token), which is opened in the browser when there is one and ``browser``; ``run``: apply and
     undo from the app."""
     review = open_review(profile, plan_path, reviewer, run)
+    review.frame()  # the actions and their review state read and joined before the address is given
     with ReviewServer(review, port) as server:
         announce(server.url)
         log.info("review.serving", plan_id=review.plan.header.plan_id, port=server.port)
