@@ -440,8 +440,11 @@ def _sub_blocked(
 ) -> list[pl.DataFrame]:
     """The pairs of the records of blocks above ``max_block`` (``lk``, ``rk`` as ``_blocked``'s) that
     also share one of ``columns``: each column in turn is added to the key, and a sub-block still above
-    ``max_block`` is sub-blocked again by the columns after it."""
-    out = []
+    ``max_block`` is sub-blocked again by the columns after it. No block above ``max_block``, nothing to
+    do (most keys of most orgs: each sub-block column would cost its own grouping and joins for none)."""
+    out: list[pl.DataFrame] = []
+    if lk.is_empty():
+        return out
     for i, column in enumerate(columns):
 
         def rekeyed(frame: pl.DataFrame, column: str = column) -> pl.DataFrame:
