@@ -3,15 +3,19 @@
 The commands are read from the README itself, so the section and this test cannot drift apart. The
 only changes are the org's own values: `init`'s URL, user and client id become the sandbox's (and its CA
 bundle and HubSpot URL are added, as a TLS-inspecting proxy's would be), and the secrets the `export`
-line names come from the sandbox's environment.
+line names come from the sandbox's environment; `review`, which serves until it is interrupted, runs
+with `--no-browser` (there is none here), is asked for the page the address it prints opens, and is
+then interrupted as a person would (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import csv
+import http.client
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -65,7 +69,7 @@ def test_the_first_real_org_section_runs_as_written(org: Sandbox, tmp_path: Path
     commands = section_commands()
     assert [c.split()[1] for c in commands] == [
         "init", "CRM_OPS_SF_JWT_KEY_FILE=/etc/crm-ops/jwt-key.pem", "doctor", "pull", "check", "match",
-        "plan", "plan", "apply", "apply", "undo",
+        "plan", "plan", "review", "apply", "apply", "undo",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_OPS")}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -77,6 +81,9 @@ def test_the_first_real_org_section_runs_as_written(org: Sandbox, tmp_path: Path
             exported = [a.split("=", 1)[0] for a in shlex.split(command)[1:]]
             assert set(exported) == set(re.findall(r"export (\w+)=", outputs["init"]))
             env |= {name: org.env[name] for name in exported}
+            continue
+        if command.startswith("crm-ops review"):
+            outputs["review"] = _review_served(command, tmp_path, {**env, "PLAN": plan})
             continue
         argv = _init_for(command, org) if command.startswith("crm-ops init") else ["sh", "-c", command]
         done = subprocess.run(
@@ -100,6 +107,7 @@ def test_the_first_real_org_section_runs_as_written(org: Sandbox, tmp_path: Path
             assert found, done.stdout
             plan = found.group(1)
     assert "signed in as" in outputs["doctor"] and "FAIL" not in outputs["doctor"]
+    assert plan.split("/")[-1] in outputs["review"]  # the review page of the plan just made
     assert "dry run" in outputs["apply"] and "dry run" not in outputs["apply --yes"]
     written = _approved_cells(tmp_path / plan / "plan.csv")
     assert written, "the untouched review file approves the safe fixes"
@@ -123,6 +131,41 @@ def test_the_first_real_org_section_runs_as_written(org: Sandbox, tmp_path: Path
     assert undone, outputs["undo"]
     assert int(undone.group(1)) + int(undone.group(2)) == sum(len(c) for c in written.values())
     assert len(not_back) == int(undone.group(2)), not_back
+
+
+def _review_served(command: str, cwd: Path, env: dict[str, str]) -> str:
+    """Run the README's ``crm-ops review`` line (without a browser), sign in with the address it prints
+    and return the page that address opens; then interrupt it, as a person would, and check it ends."""
+    line = command.split("  #", 1)[0].strip()
+    server = subprocess.Popen(
+        ["sh", "-c", f"exec {line} --no-browser"], cwd=cwd, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        address = None
+        for text in server.stdout:  # the address is printed once the plan is read and the app listens
+            found = re.search(r"http://127\.0\.0\.1:(\d+)(/\?token=\S+)", text)
+            if found:
+                address = found
+                break
+        assert address, server.stderr.read() if server.stderr else ""
+        connection = http.client.HTTPConnection("127.0.0.1", int(address.group(1)), timeout=30)
+        connection.request("GET", address.group(2))
+        signed_in = connection.getresponse()
+        signed_in.read()
+        assert signed_in.status == 303, signed_in.status
+        cookie = str(signed_in.getheader("set-cookie")).split(";")[0]
+        connection.request("GET", "/", headers={"Cookie": cookie})
+        page = connection.getresponse()
+        html = page.read().decode()
+        assert page.status == 200, html[:500]
+        connection.close()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=60)  # its pipes read to the end and closed
+    assert server.returncode in (0, 130), server.returncode
+    return html
 
 
 def _approved_cells(review: Path) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
