@@ -15,3 +15,12 @@ def test_whitespace_is_drawn_where_a_reader_could_not_see_it() -> None:
     assert unusual_spaces("Ann Lee") == "Ann Lee"
     assert unusual_spaces(" Ann  Lee\u00a0") == "·Ann··Lee⍽"
     assert unusual_spaces("  ") == "··"
+
+
+def test_a_character_nobody_can_see_is_drawn_by_its_code_point() -> None:
+    # a fix that only drops a zero-width space, a byte-order mark or a narrow no-break space would
+    # otherwise show the same text twice
+    seen, proposed = char_diff("\ufeffAnn\u200b Lee\u202f", "Ann Lee")
+    assert [p.text for p in seen if p.kind == "gone"] == ["⟨U+FEFF⟩", "⟨U+200B⟩", "⟨U+202F⟩"]
+    assert "".join(p.text for p in proposed) == "Ann·Lee"
+    assert unusual_spaces("Ann\u200bLee") == "Ann⟨U+200B⟩Lee" and unusual_spaces("Ann Lee") == "Ann Lee"

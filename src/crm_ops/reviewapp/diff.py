@@ -4,6 +4,7 @@ only trims spaces or swaps a tab shows what it changes."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from difflib import SequenceMatcher
 from typing import NamedTuple
 
@@ -18,16 +19,29 @@ class Piece(NamedTuple):
     text: str
 
 
+def _unseen(ch: str) -> bool:
+    """A character a reader cannot see or tell from a space: a format or control character (a zero-width
+    space, a byte-order mark, a soft hyphen) or a space or separator other than the plain space."""
+    return ch not in VISIBLE and unicodedata.category(ch) in ("Cf", "Cc", "Zs", "Zl", "Zp")
+
+
+def _mark(ch: str) -> str:
+    """``ch`` as drawn: whitespace as its mark, another unseen character as its code point."""
+    return VISIBLE.get(ch) or (f"\u27e8U+{ord(ch):04X}\u27e9" if _unseen(ch) else ch)
+
+
 def visible(text: str) -> str:
-    """``text`` with spaces, tabs, line breaks and no-break spaces drawn as marks."""
-    return "".join(VISIBLE.get(ch, ch) for ch in text)
+    """``text`` with spaces, tabs, line breaks and no-break spaces drawn as marks, and any other
+    character a reader could not see (a zero-width space, a byte-order mark, a narrow no-break space) as
+    its code point (``⟨U+200B⟩``): a fix that only removes one shows what it removes."""
+    return "".join(_mark(ch) for ch in text)
 
 
 def unusual_spaces(text: str) -> str:
     """``text`` with the whitespace a reader could not see or tell apart drawn as marks (tabs, breaks,
     no-break spaces, spaces at either end or two and more together); a single space between words is
     left as it is (the merge table: names read as names)."""
-    marked = "".join(VISIBLE[ch] if ch in VISIBLE and ch != " " else ch for ch in text)
+    marked = "".join(ch if ch == " " else _mark(ch) for ch in text)
     core = marked.strip(" ")
     if not core:
         return VISIBLE[" "] * len(marked)
