@@ -124,8 +124,9 @@ def _plans(state_dir: Path, state: State, days: int | None, now: datetime, prune
     if days is None:
         return
     cutoff = now - timedelta(days=days)
-    pending = {p["plan_id"] for p in state.journal_plans() if p["pending"]}
-    for entry in state.journal_plans():
+    plans = state.journal_plans()
+    pending = {p["plan_id"] for p in plans if p["pending"]}
+    for entry in plans:
         when = entry["updated_at"]
         if when is None or when >= cutoff:
             continue

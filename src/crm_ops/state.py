@@ -134,6 +134,9 @@ MARK_COLUMNS = ("mark_id", "kind", "rule", "system", "record_id", "note", "creat
 ORG_VERSIONS_KEPT = 5  # versions of an object's metadata kept (the newest is what the next pull diffs)
 
 
+PAIR_KEY = ("system", "entity", "record_id", "other_id")  # a remembered decision's or verdict's pair
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
@@ -501,55 +504,47 @@ class State:
 
     # ---------------------------------------------------------------- remembered decisions
 
-    def remember_rejections(self, plan_id: str, entries: list[dict[str, str]]) -> None:
-        """Keep rejected pairs (system, entity, record_id, other_id, record_print, other_print), one
-        transaction; a pair rejected again takes the newer fingerprints."""
+    def _keep_pairs(
+        self, table: str, columns: tuple[str, ...], plan_id: str, entries: list[dict[str, Any]]
+    ) -> None:
+        """Keep pairs in ``table`` (``decisions``, ``verdicts``), one transaction: each keyed by
+        ``PAIR_KEY``, with its ``columns``, the plan and the time; a pair kept again takes the newer."""
+        kept = (*columns, "plan_id", "decided_at")
+        names = (*PAIR_KEY, *kept)
         stamp = _iso(now())
         with self._tx() as db:
             db.executemany(
-                "INSERT INTO decisions (system, entity, record_id, other_id, record_print, other_print, "
-                "decision, plan_id, decided_at) VALUES (?, ?, ?, ?, ?, ?, 'not_duplicate', ?, ?) "
-                "ON CONFLICT (system, entity, record_id, other_id) DO UPDATE SET "
-                "record_print=excluded.record_print, other_print=excluded.other_print, "
-                "plan_id=excluded.plan_id, decided_at=excluded.decided_at",
-                [
-                    (e["system"], e["entity"], e["record_id"], e["other_id"], e["record_print"],
-                     e["other_print"], plan_id, stamp)
-                    for e in entries
-                ],
-            )  # fmt: skip
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # noqa: S608
+                f"ON CONFLICT ({', '.join(PAIR_KEY)}) DO UPDATE SET "
+                + ", ".join(f"{c}=excluded.{c}" for c in kept),
+                [(*(e[k] for k in PAIR_KEY), *(e.get(c) for c in columns), plan_id, stamp) for e in entries],
+            )
+
+    def _pairs_in(self, table: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Every pair ``_keep_pairs`` kept in ``table``, oldest first."""
+        keys = (*PAIR_KEY, *columns, "plan_id", "decided_at")
+        rows = self.db.execute(f"SELECT {', '.join(keys)} FROM {table} ORDER BY decided_at").fetchall()  # noqa: S608
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def remember_rejections(self, plan_id: str, entries: list[dict[str, str]]) -> None:
+        """Keep rejected pairs (system, entity, record_id, other_id, record_print, other_print), one
+        transaction; a pair rejected again takes the newer fingerprints."""
+        rejected = [{**e, "decision": "not_duplicate"} for e in entries]
+        self._keep_pairs("decisions", ("record_print", "other_print", "decision"), plan_id, rejected)
 
     def rejections(self) -> list[dict[str, str]]:
         """Every remembered rejection."""
-        keys = ("system", "entity", "record_id", "other_id", "record_print", "other_print", "plan_id",
-                "decided_at")  # fmt: skip
-        rows = self.db.execute(f"SELECT {', '.join(keys)} FROM decisions ORDER BY decided_at").fetchall()  # noqa: S608
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return self._pairs_in("decisions", ("record_print", "other_print"))
 
     def remember_verdicts(self, plan_id: str, entries: list[dict[str, str]]) -> None:
         """Keep people's verdicts on proposed pairs (system, entity, record_id, other_id, verdict:
         ``duplicate`` or ``not_duplicate``, explain: the pair's explanation as the plan carried it), one
         transaction; a pair decided again takes the newer verdict."""
-        stamp = _iso(now())
-        with self._tx() as db:
-            db.executemany(
-                "INSERT INTO verdicts (system, entity, record_id, other_id, verdict, explain, plan_id, "
-                "decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (system, entity, record_id, other_id) DO UPDATE SET "
-                "verdict=excluded.verdict, explain=excluded.explain, plan_id=excluded.plan_id, "
-                "decided_at=excluded.decided_at",
-                [
-                    (e["system"], e["entity"], e["record_id"], e["other_id"], e["verdict"],
-                     e.get("explain"), plan_id, stamp)
-                    for e in entries
-                ],
-            )  # fmt: skip
+        self._keep_pairs("verdicts", ("verdict", "explain"), plan_id, entries)
 
     def verdicts(self) -> list[dict[str, str]]:
         """Every verdict people gave on a proposed pair, oldest first."""
-        keys = ("system", "entity", "record_id", "other_id", "verdict", "explain", "plan_id", "decided_at")
-        rows = self.db.execute(f"SELECT {', '.join(keys)} FROM verdicts ORDER BY decided_at").fetchall()  # noqa: S608
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return self._pairs_in("verdicts", ("verdict", "explain"))
 
     def forget_rejections(self) -> int:
         """Forget every remembered rejection; how many there were."""
