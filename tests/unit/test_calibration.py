@@ -138,3 +138,38 @@ def test_learning_from_decisions_is_a_setting_off_by_default() -> None:
     assert settings_from_profile({"learn_from_decisions": True}, "prod.match")["learn_from_decisions"] is True
     with pytest.raises(ConfigError, match=r"prod.match.learn_from_decisions: true or false, got 'yes'"):
         settings_from_profile({"learn_from_decisions": "yes"}, "prod.match")
+
+
+def test_matching_gives_the_confirmed_pairs_to_the_model_only_when_asked() -> None:
+    from structlog.testing import capture_logs
+
+    rows = [
+        {
+            "first_name": "Robert",
+            "last_name": "Smith",
+            "email": "robert.smith@acme.com",
+            "phone": "+14155550101",
+        },
+        {
+            "first_name": "Bob",
+            "last_name": "Smith",
+            "email": "robert.smith@acme.com",
+            "phone": "(415) 555-0101",
+        },
+        {"first_name": "Ann", "last_name": "Lee", "email": "ann.lee@acme.com", "phone": "+14155550199"},
+    ]
+    frame = example_frame(
+        "Contact", [{"id": f"c{i}", "account_id": "a1", **r} for i, r in enumerate(rows)], "salesforce"
+    )
+    text = find_duplicates(frame, DEFAULTS["Contact"])["explain"][0]
+    said = [dict(v, explain=text) for v in _verdicts(3, 0)]
+
+    def notes(learn: bool) -> list[str]:
+        with capture_logs() as logs:
+            run_matching({"salesforce": {"Contact": frame}}, verdicts=said, learn_from_decisions=learn)
+        trained = [e for e in logs if e["event"] == "match.model_trained" and e["config"] == "Contact"]
+        assert trained
+        return [n for e in trained for n in e["notes"]]
+
+    assert any("3 pairs people confirmed" in n for n in notes(True))
+    assert not any("people confirmed" in n for n in notes(False))
