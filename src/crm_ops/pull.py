@@ -51,6 +51,7 @@ from crm_ops.extsort import id_bounds, sorted_by_id
 from crm_ops.schema.entities import empty, entity_names
 from crm_ops.schema.maploading import load_map
 from crm_ops.state import PullJob, State, now
+from crm_ops.suppression import Suppression
 
 log = structlog.get_logger("crm_ops.pull")
 KEEP_SNAPSHOTS = 3
@@ -76,6 +77,20 @@ class PullResult:
     watermark: datetime | None
     resumed: bool
     warnings: tuple[str, ...] = ()  # optional mapped fields this org lacks (their columns are empty)
+    erased: int = 0  # rows left out: records of people erased (``crm_ops.suppression``)
+    # live records holding an erased person's e-mail under an id that was not erased: created again
+    erased_back: tuple[str, ...] = ()
+
+    def erasure_notices(self) -> list[str]:
+        """What a person must look at: records of erased people created again in the CRM or the source."""
+        if not self.erased_back:
+            return []
+        ids = ", ".join(self.erased_back[:10]) + (" ..." if len(self.erased_back) > 10 else "")
+        return [
+            f"erasure: {self.system} {self.entity}: {len(self.erased_back)} live record(s) hold the e-mail "
+            f"of an erased person (created again since; left out of our copy): {ids}; erase them with "
+            f"`crm-ops erase --id {self.system}:ID` or ask why they came back"
+        ]
 
 
 def connect(profile: Profile, system: str) -> Connector:
@@ -129,6 +144,8 @@ class Puller:
         self._connectors = dict(connectors or {})
         self.on_page = on_page
         self.on_total: Callable[[PullJob, int], None] | None = None  # records a pull will bring, when known
+        self.suppression = Suppression.of(self.state)  # erased people: never copied again
+        self._erased: dict[str, tuple[int, list[str]]] = {}  # per pull id: rows left out, live ones back
 
     def connector(self, system: str) -> Connector:
         """The (cached) connector of ``system``."""
@@ -214,10 +231,16 @@ class Puller:
             watermark=watermark,
             resumed=resumed,
             warnings=tuple(conn.warnings(entity)),
+            erased=self._erased.get(job.pull_id, (0, []))[0],
+            erased_back=tuple(self._erased.pop(job.pull_id, (0, []))[1]),
         )
         log.info(
             "pull.done",
-            **{k: v for k, v in asdict(result).items() if k not in ("snapshot", "watermark", "warnings")},
+            **{
+                k: v
+                for k, v in asdict(result).items()
+                if k not in ("snapshot", "watermark", "warnings", "erased_back")
+            },
         )
         if job.mode != "full":  # a full pull has just read every formula
             self._refresh_if_due(conn, system, entity)
@@ -333,9 +356,13 @@ class Puller:
             else conn.pull(job.entity, since=job.since, until=job.until, cursor=job.cursor)
         )
         for page in pages:
-            rows = page.frame.height
+            kept = self.suppression.filter_frame(job.system, page.frame)
+            if kept.dropped:
+                dropped, back = self._erased.setdefault(job.pull_id, (0, []))
+                self._erased[job.pull_id] = (dropped + kept.dropped, [*back, *kept.back])
+            rows = kept.frame.height
             if rows:
-                durable.write_parquet(page.frame, self.part_path(job, job.parts + 1))
+                durable.write_parquet(kept.frame, self.part_path(job, job.parts + 1))
             used, calls = conn.api_calls - calls, conn.api_calls
             self.state.record_page(
                 job, part_written=bool(rows), rows=rows, cursor=page.cursor or {"done": True}, calls=used

@@ -297,13 +297,19 @@ def _batch(
             applied, outcomes, refusals = report.counts, report.outcomes, report.refusals()
         stage.name = "pruning what is older than the profile's retention"
         pruned = prune(profile.state_dir, puller.state, profile.retention, now=started, keep=[folder])
+        unfinished = [  # a killed `crm-ops erase`: the person is suppressed, not yet erased everywhere
+            f"erasure: {e['erasure_id']} (started {e['started_at']:%Y-%m-%d %H:%M} UTC) is unfinished: run "
+            "`crm-ops erase --resume` to finish it"
+            for e in puller.state.erasures(unfinished=True)
+        ]
     finally:
         puller.close()
     stage.name = "reporting"
     severities = ["error"] if settings.fail_on == "error" else ["error", "warning"]
     serious = triaged.counted().filter(pl.col("severity").is_in(severities)).height  # muted: not counted
     code = EXIT_FINDINGS if serious > settings.max_findings else EXIT_CLEAN
-    if rule_errors or applied.get("failed") or pruned.problems:
+    erasure_notices = [n for r in pulls for n in r.erasure_notices()] + unfinished
+    if rule_errors or applied.get("failed") or pruned.problems or erasure_notices:
         # a rule missing (its findings with it), records refused, or personal data kept past its
         # retention because it could not be deleted: a person looks
         code = EXIT_FAILED
@@ -350,6 +356,7 @@ def _batch(
         *(f"org changed: {m.message}" for m in org if m.severity != "info"),
         *(f"matching: {n}" for n in matched.notices),  # what blocking could not compare, calibration
         *pruned.notices(),  # what retention could not delete
+        *erasure_notices,  # erased people's records created again in a CRM or source (issue 31)
     ]
     summary["notices"] = notices
     report_data = RunData(

@@ -14,6 +14,7 @@ made before are tightened when the state file is opened, with a warning.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -129,6 +130,25 @@ CREATE TABLE IF NOT EXISTS entity_stats (
     stats TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entity_stats_by_entity ON entity_stats (system, entity, taken_at);
+CREATE TABLE IF NOT EXISTS suppression_key (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    key BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suppressed (
+    digest TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    erasure_id TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erasures (
+    erasure_id TEXT PRIMARY KEY,
+    reference TEXT,
+    subjects INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT
+);
 """
 MARK_COLUMNS = ("mark_id", "kind", "rule", "system", "record_id", "note", "created_at", "until")
 ORG_VERSIONS_KEPT = 5  # versions of an object's metadata kept (the newest is what the next pull diffs)
@@ -501,6 +521,77 @@ class State:
         """When retention deleted the plan's journal (``forget_plan``), if it did."""
         row = self.db.execute("SELECT pruned_at FROM pruned_plans WHERE plan_id=?", (plan_id,)).fetchone()
         return _time(row[0]) if row else None
+
+    # ---------------------------------------------------------------- the suppression list (erasure)
+
+    def suppression_key(self) -> bytes:
+        """The state file's secret key for the suppression list's keyed hashes (``crm_ops.suppression``),
+        made on first use: without it a digest cannot be tested against a guessed e-mail."""
+        row = self.db.execute("SELECT key FROM suppression_key WHERE one=1").fetchone()
+        if row is not None:
+            return bytes(row[0])
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO suppression_key (one, key) VALUES (1, ?)", (os.urandom(32),))
+            return bytes(db.execute("SELECT key FROM suppression_key WHERE one=1").fetchone()[0])
+
+    def suppress(self, erasure_id: str, digests: dict[str, str]) -> None:
+        """Add keyed digests (digest -> kind: ``email``, ``id``) to the suppression list, for an erasure."""
+        stamp = _iso(now())
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO suppressed (digest, kind, erasure_id, added_at) VALUES (?, ?, ?, ?)",
+                [(d, kind, erasure_id, stamp) for d, kind in digests.items()],
+            )
+
+    def suppressed(self) -> dict[str, tuple[str, datetime]]:
+        """Every digest on the suppression list: its erasure and when it was added."""
+        rows = self.db.execute("SELECT digest, erasure_id, added_at FROM suppressed").fetchall()
+        return {r[0]: (r[1], _time(r[2]) or now()) for r in rows}
+
+    def merges(self) -> list[dict[str, Any]]:
+        """Every merge and lead conversion the journal says landed: the system, entity, the merged-away
+        record or converted lead (``record_id``), the survivor or contact (``survivor``) and what was
+        journaled before (``before``, JSON text: a merge's ``record``): the same person under two ids, for
+        an erasure."""
+        rows = self.db.execute(
+            "SELECT system, entity, record_id, after, before FROM journal "
+            "WHERE field IN ('merge_into', 'converted_contact_id') AND after IS NOT NULL "
+            "AND status IN ('done', 'restored')"
+        ).fetchall()
+        keys = ("system", "entity", "record_id", "survivor", "before")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def start_erasure(self, erasure_id: str, reference: str | None, subjects: int) -> None:
+        """Record an erasure as started (``finish_erasure`` ends it; one left started was killed)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO erasures (erasure_id, reference, subjects, status, started_at) "
+                "VALUES (?, ?, ?, 'started', ?)",
+                (erasure_id, reference, subjects, _iso(now())),
+            )
+
+    def finish_erasure(self, erasure_id: str, outcome: dict[str, Any]) -> None:
+        """Record an erasure as finished, with its outcome (counts, never values)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE erasures SET status='finished', finished_at=?, outcome=? WHERE erasure_id=?",
+                (_iso(now()), json.dumps(outcome, sort_keys=True), erasure_id),
+            )
+
+    def erasures(self, *, unfinished: bool = False) -> list[dict[str, Any]]:
+        """The erasures recorded, oldest first (``unfinished``: only those started and not finished)."""
+        keys = ("erasure_id", "reference", "subjects", "status", "started_at", "finished_at", "outcome")
+        where = " WHERE status='started'" if unfinished else ""
+        rows = self.db.execute(
+            f"SELECT {', '.join(keys)} FROM erasures{where} ORDER BY started_at, erasure_id"  # noqa: S608
+        ).fetchall()
+        out = []
+        for r in rows:
+            entry = dict(zip(keys, r, strict=True))
+            entry["started_at"], entry["finished_at"] = _time(r[4]), _time(r[5])
+            entry["outcome"] = json.loads(r[6]) if r[6] else None
+            out.append(entry)
+        return out
 
     # ---------------------------------------------------------------- remembered decisions
 

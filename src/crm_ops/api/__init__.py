@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from crm_ops import durable
-from crm_ops.api.applying import Selection, apply_plan, as_tuple, plan_file
+from crm_ops.api.applying import Selection, apply_plan, as_tuple, guard_production, plan_file
 from crm_ops.api.catalog import entities, match_configs
 from crm_ops.api.findings import list_marks, mark_findings, unmark_findings
 from crm_ops.api.results import ApplyRun, MatchRun, PlanRun, PullRun, run_summary
@@ -49,6 +49,8 @@ from crm_ops.config import Profile, load_profile
 from crm_ops.digest import Digest, run_digest
 from crm_ops.discover import Discovered, discover_maps
 from crm_ops.engines import chosen_engine, profile_snapshots, run_matching_on
+from crm_ops.erasure.run import Erasure, erase
+from crm_ops.erasure.subjects import subjects_from
 from crm_ops.errors import ConfigError, PartialPullError
 from crm_ops.fieldaudit import EMPTY_DAYS, FieldProfile, field_audit
 from crm_ops.findings_csv import export_findings
@@ -413,6 +415,40 @@ class Workspace:
             log_level=log_level,
             override_breaker=override_breaker,
         )
+
+    def erase(
+        self,
+        *,
+        emails: Iterable[str] = (),
+        ids: Iterable[str] = (),
+        file: Path | str | None = None,
+        reference: str | None = None,
+        write: bool = False,
+        allow_production: bool = False,
+        resume: bool = False,
+    ) -> Erasure:
+        """Erase people (``crm-ops erase``; ``crm_ops.erasure``): their ``emails``, records' ``ids``
+        (``SYSTEM:ID``) or a CSV ``file`` of them (columns email, system, id, reference). A dry run (the
+        default) finds and returns their records; ``write`` puts them on the suppression list, deletes them
+        in each CRM through its permanent path, purges every copy under the state dir, searches every byte
+        for what is left and writes a certificate (``Erasure.certificate``). An unfinished erasure is
+        finished first (``resume``: only that). A production profile writes only with
+        ``allow_production``. ``ConfigError`` for a bad subject (each named), ``LockedError`` while a run,
+        an apply or an undo holds its lock."""
+        guard_production(self.profile, write, allow_production)
+        named = bool(emails or ids or file)
+        subjects = (
+            subjects_from(
+                emails,
+                ids,
+                Path(file) if file is not None else None,
+                systems=self.profile.all_systems(),
+                reference=reference,
+            )
+            if named or not resume
+            else []
+        )
+        return erase(self.profile, subjects, write=write, reference=reference)
 
     def mute(
         self,

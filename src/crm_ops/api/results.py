@@ -36,9 +36,17 @@ class PullRun:
         return list(dict.fromkeys(w for r in self.results for w in r.warnings))
 
     @property
+    def notices(self) -> list[str]:
+        """What a person must act on besides failures: records of erased people created again."""
+        return [n for r in self.results for n in r.erasure_notices()]
+
+    @property
     def exit_code(self) -> ExitCode:
-        """``PARTIAL`` (6) when an entity failed, else ``OK``."""
-        return ExitCode.PARTIAL if self.failures else ExitCode.OK
+        """``PARTIAL`` (6) when an entity failed; ``FAILED`` (7) when a record of an erased person is back
+        in a CRM or source (``notices``); else ``OK``."""
+        if self.failures:
+            return ExitCode.PARTIAL
+        return ExitCode.FAILED if self.notices else ExitCode.OK
 
 
 @dataclass(frozen=True)

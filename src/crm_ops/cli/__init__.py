@@ -174,7 +174,7 @@ def main() -> None:
 
 
 # The commands, registered on ``app`` in the order ``--help`` lists them.
-from crm_ops.cli import setup, sandbox, pull, rules, match, plans, run, findings  # noqa: E402, F401, I001
+from crm_ops.cli import setup, sandbox, pull, rules, match, plans, run, findings, privacy  # noqa: E402, F401, I001
 
 
 def commands() -> dict[str, Any]:

@@ -61,6 +61,25 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
         ),
         (EXIT_BUDGET, "stopped at the API budget (resumes on the next run)"),
         (EXIT_PARTIAL, "some entities failed (listed); the others were pulled"),
+        (
+            EXIT_FAILED,
+            "a record of an erased person is back in a CRM or source (named; left out of our copy)",
+        ),
+    ),
+    "erase": (
+        (
+            EXIT_OK,
+            "erased: every record deleted for good, every copy under the state dir purged, no trace left "
+            "(or a dry run)",
+        ),
+        (EXIT_CONFIG, "a bad subject (each named: the option or the file's line), or configuration error"),
+        (EXIT_API, "a CRM failed a call (journaled: `crm-ops erase --resume` finishes it)"),
+        (EXIT_LOCKED, "a run, an apply or an undo holds its lock: erase after it"),
+        (
+            EXIT_FAILED,
+            "something is left for a person (each line named, and in the certificate): a delete refused, a "
+            "recycle bin not emptied, a source's record, a CRM record still mentioning the person, a trace",
+        ),
     ),
     "rules list": (
         (EXIT_OK, "the rules listed"),
@@ -122,7 +141,12 @@ COMMANDS: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_BUDGET, "stopped at the API budget (the next run resumes)"),
         (EXIT_LOCKED, "another run holds the lock"),
         (EXIT_PARTIAL, "some entities could not be pulled; the rest were checked and planned"),
-        (EXIT_FAILED, "a rule could not be loaded or raised, or the CRM refused records the run applied"),
+        (
+            EXIT_FAILED,
+            "a rule could not be loaded or raised, the CRM refused records the run applied, retention could "
+            "not delete a file, an erased person's record is back in a CRM or source, or an erasure was "
+            "left unfinished (each a notice)",
+        ),
         (
             EXIT_BRAKED,
             "a data monitor at error level (live records dropped, a side of the sync stalled) tripped the "

@@ -54,4 +54,6 @@ def pull(
         typer.echo(f"failed: {failure}", err=True)
     for change in pulled.monitors:  # the org's fields changed since the last pull
         typer.echo(f"org changed: {change_line(change)}", err=True)
+    for notice in pulled.notices:  # an erased person's record created again
+        typer.echo(notice, err=True)
     raise typer.Exit(pulled.exit_code)

@@ -48,6 +48,7 @@ from crm_ops.plan.merging import MergeSteps
 from crm_ops.plan.outcomes import ApplyReport
 from crm_ops.progress import Steps
 from crm_ops.state import NOT_APPLIED, NOT_SENT, OUTCOMES, State
+from crm_ops.suppression import Suppression
 
 log = structlog.get_logger("crm_ops.apply")
 TERMINAL = tuple(sorted(OUTCOMES))  # journaled outcomes: an action that has one is never sent again
@@ -83,6 +84,7 @@ class Applier(MergeSteps, ConvertSteps):
         self.batch_size = batch_size
         self.steps = steps
         self.converted_status = converted_status
+        self.suppression = Suppression.of(state)  # erased people (crm-ops erase): never written back
 
     def apply(self, plan_id: str, actions: Iterable[Action], *, dry_run: bool = True) -> ApplyReport:
         """Apply (or, by default, only check) ``actions`` of plan ``plan_id``. Writing, it holds the plan's
@@ -112,6 +114,13 @@ class Applier(MergeSteps, ConvertSteps):
                 continue
             if action.kind == "flag":
                 report.add(_entry(action, "flagged"))
+                continue
+            erased = erased_write(self.suppression, action) if self.suppression else None
+            if erased:  # an erased person is never brought back: not an undo, a sync or a merge's values
+                entry = _entry(action, "failed", error=f"not sent: {erased}")
+                if not dry_run and not self.settling:
+                    self.state.record_actions(plan_id, [entry])
+                report.add(entry)
                 continue
             if action.kind in WRITES and action.field:
                 todo.setdefault((action.system, action.entity), []).append(action)
@@ -244,6 +253,23 @@ class Applier(MergeSteps, ConvertSteps):
             for (action, now), result in zip(to_write, results, strict=True)
         ]
         self._record(plan_id, report, outcomes, dry_run)
+
+
+def erased_write(suppression: Suppression, action: Action) -> str | None:
+    """Why ``action`` must not be sent because it would write an erased person back (``crm-ops erase``):
+    its record, the other record it involves (a merge's survivor, a sync's twin, on either CRM) or its
+    values (a survivor's values, an undone merge's record, a synced e-mail) are on the suppression list.
+    Only its id is named, never the person's values."""
+    systems = ("salesforce", "hubspot", action.system)
+    ids = [action.record_id, action.other_id]
+    if action.kind in ("merge", "convert", "associate"):
+        ids.append(action.proposed_value)  # the survivor, the contact, the linked record
+    for record in filter(None, ids):
+        for system in dict.fromkeys(systems):
+            digest = suppression.record(system, record)
+            if digest in suppression.digests:
+                return f"record {record} belongs to a person erased {suppression.when(digest)}"
+    return suppression.erased_in([action.proposed_value, action.detail])
 
 
 def undo_plan(state: State, plan: Plan) -> Plan:
