@@ -21,6 +21,8 @@ A night, step by step (``examples/nightly_api.py`` runs this on the sandbox):
 or all of it as cron's batch: ``ws.run()`` (lock, pull, check, match, plan, apply the safe part, report).
 Then the findings workflow: ``ws.digest()`` (per owner), ``ws.mute(rule, note=...)`` /
 ``ws.acknowledge(...)`` / ``ws.unmute(...)`` / ``ws.marks()``, ``ws.export_findings("findings.csv")``.
+An erasure request: ``ws.erase(emails=["ann@example.com"], reference="DSR-1", write=True)`` (both CRMs,
+our state, the suppression list and a certificate; ``crm_ops.erasure``).
 
 Errors are exceptions (``crm_ops.errors``): ``ConfigError`` (configuration or input, nothing done; its
 ``problems`` list every one), ``ApiError`` (a CRM failed a call; what was done is journaled),
