@@ -38,12 +38,15 @@ def snapshot_stats(
     pull_changed: int = 0,
     pull_deleted: int = 0,
     visible: int | None = None,
+    personal: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The statistics of one entity's snapshot as plain JSON-able values.
 
     ``pulled_at``: the end of the pull's window (its lag is measured from there); ``pull_changed`` and
     ``pull_deleted``: the rows and tombstones the pull brought; ``visible``: the live records the CRM
-    counted for the integration user at the end of the pull (None: not counted)."""
+    counted for the integration user at the end of the pull (None: not counted); ``personal``: columns
+    holding personal data, whose values are never kept (a small org's names would pass for categories):
+    their null rate and distinct count only."""
     scan = pl.scan_parquet(snapshot)
     schema = scan.collect_schema()
     deleted_col = pl.col("is_deleted").fill_null(False) if "is_deleted" in schema else pl.lit(False)
@@ -74,7 +77,8 @@ def snapshot_stats(
         # the sketch counts a null as a value of its own
         distinct = max(0, int(counts[f"d|{c}"]) - (1 if nulls else 0))
         entry: dict[str, Any] = {"null_rate": nulls / n_live if n_live else 0.0, "distinct": distinct}
-        if schema[c] == pl.String() and 0 < distinct <= CATEGORICAL_MAX and n_live - nulls > 0:
+        categorical = schema[c] == pl.String() and 0 < distinct <= CATEGORICAL_MAX
+        if categorical and c not in personal and n_live - nulls > 0:
             entry["top"] = _shares(live, c, n_live - nulls)
         per_column[c] = entry
     newest = head["newest"]

@@ -48,7 +48,7 @@ from crm_ops.errors import (
     UnreachableError,
 )
 from crm_ops.extsort import id_bounds, sorted_by_id
-from crm_ops.schema.entities import empty, entity_names
+from crm_ops.schema.entities import empty, entity_names, personal_columns
 from crm_ops.schema.maploading import load_map
 from crm_ops.state import PullJob, State, now
 from crm_ops.suppression import Suppression
@@ -214,6 +214,7 @@ class Puller:
             pull_changed=changed,
             pull_deleted=deleted,
             visible=self._visible(conn, entity),
+            personal=personal_columns(entity),
         )
         self.state.finish_pull(job, snapshot, total, watermark, stats)
         shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)

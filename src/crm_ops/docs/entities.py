@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
-from crm_ops.schema.entities import COMMON, CRM_ENTITIES, CUSTOM_PREFIX, ENTITIES, REQUIRED, SOURCE_ENTITIES
+from crm_ops.schema.entities import (
+    COMMON,
+    CRM_ENTITIES,
+    CUSTOM_PREFIX,
+    ENTITIES,
+    REQUIRED,
+    SOURCE_ENTITIES,
+    personal_columns,
+)
 
 
 def entities_page() -> str:
@@ -18,11 +26,17 @@ def entities_page() -> str:
         f"CRM entities: {', '.join(CRM_ENTITIES)}. Sources' entities: {', '.join(SOURCE_ENTITIES)}.",
         f"Required of every map: {', '.join(f'`{c}`' for c in REQUIRED)}.",
         "",
+        "A column marked personal holds personal data: its values are never kept in a pull's statistics,",
+        "and an erasure (`crm-ops erase`) removes them from every copy. A map marks more (a custom or",
+        "declared column holding personal data): `{field: X, personal: true}`.",
+        "",
     ]
     for name, columns in ENTITIES.items():
-        lines += [f"## {name}", "", "| column | type | on every entity |", "|---|---|---|"]
+        personal = personal_columns(name)
+        lines += [f"## {name}", "", "| column | type | on every entity | personal |", "|---|---|---|---|"]
         lines += [
-            f"| `{col}` | {dtype} | {'yes' if col in COMMON else ''} |" for col, dtype in columns.items()
+            f"| `{col}` | {dtype} | {'yes' if col in COMMON else ''} | {'yes' if col in personal else ''} |"
+            for col, dtype in columns.items()
         ]
         lines.append("")
     return "\n".join(lines)

@@ -87,7 +87,9 @@ class _Table:
         return self.system not in CRMS
 
 
-def _tables(state: State, systems: Sequence[str]) -> list[_Table]:
+def _tables(state: State, systems: Sequence[str], by_id: set[str]) -> list[_Table]:
+    """The snapshots a person is searched in: those with e-mails (people), and the others of the systems
+    an id names (``by_id``); only the columns the search reads."""
     out = []
     for c in state.all_current():
         if c.system not in systems or c.entity in NOT_PEOPLE or not Path(c.snapshot).exists():
@@ -95,7 +97,7 @@ def _tables(state: State, systems: Sequence[str]) -> list[_Table]:
         scan = pl.scan_parquet(c.snapshot)
         names = scan.collect_schema().names()
         columns = [col for col in READ if col in names]
-        if "id" not in columns:
+        if "id" not in columns or ("email" not in columns and c.system not in by_id):
             continue
         frame = scan.select(columns)
         if "email" in columns:
@@ -116,7 +118,7 @@ def _tables(state: State, systems: Sequence[str]) -> list[_Table]:
 def find_people(state: State, subjects: Sequence[Subject], systems: Sequence[str]) -> list[Person]:
     """Each subject's records in the current snapshots of ``systems`` (the profile's CRMs and sources),
     and the mentions of them in every other record."""
-    tables = _tables(state, systems)
+    tables = _tables(state, systems, {s.system for s in subjects if s.system})
     merges = [_Merge.of(m) for m in state.merges() if m["system"] in systems]
     people = [_closure(subject, tables, merges) for subject in subjects]
     _mentions(state, people, systems)

@@ -14,6 +14,8 @@ answer for them as for the core ones. A declared entity starts with ``COMMON`` l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 STR = pl.String()
@@ -181,6 +183,30 @@ CRM_ENTITIES = tuple(e for e in ENTITY_NAMES if e not in SOURCE_ENTITIES)
 # subscription statuses that mean the customer pays now (lower case; Stripe's and Chargebee's words); a
 # trial is not paying, and cancelled, canceled, incomplete_expired, ended are over
 SUBSCRIPTION_ACTIVE = ("active", "past_due", "non_renewing", "unpaid")
+
+
+# The columns that hold personal data (issue 31): a person's name, e-mail, phone and address. Their values
+# are never kept in a pull's statistics (``crm_ops.entitystats``), and docs/reference/entities.md marks
+# them; a map marks more (a custom or declared column: ``{field: X, personal: true}``, ``mark_personal``).
+_PERSON = frozenset({"first_name", "last_name", "email", "additional_emails", "phone", "mobile_phone",
+                     "street", "city", "postal_code"})  # fmt: skip
+PERSONAL: dict[str, frozenset[str]] = {
+    "Contact": _PERSON,
+    "Lead": _PERSON,
+    "Owner": frozenset({"first_name", "last_name", "email", "username"}),
+    "ProductUser": frozenset({"first_name", "last_name", "email"}),
+}
+_MARKED: dict[str, set[str]] = {}  # entity -> columns a map marked personal
+
+
+def mark_personal(entity: str, columns: Iterable[str]) -> None:
+    """Record columns of ``entity`` a map marks ``personal: true``."""
+    _MARKED.setdefault(entity, set()).update(columns)
+
+
+def personal_columns(entity: str) -> frozenset[str]:
+    """The columns of ``entity`` that hold personal data: the canonical ones and those maps marked."""
+    return PERSONAL.get(entity, frozenset()) | frozenset(_MARKED.get(entity, ()))
 
 
 # the entities declared by maps (``declare``): name -> columns, COMMON first

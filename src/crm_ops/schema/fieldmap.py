@@ -118,6 +118,7 @@ class Source:
     # the org lacking the field is a normal set-up (e.g. "single-currency org"): an empty column, no warning
     absent_ok: str | None = None
     parent: str | None = None  # the entity whose record id this column holds (a lookup, an association)
+    personal: bool = False  # the map marks it personal data (``personal: true``; issue 31)
 
     @property
     def names(self) -> tuple[str, ...]:

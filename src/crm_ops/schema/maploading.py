@@ -25,6 +25,7 @@ from crm_ops.schema.entities import (
     STR,
     declare,
     is_entity,
+    mark_personal,
 )
 from crm_ops.schema.fieldmap import (
     DECLARED_COLUMN,
@@ -55,7 +56,7 @@ def node_value(node: yaml.Node) -> Any:
 OFF = "off"  # what ``parse_source`` answers for a column switched off (``column = false`` / ``{off = true}``)
 SOURCE_KEYS = {
     "field", "property", "association", "constant", "transform", "any_of", "optional", "off", "absent_ok",
-    "type", "parent",
+    "type", "parent", "personal",
 }  # fmt: skip
 
 
@@ -98,6 +99,9 @@ def parse_source(value: yaml.Node, where: str, *, optional: bool) -> Source | st
         if parent is not None and (not isinstance(parent, str) or not parent):
             return f"{where}: 'parent' names the entity whose record id the column holds (Account)"
         dtype = TYPES[kind] if kind is not None else None
+        personal = spec.get("personal", False)
+        if not isinstance(personal, bool):
+            return f"{where}: 'personal' takes true or false"
         transform = spec.get("transform")
         if transform is not None and transform not in TRANSFORMS:
             return f"{where}: unknown transform {transform!r}; known: {', '.join(TRANSFORMS)}"
@@ -112,6 +116,7 @@ def parse_source(value: yaml.Node, where: str, *, optional: bool) -> Source | st
                 origin=where,
                 dtype=dtype,
                 parent=parent,
+                personal=personal,
             )
         if "association" in spec:
             return Source(
@@ -120,6 +125,7 @@ def parse_source(value: yaml.Node, where: str, *, optional: bool) -> Source | st
                 origin=where,
                 dtype=dtype,
                 parent=parent,
+                personal=personal,
             )
         if "any_of" in spec:
             names = spec["any_of"]
@@ -132,6 +138,7 @@ def parse_source(value: yaml.Node, where: str, *, optional: bool) -> Source | st
                 optional=optional,
                 dtype=dtype,
                 parent=parent,
+                personal=personal,
             )
         if not isinstance(name, str) or not name:
             return f"{where}: the field name must be a non-empty string"
@@ -143,6 +150,7 @@ def parse_source(value: yaml.Node, where: str, *, optional: bool) -> Source | st
             absent_ok=absent_ok,
             dtype=dtype,
             parent=parent,
+            personal=personal,
         )
     return f"{where}: expected a field name or a mapping"
 
@@ -444,6 +452,7 @@ def load_map(
         if emap.declared:
             core = COMMON
             declare(entity, {c: s.dtype or STR for c, s in emap.columns.items() if c not in core})
+        mark_personal(entity, [c for c, s in emap.columns.items() if s.personal])
     return FieldMap(system, maps)
 
 
