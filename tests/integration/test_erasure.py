@@ -168,3 +168,43 @@ def test_erasing_a_person_leaves_no_trace_and_nothing_brings_them_back(
     assert sf.query(f"SELECT Id FROM Contact WHERE Email = '{quoted}'")["totalSize"] == 0
     assert hs.crm.contacts.search_api.do_search(public_object_search_request=search).total == 0
     assert night.exit_code != ExitCode.CRASH
+
+
+def test_a_killed_erasure_is_named_every_night_and_finished_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crm_ops.erasure.run as erasing
+
+    with fast_sandbox(300, 8) as sb:
+        profile = profile_for(sb, tmp_path)
+        ws = Workspace(profile)
+        ws.pull(systems=["salesforce", "hubspot"], entities=["Contact", "Lead"])
+        state = State(profile.state_dir / "state.sqlite")
+        contacts = pl.read_parquet(state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
+        state.close()
+        row = contacts.filter(pl.col("email").is_not_null() & ~pl.col("is_deleted")).row(0, named=True)
+        email = row["email"]
+
+        def killed(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt  # the process stops after the CRMs' deletes, before our state is purged
+
+        monkeypatch.setattr(erasing, "purge_state", killed)
+        with pytest.raises(KeyboardInterrupt):
+            ws.erase(emails=[email], write=True)
+        monkeypatch.undo()
+        state = State(profile.state_dir / "state.sqlite")
+        (unfinished,) = state.erasures(unfinished=True)
+        state.close()
+        assert _every_place(profile.state_dir, [email])  # not purged yet
+        night = ws.run()
+        assert night.exit_code == ExitCode.FAILED
+        assert any(unfinished["erasure_id"] in n and "--resume" in n for n in night.summary["notices"])
+        # the night's pull did not copy the person back meanwhile: they were suppressed before the deletes
+        finished = ws.erase(resume=True, write=True)
+        assert finished.resumed == [unfinished["erasure_id"]]
+        assert not _every_place(profile.state_dir, [email])
+        folder = profile.state_dir / "erasures" / unfinished["erasure_id"]
+        assert (folder / "certificate.json").exists() and not (folder / "work.json").exists()
+        state = State(profile.state_dir / "state.sqlite")
+        assert not state.erasures(unfinished=True)
+        state.close()
