@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simple_salesforce.api import Salesforce
 
 from crm_ops.connectors.base import Connector
 from crm_ops.pull import connect
@@ -31,7 +30,7 @@ def conn(sandbox: Sandbox, tmp_path: Path) -> Connector:
     return connect(profile_for(sandbox, tmp_path, salesforce=QUICK), "salesforce")
 
 
-def _person(sf: Salesforce, *, lead: bool = False) -> dict[str, str]:
+def _person(sf: Any, *, lead: bool = False) -> dict[str, str]:
     """A contact (or lead) of our own with an e-mail, a task, an event and, for a contact, a contact role,
     a case and a campaign membership: their ids, and the e-mail."""
     n = next(_names)
@@ -56,7 +55,9 @@ def _person(sf: Salesforce, *, lead: bool = False) -> dict[str, str]:
         )["id"],
     }
     if not lead:
-        opportunity = sf.query("SELECT Id FROM Opportunity WHERE IsDeleted = false LIMIT 1")["records"][0]["Id"]
+        opportunity = sf.query("SELECT Id FROM Opportunity WHERE IsDeleted = false LIMIT 1")["records"][0][
+            "Id"
+        ]
         campaign = sf.query("SELECT Id FROM Campaign WHERE IsDeleted = false LIMIT 1")["records"][0]["Id"]
         role = {"OpportunityId": opportunity, "ContactId": person, "Role": "Influencer"}
         ids["role"] = sf.OpportunityContactRole.create(role)["id"]
@@ -67,11 +68,11 @@ def _person(sf: Salesforce, *, lead: bool = False) -> dict[str, str]:
     return ids
 
 
-def _live(sf: Salesforce, obj: str, record_id: str) -> bool:
+def _live(sf: Any, obj: str, record_id: str) -> bool:
     return bool(sf.query(f"SELECT Id FROM {obj} WHERE Id = '{record_id}'")["totalSize"])
 
 
-def _in_query_all(sf: Salesforce, obj: str, record_id: str) -> dict[str, Any] | None:
+def _in_query_all(sf: Any, obj: str, record_id: str) -> dict[str, Any] | None:
     records = sf.query_all(f"SELECT Id, IsDeleted FROM {obj} WHERE Id = '{record_id}'", include_deleted=True)
     return records["records"][0] if records["totalSize"] else None
 
@@ -84,7 +85,7 @@ def _stored(sandbox: Sandbox, obj: str, record_id: str) -> dict[str, Any]:
 
 
 def test_erased_contact_is_emptied_undeletable_and_then_gone_with_its_values(
-    sandbox: Sandbox, sf: Salesforce, conn: Connector
+    sandbox: Sandbox, sf: Any, conn: Connector
 ) -> None:
     p = _person(sf)
     (result,) = conn.erase("Contact", [p["person"]])
@@ -116,7 +117,9 @@ def test_erased_contact_is_emptied_undeletable_and_then_gone_with_its_values(
     assert _stored(sandbox, "Task", p["task"])["Subject"] is None
 
 
-def test_undelete_before_emptying_brings_back_what_the_delete_reached(sf: Salesforce, conn: Connector) -> None:
+def test_undelete_before_emptying_brings_back_what_the_delete_reached(
+    sf: Any, conn: Connector
+) -> None:
     p = _person(sf)
     sf.Contact.delete(p["person"])  # a plain delete: to the recycle bin
     assert not _live(sf, "Task", p["task"])
@@ -126,12 +129,17 @@ def test_undelete_before_emptying_brings_back_what_the_delete_reached(sf: Salesf
     assert "UNDELETE_FAILED" in (task_alone.error or "")
     (back,) = conn.restore("Contact", [{"id": p["person"]}])
     assert back.ok, back.error
-    for obj, key in (("Contact", "person"), ("Task", "task"), ("Event", "event"), ("CampaignMember", "member")):
+    for obj, key in (
+        ("Contact", "person"),
+        ("Task", "task"),
+        ("Event", "event"),
+        ("CampaignMember", "member"),
+    ):
         assert _live(sf, obj, p[key]), obj
     assert sf.Case.get(p["case"])["ContactId"] == p["person"]
 
 
-def test_a_lead_is_erased_with_its_activities(sf: Salesforce, conn: Connector) -> None:
+def test_a_lead_is_erased_with_its_activities(sf: Any, conn: Connector) -> None:
     p = _person(sf, lead=True)
     (result,) = conn.erase("Lead", [p["person"]])
     assert result.ok and result.extra["hard_deleted"] is True, result
@@ -140,11 +148,15 @@ def test_a_lead_is_erased_with_its_activities(sf: Salesforce, conn: Connector) -
     assert not _live(sf, "Event", p["event"])
 
 
-def test_more_than_200_ids_go_in_chunks_of_200(sf: Salesforce, conn: Connector) -> None:
+def test_more_than_200_ids_go_in_chunks_of_200(sf: Any, conn: Connector) -> None:
     ids: list[str] = []
     for start in range(0, 230, 200):
         records = [
-            {"attributes": {"type": "Contact"}, "LastName": f"Bulk erase {n}", "Email": f"bulk.erase.{n}@example.org"}
+            {
+                "attributes": {"type": "Contact"},
+                "LastName": f"Bulk erase {n}",
+                "Email": f"bulk.erase.{n}@example.org",
+            }
             for n in range(start, min(230, start + 200))
         ]
         answer = sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": records})
@@ -160,7 +172,7 @@ def test_more_than_200_ids_go_in_chunks_of_200(sf: Salesforce, conn: Connector) 
 
 
 def test_a_refused_emptying_is_reported_and_a_resumed_erasure_ends_the_same(
-    sandbox: Sandbox, sf: Salesforce, conn: Connector
+    sandbox: Sandbox, sf: Any, conn: Connector
 ) -> None:
     p = _person(sf)
     sandbox.controls.grant_modify_all_data(False)
@@ -188,7 +200,7 @@ def test_a_refused_emptying_is_reported_and_a_resumed_erasure_ends_the_same(
     assert not bad.ok
 
 
-def test_lost_replies_are_harmless(sandbox: Sandbox, sf: Salesforce, conn: Connector) -> None:
+def test_lost_replies_are_harmless(sandbox: Sandbox, sf: Any, conn: Connector) -> None:
     people = [_person(sf) for _ in range(3)]
     ids = [p["person"] for p in people]
     lost = sandbox.salesforce.lost_replies = LostReplies.of(salesforce_operation, "delete", every=2)
