@@ -117,9 +117,7 @@ def test_erased_contact_is_emptied_undeletable_and_then_gone_with_its_values(
     assert _stored(sandbox, "Task", p["task"])["Subject"] is None
 
 
-def test_undelete_before_emptying_brings_back_what_the_delete_reached(
-    sf: Any, conn: Connector
-) -> None:
+def test_undelete_before_emptying_brings_back_what_the_delete_reached(sf: Any, conn: Connector) -> None:
     p = _person(sf)
     sf.Contact.delete(p["person"])  # a plain delete: to the recycle bin
     assert not _live(sf, "Task", p["task"])
