@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from hubspot import HubSpot
 from hubspot.crm.contacts import ApiException
 
 from crm_ops.connectors.hserase import email_key
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.pull import connect
-from crm_ops.sandbox.lostreply import LostReplies, hubspot_operation
 from crm_ops.sandbox.server import Sandbox
+from tests.erasing import erase_losing_replies, hubspot_session, hubspot_url
 from tests.pulling import profile_for
 
 pytestmark = pytest.mark.integration
@@ -33,17 +32,6 @@ def conn(sandbox: Sandbox, tmp_path: Path) -> HubSpotConnector:
     connector = connect(profile_for(sandbox, tmp_path, hubspot=QUICK), "hubspot")
     assert isinstance(connector, HubSpotConnector)
     return connector
-
-
-def _session(sandbox: Sandbox) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {sandbox.env['CRM_OPS_HUBSPOT_TOKEN']}"
-    return session
-
-
-def _url(sandbox: Sandbox, path: str) -> str:
-    return sandbox.env["CRM_OPS_HUBSPOT_BASE_URL"].rstrip("/") + path
 
 
 def _contact(hs: HubSpot, sandbox: Sandbox) -> dict[str, str]:
@@ -62,7 +50,9 @@ def _contact(hs: HubSpot, sandbox: Sandbox) -> dict[str, str]:
             "inputs": [{"from": {"id": contact}, "to": {"id": company}}]
         },
     )
-    answer = _session(sandbox).put(_url(sandbox, f"/contacts/v1/secondary-email/{contact}/email/{other}"))
+    answer = hubspot_session(sandbox).put(
+        hubspot_url(sandbox, f"/contacts/v1/secondary-email/{contact}/email/{other}")
+    )
     answer.raise_for_status()
     return {"id": contact, "email": email, "other": other, "company": company}
 
@@ -90,11 +80,11 @@ def _served_nowhere(hs: HubSpot, sandbox: Sandbox, p: dict[str, str]) -> None:
         batch_read_input_simple_public_object_id={"inputs": [{"id": p["id"]}], "properties": []}
     )
     assert not batch.results
-    session = _session(sandbox)
+    session = hubspot_session(sandbox)
     for archived in ("false", "true"):
         after = str(int(p["id"]) - 1)
         page = session.get(
-            _url(sandbox, "/crm/v3/objects/contacts"),
+            hubspot_url(sandbox, "/crm/v3/objects/contacts"),
             params={"after": after, "limit": 5, "archived": archived},
         ).json()
         assert p["id"] not in [r["id"] for r in page["results"]], archived
@@ -103,7 +93,7 @@ def _served_nowhere(hs: HubSpot, sandbox: Sandbox, p: dict[str, str]) -> None:
     }
     assert api.search_api.do_search(public_object_search_request=search).total == 0
     links = session.get(
-        _url(sandbox, f"/crm/v4/objects/companies/{p['company']}/associations/contacts")
+        hubspot_url(sandbox, f"/crm/v4/objects/companies/{p['company']}/associations/contacts")
     ).json()
     assert p["id"] not in [str(r["toObjectId"]) for r in links["results"]]
     table = sandbox.hubspot.objects["contacts"]
@@ -133,7 +123,9 @@ def _refused_everywhere(hs: HubSpot, sandbox: Sandbox, address: str) -> None:
     ).id
     update = {"properties": {"email": address}}
     assert _status(lambda: api.basic_api.update(someone, simple_public_object_input=update)) == 400
-    answer = _session(sandbox).put(_url(sandbox, f"/contacts/v1/secondary-email/{someone}/email/{address}"))
+    answer = hubspot_session(sandbox).put(
+        hubspot_url(sandbox, f"/contacts/v1/secondary-email/{someone}/email/{address}")
+    )
     assert answer.status_code == 400
     body = answer.json()
     assert body["category"] == "VALIDATION_ERROR" and address not in body["message"]
@@ -171,12 +163,8 @@ def test_a_resumed_erasure_and_lost_replies_end_the_same(
 ) -> None:
     people = [_contact(hs, sandbox) for _ in range(3)]
     ids = [p["id"] for p in people]
-    lost = sandbox.hubspot.lost_replies = LostReplies.of(hubspot_operation, "delete", every=2)
-    try:
-        results = conn.erase("Contact", ids)
-    finally:
-        sandbox.hubspot.lost_replies = None
-    assert lost.counts().get("delete") == 2
+    results, lost = erase_losing_replies(sandbox, conn, "Contact", ids)
+    assert lost == 2
     assert all(r.ok and r.extra["hard_deleted"] for r in results), results
     again = conn.erase("Contact", ids)  # resumed: gone already
     assert all(r.ok and r.extra["hard_deleted"] and "not found" in r.extra["note"] for r in again)

@@ -15,9 +15,9 @@ import pytest
 
 from crm_ops.connectors.base import Connector
 from crm_ops.pull import connect
-from crm_ops.sandbox.lostreply import LostReplies, salesforce_operation
 from crm_ops.sandbox.objects import sf_row
 from crm_ops.sandbox.server import Sandbox
+from tests.erasing import erase_losing_replies
 from tests.pulling import profile_for
 
 pytestmark = pytest.mark.integration
@@ -201,12 +201,8 @@ def test_a_refused_emptying_is_reported_and_a_resumed_erasure_ends_the_same(
 def test_lost_replies_are_harmless(sandbox: Sandbox, sf: Any, conn: Connector) -> None:
     people = [_person(sf) for _ in range(3)]
     ids = [p["person"] for p in people]
-    lost = sandbox.salesforce.lost_replies = LostReplies.of(salesforce_operation, "delete", every=2)
-    try:
-        results = conn.erase("Contact", ids)
-    finally:
-        sandbox.salesforce.lost_replies = None
-    assert lost.counts().get("delete") == 2  # the composite delete's reply and the emptying's
+    results, lost = erase_losing_replies(sandbox, conn, "Contact", ids)
+    assert lost == 2  # the composite delete's reply and the emptying's
     assert all(r.ok and r.extra["hard_deleted"] for r in results), results
     assert not any(_live(sf, "Contact", i) for i in ids)
     (back,) = conn.restore("Contact", [{"id": ids[0]}])

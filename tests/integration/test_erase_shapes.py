@@ -23,6 +23,7 @@ from simple_salesforce.api import Salesforce
 
 from crm_ops.connectors import sfsoap
 from crm_ops.sandbox.server import Sandbox
+from tests.erasing import hubspot_session, hubspot_url
 
 pytestmark = pytest.mark.integration
 RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded" / "salesforce"
@@ -30,11 +31,8 @@ P = "{urn:partner.soap.sforce.com}"
 
 
 def _hubspot(sandbox: Sandbox, body: Any) -> requests.Response:
-    session = requests.Session()
-    session.trust_env = False
-    url = sandbox.env["CRM_OPS_HUBSPOT_BASE_URL"].rstrip("/") + "/crm/v3/objects/contacts/gdpr-delete"
-    headers = {"Authorization": f"Bearer {sandbox.env['CRM_OPS_HUBSPOT_TOKEN']}"}
-    return session.post(url, data=json.dumps(body), headers={**headers, "Content-Type": "application/json"})
+    url = hubspot_url(sandbox, "/crm/v3/objects/contacts/gdpr-delete")
+    return hubspot_session(sandbox).post(url, json=body)
 
 
 def test_hubspot_gdpr_delete_answers_as_documented(sandbox: Sandbox) -> None:
