@@ -19,10 +19,11 @@ erasure is safe and a lost reply is harmless (the call is sent again):
   this is how the sandbox answers) counts as emptied;
 - a refusal to empty (INSUFFICIENT_ACCESS...: a user without Modify All Data may empty only the records it
   deleted itself, or its subordinates did) leaves the record deleted but in the bin: ``ok`` with
-  ``hard_deleted`` False and Salesforce's reason, for the caller to report; so does any other refusal.
+  ``hard_deleted`` False and Salesforce's status code, for the caller to report; so does any other refusal.
 
 A record Salesforce would not delete (a trigger, a permission) is ``ok=False`` with Salesforce's status
-code and message. No value of a record goes into an error, a note or a log line.
+codes. No value of a record goes into an error, a note or a log line: Salesforce's messages are left
+out (an org's own trigger may quote the record in one), its status codes kept.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class SalesforceErasure:
                 if outcome.get("success") or ALREADY_DELETED in codes:
                     in_bin.append(record_id)
                     continue
-                why = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors) or "refused"
+                why = ", ".join(codes) or "refused"
                 if any(c in GONE_CODES for c in codes):
                     unsure[record_id] = why
                 else:
@@ -142,7 +143,7 @@ class SalesforceErasure:
             try:  # sent again after a lost reply: the ones emptied already answer ENTITY_IS_DELETED
                 answers = self._soap(body, "emptyRecycleBin", lambda: None)
             except FatalApiError as exc:
-                note = f"deleted, but emptying the recycle bin failed: {exc}"
+                note = f"deleted, but emptying the recycle bin failed ({exc.code or exc.status})"
                 out.update(
                     {i: PushResult(i, True, None, {"hard_deleted": False, "note": note}) for i in chunk}
                 )
@@ -170,9 +171,9 @@ def _emptied(record_id: str, answer: sfsoap.SoapResult, known: bool) -> PushResu
         return PushResult(record_id, True, None, {"hard_deleted": True, "note": EMPTIED_BEFORE})
     if not known:
         return PushResult(record_id, True, None, {"hard_deleted": True, "note": GONE})
-    reason = "; ".join(answer.errors) or "refused"
+    reason = ", ".join(codes) or "refused"
     note = (
-        f"deleted, but still in the recycle bin (undeletable for 15 days): emptying it was refused: {reason}"
+        f"deleted, but still in the recycle bin (undeletable for 15 days): emptying it was refused ({reason})"
     )
     return PushResult(
         record_id, True, None, {"hard_deleted": False, "note": note, "code": codes[0] if codes else ""}
