@@ -96,6 +96,10 @@ def _served_nowhere(hs: HubSpot, sandbox: Sandbox, p: dict[str, str]) -> None:
         hubspot_url(sandbox, f"/crm/v4/objects/companies/{p['company']}/associations/contacts")
     ).json()
     assert p["id"] not in [str(r["toObjectId"]) for r in links["results"]]
+    live = api.basic_api.create(simple_public_object_input_for_create={"properties": {"lastname": "Live"}}).id
+    merge = {"primaryObjectId": live, "objectIdToMerge": p["id"]}  # nothing left to merge
+    merged = session.post(hubspot_url(sandbox, "/crm/v3/objects/contacts/merge"), json=merge)
+    assert merged.status_code == 400
     table = sandbox.hubspot.objects["contacts"]
     row = int(p["id"]) - sandbox.hubspot.types["contacts"].id_base
     stored = table.frame().row(row, named=True)
