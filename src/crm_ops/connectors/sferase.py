@@ -45,7 +45,7 @@ ERASE_BATCH = 200  # ids a composite delete, and an emptyRecycleBin call, take
 _SF_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 ALREADY_DELETED = "ENTITY_IS_DELETED"
 GONE_CODES = ("INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND", "INVALID_ID_FIELD")
-EMPTIED = "deleted and emptied from the recycle bin (queryAll may show it for about a day, never undeletable)"
+EMPTIED = "deleted and emptied from the recycle bin: it can no longer be undeleted (queryAll may show it for about a day)"
 EMPTIED_BEFORE = (
     "emptied from the recycle bin earlier (an earlier run's); queryAll may show it for about a day"
 )
@@ -115,9 +115,8 @@ class SalesforceErasure:
                 answer = self._call(partial(self._rest, "composite/sobjects", method="DELETE", params=params))
             except FatalApiError as exc:
                 for record_id in chunk:
-                    refused[record_id] = PushResult(
-                        record_id, False, f"not deleted: {exc.code or exc.status}"
-                    )
+                    why = f"not deleted: {exc.code or exc.status}"
+                    refused[record_id] = PushResult(record_id, False, why, {"hard_deleted": False})
                 continue
             for record_id, outcome in zip(chunk, answer, strict=True):
                 errors = outcome.get("errors") or []
@@ -173,7 +172,8 @@ def _emptied(record_id: str, answer: sfsoap.SoapResult, known: bool) -> PushResu
         return PushResult(record_id, True, None, {"hard_deleted": True, "note": GONE})
     reason = ", ".join(codes) or "refused"
     note = (
-        f"deleted, but still in the recycle bin (undeletable for 15 days): emptying it was refused ({reason})"
+        f"deleted, but still in the recycle bin, where it can be undeleted for 15 days: emptying it was "
+        f"refused ({reason})"
     )
     return PushResult(
         record_id, True, None, {"hard_deleted": False, "note": note, "code": codes[0] if codes else ""}
