@@ -45,7 +45,10 @@ ERASE_BATCH = 200  # ids a composite delete, and an emptyRecycleBin call, take
 _SF_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 ALREADY_DELETED = "ENTITY_IS_DELETED"
 GONE_CODES = ("INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND", "INVALID_ID_FIELD")
-EMPTIED = "deleted and emptied from the recycle bin: it can no longer be undeleted (queryAll may show it for about a day)"
+EMPTIED = (
+    "deleted and emptied from the recycle bin: it can no longer be undeleted (queryAll may show it for "
+    "about a day)"
+)
 EMPTIED_BEFORE = (
     "emptied from the recycle bin earlier (an earlier run's); queryAll may show it for about a day"
 )
