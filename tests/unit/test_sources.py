@@ -14,7 +14,7 @@ import pytest
 
 from crm_ops.config import load_profile
 from crm_ops.connectors.base import Change, Connector
-from crm_ops.connectors.source import READ_ONLY, SourceConnector
+from crm_ops.connectors.source import ERASE_ELSEWHERE, READ_ONLY, SourceConnector
 from crm_ops.errors import ConfigError
 from crm_ops.pull import Puller, read_snapshot
 from crm_ops.state import State
@@ -273,6 +273,11 @@ def test_a_source_keeps_the_contract_and_refuses_writes(tmp_path: Path) -> None:
     assert conn.read("Subscription", ["s2"])["status"].to_list() == ["canceled"]
     refused = conn.push("Subscription", [Change("s1", {"status": "active"})])
     assert not refused[0].ok and refused[0].error == READ_ONLY
+    # erasure: never deleted here; the source's owner erases the person's rows
+    erased = conn.erase("Subscription", ["s1", "s2"])
+    assert [r.record_id for r in erased] == ["s1", "s2"]
+    assert not any(r.ok for r in erased) and all(r.error == ERASE_ELSEWHERE for r in erased)
+    assert all(r.extra["hard_deleted"] is False for r in erased)
     conn.close()
 
 

@@ -8,7 +8,8 @@ watermarks and resumption; a connector owns talking to its CRM: paging, retries,
 checks before a write); both speak canonical column names. A column that is an association in the CRM
 (HubSpot's primary company) is written by ``push`` as an association; HubSpot's read-only opt-out and
 secondary e-mails through their own APIs. ``merge``, ``links``, ``restore`` and ``relink`` are what
-merging duplicates, and undoing a merge, need; ``convert`` turns leads into existing contacts.
+merging duplicates, and undoing a merge, need; ``convert`` turns leads into existing contacts; ``erase``
+deletes a person's records through the CRM's permanent path (issue 31).
 
 Every write is safe to repeat after a reply lost on the way back (the CRM did it, the client heard
 nothing): updates and relinks are idempotent; a merge, create, undelete or conversion is looked up
@@ -226,6 +227,16 @@ class Connector(Protocol):
     def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
         """Point each move's record at its ``to_id`` where it still points at its ``from_id`` (a result
         with ``ok=False`` otherwise; one already at ``to_id`` is done); one result per move."""
+        ...
+
+    def erase(self, entity: str, ids: Sequence[str]) -> list[PushResult]:
+        """Delete the records ``ids`` of ``entity`` through the CRM's permanent path (Salesforce: deleted,
+        then emptied from the recycle bin; HubSpot: the GDPR delete for contacts, archived for other
+        types); one result per id, in order. ``ok``: the record is deleted (or was gone already).
+        ``extra["hard_deleted"]``: True when the CRM keeps nothing of it, False when it is deleted but
+        restorable (a recycle bin the user may not empty, a type without a permanent delete);
+        ``extra["note"]`` says which, for the report. Idempotent: a resumed erasure, or a call sent again
+        after a lost reply, ends the same. A source is read-only: every id is refused."""
         ...
 
     def formula_columns(self, entity: str) -> list[str]:

@@ -35,6 +35,8 @@ class HubSpotApis:
         self.properties = crm.properties.core_api
         self.associations = crm.associations.v4.batch_api
         self.owners = crm.owners.owners_api
+        # the GDPR delete (``purge``) is the contacts API's: HubSpot has none for other object types
+        self.gdpr = crm.contacts.basic_api
         # the merge endpoint is per object type (contacts, companies, deals, tickets)
         self.merge: dict[str, Any] = {
             "contacts": crm.contacts.basic_api,

@@ -20,6 +20,7 @@ from hubspot import HubSpot
 from crm_ops.connectors import answers
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink, invalid_text
 from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis
+from crm_ops.connectors.hserase import HubSpotErasure
 from crm_ops.connectors.hsrestore import HubSpotRestores
 from crm_ops.errors import ConfigError, FatalApiError
 from crm_ops.schema.fieldmap import EntityMap, FieldMap
@@ -47,9 +48,9 @@ COMPANY_MERGE_HINT = (
 )
 
 
-class HubSpotWrites(HubSpotRestores):
+class HubSpotWrites(HubSpotRestores, HubSpotErasure):
     """Writing, merging and undoing merges, for ``HubSpotConnector`` (bringing merged-away records back:
-    ``HubSpotRestores``)."""
+    ``HubSpotRestores``; deleting a person's records for good: ``HubSpotErasure``)."""
 
     client: HubSpot
     fmap: FieldMap

@@ -1,5 +1,5 @@
 """The few SOAP calls of Salesforce's partner API that REST lacks (``merge``, ``undelete``,
-``convertLead``).
+``convertLead``, ``emptyRecycleBin``).
 
 simple-salesforce speaks REST and Bulk only; these envelopes are small enough to write with the
 standard library. Values go in as element text (escaped by ElementTree), never spliced into markup.
@@ -24,7 +24,8 @@ SYSTEM = "salesforce"
 
 @dataclass(frozen=True)
 class SoapResult:
-    """One ``<result>`` of a merge or undelete answer."""
+    """One ``<result>`` of a merge, undelete, convertLead or emptyRecycleBin answer (``errors``:
+    ``statusCode: message`` each)."""
 
     id: str | None
     success: bool
@@ -88,6 +89,16 @@ def undelete_request(session_id: str, ids: Sequence[str]) -> bytes:
     """An ``undelete`` call for ``ids`` (at most 200)."""
     envelope, body = _envelope(session_id)
     call = ET.SubElement(body, f"{{{PARTNER}}}undelete")
+    for record_id in ids:
+        ET.SubElement(call, f"{{{PARTNER}}}ids").text = record_id
+    return _serialised(envelope)
+
+
+def empty_recycle_bin_request(session_id: str, ids: Sequence[str]) -> bytes:
+    """An ``emptyRecycleBin`` call for ``ids`` (1 to 200): deleted from the recycle bin for good; the
+    answer is one EmptyRecycleBinResult (``errors``, ``id``, ``success``) per id, in order."""
+    envelope, body = _envelope(session_id)
+    call = ET.SubElement(body, f"{{{PARTNER}}}emptyRecycleBin")
     for record_id in ids:
         ET.SubElement(call, f"{{{PARTNER}}}ids").text = record_id
     return _serialised(envelope)

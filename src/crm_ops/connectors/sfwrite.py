@@ -1,6 +1,6 @@
 """The write side of the Salesforce connector: updates (composite, or a Bulk 2.0 ingest job:
-``sfingest``), merges (setting the survivor's values in the same call), lead conversions, undeletes and
-re-pointed lookups.
+``sfingest``), merges (setting the survivor's values in the same call), lead conversions, undeletes,
+re-pointed lookups, and erasure (deleted and emptied from the recycle bin: ``sferase``).
 
 ``SalesforceWrites`` is a mixin of ``SalesforceConnector``; it reads and calls through the connector's
 plumbing (``_call``, ``_rest``, ``_records``, ``_map``, ``_bulk_client``), declared below for the type
@@ -23,6 +23,7 @@ from simple_salesforce.bulk2 import _Bulk2Client
 from crm_ops.config import SalesforceSettings
 from crm_ops.connectors import sfsoap
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink, invalid_text
+from crm_ops.connectors.sferase import SalesforceErasure
 from crm_ops.connectors.sfingest import SalesforceIngest, reads_specially
 from crm_ops.connectors.sflanded import SalesforceLookups
 from crm_ops.connectors.sfsaves import (
@@ -61,9 +62,10 @@ MAPPED_RELATIONS = {
 }
 
 
-class SalesforceWrites(SalesforceIngest, SalesforceLookups):
+class SalesforceWrites(SalesforceIngest, SalesforceLookups, SalesforceErasure):
     """Writing, merging and undoing merges, for ``SalesforceConnector`` (Bulk ingest jobs:
-    ``SalesforceIngest``; what a write whose answer was lost did: ``SalesforceLookups``)."""
+    ``SalesforceIngest``; what a write whose answer was lost did: ``SalesforceLookups``; erasure:
+    ``SalesforceErasure``)."""
 
     settings: SalesforceSettings
     fmap: FieldMap

@@ -34,6 +34,10 @@ from crm_ops.schema.sourcemap import load_source_map
 
 log = structlog.get_logger("crm_ops.connectors.source")
 READ_ONLY = "a source is read-only: crm-ops never writes to it (fix the CRM, or the source itself)"
+ERASE_ELSEWHERE = (
+    "a source is read-only: crm-ops never deletes from it; its owner must erase the person's rows there "
+    "(the next pull then drops them)"
+)
 SHOWN_PROBLEMS = 10
 _TYPE_WORDS = {
     pl.Date: "date",
@@ -295,6 +299,10 @@ class SourceConnector:
     def relink(self, moves: Sequence[Relink]) -> list[PushResult]:
         """Refused: a source is read-only."""
         return [PushResult(m.link.record_id, False, READ_ONLY) for m in moves]
+
+    def erase(self, entity: str, ids: Sequence[str]) -> list[PushResult]:
+        """Refused: a source is read-only; its owner erases the person's rows (one result per id)."""
+        return [PushResult(i, False, ERASE_ELSEWHERE, {"hard_deleted": False}) for i in ids]
 
     def formula_columns(self, entity: str) -> list[str]:
         """None: a source's values change with its rows."""

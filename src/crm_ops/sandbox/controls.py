@@ -10,6 +10,11 @@ org between two nightly runs without anyone telling crm_ops.
   new records, some deletions, on both CRMs (the edits a sync carries from one to the other).
 - ``stall``: one side of the sync stops receiving them (its connector is down): ``daily_edits`` leaves
   that CRM alone until ``resume``.
+- Salesforce's recycle bin (``sfrecycle``, issue 31): ``end_recycle_window`` ends now the time
+  ``queryAll`` still returns records emptied from the bin (about 24 hours in Salesforce), after which
+  their values are gone from the store; ``grant_modify_all_data`` gives or takes the integration user's
+  Modify All Data; ``delete_as_colleague`` deletes records as another user does in the UI (without
+  Modify All Data, the integration user may not empty those from the bin).
 
 ``Sandbox.controls`` holds one, for the running sandbox.
 """
@@ -23,6 +28,8 @@ from typing import Any
 import requests
 
 from crm_ops.sandbox.clients import salesforce_client
+from crm_ops.sandbox.sfrecycle import RecycleBin
+from crm_ops.sandbox.sfwrite import SaveError, Writer
 from crm_ops.sandbox.store import Store
 
 SYSTEMS = ("salesforce", "hubspot")
@@ -31,10 +38,46 @@ SYSTEMS = ("salesforce", "hubspot")
 class Controls:
     """The controls of one running sandbox (its two stores and the env its clients read)."""
 
-    def __init__(self, salesforce: Store, hubspot: Store, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, salesforce: Store, hubspot: Store, env: Mapping[str, str], recycle: RecycleBin | None = None
+    ) -> None:
         self.stores = {"salesforce": salesforce, "hubspot": hubspot}
         self.env = env
         self.stalled: set[str] = set()
+        self.recycle = recycle
+
+    def _bin(self) -> RecycleBin:
+        if self.recycle is None:
+            raise ValueError("this sandbox's Salesforce has no recycle bin to control")
+        return self.recycle
+
+    def end_recycle_window(self) -> int:
+        """End now the ``queryAll`` window of every record emptied from Salesforce's recycle bin: their
+        values are nulled and no query returns them again; how many."""
+        return self._bin().end_window()
+
+    def grant_modify_all_data(self, granted: bool) -> None:
+        """Give (True) or take the integration user's Modify All Data permission: without it, it may empty
+        from the recycle bin only the records it deleted itself."""
+        self._bin().modify_all_data = granted
+
+    def delete_as_colleague(self, obj: str, ids: list[str]) -> None:
+        """Delete Salesforce records as another user of the org does in the UI (to the recycle bin, with
+        what each delete reaches); raises ValueError naming a record that cannot be deleted."""
+        recycle = self._bin()
+        users = self.stores["salesforce"]["User"].frame()["Id"].to_list()
+        colleague = next((str(u) for u in users if str(u) != recycle.user_id), None)
+        if colleague is None:
+            raise ValueError("the org has no other user to delete as")
+        sf_obj = recycle.objects[obj]
+        table = self.stores["salesforce"][sf_obj.name]
+        now = recycle.now()
+        for record_id in ids:
+            try:
+                Writer(sf_obj, table, self.stores["salesforce"].tables, colleague).delete(record_id, now)
+            except SaveError as exc:
+                raise ValueError(f"{obj} {record_id}: {exc}") from None
+        recycle.deleted(sf_obj, ids, now, colleague)
 
     def _store(self, system: str) -> Store:
         if system not in self.stores:
@@ -49,7 +92,7 @@ class Controls:
         table = self._store(system)[obj]
         frame = table.frame()
         gone = "IsDeleted" if system == "salesforce" else "archived"
-        live = [i for i, dead in enumerate(frame[gone].to_list()) if not dead and i not in table.hidden]
+        live = [i for i, dead in enumerate(frame[gone].to_list()) if not dead and i not in table.unseen]
         chosen = random.Random(seed).sample(live, round(share * (len(live) + len(table.hidden))))
         with table.lock:
             table.hidden = table.hidden | frozenset(chosen)

@@ -29,7 +29,7 @@ from crm_ops.sandbox.http import LOST_REPLY_OPS, FaultProfile, Request, Response
 
 OPERATIONS = LOST_REPLY_OPS
 _SF_DATA = re.compile(r"^/services/data/v[\d.]+/(?P<rest>.*?)/?$")
-_SOAP_CALL = re.compile(rb"<(?:\w+:)?(merge|undelete|convertLead)[\s>]")
+_SOAP_CALL = re.compile(rb"<(?:\w+:)?(merge|undelete|convertLead|emptyRecycleBin)[\s>]")
 _HS_OBJECTS = re.compile(r"^/crm/v3/objects/[^/]+(?P<rest>/.*)?$")
 
 
@@ -48,7 +48,7 @@ def salesforce_operation(request: Request) -> str | None:
         if found is None:
             return None
         call = found.group(1).decode()
-        return "convert" if call == "convertLead" else call
+        return {"convertLead": "convert", "emptyRecycleBin": "delete"}.get(call, call)
     data = _SF_DATA.match(request.path)
     if data is None or method in ("GET", "HEAD"):
         return None
@@ -82,6 +82,8 @@ def hubspot_operation(request: Request) -> str | None:
         return None
     if rest == "/merge":
         return "merge"
+    if rest == "/gdpr-delete":
+        return "delete"
     if rest in ("", "/batch/create"):
         return "create" if method == "POST" else None
     if rest in ("/batch/update", "/batch/upsert") or method == "PATCH":

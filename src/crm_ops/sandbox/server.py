@@ -205,7 +205,8 @@ class Sandbox:
             "CRM_OPS_HUBSPOT_PORTAL_ID": str(self.hubspot.portal_id),
             "CRM_OPS_SANDBOX_MANIFEST": str(manifest_path),
         }
-        self.controls = Controls(sf_store, self.hubspot.objects, self.env)  # hide, stall, daily edits
+        # hide, stall, daily edits, the recycle bin's window and permission
+        self.controls = Controls(sf_store, self.hubspot.objects, self.env, self.salesforce.recycle)
         log.info("sandbox.started", salesforce=sf_server.url, hubspot=hs_server.url, faults=profile.name)
         return self
 

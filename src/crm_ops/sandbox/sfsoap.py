@@ -1,5 +1,5 @@
-"""The SOAP calls of Salesforce's partner API that the REST API lacks: ``merge``, ``undelete`` and
-``convertLead``.
+"""The SOAP calls of Salesforce's partner API that the REST API lacks: ``merge``, ``undelete``,
+``convertLead`` and ``emptyRecycleBin``.
 
 ``POST /services/Soap/u/{version}`` with a SOAP 1.1 envelope; the session id travels in the
 ``SessionHeader``. As in Salesforce:
@@ -16,7 +16,12 @@
   the ones to clear): they are validated like an update and set on the master in the same transaction;
   a field the user cannot update fails the request. Other field values of the master are kept.
 - ``undelete``: up to 200 ids out of the recycle bin. Re-parented children stay with the master, as in
-  Salesforce; putting them back is the caller's job.
+  Salesforce; putting them back is the caller's job. What a delete reached comes back with the record
+  (``sfrecycle``); a record emptied from the bin cannot be undeleted.
+- ``emptyRecycleBin``: 1 to 200 ids deleted from the recycle bin for good (``sfrecycle.RecycleBin``:
+  the refusals per id, and the ``queryAll`` window after it). No id is the MISSING_ARGUMENT fault
+  ("emptyRecycleBin called with a batch of 0 ids to delete; must specify at least 1 id", Salesforce's
+  words); more than 200, EXCEEDED_ID_LIMIT.
 - ``convertLead``: up to 200 ``leadConverts``; each converts a live, unconverted lead with a converted
   lead status (``convertedStatus``). With ``contactId`` the lead goes into that existing contact, which
   must be on ``accountId`` (given); only the contact's empty fields take the lead's values (the
@@ -41,7 +46,8 @@ from typing import Any
 import polars as pl
 
 from crm_ops.sandbox.http import Request, Response
-from crm_ops.sandbox.objects import SALESFORCE_OBJECTS, SfObject, sf_row
+from crm_ops.sandbox.objects import SALESFORCE_OBJECTS, SfObject
+from crm_ops.sandbox.sfrecycle import MAX_EMPTY, RecycleBin
 from crm_ops.sandbox.sfwrite import SaveError, Writer
 from crm_ops.sandbox.store import Store
 
@@ -116,7 +122,7 @@ def _answer(name: str, results: list[dict[str, Any]], usage: tuple[int, int]) ->
 
 
 class SoapApi:
-    """``merge`` and ``undelete`` over one Salesforce store."""
+    """``merge``, ``undelete``, ``convertLead`` and ``emptyRecycleBin`` over one Salesforce store."""
 
     def __init__(
         self,
@@ -127,9 +133,11 @@ class SoapApi:
         user_id: str,
         now: Callable[[], datetime],
         objects: Mapping[str, SfObject] | None = None,
+        recycle: RecycleBin | None = None,
     ) -> None:
         self.store = store
         self.objects = SALESFORCE_OBJECTS if objects is None else objects
+        self.recycle = recycle or RecycleBin(store, self.objects, user_id, now)
         self.valid_session = valid_session
         self.count_call = count_call
         self.user_id = user_id
@@ -152,13 +160,24 @@ class SoapApi:
         if call is None:
             return fault("INVALID_OPERATION", "the SOAP body holds no call")
         name = call.tag.rsplit("}", 1)[-1]
+        self.recycle.expire()  # emptied records whose queryAll window has passed are purged
         if name == "merge":
             return _answer("merge", [self._merge(r) for r in call.findall(f"{{{PARTNER}}}request")], usage)
         if name == "undelete":
             ids = [(e.text or "").strip() for e in call.findall(f"{{{PARTNER}}}ids")]
             if len(ids) > MAX_UNDELETE:
                 return fault("EXCEEDED_ID_LIMIT", f"undelete takes at most {MAX_UNDELETE} ids")
-            return _answer("undelete", [self._undelete(i) for i in ids], usage)
+            return _answer("undelete", [self.recycle.undelete(i) for i in ids], usage)
+        if name == "emptyRecycleBin":
+            ids = [(e.text or "").strip() for e in call.findall(f"{{{PARTNER}}}ids")]
+            if not ids:
+                return fault(
+                    "MISSING_ARGUMENT",
+                    "emptyRecycleBin called with a batch of 0 ids to delete; must specify at least 1 id",
+                )
+            if len(ids) > MAX_EMPTY:
+                return fault("EXCEEDED_ID_LIMIT", f"emptyRecycleBin takes at most {MAX_EMPTY} ids")
+            return _answer("emptyRecycleBin", [self.recycle.empty(i) for i in ids], usage)
         if name == "convertLead":
             converts = call.findall(f"{{{PARTNER}}}leadConverts")
             if len(converts) > MAX_CONVERT:
@@ -340,30 +359,3 @@ class SoapApi:
             "opportunityId": opportunity_id,
             "success": True,
         }
-
-    # ------------------------------------------------------------------ undelete
-
-    def _undelete(self, record_id: str) -> dict[str, Any]:
-        obj = next((o for o in self.objects.values() if record_id.startswith(o.key_prefix)), None)
-        row = sf_row(record_id, obj.key_prefix) if obj is not None else None
-        if obj is None or row is None or obj.name not in self.store:
-            return {
-                "id": None,
-                "success": False,
-                "errors": [SaveError("MALFORMED_ID", f"malformed id {record_id}")],
-            }
-        table = self.store[obj.name]
-        with table.lock:
-            current = table.row(row)
-            if current is None:
-                error = SaveError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
-                return {"id": None, "success": False, "errors": [error]}
-            if not current.get("IsDeleted"):
-                error = SaveError("UNDELETE_FAILED", "Entity is not in the recycle bin")
-                return {"id": record_id, "success": False, "errors": [error]}
-            now = self.now()
-            values: dict[str, Any] = {"IsDeleted": False, "SystemModstamp": now, "LastModifiedDate": now}
-            if "MasterRecordId" in table.schema:
-                values["MasterRecordId"] = None
-            table.update(row, values)
-        return {"id": record_id, "success": True}

@@ -2,7 +2,9 @@
 
 Writes are cheap: an update is queued in a per-table overlay and folded into the frame, column by
 column, the next time anyone reads. A row's position never changes (deletes are soft), so a record id
-maps to its row by arithmetic (see ``objects.sf_row``), with no index to keep.
+maps to its row by arithmetic (see ``objects.sf_row``), with no index to keep. A record deleted for good
+(Salesforce's recycle bin emptied, HubSpot's GDPR delete) keeps its row: ``Table.purge`` nulls its values
+and marks it, and no read serves it again.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Table:
         # rows the integration user may not see (a sharing rule, a profile change: ``sandbox.controls``):
         # not deleted, absent from every query, search, list and read as if they did not exist
         self.hidden: frozenset[int] = frozenset()
+        # rows deleted for good (``purge``): their values nulled, served by no read, never revealed again
+        self.purged: frozenset[int] = frozenset()
 
     @property
     def schema(self) -> pl.Schema:
@@ -56,14 +60,20 @@ class Table:
             self._fold()
             return self._frame
 
+    @property
+    def unseen(self) -> frozenset[int]:
+        """The rows no read serves: hidden from the integration user, or purged."""
+        return self.hidden | self.purged
+
     def visible(self) -> pl.DataFrame:
-        """The records the integration user sees: ``frame()`` without the hidden rows (positions are not
-        kept: for queries and searches, not for row arithmetic)."""
+        """The records the integration user sees: ``frame()`` without the hidden and purged rows
+        (positions are not kept: for queries and searches, not for row arithmetic)."""
         with self.lock:
             frame = self.frame()
-            if not self.hidden:
+            unseen = self.unseen
+            if not unseen:
                 return frame
-            keep = ~pl.int_range(pl.len(), dtype=pl.Int64).is_in(sorted(self.hidden))
+            keep = ~pl.int_range(pl.len(), dtype=pl.Int64).is_in(sorted(unseen))
             return frame.filter(keep)
 
     def row(self, index: int) -> dict[str, Any] | None:
@@ -73,7 +83,7 @@ class Table:
         record first) stays O(1) per save instead of rewriting whole columns every time.
         """
         with self.lock:
-            if index < 0 or index >= len(self) or index in self.hidden:
+            if index < 0 or index >= len(self) or index in self.hidden or index in self.purged:
                 return None
             base = self._frame.height
             if index >= base:
@@ -110,6 +120,15 @@ class Table:
         with self.lock:
             self._appends.append(dict(values))
             return len(self) - 1
+
+    def purge(self, index: int, keep: Iterable[str]) -> None:
+        """Delete the record at ``index`` for good: every value but the columns ``keep`` (its id and
+        deletion flag, which hold nothing of the person and keep every vectorised ``~deleted`` filter
+        right) nulled, and the row marked purged, so no read serves it again."""
+        kept = set(keep)
+        with self.lock:
+            self.update(index, {c: None for c in self._schema if c not in kept})
+            self.purged = self.purged | {index}
 
     def _fold(self) -> None:
         if self._appends:

@@ -8,7 +8,8 @@ groups into one polars expression, so they stay fast on a million records.
 
 One module a concern: ``access`` (bearer token, the scopes each route requires, rate limits and their
 headers), ``account`` (private-app token info, account details), ``records`` (values in and out,
-validation, rendering), ``objects`` (CRUD and batches), ``search``, ``merge``, ``properties``,
+validation, rendering), ``objects`` (CRUD and batches), ``search``, ``merge``, ``gdpr`` (the GDPR
+delete of contacts and its blocklist), ``properties``,
 ``owners``, ``associations``; ``common`` holds what they share and ``app`` composes them into
 ``HubSpotApp``.
 """

@@ -13,6 +13,7 @@ from crm_ops.sandbox.hubspot.account import AccountHandlers
 from crm_ops.sandbox.hubspot.associations import AssociationHandlers
 from crm_ops.sandbox.hubspot.channels import ChannelHandlers
 from crm_ops.sandbox.hubspot.common import PORTAL_ID, HsError, HubSpotLimits, now_utc
+from crm_ops.sandbox.hubspot.gdpr import GdprHandlers
 from crm_ops.sandbox.hubspot.merge import MergeHandlers
 from crm_ops.sandbox.hubspot.objects import ObjectHandlers
 from crm_ops.sandbox.hubspot.owners import OwnerHandlers
@@ -28,6 +29,7 @@ class HubSpotApp(
     ObjectHandlers,
     SearchHandlers,
     MergeHandlers,
+    GdprHandlers,
     SchemaHandlers,
     OwnerHandlers,
     AssociationHandlers,
@@ -66,6 +68,7 @@ class HubSpotApp(
         self._lock = threading.Lock()
         self._create_lock = threading.Lock()
         self.merged_into = {}
+        self.gdpr_blocklist = set()
         self.router = Router()
         o = "/crm/v3/objects/{object_type}"
         read, write = "crm.objects.{object_type}.read", "crm.objects.{object_type}.write"
@@ -84,6 +87,9 @@ class HubSpotApp(
         r("POST", f"{o}/batch/update", self.batch_update, write)
         r("POST", f"{o}/batch/archive", self.batch_archive, write)
         r("POST", f"{o}/merge", self.merge, write)
+        for contacts in ("contacts", "0-1"):  # HubSpot's GDPR delete is the contacts API's (``gdpr``)
+            path = f"/crm/v3/objects/{contacts}/gdpr-delete"
+            r("POST", path, self.gdpr_delete, "crm.objects.contacts.write")
         r("GET", f"{o}/{{object_id}}", self.get_object, read)
         r("PATCH", f"{o}/{{object_id}}", self.update_object, write)
         r("DELETE", f"{o}/{{object_id}}", self.archive_object, write)

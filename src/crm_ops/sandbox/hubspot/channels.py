@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import polars as pl
 
 from crm_ops.sandbox.http import Request, Response
-from crm_ops.sandbox.hubspot.common import JSON, HsError
+from crm_ops.sandbox.hubspot.common import BLOCKLISTED, JSON, HsError
 from crm_ops.sandbox.hubspot.records import RecordModel
 from crm_ops.sandbox.store import Table
 
@@ -53,6 +53,8 @@ class ChannelHandlers(RecordModel):
         address = unquote(email).strip()
         if "@" not in address:
             raise HsError(400, "VALIDATION_ERROR", f"{address!r} is not a valid email address")
+        if self._blocklisted(address):  # "primary or additional": neither comes back (``gdpr``)
+            raise HsError(400, "VALIDATION_ERROR", BLOCKLISTED)
         obj, table = self._object("contacts")
         row = self._contact_row(vid)
         with table.lock:

@@ -3,6 +3,7 @@ limits and the state the handlers work on."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from collections import deque
@@ -121,6 +122,17 @@ def wire(value: Any) -> str | None:
     return str(value)
 
 
+def email_hash(address: str) -> str:
+    """The form the GDPR blocklist keeps an address in: a SHA-256 of it, case and spaces aside (HubSpot
+    says its blocklist "is supported by anonymized data": the address itself is not kept)."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()
+
+
+BLOCKLISTED = (
+    "This email address was permanently deleted from this portal (GDPR delete) and cannot be added back"
+)
+
+
 class HsError(ErrorResponseError):
     """A HubSpot error response to send."""
 
@@ -160,6 +172,7 @@ class HubSpotState:
     _create_lock: threading.Lock
     merge_new_id: bool = False  # a merge makes a new record (``RealWorld.merge_new_id``)
     merged_into: dict[tuple[str, int], int]  # (object type, merged id) -> the record that id answers now
+    gdpr_blocklist: set[str]  # ``email_hash`` of each address a GDPR delete blocklisted (``gdpr``)
 
     def _object(self, object_type: str) -> tuple[HsObject, Table]:
         obj = object_named(self.types, object_type, self.portal_id)

@@ -34,7 +34,7 @@ class ObjectHandlers(RecordModel):
         window = 2 * (limit + 1)
         while True:
             shown = (pl.col("archived") == archived) & ~pl.int_range(row0, row0 + pl.len()).is_in(
-                sorted(table.hidden)
+                sorted(table.unseen)
             )
             page = frame.slice(row0, window).filter(shown).head(limit + 1)
             if page.height > limit or row0 + window >= frame.height:
@@ -169,7 +169,8 @@ class ObjectHandlers(RecordModel):
         started = self.now()
         body = self._body(request)
         inputs = self._batch_inputs(body)
-        archived = bool(body.get("archived", False))
+        # ``archived`` is a query parameter of HubSpot's batch read (the client sends it there)
+        archived = bool(body.get("archived", False)) or (request.arg("archived") or "").lower() == "true"
         rows, missing = [], []
         for item in inputs:
             row = self._row(obj, table, str(item.get("id", "")), body.get("idProperty"), archived=archived)

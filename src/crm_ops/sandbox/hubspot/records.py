@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_ops.sandbox.hubspot.common import HsError, HubSpotState, wire
+from crm_ops.sandbox.hubspot.common import BLOCKLISTED, HsError, HubSpotState, email_hash, wire
 from crm_ops.sandbox.objects import HsObject, HsProperty
 from crm_ops.sandbox.store import Table
 
@@ -140,6 +140,12 @@ class RecordModel(HubSpotState):
             return {}
         return {"amount": round(float(quantity) * (float(price) - float(merged.get("discount") or 0)), 2)}
 
+    def _blocklisted(self, address: Any) -> bool:
+        """Whether a GDPR delete blocklisted ``address``: a contact cannot take it again (``gdpr``)."""
+        if not isinstance(address, str) or not address.strip():
+            return False
+        return email_hash(address) in self.gdpr_blocklist
+
     def _convert(self, obj: HsObject, properties: Any) -> dict[str, Any]:
         if not isinstance(properties, dict):
             raise HsError(400, "VALIDATION_ERROR", "Invalid input JSON: properties must be an object")
@@ -166,6 +172,10 @@ class RecordModel(HubSpotState):
                         "name": name,
                     }
                 )
+                continue
+            if obj.name == "contacts" and name == "email" and self._blocklisted(raw):
+                blocked = {"isValid": False, "message": BLOCKLISTED, "error": "INVALID_EMAIL", "name": name}
+                errors.append(blocked)
                 continue
             try:
                 out[name] = parse_value(prop, raw)

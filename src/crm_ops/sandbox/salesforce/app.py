@@ -19,6 +19,7 @@ from crm_ops.sandbox.salesforce.describe import DescribeHandlers
 from crm_ops.sandbox.salesforce.identity import IdentityHandlers
 from crm_ops.sandbox.salesforce.query import QueryHandlers
 from crm_ops.sandbox.salesforce.records import RecordHandlers
+from crm_ops.sandbox.sfrecycle import RecycleBin
 from crm_ops.sandbox.sfsoap import SoapApi
 from crm_ops.sandbox.store import Store
 
@@ -62,6 +63,7 @@ class SalesforceApp(
         self._ids = itertools.count(1)
         users = store["User"].frame()
         self.user_id = str(users["Id"][0]) if users.height else "0058d0000000000AAA"
+        self.recycle = RecycleBin(store, self.objects, self.user_id, self._now)
         self.router = Router()
         r, d = self.router.add, "/services/data/{version}"
         r("POST", "/services/oauth2/token", self.token)
@@ -102,11 +104,17 @@ class SalesforceApp(
             user_id=self.user_id,
             now=self.now,
             objects=self.objects,
+            recycle=self.recycle,
         )
         r("POST", "/services/Soap/u/{version}", self.soap_call)
 
+    def _now(self) -> datetime:
+        """``now`` as it is at the time of the call (a test may replace it after the start)."""
+        return self.now()
+
     def soap_call(self, request: Request, version: str) -> Response:
-        """POST /services/Soap/u/{version}: the partner API's merge and undelete (see ``sfsoap``)."""
+        """POST /services/Soap/u/{version}: the partner API's merge, undelete, convertLead and
+        emptyRecycleBin (see ``sfsoap``)."""
         return self.soap.handle(request)
 
     def fault_response(self, kind: str) -> Response:

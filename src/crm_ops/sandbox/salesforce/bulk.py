@@ -211,6 +211,7 @@ class BulkHandlers(SalesforceState):
         now = self.now()
         op = job.info["operation"]
         contended = self._contended(obj, writer, rows) if self.save_rules is not None else set()
+        deleted: list[str] = []  # to the recycle bin, with what each delete reaches (``sfrecycle``)
         for index, row in enumerate(rows):
             # a Bulk job carries no duplicate rule header; its chunks run in parallel
             writer.guard = self._guard(
@@ -224,9 +225,11 @@ class BulkHandlers(SalesforceState):
                     rid, created = writer.update(row.get("Id", ""), values, now, from_csv=True), "false"
                 else:
                     rid, created = writer.delete(row.get("Id", ""), now), "false"
+                    deleted.append(rid)
                 job.successes.append({"sf__Id": rid, "sf__Created": created, **row})
             except SaveError as e:
                 job.failures.append({"sf__Id": row.get("Id", ""), "sf__Error": e.as_bulk(), **row})
+        self.recycle.deleted(obj, deleted, now)
         job.info.update(
             state="JobComplete",
             numberRecordsProcessed=len(rows),

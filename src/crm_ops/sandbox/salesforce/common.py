@@ -16,6 +16,7 @@ import polars as pl
 from crm_ops.sandbox.http import Request, Response, has_lone_surrogate, surrogate_at
 from crm_ops.sandbox.objects import SfObject
 from crm_ops.sandbox.realsaves import SaveContext, SaveRules, duplicate_rule_header
+from crm_ops.sandbox.sfrecycle import RecycleBin
 from crm_ops.sandbox.sfwrite import SaveGuard
 from crm_ops.sandbox.store import Store
 
@@ -104,6 +105,7 @@ class SalesforceState:
     _lock: threading.Lock
     _ids: itertools.count[int]
     _jobs: OrderedDict[str, Job]
+    recycle: RecycleBin  # deletes' reach, undelete, emptyRecycleBin and the queryAll window (sfrecycle)
     save_rules: SaveRules | None = None  # the org's own save rules (``realsaves``), when it has them
 
     def _guard(

@@ -97,7 +97,9 @@ class CompositeHandlers(SalesforceState):
         return Response.json(200, results, JSON)
 
     def composite_delete(self, request: Request, version: str) -> Response:
-        """DELETE /composite/sobjects?ids=...: up to 200 soft deletes."""
+        """DELETE /composite/sobjects?ids=...[&allOrNone=true]: up to 200 soft deletes (to the recycle
+        bin, with what each reaches: ``sfrecycle``), SaveResults in request order; with ``allOrNone`` one
+        refusal deletes nothing and the others answer ALL_OR_NONE_OPERATION_ROLLED_BACK."""
         ids = [i for i in (request.arg("ids") or "").split(",") if i]
         if len(ids) > MAX_COMPOSITE:
             return error(
@@ -105,14 +107,35 @@ class CompositeHandlers(SalesforceState):
                 "EXCEEDED_ID_LIMIT",
                 f"record limit reached. cannot submit more than {MAX_COMPOSITE} records into this call",
             )
-        results: list[dict[str, Any]] = []
+        all_or_none = (request.arg("allOrNone") or "false").lower() == "true"
+        writers: list[Writer | SaveError] = []
         for rid in ids:
             obj = next((o for o in self.objects.values() if rid.startswith(o.key_prefix)), None)
+            if obj is None or obj.name not in self.store:
+                writers.append(SaveError("MALFORMED_ID", f"malformed id {rid}"))
+                continue
+            writer = Writer(obj, self.store[obj.name], self.store.tables, self.user_id)
+            located = writer.locate(rid)
+            writers.append(located if isinstance(located, SaveError) else writer)
+        refused = any(isinstance(w, SaveError) for w in writers)
+        now = self.now()
+        results: list[dict[str, Any]] = []
+        done: dict[str, tuple[Any, list[str]]] = {}
+        for rid, writer_or_error in zip(ids, writers, strict=True):
             try:
-                if obj is None:
-                    raise SaveError("MALFORMED_ID", f"malformed id {rid}")
-                Writer(obj, self.store[obj.name], self.store.tables, self.user_id).delete(rid, self.now())
+                if isinstance(writer_or_error, SaveError):
+                    raise writer_or_error
+                if all_or_none and refused:
+                    raise SaveError(
+                        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                        "Record rolled back because not all records were valid and the request was using "
+                        "AllOrNone header",
+                    )
+                writer_or_error.delete(rid, now)
+                done.setdefault(writer_or_error.obj.name, (writer_or_error.obj, []))[1].append(rid)
                 results.append({"id": rid, "success": True, "errors": []})
             except SaveError as e:
                 results.append({"success": False, "errors": [e.as_json()]})
+        for obj, deleted in done.values():
+            self.recycle.deleted(obj, deleted, now)
         return Response.json(200, results, JSON)

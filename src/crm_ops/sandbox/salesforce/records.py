@@ -96,12 +96,15 @@ class RecordHandlers(SalesforceState):
         return Response(204)
 
     def delete_record(self, request: Request, version: str, name: str, record_id: str) -> Response:
-        """DELETE /sobjects/X/{id}: soft delete, 204."""
+        """DELETE /sobjects/X/{id}: soft delete (to the recycle bin, with what it reaches: ``sfrecycle``),
+        204."""
         obj = self._object(name)
         if obj is None:
             return self._bad_object(name)
         try:
-            Writer(obj, self.store[obj.name], self.store.tables, self.user_id).delete(record_id, self.now())
+            now = self.now()
+            Writer(obj, self.store[obj.name], self.store.tables, self.user_id).delete(record_id, now)
+            self.recycle.deleted(obj, [record_id], now)
         except SaveError as e:
             if e.status_code in ("MALFORMED_ID", "INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"):
                 return error(404, "NOT_FOUND", "The requested resource does not exist")
