@@ -8,10 +8,10 @@ rewritten atomically (``crm_ops.durable``: a kill leaves it old or new) with its
   write ``[erased]``); the other lines cleaned (``Redactor.clean``). A line that is not JSON (a console
   log) is dropped when it names an id, its values and ids replaced otherwise.
 - JSON: cleaned whole: list elements naming an id dropped, strings with values replaced.
-- CSV (``crm_ops.csvio``, its separator kept): rows naming an id dropped, and in a plan's review file the
-  rows of actions its plan drops (by the same rule, whatever the order the two are rewritten in) and rows
-  whose edited value or picks hold a value; values replaced in the other cells. The file still holds to
-  its plan (``crm_ops.plan.reviewfile``).
+- CSV (``crm_ops.csvio``, its separator kept): rows naming an id dropped, and in a plan's review file
+  the rows of actions its plan does not keep (by the same rule, whatever the order the two are rewritten
+  in) and rows whose edited value or picks hold a value; values replaced in the other cells. The file
+  still holds to its plan (``crm_ops.plan.reviewfile``).
 - HTML, Markdown, text: values (in their escaped forms) and long ids replaced.
 - Lock files: rewritten in place (the holder's lock is on the file itself; a new file would free it).
 """
@@ -115,17 +115,18 @@ def purge_json(path: Path, redactor: Redactor) -> Tally | None:
     return tally
 
 
-def dropped_actions(plan_file: Path, redactor: Redactor) -> set[str]:
-    """The action ids a plan's purge drops (read from the plan as it is now, rewritten or not)."""
+def kept_actions(plan_file: Path, redactor: Redactor) -> set[str] | None:
+    """The action ids a plan keeps once purged, read from the plan as it is now, rewritten or not (None:
+    no plan there)."""
     if not plan_file.is_file():
-        return set()
+        return None
     out = set()
     for line in plan_file.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
         try:
             data = json.loads(line)
         except ValueError:
             continue
-        if isinstance(data, dict) and _plan_line_goes(data, redactor):
+        if isinstance(data, dict) and data.get("type") == "action" and not _plan_line_goes(data, redactor):
             out.add(str(data.get("action_id")))
     return out
 
@@ -134,14 +135,14 @@ def purge_csv(path: Path, redactor: Redactor) -> Tally | None:
     """A CSV file (``plan.csv``: held to the plan beside it)."""
     table = csvio.read_file(path)
     review = PLAN_ID in table.positions or path.name == "plan.csv"
-    gone = dropped_actions(path.with_name("plan.jsonl"), redactor) if review else set()
+    kept = kept_actions(path.with_name("plan.jsonl"), redactor) if review else None
     tally = Tally()
     rows = []
     for row in table:
         cells = [row.get(c) for c in table.header]
         if (
             any(redactor.names(c) for c in cells)
-            or row.get("action_id").strip() in gone
+            or (kept is not None and row.get("action_id").strip() not in kept)
             or (review and any(redactor.holds(row.get(c)) for c in REVIEW_WRITES))
         ):
             tally.rows += 1

@@ -22,7 +22,7 @@ import polars as pl
 from polars._typing import PolarsDataType
 
 from crm_ops import durable
-from crm_ops.erasure.redaction import ERASED, Redactor, Tally
+from crm_ops.erasure.redaction import ERASED_POLARS, Redactor, Tally
 
 WRITTEN = ("proposed_value", "detail")  # a finding's columns a plan writes to a CRM
 
@@ -74,7 +74,7 @@ def _cleaned(expr: pl.Expr, dtype: PolarsDataType, ids: list[str], source: str |
     """The cell without the person: equal to an erased id, null (a list drops it); values replaced."""
     if _text(dtype):
         text = expr.cast(pl.String)
-        replaced = text.str.replace_all(source, ERASED) if source else text
+        replaced = text.str.replace_all(source, ERASED_POLARS) if source else text
         out = pl.when(text.is_in(ids)).then(None).otherwise(replaced)
         return out if dtype == pl.String else out.cast(pl.String)  # a category may be new: text now
     if isinstance(dtype, pl.List | pl.Array):

@@ -22,11 +22,17 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 ERASED = "[erased]"
+# a value beginning with a letter or digit starts a match only after a character that cannot be part of
+# an address or a name (a dot, a plus, a hyphen: ``joann.zoe@x.com`` is not ``zoe@x.com``); that
+# character is matched (neither engine looks behind) and put back by the replacement
+HEAD = r"(?:^|(?P<head>[^\w.+\-]))"
+ERASED_RE = r"\g<head>" + ERASED  # Python's ``re`` replacement
+ERASED_POLARS = "${head}" + ERASED  # polars' (Rust's regex)
 MIN_VALUE = 3  # an identifying value shorter than this would match other people's data
 ID_WORD_MIN = 6  # ids at least this long are looked for as words in free text
 _SPECIAL = set("\\.+*?()|[]{}^$")
@@ -49,39 +55,46 @@ def _word(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
-def _bounded(form: str) -> str:
-    """``form`` as a pattern, a word boundary on each side that begins or ends with a word character."""
-    head = r"\b" if _word(form[0]) else ""
+def _bounded(form: str, head: bool = True) -> str:
+    """``form`` as a pattern, a word boundary on each side that begins or ends with a word character
+    (without ``head``, the beginning is left to ``HEAD``)."""
+    start = r"\b" if head and _word(form[0]) else ""
     tail = r"\b" if _word(form[-1]) else ""
-    return f"{head}{escape(form)}{tail}"
+    return f"{start}{escape(form)}{tail}"
 
 
 def forms(value: str) -> set[str]:
     """The forms a file may hold ``value`` in: as is, HTML-escaped (the standard library's and Jinja's
-    entities for quotes), JSON-escaped (ASCII-only and not; lower- and upper-case, as a ``\\u`` escape
-    differs with the letter's case), CSV-quoted."""
+    entities for quotes, a letter outside ASCII as a character reference), JSON-escaped (ASCII-only and
+    not; lower- and upper-case, as a ``\\u`` escape differs with the letter's case), CSV-quoted."""
     out: set[str] = set()
     for v in {value, value.lower(), value.upper()}:
         escaped = html.escape(v, quote=False)
-        out |= {
-            v,
+        pages = {
             escaped,
             html.escape(v),
             escaped.replace("'", "&#39;").replace('"', "&#34;"),
             escaped.replace('"', "&quot;").replace("'", "&#39;"),
-            json.dumps(v)[1:-1],
-            json.dumps(v, ensure_ascii=False)[1:-1],
-            v.replace('"', '""'),
         }
+        for page in list(pages):  # a page may spell a letter outside ASCII as a character reference
+            pages |= {_references(page, "&#{};", ord), _references(page, "&#x{:x};", ord)}
+        out |= pages | {v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1], v.replace('"', '""')}
     return {f for f in out if f}
+
+
+def _references(text: str, spelling: str, code: Callable[[str], int]) -> str:
+    return "".join(spelling.format(code(c)) if ord(c) > 127 else c for c in text)
 
 
 def values_source(values: Iterable[str]) -> str | None:
     """The case-insensitive pattern matching any of ``values`` in any of its ``forms`` (None: none)."""
-    every = {f for v in values if v for f in forms(v)}
+    every = sorted({f for v in values if v for f in forms(v)}, key=lambda f: (-len(f), f))
     if not every:
         return None
-    return "(?i)" + "|".join(_bounded(f) for f in sorted(every, key=lambda f: (-len(f), f)))
+    worded = "|".join(_bounded(f, head=False) for f in every if _word(f[0]))
+    others = "|".join(_bounded(f) for f in every if not _word(f[0]))
+    parts = ([f"{HEAD}(?:{worded})"] if worded else []) + ([f"(?:{others})"] if others else [])
+    return "(?i)" + "|".join(parts)
 
 
 def checked_values(values: Iterable[str]) -> list[str]:
@@ -140,7 +153,9 @@ class Redactor:
     def find(self, text: str) -> int | None:
         """Where ``text`` first holds a value, or None."""
         found = self._values.search(text) if self._values is not None else None
-        return None if found is None else found.start()
+        if found is None:
+            return None
+        return found.end("head") if found.groupdict().get("head") is not None else found.start()
 
     def names(self, text: str) -> bool:
         """Whether ``text`` names an erased id (equal, quoted as a JSON string, or a long id as a word)."""
@@ -154,7 +169,7 @@ class Redactor:
         """``text`` with every value replaced by ``ERASED``, and how many were."""
         if self._values is None:
             return text, 0
-        return self._values.subn(ERASED, text)
+        return self._values.subn(ERASED_RE, text)
 
     def replace_words(self, text: str) -> tuple[str, int]:
         """``text`` with every value and every long erased id replaced (free text: a report, a log line
