@@ -655,11 +655,7 @@ class State:
         self.db.execute("PRAGMA secure_delete=ON")  # deleted and rewritten cells overwritten with zeros
         counts = {"journal_erased": 0, "journal_redacted": 0}
         with self._tx() as db:
-            rows = db.execute(
-                "SELECT rowid, record_id, before, after, edited_from, error, reviewed_by, erased_at "
-                "FROM journal"
-            ).fetchall()
-            for rowid, record_id, *held, erased_at in rows:
+            for rowid, record_id, *held, erased_at in _journal_rows(db):
                 kind = _erasure_of(record_id, held, erased_at, erased, redact)
                 if kind is None:
                     continue
@@ -728,6 +724,22 @@ def _erasure_of(
         done = erased_at is not None and all(v is None for v in values)
         return None if done and all(v is None or redact(v) == v for v in held[3:]) else "journal_erased"
     return "journal_redacted" if any(v is not None and redact(v) != v for v in held) else None
+
+
+def _journal_rows(db: sqlite3.Connection, chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every journal entry's id, record, values, error, reviewer and ``erased_at``, a chunk at a time (a
+    journal of a million writes is not held whole)."""
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT rowid, record_id, before, after, edited_from, error, reviewed_by, erased_at FROM journal "
+            "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last, chunk),
+        ).fetchall()
+        yield from rows
+        if len(rows) < chunk:
+            return
+        last = rows[-1][0]
 
 
 def _delete_naming(db: sqlite3.Connection, table: str, columns: tuple[str, ...], ids: set[str]) -> int:

@@ -5,6 +5,7 @@ purge killed midway finished by the next, and undo refusing what the erasure too
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from datetime import UTC, datetime
@@ -281,6 +282,8 @@ def test_undo_refuses_what_the_erasure_took_and_undoes_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, state, plan = _state_dir(tmp_path, monkeypatch)
+    one_at_a_time = functools.partial(state_module._journal_rows, chunk=1)  # a long journal, read in chunks
+    monkeypatch.setattr(state_module, "_journal_rows", one_at_a_time)
     purge_state(root, state, TRACE)
     reverse = undo_plan(state, plan)  # the plan as applied (its erased actions included)
     assert [a.record_id for a in reverse.actions] == [OTHER]  # the other's update; never "[erased]" back

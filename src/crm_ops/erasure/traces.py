@@ -74,7 +74,9 @@ def file_holds(path: Path, redactor: Redactor) -> bool:
 
 def _text(path: Path, redactor: Redactor) -> list[str]:
     """The lines of a text file holding a value, as is or once decoded (a JSON string's escapes)."""
-    text = path.read_bytes().decode("utf-8", errors="replace")
+    data = path.read_bytes()
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")  # a spreadsheet's "Unicode text" (crm_ops.csvio reads it)
+    text = data.decode("utf-16" if utf16 else "utf-8", errors="replace")
     lines = []
     whole_json = path.suffix == ".json"
     for number, line in enumerate(text.splitlines(), start=1):
