@@ -5,6 +5,7 @@ purge killed midway finished by the next, and undo refusing what the erasure too
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -15,6 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from crm_ops import durable
 from crm_ops import state as state_module
 from crm_ops.erasure import purge as purge_module
 from crm_ops.erasure.purge import Trace, find_traces, purge_state
@@ -329,3 +331,24 @@ def test_a_value_too_short_to_look_for_is_refused_and_nothing_is_touched(
     assert "Zo" not in str(caught.value)
     assert _mtimes(root / "snapshots") == held
     state.close()
+
+
+def test_a_file_that_cannot_be_rewritten_is_named_and_the_rest_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, state, _ = _state_dir(tmp_path, monkeypatch)
+    (root / "runs" / "broken.csv").write_text('a,b\n"unclosed,1\n', encoding="utf-8")  # no person: no problem
+    real = durable.replace_durably
+
+    def full_disk(tmp: Path, path: Path) -> None:
+        if path.name == "summary.json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(tmp, path)
+
+    monkeypatch.setattr(durable, "replace_durably", full_disk)
+    purged = purge_state(root, state, TRACE)
+    assert purged.problems == [
+        "runs/20261130T020000-aaaaaa/summary.json: could not be rewritten (No space left on device)"
+    ]
+    state.close()
+    assert find_traces(root, TRACE.values) == ["runs/20261130T020000-aaaaaa/summary.json line 1"]

@@ -20,6 +20,7 @@ is named in ``problems`` (never the value), and the rest is still done.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -137,11 +138,16 @@ def purge_state(state_dir: Path, state: State, trace: Trace) -> Purged:
         try:
             _purge_file(path, relative, redactor, purged)
         except (OSError, ValueError, ConfigError, pl.exceptions.PolarsError) as exc:
-            purged.problems.append(f"{relative}: could not be rewritten ({_reason(exc)})")
-    erased = state.erase(trace.ids, redactor.redact_cell)
-    purged.journal_erased, purged.journal_redacted = erased.journal_erased, erased.journal_redacted
-    purged.decisions_deleted, purged.verdicts_deleted = erased.decisions, erased.verdicts
-    purged.marks_deleted, purged.state_cells = erased.marks, erased.cells
+            if _may_hold(path, redactor):  # a file that does not hold the person is no problem
+                purged.problems.append(f"{relative}: could not be rewritten ({_reason(exc)})")
+    try:
+        erased = state.erase(trace.ids, redactor.redact_cell)
+    except (OSError, sqlite3.Error) as exc:
+        purged.problems.append(f"{state.path.name}: could not be rewritten ({_reason(exc)})")
+    else:
+        purged.journal_erased, purged.journal_redacted = erased.journal_erased, erased.journal_redacted
+        purged.decisions_deleted, purged.verdicts_deleted = erased.decisions, erased.verdicts
+        purged.marks_deleted, purged.state_cells = erased.marks, erased.cells
     log.info("erasure.purged", **{k: v for k, v in purged.summary().items() if v and k != "places"},
              places={k: v.files for k, v in purged.places.items()})  # fmt: skip
     return purged
@@ -150,7 +156,7 @@ def purge_state(state_dir: Path, state: State, trace: Trace) -> Purged:
 def _purge_file(path: Path, relative: Path, redactor: Redactor, purged: Purged) -> None:
     place = place_of(relative)
     if relative.suffix == ".tmp":  # a killed write's leftover: nothing reads it
-        if file_holds(path, redactor) or redactor.names(path.read_bytes().decode("utf-8", "replace")):
+        if _may_hold(path, redactor):
             path.unlink()
             purged.add(place, Tally(rows=1))
         return
@@ -167,10 +173,23 @@ def _purge_file(path: Path, relative: Path, redactor: Redactor, purged: Purged) 
         purged.add(place, tally)
 
 
+def _may_hold(path: Path, redactor: Redactor) -> bool:
+    """Whether a file that could not be read or rewritten may hold the person: a compressed one (Parquet)
+    may; another, when its bytes hold a value or an erased id (or cannot be read)."""
+    if path.suffix == ".parquet":
+        return True
+    try:
+        return file_holds(path, redactor) or redactor.names(path.read_bytes().decode("utf-8", "replace"))
+    except OSError:
+        return True
+
+
 def _reason(exc: BaseException) -> str:
     """Why a file could not be rewritten, without the file's content (an error may quote a cell)."""
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     if isinstance(exc, ConfigError):
         return "not readable as its kind"
+    if isinstance(exc, sqlite3.Error):
+        return str(exc)  # SQLite's own words ("database is locked"), never a cell
     return type(exc).__name__
