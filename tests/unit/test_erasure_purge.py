@@ -197,8 +197,10 @@ def test_the_person_is_gone_from_every_file_and_the_others_stay(
         assert expected in places, (expected, places)
     assert not any(v in p for p in places for v in (EMAIL, NAME, PHONE))  # places, never the values
 
+    lock = (root / "run.lock").stat().st_ino
     purged = purge_state(root, state, TRACE)
 
+    assert (root / "run.lock").stat().st_ino == lock  # rewritten in place: a holder's lock stays on it
     assert purged.problems == [
         "notes.bin: holds an erased value in a kind of file crm_ops does not rewrite: delete it or erase "
         "the value by hand"
