@@ -25,7 +25,7 @@ from crm_ops.erasure.parquets import purge_parquet
 from crm_ops.erasure.redaction import Redactor, Trace
 from crm_ops.erasure.traces import find_traces
 
-PERSON = "0038d0000000777777AAA"
+PERSON = "0038d00000PERSON0AAA"
 EMAIL, NAME = "zoe.obrien@example.com", "Zoë O'Brien"
 
 

@@ -97,6 +97,13 @@ def values_source(values: Iterable[str]) -> str | None:
     return "(?i)" + "|".join(parts)
 
 
+def cores(value: str) -> tuple[str, ...]:
+    """The runs of ASCII letters and digits in ``value`` (three or more, lower-case): every form of the
+    value holds each of them (escaping changes only other characters), so text lacking one lacks the
+    value, whatever its form; a cheap test before the pattern."""
+    return tuple(sorted({run.lower() for run in re.findall(r"[A-Za-z0-9]{3,}", value)}))
+
+
 def checked_values(values: Iterable[str]) -> list[str]:
     """The non-blank values, or ``ValueError`` (never naming one) for a value too short to look for."""
     kept = [v for v in values if v and v.strip()]
@@ -128,9 +135,13 @@ class Redactor:
     quoted_ids: tuple[str, ...] = field(init=False)
     _values: re.Pattern[str] | None = field(init=False, repr=False)
     _ids: re.Pattern[str] | None = field(init=False, repr=False)
+    _cores: tuple[tuple[str, ...], ...] | None = field(init=False, repr=False)  # None: a value has none
 
     def __post_init__(self) -> None:
-        source = values_source(checked_values(self.trace.values))
+        values = checked_values(self.trace.values)
+        runs = tuple(cores(v) for v in values)
+        object.__setattr__(self, "_cores", runs if all(runs) else None)
+        source = values_source(values)
         words = sorted((i for i in self.trace.ids if len(i) >= ID_WORD_MIN), key=lambda i: (-len(i), i))
         id_source = "|".join(_bounded(i) for i in words) or None
         object.__setattr__(self, "value_source", source)
@@ -146,16 +157,44 @@ class Redactor:
 
     # ------------------------------------------------------------ text
 
+    def _may_hold(self, text: str) -> bool:
+        """False when ``text`` lacks a core of every value (``cores``): it holds none."""
+        if self._cores is None:
+            return True
+        low = text.lower()
+        return any(all(run in low for run in runs) for runs in self._cores)
+
     def holds(self, text: str) -> bool:
         """Whether ``text`` holds a value."""
-        return self._values is not None and self._values.search(text) is not None
+        return self._values is not None and self._may_hold(text) and self._values.search(text) is not None
 
     def find(self, text: str) -> int | None:
         """Where ``text`` first holds a value, or None."""
-        found = self._values.search(text) if self._values is not None else None
+        found = self._values.search(text) if self._values is not None and self._may_hold(text) else None
         if found is None:
             return None
         return found.end("head") if found.groupdict().get("head") is not None else found.start()
+
+    def windows(self, data: bytes, reach: int, most: int = 10_000) -> list[tuple[int, int]] | None:
+        """The byte ranges of ``data`` where a value may be: ``reach`` bytes either side of each place
+        holding the rarest core of a value whose cores are all there (empty: no value can be); None when
+        the whole of ``data`` is to be searched (a value without a core, or more than ``most`` places)."""
+        if self._cores is None:
+            return None
+        low = data.lower()  # ASCII letters only: the cores are ASCII
+        spans = []
+        for runs in self._cores:
+            counted = sorted((low.count(r.encode()), r.encode()) for r in runs)
+            if counted[0][0] == 0:
+                continue  # a core missing: this value is not there
+            count, rarest = counted[0]
+            if count > most:
+                return None
+            at = low.find(rarest)
+            while at != -1:
+                spans.append((max(0, at - reach), at + len(rarest) + reach))
+                at = low.find(rarest, at + 1)
+        return sorted(spans)
 
     def names(self, text: str) -> bool:
         """Whether ``text`` names an erased id (equal, quoted as a JSON string, or a long id as a word)."""

@@ -58,10 +58,13 @@ def raw_offset(path: Path, redactor: Redactor, overlap: int = 4096) -> int | Non
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             data = tail + chunk
-            text = data.decode("utf-8", errors="replace")
-            start = redactor.find(text)
-            if start is not None:
-                return max(0, offset - len(tail) + len(text[:start].encode("utf-8", "replace")))
+            spans = redactor.windows(data, overlap)
+            for begin, end in [(0, len(data))] if spans is None else spans:
+                text = data[begin:end].decode("utf-8", errors="replace")
+                start = redactor.find(text)
+                if start is not None:
+                    held = len(text[:start].encode("utf-8", "replace"))
+                    return max(0, offset - len(tail) + begin + held)
             tail = data[-overlap:]
             offset += len(chunk)
     return None
@@ -105,10 +108,14 @@ def _parquet(path: Path, redactor: Redactor, overlap: int) -> list[str]:
     source = redactor.value_source or "$^"
     try:
         scan = pl.scan_parquet(path)
-        for name, dtype in scan.collect_schema().items():
-            held = holds_expr(pl.col(name), dtype, source)
-            if held is not None and scan.select(held.any()).collect(engine="streaming").item():
-                out.append(f": column {name}")
+        tests = {
+            n: e
+            for n, t in scan.collect_schema().items()
+            if (e := holds_expr(pl.col(n), t, source)) is not None
+        }
+        if tests:  # one pass over the file for every column
+            found = scan.select(e.any().alias(n) for n, e in tests.items()).collect(engine="streaming")
+            out += [f": column {n}" for n in tests if found[n][0]]
     except (OSError, pl.exceptions.PolarsError) as exc:
         out.append(f": not readable as Parquet ({type(exc).__name__}): its bytes searched only")
     near = raw_offset(path, redactor, overlap)
