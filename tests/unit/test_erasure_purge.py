@@ -9,6 +9,7 @@ import errno
 import functools
 import json
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,25 @@ def test_a_file_that_cannot_be_rewritten_is_named_and_the_rest_is_done(
     ]
     state.close()
     assert find_traces(root, TRACE.values) == ["runs/20261130T020000-aaaaaa/summary.json line 1"]
+
+
+def test_a_state_file_from_before_erasure_gets_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(path) as db:  # the journal as crm_ops wrote it before issue 31
+        db.execute(
+            "CREATE TABLE journal (plan_id TEXT NOT NULL, action_id TEXT NOT NULL, system TEXT NOT NULL, "
+            "entity TEXT NOT NULL, record_id TEXT NOT NULL, field TEXT, before TEXT, after TEXT, "
+            "status TEXT NOT NULL, error TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (plan_id, action_id))"
+        )
+        db.execute(
+            "INSERT INTO journal VALUES ('p', 'a', 'salesforce', 'Contact', ?, 'email', ?, 'x', 'done', "
+            "NULL, '2026-01-01')",
+            (PERSON, EMAIL),
+        )
+    db.close()
+    state = State(path)
+    assert state.erased("p") == []
+    state.erase({PERSON}, lambda text: text)
+    assert [e["record_id"] for e in state.erased("p")] == [PERSON]
+    assert state.journal("p")["a"]["before"] is None
+    state.close()
