@@ -31,11 +31,11 @@ EMAIL, NAME = "zoe.obrien@example.com", "Zoë O'Brien"
 
 def snapshot(rows: int) -> pl.DataFrame:
     """An N-row Contact-like snapshot holding the person once, a lookup to them and notes naming them."""
-    i = pl.int_range(rows, eager=True)
+    i = pl.col("n")
     text = {
         f"custom_{k}": pl.lit(f"value {k} ") + (i * (k + 7919) % 1_000_003).cast(pl.String) for k in range(14)
     }
-    frame = pl.select(
+    frame = pl.DataFrame({"n": pl.int_range(rows, eager=True)}).with_columns(
         id=pl.lit("0038d") + i.cast(pl.String).str.zfill(13) + pl.lit("AAA"),
         first_name=pl.lit("first") + (i % 5003).cast(pl.String),
         last_name=pl.lit("last") + (i % 7919).cast(pl.String),
@@ -46,7 +46,6 @@ def snapshot(rows: int) -> pl.DataFrame:
         notes=pl.when(i % 10_000 == 1).then(pl.lit(f"met {NAME}")).otherwise(pl.lit("call back")),
         additional_emails=pl.concat_list(pl.lit("second") + i.cast(pl.String) + pl.lit("@example.org")),
         is_deleted=i % 97 == 0,
-        n=i,
         **text,
     )
     person = rows // 2
