@@ -26,7 +26,8 @@ SQLITE = b"SQLite format 3\x00"
 
 def find_traces(state_dir: Path, values: Iterable[str]) -> list[str]:
     """Each place under ``state_dir`` still holding one of ``values`` (see the module), in path order;
-    empty when no trace is left."""
+    empty when no trace is left. Blank values are skipped; a value under ``MIN_VALUE`` characters is a
+    ``ValueError`` (it would find other people's data)."""
     kept = [v for v in values if v and v.strip()]
     if not kept:
         return []
