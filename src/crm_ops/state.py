@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -250,6 +250,8 @@ class State:
         for column in ("reviewed_by", "reviewed_at"):  # from before the review app (issue 29)
             if column not in columns:
                 self.db.execute(f"ALTER TABLE journal ADD COLUMN {column} TEXT")
+        if "erased_at" not in columns:  # from before erasure (issue 31): when a person's values went
+            self.db.execute("ALTER TABLE journal ADD COLUMN erased_at TEXT")
 
     def close(self) -> None:
         """Close the database."""
@@ -726,3 +728,131 @@ class State:
             "SELECT COUNT(*) FROM org_metadata WHERE system=? AND entity=?", (system, entity)
         ).fetchone()
         return int(row[0])
+
+    # ---------------------------------------------------------------- erasure (issue 31)
+    # A person erased (``crm_ops.erasure.purge``): the state file keeps no value of theirs. Their records'
+    # journal entries keep ids and statuses (what was done, to which record) without their values, stamped
+    # ``erased_at`` (undo refuses them, naming the day), and so do other entries whose values held theirs
+    # (undo would write "[erased]" back); pairs and marks naming their records are deleted; their values
+    # in any other text (an error, a note, an explanation, statistics) are replaced. ``ErasedRows`` and
+    # the helpers are at the end of the module.
+
+    def erase(self, ids: Collection[str], redact: Callable[[str], str]) -> ErasedRows:
+        """Take a person out of the state file, in one transaction, then leave no copy in its bytes
+        (``scrub``). ``ids``: their records' ids; ``redact``: a text with their values replaced (the same
+        text when it holds none). Running it again changes nothing."""
+        erased = set(ids)
+        stamp = _iso(now())
+        self.db.execute("PRAGMA secure_delete=ON")  # deleted and rewritten cells overwritten with zeros
+        counts = {"journal_erased": 0, "journal_redacted": 0}
+        with self._tx() as db:
+            for rowid, record_id, *held, erased_at in _journal_rows(db):
+                kind = _erasure_of(record_id, held, erased_at, erased, redact)
+                if kind is None:
+                    continue
+                texts = [None if v is None else redact(v) for v in held]
+                if kind == "journal_erased":  # the person's record, or a write pointing at one
+                    texts[:3] = [None, None, None]
+                lost = kind == "journal_erased" or texts[:3] != held[:3]
+                db.execute(
+                    "UPDATE journal SET before=?, after=?, edited_from=?, error=?, reviewed_by=?, "
+                    "erased_at=CASE WHEN ? THEN coalesce(erased_at, ?) ELSE erased_at END WHERE rowid=?",
+                    (*texts, lost, stamp, rowid),
+                )
+                counts[kind] += 1
+            decisions = _delete_naming(db, "decisions", ("record_id", "other_id"), erased)
+            verdicts = _delete_naming(db, "verdicts", ("record_id", "other_id"), erased)
+            marks = _delete_naming(db, "marks", ("record_id",), erased)
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            cells = sum(_redact_table(db, t, redact) for t in sorted(tables) if t != "journal")
+        self.scrub()
+        return ErasedRows(**counts, decisions=decisions, verdicts=verdicts, marks=marks, cells=cells)
+
+    def scrub(self) -> None:
+        """Leave no copy of deleted or rewritten values in the state file's bytes: freed pages overwritten
+        (``secure_delete``), the file rebuilt (``VACUUM``) and the write-ahead log emptied."""
+        self.db.execute("PRAGMA secure_delete=ON")
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def erased(self, plan_id: str) -> list[dict[str, Any]]:
+        """The journal entries of ``plan_id`` whose values were erased (``erase``), each with its
+        ``erased_at``: undo cannot put them back."""
+        keys = ("action_id", "system", "entity", "record_id", "field", "status", "erased_at")
+        rows = self.db.execute(
+            f"SELECT {', '.join(keys)} FROM journal WHERE plan_id=? AND erased_at IS NOT NULL "  # noqa: S608
+            "ORDER BY action_id",
+            (plan_id,),
+        ).fetchall()
+        return [{**dict(zip(keys, r, strict=True)), "erased_at": _time(r[-1])} for r in rows]
+
+
+# ---------------------------------------------------------------- erasure (issue 31): ``State.erase``'s
+
+
+@dataclass(frozen=True)
+class ErasedRows:
+    """What ``State.erase`` changed: journal entries whose values were erased (the person's records') and
+    entries with a value replaced (others'), pairs (``decisions``, ``verdicts``) and ``marks`` deleted,
+    and cells of any other table with a value replaced."""
+
+    journal_erased: int = 0
+    journal_redacted: int = 0
+    decisions: int = 0
+    verdicts: int = 0
+    marks: int = 0
+    cells: int = 0
+
+
+def _erasure_of(
+    record_id: str, held: list[str | None], erased_at: str | None, ids: set[str], redact: Callable[[str], str]
+) -> str | None:
+    """What ``State.erase`` does to a journal entry (``held``: before, after, edited_from, error,
+    reviewed_by): ``journal_erased`` (its values go: the person's record, or a write pointing at one),
+    ``journal_redacted`` (a value of theirs replaced in its text) or None (nothing, already done)."""
+    values = held[:3]
+    if record_id in ids or any(v in ids for v in values):
+        done = erased_at is not None and all(v is None for v in values)
+        return None if done and all(v is None or redact(v) == v for v in held[3:]) else "journal_erased"
+    return "journal_redacted" if any(v is not None and redact(v) != v for v in held) else None
+
+
+def _journal_rows(db: sqlite3.Connection, chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every journal entry's id, record, values, error, reviewer and ``erased_at``, a chunk at a time (a
+    journal of a million writes is not held whole)."""
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT rowid, record_id, before, after, edited_from, error, reviewed_by, erased_at FROM journal "
+            "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last, chunk),
+        ).fetchall()
+        yield from rows
+        if len(rows) < chunk:
+            return
+        last = rows[-1][0]
+
+
+def _delete_naming(db: sqlite3.Connection, table: str, columns: tuple[str, ...], ids: set[str]) -> int:
+    """Delete the rows of ``table`` whose ``columns`` hold one of ``ids``; how many."""
+    deleted = 0
+    chosen = sorted(ids)
+    for start in range(0, len(chosen), 400):
+        chunk = chosen[start : start + 400]
+        marks = ",".join("?" * len(chunk))
+        where = " OR ".join(f"{c} IN ({marks})" for c in columns)
+        deleted += db.execute(f"DELETE FROM {table} WHERE {where}", chunk * len(columns)).rowcount  # noqa: S608
+    return deleted
+
+
+def _redact_table(db: sqlite3.Connection, table: str, redact: Callable[[str], str]) -> int:
+    """Every text cell of ``table`` through ``redact``; how many cells changed."""
+    columns = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    changed = 0
+    for row in db.execute(f'SELECT rowid, {quoted} FROM "{table}"').fetchall():  # noqa: S608
+        for column, cell in zip(columns, row[1:], strict=True):
+            if isinstance(cell, str) and (text := redact(cell)) != cell:
+                db.execute(f'UPDATE "{table}" SET "{column}"=? WHERE rowid=?', (text, row[0]))  # noqa: S608
+                changed += 1
+    return changed

@@ -21,7 +21,7 @@ from crm_ops.errors import ConfigError
 from crm_ops.locks import plan_lock
 from crm_ops.match.run import profile_settings
 from crm_ops.plan import read_plan, select_actions, write_plan
-from crm_ops.plan.apply import Applier, undo_plan
+from crm_ops.plan.apply import Applier, erased_refusals, undo_plan
 from crm_ops.plan.edits import Edit, check_edits, read_edits, with_edits
 from crm_ops.plan.format import new_plan_id
 from crm_ops.plan.outcomes import failures
@@ -97,6 +97,7 @@ def apply_plan(
     if problems:
         raise ConfigError(problems)
     approvals: dict[str, bool] | None = None
+    erased: list[dict[str, Any]] = []  # an undo's writes whose values an erasure took
     chosen_by = "undo: every write the plan's journal says was done"
     if not undo:
         if reviewed:
@@ -158,6 +159,7 @@ def apply_plan(
                 )
             if write:  # a killed apply's pending merges: landed ones are undone too
                 settle_pending(puller.state, puller.connector, loaded.header.plan_id)
+            erased = erased_refusals(puller.state, loaded.header.plan_id)  # a person's erasure took them
             loaded = undo_plan(puller.state, loaded)
             write_plan(loaded, path.parent / "undo")
             actions = list(loaded.actions)
@@ -173,6 +175,8 @@ def apply_plan(
             )
             actions = with_picks(with_edits(chosen, edits), picks)
         report = applier.apply(loaded.header.plan_id, actions, dry_run=not write)
+        for lost in erased:
+            report.add(lost)
     finally:
         held.close()
         puller.close()

@@ -278,11 +278,14 @@ def undo_plan(state: State, plan: Plan) -> Plan:
     as ``unconvert`` actions (the survivor or contact as seen, the journaled records, links and values as
     the proposal)."""
     journal = state.journal(plan.header.plan_id)
+    erased = {e["action_id"] for e in state.erased(plan.header.plan_id)}  # values gone: erased_refusals
     reverse = []
     undone = {"merge": "unmerge", "convert": "unconvert"}
     for action in plan.actions:
         entry = journal.get(action.action_id)
         if not entry or entry["status"] != "done" or action.kind not in (*WRITES, *undone):
+            continue
+        if action.action_id in erased:
             continue
         whole = action.kind in undone
         reason = {
@@ -322,3 +325,24 @@ def undo_plan(state: State, plan: Plan) -> Plan:
         rules=plan.header.rules,
     )
     return Plan(header, tuple(reverse))
+
+
+ERASED = "ERASED"  # the error code of an undo refused because the record's values were erased
+
+
+def erased_refusals(state: State, plan_id: str) -> list[dict[str, Any]]:
+    """The done writes of plan ``plan_id`` an undo cannot put back because a person's erasure took their
+    journaled values (``State.erase``; ``undo_plan`` leaves them out), as ``failed`` outcomes saying so
+    and when: an undo lists them and exits 7, as for the values a CRM refuses to take back."""
+    return [
+        {
+            **{k: e[k] for k in ("action_id", "system", "entity", "record_id", "field")},
+            "status": "failed",
+            "error": (
+                f"{ERASED}: the record's journaled values were erased on {e['erased_at']:%Y-%m-%d} "
+                "(crm-ops erase), so this write cannot be undone"
+            ),
+        }
+        for e in state.erased(plan_id)
+        if e["status"] == "done"
+    ]
