@@ -145,7 +145,7 @@ def test_erasing_a_person_leaves_no_trace_and_nothing_brings_them_back(
     sf, hs = salesforce_client(sb.env), hubspot_client(sb.env)
     quoted = email.replace("'", "\\'")
     assert sf.query(f"SELECT Id FROM Contact WHERE Email = '{quoted}'")["totalSize"] == 0
-    sb.controls.end_recycle_bin_window()  # queryAll shows emptied records for about a day: that day passes
+    sb.controls.end_recycle_window()  # queryAll shows emptied records for about a day: that day passes
     assert sf.query_all(f"SELECT Id FROM Contact WHERE Email = '{quoted}'")["totalSize"] == 0
     from hubspot.crm.contacts import PublicObjectSearchRequest
 

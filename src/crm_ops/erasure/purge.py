@@ -21,7 +21,7 @@ is named in ``problems`` (never the value), and the rest is still done.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,12 +127,16 @@ def files_under(state_dir: Path) -> list[Path]:
     return sorted(kept, key=lambda p: (p.parent, p.name != "plan.jsonl", p.name))
 
 
-def purge_state(state_dir: Path, state: State, trace: Trace) -> Purged:
+def purge_state(state_dir: Path, state: State, trace: Trace, *, keep: Collection[Path] = ()) -> Purged:
     """Take the person ``trace`` identifies out of every file under ``state_dir`` and out of ``state``
-    (see the module). Raises ``ValueError`` for a value too short to look for (nothing touched)."""
+    (see the module); ``keep``: files left as they are (an erasure's own working file, deleted when it
+    ends). Raises ``ValueError`` for a value too short to look for (nothing touched)."""
     redactor = Redactor(trace)
     purged = Purged()
+    kept = set(keep)
     for path in files_under(state_dir):
+        if path in kept:
+            continue
         relative = path.relative_to(state_dir)
         purged.files_checked += 1
         try:

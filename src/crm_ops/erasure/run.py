@@ -30,7 +30,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,9 @@ def _digests(suppression: Suppression, people: Sequence[Person]) -> dict[str, st
     for person in people:
         for email in person.emails:
             out[suppression.email(email)] = EMAIL
-        for record in person.records:
+        # a source's records of theirs and those naming them: a source is read-only to us, so its rows
+        # are left out of our pulls from now on (a CRM's mention is edited there, and pulled again then)
+        for record in (*person.records, *(m for m in person.mentions if m.source)):
             out[suppression.record(record.system, record.record_id)] = ID
         subject = person.subject
         if subject.system and subject.record_id:
@@ -261,17 +263,18 @@ def _carry_out(profile: Profile, state: State, work: _Work, conn: Callable[[str]
     done.left += _kept_mentions(work.people, conn)
     done.left += [
         f"{m.system} {m.entity} {m.record_id} mentions the person ({m.how.removeprefix('mention ')}): "
-        f"{m.system} is a source crm_ops only reads; its owner edits it there (our copy is redacted)"
+        f"{m.system} is a source crm_ops only reads; its owner edits it there (our copy is redacted, and "
+        "the record left out of our pulls from now on)"
         for person in work.people
         for m in person.mentions
         if m.source
     ]
     values = all_values(work.people)
     trace = Trace(ids=frozenset(r.record_id for r in records), values=values)
-    purged = purge_state(profile.state_dir, state, trace)
-    done.purged = _counts(purged)
-    done.left += [f"our state: {p}" for p in getattr(purged, "problems", [])]
     work_file = _work_path(profile, work.erasure_id)
+    purged = purge_state(profile.state_dir, state, trace, keep=[work_file])
+    done.purged = {k: v for k, v in purged.summary().items() if k != "problems"}
+    done.left += [f"our state: {p}" for p in purged.problems]
     done.traces = [t for t in find_traces(profile.state_dir, values) if _not_work(t, work_file, profile)]
     done.left += [f"our state: a trace is left in {t}" for t in done.traces]
     done.certificate = _certify(profile, state, work, done)
@@ -329,14 +332,6 @@ def _kept_mentions(people: Sequence[Person], conn: Callable[[str], Connector]) -
                         "edit it in the CRM"
                     )
     return left
-
-
-def _counts(purged: Any) -> dict[str, Any]:
-    if is_dataclass(purged) and not isinstance(purged, type):
-        raw = asdict(purged)
-    else:
-        raw = dict(getattr(purged, "__dict__", {}))
-    return {k: v for k, v in raw.items() if k != "problems"}
 
 
 def _certify(profile: Profile, state: State, work: _Work, done: Erasure) -> Path:
