@@ -62,6 +62,8 @@ def erase(
         )
     for erasure_id in done.resumed:
         typer.echo(f"finished an erasure a kill had left unfinished: {erasure_id}")
+    if resume and not done.resumed and not done.people:
+        typer.echo("no erasure was left unfinished")
     for person in done.people:
         subject = person.subject
         named = subject.email or f"{subject.system}:{subject.record_id}"

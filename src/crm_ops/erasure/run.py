@@ -137,21 +137,16 @@ def erase(
             return Erasure("dry-run", people, dry_run=True)
         with ExitStack() as stack:
             _locks(stack, profile)
-            resumed = [e["erasure_id"] for e in state.erasures(unfinished=True)]
-            for erasure_id in resumed:
-                _carry_out(profile, state, _load_work(profile, erasure_id), conn)
+            resumed, left = _resume(profile, state, conn)
             if not subjects:
-                return Erasure("resume", [], dry_run=False, resumed=resumed)
+                return Erasure("resume", [], dry_run=False, left=left, resumed=resumed)
             people = find_people(state, subjects, profile.all_systems())
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            work = _Work(f"{stamp}-{uuid.uuid4().hex[:8]}", reference, people)
+            work = _Work(f"{stamp}-{uuid.uuid4().hex[:8]}", reference, people, len(subjects))
             durable.private_dir(profile.state_dir / FOLDER / work.erasure_id)
             durable.write_text(_work_path(profile, work.erasure_id), json.dumps(work.as_json()))
-            state.start_erasure(work.erasure_id, reference, len(subjects))
-            suppression = Suppression(state.suppression_key())
-            state.suppress(work.erasure_id, _digests(suppression, people))
             done = _carry_out(profile, state, work, conn)
-            done.resumed = resumed
+            done.resumed, done.left = resumed, [*left, *done.left]
             return done
     finally:
         for c in opened.values():
@@ -166,11 +161,13 @@ class _Work:
     erasure_id: str
     reference: str | None
     people: list[Person]
+    subjects: int
 
     def as_json(self) -> dict[str, Any]:
         return {
             "erasure_id": self.erasure_id,
             "reference": self.reference,
+            "subjects": self.subjects,
             "people": [
                 {
                     "subject": asdict(p.subject),
@@ -200,10 +197,31 @@ def _load_work(profile: Profile, erasure_id: str) -> _Work:
         )
         for p in raw["people"]
     ]
-    return _Work(raw["erasure_id"], raw["reference"], people)
+    return _Work(raw["erasure_id"], raw["reference"], people, int(raw.get("subjects", len(people))))
+
+
+def _resume(profile: Profile, state: State, conn: Callable[[str], Connector]) -> tuple[list[str], list[str]]:
+    """Finish every erasure a kill left unfinished: those recorded started, and a working file written
+    just before the kill (the erasure not yet recorded); their ids, and what each left for a person."""
+    started = [e["erasure_id"] for e in state.erasures(unfinished=True)]
+    written = sorted(p.parent.name for p in (profile.state_dir / FOLDER).glob(f"*/{WORK}"))
+    resumed, left = [], []
+    for erasure_id in dict.fromkeys([*started, *written]):
+        if not _work_path(profile, erasure_id).exists():
+            state.finish_erasure(erasure_id, {"working_file": "missing"})
+            left.append(f"erasure {erasure_id}: its working file is gone; erase its subjects again")
+            continue
+        done = _carry_out(profile, state, _load_work(profile, erasure_id), conn)
+        resumed.append(erasure_id)
+        left += [f"erasure {erasure_id}: {line}" for line in done.left]
+    return resumed, left
 
 
 def _carry_out(profile: Profile, state: State, work: _Work, conn: Callable[[str], Connector]) -> Erasure:
+    """Every step after the working file, each safe to run again: the erasure recorded and the person
+    suppressed, the CRMs' deletes, the purge, the search, the certificate."""
+    state.start_erasure(work.erasure_id, work.reference, work.subjects)
+    state.suppress(work.erasure_id, _digests(Suppression(state.suppression_key()), work.people))
     done = Erasure(work.erasure_id, work.people, dry_run=False)
     plan_id = f"erase-{work.erasure_id}"
     journal = state.journal(plan_id)
