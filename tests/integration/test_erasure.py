@@ -208,3 +208,15 @@ def test_a_killed_erasure_is_named_every_night_and_finished_by_the_next(
         state = State(profile.state_dir / "state.sqlite")
         assert not state.erasures(unfinished=True)
         state.close()
+
+        # killed earlier still: its working file written, the erasure not yet recorded nor suppressed
+        second = contacts.filter(pl.col("email").is_not_null() & ~pl.col("is_deleted")).row(1, named=True)
+        monkeypatch.setattr(State, "start_erasure", killed)
+        with pytest.raises(KeyboardInterrupt):
+            ws.erase(emails=[second["email"]], write=True)
+        monkeypatch.undo()
+        (orphan,) = [p.parent.name for p in (profile.state_dir / "erasures").glob("*/work.json")]
+        finished = ws.erase(resume=True, write=True)
+        assert finished.resumed == [orphan]
+        assert not _every_place(profile.state_dir, [second["email"]])
+        assert (profile.state_dir / "erasures" / orphan / "certificate.json").exists()
