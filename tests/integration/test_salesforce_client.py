@@ -31,7 +31,10 @@ pytestmark = pytest.mark.integration
 
 
 def _frame(sandbox: Sandbox, name: str) -> pl.DataFrame:
-    return sandbox.salesforce.store[name].frame()
+    """What the integration user may read of ``name``: every record but those hidden from it or purged
+    (emptied from the recycle bin, whose queryAll window ended: the session's sandbox is shared with the
+    erasure tests)."""
+    return sandbox.salesforce.store[name].visible()
 
 
 def _csv_rows(chunks: Any) -> list[dict[str, str]]:
