@@ -243,10 +243,16 @@ def _carry_out(profile: Profile, state: State, work: _Work, conn: Callable[[str]
                 "entity": entity,
                 "record_id": r.record_id,
                 "status": "done",
-                "hard_deleted": True,
+                "hard_deleted": not journal[_action(r)]["error"],  # its note: deleted, not emptied
             }
             for r in group
             if r not in todo
+        ]
+        done.left += [
+            f"{system} {entity} {r.record_id}: deleted, but not permanently ({journal[_action(r)]['error']}): "
+            "empty it in the CRM"
+            for r in group
+            if r not in todo and journal[_action(r)]["error"]
         ]
         if not todo:
             continue
