@@ -249,8 +249,8 @@ def _carry_out(profile: Profile, state: State, work: _Work, conn: Callable[[str]
             if r not in todo
         ]
         done.left += [
-            f"{system} {entity} {r.record_id}: deleted, but not permanently ({journal[_action(r)]['error']}): "
-            "empty it in the CRM"
+            f"{system} {entity} {r.record_id}: deleted, but not permanently "
+            f"({journal[_action(r)]['error']}): empty it in the CRM"
             for r in group
             if r not in todo and journal[_action(r)]["error"]
         ]
