@@ -13,9 +13,12 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars._typing import ParquetCompression
 
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
@@ -113,12 +116,15 @@ def write_text(path: Path, text: str) -> None:
     write_with(path, lambda tmp: private_file(tmp).write_text(text, encoding="utf-8", newline=""))
 
 
-def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
-    """Write a Parquet file (zstd, with statistics) atomically, durably, 0600; a lazy frame is streamed."""
+def write_parquet(
+    frame: pl.DataFrame | pl.LazyFrame, path: Path, *, compression: ParquetCompression = "zstd"
+) -> None:
+    """Write a Parquet file (zstd unless told, with statistics) atomically, durably, 0600; a lazy frame is
+    streamed. A file read once and removed (a pull's part) takes ``lz4``: a third less CPU to write."""
     if isinstance(frame, pl.LazyFrame):
-        write_with(path, lambda tmp: frame.sink_parquet(tmp, compression="zstd", statistics=True))
+        write_with(path, lambda tmp: frame.sink_parquet(tmp, compression=compression, statistics=True))
     else:
-        write_with(path, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
+        write_with(path, lambda tmp: frame.write_parquet(tmp, compression=compression, statistics=True))
 
 
 class _NamedConnection(sqlite3.Connection):

@@ -19,7 +19,7 @@ from hubspot import HubSpot
 
 from crm_ops.connectors import answers
 from crm_ops.connectors.base import Change, Conversion, FieldInfo, Link, PushResult, Relink, invalid_text
-from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis
+from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, RawFailureError
 from crm_ops.connectors.hserase import HubSpotErasure
 from crm_ops.connectors.hsrestore import HubSpotRestores
 from crm_ops.errors import ConfigError, FatalApiError
@@ -121,7 +121,7 @@ class HubSpotWrites(HubSpotRestores, HubSpotErasure):
         def send(*, _preload_content: bool, _request_timeout: tuple[float, float]) -> Any:
             r = self._send(method, path, None, _request_timeout)
             if r.status_code >= 400:
-                raise _RawFailureError(r.status_code, r.reason, r.content, r.headers)
+                raise RawFailureError(r.status_code, r.reason, r.content, r.headers)
             answers.check("hubspot", r)  # the body is not read, but a proxy's page is no answer
             return SimpleNamespace(data=b"{}")
 
@@ -453,11 +453,3 @@ def _truthy(value: Any) -> bool:
 
 def _secondary(record_id: str, email: str) -> str:
     return SECONDARY_EMAILS.format(id=quote(record_id, safe=""), email=quote(email, safe=""))
-
-
-class _RawFailureError(Exception):
-    """A raw call's error answer, shaped like the client's ``ApiException`` for ``translate``."""
-
-    def __init__(self, status: int, reason: Any, body: bytes, headers: Any) -> None:
-        super().__init__(f"{status} {reason}")
-        self.status, self.reason, self.body, self.headers = status, reason, body, headers

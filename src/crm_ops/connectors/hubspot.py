@@ -14,7 +14,9 @@
 - Calls go through a client-side limiter kept under the portal's 10-second window (and the search
   API's per-second one), and through the shared retry policy. The client's responses are read raw
   (``_preload_content=False``): its model classes cost about 45 ms a page, the JSON a fraction of it
-  (orjson: a quarter of the standard library's CPU on these pages).
+  (orjson: a quarter of the standard library's CPU on these pages). A pull's list pages and association
+  reads are sent around the client's request building (``hsapi.RawCalls``), and its answers become rows
+  and frames of links in ``hspages`` (issue 30: the pull's CPU per page).
 - Writing, merging and undoing merges: ``hswrite.HubSpotWrites``, a mixin of the connector.
 """
 
@@ -34,9 +36,18 @@ import structlog
 from hubspot import HubSpot
 
 from crm_ops.config import HubSpotSettings
+from crm_ops.connectors import hspages
 from crm_ops.connectors.answers import not_api_answer
 from crm_ops.connectors.base import FieldInfo, Page, resolve_map
-from crm_ops.connectors.hsapi import ASSOC_BATCH, UPDATE_BATCH, HubSpotApis, epoch_ms, parse_stamp
+from crm_ops.connectors.hsapi import (
+    ASSOC_BATCH,
+    UPDATE_BATCH,
+    HubSpotApis,
+    RawCalls,
+    RawFailureError,
+    epoch_ms,
+    parse_stamp,
+)
 from crm_ops.connectors.hserrors import translate
 from crm_ops.connectors.hsprops import join_rest, split_for_url
 from crm_ops.connectors.hswrite import HubSpotWrites
@@ -58,7 +69,6 @@ LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
 OWNER_LIMIT = 500
-PRIMARY_TYPES = {1, 2, 5, 6}
 CRM_OBJECTS = ("contacts", "companies", "deals")
 # the entities that are no object of the objects API (pulled whole by their own endpoints); every other
 # object is one: the standard ones, and custom object types (``p_<name>``, ``2-<id>``) a profile declares
@@ -82,14 +92,6 @@ def is_object(object_type: str) -> bool:
     """Whether ``object_type`` is read through the objects, properties and search APIs (a standard or
     custom object type), rather than pulled whole by an endpoint of its own (owners, deal contacts)."""
     return object_type not in NOT_OBJECTS
-
-
-class _HttpFailureError(Exception):
-    """A raw call's error answer, shaped like the client's ``ApiException`` for ``translate``."""
-
-    def __init__(self, status: int, reason: Any, body: bytes, headers: Any) -> None:
-        super().__init__(f"{status} {reason}")
-        self.status, self.reason, self.body, self.headers = status, reason, body, headers
 
 
 def _parsed(base_url: str, response: Any) -> Any:
@@ -133,6 +135,7 @@ class HubSpotConnector(HubSpotWrites):
         # hubspot-api-client builds a new API client (and connection pool) on every attribute access:
         # built once here, calls reuse their keep-alive connections
         self.api = HubSpotApis(self.client)
+        self.raw = RawCalls(self.api, settings.secret("token"))
         self.limiter = RateLimiter(settings.rate_per_ten_seconds, 10.0, sleep=sleep)
         self.search_limiter = RateLimiter(settings.search_per_second, 1.0, sleep=sleep)
         self._calls = 0
@@ -158,11 +161,13 @@ class HubSpotConnector(HubSpotWrites):
         *args: Any,
         search: bool = False,
         landed: Callable[[], Any] | None = None,
+        parse: Callable[[Any], Any] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """One API call: rate-limited, retried, its JSON answer parsed (models skipped). A write that is
-        not safe to send twice gives ``landed``: after an attempt that got no answer, ``landed()`` looks
-        it up first and its answer, when not None, is the call's (``retry.call_settled``)."""
+        """One API call: rate-limited, retried, its JSON answer parsed (models skipped), or read by
+        ``parse`` from the raw response. A write that is not safe to send twice gives ``landed``: after an
+        attempt that got no answer, ``landed()`` looks it up first and its answer, when not None, is the
+        call's (``retry.call_settled``)."""
 
         def attempt() -> Any:
             if search:
@@ -172,7 +177,7 @@ class HubSpotConnector(HubSpotWrites):
             try:
                 timeout = (self.settings.connect_timeout, self.settings.timeout_seconds)
                 response = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
-                return _parsed(self.settings.base_url, response)
+                return parse(response) if parse else _parsed(self.settings.base_url, response)
             except Exception as exc:
                 mapped = self._unreachable(exc) or translate(exc, self.settings.ca_bundle)
                 if mapped is None:
@@ -301,22 +306,6 @@ class HubSpotConnector(HubSpotWrites):
             search=True,
         )
 
-    def _rows(self, results: list[dict[str, Any]], props: list[str], modified: str) -> list[dict[str, Any]]:
-        """Each record's properties (the answer's own dict: ``_page`` takes the columns it wants, a
-        property the answer lacks is null) with its id and archived flag."""
-        rows = []
-        for r in results:
-            row = r.get("properties") or {}
-            row["hs_object_id"] = str(r.get("id") or row.get("hs_object_id"))
-            archived = bool(r.get("archived"))
-            row["archived"] = "true" if archived else "false"
-            if archived and r.get("archivedAt"):
-                # a tombstone is as recent as its deletion
-                stamps = [s for s in (row.get(modified), r["archivedAt"]) if s]
-                row[modified] = max(stamps, key=parse_stamp)
-            rows.append(row)
-        return rows
-
     def _page(
         self, entity: str, rows: list[dict[str, Any]], props: list[str], custom: list[str]
     ) -> pl.DataFrame:
@@ -328,48 +317,34 @@ class HubSpotConnector(HubSpotWrites):
             else (pl.DataFrame(schema=dict.fromkeys(columns, pl.String())))
         )
         for target in emap.associations():
-            ids = raw["hs_object_id"].to_list()
-            primary = self._primary_associations(emap.object, target, ids)
-            raw = raw.with_columns(
-                pl.Series(ASSOCIATION_PREFIX + target, [primary.get(i) for i in ids], dtype=pl.String)
-            )
+            ids = raw["hs_object_id"]
+            links = self._links(emap.object, target, ids.to_list())
+            raw = raw.with_columns(hspages.primary_of(links, ids).alias(ASSOCIATION_PREFIX + target))
         return mapapply.apply(emap, raw, custom=custom)
+
+    def _links(self, source: str, target: str, ids: Sequence[str]) -> pl.DataFrame:
+        """The ``target`` records linked to each of ``ids`` (from_id, to_id, whether the link is the
+        primary one), in the answers' order: every page of each record's links (v4 batch reads page them
+        per record, ``paging.next.after``)."""
+        read = hspages.read_links(partial(_parsed, self.settings.base_url))
+        found: list[pl.DataFrame] = []
+        pending: list[dict[str, str]] = [{"id": i} for i in ids]
+        while pending:  # a record with more links than a page holds says where its next page starts
+            chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
+            body = orjson.dumps({"inputs": chunk})
+            links: hspages.Links = self._call(self.raw.association_read, source, target, body, parse=read)
+            found.append(links.frame)
+            pending += links.pending
+        return pl.concat(found) if found else pl.DataFrame(schema=hspages.LINKS)
 
     def _associations(
         self, source: str, target: str, ids: Sequence[str]
     ) -> dict[str, list[tuple[str, bool]]]:
-        """For each id, its associated ``target`` ids and whether each link is the primary one (every
-        page of each record's links: v4 batch reads page them per record, ``paging.next.after``)."""
+        """For each id, its linked ``target`` ids and whether each link is the primary one (``_links``)."""
         out: dict[str, list[tuple[str, bool]]] = {}
-        pending: list[dict[str, str]] = [{"id": i} for i in ids]
-        while pending:  # a record with more links than a page holds says where its next page starts
-            chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
-            body = self._call(
-                self.api.associations.get_page,
-                source,
-                target,
-                batch_input_public_fetch_associations_batch_request={"inputs": chunk},
-            )
-            for result in body.get("results", []):
-                links = out.setdefault(str(result["from"]["id"]), [])
-                after = ((result.get("paging") or {}).get("next") or {}).get("after")
-                if after:
-                    pending.append({"id": str(result["from"]["id"]), "after": str(after)})
-                for to in result.get("to", []):
-                    types = to.get("associationTypes") or []
-                    primary = any(
-                        t.get("typeId") in PRIMARY_TYPES or (t.get("label") or "") == "Primary" for t in types
-                    )
-                    links.append((str(to["toObjectId"]), primary))
+        for record, to, primary in self._links(source, target, ids).iter_rows():
+            out.setdefault(record, []).append((to, primary))
         return out
-
-    def _primary_associations(self, source: str, target: str, ids: Sequence[str]) -> dict[str, str]:
-        primary = {}
-        for record_id, links in self._associations(source, target, ids).items():
-            chosen = next((t for t, p in links if p), links[0][0] if links else None)
-            if chosen is not None:
-                primary[record_id] = chosen
-        return primary
 
     def pull(
         self,
@@ -398,20 +373,15 @@ class HubSpotConnector(HubSpotWrites):
         phase = cursor.get("phase", "active")
         after = cursor.get("after")
         in_url, rest = split_for_url(props)  # hundreds of custom properties: the rest by batch read
+        query = RawCalls.list_query(in_url)
         for current in phases[phases.index(phase) :]:
             rows: list[dict[str, Any]] = []
             while True:
-                kwargs: dict[str, Any] = {
-                    "limit": LIST_LIMIT,
-                    "properties": in_url,
-                    "archived": current == "archived",
-                }
-                if after:
-                    kwargs["after"] = after
-                body = self._call(self.api.objects.get_page, emap.object, **kwargs)
+                archived = current == "archived"
+                body = self._call(self.raw.list_page, emap.object, LIST_LIMIT, query, after, archived)
                 results = body.get("results", [])
-                join_rest(results, rest, partial(self._batch_read, emap.object), current == "archived")
-                rows += self._rows(results, props, modified)
+                join_rest(results, rest, partial(self._batch_read, emap.object), archived)
+                rows += hspages.rows(results, modified)
                 after = ((body.get("paging") or {}).get("next") or {}).get("after")
                 if after is None or len(rows) >= self.settings.part_rows:
                     last_phase = current == phases[-1]
@@ -442,7 +412,7 @@ class HubSpotConnector(HubSpotWrites):
                 filters = [*window, {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}]
                 body = self._search(emap.object, filters, props, offset, SEARCH_LIMIT)
                 results = body.get("results", [])
-                rows += self._rows(results, props, modified)
+                rows += hspages.rows(results, modified)
                 more = bool((body.get("paging") or {}).get("next"))
                 offset += len(results)
                 if more and offset + SEARCH_LIMIT > SEARCH_CAP:
@@ -460,15 +430,13 @@ class HubSpotConnector(HubSpotWrites):
         after = cursor.get("after")
         rows = []
         lo, hi = since.astimezone(UTC), until.astimezone(UTC)
+        query = RawCalls.list_query(props)
         while True:
-            kwargs: dict[str, Any] = {"limit": LIST_LIMIT, "properties": props, "archived": True}
-            if after:
-                kwargs["after"] = after
-            body = self._call(self.api.objects.get_page, emap.object, **kwargs)
+            body = self._call(self.raw.list_page, emap.object, LIST_LIMIT, query, after, True)
             for r in body.get("results", []):
                 stamp = r.get("archivedAt")
                 if stamp and lo <= parse_stamp(stamp) <= hi:
-                    rows += self._rows([r], props, modified)
+                    rows += hspages.rows([r], modified)
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if after is None or len(rows) >= self.settings.part_rows:
                 yield Page(
@@ -551,7 +519,7 @@ class HubSpotConnector(HubSpotWrites):
                 if old.strip() in asked and old.strip() != now:
                     moved[old.strip()] = now  # a merged id, answered by the record it became
         unique = list({str(r.get("id")): r for r in results}.values())  # an old and a new id, one record
-        rows = self._rows(unique, props, modified_property(emap.object))
+        rows = hspages.rows(unique, modified_property(emap.object))
         return self._page(entity, rows, props, custom)
 
     def moved_ids(self, entity: str) -> dict[str, str]:
@@ -603,7 +571,7 @@ class HubSpotConnector(HubSpotWrites):
             response = self._send("GET", "/account-info/v3/details", None, _request_timeout)
             if response.status_code >= 400:
                 status, reason = response.status_code, response.reason
-                raise _HttpFailureError(status, reason, response.content, response.headers)
+                raise RawFailureError(status, reason, response.content, response.headers)
             return SimpleNamespace(
                 data=response.content, status=response.status_code, headers=response.headers
             )
