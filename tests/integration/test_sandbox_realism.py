@@ -247,7 +247,9 @@ def test_archived_records_are_seeded_and_listed_with_archived_at(hs: HubSpot, sa
             if page.paging is None:
                 break
             after = page.paging.next.after
-        assert {r.id for r in archived} == truth
+        # every seeded tombstone is listed; the session's sandbox is shared, so records other tests
+        # archived since (an erasure archives a company) are listed too, as archived
+        assert truth <= {r.id for r in archived}
         assert all(r.archived and r.archived_at is not None for r in archived)
 
 
