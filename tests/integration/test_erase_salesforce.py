@@ -7,6 +7,7 @@ ending the same. Each test makes its own people (the session sandbox is shared).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,24 @@ import pytest
 
 from crm_ops.connectors.base import Connector
 from crm_ops.pull import connect
+from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.objects import sf_row
-from crm_ops.sandbox.server import Sandbox
+from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from tests.conftest import FAST_LIMITS
 from tests.erasing import erase_losing_replies
 from tests.pulling import profile_for
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox of this module's own: erasures purge and archive records, which the session's shared
+    sandbox's tests would see in every listing of deleted and archived records."""
+    with Sandbox(SandboxConfig(seed=SeedConfig(records=300, seed=11), hubspot_limits=FAST_LIMITS)) as sb:
+        yield sb
+
+
 QUICK = {"retry_initial_wait": 0.02, "retry_max_wait": 0.2}
 _names = itertools.count()
 

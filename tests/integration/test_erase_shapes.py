@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,22 @@ import requests
 from simple_salesforce.api import Salesforce
 
 from crm_ops.connectors import sfsoap
-from crm_ops.sandbox.server import Sandbox
+from crm_ops.sandbox.generator import SeedConfig
+from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from tests.conftest import FAST_LIMITS
 from tests.erasing import hubspot_session, hubspot_url
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox of this module's own: erasures purge and archive records, which the session's shared
+    sandbox's tests would see in every listing of deleted and archived records."""
+    with Sandbox(SandboxConfig(seed=SeedConfig(records=300, seed=11), hubspot_limits=FAST_LIMITS)) as sb:
+        yield sb
+
+
 RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded" / "salesforce"
 P = "{urn:partner.soap.sforce.com}"
 
