@@ -1,15 +1,26 @@
-"""What the erasure tests share: a raw HubSpot session on the sandbox, and an erasure run while the
-emulators lose the replies of deletes."""
+"""What the erasure tests share: a sandbox of their own, quick retries, a raw HubSpot session on the
+sandbox, and an erasure run while the emulators lose the replies of deletes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import requests
 
 from crm_ops.connectors.base import Connector, PushResult
+from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.lostreply import LostReplies, hubspot_operation, salesforce_operation
-from crm_ops.sandbox.server import Sandbox
+from crm_ops.sandbox.server import Sandbox, SandboxConfig
+from tests.conftest import FAST_LIMITS
+
+QUICK = {"retry_initial_wait": 0.02, "retry_max_wait": 0.2}  # a connector's retries, for tests
+
+
+def own_sandbox() -> Iterator[Sandbox]:
+    """A sandbox for one erasure test module: erasures purge and archive records, which the session's
+    shared sandbox's tests would see in every listing of deleted and archived records."""
+    with Sandbox(SandboxConfig(seed=SeedConfig(records=300, seed=11), hubspot_limits=FAST_LIMITS)) as sb:
+        yield sb
 
 
 def hubspot_session(sandbox: Sandbox) -> requests.Session:

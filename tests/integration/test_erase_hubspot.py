@@ -19,10 +19,8 @@ from hubspot.crm.contacts import ApiException
 from crm_ops.connectors.hserase import email_key
 from crm_ops.connectors.hubspot import HubSpotConnector
 from crm_ops.pull import connect
-from crm_ops.sandbox.generator import SeedConfig
-from crm_ops.sandbox.server import Sandbox, SandboxConfig
-from tests.conftest import FAST_LIMITS
-from tests.erasing import erase_losing_replies, hubspot_session, hubspot_url
+from crm_ops.sandbox.server import Sandbox
+from tests.erasing import QUICK, erase_losing_replies, hubspot_session, hubspot_url, own_sandbox
 from tests.pulling import profile_for
 
 pytestmark = pytest.mark.integration
@@ -30,13 +28,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    """A sandbox of this module's own: erasures purge and archive records, which the session's shared
-    sandbox's tests would see in every listing of deleted and archived records."""
-    with Sandbox(SandboxConfig(seed=SeedConfig(records=300, seed=11), hubspot_limits=FAST_LIMITS)) as sb:
-        yield sb
+    """This module's own sandbox (``tests.erasing.own_sandbox``)."""
+    yield from own_sandbox()
 
 
-QUICK = {"retry_initial_wait": 0.02, "retry_max_wait": 0.2}
 _names = itertools.count()
 
 

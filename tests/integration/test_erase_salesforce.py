@@ -16,11 +16,9 @@ import pytest
 
 from crm_ops.connectors.base import Connector
 from crm_ops.pull import connect
-from crm_ops.sandbox.generator import SeedConfig
 from crm_ops.sandbox.objects import sf_row
-from crm_ops.sandbox.server import Sandbox, SandboxConfig
-from tests.conftest import FAST_LIMITS
-from tests.erasing import erase_losing_replies
+from crm_ops.sandbox.server import Sandbox
+from tests.erasing import QUICK, erase_losing_replies, own_sandbox
 from tests.pulling import profile_for
 
 pytestmark = pytest.mark.integration
@@ -28,13 +26,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    """A sandbox of this module's own: erasures purge and archive records, which the session's shared
-    sandbox's tests would see in every listing of deleted and archived records."""
-    with Sandbox(SandboxConfig(seed=SeedConfig(records=300, seed=11), hubspot_limits=FAST_LIMITS)) as sb:
-        yield sb
+    """This module's own sandbox (``tests.erasing.own_sandbox``)."""
+    yield from own_sandbox()
 
 
-QUICK = {"retry_initial_wait": 0.02, "retry_max_wait": 0.2}
 _names = itertools.count()
 
 

@@ -23,20 +23,16 @@ import requests
 from simple_salesforce.api import Salesforce
 
 from crm_ops.connectors import sfsoap
-from crm_ops.sandbox.generator import SeedConfig
-from crm_ops.sandbox.server import Sandbox, SandboxConfig
-from tests.conftest import FAST_LIMITS
-from tests.erasing import hubspot_session, hubspot_url
+from crm_ops.sandbox.server import Sandbox
+from tests.erasing import hubspot_session, hubspot_url, own_sandbox
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    """A sandbox of this module's own: erasures purge and archive records, which the session's shared
-    sandbox's tests would see in every listing of deleted and archived records."""
-    with Sandbox(SandboxConfig(seed=SeedConfig(records=300, seed=11), hubspot_limits=FAST_LIMITS)) as sb:
-        yield sb
+    """This module's own sandbox (``tests.erasing.own_sandbox``)."""
+    yield from own_sandbox()
 
 
 RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded" / "salesforce"

@@ -82,10 +82,6 @@ class _Table:
     entity: str
     frame: pl.DataFrame  # the columns of READ it has, e-mails lower-cased, additional e-mails listed
 
-    @property
-    def source(self) -> bool:
-        return self.system not in CRMS
-
 
 def _tables(state: State, systems: Sequence[str], by_id: set[str]) -> list[_Table]:
     """The snapshots a person is searched in: those with e-mails (people), and the others of the systems

@@ -309,9 +309,9 @@ def _carry_out(profile: Profile, state: State, work: _Work, conn: Callable[[str]
 
 
 def _not_work(trace: str, work_file: Path, profile: Profile) -> bool:
-    return not trace.startswith(str(work_file.relative_to(profile.state_dir))) and not trace.startswith(
-        str(work_file)
-    )
+    """Whether a trace (a place under the state dir, as ``find_traces`` names it) is not the erasure's
+    own working file, which holds the values until the certificate is written."""
+    return not trace.startswith(str(work_file.relative_to(profile.state_dir)))
 
 
 def _action(record: FoundRecord) -> str:
