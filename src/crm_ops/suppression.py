@@ -129,9 +129,8 @@ class Suppression:
         mask = pl.repeat(False, frame.height, eager=True)
         for column in columns:
             values = frame[column]
-            found = {
-                v for v in values.unique().drop_nulls().to_list() if any(map(self.erased_email, _split(v)))
-            }
+            cells = values.unique().drop_nulls().to_list()
+            found = {v for v in cells if any(map(self.erased_email, split_emails(v)))}
             if found:
                 mask = mask | values.is_in(sorted(found)).fill_null(False)
         return mask
@@ -147,8 +146,10 @@ class Filtered:
     back: tuple[str, ...] = ()
 
 
-def _split(value: str) -> list[str]:
-    return [v for v in re.split(r"[;,\s]+", value) if v]
+def split_emails(value: str | None) -> list[str]:
+    """The e-mails of a cell that may hold several (HubSpot's ``hs_additional_emails``, a source's
+    list), separated by ``;``, ``,`` or spaces, each as the list compares it."""
+    return [normal_email(v) for v in re.split(r"[;,\s]+", value or "") if v]
 
 
 def _texts(values: Iterable[Any]) -> Iterator[str]:

@@ -52,7 +52,8 @@ def state(tmp_path: Path) -> State:
     ])  # fmt: skip
     _snapshot(state, tmp_path, "hubspot", "Contact", [
         {"id": "51", "email": "ann.lee@example.com", "additional_emails": "ann.work@example.com"},
-        {"id": "52", "email": "x@example.com", "additional_emails": "a@example.com;ANN@HOME.EXAMPLE"},
+        {"id": "52", "email": "x@example.com",
+         "additional_emails": "a@example.com, b@example.com ANN@HOME.EXAMPLE"},
         {"id": "53", "email": "cy@example.com"},
     ])  # fmt: skip
     _snapshot(state, tmp_path, "product", "ProductUser", [

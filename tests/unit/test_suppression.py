@@ -13,7 +13,7 @@ from crm_ops.errors import ConfigError
 from crm_ops.plan.apply import erased_write
 from crm_ops.plan.format import Action
 from crm_ops.state import State
-from crm_ops.suppression import EMAIL, ID, Suppression
+from crm_ops.suppression import EMAIL, ID, Suppression, split_emails
 
 SYSTEMS = ("salesforce", "hubspot", "billing")
 
@@ -125,3 +125,10 @@ def test_subjects_are_checked_and_every_bad_one_named(tmp_path: Path) -> None:
         subjects_from([], [], tmp_path / "wrong.csv", systems=SYSTEMS)
     with pytest.raises(ConfigError, match="name whom to erase"):
         subjects_from([], [], None, systems=SYSTEMS)
+
+
+def test_a_cell_of_several_e_mails_is_split_as_people_write_them() -> None:
+    # HubSpot's hs_additional_emails is ';'-separated; sources and people also use ',' and spaces
+    cell = " A@x.com;b@Y.com, c@z.com  d@w.com;;"
+    assert split_emails(cell) == ["a@x.com", "b@y.com", "c@z.com", "d@w.com"]
+    assert split_emails(None) == [] and split_emails(" ; ") == []

@@ -28,7 +28,7 @@ import polars as pl
 
 from crm_ops.erasure.subjects import Subject
 from crm_ops.state import State
-from crm_ops.suppression import normal_email
+from crm_ops.suppression import normal_email, split_emails
 
 CRMS = ("salesforce", "hubspot")
 PERSON_ENTITIES = ("Contact", "Lead")  # what erase deletes in a CRM; other entities' records are mentions
@@ -72,10 +72,6 @@ class Person:
         return bool(self.records)
 
 
-def _split(value: str | None) -> list[str]:
-    return [normal_email(v) for v in (value or "").replace(",", ";").split(";") if v.strip()]
-
-
 @dataclass
 class _Table:
     system: str
@@ -102,9 +98,9 @@ def _tables(state: State, systems: Sequence[str], by_id: set[str]) -> list[_Tabl
             frame = frame.with_columns(
                 pl.col("additional_emails")
                 .str.to_lowercase()
-                .str.replace_all(",", ";")
+                .str.replace_all(r"[;,\s]+", ";")  # as suppression.split_emails splits a cell
                 .str.split(";")
-                .list.eval(pl.element().str.strip_chars())
+                .list.eval(pl.element().filter(pl.element() != ""))
                 .alias("additional_emails")
             )
         out.append(_Table(c.system, c.entity, frame.collect()))
@@ -142,7 +138,7 @@ class _Merge:
         before = before["record"] if isinstance(before.get("record"), dict) else before  # a merge's
         emails = {normal_email(before["email"])} if isinstance(before.get("email"), str) else set()
         if isinstance(before.get("additional_emails"), str):
-            emails.update(_split(before["additional_emails"]))
+            emails.update(split_emails(before["additional_emails"]))
         first, last = (str(before.get(k) or "").strip() for k in ("first_name", "last_name"))
         name = f"{first} {last}" if first and last and len(f"{first} {last}") >= MIN_NAME else None
         return cls(
