@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -221,3 +222,25 @@ def link_scores(matches: pl.DataFrame, result: MatchResult) -> tuple[float, floa
     found = set(result.links.select("sf_id", "hs_id").iter_rows())
     hits = len(found & truth)
     return hits / max(1, len(found)), hits / max(1, len(truth)), len(found), len(truth)
+
+
+def synthetic_people(n: int, seed: int, prefix: str = "r") -> pl.DataFrame:
+    """``n`` records, most with an e-mail and a phone of their own; some share one (a copy, a
+    household), and a few hold an office address or switchboard shared beyond ``max_block``."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        email = f"person{rng.randrange(n * 20)}@acme-widgets.co.uk" if rng.random() < 0.9 else None
+        phone = f"+44 20 7{rng.randrange(10**6):06d}" if rng.random() < 0.8 else None
+        if rng.random() < 0.05:
+            email = f"shared{rng.randrange(40)}@acme-widgets.co.uk"
+        if rng.random() < 0.03:
+            phone = "+44 20 7000 0001" if rng.random() < 0.5 else f"+44 20 7999 {rng.randrange(30):04d}"
+        if rng.random() < 0.01:
+            email = "office@acme-widgets.co.uk"
+        rows.append((f"{prefix}{i:05d}", email, phone, rng.choice(["Lee", "Okafor", "Smith", None])))
+    return pl.DataFrame(
+        rows,
+        schema={"id": pl.String, "email": pl.String, "phone": pl.String, "last_name": pl.String},
+        orient="row",
+    )

@@ -37,9 +37,9 @@ from crm_ops.match import find_duplicates
 from crm_ops.match.config import MatchConfig
 from crm_ops.sandbox.server import Sandbox
 from crm_ops.schema.maploading import load_map
+from tests.match_eval import synthetic_people
 from tests.plain_checks import plain_frame, run_ours, run_pandera_polars
 from tests.unit.test_match_speed import CONFIG as DEDUPE_CONFIG
-from tests.unit.test_match_speed import _records
 
 pytestmark = [pytest.mark.integration, pytest.mark.perf_ratio]
 SLACK = 3.0
@@ -164,7 +164,7 @@ def naive_duplicates(frame: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
 
 
 def test_deduplication_costs_about_what_a_plain_self_join_does() -> None:
-    frame = _records(30_000, seed=5)
+    frame = synthetic_people(30_000, seed=5)
     found = find_duplicates(frame, DEDUPE_CONFIG)
     assert found.height and naive_duplicates(frame, DEDUPE_CONFIG).height
     # measured 2026-12-07, 5 runs (load 2.5-2.8, 2 cores): 3.0-3.4, median 3.1, at 30,000 records

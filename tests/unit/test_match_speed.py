@@ -8,13 +8,13 @@ Spark's ``crc32`` and ``zlib.crc32`` compute it."""
 from __future__ import annotations
 
 import itertools
-import random
 import zlib
 
 import polars as pl
 import pytest
 
 from crm_ops.match import FieldRule, MatchConfig, engine, find_duplicates, fs, link_records
+from tests.match_eval import synthetic_people
 
 F = FieldRule
 CONFIG = MatchConfig(
@@ -31,28 +31,6 @@ CONFIG = MatchConfig(
 )
 
 
-def _records(n: int, seed: int, prefix: str = "r") -> pl.DataFrame:
-    """``n`` records, most with an e-mail and a phone of their own; some share one (a copy, a
-    household), and a few hold an office address or switchboard shared beyond ``max_block``."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        email = f"person{rng.randrange(n * 20)}@acme-widgets.co.uk" if rng.random() < 0.9 else None
-        phone = f"+44 20 7{rng.randrange(10**6):06d}" if rng.random() < 0.8 else None
-        if rng.random() < 0.05:
-            email = f"shared{rng.randrange(40)}@acme-widgets.co.uk"
-        if rng.random() < 0.03:
-            phone = "+44 20 7000 0001" if rng.random() < 0.5 else f"+44 20 7999 {rng.randrange(30):04d}"
-        if rng.random() < 0.01:
-            email = "office@acme-widgets.co.uk"
-        rows.append((f"{prefix}{i:05d}", email, phone, rng.choice(["Lee", "Okafor", "Smith", None])))
-    return pl.DataFrame(
-        rows,
-        schema={"id": pl.String, "email": pl.String, "phone": pl.String, "last_name": pl.String},
-        orient="row",
-    )
-
-
 def _run(frame: pl.DataFrame, other: pl.DataFrame | None) -> tuple[list[tuple[str, str]], dict[str, int]]:
     stats: dict[str, int] = {}
     pairs = (
@@ -67,8 +45,8 @@ def _run(frame: pl.DataFrame, other: pl.DataFrame | None) -> tuple[list[tuple[st
 def test_blocking_groups_only_the_records_whose_key_another_holds(
     linking: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frame = _records(1_500, seed=1)
-    other = _records(1_000, seed=2, prefix="s") if linking else None
+    frame = synthetic_people(1_500, seed=1)
+    other = synthetic_people(1_000, seed=2, prefix="s") if linking else None
     grouped: dict[int, int] = {}  # records with a key -> those grouped (the sub-blocks' calls too)
     partnered = engine._partnered
 
@@ -105,8 +83,8 @@ def test_blocking_groups_only_the_records_whose_key_another_holds(
 @pytest.mark.parametrize("linking", [False, True])
 def test_keys_of_one_hash_are_still_told_apart(linking: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Were every key's hash the same, the pairs, the counts and the exact u would not change."""
-    frame = _records(600, seed=3)
-    other = _records(400, seed=4, prefix="s") if linking else None
+    frame = synthetic_people(600, seed=3)
+    other = synthetic_people(400, seed=4, prefix="s") if linking else None
     pairs, stats = _run(frame, other)
     phones = engine.prepare(frame, CONFIG)["f:1"]
     u = fs.exact_u(phones, None)
@@ -115,7 +93,7 @@ def test_keys_of_one_hash_are_still_told_apart(linking: bool, monkeypatch: pytes
     assert fs.exact_u(phones, None) == u
 
 
-def test_the_exact_level_u_counts_every_pair_of_records() -> None:
+def test_the_exact_level_u_counts_every_pair_ofsynthetic_people() -> None:
     values = pl.Series(["a", "b", "a", None, "c", "a", "b", "d"])
     present = [v for v in values.to_list() if v is not None]
     n = len(present)
