@@ -57,9 +57,14 @@ def test_unknown_columns_are_refused() -> None:
 def test_store_round_trips_through_parquet(tmp_path: Path) -> None:
     store = Store({"t": _table(5).frame()})
     store["t"].update(1, {"name": "changed"})
+    store["t"].hidden = frozenset({2})
+    store["t"].purge(3, keep=["id"])
     store.save(tmp_path)
     again = Store.load(tmp_path)
     assert again["t"].frame().equals(store["t"].frame())
+    # a purged row is never served again, a hidden one stays hidden, after a restart too
+    assert (again["t"].hidden, again["t"].purged) == (frozenset({2}), frozenset({3}))
+    assert again["t"].visible().height == 3
     assert not list(tmp_path.glob("*.tmp"))
 
 

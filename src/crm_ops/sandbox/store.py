@@ -9,6 +9,7 @@ and marks it, and no read serves it again.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -184,15 +185,28 @@ class Store:
         return name in self.tables
 
     def save(self, directory: Path) -> None:
-        """Write every table as ``<name>.parquet`` (atomically, each through a temporary file)."""
+        """Write every table as ``<name>.parquet`` and its hidden and purged rows as
+        ``<name>.marks.json`` (atomically, each through a temporary file)."""
         directory.mkdir(parents=True, exist_ok=True)
         for name, table in self.tables.items():
             target = directory / f"{name}.parquet"
             tmp = target.with_suffix(".parquet.tmp")
             table.frame().write_parquet(tmp)
             tmp.replace(target)
+            marks = {"hidden": sorted(table.hidden), "purged": sorted(table.purged)}
+            marks_file = directory / f"{name}.marks.json"
+            tmp = marks_file.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(marks))
+            tmp.replace(marks_file)
 
     @classmethod
     def load(cls, directory: Path) -> Store:
-        """Read a store written by ``save``."""
-        return cls({p.stem: pl.read_parquet(p) for p in sorted(directory.glob("*.parquet"))})
+        """Read a store written by ``save``: a purged row stays unserved, a hidden one hidden."""
+        store = cls({p.stem: pl.read_parquet(p) for p in sorted(directory.glob("*.parquet"))})
+        for name, table in store.tables.items():
+            marks_file = directory / f"{name}.marks.json"
+            if marks_file.exists():
+                marks = json.loads(marks_file.read_text())
+                table.hidden = frozenset(marks["hidden"])
+                table.purged = frozenset(marks["purged"])
+        return store
