@@ -13,9 +13,7 @@ from crm_ops.sandbox import wordlists as w
 from crm_ops.sandbox.generator.common import (
     GenState,
 )
-from crm_ops.sandbox.objects import (
-    OPPORTUNITY_STAGES,
-)
+from crm_ops.sandbox.objects import OPPORTUNITY_STAGES, sf_ids
 from crm_ops.sandbox.store import scatter
 
 DEFECT_KINDS = (
@@ -131,9 +129,9 @@ class Defects(GenState):
             sf["Account"] = scatter(sf["Account"], {"IsDeleted": dict.fromkeys(self.deleted_accounts, True)})
         if any(d["kind"] == "opp_no_contact_role" for d in self.defects):
             gone = {d["record_id"] for d in self.defects if d["kind"] == "opp_no_contact_role"}
-            sf["OpportunityContactRole"] = sf["OpportunityContactRole"].filter(
-                ~pl.col("OpportunityId").is_in(gone)
-            )
+            roles = sf["OpportunityContactRole"].filter(~pl.col("OpportunityId").is_in(gone))
+            # numbered again: a sandbox id encodes its row, and the store serves a record by id from it
+            sf["OpportunityContactRole"] = roles.with_columns(Id=sf_ids("00K", 0, roles.height))
 
     def _apply(self, system: str, obj: str, r: dict[str, Any], kind: str) -> dict[str, Any]:
         rng = self.rng
