@@ -57,9 +57,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crm_ops import csvio, durable
+import polars as pl
+
+from crm_ops import csvio
 from crm_ops.errors import ConfigError
 from crm_ops.explain import compact
+from crm_ops.plan import encode
 
 FORMAT = "crm_ops.fixplan"
 VERSION = 3
@@ -144,12 +147,77 @@ class Header:
     version: int = VERSION
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A header and its actions."""
+ACTION_SCHEMA: dict[str, pl.DataType] = {
+    **{f: pl.String() for f in ACTION_FIELDS},
+    "confidence": pl.Float64(),
+    "approved": pl.Boolean(),
+}  # a plan's actions as a frame: ``detail`` as JSON text (keys sorted)
+SHOWN = ("survivor_values", "explain")  # what the review file shows of a merge's detail, beside it
 
-    header: Header
-    actions: tuple[Action, ...]
+
+class Plan:
+    """A header and its actions, held as ``Action`` objects, as a frame (``table``: a row an action, in
+    ``ACTION_SCHEMA``, beside the review file's ``SHOWN`` columns) or both: each is made from the other
+    the first time it is asked for. ``build_plan`` makes the frame, and a nightly run writes its files
+    from it without one Python object per action."""
+
+    __slots__ = ("_actions", "_table", "header")
+
+    def __init__(
+        self, header: Header, actions: Iterable[Action] | None = None, *, table: pl.DataFrame | None = None
+    ) -> None:
+        if (actions is None) == (table is None):
+            raise ValueError("a plan is made of its actions or of their table, one of them")
+        self.header = header
+        self._actions = tuple(actions) if actions is not None else None
+        self._table = table.select([*ACTION_SCHEMA, *SHOWN]) if table is not None else None
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """The actions, best first (made from the table the first time)."""
+        if self._actions is None:
+            assert self._table is not None
+            self._actions = tuple(
+                _from_row(row) for row in self._table.select(ACTION_FIELDS).iter_rows(named=True)
+            )
+        return self._actions
+
+    @property
+    def table(self) -> pl.DataFrame:
+        """The actions as a frame (``ACTION_SCHEMA`` and ``SHOWN``; made from the actions the first time)."""
+        if self._table is None:
+            assert self._actions is not None
+            self._table = actions_table(self._actions)
+        return self._table
+
+    def __len__(self) -> int:
+        return self._table.height if self._table is not None else len(self.actions)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Plan):
+            return NotImplemented
+        return self.header == other.header and self.actions == other.actions
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Plan({self.header!r}, {len(self):,} actions)"
+
+
+def _from_row(row: dict[str, Any]) -> Action:
+    detail = row["detail"]
+    return Action(**{**row, "detail": json.loads(detail) if detail is not None else None})
+
+
+def actions_table(actions: Iterable[Action]) -> pl.DataFrame:
+    """``actions`` as a plan's table (``ACTION_SCHEMA`` and ``SHOWN``)."""
+    rows = []
+    for a in actions:
+        row = a.as_dict()
+        row["detail"] = json.dumps(a.detail, sort_keys=True) if a.detail is not None else None
+        row["survivor_values"], row["explain"] = detail_survivor(a.detail), detail_explain(a.detail)
+        rows.append(row)
+    return pl.DataFrame(rows, schema={**ACTION_SCHEMA, **dict.fromkeys(SHOWN, pl.String())}, orient="row")
 
 
 def new_plan_id(now: datetime | None = None) -> str:
@@ -169,14 +237,46 @@ def rule_versions(paths: Iterable[Path]) -> dict[str, str]:
 
 def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
     """Write ``plan.jsonl`` and ``plan.csv`` (``approve`` from each action's default) in ``folder``,
-    atomically."""
-    lines = [json.dumps({"type": "header", **asdict(plan.header)}, sort_keys=True)]
-    lines += [json.dumps({"type": "action", **a.as_dict()}, sort_keys=True) for a in plan.actions]
-    jsonl = folder / "plan.jsonl"
-    durable.write_text(jsonl, "\n".join(lines) + "\n")
-    tagged = ({**csv_row(a), PLAN_ID: plan.header.plan_id} for a in plan.actions)
-    rows = ([values[f] for f in CSV_FIELDS] for values in tagged)
-    return jsonl, csvio.write_file(folder / "plan.csv", CSV_FIELDS, rows)
+    atomically, from the plan's table (``crm_ops.plan.encode``: the bytes ``json.dumps`` and
+    ``csv_row``/``csvio`` would give, a column at a time)."""
+    table = plan.table
+    header = json.dumps({"type": "header", **asdict(plan.header)}, sort_keys=True)
+    lines = encode.json_objects(table.select(ACTION_FIELDS), raw=("detail",), fixed={"type": "action"})
+    jsonl = encode.write_lines(folder / "plan.jsonl", header, lines)
+    rows = encode.csv_lines(csv_table(table, plan.header.plan_id))
+    return jsonl, encode.write_lines(
+        folder / "plan.csv", csvio.format_rows(CSV_FIELDS, []).rstrip("\n"), rows
+    )
+
+
+def csv_table(table: pl.DataFrame, plan_id: str) -> pl.DataFrame:
+    """A plan's table as review rows (``CSV_FIELDS``), what ``csv_row`` makes of each action."""
+    kind, approved = pl.col("kind"), pl.col("approved")
+    merge_like = kind.is_in(["merge", "convert"])
+    person = kind.is_in(list(DECIDED_BY_PERSON))
+    blank = pl.lit("")
+    return table.select(
+        pl.when(approved)
+        .then(pl.lit("yes"))
+        .when(approved.not_() & ~person)
+        .then(pl.lit("no"))
+        .otherwise(blank)
+        .alias("approve"),
+        pl.when(merge_like & (pl.col("label").fill_null("") == ""))
+        .then(pl.col("record_id"))
+        .when(merge_like)
+        .then(pl.col("label"))
+        .otherwise(pl.col("seen_value"))
+        .alias("seen_value"),
+        pl.when(merge_like & (pl.col("other_label").fill_null("") != ""))
+        .then(pl.col("other_label"))
+        .otherwise(pl.col("proposed_value"))
+        .alias("proposed_value"),
+        *(blank.alias(c) for c in ("picks", "reviewed_by", "reviewed_at")),  # a person's (review file)
+        pl.lit(plan_id).alias(PLAN_ID),
+        *(pl.col(c) for c in CSV_FIELDS if c in ACTION_SCHEMA and c not in ("seen_value", "proposed_value")),
+        *(pl.col(c) for c in SHOWN),
+    ).select(CSV_FIELDS)
 
 
 def csv_row(action: Action) -> dict[str, Any]:
@@ -199,15 +299,25 @@ def csv_row(action: Action) -> dict[str, Any]:
 def explain_text(action: Action) -> str:
     """Why a merge's or conversion's records match, in one line (``crm_ops.explain.compact`` of its
     ``detail``'s ``explain``); empty without one, said when it does not read (a findings file edited)."""
+    return detail_explain(action.detail)
+
+
+def detail_explain(detail: Mapping[str, Any] | None) -> str:
+    """``explain_text`` of a merge's or conversion's ``detail``."""
     try:
-        return compact((action.detail or {}).get("explain"))
+        return compact((detail or {}).get("explain"))
     except ValueError as exc:
         return f"(unreadable: {exc})"
 
 
 def survivor_text(action: Action) -> str:
     """A merge's or conversion's survivor values and notes, one line: ``field = value (rule, from id)``."""
-    detail = action.detail or {}
+    return detail_survivor(action.detail)
+
+
+def detail_survivor(detail: Mapping[str, Any] | None) -> str:
+    """``survivor_text`` of a merge's or conversion's ``detail``."""
+    detail = detail or {}
     parts = []
     for v in detail.get("values") or []:
         value = v.get("value")

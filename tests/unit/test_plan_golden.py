@@ -1,0 +1,68 @@
+"""Plans built a column at a time (issue 30) hold to what the per-action code wrote: the same findings,
+snapshots and links (``tests/plan_golden.py``: a seeded sandbox's, with hand-made findings) make
+``plan.jsonl`` and ``plan.csv`` byte for byte as before, whether written from the plan's table or from
+its actions."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from crm_ops.plan import read_plan, write_plan
+from crm_ops.plan.format import Plan
+from tests.plan_golden import FOLDER, build
+
+
+def _expected(name: str) -> bytes:
+    return gzip.decompress((FOLDER / f"{name}.gz").read_bytes())
+
+
+def _lines_differ(got: bytes, want: bytes) -> str:
+    for number, (a, b) in enumerate(zip(got.split(b"\n"), want.split(b"\n"), strict=False), start=1):
+        if a != b:
+            return f"line {number}:\n got  {a[:400]!r}\n want {b[:400]!r}"
+    return f"{len(got.splitlines())} lines against {len(want.splitlines())}"
+
+
+@pytest.mark.parametrize("name", ["plan.jsonl", "plan.csv"])
+def test_a_plan_is_written_byte_for_byte_as_the_per_action_code_wrote_it(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_plan(build(monkeypatch), tmp_path)
+    got, want = (tmp_path / name).read_bytes(), _expected(name)
+    assert got == want, _lines_differ(got, want)
+
+
+def test_the_actions_of_a_plan_table_are_the_plan_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = build(monkeypatch)
+    (tmp_path / "plan.jsonl").write_bytes(_expected("plan.jsonl"))
+    assert plan.actions == read_plan(tmp_path / "plan.jsonl").actions
+    kinds = {a.kind for a in plan.actions}
+    assert kinds == {"update", "merge", "convert", "associate", "flag"}  # every kind a plan is built with
+    merge = next(a for a in plan.actions if a.kind == "merge")
+    assert merge.detail is not None and "moves" in merge.detail
+
+
+def test_a_plan_of_actions_writes_the_same_files_as_its_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = build(monkeypatch)
+    again = Plan(built.header, built.actions)  # the table made again from the actions (undo plans, edits)
+    write_plan(again, tmp_path)
+    for name in ("plan.jsonl", "plan.csv"):
+        assert (tmp_path / name).read_bytes() == _expected(name), name
+    header = json.loads(_expected("plan.jsonl").split(b"\n", 1)[0])
+    assert header["plan_id"] == built.header.plan_id
+
+
+def test_a_plan_is_made_of_actions_or_of_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    built = build(monkeypatch)
+    with pytest.raises(ValueError, match="one of them"):
+        Plan(built.header)
+    with pytest.raises(ValueError, match="one of them"):
+        Plan(built.header, built.actions, table=built.table)
