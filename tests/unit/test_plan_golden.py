@@ -13,6 +13,7 @@ import pytest
 
 from crm_ops.plan import read_plan, write_plan
 from crm_ops.plan.format import Plan
+from crm_ops.plan.review import auto_appliable, auto_apply
 from tests.plan_golden import FOLDER, build
 
 
@@ -66,3 +67,19 @@ def test_a_plan_is_made_of_actions_or_of_a_table(monkeypatch: pytest.MonkeyPatch
         Plan(built.header)
     with pytest.raises(ValueError, match="one of them"):
         Plan(built.header, built.actions, table=built.table)
+
+
+def test_what_a_run_reads_of_a_plan_table_is_what_its_actions_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    table_made = build(monkeypatch)
+    actions = build(monkeypatch).actions  # made from the table, as read_plan's are compared above
+    assert table_made.rows() == [a.as_dict() for a in actions]
+    candidates = table_made.where(auto_appliable(0.95))
+    assert candidates == [
+        a for a in actions if (a.confidence or 0.0) >= 0.95 and a.kind in ("update", "associate", "merge")
+    ]
+    assert {a.kind for a in candidates} == {"update", "merge"} and len(candidates) < len(actions)
+    of_actions = Plan(table_made.header, actions)
+    assert of_actions.where(auto_appliable(0.95)) == candidates
+    chosen = auto_apply(candidates, wanted=["match.duplicate"], min_confidence=0.95, tags={})
+    assert chosen == auto_apply(actions, wanted=["match.duplicate"], min_confidence=0.95, tags={})
+    assert chosen and all(a.kind == "merge" for a in chosen)

@@ -177,10 +177,21 @@ class Plan:
         """The actions, best first (made from the table the first time)."""
         if self._actions is None:
             assert self._table is not None
-            self._actions = tuple(
-                _from_row(row) for row in self._table.select(ACTION_FIELDS).iter_rows(named=True)
-            )
+            self._actions = tuple(Action(**row) for row in table_rows(self._table))
         return self._actions
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The actions as dicts (``Action.as_dict``), made from the table without an ``Action`` each."""
+        if self._actions is not None:
+            return [a.as_dict() for a in self._actions]
+        return table_rows(self.table)
+
+    def where(self, condition: pl.Expr) -> list[Action]:
+        """The actions of the table's rows meeting ``condition``: only those become ``Action`` objects."""
+        if self._actions is not None:
+            picked = self.table.with_row_index("i").filter(condition)["i"].to_list()
+            return [self._actions[i] for i in picked]
+        return [Action(**row) for row in table_rows(self.table.filter(condition))]
 
     @property
     def table(self) -> pl.DataFrame:
@@ -204,9 +215,13 @@ class Plan:
         return f"Plan({self.header!r}, {len(self):,} actions)"
 
 
-def _from_row(row: dict[str, Any]) -> Action:
-    detail = row["detail"]
-    return Action(**{**row, "detail": json.loads(detail) if detail is not None else None})
+def table_rows(table: pl.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a plan's table as ``Action`` fields (its ``detail`` read from JSON)."""
+    rows = table.select(ACTION_FIELDS).to_dicts()
+    for row in rows:
+        if row["detail"] is not None:
+            row["detail"] = json.loads(row["detail"])
+    return rows
 
 
 def actions_table(actions: Iterable[Action]) -> pl.DataFrame:

@@ -180,6 +180,14 @@ def default_approvals(plan: Plan, review: Review) -> dict[str, bool]:
     return {a.action_id: a.approved if a.approved is not None else review.decide(a)[0] for a in plan.actions}
 
 
+def auto_appliable(min_confidence: float) -> pl.Expr:
+    """The rows of a plan's table ``auto_apply`` may choose from: at or above ``min_confidence``, an
+    update, an association or a merge (a condition for ``Plan.where``)."""
+    return (pl.col("confidence").fill_null(0.0) >= min_confidence) & pl.col("kind").is_in(
+        ["update", "associate", "merge"]
+    )
+
+
 def auto_apply(
     actions: Iterable[Action],
     *,
