@@ -6,7 +6,8 @@ kept to hold the new code to them byte for byte.
 rarely has (text JSON and CSV must escape or neutralise, sources, unmergeable duplicates, conversions
 with and without an account, proposals for the same field, converted leads...), the snapshots' columns a
 plan reads (a few labels made awkward), matching's links; and the expectation, ``plan.jsonl`` and
-``plan.csv`` as the per-action code wrote them (commit 8993dbf)::
+``plan.csv`` as the per-action code wrote them (commit 8993dbf), gzipped, and ``bare.*`` the same for
+the plan ``build(bare=True)`` makes::
 
     PYTHONPATH=<checkout of 8993dbf>/src python tests/plan_golden.py STATE_DIR   # a pulled sandbox's
 
@@ -15,8 +16,10 @@ plan reads (a few labels made awkward), matching's links; and the expectation, `
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,9 +65,10 @@ def inputs() -> tuple[pl.DataFrame, dict[str, dict[str, pl.DataFrame]], pl.DataF
     return pl.read_parquet(FOLDER / "findings.parquet"), frames, pl.read_parquet(FOLDER / "links.parquet")
 
 
-def build(monkeypatch: Any = None) -> Plan:
+def build(monkeypatch: Any = None, *, bare: bool = False) -> Plan:
     """The plan of the inputs, its id and time fixed (``monkeypatch``: a pytest fixture, else patched
-    here for good)."""
+    here for good); ``bare``: of the findings without their details, with neither snapshots nor review
+    settings, errors without a fix not flagged."""
     import crm_ops.plan.build as building
 
     if monkeypatch is not None:
@@ -72,6 +76,10 @@ def build(monkeypatch: Any = None) -> Plan:
     else:
         setattr(building, "new_plan_id", lambda now=None: PLAN_ID)  # noqa: B010  # the maker's run only
     findings, frames, links = inputs()
+    if bare:
+        return build_plan(
+            findings.drop("detail"), profile="bare", now=NOW, flag_errors=False, converted=CONVERTED
+        )
     review = Review(
         ReviewSettings(("tag:format", "match.duplicate", "person.email.normalised"), 0.95),
         {"person.email.normalised": frozenset({"format"}), "person.phone.e164": frozenset({"format"})},
@@ -181,7 +189,12 @@ def make_from_run(state_dir: Path, links: pl.DataFrame) -> None:
     for system, entities in frames.items():
         for entity, frame in entities.items():
             frame.write_parquet(FOLDER / "frames" / f"{system}.{entity}.parquet")
-    write_plan(build(), FOLDER)
+    for bare, name in ((False, "plan"), (True, "bare")):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_plan(build(bare=bare), Path(tmp))
+            for suffix in (".jsonl", ".csv"):
+                written = (Path(tmp) / f"plan{suffix}").read_bytes()
+                (FOLDER / f"{name}{suffix}.gz").write_bytes(gzip.compress(written, mtime=0))
 
 
 def awkward(frames: dict[str, dict[str, pl.DataFrame]]) -> None:

@@ -28,12 +28,13 @@ def _lines_differ(got: bytes, want: bytes) -> str:
     return f"{len(got.splitlines())} lines against {len(want.splitlines())}"
 
 
-@pytest.mark.parametrize("name", ["plan.jsonl", "plan.csv"])
+@pytest.mark.parametrize("bare", [False, True], ids=["with snapshots and review", "bare"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_a_plan_is_written_byte_for_byte_as_the_per_action_code_wrote_it(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    suffix: str, bare: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_plan(build(monkeypatch), tmp_path)
-    got, want = (tmp_path / name).read_bytes(), _expected(name)
+    write_plan(build(monkeypatch, bare=bare), tmp_path)
+    got, want = (tmp_path / f"plan{suffix}").read_bytes(), _expected(f"{'bare' if bare else 'plan'}{suffix}")
     assert got == want, _lines_differ(got, want)
 
 

@@ -166,7 +166,7 @@ def _actions(chosen: pl.DataFrame, relations: Relations) -> pl.DataFrame:
     pairs = chosen.filter(rule == "match.duplicate").select("system", "entity").unique().rows()
     why = pl.DataFrame(
         [(s, e, relations.no_merge(s, e)) for s, e in pairs],
-        schema=["system", "entity", "no_merge"],
+        schema={"system": pl.String, "entity": pl.String, "no_merge": pl.String},
         orient="row",
     )
     reason = (
@@ -227,7 +227,7 @@ def _actions(chosen: pl.DataFrame, relations: Relations) -> pl.DataFrame:
 
 def _merges(table: pl.DataFrame, context: Context | None, relations: Relations) -> pl.DataFrame:
     """``table`` with each merge's and conversion's detail completed and shown: a merge's children
-    counted (``detail["moves"]``, ``Context.moves``; none without ``context``), the detail as JSON
+    counted (``detail["moves"]``, ``Context.moves``; no ``moves`` without ``context``), the detail as JSON
     (keys sorted), what the review file shows of it (``SHOWN``) and what undoing it cannot put back
     (``irreversible``). The only step that reads each merge's detail in Python, one merge at a time."""
     merge_like = pl.col("kind").is_in(["merge", "convert"])
@@ -243,7 +243,7 @@ def _merges(table: pl.DataFrame, context: Context | None, relations: Relations) 
     out: dict[str, list[Any]] = {"detail": [], "survivor_values": [], "explain": [], "irreversible": []}
     for kind, system, raw, moves in few.select("kind", "system", "detail", "moves").iter_rows():
         detail = json.loads(raw) if raw else None
-        if kind == "merge":
+        if kind == "merge" and context is not None:  # without snapshots, nothing is counted
             detail = {**(detail or {}), "moves": {m["child"]: m["n"] for m in moves or []}}
         out["detail"].append(json.dumps(detail, sort_keys=True) if detail is not None else None)
         out["survivor_values"].append(detail_survivor(detail))
