@@ -91,7 +91,9 @@ def main() -> None:
             wall, cpu = time.perf_counter(), cpu_seconds()
             write_plan(plan, folder)
             written_wall, written_cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-        return built_wall, built_cpu, written_wall, written_cpu, len(plan)
+        # counted after the timings: a plan of Action objects only (before issue 30) has no len
+        count = len(plan) if hasattr(type(plan), "__len__") else len(plan.actions)
+        return built_wall, built_cpu, written_wall, written_cpu, count
 
     if args.profile_out:
         profiler = cProfile.Profile()

@@ -241,13 +241,18 @@ def _merges(table: pl.DataFrame, context: Context | None, relations: Relations) 
             pl.lit(None, pl.List(pl.Struct({"child": pl.String, "n": pl.Int64}))).alias("moves")
         )
     out: dict[str, list[Any]] = {"detail": [], "survivor_values": [], "explain": [], "irreversible": []}
+    explained: dict[str, str] = {}
     for kind, system, raw, moves in few.select("kind", "system", "detail", "moves").iter_rows():
         detail = json.loads(raw) if raw else None
         if kind == "merge" and context is not None:  # without snapshots, nothing is counted
             detail = {**(detail or {}), "moves": {m["child"]: m["n"] for m in moves or []}}
         out["detail"].append(json.dumps(detail, sort_keys=True) if detail is not None else None)
         out["survivor_values"].append(detail_survivor(detail))
-        out["explain"].append(detail_explain(detail))
+        why = (detail or {}).get("explain")
+        if not isinstance(why, str):
+            out["explain"].append(detail_explain(detail))
+        else:  # pairs matched alike explain alike: each text read once
+            out["explain"].append(explained.get(why) or explained.setdefault(why, detail_explain(detail)))
         out["irreversible"].append(irreversible(kind, system, detail))
     shown = pl.concat(
         [few.select("row"), pl.DataFrame(out, schema=dict.fromkeys(out, pl.String))], how="horizontal"

@@ -21,7 +21,6 @@ from crm_ops import csvio, durable
 ESCAPED = r'[^\x20-\x7e]|["\\]'  # what json.dumps (ensure_ascii) writes otherwise than as itself
 QUOTED = r'[,"\n]'  # what csv.QUOTE_MINIMAL quotes with "," and a "\n" line terminator
 FORMULA = "^[" + "".join("\\" + c if c in "-\\^]" else c for c in "".join(csvio.FORMULA_START)) + "]"
-CHUNK = 200_000  # lines joined and written at a time
 
 
 def by_distinct(values: pl.Series, wanted: pl.Series, say: Callable[[Any], str]) -> pl.Series:
@@ -110,9 +109,8 @@ def write_lines(path: Path, first: str, lines: pl.Series) -> Path:
     def write(tmp: Path) -> None:
         with durable.private_file(tmp).open("wb") as out:
             out.write(first.encode("utf-8") + b"\n")
-            for start in range(0, lines.len(), CHUNK):
-                chunk = lines.slice(start, CHUNK)
-                out.write(chunk.str.join("\n").item().encode("utf-8") + b"\n")
+            if lines.len():  # each line as it is: never quoted, never escaped
+                lines.to_frame("line").write_csv(out, include_header=False, quote_style="never")
 
     durable.write_with(path, write)
     return path
