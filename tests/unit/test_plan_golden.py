@@ -54,10 +54,13 @@ def test_a_plan_of_actions_writes_the_same_files_as_its_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built = build(monkeypatch)
-    again = Plan(built.header, built.actions)  # the table made again from the actions (undo plans, edits)
-    write_plan(again, tmp_path)
-    for name in ("plan.jsonl", "plan.csv"):
-        assert (tmp_path / name).read_bytes() == _expected(name), name
+    of_actions = Plan(built.header, built.actions)  # written an action at a time (undo plans, edits)
+    of_their_table = Plan(built.header, table=of_actions.table)  # the table made again from the actions
+    for plan, folder in ((of_actions, tmp_path / "actions"), (of_their_table, tmp_path / "table")):
+        folder.mkdir()
+        write_plan(plan, folder)
+        for name in ("plan.jsonl", "plan.csv"):
+            assert (folder / name).read_bytes() == _expected(name), (folder.name, name)
     header = json.loads(_expected("plan.jsonl").split(b"\n", 1)[0])
     assert header["plan_id"] == built.header.plan_id
 
@@ -84,3 +87,13 @@ def test_what_a_run_reads_of_a_plan_table_is_what_its_actions_say(monkeypatch: p
     chosen = auto_apply(candidates, wanted=["match.duplicate"], min_confidence=0.95, tags={})
     assert chosen == auto_apply(actions, wanted=["match.duplicate"], min_confidence=0.95, tags={})
     assert chosen and all(a.kind == "merge" for a in chosen)
+
+
+def test_a_plan_of_actions_holding_a_lone_surrogate_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = build(monkeypatch)
+    first = built.actions[0].replace(seen_value="half \ud83d emoji")
+    write_plan(Plan(built.header, (first, *built.actions[1:])), tmp_path)
+    assert '"seen_value": "half \\ud83d emoji"' in (tmp_path / "plan.jsonl").read_text(encoding="utf-8")
+    assert "half \ufffd emoji" in (tmp_path / "plan.csv").read_text(encoding="utf-8")

@@ -59,7 +59,7 @@ from typing import Any
 
 import polars as pl
 
-from crm_ops import csvio
+from crm_ops import csvio, durable
 from crm_ops.errors import ConfigError
 from crm_ops.explain import compact
 from crm_ops.plan import encode
@@ -161,7 +161,7 @@ class Plan:
     the first time it is asked for. ``build_plan`` makes the frame, and a nightly run writes its files
     from it without one Python object per action."""
 
-    __slots__ = ("_actions", "_table", "header")
+    __slots__ = ("_actions", "_built_as_table", "_table", "header")
 
     def __init__(
         self, header: Header, actions: Iterable[Action] | None = None, *, table: pl.DataFrame | None = None
@@ -171,6 +171,7 @@ class Plan:
         self.header = header
         self._actions = tuple(actions) if actions is not None else None
         self._table = table.select([*ACTION_SCHEMA, *SHOWN]) if table is not None else None
+        self._built_as_table = table is not None
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -200,6 +201,11 @@ class Plan:
             assert self._actions is not None
             self._table = actions_table(self._actions)
         return self._table
+
+    @property
+    def framed(self) -> bool:
+        """Whether the plan was made as a table (``build_plan``), not of ``Action`` objects."""
+        return self._built_as_table
 
     def __len__(self) -> int:
         return self._table.height if self._table is not None else len(self.actions)
@@ -252,16 +258,27 @@ def rule_versions(paths: Iterable[Path]) -> dict[str, str]:
 
 def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
     """Write ``plan.jsonl`` and ``plan.csv`` (``approve`` from each action's default) in ``folder``,
-    atomically, from the plan's table (``crm_ops.plan.encode``: the bytes ``json.dumps`` and
-    ``csv_row``/``csvio`` would give, a column at a time)."""
-    table = plan.table
+    atomically. A plan built as a table (``build_plan``) is written from it a column at a time
+    (``crm_ops.plan.encode``: the bytes ``json.dumps`` and ``csv_row``/``csvio`` give); a plan of
+    ``Action`` objects (an undo plan, a plan read back) an action at a time, whose text may hold what a
+    frame cannot (a lone surrogate: escaped in JSON, U+FFFD in the review file)."""
     header = json.dumps({"type": "header", **asdict(plan.header)}, sort_keys=True)
+    jsonl, csv_path = folder / "plan.jsonl", folder / "plan.csv"
+    if not plan.framed:
+        lines = [
+            header,
+            *(json.dumps({"type": "action", **a.as_dict()}, sort_keys=True) for a in plan.actions),
+        ]
+        durable.write_text(jsonl, "\n".join(lines) + "\n")
+        tagged = ({**csv_row(a), PLAN_ID: plan.header.plan_id} for a in plan.actions)
+        return jsonl, csvio.write_file(
+            csv_path, CSV_FIELDS, ([values[f] for f in CSV_FIELDS] for values in tagged)
+        )
+    table = plan.table
     lines = encode.json_objects(table.select(ACTION_FIELDS), raw=("detail",), fixed={"type": "action"})
-    jsonl = encode.write_lines(folder / "plan.jsonl", header, lines)
+    encode.write_lines(jsonl, header, lines)
     rows = encode.csv_lines(csv_table(table, plan.header.plan_id))
-    return jsonl, encode.write_lines(
-        folder / "plan.csv", csvio.format_rows(CSV_FIELDS, []).rstrip("\n"), rows
-    )
+    return jsonl, encode.write_lines(csv_path, csvio.format_rows(CSV_FIELDS, []).rstrip("\n"), rows)
 
 
 def csv_table(table: pl.DataFrame, plan_id: str) -> pl.DataFrame:
