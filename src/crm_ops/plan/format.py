@@ -275,8 +275,8 @@ def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
             csv_path, CSV_FIELDS, ([values[f] for f in CSV_FIELDS] for values in tagged)
         )
     table = plan.table
-    lines = encode.json_objects(table.select(ACTION_FIELDS), raw=("detail",), fixed={"type": "action"})
-    encode.write_lines(jsonl, header, lines)
+    encoded = encode.json_objects(table.select(ACTION_FIELDS), raw=("detail",), fixed={"type": "action"})
+    encode.write_lines(jsonl, header, encoded)
     rows = encode.csv_lines(csv_table(table, plan.header.plan_id))
     return jsonl, encode.write_lines(csv_path, csvio.format_rows(CSV_FIELDS, []).rstrip("\n"), rows)
 
