@@ -372,7 +372,7 @@ def _batch(
         previous_run=previous_run,
         rules={r.id: r.description for r in rules},
         threshold=Threshold(settings.fail_on, settings.max_findings, serious),
-        actions=plan.rows(),
+        actions=plan.rows(detail=("explain",)),  # of a merge's detail, the report shows why it matches
         plan_folder=str(folder),
         chosen=frozenset(a.action_id for a in chosen),
         outcomes=outcomes,

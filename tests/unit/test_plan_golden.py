@@ -77,6 +77,12 @@ def test_what_a_run_reads_of_a_plan_table_is_what_its_actions_say(monkeypatch: p
     table_made = build(monkeypatch)
     actions = build(monkeypatch).actions  # made from the table, as read_plan's are compared above
     assert table_made.rows() == [a.as_dict() for a in actions]
+    explained = [a.as_dict() | {"detail": {"explain": (a.detail or {}).get("explain")}} for a in actions]
+    assert table_made.rows(detail=("explain",)) == [
+        {**row, "detail": None if a.detail is None else row["detail"]}
+        for a, row in zip(actions, explained, strict=True)
+    ]
+    assert any(row["detail"] and row["detail"]["explain"] for row in explained)
     candidates = table_made.where(auto_appliable(0.95))
     assert candidates == [
         a for a in actions if (a.confidence or 0.0) >= 0.95 and a.kind in ("update", "associate", "merge")

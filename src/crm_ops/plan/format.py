@@ -51,7 +51,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,11 +181,23 @@ class Plan:
             self._actions = tuple(Action(**row) for row in table_rows(self._table))
         return self._actions
 
-    def rows(self) -> list[dict[str, Any]]:
-        """The actions as dicts (``Action.as_dict``), made from the table without an ``Action`` each."""
-        if self._actions is not None:
-            return [a.as_dict() for a in self._actions]
-        return table_rows(self.table)
+    def rows(self, detail: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The actions as dicts (``Action.as_dict``), made from the table without an ``Action`` each;
+        ``detail``: the keys of each detail wanted (read by polars: a merge's detail is long, and the run
+        report reads only its ``explain``), all of it when None."""
+        if self._actions is not None or detail is None:
+            return (
+                [a.as_dict() for a in self._actions] if self._actions is not None else table_rows(self.table)
+            )
+        wanted = pl.Struct(dict.fromkeys(detail, pl.String()))
+        try:
+            parts = self.table.select(pl.col("detail").str.json_decode(wanted))["detail"].to_list()
+        except pl.exceptions.PolarsError:  # a key that is not text: read each detail whole
+            return [{**row, "detail": _keys(row["detail"], detail)} for row in table_rows(self.table)]
+        rows = self.table.select([f for f in ACTION_FIELDS if f != "detail"]).to_dicts()
+        for row, part in zip(rows, parts, strict=True):
+            row["detail"] = part
+        return rows
 
     def where(self, condition: pl.Expr) -> list[Action]:
         """The actions of the table's rows meeting ``condition``: only those become ``Action`` objects."""
@@ -219,6 +231,10 @@ class Plan:
 
     def __repr__(self) -> str:
         return f"Plan({self.header!r}, {len(self):,} actions)"
+
+
+def _keys(detail: Mapping[str, Any] | None, keys: Sequence[str]) -> dict[str, Any] | None:
+    return None if detail is None else {k: detail.get(k) for k in keys}
 
 
 def table_rows(table: pl.DataFrame) -> list[dict[str, Any]]:
