@@ -26,14 +26,13 @@ import structlog
 
 from crm_ops.config import Profile
 from crm_ops.errors import ApiError, ConfigError
-from crm_ops.plan import encode
 from crm_ops.plan.format import Action, actions_table
+from crm_ops.plan.labels import LABEL_COLUMNS, column_texts, labels_of, record_label
 from crm_ops.schema.relations import Relations
 
 log = structlog.get_logger("crm_ops.plan")
 SF_OBJECTS = {"ContactRole": "OpportunityContactRole", "Owner": "User"}
 HS_TYPES = {"Contact": "0-1", "Account": "0-2", "Opportunity": "0-3"}
-LABEL_COLUMNS = ("first_name", "last_name", "email", "name", "domain", "website", "amount", "company", "role")
 OTHER_ENTITY = {"associate": "Account"}  # a link's target; a merge's survivor is the same entity
 ANNOTATED = ("label", "account", "url", "other_id", "other_label", "other_url")  # what annotate sets
 LOOKUP = {
@@ -46,9 +45,6 @@ LOOKUP = {
 }
 NAMES = {"system": pl.String, "account_ref": pl.String, "account_name": pl.String}
 MOVE_KEY = {"system": pl.String, "entity": pl.String, "record_id": pl.String}
-# what Python's str.split() splits on: the text of a label is its words joined by one space
-SPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-SPACES = "[" + "".join(f"\\u{{{ord(c):04x}}}" for c in SPACE) + "]+"
 
 
 @dataclass(frozen=True)
@@ -277,11 +273,11 @@ class Context:
             .collect()
             .unique("id", keep="last", maintain_order=True)
         )
-        texts = {c: _texts(subset[c]) for c in columns if c not in ("id", "amount", "account_id")}
+        texts = {c: column_texts(subset[c]) for c in columns if c not in ("id", "amount", "account_id")}
         blank = pl.Series([None] * subset.height, dtype=pl.String)
         got = {c: texts.get(c, blank) for c in LABEL_COLUMNS if c != "amount"}
         account = subset["account_id"].cast(pl.String) if "account_id" in subset.columns else blank
-        label = _label_of(entity, got, subset["amount"] if "amount" in subset.columns else None)
+        label = labels_of(entity, got, subset["amount"] if "amount" in subset.columns else None)
         return pl.DataFrame(
             {
                 "system": [system] * subset.height,
@@ -307,7 +303,9 @@ class Context:
             .collect()
             .unique("id", keep="last", maintain_order=True)
         )
-        name = _texts(subset["name"]) if has_name else pl.Series([None] * subset.height, dtype=pl.String)
+        name = (
+            column_texts(subset["name"]) if has_name else pl.Series([None] * subset.height, dtype=pl.String)
+        )
         return pl.DataFrame(
             {"system": [system] * subset.height, "account_ref": subset["id"], "account_name": name},
             schema=NAMES,
@@ -355,80 +353,3 @@ def _other_record() -> list[pl.Expr]:
             expr = expr.when(case[0]).then(case[i + 1])
         out.append(expr.otherwise(pl.lit(None, pl.String)).alias(name))
     return out
-
-
-def _texts(values: pl.Series) -> pl.Series:
-    """``_text`` of each value, a column at a time: its words (``str.split``) joined by one space, null
-    when there are none."""
-    if values.dtype == pl.Null:
-        return pl.Series(values.name, [None] * values.len(), pl.String)
-    if values.dtype != pl.String:
-        values = encode.by_distinct(values, values.is_not_null(), str)
-    joined = values.str.replace_all(SPACES, " ").str.strip_chars(" ")
-    return pl.select(pl.when(pl.lit(joined) != "").then(pl.lit(joined))).to_series().alias(values.name)
-
-
-def _label_of(entity: str, got: Mapping[str, pl.Series], amount: pl.Series | None) -> pl.Series:
-    """``record_label`` of each record, from its label columns' texts (``_texts``) and its amount."""
-    col = {c: pl.lit(v) for c, v in got.items()}
-
-    def either(both: pl.Expr, first: pl.Expr, second: pl.Expr, none: str | None) -> pl.Expr:
-        return (
-            pl.when(first.is_not_null() & second.is_not_null())
-            .then(both)
-            .otherwise(pl.coalesce(first, second, pl.lit(none, pl.String)))
-        )
-
-    if entity in ("Contact", "Lead", "Owner"):
-        person = pl.concat_str(col["first_name"], col["last_name"], separator=" ", ignore_nulls=True)
-        person = pl.when(person != "").then(person)
-        email = col["email"]
-        label = either(
-            pl.concat_str(person, pl.lit(" <"), email, pl.lit(">")), person, email, "(no name, no e-mail)"
-        )
-    elif entity == "Account":
-        name, where = col["name"], pl.coalesce(col["domain"], col["website"])
-        label = either(pl.concat_str(name, pl.lit(" ("), where, pl.lit(")")), name, where, "(no name)")
-    elif entity == "Opportunity":
-        shown = (
-            encode.by_distinct(amount, amount.is_not_null(), lambda v: f"{v:,.2f}".removesuffix(".00"))
-            if amount is not None
-            else pl.Series([None] * len(got["name"]), dtype=pl.String)
-        )
-        title = col["name"]
-        label = either(
-            pl.concat_str(title, pl.lit(" ("), pl.lit(shown), pl.lit(")")), title, pl.lit(shown), "(no name)"
-        )
-    elif entity == "ContactRole":
-        label = col["role"]
-    else:
-        label = col["name"]  # a declared entity (a custom object): its name, when it maps one
-    return (
-        pl.select(label.alias("label")).to_series() if len(got["name"]) else pl.Series("label", [], pl.String)
-    )
-
-
-def record_label(entity: str, row: Mapping[str, Any]) -> str | None:
-    """A person's name and e-mail, an account's name and domain, an opportunity's name and amount (what
-    the record has of them; a record with none says so)."""
-    if entity in ("Contact", "Lead", "Owner"):
-        person = " ".join(x for x in (_text(row.get("first_name")), _text(row.get("last_name"))) if x)
-        email = _text(row.get("email"))
-        return f"{person} <{email}>" if person and email else (person or email or "(no name, no e-mail)")
-    if entity == "Account":
-        name, where = _text(row.get("name")), _text(row.get("domain")) or _text(row.get("website"))
-        return f"{name} ({where})" if name and where else (name or where or "(no name)")
-    if entity == "Opportunity":
-        title, amount = _text(row.get("name")), row.get("amount")
-        shown = None if amount is None else f"{amount:,.2f}".removesuffix(".00")
-        return f"{title} ({shown})" if title and shown else (title or shown or "(no name)")
-    if entity == "ContactRole":
-        return _text(row.get("role"))
-    return _text(row.get("name"))  # a declared entity (a custom object): its name, when it maps one
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = " ".join(str(value).split())
-    return text or None
