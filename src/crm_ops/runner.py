@@ -67,7 +67,7 @@ from crm_ops.orgwatch import org_changes
 from crm_ops.plan import write_plan
 from crm_ops.plan.apply import Applier
 from crm_ops.plan.format import new_plan_id
-from crm_ops.plan.review import auto_apply
+from crm_ops.plan.review import auto_appliable, auto_apply
 from crm_ops.plan.settle import settle_pending
 from crm_ops.planning import profile_plan
 from crm_ops.progress import Steps
@@ -262,7 +262,8 @@ def _batch(
         # field writes by rule or tag, merges only by name; and of those, an action a person has to
         # look at first (approved = no in plan.csv) only when the run settings name its rule
         chosen = auto_apply(
-            plan.actions,
+            # what it can choose from (only those become Action objects; none when it names no rule)
+            plan.where(auto_appliable(settings.min_confidence)) if settings.auto_apply else [],
             wanted=settings.auto_apply,
             min_confidence=settings.min_confidence,
             tags={r.id: set(r.tags) for r in rules},
@@ -332,7 +333,7 @@ def _batch(
         "findings": findings.height,
         "findings_by_severity": dict(triaged.counted().group_by("severity").len().iter_rows()),  # unmuted
         "rule_errors": rule_errors,
-        "plan_actions": len(plan.actions),
+        "plan_actions": len(plan),
         "auto_apply_chosen": len(chosen),
         "applied": applied,
         "refused": refusals,
@@ -371,7 +372,7 @@ def _batch(
         previous_run=previous_run,
         rules={r.id: r.description for r in rules},
         threshold=Threshold(settings.fail_on, settings.max_findings, serious),
-        actions=[a.__dict__ for a in plan.actions],
+        actions=plan.rows(detail=("explain",)),  # of a merge's detail, the report shows why it matches
         plan_folder=str(folder),
         chosen=frozenset(a.action_id for a in chosen),
         outcomes=outcomes,
@@ -386,7 +387,7 @@ def _batch(
         field_audit=audited,
     )
     write_record(folder, profile.name, profile.notify, summary, render_run(report_data))
-    log.info("run.done", exit_code=code, findings=findings.height, actions=len(plan.actions), applied=applied)
+    log.info("run.done", exit_code=code, findings=findings.height, actions=len(plan), applied=applied)
     return RunResult(run_id, folder, code, summary)
 
 

@@ -22,8 +22,9 @@ from crm_ops import state as state_module
 from crm_ops.erasure import purge as purge_module
 from crm_ops.erasure.purge import Trace, find_traces, purge_state
 from crm_ops.plan.apply import erased_refusals, undo_plan
-from crm_ops.plan.format import Action, Header, Plan, read_plan, write_plan
+from crm_ops.plan.format import Action, Header, Plan, read_plan
 from crm_ops.plan.reviewfile import read_review_file
+from crm_ops.plan.writing import write_plan
 from crm_ops.state import State
 
 ERASED_ON = datetime(2026, 12, 1, 9, tzinfo=UTC)

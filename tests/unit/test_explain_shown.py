@@ -19,9 +19,10 @@ from crm_ops import csvio
 from crm_ops.explain import compact
 from crm_ops.match import survivorship
 from crm_ops.match.merges import conversions
-from crm_ops.plan.format import Action, Header, Plan, explain_text, write_plan
+from crm_ops.plan.format import Action, Header, Plan, explain_text
 from crm_ops.plan.reviewfile import read_review_file
 from crm_ops.plan.show import render, summarise
+from crm_ops.plan.writing import write_plan
 from crm_ops.report import render_run
 from crm_ops.rules.model import example_frame
 from tests.report_sample import EXPLAIN, HOSTILE, sample_run

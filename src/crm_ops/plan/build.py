@@ -4,6 +4,7 @@ with its default approval (``crm_ops.plan.review``) and what a person needs to j
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
@@ -13,31 +14,22 @@ from typing import Any
 import polars as pl
 
 from crm_ops.plan.context import Context
-from crm_ops.plan.format import Action, Header, Plan, new_plan_id
-from crm_ops.plan.review import Review
+from crm_ops.plan.format import (
+    ACTION_SCHEMA,
+    SHOWN,
+    Header,
+    Plan,
+    detail_explain,
+    detail_survivor,
+    new_plan_id,
+)
+from crm_ops.plan.review import Review, irreversible
 from crm_ops.rules.model import FINDINGS_SCHEMA
 from crm_ops.schema.relations import Relations, shipped_relations
 
 OTHER_RECORD = ("match.lead_duplicates_contact", "match.duplicate")  # rules whose flags name another record
 ASSOCIATIONS = frozenset({"account_id"})  # fields that link a record to another (HubSpot: an association)
 WRITABLE = ("salesforce", "hubspot")  # the systems a plan writes into; sources are read-only
-
-
-def _kind(
-    f: Mapping[str, Any], has_proposal: bool, detail: dict[str, Any] | None, relations: Relations
-) -> str | None:
-    rule, field = f["rule"], f["field"]
-    if rule == "match.duplicate":
-        # merged where the CRM has a merge API for the object; else a person merges by hand
-        return "merge" if relations.mergeable(f["system"], f["entity"]) else "flag"
-    if rule == "match.lead_duplicates_contact":
-        # converted into the contact on its account; a contact without an account cannot take a lead
-        return "convert" if detail and detail.get("account_id") else "flag"
-    if has_proposal and field in ASSOCIATIONS:
-        return "associate"
-    if has_proposal and field and field != "id":
-        return "update"
-    return None
 
 
 def build_plan(
@@ -89,61 +81,19 @@ def build_plan(
             schema={"system": pl.String, "record_id": pl.String},
         ).with_columns(pl.lit("Lead").alias("entity"))
         findings = findings.join(keys, on=["system", "entity", "record_id"], how="anti")
-    rows = findings.sort(["confidence", "rule"], descending=[True, False], nulls_last=True).to_dicts()
-    details: dict[str, dict[str, Any]] = {}  # parsed once per distinct detail (a cluster shares one)
-    chosen: dict[tuple[str, str, str, str, str], Action] = {}
-    others: dict[tuple[str, str, str, str, str], list[str]] = {}
-    for f in rows:
-        has_proposal = f["confidence"] is not None
-        raw = f.get("detail")
-        if raw and raw not in details:
-            details[raw] = json.loads(raw)
-        detail = details.get(raw) if raw else None
-        kind = _kind(f, has_proposal, detail, relations)
-        if kind is not None and f["system"] not in WRITABLE:
-            kind = "flag"  # a source (billing, product, files) is read-only: a person fixes it there
-        if kind is None:
-            if not (flag_errors and f["severity"] == "error"):
-                continue
-            kind = "flag"
-        key = (kind, f["system"], f["entity"], f["record_id"], f["field"] or "")
-        if key in chosen:
-            others.setdefault(key, []).append(f["rule"])
-            continue
-        unmerged = kind == "flag" and f["rule"] == "match.duplicate"
-        chosen[key] = Action(
-            kind=kind,
-            system=f["system"],
-            entity=f["entity"],
-            record_id=f["record_id"],
-            field=f["field"],
-            seen_value=f["current_value"],
-            proposed_value=f["proposed_value"] if kind != "flag" else None,
-            detail=detail if kind in ("merge", "convert") else None,
-            rule=f["rule"],
-            severity=f["severity"],
-            confidence=f["confidence"],
-            reason=f"{f['message']}: {relations.no_merge(f['system'], f['entity'])}"
-            if unmerged
-            else f["message"],
-            # the contact a lead duplicates, a duplicate's survivor: a flag proposes nothing, but a person
-            # wants to see the other record
-            other_id=f["proposed_value"] if f["rule"] in OTHER_RECORD else None,
-        )
-    merged_away = {(k[1], k[2], k[3]) for k in chosen if k[0] in ("merge", "convert")}
-    actions = []
-    for slot, action in chosen.items():
-        if slot[0] not in ("merge", "convert") and (slot[1], slot[2], slot[3]) in merged_away:
-            continue
-        also = others.get(slot)
-        reason = f"{action.reason} (also proposed by: {', '.join(also)})" if also else action.reason
-        actions.append(action.replace(reason=reason).with_id())
-    actions.sort(key=lambda a: (a.system, a.entity, a.record_id, a.kind, a.field or "", a.rule))
+    detail = pl.col("detail") if "detail" in findings.columns else pl.lit(None)
+    found = findings.select(
+        *(pl.col(c).cast(t) for c, t in FINDINGS_SCHEMA.items()), detail.cast(pl.String).alias("detail")
+    ).sort(["confidence", "rule"], descending=[True, False], nulls_last=True, maintain_order=True)
+    table = _chosen(
+        found.with_columns(_kinds(found, relations, flag_errors)).filter(pl.col("kind").is_not_null())
+    )
+    table = _actions(table, relations)
     if context is not None:
-        actions = context.annotate(actions)
-        actions = context.with_moves(actions, relations)
+        table = context.annotate_table(table)
+    table = _merges(table, context, relations)
     review = review or Review()
-    actions = [review.annotate(a) for a in actions]
+    table = review.annotate_table(table).drop("irreversible")
     header = Header(
         plan_id=new_plan_id(now),
         created_at=(now or datetime.now(UTC)).isoformat(),
@@ -152,7 +102,168 @@ def build_plan(
         rules=dict(rules or {}),
         review={"approve": list(review.settings.approve), "min_confidence": review.settings.min_confidence},
     )
-    return Plan(header, tuple(actions))
+    return Plan(header, table=table)
+
+
+def _kinds(found: pl.DataFrame, relations: Relations, flag_errors: bool) -> pl.Expr:
+    """Each finding's action kind (null: none). A duplicate is merged where the CRM has a merge API for
+    the object, else a person merges it by hand (a flag); a lead duplicating a contact is converted into
+    it when the contact has an account (the finding's detail says), else flagged; a proposal for a link
+    field associates, one for another field updates; a source (billing, product, files) is read-only: a
+    person fixes it there (a flag); an error without a fix is flagged when ``flag_errors``."""
+    rule, field, system = pl.col("rule"), pl.col("field"), pl.col("system")
+    has_proposal = pl.col("confidence").is_not_null()
+    pairs = found.filter(rule == "match.duplicate").select("system", "entity").unique().rows()
+    pair = pl.concat_str(system, pl.lit("\x1f"), pl.col("entity"))
+    mergeable = pair.is_in([f"{s}\x1f{e}" for s, e in pairs if relations.mergeable(s, e)])
+    details = found.filter(rule == "match.lead_duplicates_contact")["detail"].unique().drop_nulls().to_list()
+    onto_account = pl.col("detail").is_in(
+        [d for d in details if d and (json.loads(d) or {}).get("account_id")]
+    )
+    kind: pl.Expr = (
+        pl.when(rule == "match.duplicate")
+        .then(pl.when(mergeable).then(pl.lit("merge")).otherwise(pl.lit("flag")))
+        .when(rule == "match.lead_duplicates_contact")
+        .then(pl.when(onto_account).then(pl.lit("convert")).otherwise(pl.lit("flag")))
+        .when(has_proposal & field.is_in(list(ASSOCIATIONS)))
+        .then(pl.lit("associate"))
+        .when(has_proposal & (field.fill_null("") != "") & (field != "id"))
+        .then(pl.lit("update"))
+    )
+    kind = pl.when(kind.is_not_null() & ~system.is_in(list(WRITABLE))).then(pl.lit("flag")).otherwise(kind)
+    flagged = (
+        pl.when(pl.col("severity") == "error").then(pl.lit("flag"))
+        if flag_errors
+        else pl.lit(None, pl.String)
+    )
+    return pl.coalesce(kind, flagged).alias("kind")
+
+
+def _chosen(found: pl.DataFrame) -> pl.DataFrame:
+    """One finding per action (kind, record and field), the best (``found`` is sorted best first), with
+    the rules of the others (``also``). A record a merge folds into another (or a lead converted) keeps
+    only that: its fixes are moot once it is merged, and writing them would make the merge a conflict
+    (its ``updated_at`` would move)."""
+    key = ["kind", "system", "entity", "record_id", "slot"]
+    chosen = (
+        found.with_columns(pl.col("field").fill_null("").alias("slot"))
+        .group_by(key, maintain_order=True)
+        .agg(pl.all().exclude("rule").first(), pl.col("rule").first(), pl.col("rule").slice(1).alias("also"))
+    )
+    folded = chosen.filter(pl.col("kind").is_in(["merge", "convert"])).select("system", "entity", "record_id")
+    moot = ~pl.col("kind").is_in(["merge", "convert"])
+    kept = chosen.join(
+        folded.unique(), on=["system", "entity", "record_id"], how="anti", maintain_order="left"
+    )
+    return pl.concat([chosen.filter(~moot), kept.filter(moot)]) if folded.height else chosen
+
+
+def _actions(chosen: pl.DataFrame, relations: Relations) -> pl.DataFrame:
+    """The chosen findings as a plan's table (``ACTION_SCHEMA``), sorted by record, each with its id
+    (``Action.with_id``): a flag proposes nothing, but names the other record (the contact a lead
+    duplicates, a duplicate's survivor) for a person to see; an unmerged duplicate's reason says why."""
+    kind, rule = pl.col("kind"), pl.col("rule")
+    pairs = chosen.filter(rule == "match.duplicate").select("system", "entity").unique().rows()
+    why = pl.DataFrame(
+        [(s, e, relations.no_merge(s, e)) for s, e in pairs],
+        schema={"system": pl.String, "entity": pl.String, "no_merge": pl.String},
+        orient="row",
+    )
+    reason = (
+        pl.when((kind == "flag") & (rule == "match.duplicate"))
+        .then(pl.concat_str(pl.col("message"), pl.lit(": "), pl.col("no_merge")))
+        .otherwise(pl.col("message"))
+    )
+    reason = (
+        pl.when(pl.col("also").list.len() > 0)
+        .then(
+            pl.concat_str(reason, pl.lit(" (also proposed by: "), pl.col("also").list.join(", "), pl.lit(")"))
+        )
+        .otherwise(reason)
+    )
+    table = (
+        chosen.join(why, on=["system", "entity"], how="left", maintain_order="left")
+        .select(
+            "kind",
+            "system",
+            "entity",
+            "record_id",
+            "field",
+            pl.col("current_value").alias("seen_value"),
+            pl.when(kind == "flag")
+            .then(pl.lit(None, pl.String))
+            .otherwise(pl.col("proposed_value"))
+            .alias("proposed_value"),
+            "rule",
+            "severity",
+            "confidence",
+            reason.alias("reason"),
+            pl.when(kind.is_in(["merge", "convert"])).then(pl.col("detail")).alias("detail"),
+            pl.when(rule.is_in(list(OTHER_RECORD))).then(pl.col("proposed_value")).alias("other_id"),
+        )
+        .sort(
+            ["system", "entity", "record_id", "kind", pl.col("field").fill_null(""), "rule"],
+            maintain_order=True,
+        )
+    )
+    key = table.select(
+        pl.concat_str(
+            [
+                pl.col(c).fill_null("None")
+                for c in ("kind", "system", "entity", "record_id", "field", "proposed_value", "rule")
+            ],
+            separator="\x1f",
+        )
+    ).to_series()
+    ids = [hashlib.sha256(k.encode("utf-8", "surrogatepass")).hexdigest()[:16] for k in key.to_list()]
+    blank = pl.lit(None, pl.String)
+    return table.with_columns(
+        pl.Series("action_id", ids, pl.String),
+        *(blank.alias(c) for c in ("label", "account", "url", "other_label", "other_url")),
+        pl.lit(None, pl.Boolean).alias("approved"),
+        pl.lit("").alias("review_reason"),
+    ).select(list(ACTION_SCHEMA))
+
+
+def _merges(table: pl.DataFrame, context: Context | None, relations: Relations) -> pl.DataFrame:
+    """``table`` with each merge's and conversion's detail completed and shown: a merge's children
+    counted (``detail["moves"]``, ``Context.moves``; no ``moves`` without ``context``), the detail as JSON
+    (keys sorted), what the review file shows of it (``SHOWN``) and what undoing it cannot put back
+    (``irreversible``). The only step that reads each merge's detail in Python, one merge at a time."""
+    merge_like = pl.col("kind").is_in(["merge", "convert"])
+    few = table.with_row_index("row").filter(merge_like)
+    merges = few.filter(pl.col("kind") == "merge").select("system", "entity", "record_id")
+    counted = context.moves(merges, relations) if context is not None and merges.height else None
+    if counted is not None:
+        few = few.join(counted, on=["system", "entity", "record_id"], how="left", maintain_order="left")
+    else:
+        few = few.with_columns(
+            pl.lit(None, pl.List(pl.Struct({"child": pl.String, "n": pl.Int64}))).alias("moves")
+        )
+    out: dict[str, list[Any]] = {"detail": [], "survivor_values": [], "explain": [], "irreversible": []}
+    explained: dict[str, str] = {}
+    for kind, system, raw, moves in few.select("kind", "system", "detail", "moves").iter_rows():
+        detail = json.loads(raw) if raw else None
+        if kind == "merge" and context is not None:  # without snapshots, nothing is counted
+            detail = {**(detail or {}), "moves": {m["child"]: m["n"] for m in moves or []}}
+        out["detail"].append(json.dumps(detail, sort_keys=True) if detail is not None else None)
+        out["survivor_values"].append(detail_survivor(detail))
+        why = (detail or {}).get("explain")
+        if not isinstance(why, str):
+            out["explain"].append(detail_explain(detail))
+        else:  # pairs matched alike explain alike: each text read once
+            out["explain"].append(explained.get(why) or explained.setdefault(why, detail_explain(detail)))
+        out["irreversible"].append(irreversible(kind, system, detail))
+    shown = pl.concat(
+        [few.select("row"), pl.DataFrame(out, schema=dict.fromkeys(out, pl.String))], how="horizontal"
+    )
+    return (
+        table.drop("detail")
+        .with_row_index("row")
+        .join(shown, on="row", how="left", maintain_order="left")
+        .with_columns(pl.col(c).fill_null("") for c in SHOWN)
+        .select([*ACTION_SCHEMA, *SHOWN, "irreversible"])
+    )
 
 
 def converted_leads(frames: Mapping[str, Mapping[str, pl.DataFrame]]) -> set[tuple[str, str]]:

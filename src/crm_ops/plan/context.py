@@ -26,14 +26,25 @@ import structlog
 
 from crm_ops.config import Profile
 from crm_ops.errors import ApiError, ConfigError
-from crm_ops.plan.format import Action
+from crm_ops.plan.format import Action, actions_table
+from crm_ops.plan.labels import LABEL_COLUMNS, column_texts, labels_of, record_label
 from crm_ops.schema.relations import Relations
 
 log = structlog.get_logger("crm_ops.plan")
 SF_OBJECTS = {"ContactRole": "OpportunityContactRole", "Owner": "User"}
 HS_TYPES = {"Contact": "0-1", "Account": "0-2", "Opportunity": "0-3"}
-LABEL_COLUMNS = ("first_name", "last_name", "email", "name", "domain", "website", "amount", "company", "role")
 OTHER_ENTITY = {"associate": "Account"}  # a link's target; a merge's survivor is the same entity
+ANNOTATED = ("label", "account", "url", "other_id", "other_label", "other_url")  # what annotate sets
+LOOKUP = {
+    "system": pl.String,
+    "entity": pl.String,
+    "record_id": pl.String,
+    "label": pl.String,
+    "account_ref": pl.String,
+    "company": pl.String,
+}
+NAMES = {"system": pl.String, "account_ref": pl.String, "account_name": pl.String}
+MOVE_KEY = {"system": pl.String, "entity": pl.String, "record_id": pl.String}
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,25 @@ class Addresses:
         if system == "hubspot" and self.portal_id and entity in HS_TYPES:
             return f"https://{self.ui_domain}/contacts/{self.portal_id}/record/{HS_TYPES[entity]}/{record_id}"
         return None
+
+    def url_of(self, system: str, entity: str, record_id: str) -> pl.Expr:
+        """``url`` of the records in columns ``system``, ``entity`` and ``record_id``, a column at a time."""
+        sys_, ent, rid = pl.col(system), pl.col(entity), pl.col(record_id)
+        out: Any = pl.when(rid.fill_null("") == "").then(pl.lit(None, pl.String))
+        if self.instance_url:
+            obj = ent.replace(SF_OBJECTS)
+            base = f"{self.instance_url.rstrip('/')}/lightning/r/"
+            out = out.when(sys_ == "salesforce").then(
+                pl.concat_str(pl.lit(base), obj, pl.lit("/"), rid, pl.lit("/view"))
+            )
+        if self.portal_id:
+            kind = ent.replace_strict(HS_TYPES, default=None, return_dtype=pl.String)
+            base = f"https://{self.ui_domain}/contacts/{self.portal_id}/record/"
+            out = out.when((sys_ == "hubspot") & kind.is_not_null()).then(
+                pl.concat_str(pl.lit(base), kind, pl.lit("/"), rid)
+            )
+        url: pl.Expr = out.otherwise(pl.lit(None, pl.String))
+        return url
 
 
 def addresses(profile: Profile, connector: Callable[[str], Any] | None = None) -> Addresses:
@@ -97,114 +127,189 @@ class Context:
         return pl.scan_parquet(path) if path is not None else None
 
     def annotate(self, actions: list[Action]) -> list[Action]:
-        """``actions`` with their labels, account names, other records and URLs."""
-        twins = self._twins([a for a in actions if a.rule.startswith("match.drift.")])
-        others = {a.action_id: self._other(a, twins) for a in actions}
-        wanted: dict[tuple[str, str], set[str]] = {}
-        for a in actions:
-            wanted.setdefault((a.system, a.entity), set()).add(a.record_id)
-            other = others[a.action_id]
-            if other is not None:
-                wanted.setdefault(other[:2], set()).add(other[2])
-        rows = {key: self._rows(*key, ids) for key, ids in wanted.items()}
-        accounts: dict[str, set[str]] = {}
-        for (system, _), found in rows.items():
-            for row in found.values():
-                if row.get("account_id"):
-                    accounts.setdefault(system, set()).add(str(row["account_id"]))
-        names = {
-            system: {i: r.get("name") for i, r in self._rows(system, "Account", ids).items()}
-            for system, ids in accounts.items()
-        }
+        """``actions`` with their labels, account names, other records and URLs (``annotate_table``)."""
+        table = self.annotate_table(actions_table(actions))
+        shown = table.select(ANNOTATED).iter_rows(named=True)
+        return [a.replace(**row) for a, row in zip(actions, shown, strict=True)]
 
-        def label(system: str, entity: str, record_id: str) -> str | None:
-            row = rows.get((system, entity), {}).get(record_id)
-            return record_label(entity, row) if row is not None else None
-
-        out = []
-        for a in actions:
-            row = rows.get((a.system, a.entity), {}).get(a.record_id) or {}
-            account = row.get("company") if a.entity == "Lead" else None
-            if row.get("account_id"):
-                account = names.get(a.system, {}).get(str(row["account_id"]))
-            other = others[a.action_id]
-            out.append(
-                a.replace(
-                    label=label(a.system, a.entity, a.record_id),
-                    account=_text(account),
-                    url=self.addresses.url(a.system, a.entity, a.record_id),
-                    other_id=other[2] if other else None,
-                    other_label=label(*other) if other else None,
-                    other_url=self.addresses.url(*other) if other else None,
-                )
-            )
-        return out
+    def annotate_table(self, table: pl.DataFrame) -> pl.DataFrame:
+        """A plan's table (``crm_ops.plan.format.ACTION_SCHEMA``) with each action's label, account name,
+        other record and URLs (``ANNOTATED``), joined from the snapshots a table at a time."""
+        key, columns = ["system", "entity", "record_id"], table.columns
+        table = table.with_columns(self._twins_of(table)).with_columns(_other_record())
+        mine = table.select(key)
+        theirs = table.select(
+            pl.col("o_system").alias("system"),
+            pl.col("o_entity").alias("entity"),
+            pl.col("o_id").alias("record_id"),
+        ).drop_nulls()
+        wanted = pl.concat([mine, theirs]).unique()
+        found = [
+            self._labelled(system, entity, ids["record_id"])
+            for (system, entity), ids in wanted.group_by(["system", "entity"], maintain_order=True)
+        ]
+        rows = pl.concat(found) if found else pl.DataFrame(schema=LOOKUP)
+        accounts = rows.filter(pl.col("account_ref").is_not_null()).select("system", "account_ref").unique()
+        names = [
+            self._account_names(system, ids["account_ref"])
+            for (system,), ids in accounts.group_by(["system"], maintain_order=True)
+        ]
+        named = pl.concat(names) if names else pl.DataFrame(schema=NAMES)
+        others = rows.select(
+            pl.col("system").alias("o_system"),
+            pl.col("entity").alias("o_entity"),
+            pl.col("record_id").alias("o_id"),
+            pl.col("label").alias("other_label"),
+        )
+        joined = (
+            table.drop(ANNOTATED)
+            .join(rows, on=key, how="left", maintain_order="left")
+            .join(named, on=["system", "account_ref"], how="left", maintain_order="left")
+            .join(others, on=["o_system", "o_entity", "o_id"], how="left", maintain_order="left")
+        )
+        account = (
+            pl.when(pl.col("account_ref").is_not_null())
+            .then(pl.col("account_name"))
+            .when(pl.col("entity") == "Lead")
+            .then(pl.col("company"))
+        )
+        return joined.with_columns(
+            account.alias("account"),
+            self.addresses.url_of("system", "entity", "record_id").alias("url"),
+            pl.col("o_id").alias("other_id"),
+            self.addresses.url_of("o_system", "o_entity", "o_id").alias("other_url"),
+        ).select(columns)
 
     def with_moves(self, actions: list[Action], relations: Relations) -> list[Action]:
-        """``actions`` with each merge's children counted in its ``detail["moves"]``: the live records
-        of the snapshots whose parent column (``relations``) holds the merged-away record's id, by
-        ``<entity>.<column>`` (none: an empty table), which the merge moves to the survivor."""
-        merged: dict[tuple[str, str], list[str]] = {}
-        for a in actions:
-            if a.kind == "merge":
-                merged.setdefault((a.system, a.entity), []).append(a.record_id)
-        counts: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
-        for (system, entity), ids in merged.items():
-            mine = counts.setdefault((system, entity), {})
-            for child, column in relations.children(system, entity):
-                table = self._table(system, child)
-                names = table.collect_schema().names() if table is not None else []
-                if table is None or column not in names:
-                    continue
-                if "is_deleted" in names:
-                    table = table.filter(~pl.col("is_deleted").fill_null(False))
-                found = (
-                    table.filter(pl.col(column).cast(pl.String).is_in(ids))
-                    .group_by(pl.col(column).cast(pl.String).alias("parent"))
-                    .len()
-                    .collect()
-                )
-                for parent, n in found.iter_rows():
-                    mine.setdefault(str(parent), {})[f"{child}.{column}"] = int(n)
+        """``actions`` with each merge's children counted in its ``detail["moves"]`` (``moves``)."""
+        merges = [a for a in actions if a.kind == "merge"]
+        counted = self.moves(
+            pl.DataFrame([(a.system, a.entity, a.record_id) for a in merges], schema=MOVE_KEY, orient="row"),
+            relations,
+        )
+        found = {(s, e, r): m for s, e, r, m in counted.iter_rows()}
         out = []
         for a in actions:
             if a.kind != "merge":
                 out.append(a)
                 continue
-            moves = counts.get((a.system, a.entity), {}).get(a.record_id, {})
-            out.append(a.replace(detail={**(a.detail or {}), "moves": dict(sorted(moves.items()))}))
+            moves = {m["child"]: m["n"] for m in found.get((a.system, a.entity, a.record_id)) or []}
+            out.append(a.replace(detail={**(a.detail or {}), "moves": moves}))
         return out
 
-    def _twins(self, drifts: list[Action]) -> dict[tuple[str, str, str], str]:
-        """(system, entity, id) -> the id of its twin in the other CRM, for the records of ``drifts``."""
-        if not drifts or self.links is None or self.links.is_empty():
-            return {}
-        out: dict[tuple[str, str, str], str] = {}
-        for system, here, there in (("salesforce", "sf_id", "hs_id"), ("hubspot", "hs_id", "sf_id")):
-            ids = list({a.record_id for a in drifts if a.system == system})
-            if not ids:
-                continue
-            found = self.links.filter(pl.col(here).is_in(ids)).select("entity", here, there)
-            for entity, record_id, twin in found.iter_rows():
-                out[(system, str(entity), str(record_id))] = str(twin)
-        return out
+    def moves(self, merges: pl.DataFrame, relations: Relations) -> pl.DataFrame:
+        """For each merged-away record of ``merges`` (system, entity, record_id): its children, the live
+        records of the snapshots whose parent column (``relations``) holds its id, counted by
+        ``<entity>.<column>`` (``moves``: a list of {child, n}, by child; a record with none: absent),
+        which the merge moves to the survivor."""
+        counts = []
+        for (system, entity), ids in merges.group_by(["system", "entity"], maintain_order=True):
+            wanted = ids["record_id"].unique()
+            for child, column in relations.children(str(system), str(entity)):
+                table = self._table(str(system), child)
+                names = table.collect_schema().names() if table is not None else []
+                if table is None or column not in names:
+                    continue
+                if "is_deleted" in names:
+                    table = table.filter(~pl.col("is_deleted").fill_null(False))
+                parent = pl.col(column).cast(pl.String)
+                found = table.filter(parent.is_in(wanted.implode())).group_by(parent.alias("record_id")).len()
+                counts.append(
+                    found.select(
+                        pl.lit(system, pl.String).alias("system"),
+                        pl.lit(entity, pl.String).alias("entity"),
+                        "record_id",
+                        pl.lit(f"{child}.{column}").alias("child"),
+                        pl.col("len").cast(pl.Int64).alias("n"),
+                    ).collect()
+                )
+        if not counts:
+            return pl.DataFrame(
+                schema={**MOVE_KEY, "moves": pl.List(pl.Struct({"child": pl.String, "n": pl.Int64}))}
+            )
+        return (
+            pl.concat(counts)
+            .sort("child")
+            .group_by(list(MOVE_KEY), maintain_order=True)
+            .agg(pl.struct("child", "n").alias("moves"))
+        )
 
-    def _other(self, a: Action, twins: Mapping[tuple[str, str, str], str]) -> tuple[str, str, str] | None:
-        """(system, entity, id) of the other record an action involves."""
-        if a.kind == "merge" and a.proposed_value:
-            return a.system, a.entity, a.proposed_value
-        if a.kind == "convert" and a.proposed_value:
-            return a.system, "Contact", a.proposed_value
-        if a.kind == "associate" and a.proposed_value:
-            return a.system, OTHER_ENTITY["associate"], a.proposed_value
-        if a.kind == "flag" and a.rule == "match.lead_duplicates_contact" and a.other_id:
-            return "salesforce", "Contact", a.other_id
-        if a.kind == "flag" and a.rule == "match.duplicate" and a.other_id:  # no merge API: its survivor
-            return a.system, a.entity, a.other_id
-        twin = twins.get((a.system, a.entity, a.record_id)) if a.rule.startswith("match.drift.") else None
-        if twin is not None:
-            return ("hubspot" if a.system == "salesforce" else "salesforce"), a.entity, twin
-        return None
+    def _twins_of(self, table: pl.DataFrame) -> pl.Expr:
+        """The id of each drift sync's record's twin in the other CRM (matching's links), else null."""
+        drift = pl.col("rule").str.starts_with("match.drift.")
+        if self.links is None or self.links.is_empty() or not table.select(drift.any()).item():
+            return pl.lit(None, pl.String).alias("twin")
+        pairs = [
+            self.links.select(
+                pl.lit(system).alias("system"),
+                pl.col("entity").cast(pl.String),
+                pl.col(here).cast(pl.String).alias("record_id"),
+                pl.col(there).cast(pl.String).alias("twin"),
+            )
+            for system, here, there in (("salesforce", "sf_id", "hs_id"), ("hubspot", "hs_id", "sf_id"))
+        ]
+        twins = (
+            pl.concat(pairs)
+            .drop_nulls()
+            .unique(["system", "entity", "record_id"], keep="last", maintain_order=True)
+        )
+        found = table.select("system", "entity", "record_id").join(
+            twins, on=["system", "entity", "record_id"], how="left", maintain_order="left"
+        )
+        return pl.when(drift).then(pl.lit(found["twin"])).alias("twin")
+
+    def _labelled(self, system: str, entity: str, ids: pl.Series) -> pl.DataFrame:
+        """The records of ``ids`` in the snapshot: each one's label (``record_label``), account id and
+        company (a lead's), as text (``LOOKUP``)."""
+        table = self._table(system, entity)
+        if table is None:
+            return pl.DataFrame(schema=LOOKUP)
+        names = table.collect_schema().names()
+        columns = [c for c in ("id", "account_id", *LABEL_COLUMNS) if c in names]
+        subset = (
+            table.with_columns(pl.col("id").cast(pl.String))
+            .filter(pl.col("id").is_in(ids.unique().implode()))
+            .select(columns)
+            .collect()
+            .unique("id", keep="last", maintain_order=True)
+        )
+        texts = {c: column_texts(subset[c]) for c in columns if c not in ("id", "amount", "account_id")}
+        blank = pl.Series([None] * subset.height, dtype=pl.String)
+        got = {c: texts.get(c, blank) for c in LABEL_COLUMNS if c != "amount"}
+        account = subset["account_id"].cast(pl.String) if "account_id" in subset.columns else blank
+        label = labels_of(entity, got, subset["amount"] if "amount" in subset.columns else None)
+        return pl.DataFrame(
+            {
+                "system": [system] * subset.height,
+                "entity": [entity] * subset.height,
+                "record_id": subset["id"],
+                "label": label,
+                "account_ref": pl.select(pl.when(pl.lit(account) != "").then(pl.lit(account))).to_series(),
+                "company": got["company"],
+            },
+            schema=LOOKUP,
+        )
+
+    def _account_names(self, system: str, ids: pl.Series) -> pl.DataFrame:
+        """The names (as text) of accounts ``ids`` of ``system`` (an account not in the snapshot: absent)."""
+        table = self._table(system, "Account")
+        if table is None:
+            return pl.DataFrame(schema=NAMES)
+        has_name = "name" in table.collect_schema().names()
+        subset = (
+            table.with_columns(pl.col("id").cast(pl.String))
+            .filter(pl.col("id").is_in(ids.unique().implode()))
+            .select("id", *(["name"] if has_name else []))
+            .collect()
+            .unique("id", keep="last", maintain_order=True)
+        )
+        name = (
+            column_texts(subset["name"]) if has_name else pl.Series([None] * subset.height, dtype=pl.String)
+        )
+        return pl.DataFrame(
+            {"system": [system] * subset.height, "account_ref": subset["id"], "account_name": name},
+            schema=NAMES,
+        )
 
     def labels(self, system: str, entity: str, ids: Iterable[str]) -> dict[str, str | None]:
         """Each record's label (``record_label``) by id, from the snapshot (a record not in it: absent)."""
@@ -220,27 +325,31 @@ class Context:
         return {str(r["id"]): r for r in subset.to_dicts()}
 
 
-def record_label(entity: str, row: Mapping[str, Any]) -> str | None:
-    """A person's name and e-mail, an account's name and domain, an opportunity's name and amount (what
-    the record has of them; a record with none says so)."""
-    if entity in ("Contact", "Lead", "Owner"):
-        person = " ".join(x for x in (_text(row.get("first_name")), _text(row.get("last_name"))) if x)
-        email = _text(row.get("email"))
-        return f"{person} <{email}>" if person and email else (person or email or "(no name, no e-mail)")
-    if entity == "Account":
-        name, where = _text(row.get("name")), _text(row.get("domain")) or _text(row.get("website"))
-        return f"{name} ({where})" if name and where else (name or where or "(no name)")
-    if entity == "Opportunity":
-        title, amount = _text(row.get("name")), row.get("amount")
-        shown = None if amount is None else f"{amount:,.2f}".removesuffix(".00")
-        return f"{title} ({shown})" if title and shown else (title or shown or "(no name)")
-    if entity == "ContactRole":
-        return _text(row.get("role"))
-    return _text(row.get("name"))  # a declared entity (a custom object): its name, when it maps one
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = " ".join(str(value).split())
-    return text or None
+def _other_record() -> list[pl.Expr]:
+    """The other record an action involves (``o_system``, ``o_entity``, ``o_id``; none: null): a merge's
+    survivor, a conversion's contact, an association's account, a lead flag's contact, an unmerged
+    duplicate's survivor, a drift sync's twin (column ``twin``) in the other CRM."""
+    kind, rule, system, entity = pl.col("kind"), pl.col("rule"), pl.col("system"), pl.col("entity")
+    proposed, other, twin = pl.col("proposed_value"), pl.col("other_id"), pl.col("twin")
+    given, named = proposed.fill_null("") != "", other.fill_null("") != ""
+    elsewhere = pl.when(system == "salesforce").then(pl.lit("hubspot")).otherwise(pl.lit("salesforce"))
+    cases = [
+        ((kind == "merge") & given, system, entity, proposed),
+        ((kind == "convert") & given, system, pl.lit("Contact"), proposed),
+        ((kind == "associate") & given, system, pl.lit(OTHER_ENTITY["associate"]), proposed),
+        (
+            (kind == "flag") & (rule == "match.lead_duplicates_contact") & named,
+            pl.lit("salesforce"),
+            pl.lit("Contact"),
+            other,
+        ),
+        ((kind == "flag") & (rule == "match.duplicate") & named, system, entity, other),
+        (twin.is_not_null(), elsewhere, entity, twin),
+    ]
+    out = []
+    for i, name in enumerate(("o_system", "o_entity", "o_id")):
+        expr: Any = pl
+        for case in cases:
+            expr = expr.when(case[0]).then(case[i + 1])
+        out.append(expr.otherwise(pl.lit(None, pl.String)).alias(name))
+    return out

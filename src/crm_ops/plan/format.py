@@ -51,13 +51,14 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crm_ops import csvio, durable
+import polars as pl
+
 from crm_ops.errors import ConfigError
 from crm_ops.explain import compact
 
@@ -144,12 +145,114 @@ class Header:
     version: int = VERSION
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A header and its actions."""
+ACTION_SCHEMA: dict[str, pl.DataType] = {
+    **{f: pl.String() for f in ACTION_FIELDS},
+    "confidence": pl.Float64(),
+    "approved": pl.Boolean(),
+}  # a plan's actions as a frame: ``detail`` as JSON text (keys sorted)
+SHOWN = ("survivor_values", "explain")  # what the review file shows of a merge's detail, beside it
 
-    header: Header
-    actions: tuple[Action, ...]
+
+class Plan:
+    """A header and its actions, held as ``Action`` objects, as a frame (``table``: a row an action, in
+    ``ACTION_SCHEMA``, beside the review file's ``SHOWN`` columns) or both: each is made from the other
+    the first time it is asked for. ``build_plan`` makes the frame, and a nightly run writes its files
+    from it without one Python object per action."""
+
+    __slots__ = ("_actions", "_built_as_table", "_table", "header")
+
+    def __init__(
+        self, header: Header, actions: Iterable[Action] | None = None, *, table: pl.DataFrame | None = None
+    ) -> None:
+        if (actions is None) == (table is None):
+            raise ValueError("a plan is made of its actions or of their table, one of them")
+        self.header = header
+        self._actions = tuple(actions) if actions is not None else None
+        self._table = table.select([*ACTION_SCHEMA, *SHOWN]) if table is not None else None
+        self._built_as_table = table is not None
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """The actions, best first (made from the table the first time)."""
+        if self._actions is None:
+            assert self._table is not None
+            self._actions = tuple(Action(**row) for row in table_rows(self._table))
+        return self._actions
+
+    def rows(self, detail: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The actions as dicts (``Action.as_dict``), made from the table without an ``Action`` each;
+        ``detail``: the keys of each detail wanted (read by polars: a merge's detail is long, and the run
+        report reads only its ``explain``), all of it when None."""
+        if self._actions is not None or detail is None:
+            return (
+                [a.as_dict() for a in self._actions] if self._actions is not None else table_rows(self.table)
+            )
+        wanted = pl.Struct(dict.fromkeys(detail, pl.String()))
+        try:
+            parts = self.table.select(pl.col("detail").str.json_decode(wanted))["detail"].to_list()
+        except pl.exceptions.PolarsError:  # a key that is not text: read each detail whole
+            return [{**row, "detail": _keys(row["detail"], detail)} for row in table_rows(self.table)]
+        rows = self.table.select([f for f in ACTION_FIELDS if f != "detail"]).to_dicts()
+        for row, part in zip(rows, parts, strict=True):
+            row["detail"] = part
+        return rows
+
+    def where(self, condition: pl.Expr) -> list[Action]:
+        """The actions of the table's rows meeting ``condition``: only those become ``Action`` objects."""
+        if self._actions is not None:
+            picked = self.table.with_row_index("i").filter(condition)["i"].to_list()
+            return [self._actions[i] for i in picked]
+        return [Action(**row) for row in table_rows(self.table.filter(condition))]
+
+    @property
+    def table(self) -> pl.DataFrame:
+        """The actions as a frame (``ACTION_SCHEMA`` and ``SHOWN``; made from the actions the first time)."""
+        if self._table is None:
+            assert self._actions is not None
+            self._table = actions_table(self._actions)
+        return self._table
+
+    @property
+    def framed(self) -> bool:
+        """Whether the plan was made as a table (``build_plan``), not of ``Action`` objects."""
+        return self._built_as_table
+
+    def __len__(self) -> int:
+        return self._table.height if self._table is not None else len(self.actions)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Plan):
+            return NotImplemented
+        return self.header == other.header and self.actions == other.actions
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Plan({self.header!r}, {len(self):,} actions)"
+
+
+def _keys(detail: Mapping[str, Any] | None, keys: Sequence[str]) -> dict[str, Any] | None:
+    return None if detail is None else {k: detail.get(k) for k in keys}
+
+
+def table_rows(table: pl.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a plan's table as ``Action`` fields (its ``detail`` read from JSON)."""
+    rows = table.select(ACTION_FIELDS).to_dicts()
+    for row in rows:
+        if row["detail"] is not None:
+            row["detail"] = json.loads(row["detail"])
+    return rows
+
+
+def actions_table(actions: Iterable[Action]) -> pl.DataFrame:
+    """``actions`` as a plan's table (``ACTION_SCHEMA`` and ``SHOWN``)."""
+    rows = []
+    for a in actions:
+        row = a.as_dict()
+        row["detail"] = json.dumps(a.detail, sort_keys=True) if a.detail is not None else None
+        row["survivor_values"], row["explain"] = detail_survivor(a.detail), detail_explain(a.detail)
+        rows.append(row)
+    return pl.DataFrame(rows, schema={**ACTION_SCHEMA, **dict.fromkeys(SHOWN, pl.String())}, orient="row")
 
 
 def new_plan_id(now: datetime | None = None) -> str:
@@ -165,18 +268,6 @@ def rule_versions(paths: Iterable[Path]) -> dict[str, str]:
         if path.is_file():
             out[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return out
-
-
-def write_plan(plan: Plan, folder: Path) -> tuple[Path, Path]:
-    """Write ``plan.jsonl`` and ``plan.csv`` (``approve`` from each action's default) in ``folder``,
-    atomically."""
-    lines = [json.dumps({"type": "header", **asdict(plan.header)}, sort_keys=True)]
-    lines += [json.dumps({"type": "action", **a.as_dict()}, sort_keys=True) for a in plan.actions]
-    jsonl = folder / "plan.jsonl"
-    durable.write_text(jsonl, "\n".join(lines) + "\n")
-    tagged = ({**csv_row(a), PLAN_ID: plan.header.plan_id} for a in plan.actions)
-    rows = ([values[f] for f in CSV_FIELDS] for values in tagged)
-    return jsonl, csvio.write_file(folder / "plan.csv", CSV_FIELDS, rows)
 
 
 def csv_row(action: Action) -> dict[str, Any]:
@@ -199,15 +290,25 @@ def csv_row(action: Action) -> dict[str, Any]:
 def explain_text(action: Action) -> str:
     """Why a merge's or conversion's records match, in one line (``crm_ops.explain.compact`` of its
     ``detail``'s ``explain``); empty without one, said when it does not read (a findings file edited)."""
+    return detail_explain(action.detail)
+
+
+def detail_explain(detail: Mapping[str, Any] | None) -> str:
+    """``explain_text`` of a merge's or conversion's ``detail``."""
     try:
-        return compact((action.detail or {}).get("explain"))
+        return compact((detail or {}).get("explain"))
     except ValueError as exc:
         return f"(unreadable: {exc})"
 
 
 def survivor_text(action: Action) -> str:
     """A merge's or conversion's survivor values and notes, one line: ``field = value (rule, from id)``."""
-    detail = action.detail or {}
+    return detail_survivor(action.detail)
+
+
+def detail_survivor(detail: Mapping[str, Any] | None) -> str:
+    """``survivor_text`` of a merge's or conversion's ``detail``."""
+    detail = detail or {}
     parts = []
     for v in detail.get("values") or []:
         value = v.get("value")

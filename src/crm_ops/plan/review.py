@@ -27,6 +27,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
 
 from crm_ops.config import ReviewSettings
 from crm_ops.plan.format import DECIDED_BY_PERSON, Action, Plan
@@ -44,11 +47,16 @@ HUBSPOT_OPT_OUT = "cannot be undone: HubSpot does not resubscribe an opted-out a
 
 def irreversible_parts(action: Action) -> str:
     """What undoing ``action`` cannot put back, in words (empty: undo restores it all)."""
-    if action.kind == "convert":
+    return irreversible(action.kind, action.system, action.detail)
+
+
+def irreversible(kind: str, system: str, detail: Mapping[str, Any] | None) -> str:
+    """What undoing an action of ``kind`` in ``system`` with ``detail`` cannot put back (empty: all)."""
+    if kind == "convert":
         return CONVERT_IRREVERSIBLE
-    values = (action.detail or {}).get("values") or []
+    values = (detail or {}).get("values") or []
     opts_out = any(v.get("field") == "email_opt_out" and v.get("value") is True for v in values)
-    if action.kind == "merge" and action.system == "hubspot" and opts_out:
+    if kind == "merge" and system == "hubspot" and opts_out:
         return f"the survivor's opt-out {HUBSPOT_OPT_OUT}"
     return ""
 
@@ -118,11 +126,66 @@ class Review:
         approved, why = self.decide(action)
         return action.replace(approved=approved, review_reason=why)
 
+    def annotate_table(self, table: pl.DataFrame, irreversible: str = "irreversible") -> pl.DataFrame:
+        """A plan's table (``crm_ops.plan.format.ACTION_SCHEMA``) with each action's ``approved`` and
+        ``review_reason`` as ``decide`` gives them, a column at a time; column ``irreversible`` holds what
+        undoing each cannot put back (``irreversible``; null or empty: all)."""
+        bar = self.settings.min_confidence
+        kind, rule, confidence = pl.col("kind"), pl.col("rule"), pl.col("confidence")
+        rules = table["rule"].unique().drop_nulls().to_list()
+        named = rule.is_in([r for r in rules if self.named(r)])
+        safe = rule.is_in([r for r in rules if self.safe(r)])
+        drift = rule.str.starts_with(DRIFT_PREFIX)
+        lost = pl.col(irreversible).fill_null("")
+        shown = table["confidence"].unique().drop_nulls().to_list()
+        under = confidence.replace_strict(
+            shown,
+            [under_bar(c, bar) for c in shown],
+            default=pl.lit(under_bar(None, bar)),
+            return_dtype=pl.String,
+        )
+        steps: list[tuple[pl.Expr, bool, pl.Expr | str]] = [
+            (kind == "unmerge", True, ""),
+            (kind == "flag", False, "flag: for a person, nothing is written"),
+            (kind == "convert", False, f"lead conversion: a person decides; {CONVERT_IRREVERSIBLE}"),
+            (
+                (kind == "merge") & (lost != ""),
+                False,
+                pl.concat_str(pl.lit("merge: a person decides; "), lost),
+            ),
+            ((kind == "merge") & ~named, False, "merge: a person decides"),
+            (drift & ~named, False, "drift sync overwrites the other CRM"),
+            (
+                (kind == "associate") & ~named,
+                False,
+                "association: links the record to another a rule guessed",
+            ),
+            ((kind == "update") & ~drift & ~safe, False, "rule not marked safe"),
+            (confidence.is_null() | (confidence < bar), False, under),
+        ]
+        approved: Any = pl
+        why: Any = pl
+        for when, yes, reason in steps:
+            approved = approved.when(when).then(pl.lit(yes))
+            why = why.when(when).then(pl.lit(reason) if isinstance(reason, str) else reason)
+        return table.with_columns(
+            approved.otherwise(pl.lit(True)).alias("approved"),
+            why.otherwise(pl.lit("")).alias("review_reason"),
+        )
+
 
 def default_approvals(plan: Plan, review: Review) -> dict[str, bool]:
     """Each action's default approval: as written in the plan, or (version 1 plans, which do not say)
     decided now with ``review``."""
     return {a.action_id: a.approved if a.approved is not None else review.decide(a)[0] for a in plan.actions}
+
+
+def auto_appliable(min_confidence: float) -> pl.Expr:
+    """The rows of a plan's table ``auto_apply`` may choose from: at or above ``min_confidence``, an
+    update, an association or a merge (a condition for ``Plan.where``)."""
+    return (pl.col("confidence").fill_null(0.0) >= min_confidence) & pl.col("kind").is_in(
+        ["update", "associate", "merge"]
+    )
 
 
 def auto_apply(
