@@ -34,7 +34,7 @@ from crm_ops.rules.engine import CheckResult, RuleError, _findings, run_entity
 from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
 from crm_ops.spark import needs as N
 from crm_ops.spark.context import OUT_SCHEMA, Rebuild, attach, found_needs, live_rows
-from crm_ops.spark.frames import map_polars, polars_schema, to_polars
+from crm_ops.spark.frames import map_polars, polars_schema, to_polars, union_all
 from crm_ops.spark.gate import SparkGate, withhold_failing
 
 if TYPE_CHECKING:
@@ -117,8 +117,6 @@ def run_entity_spark(
     fix_kinds = {r.id: N.kind_of(r.fix, N.FIX_NEEDS) for r in applicable if r.fix is not None}
     on_driver = [r for r in applicable if kinds[r.id] == "driver" or fix_kinds.get(r.id) == "driver"]
     distributed = [r for r in applicable if r not in on_driver]
-    spark = frame.sparkSession
-    empty = spark.createDataFrame([], map_polars_schema())
     outputs = []
     plain = [r for r in distributed if kinds[r.id] in ("row", "needs")]
     if plain:
@@ -132,13 +130,13 @@ def run_entity_spark(
         spread = live.repartition(F.col(column)) if column in live.columns else live
         _, rebuild = attach(live.limit(0), [], frames, system, now, shared)
         outputs.append(_check_pass([r], spread, rebuild, system, entity))
-    checked = empty
-    for o in outputs:
-        checked = checked.unionByName(o)
+    # no empty frame to start the union from: a leaf that is not a shuffle keeps adaptive execution
+    # from coalescing the partitions of the stages above it
+    checked = union_all(outputs) if outputs else frame.sparkSession.createDataFrame([], map_polars_schema())
     checked = checked.persist()
     shared.setdefault("__persisted", []).append(checked)
     fixing = [r for r in distributed if r.fix is not None]
-    fixed = empty
+    fixed = None
     if fixing:
         failing = checked.where(F.col("error").isNull() & F.col("rule").isin([r.id for r in fixing]))
         keyed = failing.select(F.col("record_id").alias("__id"), F.col("rule").alias("__rule"))
@@ -157,7 +155,9 @@ def run_entity_spark(
         gate = SparkGate(applicable, frames, now=now, shared=shared, driver=driver)
         fixed = withhold_failing(fixed, gate, system, entity, [r.field for r in fixing if r.field])
     ids = [r.id for r in fixing]
-    result = checked.where(F.col("error").isNotNull() | ~F.col("rule").isin(ids)).unionByName(fixed)
+    result = checked
+    if fixed is not None:
+        result = checked.where(F.col("error").isNotNull() | ~F.col("rule").isin(ids)).unionByName(fixed)
     if not on_driver:
         return result
     ctx = driver().for_system(system)
