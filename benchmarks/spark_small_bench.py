@@ -5,8 +5,9 @@ Run: ``.venv/bin/python benchmarks/spark_small_bench.py [--records 1000] [--fold
 The first run in a folder starts a fast sandbox of ``--records`` contacts and pulls both CRMs into
 ``DIR/pull/state`` (kept, so later runs, on other code, check the same snapshots); each run then calls the
 CLI in a child process with a config that says only ``engine = "spark"`` (no ``[spark]`` settings) and
-reports wall and CPU seconds of the whole process tree (CLI, JVM, Python workers), the findings, and
-the Spark stages and tasks (from Spark's event log, turned on by ``PYSPARK_SUBMIT_ARGS`` so that the
+reports wall and CPU seconds of the whole process tree (CLI, JVM, Python workers), the findings
+(and whether they are the polars engine's, ``--engine polars`` on the same snapshots), and the Spark
+stages and tasks (from Spark's event log, turned on by ``PYSPARK_SUBMIT_ARGS`` so that the
 config stays the default), beside the load average.
 """
 
@@ -26,6 +27,7 @@ from spark_bench import TreeMemory
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK = ("--fail-on", "never", "-o")
+POLARS = ("--engine", "polars", *CHECK)
 
 
 def pull(records: int, folder: Path, seed: int) -> None:
@@ -67,6 +69,19 @@ def stages(log_dir: Path) -> tuple[int, int, int]:
     return jobs, stage_count, tasks
 
 
+def polars_findings(folder: Path, path: Path, src: Path) -> pl.DataFrame:
+    """The findings of the same check on polars (``--engine polars``), to compare Spark's with."""
+    out = folder / "findings-polars.parquet"
+    subprocess.run(
+        [sys.executable, "-m", "crm_ops", "check", "-c", str(path), "-p", "small", *POLARS, str(out)],
+        env={**os.environ, "PYTHONPATH": str(src)},
+        capture_output=True,
+        check=True,
+        cwd=folder,
+    )
+    return pl.read_parquet(out)
+
+
 def run_check(folder: Path, src: Path, extra: list[str]) -> dict[str, float | int]:
     path = config(folder)
     stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -98,13 +113,17 @@ def run_check(folder: Path, src: Path, extra: list[str]) -> dict[str, float | in
         print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
         raise SystemExit(f"crm-ops check failed ({done.returncode})")
     jobs, stage_count, tasks = stages(logs)
+    found = pl.read_parquet(out)
+    polars = polars_findings(folder, path, src)
+    same = found.select(polars.columns).sort(pl.all()).equals(polars.sort(pl.all()))
     figures = memory.figures(start, end)
     return {
         "wall_s": round(figures["s"], 1),
         "cpu_s": round(figures["cpu_s"], 1),
         "others": round(figures["others"], 2),
         "load_max": max(memory.loadavg),
-        "findings": pl.read_parquet(out).height,
+        "findings": found.height,
+        "same_as_polars": same,
         "jobs": jobs,
         "stages": stage_count,
         "tasks": tasks,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from crm_ops.spark.sessions import SparkFrames
 
 log = structlog.get_logger("crm_ops.spark")
+COLLECTORS = 2  # entities' findings collected at once (Spark runs their stages side by side)
 
 
 def _rows_out(findings: pl.DataFrame, errors: Sequence[RuleError], system: str, entity: str) -> pl.DataFrame:
@@ -207,16 +209,18 @@ def run_rules_spark(
     parts: list[pl.DataFrame] = []
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    pending = None
-    for system, entities in frames.items():
-        for entity in entities:
-            out = run_entity_spark(rules, frames, system, entity, now=when, shared=shared, driver=driver)
-            if isinstance(out, tuple):
-                parts.append(out[1])
-                out = out[0]
-            pending = out if pending is None else pending.unionByName(out)
-    if pending is not None:
-        parts.append(to_polars(pending, OUT_SCHEMA))
+    # each entity's findings are collected as soon as its plan is built, while the driver builds the
+    # next one's (planning an entity is seconds of driver work during which Spark would sit idle)
+    with ThreadPoolExecutor(COLLECTORS, thread_name_prefix="crm-ops-spark-collect") as pool:
+        pending = []
+        for system, entities in frames.items():
+            for entity in entities:
+                out = run_entity_spark(rules, frames, system, entity, now=when, shared=shared, driver=driver)
+                if isinstance(out, tuple):
+                    parts.append(out[1])
+                    out = out[0]
+                pending.append(pool.submit(to_polars, out, OUT_SCHEMA))
+        parts.extend(p.result() for p in pending)
     seconds["(spark)"] = time.perf_counter() - started
     for persisted in shared.get("__persisted", []):
         persisted.unpersist()
