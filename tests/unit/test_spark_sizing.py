@@ -10,11 +10,13 @@ from crm_ops.config import SparkSettings
 from crm_ops.spark.sizing import (
     SHUFFLE,
     SIZED,
+    SMALL_JVM,
     InputSize,
     chosen_partitions,
     data_partitions,
     driver_heap_gb,
     size_partitions,
+    small_jvm,
 )
 
 
@@ -112,6 +114,23 @@ def test_the_session_gets_the_chosen_partitions_and_keeps_its_own() -> None:
     assert told.conf.values[SHUFFLE] == "6"
 
 
+class _Connect:
+    """A Spark Connect session: a runtime conf, no SparkContext."""
+
+    def __init__(self, runtime: dict[str, str]) -> None:
+        self.conf = _Conf(runtime)
+
+    @property
+    def sparkContext(self) -> Any:  # noqa: N802 - SparkSession's name
+        raise RuntimeError("[JVM_ATTRIBUTE_NOT_SUPPORTED] sparkContext is not supported in Spark Connect")
+
+
+def test_a_spark_connect_session_keeps_its_own_partitions() -> None:
+    remote = _Connect({SHUFFLE: "200"})
+    size_partitions(remote, SparkSettings(), SMALL)  # type: ignore[arg-type]
+    assert remote.conf.values == {SHUFFLE: "200"}
+
+
 def test_the_local_heap_follows_the_rows_within_half_the_machine() -> None:
     machine = 24 * 2**30
     assert driver_heap_gb(5_000, machine) == 2  # a 1,000-contact org
@@ -119,3 +138,11 @@ def test_the_local_heap_follows_the_rows_within_half_the_machine() -> None:
     assert driver_heap_gb(4_000_000, machine) == 12  # a million contacts: half the machine
     assert driver_heap_gb(None, machine) == 12  # not known: half the machine, as before
     assert driver_heap_gb(5_000, 2 * 2**30) == 1  # never more than half a small machine
+
+
+def test_a_small_local_run_is_interpreted_with_c1_unless_the_conf_says_otherwise() -> None:
+    assert small_jvm(5_000, {}) == SMALL_JVM
+    assert small_jvm(500_001, {}) == {}  # more than one partition's rows: compiled as Spark would
+    assert small_jvm(None, {}) == {}  # not known (a snapshots URI)
+    own = {"spark.driver.extraJavaOptions": "-Xss4m"}
+    assert small_jvm(5_000, own) == {"spark.sql.codegen.wholeStage": "false"}

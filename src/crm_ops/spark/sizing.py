@@ -98,8 +98,13 @@ def size_partitions(spark: SparkSession, settings: SparkSettings | None, size: I
     """Set the session's shuffle partitions as ``chosen_partitions`` says (logged), for this run."""
     current = spark.conf.get(SHUFFLE, None)
     sized = spark.conf.get(SIZED, None)
-    launched = spark.sparkContext.getConf().contains(SHUFFLE)
-    cores = spark.sparkContext.defaultParallelism
+    try:
+        context = spark.sparkContext
+        launched = context.getConf().contains(SHUFFLE)
+        cores = context.defaultParallelism
+    except Exception as exc:  # noqa: BLE001 - Spark Connect has no SparkContext: the server's settings stay
+        log.info("spark.partitions", partitions=current, by="the session", why=type(exc).__name__)
+        return
     chosen = chosen_partitions(settings, size, cores, current=current, sized=sized, launched=launched)
     if chosen is None:
         log.info("spark.partitions", partitions=current, by="the session")
