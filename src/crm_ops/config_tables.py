@@ -64,11 +64,12 @@ class SparkSettings:
     ``master``: a master URL (``local[2]``, ``spark://host:7077``, ``yarn``); empty: the active session
     of the platform (Databricks, EMR) or ``local[*]``. ``snapshots``: a URI holding
     ``<system>/<Entity>`` Parquet datasets (``s3a://bucket/crm``); empty: the state file's current
-    snapshots. ``partitions``: shuffle partitions (0: Spark's default). ``conf``: any Spark settings."""
+    snapshots. ``partitions``: shuffle partitions (0: sized from the snapshots, ``crm_ops.spark.sizing``;
+    a session's own value is kept). ``conf``: any Spark settings."""
 
     master: str = ""  # local[2], spark://host:7077, yarn; empty: the platform's session or local[*]
     snapshots: str = ""  # URI of <system>/<Entity> Parquet datasets (s3a://bucket/crm); empty: the pull's
-    partitions: int = 0  # shuffle partitions (0: Spark's default)
+    partitions: int = 0  # shuffle partitions (0: one per 500k snapshot rows, 1 to 2 a core; or the session's)
     app_name: str = "crm-ops"  # the Spark application's name
     conf: dict[str, str] = field(default_factory=dict)  # any Spark settings (spark.executor.memory = "8g")
 

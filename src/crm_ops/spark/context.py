@@ -13,7 +13,7 @@ import polars as pl
 
 from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
 from crm_ops.spark import needs as N
-from crm_ops.spark.frames import polars_schema, to_polars
+from crm_ops.spark.frames import polars_schema, to_polars, union_all
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -124,9 +124,7 @@ def attach(
         ctx = frames[sys_][entity]
         wanted = {"id", "is_deleted"} | {c for link in group for c in link.columns}
         cols = [c for c in ctx.columns if c in wanted]
-        pairs = group[0].pairs
-        for link in group[1:]:
-            pairs = pairs.unionByName(link.pairs)
+        pairs = union_all([link.pairs for link in group])
         name = f"__ctx{i}"
         agg = (
             pairs.distinct()
@@ -148,9 +146,7 @@ def attach(
         shipped.append((sys_, entity, shared[key]))
     cache_plans = []
     for i, (key, group_c) in enumerate(caches.items()):
-        entries = group_c[0].entries
-        for c in group_c[1:]:
-            entries = entries.unionByName(c.entries)
+        entries = union_all([c.entries for c in group_c])
         name = f"__cache{i}"
         agg = entries.groupBy(N.RID).agg(F.collect_list(F.struct("__slot", "__ck", "__cv")).alias(name))
         out = out.join(agg, out["id"] == agg[N.RID], "left").drop(N.RID)

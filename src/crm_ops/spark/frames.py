@@ -7,7 +7,7 @@ that runs on it is the polars engine's own, unchanged, and ``arrow_batches`` han
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -158,6 +158,14 @@ def map_polars(
                 yield from arrow_batches(result, target)
 
     return frame.mapInArrow(run, spark_schema(out))
+
+
+def union_all(frames: Sequence[DataFrame]) -> DataFrame:
+    """The rows of every frame of ``frames`` (at least one), by column name."""
+    out = frames[0]
+    for more in frames[1:]:
+        out = out.unionByName(more)
+    return out
 
 
 def to_polars(frame: DataFrame, schema: Mapping[str, Any] | None = None) -> pl.DataFrame:

@@ -32,7 +32,7 @@ from crm_ops.rules.model import Rule, RuleContext
 from crm_ops.schema.entities import live as live_records
 from crm_ops.spark import needs as N
 from crm_ops.spark.context import OUT_SCHEMA, attach, found_needs, live_rows
-from crm_ops.spark.frames import CHUNK_ROWS, map_polars, polars_schema, to_polars
+from crm_ops.spark.frames import CHUNK_ROWS, map_polars, polars_schema, to_polars, union_all
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -137,10 +137,7 @@ class SparkGate:
         if plain:
             mine = wanted.where(F.col("__field").isin(list(plain)))
             out.append(self._pass(live, system, entity, plain, mine, together=False))
-        verdicts = out[0]
-        for more in out[1:]:
-            verdicts = verdicts.unionByName(more)
-        return verdicts
+        return union_all(out)
 
     def _pass(
         self,

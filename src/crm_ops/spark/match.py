@@ -52,7 +52,7 @@ from crm_ops.match.orchestrate import MatchResult, orchestrate
 from crm_ops.match.survivor import MergeRules
 from crm_ops.rules.loader import load_rules
 from crm_ops.rules.model import Rule
-from crm_ops.spark.frames import map_polars, polars_schema, to_polars
+from crm_ops.spark.frames import map_polars, polars_schema, to_polars, union_all
 from crm_ops.spark.gate import (
     ANSWER_SCHEMA,
     QUESTION_SCHEMA,
@@ -294,10 +294,7 @@ def _candidates(
         capped += capped_more
     if not pairs:
         return spark.createDataFrame([], "left_id string, right_id string"), capped
-    out = pairs[0]
-    for p in pairs[1:]:
-        out = out.unionByName(p)
-    return out.distinct(), capped
+    return union_all(pairs).distinct(), capped
 
 
 def _secondary(
@@ -557,10 +554,7 @@ def one_to_one_spark(pairs: DataFrame, order: Sequence[str] = ("score",)) -> Dat
         )
     if not kept:
         return pairs.limit(0)
-    out = kept[0]
-    for k in kept[1:]:
-        out = out.unionByName(k)
-    return out.drop("__rank")
+    return union_all(kept).drop("__rank")
 
 
 def _union_kinds(parts: Mapping[str, DataFrame], key: str) -> DataFrame:

@@ -141,6 +141,11 @@ def _account_domain(columns: list[str]) -> pl.Expr:
     return pl.coalesce(parts) if parts else pl.lit(None, pl.String)
 
 
+def _company_domain(columns: list[str]) -> pl.Expr:
+    domain = _account_domain(columns)
+    return pl.when(~domain.is_in(list(library.FREEMAIL))).then(domain)
+
+
 ACCOUNT_DOMAIN_COLS = ("id", "is_deleted", "domain", "website")
 
 
@@ -175,6 +180,8 @@ def _known_domains_table(a: NeedArgs) -> DataFrame:
     """Every domain the base writes from or lives at (``library._known_domains``), distinct."""
     from pyspark.sql import functions as F
 
+    from crm_ops.spark.frames import union_all
+
     cached = a.shared.get("known_domains")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -187,13 +194,11 @@ def _known_domains_table(a: NeedArgs) -> DataFrame:
         if accounts is not None:
             live = accounts.where(~F.coalesce(F.col("is_deleted"), F.lit(False)))
             keep = [c for c in ACCOUNT_DOMAIN_COLS if c in accounts.columns and c != "is_deleted"]
-            domains = _keyed(live.select(*keep), _account_domain, "d").select("d")
-            parts.append(domains.where(~F.col("d").isin(sorted(library.FREEMAIL))))
+            # free-mail domains left out on the partitions (thousands of them: as Spark literals, each
+            # one a call to the JVM, and a plan as long)
+            parts.append(_keyed(live.select(*keep), _company_domain, "d").select("d"))
         del system
-    table = parts[0]
-    for p in parts[1:]:
-        table = table.unionByName(p)
-    table = table.distinct().persist()
+    table = union_all(parts).distinct().persist()
     a.shared["known_domains"] = table
     a.shared.setdefault("__persisted", []).append(table)
     return table
@@ -310,7 +315,7 @@ def _casing_tables(a: NeedArgs, columns: tuple[str, ...]) -> tuple[DataFrame, Da
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from crm_ops.spark.frames import map_polars
+    from crm_ops.spark.frames import map_polars, union_all
 
     key = ("casing", columns)
     cached = a.shared.get(key)
@@ -326,31 +331,32 @@ def _casing_tables(a: NeedArgs, columns: tuple[str, ...]) -> tuple[DataFrame, Da
         empty = a.rows.sparkSession.createDataFrame([], "k string, v string")
         a.shared[key] = (empty, empty)
         return empty, empty
-    union = values[0]
-    for v in values[1:]:
-        union = union.unionByName(v)
+    # a few columns of every entity: as many partitions as a shuffle has (a scan's, one or more per
+    # file, would make each of the Python passes below a task per file)
+    shuffle = int(a.rows.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1)
+    union = union_all(values).coalesce(max(1, shuffle))
+
+    def lowered(f: pl.DataFrame) -> pl.DataFrame:
+        return f.with_columns(k=pl.col("v").str.to_lowercase())
 
     def good(f: pl.DataFrame) -> pl.DataFrame:
         f = f.filter(pl.col("v").is_not_null())
-        return f.filter(library.name_clean(f, None, {"field": "v"}))  # type: ignore[arg-type]
+        return lowered(f.filter(library.name_clean(f, None, {"field": "v"})))  # type: ignore[arg-type]
 
     def words(f: pl.DataFrame) -> pl.DataFrame:
-        return f.select(pl.col("v").str.split(" ").alias("v")).explode("v").filter(pl.col("v") != "")
+        return lowered(f.select(pl.col("v").str.split(" ").alias("v")).explode("v").filter(pl.col("v") != ""))
 
     def best(frame: DataFrame) -> DataFrame:
-        lowered = map_polars(
-            frame,
-            lambda f: f.with_columns(k=pl.col("v").str.to_lowercase()),
-            {"v": pl.String(), "k": pl.String()},
-        )
-        counted = lowered.groupBy("k", "v").count()
+        counted = frame.groupBy("k", "v").count()
         order = Window.partitionBy("k").orderBy(F.col("count").desc(), F.col("v").asc())
         return counted.withColumn("__n", F.row_number().over(order)).where(F.col("__n") == 1).select("k", "v")
 
-    clean = map_polars(union, good, {"v": pl.String()})
-    tables = (best(clean).persist(), best(map_polars(clean, words, {"v": pl.String()})).persist())
+    # each value and its lower case (k), computed in the pass that finds them
+    keyed = {"v": pl.String(), "k": pl.String()}
+    clean = map_polars(union, good, keyed).persist()  # read by both tables
+    tables = (best(clean).persist(), best(map_polars(clean.select("v"), words, keyed)).persist())
     a.shared[key] = tables
-    a.shared.setdefault("__persisted", []).extend(tables)
+    a.shared.setdefault("__persisted", []).extend([clean, *tables])
     return tables
 
 

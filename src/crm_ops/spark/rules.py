@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from crm_ops.rules.engine import CheckResult, RuleError, _findings, run_entity
 from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
 from crm_ops.spark import needs as N
 from crm_ops.spark.context import OUT_SCHEMA, Rebuild, attach, found_needs, live_rows
-from crm_ops.spark.frames import map_polars, polars_schema, to_polars
+from crm_ops.spark.frames import map_polars, polars_schema, to_polars, union_all
 from crm_ops.spark.gate import SparkGate, withhold_failing
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from crm_ops.spark.sessions import SparkFrames
 
 log = structlog.get_logger("crm_ops.spark")
+COLLECTORS = 2  # entities' findings collected at once (Spark runs their stages side by side)
 
 
 def _rows_out(findings: pl.DataFrame, errors: Sequence[RuleError], system: str, entity: str) -> pl.DataFrame:
@@ -117,8 +119,6 @@ def run_entity_spark(
     fix_kinds = {r.id: N.kind_of(r.fix, N.FIX_NEEDS) for r in applicable if r.fix is not None}
     on_driver = [r for r in applicable if kinds[r.id] == "driver" or fix_kinds.get(r.id) == "driver"]
     distributed = [r for r in applicable if r not in on_driver]
-    spark = frame.sparkSession
-    empty = spark.createDataFrame([], map_polars_schema())
     outputs = []
     plain = [r for r in distributed if kinds[r.id] in ("row", "needs")]
     if plain:
@@ -132,13 +132,13 @@ def run_entity_spark(
         spread = live.repartition(F.col(column)) if column in live.columns else live
         _, rebuild = attach(live.limit(0), [], frames, system, now, shared)
         outputs.append(_check_pass([r], spread, rebuild, system, entity))
-    checked = empty
-    for o in outputs:
-        checked = checked.unionByName(o)
+    # no empty frame to start the union from: a leaf that is not a shuffle keeps adaptive execution
+    # from coalescing the partitions of the stages above it
+    checked = union_all(outputs) if outputs else frame.sparkSession.createDataFrame([], map_polars_schema())
     checked = checked.persist()
     shared.setdefault("__persisted", []).append(checked)
     fixing = [r for r in distributed if r.fix is not None]
-    fixed = empty
+    fixed = None
     if fixing:
         failing = checked.where(F.col("error").isNull() & F.col("rule").isin([r.id for r in fixing]))
         keyed = failing.select(F.col("record_id").alias("__id"), F.col("rule").alias("__rule"))
@@ -157,7 +157,9 @@ def run_entity_spark(
         gate = SparkGate(applicable, frames, now=now, shared=shared, driver=driver)
         fixed = withhold_failing(fixed, gate, system, entity, [r.field for r in fixing if r.field])
     ids = [r.id for r in fixing]
-    result = checked.where(F.col("error").isNotNull() | ~F.col("rule").isin(ids)).unionByName(fixed)
+    result = checked
+    if fixed is not None:
+        result = checked.where(F.col("error").isNotNull() | ~F.col("rule").isin(ids)).unionByName(fixed)
     if not on_driver:
         return result
     ctx = driver().for_system(system)
@@ -207,16 +209,18 @@ def run_rules_spark(
     parts: list[pl.DataFrame] = []
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    pending = None
-    for system, entities in frames.items():
-        for entity in entities:
-            out = run_entity_spark(rules, frames, system, entity, now=when, shared=shared, driver=driver)
-            if isinstance(out, tuple):
-                parts.append(out[1])
-                out = out[0]
-            pending = out if pending is None else pending.unionByName(out)
-    if pending is not None:
-        parts.append(to_polars(pending, OUT_SCHEMA))
+    # each entity's findings are collected as soon as its plan is built, while the driver builds the
+    # next one's (planning an entity is seconds of driver work during which Spark would sit idle)
+    with ThreadPoolExecutor(COLLECTORS, thread_name_prefix="crm-ops-spark-collect") as pool:
+        pending = []
+        for system, entities in frames.items():
+            for entity in entities:
+                out = run_entity_spark(rules, frames, system, entity, now=when, shared=shared, driver=driver)
+                if isinstance(out, tuple):
+                    parts.append(out[1])
+                    out = out[0]
+                pending.append(pool.submit(to_polars, out, OUT_SCHEMA))
+        parts.extend(p.result() for p in pending)
     seconds["(spark)"] = time.perf_counter() - started
     for persisted in shared.get("__persisted", []):
         persisted.unpersist()

@@ -4,17 +4,20 @@
 master (a Databricks job, a notebook, ``spark-submit``), else builds one from ``[profiles.P.spark]``
 (``master``, ``partitions``, ``conf``; ``local[*]`` by default). ``snapshot_frames(spark, profile)``
 reads each current snapshot straight from the Parquet files the pull wrote, or, when the profile sets
-``snapshots = "s3a://bucket/path"``, the ``<system>/<Entity>`` datasets under that URI.
+``snapshots = "s3a://bucket/path"``, the ``<system>/<Entity>`` datasets under that URI, and sizes the
+session's shuffle partitions from them when nothing sets them (``crm_ops.spark.sizing``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crm_ops.errors import ConfigError
 from crm_ops.schema.entities import entity_names
+from crm_ops.spark.sizing import InputSize, driver_heap_gb, frames_size, size_partitions, small_jvm
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -31,6 +34,9 @@ BASE_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
     "spark.sql.adaptive.enabled": "true",
+    # adaptive execution merges a shuffle's small partitions up to the advisory size (64 MB; not only
+    # up to 1 MB per core, Spark's "parallelism first"), so a small shuffle of a big run is one task or a few
+    "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
 }
 
 
@@ -59,11 +65,13 @@ def session(
     if url.startswith("local"):
         values["spark.ui.enabled"] = "false"
         values["spark.ui.showConsoleProgress"] = "false"
-        # the driver JVM is the whole cluster in local mode: half the machine (Spark's 1g is too small
-        # from a million records)
+        # the driver JVM is the whole cluster in local mode: sized from the pulled rows, half the
+        # machine when they are not known (Spark's 1g is too small from a million records)
         import psutil
 
-        values["spark.driver.memory"] = f"{max(1, psutil.virtual_memory().total // 2**31)}g"
+        rows = _pulled_rows(profile)
+        values["spark.driver.memory"] = f"{driver_heap_gb(rows, psutil.virtual_memory().total)}g"
+        values.update(small_jvm(rows, conf.conf if conf else {}))
     if conf and conf.partitions:
         values["spark.sql.shuffle.partitions"] = str(conf.partitions)
     values.update(conf.conf if conf else {})
@@ -75,10 +83,31 @@ def session(
     return spark
 
 
+def _pulled_rows(profile: Profile | None) -> int | None:
+    """The rows of the profile's current snapshots in its state file; None when they are read from a
+    URI, or nothing was pulled."""
+    if profile is None or profile.spark.snapshots:
+        return None
+    from crm_ops.state import State
+
+    state_file = profile.state_dir / "state.sqlite"
+    if not state_file.exists():
+        return None
+    state = State(state_file)
+    try:
+        current = state.all_current()
+    finally:
+        state.close()
+    return sum(c.rows for c in current) if current else None
+
+
 def snapshot_frames(spark: SparkSession, profile: Profile) -> SparkFrames:
-    """Every current snapshot as a Spark DataFrame, by system and entity."""
+    """Every current snapshot as a Spark DataFrame, by system and entity; the session's shuffle
+    partitions sized from them unless set (``sizing``)."""
     if profile.spark.snapshots:
-        return uri_frames(spark, profile.spark.snapshots, profile.systems() or list(SYSTEMS))
+        found = uri_frames(spark, profile.spark.snapshots, profile.systems() or list(SYSTEMS))
+        size_partitions(spark, profile.spark, frames_size(found))
+        return found
     from crm_ops.state import State
 
     state_file = profile.state_dir / "state.sqlite"
@@ -94,7 +123,16 @@ def snapshot_frames(spark: SparkSession, profile: Profile) -> SparkFrames:
     frames: SparkFrames = {}
     for c in current:
         frames.setdefault(c.system, {})[c.entity] = spark.read.parquet(str(c.snapshot))
+    size = InputSize(sum(c.rows for c in current), sum(_bytes(c.snapshot) for c in current))
+    size_partitions(spark, profile.spark, size)
     return frames
+
+
+def _bytes(path: Path) -> int:
+    """The size on disk of a snapshot (a Parquet file, or a folder of them)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*.parquet"))
+    return path.stat().st_size if path.exists() else 0
 
 
 def uri_frames(spark: SparkSession, uri: str, systems: list[str]) -> SparkFrames:
