@@ -305,22 +305,24 @@ def test_damaged_files_of_an_earlier_run_are_warned_and_skipped(
     assert "1 runs, newest first" in index  # the damaged run left out, this one listed
 
 
-def _closed_port() -> int:
-    """A port of 127.0.0.1 nothing listens on (bound, then closed)."""
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port of 127.0.0.1 nothing listens on during the test: bound and never listening, so a
+    connection to it is refused and no other process (a second pytest worker's server) can take it."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize(("command", "after"), [("pull", None), ("run", 2)])
 def test_an_unreachable_crm_gives_up_in_seconds_naming_the_host_and_skips_its_other_entities(
-    box: Sandbox, tmp_path: Path, command: str, after: int | None
+    box: Sandbox, tmp_path: Path, command: str, after: int | None, closed_port: int
 ) -> None:
     import time
 
-    port = _closed_port()
+    port = closed_port
     profile_for(box, tmp_path)
     config = tmp_path / "crm-ops.toml"
     text = config.read_text()
