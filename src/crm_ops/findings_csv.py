@@ -66,6 +66,7 @@ def finding_rows(
     if fresh is not None:
         frame = frame.join(fresh, on=KEY, how="left", nulls_equal=True)
     context = Context(large=large, addresses=addresses(profile))
+    frame = frame.with_columns(context.addresses.url_of("system", "entity", "record_id").alias("__url"))
     planned = _plan_links(folder)
     labels: dict[tuple[str, str], dict[str, str | None]] = {}
     for (system, entity), part in frame.partition_by(["system", "entity"], as_dict=True).items():
@@ -81,7 +82,7 @@ def finding_rows(
                 **{c: f.get(c) for c in COLUMNS if c in f},
                 "run_id": folder.name,
                 "label": label or labels.get(key[:2], {}).get(key[2]),
-                "url": url or context.addresses.url(*key),
+                "url": url or f["__url"],
                 "owner_email": person.email,
                 "owner_channel": person.channel,
                 "new": ("yes" if f.get("new") else "no") if t.compared else "",

@@ -55,19 +55,9 @@ class Addresses:
     portal_id: int | None = None
     ui_domain: str = "app.hubspot.com"
 
-    def url(self, system: str, entity: str, record_id: str | None) -> str | None:
-        """The record's page in its CRM, or None when that is not known."""
-        if not record_id:
-            return None
-        if system == "salesforce" and self.instance_url:
-            obj = SF_OBJECTS.get(entity, entity)
-            return f"{self.instance_url.rstrip('/')}/lightning/r/{obj}/{record_id}/view"
-        if system == "hubspot" and self.portal_id and entity in HS_TYPES:
-            return f"https://{self.ui_domain}/contacts/{self.portal_id}/record/{HS_TYPES[entity]}/{record_id}"
-        return None
-
     def url_of(self, system: str, entity: str, record_id: str) -> pl.Expr:
-        """``url`` of the records in columns ``system``, ``entity`` and ``record_id``, a column at a time."""
+        """The page in its CRM of each record in columns ``system``, ``entity`` and ``record_id`` (null when
+        that is not known), a column at a time."""
         sys_, ent, rid = pl.col(system), pl.col(entity), pl.col(record_id)
         out: Any = pl.when(rid.fill_null("") == "").then(pl.lit(None, pl.String))
         if self.instance_url:
