@@ -27,7 +27,7 @@ import structlog
 from crm_ops.config import Profile
 from crm_ops.errors import ApiError, ConfigError
 from crm_ops.plan.format import Action, actions_table
-from crm_ops.plan.labels import LABEL_COLUMNS, column_texts, labels_of, record_label
+from crm_ops.plan.labels import LABEL_COLUMNS, column_texts, labels_of
 from crm_ops.schema.relations import Relations
 
 log = structlog.get_logger("crm_ops.plan")
@@ -249,7 +249,7 @@ class Context:
         return pl.when(drift).then(pl.lit(found["twin"])).alias("twin")
 
     def _labelled(self, system: str, entity: str, ids: pl.Series) -> pl.DataFrame:
-        """The records of ``ids`` in the snapshot: each one's label (``record_label``), account id and
+        """The records of ``ids`` in the snapshot: each one's label (``labels_of``), account id and
         company (a lead's), as text (``LOOKUP``)."""
         table = self._table(system, entity)
         if table is None:
@@ -302,17 +302,9 @@ class Context:
         )
 
     def labels(self, system: str, entity: str, ids: Iterable[str]) -> dict[str, str | None]:
-        """Each record's label (``record_label``) by id, from the snapshot (a record not in it: absent)."""
-        return {i: record_label(entity, row) for i, row in self._rows(system, entity, ids).items()}
-
-    def _rows(self, system: str, entity: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        table = self._table(system, entity)
-        if table is None:
-            return {}
-        names = table.collect_schema().names()
-        columns = [c for c in ("id", "account_id", *LABEL_COLUMNS) if c in names]
-        subset = table.filter(pl.col("id").is_in(list(ids))).select(columns).collect()
-        return {str(r["id"]): r for r in subset.to_dicts()}
+        """Each record's label by id, from the snapshot (a record not in it: absent)."""
+        found = self._labelled(system, entity, pl.Series(list(ids), dtype=pl.String))
+        return dict(found.select("record_id", "label").iter_rows())
 
 
 def _other_record() -> list[pl.Expr]:

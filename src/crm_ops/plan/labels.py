@@ -1,13 +1,12 @@
 """What a record is called in a plan (``label``): a person's name and e-mail, an account's name and
-domain, an opportunity's name and amount, per record (``record_label``) or a column at a time
-(``labels_of``, over ``column_texts`` of the label columns), the same text either way. CRM values are data
+domain, an opportunity's name and amount, a column at a time (``labels_of``, over ``column_texts`` of
+the label columns). CRM values are data
 here: they are joined into labels as text and nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import polars as pl
 
@@ -20,8 +19,7 @@ SPACES = "[" + "".join(f"\\u{{{ord(c):04x}}}" for c in SPACE) + "]+"
 
 
 def column_texts(values: pl.Series) -> pl.Series:
-    """``text_of`` of each value, a column at a time: its words (``str.split``) joined by one space, null
-    when there are none."""
+    """Each value as text: its words (``str.split``) joined by one space, null when there are none."""
     if values.dtype == pl.Null:
         return pl.Series(values.name, [None] * values.len(), pl.String)
     if values.dtype != pl.String:
@@ -31,7 +29,10 @@ def column_texts(values: pl.Series) -> pl.Series:
 
 
 def labels_of(entity: str, got: Mapping[str, pl.Series], amount: pl.Series | None) -> pl.Series:
-    """``record_label`` of each record, from its label columns' texts (``column_texts``) and its amount."""
+    """Each record's label, from its label columns' texts (``column_texts``) and its amount: a person's
+    "first last <email>", an account's "name (domain or website)", an opportunity's "name (1,234.50)", or
+    what the record has of them; a record with none says so ("(no name)"); a contact role's role; a
+    declared entity's name, when it maps one."""
     col = {c: pl.lit(v) for c, v in got.items()}
 
     def either(both: pl.Expr, first: pl.Expr, second: pl.Expr, none: str | None) -> pl.Expr:
@@ -68,29 +69,3 @@ def labels_of(entity: str, got: Mapping[str, pl.Series], amount: pl.Series | Non
     return (
         pl.select(label.alias("label")).to_series() if len(got["name"]) else pl.Series("label", [], pl.String)
     )
-
-
-def record_label(entity: str, row: Mapping[str, Any]) -> str | None:
-    """A person's name and e-mail, an account's name and domain, an opportunity's name and amount (what
-    the record has of them; a record with none says so)."""
-    if entity in ("Contact", "Lead", "Owner"):
-        person = " ".join(x for x in (text_of(row.get("first_name")), text_of(row.get("last_name"))) if x)
-        email = text_of(row.get("email"))
-        return f"{person} <{email}>" if person and email else (person or email or "(no name, no e-mail)")
-    if entity == "Account":
-        name, where = text_of(row.get("name")), text_of(row.get("domain")) or text_of(row.get("website"))
-        return f"{name} ({where})" if name and where else (name or where or "(no name)")
-    if entity == "Opportunity":
-        title, amount = text_of(row.get("name")), row.get("amount")
-        shown = None if amount is None else f"{amount:,.2f}".removesuffix(".00")
-        return f"{title} ({shown})" if title and shown else (title or shown or "(no name)")
-    if entity == "ContactRole":
-        return text_of(row.get("role"))
-    return text_of(row.get("name"))  # a declared entity (a custom object): its name, when it maps one
-
-
-def text_of(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = " ".join(str(value).split())
-    return text or None
