@@ -32,7 +32,7 @@ from typing import Any
 import polars as pl
 
 from crm_ops.config import ReviewSettings
-from crm_ops.plan.format import DECIDED_BY_PERSON, Action, Plan
+from crm_ops.plan.format import DECIDED_BY_PERSON, Action, Plan, actions_table
 from crm_ops.rules.model import Rule
 
 DRIFT_PREFIX = "match.drift."
@@ -93,43 +93,14 @@ class Review:
         wanted = set(self.settings.approve)
         return rule in wanted or any(f"tag:{t}" in wanted for t in self.tags.get(rule, ()))
 
-    def decide(self, action: Action) -> tuple[bool, str]:
-        """(starts approved, why not: empty when approved)."""
-        bar = self.settings.min_confidence
-        if action.kind == "unmerge":
-            return True, ""  # undo plans: undoing is the decision
-        if action.kind == "flag":
-            return False, "flag: for a person, nothing is written"
-        if action.kind == "convert":
-            return False, f"lead conversion: a person decides; {CONVERT_IRREVERSIBLE}"
-        irreversible = irreversible_parts(action)
-        if action.kind == "merge" and irreversible:
-            return False, f"merge: a person decides; {irreversible}"
-        if action.kind == "merge" and not self.named(action.rule):
-            return False, "merge: a person decides"
-        if action.rule.startswith(DRIFT_PREFIX) and not self.named(action.rule):
-            return False, "drift sync overwrites the other CRM"
-        if action.kind == "associate" and not self.named(action.rule):
-            return False, "association: links the record to another a rule guessed"
-        if (
-            action.kind == "update"
-            and not action.rule.startswith(DRIFT_PREFIX)
-            and not self.safe(action.rule)
-        ):
-            return False, "rule not marked safe"
-        if action.confidence is None or action.confidence < bar:
-            return False, under_bar(action.confidence, bar)
-        return True, ""
-
-    def annotate(self, action: Action) -> Action:
-        """The action with its default approval and review reason set."""
-        approved, why = self.decide(action)
-        return action.replace(approved=approved, review_reason=why)
-
     def annotate_table(self, table: pl.DataFrame, irreversible: str = "irreversible") -> pl.DataFrame:
-        """A plan's table (``crm_ops.plan.format.ACTION_SCHEMA``) with each action's ``approved`` and
-        ``review_reason`` as ``decide`` gives them, a column at a time; column ``irreversible`` holds what
-        undoing each cannot put back (``irreversible``; null or empty: all)."""
+        """A plan's table (``crm_ops.plan.format.ACTION_SCHEMA``) with each action's default approval
+        (``approved``) and why it is not approved (``review_reason``: empty when it is), a column at a
+        time; column ``irreversible`` holds what undoing each cannot put back (``irreversible``; null or
+        empty: all). The first that holds decides: an undo plan's actions are approved; a flag, a lead
+        conversion and a merge that cannot be undone whole are a person's; a merge, a drift sync and an
+        association only when the settings name their rule; an update only when its rule is safe; and
+        nothing under the confidence bar."""
         bar = self.settings.min_confidence
         kind, rule, confidence = pl.col("kind"), pl.col("rule"), pl.col("confidence")
         rules = table["rule"].unique().drop_nulls().to_list()
@@ -176,8 +147,14 @@ class Review:
 
 def default_approvals(plan: Plan, review: Review) -> dict[str, bool]:
     """Each action's default approval: as written in the plan, or (version 1 plans, which do not say)
-    decided now with ``review``."""
-    return {a.action_id: a.approved if a.approved is not None else review.decide(a)[0] for a in plan.actions}
+    as ``review`` decides it now."""
+    approvals = {a.action_id: a.approved for a in plan.actions if a.approved is not None}
+    undecided = [a for a in plan.actions if a.approved is None]
+    if undecided:
+        lost = pl.Series("irreversible", [irreversible_parts(a) for a in undecided], pl.String)
+        decided = review.annotate_table(actions_table(undecided).with_columns(lost))
+        approvals.update(zip(decided["action_id"], decided["approved"], strict=True))
+    return {a.action_id: approvals[a.action_id] for a in plan.actions}
 
 
 def auto_appliable(min_confidence: float) -> pl.Expr:
