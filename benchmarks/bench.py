@@ -29,9 +29,11 @@ sys.path.insert(0, str(HERE))
 
 from served import peak_rss_mb, print_machine, served  # noqa: E402
 
-# The HubSpot pull's CPU per 100-row page before this work (issue 13: 54-58 s of our CPU for 850k
-# contacts), which the target halves.
-HUBSPOT_MS_PER_PAGE_BEFORE = 56_000 / 8_500
+# The targets (issue 30), each in seconds at 1,000,000 contacts per CRM: at another --size the time
+# targets are shown but not judged (fixed costs do not scale); the per-page and ratio targets are.
+TARGET_SECONDS_1M = {"seed": 20.0, "rules": 6.0, "match": 12.0, "run": 30.0}
+HUBSPOT_MS_PER_PAGE = 3.3  # our CPU per 100-row HubSpot page (6.6 ms before issue 13, 4.0 at issue 30)
+DEDUPE_TIMES_SPLINK = 5.0
 STEPS = ("seed", "pull", "rules", "plain", "match", "dedupe", "febrl", "run")
 
 Row = dict[str, str]
@@ -53,6 +55,15 @@ def _ok(met: bool) -> str:
     return " (met)" if met else " (NOT met)"
 
 
+def limit(step: str, size: int, seconds: float) -> tuple[str, str]:
+    """The time target of ``step`` as the table says it, and the verdict on ``seconds`` beside it: the
+    targets hold at 1M contacts per CRM, where fixed costs are small; at another size no verdict."""
+    at_1m = TARGET_SECONDS_1M[step]
+    if size == 1_000_000:
+        return f"< {at_1m:g} s", _ok(seconds < at_1m)
+    return f"< {at_1m:g} s at 1M", " (target is at 1M)"
+
+
 def seed_and_pull(size: int, out: list[Row]) -> None:
     """Seeding the sandbox (``crm-ops sandbox serve``) and a full pull of each CRM's contacts."""
     import subprocess
@@ -63,11 +74,12 @@ def seed_and_pull(size: int, out: list[Row]) -> None:
         tempfile.TemporaryDirectory(prefix="crm-ops-bench-") as tmp,
         served(size, Path(tmp)) as (server, seconds),
     ):
+        target, judged = limit("seed", size, seconds)
         out.append(
             row(
                 f"seed sandbox, {size:,} contacts per CRM",
-                "< 25 s",
-                f"{seconds:.1f} s{_ok(seconds < 25)}, server {peak_rss_mb(server.pid):.0f} MB",
+                target,
+                f"{seconds:.1f} s{judged}, server {peak_rss_mb(server.pid):.0f} MB",
             )
         )
         print(json.dumps(out[-1]), flush=True)
@@ -86,9 +98,8 @@ def seed_and_pull(size: int, out: list[Row]) -> None:
             pages = f["rows"] / 100
             ms = 1000 * f["cpu_seconds"] / pages
             if system == "hubspot":
-                before = HUBSPOT_MS_PER_PAGE_BEFORE
-                target = f"<= {before / 2:.1f} ms (half of {before:.1f})"
-                ours = f"{ms:.2f} ms/page{_ok(ms <= HUBSPOT_MS_PER_PAGE_BEFORE / 2)}"
+                target = f"< {HUBSPOT_MS_PER_PAGE} ms"
+                ours = f"{ms:.2f} ms/page{_ok(ms < HUBSPOT_MS_PER_PAGE)}"
             else:
                 target, ours = "(no target)", f"{ms:.2f} ms/100 rows"
             out.append(
@@ -113,11 +124,12 @@ def frames_figures(size: int, out: list[Row]) -> None:
         if "rules" in ONLY:
             r = library_on(folder, counts, size)
             beyond = (r["peak_rss_mb"] - r["rss_after_load_mb"]) / 1024
+            target, judged = limit("rules", size, r["seconds"])
             out.append(
                 row(
                     f"whole rule library, {r['rows']:,} rows ({r['contacts']:,} contacts)",
-                    "< 8 s, < 2 GB beyond frames",
-                    f"{r['seconds']:.1f} s{_ok(r['seconds'] < 8)} (CPU {r['cpu_seconds']:.1f} s), "
+                    f"{target}, < 2 GB beyond frames",
+                    f"{r['seconds']:.1f} s{judged} (CPU {r['cpu_seconds']:.1f} s), "
                     f"+{beyond:.1f} GB{_ok(beyond < 2)}",
                     accuracy=f"{r['findings']:,} findings, {r['errors']} rule errors",
                 )
@@ -128,11 +140,12 @@ def frames_figures(size: int, out: list[Row]) -> None:
 
             m = match_on(folder, size)
             beyond = (m["all_peak_rss_mb"] - m["loaded_rss_mb"]) / 1024
+            target, judged = limit("match", size, m["all_seconds"])
             out.append(
                 row(
                     "whole matching (duplicates both CRMs, leads, links, drift)",
-                    "< 20 s, < 3 GB beyond frames",
-                    f"{m['all_seconds']:.1f} s{_ok(m['all_seconds'] < 20)} "
+                    f"{target}, < 3 GB beyond frames",
+                    f"{m['all_seconds']:.1f} s{judged} "
                     f"(CPU {m['all_cpu_seconds']:.1f} s), "
                     f"+{beyond:.1f} GB{_ok(beyond < 3)}",
                     accuracy=f"duplicates P {m['duplicates_precision']:.4f}"
@@ -170,7 +183,7 @@ def frames_figures(size: int, out: list[Row]) -> None:
                         f"{ours['peak_rss_mb']:.0f} MB",
                         f"splink 5 (duckdb) {peer['seconds']:.1f} s (CPU {peer['cpu_seconds']:.1f}), "
                         f"{peer['peak_rss_mb']:.0f} MB",
-                        f"x{ratio:.1f}{_ok(ratio >= 5)}",
+                        f"x{ratio:.1f}{_ok(ratio >= DEDUPE_TIMES_SPLINK)}",
                         f"F1 {ours['f1']:.4f} vs {peer['f1']:.4f}{_ok(ours['f1'] >= peer['f1'])} "
                         f"(P {ours['precision']:.4f}/{peer['precision']:.4f}, "
                         f"R {ours['recall']:.4f}/{peer['recall']:.4f})",
@@ -260,11 +273,13 @@ def run_figures(size: int, out: list[Row]) -> None:
     r = bench(size, 0.01)
     full, incr = r["full"], r["incremental"]
     stages = ", ".join(f"{k} {v:.1f}" for k, v in sorted(incr["stages"].items(), key=lambda kv: -kv[1]))
+    target, judged = limit("run", size, incr["seconds"])
     out.append(
         row(
             f"crm-ops run, {size:,} per CRM, after 1% changed",
-            "report: wall, peak RSS, profile",
-            f"{incr['seconds']:.1f} s (CPU {incr['cpu_seconds']:.1f} s), peak {incr['peak_rss_mb']:.0f} MB",
+            target,
+            f"{incr['seconds']:.1f} s{judged} (CPU {incr['cpu_seconds']:.1f} s), "
+            f"peak {incr['peak_rss_mb']:.0f} MB",
             f"(first, full run: {full['seconds']:.1f} s, {full['peak_rss_mb']:.0f} MB)",
             accuracy=f"seconds by stage: {stages or 'pyinstrument not installed'}",
         )
@@ -286,6 +301,18 @@ def table(rows: list[Row]) -> str:
             lines.append(" " * pad + rest[: widths["accuracy"]])
             rest = rest[widths["accuracy"] :]
     return "\n".join(lines)
+
+
+def verdict(rows: list[Row]) -> str:
+    """One line: how many targets the table shows met, and which are not."""
+    cells = [(r["figure"], r[c]) for r in rows for c in ("ours", "ratio", "accuracy")]
+    missed = sorted({figure for figure, cell in cells if "(NOT met)" in cell})
+    met = sum(cell.count("(met)") for _, cell in cells)
+    unjudged = sum(cell.count("(target is at 1M)") for _, cell in cells)
+    aside = f" ({unjudged} time target(s) not judged: they are set at 1M)" if unjudged else ""
+    if not missed:
+        return f"targets: {met} met, none missed{aside}"
+    return f"targets: {met} met; NOT met in {len(missed)} figure(s){aside}: " + "; ".join(missed)
 
 
 ONLY: set[str] = set(STEPS)
@@ -315,6 +342,7 @@ def main() -> None:
         run_figures(args.size, rows)
     print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(table(rows))
+    print(verdict(rows))
     if os.environ.get("BENCH_OUT"):  # the rows as JSON too, for a note or a comparison
         Path(os.environ["BENCH_OUT"]).write_text(json.dumps(rows, indent=1))
 
