@@ -15,7 +15,7 @@ import yaml
 from crm_ops.config import Profile
 from crm_ops.match.run import matched_entities
 from crm_ops.plan.context import Context
-from crm_ops.plan.format import Action
+from crm_ops.plan.format import Action, actions_table
 from crm_ops.report.scores import score_counts
 from crm_ops.rules import row_level, run_rules
 from crm_ops.rules.chunks import chunk_safe
@@ -155,13 +155,12 @@ def test_a_plan_and_the_score_count_from_a_large_table_as_from_one_held_whole(tm
     on_disk = Context({}, large={"salesforce": {"Opportunity": path}})
     relations = _account_children()
     for context in (held, on_disk):
-        (moved,) = context.with_moves([merge], relations)
-        assert moved.detail is not None
+        moved = context.moves(actions_table([merge]).select("system", "entity", "record_id"), relations)
         # live opportunities of account 00100003: i % 7 == 3, not deleted (i % 50 == 49)
         want = sum(1 for i in range(300) if i % 7 == 3 and i % 50 != 49)
-        assert moved.detail["moves"] == {"Opportunity.account_id": want}
-        (labelled,) = context.annotate([update])
-        assert labelled.label == "Deal 12 (12)"
+        assert moved["moves"].to_list() == [[{"child": "Opportunity.account_id", "n": want}]]
+        labelled = context.annotate_table(actions_table([update]))
+        assert labelled["label"].to_list() == ["Deal 12 (12)"]
     findings = pl.DataFrame(
         {"system": ["salesforce"] * 2, "entity": ["Opportunity"] * 2, "record_id": ["00600001", "00600049"],
          "severity": ["error", "warning"]}

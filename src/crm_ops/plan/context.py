@@ -26,7 +26,6 @@ import structlog
 
 from crm_ops.config import Profile
 from crm_ops.errors import ApiError, ConfigError
-from crm_ops.plan.format import Action, actions_table
 from crm_ops.plan.labels import LABEL_COLUMNS, column_texts, labels_of
 from crm_ops.schema.relations import Relations
 
@@ -34,7 +33,7 @@ log = structlog.get_logger("crm_ops.plan")
 SF_OBJECTS = {"ContactRole": "OpportunityContactRole", "Owner": "User"}
 HS_TYPES = {"Contact": "0-1", "Account": "0-2", "Opportunity": "0-3"}
 OTHER_ENTITY = {"associate": "Account"}  # a link's target; a merge's survivor is the same entity
-ANNOTATED = ("label", "account", "url", "other_id", "other_label", "other_url")  # what annotate sets
+ANNOTATED = ("label", "account", "url", "other_id", "other_label", "other_url")  # what annotate_table sets
 LOOKUP = {
     "system": pl.String,
     "entity": pl.String,
@@ -116,12 +115,6 @@ class Context:
         path = self.large.get(system, {}).get(entity)
         return pl.scan_parquet(path) if path is not None else None
 
-    def annotate(self, actions: list[Action]) -> list[Action]:
-        """``actions`` with their labels, account names, other records and URLs (``annotate_table``)."""
-        table = self.annotate_table(actions_table(actions))
-        shown = table.select(ANNOTATED).iter_rows(named=True)
-        return [a.replace(**row) for a, row in zip(actions, shown, strict=True)]
-
     def annotate_table(self, table: pl.DataFrame) -> pl.DataFrame:
         """A plan's table (``crm_ops.plan.format.ACTION_SCHEMA``) with each action's label, account name,
         other record and URLs (``ANNOTATED``), joined from the snapshots a table at a time."""
@@ -169,23 +162,6 @@ class Context:
             pl.col("o_id").alias("other_id"),
             self.addresses.url_of("o_system", "o_entity", "o_id").alias("other_url"),
         ).select(columns)
-
-    def with_moves(self, actions: list[Action], relations: Relations) -> list[Action]:
-        """``actions`` with each merge's children counted in its ``detail["moves"]`` (``moves``)."""
-        merges = [a for a in actions if a.kind == "merge"]
-        counted = self.moves(
-            pl.DataFrame([(a.system, a.entity, a.record_id) for a in merges], schema=MOVE_KEY, orient="row"),
-            relations,
-        )
-        found = {(s, e, r): m for s, e, r, m in counted.iter_rows()}
-        out = []
-        for a in actions:
-            if a.kind != "merge":
-                out.append(a)
-                continue
-            moves = {m["child"]: m["n"] for m in found.get((a.system, a.entity, a.record_id)) or []}
-            out.append(a.replace(detail={**(a.detail or {}), "moves": moves}))
-        return out
 
     def moves(self, merges: pl.DataFrame, relations: Relations) -> pl.DataFrame:
         """For each merged-away record of ``merges`` (system, entity, record_id): its children, the live
