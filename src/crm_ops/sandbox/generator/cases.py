@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.case_copies import case_copies, unlabelled_copies
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect
+from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _pick_series, _timestamps, blank_defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2601
@@ -162,7 +162,7 @@ class Cases(GenState):
                 "createdate": t["created"],
                 "hs_lastmodifieddate": t["modified"],
                 "closed_date": closed,
-                "hubspot_owner_id": rng.choice(owners, n) if len(owners) else None,
+                "hubspot_owner_id": _pick_series(rng, owners, n) if len(owners) else None,
                 "archived": False,
             },
             n,

@@ -15,6 +15,7 @@ from crm_ops.sandbox import wordlists as w
 from crm_ops.sandbox.generator.config import SeedConfig
 
 Rng = np.random.Generator
+_FEW = 32  # up to this many rows, a value maker's text is built in Python: a polars query costs more
 
 
 @functools.lru_cache(maxsize=65536)
@@ -28,13 +29,42 @@ def _pick(rng: Rng, options: Sequence[Any], n: int) -> np.ndarray:
     return np.asarray(options, dtype=object)[rng.integers(0, len(options), n)]
 
 
+def _pick_series(rng: Rng, options: Sequence[Any], n: int) -> pl.Series:
+    """``_pick`` as a polars column: the same draw from ``rng``, without a Python object a row."""
+    return pl.Series(list(options)).gather(rng.integers(0, len(options), n))
+
+
+def _where(cond: np.ndarray, then: Any, otherwise: Any) -> pl.Series:
+    """``np.where`` over polars columns (or scalars): ``then`` where ``cond``, else ``otherwise``."""
+    return pl.select(
+        pl.when(pl.lit(pl.Series(cond))).then(pl.lit(then)).otherwise(pl.lit(otherwise))
+    ).to_series()
+
+
+def rows_but(n: int, taken: Collection[int] | np.ndarray) -> np.ndarray:
+    """The rows ``0..n-1`` not in ``taken``, in order (``np.setdiff1d`` without its sort)."""
+    free = np.ones(n, dtype=bool)
+    free[np.fromiter(taken, dtype=np.int64, count=len(taken))] = False
+    return np.flatnonzero(free)
+
+
 def _digits(rng: Rng, n: int, width: int, low: int = 0) -> np.ndarray:
     return np.char.zfill(rng.integers(low, 10**width, n).astype(str), width)
 
 
 def _text_of(parts: Sequence[str | tuple[np.ndarray, int]]) -> np.ndarray:
     """Strings joined from constant texts and integer columns (each zero-padded to its width), built by
-    polars in one pass rather than numpy's per-element string functions."""
+    polars in one pass rather than numpy's per-element string functions (a few rows: in Python, the same
+    text without a query's fixed cost)."""
+    rows = next((len(part[0]) for part in parts if not isinstance(part, str)), 0)
+    if rows <= _FEW:
+        columns = [
+            [part] * rows if isinstance(part, str) else [str(v).zfill(part[1]) for v in part[0].tolist()]
+            for part in parts
+        ]
+        out = np.empty(rows, dtype=object)
+        out[:] = ["".join(pieces) for pieces in zip(*columns, strict=True)]
+        return out
     exprs = [
         pl.lit(part)
         if isinstance(part, str)
@@ -82,6 +112,8 @@ def _phones(rng: Rng, countries: np.ndarray) -> np.ndarray:
 
 def _postal(rng: Rng, patterns: np.ndarray) -> np.ndarray:
     """Each ``#`` of a pattern a random digit, each ``A`` a random letter (first four of each)."""
+    if len(patterns) <= _FEW:
+        return _postal_few(rng, patterns)
     out = pl.Series(patterns.astype(str))
     for ch, alphabet in (("#", "0123456789"), ("A", "ABCDEFGHJKLMNPRSTUVWXY")):
         for _ in range(4):
@@ -97,6 +129,22 @@ def _postal(rng: Rng, patterns: np.ndarray) -> np.ndarray:
             )
             out = out.scatter(has.arg_true(), filled.to_series())
     return out.to_numpy().astype(object)
+
+
+def _postal_few(rng: Rng, patterns: np.ndarray) -> np.ndarray:
+    """``_postal`` of a few patterns in Python: the same draws from ``rng``, the same codes."""
+    codes = [str(p) for p in patterns.tolist()]
+    for ch, alphabet in (("#", "0123456789"), ("A", "ABCDEFGHJKLMNPRSTUVWXY")):
+        for _ in range(4):
+            has = [i for i, code in enumerate(codes) if ch in code]
+            if not has:
+                break
+            letters = rng.integers(0, len(alphabet), len(has)).tolist()
+            for i, letter in zip(has, letters, strict=True):
+                codes[i] = codes[i].replace(ch, alphabet[letter], 1)
+    out = np.empty(len(codes), dtype=object)
+    out[:] = codes
+    return out
 
 
 def _places(rng: Rng, countries: np.ndarray) -> dict[str, np.ndarray]:
@@ -148,7 +196,8 @@ def _frame(obj_schema: dict[str, pl.DataType], columns: dict[str, Any], n: int) 
         elif isinstance(value, pl.Series):
             data[name] = value.alias(name).cast(dtype)
         elif np.isscalar(value):
-            data[name] = pl.Series(name, [value] * n).cast(dtype)
+            scalar = value.item() if isinstance(value, np.generic) else value
+            data[name] = pl.repeat(scalar, n, eager=True).alias(name).cast(dtype)
         else:
             arr = np.asarray(value)
             if arr.dtype.kind == "M":

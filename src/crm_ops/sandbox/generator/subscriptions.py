@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect, copy_pairs
+from crm_ops.sandbox.generator.common import (
+    GenState,
+    _frame,
+    _pick,
+    _pick_series,
+    _timestamps,
+    blank_defect,
+    copy_pairs,
+)
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 26
@@ -167,7 +175,7 @@ class Subscriptions(GenState):
                 "id": ids,
                 "hs_createdate": v["created"],
                 "hs_lastmodifieddate": v["modified"],
-                "hubspot_owner_id": rng.choice(owners, n) if len(owners) else None,
+                "hubspot_owner_id": _pick_series(rng, owners, n) if len(owners) else None,
                 "subscription_name": np.asarray([f"SUB-{i + 1:06d}" for i in range(n)], dtype=object),
                 "status": status,
                 "plan": np.asarray([p.lower() for p in v["plan"]], dtype=object),
