@@ -29,8 +29,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.case_copies import case_copies, unlabelled_copies
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _pick_series, _timestamps, blank_defect
+from crm_ops.sandbox.generator.case_copies import CaseTimes, case_copies
+from crm_ops.sandbox.generator.common import (
+    GenState,
+    _frame,
+    _pick,
+    _pick_series,
+    _timestamps,
+    blank_defect,
+    free_rows,
+    numbered,
+)
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2601
@@ -103,7 +112,7 @@ class Cases(GenState):
             )
             subject[row] = None
         taken = {d["record_id"] for d in self.defects}
-        free = [r for r in range(n) if str(ids[r]) not in taken]
+        free = free_rows(ids, taken)
         deleted = np.zeros(n, dtype=bool)
         deleted[rng.choice(free, max(1, int(n * DELETED)), replace=False)] = True
         owners = self.user_ids[self.active_owners[rng.integers(0, len(self.active_owners), n)]]
@@ -112,7 +121,7 @@ class Cases(GenState):
             {
                 "Id": ids,
                 "IsDeleted": deleted,
-                "CaseNumber": np.asarray([f"{i + 1:08d}" for i in range(n)], dtype=object),
+                "CaseNumber": numbered("{}", 1, n, 8),
                 "ContactId": contacts["Id"].to_numpy()[on],
                 "AccountId": contacts["AccountId"].to_numpy()[on],
                 "Type": _pick(rng, ("Question", "Problem", "Feature Request"), n),
@@ -146,7 +155,7 @@ class Cases(GenState):
             )
             subject[row] = None
         taken = {d["record_id"] for d in self.defects}
-        shut = [r for r in range(n) if stage[r] == "4" and str(ids[r]) not in taken]
+        shut = np.intersect1d(np.flatnonzero(stage == "4"), free_rows(ids, taken))
         for row in rng.choice(shut, min(len(shut), self._seeded(n, CLOSED_NO_DATE)), replace=False).tolist():
             self.defects.append(blank_defect(KIND, "hubspot", HS_OBJECT, str(ids[row]), "closed_date", None))
             closed[row] = np.datetime64("NaT", "ms")
@@ -241,8 +250,9 @@ def resubject(
     """``subject`` with each unlabelled copy among the independently drawn cases (``unlabelled_copies``)
     given the next of ``SUBJECTS`` (and the next, until none is left): ``kept`` rows keep theirs."""
     out = subject.copy()
+    cases = CaseTimes(contact, created, closed, kept)
     for _ in SUBJECTS:
-        rows = unlabelled_copies(contact, out, created, closed, kept)
+        rows = cases.unlabelled_copies(out)
         if not len(rows):
             return out
         for row in rows.tolist():

@@ -48,6 +48,19 @@ def rows_but(n: int, taken: Collection[int] | np.ndarray) -> np.ndarray:
     return np.flatnonzero(free)
 
 
+def free_rows(ids: np.ndarray | pl.Series, taken: Collection[str]) -> np.ndarray:
+    """The rows whose id (as text) is not in ``taken``, in order."""
+    text = pl.Series(ids).cast(pl.String)
+    return np.flatnonzero(~text.is_in(pl.Series(list(taken), dtype=pl.String).implode()).to_numpy())
+
+
+def numbered(template: str, start: int, n: int, width: int) -> pl.Series:
+    """``template`` with ``{}`` the numbers ``start..start+n-1`` zero-padded to ``width``, as a column."""
+    head, _, tail = template.partition("{}")
+    numbers = pl.int_range(start, start + n, eager=True).cast(pl.String).str.zfill(width)
+    return head + numbers + tail
+
+
 def _digits(rng: Rng, n: int, width: int, low: int = 0) -> np.ndarray:
     return np.char.zfill(rng.integers(low, 10**width, n).astype(str), width)
 
@@ -278,17 +291,18 @@ class GenState:
         frame = hs[hs_object]
         ids = frame["id"].to_numpy()
         taken = {d["record_id"] for d in self.defects} | set(keep)
-        free = [r for r in range(len(ids)) if str(ids[r]) not in taken]
+        free = free_rows(ids, taken)
         rows = sorted(rng.choice(free, max(1, int(len(ids) * share)), replace=False).tolist())
         end = datetime.combine(self.today, datetime.min.time(), tzinfo=UTC)
-        stamps = [end - timedelta(days=int(d)) for d in rng.integers(1, 20, len(rows))]
-        archived = frame["archived"].to_list()
-        at: list[datetime | None] = [None] * len(ids)
-        for r, s in zip(rows, stamps, strict=True):
-            archived[r], at[r] = True, s
+        days = rng.integers(1, 20, len(rows))
+        stamps = [end - timedelta(days=int(d)) for d in days.tolist()]
+        at = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ms]")
+        at[rows] = np.datetime64(end.replace(tzinfo=None), "ms") - (days * 86_400_000).astype(
+            "timedelta64[ms]"
+        )
         hs[hs_object] = frame.with_columns(
-            pl.Series("archived", archived, dtype=pl.Boolean),
-            pl.Series("archivedAt", at, dtype=pl.Datetime("ms", "UTC")),
+            frame["archived"].cast(pl.Boolean).scatter(rows, True),
+            pl.Series("archivedAt", at).dt.replace_time_zone("UTC"),
         )
         gone = sf[sf_object].filter(pl.col("IsDeleted")).select("Id", "SystemModstamp")
         return [

@@ -27,6 +27,8 @@ from crm_ops.sandbox.generator.common import (
     _timestamps,
     blank_defect,
     copy_pairs,
+    free_rows,
+    numbered,
 )
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
@@ -133,7 +135,7 @@ class Subscriptions(GenState):
             )
             account[row] = None
         taken = {d["record_id"] for d in self.defects}
-        free = [r for r in range(n) if str(ids[r]) not in taken]
+        free = free_rows(ids, taken)
         deleted[rng.choice(free, max(1, int(n * DELETED)), replace=False)] = True
         owners = self.user_ids[self.active_owners[rng.integers(0, len(self.active_owners), n)]]
         return _frame(
@@ -142,7 +144,7 @@ class Subscriptions(GenState):
                 "Id": ids,
                 "OwnerId": owners,
                 "IsDeleted": deleted,
-                "Name": np.asarray([f"SUB-{i + 1:06d}" for i in range(n)], dtype=object),
+                "Name": numbered("SUB-{}", 1, n, 6),
                 "CreatedDate": v["created"],
                 "CreatedById": self.user_ids[0],
                 "LastModifiedDate": v["modified"],
@@ -176,7 +178,7 @@ class Subscriptions(GenState):
                 "hs_createdate": v["created"],
                 "hs_lastmodifieddate": v["modified"],
                 "hubspot_owner_id": _pick_series(rng, owners, n) if len(owners) else None,
-                "subscription_name": np.asarray([f"SUB-{i + 1:06d}" for i in range(n)], dtype=object),
+                "subscription_name": numbered("SUB-{}", 1, n, 6),
                 "status": status,
                 "plan": np.asarray([p.lower() for p in v["plan"]], dtype=object),
                 "mrr": v["mrr"],
