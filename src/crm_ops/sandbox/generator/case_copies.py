@@ -82,12 +82,13 @@ class CaseTimes:
         )
         window = np.timedelta64(MAX_LATER_HOURS, "h")
         by = ["contact", "subject"]
+        # each case after the one before it in its contact's and subject's run (a shift, not a window)
         pairs = (
             frame.sort([*by, "created"])
-            .with_columns(
-                pl.col("row", "closed", "created", "kept").shift(1).over(by).name.prefix("prev_"),
-            )
+            .with_columns(pl.col(*by, "row", "closed", "created", "kept").shift(1).name.prefix("prev_"))
             .filter(
+                pl.col("contact") == pl.col("prev_contact"),
+                pl.col("subject") == pl.col("prev_subject"),
                 pl.col("created") - pl.col("prev_created") <= pl.lit(window),
                 pl.col("prev_closed").is_null() | (pl.col("created") <= pl.col("prev_closed")),
             )

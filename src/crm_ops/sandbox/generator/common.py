@@ -116,6 +116,11 @@ def _phones(rng: Rng, countries: np.ndarray) -> np.ndarray:
         "AU": lambda m: ("+612", (au_digit[m], 1), (au[m], 7)),
     }
     out = np.empty(n, dtype=object)
+    if n <= _FEW:  # a few rows: each formatted in Python, the same text as below
+        for row, code in enumerate(countries.tolist()):
+            if code in by_country:
+                out[row] = _text_of(by_country[code](np.asarray([row])))[0]
+        return out
     for code, parts in by_country.items():
         mask = countries == code
         if mask.any():
@@ -163,6 +168,18 @@ def _postal_few(rng: Rng, patterns: np.ndarray) -> np.ndarray:
 def _places(rng: Rng, countries: np.ndarray) -> dict[str, np.ndarray]:
     n = len(countries)
     city, state, pattern = (np.empty(n, dtype=object) for _ in range(3))
+    if n <= _FEW:  # a few rows: the same draws, without a mask a country
+        codes = countries.tolist()
+        for code, options in w.CITIES.items():
+            rows = [row for row, c in enumerate(codes) if c == code]
+            if rows:
+                for row, i in zip(rows, rng.integers(0, len(options), len(rows)).tolist(), strict=True):
+                    city[row], state[row], pattern[row] = options[i][:3]
+        numbers = rng.integers(1, 2000, n).tolist()
+        streets = _pick(rng, w.STREETS, n).tolist()
+        street = np.empty(n, dtype=object)
+        street[:] = [f"{number} {name}" for number, name in zip(numbers, streets, strict=True)]
+        return {"street": street, "city": city, "state": state, "postal": _postal(rng, pattern)}
     for code, options in w.CITIES.items():
         mask = countries == code
         k = int(mask.sum())

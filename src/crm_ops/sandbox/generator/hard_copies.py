@@ -169,7 +169,7 @@ class _Maker:
             d["correct_value"] for d in state.defects if d["field"] == "AccountId" and d["correct_value"]
         }
         free = ~frame["IsDeleted"] if sfs else ~frame["archived"].fill_null(False)
-        free = free & ~ids.is_in(pl.Series(sorted(truth), dtype=pl.String).implode())
+        free = free & ~ids.is_in(pl.Series(list(truth), dtype=pl.String).implode())
         if obj == "Lead":
             free = free & ~frame["IsConverted"]
         if obj in ("Contact", "contacts", "Lead"):  # people with an address and a phone
