@@ -22,7 +22,8 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.activity_common import DELETED, ORPHAN
-from crm_ops.sandbox.generator.common import _frame, _pick_series, _timestamps, _where, rows_but
+from crm_ops.sandbox.generator.columns import _pick_series, _where, rows_but
+from crm_ops.sandbox.generator.common import _frame, _timestamps
 from crm_ops.sandbox.generator.engagements import Engagements
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _where, rows_but
+from crm_ops.sandbox.generator.columns import _where, rows_but
+from crm_ops.sandbox.generator.common import GenState
 
 ORPHAN, DELETED = 0.002, 0.01  # of a kind's records: on a deleted contact; deleted themselves
 DAY_MS = 86_400_000

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _where, blank_defect, sf_audit
+from crm_ops.sandbox.generator.columns import _pick, _where
+from crm_ops.sandbox.generator.common import GenState, _frame, blank_defect, sf_audit
 from crm_ops.sandbox.objects import SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2604
@@ -155,11 +156,12 @@ class Campaigns(GenState):
             ("CampaignId", campaigns, campaign),
         ):
             dead = parents.filter(pl.col("IsDeleted"))["Id"]
-            if column == "CampaignId":
-                pool = np.flatnonzero(~taken)
-            else:
-                pool = np.flatnonzero(values.is_not_null().to_numpy() & ~taken)
-            rows = self._pick_rows(rng, pool, m, ORPHAN) if len(dead) else np.asarray([], dtype=np.int64)
+            has = ~taken if column == "CampaignId" else values.is_not_null().to_numpy() & ~taken
+            rows = (
+                self._pick_rows(rng, np.flatnonzero(has), m, ORPHAN)
+                if len(dead)
+                else np.asarray([], dtype=np.int64)
+            )
             if not len(rows):
                 continue
             left = dead.gather([int(rng.integers(0, len(dead))) for _ in range(len(rows))])

@@ -30,16 +30,8 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.case_copies import CaseTimes, case_copies
-from crm_ops.sandbox.generator.common import (
-    GenState,
-    _frame,
-    _pick,
-    _pick_series,
-    _timestamps,
-    blank_defect,
-    free_rows,
-    numbered,
-)
+from crm_ops.sandbox.generator.columns import _pick, _pick_series, free_rows, numbered
+from crm_ops.sandbox.generator.common import GenState, _frame, _timestamps, blank_defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2601

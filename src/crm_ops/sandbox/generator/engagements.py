@@ -24,7 +24,8 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.activity_common import DELETED, ORPHAN, ActivityState
-from crm_ops.sandbox.generator.common import _frame, _pick, _pick_series, _where, sf_audit
+from crm_ops.sandbox.generator.columns import _pick, _pick_series, _where
+from crm_ops.sandbox.generator.common import _frame, sf_audit
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 EVENT_ON_LEAD = 0.1  # of Salesforce's events, with a lead rather than a contact

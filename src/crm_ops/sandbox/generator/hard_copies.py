@@ -28,7 +28,8 @@ import phonenumbers
 import polars as pl
 
 from crm_ops.sandbox import wordlists as w
-from crm_ops.sandbox.generator.common import GenState, _ascii, _phones, _places
+from crm_ops.sandbox.generator.addresses import _phones, _places
+from crm_ops.sandbox.generator.common import GenState, _ascii
 from crm_ops.sandbox.generator.duplicates import _free_address, _other_legal_form, _typo
 from crm_ops.sandbox.objects import (
     ASSOCIATION_TYPES,

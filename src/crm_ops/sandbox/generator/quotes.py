@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, defect, free_rows, numbered
+from crm_ops.sandbox.generator.columns import _pick, free_rows, numbered
+from crm_ops.sandbox.generator.common import GenState, _frame, _timestamps, defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2628

@@ -19,17 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import (
-    GenState,
-    _frame,
-    _pick,
-    _pick_series,
-    _timestamps,
-    blank_defect,
-    copy_pairs,
-    free_rows,
-    numbered,
-)
+from crm_ops.sandbox.generator.columns import _pick, _pick_series, free_rows, numbered
+from crm_ops.sandbox.generator.common import GenState, _frame, _timestamps, blank_defect, copy_pairs
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 26
@@ -135,8 +126,7 @@ class Subscriptions(GenState):
             )
             account[row] = None
         taken = {d["record_id"] for d in self.defects}
-        free = free_rows(ids, taken)
-        deleted[rng.choice(free, max(1, int(n * DELETED)), replace=False)] = True
+        deleted[rng.choice(free_rows(ids, taken), max(1, int(n * DELETED)), replace=False)] = True
         owners = self.user_ids[self.active_owners[rng.integers(0, len(self.active_owners), n)]]
         return _frame(
             SALESFORCE_OBJECTS[SF_OBJECT].schema(),
