@@ -4,6 +4,7 @@ rows by polars in one pass, a few (one record's copy at a time) in Python, the s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -55,7 +56,7 @@ def _phones(rng: Rng, countries: np.ndarray) -> np.ndarray:
     nl = rng.integers(2_000_000, 10_000_000, n)
     au_digit = np.asarray((8, 9))[rng.integers(0, 2, n)]
     au = rng.integers(0, 10**7, n)
-    by_country: dict[str, Callable[[np.ndarray], Sequence[str | tuple[np.ndarray, int]]]] = {
+    by_country: dict[str, Callable[[Any], Sequence[str | tuple[Any, int]]]] = {  # rows: a mask or one row
         "US": lambda m: ("+1", (us_area[m], 3), (exchange[m], 3), (line4[m], 4)),
         "CA": lambda m: ("+1", (ca_area[m], 3), (exchange[m], 3), (line4[m], 4)),
         "GB": lambda m: ("+44207", (gb[m], 7)),
@@ -69,7 +70,10 @@ def _phones(rng: Rng, countries: np.ndarray) -> np.ndarray:
     if n <= _FEW:  # a few rows: each formatted in Python, the same text as below
         for row, code in enumerate(countries.tolist()):
             if code in by_country:
-                out[row] = _text_of(by_country[code](np.asarray([row])))[0]
+                out[row] = "".join(
+                    part if isinstance(part, str) else f"{int(part[0]):0{part[1]}d}"
+                    for part in by_country[code](row)
+                )
         return out
     for code, parts in by_country.items():
         mask = countries == code
