@@ -134,16 +134,21 @@ class _Maker:
     ) -> None:
         self.state, self.rng, self.sf, self.associations = state, rng, sf, associations
         self.emails = set(hs["contacts"]["email"].drop_nulls().str.to_lowercase().to_list())
-        live = set(hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"].to_list())
-        employer = associations[("contacts", "companies")].filter(pl.col("from_id").is_in(list(live)))
+        live = hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"]
+        # a live contact's company (its last link), and each company's staff in the order of their ids
+        employer = (
+            associations[("contacts", "companies")]
+            .filter(pl.col("from_id").is_in(live.implode()))
+            .unique("from_id", keep="last", maintain_order=True)
+        )
         self.company_of = dict(zip(employer["from_id"].to_list(), employer["to_id"].to_list(), strict=True))
-        self.staff: dict[int, list[int]] = {}
-        for person, company in sorted(self.company_of.items()):
-            self.staff.setdefault(company, []).append(person)
+        staff = employer.group_by("to_id").agg(pl.col("from_id").sort())
+        self.staff: dict[int, list[int]] = dict(
+            zip(staff["to_id"].to_list(), staff["from_id"].to_list(), strict=True)
+        )
         people = sf["Contact"].filter(~pl.col("IsDeleted") & pl.col("AccountId").is_not_null())
-        self.colleagues = {
-            str(a): sorted(ids) for a, ids in people.group_by("AccountId").agg("Id").iter_rows()
-        }
+        mates = people.group_by("AccountId").agg(pl.col("Id").sort())
+        self.colleagues = dict(zip(mates["AccountId"].to_list(), mates["Id"].to_list(), strict=True))
         tickets = associations.get(("tickets", "contacts"))
         self.ticket_contact = (
             dict(zip(tickets["from_id"].to_list(), tickets["to_id"].to_list(), strict=True))
@@ -151,8 +156,10 @@ class _Maker:
             else {}
         )
         # a record's match in the other CRM: (its object, its id)
-        self.matched = {(m[0], m[1]): (m[2], m[3]) for m in state.matches}
-        self.matched |= {(m[2], m[3]): (m[0], m[1]) for m in state.matches}
+        sf_side = [(m[0], m[1]) for m in state.matches]
+        hs_side = [(m[2], m[3]) for m in state.matches]
+        self.matched = dict(zip(sf_side, hs_side, strict=True))
+        self.matched |= dict(zip(hs_side, sf_side, strict=True))
         self.contact_of: dict[int, int] = {}  # a new ticket's contact, when not its original's
 
     def harden(self, system: str, obj: str, frame: pl.DataFrame, lookalikes: list[Row]) -> pl.DataFrame:
