@@ -59,13 +59,13 @@ class Activities(Engagements):
         rng = np.random.default_rng(self.cfg.seed + STREAM)
         per = self.cfg.activities_per_contact
         contacts = sf["Contact"]
-        n_sf = int(contacts.filter(~pl.col("IsDeleted")).height * per)
+        n_sf = int(int((~contacts["IsDeleted"]).sum()) * per)
         sf["Task"], deleted = self._sf_tasks(rng, sf, int(n_sf * SF_SHARES["Task"]))
-        live = hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
+        live = hs["contacts"]["id"].filter(~hs["contacts"]["archived"].fill_null(False)).to_numpy()
         n_hs = int(len(live) * per)
         owners = hs["companies"]["hubspot_owner_id"].drop_nulls().unique().sort().to_numpy()
         pools = {
-            target: hs[target].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
+            target: hs[target]["id"].filter(~hs[target]["archived"].fill_null(False)).to_numpy()
             for target in LINK_SHARES
         }
         for name in ("tasks", "calls"):
@@ -174,7 +174,7 @@ class Activities(Engagements):
         is_deleted = np.zeros(n, dtype=bool)
         is_deleted[gone_rows] = True
         # tasks whose contact is in the recycle bin (the Who left behind, e.g. by an integration's delete)
-        dead = contacts.filter(pl.col("IsDeleted")).select("Id", "AccountId")
+        dead = contacts.select("Id", "AccountId").filter(contacts["IsDeleted"])
         not_overdue = np.ones(n, dtype=bool)
         not_overdue[overdue] = False
         orphan_pool = np.flatnonzero(~is_deleted & ~on_lead & not_overdue)
@@ -224,7 +224,7 @@ class Activities(Engagements):
         ).with_columns(pl.col(pl.Boolean).fill_null(False))
         deleted = [
             {"system": "salesforce", "object": "Task", "record_id": i, "deleted_at": m}
-            for i, m in frame.filter(pl.col("IsDeleted")).select("Id", "SystemModstamp").iter_rows()
+            for i, m in frame.select("Id", "SystemModstamp").filter(frame["IsDeleted"]).iter_rows()
         ]
         return frame, deleted
 

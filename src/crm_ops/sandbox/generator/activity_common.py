@@ -31,8 +31,8 @@ class ActivityState(GenState):
         live contact (and its account), or a live lead (``on_lead_share``, no account); the What is the
         account, or an opportunity of it (``on_opp_share`` of those on a contact). Columns gathered by
         polars: no Python object a row."""
-        live = sf["Contact"].filter(~pl.col("IsDeleted"))
-        leads = sf["Lead"].filter(~pl.col("IsDeleted"))["Id"]
+        live = sf["Contact"].select("Id", "AccountId").filter(~sf["Contact"]["IsDeleted"])
+        leads = sf["Lead"]["Id"].filter(~sf["Lead"]["IsDeleted"])
         who_row = rng.integers(0, max(1, live.height), n)
         if live.height:
             who, account = live["Id"].gather(who_row), live["AccountId"].gather(who_row)
@@ -43,7 +43,7 @@ class ActivityState(GenState):
             rows = np.flatnonzero(on_lead)
             who = who.scatter(rows, leads.gather(rng.integers(0, len(leads), len(rows))))
             account = _where(on_lead, None, account)
-        opps = sf["Opportunity"].filter(~pl.col("IsDeleted")).select("Id", "AccountId")
+        opps = sf["Opportunity"].select("Id", "AccountId").filter(~sf["Opportunity"]["IsDeleted"])
         on_opp = (rng.random(n) < on_opp_share) & ~on_lead & (opps.height > 0)
         what = account.clone()  # scatter writes in place
         if on_opp.any():

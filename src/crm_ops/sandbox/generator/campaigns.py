@@ -47,8 +47,8 @@ class Campaigns(GenState):
     def campaigns(self, sf: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
         """``Campaign`` and ``CampaignMember`` into ``sf``; returns the deleted ones as deleted records."""
         rng = np.random.default_rng(self.cfg.seed + STREAM)
-        live_contacts = sf["Contact"].filter(~pl.col("IsDeleted"))
-        n = max(MIN_CAMPAIGNS, live_contacts.height // CONTACTS_PER_CAMPAIGN)
+        live_contacts = int((~sf["Contact"]["IsDeleted"]).sum())
+        n = max(MIN_CAMPAIGNS, live_contacts // CONTACTS_PER_CAMPAIGN)
         sf["Campaign"] = self._campaigns(rng, n)
         sf["CampaignMember"] = self._members(rng, sf)
         return [
@@ -127,8 +127,8 @@ class Campaigns(GenState):
         live_campaigns = campaigns.filter(~pl.col("IsDeleted"))
         contacts, leads = sf["Contact"], sf["Lead"]
         people = {
-            "ContactId": contacts.filter(~pl.col("IsDeleted"))["Id"],
-            "LeadId": leads.filter(~pl.col("IsDeleted"))["Id"],
+            "ContactId": contacts["Id"].filter(~contacts["IsDeleted"]),
+            "LeadId": leads["Id"].filter(~leads["IsDeleted"]),
         }
         m = int((len(people["ContactId"]) + len(people["LeadId"])) * MEMBERS_PER_PERSON)
         on_lead = (rng.random(m) < ON_LEAD) & (len(people["LeadId"]) > 0)
@@ -155,7 +155,7 @@ class Campaigns(GenState):
             ("LeadId", leads, lead),
             ("CampaignId", campaigns, campaign),
         ):
-            dead = parents.filter(pl.col("IsDeleted"))["Id"]
+            dead = parents["Id"].filter(parents["IsDeleted"])
             has = ~taken if column == "CampaignId" else values.is_not_null().to_numpy() & ~taken
             rows = (
                 self._pick_rows(rng, np.flatnonzero(has), m, ORPHAN)
@@ -191,9 +191,7 @@ class Campaigns(GenState):
         is_deleted = np.zeros(m, dtype=bool)
         is_deleted[gone] = True
         # deleting a campaign, contact or lead deletes its members (all but the seeded ones left behind)
-        gone_ids = pl.concat(
-            [f.filter(pl.col("IsDeleted"))["Id"] for f in (campaigns, contacts, leads)]
-        ).implode()
+        gone_ids = pl.concat([f["Id"].filter(f["IsDeleted"]) for f in (campaigns, contacts, leads)]).implode()
         dead_parent = (campaign.is_in(gone_ids) | person.is_in(gone_ids)).to_numpy()
         is_deleted |= dead_parent & ~taken
         deleted_at = midnight - (rng.uniform(1, 20, m) * DAY_MS).astype("timedelta64[ms]")

@@ -65,7 +65,7 @@ class Cases(GenState):
     def cases(self, sf: dict[str, pl.DataFrame], hs: dict[str, pl.DataFrame]) -> None:
         """``Case`` into ``sf`` and ``tickets`` (no associations yet) into ``hs``."""
         rng = np.random.default_rng(self.cfg.seed + STREAM)
-        contacts = sf["Contact"].filter(~pl.col("IsDeleted")).select("Id", "AccountId")
+        contacts = sf["Contact"].select("Id", "AccountId").filter(~sf["Contact"]["IsDeleted"])
         sf[SF_OBJECT] = self._sf_cases(rng, contacts)
         owners = hs["companies"]["hubspot_owner_id"].drop_nulls().unique().sort().to_numpy()
         hs[HS_OBJECT] = self._hs_tickets(rng, max(1, int(hs["contacts"].height * PER_CONTACT)), owners)
@@ -196,7 +196,7 @@ class Cases(GenState):
         """Each HubSpot ticket associated with a live contact and that contact's company (a few
         archived): the links put in ``associations``, the deleted cases of both sides returned."""
         rng = np.random.default_rng(self.cfg.seed + STREAM + 1)
-        people = hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
+        people = hs["contacts"]["id"].filter(~hs["contacts"]["archived"].fill_null(False)).to_numpy()
         tickets = hs[HS_OBJECT]
         ids = tickets["id"].to_numpy()
         # a ticket opened twice (``case_copies``: after the others) is on its original's contact
@@ -209,7 +209,7 @@ class Cases(GenState):
             drawn.dtype
         )
         tickets = hs[HS_OBJECT] = self._resubjected("hubspot", tickets, contact)
-        live_companies = hs["companies"].filter(~pl.col("archived").fill_null(False))["id"]
+        live_companies = hs["companies"]["id"].filter(~hs["companies"]["archived"].fill_null(False))
         employer = (
             associations[("contacts", "companies")]
             .filter(pl.col("to_id").is_in(live_companies.implode()))

@@ -189,7 +189,7 @@ class Engagements(ActivityState):
         modified = np.where(
             is_deleted, np.minimum(modified + np.timedelta64(DAY_MS, "ms"), midnight), modified
         )
-        dead = contacts.filter(pl.col("IsDeleted")).select("Id", "AccountId")
+        dead = contacts.select("Id", "AccountId").filter(contacts["IsDeleted"])
         pool = np.flatnonzero(~is_deleted & ~on_lead)
         orphans = self._rows(rng, pool, n, ORPHAN) if dead.height else np.asarray([], dtype=np.int64)
         who, what, account = self._orphans(rng, dead, orphans, (who, what, account))
@@ -229,6 +229,6 @@ class Engagements(ActivityState):
         ).with_columns(pl.col(pl.Boolean).fill_null(False))
         deleted = [
             {"system": "salesforce", "object": "Event", "record_id": i, "deleted_at": m}
-            for i, m in frame.filter(pl.col("IsDeleted")).select("Id", "SystemModstamp").iter_rows()
+            for i, m in frame.select("Id", "SystemModstamp").filter(frame["IsDeleted"]).iter_rows()
         ]
         return frame, deleted

@@ -134,7 +134,7 @@ class _Maker:
     ) -> None:
         self.state, self.rng, self.sf, self.associations = state, rng, sf, associations
         self.emails = set(hs["contacts"]["email"].drop_nulls().str.to_lowercase().to_list())
-        live = hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"]
+        live = hs["contacts"]["id"].filter(~hs["contacts"]["archived"].fill_null(False))
         # a live contact's company (its last link), and each company's staff in the order of their ids
         employer = (
             associations[("contacts", "companies")]

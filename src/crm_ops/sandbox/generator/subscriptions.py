@@ -41,7 +41,7 @@ class Subscriptions(GenState):
     def subscriptions(self, sf: dict[str, pl.DataFrame], hs: dict[str, pl.DataFrame]) -> None:
         """``Subscription__c`` into ``sf`` and ``p_subscriptions`` (no associations yet) into ``hs``."""
         rng = np.random.default_rng(self.cfg.seed + STREAM)
-        accounts = sf["Account"].filter(~pl.col("IsDeleted"))["Id"].to_numpy()
+        accounts = sf["Account"]["Id"].filter(~sf["Account"]["IsDeleted"]).to_numpy()
         reserved = set(getattr(self, "reserved_accounts", np.array([], dtype=np.int64)).tolist())
         accounts = np.asarray([a for i, a in enumerate(accounts) if i not in reserved], dtype=object)
         sf[SF_OBJECT] = self._sf_subscriptions(rng, accounts)
