@@ -140,13 +140,12 @@ def _places(rng: Rng, countries: np.ndarray) -> dict[str, np.ndarray]:
         if not k:
             continue
         idx = rng.integers(0, len(options), k)
-        city[mask] = [options[i][0] for i in idx]
-        state[mask] = [options[i][1] for i in idx]
-        pattern[mask] = [options[i][2] for i in idx]
-    street = np.char.add(
-        np.char.add(rng.integers(1, 2000, n).astype(str), " "), _pick(rng, w.STREETS, n).astype(str)
-    )
-    return {"street": street.astype(object), "city": city, "state": state, "postal": _postal(rng, pattern)}
+        for column, part in ((city, 0), (state, 1), (pattern, 2)):
+            column[mask] = np.asarray([option[part] for option in options], dtype=object)[idx]
+    numbers = pl.Series(rng.integers(1, 2000, n)).cast(pl.String)
+    streets = pl.Series(_pick(rng, w.STREETS, n).tolist(), dtype=pl.String)
+    street = pl.select(pl.concat_str(pl.lit(numbers), pl.lit(" "), pl.lit(streets))).to_series().to_numpy()
+    return {"street": street, "city": city, "state": state, "postal": _postal(rng, pattern)}
 
 
 def _countries(rng: Rng, n: int) -> np.ndarray:
