@@ -161,6 +161,21 @@ class _Maker:
         self.matched = dict(zip(sf_side, hs_side, strict=True))
         self.matched |= dict(zip(hs_side, sf_side, strict=True))
         self.contact_of: dict[int, int] = {}  # a new ticket's contact, when not its original's
+        self.truth: set[str] = set()  # the records the truth names so far (``_in_truth``)
+        self.read = (0, 0)  # how many of the state's defects and duplicates are in it
+
+    def _in_truth(self) -> set[str]:
+        """Every record a defect or duplicate of the truth names, and every orphan's right account (it has
+        no copy: its truth stays one account, not either of two); read on from where it was last read."""
+        defects, duplicates = self.state.defects, self.state.duplicates
+        start_defects, start_duplicates = self.read
+        for d in defects[start_defects:]:
+            self.truth.add(d["record_id"])
+            if d["field"] == "AccountId" and d["correct_value"]:
+                self.truth.add(d["correct_value"])
+        self.truth.update(d["record_id"] for d in duplicates[start_duplicates:])
+        self.read = (len(defects), len(duplicates))
+        return self.truth
 
     def harden(self, system: str, obj: str, frame: pl.DataFrame, lookalikes: list[Row]) -> pl.DataFrame:
         """``frame`` with its harder copies and look-alikes appended."""
@@ -170,12 +185,7 @@ class _Maker:
         ids = frame[key].cast(pl.String)
         before = sum(1 for d in state.duplicates if d["object"] == obj and not d["is_original"])
         k = max(1, round(before * SHARE))
-        truth = {d["record_id"] for d in state.defects} | {d["record_id"] for d in state.duplicates}
-        truth |= {d["other_id"] for d in lookalikes}
-        # an orphan's right account has no copy: its truth stays one account, not either of two
-        truth |= {
-            d["correct_value"] for d in state.defects if d["field"] == "AccountId" and d["correct_value"]
-        }
+        truth = self._in_truth() | {d["other_id"] for d in lookalikes}
         free = ~frame["IsDeleted"] if sfs else ~frame["archived"].fill_null(False)
         free = free & ~ids.is_in(pl.Series(list(truth), dtype=pl.String).implode())
         if obj == "Lead":
