@@ -261,20 +261,20 @@ class _Maker:
         for column in UNSYNCED[obj]:
             if column in record:
                 record[column] = None
-        for column, value in list(record.items()):
-            if isinstance(value, _Defect):  # a difference that is a defect: noted on the copy
-                record[column] = value.bad
-                self.state.defects.append(
-                    {
-                        "system": system,
-                        "object": obj,
-                        "record_id": str(new_id),
-                        "field": column,
-                        "kind": value.kind,
-                        "bad_value": value.bad,
-                        "correct_value": None if value.correct is None else str(value.correct),
-                    }
-                )
+        # a difference that is a defect: noted on the copy
+        for column, value in [(c, v) for c, v in record.items() if type(v) is _Defect]:
+            record[column] = value.bad
+            self.state.defects.append(
+                {
+                    "system": system,
+                    "object": obj,
+                    "record_id": str(new_id),
+                    "field": column,
+                    "kind": value.kind,
+                    "bad_value": value.bad,
+                    "correct_value": None if value.correct is None else str(value.correct),
+                }
+            )
         new.append(record)
         return new_id
 
