@@ -104,6 +104,7 @@ class _Generator(
         self.duplicate(sf)
         self.copies(sf, hs, associations)
         self.drift_pairs(sf, hs)
+        self._forget_clean_records()  # the tables hold them now; later stages read the tables
         self.subscriptions(sf, hs)  # the custom objects (issue 26), on a random stream of their own
         self.cases(sf, hs)  # Salesforce cases and HubSpot tickets, on random streams of their own too
         for name, obj in SALESFORCE_OBJECTS.items():
@@ -142,3 +143,11 @@ class _Generator(
             lookalikes=pl.DataFrame(lookalikes, schema=LOOKALIKES_SCHEMA, orient="row"),
         )
         return SeededData(self.cfg, sf, hs, hs_owners, associations, manifest)
+
+    def _forget_clean_records(self) -> None:
+        """Drop the clean records' value arrays (a Python string a value, more memory than the tables
+        made of them) and the record-to-record maps, once the stages that read them are done."""
+        for keys in (self.acc, self.con, self.lead, self.opp):
+            for name in [k for k in keys if k != "n"]:
+                del keys[name]
+        self.company_of_account, self.hs_contact_of, self.hs_contacts_pos = {}, {}, {}

@@ -22,7 +22,8 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.activity_common import DELETED, ORPHAN
-from crm_ops.sandbox.generator.common import _frame, _pick, _timestamps
+from crm_ops.sandbox.generator.columns import _pick_series, _where, rows_but
+from crm_ops.sandbox.generator.common import _frame, _timestamps
 from crm_ops.sandbox.generator.engagements import Engagements
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
@@ -40,6 +41,7 @@ ON_LEAD = 0.1  # of Salesforce's tasks, on a lead rather than a contact
 OVERDUE = 0.002
 SUBJECTS = ("Follow up", "Call back", "Send proposal", "Check in", "Demo", "Renewal call", "Intro email")
 TASK_OPEN = ("Not Started", "In Progress", "Waiting on someone else")
+CALL_TITLES = ("Discovery call", "Follow-up call", "Support call", "Call")
 HS_OPEN = ("NOT_STARTED", "IN_PROGRESS", "WAITING")
 
 
@@ -57,13 +59,13 @@ class Activities(Engagements):
         rng = np.random.default_rng(self.cfg.seed + STREAM)
         per = self.cfg.activities_per_contact
         contacts = sf["Contact"]
-        n_sf = int(contacts.filter(~pl.col("IsDeleted")).height * per)
+        n_sf = int(int((~contacts["IsDeleted"]).sum()) * per)
         sf["Task"], deleted = self._sf_tasks(rng, sf, int(n_sf * SF_SHARES["Task"]))
-        live = hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
+        live = hs["contacts"]["id"].filter(~hs["contacts"]["archived"].fill_null(False)).to_numpy()
         n_hs = int(len(live) * per)
         owners = hs["companies"]["hubspot_owner_id"].drop_nulls().unique().sort().to_numpy()
         pools = {
-            target: hs[target].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
+            target: hs[target]["id"].filter(~hs[target]["archived"].fill_null(False)).to_numpy()
             for target in LINK_SHARES
         }
         for name in ("tasks", "calls"):
@@ -102,11 +104,7 @@ class Activities(Engagements):
                 continue
             chosen = rng.random(len(ids)) < share
             if target == "contacts" and skip:
-                chosen &= (
-                    ~pl.Series(ids.astype(str))
-                    .is_in(pl.Series(sorted(skip), dtype=pl.String).implode())
-                    .to_numpy()
-                )
+                chosen &= ~np.isin(ids, np.asarray(sorted(int(i) for i in skip), dtype=np.int64))
             linked = ids[chosen]
             associations[pair] = pl.DataFrame(
                 {
@@ -140,7 +138,7 @@ class Activities(Engagements):
         self, rng: np.random.Generator, sf: dict[str, pl.DataFrame], n: int
     ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
         contacts = sf["Contact"]
-        ids = sf_ids(SALESFORCE_OBJECTS["Task"].key_prefix, 0, n).to_numpy()
+        ids = sf_ids(SALESFORCE_OBJECTS["Task"].key_prefix, 0, n)
         who, what, account, on_lead = self._who_what(rng, sf, n, ON_LEAD, 0.25)
         call = rng.random(n) < CALL_SHARE
         # due dates from two years ago to a month ahead; calls are logged when made, so in the past
@@ -151,17 +149,18 @@ class Activities(Engagements):
         age = (np.datetime64(self.today) - due).astype(int)
         # what is due: mostly done when past, open when ahead; nothing open due over a year ago
         done = np.where(age > 0, rng.random(n) < 0.9, rng.random(n) < 0.1) | call | (age > OVERDUE_DAYS)
-        status = np.where(done, "Completed", _pick(rng, TASK_OPEN, n)).astype(object)
+        statuses = (*TASK_OPEN, "Completed")  # a status is its index here
+        status = np.where(done, len(TASK_OPEN), rng.integers(0, len(TASK_OPEN), n))
         overdue = self._rows(rng, np.flatnonzero(~call & ~on_lead), n, OVERDUE)
         for row in overdue.tolist():
             due[row] = np.datetime64(self.today) - np.timedelta64(
                 int(rng.integers(OVERDUE_DAYS + 5, 900)), "D"
             )
-            status[row] = TASK_OPEN[int(rng.integers(0, len(TASK_OPEN)))]
+            status[row] = int(rng.integers(0, len(TASK_OPEN)))
             self.defects.append(
                 self._activity_defect("salesforce", "Task", str(ids[row]), "ActivityDate", "overdue")
             )
-        closed = status == "Completed"
+        closed = status == len(TASK_OPEN)
         now = np.datetime64(datetime.combine(self.today, datetime.min.time()), "ms")  # nothing later
         created = np.minimum(
             _timestamps(rng, self.today, n, 40, 1)
@@ -169,39 +168,38 @@ class Activities(Engagements):
             now,
         )
         modified = np.minimum(created + (rng.uniform(0, 5, n) * 86_400_000).astype("timedelta64[ms]"), now)
-        subtype = np.where(call, "Call", _pick(rng, ("Task", "Task", "Email"), n)).astype(object)
-        taken = set(overdue.tolist())
-        free = np.asarray([r for r in range(n) if r not in taken], dtype=np.int64)
+        subtype = _where(call, "Call", _pick_series(rng, ("Task", "Task", "Email"), n))
+        free = rows_but(n, overdue)
         gone_rows = self._rows(rng, free, n, DELETED) if len(free) else np.asarray([], dtype=np.int64)
         is_deleted = np.zeros(n, dtype=bool)
         is_deleted[gone_rows] = True
         # tasks whose contact is in the recycle bin (the Who left behind, e.g. by an integration's delete)
-        dead = contacts.filter(pl.col("IsDeleted")).select("Id", "AccountId")
-        orphan_pool = np.flatnonzero(~is_deleted & ~on_lead & ~np.isin(np.arange(n), overdue))
+        dead = contacts.select("Id", "AccountId").filter(contacts["IsDeleted"])
+        not_overdue = np.ones(n, dtype=bool)
+        not_overdue[overdue] = False
+        orphan_pool = np.flatnonzero(~is_deleted & ~on_lead & not_overdue)
         orphans = self._rows(rng, orphan_pool, n, ORPHAN) if dead.height else np.asarray([], dtype=np.int64)
+        who, what, account = self._orphans(rng, dead, orphans, (who, what, account))
         for row in orphans.tolist():
-            pick = int(rng.integers(0, dead.height))
-            who[row], account[row] = dead["Id"][pick], dead["AccountId"][pick]
-            what[row] = account[row]
             self.defects.append(self._activity_defect("salesforce", "Task", str(ids[row]), "WhoId", "orphan"))
         modified = np.where(
             is_deleted, np.minimum(modified + np.timedelta64(86_400_000, "ms"), now), modified
         )
-        owners = self.user_ids[self.active_owners[rng.integers(0, len(self.active_owners), n)]]
+        owners = self._sf_owners(rng, n)
         frame = _frame(
             SALESFORCE_OBJECTS["Task"].schema(),
             {
                 "Id": ids,
                 "WhoId": who,
                 "WhatId": what,
-                "WhoCount": (who != None).astype(np.int64),  # noqa: E711 - elementwise
-                "WhatCount": (what != None).astype(np.int64),  # noqa: E711 - elementwise
-                "Subject": np.where(call, "Call", _pick(rng, SUBJECTS, n)).astype(object),
+                "WhoCount": who.is_not_null().cast(pl.Int64),
+                "WhatCount": what.is_not_null().cast(pl.Int64),
+                "Subject": _where(call, "Call", _pick_series(rng, SUBJECTS, n)),
                 "ActivityDate": due,
-                "Status": status,
-                "Priority": _pick(rng, ("Normal", "Normal", "Normal", "High", "Low"), n),
+                "Status": pl.Series(statuses).gather(status),
+                "Priority": _pick_series(rng, ("Normal", "Normal", "Normal", "High", "Low"), n),
                 "OwnerId": owners,
-                "Type": np.where(call, "Call", _pick(rng, ("Email", "Meeting", "Other"), n)).astype(object),
+                "Type": _where(call, "Call", _pick_series(rng, ("Email", "Meeting", "Other"), n)),
                 "IsDeleted": is_deleted,
                 "AccountId": account,
                 "IsClosed": closed,
@@ -211,9 +209,7 @@ class Activities(Engagements):
                 "LastModifiedById": self.user_ids[0],
                 "SystemModstamp": modified,
                 "CallDurationInSeconds": np.where(call, rng.integers(20, 3600, n), 0),
-                "CallType": np.where(
-                    call, _pick(rng, ("Inbound", "Outbound", "Outbound"), n), np.array(None)
-                ),
+                "CallType": _where(call, _pick_series(rng, ("Inbound", "Outbound", "Outbound"), n), None),
                 "TaskSubtype": subtype,
                 "CompletedDateTime": np.where(closed, modified, np.datetime64("NaT", "ms")),
             },
@@ -228,7 +224,7 @@ class Activities(Engagements):
         ).with_columns(pl.col(pl.Boolean).fill_null(False))
         deleted = [
             {"system": "salesforce", "object": "Task", "record_id": i, "deleted_at": m}
-            for i, m in frame.filter(pl.col("IsDeleted")).select("Id", "SystemModstamp").iter_rows()
+            for i, m in frame.select("Id", "SystemModstamp").filter(frame["IsDeleted"]).iter_rows()
         ]
         return frame, deleted
 
@@ -248,32 +244,34 @@ class Activities(Engagements):
         values: dict[str, Any] = {
             "id": ids,
             "hs_timestamp": when,
-            "hubspot_owner_id": rng.choice(owners, n) if len(owners) else None,
+            "hubspot_owner_id": _pick_series(rng, owners, n) if len(owners) else None,
             "archived": False,
         }
         if name == "tasks":
             done = np.where(age > 0, rng.random(n) < 0.9, rng.random(n) < 0.1) | (age > OVERDUE_DAYS)
-            status = np.where(done, "COMPLETED", _pick(rng, HS_OPEN, n)).astype(object)
+            status = np.where(done, len(HS_OPEN), rng.integers(0, len(HS_OPEN), n))  # index: HS_OPEN, done
             overdue = self._rows(rng, np.arange(n), n, OVERDUE)
             for row in overdue.tolist():
                 days = int(rng.integers(OVERDUE_DAYS + 5, 900))
                 when[row] = end - np.timedelta64(days * 86_400_000, "ms")
-                status[row] = HS_OPEN[int(rng.integers(0, len(HS_OPEN)))]
+                status[row] = int(rng.integers(0, len(HS_OPEN)))
                 self.defects.append(
                     self._activity_defect("hubspot", name, str(ids[row]), "hs_timestamp", "overdue")
                 )
             values.update(
-                hs_task_subject=_pick(rng, SUBJECTS, n),
-                hs_task_status=status,
-                hs_task_priority=_pick(rng, ("NONE", "LOW", "MEDIUM", "MEDIUM", "HIGH"), n),
-                hs_task_type=_pick(rng, ("TODO", "TODO", "CALL", "EMAIL"), n),
+                hs_task_subject=_pick_series(rng, SUBJECTS, n),
+                hs_task_status=pl.Series([*HS_OPEN, "COMPLETED"]).gather(status),
+                hs_task_priority=_pick_series(rng, ("NONE", "LOW", "MEDIUM", "MEDIUM", "HIGH"), n),
+                hs_task_type=_pick_series(rng, ("TODO", "TODO", "CALL", "EMAIL"), n),
             )
         else:
             overdue = np.asarray([], dtype=np.int64)
             values.update(
-                hs_call_title=_pick(rng, ("Discovery call", "Follow-up call", "Support call", "Call"), n),
-                hs_call_status=_pick(rng, ("COMPLETED",) * 8 + ("BUSY", "FAILED"), n),
-                hs_call_direction=_pick(rng, ("INBOUND", "OUTBOUND", "OUTBOUND"), n),
+                hs_call_title=_pick_series(
+                    rng, ("Discovery call", "Follow-up call", "Support call", "Call"), n
+                ),
+                hs_call_status=_pick_series(rng, ("COMPLETED",) * 8 + ("BUSY", "FAILED"), n),
+                hs_call_direction=_pick_series(rng, ("INBOUND", "OUTBOUND", "OUTBOUND"), n),
                 hs_call_duration=rng.integers(20_000, 3_600_000, n).astype(float),
             )
         created = np.minimum(when, end) - (rng.uniform(0.01, 20, n) * 86_400_000).astype("timedelta64[ms]")

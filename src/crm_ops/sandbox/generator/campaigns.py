@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, blank_defect, sf_audit
+from crm_ops.sandbox.generator.columns import _pick, _where
+from crm_ops.sandbox.generator.common import GenState, _frame, blank_defect, sf_audit
 from crm_ops.sandbox.objects import SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2604
@@ -46,8 +47,8 @@ class Campaigns(GenState):
     def campaigns(self, sf: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
         """``Campaign`` and ``CampaignMember`` into ``sf``; returns the deleted ones as deleted records."""
         rng = np.random.default_rng(self.cfg.seed + STREAM)
-        live_contacts = sf["Contact"].filter(~pl.col("IsDeleted"))
-        n = max(MIN_CAMPAIGNS, live_contacts.height // CONTACTS_PER_CAMPAIGN)
+        live_contacts = int((~sf["Contact"]["IsDeleted"]).sum())
+        n = max(MIN_CAMPAIGNS, live_contacts // CONTACTS_PER_CAMPAIGN)
         sf["Campaign"] = self._campaigns(rng, n)
         sf["CampaignMember"] = self._members(rng, sf)
         return [
@@ -126,88 +127,73 @@ class Campaigns(GenState):
         live_campaigns = campaigns.filter(~pl.col("IsDeleted"))
         contacts, leads = sf["Contact"], sf["Lead"]
         people = {
-            "ContactId": contacts.filter(~pl.col("IsDeleted"))["Id"].to_numpy(),
-            "LeadId": leads.filter(~pl.col("IsDeleted"))["Id"].to_numpy(),
+            "ContactId": contacts["Id"].filter(~contacts["IsDeleted"]),
+            "LeadId": leads["Id"].filter(~leads["IsDeleted"]),
         }
         m = int((len(people["ContactId"]) + len(people["LeadId"])) * MEMBERS_PER_PERSON)
         on_lead = (rng.random(m) < ON_LEAD) & (len(people["LeadId"]) > 0)
-        campaign = live_campaigns["Id"].to_numpy()[rng.integers(0, live_campaigns.height, m)]
-        contact = np.full(m, None, dtype=object)
-        lead = np.full(m, None, dtype=object)
+        campaign = live_campaigns["Id"].gather(rng.integers(0, live_campaigns.height, m))
+        contact = pl.repeat(None, m, dtype=pl.String, eager=True)
+        lead = pl.repeat(None, m, dtype=pl.String, eager=True)
         for column, target, chosen in (("ContactId", contact, ~on_lead), ("LeadId", lead, on_lead)):
             pool = people[column]
-            if len(pool):
-                target[chosen] = pool[rng.integers(0, len(pool), int(chosen.sum()))]
+            if len(pool):  # scatter writes into ``target``
+                rows = np.flatnonzero(chosen)
+                target.scatter(rows, pool.gather(rng.integers(0, len(pool), len(rows))))
         # a person is in a campaign once: drop repeated pairs
-        person = np.where(on_lead, lead, contact)
-        pairs = pl.DataFrame(
-            {"c": campaign.tolist(), "p": person.tolist()}, schema={"c": pl.String, "p": pl.String}
-        )
+        pairs = pl.DataFrame({"c": campaign, "p": _where(on_lead, lead, contact)})
         keep = (
             pairs.with_row_index().unique(["c", "p"], keep="first", maintain_order=True)["index"].to_numpy()
         )
-        campaign, contact, lead, person = campaign[keep], contact[keep], lead[keep], person[keep]
+        campaign, contact, lead = campaign.gather(keep), contact.gather(keep), lead.gather(keep)
         m = len(keep)
-        ids = sf_ids(SALESFORCE_OBJECTS["CampaignMember"].key_prefix, 0, m).to_numpy()
+        ids = sf_ids(SALESFORCE_OBJECTS["CampaignMember"].key_prefix, 0, m)
         # members left behind by deletes: a contact, a lead or a campaign in the recycle bin
-        taken: set[int] = set()
+        taken = np.zeros(m, dtype=bool)
         for column, parents, values in (
             ("ContactId", contacts, contact),
             ("LeadId", leads, lead),
             ("CampaignId", campaigns, campaign),
         ):
-            dead = parents.filter(pl.col("IsDeleted"))["Id"].to_numpy()
-            if column == "CampaignId":
-                pool = np.asarray(sorted(set(range(m)) - taken), dtype=np.int64)
-            else:
-                has = pl.Series(values.tolist(), dtype=pl.String).is_not_null().to_numpy()
-                has[list(taken)] = False
-                pool = np.flatnonzero(has)
-            rows = self._pick_rows(rng, pool, m, ORPHAN) if len(dead) else np.asarray([], dtype=np.int64)
-            for row in rows.tolist():
-                values[row] = dead[int(rng.integers(0, len(dead)))]
-                taken.add(row)
-                self.defects.append(
-                    {
-                        **blank_defect(
-                            "campaign_member_orphan",
-                            "salesforce",
-                            "CampaignMember",
-                            str(ids[row]),
-                            column,
-                            None,
-                        ),
-                        "bad_value": str(values[row]),
-                    }
-                )
-        person = np.where(lead != None, lead, contact)  # noqa: E711 - elementwise
-        status = _pick(rng, ("Sent", "Sent", "Received", "Responded"), m)
-        responded = status == "Responded"
-        starts = pl.Series(campaign.tolist(), dtype=pl.String).replace_strict(
-            campaigns["Id"], campaigns["StartDate"], return_dtype=pl.Date
-        )
-        first_response = starts.to_numpy().astype("datetime64[D]").astype(object)
-        first_response[~responded] = None
+            dead = parents["Id"].filter(parents["IsDeleted"])
+            has = ~taken if column == "CampaignId" else values.is_not_null().to_numpy() & ~taken
+            rows = (
+                self._pick_rows(rng, np.flatnonzero(has), m, ORPHAN)
+                if len(dead)
+                else np.asarray([], dtype=np.int64)
+            )
+            if not len(rows):
+                continue
+            left = dead.gather([int(rng.integers(0, len(dead))) for _ in range(len(rows))])
+            values.scatter(rows, left)  # in place: the column itself
+            taken[rows] = True
+            self.defects += [
+                {
+                    **blank_defect(
+                        "campaign_member_orphan", "salesforce", "CampaignMember", record_id, column, None
+                    ),
+                    "bad_value": bad,
+                }
+                for record_id, bad in zip(ids.gather(rows).to_list(), left.to_list(), strict=True)
+            ]
+        person = _where(lead.is_not_null().to_numpy(), lead, contact)
+        statuses = ("Sent", "Sent", "Received", "Responded")
+        status = rng.integers(0, len(statuses), m)
+        responded = status == statuses.index("Responded")
+        starts = campaign.replace_strict(campaigns["Id"], campaigns["StartDate"], return_dtype=pl.Date)
+        first_response = _where(responded, starts, None)
         midnight = np.datetime64(datetime.combine(self.today, datetime.min.time()), "ms")
         created = np.minimum(starts.to_numpy().astype("datetime64[ms]"), midnight) - (
             rng.uniform(0.1, 20, m) * DAY_MS
         ).astype("timedelta64[ms]")  # added before the campaign starts
         modified = _later(rng, created, 30, midnight)
-        gone = self._pick_rows(
-            rng, np.asarray(sorted(set(range(m)) - taken), dtype=np.int64), m, DELETED_MEMBERS
-        )
+        gone = self._pick_rows(rng, np.flatnonzero(~taken), m, DELETED_MEMBERS)
         is_deleted = np.zeros(m, dtype=bool)
         is_deleted[gone] = True
         # deleting a campaign, contact or lead deletes its members (all but the seeded ones left behind)
-        gone_ids = pl.concat(
-            [f.filter(pl.col("IsDeleted"))["Id"] for f in (campaigns, contacts, leads)]
-        ).implode()
-        dead_parent = (
-            pl.Series(campaign.tolist(), dtype=pl.String).is_in(gone_ids)
-            | pl.Series(person.tolist(), dtype=pl.String).is_in(gone_ids)
-        ).to_numpy()
-        dead_parent[list(taken)] = False
-        is_deleted |= dead_parent
+        gone_ids = pl.concat([f["Id"].filter(f["IsDeleted"]) for f in (campaigns, contacts, leads)]).implode()
+        dead_parent = (campaign.is_in(gone_ids) | person.is_in(gone_ids)).to_numpy()
+        is_deleted |= dead_parent & ~taken
         deleted_at = midnight - (rng.uniform(1, 20, m) * DAY_MS).astype("timedelta64[ms]")
         modified = np.where(is_deleted, np.maximum(deleted_at, created), modified)
         return _frame(
@@ -218,11 +204,11 @@ class Campaigns(GenState):
                 "CampaignId": campaign,
                 "LeadId": lead,
                 "ContactId": contact,
-                "Status": status,
+                "Status": pl.Series(statuses).gather(status),
                 "HasResponded": responded,
                 "FirstRespondedDate": first_response,
                 "LeadOrContactId": person,
-                "Type": np.where(lead != None, "Lead", "Contact").astype(object),  # noqa: E711
+                "Type": _where(lead.is_not_null().to_numpy(), "Lead", "Contact"),
                 **sf_audit(created, modified, self.user_ids[0]),
             },
             m,

@@ -55,32 +55,48 @@ def unlabelled_copies(
     subject of another of theirs opened up to ``MAX_LATER_HOURS`` before it and not yet closed (NaT:
     still open). The later of each such pair is returned, or the earlier when the later is ``kept`` (a
     seeded copy or its original, whose subject must stay); a pair both kept is left."""
-    frame = pl.DataFrame(
-        {
-            "row": np.arange(len(contact)),
-            "contact": pl.Series(contact.astype(str)),
-            "subject": pl.Series(subject.tolist(), dtype=pl.String),
-            "created": pl.Series(created.astype("datetime64[ms]")),
-            "closed": pl.Series(closed.astype("datetime64[ms]")),
-            "kept": pl.Series(kept, dtype=pl.Boolean),
-        }
-    ).filter(pl.col("subject").is_not_null())
-    window = np.timedelta64(MAX_LATER_HOURS, "h")
-    by = ["contact", "subject"]
-    pairs = (
-        frame.sort([*by, "created"])
-        .with_columns(
-            pl.col("row", "closed", "created", "kept").shift(1).over(by).name.prefix("prev_"),
+    return CaseTimes(contact, created, closed, kept).unlabelled_copies(subject)
+
+
+class CaseTimes:
+    """Cases' contacts, open and close times and which are ``kept``, built once to look for unlabelled
+    copies under one subject column after another."""
+
+    def __init__(
+        self, contact: np.ndarray, created: np.ndarray, closed: np.ndarray, kept: np.ndarray
+    ) -> None:
+        self.frame = pl.DataFrame(
+            {
+                "row": np.arange(len(contact)),
+                "contact": pl.Series(contact.astype(str)),
+                "created": pl.Series(created.astype("datetime64[ms]")),
+                "closed": pl.Series(closed.astype("datetime64[ms]")),
+                "kept": pl.Series(kept, dtype=pl.Boolean),
+            }
         )
-        .filter(
-            pl.col("created") - pl.col("prev_created") <= pl.lit(window),
-            pl.col("prev_closed").is_null() | (pl.col("created") <= pl.col("prev_closed")),
+
+    def unlabelled_copies(self, subject: np.ndarray) -> np.ndarray:
+        """``unlabelled_copies`` of these cases with ``subject``."""
+        frame = self.frame.with_columns(subject=pl.Series(subject.tolist(), dtype=pl.String)).filter(
+            pl.col("subject").is_not_null()
         )
-    )
-    chosen = pairs.select(
-        pl.when(~pl.col("kept")).then(pl.col("row")).when(~pl.col("prev_kept")).then(pl.col("prev_row"))
-    ).to_series()
-    return np.asarray(chosen.drop_nulls().unique().sort().to_numpy(), dtype=np.int64)
+        window = np.timedelta64(MAX_LATER_HOURS, "h")
+        by = ["contact", "subject"]
+        # each case after the one before it in its contact's and subject's run (a shift, not a window)
+        pairs = (
+            frame.sort([*by, "created"])
+            .with_columns(pl.col(*by, "row", "closed", "created", "kept").shift(1).name.prefix("prev_"))
+            .filter(
+                pl.col("contact") == pl.col("prev_contact"),
+                pl.col("subject") == pl.col("prev_subject"),
+                pl.col("created") - pl.col("prev_created") <= pl.lit(window),
+                pl.col("prev_closed").is_null() | (pl.col("created") <= pl.col("prev_closed")),
+            )
+        )
+        chosen = pairs.select(
+            pl.when(~pl.col("kept")).then(pl.col("row")).when(~pl.col("prev_kept")).then(pl.col("prev_row"))
+        ).to_series()
+        return np.asarray(chosen.drop_nulls().unique().sort().to_numpy(), dtype=np.int64)
 
 
 def case_copies(

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.case_copies import case_copies, unlabelled_copies
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect
+from crm_ops.sandbox.generator.case_copies import CaseTimes, case_copies
+from crm_ops.sandbox.generator.columns import _pick, _pick_series, free_rows, numbered
+from crm_ops.sandbox.generator.common import GenState, _frame, _timestamps, blank_defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2601
@@ -64,7 +65,7 @@ class Cases(GenState):
     def cases(self, sf: dict[str, pl.DataFrame], hs: dict[str, pl.DataFrame]) -> None:
         """``Case`` into ``sf`` and ``tickets`` (no associations yet) into ``hs``."""
         rng = np.random.default_rng(self.cfg.seed + STREAM)
-        contacts = sf["Contact"].filter(~pl.col("IsDeleted")).select("Id", "AccountId")
+        contacts = sf["Contact"].select("Id", "AccountId").filter(~sf["Contact"]["IsDeleted"])
         sf[SF_OBJECT] = self._sf_cases(rng, contacts)
         owners = hs["companies"]["hubspot_owner_id"].drop_nulls().unique().sort().to_numpy()
         hs[HS_OBJECT] = self._hs_tickets(rng, max(1, int(hs["contacts"].height * PER_CONTACT)), owners)
@@ -103,7 +104,7 @@ class Cases(GenState):
             )
             subject[row] = None
         taken = {d["record_id"] for d in self.defects}
-        free = [r for r in range(n) if str(ids[r]) not in taken]
+        free = free_rows(ids, taken)
         deleted = np.zeros(n, dtype=bool)
         deleted[rng.choice(free, max(1, int(n * DELETED)), replace=False)] = True
         owners = self.user_ids[self.active_owners[rng.integers(0, len(self.active_owners), n)]]
@@ -112,7 +113,7 @@ class Cases(GenState):
             {
                 "Id": ids,
                 "IsDeleted": deleted,
-                "CaseNumber": np.asarray([f"{i + 1:08d}" for i in range(n)], dtype=object),
+                "CaseNumber": numbered("{}", 1, n, 8),
                 "ContactId": contacts["Id"].to_numpy()[on],
                 "AccountId": contacts["AccountId"].to_numpy()[on],
                 "Type": _pick(rng, ("Question", "Problem", "Feature Request"), n),
@@ -146,7 +147,7 @@ class Cases(GenState):
             )
             subject[row] = None
         taken = {d["record_id"] for d in self.defects}
-        shut = [r for r in range(n) if stage[r] == "4" and str(ids[r]) not in taken]
+        shut = np.intersect1d(np.flatnonzero(stage == "4"), free_rows(ids, taken))
         for row in rng.choice(shut, min(len(shut), self._seeded(n, CLOSED_NO_DATE)), replace=False).tolist():
             self.defects.append(blank_defect(KIND, "hubspot", HS_OBJECT, str(ids[row]), "closed_date", None))
             closed[row] = np.datetime64("NaT", "ms")
@@ -162,7 +163,7 @@ class Cases(GenState):
                 "createdate": t["created"],
                 "hs_lastmodifieddate": t["modified"],
                 "closed_date": closed,
-                "hubspot_owner_id": rng.choice(owners, n) if len(owners) else None,
+                "hubspot_owner_id": _pick_series(rng, owners, n) if len(owners) else None,
                 "archived": False,
             },
             n,
@@ -195,7 +196,7 @@ class Cases(GenState):
         """Each HubSpot ticket associated with a live contact and that contact's company (a few
         archived): the links put in ``associations``, the deleted cases of both sides returned."""
         rng = np.random.default_rng(self.cfg.seed + STREAM + 1)
-        people = hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"].to_numpy()
+        people = hs["contacts"]["id"].filter(~hs["contacts"]["archived"].fill_null(False)).to_numpy()
         tickets = hs[HS_OBJECT]
         ids = tickets["id"].to_numpy()
         # a ticket opened twice (``case_copies``: after the others) is on its original's contact
@@ -208,7 +209,7 @@ class Cases(GenState):
             drawn.dtype
         )
         tickets = hs[HS_OBJECT] = self._resubjected("hubspot", tickets, contact)
-        live_companies = hs["companies"].filter(~pl.col("archived").fill_null(False))["id"]
+        live_companies = hs["companies"]["id"].filter(~hs["companies"]["archived"].fill_null(False))
         employer = (
             associations[("contacts", "companies")]
             .filter(pl.col("to_id").is_in(live_companies.implode()))
@@ -241,8 +242,9 @@ def resubject(
     """``subject`` with each unlabelled copy among the independently drawn cases (``unlabelled_copies``)
     given the next of ``SUBJECTS`` (and the next, until none is left): ``kept`` rows keep theirs."""
     out = subject.copy()
+    cases = CaseTimes(contact, created, closed, kept)
     for _ in SUBJECTS:
-        rows = unlabelled_copies(contact, out, created, closed, kept)
+        rows = cases.unlabelled_copies(out)
         if not len(rows):
             return out
         for row in rows.tolist():

@@ -1,10 +1,11 @@
-"""Shared pieces of the generator: vectorised value makers and the state every stage reads."""
+"""Shared pieces of the generator: the state every stage reads, dates, frames and manifest rows (columns
+in ``generator.columns``, phones and addresses in ``generator.addresses``)."""
 
 from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,8 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox import wordlists as w
+from crm_ops.sandbox.generator.addresses import _countries, _phones, _places
+from crm_ops.sandbox.generator.columns import _pick, free_rows
 from crm_ops.sandbox.generator.config import SeedConfig
 
 Rng = np.random.Generator
@@ -24,102 +27,8 @@ def _ascii(text: str) -> str:
     )
 
 
-def _pick(rng: Rng, options: Sequence[Any], n: int) -> np.ndarray:
-    return np.asarray(options, dtype=object)[rng.integers(0, len(options), n)]
-
-
 def _digits(rng: Rng, n: int, width: int, low: int = 0) -> np.ndarray:
     return np.char.zfill(rng.integers(low, 10**width, n).astype(str), width)
-
-
-def _text_of(parts: Sequence[str | tuple[np.ndarray, int]]) -> np.ndarray:
-    """Strings joined from constant texts and integer columns (each zero-padded to its width), built by
-    polars in one pass rather than numpy's per-element string functions."""
-    exprs = [
-        pl.lit(part)
-        if isinstance(part, str)
-        else pl.lit(pl.Series(part[0])).cast(pl.String).str.zfill(part[1])
-        for part in parts
-    ]
-    return pl.select(pl.concat_str(exprs)).to_series().to_numpy()
-
-
-def _phones(rng: Rng, countries: np.ndarray) -> np.ndarray:
-    """E.164 numbers valid for each record's country (patterns checked against phonenumbers in the tests).
-
-    Every country's random parts are drawn for all rows (so the stream, and the data, stay those of a
-    seed); only each country's own rows are turned into text."""
-    n = len(countries)
-    exchange = rng.integers(200, 1000, n)
-    exchange = np.where((exchange % 100 == 11) | (exchange == 555), exchange + 1, exchange)
-    line4 = rng.integers(0, 10**4, n)
-    us_area = np.asarray((212, 415, 312, 512, 206, 617, 303, 404, 305, 503))[rng.integers(0, 10, n)]
-    ca_area = np.asarray((416, 604, 514, 403))[rng.integers(0, 4, n)]
-    gb = rng.integers(0, 10**7, n)
-    de = rng.integers(20_000_000, 100_000_000, n)
-    fr = rng.integers(0, 10**8, n)
-    es = rng.integers(0, 10**7, n)
-    nl = rng.integers(2_000_000, 10_000_000, n)
-    au_digit = np.asarray((8, 9))[rng.integers(0, 2, n)]
-    au = rng.integers(0, 10**7, n)
-    by_country: dict[str, Callable[[np.ndarray], Sequence[str | tuple[np.ndarray, int]]]] = {
-        "US": lambda m: ("+1", (us_area[m], 3), (exchange[m], 3), (line4[m], 4)),
-        "CA": lambda m: ("+1", (ca_area[m], 3), (exchange[m], 3), (line4[m], 4)),
-        "GB": lambda m: ("+44207", (gb[m], 7)),
-        "DE": lambda m: ("+4930", (de[m], 8)),
-        "FR": lambda m: ("+331", (fr[m], 8)),
-        "ES": lambda m: ("+3491", (es[m], 7)),
-        "NL": lambda m: ("+3120", (nl[m], 7)),
-        "AU": lambda m: ("+612", (au_digit[m], 1), (au[m], 7)),
-    }
-    out = np.empty(n, dtype=object)
-    for code, parts in by_country.items():
-        mask = countries == code
-        if mask.any():
-            out[mask] = _text_of(parts(mask))
-    return out
-
-
-def _postal(rng: Rng, patterns: np.ndarray) -> np.ndarray:
-    """Each ``#`` of a pattern a random digit, each ``A`` a random letter (first four of each)."""
-    out = pl.Series(patterns.astype(str))
-    for ch, alphabet in (("#", "0123456789"), ("A", "ABCDEFGHJKLMNPRSTUVWXY")):
-        for _ in range(4):
-            has = out.str.contains(ch, literal=True)
-            count = int(has.sum())
-            if not count:
-                break
-            letters = np.asarray(list(alphabet))[rng.integers(0, len(alphabet), count)]
-            filled = (
-                out.filter(has)
-                .to_frame("p")
-                .select(pl.col("p").str.replace(ch, pl.lit(pl.Series(letters)), literal=True, n=1))
-            )
-            out = out.scatter(has.arg_true(), filled.to_series())
-    return out.to_numpy().astype(object)
-
-
-def _places(rng: Rng, countries: np.ndarray) -> dict[str, np.ndarray]:
-    n = len(countries)
-    city, state, pattern = (np.empty(n, dtype=object) for _ in range(3))
-    for code, options in w.CITIES.items():
-        mask = countries == code
-        k = int(mask.sum())
-        if not k:
-            continue
-        idx = rng.integers(0, len(options), k)
-        city[mask] = [options[i][0] for i in idx]
-        state[mask] = [options[i][1] for i in idx]
-        pattern[mask] = [options[i][2] for i in idx]
-    street = np.char.add(
-        np.char.add(rng.integers(1, 2000, n).astype(str), " "), _pick(rng, w.STREETS, n).astype(str)
-    )
-    return {"street": street.astype(object), "city": city, "state": state, "postal": _postal(rng, pattern)}
-
-
-def _countries(rng: Rng, n: int) -> np.ndarray:
-    codes = list(w.COUNTRY_WEIGHTS)
-    return np.asarray(codes, dtype=object)[rng.choice(len(codes), n, p=list(w.COUNTRY_WEIGHTS.values()))]
 
 
 def _timestamps(rng: Rng, today: date, n: int, max_age_days: int, min_age_days: float = 0.01) -> np.ndarray:
@@ -148,7 +57,8 @@ def _frame(obj_schema: dict[str, pl.DataType], columns: dict[str, Any], n: int) 
         elif isinstance(value, pl.Series):
             data[name] = value.alias(name).cast(dtype)
         elif np.isscalar(value):
-            data[name] = pl.Series(name, [value] * n).cast(dtype)
+            scalar: Any = value.item() if isinstance(value, np.generic) else value
+            data[name] = pl.select(pl.repeat(scalar, n)).to_series().alias(name).cast(dtype)
         else:
             arr = np.asarray(value)
             if arr.dtype.kind == "M":
@@ -229,17 +139,18 @@ class GenState:
         frame = hs[hs_object]
         ids = frame["id"].to_numpy()
         taken = {d["record_id"] for d in self.defects} | set(keep)
-        free = [r for r in range(len(ids)) if str(ids[r]) not in taken]
+        free = free_rows(ids, taken)
         rows = sorted(rng.choice(free, max(1, int(len(ids) * share)), replace=False).tolist())
         end = datetime.combine(self.today, datetime.min.time(), tzinfo=UTC)
-        stamps = [end - timedelta(days=int(d)) for d in rng.integers(1, 20, len(rows))]
-        archived = frame["archived"].to_list()
-        at: list[datetime | None] = [None] * len(ids)
-        for r, s in zip(rows, stamps, strict=True):
-            archived[r], at[r] = True, s
+        days = rng.integers(1, 20, len(rows))
+        stamps = [end - timedelta(days=int(d)) for d in days.tolist()]
+        at = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ms]")
+        at[rows] = np.datetime64(end.replace(tzinfo=None), "ms") - (days * 86_400_000).astype(
+            "timedelta64[ms]"
+        )
         hs[hs_object] = frame.with_columns(
-            pl.Series("archived", archived, dtype=pl.Boolean),
-            pl.Series("archivedAt", at, dtype=pl.Datetime("ms", "UTC")),
+            frame["archived"].cast(pl.Boolean).scatter(rows, True),
+            pl.Series("archivedAt", at).dt.replace_time_zone("UTC"),
         )
         gone = sf[sf_object].filter(pl.col("IsDeleted")).select("Id", "SystemModstamp")
         return [

@@ -10,9 +10,7 @@ import phonenumbers
 import polars as pl
 
 from crm_ops.sandbox import wordlists as w
-from crm_ops.sandbox.generator.common import (
-    GenState,
-)
+from crm_ops.sandbox.generator.common import GenState
 from crm_ops.sandbox.objects import OPPORTUNITY_STAGES, sf_ids
 from crm_ops.sandbox.store import scatter
 

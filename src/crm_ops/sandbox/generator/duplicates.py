@@ -16,12 +16,8 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox import wordlists as w
-from crm_ops.sandbox.generator.common import (
-    GenState,
-    _ascii,
-    _frame,
-    _phones,
-)
+from crm_ops.sandbox.generator.addresses import _phones
+from crm_ops.sandbox.generator.common import GenState, _ascii, _frame
 from crm_ops.sandbox.objects import (
     ASSOCIATION_TYPES,
     HUBSPOT_OBJECTS,

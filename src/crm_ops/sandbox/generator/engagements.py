@@ -24,7 +24,8 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox.generator.activity_common import DELETED, ORPHAN, ActivityState
-from crm_ops.sandbox.generator.common import _frame, _pick, sf_audit
+from crm_ops.sandbox.generator.columns import _pick, _pick_series, _where
+from crm_ops.sandbox.generator.common import _frame, sf_audit
 from crm_ops.sandbox.objects import HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 EVENT_ON_LEAD = 0.1  # of Salesforce's events, with a lead rather than a contact
@@ -32,6 +33,7 @@ ALL_DAY = 0.03
 BACKWARDS, UNLINKED, BLANK = 0.01, 0.01, 0.02  # meetings ending before they start; e-mails; notes
 DAY_MS = 86_400_000
 MEETINGS = ("Meeting", "Demo", "Quarterly business review", "Onboarding session", "Discovery meeting")
+EVENT_PLACES = ("Zoom", "Microsoft Teams", "Customer office", "Our office")
 DURATIONS = (15, 30, 30, 45, 60, 60, 90, 120)  # minutes
 EMAIL_SUBJECTS = (
     "Following up",
@@ -74,7 +76,7 @@ class Engagements(ActivityState):
             when = end - (rng.uniform(0.01, 730, n) * DAY_MS).astype("timedelta64[ms]")
             values: dict[str, Any] = {
                 "id": ids,
-                "hubspot_owner_id": rng.choice(owners, n) if len(owners) else None,
+                "hubspot_owner_id": _pick_series(rng, owners, n) if len(owners) else None,
                 "archived": False,
             }
             bad = make(rng, ids, when, values)
@@ -97,20 +99,21 @@ class Engagements(ActivityState):
         self, rng: np.random.Generator, ids: np.ndarray, when: np.ndarray, values: dict[str, Any]
     ) -> set[int]:
         n = len(ids)
-        direction = _pick(
-            rng, ("EMAIL", "EMAIL", "EMAIL", "INCOMING_EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL"), n
-        )
+        directions = ("EMAIL", "EMAIL", "EMAIL", "INCOMING_EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL")
+        direction = rng.integers(0, len(directions), n)
         # HubSpot keeps a send status on the e-mails it sent; a logged incoming one has none
-        sent = _pick(rng, ("SENT",) * 18 + ("BOUNCED", "FAILED"), n)
-        status = np.where(direction == "INCOMING_EMAIL", np.array(None), sent).astype(object)
-        rows = self._rows(rng, np.flatnonzero(status == "SENT"), n, UNLINKED)
+        sends = ("SENT",) * 18 + ("BOUNCED", "FAILED")
+        sent = rng.integers(0, len(sends), n)
+        incoming = np.asarray([d == "INCOMING_EMAIL" for d in directions])[direction]
+        status = pl.Series([*sends, None], dtype=pl.String).gather(np.where(incoming, len(sends), sent))
+        rows = self._rows(rng, np.flatnonzero(~incoming & (sent < sends.count("SENT"))), n, UNLINKED)
         for row in rows.tolist():
             self.defects.append(
                 self._activity_defect("hubspot", "emails", str(ids[row]), "contacts", "email_unlinked")
             )
         values.update(
-            hs_email_subject=_pick(rng, EMAIL_SUBJECTS, n),
-            hs_email_direction=direction,
+            hs_email_subject=_pick_series(rng, EMAIL_SUBJECTS, n),
+            hs_email_direction=pl.Series(directions).gather(direction),
             hs_email_status=status,
         )
         return set(rows.tolist())
@@ -124,11 +127,11 @@ class Engagements(ActivityState):
         when[:] = when + (rng.integers(16, 36, n) * 1_800_000).astype("timedelta64[ms]")
         end = when + (_pick(rng, DURATIONS, n).astype(np.int64) * 60_000).astype("timedelta64[ms]")
         past = when < self._midnight()
-        outcome = np.where(
+        outcome = _where(
             past,
-            _pick(rng, ("COMPLETED",) * 7 + ("NO_SHOW", "CANCELED", "RESCHEDULED"), n),
-            _pick(rng, ("SCHEDULED",) * 9 + ("RESCHEDULED",), n),
-        ).astype(object)
+            _pick_series(rng, ("COMPLETED",) * 7 + ("NO_SHOW", "CANCELED", "RESCHEDULED"), n),
+            _pick_series(rng, ("SCHEDULED",) * 9 + ("RESCHEDULED",), n),
+        )
         rows = self._rows(rng, np.arange(n), n, BACKWARDS)
         for row in rows.tolist():  # the end typed before the start (an import's swapped columns)
             end[row] = when[row] - np.timedelta64(int(rng.integers(1, 5)) * 900_000, "ms")
@@ -138,8 +141,8 @@ class Engagements(ActivityState):
                 )
             )
         values.update(
-            hs_meeting_title=_pick(rng, MEETINGS, n),
-            hs_meeting_location=_pick(rng, ("Zoom", "Google Meet", "Microsoft Teams", "On site"), n),
+            hs_meeting_title=_pick_series(rng, MEETINGS, n),
+            hs_meeting_location=_pick_series(rng, ("Zoom", "Google Meet", "Microsoft Teams", "On site"), n),
             hs_meeting_start_time=when,
             hs_meeting_end_time=end,
             hs_meeting_outcome=outcome,
@@ -150,14 +153,15 @@ class Engagements(ActivityState):
         self, rng: np.random.Generator, ids: np.ndarray, when: np.ndarray, values: dict[str, Any]
     ) -> set[int]:
         n = len(ids)
-        body = _pick(rng, NOTE_BODIES, n).astype(object)
+        body = rng.integers(0, len(NOTE_BODIES), n)  # an index into the bodies, and the blanks after them
         rows = self._rows(rng, np.arange(n), n, BLANK)
-        for i, row in enumerate(rows.tolist()):  # saved with only an attachment, or a space
-            body[row] = (None, "", " ")[i % 3]
+        blanks = (None, "", " ")  # saved with only an attachment, or a space
+        body[rows] = len(NOTE_BODIES) + np.arange(len(rows)) % len(blanks)
+        for row in rows.tolist():
             self.defects.append(
                 self._activity_defect("hubspot", "notes", str(ids[row]), "hs_note_body", "note_blank")
             )
-        values["hs_note_body"] = body
+        values["hs_note_body"] = pl.Series([*NOTE_BODIES, *blanks], dtype=pl.String).gather(body)
         return set(rows.tolist())
 
     # ------------------------------------------------------------------------------------ Salesforce
@@ -166,12 +170,14 @@ class Engagements(ActivityState):
         self, rng: np.random.Generator, sf: dict[str, pl.DataFrame], n: int
     ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
         contacts = sf["Contact"]
-        ids = sf_ids(SALESFORCE_OBJECTS["Event"].key_prefix, 0, n).to_numpy()
+        ids = sf_ids(SALESFORCE_OBJECTS["Event"].key_prefix, 0, n)
         who, what, account, on_lead = self._who_what(rng, sf, n, EVENT_ON_LEAD, 0.3)
         midnight = self._midnight()
         day = midnight - (rng.integers(-60, 730, n) * DAY_MS).astype("timedelta64[ms]")
         all_day = rng.random(n) < ALL_DAY
-        minutes = np.where(all_day, 1440, _pick(rng, DURATIONS, n).astype(np.int64))
+        minutes = np.where(
+            all_day, 1440, np.asarray(DURATIONS, dtype=np.int64)[rng.integers(0, len(DURATIONS), n)]
+        )
         start = np.where(all_day, day, day + (rng.integers(16, 36, n) * 1_800_000).astype("timedelta64[ms]"))
         end = start + (minutes * 60_000).astype("timedelta64[ms]")
         # booked days to weeks before it starts, and never after today
@@ -183,27 +189,27 @@ class Engagements(ActivityState):
         modified = np.where(
             is_deleted, np.minimum(modified + np.timedelta64(DAY_MS, "ms"), midnight), modified
         )
-        dead = contacts.filter(pl.col("IsDeleted")).select("Id", "AccountId")
+        dead = contacts.select("Id", "AccountId").filter(contacts["IsDeleted"])
         pool = np.flatnonzero(~is_deleted & ~on_lead)
         orphans = self._rows(rng, pool, n, ORPHAN) if dead.height else np.asarray([], dtype=np.int64)
+        who, what, account = self._orphans(rng, dead, orphans, (who, what, account))
         for row in orphans.tolist():
-            pick = int(rng.integers(0, dead.height))
-            who[row], account[row] = dead["Id"][pick], dead["AccountId"][pick]
-            what[row] = account[row]
             self.defects.append(
                 self._activity_defect("salesforce", "Event", str(ids[row]), "WhoId", "orphan")
             )
-        owners = self.user_ids[self.active_owners[rng.integers(0, len(self.active_owners), n)]]
+        owners = self._sf_owners(rng, n)
         frame = _frame(
             SALESFORCE_OBJECTS["Event"].schema(),
             {
                 "Id": ids,
                 "WhoId": who,
                 "WhatId": what,
-                "WhoCount": (who != None).astype(np.int64),  # noqa: E711 - elementwise
-                "WhatCount": (what != None).astype(np.int64),  # noqa: E711 - elementwise
-                "Subject": _pick(rng, MEETINGS, n),
-                "Location": _pick(rng, ("Zoom", "Microsoft Teams", "Customer office", "Our office"), n),
+                "WhoCount": who.is_not_null().cast(pl.Int64),
+                "WhatCount": what.is_not_null().cast(pl.Int64),
+                "Subject": _pick_series(rng, MEETINGS, n),
+                "Location": _pick_series(
+                    rng, ("Zoom", "Microsoft Teams", "Customer office", "Our office"), n
+                ),
                 "IsAllDayEvent": all_day,
                 "ActivityDateTime": start,
                 "ActivityDate": start.astype("datetime64[D]"),
@@ -213,7 +219,7 @@ class Engagements(ActivityState):
                 "EndDate": end.astype("datetime64[D]"),
                 "AccountId": account,
                 "OwnerId": owners,
-                "Type": _pick(rng, ("Meeting", "Meeting", "Meeting", "Call", "Other"), n),
+                "Type": _pick_series(rng, ("Meeting", "Meeting", "Meeting", "Call", "Other"), n),
                 "ShowAs": "Busy",
                 "IsDeleted": is_deleted,
                 **sf_audit(created, modified, self.user_ids[0]),
@@ -223,6 +229,6 @@ class Engagements(ActivityState):
         ).with_columns(pl.col(pl.Boolean).fill_null(False))
         deleted = [
             {"system": "salesforce", "object": "Event", "record_id": i, "deleted_at": m}
-            for i, m in frame.filter(pl.col("IsDeleted")).select("Id", "SystemModstamp").iter_rows()
+            for i, m in frame.select("Id", "SystemModstamp").filter(frame["IsDeleted"]).iter_rows()
         ]
         return frame, deleted

@@ -28,7 +28,8 @@ import phonenumbers
 import polars as pl
 
 from crm_ops.sandbox import wordlists as w
-from crm_ops.sandbox.generator.common import GenState, _ascii, _phones, _places
+from crm_ops.sandbox.generator.addresses import _phones, _places
+from crm_ops.sandbox.generator.common import GenState, _ascii
 from crm_ops.sandbox.generator.duplicates import _free_address, _other_legal_form, _typo
 from crm_ops.sandbox.objects import (
     ASSOCIATION_TYPES,
@@ -133,16 +134,21 @@ class _Maker:
     ) -> None:
         self.state, self.rng, self.sf, self.associations = state, rng, sf, associations
         self.emails = set(hs["contacts"]["email"].drop_nulls().str.to_lowercase().to_list())
-        live = set(hs["contacts"].filter(~pl.col("archived").fill_null(False))["id"].to_list())
-        employer = associations[("contacts", "companies")].filter(pl.col("from_id").is_in(list(live)))
+        live = hs["contacts"]["id"].filter(~hs["contacts"]["archived"].fill_null(False))
+        # a live contact's company (its last link), and each company's staff in the order of their ids
+        employer = (
+            associations[("contacts", "companies")]
+            .filter(pl.col("from_id").is_in(live.implode()))
+            .unique("from_id", keep="last", maintain_order=True)
+        )
         self.company_of = dict(zip(employer["from_id"].to_list(), employer["to_id"].to_list(), strict=True))
-        self.staff: dict[int, list[int]] = {}
-        for person, company in sorted(self.company_of.items()):
-            self.staff.setdefault(company, []).append(person)
+        staff = employer.group_by("to_id").agg(pl.col("from_id").sort())
+        self.staff: dict[int, list[int]] = dict(
+            zip(staff["to_id"].to_list(), staff["from_id"].to_list(), strict=True)
+        )
         people = sf["Contact"].filter(~pl.col("IsDeleted") & pl.col("AccountId").is_not_null())
-        self.colleagues = {
-            str(a): sorted(ids) for a, ids in people.group_by("AccountId").agg("Id").iter_rows()
-        }
+        mates = people.group_by("AccountId").agg(pl.col("Id").sort())
+        self.colleagues = dict(zip(mates["AccountId"].to_list(), mates["Id"].to_list(), strict=True))
         tickets = associations.get(("tickets", "contacts"))
         self.ticket_contact = (
             dict(zip(tickets["from_id"].to_list(), tickets["to_id"].to_list(), strict=True))
@@ -150,9 +156,26 @@ class _Maker:
             else {}
         )
         # a record's match in the other CRM: (its object, its id)
-        self.matched = {(m[0], m[1]): (m[2], m[3]) for m in state.matches}
-        self.matched |= {(m[2], m[3]): (m[0], m[1]) for m in state.matches}
+        sf_side = [(m[0], m[1]) for m in state.matches]
+        hs_side = [(m[2], m[3]) for m in state.matches]
+        self.matched = dict(zip(sf_side, hs_side, strict=True))
+        self.matched |= dict(zip(hs_side, sf_side, strict=True))
         self.contact_of: dict[int, int] = {}  # a new ticket's contact, when not its original's
+        self.truth: set[str] = set()  # the records the truth names so far (``_in_truth``)
+        self.read = (0, 0)  # how many of the state's defects and duplicates are in it
+
+    def _in_truth(self) -> set[str]:
+        """Every record a defect or duplicate of the truth names, and every orphan's right account (it has
+        no copy: its truth stays one account, not either of two); read on from where it was last read."""
+        defects, duplicates = self.state.defects, self.state.duplicates
+        start_defects, start_duplicates = self.read
+        for d in defects[start_defects:]:
+            self.truth.add(d["record_id"])
+            if d["field"] == "AccountId" and d["correct_value"]:
+                self.truth.add(d["correct_value"])
+        self.truth.update(d["record_id"] for d in duplicates[start_duplicates:])
+        self.read = (len(defects), len(duplicates))
+        return self.truth
 
     def harden(self, system: str, obj: str, frame: pl.DataFrame, lookalikes: list[Row]) -> pl.DataFrame:
         """``frame`` with its harder copies and look-alikes appended."""
@@ -162,14 +185,9 @@ class _Maker:
         ids = frame[key].cast(pl.String)
         before = sum(1 for d in state.duplicates if d["object"] == obj and not d["is_original"])
         k = max(1, round(before * SHARE))
-        truth = {d["record_id"] for d in state.defects} | {d["record_id"] for d in state.duplicates}
-        truth |= {d["other_id"] for d in lookalikes}
-        # an orphan's right account has no copy: its truth stays one account, not either of two
-        truth |= {
-            d["correct_value"] for d in state.defects if d["field"] == "AccountId" and d["correct_value"]
-        }
+        truth = self._in_truth() | {d["other_id"] for d in lookalikes}
         free = ~frame["IsDeleted"] if sfs else ~frame["archived"].fill_null(False)
-        free = free & ~ids.is_in(pl.Series(sorted(truth), dtype=pl.String).implode())
+        free = free & ~ids.is_in(pl.Series(list(truth), dtype=pl.String).implode())
         if obj == "Lead":
             free = free & ~frame["IsConverted"]
         if obj in ("Contact", "contacts", "Lead"):  # people with an address and a phone
@@ -243,20 +261,20 @@ class _Maker:
         for column in UNSYNCED[obj]:
             if column in record:
                 record[column] = None
-        for column, value in list(record.items()):
-            if isinstance(value, _Defect):  # a difference that is a defect: noted on the copy
-                record[column] = value.bad
-                self.state.defects.append(
-                    {
-                        "system": system,
-                        "object": obj,
-                        "record_id": str(new_id),
-                        "field": column,
-                        "kind": value.kind,
-                        "bad_value": value.bad,
-                        "correct_value": None if value.correct is None else str(value.correct),
-                    }
-                )
+        # a difference that is a defect: noted on the copy
+        for column, value in [(c, v) for c, v in record.items() if type(v) is _Defect]:
+            record[column] = value.bad
+            self.state.defects.append(
+                {
+                    "system": system,
+                    "object": obj,
+                    "record_id": str(new_id),
+                    "field": column,
+                    "kind": value.kind,
+                    "bad_value": value.bad,
+                    "correct_value": None if value.correct is None else str(value.correct),
+                }
+            )
         new.append(record)
         return new_id
 

@@ -8,16 +8,9 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox import wordlists as w
-from crm_ops.sandbox.generator.common import (
-    GenState,
-    _ascii,
-    _countries,
-    _frame,
-    _phones,
-    _pick,
-    _places,
-    _timestamps,
-)
+from crm_ops.sandbox.generator.addresses import _countries, _phones, _places
+from crm_ops.sandbox.generator.columns import _pick
+from crm_ops.sandbox.generator.common import GenState, _ascii, _frame, _timestamps
 from crm_ops.sandbox.generator.people import _SF_STAGE_TO_HS
 from crm_ops.sandbox.objects import (
     ASSOCIATION_TYPES,

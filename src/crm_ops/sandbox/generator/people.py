@@ -8,16 +8,9 @@ import numpy as np
 import polars as pl
 
 from crm_ops.sandbox import wordlists as w
-from crm_ops.sandbox.generator.common import (
-    GenState,
-    _ascii,
-    _countries,
-    _frame,
-    _phones,
-    _pick,
-    _places,
-    _timestamps,
-)
+from crm_ops.sandbox.generator.addresses import _countries, _phones, _places
+from crm_ops.sandbox.generator.columns import _pick
+from crm_ops.sandbox.generator.common import GenState, _ascii, _frame, _timestamps
 from crm_ops.sandbox.objects import (
     CONTACT_ROLES,
     INDUSTRIES,
@@ -225,22 +218,7 @@ class People(GenState):
         p = self.people(n, None)
         # Leads' companies are not (yet) accounts: their own names and domains.
         comp = rng.integers(0, 10**9, n)
-        company = np.asarray(
-            [
-                f"{w.COMPANY_PREFIXES[c % 100 % len(w.COMPANY_PREFIXES)]} "
-                f"{w.COMPANY_SECTORS[(c // 100) % len(w.COMPANY_SECTORS)]} "
-                f"{w.LEGAL_SUFFIXES[k][0]}"
-                for c, k in zip(comp, p["country"], strict=True)
-            ],
-            dtype=object,
-        )
-        domain = np.asarray(
-            [
-                f"{_ascii(x.split()[0]).lower()}{_ascii(x.split()[1]).lower()}{c % 9973}.{w.TLDS[k]}"
-                for x, c, k in zip(company, comp, p["country"], strict=True)
-            ],
-            dtype=object,
-        )
+        company, domain = _lead_companies(comp, p["country"])
         email = self._unique_emails(p["local"], domain)
         status = _pick(rng, LEAD_STATUSES[:2] + LEAD_STATUSES[3:], n)
         created = _timestamps(rng, self.today, n, 700, 30)
@@ -372,3 +350,35 @@ class People(GenState):
             n,
         )
         return opps, ocr
+
+
+def _lead_companies(comp: np.ndarray, country: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Leads' company names (a prefix and a sector drawn from ``comp``, the country's legal form) and
+    domains (the name's first two words folded to ASCII, ``comp`` modulo 9973, the country's TLD), built
+    as columns: each prefix and sector pair's words are folded once."""
+    prefixes, sectors = w.COMPANY_PREFIXES, w.COMPANY_SECTORS
+    prefix = comp % 100 % len(prefixes)
+    sector = (comp // 100) % len(sectors)
+    countries = pl.Series(country.tolist(), dtype=pl.String)
+    company = pl.select(
+        pl.concat_str(
+            pl.lit(pl.Series(np.asarray(prefixes, dtype=object)[prefix].tolist(), dtype=pl.String)),
+            pl.lit(" "),
+            pl.lit(pl.Series(np.asarray(sectors, dtype=object)[sector].tolist(), dtype=pl.String)),
+            pl.lit(" "),
+            pl.lit(countries.replace_strict({k: v[0] for k, v in w.LEGAL_SUFFIXES.items()})),
+        )
+    ).to_series()
+    words = np.asarray(
+        ["".join(_ascii(word).lower() for word in f"{p} {s}".split()[:2]) for p in prefixes for s in sectors],
+        dtype=object,
+    )
+    domain = pl.select(
+        pl.concat_str(
+            pl.lit(pl.Series(words[prefix * len(sectors) + sector].tolist(), dtype=pl.String)),
+            pl.lit(pl.Series(comp % 9973).cast(pl.String)),
+            pl.lit("."),
+            pl.lit(countries.replace_strict(w.TLDS)),
+        )
+    ).to_series()
+    return company.to_numpy(), domain.to_numpy()

@@ -74,7 +74,8 @@ NEGATIVE_KIND, ABOVE_KIND, TOTAL_KIND, GONE_KIND = (
 
 def _among(ids: np.ndarray, taken: set[str]) -> np.ndarray:
     """Whether each id (as text) is one of ``taken``."""
-    return np.isin(ids.astype(str), np.asarray(sorted(taken), dtype=str))
+    text = pl.Series(ids).cast(pl.String)
+    return text.is_in(pl.Series(list(taken), dtype=pl.String).implode()).to_numpy()
 
 
 def _lines(rng: np.random.Generator, amounts: np.ndarray, prices: np.ndarray) -> dict[str, np.ndarray]:

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, defect
+from crm_ops.sandbox.generator.columns import _pick, free_rows, numbered
+from crm_ops.sandbox.generator.common import GenState, _frame, _timestamps, defect
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 2628
@@ -102,9 +103,9 @@ class Quotes(GenState):
                 defect(KIND, "salesforce", "Quote", str(ids[row]), "Status", status[row], None)
             )
         taken = {d["record_id"] for d in self.defects}
-        free = [r for r in range(n) if str(ids[r]) not in taken]
+        free = free_rows(ids, taken)
         deleted = np.zeros(n, dtype=bool)
-        if free and n:
+        if len(free) and n:
             deleted[rng.choice(free, min(len(free), max(1, int(n * DELETED))), replace=False)] = True
         return _frame(
             SALESFORCE_OBJECTS["Quote"].schema(),
@@ -114,7 +115,7 @@ class Quotes(GenState):
                 "Name": np.asarray([f"{p} Quote" for p in parents["Name"].to_numpy()[rows]], dtype=object),
                 "OpportunityId": parents["Id"].to_numpy()[rows],
                 "AccountId": parents["AccountId"].to_numpy()[rows],
-                "QuoteNumber": np.asarray([f"{i + 1:08d}" for i in range(n)], dtype=object),
+                "QuoteNumber": numbered("{}", 1, n, 8),
                 "Status": status,
                 "ExpirationDate": q["expires"],
                 "Subtotal": q["total"],
@@ -160,7 +161,7 @@ class Quotes(GenState):
                 "hs_sign_status": signed,
                 "hs_expiration_date": q["expires"],
                 "hs_quote_amount": q["total"],
-                "hs_quote_number": np.asarray([f"{20260000 + i + 1}" for i in range(n)], dtype=object),
+                "hs_quote_number": numbered("{}", 20260001, n, 1),
                 "hubspot_owner_id": parents["hubspot_owner_id"].to_numpy()[rows],
                 "hs_createdate": q["created"],
                 "hs_lastmodifieddate": q["modified"],

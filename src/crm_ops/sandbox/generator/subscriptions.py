@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crm_ops.sandbox.generator.common import GenState, _frame, _pick, _timestamps, blank_defect, copy_pairs
+from crm_ops.sandbox.generator.columns import _pick, _pick_series, free_rows, numbered
+from crm_ops.sandbox.generator.common import GenState, _frame, _timestamps, blank_defect, copy_pairs
 from crm_ops.sandbox.objects import ASSOCIATION_TYPES, HUBSPOT_OBJECTS, SALESFORCE_OBJECTS, sf_ids
 
 STREAM = 26
@@ -40,7 +41,7 @@ class Subscriptions(GenState):
     def subscriptions(self, sf: dict[str, pl.DataFrame], hs: dict[str, pl.DataFrame]) -> None:
         """``Subscription__c`` into ``sf`` and ``p_subscriptions`` (no associations yet) into ``hs``."""
         rng = np.random.default_rng(self.cfg.seed + STREAM)
-        accounts = sf["Account"].filter(~pl.col("IsDeleted"))["Id"].to_numpy()
+        accounts = sf["Account"]["Id"].filter(~sf["Account"]["IsDeleted"]).to_numpy()
         reserved = set(getattr(self, "reserved_accounts", np.array([], dtype=np.int64)).tolist())
         accounts = np.asarray([a for i, a in enumerate(accounts) if i not in reserved], dtype=object)
         sf[SF_OBJECT] = self._sf_subscriptions(rng, accounts)
@@ -125,8 +126,7 @@ class Subscriptions(GenState):
             )
             account[row] = None
         taken = {d["record_id"] for d in self.defects}
-        free = [r for r in range(n) if str(ids[r]) not in taken]
-        deleted[rng.choice(free, max(1, int(n * DELETED)), replace=False)] = True
+        deleted[rng.choice(free_rows(ids, taken), max(1, int(n * DELETED)), replace=False)] = True
         owners = self.user_ids[self.active_owners[rng.integers(0, len(self.active_owners), n)]]
         return _frame(
             SALESFORCE_OBJECTS[SF_OBJECT].schema(),
@@ -134,7 +134,7 @@ class Subscriptions(GenState):
                 "Id": ids,
                 "OwnerId": owners,
                 "IsDeleted": deleted,
-                "Name": np.asarray([f"SUB-{i + 1:06d}" for i in range(n)], dtype=object),
+                "Name": numbered("SUB-{}", 1, n, 6),
                 "CreatedDate": v["created"],
                 "CreatedById": self.user_ids[0],
                 "LastModifiedDate": v["modified"],
@@ -167,8 +167,8 @@ class Subscriptions(GenState):
                 "id": ids,
                 "hs_createdate": v["created"],
                 "hs_lastmodifieddate": v["modified"],
-                "hubspot_owner_id": rng.choice(owners, n) if len(owners) else None,
-                "subscription_name": np.asarray([f"SUB-{i + 1:06d}" for i in range(n)], dtype=object),
+                "hubspot_owner_id": _pick_series(rng, owners, n) if len(owners) else None,
+                "subscription_name": numbered("SUB-{}", 1, n, 6),
                 "status": status,
                 "plan": np.asarray([p.lower() for p in v["plan"]], dtype=object),
                 "mrr": v["mrr"],
