@@ -85,7 +85,7 @@ def _casing_reference(ctx: RuleContext, columns: Iterable[str]) -> dict[str, Any
     # names repeat (a few thousand spellings over millions of records): each distinct spelling is
     # judged once, with how often it is written
     counted = pl.concat(series).to_frame().group_by("v").len()
-    good = counted.filter(name_clean(counted, ctx, {"field": "v"}))
+    good = counted.filter(_name_clean_staged(pl.col("v")))  # distinct already: no ``by_distinct``
     table = (
         good.with_columns(k=pl.col("v").str.to_lowercase())
         .sort(["k", "len", "v"], descending=[False, True, False])
