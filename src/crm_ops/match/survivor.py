@@ -223,6 +223,8 @@ def _jsonable(value: Any) -> Any:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is str:  # most cells: the same as below, without the other types' tests
+        return value.strip() or None
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value.isoformat() if isinstance(value, datetime | date) else value).strip()
@@ -348,10 +350,13 @@ def decide(
     system: str,
     rules: MergeRules,
     rule_of: Mapping[str, str] | None = None,
+    todo: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The survivor's changed fields (field, value, before, rule, from, and for ``concat`` the items
     each record brings) and notes for the reviewer. ``rule_of``: each column's rule, when the caller
-    has looked them up once for many clusters (else ``rules.rule_for``)."""
+    has looked them up once for many clusters (else ``rules.rule_for``). ``todo``: the columns to
+    decide, in ``columns``' decision order, when the caller knows the others keep the master's value
+    (``cluster_details``: a ``master`` rule's column the master has a value in)."""
     master = cluster.members[0]
     out: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -359,13 +364,16 @@ def decide(
     keeps_secondary = system in rules.secondary_systems
     if rule_of is None:
         rule_of = {c: rules.rule_for(entity, c) for c in columns}
-    ordered = sorted(columns, key=lambda c: c in SECONDARY)  # primaries decided before their secondaries
+    ordered = decision_order(columns) if todo is None else todo
+    own_rules = _own_rules(system)
     for column in ordered:
         rule = rule_of[column]
         before = master.get(column)
         entry: dict[str, Any] | None = None
         if column in SECONDARY and not keeps_secondary:
             continue
+        if rule in own_rules and _text(before) is not None:
+            continue  # ``_pick`` would choose the master itself: nothing changes
         if rule == "any_true":
             yes = [r["id"] for r in cluster.members if truthy(r.get(column))]
             if yes and not truthy(before):
@@ -425,6 +433,34 @@ def decide(
     return out, notes
 
 
+def decision_order(columns: Sequence[str]) -> list[str]:
+    """The order ``decide`` decides columns in: primaries before their secondaries."""
+    return sorted(columns, key=lambda c: c in SECONDARY)
+
+
+def _own_rules(system: str) -> tuple[str, str]:
+    """The rules that keep the master's value when it has one (``_pick`` chooses the first that has)."""
+    return ("master", f"from:{system}")
+
+
+# a character Python's ``str.strip`` keeps (checked against every code point: ``\s`` is Unicode's
+# White_Space, ``str.isspace`` also takes the four separators \x1c-\x1f)
+_NOT_SPACE = r"[^\s\x1c-\x1f]"
+
+
+def _lacking(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Expr:
+    """Per row, a bit per column of ``columns`` (at most 62) set where ``_text`` of its value is None."""
+    bits = []
+    for bit, column in enumerate(columns):
+        value = pl.col(column)
+        if frame.schema[column] in (pl.String, pl.Categorical, pl.Enum):
+            has = value.cast(pl.String).str.contains(_NOT_SPACE)
+        else:  # numbers, dates, flags: text whenever set
+            has = value.is_not_null()
+        bits.append(pl.when(has.fill_null(False)).then(0).otherwise(1 << bit).cast(pl.Int64))
+    return pl.sum_horizontal(bits) if bits else pl.lit(0, pl.Int64)
+
+
 def chosen_columns(frame: pl.DataFrame) -> list[str]:
     """The columns a merge decides."""
     return [c for c in frame.columns if c not in NOT_CHOSEN and not c.startswith("__")]
@@ -443,15 +479,31 @@ def cluster_details(
     out: dict[str, dict[str, Any]] = {}
     wanted = {*columns, *matched, "id", "updated_at", "created_at", "__rank", "__complete", "cluster_id"}
     keep = [c for c in ranked.columns if c in wanted]
-    by_cluster: dict[str, list[dict[str, Any]]] = {}
-    for row in ranked.sort("cluster_id", "__rank").select(keep).iter_rows(named=True):
-        by_cluster.setdefault(row["cluster_id"], []).append(row)
-    twin_rows = twins or {}
     rule_of = {c: rules.rule_for(entity, c) for c in columns}  # looked up once, not per cluster
+    ordered = decision_order(columns)
+    # the columns whose master's value stays unless the master has none: which of them each record
+    # lacks, found for every record at once (a bit each), so ``decide`` skips the others
+    own = [c for c in ordered if rule_of[c] in _own_rules(system) and c in ranked.columns][:62]
+    sorted_rows = ranked.sort("cluster_id", "__rank").select(keep)
+    lacking = sorted_rows.select(_lacking(sorted_rows, own)).to_series().to_list()
+    by_cluster: dict[str, list[dict[str, Any]]] = {}
+    master_lacks: dict[str, int] = {}
+    for row, lacks in zip(sorted_rows.iter_rows(named=True), lacking, strict=True):
+        members = by_cluster.setdefault(row["cluster_id"], [])
+        if not members:
+            master_lacks[row["cluster_id"]] = lacks
+        members.append(row)
+    owned = {c: 1 << bit for bit, c in enumerate(own)}
+    todo_of: dict[int, list[str]] = {}  # the columns to decide, by which the master lacks
+    twin_rows = twins or {}
     for cluster_id, rows in by_cluster.items():
+        lacks = master_lacks[cluster_id]
+        todo = todo_of.get(lacks)
+        if todo is None:
+            todo = todo_of[lacks] = [c for c in ordered if c not in owned or lacks & owned[c]]
         linked = {r["id"]: twin_rows[r["id"]] for r in rows if r["id"] in twin_rows}
         cluster = Cluster(rows[0]["id"], rows, linked)
-        values, notes = decide(cluster, columns, entity, system, rules, rule_of)
+        values, notes = decide(cluster, columns, entity, system, rules, rule_of, todo)
         out[cluster_id] = {
             "survivor": cluster.survivor,
             "master": list(rules.master_for(entity)),
