@@ -10,8 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-import crm_ops.match.engine as engine
-from crm_ops.match import run_matching
+from crm_ops.match import engine, run_matching
 from crm_ops.match.engine import normalised
 from crm_ops.match.normalmemo import recall, remember, shared_normalisation
 from crm_ops.sandbox.generator import SeedConfig, generate
