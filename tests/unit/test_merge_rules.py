@@ -321,3 +321,22 @@ def test_cluster_details_decide_as_deciding_every_column_does() -> None:
         values, notes = decide(Cluster(members[0]["id"], members), columns, "Contact", "salesforce", rules)
         assert (got[cluster_id]["values"], got[cluster_id]["notes"]) == (values, notes)
     assert any(v["field"] == "title" for d in got.values() for v in d["values"])
+
+
+def test_fingerprints_of_a_whole_frame_are_each_rows_fingerprint() -> None:
+    """``fingerprints`` trims text in polars: what it strips is what ``str.strip`` does (every
+    whitespace character Python knows, the \\x1c-\\x1f separators among them), and other types go
+    through ``_text``."""
+    from crm_ops.match.survivor import fingerprints
+
+    texts = ["  Ann ", "\x1fAnn\u2028", "\u00a0", "", None, "Zoë\u3000", "\x85x\x1c", "a\u200bb"]
+    frame = pl.DataFrame(
+        {
+            "email": texts,
+            "amount": [1.5, None, 0.0, 2.0, 3.0, None, 7.25, -1.0],
+            "flag": [True, False, None, True, None, False, True, True],
+        }
+    )
+    columns = ["email", "amount", "flag", "absent"]
+    assert fingerprints(frame, columns) == [fingerprint(r, columns) for r in frame.iter_rows(named=True)]
+    assert fingerprints(frame, []) == [fingerprint({}, [])] * frame.height

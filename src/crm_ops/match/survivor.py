@@ -35,7 +35,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -256,6 +257,32 @@ def fingerprint(row: Mapping[str, Any], columns: Sequence[str]) -> str:
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
 
 
+# the characters ``str.strip`` takes off (``str.isspace``), for polars to strip the same
+_PY_SPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+def fingerprints(frame: pl.DataFrame, columns: Sequence[str]) -> list[str]:
+    """``fingerprint`` of every row of ``frame``, its text columns trimmed and emptied in polars (as
+    ``_text`` does a value at a time), the rest through ``_text``."""
+    texts: list[list[str | None]] = []
+    for column in columns:
+        if column not in frame.columns:
+            texts.append([None] * frame.height)
+        elif frame.schema[column] == pl.String:
+            trimmed = pl.col(column).str.strip_chars(_PY_SPACE)
+            texts.append(frame.select(pl.when(trimmed != "").then(trimmed)).to_series().to_list())
+        else:
+            texts.append([_text(v) for v in frame.get_column(column).to_list()])
+    return (
+        [
+            hashlib.sha256(json.dumps(list(values)).encode()).hexdigest()[:16]
+            for values in zip(*texts, strict=True)
+        ]
+        if texts
+        else [fingerprint({}, columns)] * frame.height
+    )
+
+
 def master_order(frame: pl.DataFrame, terms: Sequence[str]) -> tuple[list[pl.Expr], list[bool]]:
     """Sort keys (expressions, descending flags) that put the master first, by ``terms``."""
     keys: list[pl.Expr] = []
@@ -448,12 +475,15 @@ def _own_rules(system: str) -> tuple[str, str]:
 _NOT_SPACE = r"[^\s\x1c-\x1f]"
 
 
-def _lacking(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Expr:
-    """Per row, a bit per column of ``columns`` (at most 62) set where ``_text`` of its value is None."""
+def _lacking(frame: pl.DataFrame, columns: Sequence[str], flags: Collection[str] = ()) -> pl.Expr:
+    """Per row, a bit per column of ``columns`` (at most 62) set where ``_text`` of its value is None,
+    or, for the true/false columns of ``flags``, where it is not true (``truthy``)."""
     bits = []
     for bit, column in enumerate(columns):
         value = pl.col(column)
-        if frame.schema[column] in (pl.String, pl.Categorical, pl.Enum):
+        if column in flags:
+            has = value
+        elif frame.schema[column] in (pl.String, pl.Categorical, pl.Enum):
             has = value.cast(pl.String).str.contains(_NOT_SPACE)
         else:  # numbers, dates, flags: text whenever set
             has = value.is_not_null()
@@ -481,26 +511,37 @@ def cluster_details(
     keep = [c for c in ranked.columns if c in wanted]
     rule_of = {c: rules.rule_for(entity, c) for c in columns}  # looked up once, not per cluster
     ordered = decision_order(columns)
-    # the columns whose master's value stays unless the master has none: which of them each record
-    # lacks, found for every record at once (a bit each), so ``decide`` skips the others
-    own = [c for c in ordered if rule_of[c] in _own_rules(system) and c in ranked.columns][:62]
+    # the columns whose master's value stays unless the master has none (and the true/false columns
+    # an ``any_true`` rule sets only when the master is not true): which of them each record lacks,
+    # found for every record at once (a bit each), so ``decide`` skips the others
+    flags = {c for c in ordered if rule_of[c] == "any_true" and ranked.schema.get(c) == pl.Boolean}
+    own = [c for c in ordered if (rule_of[c] in _own_rules(system) or c in flags) and c in ranked.columns]
+    own = own[:62]
     sorted_rows = ranked.sort("cluster_id", "__rank").select(keep)
-    lacking = sorted_rows.select(_lacking(sorted_rows, own)).to_series().to_list()
+    lacking = sorted_rows.select(_lacking(sorted_rows, own, flags)).to_series().to_list()
+    prints = fingerprints(sorted_rows, matched)
+    full = (1 << len(own)) - 1
     by_cluster: dict[str, list[dict[str, Any]]] = {}
     master_lacks: dict[str, int] = {}
+    others_have: dict[str, int] = {}  # the columns some other member has a value in
     for row, lacks in zip(sorted_rows.iter_rows(named=True), lacking, strict=True):
         members = by_cluster.setdefault(row["cluster_id"], [])
         if not members:
             master_lacks[row["cluster_id"]] = lacks
+            others_have[row["cluster_id"]] = 0
+        else:
+            others_have[row["cluster_id"]] |= full ^ lacks
         members.append(row)
     owned = {c: 1 << bit for bit, c in enumerate(own)}
-    todo_of: dict[int, list[str]] = {}  # the columns to decide, by which the master lacks
+    # the columns to decide: every other rule's, and those the master lacks and another member has
+    todo_of: dict[int, list[str]] = {}
     twin_rows = twins or {}
+    start = 0
     for cluster_id, rows in by_cluster.items():
-        lacks = master_lacks[cluster_id]
-        todo = todo_of.get(lacks)
+        open_ = master_lacks[cluster_id] & others_have[cluster_id]
+        todo = todo_of.get(open_)
         if todo is None:
-            todo = todo_of[lacks] = [c for c in ordered if c not in owned or lacks & owned[c]]
+            todo = todo_of[open_] = [c for c in ordered if c not in owned or open_ & owned[c]]
         linked = {r["id"]: twin_rows[r["id"]] for r in rows if r["id"] in twin_rows}
         cluster = Cluster(rows[0]["id"], rows, linked)
         values, notes = decide(cluster, columns, entity, system, rules, rule_of, todo)
@@ -510,8 +551,11 @@ def cluster_details(
             "values": values,
             "notes": notes,
             "matched": list(matched),
-            "fingerprints": {r["id"]: fingerprint(r, matched) for r in rows},
+            "fingerprints": {
+                r["id"]: f for r, f in zip(rows, prints[start : start + len(rows)], strict=True)
+            },
         }
+        start += len(rows)
     return out
 
 
