@@ -56,6 +56,20 @@ def test_u_of_the_exact_level_is_counted_over_every_pair() -> None:
     assert fs.exact_u(values, None) == pytest.approx((8 / 30, 15))
     assert fs.exact_u(values, pl.Series(["a", "c", "d"])) == pytest.approx(((3 * 1 + 1 * 1) / (6 * 3), 18))
     assert fs.exact_u(pl.Series(["x", None]), None) is None
+    assert fs.exact_u(pl.Series(["x"]), pl.Series([None], dtype=pl.String)) is None
+
+
+def test_u_of_the_exact_level_across_two_frames_counts_every_pair_of_one_value() -> None:
+    """Across two frames only the values both hold are counted (found by hash first): the share is
+    every pair's, counted the plain way."""
+    rng = np.random.default_rng(3)
+    left = pl.Series([f"v{i}" if i % 7 else None for i in rng.integers(0, 400, 3000)])
+    right = pl.Series([f"v{i}" for i in rng.integers(300, 900, 2000)])
+    lc, rc = left.drop_nulls().value_counts(), right.value_counts()
+    same = sum(a * b for (v, a) in lc.iter_rows() for (w, b) in rc.iter_rows() if v == w)
+    pairs = float(left.drop_nulls().len() * right.len())
+    assert same > 0
+    assert fs.exact_u(left, right) == (same / pairs, pairs)
 
 
 PEOPLE = pl.DataFrame(

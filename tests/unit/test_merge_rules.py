@@ -272,3 +272,71 @@ def test_a_rejected_conversion_holds_while_the_lead_and_contact_are_unchanged() 
     assert run_matching(
         {"salesforce": {"Lead": moved, "Contact": contact}}, rejected=[rejection]
     ).findings.height
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\x1f", " \u00a0\u2028\t", "\x1c\x1d\x1e"])
+def test_a_master_value_python_reads_as_blank_is_filled_from_another_record(blank: str) -> None:
+    """``cluster_details`` skips, for every cluster at once, the columns whose master has a value; a
+    value ``str.strip`` leaves empty (its separators \\x1c-\\x1f too) is no value, as ``decide`` reads it."""
+    rules = MergeRules(fields={"title": "from:salesforce", "department": "master"})
+    _, values, _ = _merge(
+        [
+            {**ANN, "title": blank, "department": blank, "mobile": " x ", "created_at": OLD},
+            {**ANN, "title": "CFO", "department": "Finance", "mobile": "+1 415 555 0199", "created_at": NEW},
+        ],
+        rules,
+    )
+    assert values["title"]["value"] == "CFO"
+    assert values["department"]["value"] == "Finance"
+    assert "mobile" not in values  # the master's own, however spaced
+
+
+def test_cluster_details_decide_as_deciding_every_column_does() -> None:
+    """The columns skipped per cluster change nothing: each cluster's values and notes are ``decide``'s
+    over all its columns."""
+    from crm_ops.match.engine import clusters
+    from crm_ops.match.survivor import Cluster, chosen_columns, cluster_details, decide, rank_clusters
+
+    rows = []
+    for i in range(40):
+        rows.append(
+            {**ANN, "email": f"p{i // 3}@acme.com", "title": [None, "", " ", "CFO", "\x1f"][i % 5],
+             "phone": [None, "+1 415 555 0101", "  "][i % 3], "email_opt_out": [None, True, False][i % 3],
+             "created_at": [OLD, MID, NEW][i % 3]}
+        )  # fmt: skip
+    frame = _frame(rows)
+    ids = frame["id"].to_list()
+    pairs = pl.DataFrame({"left_id": ids[0::3][: len(ids[1::3])], "right_id": ids[1::3]}).vstack(
+        pl.DataFrame({"left_id": ids[1::3][: len(ids[2::3])], "right_id": ids[2::3]})
+    )
+    rules = MergeRules(fields={"title": "from:salesforce", "phone": "from:hubspot"})
+    ranked = rank_clusters(frame, clusters(pairs), rules.master_for("Contact"))
+    columns = chosen_columns(frame)
+    got = cluster_details(ranked, columns, "Contact", "salesforce", rules, ["email"])
+    assert len(got) == len(ids) // 3
+    by_cluster: dict[str, list[dict[str, Any]]] = {}
+    for row in ranked.sort("cluster_id", "__rank").iter_rows(named=True):
+        by_cluster.setdefault(row["cluster_id"], []).append(row)
+    for cluster_id, members in by_cluster.items():
+        values, notes = decide(Cluster(members[0]["id"], members), columns, "Contact", "salesforce", rules)
+        assert (got[cluster_id]["values"], got[cluster_id]["notes"]) == (values, notes)
+    assert any(v["field"] == "title" for d in got.values() for v in d["values"])
+
+
+def test_fingerprints_of_a_whole_frame_are_each_rows_fingerprint() -> None:
+    """``fingerprints`` trims text in polars: what it strips is what ``str.strip`` does (every
+    whitespace character Python knows, the \\x1c-\\x1f separators among them), and other types go
+    through ``_text``."""
+    from crm_ops.match.survivor import fingerprints
+
+    texts = ["  Ann ", "\x1fAnn\u2028", "\u00a0", "", None, "Zoë\u3000", "\x85x\x1c", "a\u200bb"]
+    frame = pl.DataFrame(
+        {
+            "email": texts,
+            "amount": [1.5, None, 0.0, 2.0, 3.0, None, 7.25, -1.0],
+            "flag": [True, False, None, True, None, False, True, True],
+        }
+    )
+    columns = ["email", "amount", "flag", "absent"]
+    assert fingerprints(frame, columns) == [fingerprint(r, columns) for r in frame.iter_rows(named=True)]
+    assert fingerprints(frame, []) == [fingerprint({}, [])] * frame.height

@@ -33,6 +33,7 @@ from crm_ops.errors import ConfigError
 from crm_ops.match import fs
 from crm_ops.match.config import FieldRule, MatchConfig
 from crm_ops.match.dates import checked_dates
+from crm_ops.match.normalmemo import recall, remember
 from crm_ops.match.repeats import also_in, repeated
 from crm_ops.schema.entities import live as live_records
 from crm_ops.values.companies import LEGAL_FORMS
@@ -107,9 +108,10 @@ def normalise(expr: pl.Expr, kind: str, lists: WordLists | None = None) -> pl.Ex
 def normalised(values: pl.Series, kind: str, lists: WordLists | None = None) -> pl.Series:
     """``normalise`` of a whole column, step by step: the same values, each intermediate computed once
     (the nested expression repeats its inner steps; polars does not share them), and names and
-    countries, which repeat, normalised once per distinct value."""
+    countries and companies (a contact's account's name: a few per hundred contacts), which repeat,
+    normalised once per distinct value."""
     words = lists or shipped_lists()
-    if kind in ("name", "country") and values.len():
+    if kind in ("name", "country", "company") and values.len():
         distinct = values.unique()
         table = pl.DataFrame({"__v": distinct, "__n": normalised(distinct, kind + ":each", words)})
         joined = (
@@ -309,15 +311,24 @@ def _normalised_texts(
     rules' columns normalised side by side: each is a run of string passes polars makes on one core, and
     a million e-mails and phones are the longest part of ``prepare``."""
     jobs = {}
+    done = {}
     for i, rule in enumerate(config.fields):
         values = frame.get_column(rule.column(side))
         if rule.comparator != "date" and not (rule.comparator == "exact" and values.dtype.is_numeric()):
-            jobs[i] = (values, rule.normaliser)
+            known = recall(values, rule.normaliser, words)  # another rule set's, this run (``normalmemo``)
+            if known is not None:
+                done[i] = known
+            else:
+                jobs[i] = (values, rule.normaliser)
     if len(jobs) < 2 or frame.height < PARALLEL_ROWS:
-        return {i: normalised(values, kind, words) for i, (values, kind) in jobs.items()}
-    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-        running = {i: pool.submit(normalised, values, kind, words) for i, (values, kind) in jobs.items()}
-        return {i: job.result() for i, job in running.items()}
+        made = {i: normalised(values, kind, words) for i, (values, kind) in jobs.items()}
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            running = {i: pool.submit(normalised, values, kind, words) for i, (values, kind) in jobs.items()}
+            made = {i: job.result() for i, job in running.items()}
+    for i, out in made.items():
+        remember(jobs[i][0], jobs[i][1], words, out)
+    return {i: done[i] if i in done else made[i] for i in sorted({*done, *made})}
 
 
 def prepare(

@@ -37,7 +37,7 @@ import numpy as np
 import polars as pl
 
 from crm_ops.match.config import FieldRule, MatchConfig
-from crm_ops.match.repeats import repeated
+from crm_ops.match.repeats import also_in, repeated
 
 NULL = -1  # the level of a field missing on either side
 RANDOM_PAIRS = 50_000  # random pairs u is counted on (fewer when the records make fewer)
@@ -197,17 +197,21 @@ def exact_u(left: pl.Series, right: pl.Series | None) -> tuple[float, float] | N
     e-mail shared by two records in a million: u 1e-12, never seen in 50,000 random pairs), with the
     number of pairs it counted. None when no pair has the value on both sides.
 
-    Within one frame only the values held twice or more count: they are found by their hashes
-    (``repeats.repeated``; a million distinct e-mails or phones are far slower to count as text), then
-    counted exactly, so two values of one hash are still told apart."""
+    Within one frame only the values held twice or more count, across two only those both hold: they
+    are found by their hashes (``repeats.repeated``, ``repeats.also_in``; a million distinct e-mails or
+    phones are far slower to count as text), then counted exactly, so two values of one hash are still
+    told apart."""
     if right is None:
         present = left.drop_nulls()
         return exact_u_of_counts(present.filter(repeated(present)).value_counts(name="n")["n"], present.len())
-    lc = left.drop_nulls().alias("v").value_counts(name="c")
-    rc = right.drop_nulls().alias("v").value_counts(name="c")
-    nl, nr = int(lc["c"].sum()) if lc.height else 0, int(rc["c"].sum()) if rc.height else 0
+    lv, rv = left.drop_nulls().alias("v"), right.drop_nulls().alias("v")
+    nl, nr = lv.len(), rv.len()
     if not nl or not nr:
         return None
+    # only the values both sides may hold are counted (found by their hashes, ``repeats.also_in``):
+    # most e-mails and phones of one CRM are not in the other's
+    lc = lv.filter(also_in(lv, rv)).value_counts(name="c")
+    rc = rv.filter(also_in(rv, lv)).value_counts(name="c")
     both = lc.join(rc, on="v", suffix="_r")
     same = float((both["c"].cast(pl.Float64) * both["c_r"].cast(pl.Float64)).sum())
     return same / (float(nl) * nr), float(nl) * nr

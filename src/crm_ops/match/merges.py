@@ -110,17 +110,19 @@ def survivorship(
     matched: Sequence[str] = (),
     twins: Mapping[str, dict[str, Any]] | None = None,
     gate: Gate | None = None,
+    members: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Merge proposals for the clusters of ``pairs``: each record merged into the cluster's master (by
     ``rules``' ordering), with the survivor's values decided by ``rules`` in ``detail``.
 
     ``matched`` are the fields the pairs were matched on (fingerprinted, for remembered decisions);
     ``twins`` maps a member id to its linked record in the other CRM (for ``from:<system>`` rules);
-    ``gate``: the rules the survivor's new values must pass (``gate_values``)."""
+    ``gate``: the rules the survivor's new values must pass (``gate_values``); ``members``: the pairs'
+    ``clusters`` when the caller has them already."""
     rules = rules or MergeRules()
     if pairs.is_empty():
         return empty()
-    members = clusters(pairs)
+    members = clusters(pairs) if members is None else members
     carried = ["score", "reasons", *_explain(pairs)]
     scores = (
         pl.concat(

@@ -309,8 +309,9 @@ def orchestrate(
                     paired = twins(system, entity, engine.records(twin_frame, twin_ids), all_links)
             matched = matched_fields(cfg[entity])
             merge = partial(
-                survivorship, member_records, pairs, system, entity, merging, matched=matched, twins=paired
-            )
+                survivorship, member_records, pairs, system, entity, merging, matched=matched, twins=paired,
+                members=members,
+            )  # fmt: skip
             findings.append(engine.proposals(merge))
         sourced = engine.source_links(frames) if linked_sources is None else linked_sources
     finally:

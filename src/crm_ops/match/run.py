@@ -25,6 +25,7 @@ from crm_ops.match.config import CONTACT, DEFAULTS, OPT_IN, FieldRule, MatchConf
 from crm_ops.match.engine import find_duplicates, link_records
 from crm_ops.match.links import DRIFT_FIELDS, drift, link
 from crm_ops.match.merges import survivorship
+from crm_ops.match.normalmemo import shared_normalisation
 from crm_ops.match.orchestrate import CROSS_ENTITIES, DEDUPED, MatchResult, matched_fields, orchestrate
 from crm_ops.match.sources import source_links
 from crm_ops.match.survivor import ORDERINGS, MergeRules
@@ -136,6 +137,7 @@ def _link_rows(entity: str, sf_entity: str, links: pl.DataFrame) -> pl.DataFrame
     )
 
 
+@shared_normalisation()  # e-mails and phones normalised once for every rule set reading the same ones
 def run_matching(
     frames: Frames,
     *,

@@ -35,7 +35,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -223,6 +224,8 @@ def _jsonable(value: Any) -> Any:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is str:  # most cells: the same as below, without the other types' tests
+        return value.strip() or None
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value.isoformat() if isinstance(value, datetime | date) else value).strip()
@@ -252,6 +255,32 @@ def fingerprint(row: Mapping[str, Any], columns: Sequence[str]) -> str:
     """A short hash of a record's matched fields: a remembered decision holds while it is unchanged."""
     values = [_text(row.get(c)) for c in columns]
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
+# the characters ``str.strip`` takes off (``str.isspace``), for polars to strip the same
+_PY_SPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+def fingerprints(frame: pl.DataFrame, columns: Sequence[str]) -> list[str]:
+    """``fingerprint`` of every row of ``frame``, its text columns trimmed and emptied in polars (as
+    ``_text`` does a value at a time), the rest through ``_text``."""
+    texts: list[list[str | None]] = []
+    for column in columns:
+        if column not in frame.columns:
+            texts.append([None] * frame.height)
+        elif frame.schema[column] == pl.String:
+            trimmed = pl.col(column).str.strip_chars(_PY_SPACE)
+            texts.append(frame.select(pl.when(trimmed != "").then(trimmed)).to_series().to_list())
+        else:
+            texts.append([_text(v) for v in frame.get_column(column).to_list()])
+    return (
+        [
+            hashlib.sha256(json.dumps(list(values)).encode()).hexdigest()[:16]
+            for values in zip(*texts, strict=True)
+        ]
+        if texts
+        else [fingerprint({}, columns)] * frame.height
+    )
 
 
 def master_order(frame: pl.DataFrame, terms: Sequence[str]) -> tuple[list[pl.Expr], list[bool]]:
@@ -348,10 +377,13 @@ def decide(
     system: str,
     rules: MergeRules,
     rule_of: Mapping[str, str] | None = None,
+    todo: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The survivor's changed fields (field, value, before, rule, from, and for ``concat`` the items
     each record brings) and notes for the reviewer. ``rule_of``: each column's rule, when the caller
-    has looked them up once for many clusters (else ``rules.rule_for``)."""
+    has looked them up once for many clusters (else ``rules.rule_for``). ``todo``: the columns to
+    decide, in ``columns``' decision order, when the caller knows the others keep the master's value
+    (``cluster_details``: a ``master`` rule's column the master has a value in)."""
     master = cluster.members[0]
     out: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -359,13 +391,16 @@ def decide(
     keeps_secondary = system in rules.secondary_systems
     if rule_of is None:
         rule_of = {c: rules.rule_for(entity, c) for c in columns}
-    ordered = sorted(columns, key=lambda c: c in SECONDARY)  # primaries decided before their secondaries
+    ordered = decision_order(columns) if todo is None else todo
+    own_rules = _own_rules(system)
     for column in ordered:
         rule = rule_of[column]
         before = master.get(column)
         entry: dict[str, Any] | None = None
         if column in SECONDARY and not keeps_secondary:
             continue
+        if rule in own_rules and _text(before) is not None:
+            continue  # ``_pick`` would choose the master itself: nothing changes
         if rule == "any_true":
             yes = [r["id"] for r in cluster.members if truthy(r.get(column))]
             if yes and not truthy(before):
@@ -425,6 +460,37 @@ def decide(
     return out, notes
 
 
+def decision_order(columns: Sequence[str]) -> list[str]:
+    """The order ``decide`` decides columns in: primaries before their secondaries."""
+    return sorted(columns, key=lambda c: c in SECONDARY)
+
+
+def _own_rules(system: str) -> tuple[str, str]:
+    """The rules that keep the master's value when it has one (``_pick`` chooses the first that has)."""
+    return ("master", f"from:{system}")
+
+
+# a character Python's ``str.strip`` keeps (checked against every code point: ``\s`` is Unicode's
+# White_Space, ``str.isspace`` also takes the four separators \x1c-\x1f)
+_NOT_SPACE = r"[^\s\x1c-\x1f]"
+
+
+def _lacking(frame: pl.DataFrame, columns: Sequence[str], flags: Collection[str] = ()) -> pl.Expr:
+    """Per row, a bit per column of ``columns`` (at most 62) set where ``_text`` of its value is None,
+    or, for the true/false columns of ``flags``, where it is not true (``truthy``)."""
+    bits = []
+    for bit, column in enumerate(columns):
+        value = pl.col(column)
+        if column in flags:
+            has = value
+        elif frame.schema[column] in (pl.String, pl.Categorical, pl.Enum):
+            has = value.cast(pl.String).str.contains(_NOT_SPACE)
+        else:  # numbers, dates, flags: text whenever set
+            has = value.is_not_null()
+        bits.append(pl.when(has.fill_null(False)).then(0).otherwise(1 << bit).cast(pl.Int64))
+    return pl.sum_horizontal(bits) if bits else pl.lit(0, pl.Int64)
+
+
 def chosen_columns(frame: pl.DataFrame) -> list[str]:
     """The columns a merge decides."""
     return [c for c in frame.columns if c not in NOT_CHOSEN and not c.startswith("__")]
@@ -443,23 +509,53 @@ def cluster_details(
     out: dict[str, dict[str, Any]] = {}
     wanted = {*columns, *matched, "id", "updated_at", "created_at", "__rank", "__complete", "cluster_id"}
     keep = [c for c in ranked.columns if c in wanted]
-    by_cluster: dict[str, list[dict[str, Any]]] = {}
-    for row in ranked.sort("cluster_id", "__rank").select(keep).iter_rows(named=True):
-        by_cluster.setdefault(row["cluster_id"], []).append(row)
-    twin_rows = twins or {}
     rule_of = {c: rules.rule_for(entity, c) for c in columns}  # looked up once, not per cluster
+    ordered = decision_order(columns)
+    # the columns whose master's value stays unless the master has none (and the true/false columns
+    # an ``any_true`` rule sets only when the master is not true): which of them each record lacks,
+    # found for every record at once (a bit each), so ``decide`` skips the others
+    flags = {c for c in ordered if rule_of[c] == "any_true" and ranked.schema.get(c) == pl.Boolean}
+    own = [c for c in ordered if (rule_of[c] in _own_rules(system) or c in flags) and c in ranked.columns]
+    own = own[:62]
+    sorted_rows = ranked.sort("cluster_id", "__rank").select(keep)
+    lacking = sorted_rows.select(_lacking(sorted_rows, own, flags)).to_series().to_list()
+    prints = fingerprints(sorted_rows, matched)
+    full = (1 << len(own)) - 1
+    by_cluster: dict[str, list[dict[str, Any]]] = {}
+    master_lacks: dict[str, int] = {}
+    others_have: dict[str, int] = {}  # the columns some other member has a value in
+    for row, lacks in zip(sorted_rows.iter_rows(named=True), lacking, strict=True):
+        members = by_cluster.setdefault(row["cluster_id"], [])
+        if not members:
+            master_lacks[row["cluster_id"]] = lacks
+            others_have[row["cluster_id"]] = 0
+        else:
+            others_have[row["cluster_id"]] |= full ^ lacks
+        members.append(row)
+    owned = {c: 1 << bit for bit, c in enumerate(own)}
+    # the columns to decide: every other rule's, and those the master lacks and another member has
+    todo_of: dict[int, list[str]] = {}
+    twin_rows = twins or {}
+    start = 0
     for cluster_id, rows in by_cluster.items():
+        open_ = master_lacks[cluster_id] & others_have[cluster_id]
+        todo = todo_of.get(open_)
+        if todo is None:
+            todo = todo_of[open_] = [c for c in ordered if c not in owned or open_ & owned[c]]
         linked = {r["id"]: twin_rows[r["id"]] for r in rows if r["id"] in twin_rows}
         cluster = Cluster(rows[0]["id"], rows, linked)
-        values, notes = decide(cluster, columns, entity, system, rules, rule_of)
+        values, notes = decide(cluster, columns, entity, system, rules, rule_of, todo)
         out[cluster_id] = {
             "survivor": cluster.survivor,
             "master": list(rules.master_for(entity)),
             "values": values,
             "notes": notes,
             "matched": list(matched),
-            "fingerprints": {r["id"]: fingerprint(r, matched) for r in rows},
+            "fingerprints": {
+                r["id"]: f for r, f in zip(rows, prints[start : start + len(rows)], strict=True)
+            },
         }
+        start += len(rows)
     return out
 
 

@@ -201,6 +201,8 @@ def proposal_failures(
     else:
         value = pl.col("__value").cast(dtype, strict=False)
     failed: dict[tuple[str, str], list[str]] = {}
+    # the records proposed for, found before the whole frame is re-typed and joined (a few of a million)
+    frame = frame.filter(pl.col("id").cast(pl.String).is_in(wanted["record_id"].implode()))
     # two values proposed for one record are judged in separate rounds (a check sees one row per id)
     for (_,), group in wanted.group_by("__round"):
         rows = frame.with_columns(pl.col("id").cast(pl.String)).join(
@@ -304,7 +306,10 @@ class ProposalGate:
         if frame is None or column not in self.fields:
             return {}
         ctx = self.ctx.for_system(system)
-        return proposal_failures(self.rules, live_records(frame), ctx, system, entity, column, proposals)
+        # only the records proposed for are judged: those found first, not every live record copied
+        ids = proposals.get_column("record_id").cast(pl.String).implode()
+        judged = live_records(frame.filter(pl.col("id").cast(pl.String).is_in(ids)))
+        return proposal_failures(self.rules, judged, ctx, system, entity, column, proposals)
 
 
 def _findings(

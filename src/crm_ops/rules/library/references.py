@@ -35,7 +35,7 @@ def account_by_email_domain(rows: pl.DataFrame, ctx: RuleContext, params: Mappin
     # writing from that domain belong to
     contacts = ctx.frame("Contact")
     colleagues = (
-        contacts.filter(
+        contacts.select("is_deleted", "account_id", "email").filter(
             ~pl.col("is_deleted") & pl.col("account_id").is_in(live_ids(ctx, "Account").implode())
         )
         .select(email_domain_expr("email").alias("account_domain"), "account_id")

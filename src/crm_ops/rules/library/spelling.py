@@ -85,28 +85,44 @@ def _casing_reference(ctx: RuleContext, columns: Iterable[str]) -> dict[str, Any
     # names repeat (a few thousand spellings over millions of records): each distinct spelling is
     # judged once, with how often it is written
     counted = pl.concat(series).to_frame().group_by("v").len()
-    good = counted.filter(name_clean(counted, ctx, {"field": "v"}))
+    good = counted.filter(_name_clean_staged(pl.col("v")))  # distinct already: no ``by_distinct``
     table = (
         good.with_columns(k=pl.col("v").str.to_lowercase())
         .sort(["k", "len", "v"], descending=[False, True, False])
         .unique("k", keep="first")
     )
     reference: dict[str, Any] = dict(zip(table["k"].to_list(), table["v"].to_list(), strict=True))
+    ctx.cache[key] = reference
+    ctx.cache[("casing_good", *key[1:])] = good  # its words counted when a name not in it asks (``_words``)
+    return reference
+
+
+def _words(ctx: RuleContext, columns: Iterable[str], reference: dict[str, Any]) -> dict[str, Any]:
+    """The most common spelling of each word of the well-written names (``_casing_reference``'s of
+    ``columns``), counted the first time a name that is not in the reference asks, and kept in it as
+    ``"\0words"`` (where the Spark engine puts the ones it counted: ``crm_ops.spark.needs``)."""
+    words = reference.get("\0words")
+    if isinstance(words, dict):
+        return words
+    good = ctx.cache.get(("casing_good", tuple(columns)))
+    if not isinstance(good, pl.DataFrame):
+        return {}
     tokens = (
         good.select(pl.col("v").str.split(" ").alias("w"), "len").explode("w").filter(pl.col("w") != "")
         .group_by("w").agg(pl.col("len").sum()).with_columns(k=pl.col("w").str.to_lowercase())
         .sort(["k", "len", "w"], descending=[False, True, False]).unique("k", keep="first")
     )  # fmt: skip
-    reference["\0words"] = dict(zip(tokens["k"].to_list(), tokens["w"].to_list(), strict=True))
-    ctx.cache[key] = reference
-    return reference
+    words = dict(zip(tokens["k"].to_list(), tokens["w"].to_list(), strict=True))
+    reference["\0words"] = words
+    return words
 
 
 @fixer("name_fix")
 def name_fix(rows: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) -> pl.DataFrame:
     """Trim and collapse spaces; restore case from the spelling most used across the base, else title-case."""
     column = field_of(params)
-    reference = _casing_reference(ctx, params.get("reference_fields", [column]))
+    fields = params.get("reference_fields", [column])
+    reference = _casing_reference(ctx, fields)
     out: list[str | None] = []
     conf: list[float] = []
     for value in rows[column].cast(pl.String).to_list():
@@ -124,8 +140,7 @@ def name_fix(rows: pl.DataFrame, ctx: RuleContext, params: Mapping[str, Any]) ->
             out.append(reference[cleaned.lower()])
             conf.append(0.9)
         else:
-            words = reference.get("\0words", {})
-            assert isinstance(words, dict)
+            words = _words(ctx, fields, reference)
             known = [words.get(w.lower()) for w in cleaned.split()]
             titled = _smart_title(cleaned).split()
             out.append(" ".join(k or t for k, t in zip(known, titled, strict=True)))
