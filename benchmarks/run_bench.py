@@ -114,7 +114,7 @@ def change(env: dict[str, str], config: Path, share: float) -> dict[str, int]:
     for system in ("salesforce", "hubspot"):
         current = state.current(system, "Contact")
         assert current is not None, f"no {system} Contact snapshot"
-        live = pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted"))
+        live = current.snapshot.read().filter(~pl.col("is_deleted"))
         chosen[system] = live["id"].gather_every(step).to_list()
     bulk: Any = salesforce_client(env).bulk2
     records = [{"Id": rid, "Title": f"Changed {i}"} for i, rid in enumerate(chosen["salesforce"])]

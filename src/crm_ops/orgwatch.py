@@ -104,7 +104,7 @@ def held_counter(state: State, system: str, entity: str, emap: EntityMap) -> Hel
     def held(name: str, value: str) -> int | None:
         if current is None or not current.snapshot.exists():
             return None
-        frame = _snapshot(current.snapshot)
+        frame = current.snapshot.scan()
         columns = frame.collect_schema().names()
         column = next((c for c in (emap.column_for(name), name, name.lower()) if c and c in columns), None)
         if column is None:
@@ -207,7 +207,7 @@ def linked_compatibility(
             for c in columns
             if c in other_map.columns
         }
-        frame = _snapshot(current.snapshot)
+        frame = current.snapshot.scan()
         have = frame.collect_schema().names()
         if "linked_id" not in have:
             continue

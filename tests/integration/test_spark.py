@@ -72,7 +72,7 @@ def pulled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, di
         for c in state.all_current():
             target = lake / c.system / c.entity
             target.mkdir(parents=True)
-            shutil.copy(c.snapshot, target / "part-0.parquet")
+            c.snapshot.read().write_parquet(target / "part-0.parquet")
     finally:
         state.close()
     config = folder / "crm-ops.toml"
