@@ -315,7 +315,7 @@ class Puller:
         self._complete(conn, job, columns)
         parts = sorted((self.root / "pulls" / job.pull_id).glob("part-*.parquet"))
         base = current.snapshot.scan()
-        path = self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}.parquet"
+        path = self._snapshot_path(job)
         changed = 0
         if parts:
             fresh = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed").unique(
