@@ -65,13 +65,6 @@ class Snapshot:
         """``scan`` collected."""
         return self.scan().collect()
 
-    def rows(self) -> int:
-        """The rows of the entity as of this snapshot (tombstones included)."""
-        total = 0
-        for frame in _newest_rows(self.files()):
-            total += int(frame.select(pl.len()).collect(engine="streaming").item())
-        return total
-
     def layer_rows(self) -> tuple[int, int]:
         """The rows in the base file and in all layer files (from their footers)."""
         return file_rows(self.base), sum(file_rows(p) for p in self.layers)

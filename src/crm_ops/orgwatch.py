@@ -13,7 +13,6 @@ both CRMs were read for, the linked records holding values the other CRM's field
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -73,10 +72,6 @@ def field_uses(
             found = (f"map {system} {emap.object}.{name} -> {entity}.{column}", *ruled, *matched)
             uses[name.lower()] = tuple(dict.fromkeys([*uses.get(name.lower(), ()), *found]))
     return uses
-
-
-def _snapshot(path: Path) -> pl.LazyFrame:
-    return pl.scan_parquet(path / "*.parquet" if path.is_dir() else path)
 
 
 def _uses_of(

@@ -223,7 +223,7 @@ class Puller:
                 rows=job.rows,
             )
         self._complete(conn, job)
-        snapshot, total, deleted, changed, watermark = self._build_snapshot(job)
+        snapshot, deleted, changed, watermark = self._build_snapshot(job)
         stats = snapshot_stats(
             snapshot.scan(ordered=False),
             pulled_at=job.until,
@@ -232,6 +232,7 @@ class Puller:
             visible=self._visible(conn, entity),
             personal=personal_columns(entity),
         )
+        total = int(stats["rows"])  # the rows of the entity as of the snapshot, tombstones included
         self.state.finish_pull(job, snapshot, total, watermark, stats)
         shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
         self._prune(system, entity)
@@ -396,8 +397,8 @@ class Puller:
         """Whether the pull's cursor says every page is written."""
         return bool(job.cursor and job.cursor.get("done"))
 
-    def _build_snapshot(self, job: PullJob) -> tuple[Snapshot, int, int, int, datetime | None]:
-        """Write the snapshot of a finished pull; return it with its rows, tombstones, delta and watermark.
+    def _build_snapshot(self, job: PullJob) -> tuple[Snapshot, int, int, datetime | None]:
+        """Write the snapshot of a finished pull; return it with its tombstones, delta and watermark.
 
         An incremental pull over a current snapshot writes its delta as a layer over it (``_layer``)
         unless that is due for compaction (``_compaction_due``); otherwise (a full pull, a compaction)
@@ -430,10 +431,9 @@ class Puller:
             snapshot = self._base(job, folder, delta, keys, twice, previous)
         else:
             snapshot = previous.over(self._layer(job, folder, delta, keys, twice))
-        total = snapshot.rows()
         old = current.watermark if current is not None else None
         watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)
-        return snapshot, total, deleted, changed, watermark
+        return snapshot, deleted, changed, watermark
 
     def _snapshot_path(self, job: PullJob, suffix: str = ".parquet") -> Path:
         return self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}{suffix}"
