@@ -65,7 +65,7 @@ class Snapshot:
         """``scan`` collected."""
         return self.scan().collect()
 
-    def layer_rows(self) -> tuple[int, int]:
+    def row_counts(self) -> tuple[int, int]:
         """The rows in the base file and in all layer files (from their footers)."""
         return file_rows(self.base), sum(file_rows(p) for p in self.layers)
 

@@ -446,7 +446,7 @@ class Puller:
         first layer; readers merge the files in id order)."""
         if len(previous.layers) + 1 >= MAX_LAYERS:
             return True
-        base_rows, layer_rows = previous.layer_rows()
+        base_rows, layer_rows = previous.row_counts()
         if layer_rows + changed > COMPACT_SHARE * base_rows:
             return True
         return not previous.layers and not sorted_file(previous.base)
@@ -483,7 +483,7 @@ class Puller:
             merged = pl.concat([base.filter(gone), delta], how="diagonal_relaxed")
         else:
             merged = base if base is not None else delta
-        if base is not None and previous is not None and sum(previous.layer_rows()) > SORT_CHUNK_ROWS:
+        if base is not None and previous is not None and sum(previous.row_counts()) > SORT_CHUNK_ROWS:
             # the previous snapshot is read in id order: one id in every SORT_CHUNK_ROWS cuts it evenly
             bounds = id_bounds(base.select(pl.col("id").gather_every(SORT_CHUNK_ROWS)).collect()["id"], 1)
         elif base is None and keys is not None:
