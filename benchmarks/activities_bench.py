@@ -215,7 +215,6 @@ def check_step(profile: Any, whole: bool) -> dict[str, Any]:
 def child(rows: int, page_rows: int, changed: float, check: bool, whole: bool = False) -> None:
     """Pull ``rows`` tasks in full, then incrementally, in this process (with ``check``, a tenth as many
     contacts too, and check them all); print the figures as JSON."""
-    import polars as pl
 
     from crm_ops.config import Profile
     from crm_ops.logs import configure
@@ -252,8 +251,8 @@ def child(rows: int, page_rows: int, changed: float, check: bool, whole: bool = 
             puller.pull("salesforce", "Account")
             puller.close()
             out["check"] = check_step(profile, whole)
-        out["parquet_mb"] = round(snapshot.stat().st_size / 2**20)
-        frame = pl.read_parquet(snapshot)
+        out["parquet_mb"] = round(snapshot.size() / 2**20)
+        frame = snapshot.read()
         out["table_mb"] = round(frame.estimated_size() / 2**20)
         every = max(1, int(1 / changed))
         assert frame.height == rows

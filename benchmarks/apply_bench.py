@@ -56,7 +56,7 @@ def child(config: str, actions: int, merges: int) -> None:
         puller.pull(system, "Contact", full=True)
         current = puller.state.current(system, "Contact")
         assert current is not None
-        live = pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted")).head(actions)
+        live = current.snapshot.read().filter(~pl.col("is_deleted")).head(actions)
         plan = [
             Action(
                 kind="update", system=system, entity="Contact", record_id=rid, field="title",
@@ -69,7 +69,7 @@ def child(config: str, actions: int, merges: int) -> None:
         applier = Applier(puller.state, puller.connector)
 
         measure(applier, conn, "update", f"bench-{system}", plan)
-        others = pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted")).slice(actions, 2 * merges)
+        others = current.snapshot.read().filter(~pl.col("is_deleted")).slice(actions, 2 * merges)
         ids = others["id"].to_list()
         merging = [
             Action(

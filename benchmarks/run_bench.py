@@ -65,12 +65,33 @@ def _stages(profiler: Any) -> dict[str, float]:
     return out
 
 
+def _time_pulls() -> dict[str, float]:
+    """The wall and CPU seconds the batch spends in ``Puller.pull_many`` (its pulls), as it goes: a
+    figure of its own, with or without the profiler."""
+    from crm_ops.pull import Puller
+
+    spent = {"seconds": 0.0, "cpu_seconds": 0.0}
+    pull_many = Puller.pull_many
+
+    def timed(self: Puller, *args: Any, **kwargs: Any) -> Any:
+        started, cpu = time.perf_counter(), cpu_seconds()
+        try:
+            return pull_many(self, *args, **kwargs)
+        finally:
+            spent["seconds"] += time.perf_counter() - started
+            spent["cpu_seconds"] += cpu_seconds() - cpu
+
+    setattr(Puller, "pull_many", timed)  # noqa: B010 - the batch's own call, timed
+    return spent
+
+
 def child(config: str, profiled: bool) -> None:
     """One batch in this process; print its figures as JSON."""
     from crm_ops.config import load_profile
     from crm_ops.runner import run_batch
 
     profile = load_profile(config, "sandbox")
+    pulls = _time_pulls()
     profiler = None
     if profiled:
         try:
@@ -94,6 +115,8 @@ def child(config: str, profiled: bool) -> None:
         "cpu_seconds": cpu,
         "peak_rss_mb": peak_rss_mb(),
         "exit": int(result.exit_code),
+        "pull_seconds": pulls["seconds"],
+        "pull_cpu_seconds": pulls["cpu_seconds"],
     }
     print(json.dumps({**figures, "stages": stages}))
 
@@ -114,7 +137,7 @@ def change(env: dict[str, str], config: Path, share: float) -> dict[str, int]:
     for system in ("salesforce", "hubspot"):
         current = state.current(system, "Contact")
         assert current is not None, f"no {system} Contact snapshot"
-        live = pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted"))
+        live = current.snapshot.read().filter(~pl.col("is_deleted"))
         chosen[system] = live["id"].gather_every(step).to_list()
     bulk: Any = salesforce_client(env).bulk2
     records = [{"Id": rid, "Title": f"Changed {i}"} for i, rid in enumerate(chosen["salesforce"])]
@@ -180,7 +203,8 @@ def main() -> None:
         f"\n{args.records:,} records per CRM: full batch {full['seconds']:.1f} s "
         f"(peak {full['peak_rss_mb']:.0f} MB); "
         f"after {r['changed']['salesforce']:,} + {r['changed']['hubspot']:,} contacts changed: "
-        f"{incr['seconds']:.1f} s, peak {incr['peak_rss_mb']:.0f} MB"
+        f"{incr['seconds']:.1f} s, peak {incr['peak_rss_mb']:.0f} MB; "
+        f"its pulls {incr['pull_seconds']:.1f} s, CPU {incr['pull_cpu_seconds']:.1f} s"
     )
     for stage, seconds in sorted(incr["stages"].items(), key=lambda kv: -kv[1]):
         print(f"  {stage:<22} {seconds:>6.1f} s")

@@ -124,7 +124,7 @@ def child_check(folder: str) -> None:
             frames.setdefault(system, {})[entity] = pl.read_parquet(path)
     puller = Puller(profile)
     for system, entity in (("billing", "Subscription"), ("product", "ProductUser")):
-        frames[system] = {entity: pl.read_parquet(puller.pull(system, entity, full=True).snapshot)}
+        frames[system] = {entity: puller.pull(system, entity, full=True).snapshot.read()}
     puller.close()
     loaded_rss = peak_rss_mb()
     started = time.perf_counter()

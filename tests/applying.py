@@ -85,7 +85,7 @@ def crm_state(profile: Profile) -> dict[tuple[str, str], pl.DataFrame]:
     out = {}
     for c in puller.state.all_current():
         columns = [k for k in ENTITIES[c.entity] if k != "updated_at"]
-        out[(c.system, c.entity)] = pl.read_parquet(c.snapshot).select(columns).sort("id")
+        out[(c.system, c.entity)] = c.snapshot.read().select(columns).sort("id")
     puller.close()
     return out
 

@@ -188,7 +188,7 @@ def assert_pulled(puller: Any, box: Sandbox, system: str, entities: list[str]) -
         current = puller.state.current(system, entity)
         assert current is not None, f"{system}.{entity}: no snapshot"
         truth = expected(system, entity, tables, data.hubspot_associations)
-        assert_same(pl.read_parquet(current.snapshot), truth, f"{system}.{entity}")
+        assert_same(current.snapshot.read(), truth, f"{system}.{entity}")
 
 
 def jwt_profile(box: Sandbox, folder: Path, **settings: Any) -> Profile:

@@ -32,7 +32,7 @@ def _collect(frame: pl.LazyFrame) -> pl.DataFrame:
 
 
 def snapshot_stats(
-    snapshot: Path,
+    snapshot: Path | pl.LazyFrame,
     *,
     pulled_at: datetime,
     pull_changed: int = 0,
@@ -46,8 +46,9 @@ def snapshot_stats(
     ``pull_deleted``: the rows and tombstones the pull brought; ``visible``: the live records the CRM
     counted for the integration user at the end of the pull (None: not counted); ``personal``: columns
     holding personal data, whose values are never kept (a small org's names would pass for categories):
-    their null rate and distinct count only."""
-    scan = pl.scan_parquet(snapshot)
+    their null rate and distinct count only. ``snapshot``: a Parquet file, or the entity as of a layered
+    snapshot (``crm_ops.layered.Snapshot.scan``)."""
+    scan = snapshot if isinstance(snapshot, pl.LazyFrame) else pl.scan_parquet(snapshot)
     schema = scan.collect_schema()
     deleted_col = pl.col("is_deleted").fill_null(False) if "is_deleted" in schema else pl.lit(False)
     head = _collect(

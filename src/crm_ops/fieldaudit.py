@@ -122,7 +122,7 @@ def audit_entity(
     current = state.current(system, entity)
     if current is None or not current.snapshot.exists():
         return []
-    scan = pl.scan_parquet(current.snapshot)
+    scan = current.snapshot.scan(ordered=False)
     schema = scan.collect_schema()
     if "is_deleted" in schema:
         scan = scan.filter(~pl.col("is_deleted").fill_null(False))

@@ -19,6 +19,7 @@ import polars as pl
 from crm_ops import csvio
 from crm_ops.check import profile_rules
 from crm_ops.config import Profile
+from crm_ops.layered import Snapshot
 from crm_ops.plan import read_plan
 from crm_ops.plan.context import Context, addresses
 from crm_ops.report.history import previous_findings, run_folder
@@ -53,7 +54,7 @@ def finding_rows(
     state = State(profile.state_dir / "state.sqlite")
     try:
         marks = [mark_from_row(m) for m in state.marks()]
-        large: dict[str, dict[str, Path]] = {}
+        large: dict[str, dict[str, Snapshot]] = {}
         for c in state.all_current():
             large.setdefault(c.system, {})[c.entity] = c.snapshot
     finally:

@@ -13,7 +13,6 @@ both CRMs were read for, the linked records holding values the other CRM's field
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -75,10 +74,6 @@ def field_uses(
     return uses
 
 
-def _snapshot(path: Path) -> pl.LazyFrame:
-    return pl.scan_parquet(path / "*.parquet" if path.is_dir() else path)
-
-
 def _uses_of(
     profile: Profile, rules: Sequence[Rule] | None
 ) -> tuple[Sequence[Rule], Mapping[str, Any] | None]:
@@ -104,7 +99,7 @@ def held_counter(state: State, system: str, entity: str, emap: EntityMap) -> Hel
     def held(name: str, value: str) -> int | None:
         if current is None or not current.snapshot.exists():
             return None
-        frame = _snapshot(current.snapshot)
+        frame = current.snapshot.scan()
         columns = frame.collect_schema().names()
         column = next((c for c in (emap.column_for(name), name, name.lower()) if c and c in columns), None)
         if column is None:
@@ -207,7 +202,7 @@ def linked_compatibility(
             for c in columns
             if c in other_map.columns
         }
-        frame = _snapshot(current.snapshot)
+        frame = current.snapshot.scan()
         have = frame.collect_schema().names()
         if "linked_id" not in have:
             continue

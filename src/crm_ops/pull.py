@@ -7,17 +7,27 @@ For one entity a pull goes:
 2. For each page the connector yields: write it as a part file (temporary name, fsync, rename), then
    commit the page's cursor with the part count. A kill between the two re-fetches that page on resume,
    and the extra part file (numbered past the committed count) is overwritten: nothing is lost or doubled.
-3. Build the snapshot: the parts (last version of each id), over the previous snapshot for an
-   incremental pull; write it atomically; measure it (``crm_ops.entitystats``: volume, freshness, per
-   column null rate, distinct count, top values; and the live records the CRM counts, one call); then,
-   in one transaction, make it current, keep its statistics and move the watermark to the newest change
-   seen. The watermark never passes data not yet in a snapshot.
+3. Build the snapshot: the parts (last version of each id). A full pull writes them as a new base; an
+   incremental pull writes them as a layer over the previous snapshot (``crm_ops.layered``: the base and
+   its layers, the newest file's row winning per id), or, once the layers would hold more than
+   ``COMPACT_SHARE`` of the base's rows or number ``MAX_LAYERS``, writes the previous snapshot and the
+   parts as a new base (compaction). Each file is written atomically, sorted by id, under a name of
+   its own pull (a file the current snapshot uses is never written again). Measure the snapshot
+   (``crm_ops.entitystats``: volume, freshness, per column null rate, distinct count, top values; and
+   the live records the CRM counts, one call); then, in one transaction, make it current (its base and
+   layers), keep its statistics and move the watermark to the newest change seen. The watermark never
+   passes data not yet in a snapshot.
 
 Layout under the profile's state_dir::
 
     state.sqlite
     pulls/<pull id>/part-000001.parquet     the pages of one pull (removed once it is current)
-    snapshots/<system>/<Entity>/<pull id>.parquet   the entity as of that pull (the last 3 are kept)
+    snapshots/<system>/<Entity>/<pull id>.parquet         a base: the entity as of a full pull, a
+                                                          compaction or a formula refresh
+    snapshots/<system>/<Entity>/<pull id>.layer.parquet   a layer: the rows one incremental pull brought
+
+The state file names each snapshot's base and layers (``State.current``); the files of the last
+``KEEP_SNAPSHOTS`` snapshots are kept (a base stays while a kept snapshot still lies over it).
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from crm_ops.errors import (
     UnreachableError,
 )
 from crm_ops.extsort import id_bounds, sorted_by_id
+from crm_ops.layered import LAYER_SUFFIX, Snapshot, sorted_file
 from crm_ops.schema.entities import empty, entity_names, personal_columns
 from crm_ops.schema.maploading import load_map
 from crm_ops.state import PullJob, State, now
@@ -59,6 +70,11 @@ KEEP_SNAPSHOTS = 3
 # sorts a range in memory, so a pull of an activity-sized table holds one range, not the table.
 SORT_CHUNK_ROWS = 250_000
 FORMULAS = "formulas"  # a pull of the formula columns only, laid over the current snapshot
+# An incremental pull writes its rows as a layer over the current snapshot, unless the layers would then
+# hold more than this share of the base's rows or be this many: then it writes a new base (compaction).
+# Reading a layered snapshot costs about one pass over the base plus one over each layer's ids.
+COMPACT_SHARE = 0.15
+MAX_LAYERS = 10
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,7 @@ class PullResult:
     total: int  # rows in the snapshot
     api_calls: int
     seconds: float
-    snapshot: Path
+    snapshot: Snapshot
     watermark: datetime | None
     resumed: bool
     warnings: tuple[str, ...] = ()  # optional mapped fields this org lacks (their columns are empty)
@@ -207,15 +223,16 @@ class Puller:
                 rows=job.rows,
             )
         self._complete(conn, job)
-        snapshot, total, deleted, changed, watermark = self._build_snapshot(job)
+        snapshot, deleted, changed, watermark = self._build_snapshot(job)
         stats = snapshot_stats(
-            snapshot,
+            snapshot.scan(ordered=False),
             pulled_at=job.until,
             pull_changed=changed,
             pull_deleted=deleted,
             visible=self._visible(conn, entity),
             personal=personal_columns(entity),
         )
+        total = int(stats["rows"])  # the rows of the entity as of the snapshot, tombstones included
         self.state.finish_pull(job, snapshot, total, watermark, stats)
         shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
         self._prune(system, entity)
@@ -298,8 +315,8 @@ class Puller:
         log.info("pull.formulas.start", system=job.system, entity=job.entity, columns=columns)
         self._complete(conn, job, columns)
         parts = sorted((self.root / "pulls" / job.pull_id).glob("part-*.parquet"))
-        base = pl.scan_parquet(current.snapshot)
-        snapshot = self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}.parquet"
+        base = current.snapshot.scan()
+        path = self._snapshot_path(job)
         changed = 0
         if parts:
             fresh = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed").unique(
@@ -320,8 +337,8 @@ class Puller:
             merged = base.update(fresh, on="id", how="left", include_nulls=True)
         else:
             merged = base
-        durable.write_parquet(merged.sort("id"), snapshot)
-        self.state.finish_pull(job, snapshot, current.rows, current.watermark)
+        durable.write_parquet(merged.sort("id"), path)  # every record changes: a new base
+        self.state.finish_pull(job, Snapshot(path), current.rows, current.watermark)
         shutil.rmtree(self.root / "pulls" / job.pull_id, ignore_errors=True)
         self._prune(job.system, job.entity)
         log.info("pull.formulas.done", system=job.system, entity=job.entity, records_changed=changed)
@@ -380,18 +397,17 @@ class Puller:
         """Whether the pull's cursor says every page is written."""
         return bool(job.cursor and job.cursor.get("done"))
 
-    def _build_snapshot(self, job: PullJob) -> tuple[Path, int, int, int, datetime | None]:
-        """Write the snapshot of a finished pull; return it with its rows, tombstones, delta and watermark.
+    def _build_snapshot(self, job: PullJob) -> tuple[Snapshot, int, int, datetime | None]:
+        """Write the snapshot of a finished pull; return it with its tombstones, delta and watermark.
 
-        Streams through polars' engine (parts and the previous snapshot scanned, the result sunk to
-        Parquet). Only the delta's keys (id, updated_at, is_deleted) are held whole; the rows are sorted
-        by id one range of ``SORT_CHUNK_ROWS`` at a time (ranges cut at the ids of the previous snapshot,
-        or of the delta on a full pull), so memory follows one range, not the table.
+        An incremental pull over a current snapshot writes its delta as a layer over it (``_layer``)
+        unless that is due for compaction (``_compaction_due``); otherwise (a full pull, a compaction)
+        the snapshot is written whole as a new base (``_base``). Only the delta's keys (id,
+        updated_at, is_deleted) are held whole.
         """
         folder = self.root / "pulls" / job.pull_id
         parts = sorted(folder.glob("part-*.parquet"))
         current = self.state.current(job.system, job.entity)
-        snapshot = self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}.parquet"
         twice = False
         if parts:
             delta = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
@@ -404,11 +420,62 @@ class Puller:
             deleted = int(keys["is_deleted"].sum())
         else:
             delta, keys, changed, seen, deleted = empty(job.entity).lazy(), None, 0, None, 0
-        base = (
-            pl.scan_parquet(current.snapshot)
+        previous = (
+            current.snapshot
             if job.mode == "incremental" and current is not None and current.snapshot.exists()
             else None
         )
+        if previous is not None and keys is None:
+            snapshot = previous  # nothing changed: the same files
+        elif previous is None or keys is None or self._compaction_due(previous, changed):
+            snapshot = self._base(job, folder, delta, keys, twice, previous)
+        else:
+            snapshot = previous.over(self._layer(job, folder, delta, keys, twice))
+        old = current.watermark if current is not None else None
+        watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)
+        return snapshot, deleted, changed, watermark
+
+    def _snapshot_path(self, job: PullJob, suffix: str = ".parquet") -> Path:
+        return self.root / "snapshots" / job.system / job.entity / f"{job.pull_id}{suffix}"
+
+    @staticmethod
+    def _compaction_due(previous: Snapshot, changed: int) -> bool:
+        """Whether an incremental pull of ``changed`` rows over ``previous`` writes a new base: its
+        layers would hold more than ``COMPACT_SHARE`` of the base's rows, or number ``MAX_LAYERS``, or
+        the base is not in id order (written before snapshots were sorted: checked once, before its
+        first layer; readers merge the files in id order)."""
+        if len(previous.layers) + 1 >= MAX_LAYERS:
+            return True
+        base_rows, layer_rows = previous.row_counts()
+        if layer_rows + changed > COMPACT_SHARE * base_rows:
+            return True
+        return not previous.layers and not sorted_file(previous.base)
+
+    def _layer(
+        self, job: PullJob, folder: Path, delta: pl.LazyFrame, keys: pl.DataFrame, twice: bool
+    ) -> Path:
+        """Write the delta (the last version of each id) as a layer, sorted by id; its path."""
+        bounds = id_bounds(keys["id"], SORT_CHUNK_ROWS)
+        layer = self._snapshot_path(job, LAYER_SUFFIX)
+        durable.write_parquet(sorted_by_id(delta, bounds, folder, latest_versions if twice else None), layer)
+        return layer
+
+    def _base(
+        self,
+        job: PullJob,
+        folder: Path,
+        delta: pl.LazyFrame,
+        keys: pl.DataFrame | None,
+        twice: bool,
+        previous: Snapshot | None,
+    ) -> Snapshot:
+        """Write the delta over ``previous`` (None: a full pull, the delta alone) as a new base.
+
+        Streams through polars' engine (the parts and the previous snapshot scanned, the result sunk
+        to Parquet); the rows are sorted by id one range of ``SORT_CHUNK_ROWS`` at a time (ranges cut
+        at the ids of the previous snapshot, or of the delta on a full pull), so memory follows one
+        range, not the table."""
+        base = previous.scan() if previous is not None else None
         if base is not None and keys is not None:
             # the previous rows of the records the delta brings again go (a filter streams; a join
             # might build its table on the snapshot's side)
@@ -416,8 +483,8 @@ class Puller:
             merged = pl.concat([base.filter(gone), delta], how="diagonal_relaxed")
         else:
             merged = base if base is not None else delta
-        if base is not None and current is not None and current.rows > SORT_CHUNK_ROWS:
-            # the previous snapshot is sorted by id: one id in every SORT_CHUNK_ROWS cuts it evenly
+        if base is not None and previous is not None and sum(previous.row_counts()) > SORT_CHUNK_ROWS:
+            # the previous snapshot is read in id order: one id in every SORT_CHUNK_ROWS cuts it evenly
             bounds = id_bounds(base.select(pl.col("id").gather_every(SORT_CHUNK_ROWS)).collect()["id"], 1)
         elif base is None and keys is not None:
             bounds = id_bounds(keys["id"], SORT_CHUNK_ROWS)
@@ -425,17 +492,20 @@ class Puller:
             bounds = []
         # the previous snapshot's rows are of other ids than the delta's: only the delta has versions
         merged = sorted_by_id(merged, bounds, folder, latest_versions if twice else None)
-        durable.write_parquet(merged, snapshot)
-        total = pl.scan_parquet(snapshot).select(pl.len()).collect().item()
-        old = current.watermark if current is not None else None
-        watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)
-        return snapshot, int(total), deleted, changed, watermark
+        path = self._snapshot_path(job)
+        durable.write_parquet(merged, path)
+        return Snapshot(path)
 
     def _prune(self, system: str, entity: str) -> None:
+        """Remove the files no kept snapshot uses (the last ``KEEP_SNAPSHOTS``: a base stays while a kept
+        snapshot lies over it)."""
         folder = self.root / "snapshots" / system / entity
-        files = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime)
-        for old in files[:-KEEP_SNAPSHOTS]:
-            old.unlink(missing_ok=True)
+        kept = self.state.recent_snapshots(system, entity, KEEP_SNAPSHOTS)
+        current = self.state.current(system, entity)
+        used = {p.resolve() for s in [*kept, *([current.snapshot] if current else [])] for p in s.files()}
+        for path in folder.glob("*.parquet"):
+            if path.resolve() not in used:
+                path.unlink(missing_ok=True)
 
     def pull_many(
         self, systems: Iterable[str], entities: Sequence[str] | None = None, *, full: bool = False
@@ -506,4 +576,4 @@ def read_snapshot(state_dir: str | Path, system: str, entity: str) -> pl.DataFra
         state.close()
     if current is None:
         raise ConfigError(f"{state_dir}: no snapshot of {system} {entity} yet; run `crm-ops pull` first")
-    return pl.read_parquet(current.snapshot)
+    return current.snapshot.read()

@@ -143,7 +143,7 @@ def _plans(state_dir: Path, state: State, days: int | None, now: datetime, prune
 def _snapshots(state_dir: Path, state: State, days: int | None, now: datetime, pruned: Pruned) -> None:
     if days is None:
         return
-    current = {c.snapshot.resolve() for c in state.all_current()}
+    current = {p.resolve() for c in state.all_current() for p in c.snapshot.files()}
     cutoff = now - timedelta(days=days)
     for snapshot in (state_dir / "snapshots").glob("*/*/*.parquet"):
         if snapshot.resolve() not in current and _written(snapshot) < cutoff:

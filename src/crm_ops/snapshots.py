@@ -3,30 +3,30 @@ polars engine checks and matches), and the pull behind each (a plan's header).
 
 ``split_frames`` leaves out the tables too large to hold whole: an entity outside ``whole`` (an activity
 table, say: ``crm_ops.engines.profile_snapshots`` keeps whole what matching reads) whose snapshot has more
-than ``chunk_rows`` rows comes back as its Parquet path, which the rules read a chunk at a time
-(``crm_ops.rules.chunks``) and a plan reads only the columns it counts from."""
+than ``chunk_rows`` rows comes back as its snapshot's files (``crm_ops.layered``), which the rules read a
+chunk at a time (``crm_ops.rules.chunks``) and a plan reads only the columns it counts from."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
 from crm_ops.config import Profile
 from crm_ops.config_tables import CHUNK_ROWS
 from crm_ops.errors import ConfigError
+from crm_ops.layered import Snapshot
 from crm_ops.schema.entities import ENTITY_NAMES
 from crm_ops.state import State
 
 
 @dataclass(frozen=True)
 class Snapshots:
-    """The current snapshots: ``frames`` held in memory, ``large`` (their paths) read a chunk at a time."""
+    """The current snapshots: ``frames`` held in memory, ``large`` (their files) read a chunk at a time."""
 
     frames: dict[str, dict[str, pl.DataFrame]]
-    large: dict[str, dict[str, Path]] = field(default_factory=dict)
+    large: dict[str, dict[str, Snapshot]] = field(default_factory=dict)
 
 
 def split_frames(
@@ -39,7 +39,7 @@ def split_frames(
         if c.entity not in whole and (c.rows or 0) > chunk_rows:
             out.large.setdefault(c.system, {})[c.entity] = c.snapshot
         else:
-            out.frames.setdefault(c.system, {})[c.entity] = pl.read_parquet(c.snapshot)
+            out.frames.setdefault(c.system, {})[c.entity] = c.snapshot.read()
     return out
 
 
@@ -47,7 +47,7 @@ def current_frames(state: State) -> dict[str, dict[str, pl.DataFrame]]:
     """The current snapshot of every pulled entity in a state file, by system."""
     frames: dict[str, dict[str, pl.DataFrame]] = {}
     for c in state.all_current():
-        frames.setdefault(c.system, {})[c.entity] = pl.read_parquet(c.snapshot)
+        frames.setdefault(c.system, {})[c.entity] = c.snapshot.read()
     return frames
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 
 from crm_ops import durable
+from crm_ops.layered import Snapshot
 
 log = structlog.get_logger("crm_ops.state")
 KEEP_STATS = 400  # the statistics kept per entity (``entity_stats``): the newest pulls'
@@ -214,12 +215,13 @@ class PullJob:
 
 @dataclass(frozen=True)
 class Current:
-    """The latest complete snapshot of an entity and its watermark."""
+    """The latest complete snapshot of an entity (its base and layers: read it with
+    ``snapshot.scan()``) and its watermark."""
 
     system: str
     entity: str
     watermark: datetime | None
-    snapshot: Path
+    snapshot: Snapshot
     pull_id: str
     rows: int
 
@@ -252,6 +254,9 @@ class State:
                 self.db.execute(f"ALTER TABLE journal ADD COLUMN {column} TEXT")
         if "erased_at" not in columns:  # from before erasure (issue 31): when a person's values went
             self.db.execute("ALTER TABLE journal ADD COLUMN erased_at TEXT")
+        for table in ("current", "pulls"):  # from before layered snapshots (issue 30): a base alone
+            if "layers" not in {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN layers TEXT")
 
     def close(self) -> None:
         """Close the database."""
@@ -350,7 +355,7 @@ class State:
     def finish_pull(
         self,
         job: PullJob,
-        snapshot: Path,
+        snapshot: Snapshot,
         rows: int,
         watermark: datetime | None,
         stats: dict[str, Any] | None = None,
@@ -371,16 +376,18 @@ class State:
                     "ORDER BY taken_at DESC, rowid DESC LIMIT ?)",
                     (job.system, job.entity, job.system, job.entity, KEEP_STATS),
                 )
+            base, layers = str(snapshot.base), snapshot.encoded_layers()
             db.execute(
-                "UPDATE pulls SET status='done', finished_at=?, snapshot=? WHERE pull_id=?",
-                (_iso(now()), str(snapshot), job.pull_id),
+                "UPDATE pulls SET status='done', finished_at=?, snapshot=?, layers=? WHERE pull_id=?",
+                (_iso(now()), base, layers, job.pull_id),
             )
             db.execute(
-                "INSERT INTO current (system, entity, watermark, snapshot, pull_id, rows, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (system, entity) DO UPDATE SET "
-                "watermark=excluded.watermark, snapshot=excluded.snapshot, pull_id=excluded.pull_id, "
-                "rows=excluded.rows, updated_at=excluded.updated_at",
-                (job.system, job.entity, _iso(watermark), str(snapshot), job.pull_id, rows, _iso(now())),
+                "INSERT INTO current "
+                "(system, entity, watermark, snapshot, layers, pull_id, rows, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (system, entity) DO UPDATE SET "
+                "watermark=excluded.watermark, snapshot=excluded.snapshot, layers=excluded.layers, "
+                "pull_id=excluded.pull_id, rows=excluded.rows, updated_at=excluded.updated_at",
+                (job.system, job.entity, _iso(watermark), base, layers, job.pull_id, rows, _iso(now())),
             )
         job.status = "done"
 
@@ -397,20 +404,32 @@ class State:
     def current(self, system: str, entity: str) -> Current | None:
         """The entity's latest complete snapshot, if any."""
         row = self.db.execute(
-            "SELECT system, entity, watermark, snapshot, pull_id, rows FROM current "
-            "WHERE system=? AND entity=?",
+            f"SELECT {self._CURRENT} FROM current WHERE system=? AND entity=?",  # noqa: S608
             (system, entity),
         ).fetchone()
-        if row is None:
-            return None
-        return Current(row[0], row[1], _time(row[2]), Path(row[3]), row[4], row[5])
+        return None if row is None else self._current(row)
 
     def all_current(self) -> list[Current]:
         """Every entity's latest complete snapshot."""
         rows = self.db.execute(
-            "SELECT system, entity, watermark, snapshot, pull_id, rows FROM current ORDER BY system, entity"
+            f"SELECT {self._CURRENT} FROM current ORDER BY system, entity"  # noqa: S608
         ).fetchall()
-        return [Current(r[0], r[1], _time(r[2]), Path(r[3]), r[4], r[5]) for r in rows]
+        return [self._current(r) for r in rows]
+
+    _CURRENT = "system, entity, watermark, snapshot, layers, pull_id, rows"
+
+    @staticmethod
+    def _current(row: tuple[Any, ...]) -> Current:
+        return Current(row[0], row[1], _time(row[2]), Snapshot.decode(row[3], row[4]), row[5], row[6])
+
+    def recent_snapshots(self, system: str, entity: str, count: int) -> list[Snapshot]:
+        """The snapshots of the entity's last ``count`` finished pulls that made one, newest first."""
+        rows = self.db.execute(
+            "SELECT snapshot, layers FROM pulls WHERE system=? AND entity=? AND status='done' "
+            "AND snapshot IS NOT NULL ORDER BY finished_at DESC, rowid DESC LIMIT ?",
+            (system, entity, count),
+        ).fetchall()
+        return [Snapshot.decode(r[0], r[1]) for r in rows]
 
     def stats_history(self, system: str, entity: str, limit: int) -> list[dict[str, Any]]:
         """The statistics of the entity's last ``limit`` complete pulls, newest first (each with its

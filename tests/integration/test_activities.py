@@ -56,7 +56,7 @@ def box() -> Iterator[Sandbox]:
 def _snapshot(puller: Puller, system: str, entity: str = "Task") -> pl.DataFrame:
     current = puller.state.current(system, entity)
     assert current is not None
-    return pl.read_parquet(current.snapshot).sort("id")
+    return current.snapshot.read().sort("id")
 
 
 def test_a_profile_without_the_activities_map_pulls_and_checks_as_before(

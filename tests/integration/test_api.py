@@ -132,7 +132,7 @@ def _pulled_totals(state_dir: Path) -> dict[str, int]:
 
     state = State(state_dir / "state.sqlite")
     try:
-        return {f"{c.system}.{c.entity}": pl.read_parquet(c.snapshot).height for c in state.all_current()}
+        return {f"{c.system}.{c.entity}": c.snapshot.read().height for c in state.all_current()}
     finally:
         state.close()
 

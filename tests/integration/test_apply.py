@@ -33,7 +33,7 @@ def box() -> Iterator[Sandbox]:
 
 
 def _snapshots(puller: Puller) -> dict[tuple[str, str], pl.DataFrame]:
-    return {(c.system, c.entity): pl.read_parquet(c.snapshot).sort("id") for c in puller.state.all_current()}
+    return {(c.system, c.entity): c.snapshot.read().sort("id") for c in puller.state.all_current()}
 
 
 def _changed_cells(before: pl.DataFrame, after: pl.DataFrame, entity: str) -> set[tuple[str, str]]:
@@ -148,7 +148,7 @@ def test_large_salesforce_writes_go_through_one_bulk_ingest_job(box: Sandbox, tm
     profile = profile_for(box, tmp_path)
     puller = Puller(profile)
     puller.pull_many(["salesforce"], ["Contact"])
-    contacts = pl.read_parquet(puller.state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
+    contacts = puller.state.current("salesforce", "Contact").snapshot.read()  # type: ignore[union-attr]
     ids = contacts.filter(~pl.col("is_deleted"))["id"].to_list()[:300]
     conn = puller.connector("salesforce")
     assert conn.write_batch("Contact", 50_000) > 200 and conn.write_batch("Contact", 150) == 200

@@ -46,7 +46,7 @@ def test_a_plan_writing_na_through_bulk_stores_the_text_and_undoes_cleanly(
     puller.pull_many(["salesforce"], ["Contact"], full=True)
     current = puller.state.current("salesforce", "Contact")
     assert current is not None
-    ids = pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted"))["id"].sort().to_list()[:500]
+    ids = current.snapshot.read().filter(~pl.col("is_deleted"))["id"].sort().to_list()[:500]
     # a hundred records already hold the text #N/A (written through composite): undo puts it back
     held = ids[400:]
     written = puller.connector("salesforce").push("Contact", [Change(i, {"title": NA}) for i in held])

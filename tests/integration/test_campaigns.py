@@ -43,7 +43,7 @@ def _snapshots(puller: Puller, entities: list[str]) -> dict[str, pl.DataFrame]:
     for entity in entities:
         current = puller.state.current("salesforce", entity)
         assert current is not None
-        out[entity] = pl.read_parquet(current.snapshot).sort("id")
+        out[entity] = current.snapshot.read().sort("id")
     return out
 
 

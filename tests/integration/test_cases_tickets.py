@@ -163,4 +163,4 @@ def test_the_shipped_cases_map_pulls_both_crms_and_its_rules_find_the_seeded_def
 def _snapshot(puller: Puller, system: str) -> pl.DataFrame:
     current = puller.state.current(system, "Case")
     assert current is not None
-    return pl.read_parquet(current.snapshot).sort("id")
+    return current.snapshot.read().sort("id")

@@ -132,7 +132,7 @@ def _profile(
 def _snapshot(puller: Puller, system: str) -> pl.DataFrame:
     current = puller.state.current(system, ENTITY)
     assert current is not None
-    return pl.read_parquet(current.snapshot).sort("id")
+    return current.snapshot.read().sort("id")
 
 
 def test_declared_custom_objects_pull_full_then_incremental_and_are_checked(
@@ -378,7 +378,7 @@ def test_a_conditional_cross_object_rule_on_a_declared_object(box: Sandbox, tmp_
         expected: set[tuple[str, str]] = set()
         for system in ("salesforce", "hubspot"):
             subs = _snapshot(puller, system).filter(~pl.col("is_deleted"))
-            accounts = pl.read_parquet(puller.state.current(system, "Account").snapshot)  # type: ignore[union-attr]
+            accounts = puller.state.current(system, "Account").snapshot.read()  # type: ignore[union-attr]
             live = set(accounts.filter(~pl.col("is_deleted"))["id"])
             paying = subs.filter(pl.col("status").is_in(["Active", "active", "Past Due", "past_due"]))
             expected |= {

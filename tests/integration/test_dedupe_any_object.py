@@ -132,4 +132,4 @@ def ws_frame(ws: Workspace, system: str, entity: str) -> pl.DataFrame:
     finally:
         state.close()
     assert current is not None
-    return pl.read_parquet(current.snapshot)
+    return current.snapshot.read()

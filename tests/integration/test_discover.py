@@ -8,7 +8,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
 import yaml
 
@@ -65,7 +64,7 @@ def test_discovered_maps_declare_the_unmapped_custom_objects_and_pull_as_written
             ("hubspot", "Subscriptions"),
         }
         snapshots = {
-            r.system: pl.read_parquet(puller.state.current(r.system, r.entity).snapshot)  # type: ignore[union-attr]
+            r.system: puller.state.current(r.system, r.entity).snapshot.read()  # type: ignore[union-attr]
             for r in pulled
         }
     finally:

@@ -63,7 +63,7 @@ def _person(ws: Workspace, plan_folder: Path) -> tuple[dict[str, Any], Any]:
     """A Salesforce contact in a proposed merge whose e-mail HubSpot and the product data hold too."""
     state = State(ws.state_dir / "state.sqlite")
     try:
-        frames = {(c.system, c.entity): pl.read_parquet(c.snapshot) for c in state.all_current()}
+        frames = {(c.system, c.entity): c.snapshot.read() for c in state.all_current()}
     finally:
         state.close()
     hubspot = set(frames["hubspot", "Contact"]["email"].drop_nulls().str.to_lowercase())
@@ -180,7 +180,7 @@ def test_a_killed_erasure_is_named_every_night_and_finished_by_the_next(
         ws = Workspace(profile)
         ws.pull(systems=["salesforce", "hubspot"], entities=["Contact", "Lead"])
         state = State(profile.state_dir / "state.sqlite")
-        contacts = pl.read_parquet(state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
+        contacts = state.current("salesforce", "Contact").snapshot.read()  # type: ignore[union-attr]
         state.close()
         row = contacts.filter(pl.col("email").is_not_null() & ~pl.col("is_deleted")).row(0, named=True)
         email = row["email"]

@@ -72,8 +72,8 @@ def test_an_erased_person_leaves_no_trace_and_undo_refuses_only_their_entries(
     # the person: the merged-away copy, its survivor, and their Salesforce twin by e-mail
     state_dir = tmp_path / "state"
     state = State(state_dir / "state.sqlite")
-    hs = pl.read_parquet(state.current("hubspot", "Contact").snapshot)  # type: ignore[union-attr]
-    sf = pl.read_parquet(state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
+    hs = state.current("hubspot", "Contact").snapshot.read()  # type: ignore[union-attr]
+    sf = state.current("salesforce", "Contact").snapshot.read()  # type: ignore[union-attr]
     state.close()
     records = hs.filter(pl.col("id").is_in([merge.record_id, merge.proposed_value]))
     assert records.height == 2

@@ -115,7 +115,7 @@ def test_one_hostile_value_does_not_fail_a_bulk_ingest_job(box: Sandbox, tmp_pat
         puller.pull_many(["salesforce"], ["Contact"])
         current = puller.state.current("salesforce", "Contact")
         assert current is not None
-        contacts = pl.read_parquet(current.snapshot)
+        contacts = current.snapshot.read()
         ids = contacts.filter(~pl.col("is_deleted"))["id"].to_list()[:250]
         hostile = ["lone\rreturn", "\r", "=1+1", "\t@x", 'say "hi", then; go', "two\nlines", "crlf\r\nend"]
         values = [hostile[n % len(hostile)] if n % 10 == 0 else f"Buyer {n}" for n in range(len(ids))]

@@ -43,7 +43,7 @@ def _state(profile: Profile, systems: list[str]) -> dict[tuple[str, str], pl.Dat
     for c in puller.state.all_current():
         if c.system in systems:
             columns = [k for k in ENTITIES[c.entity] if k != "updated_at"]
-            out[(c.system, c.entity)] = pl.read_parquet(c.snapshot).select(columns).sort("id")
+            out[(c.system, c.entity)] = c.snapshot.read().select(columns).sort("id")
     puller.close()
     return out
 
@@ -87,7 +87,7 @@ def test_salesforce_account_merge_moves_children_and_undo_puts_them_back(
     survivor_id, loser_id, other_id = busy["account_id"][:3].to_list()
     puller = Puller(profile)
     puller.pull_many(["salesforce"], ["Account"])
-    snapshot = pl.read_parquet(puller.state.current("salesforce", "Account").snapshot)  # type: ignore[union-attr]
+    snapshot = puller.state.current("salesforce", "Account").snapshot.read()  # type: ignore[union-attr]
     row = snapshot.filter(pl.col("id") == loser_id).row(0, named=True)
     other = snapshot.filter(pl.col("id") == other_id).row(0, named=True)
     plan = _plan(
@@ -142,9 +142,9 @@ def test_hubspot_contact_merge_moves_associations_and_undo_recreates_the_record(
     profile = profile_for(box, tmp_path)
     puller = Puller(profile)
     puller.pull_many(["hubspot"], PULLED, full=True)
-    contacts = pl.read_parquet(puller.state.current("hubspot", "Contact").snapshot)  # type: ignore[union-attr]
-    roles = pl.read_parquet(puller.state.current("hubspot", "ContactRole").snapshot)  # type: ignore[union-attr]
-    deals = pl.read_parquet(puller.state.current("hubspot", "Opportunity").snapshot)  # type: ignore[union-attr]
+    contacts = puller.state.current("hubspot", "Contact").snapshot.read()  # type: ignore[union-attr]
+    roles = puller.state.current("hubspot", "ContactRole").snapshot.read()  # type: ignore[union-attr]
+    deals = puller.state.current("hubspot", "Opportunity").snapshot.read()  # type: ignore[union-attr]
     with_deal = contacts.filter(
         ~pl.col("is_deleted")
         & pl.col("account_id").is_not_null()
@@ -211,7 +211,7 @@ def _hubspot_people(box: Sandbox, tmp_path: Path) -> tuple[Puller, pl.DataFrame,
     puller = Puller(profile_for(box, tmp_path))
     puller.pull_many(["hubspot"], ["Account", "Contact"], full=True)
     frames = [
-        pl.read_parquet(puller.state.current("hubspot", e).snapshot)  # type: ignore[union-attr]
+        puller.state.current("hubspot", e).snapshot.read()  # type: ignore[union-attr]
         for e in ("Contact", "Account")
     ]
     return puller, frames[0], frames[1]
@@ -271,7 +271,7 @@ def test_a_salesforce_cluster_of_five_merges_in_chained_calls_and_comes_back(
     profile = profile_for(box, tmp_path)
     puller = Puller(profile)
     puller.pull_many(["salesforce"], ["Contact"], full=True)
-    contacts = pl.read_parquet(puller.state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
+    contacts = puller.state.current("salesforce", "Contact").snapshot.read()  # type: ignore[union-attr]
     live = contacts.filter(~pl.col("is_deleted")).tail(5).to_dicts()
     master, losers = live[0], live[1:]
     plan = _plan("cluster-sf", [_merge("salesforce", "Contact", row, master["id"]) for row in losers])

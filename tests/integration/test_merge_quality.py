@@ -52,7 +52,7 @@ def _state(profile: Profile, system: str) -> dict[str, pl.DataFrame]:
     for c in puller.state.all_current():
         if c.system == system:
             columns = [k for k in ENTITIES[c.entity] if k != "updated_at"]
-            out[c.entity] = pl.read_parquet(c.snapshot).select(columns).sort("id")
+            out[c.entity] = c.snapshot.read().select(columns).sort("id")
     puller.close()
     return out
 
@@ -63,7 +63,7 @@ def _frames(puller: Puller, system: str, entities: list[str]) -> dict[str, pl.Da
     for entity in entities:
         current = puller.state.current(system, entity)
         assert current is not None
-        out[entity] = pl.read_parquet(current.snapshot)
+        out[entity] = current.snapshot.read()
     return out
 
 

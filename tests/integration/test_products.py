@@ -57,7 +57,7 @@ def _snapshots(puller: Puller, entities: list[str]) -> dict[tuple[str, str], pl.
         for entity in entities:
             current = puller.state.current(system, entity)
             if current is not None:
-                out[(system, entity)] = pl.read_parquet(current.snapshot).sort("id")
+                out[(system, entity)] = current.snapshot.read().sort("id")
     return out
 
 

@@ -58,7 +58,7 @@ def test_full_pull_equals_ground_truth(
     truth = expected(system, entity, tables, data.hubspot_associations)
     current = puller.state.current(system, entity)
     assert current is not None
-    assert_same(pl.read_parquet(current.snapshot), truth, f"{system}.{entity}")
+    assert_same(current.snapshot.read(), truth, f"{system}.{entity}")
 
 
 def test_large_salesforce_objects_went_through_bulk_and_hubspot_at_the_call_floor(

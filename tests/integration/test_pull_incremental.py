@@ -29,7 +29,7 @@ def box() -> Iterator[Sandbox]:
 def _snapshot(puller: Puller, system: str, entity: str) -> pl.DataFrame:
     current = puller.state.current(system, entity)
     assert current is not None
-    return pl.read_parquet(current.snapshot).sort("id")
+    return current.snapshot.read().sort("id")
 
 
 def _differing_ids(before: pl.DataFrame, after: pl.DataFrame) -> set[str]:

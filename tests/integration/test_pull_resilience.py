@@ -53,7 +53,7 @@ def test_pull_through_429_503_and_dropped_connections_equals_ground_truth(tmp_pa
                 truth = expected(system, entity, tables, data.hubspot_associations)
                 current = puller.state.current(system, entity)
                 assert current is not None
-                assert_same(pl.read_parquet(current.snapshot), truth, f"{system}.{entity}")
+                assert_same(current.snapshot.read(), truth, f"{system}.{entity}")
         injected = {
             k: box.salesforce.faults.counts[k] + box.hubspot.faults.counts[k] for k in ("429", "503", "drop")
         }
@@ -102,7 +102,7 @@ def _run_pull(config: Path, *, kill_after_progress: int | None, rng: random.Rand
 
 
 def _snapshots(puller: Puller) -> dict[tuple[str, str], pl.DataFrame]:
-    return {(c.system, c.entity): pl.read_parquet(c.snapshot).sort("id") for c in puller.state.all_current()}
+    return {(c.system, c.entity): c.snapshot.read().sort("id") for c in puller.state.all_current()}
 
 
 def test_pull_killed_at_random_points_ends_with_the_uninterrupted_snapshot(

@@ -44,7 +44,7 @@ def _pull(profile: Any) -> tuple[list[Any], dict[str, pl.DataFrame]]:
         for system in ("salesforce", "hubspot"):
             current = puller.state.current(system, "Quote")
             assert current is not None
-            frames[system] = pl.read_parquet(current.snapshot).sort("id")
+            frames[system] = current.snapshot.read().sort("id")
         return list(results), frames
     finally:
         puller.close()

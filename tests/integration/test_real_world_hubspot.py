@@ -69,7 +69,7 @@ def test_full_pull_of_hundreds_of_custom_properties_equals_ground_truth_and_resu
     for entity, obj in HS_ENTITIES.items():
         current = puller.state.current("hubspot", entity)
         assert current is not None
-        snapshot = pl.read_parquet(current.snapshot)
+        snapshot = current.snapshot.read()
         assert_same(snapshot, expected("hubspot", entity, data.hubspot, data.hubspot_associations), entity)
         # every custom property arrived, joined on the record id
         table = wide.hubspot.objects[obj].frame()
@@ -104,7 +104,7 @@ def test_daily_429_stops_resumably_while_423_and_477_are_waited_out(tmp_path: Pa
             current = again.state.current("hubspot", entity)
             assert current is not None
             truth = expected("hubspot", entity, tables, data.hubspot_associations)
-            assert_same(pl.read_parquet(current.snapshot), truth, entity)
+            assert_same(current.snapshot.read(), truth, entity)
         assert layer.draws.counts["locked"] >= 1 and layer.draws.counts["migration"] >= 1
 
 
@@ -140,4 +140,4 @@ def test_association_reads_paged_per_record_are_read_to_the_last_page(tmp_path: 
         for entity in ("ContactRole", "Contact", "Opportunity"):
             result = puller.pull("hubspot", entity)
             truth = expected("hubspot", entity, data.hubspot, links)
-            assert_same(pl.read_parquet(result.snapshot), truth, entity)
+            assert_same(result.snapshot.read(), truth, entity)

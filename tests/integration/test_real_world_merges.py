@@ -39,7 +39,7 @@ def _plan(plan_id: str, actions: list[Action]) -> Plan:
 def _live(puller: Puller, entity: str) -> pl.DataFrame:
     current = puller.state.current("hubspot", entity)
     assert current is not None
-    return pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted"))
+    return current.snapshot.read().filter(~pl.col("is_deleted"))
 
 
 def test_a_merge_that_answers_a_new_id_is_journaled_chained_and_undone_from_it(tmp_path: Path) -> None:

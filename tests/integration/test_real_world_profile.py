@@ -29,7 +29,7 @@ QUICK = {"retry_attempts": 15, "retry_initial_wait": 0.01, "retry_max_wait": 0.0
 
 
 def _snapshots(puller: Puller) -> dict[tuple[str, str], pl.DataFrame]:
-    return {(c.system, c.entity): pl.read_parquet(c.snapshot).sort("id") for c in puller.state.all_current()}
+    return {(c.system, c.entity): c.snapshot.read().sort("id") for c in puller.state.all_current()}
 
 
 def test_two_pulls_under_real_world_faults_end_equal_to_a_fault_free_pull(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def _crm(profile: Any) -> dict[tuple[str, str], pl.DataFrame]:
     puller = Puller(profile)
     puller.pull_many(["salesforce", "hubspot"], full=True)
     out = {
-        (c.system, c.entity): pl.read_parquet(c.snapshot).drop("updated_at").sort("id")
+        (c.system, c.entity): c.snapshot.read().drop("updated_at").sort("id")
         for c in puller.state.all_current()
     }
     puller.close()

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 import requests
 
@@ -114,7 +113,7 @@ def test_a_session_expiring_mid_pull_is_renewed_by_the_configured_flow(
         result = puller.pull("salesforce", entity)
         assert result.api_calls > 4
         truth = expected("salesforce", entity, data.salesforce, data.hubspot_associations)
-        assert_same(pl.read_parquet(result.snapshot), truth, entity)
+        assert_same(result.snapshot.read(), truth, entity)
     assert short_sessions.salesforce_layer.draws.counts["session_expired"] >= 2
 
 
@@ -148,7 +147,7 @@ def test_a_given_session_id_that_expires_stops_resumably_with_what_to_do(
     assert resumed.resumed
     data = short_sessions.data
     truth = expected("salesforce", "Contact", data.salesforce, data.hubspot_associations)
-    assert_same(pl.read_parquet(resumed.snapshot), truth, "Contact")
+    assert_same(resumed.snapshot.read(), truth, "Contact")
 
 
 SF_ENTITIES = ["Account", "Contact", "Lead", "Opportunity", "Owner", "ContactRole"]

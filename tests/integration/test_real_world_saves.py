@@ -43,7 +43,7 @@ def _pulled(box: Sandbox, folder: Path, entities: list[str], **salesforce: Any) 
 def _frame(puller: Puller, entity: str) -> pl.DataFrame:
     current = puller.state.current("salesforce", entity)
     assert current is not None
-    return pl.read_parquet(current.snapshot).filter(~pl.col("is_deleted"))
+    return current.snapshot.read().filter(~pl.col("is_deleted"))
 
 
 def _update(entity: str, record_id: str, field: str, seen: Any, value: Any, rule: str = "test") -> Action:

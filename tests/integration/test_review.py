@@ -49,7 +49,7 @@ def _cli(box: Sandbox, *args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def _snapshots(puller: Puller) -> dict[tuple[str, str], pl.DataFrame]:
-    return {(c.system, c.entity): pl.read_parquet(c.snapshot).sort("id") for c in puller.state.all_current()}
+    return {(c.system, c.entity): c.snapshot.read().sort("id") for c in puller.state.all_current()}
 
 
 def _fresh_plan(box: Sandbox, folder: Path) -> tuple[Path, Plan]:

@@ -101,7 +101,7 @@ def _snapshot(state_dir: Path, system: str, entity: str) -> pl.DataFrame:
     try:
         current = state.current(system, entity)
         assert current is not None
-        return pl.read_parquet(current.snapshot)
+        return current.snapshot.read()
     finally:
         state.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from crm_ops.errors import BudgetExhaustedError, FatalApiError
@@ -81,4 +80,4 @@ def test_pull_stops_at_the_budget_and_resumes_when_allowed(tmp_path: Path) -> No
         current = puller.state.current("salesforce", "Contact")
         assert current is not None
         truth = expected("salesforce", "Contact", box.data.salesforce, box.data.hubspot_associations)
-        assert_same(pl.read_parquet(current.snapshot), truth, "salesforce.Contact")
+        assert_same(current.snapshot.read(), truth, "salesforce.Contact")

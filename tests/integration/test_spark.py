@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ def pulled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, di
         for c in state.all_current():
             target = lake / c.system / c.entity
             target.mkdir(parents=True)
-            shutil.copy(c.snapshot, target / "part-0.parquet")
+            c.snapshot.read().write_parquet(target / "part-0.parquet")
     finally:
         state.close()
     config = folder / "crm-ops.toml"
@@ -663,3 +663,37 @@ def test_capped_blocks_are_sub_blocked_and_counted_on_spark_as_on_polars(spark: 
             "candidates": 1,
         }
     )
+
+
+# ------------------------------------------------ a layered snapshot (issue 30) on Spark
+
+
+def test_a_layered_snapshot_reads_on_spark_as_on_polars(spark: Any, tmp_path: Path) -> None:
+    """A base and two layers (changes, new records, deletions, a record changed in both, a deleted one
+    back) read by Spark give the rows polars' ``Snapshot.scan`` gives."""
+    from crm_ops.config import Profile
+    from crm_ops.spark.sessions import snapshot_frame
+    from tests.unit.test_snapshot_ranges import T0, Pages, account_rows
+
+    conn = Pages()
+    puller = Puller(Profile(name="t", state_dir=tmp_path), connectors={"salesforce": conn})  # type: ignore[dict-item]
+    day = timedelta(days=1)
+    try:
+        for batches in (
+            [account_rows(list(range(500)), T0, "first-")],
+            [
+                account_rows(list(range(0, 500, 25)), T0 + day, "second-"),
+                account_rows([3, 4], T0 + day, "x-", True),
+            ],
+            [account_rows([25, 600], T0 + 2 * day, "third-"), account_rows([3], T0 + 2 * day, "back-")],
+        ):
+            conn.batches = batches
+            puller.pull("salesforce", "Account")
+        current = puller.state.current("salesforce", "Account")
+    finally:
+        puller.close()
+    assert current is not None and len(current.snapshot.layers) == 2
+    want = current.snapshot.read().select("id", "name", "is_deleted")
+    got = pl.from_arrow(snapshot_frame(spark, current.snapshot).select("id", "name", "is_deleted").toArrow())
+    assert isinstance(got, pl.DataFrame)
+    assert got.sort("id").equals(want) and want.height == 501

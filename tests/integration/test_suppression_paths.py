@@ -42,8 +42,8 @@ def test_no_path_writes_an_erased_person_back(world: tuple[Sandbox, Profile]) ->
     puller = Puller(profile)
     try:
         puller.pull_many(["salesforce", "hubspot"], ["Contact"])
-        sf = pl.read_parquet(puller.state.current("salesforce", "Contact").snapshot)  # type: ignore[union-attr]
-        hs = pl.read_parquet(puller.state.current("hubspot", "Contact").snapshot)  # type: ignore[union-attr]
+        sf = puller.state.current("salesforce", "Contact").snapshot.read()  # type: ignore[union-attr]
+        hs = puller.state.current("hubspot", "Contact").snapshot.read()  # type: ignore[union-attr]
         twins = hs.filter(~pl.col("is_deleted")).select("id", lower=pl.col("email").str.to_lowercase())
         live = sf.filter(~pl.col("is_deleted") & pl.col("email").is_not_null()).with_columns(
             lower=pl.col("email").str.to_lowercase()
@@ -97,11 +97,11 @@ def test_no_path_writes_an_erased_person_back(world: tuple[Sandbox, Profile]) ->
         back = puller.pull("hubspot", "Contact", full=True)
         assert twin in back.erased_back
         assert any(twin in n and "erased" in n for n in back.erasure_notices())
-        snapshot = pl.read_parquet(back.snapshot)
+        snapshot = back.snapshot.read()
         assert twin not in set(snapshot["id"])
         assert snapshot.filter(pl.col("email").str.to_lowercase() == email.lower()).is_empty()
         again = puller.pull("salesforce", "Contact", full=True)
-        assert erased["id"] not in set(pl.read_parquet(again.snapshot)["id"])  # the erased record itself
+        assert erased["id"] not in set(again.snapshot.read()["id"])  # the erased record itself
         assert again.erased >= 1 and erased["id"] not in again.erased_back
     finally:
         puller.close()

@@ -13,6 +13,7 @@ import pytest
 
 from crm_ops.erasure.find import find_people
 from crm_ops.erasure.subjects import Subject
+from crm_ops.layered import Snapshot
 from crm_ops.schema.entities import empty
 from crm_ops.state import State
 
@@ -25,7 +26,7 @@ def _snapshot(state: State, root: Path, system: str, entity: str, rows: list[dic
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(path)
     job = state.start_pull(system, entity, "full", None, datetime.now(UTC))
-    state.finish_pull(job, path, frame.height, None)
+    state.finish_pull(job, Snapshot(path), frame.height, None)
 
 
 @pytest.fixture

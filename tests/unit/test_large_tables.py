@@ -13,6 +13,7 @@ import polars as pl
 import yaml
 
 from crm_ops.config import Profile
+from crm_ops.layered import Snapshot
 from crm_ops.match.run import matched_entities
 from crm_ops.plan.context import Context
 from crm_ops.plan.format import Action, actions_table
@@ -92,7 +93,7 @@ def test_a_large_table_checked_in_chunks_gives_the_whole_tables_findings(tmp_pat
         rules,
         {"salesforce": {"Account": accounts}},
         now=NOW,
-        large={"salesforce": {"Opportunity": path}},
+        large={"salesforce": {"Opportunity": Snapshot(path)}},
         chunk_rows=37,
     )
     assert whole.errors == [] and chunked.errors == []
@@ -118,7 +119,7 @@ def _state_with(tmp_path: Path, tables: dict[str, pl.DataFrame]) -> State:
         path = tmp_path / f"{entity}.parquet"
         frame.write_parquet(path)
         job = state.start_pull("salesforce", entity, "full", None, NOW)
-        state.finish_pull(job, path, frame.height, NOW)
+        state.finish_pull(job, Snapshot(path), frame.height, NOW)
     return state
 
 
@@ -137,7 +138,9 @@ def test_only_large_tables_matching_does_not_use_stay_on_disk(tmp_path: Path) ->
         found = split_frames(state, whole=matched_entities(profile), chunk_rows=10)
     finally:
         state.close()
-    assert found.large == {"salesforce": {"Task": tmp_path / "Task.parquet"}}  # above 10 rows, not matched
+    assert found.large == {
+        "salesforce": {"Task": Snapshot(tmp_path / "Task.parquet")}
+    }  # above 10 rows, not matched
     assert sorted(found.frames["salesforce"]) == ["Case", "Note", "Opportunity", "Widget"]
 
 
@@ -152,7 +155,7 @@ def test_a_plan_and_the_score_count_from_a_large_table_as_from_one_held_whole(tm
                     field="name", seen_value=None, proposed_value="x", rule="t.name", severity="error",
                     reason="", confidence=0.9, action_id="a2")  # fmt: skip
     held = Context({"salesforce": {"Opportunity": opps}})
-    on_disk = Context({}, large={"salesforce": {"Opportunity": path}})
+    on_disk = Context({}, large={"salesforce": {"Opportunity": Snapshot(path)}})
     relations = _account_children()
     for context in (held, on_disk):
         moved = context.moves(actions_table([merge]).select("system", "entity", "record_id"), relations)
@@ -165,7 +168,7 @@ def test_a_plan_and_the_score_count_from_a_large_table_as_from_one_held_whole(tm
         {"system": ["salesforce"] * 2, "entity": ["Opportunity"] * 2, "record_id": ["00600001", "00600049"],
          "severity": ["error", "warning"]}
     )  # fmt: skip
-    scored = score_counts({}, findings, {"salesforce": {"Opportunity": path}})
+    scored = score_counts({}, findings, {"salesforce": {"Opportunity": Snapshot(path)}})
     assert scored == score_counts({"salesforce": {"Opportunity": opps}}, findings)
     assert scored["salesforce.Opportunity"].records == 294  # 6 deleted
     assert scored["salesforce.Opportunity"].passed == 293  # 00600049 is deleted: not counted

@@ -13,6 +13,7 @@ import pytest
 from crm_ops.config import MonitorSettings, load_profile
 from crm_ops.entitystats import snapshot_stats
 from crm_ops.errors import ConfigError
+from crm_ops.layered import Snapshot
 from crm_ops.monitors.data import data_monitors, total_variation
 from crm_ops.state import State
 
@@ -41,7 +42,7 @@ def _stats(
 
 def _keep(state: State, system: str, entity: str, stats: dict[str, Any]) -> None:
     job = state.start_pull(system, entity, "incremental", None, T0)
-    state.finish_pull(job, Path("/nowhere.parquet"), stats["rows"], None, stats)
+    state.finish_pull(job, Snapshot(Path("/nowhere.parquet")), stats["rows"], None, stats)
 
 
 def _ids(found: list[Any]) -> set[tuple[str, str | None]]:

@@ -23,6 +23,7 @@ from crm_ops.check import profile_rules
 from crm_ops.config import load_profile
 from crm_ops.engines import state_snapshots
 from crm_ops.errors import ConfigError
+from crm_ops.layered import Snapshot
 from crm_ops.plan import write_plan
 from crm_ops.plan.edits import Edit, check_edits, read_edits
 from crm_ops.plan.format import Action, Header, Plan
@@ -87,7 +88,11 @@ def _serve(tmp_path: Path, plan: Plan) -> Iterator[App]:
         return []
 
     review = Review(
-        plan, ReviewState(tmp_path, plan), lambda: {("salesforce", "Contact"): contacts}, check, "cron"
+        plan,
+        ReviewState(tmp_path, plan),
+        lambda: {("salesforce", "Contact"): Snapshot(contacts)},
+        check,
+        "cron",
     )
     with ReviewServer(review) as server:
         yield App(server, tmp_path, checked)
@@ -238,7 +243,7 @@ def _pulled(state: State, folder: Path, entity: str, rows: list[dict[str, object
     path = folder / f"{entity}-{len(list(folder.glob('*.parquet')))}.parquet"
     example_frame(entity, rows, "salesforce").write_parquet(path)
     job = state.start_pull("salesforce", entity, "full", None, datetime(2026, 12, 7, 14, 0, tzinfo=UTC))
-    state.finish_pull(job, path, len(rows), None)
+    state.finish_pull(job, Snapshot(path), len(rows), None)
 
 
 def test_the_app_s_edit_check_judges_as_apply_on_the_snapshots_read_once_per_pull(

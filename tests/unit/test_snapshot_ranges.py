@@ -50,7 +50,7 @@ class Pages:
             yield Page(self.batches[i], {"n": i + 1} if i + 1 < len(self.batches) else None)
 
 
-def _rows(ids: list[int], stamp: datetime, name: str, deleted: bool = False) -> pl.DataFrame:
+def account_rows(ids: list[int], stamp: datetime, name: str, deleted: bool = False) -> pl.DataFrame:
     frame = pl.DataFrame(
         {
             "id": [f"001{i:06d}" for i in ids],
@@ -69,7 +69,7 @@ def _rows(ids: list[int], stamp: datetime, name: str, deleted: bool = False) -> 
 def _snapshot(puller: pull.Puller) -> pl.DataFrame:
     current = puller.state.current("salesforce", "Account")
     assert current is not None
-    return pl.read_parquet(current.snapshot)
+    return current.snapshot.read()
 
 
 @pytest.mark.parametrize("chunk", [37, 10_000])  # ranges of 37 rows, and the whole table in one
@@ -78,8 +78,8 @@ def test_snapshots_sorted_by_range_equal_one_sort(chunk: int, tmp_path: Path, mo
     conn = Pages()
     ids = [(i * 7919) % 1000 for i in range(1000)]  # every id once, in no order
     # a full pull in pages; ids 5..9 come twice (changed during the pull): the later version wins
-    conn.batches = [_rows(ids[k : k + 150], T0, "a") for k in range(0, 1000, 150)]
-    conn.batches.append(_rows(list(range(5, 10)), T0 + timedelta(minutes=1), "twice"))
+    conn.batches = [account_rows(ids[k : k + 150], T0, "a") for k in range(0, 1000, 150)]
+    conn.batches.append(account_rows(list(range(5, 10)), T0 + timedelta(minutes=1), "twice"))
     puller = pull.Puller(Profile(name="t", state_dir=tmp_path), connectors={"salesforce": conn})  # type: ignore[dict-item]
     try:
         first = puller.pull("salesforce", "Account")
@@ -92,9 +92,9 @@ def test_snapshots_sorted_by_range_equal_one_sort(chunk: int, tmp_path: Path, mo
         # an incremental pull: changes, new records beyond the last id, deletions
         later = T0 + timedelta(days=1)
         conn.batches = [
-            _rows(list(range(0, 1000, 50)), later, "b"),
-            _rows([1000, 1001, 1002], later, "new"),
-            _rows([3, 4], later, "gone", deleted=True),
+            account_rows(list(range(0, 1000, 50)), later, "b"),
+            account_rows([1000, 1001, 1002], later, "new"),
+            account_rows([3, 4], later, "gone", deleted=True),
         ]
         second = puller.pull("salesforce", "Account")
         inc = _snapshot(puller)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -84,9 +83,9 @@ def _tables(state: State, systems: Sequence[str], by_id: set[str]) -> list[_Tabl
     an id names (``by_id``); only the columns the search reads."""
     out = []
     for c in state.all_current():
-        if c.system not in systems or c.entity in NOT_PEOPLE or not Path(c.snapshot).exists():
+        if c.system not in systems or c.entity in NOT_PEOPLE or not c.snapshot.exists():
             continue
-        scan = pl.scan_parquet(c.snapshot)
+        scan = c.snapshot.scan()
         names = scan.collect_schema().names()
         columns = [col for col in READ if col in names]
         if "id" not in columns or ("email" not in columns and c.system not in by_id):
@@ -222,9 +221,9 @@ def _mentions(state: State, people: list[Person], systems: Sequence[str]) -> Non
     own = {(r.system, r.record_id) for p in people for r in p.records}
     needles = sorted(values)
     for c in state.all_current():
-        if c.system not in systems or not Path(c.snapshot).exists():
+        if c.system not in systems or not c.snapshot.exists():
             continue
-        scan = pl.scan_parquet(c.snapshot)
+        scan = c.snapshot.scan()
         schema = scan.collect_schema()
         text = [n for n, t in schema.items() if t == pl.String and n != "id"]
         if not text or "id" not in schema:

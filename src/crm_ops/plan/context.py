@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -26,6 +25,7 @@ import structlog
 
 from crm_ops.config import Profile
 from crm_ops.errors import ApiError, ConfigError
+from crm_ops.layered import Snapshot
 from crm_ops.plan.labels import LABEL_COLUMNS, column_texts, labels_of
 from crm_ops.schema.relations import Relations
 
@@ -106,14 +106,14 @@ class Context:
     addresses: Addresses = field(default_factory=Addresses)
     # tables too large to hold whole (``crm_ops.snapshots.Snapshots.large``): only the rows and columns
     # a plan needs are read from them
-    large: Mapping[str, Mapping[str, Path]] = field(default_factory=dict)
+    large: Mapping[str, Mapping[str, Snapshot]] = field(default_factory=dict)
 
     def _table(self, system: str, entity: str) -> pl.LazyFrame | None:
         frame = self.frames.get(system, {}).get(entity)
         if frame is not None:
             return frame.lazy()
         path = self.large.get(system, {}).get(entity)
-        return pl.scan_parquet(path) if path is not None else None
+        return path.scan() if path is not None else None
 
     def annotate_table(self, table: pl.DataFrame) -> pl.DataFrame:
         """A plan's table (``crm_ops.plan.format.ACTION_SCHEMA``) with each action's label, account name,

@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from crm_ops import csvio
+from crm_ops.layered import Snapshot
 from crm_ops.plan.format import Action, Plan, csv_row
 from crm_ops.plan.journaled import same
 from crm_ops.rules.engine import as_expr
@@ -86,7 +87,7 @@ def check_edits(
     plan: Plan,
     rules: Sequence[Rule],
     frames: Mapping[str, Mapping[str, pl.DataFrame]],
-    large: Mapping[str, Mapping[str, Path]] | None = None,
+    large: Mapping[str, Mapping[str, Snapshot]] | None = None,
 ) -> list[str]:
     """Every edit a rule refuses (or that is not of its column's type), each naming file, line, column.
     ``large``: the snapshots of tables too large to hold whole (``crm_ops.snapshots.Snapshots.large``),
@@ -104,7 +105,7 @@ def check_value(
     action: Action,
     rules: Sequence[Rule],
     frames: Mapping[str, Mapping[str, pl.DataFrame]],
-    large: Mapping[str, Mapping[str, Path]],
+    large: Mapping[str, Mapping[str, Snapshot]],
 ) -> list[str]:
     """What the rules on ``action``'s field (and its own rule) say of ``edit``'s value in that field of
     its record as pulled (see the module); a person's pick is judged the same way
@@ -118,7 +119,7 @@ def check_value(
     if current is not None:
         row = current.filter(mine).head(1)
     elif path is not None:
-        row = pl.scan_parquet(path).filter(mine).head(1).collect()
+        row = path.scan(ordered=False).filter(mine).head(1).collect()
     if row is None or row.is_empty():
         row = example_frame(action.entity, [{"id": action.record_id}], action.system)
     dtype = row.schema.get(column) or schema.get(column) or pl.String()

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from crm_ops.layered import Snapshot
 from crm_ops.plan.edits import Edit, check_value
 from crm_ops.plan.format import DECIDED_BY_PERSON, Action, Plan
 from crm_ops.plan.journaled import jsonable
@@ -115,7 +115,7 @@ def with_picks(actions: Iterable[Action], picks: Mapping[str, Mapping[str, Any]]
 
 
 Frames = Mapping[str, Mapping[str, pl.DataFrame]]
-Large = Mapping[str, Mapping[str, Path]]
+Large = Mapping[str, Mapping[str, Snapshot]]
 
 
 def record_values(
@@ -129,7 +129,7 @@ def record_values(
         path = large.get(system, {}).get(entity)
         if path is None:
             return {}
-        lazy = pl.scan_parquet(path)
+        lazy = path.scan(ordered=False)
         if column not in lazy.collect_schema().names():
             raise ValueError(f"{entity} has no field {column!r}")
         held = lazy.filter(pl.col("id").is_in(wanted)).select("id", column).collect()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
+
+from crm_ops.layered import Snapshot
 
 DEFINITION = (
     "Score: the share of an object's live (not deleted) records that passed every error- and "
@@ -32,7 +33,7 @@ class Score:
 def score_counts(
     frames: Mapping[str, Mapping[str, pl.DataFrame]],
     findings: pl.DataFrame,
-    large: Mapping[str, Mapping[str, Path]] | None = None,
+    large: Mapping[str, Mapping[str, Snapshot]] | None = None,
 ) -> dict[str, Score]:
     """Per ``system.entity``: live records and those without an error or warning finding. ``large``
     (snapshot paths of tables too large to hold whole) are counted from their ids, streamed."""
@@ -40,7 +41,7 @@ def score_counts(
     bad = findings.filter(pl.col("severity").is_in(["error", "warning"]))
     tables: list[tuple[str, str, pl.LazyFrame]] = [
         *((s, e, f.lazy()) for s, entities in frames.items() for e, f in entities.items()),
-        *((s, e, pl.scan_parquet(p)) for s, paths in (large or {}).items() for e, p in paths.items()),
+        *((s, e, p.scan(ordered=False)) for s, paths in (large or {}).items() for e, p in paths.items()),
     ]
     for system, entity, table in tables:
         if entity in ("Owner", "ContactRole"):

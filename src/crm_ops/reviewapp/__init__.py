@@ -24,6 +24,7 @@ from crm_ops.check import profile_rules
 from crm_ops.config import Profile
 from crm_ops.engines import state_snapshots
 from crm_ops.errors import ConfigError
+from crm_ops.layered import Snapshot
 from crm_ops.plan import read_plan
 from crm_ops.plan.edits import Edit, check_edits
 from crm_ops.plan.reviewfile import check_profile
@@ -86,7 +87,7 @@ class PulledSnapshots:
         self._lock = threading.Lock()
         self._held: tuple[tuple[Current, ...], Pulled] | None = None
 
-    def current(self) -> list[tuple[tuple[str, str], Path, Current]]:
+    def current(self) -> list[tuple[tuple[str, str], Snapshot, Current]]:
         """Each entity's current snapshot: ((system, entity), its file, its row in the state)."""
         records = State(self.state_file)  # one connection per call: the app answers from its threads
         try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from crm_ops.layered import Snapshot
 from crm_ops.plan.format import DECIDED_BY_PERSON, Action, Plan
 from crm_ops.plan.journaled import same, text
 from crm_ops.plan.picks import NOT_PICKABLE, PICKED
@@ -62,7 +62,7 @@ def merges_of(plan: Plan, action_id: str) -> list[Action]:
     ]
 
 
-Snapshots = Mapping[tuple[str, str], Path]  # (system, entity) -> its current snapshot
+Snapshots = Mapping[tuple[str, str], Snapshot]  # (system, entity) -> its current snapshot
 
 
 def cluster_of(
@@ -120,7 +120,7 @@ def _records(state: Snapshots, system: str, entity: str, ids: list[str]) -> dict
     current = state.get((system, entity))
     if current is None:
         return {}
-    frame = pl.scan_parquet(current).filter(pl.col("id").is_in(ids)).collect()
+    frame = current.scan().filter(pl.col("id").is_in(ids)).collect()
     return {str(r["id"]): r for r in frame.to_dicts()}
 
 
@@ -130,7 +130,7 @@ def _owners(state: Snapshots, system: str, ids: list[Any]) -> dict[str, str]:
     wanted = sorted({str(i) for i in ids if i is not None})
     if current is None or not wanted:
         return {}
-    frame = pl.scan_parquet(current).filter(pl.col("id").is_in(wanted)).collect()
+    frame = current.scan().filter(pl.col("id").is_in(wanted)).collect()
     out = {}
     for r in frame.to_dicts():
         name = " ".join(str(r[c]) for c in ("first_name", "last_name") if r.get(c))
@@ -152,9 +152,7 @@ def _children(state: Snapshots, system: str, entity: str, ids: list[str]) -> dic
             current = state.get((system, child)) if parent == entity else None
             if current is None:
                 continue
-            counted = (
-                pl.scan_parquet(current).filter(pl.col(column).is_in(ids)).group_by(column).len().collect()
-            )
+            counted = current.scan().filter(pl.col(column).is_in(ids)).group_by(column).len().collect()
             found = {str(r[0]): int(r[1]) for r in counted.iter_rows()}
             if found:
                 out[f"{child} ({column})"] = found

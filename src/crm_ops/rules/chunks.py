@@ -16,12 +16,12 @@ before it decides.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from crm_ops.config_tables import CHUNK_ROWS
+from crm_ops.layered import Snapshot, aligned, file_rows
 from crm_ops.rules import conditions
 from crm_ops.rules.library import GENERIC_KINDS
 from crm_ops.rules.model import Rule
@@ -51,11 +51,31 @@ def chunk_safe(rule: Rule) -> bool:
     return module.startswith("crm_ops.rules.library.") or module == "crm_ops.rules.loader"
 
 
-def chunks(path: Path, rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
-    """A snapshot's rows, ``rows`` at a time (in the file's order), each read only when asked for (a slice
-    of the file reads the row groups it covers; a streaming batch reader would read ahead of the rules)."""
+def chunks(snapshot: Snapshot, rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
+    """A snapshot's rows, about ``rows`` at a time (in id order, as ``Snapshot.scan`` gives them), each
+    read only when asked for (a slice of the file reads the row groups it covers; a streaming batch reader
+    would read ahead of the rules). A layered snapshot (``crm_ops.layered``): a slice of its base (sorted
+    by id) without the ids its layers hold, with the layers' rows whose ids fall in the slice's range."""
     if rows < 1:
         raise ValueError(f"chunk rows must be 1 or more, got {rows}")
-    total = pl.scan_parquet(path).select(pl.len()).collect().item()
-    for offset in range(0, total, rows):
-        yield pl.scan_parquet(path).slice(offset, rows).collect()
+    base = snapshot.base
+    total = file_rows(base)
+    if not snapshot.layers:
+        for offset in range(0, total, rows):
+            yield pl.scan_parquet(base).slice(offset, rows).collect()
+        return
+    schema = snapshot.scan().collect_schema()
+    top = Snapshot(snapshot.layers[0], snapshot.layers[1:]).scan()  # the layers' newest rows, by id
+    layered = top.select(pl.col("id").cast(pl.String)).collect()["id"].implode()
+    low: str | None = None
+    for offset in range(0, max(total, 1), rows):
+        piece = pl.scan_parquet(base).slice(offset, rows).collect()
+        high = None if offset + rows >= total or piece.is_empty() else str(piece["id"][-1])
+        near = top.filter(
+            (pl.col("id") > low) if low is not None else pl.lit(True),
+            (pl.col("id") <= high) if high is not None else pl.lit(True),
+        ).collect()
+        kept = piece.filter(~pl.col("id").cast(pl.String).is_in(layered))
+        out = aligned(pl.concat([kept.lazy(), near.lazy()], how="diagonal_relaxed"), schema)
+        yield out.sort("id").collect()
+        low = high

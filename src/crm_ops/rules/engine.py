@@ -20,7 +20,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 import pandera.polars as pa
@@ -28,6 +27,7 @@ import polars as pl
 import structlog
 
 from crm_ops.config_tables import CHUNK_ROWS
+from crm_ops.layered import Snapshot
 from crm_ops.rules.chunks import chunk_safe, chunks
 from crm_ops.rules.model import FINDINGS_SCHEMA, Rule, RuleContext
 from crm_ops.rules.tolerance import tolerate
@@ -357,7 +357,7 @@ def run_rules(
     *,
     now: datetime | None = None,
     cache: Mapping[str, object] | None = None,
-    large: Mapping[str, Mapping[str, Path]] | None = None,
+    large: Mapping[str, Mapping[str, Snapshot]] | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> CheckResult:
     """Run every rule over every entity of every system in ``frames`` ({system: {entity: frame}}).
@@ -371,14 +371,14 @@ def run_rules(
     results = []
     errors: list[RuleError] = []
     seconds: dict[str, float] = {}
-    tables: list[tuple[str, str, pl.DataFrame | Path]] = [
+    tables: list[tuple[str, str, pl.DataFrame | Snapshot]] = [
         *((s, e, f) for s, entities in frames.items() for e, f in entities.items()),
         *((s, e, p) for s, paths in (large or {}).items() for e, p in paths.items()),
     ]
     for system, entity, table in tables:
         sctx = ctx.for_system(system)
         started = time.perf_counter()
-        if isinstance(table, Path):
+        if isinstance(table, Snapshot):
             result, records = run_large(rules, table, sctx, system, entity, chunk_rows)
         else:
             result, records = run_entity(rules, table, sctx, system, entity), table.height
@@ -402,7 +402,7 @@ def run_rules(
 
 def run_large(
     rules: Sequence[Rule],
-    path: Path,
+    path: Snapshot,
     ctx: RuleContext,
     system: str,
     entity: str,
@@ -434,7 +434,7 @@ def run_large(
                 judged[rule.id] += judged_rows(rule, live, ctx)
     if whole:
         log.info("rules.whole_table", system=system, entity=entity, rules=[r.id for r in whole])
-        result = run_entity(whole, pl.read_parquet(path), ctx, system, entity)
+        result = run_entity(whole, path.read(), ctx, system, entity)
         findings.append(result.findings)
         errors += result.errors
         for k, v in result.seconds.items():

@@ -20,11 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
+from crm_ops.layered import Snapshot
 from crm_ops.schema.entities import columns, is_entity
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class RuleContext:
         *,
         system: str = "salesforce",
         now: datetime | None = None,
-        large: Mapping[str, Mapping[str, Path]] | None = None,
+        large: Mapping[str, Mapping[str, Snapshot]] | None = None,
     ) -> None:
         self._frames = {s: dict(f) for s, f in frames.items()}
         self._large = {s: dict(f) for s, f in (large or {}).items()}
@@ -149,7 +149,7 @@ class RuleContext:
         if found is None:
             path = self._large.get(system or self.system, {}).get(entity)
             if path is not None:
-                return pl.read_parquet(path)
+                return path.read()
             return pl.DataFrame(schema=columns(entity)) if is_entity(entity) else pl.DataFrame()
         return found
 

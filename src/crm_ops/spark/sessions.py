@@ -3,7 +3,8 @@
 ``session(profile)`` takes the platform's active session when there is one and the profile names no
 master (a Databricks job, a notebook, ``spark-submit``), else builds one from ``[profiles.P.spark]``
 (``master``, ``partitions``, ``conf``; ``local[*]`` by default). ``snapshot_frames(spark, profile)``
-reads each current snapshot straight from the Parquet files the pull wrote, or, when the profile sets
+reads each current snapshot straight from the Parquet files the pull wrote (a base and its layers:
+``snapshot_frame``), or, when the profile sets
 ``snapshots = "s3a://bucket/path"``, the ``<system>/<Entity>`` datasets under that URI, and sizes the
 session's shuffle partitions from them when nothing sets them (``crm_ops.spark.sizing``).
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crm_ops.errors import ConfigError
+from crm_ops.layered import Snapshot
 from crm_ops.schema.entities import entity_names
 from crm_ops.spark.sizing import InputSize, driver_heap_gb, frames_size, size_partitions, small_jvm
 
@@ -122,17 +123,20 @@ def snapshot_frames(spark: SparkSession, profile: Profile) -> SparkFrames:
         raise ConfigError(f"{profile.state_dir}: nothing pulled yet; run `crm-ops pull` first")
     frames: SparkFrames = {}
     for c in current:
-        frames.setdefault(c.system, {})[c.entity] = spark.read.parquet(str(c.snapshot))
-    size = InputSize(sum(c.rows for c in current), sum(_bytes(c.snapshot) for c in current))
+        frames.setdefault(c.system, {})[c.entity] = snapshot_frame(spark, c.snapshot)
+    size = InputSize(sum(c.rows for c in current), sum(c.snapshot.size() for c in current))
     size_partitions(spark, profile.spark, size)
     return frames
 
 
-def _bytes(path: Path) -> int:
-    """The size on disk of a snapshot (a Parquet file, or a folder of them)."""
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*.parquet"))
-    return path.stat().st_size if path.exists() else 0
+def snapshot_frame(spark: SparkSession, snapshot: Snapshot) -> DataFrame:
+    """One snapshot as a Spark DataFrame: its base, each layer (oldest first) over what is below it, the
+    rows of the ids it holds replaced by its own (``crm_ops.layered``; Spark keeps no row order)."""
+    frame = spark.read.parquet(str(snapshot.base))
+    for layer in snapshot.layers:
+        top = spark.read.parquet(str(layer))
+        frame = frame.join(top.select("id"), "id", "left_anti").unionByName(top, allowMissingColumns=True)
+    return frame
 
 
 def uri_frames(spark: SparkSession, uri: str, systems: list[str]) -> SparkFrames:
