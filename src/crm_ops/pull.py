@@ -15,8 +15,9 @@ For one entity a pull goes:
    its own pull (a file the current snapshot uses is never written again). Measure the snapshot
    (``crm_ops.entitystats``: volume, freshness, per column null rate, distinct count, top values; and
    the live records the CRM counts, one call); then, in one transaction, make it current (its base and
-   layers), keep its statistics and move the watermark to the newest change seen. The watermark never
-   passes data not yet in a snapshot.
+   layers), keep its statistics and move the watermark to the newest change seen, never past the pull's
+   window end (a source's row stamped ahead of our clock would otherwise hide the rows stamped before
+   it). The watermark never passes data not yet in a snapshot.
 
 Layout under the profile's state_dir::
 
@@ -433,6 +434,13 @@ class Puller:
             snapshot = previous.over(self._layer(job, folder, delta, keys, twice))
         old = current.watermark if current is not None else None
         watermark = max((w for w in (seen, old) if isinstance(w, datetime)), default=None)
+        if watermark is not None and watermark > job.until:
+            # a change stamped after the pull's window closed (a source's clock ahead of ours, or local
+            # time written as UTC; a CRM's window never brings one): the next pull starts from the window's
+            # end, not from that stamp, which would pass over every row stamped until then
+            log.warning("pull.watermark_ahead", system=job.system, entity=job.entity, newest=watermark,
+                        window_end=job.until)  # fmt: skip
+            watermark = job.until
         return snapshot, deleted, changed, watermark
 
     def _snapshot_path(self, job: PullJob, suffix: str = ".parquet") -> Path:

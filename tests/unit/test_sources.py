@@ -5,7 +5,7 @@ column with nothing half written; the config checked at load."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -104,6 +104,30 @@ def test_a_second_pull_is_incremental_and_lays_new_rows_over_the_snapshot(tmp_pa
     snap = read_snapshot(tmp_path / "state", "billing", "Subscription").sort("id")
     assert snap.height == 3
     assert snap.filter(pl.col("id") == "s1")["status"].item() == "canceled"
+
+
+def test_a_row_stamped_ahead_of_our_clock_does_not_carry_the_watermark_past_later_rows(
+    tmp_path: Path,
+) -> None:
+    config = _files(tmp_path)
+    ahead = (datetime.now(UTC) + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")  # its clock is ahead
+    (tmp_path / "exports" / "subs-3.csv").write_text(
+        HEADER + f"s4,c4,delta.io,active,9,USD,2024-01-01,,{ahead}\n"
+    )
+    assert _pull(config) == ["full"]
+    state = State(tmp_path / "state" / "state.sqlite")
+    current = state.current("billing", "Subscription")
+    state.close()
+    assert current is not None and current.watermark is not None
+    assert current.watermark <= datetime.now(UTC)  # the pull's window end, not the row's stamp
+    # a row written a minute ago, after the pull: its stamp is before the one ahead, after the window
+    just_now = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / "exports" / "subs-4.csv").write_text(
+        HEADER + f"s5,c5,eps.io,active,3,USD,2024-01-01,,{just_now}\n"
+    )
+    assert _pull(config) == ["incremental"]
+    snap = read_snapshot(tmp_path / "state", "billing", "Subscription")
+    assert sorted(snap["id"].to_list()) == ["s1", "s2", "s3", "s4", "s5"]
 
 
 def test_json_lines_are_read_and_a_broken_line_is_named(tmp_path: Path) -> None:
